@@ -1,0 +1,7 @@
+/** An error meant for the user: printed as is (no stack), with its exit code. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'CliError';
+  }
+}

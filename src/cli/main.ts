@@ -1,0 +1,33 @@
+// The `outpost` command: parses arguments and hands each verb to its module in commands/.
+import { Command, CommanderError } from 'commander';
+import { registerCommands } from './commands/index.js';
+import { CliError } from './errors.js';
+
+export function buildProgram(): Command {
+  const program = new Command('outpost')
+    .description('Service-mesh egress: route what leaves the mesh through an egress gateway, log and count it')
+    .showHelpAfterError()
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+/** Runs the command line; resolves to the process exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version are "errors" to commander; their exit code is 0.
+      return err.exitCode;
+    }
+    if (err instanceof CliError) {
+      if (err.message) process.stderr.write(err.message.endsWith('\n') ? err.message : `${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`outpost: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,336 @@
+// ProxyConfig: the one contract between the control plane and every proxy.
+//
+// A plain, JSON-serialisable value shaped after Envoy's model (listeners → route tables →
+// virtual hosts → routes → clusters → endpoints), where each level names the level below and
+// never embeds it. The control plane builds it (a pure function of a snapshot and a proxy
+// identity); the data plane carries traffic from it and knows nothing else.
+//
+// Precedence rules live here, once, as doc comments on the types they govern.
+
+export const PROXY_CONFIG_API = 'outpost.dev/v1alpha1' as const;
+
+export interface ProxyConfig {
+  readonly apiVersion: typeof PROXY_CONFIG_API;
+  /** Opaque; changes whenever anything below changes (a content hash). */
+  readonly version: string;
+  readonly proxy: ProxyIdentity;
+  readonly mesh: MeshSettings;
+  /** Listeners in order. Names are unique. */
+  readonly listeners: readonly Listener[];
+  /** Referenced by name from HTTP listeners. */
+  readonly routeTables: readonly RouteTable[];
+  /** Referenced by name from routes, TLS/TCP chains and listeners. Names are unique. */
+  readonly clusters: readonly Cluster[];
+}
+
+export type ProxyRole = 'sidecar' | 'router';
+
+export interface ProxyIdentity {
+  /** Istio's form: `<pod>.<namespace>`. */
+  readonly id: string;
+  /** `sidecar` next to a workload, `router` for a gateway (Istio's node type). */
+  readonly role: ProxyRole;
+  readonly namespace: string;
+  /** Workload (Deployment) name, for metrics' source_workload. */
+  readonly workload: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface MeshSettings {
+  /** Absent: access logging is off (Istio's default, meshConfig.accessLogFile empty). */
+  readonly accessLog?: AccessLogSettings;
+  /** Applies to sidecars only; Istio ignores it at gateways. */
+  readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+}
+
+export interface AccessLogSettings {
+  /** A file path; `/dev/stdout` writes to the proxy's standard output. */
+  readonly path: string;
+  readonly encoding: 'TEXT' | 'JSON';
+  /** Envoy format string; absent means Istio's default for the encoding. */
+  readonly format?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listeners
+
+export type Listener = HttpListener | TlsPassthroughListener | TcpListener | OutboundListener;
+
+export interface ListenerBase {
+  readonly name: string;
+  /** IP to bind, e.g. `127.0.10.3` or `0.0.0.0`. */
+  readonly address: string;
+  readonly port: number;
+  /**
+   * false: not bound to a socket; reached only through an OutboundListener that hands a
+   * connection or request over by its destination port (Envoy's bind_to_port: false, which
+   * Istio uses for every sidecar outbound listener `0.0.0.0_<port>`).
+   */
+  readonly bindToPort: boolean;
+}
+
+/** HTTP/1.1 and HTTP/2 (prior knowledge, h2c upgrade, or ALPN when TLS is terminated). */
+export interface HttpListener extends ListenerBase {
+  readonly protocol: 'HTTP';
+  /** Name of the RouteTable that routes this listener's requests. */
+  readonly routeTable: string;
+  /** Terminate TLS on this listener (a gateway server with tls.mode SIMPLE or MUTUAL). */
+  readonly tls?: DownstreamTls;
+}
+
+/**
+ * TLS passthrough: routed on the ClientHello's SNI without terminating TLS.
+ * Chain precedence: exact SNI, then the longest `*.suffix` wildcard, then `defaultChain`.
+ * A CONNECT tunnel handed over to this listener is routed the same way on the CONNECT host.
+ */
+export interface TlsPassthroughListener extends ListenerBase {
+  readonly protocol: 'TLS';
+  readonly chains: readonly SniChain[];
+  /** Used when no chain matches or the hello has no SNI; absent means the connection is closed. */
+  readonly defaultChain?: TcpRoute;
+}
+
+export interface SniChain {
+  /** Exact names or left-most wildcards (`*.wikipedia.org`). `*` matches any SNI. */
+  readonly sniHosts: readonly string[];
+  readonly route: TcpRoute;
+}
+
+/** Plain TCP proxied to one (weighted) set of clusters. */
+export interface TcpListener extends ListenerBase {
+  readonly protocol: 'TCP';
+  readonly route: TcpRoute;
+}
+
+/** A TCP-level destination: weighted clusters, and the route's name for ROUTE_NAME. */
+export interface TcpRoute {
+  readonly name?: string;
+  readonly clusters: readonly WeightedCluster[];
+}
+
+/**
+ * The sidecar's single bound entry point (Istio's virtualOutbound, 15001). Applications reach
+ * it as an explicit proxy (http_proxy/https_proxy) or by transparent capture. A request or
+ * connection is handed to the listener with `bindToPort: false` whose port is its destination
+ * port: absolute-form `GET http://host:port/…` and `Host` go to the HTTP listener of that port,
+ * `CONNECT host:port` to the TLS or TCP listener of that port (an HTTP listener of that port
+ * when the port carries HTTP: the tunnel's bytes are then parsed as HTTP). With no listener
+ * for the port, `fallback` applies: PassthroughCluster (ALLOW_ANY) or BlackHoleCluster.
+ */
+export interface OutboundListener extends ListenerBase {
+  readonly protocol: 'OUTBOUND';
+  readonly fallback: TcpRoute;
+  /** HTTP requests to ports with no listener: route table with the allow_any/block_all host. */
+  readonly fallbackRouteTable: string;
+}
+
+export interface DownstreamTls {
+  readonly mode: 'SIMPLE' | 'MUTUAL';
+  /** PEM text. */
+  readonly certificateChain: string;
+  readonly privateKey: string;
+  /** PEM text; required for MUTUAL. */
+  readonly caCertificates?: string;
+  readonly minProtocolVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+export interface RouteTable {
+  /** Istio's names: a port number (`80`) at sidecars, `http.<port>` at gateways. */
+  readonly name: string;
+  /**
+   * Virtual host selection by Host/:authority (port stripped unless a domain has one):
+   * an exact domain first, then the longest `*.suffix` wildcard, then the longest `prefix*`
+   * wildcard, then `*`. A domain appears in at most one virtual host.
+   */
+  readonly virtualHosts: readonly VirtualHost[];
+}
+
+export interface VirtualHost {
+  /** Istio's `<host>:<port>`, `allow_any` or `block_all`. */
+  readonly name: string;
+  /** `example.com`, `example.com:80`, `*.example.com`, `*`. */
+  readonly domains: readonly string[];
+  /** Ordered; the first route whose match holds wins. */
+  readonly routes: readonly Route[];
+}
+
+export interface Route {
+  /** ROUTE_NAME in the access log; `-` when absent. */
+  readonly name?: string;
+  readonly match: RouteMatch;
+  readonly action: RouteAction;
+  readonly requestHeaders?: HeaderOperations;
+  readonly responseHeaders?: HeaderOperations;
+  /** Fault injection, applied before the action. */
+  readonly fault?: FaultInjection;
+  /** Metadata shown in proxy-config and used for metrics (destination service). */
+  readonly source?: string;
+}
+
+/** Every present criterion must hold. */
+export interface RouteMatch {
+  /** Absent: any path. */
+  readonly path?: StringMatch;
+  readonly headers?: readonly HeaderMatch[];
+  readonly queryParams?: readonly QueryParamMatch[];
+  /** Upper-case method name. */
+  readonly method?: StringMatch;
+  readonly scheme?: StringMatch;
+  readonly authority?: StringMatch;
+}
+
+export type StringMatch =
+  | { readonly kind: 'exact'; readonly value: string; readonly ignoreCase?: boolean }
+  | { readonly kind: 'prefix'; readonly value: string; readonly ignoreCase?: boolean }
+  /** RE2-compatible; must match the whole value. */
+  | { readonly kind: 'regex'; readonly value: string };
+
+export type HeaderMatch =
+  | { readonly name: string; readonly match: StringMatch; readonly invert?: boolean }
+  | { readonly name: string; readonly present: boolean };
+
+export type QueryParamMatch =
+  | { readonly name: string; readonly match: StringMatch }
+  | { readonly name: string; readonly present: boolean };
+
+export type RouteAction = ForwardAction | RedirectAction | DirectResponseAction;
+
+export interface ForwardAction {
+  readonly kind: 'forward';
+  /** Weights are relative; the share of one cluster is weight / sum(weights). */
+  readonly clusters: readonly WeightedCluster[];
+  /** Whole-request timeout (504, flag UT). Absent or 0: none (Istio's default). */
+  readonly timeoutMs?: number;
+  readonly retry?: RetryPolicy;
+  readonly rewrite?: Rewrite;
+}
+
+export interface WeightedCluster {
+  readonly cluster: string;
+  readonly weight: number;
+  readonly requestHeaders?: HeaderOperations;
+  readonly responseHeaders?: HeaderOperations;
+}
+
+export interface Rewrite {
+  /** Replaces the matched prefix (with a prefix match) or the whole path (otherwise). */
+  readonly pathPrefix?: string;
+  readonly fullPath?: string;
+  readonly regex?: { readonly pattern: string; readonly substitution: string };
+  readonly authority?: string;
+}
+
+export interface RetryPolicy {
+  /** Retries after the first try (Istio: maximum requests = 1 + attempts). */
+  readonly attempts: number;
+  readonly perTryTimeoutMs?: number;
+  /** Envoy's retry_on terms: 5xx, gateway-error, connect-failure, refused-stream, reset, retriable-4xx, and status codes. */
+  readonly retryOn: readonly string[];
+}
+
+export interface RedirectAction {
+  readonly kind: 'redirect';
+  readonly scheme?: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly path?: string;
+  /** Replaces the matched prefix. */
+  readonly prefixRewrite?: string;
+  /** 301 (Istio's default), 302, 303, 307, 308. */
+  readonly code: number;
+}
+
+export interface DirectResponseAction {
+  readonly kind: 'directResponse';
+  readonly status: number;
+  readonly body?: string;
+}
+
+export interface HeaderOperations {
+  readonly set?: Readonly<Record<string, string>>;
+  readonly add?: Readonly<Record<string, string>>;
+  readonly remove?: readonly string[];
+}
+
+export interface FaultInjection {
+  readonly delay?: { readonly fixedDelayMs: number; readonly percentage: number };
+  readonly abort?: { readonly httpStatus: number; readonly percentage: number };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clusters
+
+export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
+
+export interface Cluster {
+  /** Istio's name, e.g. `outbound|80|rh-docs|egressgw.gw-ns.svc.cluster.local` (see naming.ts). */
+  readonly name: string;
+  /**
+   * STATIC: `endpoints` are IPs. STRICT_DNS: every endpoint address is a name, all its
+   * addresses are endpoints, re-resolved on TTL. LOGICAL_DNS: first address only per new
+   * connection (Istio's DNS_ROUND_ROBIN). ORIGINAL_DST: the request's own destination
+   * (PassthroughCluster; the forward-proxy target host and port).
+   */
+  readonly type: 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
+  readonly endpoints: readonly Endpoint[];
+  readonly lbPolicy: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+  /** Default 10000 (Istio's mesh connectTimeout). */
+  readonly connectTimeoutMs: number;
+  /** Upstream protocol for HTTP traffic; TCP clusters ignore it. */
+  readonly protocol: 'HTTP1' | 'HTTP2' | 'TCP';
+  readonly tls?: UpstreamTls;
+  readonly connectionPool?: ConnectionPool;
+  readonly outlierDetection?: OutlierDetection;
+  /** The registry service this cluster belongs to (metrics' destination_service*). */
+  readonly service?: ClusterService;
+  /** Minimum DNS refresh when no TTL is known, ms. */
+  readonly dnsRefreshRateMs?: number;
+}
+
+export interface Endpoint {
+  /** IP (STATIC) or DNS name (STRICT_DNS, LOGICAL_DNS). */
+  readonly address: string;
+  readonly port: number;
+  readonly weight?: number;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export interface ClusterService {
+  readonly host: string;
+  readonly name: string;
+  readonly namespace: string;
+}
+
+export interface UpstreamTls {
+  readonly mode: 'SIMPLE' | 'MUTUAL';
+  /** Defaults to the request's host (Istio: downstream Host for SIMPLE and MUTUAL). */
+  readonly sni?: string;
+  /** PEM text; absent means the system roots. */
+  readonly caCertificates?: string;
+  readonly clientCertificate?: string;
+  readonly privateKey?: string;
+  /** Verified against the server certificate; absent means the SNI/host. */
+  readonly subjectAltNames?: readonly string[];
+  readonly insecureSkipVerify?: boolean;
+}
+
+export interface ConnectionPool {
+  readonly maxConnections?: number;
+  readonly http1MaxPendingRequests?: number;
+  readonly http2MaxRequests?: number;
+  readonly maxRequestsPerConnection?: number;
+  readonly idleTimeoutMs?: number;
+  readonly maxRetries?: number;
+}
+
+export interface OutlierDetection {
+  readonly consecutive5xxErrors?: number;
+  readonly consecutiveGatewayErrors?: number;
+  readonly intervalMs: number;
+  readonly baseEjectionTimeMs: number;
+  readonly maxEjectionPercent: number;
+}
