@@ -1,6 +1,7 @@
 // The `outpost` command: parses arguments and hands each verb to its module in commands/.
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands/index.js';
+import { setRawArgv } from './argv.js';
 import { CliError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
 
 /** Runs the command line; resolves to the process exit code. */
 export async function run(argv: string[]): Promise<number> {
+  setRawArgv(argv);
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -34,6 +34,8 @@ export interface ProxyIdentity {
   /** Workload (Deployment) name, for metrics' source_workload. */
   readonly workload: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** The workload's own address (its pod IP; on the local mesh a 127.x.y.z). Listeners bind here. */
+  readonly ip?: string;
 }
 
 export interface MeshSettings {

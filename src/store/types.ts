@@ -36,6 +36,8 @@ export class StoreError extends Error {
     readonly reason: 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'Gone' | 'BadRequest',
     message: string,
     readonly code: number,
+    /** What the error is about, for a Status object's details (name, group, kind as the API server fills them). */
+    readonly details?: { name?: string; group?: string; kind?: string },
   ) {
     super(message);
     this.name = 'StoreError';

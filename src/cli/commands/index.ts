@@ -1,7 +1,33 @@
 // Each verb lives in its own module; this list is the only place they are wired.
 import type { Command } from 'commander';
+import { registerApply } from './apply.js';
+import { registerCreate } from './create.js';
+import { registerDelete } from './delete.js';
+import { registerDescribe } from './describe.js';
+import { registerDown } from './down.js';
+import { registerExec } from './exec.js';
+import { registerGet } from './get.js';
+import { registerKubeconfig } from './kubeconfig.js';
+import { registerLabel } from './label.js';
+import { registerLogs } from './logs.js';
+import { registerProxyConfig } from './proxy-config.js';
+import { registerProxyStatus } from './proxy-status.js';
+import { registerUp } from './up.js';
 import { registerVersion } from './version.js';
 
 export function registerCommands(program: Command): void {
   registerVersion(program);
+  registerUp(program);
+  registerDown(program);
+  registerKubeconfig(program);
+  registerApply(program);
+  registerDelete(program);
+  registerGet(program);
+  registerDescribe(program);
+  registerCreate(program);
+  registerLabel(program);
+  registerExec(program);
+  registerLogs(program);
+  registerProxyConfig(program);
+  registerProxyStatus(program);
 }

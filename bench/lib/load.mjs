@@ -1,0 +1,71 @@
+// Load generators: wrk for request rate and latency, curl for CONNECT tunnel throughput.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCommand } from './procs.mjs';
+import { EXTERNAL_HOST } from './peers.mjs';
+
+/**
+ * wrk's Lua hooks: `done` prints exact figures as one JSON line (microseconds), so nothing is
+ * parsed from wrk's rounded human output. Only static top-level settings, no `request`
+ * function: wrk then builds the request once and never enters Lua per request.
+ */
+const DONE_HOOK = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"err_connect":%d,"err_read":%d,"err_write":%d,"err_status":%d,"err_timeout":%d}\\n',
+    summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+`;
+
+/** Writes the two wrk scripts (origin-form and absolute-form) into dir; returns their paths. */
+export function writeWrkScripts(dir) {
+  const origin = join(dir, 'wrk-origin.lua');
+  const absolute = join(dir, 'wrk-absolute.lua');
+  writeFileSync(origin, DONE_HOOK);
+  // A forward proxy gets `GET http://httpbin.org/ HTTP/1.1`, as curl -x sends it.
+  writeFileSync(absolute, `wrk.path = "http://${EXTERNAL_HOST}/"\n${DONE_HOOK}`);
+  return { origin, absolute };
+}
+
+/**
+ * One wrk run pinned to `cpu`. form 'origin' sends `GET /` with Host httpbin.org; 'absolute'
+ * sends the absolute URL (forward-proxy style). Resolves wrk's figures plus rps.
+ */
+export async function runWrk({ ip, port, form, connections, seconds, cpu, scripts, timeoutS = 2 }) {
+  const args = [
+    '-c', String(cpu),
+    'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, `--timeout`, `${timeoutS}s`, '--latency',
+    '-H', `Host: ${EXTERNAL_HOST}`,
+    '-s', form === 'absolute' ? scripts.absolute : scripts.origin,
+    `http://${ip}:${port}/`,
+  ];
+  const r = await runCommand('taskset', args, { timeoutMs: (seconds + 30) * 1000 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
+  if (r.code !== 0 || !line) {
+    throw new Error(`wrk against ${ip}:${port} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  }
+  const w = JSON.parse(line.slice('WRKJSON '.length));
+  const errors = w.err_connect + w.err_read + w.err_write + w.err_status + w.err_timeout;
+  return { ...w, errors, rps: w.requests / (w.duration_us / 1e6) };
+}
+
+/**
+ * Downloads `path` from ip:port once with curl pinned to `cpu`, direct or through an HTTP proxy
+ * with CONNECT (curl -p -x). Resolves MB/s (10^6 bytes) and the byte count.
+ */
+export async function runCurlDownload({ ip, port, path, proxy, cpu, maxSeconds = 30 }) {
+  const args = ['-c', String(cpu), 'curl', '-sS', '-o', '/dev/null', '--max-time', String(maxSeconds),
+    '-w', '%{http_code} %{size_download} %{time_total}'];
+  if (proxy) args.push('-p', '-x', `http://${proxy.ip}:${proxy.port}`);
+  args.push(`http://${ip}:${port}${path}`);
+  const r = await runCommand('taskset', args, { timeoutMs: (maxSeconds + 10) * 1000 });
+  const [code, size, total] = r.stdout.trim().split(' ');
+  if (r.code !== 0 || code !== '200') {
+    throw new Error(`curl ${proxy ? `via CONNECT ${proxy.ip}:${proxy.port} ` : ''}to ${ip}:${port}${path} failed (exit ${r.code}, HTTP ${code}): ${r.stderr.trim()}`);
+  }
+  return { bytes: Number(size), seconds: Number(total), mbps: Number(size) / Number(total) / 1e6 };
+}

@@ -1,0 +1,105 @@
+// The terminal table, the targets check and the README section, all from one results object.
+
+const fmtK = (x) => (Number.isFinite(x) ? (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0)) : '–');
+const fmtMs = (us) => (Number.isFinite(us) ? (us / 1000).toFixed(3) : '–');
+const fmt = (x, d) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+const fmtMB = (b) => (Number.isFinite(b) && b > 0 ? (b / 1048576).toFixed(0) : '–');
+
+function range(s, f) {
+  if (!s || s.n === 0) return '–';
+  if (s.n === 1) return f(s.median);
+  return `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
+}
+
+/** Aligns rows of cells into a plain-text (or markdown) table. */
+export function renderTable(header, rows, markdown = false) {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
+  const line = (r) =>
+    markdown
+      ? `| ${r.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`
+      : r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  const sep = markdown ? `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|` : widths.map((w) => '-'.repeat(w)).join('  ');
+  return [line(header), sep, ...rows.map(line)].join('\n');
+}
+
+export function mainTable(results, markdown = false) {
+  const header = ['proxy', 'req/s @64', '×nginx', 'p50@64 ms', 'p99@64 ms', '×nginx', 'p50@1 ms', 'p99@1 ms', 'CPU s/1k req', '×nginx', 'RSS idle/peak MB', 'errors'];
+  const rows = [];
+  for (const t of results.targets) {
+    if (t.failed) {
+      rows.push([t.name, `failed: ${t.failed.slice(0, 60)}`, '', '', '', '', '', '', '', '', '', '']);
+      continue;
+    }
+    const s = t.summary;
+    rows.push([
+      t.name,
+      range(s.rps64, fmtK),
+      fmt(s.ratioRps?.median, 2),
+      range(s.p50_64, fmtMs),
+      range(s.p99_64, fmtMs),
+      fmt(s.ratioP99?.median, 2),
+      range(s.p50_1, fmtMs),
+      range(s.p99_1, fmtMs),
+      t.kind === 'floor' ? '–' : range(s.cpuPer1k, (x) => fmt(x, 3)),
+      t.kind === 'floor' ? '–' : fmt(s.ratioCpu?.median, 2),
+      t.kind === 'floor' ? '–' : `${fmtMB(t.idleRss)}/${fmtMB(t.peakRss)}`,
+      String(s.errors),
+    ]);
+  }
+  return renderTable(header, rows, markdown);
+}
+
+export function tunnelTable(results, markdown = false) {
+  if (!results.tunnel || results.tunnel.length === 0) return '';
+  const header = ['CONNECT tunnel', 'MB/s', '×direct', 'CPU s/GB'];
+  const rows = results.tunnel.map((t) =>
+    t.failed
+      ? [t.name, `failed: ${t.failed.slice(0, 60)}`, '', '']
+      : [t.name, range(t.summary.mbps, (x) => fmt(x, 0)), fmt(t.summary.ratio?.median, 2), t.id === 'direct' ? '–' : fmt(t.summary.cpuPerGB?.median, 2)],
+  );
+  return renderTable(header, rows, markdown);
+}
+
+/** The issue's targets for outpost's gateway, each checked against the run's figures. */
+export function targetsCheck(results) {
+  const gw = results.targets.find((t) => t.id === results.outpostGateway && !t.failed);
+  if (!gw) return [];
+  const s = gw.summary;
+  const sidecarTunnel = results.tunnel?.find((t) => t.id === 'outpost-sidecar' && !t.failed);
+  const checks = [
+    ['req/s @64 ≥ 0.5 × nginx', s.ratioRps?.median, (v) => v >= 0.5, 2],
+    ['CPU per 1k req ≤ 2.5 × nginx', s.ratioCpu?.median, (v) => v <= 2.5, 2],
+    ['p99 @64 ≤ 2 × nginx', s.ratioP99?.median, (v) => v <= 2, 2],
+    ['p50 @1 added over direct ≤ 0.5 ms', s.addedP50_1?.median / 1000, (v) => v <= 0.5, 3],
+    ['idle RSS ≤ 60 MB', gw.idleRss / 1048576, (v) => v <= 60, 0],
+    ['RSS under load ≤ 100 MB', gw.peakRss / 1048576, (v) => v <= 100, 0],
+    ['CONNECT tunnel ≥ 0.8 × direct', sidecarTunnel?.summary.ratio?.median, (v) => v >= 0.8, 2],
+  ];
+  return checks.map(([what, value, ok, d]) => ({
+    what,
+    value: Number.isFinite(value) ? Number(value.toFixed(d)) : null,
+    pass: Number.isFinite(value) ? ok(value) : null,
+  }));
+}
+
+export function checksTable(results, markdown = false) {
+  const checks = targetsCheck(results);
+  if (checks.length === 0) return '';
+  const name = results.targets.find((t) => t.id === results.outpostGateway).name;
+  return renderTable(
+    [`target (${name})`, 'measured', 'met'],
+    checks.map((c) => [c.what, c.value ?? '–', c.pass === null ? '–' : c.pass ? 'yes' : 'NO']),
+    markdown,
+  );
+}
+
+export function settingsLine(results) {
+  const st = results.settings;
+  return (
+    `${st.rounds} interleaved rounds; wrk -t1 -c64 -d${st.seconds64}s and -c1 -d${st.seconds1}s after a ${st.warmupSeconds}s warm-up; ` +
+    `medians (min–max). Proxy under test on CPU ${st.proxyCpu}; upstream nginx and wrk on CPU ${st.loadCpu}; ` +
+    `/dev/cpu_dma_latency ${results.pmqos.held ? 'held at 0' : `NOT held (${results.pmqos.reason})`} (cpuidle ${results.pmqos.cpuidleDriver}). ` +
+    `Access log ${'on'} unless marked "no log".`
+  );
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// `node bench/profile.mjs [--seconds 10] [--no-log] [--two-hop]`: runs outpost's gateway
+// (`outpost proxy --config`, as in the benchmark) under wrk -c64 with `node --cpu-prof`, then
+// prints the hot spots by self time with src/ file:line (through the source maps).
+
+import { mkdtempSync, chmodSync, writeFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stopAll, killAllSync } from './lib/procs.mjs';
+import { holdCpuDmaLatency, releaseCpuDmaLatency } from './lib/pmqos.mjs';
+import { upstreamTarget, EXTERNAL_HOST } from './lib/peers.mjs';
+import { gatewayProxyConfig, sidecarProxyConfig, outpostProxyService, outpostCapabilities, REPO } from './lib/outpost.mjs';
+import { writeWrkScripts, runWrk } from './lib/load.mjs';
+import { probe } from './lib/probe.mjs';
+import { analyzeProfile, byFile } from './lib/cpuprofile.mjs';
+import { renderTable } from './lib/report.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const seconds = Number(argv[argv.indexOf('--seconds') + 1]) || 10;
+const logOn = !argv.includes('--no-log');
+const twoHop = argv.includes('--two-hop');
+const top = Number(argv[argv.indexOf('--top') + 1]) || 25;
+if (seconds > 120) throw new Error('--seconds: at most 120');
+const log = (m) => process.stderr.write(`[profile] ${m}\n`);
+
+async function main() {
+  const caps = await outpostCapabilities();
+  if (!caps.proxy) throw new Error('`outpost proxy` is not available: build with `npx tsc -p tsconfig.json` first');
+  const runDir = mkdtempSync('/tmp/outpost-profile-');
+  chmodSync(runDir, 0o755);
+  const profDir = join(HERE, 'results', 'profiles');
+  mkdirSync(profDir, { recursive: true });
+  const scripts = writeWrkScripts(runDir);
+  const pm = holdCpuDmaLatency();
+  const hostsFile = join(runDir, 'hosts');
+  const upstream = upstreamTarget({ ip: '127.0.98.1', port: 80, bigPort: 9000, bigBytes: 1 << 20, runDir, cpu: 1 });
+  writeFileSync(hostsFile, `${upstream.ip} ${EXTERNAL_HOST}\n`);
+  await upstream.start();
+  const cpuProf = (name) => ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`];
+  const gwConfig = await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: logOn ? join(runDir, 'gw-access.log') : undefined });
+  const gw = outpostProxyService({ id: 'gw', config: gwConfig, hostsFile, runDir, cpu: 0, nodeArgs: twoHop ? [] : cpuProf('gateway') });
+  await gw.start();
+  let target = { ip: gw.ip, port: gw.port, form: 'origin' };
+  let sc;
+  if (twoHop) {
+    const scConfig = await sidecarProxyConfig({ ip: '127.0.98.6', port: 15001, gateway: { ip: gw.ip, port: gw.port }, logFile: logOn ? join(runDir, 'sc-access.log') : undefined });
+    sc = outpostProxyService({ id: 'sc', config: scConfig, hostsFile, runDir, cpu: 0, nodeArgs: cpuProf('sidecar') });
+    await sc.start();
+    target = { ip: sc.ip, port: sc.port, form: 'absolute' };
+  }
+  await probe(target);
+  log(`load: wrk -t1 -c64 -d${seconds}s against ${twoHop ? 'the sidecar (two hops)' : 'the gateway'}, access log ${logOn ? 'on' : 'off'}; cpu_dma_latency ${pm.held ? 'held' : 'not held'}`);
+  const w = await runWrk({ ...target, connections: 64, seconds, cpu: 1, scripts });
+  log(`${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, errors ${w.errors}`);
+  const profiled = twoHop ? sc : gw;
+  const before = new Set(readdirSync(profDir));
+  await profiled.stop(); // SIGINT: node writes the profile on a normal exit
+  await stopAll();
+  releaseCpuDmaLatency();
+  const fresh = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f)).sort();
+  if (fresh.length === 0) throw new Error('no .cpuprofile was written: the proxy must exit normally on SIGINT for --cpu-prof to write one');
+  const file = join(profDir, fresh.at(-1));
+  const { totalMs, rows } = analyzeProfile(file, REPO);
+  rows.sort((a, b) => b.selfMs - a.selfMs);
+  console.log(`\nprofile ${file} (${(totalMs / 1000).toFixed(1)} s sampled)\n`);
+  console.log(renderTable(['function', 'where', 'self %', 'total %'], rows.slice(0, top).map((r) => [r.name.slice(0, 40), r.where, r.selfPct.toFixed(1), r.totalPct.toFixed(1)])));
+  console.log('\nself time by file:\n');
+  console.log(renderTable(['file', 'self %'], byFile(rows).slice(0, 15).map(([f, p]) => [f, p.toFixed(1)])));
+  const ours = rows.filter((r) => r.where.startsWith('src/')).sort((a, b) => b.totalMs - a.totalMs);
+  console.log('\noutpost functions by inclusive time:\n');
+  console.log(renderTable(['function', 'where', 'self %', 'total %'], ours.slice(0, top).map((r) => [r.name.slice(0, 40), r.where, r.selfPct.toFixed(1), r.totalPct.toFixed(1)])));
+  rmSync(runDir, { recursive: true, force: true });
+}
+
+process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
+process.on('exit', killAllSync);
+main().then(
+  () => process.exit(0),
+  async (e) => {
+    console.error(`profile: ${e.message}`);
+    await stopAll();
+    process.exit(1);
+  },
+);

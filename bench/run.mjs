@@ -1,0 +1,454 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick]`: outpost's egress hop against nginx, HAProxy and Squid, side by
+// side, with direct-to-upstream as the floor. See bench/README.md for the method.
+
+import { chmodSync, mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, statSync, openSync, readSync, closeSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { ensureTools, toolVersions } from './lib/tools.mjs';
+import { holdCpuDmaLatency, releaseCpuDmaLatency } from './lib/pmqos.mjs';
+import { stopAll, killAllSync, cpuSeconds, peakRss, currentRss } from './lib/procs.mjs';
+import { upstreamTarget, directTarget, nginxTarget, haproxyTarget, squidTarget, nodeBaselineTarget, EXTERNAL_HOST } from './lib/peers.mjs';
+import { outpostCapabilities, gatewayProxyConfig, sidecarProxyConfig, outpostProxyService } from './lib/outpost.mjs';
+import { writeWrkScripts, runWrk, runCurlDownload } from './lib/load.mjs';
+import { probe } from './lib/probe.mjs';
+import { summarize, median } from './lib/stats.mjs';
+import { mainTable, tunnelTable, checksTable, settingsLine, targetsCheck } from './lib/report.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const PROXY_CPU = 0;
+const LOAD_CPU = 1;
+
+const USAGE = `usage: npm run bench -- [options]
+  --quick            about one minute: 2 short rounds, access log on only
+  --rounds N         interleaved rounds (default 3, quick 2)
+  --seconds S        wrk duration at 64 connections (default 10, quick 2)
+  --only a,b         only these targets (ids: direct nginx haproxy squid node-baseline outpost
+                     outpost-2hop outpost-up outpost-up-2hop; add -nolog for the log-off runs)
+  --net 127.0.99     the /24 of loopback addresses to use (default 127.0.99)
+  --no-tunnel        skip the CONNECT tunnel figures
+  --readme           write the table into bench/README.md (done by default for full runs)
+  --keep             keep the run directory (configs, logs) under /tmp
+  --help`;
+
+function parseArgs(argv) {
+  const o = { quick: false, rounds: undefined, seconds: undefined, only: undefined, net: '127.0.99', tunnel: true, readme: undefined, keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value\n${USAGE}`);
+      return argv[++i];
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--rounds') o.rounds = positiveInt(a, val());
+    else if (a === '--seconds') o.seconds = positiveInt(a, val());
+    else if (a === '--only') o.only = val().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--net') o.net = val();
+    else if (a === '--no-tunnel') o.tunnel = false;
+    else if (a === '--readme') o.readme = true;
+    else if (a === '--keep') o.keep = true;
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}\n${USAGE}`);
+  }
+  if (!/^127\.\d{1,3}\.\d{1,3}$/.test(o.net)) throw new Error(`--net must look like 127.X.Y (got ${o.net})`);
+  return o;
+}
+
+function positiveInt(flag, v) {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`${flag} must be a whole number from 1 to 1000 (got ${v})`);
+  return n;
+}
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+/** Bytes and newlines a log file grew by since `from` (an offset). */
+function logGrowth(file, from) {
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return { size: 0, lines: 0 };
+  }
+  let lines = 0;
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let pos = from; pos < size; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+      if (n <= 0) break;
+      for (let i = 0; i < n; i++) if (buf[i] === 10) lines++;
+      pos += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { size, lines };
+}
+
+function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cpus: cpus.length,
+    memoryGB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    kernel: os.release(),
+    os: (() => {
+      try {
+        return readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]+)"?/m)?.[1] ?? 'unknown';
+      } catch {
+        return 'unknown';
+      }
+    })(),
+    virtualization: (() => {
+      try {
+        return readFileSync('/sys/class/dmi/id/sys_vendor', 'utf8').trim();
+      } catch {
+        return 'unknown';
+      }
+    })(),
+  };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const settings = {
+    quick: opts.quick,
+    rounds: opts.rounds ?? (opts.quick ? 2 : 3),
+    seconds64: opts.seconds ?? (opts.quick ? 2 : 10),
+    seconds1: opts.quick ? 1 : 5,
+    warmupSeconds: opts.quick ? 1 : 2,
+    logsOff: !opts.quick,
+    tunnel: opts.tunnel,
+    tunnelBytes: opts.quick ? 512 * 2 ** 20 : 2048 * 2 ** 20,
+    proxyCpu: PROXY_CPU,
+    loadCpu: LOAD_CPU,
+  };
+  if (os.cpus().length < 2) throw new Error('the benchmark pins proxy and load on two different CPUs; this machine has one');
+
+  await ensureTools(log);
+  const versions = await toolVersions();
+  const runDir = mkdtempSync('/tmp/outpost-bench-');
+  chmodSync(runDir, 0o755); // Squid and nginx workers run as other users and must reach their files
+  mkdirSync(join(HERE, 'results'), { recursive: true });
+  const scripts = writeWrkScripts(runDir);
+  const net = opts.net;
+  const ip = (n) => `${net}.${n}`;
+
+  const pmqos = holdCpuDmaLatency();
+  log(pmqos.held ? 'holding /dev/cpu_dma_latency at 0 for the run' : `could not hold /dev/cpu_dma_latency: ${pmqos.reason}`);
+
+  // ---- what to measure
+  const upstream = upstreamTarget({ ip: ip(1), port: 80, bigPort: 9000, bigBytes: settings.tunnelBytes, runDir, cpu: LOAD_CPU });
+  const common = { upstream, runDir, cpu: PROXY_CPU };
+  const targets = [directTarget(upstream)];
+  for (const logOn of settings.logsOff ? [true, false] : [true]) {
+    const port = logOn ? 8080 : 8081;
+    targets.push(nginxTarget({ ...common, ip: ip(2), port, log: logOn }));
+    targets.push(haproxyTarget({ ...common, ip: ip(3), port, log: logOn }));
+    targets.push(squidTarget({ ...common, ip: ip(4), port, log: logOn }));
+    targets.push(nodeBaselineTarget({ ...common, ip: ip(7), port, log: logOn, script: join(HERE, 'baseline-node-proxy.mjs') }));
+  }
+
+  const caps = await outpostCapabilities();
+  let outpostGateway;
+  const hostsFile = join(runDir, 'hosts');
+  writeFileSync(hostsFile, `${upstream.ip} ${EXTERNAL_HOST}\n`);
+  if (caps.up) {
+    const { outpostUp } = await import('./lib/outpost-up.mjs');
+    const up = outpostUp({ runDir, cpu: PROXY_CPU, hostsFile, log });
+    targets.push(up.gatewayTarget, up.twoHopTarget);
+    outpostGateway = 'outpost-up';
+  } else {
+    log(caps.built ? '`outpost up` is not available yet: skipping the user-started gateway' : 'dist/ is missing: run `npx tsc -p tsconfig.json` to include outpost');
+  }
+  let sidecar;
+  if (caps.proxy) {
+    const gws = {};
+    for (const logOn of settings.logsOff ? [true, false] : [true]) {
+      const id = logOn ? 'outpost' : 'outpost-nolog';
+      const port = logOn ? 80 : 8081;
+      const config = await gatewayProxyConfig({ ip: ip(5), port, logFile: logOn ? join(runDir, id, 'access.log') : undefined });
+      const svc = outpostProxyService({ id, config, hostsFile, runDir, cpu: PROXY_CPU });
+      gws[id] = svc;
+      targets.push({
+        id,
+        name: `outpost proxy${logOn ? '' : ' (no log)'}`,
+        kind: 'outpost',
+        log: logOn,
+        logFile: config.mesh.accessLog?.path,
+        ip: svc.ip,
+        port: svc.port,
+        form: 'origin',
+        services: [svc],
+      });
+    }
+    const sidecarLog = join(runDir, 'outpost-sidecar', 'access.log');
+    const sidecarConfig = await sidecarProxyConfig({ ip: ip(6), port: 15001, gateway: { ip: gws.outpost.ip, port: gws.outpost.port }, logFile: sidecarLog });
+    sidecar = outpostProxyService({ id: 'outpost-sidecar', config: sidecarConfig, hostsFile, runDir, cpu: PROXY_CPU });
+    targets.push({
+      id: 'outpost-2hop',
+      name: 'outpost sidecar→gateway',
+      kind: 'outpost',
+      log: true,
+      logFiles: [sidecarLog, join(runDir, 'outpost', 'access.log')],
+      ip: sidecar.ip,
+      port: sidecar.port,
+      form: 'absolute',
+      services: [sidecar, gws.outpost],
+    });
+    outpostGateway ??= 'outpost';
+  } else if (caps.built) {
+    log('`outpost proxy` is not available yet: skipping outpost');
+  }
+
+  const selected = opts.only ? targets.filter((t) => opts.only.includes(t.id)) : targets;
+  if (opts.only) {
+    const unknown = opts.only.filter((id) => !targets.some((t) => t.id === id));
+    if (unknown.length) throw new Error(`--only: no target ${unknown.join(', ')} (have ${targets.map((t) => t.id).join(', ')})`);
+    if (!selected.some((t) => t.id === 'nginx')) log('nginx is not selected: ratios to nginx will be empty');
+  }
+
+  // ---- start everything once; a target that fails to start or answer is reported, not fatal
+  log(`run directory ${runDir}`);
+  await upstream.start();
+  const started = new Set();
+  const services = (t) => t.services ?? [t];
+  const pidsOf = (t) => [...new Set(services(t).flatMap((s) => s.pids()))];
+  const results = { startedAt: new Date().toISOString(), settings, machine: machineInfo(), versions, pmqos, outpostGateway, targets: [], tunnel: [] };
+  const state = new Map();
+  for (const t of selected) {
+    const st = { target: t, rounds: [], failed: undefined, idleRss: NaN };
+    state.set(t.id, st);
+    try {
+      for (const s of services(t)) {
+        if (started.has(s)) continue;
+        started.add(s);
+        await s.start();
+      }
+      await probe(t);
+      st.idleRss = currentRss(pidsOf(t));
+      log(`ready: ${t.name} at ${t.ip}:${t.port}${t.form === 'absolute' ? ' (absolute-form)' : ''}`);
+    } catch (e) {
+      st.failed = e.message;
+      log(`skipping ${t.name}: ${e.message}`);
+    }
+  }
+
+  // ---- interleaved rounds: A B C … A B C …
+  const tunnelTargets = !settings.tunnel ? [] : [
+    { id: 'direct', name: 'direct', proxy: undefined, pids: () => [] },
+    ...(selected.some((t) => t.id === 'squid' && !state.get('squid').failed) ? [{ id: 'squid', name: 'Squid CONNECT', proxy: selected.find((t) => t.id === 'squid'), pids: () => pidsOf(selected.find((t) => t.id === 'squid')) }] : []),
+    ...(sidecar && started.has(sidecar) ? [{ id: 'outpost-sidecar', name: 'outpost sidecar CONNECT', proxy: sidecar, pids: () => sidecar.pids() }] : []),
+  ];
+  const tunnelState = new Map(tunnelTargets.map((t) => [t.id, { target: t, rounds: [], failed: undefined }]));
+  if (settings.tunnel) {
+    // One unmeasured download each first: the first read of the sparse file and the first
+    // tunnel pay for page-cache and socket-buffer growth that later rounds do not.
+    for (const tt of tunnelTargets) {
+      await runCurlDownload({ ip: upstream.ip, port: upstream.bigPort, path: '/big', proxy: tt.proxy, cpu: LOAD_CPU }).catch((e) => {
+        tunnelState.get(tt.id).failed = e.message;
+        log(`  ${tt.name} failed: ${e.message}`);
+      });
+    }
+  }
+  const deadline = Date.now() + 60 * 60 * 1000; // a hard bound on the whole measuring phase
+  for (let round = 0; round < settings.rounds && Date.now() < deadline; round++) {
+    log(`round ${round + 1}/${settings.rounds}`);
+    for (const t of selected) {
+      const st = state.get(t.id);
+      if (st.failed) continue;
+      try {
+        st.rounds.push(await measure(t, pidsOf(t), settings, scripts));
+        const r = st.rounds.at(-1);
+        log(`  ${t.name.padEnd(26)} ${r.rps64.toFixed(0).padStart(6)} req/s  p99@64 ${(r.p99_64 / 1000).toFixed(2)} ms  p50@1 ${(r.p50_1 / 1000).toFixed(3)} ms${t.kind === 'floor' ? '' : `  ${r.cpuPer1k.toFixed(3)} CPU-s/1k`}${r.errors ? `  errors ${r.errors}` : ''}${r.logRatio !== undefined ? `  log lines/req ${r.logRatio.toFixed(2)}` : ''}`);
+      } catch (e) {
+        st.failed = e.message;
+        log(`  ${t.name} failed: ${e.message}`);
+      }
+    }
+    if (settings.tunnel && !state.get('direct')?.failed) {
+      for (const tt of tunnelTargets) {
+        const ts = tunnelState.get(tt.id);
+        if (ts.failed) continue;
+        try {
+          const pids = tt.pids();
+          const cpu0 = cpuSeconds(pids);
+          const d = await runCurlDownload({ ip: upstream.ip, port: upstream.bigPort, path: '/big', proxy: tt.proxy, cpu: LOAD_CPU });
+          ts.rounds.push({ ...d, cpuPerGB: (cpuSeconds(pids) - cpu0) / (d.bytes / 1e9) });
+          log(`  ${tt.name.padEnd(26)} ${d.mbps.toFixed(0)} MB/s`);
+        } catch (e) {
+          ts.failed = e.message;
+          log(`  ${tt.name} failed: ${e.message}`);
+        }
+      }
+    }
+  }
+
+  // ---- summaries and ratios to nginx in the same round
+  const nginxRounds = state.get('nginx')?.rounds ?? [];
+  const directRounds = state.get('direct')?.rounds ?? [];
+  for (const t of selected) {
+    const st = state.get(t.id);
+    const pids = pidsOf(t);
+    const rs = st.rounds;
+    const perRound = (f) => rs.map((r, i) => f(r, i));
+    const vsNginx = (key) => summarize(perRound((r, i) => (nginxRounds[i] ? r[key] / nginxRounds[i][key] : NaN)));
+    results.targets.push({
+      id: t.id,
+      name: t.name,
+      kind: t.kind,
+      log: t.log,
+      address: `${t.ip}:${t.port}`,
+      form: t.form,
+      failed: st.failed && rs.length === 0 ? st.failed : undefined,
+      error: st.failed,
+      idleRss: st.idleRss,
+      peakRss: peakRss(pids),
+      rounds: rs,
+      summary: {
+        rps64: summarize(perRound((r) => r.rps64)),
+        p50_64: summarize(perRound((r) => r.p50_64)),
+        p99_64: summarize(perRound((r) => r.p99_64)),
+        p50_1: summarize(perRound((r) => r.p50_1)),
+        p99_1: summarize(perRound((r) => r.p99_1)),
+        cpuPer1k: summarize(perRound((r) => r.cpuPer1k)),
+        ratioRps: vsNginx('rps64'),
+        ratioCpu: vsNginx('cpuPer1k'),
+        ratioP99: vsNginx('p99_64'),
+        addedP50_1: summarize(perRound((r, i) => (directRounds[i] ? r.p50_1 - directRounds[i].p50_1 : NaN))),
+        errors: rs.reduce((a, r) => a + r.errors, 0),
+      },
+    });
+  }
+  const directTunnel = tunnelState.get('direct')?.rounds ?? [];
+  for (const tt of tunnelTargets) {
+    const ts = tunnelState.get(tt.id);
+    results.tunnel.push({
+      id: tt.id,
+      name: tt.name,
+      failed: ts.failed && ts.rounds.length === 0 ? ts.failed : undefined,
+      rounds: ts.rounds,
+      summary: {
+        mbps: summarize(ts.rounds.map((r) => r.mbps)),
+        ratio: summarize(ts.rounds.map((r, i) => (directTunnel[i] ? r.mbps / directTunnel[i].mbps : NaN))),
+        cpuPerGB: summarize(ts.rounds.map((r) => r.cpuPerGB)),
+      },
+    });
+  }
+  // The issue's targets are for the gateway as users start it; the hand-configured hop stands in.
+  results.outpostGateway = ['outpost-up', 'outpost'].find((id) => results.targets.some((t) => t.id === id && !t.failed));
+  results.checks = targetsCheck(results);
+  results.finishedAt = new Date().toISOString();
+
+  await stopAll();
+  releaseCpuDmaLatency();
+
+  // ---- output
+  const out = [
+    '',
+    settingsLine(results),
+    `${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.os}, kernel ${results.machine.kernel}; ` +
+      Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', '),
+    '',
+    mainTable(results),
+    '',
+    tunnelTable(results),
+    '',
+    checksTable(results),
+    '',
+  ].join('\n');
+  process.stdout.write(out);
+  const stamp = results.startedAt.replace(/[:.]/g, '-');
+  const file = join(HERE, 'results', `${stamp}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  log(`results: ${file}`);
+  if (opts.readme ?? !opts.quick) {
+    updateReadme(results);
+    log('bench/README.md: latest results updated');
+  }
+  if (!opts.keep) rmSync(runDir, { recursive: true, force: true });
+  else log(`kept ${runDir}`);
+}
+
+/** One measurement of one target: warm-up, 64 connections (with CPU), 1 connection. */
+async function measure(t, pids, settings, scripts) {
+  const base = { ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts };
+  await runWrk({ ...base, connections: 64, seconds: settings.warmupSeconds });
+  const logFiles = t.logFiles ?? (t.logFile ? [t.logFile] : []);
+  const logBefore = logFiles.map((f) => logGrowth(f, Infinity).size);
+  const cpu0 = cpuSeconds(pids);
+  const w64 = await runWrk({ ...base, connections: 64, seconds: settings.seconds64 });
+  const cpu = cpuSeconds(pids) - cpu0;
+  // Log lines written per request: shows a log is really being written (batched writers may lag).
+  const logLines = logFiles.map((f, i) => logGrowth(f, logBefore[i]).lines);
+  const w1 = await runWrk({ ...base, connections: 1, seconds: settings.seconds1 });
+  return {
+    rps64: w64.rps,
+    requests64: w64.requests,
+    p50_64: w64.p50_us,
+    p90_64: w64.p90_us,
+    p99_64: w64.p99_us,
+    max_64: w64.max_us,
+    rps1: w1.rps,
+    p50_1: w1.p50_us,
+    p99_1: w1.p99_us,
+    cpuSeconds: cpu,
+    cpuPer1k: (cpu / w64.requests) * 1000,
+    errors: w64.errors + w1.errors,
+    logRatio: logFiles.length ? median(logLines) / w64.requests : undefined,
+  };
+}
+
+const README_START = '<!-- bench:latest:start -->';
+const README_END = '<!-- bench:latest:end -->';
+
+function updateReadme(results) {
+  const file = join(HERE, 'README.md');
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(README_START);
+  const b = text.indexOf(README_END);
+  if (a < 0 || b < a) return;
+  const m = results.machine;
+  const section = [
+    README_START,
+    '',
+    `Run ${results.startedAt} (\`bench/results/${results.startedAt.replace(/[:.]/g, '-')}.json\`). ` +
+      `${m.cpus} vCPU ${m.cpuModel} (${m.virtualization}), ${m.memoryGB} GB, ${m.os}, kernel ${m.kernel}. ` +
+      Object.entries(results.versions).map(([k, v]) => `${k} ${v}`).join(', ') + '.',
+    '',
+    settingsLine(results),
+    '',
+    mainTable(results, true),
+    '',
+    tunnelTable(results, true),
+    '',
+    checksTable(results, true),
+    '',
+    README_END,
+  ].join('\n');
+  writeFileSync(file, text.slice(0, a) + section + text.slice(b + README_END.length));
+}
+
+// ---- every process started is stopped: normal end, error, Ctrl-C
+let stopping = false;
+async function bail(code, why) {
+  if (stopping) return;
+  stopping = true;
+  if (why) log(why);
+  await stopAll();
+  releaseCpuDmaLatency();
+  process.exit(code);
+}
+process.on('SIGINT', () => void bail(130, 'interrupted: stopping every process started'));
+process.on('SIGTERM', () => void bail(143, 'terminated: stopping every process started'));
+process.on('exit', killAllSync);
+
+main().then(
+  () => process.exit(0),
+  (e) => bail(1, `error: ${e instanceof Error ? e.message : String(e)}`),
+);

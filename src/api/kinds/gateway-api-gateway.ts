@@ -1,0 +1,124 @@
+// gateway.networking.k8s.io Gateway: listeners of a gateway that the class's controller deploys.
+import type { KubeObject } from '../object.js';
+import type { IssueList } from '../field-issue.js';
+import { FIELD_TREES } from '../schema/field-trees.gen.js';
+import { checkPortNumber, requireList } from './common-rules.js';
+import type { Condition } from './gateway-api-common.js';
+import { arr, rec, str, type KindModule } from './kind-module.js';
+
+export type FromNamespaces = 'All' | 'Same' | 'Selector' | 'None';
+
+export interface LabelSelector {
+  readonly matchLabels?: Readonly<Record<string, string>>;
+  readonly matchExpressions?: readonly { readonly key: string; readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; readonly values?: readonly string[] }[];
+}
+
+export interface AllowedRoutes {
+  readonly namespaces?: { readonly from?: FromNamespaces; readonly selector?: LabelSelector };
+  readonly kinds?: readonly { readonly group?: string; readonly kind: string }[];
+}
+
+export interface Listener {
+  readonly name: string;
+  readonly hostname?: string;
+  readonly port: number;
+  /** HTTP | HTTPS | TLS | TCP | UDP (or an implementation-specific domain-prefixed protocol such as HBONE). */
+  readonly protocol: string;
+  readonly tls?: { readonly mode?: 'Terminate' | 'Passthrough'; readonly certificateRefs?: readonly { readonly group?: string; readonly kind?: string; readonly name: string; readonly namespace?: string }[]; readonly options?: Readonly<Record<string, string>> };
+  readonly allowedRoutes?: AllowedRoutes;
+}
+
+export interface GatewaySpec {
+  readonly gatewayClassName: string;
+  readonly listeners: readonly Listener[];
+  readonly addresses?: readonly { readonly type?: string; readonly value: string }[];
+  readonly infrastructure?: { readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> };
+}
+
+export interface ListenerStatus {
+  readonly name: string;
+  readonly supportedKinds: readonly { readonly group?: string; readonly kind: string }[];
+  readonly attachedRoutes: number;
+  readonly conditions: readonly Condition[];
+}
+
+export interface GatewayStatus {
+  readonly addresses?: readonly { readonly type?: string; readonly value: string }[];
+  readonly conditions?: readonly Condition[];
+  readonly listeners?: readonly ListenerStatus[];
+}
+
+export type Gateway = KubeObject<GatewaySpec, GatewayStatus>;
+
+/** The schema default for allowedRoutes: routes from the Gateway's own namespace only. */
+export function listenerAllowedRoutes(l: Listener): Required<Pick<AllowedRoutes, 'namespaces'>> & AllowedRoutes {
+  return { ...l.allowedRoutes, namespaces: { ...l.allowedRoutes?.namespaces, from: l.allowedRoutes?.namespaces?.from ?? 'Same' } };
+}
+
+/** The route kinds a listener accepts when allowedRoutes.kinds is empty (from its protocol). */
+export function defaultRouteKinds(protocol: string): readonly { group: string; kind: string }[] {
+  const g = 'gateway.networking.k8s.io';
+  switch (protocol) {
+    case 'HTTP': case 'HTTPS': return [{ group: g, kind: 'HTTPRoute' }, { group: g, kind: 'GRPCRoute' }];
+    case 'TLS': return [{ group: g, kind: 'TLSRoute' }];
+    case 'TCP': return [{ group: g, kind: 'TCPRoute' }];
+    case 'UDP': return [{ group: g, kind: 'UDPRoute' }];
+    default: return [];
+  }
+}
+
+function validate(obj: KubeObject, out: IssueList): void {
+  const spec = rec(obj.spec);
+  if (!spec['gatewayClassName']) out.required(['spec', 'gatewayClassName']);
+  if (!requireList(spec['listeners'], ['spec', 'listeners'], out, 'at least one listener')) return;
+  const names = new Map<string, number>();
+  const combos = new Map<string, number>();
+  arr(spec['listeners']).forEach((l, i) => {
+    const listener = rec(l);
+    const base = ['spec', 'listeners', i];
+    checkPortNumber(listener['port'], [...base, 'port'], out);
+    const name = str(listener['name']);
+    if (name !== undefined) {
+      if (names.has(name)) out.duplicate([...base, 'name'], name, 'Listener name must be unique within the Gateway');
+      names.set(name, i);
+    }
+    const protocol = str(listener['protocol']) ?? '';
+    const combo = `${String(listener['port'])}/${protocol}/${str(listener['hostname']) ?? ''}`;
+    if (combos.has(combo)) out.duplicate([...base], name ?? combo, 'Combination of port, protocol and hostname must be unique for each listener');
+    combos.set(combo, i);
+    if ((protocol === 'TCP' || protocol === 'UDP') && listener['hostname'] !== undefined) out.forbidden([...base, 'hostname'], `hostname must not be specified for protocols ['TCP', 'UDP']`);
+    const tls = listener['tls'];
+    if ((protocol === 'HTTP' || protocol === 'TCP' || protocol === 'UDP') && tls !== undefined && tls !== null) out.forbidden([...base, 'tls'], `tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']`);
+    if (protocol === 'HTTPS' && (tls === undefined || tls === null)) out.required([...base, 'tls'], `tls must be specified for protocols ['HTTPS', 'TLS']`);
+    if (protocol === 'TLS' && (tls === undefined || tls === null)) out.required([...base, 'tls'], `tls must be specified for protocols ['HTTPS', 'TLS']`);
+    const t = rec(tls);
+    if ((str(t['mode']) ?? 'Terminate') === 'Terminate' && tls && arr(t['certificateRefs']).length === 0 && Object.keys(rec(t['options'])).length === 0) {
+      out.required([...base, 'tls', 'certificateRefs'], 'certificateRefs or options must be specified when mode is Terminate');
+    }
+    if (protocol === 'HTTPS' && str(t['mode']) === 'Passthrough') out.invalid([...base, 'tls', 'mode'], 'Passthrough', 'Passthrough needs protocol TLS, not HTTPS');
+    const ns = rec(rec(listener['allowedRoutes'])['namespaces']);
+    if (ns['from'] === 'Selector' && !ns['selector']) out.required([...base, 'allowedRoutes', 'namespaces', 'selector'], "selector must be specified when from is set to 'Selector'");
+  });
+}
+
+function schemaDefaults(obj: KubeObject): KubeObject {
+  const spec = rec(obj.spec);
+  if (!Array.isArray(spec['listeners'])) return obj;
+  const listeners = spec['listeners'].map((l) => {
+    if (!l || typeof l !== 'object') return l;
+    const listener = l as Record<string, unknown>;
+    const ar = rec(listener['allowedRoutes']);
+    const ns = rec(ar['namespaces']);
+    return { ...listener, allowedRoutes: { ...ar, namespaces: { from: 'Same', ...ns } } };
+  });
+  return { ...obj, spec: { ...spec, listeners } };
+}
+
+export const gatewayApiGatewayKind: KindModule = {
+  group: 'gateway.networking.k8s.io',
+  kind: 'Gateway',
+  fieldTree: FIELD_TREES['gateway.networking.k8s.io/Gateway'],
+  specRequired: true,
+  validate,
+  schemaDefaults,
+};

@@ -1,0 +1,76 @@
+// gateway.networking.k8s.io GRPCRoute: gRPC routing by service and method.
+import type { KubeObject } from '../object.js';
+import type { IssueList } from '../field-issue.js';
+import { FIELD_TREES } from '../schema/field-trees.gen.js';
+import { checkBackendRefs, checkParentRefs, withBackendRefDefaults, withParentRefDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
+import { arr, rec, type KindModule } from './kind-module.js';
+
+export interface GRPCRouteMatch {
+  readonly method?: { readonly type?: 'Exact' | 'RegularExpression'; readonly service?: string; readonly method?: string };
+  readonly headers?: readonly { readonly type?: 'Exact' | 'RegularExpression'; readonly name: string; readonly value: string }[];
+}
+
+export interface GRPCRouteRule {
+  readonly name?: string;
+  readonly matches?: readonly GRPCRouteMatch[];
+  readonly filters?: readonly Readonly<Record<string, unknown>>[];
+  readonly backendRefs?: readonly BackendRef[];
+}
+
+export interface GRPCRouteSpec {
+  readonly parentRefs?: readonly ParentReference[];
+  readonly hostnames?: readonly string[];
+  readonly rules?: readonly GRPCRouteRule[];
+}
+
+export type GRPCRoute = KubeObject<GRPCRouteSpec, RouteStatus>;
+
+function validate(obj: KubeObject, out: IssueList): void {
+  const spec = rec(obj.spec);
+  checkParentRefs(spec['parentRefs'], ['spec', 'parentRefs'], out);
+  arr(spec['rules']).forEach((r, i) => {
+    const rule = rec(r);
+    checkBackendRefs(rule['backendRefs'], ['spec', 'rules', i, 'backendRefs'], out);
+    arr(rule['matches']).forEach((m, j) => {
+      const method = rec(rec(m)['method']);
+      if (rec(m)['method'] !== undefined && method['service'] === undefined && method['method'] === undefined) {
+        out.required(['spec', 'rules', i, 'matches', j, 'method'], 'One or both of service or method must be specified');
+      }
+    });
+  });
+}
+
+function schemaDefaults(obj: KubeObject): KubeObject {
+  const spec = withParentRefDefaults(rec(obj.spec));
+  if (!Array.isArray(spec['rules'])) return { ...obj, spec };
+  return {
+    ...obj,
+    spec: {
+      ...spec,
+      rules: spec['rules'].map((r) => {
+        if (!r || typeof r !== 'object') return r;
+        const rule = r as Record<string, unknown>;
+        const out: Record<string, unknown> = { ...rule };
+        if (Array.isArray(rule['matches'])) {
+          out['matches'] = rule['matches'].map((m) => {
+            if (!m || typeof m !== 'object') return m;
+            const match = { ...(m as Record<string, unknown>) };
+            if (match['method'] && typeof match['method'] === 'object') match['method'] = { type: 'Exact', ...(match['method'] as object) };
+            if (Array.isArray(match['headers'])) match['headers'] = match['headers'].map((h) => (h && typeof h === 'object' ? { type: 'Exact', ...(h as object) } : h));
+            return match;
+          });
+        }
+        if (rule['backendRefs'] !== undefined) out['backendRefs'] = withBackendRefDefaults(rule['backendRefs']);
+        return out;
+      }),
+    },
+  };
+}
+
+export const grpcRouteKind: KindModule = {
+  group: 'gateway.networking.k8s.io',
+  kind: 'GRPCRoute',
+  fieldTree: FIELD_TREES['gateway.networking.k8s.io/GRPCRoute'],
+  validate,
+  schemaDefaults,
+};

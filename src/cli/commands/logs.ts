@@ -1,0 +1,112 @@
+// `outpost logs deployment/NAME -n NS [--tail N] [-f] [-c istio-proxy]`: a gateway's log (access
+// log lines included), or with `-c istio-proxy` the sidecar serving that workload's namespace.
+import { closeSync, existsSync, openSync, readSync, statSync, watchFile, unwatchFile } from 'node:fs';
+import type { Command } from 'commander';
+import type { WorkloadInfo } from '../../runtime/workloads.js';
+import { connect, withStateDir } from '../connect.js';
+import { CliError } from '../errors.js';
+import { getOptional } from '../kube.js';
+import { lastLines } from '../printers/lines.js';
+
+interface LogsOptions {
+  namespace?: string;
+  container?: string;
+  tail?: string;
+  follow?: boolean;
+  stateDir?: string;
+}
+
+function readFrom(file: string, offset: number): { text: string; size: number } {
+  const size = statSync(file).size;
+  if (size <= offset) return { text: '', size };
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(size - offset);
+    readSync(fd, buf, 0, buf.length, offset);
+    return { text: buf.toString('utf8'), size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Which workload's log a `logs` target names. */
+export function pickWorkload(workloads: WorkloadInfo[], ns: string, kind: string, name: string, container: string | undefined, podOwners: Map<string, string>): WorkloadInfo | string {
+  const inNs = workloads.filter((w) => w.namespace === ns);
+  const deployment = kind === 'pod' || kind === 'pods' || kind === 'po' ? podOwners.get(name) ?? name : name;
+  const gateway = inNs.find((w) => w.role === 'router' && (w.workload === deployment || w.podName === name));
+  if (gateway && (container === undefined || container === 'istio-proxy')) return gateway;
+  const sidecar = inNs.find((w) => w.role === 'sidecar');
+  if (container === 'istio-proxy') {
+    return sidecar ?? `outpost: namespace ${ns} has no sidecar (label it istio-injection=enabled or istio.io/rev=<revision>)`;
+  }
+  return `outpost: ${kind}/${name} in namespace ${ns} runs no process on the local mesh; its sidecar's log is \`outpost logs ${kind}/${name} -n ${ns} -c istio-proxy\``;
+}
+
+export function registerLogs(program: Command): void {
+  withStateDir(
+    program
+      .command('logs')
+      .description("Print a gateway's log, or a namespace sidecar's with -c istio-proxy")
+      .argument('[target]', 'deployment/NAME, pod/NAME or a pod name (none with -c istio-proxy: the namespace\'s sidecar)')
+      .option('-n, --namespace <ns>', 'namespace (default: default)')
+      .option('-c, --container <name>', 'istio-proxy: the sidecar of the workload')
+      .option('--tail <lines>', 'only the last N lines (-1: all)', '-1')
+      .option('-f, --follow', 'keep printing new lines'),
+  ).action(async (target: string | undefined, opts: LogsOptions) => {
+    const tail = Number(opts.tail);
+    if (!Number.isInteger(tail)) throw new CliError(`error: invalid argument "${opts.tail}" for "--tail" flag: must be an integer`);
+    const ns = opts.namespace ?? 'default';
+    const mesh = await connect(opts.stateDir);
+    if (target === undefined) {
+      if (opts.container !== 'istio-proxy') throw new CliError('error: expected deployment/NAME or a pod name (or -c istio-proxy for the namespace\'s sidecar)');
+      const workloads = await mesh.control.get<WorkloadInfo[]>('/v1/workloads');
+      const sidecar = workloads.find((w) => w.namespace === ns && w.role === 'sidecar');
+      if (!sidecar) throw new CliError(`outpost: namespace ${ns} has no sidecar (label it istio-injection=enabled or istio.io/rev=<revision>)`);
+      return printLog(sidecar.logFile, tail, Boolean(opts.follow));
+    }
+    const slash = target.indexOf('/');
+    const kind = slash < 0 ? 'pod' : target.slice(0, slash).toLowerCase();
+    const name = slash < 0 ? target : target.slice(slash + 1);
+    if (!['deployment', 'deployments', 'deploy', 'pod', 'pods', 'po'].includes(kind)) throw new CliError(`error: cannot get logs of ${kind}; use deployment/NAME or pod/NAME`);
+    const isDeploy = kind.startsWith('deploy');
+    const obj = await getOptional(mesh.api, { group: isDeploy ? 'apps' : '', kind: isDeploy ? 'Deployment' : 'Pod', namespace: ns, name });
+    if (!obj) throw new CliError(`Error from server (NotFound): ${isDeploy ? 'deployments.apps' : 'pods'} "${name}" not found`);
+    const podOwners = new Map<string, string>();
+    if (!isDeploy) {
+      const owner = obj.metadata.ownerReferences?.find((o) => o.kind === 'Deployment');
+      if (owner) podOwners.set(name, owner.name);
+    }
+    const workloads = await mesh.control.get<WorkloadInfo[]>('/v1/workloads');
+    const picked = pickWorkload(workloads, ns, isDeploy ? 'deployment' : 'pod', name, opts.container, podOwners);
+    if (typeof picked === 'string') throw new CliError(picked);
+    await printLog(picked.logFile, tail, Boolean(opts.follow));
+  });
+}
+
+async function printLog(file: string, tail: number, follow: boolean): Promise<void> {
+    if (!existsSync(file) && !follow) return;
+    let offset = 0;
+    if (existsSync(file)) {
+      const { text, size } = readFrom(file, 0);
+      process.stdout.write(lastLines(text, tail));
+      offset = size;
+    }
+    if (!follow) return;
+    await new Promise<void>((resolve) => {
+      const onChange = (): void => {
+        if (!existsSync(file)) return;
+        const { text, size } = readFrom(file, size0());
+        if (size < offset) offset = 0; // truncated: start over
+        if (text) process.stdout.write(text);
+        offset = size;
+      };
+      const size0 = (): number => offset;
+      watchFile(file, { interval: 200 }, onChange);
+      const stop = (): void => {
+        unwatchFile(file, onChange);
+        resolve();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

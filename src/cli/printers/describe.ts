@@ -1,0 +1,100 @@
+// `describe` output in kubectl's shape for any object: Name, Namespace, Labels, Annotations,
+// API Version, Kind, then Metadata, Spec and Status as nested "Title Case:" blocks, then Events.
+import type { KubeObject } from '../../api/object.js';
+import { ageOf } from './age.js';
+import { formatTable } from './table.js';
+
+/** `creationTimestamp` → `Creation Timestamp`, `podIP` → `Pod IP`, as kubectl titles CRD fields. */
+export function titleCase(key: string): string {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .split(/[\s_]+/)
+    .filter(Boolean);
+  return words.map((w) => (w.length > 0 ? w[0]!.toUpperCase() + w.slice(1) : w)).join(' ');
+}
+
+function scalar(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+function isScalar(v: unknown): boolean {
+  return v === null || typeof v !== 'object';
+}
+
+/** One nested block, indented by `indent` spaces; scalars aligned within a map. */
+function block(value: unknown, indent: number, out: string[]): void {
+  const pad = ' '.repeat(indent);
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (isScalar(item)) out.push(`${pad}${scalar(item)}`);
+      else block(item, indent, out);
+    }
+    return;
+  }
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  const scalars = entries.filter(([, v]) => isScalar(v));
+  const width = Math.max(0, ...scalars.map(([k]) => titleCase(k).length + 1));
+  for (const [k, v] of entries.sort(([a], [b]) => a.localeCompare(b))) {
+    const title = `${titleCase(k)}:`;
+    if (isScalar(v)) out.push(`${pad}${title.padEnd(width)}  ${scalar(v)}`.trimEnd());
+    else if (Array.isArray(v) && v.length === 0) out.push(`${pad}${title}`);
+    else if (!Array.isArray(v) && Object.keys(v as object).length === 0) out.push(`${pad}${title}`);
+    else {
+      out.push(`${pad}${title}`);
+      block(v, indent + 2, out);
+    }
+  }
+}
+
+function mapLines(title: string, m: Record<string, string> | undefined): string[] {
+  const entries = Object.entries(m ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  const head = `${title}:`.padEnd(13);
+  if (entries.length === 0) return [`${head}<none>`];
+  return entries.map(([k, v], i) => `${i === 0 ? head : ' '.repeat(13)}${k}=${v}`);
+}
+
+export function formatDescribe(obj: KubeObject, events: KubeObject[]): string {
+  const out: string[] = [];
+  out.push(`${'Name:'.padEnd(13)}${obj.metadata.name}`);
+  if (obj.metadata.namespace) out.push(`${'Namespace:'.padEnd(13)}${obj.metadata.namespace}`);
+  out.push(...mapLines('Labels', obj.metadata.labels));
+  out.push(...mapLines('Annotations', obj.metadata.annotations));
+  out.push(`${'API Version:'.padEnd(13)}${obj.apiVersion}`);
+  out.push(`${'Kind:'.padEnd(13)}${obj.kind}`);
+  const { name: _n, namespace: _ns, labels: _l, annotations: _a, managedFields: _m, ...meta } = obj.metadata;
+  out.push('Metadata:');
+  block(meta, 2, out);
+  const rest = Object.entries(obj).filter(([k]) => !['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k));
+  for (const [k, v] of rest) {
+    if (isScalar(v)) out.push(`${titleCase(k)}:  ${scalar(v)}`);
+    else {
+      out.push(`${titleCase(k)}:`);
+      block(v, 2, out);
+    }
+  }
+  if (obj.spec !== undefined) {
+    out.push('Spec:');
+    block(obj.spec, 2, out);
+  }
+  if (obj.status !== undefined && obj.status !== null && Object.keys(obj.status as object).length > 0) {
+    out.push('Status:');
+    block(obj.status, 2, out);
+  }
+  if (events.length === 0) out.push('Events:       <none>');
+  else {
+    out.push('Events:');
+    const rows = events.map((e) => [
+      String(e.type ?? ''),
+      String(e.reason ?? ''),
+      ageOf(String(e.lastTimestamp ?? e.metadata.creationTimestamp ?? '')),
+      String((e.source as { component?: string } | undefined)?.component ?? ''),
+      String(e.message ?? ''),
+    ]);
+    const table = formatTable(['Type', 'Reason', 'Age', 'From', 'Message'], [['----', '------', '----', '----', '-------'], ...rows], 2);
+    out.push(...table.trimEnd().split('\n').map((l) => `  ${l}`));
+  }
+  return out.join('\n') + '\n';
+}

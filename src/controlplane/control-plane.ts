@@ -1,0 +1,158 @@
+// ControlPlane: watches the store, rebuilds the snapshot, runs the deployer and status, and pushes configs to subscribed proxies.
+import type { ProxyConfig, ProxyIdentity } from '../proxyconfig/types.js';
+import type { Store } from '../store/types.js';
+import { reconcileGatewayDeployments } from './deployer/index.js';
+import { DistributionServer } from './distribution/server.js';
+import type { ProxyStatusRow } from './distribution/protocol.js';
+import { isSnapshotKind, snapshotFromStore, type MeshSnapshot } from './snapshot.js';
+import { reconcileStatus } from './status/index.js';
+import { canonicalJson, translate } from './translate/index.js';
+
+export interface ControlPlaneOptions {
+  readonly store: Store;
+  readonly host?: string;
+  /** Distribution port; 0 = ephemeral (default). */
+  readonly port?: number;
+  readonly token: string;
+  /** Quiet period before a push, ms (Istio's PILOT_DEBOUNCE_AFTER, 100). */
+  readonly debounceMs?: number;
+  /** Longest a burst of changes can delay a push, ms (PILOT_DEBOUNCE_MAX, 10 s). */
+  readonly debounceMaxMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export class ControlPlane {
+  private snapshot?: MeshSnapshot;
+  private readonly server: DistributionServer;
+  private unwatch?: () => void;
+  private timer?: NodeJS.Timeout;
+  private burstStart = 0;
+  private running = false;
+  private flushing = false;
+  private dirtyWhileFlushing = false;
+  private pushedRevision = '0';
+  private readonly configCache = new Map<string, ProxyConfig>();
+  private cacheSnapshot?: MeshSnapshot;
+
+  constructor(private readonly opts: ControlPlaneOptions) {
+    this.server = new DistributionServer({
+      host: opts.host ?? '127.0.0.1',
+      port: opts.port ?? 0,
+      token: opts.token,
+      configFor: (identity) => this.configFor(identity),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+  }
+
+  get distributionUrl(): string {
+    return this.server.url;
+  }
+
+  /** The store revision whose state has been reconciled and pushed. */
+  revision(): string {
+    return this.pushedRevision;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.reconcile();
+    this.watchFrom(this.snapshot!.revision);
+    await this.server.start();
+    this.opts.log?.(`control plane: distribution on ${this.server.url}`);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.unwatch?.();
+    this.unwatch = undefined;
+    await this.server.stop();
+  }
+
+  proxyStatus(): ProxyStatusRow[] {
+    return this.server.status();
+  }
+
+  /** The config a proxy with this identity gets now (for `proxy-config`). */
+  configFor(identity: ProxyIdentity): ProxyConfig {
+    const snapshot = this.snapshot ?? snapshotFromStore(this.opts.store);
+    if (this.cacheSnapshot !== snapshot) {
+      this.configCache.clear();
+      this.cacheSnapshot = snapshot;
+    }
+    const key = canonicalJson(identity);
+    let cfg = this.configCache.get(key);
+    if (!cfg) {
+      cfg = translate(snapshot, identity);
+      this.configCache.set(key, cfg);
+    }
+    return cfg;
+  }
+
+  private watchFrom(revision: string): void {
+    try {
+      this.unwatch = this.opts.store.watch(revision, (ev) => {
+        const obj = ev.object;
+        const slash = obj.apiVersion.indexOf('/');
+        const group = slash < 0 ? '' : obj.apiVersion.slice(0, slash);
+        if (isSnapshotKind(group, obj.kind)) this.schedule();
+      });
+    } catch (err) {
+      // History compacted ("Gone"): take a fresh snapshot and watch from its revision.
+      this.opts.log?.(`control plane: watch from ${revision} failed (${(err as Error).message}); resyncing`);
+      this.reconcile();
+      this.unwatch = this.opts.store.watch(this.snapshot!.revision, () => this.schedule());
+    }
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    if (this.flushing) {
+      this.dirtyWhileFlushing = true;
+      return;
+    }
+    const now = Date.now();
+    const quiet = this.opts.debounceMs ?? 100;
+    const max = this.opts.debounceMaxMs ?? 10_000;
+    if (!this.timer) this.burstStart = now;
+    else clearTimeout(this.timer);
+    const delay = Math.max(0, Math.min(quiet, this.burstStart + max - now));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, delay);
+  }
+
+  private flush(): void {
+    if (!this.running) return;
+    this.flushing = true;
+    this.dirtyWhileFlushing = false;
+    try {
+      this.reconcile();
+      this.server.push();
+      this.pushedRevision = this.snapshot!.revision;
+    } catch (err) {
+      this.opts.log?.(`control plane: reconcile failed: ${(err as Error).stack ?? err}`);
+    } finally {
+      this.flushing = false;
+    }
+    if (this.dirtyWhileFlushing) this.schedule();
+  }
+
+  /** New snapshot; deployer and status write back (their own writes come back as watch events and settle). */
+  private reconcile(): void {
+    const store = this.opts.store;
+    let snapshot = snapshotFromStore(store);
+    const log = this.opts.log;
+    const deployed = reconcileGatewayDeployments(store, snapshot, log);
+    for (const id of deployed.created) log?.(`deployer: created ${id}`);
+    for (const id of deployed.updated) log?.(`deployer: updated ${id}`);
+    for (const id of deployed.deleted) log?.(`deployer: deleted ${id}`);
+    reconcileStatus(store, snapshot, log ? { log } : {});
+    // Status writes do not change any proxy's config, but deployments do: read again so pushes see them.
+    if (deployed.created.length || deployed.updated.length || deployed.deleted.length) snapshot = snapshotFromStore(store);
+    this.snapshot = snapshot;
+  }
+}

@@ -1,0 +1,156 @@
+// Automated deployment: a Deployment and a Service `<gateway>-istio` for each managed Gateway of class `istio`, owned by it.
+import type { KubeObject } from '../../api/object.js';
+import { gatewayDeploymentName, GATEWAY_STATUS_PORT } from '../../proxyconfig/naming.js';
+import type { Store } from '../../store/types.js';
+import type { MeshSnapshot } from '../snapshot.js';
+import { arr, num, rec, str } from '../fields.js';
+import { GATEWAY_NAME_LABEL, GW_GROUP, ISTIO_GATEWAY_CLASS, isIstioGateway, unmanagedAddress } from '../translate/gateway-api.js';
+import { canonicalJson } from '../translate/index.js';
+
+export const ISTIO_GATEWAY_NAME_LABEL = 'istio.io/gateway-name';
+export const SERVICE_TYPE_ANNOTATION = 'networking.istio.io/service-type';
+
+/** A listener name as a Kubernetes port name: lower case, `[a-z0-9-]`, at most 63 characters. */
+export function sanitizePortName(name: string): string {
+  const s = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+  return s;
+}
+
+interface PortSpec {
+  name: string;
+  port: number;
+  protocol: 'TCP';
+  appProtocol: string;
+  targetPort: number;
+}
+
+/** Istio's extractServicePorts: status-port first, then one port per unique listener port. */
+export function gatewayServicePorts(gw: KubeObject): PortSpec[] {
+  const ports: PortSpec[] = [{ name: 'status-port', port: GATEWAY_STATUS_PORT, protocol: 'TCP', appProtocol: 'tcp', targetPort: GATEWAY_STATUS_PORT }];
+  const seenPorts = new Set<number>([GATEWAY_STATUS_PORT]);
+  const seenNames = new Set<string>(['status-port']);
+  arr(rec(gw.spec).listeners).map(rec).forEach((l, i) => {
+    const port = num(l.port);
+    if (port === undefined || seenPorts.has(port)) return;
+    seenPorts.add(port);
+    const protocol = (str(l.protocol) ?? 'TCP').toLowerCase();
+    let name = sanitizePortName(str(l.name) ?? '') || `${protocol}-${i}`;
+    if (seenNames.has(name)) name = `${name}-${i}`;
+    seenNames.add(name);
+    ports.push({ name, port, protocol: 'TCP', appProtocol: protocol, targetPort: port });
+  });
+  return ports;
+}
+
+/** Does this Gateway get a deployment? (class `istio`, no Hostname address.) */
+export function isManagedGateway(gw: KubeObject): boolean {
+  return isIstioGateway(gw) && !unmanagedAddress(gw);
+}
+
+/** The Deployment and Service the deployer wants for a Gateway. */
+export function desiredGatewayObjects(gw: KubeObject): KubeObject[] {
+  const ns = gw.metadata.namespace ?? 'default';
+  const name = gatewayDeploymentName(gw.metadata.name, ISTIO_GATEWAY_CLASS);
+  const labels = { [GATEWAY_NAME_LABEL]: gw.metadata.name, [ISTIO_GATEWAY_NAME_LABEL]: gw.metadata.name };
+  const ownerReferences = [{ apiVersion: gw.apiVersion, kind: 'Gateway', name: gw.metadata.name, uid: gw.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
+  const ports = gatewayServicePorts(gw);
+  const serviceType = gw.metadata.annotations?.[SERVICE_TYPE_ANNOTATION] ?? 'LoadBalancer';
+  return [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: ns, labels, ownerReferences },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { [GATEWAY_NAME_LABEL]: gw.metadata.name } },
+        template: {
+          metadata: {
+            labels: { ...labels, 'service.istio.io/canonical-name': name, 'sidecar.istio.io/inject': 'false' },
+            annotations: { 'sidecar.istio.io/inject': 'false', 'inject.istio.io/templates': 'gateway' },
+          },
+          spec: {
+            serviceAccountName: name,
+            containers: [{
+              name: 'istio-proxy',
+              image: 'auto',
+              args: ['proxy', 'router'],
+              ports: ports.map((p) => ({ containerPort: p.targetPort, name: p.name, protocol: 'TCP' })),
+            }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: ns, labels, ownerReferences },
+      spec: {
+        type: serviceType,
+        selector: { [GATEWAY_NAME_LABEL]: gw.metadata.name },
+        ports,
+      },
+    },
+  ];
+}
+
+/** The part of an object the deployer owns: compared to decide whether to write. */
+function ownedPart(obj: KubeObject): string {
+  const spec = rec(obj.spec);
+  const ownedSpec = obj.kind === 'Service' ? { type: spec.type, selector: spec.selector, ports: spec.ports } : spec;
+  return canonicalJson({ labels: obj.metadata.labels ?? {}, ownerReferences: obj.metadata.ownerReferences ?? [], spec: ownedSpec });
+}
+
+export interface DeployerResult {
+  created: string[];
+  updated: string[];
+  deleted: string[];
+}
+
+const refOf = (o: KubeObject) => ({ group: o.apiVersion.includes('/') ? o.apiVersion.split('/')[0]! : '', kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
+
+/** Brings the store to the desired deployments; writes only what differs. */
+export function reconcileGatewayDeployments(store: Store, snapshot: MeshSnapshot, log?: (line: string) => void): DeployerResult {
+  const result: DeployerResult = { created: [], updated: [], deleted: [] };
+  const wanted = new Set<string>();
+  for (const gw of snapshot.of(GW_GROUP, 'Gateway')) {
+    if (!isManagedGateway(gw)) continue;
+    for (const desired of desiredGatewayObjects(gw)) {
+      const ref = refOf(desired);
+      const id = `${desired.kind}/${ref.namespace}/${ref.name}`;
+      wanted.add(id);
+      try {
+        const existing = store.get(ref);
+        if (!existing) {
+          store.create(desired);
+          result.created.push(id);
+        } else if (ownedPart(existing) !== ownedPart(desired)) {
+          const spec = { ...rec(existing.spec), ...rec(desired.spec) };
+          store.update({
+            ...existing,
+            metadata: { ...existing.metadata, labels: { ...(existing.metadata.labels ?? {}), ...desired.metadata.labels }, ownerReferences: desired.metadata.ownerReferences! },
+            spec,
+          });
+          result.updated.push(id);
+        }
+      } catch (err) {
+        log?.(`deployer: ${id}: ${(err as Error).message}`);
+      }
+    }
+  }
+  // Objects we made for a Gateway that no longer wants them (class changed, became unmanaged).
+  for (const [group, kind] of [['apps', 'Deployment'], ['', 'Service']] as const) {
+    for (const obj of snapshot.of(group, kind)) {
+      const owner = obj.metadata.ownerReferences?.find((o) => o.kind === 'Gateway' && o.apiVersion.startsWith(`${GW_GROUP}/`) && o.controller);
+      if (!owner || !obj.metadata.labels?.[GATEWAY_NAME_LABEL]) continue;
+      const id = `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
+      if (wanted.has(id)) continue;
+      try {
+        store.delete(refOf(obj));
+        result.deleted.push(id);
+      } catch (err) {
+        log?.(`deployer: delete ${id}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return result;
+}

@@ -1,0 +1,160 @@
+// ConfigClient: a proxy's side of distribution — subscribe, apply, ACK/NACK, reconnect with jittered backoff, keep the last good config.
+import http2 from 'node:http2';
+import type { ProxyConfig, ProxyIdentity } from '../../proxyconfig/types.js';
+import { DISCOVERY_PATH, LineDecoder, NDJSON, encode, type ClientMessage, type ServerMessage } from './protocol.js';
+
+export interface ConfigClientOptions {
+  readonly url: string;
+  readonly token?: string;
+  readonly identity: ProxyIdentity;
+  /** Applies a config; a rejection is NACKed with its message and the previous config stays. */
+  readonly onConfig: (cfg: ProxyConfig) => Promise<void>;
+  readonly onState?: (s: 'connected' | 'disconnected') => void;
+  /** First reconnect delay, ms (default 100); doubles per failure up to maxBackoffMs. */
+  readonly minBackoffMs?: number;
+  /** Default 5000. */
+  readonly maxBackoffMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export class ConfigClient {
+  private session?: http2.ClientHttp2Session;
+  private stream?: http2.ClientHttp2Stream;
+  private timer?: NodeJS.Timeout;
+  private stopped = true;
+  private attempt = 0;
+  private connected = false;
+  /** Version of the config last applied successfully. */
+  private appliedVersion = '';
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: ConfigClientOptions) {}
+
+  /** Version of the last config applied ('' before the first). */
+  get version(): string {
+    return this.appliedVersion;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const session = this.session;
+    this.stream?.close();
+    this.session = undefined;
+    this.stream = undefined;
+    if (session && !session.destroyed) {
+      await new Promise<void>((resolve) => {
+        session.close(() => resolve());
+        setTimeout(() => { session.destroy(); resolve(); }, 1000).unref();
+      });
+    }
+    await this.queue.catch(() => undefined);
+    this.setState(false);
+  }
+
+  private setState(connected: boolean): void {
+    if (this.connected === connected) return;
+    this.connected = connected;
+    this.opts.onState?.(connected ? 'connected' : 'disconnected');
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.timer) return;
+    this.setState(false);
+    const min = this.opts.minBackoffMs ?? 100;
+    const max = this.opts.maxBackoffMs ?? 5000;
+    const ceiling = Math.min(max, min * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    // Jitter: half the ceiling plus a random half, so proxies do not reconnect in lockstep.
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.connect();
+    }, delay);
+    this.timer.unref?.();
+  }
+
+  private teardown(): void {
+    const session = this.session;
+    this.session = undefined;
+    this.stream = undefined;
+    if (session && !session.destroyed) session.destroy();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    this.teardown();
+    let session: http2.ClientHttp2Session;
+    try {
+      session = http2.connect(this.opts.url);
+    } catch (err) {
+      this.opts.log?.(`config client: ${(err as Error).message}`);
+      this.scheduleReconnect();
+      return;
+    }
+    this.session = session;
+    const lost = () => {
+      if (this.session !== session) return;
+      this.teardown();
+      this.scheduleReconnect();
+    };
+    session.on('error', (err) => {
+      this.opts.log?.(`config client: ${err.message}`);
+      lost();
+    });
+    session.on('close', lost);
+    session.on('goaway', lost);
+    const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': DISCOVERY_PATH, 'content-type': NDJSON };
+    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    const stream = session.request(headers, { endStream: false });
+    this.stream = stream;
+    stream.on('error', () => lost());
+    stream.on('close', lost);
+    stream.on('response', (h) => {
+      const status = Number(h[':status']);
+      if (status !== 200) {
+        this.opts.log?.(`config client: control plane answered ${status}`);
+        lost();
+        return;
+      }
+      this.attempt = 0;
+      this.setState(true);
+    });
+    const decoder = new LineDecoder(
+      (msg) => this.onMessage(stream, msg as ServerMessage),
+      (err) => this.opts.log?.(`config client: ${err.message}`),
+    );
+    stream.on('data', (chunk: Buffer) => decoder.push(chunk));
+    this.write(stream, { type: 'subscribe', identity: this.opts.identity });
+  }
+
+  private write(stream: http2.ClientHttp2Stream, msg: ClientMessage): void {
+    if (!stream.destroyed && stream === this.stream) stream.write(encode(msg));
+  }
+
+  private onMessage(stream: http2.ClientHttp2Stream, msg: ServerMessage): void {
+    if (msg?.type !== 'config' || !msg.config) return;
+    // Configs apply one at a time, in the order they arrive.
+    this.queue = this.queue.then(async () => {
+      if (msg.version === this.appliedVersion) {
+        this.write(stream, { type: 'ack', version: msg.version, nonce: msg.nonce });
+        return;
+      }
+      try {
+        await this.opts.onConfig(msg.config);
+        this.appliedVersion = msg.version;
+        this.write(stream, { type: 'ack', version: msg.version, nonce: msg.nonce });
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        this.write(stream, { type: 'nack', version: msg.version, nonce: msg.nonce, error });
+      }
+    });
+  }
+}

@@ -1,0 +1,23 @@
+// Mesh-wide settings from the `Istio` resource (sailoperator.io/v1): access log and outbound traffic policy.
+import type { KubeObject } from '../api/object.js';
+import type { MeshSettings } from '../proxyconfig/types.js';
+import type { MeshSnapshot } from './snapshot.js';
+import { rec, str } from './fields.js';
+
+/** The Istio resource in charge: the one named `default`, else the only one. */
+export function activeIstio(snapshot: MeshSnapshot): KubeObject | undefined {
+  const all = snapshot.of('sailoperator.io', 'Istio');
+  return all.find((i) => i.metadata.name === 'default') ?? (all.length === 1 ? all[0] : undefined);
+}
+
+export function meshSettings(snapshot: MeshSnapshot): MeshSettings {
+  const meshConfig = rec(rec(rec(activeIstio(snapshot)?.spec).values).meshConfig);
+  const mode = str(rec(meshConfig.outboundTrafficPolicy).mode);
+  const path = str(meshConfig.accessLogFile);
+  const encoding = str(meshConfig.accessLogEncoding) === 'JSON' ? 'JSON' : 'TEXT';
+  const format = str(meshConfig.accessLogFormat);
+  return {
+    ...(path ? { accessLog: { path, encoding, ...(format ? { format } : {}) } } : {}),
+    outboundTrafficPolicy: mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
+  };
+}

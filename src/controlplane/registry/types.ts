@@ -1,0 +1,78 @@
+// The registry's model: one MeshService per host, from a Kubernetes Service or a ServiceEntry host.
+
+export type Protocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'GRPC-WEB' | 'HTTPS' | 'TLS' | 'TCP' | 'MONGO' | 'UDP';
+
+export type Resolution = 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
+
+export interface ServicePort {
+  /** The service port (Istio's "port number"): what clients dial and what cluster names carry. */
+  readonly port: number;
+  readonly name: string;
+  readonly protocol: Protocol;
+  /** Where endpoints listen when an endpoint does not say; a name for Kubernetes named ports. */
+  readonly targetPort?: number | string;
+}
+
+export interface ServiceEndpoint {
+  /** IP or (for DNS resolution) a host name. */
+  readonly address: string;
+  /** Endpoint port per service port number, already resolved (targetPort, named ports, SE endpoint ports). */
+  readonly ports: Readonly<Record<number, number>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly weight?: number;
+  /** The endpoint is a gateway proxy (Gateway API or injected gateway pod); sidecars speak HTTP/2 to it, as Istio does over mTLS. */
+  readonly meshGateway?: boolean;
+}
+
+export interface MeshService {
+  /** FQDN, or a `*.` wildcard for ServiceEntry hosts. */
+  readonly host: string;
+  /** Kubernetes Service name or ServiceEntry name. */
+  readonly name: string;
+  readonly namespace: string;
+  readonly origin: 'Service' | 'ServiceEntry';
+  readonly ports: readonly ServicePort[];
+  /** Kubernetes Services resolve like STATIC (their pods' IPs). */
+  readonly resolution: Resolution;
+  readonly location: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+  /** Empty means `*`. */
+  readonly exportTo: readonly string[];
+  readonly endpoints: readonly ServiceEndpoint[];
+  readonly subjectAltNames?: readonly string[];
+  /** Sort key for "oldest wins" on host collisions. */
+  readonly age: string;
+}
+
+export function isHttpProtocol(p: Protocol): boolean {
+  return p === 'HTTP' || p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB';
+}
+
+export function isTlsProtocol(p: Protocol): boolean {
+  return p === 'HTTPS' || p === 'TLS';
+}
+
+const KNOWN: Record<string, Protocol> = {
+  http: 'HTTP', http2: 'HTTP2', grpc: 'GRPC', 'grpc-web': 'GRPC-WEB', https: 'HTTPS', tls: 'TLS',
+  tcp: 'TCP', mongo: 'MONGO', udp: 'UDP', 'kubernetes.io/h2c': 'HTTP2', 'kubernetes.io/ws': 'HTTP', 'kubernetes.io/wss': 'HTTPS',
+};
+
+/** Protocol from a declared protocol string (ServiceEntry/Gateway `protocol`), case-insensitive; TCP when unknown. */
+export function parseProtocol(value: string | undefined): Protocol {
+  return (value && KNOWN[value.toLowerCase()]) || 'TCP';
+}
+
+/**
+ * A Kubernetes Service port's protocol as Istio selects it: appProtocol, then the port name's
+ * prefix before `-` (`http-web` → HTTP), else TCP (Istio would sniff; we do not).
+ */
+export function kubePortProtocol(appProtocol: string | undefined, name: string | undefined): Protocol {
+  if (appProtocol && KNOWN[appProtocol.toLowerCase()]) return KNOWN[appProtocol.toLowerCase()]!;
+  if (name) {
+    const lower = name.toLowerCase();
+    if (KNOWN[lower]) return KNOWN[lower]!;
+    const prefix = lower.split('-')[0]!;
+    if (lower.startsWith('grpc-web')) return 'GRPC-WEB';
+    if (KNOWN[prefix]) return KNOWN[prefix]!;
+  }
+  return 'TCP';
+}

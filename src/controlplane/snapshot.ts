@@ -1,0 +1,104 @@
+// MeshSnapshot: an immutable view of every object the control plane reads, taken from the store at one revision.
+import type { KubeObject } from '../api/object.js';
+import type { Store } from '../store/types.js';
+
+/** Group and kind of every resource the control plane reads. */
+export const SNAPSHOT_KINDS = [
+  { group: '', kind: 'Namespace' },
+  { group: '', kind: 'Service' },
+  { group: '', kind: 'Pod' },
+  { group: 'apps', kind: 'Deployment' },
+  { group: 'networking.istio.io', kind: 'ServiceEntry' },
+  { group: 'networking.istio.io', kind: 'Gateway' },
+  { group: 'networking.istio.io', kind: 'VirtualService' },
+  { group: 'networking.istio.io', kind: 'DestinationRule' },
+  { group: 'networking.istio.io', kind: 'Sidecar' },
+  { group: 'gateway.networking.k8s.io', kind: 'GatewayClass' },
+  { group: 'gateway.networking.k8s.io', kind: 'Gateway' },
+  { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' },
+  { group: 'gateway.networking.k8s.io', kind: 'GRPCRoute' },
+  { group: 'gateway.networking.k8s.io', kind: 'ReferenceGrant' },
+  { group: 'sailoperator.io', kind: 'Istio' },
+  { group: 'sailoperator.io', kind: 'IstioRevision' },
+] as const;
+
+export type SnapshotKind = (typeof SNAPSHOT_KINDS)[number];
+
+/** `<group>/<kind>` ('/Service' for the core group). */
+export function kindKey(group: string, kind: string): string {
+  return `${group}/${kind}`;
+}
+
+const KIND_KEYS = new Set(SNAPSHOT_KINDS.map((k) => kindKey(k.group, k.kind)));
+
+export function isSnapshotKind(group: string, kind: string): boolean {
+  return KIND_KEYS.has(kindKey(group, kind));
+}
+
+export interface MeshSnapshot {
+  /** The store revision the snapshot was read at ('0' for hand-built snapshots). */
+  readonly revision: string;
+  /** Objects of one kind, ordered by namespace then name. */
+  of(group: string, kind: string): readonly KubeObject[];
+  get(group: string, kind: string, namespace: string | undefined, name: string): KubeObject | undefined;
+}
+
+function groupOfApiVersion(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}
+
+function byNamespaceName(a: KubeObject, b: KubeObject): number {
+  const an = a.metadata.namespace ?? '';
+  const bn = b.metadata.namespace ?? '';
+  if (an !== bn) return an < bn ? -1 : 1;
+  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+}
+
+/**
+ * A snapshot of the given objects; objects of kinds the control plane does not read are dropped.
+ * The objects are copied and frozen, so callers may keep mutating their own.
+ */
+export function snapshotFromObjects(objects: readonly KubeObject[], revision = '0'): MeshSnapshot {
+  const byKind = new Map<string, KubeObject[]>();
+  const index = new Map<string, KubeObject>();
+  for (const obj of objects) {
+    const group = groupOfApiVersion(obj.apiVersion);
+    const key = kindKey(group, obj.kind);
+    if (!KIND_KEYS.has(key)) continue;
+    const copy = deepFreeze(structuredClone(obj));
+    let list = byKind.get(key);
+    if (!list) byKind.set(key, (list = []));
+    list.push(copy);
+    index.set(`${key}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`, copy);
+  }
+  for (const list of byKind.values()) {
+    list.sort(byNamespaceName);
+    Object.freeze(list);
+  }
+  const empty: readonly KubeObject[] = Object.freeze([]);
+  return Object.freeze({
+    revision,
+    of: (group: string, kind: string) => byKind.get(kindKey(group, kind)) ?? empty,
+    get: (group: string, kind: string, namespace: string | undefined, name: string) =>
+      index.get(`${kindKey(group, kind)}/${namespace ?? ''}/${name}`),
+  });
+}
+
+/** Reads every kind the control plane needs from the store. */
+export function snapshotFromStore(store: Store): MeshSnapshot {
+  const revision = store.revision();
+  const objects: KubeObject[] = [];
+  for (const k of SNAPSHOT_KINDS) {
+    objects.push(...store.list({ group: k.group, kind: k.kind }).items);
+  }
+  return snapshotFromObjects(objects, revision);
+}

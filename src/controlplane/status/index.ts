@@ -1,0 +1,80 @@
+// Status reconciliation: what the control plane observed, written back through the store only when it changed.
+import type { KubeObject } from '../../api/object.js';
+import type { Store } from '../../store/types.js';
+import type { MeshSnapshot } from '../snapshot.js';
+import { arr, rec } from '../fields.js';
+import { activeIstio } from '../mesh-settings.js';
+import { canonicalJson } from '../translate/index.js';
+import { gatewayApiModel } from '../translate/gateway-api.js';
+import { kubeTime, refOf, writeStatus } from './conditions.js';
+import { recordEvent } from './events.js';
+import { defaultGatewayClass, gatewayClassStatus, gatewayProgramming, gatewayStatus, routeStatus } from './gateway-api.js';
+import { desiredRevision, istioStatus, revisionInUse, revisionStatus } from './istio.js';
+
+export interface StatusOptions {
+  readonly now?: Date;
+  readonly log?: (line: string) => void;
+}
+
+function conditionStatus(status: unknown, type: string): string | undefined {
+  const c = arr(rec(status).conditions).map(rec).find((x) => x.type === type);
+  return typeof c?.status === 'string' ? c.status : undefined;
+}
+
+/** Writes every status the snapshot implies; returns how many objects were written. */
+export function reconcileStatus(store: Store, snapshot: MeshSnapshot, options: StatusOptions = {}): number {
+  const nowDate = options.now ?? new Date();
+  const now = kubeTime(nowDate);
+  const log = options.log;
+  let writes = 0;
+
+  // GatewayClass `istio`: Istio creates it when it is missing.
+  let gc: KubeObject | undefined = snapshot.get('gateway.networking.k8s.io', 'GatewayClass', undefined, 'istio');
+  if (!gc) {
+    try {
+      gc = store.get(refOf(defaultGatewayClass())) ?? store.create(defaultGatewayClass());
+      writes++;
+    } catch (err) {
+      log?.(`status: GatewayClass istio: ${(err as Error).message}`);
+    }
+  }
+  if (gc && writeStatus(store, gc, gatewayClassStatus(gc, now), log)) writes++;
+
+  const model = gatewayApiModel(snapshot);
+  for (const info of model.gatewayInfo.values()) {
+    const desired = gatewayStatus(info, gatewayProgramming(snapshot, info), now);
+    if (writeStatus(store, info.gateway, desired, log)) {
+      writes++;
+      const was = conditionStatus(info.gateway.status, 'Programmed');
+      const is = conditionStatus(desired, 'Programmed');
+      if (is === 'True' && was !== 'True') {
+        const msg = arr(desired.conditions).map(rec).find((c) => c.type === 'Programmed')?.message;
+        recordEvent(store, info.gateway, 'Normal', 'Programmed', String(msg), nowDate, log);
+      }
+    }
+  }
+  for (const info of model.routeInfo.values()) {
+    if (writeStatus(store, info.route, routeStatus(info, now), log)) writes++;
+  }
+
+  const istio = activeIstio(snapshot);
+  if (istio) {
+    const desired = desiredRevision(istio);
+    let rev = snapshot.get('sailoperator.io', 'IstioRevision', undefined, desired.metadata.name);
+    try {
+      if (!rev) {
+        rev = store.get(refOf(desired)) ?? store.create(desired);
+        writes++;
+      } else if (canonicalJson(rev.spec) !== canonicalJson(desired.spec)) {
+        rev = store.update({ ...rev, metadata: { ...rev.metadata, ownerReferences: desired.metadata.ownerReferences! }, spec: desired.spec });
+        writes++;
+      }
+    } catch (err) {
+      log?.(`status: IstioRevision ${desired.metadata.name}: ${(err as Error).message}`);
+    }
+    const inUse = revisionInUse(snapshot, desired.metadata.name);
+    if (rev && writeStatus(store, rev, revisionStatus(rev, inUse, now), log)) writes++;
+    if (writeStatus(store, istio, istioStatus(istio, inUse, now), log)) writes++;
+  }
+  return writes;
+}

@@ -1,0 +1,222 @@
+// Registry services + DestinationRules → clusters: `outbound|port|subset|host`, discovery type, endpoints, TLS origination, pools.
+import type { KubeObject } from '../../api/object.js';
+import { outboundClusterName } from '../../proxyconfig/naming.js';
+import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, type Cluster, type ConnectionPool, type Endpoint, type OutlierDetection, type UpstreamTls } from '../../proxyconfig/types.js';
+import type { MeshSnapshot } from '../snapshot.js';
+import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.js';
+import { durationMs, hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
+import { isHttpProtocol, type MeshService, type ServicePort } from '../registry/index.js';
+
+/** Reads a PEM file named in a resource (Istio's DestinationRule/Gateway TLS fields are file paths). */
+export type PemReader = (pathOrPem: string) => string | undefined;
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export const PASSTHROUGH: Cluster = {
+  name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', endpoints: [], lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, protocol: 'TCP',
+};
+export const BLACKHOLE: Cluster = {
+  name: BLACKHOLE_CLUSTER, type: 'STATIC', endpoints: [], lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, protocol: 'TCP',
+};
+
+interface DestinationRuleEntry {
+  readonly obj: KubeObject;
+  readonly host: string;
+  readonly namespace: string;
+  readonly age: string;
+}
+
+/** DestinationRules indexed for "which rule applies to this host, seen from this proxy". */
+export class DestinationRuleIndex {
+  private readonly exact = new Map<string, DestinationRuleEntry[]>();
+  private readonly wildcard: DestinationRuleEntry[] = [];
+
+  constructor(snapshot: MeshSnapshot) {
+    const all = snapshot.of('networking.istio.io', 'DestinationRule').map((obj) => {
+      const ns = obj.metadata.namespace ?? 'default';
+      return { obj, host: resolveShortName(str(rec(obj.spec).host) ?? '', ns), namespace: ns, age: ageKey(obj.metadata) };
+    }).sort((a, b) => (a.age < b.age ? -1 : a.age > b.age ? 1 : 0));
+    for (const e of all) {
+      if (isWildcard(e.host)) this.wildcard.push(e);
+      else {
+        let list = this.exact.get(e.host);
+        if (!list) this.exact.set(e.host, (list = []));
+        list.push(e);
+      }
+    }
+    this.wildcard.sort((a, b) => b.host.length - a.host.length);
+  }
+
+  /**
+   * The rule for `host`: an exact host beats a wildcard (longest first); among equals the proxy's
+   * own namespace, then the service's, then the oldest.
+   */
+  lookup(host: string, proxyNamespace: string, serviceNamespace: string, proxyLabels: Readonly<Record<string, string>>): KubeObject | undefined {
+    const usable = (e: DestinationRuleEntry) => {
+      const spec = rec(e.obj.spec);
+      if (!isExportedTo(strArr(spec.exportTo), e.namespace, proxyNamespace)) return false;
+      const ws = rec(spec.workloadSelector);
+      if (ws.matchLabels !== undefined) return e.namespace === proxyNamespace && labelsMatch(strMap(ws.matchLabels), proxyLabels);
+      return true;
+    };
+    const pick = (list: readonly DestinationRuleEntry[]) => {
+      const ok = list.filter(usable);
+      return ok.find((e) => e.namespace === proxyNamespace) ?? ok.find((e) => e.namespace === serviceNamespace) ?? ok[0];
+    };
+    const exact = this.exact.get(host);
+    if (exact) {
+      const e = pick(exact);
+      if (e) return e.obj;
+    }
+    const wild = this.wildcard.filter((e) => hostMatches(e.host, host));
+    return wild.length ? pick(wild)?.obj : undefined;
+  }
+}
+
+/** Merged policy for one port: the port-level settings override the rule-wide ones field by field. */
+function policyForPort(policy: Rec, port: number): Rec {
+  const merged: Rec = { ...policy };
+  delete merged.portLevelSettings;
+  for (const pls of arr(policy.portLevelSettings).map(rec)) {
+    if (num(rec(pls.port).number) !== port) continue;
+    for (const k of ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls']) if (pls[k] !== undefined) merged[k] = pls[k];
+  }
+  return merged;
+}
+
+function lbPolicy(policy: Rec): Cluster['lbPolicy'] {
+  const simple = str(rec(policy.loadBalancer).simple);
+  if (simple === 'ROUND_ROBIN' || simple === 'RANDOM' || simple === 'LEAST_REQUEST') return simple;
+  if (simple === 'LEAST_CONN') return 'LEAST_REQUEST';
+  return 'LEAST_REQUEST'; // Istio's default.
+}
+
+function connectionPool(policy: Rec): ConnectionPool | undefined {
+  const cp = rec(policy.connectionPool);
+  const tcp = rec(cp.tcp);
+  const http = rec(cp.http);
+  const out: { -readonly [K in keyof ConnectionPool]: ConnectionPool[K] } = {};
+  if (num(tcp.maxConnections) !== undefined) out.maxConnections = num(tcp.maxConnections)!;
+  if (num(http.http1MaxPendingRequests) !== undefined) out.http1MaxPendingRequests = num(http.http1MaxPendingRequests)!;
+  if (num(http.http2MaxRequests) !== undefined) out.http2MaxRequests = num(http.http2MaxRequests)!;
+  if (num(http.maxRequestsPerConnection) !== undefined) out.maxRequestsPerConnection = num(http.maxRequestsPerConnection)!;
+  if (num(http.maxRetries) !== undefined) out.maxRetries = num(http.maxRetries)!;
+  const idle = durationMs(http.idleTimeout) ?? durationMs(tcp.idleTimeout);
+  if (idle !== undefined) out.idleTimeoutMs = idle;
+  return Object.keys(out).length ? out : undefined;
+}
+
+function outlierDetection(policy: Rec): OutlierDetection | undefined {
+  if (policy.outlierDetection === undefined) return undefined;
+  const od = rec(policy.outlierDetection);
+  const c5 = num(od.consecutive5xxErrors) ?? num(rec(od.consecutive5xxErrors).value);
+  const cg = num(od.consecutiveGatewayErrors) ?? num(rec(od.consecutiveGatewayErrors).value);
+  return {
+    ...(c5 !== undefined ? { consecutive5xxErrors: c5 } : {}),
+    ...(cg !== undefined ? { consecutiveGatewayErrors: cg } : {}),
+    intervalMs: durationMs(od.interval) ?? 10_000,
+    baseEjectionTimeMs: durationMs(od.baseEjectionTime) ?? 30_000,
+    maxEjectionPercent: num(od.maxEjectionPercent) ?? 10,
+  };
+}
+
+function upstreamTls(policy: Rec, service: MeshService, readPem: PemReader): UpstreamTls | undefined {
+  const tls = rec(policy.tls);
+  const mode = str(tls.mode);
+  if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined; // DISABLE; ISTIO_MUTUAL is the mesh's own mTLS, not modelled.
+  const out: { -readonly [K in keyof UpstreamTls]: UpstreamTls[K] } = { mode };
+  if (str(tls.sni)) out.sni = str(tls.sni)!;
+  const ca = str(tls.caCertificates) ? readPem(str(tls.caCertificates)!) : undefined;
+  if (ca) out.caCertificates = ca;
+  if (mode === 'MUTUAL') {
+    const cert = str(tls.clientCertificate) ? readPem(str(tls.clientCertificate)!) : undefined;
+    const key = str(tls.privateKey) ? readPem(str(tls.privateKey)!) : undefined;
+    if (cert) out.clientCertificate = cert;
+    if (key) out.privateKey = key;
+  }
+  const sans = strArr(tls.subjectAltNames);
+  const effective = sans.length ? sans : service.subjectAltNames ?? [];
+  if (effective.length) out.subjectAltNames = effective;
+  if (tls.insecureSkipVerify === true) out.insecureSkipVerify = true;
+  return out;
+}
+
+function discoveryType(service: MeshService): Cluster['type'] {
+  switch (service.resolution) {
+    case 'DNS': return 'STRICT_DNS';
+    case 'DNS_ROUND_ROBIN': return 'LOGICAL_DNS';
+    case 'STATIC': return 'STATIC';
+    default: return 'ORIGINAL_DST';
+  }
+}
+
+function clusterProtocol(service: MeshService, port: ServicePort, tls: UpstreamTls | undefined, policy: Rec): Cluster['protocol'] {
+  if (port.protocol === 'HTTP2' || port.protocol === 'GRPC' || port.protocol === 'GRPC-WEB') return 'HTTP2';
+  if (port.protocol === 'HTTP') {
+    if (str(rec(rec(policy.connectionPool).http).h2UpgradePolicy) === 'UPGRADE') return 'HTTP2';
+    // Sidecar → gateway is HTTP/2 in Istio (mTLS with ALPN), which is why the gateway logs `HTTP/2`.
+    if (service.origin === 'Service' && service.endpoints.length > 0 && service.endpoints.every((e) => e.meshGateway)) return 'HTTP2';
+    return 'HTTP1';
+  }
+  // TLS origination on a non-HTTP port still carries the HTTP requests routed to it.
+  return tls ? 'HTTP1' : 'TCP';
+}
+
+export interface ClusterBuildContext {
+  readonly proxyNamespace: string;
+  readonly proxyLabels: Readonly<Record<string, string>>;
+  readonly destinationRules: DestinationRuleIndex;
+  readonly readPem: PemReader;
+}
+
+function buildCluster(service: MeshService, port: ServicePort, subset: string | undefined, subsetLabels: Record<string, string> | undefined, policy: Rec, ctx: ClusterBuildContext): Cluster {
+  const merged = policyForPort(policy, port.port);
+  const type = discoveryType(service);
+  const endpoints: Endpoint[] = type === 'ORIGINAL_DST' ? [] : service.endpoints
+    .filter((e) => !subsetLabels || labelsMatch(subsetLabels, e.labels))
+    .flatMap((e) => {
+      const p = e.ports[port.port];
+      if (p === undefined) return [];
+      return [{ address: e.address, port: p, ...(e.weight !== undefined ? { weight: e.weight } : {}), ...(Object.keys(e.labels).length ? { labels: e.labels } : {}) }];
+    });
+  const tls = upstreamTls(merged, service, ctx.readPem);
+  const pool = connectionPool(merged);
+  const od = outlierDetection(merged);
+  return {
+    name: outboundClusterName(port.port, subset, service.host),
+    type,
+    endpoints: type === 'LOGICAL_DNS' ? endpoints.slice(0, 1) : endpoints,
+    lbPolicy: lbPolicy(merged),
+    connectTimeoutMs: durationMs(rec(rec(merged.connectionPool).tcp).connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    protocol: clusterProtocol(service, port, tls, merged),
+    ...(tls ? { tls } : {}),
+    ...(pool ? { connectionPool: pool } : {}),
+    ...(od ? { outlierDetection: od } : {}),
+    service: { host: service.host, name: service.name, namespace: service.namespace },
+  };
+}
+
+/** Every cluster of a service: one per port, plus one per port and DestinationRule subset. */
+export function serviceClusters(service: MeshService, ctx: ClusterBuildContext): Cluster[] {
+  const dr = ctx.destinationRules.lookup(service.host, ctx.proxyNamespace, service.namespace, ctx.proxyLabels);
+  const spec = rec(dr?.spec);
+  const policy = rec(spec.trafficPolicy);
+  const out: Cluster[] = [];
+  for (const port of service.ports) {
+    out.push(buildCluster(service, port, undefined, undefined, policy, ctx));
+    for (const subset of arr(spec.subsets).map(rec)) {
+      const name = str(subset.name);
+      if (!name) continue;
+      // A subset's policy overrides the rule's, field by field (port-level settings included).
+      const sp = rec(subset.trafficPolicy);
+      const combined: Rec = { ...policyForPort(policy, port.port) };
+      for (const [k, v] of Object.entries(policyForPort(sp, port.port))) combined[k] = v;
+      out.push(buildCluster(service, port, name, strMap(subset.labels), combined, ctx));
+    }
+  }
+  return out;
+}
+
+export function isHttpPort(port: ServicePort): boolean {
+  return isHttpProtocol(port.protocol);
+}

@@ -1,0 +1,96 @@
+// Routing-model HTTP rules → ProxyConfig routes, for one port and the set of gateways (or `mesh`) the proxy answers for.
+import { outboundClusterName } from '../../proxyconfig/naming.js';
+import type { ForwardAction, RetryPolicy, Route, RouteAction, WeightedCluster } from '../../proxyconfig/types.js';
+import type { ServiceRegistry } from '../registry/index.js';
+import type { DestinationModel, HttpRuleModel, L4MatchModel, VirtualServiceModel } from './model.js';
+
+/** Istio's default mesh retry policy: 2 retries on connection-level failures. */
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'] };
+
+export interface RouteContext {
+  /** The port the request arrived on (service port at sidecars, server port at gateways). */
+  readonly port: number;
+  /** `mesh` at sidecars, the gateway keys of the servers on this port at gateways. */
+  readonly gateways: ReadonlySet<string>;
+  readonly registry: ServiceRegistry;
+  /** The namespace names are resolved from (the proxy's). */
+  readonly namespace: string;
+}
+
+function gatewaysAllow(list: readonly string[], accepted: ReadonlySet<string>): boolean {
+  return list.some((g) => accepted.has(g));
+}
+
+/** Does an L4 (tls/tcp) match apply on this port for these gateways? */
+export function l4MatchApplies(m: L4MatchModel, vs: VirtualServiceModel, ctx: Pick<RouteContext, 'port' | 'gateways'>): boolean {
+  if (m.port !== undefined && m.port !== ctx.port) return false;
+  return gatewaysAllow(m.gateways ?? vs.gateways, ctx.gateways);
+}
+
+/** The cluster a destination names: its explicit port, else the service's only port, else the request's port. */
+export function destinationCluster(d: DestinationModel, ctx: Pick<RouteContext, 'port' | 'registry' | 'namespace'>): string {
+  let port = d.port;
+  if (port === undefined) {
+    const svc = ctx.registry.lookup(d.host, ctx.namespace);
+    port = svc && svc.ports.length === 1 ? svc.ports[0]!.port : ctx.port;
+  }
+  return outboundClusterName(port, d.subset, d.host);
+}
+
+export function weightedClusters(dests: readonly DestinationModel[], ctx: RouteContext): WeightedCluster[] {
+  const allZero = dests.every((d) => d.weight <= 0);
+  return dests.filter((d) => allZero || d.weight > 0).map((d) => ({
+    cluster: destinationCluster(d, ctx),
+    weight: allZero ? 1 : d.weight,
+    ...(d.requestHeaders ? { requestHeaders: d.requestHeaders } : {}),
+    ...(d.responseHeaders ? { responseHeaders: d.responseHeaders } : {}),
+  }));
+}
+
+function action(rule: HttpRuleModel, ctx: RouteContext): RouteAction {
+  if (rule.redirect) return rule.redirect;
+  if (rule.directResponse) return rule.directResponse;
+  const forward: { -readonly [K in keyof ForwardAction]: ForwardAction[K] } = {
+    kind: 'forward',
+    clusters: weightedClusters(rule.destinations ?? [], ctx),
+  };
+  if (rule.timeoutMs !== undefined && rule.timeoutMs > 0) forward.timeoutMs = rule.timeoutMs;
+  const retry = rule.retry === undefined ? DEFAULT_RETRY : rule.retry;
+  if (retry) forward.retry = retry;
+  if (rule.rewrite) forward.rewrite = rule.rewrite;
+  return forward;
+}
+
+/** The routes a VirtualService contributes on this port for these gateways, in rule order (first match wins). */
+export function virtualServiceRoutes(vs: VirtualServiceModel, ctx: RouteContext): Route[] {
+  const out: Route[] = [];
+  for (const rule of vs.http) {
+    const matches = rule.matches.length === 0
+      ? [{ match: { path: { kind: 'prefix' as const, value: '/' } } } as const]
+      : rule.matches.filter((m) => (m.port === undefined || m.port === ctx.port) && gatewaysAllow(m.gateways ?? vs.gateways, ctx.gateways));
+    if (rule.matches.length === 0 && !gatewaysAllow(vs.gateways, ctx.gateways)) continue;
+    for (const m of matches) {
+      const matchName = 'name' in m ? m.name : undefined;
+      const name = rule.name !== undefined && matchName ? `${rule.name}.${matchName}` : rule.name ?? matchName;
+      out.push({
+        ...(name !== undefined ? { name } : {}),
+        match: m.match,
+        action: action(rule, ctx),
+        ...(rule.requestHeaders ? { requestHeaders: rule.requestHeaders } : {}),
+        ...(rule.responseHeaders ? { responseHeaders: rule.responseHeaders } : {}),
+        ...(rule.fault ? { fault: rule.fault } : {}),
+        source: vs.source,
+      });
+    }
+  }
+  return out;
+}
+
+/** Istio's route for a service no VirtualService covers: everything to `outbound|port||host`. */
+export function defaultRoute(host: string, port: number): Route {
+  return {
+    name: 'default',
+    match: { path: { kind: 'prefix', value: '/' } },
+    action: { kind: 'forward', clusters: [{ cluster: outboundClusterName(port, undefined, host), weight: 100 }], retry: DEFAULT_RETRY },
+  };
+}

@@ -1,0 +1,96 @@
+// translate(snapshot, identity) → ProxyConfig: pure and deterministic; the version is a hash of the content.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { PROXY_CONFIG_API, type Cluster, type Listener, type ProxyConfig, type ProxyIdentity, type RouteTable } from '../../proxyconfig/types.js';
+import type { MeshSnapshot } from '../snapshot.js';
+import { compareStrings } from '../fields.js';
+import { meshSettings } from '../mesh-settings.js';
+import { registryFor } from '../registry/index.js';
+import { DestinationRuleIndex, type PemReader } from './clusters.js';
+import { gatewayApiModel } from './gateway-api.js';
+import { translateGateway } from './gateway.js';
+import { gatewayModel, virtualServiceModel } from './istio-model.js';
+import type { GatewayModel, VirtualServiceModel } from './model.js';
+import { translateSidecar } from './sidecar.js';
+
+export interface TranslateOptions {
+  /**
+   * Resolves TLS material named in resources: inline PEM is returned as is, anything else is
+   * read as a file. Defaults to the local file system; tests pass fixtures.
+   */
+  readonly readPem?: PemReader;
+}
+
+export const readPemFromFs: PemReader = (value) => {
+  if (value.includes('-----BEGIN')) return value;
+  try {
+    return readFileSync(value, 'utf8');
+  } catch {
+    return undefined; // Reported as missing TLS material; the resource stays as the user wrote it.
+  }
+};
+
+interface SnapshotModels {
+  readonly gateways: readonly GatewayModel[];
+  readonly virtualServices: readonly VirtualServiceModel[];
+  readonly destinationRules: DestinationRuleIndex;
+}
+
+const models = new WeakMap<MeshSnapshot, SnapshotModels>();
+
+/** The routing model of a snapshot (Istio and Gateway API resources in one shape), built once per snapshot. */
+export function snapshotModels(snapshot: MeshSnapshot): SnapshotModels {
+  let m = models.get(snapshot);
+  if (!m) {
+    const gwApi = gatewayApiModel(snapshot);
+    m = {
+      gateways: [...snapshot.of('networking.istio.io', 'Gateway').map(gatewayModel), ...gwApi.gateways],
+      virtualServices: [...snapshot.of('networking.istio.io', 'VirtualService').map(virtualServiceModel), ...gwApi.virtualServices],
+      destinationRules: new DestinationRuleIndex(snapshot),
+    };
+    models.set(snapshot, m);
+  }
+  return m;
+}
+
+/** Canonical JSON: object keys sorted, so equal content always hashes equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => compareStrings(a, b)));
+    }
+    return v;
+  });
+}
+
+function uniqueByName<T extends { name: string }>(items: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((i) => (seen.has(i.name) ? false : (seen.add(i.name), true)));
+}
+
+export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, options: TranslateOptions = {}): ProxyConfig {
+  const readPem = options.readPem ?? readPemFromFs;
+  const registry = registryFor(snapshot);
+  const m = snapshotModels(snapshot);
+  const mesh = meshSettings(snapshot);
+  const clusterContext = { proxyNamespace: identity.namespace, proxyLabels: identity.labels, destinationRules: m.destinationRules, readPem };
+  let listeners: Listener[];
+  let routeTables: RouteTable[];
+  let clusters: Cluster[];
+  let effectiveMesh = mesh;
+  if (identity.role === 'router') {
+    ({ listeners, routeTables, clusters } = translateGateway({ snapshot, identity, registry, gateways: m.gateways, virtualServices: m.virtualServices, clusterContext, readPem }));
+  } else {
+    ({ mesh: effectiveMesh, listeners, routeTables, clusters } = translateSidecar({ snapshot, identity, mesh, registry, virtualServices: m.virtualServices, clusterContext }));
+  }
+  const body = {
+    apiVersion: PROXY_CONFIG_API,
+    proxy: identity,
+    mesh: effectiveMesh,
+    listeners: uniqueByName(listeners),
+    routeTables: uniqueByName(routeTables),
+    clusters: uniqueByName(clusters).sort((a, b) => compareStrings(a.name, b.name)),
+  };
+  const version = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
+  return { apiVersion: body.apiVersion, version, proxy: body.proxy, mesh: body.mesh, listeners: body.listeners, routeTables: body.routeTables, clusters: body.clusters };
+}

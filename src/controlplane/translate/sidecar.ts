@@ -1,0 +1,190 @@
+// Sidecar (role sidecar) outbound config: virtualOutbound, one listener per service port, route tables per HTTP port, clusters.
+import type { KubeObject } from '../../api/object.js';
+import {
+  ALLOW_ANY_ROUTE, BLOCK_ALL_ROUTE, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT,
+  outboundClusterName, sidecarListenerName, sidecarRouteTableName, virtualHostName,
+} from '../../proxyconfig/naming.js';
+import {
+  BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER,
+  type Cluster, type Listener, type MeshSettings, type ProxyIdentity, type RouteTable, type SniChain, type TcpRoute, type VirtualHost,
+} from '../../proxyconfig/types.js';
+import type { MeshSnapshot } from '../snapshot.js';
+import { arr, compareStrings, rec, str, strArr, strMap } from '../fields.js';
+import { hostMatches, hostsIntersect, isExportedTo, isWildcard, labelsMatch, narrowerHost, parseHostRule, ruleAllowsNamespace, type HostRule } from '../hosts.js';
+import { isHttpProtocol, isTlsProtocol, type MeshService, type ServiceRegistry } from '../registry/index.js';
+import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext } from './clusters.js';
+import { defaultRoute, l4MatchApplies, virtualServiceRoutes, weightedClusters, type RouteContext } from './http-routes.js';
+import { MESH_GATEWAY, type VirtualServiceModel } from './model.js';
+
+export const ROOT_NAMESPACE = 'istio-system';
+const MESH_ONLY: ReadonlySet<string> = new Set([MESH_GATEWAY]);
+
+/** The Sidecar resource that applies: a selector match in the namespace, else the namespace default, else the root namespace's. */
+export function sidecarResourceFor(snapshot: MeshSnapshot, identity: ProxyIdentity): KubeObject | undefined {
+  const all = snapshot.of('networking.istio.io', 'Sidecar');
+  const inNs = all.filter((s) => s.metadata.namespace === identity.namespace);
+  const selected = inNs.find((s) => {
+    const sel = rec(rec(s.spec).workloadSelector).labels;
+    return sel !== undefined && labelsMatch(strMap(sel), identity.labels);
+  });
+  return selected
+    ?? inNs.find((s) => rec(rec(s.spec).workloadSelector).labels === undefined)
+    ?? all.find((s) => s.metadata.namespace === ROOT_NAMESPACE && rec(rec(s.spec).workloadSelector).labels === undefined);
+}
+
+/** Indexes mesh-bound VirtualServices for one proxy namespace: exact hosts, then wildcards longest first. */
+export class MeshVirtualServices {
+  private readonly exact = new Map<string, VirtualServiceModel>();
+  private readonly wildcards: { host: string; vs: VirtualServiceModel }[] = [];
+
+  constructor(models: readonly VirtualServiceModel[], proxyNamespace: string) {
+    const visible = models
+      .filter((vs) => vs.gateways.includes(MESH_GATEWAY) && isExportedTo(vs.exportTo, vs.namespace, proxyNamespace))
+      .sort((a, b) => compareStrings(a.age, b.age));
+    for (const vs of visible) {
+      for (const h of vs.hosts) {
+        if (isWildcard(h)) this.wildcards.push({ host: h, vs });
+        // Istio uses one VirtualService per host at sidecars: the oldest.
+        else if (!this.exact.has(h)) this.exact.set(h, vs);
+      }
+    }
+    this.wildcards.sort((a, b) => b.host.length - a.host.length);
+  }
+
+  /** The VirtualService for a service host (a wildcard service host matches an equal or broader wildcard). */
+  forHost(host: string): VirtualServiceModel | undefined {
+    const exact = this.exact.get(host);
+    if (exact) return exact;
+    return this.wildcards.find((w) => w.host === host || hostMatches(w.host, host))?.vs;
+  }
+}
+
+function serviceDomains(svc: MeshService, port: number, proxyNamespace: string): string[] {
+  const names = [svc.host];
+  if (svc.origin === 'Service') {
+    names.push(`${svc.name}.${svc.namespace}.svc`, `${svc.name}.${svc.namespace}`);
+    if (svc.namespace === proxyNamespace) names.push(svc.name);
+  }
+  return names.flatMap((n) => [n, `${n}:${port}`]);
+}
+
+export function catchAllVirtualHost(policy: MeshSettings['outboundTrafficPolicy']): VirtualHost {
+  if (policy === 'REGISTRY_ONLY') {
+    return { name: BLOCK_ALL_ROUTE, domains: ['*'], routes: [{ name: BLOCK_ALL_ROUTE, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'directResponse', status: 502 } }] };
+  }
+  return { name: ALLOW_ANY_ROUTE, domains: ['*'], routes: [{ name: ALLOW_ANY_ROUTE, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', clusters: [{ cluster: PASSTHROUGH_CLUSTER, weight: 100 }] } }] };
+}
+
+function fallbackRoute(policy: MeshSettings['outboundTrafficPolicy']): TcpRoute {
+  return { clusters: [{ cluster: policy === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER, weight: 100 }] };
+}
+
+export interface SidecarInput {
+  readonly snapshot: MeshSnapshot;
+  readonly identity: ProxyIdentity;
+  readonly mesh: MeshSettings;
+  readonly registry: ServiceRegistry;
+  readonly virtualServices: readonly VirtualServiceModel[];
+  readonly clusterContext: ClusterBuildContext;
+}
+
+export interface SidecarOutput {
+  readonly mesh: MeshSettings;
+  readonly listeners: Listener[];
+  readonly routeTables: RouteTable[];
+  readonly clusters: Cluster[];
+}
+
+export function translateSidecar(input: SidecarInput): SidecarOutput {
+  const { snapshot, identity, registry } = input;
+  const ns = identity.namespace;
+  const sidecar = sidecarResourceFor(snapshot, identity);
+  const sidecarSpec = rec(sidecar?.spec);
+  const overridePolicy = str(rec(sidecarSpec.outboundTrafficPolicy).mode);
+  const mesh: MeshSettings = overridePolicy === 'ALLOW_ANY' || overridePolicy === 'REGISTRY_ONLY'
+    ? { ...input.mesh, outboundTrafficPolicy: overridePolicy } : input.mesh;
+  const policy = mesh.outboundTrafficPolicy;
+
+  let services = registry.visibleTo(ns);
+  const egress = arr(sidecarSpec.egress).map(rec);
+  if (sidecar && egress.length) {
+    const rules: HostRule[] = egress.flatMap((e) => strArr(e.hosts).map((h) => parseHostRule(h, sidecar.metadata.namespace ?? ns)));
+    services = services.filter((s) => rules.some((r) => ruleAllowsNamespace(r, s.namespace) && hostMatches(r.host, s.host)));
+  }
+
+  const vsIndex = new MeshVirtualServices(input.virtualServices, ns);
+  const byPort = new Map<number, MeshService[]>();
+  for (const s of services) {
+    for (const p of s.ports) {
+      let list = byPort.get(p.port);
+      if (!list) byPort.set(p.port, (list = []));
+      list.push(s);
+    }
+  }
+
+  const address = identity.ip ?? '127.0.0.1';
+  const listeners: Listener[] = [{
+    name: VIRTUAL_OUTBOUND_LISTENER, address, port: VIRTUAL_OUTBOUND_PORT, bindToPort: true, protocol: 'OUTBOUND',
+    fallback: fallbackRoute(policy), fallbackRouteTable: VIRTUAL_OUTBOUND_LISTENER,
+  }];
+  const routeTables: RouteTable[] = [{ name: VIRTUAL_OUTBOUND_LISTENER, virtualHosts: [catchAllVirtualHost(policy)] }];
+
+  for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
+    const svcs = byPort.get(port)!;
+    const protoOf = (s: MeshService) => s.ports.find((p) => p.port === port)!.protocol;
+    const ctx: RouteContext = { port, gateways: MESH_ONLY, registry, namespace: ns };
+    const name = sidecarListenerName(port);
+    // One protocol per port: HTTP wins over TLS over TCP (Istio would split by destination address; we have none).
+    if (svcs.some((s) => isHttpProtocol(protoOf(s)))) {
+      const seen = new Set<string>();
+      const vhosts: VirtualHost[] = [];
+      for (const s of svcs.filter((x) => isHttpProtocol(protoOf(x)))) {
+        const vs = vsIndex.forHost(s.host);
+        const vsRoutes = vs ? virtualServiceRoutes(vs, ctx) : [];
+        const routes = vsRoutes.length ? vsRoutes : [defaultRoute(s.host, port)];
+        const domains = serviceDomains(s, port, ns).filter((d) => !seen.has(d));
+        for (const d of domains) seen.add(d);
+        if (domains.length) vhosts.push({ name: virtualHostName(s.host, port), domains, routes });
+      }
+      vhosts.sort((a, b) => compareStrings(a.name, b.name));
+      vhosts.push(catchAllVirtualHost(policy));
+      const table = sidecarRouteTableName(port);
+      routeTables.push({ name: table, virtualHosts: vhosts });
+      listeners.push({ name, address: '0.0.0.0', port, bindToPort: false, protocol: 'HTTP', routeTable: table });
+    } else if (svcs.some((s) => isTlsProtocol(protoOf(s)))) {
+      const chains: SniChain[] = [];
+      const taken = new Set<string>();
+      for (const s of svcs.filter((x) => isTlsProtocol(protoOf(x)))) {
+        const vs = vsIndex.forHost(s.host);
+        let covered = false;
+        for (const rule of vs?.tls ?? []) {
+          for (const m of rule.matches) {
+            if (!l4MatchApplies(m, vs!, ctx)) continue;
+            const sni = (m.sniHosts ?? []).filter((h) => hostsIntersect(h, s.host)).map((h) => narrowerHost(h, s.host)).filter((h) => !taken.has(h));
+            if (!sni.length) continue;
+            for (const h of sni) taken.add(h);
+            chains.push({ sniHosts: sni, route: { clusters: weightedClusters(rule.destinations, ctx) } });
+            covered = true;
+          }
+        }
+        if (!covered && !taken.has(s.host)) {
+          taken.add(s.host);
+          chains.push({ sniHosts: [s.host], route: { clusters: [{ cluster: outboundClusterName(port, undefined, s.host), weight: 100 }] } });
+        }
+      }
+      listeners.push({ name, address: '0.0.0.0', port, bindToPort: false, protocol: 'TLS', chains, defaultChain: fallbackRoute(policy) });
+    } else {
+      const s = svcs[0]!;
+      const vs = vsIndex.forHost(s.host);
+      const rule = vs?.tcp.find((r) => r.matches.length === 0 ? vs.gateways.includes(MESH_GATEWAY) : r.matches.some((m) => l4MatchApplies(m, vs, ctx)));
+      const route: TcpRoute = rule
+        ? { clusters: weightedClusters(rule.destinations, ctx) }
+        : { clusters: [{ cluster: outboundClusterName(port, undefined, s.host), weight: 100 }] };
+      listeners.push({ name, address: '0.0.0.0', port, bindToPort: false, protocol: 'TCP', route });
+    }
+  }
+
+  const clusters: Cluster[] = [PASSTHROUGH, BLACKHOLE];
+  for (const s of services) clusters.push(...serviceClusters(s, input.clusterContext));
+  return { mesh, listeners, routeTables, clusters };
+}

@@ -1,0 +1,104 @@
+// The proxy's admin endpoint (loopback): /ready, /config_dump, /stats/prometheus, /clusters, /logging.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Proxy } from './proxy.js';
+import { isLogLevel, logLevel, setLogLevel, log } from './log.js';
+
+export class AdminServer {
+  readonly #server: http.Server;
+  #port: number | undefined;
+
+  constructor(private readonly proxy: Proxy, private readonly address: string, private readonly wantedPort: number) {
+    this.#server = http.createServer((req, res) => this.#handle(req, res));
+    this.#server.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  get port(): number | undefined {
+    return this.#port;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`admin: cannot bind ${this.address}:${this.wantedPort}: ${err.code ?? err.message}`)));
+      this.#server.listen(this.wantedPort, this.address, () => {
+        this.#server.removeAllListeners('error');
+        this.#server.on('error', () => {});
+        this.#port = (this.#server.address() as AddressInfo).port;
+        log('info', `admin endpoint on ${this.address}:${this.#port}`);
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.closeAllConnections();
+      this.#server.close(() => resolve());
+      if (this.#port === undefined) resolve();
+    });
+  }
+
+  #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const p = this.proxy;
+    switch (url.pathname) {
+      case '/ready':
+        send(res, p.ready ? 200 : 503, p.ready ? 'LIVE\n' : 'PRE_INITIALIZING\n');
+        return;
+      case '/config_dump':
+        sendJson(res, 200, { version: p.config?.version ?? null, config: p.config ?? null, lastNack: p.lastNack ?? null });
+        return;
+      case '/stats/prometheus':
+        if (!p.ready) { send(res, 200, ''); return; }
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(p.metrics.render());
+        return;
+      case '/clusters':
+        this.#clusters(url, res);
+        return;
+      case '/logging': {
+        const level = url.searchParams.get('level');
+        if (level !== null) {
+          if (req.method !== 'POST') { send(res, 405, 'use POST to change the level\n'); return; }
+          if (!isLogLevel(level)) { send(res, 400, `unknown level ${level}; use debug, info, warning or error\n`); return; }
+          setLogLevel(level);
+        }
+        send(res, 200, `active loggers:\n  outpost: ${logLevel()}\n`);
+        return;
+      }
+      default:
+        send(res, 404, 'admin paths: /ready /config_dump /stats/prometheus /clusters /logging\n');
+    }
+  }
+
+  #clusters(url: URL, res: http.ServerResponse): void {
+    const clusters = this.proxy.ready ? [...this.proxy.current.clusters.values()] : [];
+    if (url.searchParams.get('format') === 'json') {
+      sendJson(res, 200, {
+        clusters: clusters.map((c) => ({ name: c.name, type: c.cluster.type, activeRequests: c.active, endpoints: c.endpoints.snapshot() })),
+      });
+      return;
+    }
+    // Envoy's text form: cluster::host:port::field::value
+    let out = '';
+    for (const c of clusters) {
+      for (const e of c.endpoints.snapshot()) {
+        const h = `${c.name}::${e.address}:${e.port}`;
+        out += `${h}::hostname::${e.hostname ?? ''}\n${h}::rq_active::${e.active}\n${h}::rq_total::${e.total}\n${h}::rq_error::${e.failures}\n`;
+        out += `${h}::health_flags::${e.healthy ? 'healthy' : '/failed_outlier_check'}\n`;
+      }
+    }
+    send(res, 200, out);
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function sendJson(res: http.ServerResponse, status: number, v: unknown): void {
+  const body = JSON.stringify(v, null, 2);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,905 @@
+// One HTTP request through the proxy: route → cluster → endpoint, with retries, timeouts and
+// faults; streams both bodies, writes the response, then the access-log line and the metrics.
+//
+// The Exchange object is the request's whole state and doubles as its access-log entry and as the
+// RequestView routing reads, so the request path allocates little beyond the upstream headers.
+import { randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import { constants as h2c } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
+import type { ForwardAction, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
+import type { CompiledConfig } from '../config/compile.js';
+import {
+  applyHeaderOps, pickWeighted, redirectLocation, rewritePath, type CompiledRouteTable, type HeaderMap, type RequestView,
+} from '../routing/index.js';
+import { ResponseFlag, RESPONSE_CODE_DETAILS as D, addResponseFlag } from '../telemetry/flags.js';
+import type { AccessLogEntry } from '../telemetry/accesslog.js';
+import type { ClusterRuntime, HttpUpstream } from '../upstream/cluster-runtime.js';
+import type { RequestOutcome, UpstreamTarget } from '../upstream/endpoints.js';
+import { ConnectError } from '../upstream/h2-session.js';
+import { DnsError } from '../dns/resolver.js';
+import type { ProxyRuntime } from '../runtime.js';
+import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
+
+export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
+export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** How an upstream attempt failed before a response was committed downstream. */
+type FailureKind = 'connect' | 'reset' | 'refused' | 'protocol' | 'per-try-timeout' | 'overflow';
+
+/** Envoy's local-reply bodies. */
+const BODY_NO_HEALTHY = 'no healthy upstream';
+const BODY_TIMEOUT = 'upstream request timeout';
+const BODY_FAULT = 'fault filter abort';
+const RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: ';
+
+/** Buffer limit for a request body kept for retries (Envoy's per-connection buffer default, 1 MiB). */
+const RETRY_BUFFER_LIMIT = 1024 * 1024;
+
+const EMPTY_HEADERS: HeaderMap = {};
+
+export class Exchange implements AccessLogEntry, RequestView {
+  // RequestView
+  readonly method: string;
+  readonly path: string;
+  authority: string;
+  readonly scheme: 'http' | 'https';
+  // AccessLogEntry
+  readonly startTime: number;
+  readonly protocol: string;
+  responseCode = 0;
+  responseFlags = '-';
+  responseCodeDetails: string | undefined = undefined;
+  connectionTerminationDetails: string | undefined = undefined;
+  upstreamTransportFailureReason: string | undefined = undefined;
+  bytesReceived = 0;
+  bytesSent = 0;
+  durationMs = 0;
+  upstreamServiceTimeMs: number | undefined = undefined;
+  upstreamHost: string | undefined = undefined;
+  upstreamCluster: string | undefined = undefined;
+  upstreamLocalAddress: string | undefined = undefined;
+  requestedServerName: string | undefined;
+  routeName: string | undefined = undefined;
+
+  readonly #rt: ProxyRuntime;
+  readonly #cfg: CompiledConfig;
+  readonly #req: DownstreamRequest;
+  readonly #res: DownstreamResponse;
+  readonly #isH2: boolean;
+  readonly #startHr: number;
+  /** Destination port: the listener's, or the forward-proxy target's. */
+  readonly #port: number;
+  #upHeaders: HeaderMap | undefined = undefined;
+  #respHeaders: HeaderMap = EMPTY_HEADERS;
+  #cluster: ClusterRuntime | undefined = undefined;
+  #target: UpstreamTarget | undefined = undefined;
+  #countedActive = false;
+  #retriesDone = 0;
+  #attempt: Attempt | undefined = undefined;
+  #globalTimer: NodeJS.Timeout | undefined = undefined;
+  #finished = false;
+  #grpcStatus: string | undefined = undefined;
+  #upstreamStartHr = 0;
+  #route: Route | undefined = undefined;
+  #weighted: WeightedCluster | undefined = undefined;
+
+  constructor(rt: ProxyRuntime, req: DownstreamRequest, res: DownstreamResponse, port: number, target: { authority: string; path: string } | undefined, sni?: string) {
+    this.#rt = rt;
+    this.#cfg = rt.current;
+    this.#req = req;
+    this.#res = res;
+    this.startTime = Date.now();
+    this.#startHr = performance.now();
+    this.#port = port;
+    const isH2 = req.httpVersionMajor === 2;
+    this.#isH2 = isH2;
+    this.protocol = isH2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
+    this.method = req.method ?? 'GET';
+    const h = req.headers;
+    if (target !== undefined) {
+      this.authority = target.authority;
+      this.path = target.path;
+    } else {
+      this.authority = (isH2 ? (h[':authority'] as string | undefined) : undefined) ?? h.host ?? '';
+      this.path = req.url ?? '/';
+    }
+    this.scheme = (req.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http';
+    this.requestedServerName = sni;
+    res.once('close', this.#onClose);
+  }
+
+  // ---- RequestView / AccessLogEntry accessors
+
+  header(name: string): string | undefined {
+    return headerValue(this.#req.headers[name]);
+  }
+
+  requestHeader(name: string): string | undefined {
+    if (name === ':authority' || name === 'host') return this.authority || undefined;
+    if (name === ':method') return this.method;
+    if (name === ':path') return this.path;
+    const up = this.#upHeaders;
+    if (up !== undefined) return headerValue(up[name]);
+    return headerValue(this.#req.headers[name]);
+  }
+
+  responseHeader(name: string): string | undefined {
+    return headerValue(this.#respHeaders[name]);
+  }
+
+  get downstreamLocalAddress(): string {
+    const s = this.#req.socket as Socket | null;
+    return s ? `${s.localAddress}:${s.localPort}` : '-';
+  }
+
+  get downstreamRemoteAddress(): string {
+    const s = this.#req.socket as Socket | null;
+    return s ? `${s.remoteAddress}:${s.remotePort}` : '-';
+  }
+
+  // ---- routing
+
+  /** Routes the request through `table`. */
+  run(table: CompiledRouteTable): void {
+    if (this.authority === '') {
+      this.#localReply(400, ResponseFlag.DPE, D.MISSING_HOST_HEADER, 'Bad Request');
+      return;
+    }
+    const vh = table.findVirtualHost(this.authority, this.#port);
+    const route = vh?.match(this);
+    if (route === undefined) {
+      this.#localReply(404, ResponseFlag.NR, D.ROUTE_NOT_FOUND, '');
+      return;
+    }
+    this.routeName = route.name;
+    const fault = route.fault;
+    if (fault !== undefined) {
+      if (fault.delay !== undefined && hit(fault.delay.percentage)) {
+        this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.DI);
+        const t = setTimeout(() => this.#afterDelay(route), fault.delay.fixedDelayMs);
+        this.#res.once('close', () => clearTimeout(t));
+        return;
+      }
+    }
+    this.#afterDelay(route);
+  }
+
+  #afterDelay(route: Route): void {
+    if (this.#finished) return;
+    const abort = route.fault?.abort;
+    if (abort !== undefined && hit(abort.percentage)) {
+      this.#localReply(abort.httpStatus, ResponseFlag.FI, D.FAULT_ABORT, BODY_FAULT);
+      return;
+    }
+    const a = route.action;
+    switch (a.kind) {
+      case 'directResponse':
+        this.#localReply(a.status, '', D.DIRECT_RESPONSE, a.body ?? '', route);
+        return;
+      case 'redirect': {
+        const location = redirectLocation(this, route, a);
+        this.#localReply(a.code, '', D.DIRECT_RESPONSE, '', route, location);
+        return;
+      }
+      case 'forward':
+        this.#forward(route, a).catch((err: unknown) => this.#internalError(err));
+        return;
+    }
+  }
+
+  // ---- forwarding
+
+  async #forward(route: Route, a: ForwardAction): Promise<void> {
+    const wc = pickWeighted(a.clusters);
+    this.upstreamCluster = wc?.cluster;
+    const cr = wc === undefined ? undefined : this.#cfg.clusters.get(wc.cluster);
+    if (cr === undefined) {
+      this.#localReply(503, ResponseFlag.NC, D.CLUSTER_NOT_FOUND, '');
+      return;
+    }
+    this.#cluster = cr;
+    this.#route = route;
+    this.#weighted = wc;
+
+    // Upstream request headers: downstream ones minus hop-by-hop, plus the proxy's own.
+    const req = this.#req;
+    const up = upstreamRequestHeaders(req.headers);
+    if (up['x-request-id'] === undefined) up['x-request-id'] = randomUUID();
+    if (this.#cfg.isRouter) {
+      // A gateway uses the peer address (use_remote_address), appending it to x-forwarded-for.
+      const ip = req.socket?.remoteAddress;
+      if (ip) {
+        const xff = headerValue(up['x-forwarded-for']);
+        up['x-forwarded-for'] = xff ? `${xff}, ${ip}` : ip;
+      }
+      if (up['x-forwarded-proto'] === undefined) up['x-forwarded-proto'] = this.scheme;
+    }
+    applyHeaderOps(up, route.requestHeaders);
+    applyHeaderOps(up, wc!.requestHeaders);
+    this.#upHeaders = up;
+
+    let upPath = this.path;
+    let upAuthority = this.authority;
+    const rw = a.rewrite;
+    if (rw !== undefined) {
+      upPath = rewritePath(this.path, route, rw);
+      if (rw.authority !== undefined) upAuthority = rw.authority;
+      if (upPath !== this.path) up['x-envoy-original-path'] = this.path;
+    }
+
+    const ready = cr.ready();
+    if (ready !== undefined) await ready;
+    if (this.#finished) return;
+
+    if (cr.active >= cr.maxActive) {
+      this.#localReply(503, ResponseFlag.UO, D.UPSTREAM_OVERFLOW, `${RESET_PREFIX}overflow`);
+      return;
+    }
+    cr.active++;
+    this.#countedActive = true;
+
+    // Retries need the body again: keep it (bounded) when a retry policy could use it.
+    let body: Buffer | DownstreamRequest | null = hasBody(req, this.#isH2) ? req : null;
+    const retry = a.retry !== undefined && a.retry.attempts > 0 ? a.retry : undefined;
+    if (body !== null && retry !== undefined) {
+      const buffered = await readBounded(req, RETRY_BUFFER_LIMIT);
+      if (this.#finished) return;
+      if (buffered === undefined) {
+        this.#localReply(413, '', 'request_payload_too_large', 'Payload Too Large');
+        return;
+      }
+      this.bytesReceived = buffered.length;
+      body = buffered;
+    }
+
+    if (a.timeoutMs !== undefined && a.timeoutMs > 0) {
+      this.#globalTimer = setTimeout(this.#onGlobalTimeout, a.timeoutMs);
+    }
+    const maxRetries = retry === undefined ? 0 : Math.min(retry.attempts, cr.maxRetries);
+    const hostForTls = upAuthority;
+    for (;;) {
+      const outcome = await this.#tryOnce(cr, upPath, upAuthority, hostForTls, body, retry, this.#retriesDone < maxRetries);
+      if (outcome === undefined || this.#finished) return;
+      // outcome: a failure (or retriable status) that may be retried.
+      const canRetry = retry !== undefined && retriable(retry, outcome);
+      if (canRetry && this.#retriesDone < maxRetries && body !== this.#req) {
+        this.#retriesDone++;
+        await backoff(this.#retriesDone);
+        if (this.#finished) return;
+        continue;
+      }
+      if (canRetry && maxRetries > 0) this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.URX);
+      this.#finalFailure(outcome);
+      return;
+    }
+  }
+
+  /**
+   * One upstream attempt. Resolves undefined when the response was committed downstream (or the
+   * exchange ended), or with the failure to consider for a retry.
+   */
+  async #tryOnce(cr: ClusterRuntime, path: string, authority: string, tlsHost: string, body: Buffer | DownstreamRequest | null, retry: RetryPolicy | undefined, retriesLeft: boolean): Promise<AttemptOutcome | undefined> {
+    let target: UpstreamTarget | undefined;
+    if (cr.cluster.type === 'ORIGINAL_DST') {
+      const { host, port } = splitHostPort(authority, this.scheme === 'https' ? 443 : 80);
+      try {
+        target = await cr.endpoints.resolveOriginal(host, port);
+      } catch (err) {
+        if (err instanceof DnsError) {
+          this.#localReply(503, ResponseFlag.DF, D.DNS_RESOLUTION_FAILED, `${RESET_PREFIX}dns resolution failure`);
+          return undefined;
+        }
+        throw err;
+      }
+      if (this.#finished) return undefined;
+    } else {
+      target = cr.endpoints.pick();
+    }
+    if (target === undefined) {
+      this.#localReply(503, ResponseFlag.UH, D.NO_HEALTHY_UPSTREAM, BODY_NO_HEALTHY);
+      return undefined;
+    }
+    this.#target = target;
+    this.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
+    cr.endpoints.requestStarted(target);
+    const upstream = cr.upstream(target, hostOnly(tlsHost));
+    this.#upstreamStartHr = performance.now();
+    const attempt = new Attempt(this, upstream, retry?.perTryTimeoutMs);
+    if (retry !== undefined) {
+      if (retriesLeft) attempt.retryStatus = (s, h) => retriableStatus(retry, s, h);
+      else attempt.lastTry = retry;
+    }
+    this.#attempt = attempt;
+    const outcome = await attempt.start(path, authority, this.#upHeaders!, body);
+    this.#attempt = undefined;
+    if (upstream.lastLocalAddress !== undefined) this.upstreamLocalAddress = upstream.lastLocalAddress;
+    cr.endpoints.requestFinished(target, outcomeFor(outcome, this.responseCode));
+    return outcome.committed ? undefined : outcome;
+  }
+
+  // ---- called by Attempt
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  get downstreamIsH2(): boolean {
+    return this.#isH2;
+  }
+
+  get downstreamResponse(): DownstreamResponse {
+    return this.#res;
+  }
+
+  flag(f: string): void {
+    this.responseFlags = addResponseFlag(this.responseFlags, f);
+  }
+
+  countRequestBytes(n: number): void {
+    this.bytesReceived += n;
+  }
+
+  /**
+   * Upstream response headers arrived. Returns false when the status should be retried instead
+   * (the attempt then aborts); otherwise writes the response head downstream.
+   */
+  upstreamHeaders(status: number, headers: HeaderMap, retryableStatus: boolean): boolean {
+    if (this.#finished) return false;
+    if (retryableStatus) return false;
+    const ex = this;
+    cleanResponseHeaders(headers);
+    ex.upstreamServiceTimeMs = Math.round(performance.now() - this.#upstreamStartHr);
+    headers['x-envoy-upstream-service-time'] = String(ex.upstreamServiceTimeMs);
+    headers['server'] = this.#cfg.serverHeader;
+    applyHeaderOps(headers, this.#route?.responseHeaders);
+    applyHeaderOps(headers, this.#weighted?.responseHeaders);
+    const g = headers['grpc-status'];
+    if (typeof g === 'string') this.#grpcStatus = g;
+    this.responseCode = status;
+    this.responseCodeDetails = D.VIA_UPSTREAM;
+    this.#respHeaders = headers;
+    const res = this.#res;
+    try {
+      res.writeHead(status, headers as http.OutgoingHttpHeaders);
+    } catch {
+      // A header node refuses (e.g. an invalid character) — the response cannot be relayed.
+      this.#respHeaders = EMPTY_HEADERS;
+      this.responseCode = 502;
+      this.#localReply(502, ResponseFlag.UPE, D.UPSTREAM_PROTOCOL_ERROR, 'upstream response headers invalid');
+      return false;
+    }
+    return true;
+  }
+
+  writeBody(chunk: Buffer): boolean {
+    this.bytesSent += chunk.length;
+    return (this.#res as http.ServerResponse).write(chunk);
+  }
+
+  endResponse(trailers: HeaderMap | undefined): void {
+    const res = this.#res;
+    if (trailers !== undefined) {
+      const g = trailers['grpc-status'];
+      if (typeof g === 'string') this.#grpcStatus = g;
+      let any = false;
+      for (const _k in trailers) { any = true; break; }
+      if (any) {
+        try { res.addTrailers(trailers as http.OutgoingHttpHeaders); } catch { /* h1 without chunking: no trailers */ }
+      }
+    }
+    res.end();
+  }
+
+  /** The upstream failed after the response head was written: cut the downstream response. */
+  resetAfterStart(flag: string, details: string): void {
+    this.responseFlags = addResponseFlag(this.responseFlags, flag);
+    this.responseCodeDetails = details;
+    this.#destroyDownstream();
+  }
+
+  // ---- endings
+
+  #onGlobalTimeout = (): void => {
+    this.#globalTimer = undefined;
+    if (this.#finished) return;
+    this.#attempt?.abort();
+    if (this.#res.headersSent) {
+      this.resetAfterStart(ResponseFlag.UT, D.RESPONSE_TIMEOUT);
+      return;
+    }
+    this.#localReply(504, ResponseFlag.UT, D.RESPONSE_TIMEOUT, BODY_TIMEOUT);
+  };
+
+  #finalFailure(o: AttemptOutcome): void {
+    switch (o.kind) {
+      case 'connect':
+        this.upstreamTransportFailureReason = o.transportReason;
+        this.#localReply(503, ResponseFlag.UF, o.transportReason ? `upstream_reset_before_response_started{connection_failure,${o.transportReason}}` : D.UPSTREAM_CONNECTION_FAILURE,
+          `${RESET_PREFIX}connection failure${o.transportReason ? `, transport failure reason: ${o.transportReason}` : ''}`);
+        return;
+      case 'reset':
+        this.#localReply(503, ResponseFlag.UC, D.UPSTREAM_CONNECTION_TERMINATION, `${RESET_PREFIX}connection termination`);
+        return;
+      case 'refused':
+        this.#localReply(503, ResponseFlag.UR, D.UPSTREAM_REMOTE_RESET, `${RESET_PREFIX}remote refused stream reset`);
+        return;
+      case 'protocol':
+        this.#localReply(503, ResponseFlag.UPE, D.UPSTREAM_PROTOCOL_ERROR, `${RESET_PREFIX}protocol error`);
+        return;
+      case 'per-try-timeout':
+        this.#localReply(504, ResponseFlag.UT, D.UPSTREAM_PER_TRY_TIMEOUT, BODY_TIMEOUT);
+        return;
+      case 'overflow':
+        this.#localReply(503, ResponseFlag.UO, D.UPSTREAM_OVERFLOW, `${RESET_PREFIX}overflow`);
+        return;
+      case 'status':
+        // The last try's retriable status goes downstream as the upstream sent it.
+        this.#relayStatus(o);
+        return;
+    }
+  }
+
+  #relayStatus(o: AttemptOutcome): void {
+    const headers = o.headers ?? {};
+    if (!this.upstreamHeaders(o.status, headers, false)) return;
+    if (o.body !== undefined && o.body.length > 0) this.writeBody(o.body);
+    this.endResponse(undefined);
+  }
+
+  /** A response made by the proxy itself (Envoy's local reply). */
+  #localReply(status: number, flag: string, details: string, body: string, route?: Route, location?: string): void {
+    if (this.#finished) return;
+    if (flag !== '') this.responseFlags = addResponseFlag(this.responseFlags, flag);
+    this.responseCodeDetails = details;
+    const res = this.#res;
+    if (res.headersSent) {
+      this.#destroyDownstream();
+      return;
+    }
+    this.responseCode = status;
+    const headers: HeaderMap = { server: this.#cfg.serverHeader };
+    if (location !== undefined) headers['location'] = location;
+    const b = body === '' ? undefined : Buffer.from(body);
+    if (b !== undefined) headers['content-type'] = 'text/plain';
+    headers['content-length'] = String(b?.length ?? 0);
+    if (route !== undefined) applyHeaderOps(headers, route.responseHeaders);
+    this.#respHeaders = headers;
+    try {
+      res.writeHead(status, headers as http.OutgoingHttpHeaders);
+      if (b !== undefined && this.method !== 'HEAD') {
+        this.bytesSent += b.length;
+        res.end(b);
+      } else {
+        res.end();
+      }
+    } catch {
+      this.#destroyDownstream();
+    }
+    // The downstream may still be sending a body nobody reads; let it drain so keep-alive works.
+    if (!this.#req.readableEnded) this.#req.resume();
+  }
+
+  #internalError(err: unknown): void {
+    if (this.#finished) return;
+    this.#localReply(500, '', 'internal_error', 'internal error');
+    void err;
+  }
+
+  #destroyDownstream(): void {
+    const res = this.#res;
+    if (this.#isH2) {
+      const stream = (res as http2.Http2ServerResponse).stream;
+      if (!stream.destroyed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
+    } else {
+      (res as http.ServerResponse).destroy();
+    }
+  }
+
+  #onClose = (): void => {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#globalTimer !== undefined) clearTimeout(this.#globalTimer);
+    const res = this.#res;
+    if (!res.writableFinished) {
+      // The client left (or we cut it): Envoy's DC; code 0 if nothing was sent.
+      if (this.#attempt !== undefined) this.#attempt.abort();
+      if (this.responseCodeDetails === undefined || this.responseCodeDetails === D.VIA_UPSTREAM) {
+        if (!res.headersSent) this.responseCode = 0;
+        this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.DC);
+        this.responseCodeDetails = D.DOWNSTREAM_REMOTE_DISCONNECT;
+      }
+    }
+    if (this.#countedActive) this.#cluster!.active--;
+    this.durationMs = Math.round(performance.now() - this.#startHr);
+    const rt = this.#rt;
+    rt.accessLog?.log(this);
+    rt.metrics.recordRequest({
+      cluster: this.#cluster?.cluster,
+      clusterName: this.upstreamCluster ?? '',
+      protocol: isGrpc(this.#req) ? 'grpc' : 'http',
+      responseCode: this.responseCode,
+      responseFlags: this.responseFlags,
+      durationMs: this.durationMs,
+      requestBytes: this.bytesReceived,
+      responseBytes: this.bytesSent,
+      ...(this.#grpcStatus !== undefined ? { grpcStatus: this.#grpcStatus } : {}),
+    });
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One upstream attempt over HTTP/1.1 (undici) or HTTP/2 (node:http2).
+
+interface AttemptOutcome {
+  kind: FailureKind | 'status';
+  committed: boolean;
+  status: number;
+  transportReason?: string;
+  headers?: HeaderMap;
+  body?: Buffer;
+}
+
+const COMMITTED: AttemptOutcome = { kind: 'status', committed: true, status: 0 };
+
+class Attempt implements Dispatcher.DispatchHandler {
+  readonly #ex: Exchange;
+  readonly #up: HttpUpstream;
+  readonly #perTryMs: number | undefined;
+  #resolve: (o: AttemptOutcome) => void = () => {};
+  #settled = false;
+  #connected = false;
+  #started = false;
+  #controller: Dispatcher.DispatchController | undefined = undefined;
+  #h2stream: http2.ClientHttp2Stream | undefined = undefined;
+  #timer: NodeJS.Timeout | undefined = undefined;
+  #aborted = false;
+  /** A retriable status: its head and body are kept in case this was the last try. */
+  #held: AttemptOutcome | undefined = undefined;
+  #heldChunks: Buffer[] | undefined = undefined;
+  retryStatus: ((status: number, headers: HeaderMap) => boolean) | undefined = undefined;
+  /** The retry policy when this is the last allowed try: a retriable status then gets URX. */
+  lastTry: RetryPolicy | undefined = undefined;
+
+  constructor(ex: Exchange, up: HttpUpstream, perTryMs: number | undefined) {
+    this.#ex = ex;
+    this.#up = up;
+    this.#perTryMs = perTryMs;
+  }
+
+  start(path: string, authority: string, headers: HeaderMap, body: Buffer | DownstreamRequest | null): Promise<AttemptOutcome> {
+    return new Promise<AttemptOutcome>((resolve) => {
+      this.#resolve = resolve;
+      if (this.#perTryMs !== undefined && this.#perTryMs > 0) {
+        this.#timer = setTimeout(this.#onPerTryTimeout, this.#perTryMs);
+      }
+      const ex = this.#ex;
+      const streamBody = body === null || Buffer.isBuffer(body) ? body : countingBody(ex, body);
+      if (this.#up.kind === 'h1') {
+        headers['host'] = authority;
+        this.#up.pool.dispatch({ path, method: ex.method, headers: headers as Record<string, string | string[]>, body: streamBody as Dispatcher.DispatchOptions['body'] }, this);
+      } else {
+        this.#h2(path, authority, headers, streamBody);
+      }
+    });
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    const err = new Error('aborted by proxy');
+    if (this.#controller !== undefined) this.#controller.abort(err);
+    if (this.#h2stream !== undefined && !this.#h2stream.destroyed) this.#h2stream.close(h2c.NGHTTP2_CANCEL);
+    this.#settle(COMMITTED);
+  }
+
+  #settle(o: AttemptOutcome): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#resolve(o);
+  }
+
+  #onPerTryTimeout = (): void => {
+    this.#timer = undefined;
+    if (this.#settled) return;
+    if (this.#started) {
+      // Response already flowing: the per-try timeout only guards the wait for headers.
+      return;
+    }
+    this.#aborted = true;
+    const err = new Error('per try timeout');
+    this.#controller?.abort(err);
+    if (this.#h2stream !== undefined && !this.#h2stream.destroyed) this.#h2stream.close(h2c.NGHTTP2_CANCEL);
+    this.#settle({ kind: 'per-try-timeout', committed: false, status: 504 });
+  };
+
+  // Decides between relaying a response and retrying it (undefined: relay).
+  #onHead(status: number, headers: HeaderMap): boolean {
+    const ex = this.#ex;
+    if (this.retryStatus !== undefined && this.retryStatus(status, headers)) {
+      this.#held = { kind: 'status', committed: false, status, headers };
+      this.#heldChunks = [];
+      return false;
+    }
+    this.#started = true;
+    if (this.lastTry !== undefined && retriableStatus(this.lastTry, status, headers)) ex.flag(ResponseFlag.URX);
+    if (!ex.upstreamHeaders(status, headers, false)) {
+      this.abort();
+      return false;
+    }
+    return true;
+  }
+
+  // ---- undici DispatchHandler
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    this.#connected = true;
+    if (this.#aborted) controller.abort(new Error('aborted by proxy'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.#controller = controller;
+    if (this.#settled && this.#held === undefined) return;
+    if (!this.#onHead(statusCode, headers)) return;
+    const res = this.#ex.downstreamResponse;
+    res.on('drain', () => controller.resume());
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#held !== undefined) {
+      this.#heldChunks!.push(chunk);
+      return;
+    }
+    if (this.#settled || this.#ex.finished) return;
+    if (!this.#ex.writeBody(chunk)) controller.pause();
+  }
+
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    if (this.#held !== undefined) {
+      this.#held.body = Buffer.concat(this.#heldChunks!);
+      this.#settle(this.#held);
+      return;
+    }
+    if (this.#settled) return;
+    this.#ex.endResponse(trailers);
+    this.#settle(COMMITTED);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#settled) return;
+    this.#fail(err);
+  }
+
+  #fail(err: Error & { code?: string }): void {
+    if (this.#started) {
+      // Headers already went downstream: all we can do is cut the response.
+      this.#ex.resetAfterStart(ResponseFlag.UC, isProtocolError(err) ? D.UPSTREAM_RESET_AFTER_RESPONSE_STARTED_PROTOCOL_ERROR : D.UPSTREAM_RESET_AFTER_RESPONSE_STARTED);
+      this.#settle(COMMITTED);
+      return;
+    }
+    if (this.#held !== undefined) {
+      this.#settle(this.#held);
+      return;
+    }
+    const code = err.code ?? '';
+    if (err instanceof ConnectError || isConnectError(code) || (!this.#connected && !isProtocolError(err))) {
+      this.#settle({ kind: 'connect', committed: false, status: 503, transportReason: transportReason(err) });
+    } else if (isProtocolError(err)) {
+      this.#settle({ kind: 'protocol', committed: false, status: 503 });
+    } else {
+      this.#settle({ kind: 'reset', committed: false, status: 503 });
+    }
+  }
+
+  // ---- HTTP/2 upstream
+
+  #h2(path: string, authority: string, headers: HeaderMap, body: Buffer | AsyncIterable<Buffer> | null): void {
+    const up = this.#up;
+    if (up.kind !== 'h2') return;
+    up.session.get().then((session) => {
+      if (this.#settled) return;
+      this.#connected = true;
+      const h: http2.OutgoingHttpHeaders = { ...headers, ':method': this.#ex.method, ':path': path, ':authority': authority, ':scheme': 'http' };
+      if (h['te'] !== undefined && h['te'] !== 'trailers') delete h['te'];
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = session.request(h, { endStream: body === null });
+      } catch (err) {
+        this.#fail(err as Error);
+        return;
+      }
+      this.#h2stream = stream;
+      stream.on('response', (rh) => {
+        const status = Number(rh[':status']);
+        const hm: HeaderMap = {};
+        for (const k in rh) if (k.charCodeAt(0) !== 58) hm[k] = rh[k] as string | string[];
+        if (!this.#onHead(status, hm)) return;
+        const res = this.#ex.downstreamResponse;
+        res.on('drain', () => stream.resume());
+      });
+      stream.on('data', (chunk: Buffer) => {
+        if (this.#held !== undefined) { this.#heldChunks!.push(chunk); return; }
+        if (this.#settled || this.#ex.finished) return;
+        if (!this.#ex.writeBody(chunk)) stream.pause();
+      });
+      let trailers: HeaderMap | undefined;
+      stream.on('trailers', (t) => { trailers = t as HeaderMap; });
+      stream.on('end', () => {
+        if (this.#held !== undefined) { this.#held.body = Buffer.concat(this.#heldChunks!); this.#settle(this.#held); return; }
+        if (this.#settled || !this.#started) return;
+        this.#ex.endResponse(trailers);
+        this.#settle(COMMITTED);
+      });
+      stream.on('error', (err) => this.#h2Error(stream, err));
+      stream.on('close', () => {
+        if (this.#settled) return;
+        this.#h2Error(stream, new Error(`stream closed (code ${stream.rstCode})`));
+      });
+      if (body !== null) {
+        if (Buffer.isBuffer(body)) stream.end(body);
+        else pump(body, stream);
+      }
+    }, (err: Error) => {
+      if (this.#settled) return;
+      this.#fail(err);
+    });
+  }
+
+  #h2Error(stream: http2.ClientHttp2Stream, err: Error): void {
+    if (this.#settled) return;
+    if (stream.rstCode === h2c.NGHTTP2_REFUSED_STREAM && !this.#started && this.#held === undefined) {
+      this.#settle({ kind: 'refused', committed: false, status: 503 });
+      return;
+    }
+    this.#fail(err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+async function* countingBody(ex: Exchange, src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of src) {
+    ex.countRequestBytes(chunk.length);
+    yield chunk;
+  }
+}
+
+function pump(src: AsyncIterable<Buffer>, dst: http2.ClientHttp2Stream): void {
+  (async () => {
+    for await (const chunk of src) {
+      if (dst.destroyed) return;
+      if (!dst.write(chunk)) await new Promise<void>((r) => { dst.once('drain', r); dst.once('close', r); });
+    }
+    if (!dst.destroyed) dst.end();
+  })().catch(() => { if (!dst.destroyed) dst.close(h2c.NGHTTP2_CANCEL); });
+}
+
+function readBounded(req: DownstreamRequest, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const onData = (c: Buffer): void => {
+      n += c.length;
+      if (n > limit) { cleanup(); resolve(undefined); return; }
+      chunks.push(c);
+    };
+    const onEnd = (): void => { cleanup(); resolve(Buffer.concat(chunks, n)); };
+    const onErr = (): void => { cleanup(); resolve(Buffer.concat(chunks, n)); };
+    const cleanup = (): void => { req.off('data', onData); req.off('end', onEnd); req.off('error', onErr); req.off('close', onErr); };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onErr);
+    req.on('close', onErr);
+  });
+}
+
+function hasBody(req: DownstreamRequest, isH2: boolean): boolean {
+  if (isH2) return !(req as http2.Http2ServerRequest).stream.endAfterHeaders;
+  const h = req.headers;
+  const cl = h['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  return h['transfer-encoding'] !== undefined;
+}
+
+function isGrpc(req: DownstreamRequest): boolean {
+  const ct = req.headers['content-type'];
+  return typeof ct === 'string' && ct.startsWith('application/grpc');
+}
+
+function hit(percentage: number): boolean {
+  return percentage >= 100 || Math.random() * 100 < percentage;
+}
+
+function backoff(n: number): Promise<void> {
+  // Envoy's default: 25 ms base, doubling, jittered.
+  const ms = Math.random() * 25 * 2 ** Math.min(n - 1, 4);
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+const GRPC_RETRY_ON: Record<string, string> = { cancelled: '1', 'deadline-exceeded': '4', 'resource-exhausted': '8', internal: '13', unavailable: '14' };
+
+/** Whether retryOn covers this failure (Envoy's retry_on semantics). */
+function retriable(p: RetryPolicy, o: AttemptOutcome): boolean {
+  const on = p.retryOn;
+  switch (o.kind) {
+    case 'connect':
+      return on.includes('connect-failure') || on.includes('5xx') || on.includes('gateway-error') || on.includes('reset');
+    case 'reset':
+      return on.includes('reset') || on.includes('5xx');
+    case 'refused':
+      return on.includes('refused-stream') || on.includes('5xx') || on.includes('reset');
+    case 'protocol':
+      return on.includes('reset') || on.includes('5xx');
+    case 'per-try-timeout':
+      return on.includes('5xx') || on.includes('gateway-error') || on.includes('reset');
+    case 'overflow':
+      return false;
+    case 'status':
+      return true;
+  }
+}
+
+/** Whether a response status (or gRPC status) is one retryOn asks to retry. */
+export function retriableStatus(p: RetryPolicy, status: number, headers: HeaderMap): boolean {
+  for (const term of p.retryOn) {
+    if (term === '5xx' && status >= 500) return true;
+    if (term === 'gateway-error' && (status === 502 || status === 503 || status === 504)) return true;
+    if (term === 'retriable-4xx' && status === 409) return true;
+    if (term.length === 3 && Number(term) === status) return true;
+    const g = GRPC_RETRY_ON[term];
+    if (g !== undefined && headerValue(headers['grpc-status']) === g) return true;
+  }
+  return false;
+}
+
+function outcomeFor(o: AttemptOutcome, code: number): RequestOutcome {
+  if (o.kind === 'connect') return 'connect-failure';
+  if (!o.committed) return o.status === 502 || o.status === 503 || o.status === 504 ? 'gateway-error' : '5xx';
+  if (code === 502 || code === 503 || code === 504) return 'gateway-error';
+  if (code >= 500) return '5xx';
+  return 'success';
+}
+
+function isConnectError(code: string): boolean {
+  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' ||
+    code === 'EADDRNOTAVAIL' || code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    code.startsWith('ERR_SSL');
+}
+
+function isProtocolError(err: Error & { code?: string }): boolean {
+  const c = err.code ?? '';
+  return c.startsWith('HPE_') || c === 'UND_ERR_INFO' || err.name === 'HTTPParserError' || c === 'ERR_HTTP2_PROTOCOL_ERROR';
+}
+
+/** UPSTREAM_TRANSPORT_FAILURE_REASON for a TLS failure, in Envoy's spirit (`TLS_error:…CERTIFICATE_VERIFY_FAILED`). */
+function transportReason(err: Error & { code?: string }): string | undefined {
+  const e = err instanceof ConnectError ? err.cause : err;
+  const code = (e as { code?: string }).code ?? '';
+  if (code.includes('CERT') || code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code.includes('SELF_SIGNED')) {
+    return `TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:${code}:TLS_error_end`;
+  }
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) return `TLS_error:${code}:TLS_error_end`;
+  return undefined;
+}
+
+function hostOnly(authority: string): string {
+  return splitHostPort(authority, 0).host;
+}
+
+/** `host[:port]` / `[v6]:port` → host and port (default when absent). */
+export function splitHostPort(authority: string, defaultPort: number): { host: string; port: number } {
+  if (authority.charCodeAt(0) === 91 /* [ */) {
+    const end = authority.indexOf(']');
+    const host = authority.slice(1, end);
+    const rest = authority.slice(end + 1);
+    return { host, port: rest.startsWith(':') ? Number(rest.slice(1)) || defaultPort : defaultPort };
+  }
+  const c = authority.lastIndexOf(':');
+  if (c < 0) return { host: authority, port: defaultPort };
+  return { host: authority.slice(0, c), port: Number(authority.slice(c + 1)) || defaultPort };
+}

@@ -1,0 +1,49 @@
+// Header hygiene between hops: hop-by-hop headers never cross the proxy (RFC 9110 §7.6.1).
+import type { IncomingHttpHeaders } from 'node:http';
+import type { HeaderMap } from '../routing/index.js';
+
+/** Headers that describe one connection and are dropped when forwarding (both directions). */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings',
+  'host', 'expect', 'proxy-authorization', 'trailer',
+]);
+
+/**
+ * The request headers to send upstream: a copy of the downstream ones without hop-by-hop and
+ * pseudo headers (and without the names the Connection header lists).
+ */
+export function upstreamRequestHeaders(src: IncomingHttpHeaders): HeaderMap {
+  const out: HeaderMap = {};
+  const conn = src['connection'];
+  for (const name in src) {
+    if (name.charCodeAt(0) === 58 /* : */ || HOP_BY_HOP.has(name)) continue;
+    out[name] = src[name];
+  }
+  if (typeof conn === 'string' && conn.includes(',')) {
+    for (const n of conn.split(',')) delete out[n.trim().toLowerCase()];
+  } else if (typeof conn === 'string' && conn !== 'keep-alive' && conn !== 'close') {
+    delete out[conn.trim().toLowerCase()];
+  }
+  return out;
+}
+
+/** Strips hop-by-hop headers from an upstream response in place. */
+export function cleanResponseHeaders(h: HeaderMap): void {
+  const conn = h['connection'];
+  if (typeof conn === 'string' && conn !== 'keep-alive' && conn !== 'close') {
+    for (const n of conn.split(',')) delete h[n.trim().toLowerCase()];
+  }
+  delete h['connection'];
+  delete h['keep-alive'];
+  delete h['proxy-connection'];
+  delete h['transfer-encoding'];
+  delete h['upgrade'];
+  delete h['http2-settings'];
+  delete h['trailer'];
+}
+
+/** One header value as a string (repeated values joined by `,`). */
+export function headerValue(v: string | string[] | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  return typeof v === 'string' ? v : v.join(',');
+}

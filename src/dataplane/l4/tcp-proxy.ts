@@ -1,0 +1,173 @@
+// TCP proxying: one downstream connection piped to an endpoint of a (weighted) cluster, logged
+// and counted as Envoy's tcp_proxy does (`"- - -" 0 …` lines, istio_tcp_* metrics).
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import { BLACKHOLE_CLUSTER, type TcpRoute } from '../../proxyconfig/types.js';
+import { pickWeighted } from '../routing/index.js';
+import { ResponseFlag, addResponseFlag } from '../telemetry/flags.js';
+import type { AccessLogEntry } from '../telemetry/accesslog.js';
+import type { ProxyRuntime } from '../runtime.js';
+import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
+import type { UpstreamTarget } from '../upstream/endpoints.js';
+import { DnsError } from '../dns/resolver.js';
+
+export interface TcpSessionInfo {
+  /** SNI from the ClientHello, or the CONNECT host. */
+  sni?: string;
+  /** The original destination for ORIGINAL_DST clusters (forward-proxy target, CONNECT host:port). */
+  originalHost?: string;
+  originalPort?: number;
+  /** Downstream bytes already read/written before the tunnel began (a CONNECT request and its 200). */
+  readBaseline?: number;
+  writtenBaseline?: number;
+  /** Epoch ms the connection started; default now. */
+  startTime?: number;
+}
+
+/** The access-log entry of one TCP connection. */
+export class TcpLogEntry implements AccessLogEntry {
+  readonly startTime: number;
+  readonly method = undefined;
+  readonly path = undefined;
+  readonly protocol = undefined;
+  responseCode = 0;
+  responseFlags = '-';
+  responseCodeDetails: string | undefined = undefined;
+  connectionTerminationDetails: string | undefined = undefined;
+  upstreamTransportFailureReason: string | undefined = undefined;
+  bytesReceived = 0;
+  bytesSent = 0;
+  durationMs = 0;
+  upstreamServiceTimeMs = undefined;
+  upstreamHost: string | undefined = undefined;
+  upstreamCluster: string | undefined = undefined;
+  upstreamLocalAddress: string | undefined = undefined;
+  readonly downstreamLocalAddress: string;
+  readonly downstreamRemoteAddress: string;
+  requestedServerName: string | undefined;
+  routeName: string | undefined;
+
+  constructor(socket: Socket, startTime: number, sni: string | undefined, routeName: string | undefined) {
+    this.startTime = startTime;
+    this.downstreamLocalAddress = `${socket.localAddress}:${socket.localPort}`;
+    this.downstreamRemoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.requestedServerName = sni;
+    this.routeName = routeName;
+  }
+
+  requestHeader(): string | undefined {
+    return undefined;
+  }
+
+  responseHeader(): string | undefined {
+    return undefined;
+  }
+}
+
+/** Closes a connection nobody will serve and logs it (no filter chain, no cluster…). */
+export function refuseConnection(rt: ProxyRuntime, socket: Socket, info: TcpSessionInfo, flag: string, termination: string | undefined, cluster?: string): void {
+  const e = new TcpLogEntry(socket, info.startTime ?? Date.now(), info.sni, undefined);
+  e.responseFlags = flag;
+  e.connectionTerminationDetails = termination;
+  e.upstreamCluster = cluster;
+  e.bytesReceived = Math.max(0, socket.bytesRead - (info.readBaseline ?? 0));
+  socket.resetAndDestroy();
+  e.durationMs = Date.now() - e.startTime;
+  rt.accessLog?.log(e);
+  if (cluster !== undefined) {
+    const cr = rt.current.clusters.get(cluster);
+    rt.metrics.tcpOpened(cr?.cluster, cluster);
+    rt.metrics.tcpClosed(cr?.cluster, cluster, 0, e.bytesReceived, flag);
+  }
+}
+
+/** Proxies `downstream` by `route`. Never throws; every failure is logged and closes the socket. */
+export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute | undefined, info: TcpSessionInfo): void {
+  const cfg = rt.current;
+  const startTime = info.startTime ?? Date.now();
+  const startHr = performance.now() - (Date.now() - startTime);
+  const e = new TcpLogEntry(downstream, startTime, info.sni, route?.name);
+  const wc = route === undefined ? undefined : pickWeighted(route.clusters);
+  if (wc === undefined) {
+    refuseConnection(rt, downstream, info, ResponseFlag.NR, 'filter_chain_not_found');
+    return;
+  }
+  e.upstreamCluster = wc.cluster;
+  const cr = cfg.clusters.get(wc.cluster);
+  rt.metrics.tcpOpened(cr?.cluster, wc.cluster);
+
+  let upstream: Socket | undefined;
+  let closed = false;
+  const readBase = info.readBaseline ?? 0;
+  const writtenBase = info.writtenBaseline ?? 0;
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    e.bytesReceived = Math.max(0, downstream.bytesRead - readBase);
+    e.bytesSent = Math.max(0, downstream.bytesWritten - writtenBase);
+    e.durationMs = Math.round(performance.now() - startHr);
+    rt.accessLog?.log(e);
+    rt.metrics.tcpClosed(cr?.cluster, wc.cluster, e.bytesSent, e.bytesReceived, e.responseFlags);
+  };
+  const fail = (flag: string): void => {
+    e.responseFlags = addResponseFlag(e.responseFlags, flag);
+    downstream.resetAndDestroy();
+    upstream?.destroy();
+    finish();
+  };
+
+  if (cr === undefined || wc.cluster === BLACKHOLE_CLUSTER) {
+    // BlackHoleCluster (REGISTRY_ONLY) has no endpoints: Envoy resets the connection.
+    fail(cr === undefined && wc.cluster !== BLACKHOLE_CLUSTER ? ResponseFlag.NC : ResponseFlag.UH);
+    return;
+  }
+  downstream.once('close', () => { upstream?.destroy(); finish(); });
+  downstream.pause();
+
+  const connect = (target: UpstreamTarget): void => {
+    if (closed || downstream.destroyed) return;
+    e.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
+    cr.endpoints.requestStarted(target);
+    const up = net.connect({ host: target.address, port: target.port });
+    upstream = up;
+    const timer = setTimeout(() => { up.destroy(); cr.endpoints.requestFinished(target, 'connect-failure'); fail(ResponseFlag.UF); }, cr.cluster.connectTimeoutMs);
+    let connected = false;
+    up.on('error', () => {
+      if (!connected) {
+        clearTimeout(timer);
+        cr.endpoints.requestFinished(target, 'connect-failure');
+        fail(ResponseFlag.UF);
+      } else {
+        e.responseFlags = addResponseFlag(e.responseFlags, ResponseFlag.UC);
+        downstream.destroy();
+      }
+    });
+    up.once('connect', () => {
+      connected = true;
+      clearTimeout(timer);
+      e.upstreamLocalAddress = `${up.localAddress}:${up.localPort}`;
+      cr.endpoints.requestFinished(target, 'success');
+      downstream.pipe(up);
+      up.pipe(downstream);
+      downstream.resume();
+    });
+    up.once('close', () => { if (connected) downstream.end(); });
+  };
+
+  const ready = cr.ready();
+  const go = (): void => {
+    if (cr.cluster.type === 'ORIGINAL_DST') {
+      if (info.originalHost === undefined || info.originalPort === undefined) { fail(ResponseFlag.UH); return; }
+      cr.endpoints.resolveOriginal(info.originalHost, info.originalPort).then(connect, (err: unknown) => {
+        fail(err instanceof DnsError ? ResponseFlag.DF : ResponseFlag.UF);
+      });
+      return;
+    }
+    const t = cr.endpoints.pick();
+    if (t === undefined) { fail(ResponseFlag.UH); return; }
+    connect(t);
+  };
+  if (ready !== undefined) ready.then(go, go); else go();
+}
+
+export type { ClusterRuntime };

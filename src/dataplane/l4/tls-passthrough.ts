@@ -1,0 +1,44 @@
+// TLS passthrough: peek at the ClientHello's SNI (without terminating TLS) and proxy the bytes by it.
+import type { Socket } from 'node:net';
+import { readTlsClientHello, getExtensionData } from 'read-tls-client-hello';
+import type { CompiledTlsListener } from '../config/compile.js';
+import type { ProxyRuntime } from '../runtime.js';
+import { ResponseFlag } from '../telemetry/flags.js';
+import { proxyTcp, refuseConnection } from './tcp-proxy.js';
+
+const TIMED_OUT = Symbol('timeout');
+
+/** Reads the SNI (undefined: a hello without one). Rejects on non-TLS bytes, a closed socket or the timeout. */
+export function readSni(socket: Socket, timeoutMs: number): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs); });
+  return Promise.race([readTlsClientHello(socket), timeout]).then((hello) => {
+    clearTimeout(timer);
+    if (hello === TIMED_OUT) throw Object.assign(new Error('no ClientHello in time'), { code: 'HELLO_TIMEOUT' });
+    const sn = getExtensionData(hello, 0x0000) as { serverName?: string } | null | undefined;
+    return sn?.serverName || undefined;
+  }, (err: unknown) => {
+    clearTimeout(timer);
+    throw err;
+  });
+}
+
+export function handleTlsPassthrough(rt: ProxyRuntime, l: CompiledTlsListener, socket: Socket): void {
+  const startTime = Date.now();
+  readSni(socket, rt.helloTimeoutMs).then((sni) => {
+    if (socket.destroyed) return;
+    // Route with the listener as it is now: a swap during the hello is taken into account.
+    const cur = rt.current.byName.get(l.listener.name);
+    const router = cur?.kind === 'TLS' ? cur.sni : l.sni;
+    const route = router.route(sni);
+    if (route === undefined) {
+      refuseConnection(rt, socket, { sni, startTime }, ResponseFlag.NR, 'filter_chain_not_found');
+      return;
+    }
+    proxyTcp(rt, socket, route, { sni, startTime });
+  }, (err: { code?: string }) => {
+    if (socket.destroyed) return;
+    const timedOut = err?.code === 'HELLO_TIMEOUT';
+    refuseConnection(rt, socket, { startTime }, ResponseFlag.NR, timedOut ? 'tls_inspector_timeout' : 'filter_chain_not_found');
+  });
+}

@@ -1,0 +1,160 @@
+// The HTTP codecs of one listener: node:http (HTTP/1.1), node:http2 (h2c prior knowledge) and,
+// when the listener terminates TLS, an HTTP/2 secure server with HTTP/1.1 fallback (ALPN).
+// None of them listens: the listener's socket server hands connections over.
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import type tls from 'node:tls';
+import type { DownstreamRequest, DownstreamResponse } from '../http/exchange.js';
+import type { ProxyRuntime } from '../runtime.js';
+import { ResponseFlag, RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
+import { TcpLogEntry } from '../l4/tcp-proxy.js';
+
+export type RequestHandler = (req: DownstreamRequest, res: DownstreamResponse) => void;
+
+export interface HttpLimits {
+  /** A client that has not finished its headers by then gets 408 (Envoy: request_headers_timeout), ms. */
+  readonly headersTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this, ms. */
+  readonly keepAliveTimeoutMs: number;
+  /** Max request header bytes; beyond: 431. */
+  readonly maxHeaderBytes: number;
+}
+
+export const DEFAULT_LIMITS: HttpLimits = { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 60_000, maxHeaderBytes: 60 * 1024 };
+
+/** The 24 bytes every HTTP/2 prior-knowledge connection starts with. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+export class HttpServers {
+  readonly h1: http.Server;
+  readonly h2: http2.Http2Server;
+  #secure: http2.Http2SecureServer | undefined;
+  #tlsKey = '';
+  readonly #sockets = new Set<Socket>();
+  readonly #sessions = new Set<http2.Http2Session>();
+
+  constructor(private readonly rt: ProxyRuntime, private readonly onRequest: RequestHandler, private readonly limits: HttpLimits) {
+    this.h1 = http.createServer({
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: 0,
+      maxHeaderSize: limits.maxHeaderBytes,
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    } as http.ServerOptions, onRequest);
+    this.h1.on('clientError', this.#onClientError);
+    this.h2 = http2.createServer({ maxSessionMemory: 64 }, onRequest);
+    this.#watchSessions(this.h2);
+  }
+
+  /** Sets (or replaces) the TLS-terminating codec; unchanged material keeps the existing server. */
+  setTls(options: tls.TlsOptions | undefined, key: string): void {
+    if (options === undefined) { this.#secure = undefined; this.#tlsKey = ''; return; }
+    if (this.#secure !== undefined && key === this.#tlsKey) return;
+    if (this.#secure !== undefined) {
+      this.#secure.setSecureContext(options);
+    } else {
+      const s = http2.createSecureServer({ ...options, allowHTTP1: true, maxSessionMemory: 64 }, this.onRequest);
+      s.on('tlsClientError', () => {});
+      s.on('clientError', this.#onClientError);
+      this.#watchSessions(s);
+      this.#secure = s;
+    }
+    this.#tlsKey = key;
+  }
+
+  /** A plain-text connection: HTTP/2 if it opens with the preface, HTTP/1.1 otherwise. */
+  acceptPlain(socket: Socket, first: Buffer | undefined): void {
+    this.#track(socket);
+    if (first === undefined) {
+      sniffFirst(socket, (buf) => this.#dispatchPlain(socket, buf));
+      return;
+    }
+    this.#dispatchPlain(socket, first);
+  }
+
+  acceptTls(socket: Socket): void {
+    if (this.#secure === undefined) { socket.destroy(); return; }
+    this.#track(socket);
+    this.#secure.emit('connection', socket);
+  }
+
+  #dispatchPlain(socket: Socket, buf: Buffer | null): void {
+    if (buf === null) { socket.destroy(); return; }
+    const n = Math.min(buf.length, H2_PREFACE.length);
+    if (buf[0] === 0x50 /* P */ && buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) this.h2.emit('connection', socket);
+    else this.h1.emit('connection', socket);
+  }
+
+  #track(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+  }
+
+  #watchSessions(s: http2.Http2Server | http2.Http2SecureServer): void {
+    s.on('session', (session: http2.Http2Session) => {
+      this.#sessions.add(session);
+      session.on('error', () => {});
+      session.once('close', () => this.#sessions.delete(session));
+    });
+    s.on('sessionError', () => {});
+  }
+
+  /** Malformed HTTP/1.1 (400), oversized headers (431), headers too slow (408): answered, logged. */
+  #onClientError = (err: Error & { code?: string }, socket: Socket): void => {
+    if (socket.destroyed || !socket.writable) { socket.destroy(); return; }
+    let status = 400;
+    let details: string = D.HTTP1_CODEC_ERROR;
+    if (err.code === 'HPE_HEADER_OVERFLOW') { status = 431; details = D.HEADERS_TOO_LARGE; }
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') { status = 408; details = D.REQUEST_HEADERS_TIMEOUT; }
+    else if (err.code === 'ECONNRESET') { socket.destroy(); return; }
+    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    const body = status === 408 ? 'request timeout' : 'Bad Request';
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
+    const rt = this.rt;
+    if (rt.accessLog !== undefined) {
+      const e = new TcpLogEntry(socket, Date.now(), undefined, undefined);
+      (e as { protocol: string | undefined }).protocol = 'HTTP/1.1';
+      e.responseCode = status;
+      e.responseFlags = status === 408 ? '-' : ResponseFlag.DPE;
+      e.responseCodeDetails = details;
+      e.bytesSent = body.length;
+      rt.accessLog.log(e);
+    }
+  };
+
+  /** Stops accepting and closes idle connections; open requests finish. */
+  closeIdle(): void {
+    this.h1.closeIdleConnections();
+    for (const s of this.#sessions) s.close();
+  }
+
+  destroyAll(): void {
+    for (const s of this.#sessions) s.destroy();
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  get openConnections(): number {
+    return this.#sockets.size;
+  }
+}
+
+/** Waits for a connection's first bytes and gives them back (unshifted). null: closed first. */
+export function sniffFirst(socket: Socket, cb: (first: Buffer | null) => void): void {
+  const onReadable = (): void => {
+    const b = socket.read() as Buffer | null;
+    if (b === null) return;
+    cleanup();
+    socket.unshift(b);
+    cb(b);
+  };
+  const onEnd = (): void => { cleanup(); cb(null); };
+  const cleanup = (): void => {
+    socket.off('readable', onReadable);
+    socket.off('end', onEnd);
+    socket.off('close', onEnd);
+  };
+  socket.on('readable', onReadable);
+  socket.once('end', onEnd);
+  socket.once('close', onEnd);
+}

@@ -1,0 +1,189 @@
+// Listener sockets: one net.Server per bound address:port, kept across config swaps while the
+// address stays; each new connection is dispatched by the listener the config in force has there.
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import type { CompiledConfig, CompiledListener } from '../config/compile.js';
+import { listenerKey } from '../config/compile.js';
+import { Exchange } from '../http/exchange.js';
+import { handleTlsPassthrough } from '../l4/tls-passthrough.js';
+import { proxyTcp } from '../l4/tcp-proxy.js';
+import type { ProxyRuntime } from '../runtime.js';
+import { log } from '../log.js';
+import { HttpServers, sniffFirst, type HttpLimits } from './http-servers.js';
+import { handleConnect, handleOutboundRequest, handleOutboundTls } from './outbound.js';
+
+interface BoundSocket {
+  readonly key: string;
+  readonly server: net.Server;
+  readonly sockets: Set<Socket>;
+  /** The port actually bound (differs from the config's when it asks for 0). */
+  readonly port: number;
+}
+
+function noop(): void {}
+
+export class ListenerManager {
+  readonly #rt: ProxyRuntime;
+  readonly #limits: HttpLimits;
+  readonly #drainMs: number;
+  readonly #bound = new Map<string, BoundSocket>();
+  readonly #servers = new Map<string, HttpServers>();
+  /** The last compiled version of each listener name, for requests on a connection whose listener was removed. */
+  readonly #last = new Map<string, CompiledListener>();
+
+  constructor(rt: ProxyRuntime, limits: HttpLimits, drainMs: number) {
+    this.#rt = rt;
+    this.#limits = limits;
+    this.#drainMs = drainMs;
+  }
+
+  /** The port bound for a listener key (`address:port` as configured). */
+  boundPort(key: string): number | undefined {
+    return this.#bound.get(key)?.port;
+  }
+
+  /** Binds what `next` adds. On failure, unbinds what this call bound and rejects: a NACK. */
+  async bindNew(next: CompiledConfig): Promise<void> {
+    const added: BoundSocket[] = [];
+    try {
+      for (const [key, cl] of next.bound) {
+        if (this.#bound.has(key)) continue;
+        added.push(await this.#bind(key, cl));
+      }
+    } catch (err) {
+      for (const b of added) b.server.close();
+      throw err;
+    }
+    for (const b of added) this.#bound.set(b.key, b);
+  }
+
+  /** After the swap: drops listeners `next` no longer has, refreshes TLS material. */
+  commit(next: CompiledConfig): void {
+    for (const [name, cl] of next.byName) {
+      this.#last.set(name, cl);
+      const s = this.#servers.get(name);
+      if (s !== undefined && cl.kind === 'HTTP') s.setTls(cl.tls, cl.tlsKey);
+    }
+    for (const [key, b] of this.#bound) {
+      if (next.bound.has(key)) continue;
+      this.#bound.delete(key);
+      this.#drain(b);
+      log('info', `listener ${key} removed`);
+    }
+    for (const [name, s] of this.#servers) {
+      if (next.byName.has(name)) continue;
+      this.#servers.delete(name);
+      this.#last.delete(name);
+      s.closeIdle();
+      setTimeout(() => s.destroyAll(), this.#drainMs).unref();
+    }
+  }
+
+  /** Stops accepting; open connections get `graceMs` to finish, then are closed. */
+  async close(graceMs: number): Promise<void> {
+    const closing: Array<Promise<void>> = [];
+    for (const b of this.#bound.values()) closing.push(new Promise<void>((r) => b.server.close(() => r())));
+    for (const s of this.#servers.values()) s.closeIdle();
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && [...this.#bound.values()].some((b) => b.sockets.size > 0)) {
+      await new Promise((r) => setTimeout(r, 20));
+      for (const s of this.#servers.values()) s.closeIdle();
+    }
+    for (const s of this.#servers.values()) s.destroyAll();
+    for (const b of this.#bound.values()) for (const s of b.sockets) s.destroy();
+    this.#bound.clear();
+    this.#servers.clear();
+    await Promise.all(closing);
+  }
+
+  #bind(key: string, cl: CompiledListener): Promise<BoundSocket> {
+    const sockets = new Set<Socket>();
+    const server = net.createServer({ noDelay: true });
+    return new Promise<BoundSocket>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        reject(new Error(`listener ${cl.listener.name}: cannot bind ${key}: ${err.code ?? err.message}`));
+      });
+      server.listen({ host: cl.listener.address, port: cl.listener.port }, () => {
+        server.removeAllListeners('error');
+        server.on('error', (err) => log('error', `listener ${key}: ${err.message}`));
+        const port = (server.address() as net.AddressInfo).port;
+        const b: BoundSocket = { key, server, sockets, port };
+        server.on('connection', (socket: Socket) => {
+          socket.on('error', noop);
+          sockets.add(socket);
+          socket.once('close', () => sockets.delete(socket));
+          this.#dispatch(key, socket);
+        });
+        log('info', `listener ${cl.listener.name} (${cl.kind}) bound on ${cl.listener.address}:${port}`);
+        resolve(b);
+      });
+    });
+  }
+
+  #drain(b: BoundSocket): void {
+    b.server.close();
+    for (const s of this.#servers.values()) s.closeIdle();
+    if (b.sockets.size === 0) return;
+    setTimeout(() => { for (const s of b.sockets) s.destroy(); }, this.#drainMs).unref();
+  }
+
+  #dispatch(key: string, socket: Socket): void {
+    const cl = this.#rt.current.bound.get(key);
+    if (cl === undefined) { socket.destroy(); return; }
+    const name = cl.listener.name;
+    switch (cl.kind) {
+      case 'HTTP': {
+        const s = this.#serversFor(cl);
+        if (cl.tls !== undefined) s.acceptTls(socket);
+        else s.acceptPlain(socket, undefined);
+        return;
+      }
+      case 'TLS':
+        handleTlsPassthrough(this.#rt, cl, socket);
+        return;
+      case 'TCP':
+        proxyTcp(this.#rt, socket, cl.listener.route, {});
+        return;
+      case 'OUTBOUND':
+        sniffFirst(socket, (first) => {
+          if (first === null) { socket.destroy(); return; }
+          // 0x16: a TLS handshake record — captured TLS without CONNECT.
+          if (first[0] === 0x16) handleOutboundTls(this.#rt, name, socket);
+          else this.#serversFor(cl).acceptPlain(socket, first);
+        });
+        return;
+    }
+  }
+
+  #serversFor(cl: CompiledListener): HttpServers {
+    const name = cl.listener.name;
+    let s = this.#servers.get(name);
+    if (s !== undefined) return s;
+    const rt = this.#rt;
+    if (cl.kind === 'OUTBOUND') {
+      s = new HttpServers(rt, (req, res) => handleOutboundRequest(rt, name, req, res), this.#limits);
+      s.h1.on('connect', (req, socket: Socket, head: Buffer) => {
+        socket.on('error', noop);
+        handleConnect(rt, name, req, socket, head, (listenerName, tunnel) => {
+          const target = this.#rt.current.byName.get(listenerName);
+          if (target === undefined || target.kind !== 'HTTP') { tunnel.destroy(); return; }
+          const ts = this.#serversFor(target);
+          if (target.tls !== undefined) ts.acceptTls(tunnel); else ts.acceptPlain(tunnel, undefined);
+        });
+      });
+    } else {
+      const last = this.#last;
+      s = new HttpServers(rt, (req, res) => {
+        const cur = rt.current.byName.get(name) ?? last.get(name);
+        if (cur === undefined || cur.kind !== 'HTTP') { res.statusCode = 404; res.end(); return; }
+        new Exchange(rt, req, res, cur.listener.port, undefined).run(cur.routes);
+      }, this.#limits);
+      if (cl.kind === 'HTTP') s.setTls(cl.tls, cl.tlsKey);
+    }
+    this.#last.set(name, cl);
+    this.#servers.set(name, s);
+    return s;
+  }
+}
+
+export { listenerKey };

@@ -1,0 +1,116 @@
+// The sidecar's virtualOutbound entry point used as an explicit (forward) proxy: absolute-form and
+// Host-routed HTTP requests go to the bindToPort:false HTTP listener of their destination port, and
+// CONNECT tunnels to the TLS, TCP or HTTP listener of theirs; else the fallback (Passthrough/BlackHole).
+import type http from 'node:http';
+import type { Socket } from 'node:net';
+import type { CompiledConfig, CompiledOutboundListener } from '../config/compile.js';
+import { Exchange, splitHostPort, type DownstreamRequest, type DownstreamResponse } from '../http/exchange.js';
+import type { ProxyRuntime } from '../runtime.js';
+import { proxyTcp, refuseConnection } from '../l4/tcp-proxy.js';
+import { ResponseFlag } from '../telemetry/flags.js';
+import { readSni } from '../l4/tls-passthrough.js';
+
+/** Hands a CONNECT tunnel's bytes to an HTTP listener (parsed as HTTP). */
+export type HttpTunnelSink = (listenerName: string, socket: Socket) => void;
+
+const CONNECT_OK = 'HTTP/1.1 200 Connection established\r\n\r\n';
+
+/** Routes one HTTP request received on the outbound listener `name`. */
+export function handleOutboundRequest(rt: ProxyRuntime, name: string, req: DownstreamRequest, res: DownstreamResponse): void {
+  const cfg = rt.current;
+  const ol = cfg.byName.get(name);
+  const url = req.url ?? '/';
+  let authority: string;
+  let path: string;
+  let defaultPort = 80;
+  // Absolute form (`GET http://host:port/path`), as an explicit proxy receives it.
+  const scheme = url.charCodeAt(0) === 104 /* h */ ? (url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : 0) : 0;
+  if (scheme > 0) {
+    if (scheme === 8) defaultPort = 443;
+    const slash = url.indexOf('/', scheme);
+    authority = slash < 0 ? url.slice(scheme) : url.slice(scheme, slash);
+    path = slash < 0 ? '/' : url.slice(slash);
+    const at = authority.lastIndexOf('@');
+    if (at >= 0) authority = authority.slice(at + 1);
+  } else {
+    authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? '';
+    path = url;
+  }
+  const { port } = splitHostPort(authority, defaultPort);
+  const vl = cfg.virtualByPort.get(port);
+  const table = vl?.kind === 'HTTP' ? vl.routes : ol?.kind === 'OUTBOUND' ? ol.fallbackRoutes : undefined;
+  const ex = new Exchange(rt, req, res, port, { authority, path });
+  if (table === undefined) {
+    // The outbound listener itself was removed by a swap: nothing routes this any more.
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
+  ex.run(table);
+}
+
+/** A CONNECT request on the outbound listener: answer 200, then route the tunnel by host:port. */
+export function handleConnect(rt: ProxyRuntime, name: string, req: http.IncomingMessage, socket: Socket, head: Buffer, toHttp: HttpTunnelSink): void {
+  const startTime = Date.now();
+  const cfg: CompiledConfig = rt.current;
+  const target = req.url ?? '';
+  const { host, port } = splitHostPort(target, 443);
+  if (host === '' || !(port > 0 && port < 65536)) {
+    socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    return;
+  }
+  const readBaseline = socket.bytesRead - head.length;
+  if (head.length > 0) socket.unshift(head);
+  const vl = cfg.virtualByPort.get(port);
+  const ol = cfg.byName.get(name) as CompiledOutboundListener | undefined;
+  const sni = host.toLowerCase();
+
+  socket.write(CONNECT_OK);
+  // bytesWritten counts queued bytes too, so the 200 line is already in it.
+  const info = { sni, originalHost: host, originalPort: port, readBaseline, writtenBaseline: socket.bytesWritten, startTime };
+
+  if (vl?.kind === 'TLS') {
+    // The CONNECT host stands in for the SNI: the same chains and policy as transparent TLS.
+    const route = vl.sni.route(sni);
+    if (route === undefined) {
+      refuseConnection(rt, socket, info, ResponseFlag.NR, 'filter_chain_not_found');
+      return;
+    }
+    proxyTcp(rt, socket, route, info);
+    return;
+  }
+  if (vl?.kind === 'TCP') {
+    proxyTcp(rt, socket, vl.listener.route, info);
+    return;
+  }
+  if (vl?.kind === 'HTTP') {
+    toHttp(vl.listener.name, socket);
+    return;
+  }
+  if (ol?.kind !== 'OUTBOUND') {
+    refuseConnection(rt, socket, info, ResponseFlag.NR, 'filter_chain_not_found');
+    return;
+  }
+  proxyTcp(rt, socket, ol.listener.fallback, info);
+}
+
+/** TLS bytes straight to the outbound listener (no CONNECT): route by SNI on port 443's listener. */
+export function handleOutboundTls(rt: ProxyRuntime, name: string, socket: Socket): void {
+  const startTime = Date.now();
+  readSni(socket, rt.helloTimeoutMs).then((sni) => {
+    if (socket.destroyed) return;
+    const cfg = rt.current;
+    const vl = cfg.virtualByPort.get(443);
+    const info = { sni, originalHost: sni, originalPort: 443, startTime };
+    if (vl?.kind === 'TLS') {
+      const route = vl.sni.route(sni);
+      if (route !== undefined) { proxyTcp(rt, socket, route, info); return; }
+    }
+    const ol = cfg.byName.get(name);
+    if (ol?.kind === 'OUTBOUND' && sni !== undefined) { proxyTcp(rt, socket, ol.listener.fallback, info); return; }
+    refuseConnection(rt, socket, info, ResponseFlag.NR, 'filter_chain_not_found');
+  }, (err: { code?: string }) => {
+    if (socket.destroyed) return;
+    refuseConnection(rt, socket, { startTime }, ResponseFlag.NR, err?.code === 'HELLO_TIMEOUT' ? 'tls_inspector_timeout' : 'filter_chain_not_found');
+  });
+}

@@ -1,0 +1,222 @@
+// Istio's standard metrics (istio_requests_total, durations, sizes, TCP bytes and connections) as
+// Prometheus text, with Istio's names, label order and Envoy's default histogram buckets.
+// The hot path is a Map lookup by a short key and a few array increments.
+
+import { readFileSync } from 'node:fs';
+import type { Cluster, ProxyIdentity } from '../../proxyconfig/types.js';
+import { PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER } from '../../proxyconfig/types.js';
+import { parseClusterName } from '../../proxyconfig/naming.js';
+
+/** Envoy's default histogram buckets (ms for durations, bytes for sizes). */
+export const ENVOY_DEFAULT_BUCKETS: readonly number[] = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+];
+/** The `le` values as Envoy prints them (six significant digits, like %g). */
+const BUCKET_LABELS = ENVOY_DEFAULT_BUCKETS.map(formatG);
+
+const UNKNOWN = 'unknown';
+
+export interface RequestRecord {
+  cluster: Cluster | undefined;
+  clusterName: string;
+  protocol: 'http' | 'grpc';
+  responseCode: number;
+  responseFlags: string;
+  durationMs: number;
+  requestBytes: number;
+  responseBytes: number;
+  grpcStatus?: string;
+}
+
+class Histogram {
+  /** Per-bucket counts (not cumulative); the last slot is +Inf. */
+  readonly counts = new Float64Array(ENVOY_DEFAULT_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+
+  observe(v: number): void {
+    const b = ENVOY_DEFAULT_BUCKETS;
+    let i = 0;
+    while (i < b.length && v > b[i]!) i++;
+    this.counts[i]!++;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+class HttpSeries {
+  requests = 0;
+  readonly duration = new Histogram();
+  readonly requestBytes = new Histogram();
+  readonly responseBytes = new Histogram();
+  constructor(readonly labels: string) {}
+}
+
+class TcpSeries {
+  opened = 0;
+  closed = 0;
+  sent = 0;
+  received = 0;
+  constructor(readonly labels: string) {}
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/** %g with six significant digits, as Envoy prints bucket bounds (`1.8e+06`). */
+export function formatG(x: number): string {
+  if (x === 0) return '0';
+  const exp = Math.floor(Math.log10(Math.abs(x)));
+  if (exp < -4 || exp >= 6) {
+    const [mant, e] = x.toExponential(5).split('e');
+    const m = mant!.replace(/\.?0+$/, '');
+    const n = Number(e);
+    return `${m}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
+  }
+  return String(Number(x.toPrecision(6)));
+}
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? UNKNOWN;
+  } catch {
+    return UNKNOWN;
+  }
+}
+
+export class ProxyMetrics {
+  readonly #source: string;
+  readonly #tag: string;
+  /** Per cluster name: the destination labels up to request_protocol. */
+  readonly #destLabels = new Map<string, string>();
+  readonly #http = new Map<string, HttpSeries>();
+  readonly #tcp = new Map<string, TcpSeries>();
+
+  constructor(identity: ProxyIdentity, opts: { tag?: string } = {}) {
+    this.#tag = opts.tag ?? readVersion();
+    const labels = identity.labels ?? {};
+    const app = labels['app'] ?? labels['app.kubernetes.io/name'];
+    const version = labels['version'] ?? labels['app.kubernetes.io/version'];
+    const canonical = labels['service.istio.io/canonical-name'] ?? app ?? identity.workload;
+    const revision = labels['service.istio.io/canonical-revision'] ?? version ?? 'latest';
+    this.#source =
+      `reporter="source",source_workload="${esc(identity.workload)}",source_workload_namespace="${esc(identity.namespace)}",` +
+      `source_principal="${UNKNOWN}",source_app="${esc(app ?? UNKNOWN)}",source_version="${esc(version ?? UNKNOWN)}",` +
+      `source_canonical_service="${esc(canonical)}",source_canonical_revision="${esc(revision)}",source_cluster="Kubernetes"`;
+  }
+
+  #dest(cluster: Cluster | undefined, clusterName: string): string {
+    let d = this.#destLabels.get(clusterName);
+    if (d !== undefined) return d;
+    let service = UNKNOWN;
+    let name = UNKNOWN;
+    let namespace = UNKNOWN;
+    if (cluster?.service !== undefined) {
+      service = cluster.service.host;
+      name = cluster.service.name;
+      namespace = cluster.service.namespace;
+    } else if (clusterName === PASSTHROUGH_CLUSTER || clusterName === BLACKHOLE_CLUSTER) {
+      // Istio names the passthrough/blackhole cluster as the destination service name.
+      name = clusterName;
+    } else {
+      const parsed = parseClusterName(clusterName);
+      if (parsed !== undefined) service = name = parsed.host;
+    }
+    d =
+      `,destination_workload="${UNKNOWN}",destination_workload_namespace="${UNKNOWN}",destination_principal="${UNKNOWN}",` +
+      `destination_app="${UNKNOWN}",destination_version="${UNKNOWN}",destination_service="${esc(service)}",` +
+      `destination_service_name="${esc(name)}",destination_service_namespace="${esc(namespace)}",` +
+      `destination_canonical_service="${UNKNOWN}",destination_canonical_revision="latest",destination_cluster="${UNKNOWN}"`;
+    // Bounded: cluster names come from config, but unknown names (NC) come from requests.
+    if (this.#destLabels.size < 10_000) this.#destLabels.set(clusterName, d);
+    return d;
+  }
+
+  recordRequest(r: RequestRecord): void {
+    const flags = r.responseFlags || '-';
+    const grpc = r.grpcStatus ?? '';
+    const key = `${r.clusterName}\u0000${r.protocol}\u0000${r.responseCode}\u0000${flags}\u0000${grpc}`;
+    let s = this.#http.get(key);
+    if (s === undefined) {
+      s = new HttpSeries(
+        `${this.#source}${this.#dest(r.cluster, r.clusterName)},request_protocol="${r.protocol}",response_flags="${esc(flags)}",` +
+          `connection_security_policy="${UNKNOWN}",response_code="${r.responseCode}",grpc_response_status="${esc(grpc)}"`,
+      );
+      this.#http.set(key, s);
+    }
+    s.requests++;
+    s.duration.observe(r.durationMs);
+    s.requestBytes.observe(r.requestBytes);
+    s.responseBytes.observe(r.responseBytes);
+  }
+
+  #tcpSeries(cluster: Cluster | undefined, clusterName: string, flags: string): TcpSeries {
+    const key = `${clusterName}\u0000${flags}`;
+    let s = this.#tcp.get(key);
+    if (s === undefined) {
+      s = new TcpSeries(
+        `${this.#source}${this.#dest(cluster, clusterName)},request_protocol="tcp",response_flags="${esc(flags)}",connection_security_policy="${UNKNOWN}"`,
+      );
+      this.#tcp.set(key, s);
+    }
+    return s;
+  }
+
+  tcpOpened(cluster: Cluster | undefined, clusterName: string): void {
+    // Flags are unknown when a connection opens; Istio reports `-` there.
+    this.#tcpSeries(cluster, clusterName, '-').opened++;
+  }
+
+  tcpClosed(cluster: Cluster | undefined, clusterName: string, sentBytes: number, receivedBytes: number, responseFlags: string): void {
+    const s = this.#tcpSeries(cluster, clusterName, responseFlags || '-');
+    s.closed++;
+    s.sent += sentBytes;
+    s.received += receivedBytes;
+  }
+
+  /** The /stats/prometheus body. */
+  render(): string {
+    const out: string[] = [];
+    out.push('# TYPE istio_build gauge', `istio_build{component="proxy",tag="${esc(this.#tag)}"} 1`);
+    if (this.#http.size > 0) {
+      const series = [...this.#http.values()];
+      out.push('# TYPE istio_requests_total counter');
+      for (const s of series) out.push(`istio_requests_total{${s.labels}} ${s.requests}`);
+      renderHistogram(out, 'istio_request_bytes', series, (s) => s.requestBytes);
+      renderHistogram(out, 'istio_request_duration_milliseconds', series, (s) => s.duration);
+      renderHistogram(out, 'istio_response_bytes', series, (s) => s.responseBytes);
+    }
+    if (this.#tcp.size > 0) {
+      const series = [...this.#tcp.values()];
+      // A series appears in a counter once that counter moved (opened uses flags `-`, the rest the close's flags).
+      const counter = (name: string, get: (s: TcpSeries) => number, onlyClosed: boolean): void => {
+        const rows = series.filter((s) => (onlyClosed ? s.closed > 0 : s.opened > 0));
+        if (rows.length === 0) return;
+        out.push(`# TYPE ${name} counter`);
+        for (const s of rows) out.push(`${name}{${s.labels}} ${get(s)}`);
+      };
+      counter('istio_tcp_connections_closed_total', (s) => s.closed, true);
+      counter('istio_tcp_connections_opened_total', (s) => s.opened, false);
+      counter('istio_tcp_received_bytes_total', (s) => s.received, true);
+      counter('istio_tcp_sent_bytes_total', (s) => s.sent, true);
+    }
+    return out.join('\n') + '\n';
+  }
+}
+
+function renderHistogram(out: string[], name: string, series: readonly HttpSeries[], get: (s: HttpSeries) => Histogram): void {
+  out.push(`# TYPE ${name} histogram`);
+  for (const s of series) {
+    const h = get(s);
+    let cum = 0;
+    for (let i = 0; i < BUCKET_LABELS.length; i++) {
+      cum += h.counts[i]!;
+      out.push(`${name}_bucket{${s.labels},le="${BUCKET_LABELS[i]}"} ${cum}`);
+    }
+    out.push(`${name}_bucket{${s.labels},le="+Inf"} ${h.count}`);
+    out.push(`${name}_sum{${s.labels}} ${h.sum}`);
+    out.push(`${name}_count{${s.labels}} ${h.count}`);
+  }
+}

@@ -1,0 +1,123 @@
+// A cluster at run time: its endpoints (H3's ClusterEndpoints), its connection pools and its limits.
+//
+// Kept across config swaps while the cluster's definition is unchanged, so pools and DNS state survive.
+import { Pool, buildConnector } from 'undici';
+import type { Socket } from 'node:net';
+import type { Cluster } from '../../proxyconfig/types.js';
+import { ClusterEndpoints, type UpstreamTarget } from './endpoints.js';
+import type { Resolver } from '../dns/resolver.js';
+import { H2Session } from './h2-session.js';
+import { originationOptions } from './tls-origination.js';
+
+/** Istio's default maxConnections / pending / requests: effectively unlimited. */
+const UNLIMITED = 2 ** 32 - 1;
+
+/** An HTTP/1.1 pool plus the local address of the connection it opened last (UPSTREAM_LOCAL_ADDRESS). */
+export interface H1Upstream {
+  readonly kind: 'h1';
+  readonly pool: Pool;
+  lastLocalAddress: string | undefined;
+}
+
+export interface H2Upstream {
+  readonly kind: 'h2';
+  readonly session: H2Session;
+  lastLocalAddress: string | undefined;
+}
+
+export type HttpUpstream = H1Upstream | H2Upstream;
+
+export class ClusterRuntime {
+  readonly name: string;
+  readonly endpoints: ClusterEndpoints;
+  /** Requests in flight; checked against `maxActive` for UO (circuit breaking). */
+  active = 0;
+  readonly maxActive: number;
+  readonly maxRetries: number;
+  #ready = false;
+  readonly #upstreams = new Map<string, HttpUpstream>();
+
+  constructor(readonly cluster: Cluster, resolver: Resolver, readonly definitionKey: string) {
+    this.name = cluster.name;
+    this.endpoints = new ClusterEndpoints(cluster, resolver);
+    const cp = cluster.connectionPool;
+    if (cluster.protocol === 'HTTP2') {
+      this.maxActive = cp?.http2MaxRequests ?? UNLIMITED;
+    } else if (cp?.maxConnections !== undefined || cp?.http1MaxPendingRequests !== undefined) {
+      // A request beyond the open connections waits as pending; beyond both limits it overflows.
+      this.maxActive = (cp.maxConnections ?? UNLIMITED) + (cp.http1MaxPendingRequests ?? UNLIMITED);
+    } else {
+      this.maxActive = UNLIMITED;
+    }
+    this.maxRetries = cp?.maxRetries ?? UNLIMITED;
+  }
+
+  /** Resolves once the first DNS answer (if any) is in; cheap afterwards. */
+  ready(): Promise<void> | undefined {
+    if (this.#ready) return undefined;
+    return this.endpoints.ready().then(() => { this.#ready = true; }, () => { this.#ready = true; });
+  }
+
+  /** The HTTP connection pool for one endpoint; `host` is the request host (TLS SNI default). */
+  upstream(target: UpstreamTarget, host: string): HttpUpstream {
+    const c = this.cluster;
+    const t = c.tls;
+    const sni = t ? (t.sni ?? hostOnly(target.hostname ?? host)) : '';
+    const key = `${target.address}:${target.port}|${sni}`;
+    let u = this.#upstreams.get(key);
+    if (u !== undefined) return u;
+    const addr = target.address.includes(':') ? `[${target.address}]` : target.address;
+    const origin = `${t ? 'https' : 'http'}://${addr}:${target.port}`;
+    const cp = c.connectionPool;
+    if (c.protocol === 'HTTP2') {
+      const h2: H2Upstream = {
+        kind: 'h2', lastLocalAddress: undefined,
+        session: new H2Session(origin, t ? originationOptions(t, sni, ['h2']) : undefined, c.connectTimeoutMs,
+          (s) => { const sock = s.socket; if (sock) h2.lastLocalAddress = `${sock.localAddress}:${sock.localPort}`; }),
+      };
+      u = h2;
+    } else {
+      const tlsOpts = t ? originationOptions(t, sni) : undefined;
+      const connector = buildConnector({ timeout: c.connectTimeoutMs, ...(tlsOpts ?? {}) } as buildConnector.BuildOptions);
+      const h1: H1Upstream = { kind: 'h1', lastLocalAddress: undefined, pool: undefined as unknown as Pool };
+      const pool = new Pool(origin, {
+        connections: cp?.maxConnections ?? null,
+        pipelining: 1,
+        keepAliveTimeout: cp?.idleTimeoutMs ?? 60_000,
+        keepAliveMaxTimeout: cp?.idleTimeoutMs ?? 600_000,
+        maxRequestsPerClient: cp?.maxRequestsPerConnection,
+        // Timeouts are the route's business (UT), not the pool's.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connect: (opts, cb) => connector(opts, (err, sock) => {
+          if (sock) h1.lastLocalAddress = `${(sock as Socket).localAddress}:${(sock as Socket).localPort}`;
+          if (err) cb(err, null); else cb(null, sock!);
+        }),
+      });
+      pool.on('connectionError', () => {});
+      (h1 as { pool: Pool }).pool = pool;
+      u = h1;
+    }
+    this.#upstreams.set(key, u);
+    return u;
+  }
+
+  /** Lets in-flight requests finish, then closes connections and stops DNS refresh. */
+  close(): void {
+    this.endpoints.close();
+    for (const u of this.#upstreams.values()) {
+      if (u.kind === 'h1') u.pool.close().catch(() => {});
+      else u.session.close();
+    }
+    this.#upstreams.clear();
+  }
+}
+
+function hostOnly(authority: string): string {
+  if (authority.startsWith('[')) {
+    const end = authority.indexOf(']');
+    return end > 0 ? authority.slice(1, end) : authority;
+  }
+  const c = authority.lastIndexOf(':');
+  return c >= 0 && authority.indexOf(':') === c ? authority.slice(0, c) : authority;
+}

@@ -1,0 +1,71 @@
+// One multiplexed HTTP/2 connection to an upstream endpoint (h2c prior knowledge or h2 over TLS), reopened on demand.
+import http2 from 'node:http2';
+import type { ClientHttp2Session, SecureClientSessionOptions } from 'node:http2';
+import type { OriginationOptions } from './tls-origination.js';
+
+/** A failure to establish the connection (flag UF), as opposed to a reset of an established one. */
+export class ConnectError extends Error {
+  readonly code: string;
+  constructor(override readonly cause: Error & { code?: string }, message?: string) {
+    super(message ?? cause.message);
+    this.name = 'ConnectError';
+    this.code = cause.code ?? 'ECONNFAILED';
+  }
+}
+
+export class H2Session {
+  #session: ClientHttp2Session | undefined;
+  #connecting: Promise<ClientHttp2Session> | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly origin: string,
+    private readonly tlsOptions: OriginationOptions | undefined,
+    private readonly connectTimeoutMs: number,
+    private readonly localAddressOf: (s: ClientHttp2Session) => void = () => {},
+  ) {}
+
+  /** The open session, connecting first when needed. Rejects with ConnectError. */
+  get(): Promise<ClientHttp2Session> {
+    const s = this.#session;
+    if (s !== undefined && !s.closed && !s.destroyed) return Promise.resolve(s);
+    if (this.#connecting !== undefined) return this.#connecting;
+    if (this.#closed) return Promise.reject(new ConnectError(new Error('cluster removed')));
+    this.#connecting = new Promise<ClientHttp2Session>((resolve, reject) => {
+      const opts: SecureClientSessionOptions = { ...(this.tlsOptions ?? {}) };
+      const session = http2.connect(this.origin, opts);
+      const timer = setTimeout(() => {
+        const e = new Error('connect timeout') as Error & { code: string };
+        e.code = 'UND_ERR_CONNECT_TIMEOUT';
+        fail(e);
+        session.destroy();
+      }, this.connectTimeoutMs);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        this.#connecting = undefined;
+        reject(new ConnectError(err));
+      };
+      session.once('error', fail);
+      session.once('connect', () => {
+        clearTimeout(timer);
+        session.off('error', fail);
+        session.on('error', () => { /* streams see their own errors */ });
+        const drop = (): void => { if (this.#session === session) this.#session = undefined; };
+        session.once('close', drop);
+        session.once('goaway', drop);
+        session.unref();
+        this.#session = session;
+        this.#connecting = undefined;
+        this.localAddressOf(session);
+        resolve(session);
+      });
+    });
+    return this.#connecting;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#session?.close();
+    this.#session = undefined;
+  }
+}

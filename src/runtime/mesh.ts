@@ -1,0 +1,232 @@
+// The local mesh in one process: store, Kubernetes API, control plane, workloads and the
+// control endpoint, over one state directory.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KubeObject } from '../api/object.js';
+import { startApiServer } from '../apiserver/server.js';
+import { writeKubeconfig } from '../apiserver/kubeconfig.js';
+import { ControlPlane } from '../controlplane/control-plane.js';
+import { openSqliteStore } from '../store/sqlite.js';
+import type { Store } from '../store/types.js';
+import { AddressBook, subnetFor } from './addresses.js';
+import { startControlServer, type ControlServer } from './control-server.js';
+import { ensureStateDir, isPidAlive, readEndpoint, removeEndpoint, statePaths, writeEndpoint, type MeshEndpoint, type StatePaths } from './state-dir.js';
+import { WorkloadManager, type ResolverOptions, type WorkloadInfo } from './workloads.js';
+import { waitForSync, type SyncResult } from './sync.js';
+import { loadExample, startExampleExternals } from './example.js';
+
+export interface MeshOptions {
+  stateDir: string;
+  resolver?: ResolverOptions;
+  log?: (line: string) => void;
+  /** Objects created on the very first start (when the store is empty of them). */
+  seedObjects?: KubeObject[];
+  /** Run the example (`npm start`): apply examples/seed-istio-api and start the httpbin.org stand-in. */
+  example?: boolean;
+}
+
+export interface RunningMesh {
+  endpoint: MeshEndpoint;
+  paths: StatePaths;
+  store: Store;
+  workloads: WorkloadManager;
+  /** Resolves when `stop()` finished (called by anyone, e.g. the control endpoint's shutdown). */
+  stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class MeshAlreadyRunningError extends Error {
+  constructor(readonly endpoint: MeshEndpoint) {
+    super(`a mesh is already running on this state dir (pid ${endpoint.pid}, API ${endpoint.url})`);
+    this.name = 'MeshAlreadyRunningError';
+  }
+}
+
+/** The live endpoint of a mesh on this state dir, if its process is alive and answers. */
+export async function probeRunningMesh(paths: StatePaths): Promise<MeshEndpoint | undefined> {
+  const ep = readEndpoint(paths);
+  if (!ep || !isPidAlive(ep.pid)) return undefined;
+  try {
+    const res = await fetch(`${ep.controlUrl}/v1/health`, { headers: { authorization: `Bearer ${ep.token}` }, signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.ok ? ep : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Proxies a killed `up` left behind (their pid files name their bootstrap), and the stale api.json. */
+export function cleanStaleState(paths: StatePaths, log: (line: string) => void): void {
+  const ep = readEndpoint(paths);
+  if (ep && !isPidAlive(ep.pid)) {
+    log(`removing stale ${paths.api} (pid ${ep.pid} is gone)`);
+    removeEndpoint(paths);
+  }
+  if (!existsSync(paths.runtime)) return;
+  for (const f of readdirSync(paths.runtime)) {
+    if (!f.endsWith('.pid')) continue;
+    const file = join(paths.runtime, f);
+    const [pidText, bootstrap] = readFileSync(file, 'utf8').split('\n');
+    const pid = Number(pidText);
+    if (Number.isInteger(pid) && pid > 0 && isPidAlive(pid) && isOurProxy(pid, bootstrap ?? '')) {
+      log(`stopping proxy pid ${pid} left over from a previous run`);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    rmSync(file, { force: true });
+  }
+}
+
+function isOurProxy(pid: number, bootstrap: string): boolean {
+  try {
+    return bootstrap !== '' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(bootstrap);
+  } catch {
+    return false;
+  }
+}
+
+function readOrCreateToken(paths: StatePaths): string {
+  if (existsSync(paths.token)) {
+    const t = readFileSync(paths.token, 'utf8').trim();
+    if (t) return t;
+  }
+  const token = randomBytes(24).toString('hex');
+  writeFileSync(paths.token, token + '\n', { mode: 0o600 });
+  return token;
+}
+
+/** What every mesh has from its first start: namespaces default and istio-system, and the `Istio` resource. */
+export function defaultObjects(): KubeObject[] {
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } },
+    {
+      apiVersion: 'sailoperator.io/v1',
+      kind: 'Istio',
+      metadata: { name: 'default' },
+      // No meshConfig: access logs stay off until set, as in Istio.
+      spec: { version: 'v1.24.3', namespace: 'istio-system', profile: 'default', updateStrategy: { type: 'InPlace' } },
+    },
+  ];
+}
+
+function ensureObjects(store: Store, objects: KubeObject[], log: (line: string) => void): void {
+  for (const obj of objects) {
+    const [group] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : [''];
+    const ref = { group: group ?? '', kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name };
+    if (store.get(ref)) continue;
+    store.create(obj);
+    log(`created ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`);
+  }
+}
+
+export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+  const paths = statePaths(opts.stateDir);
+  ensureStateDir(paths);
+  const live = await probeRunningMesh(paths);
+  if (live) throw new MeshAlreadyRunningError(live);
+  cleanStaleState(paths, log);
+
+  const token = readOrCreateToken(paths);
+  const addresses = new AddressBook(paths.addresses, subnetFor(paths.dir));
+  const host = addresses.meshAddress();
+  const store = openSqliteStore(paths.store);
+  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  const unwind = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log(`shutdown: ${(err as Error).message}`);
+      }
+    }
+  };
+  try {
+    ensureObjects(store, [...defaultObjects(), ...(opts.seedObjects ?? [])], log);
+    let resolver = opts.resolver;
+    if (opts.example) {
+      const externals = await startExampleExternals(paths.dir, addresses.addressOf('external/httpbin.org'));
+      cleanups.push(async () => {
+        for (const s of externals.servers) await s.close();
+      });
+      if (resolver?.hostsFile) log(`example: using your hosts file ${resolver.hostsFile}; add "${externals.servers[0]!.host} httpbin.org" to it for the stand-in`);
+      else resolver = { ...resolver, hostsFile: externals.hostsFile };
+      for (const r of store.apply(await loadExample())) log(`example: ${r.object.kind} ${r.object.metadata.namespace ?? ''}/${r.object.metadata.name} ${r.outcome}`);
+    }
+    const api = await startApiServer({ store, host, port: 0, token });
+    cleanups.push(() => api.close());
+    const controlPlane = new ControlPlane({ store, host, port: 0, token, log });
+    await controlPlane.start();
+    cleanups.push(() => controlPlane.stop());
+    const workloads = new WorkloadManager({
+      store,
+      paths,
+      addresses,
+      controlPlane: { url: controlPlane.distributionUrl, token },
+      resolver,
+      log,
+    });
+    await workloads.start();
+    cleanups.push(() => workloads.stop());
+
+    let stopping: Promise<void> | undefined;
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((r) => (resolveStopped = r));
+    const stop = (): Promise<void> => {
+      stopping ??= (async () => {
+        log('stopping the mesh');
+        removeEndpoint(paths, process.pid);
+        await unwind();
+        resolveStopped();
+      })();
+      return stopping;
+    };
+
+    const control: ControlServer = await startControlServer({
+      host,
+      token,
+      handlers: {
+        workloads: () => workloads.list(),
+        proxyStatus: () => controlPlane.proxyStatus(),
+        proxyConfig: async (id) => proxyConfigOf(controlPlane, workloads.list(), id),
+        waitReady: async (ns, timeoutMs) => {
+          const notReady = await workloads.waitReady(timeoutMs);
+          return { notReady: notReady.filter((w) => ns === undefined || w.namespace === ns) };
+        },
+        waitSynced: (timeoutMs): Promise<SyncResult> => waitForSync(store, controlPlane, workloads, timeoutMs),
+        // Let the 202 reach the caller before the endpoint closes.
+        shutdown: () => void setTimeout(() => void stop(), 20),
+      },
+    });
+    cleanups.push(() => control.close());
+
+    writeKubeconfig(paths.kubeconfig, { url: api.url, token });
+    const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString() };
+    writeEndpoint(paths, endpoint);
+    log(`mesh up: API ${api.url}, control ${control.url}, state dir ${paths.dir}`);
+    return { endpoint, paths, store, workloads, stopped, stop };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+async function proxyConfigOf(controlPlane: ControlPlane, workloads: WorkloadInfo[], id: string): Promise<unknown | undefined> {
+  const w = workloads.find((x) => x.proxyId === id);
+  if (!w) return undefined;
+  const identity = { id: w.proxyId, role: w.role, namespace: w.namespace, workload: w.workload, labels: w.labels, ip: w.ip };
+  const config = await controlPlane.configFor(identity);
+  let dump: unknown;
+  try {
+    const res = await fetch(`${w.adminUrl}/config_dump`, { signal: AbortSignal.timeout(3000) });
+    dump = res.ok ? await res.json() : undefined;
+  } catch {
+    dump = undefined;
+  }
+  return { workload: w, config, dump };
+}

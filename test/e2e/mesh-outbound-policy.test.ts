@@ -1,0 +1,56 @@
+// outboundTrafficPolicy from the Istio resource: ALLOW_ANY passes unknown hosts through
+// (PassthroughCluster); REGISTRY_ONLY answers 502 (block_all). Changing it reconfigures the
+// running sidecar.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { UNLISTED_HOST, startExternalServices } from '../helpers/external.js';
+import { startTestMesh } from '../helpers/mesh.js';
+
+function istioYaml(mode: string): string {
+  return `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: default
+spec:
+  version: v1.24.3
+  namespace: istio-system
+  values:
+    meshConfig:
+      accessLogFile: /dev/stdout
+      outboundTrafficPolicy:
+        mode: ${mode}
+`;
+}
+
+test('ALLOW_ANY passes an unlisted host through; REGISTRY_ONLY blocks it with 502', async (t) => {
+  const ext = await startExternalServices();
+  t.after(() => ext.close());
+  const mesh = await startTestMesh(t, { hostsFile: ext.hostsFile });
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-yaml-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'istio.yaml');
+
+  await mesh.ok(['create', 'namespace', 'apps']);
+  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+
+  writeFileSync(file, istioYaml('ALLOW_ANY'));
+  await mesh.ok(['apply', '-f', file]);
+  const allowed = await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${UNLISTED_HOST}/`]);
+  assert.equal(allowed.stdout, '200');
+  assert.equal(ext.seen[UNLISTED_HOST]!.length, 1);
+  const passLine = (await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy', '--tail', '1'])).stdout;
+  assert.match(passLine, / PassthroughCluster /);
+
+  writeFileSync(file, istioYaml('REGISTRY_ONLY'));
+  assert.match((await mesh.ok(['apply', '-f', file])).stdout, /^istio\.sailoperator\.io\/default configured$/m);
+  const blocked = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${UNLISTED_HOST}/`]);
+  assert.equal(blocked.code, 0, blocked.stderr);
+  assert.equal(blocked.stdout, '502');
+  assert.equal(ext.seen[UNLISTED_HOST]!.length, 1, 'the blocked request never left');
+  const blockLine = (await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy', '--tail', '1'])).stdout;
+  assert.match(blockLine, /" 502 /);
+  assert.match(blockLine, /block_all/);
+});
