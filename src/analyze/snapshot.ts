@@ -39,7 +39,7 @@ export class Snapshot {
         kind: obj.kind,
         namespace: namespaced ? (obj.metadata.namespace || defaultNamespace) : '',
         name: obj.metadata.name,
-        position: isSourceDocument(x) ? (p: string) => x.position(p) : () => undefined,
+        position: isSourceDocument(x) ? (p: string) => x.position(p, 'key') : () => undefined,
       };
       return [entry];
     });

@@ -36,7 +36,8 @@ export class IssueList {
 
   add(path: readonly PathSegment[] | string, reason: FieldIssueReason, message: string, severity: 'error' | 'warning' = 'error'): void {
     const p = typeof path === 'string' ? path : formatPath(path);
-    if (this.issues.some((i) => i.path === p && i.message === message)) return;
+    // One message per field and reason: the schema and the kind's rules often say the same thing.
+    if (this.issues.some((i) => i.path === p && (i.message === message || (i.reason === reason && reason !== 'FieldValueUnknown')))) return;
     this.issues.push({ path: p, message, reason, severity });
   }
   required(path: readonly PathSegment[] | string, detail?: string): void {

@@ -17,8 +17,12 @@ export interface SourceDocument {
   file: string;
   /** Index of the document in its file (List items count one each). */
   index: number;
-  /** Best position for a field path ('spec.ports[0].number'); falls back to the document start. */
-  position(path: string): SourcePosition;
+  /**
+   * Best position for a field path ('spec.ports[0].number'): its value ('value', the default) or its
+   * key ('key', the line a field starts on, as istioctl reports); falls back to the nearest ancestor,
+   * then the document start.
+   */
+  position(path: string, at?: 'value' | 'key'): SourcePosition;
 }
 
 export interface LoadError {
@@ -156,7 +160,7 @@ export function parseText(file: string, text: string, errors: LoadError[], warni
         ? v['items'].map((obj, i) => ({ obj, prefix: ['items', i] }))
         : [{ obj: value, prefix: [] }];
     for (const { obj, prefix } of items) {
-      const position = (p: string): SourcePosition => ({ file, ...positionOf(doc, [...prefix, ...parsePath(p)], at, docStart, false) });
+      const position = (p: string, where: 'value' | 'key' = 'value'): SourcePosition => ({ file, ...positionOf(doc, [...prefix, ...parsePath(p)], at, docStart, where === 'key') });
       const ident = identity(obj, defaultNamespace);
       const mine = placeholders.filter((ph) => startsWith(ph.path, prefix));
       if (mine.length > 0) {

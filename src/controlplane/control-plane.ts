@@ -57,6 +57,7 @@ export class ControlPlane {
     if (this.running) return;
     this.running = true;
     this.reconcile();
+    this.pushedRevision = this.snapshot!.revision;
     this.watchFrom(this.snapshot!.revision);
     await this.server.start();
     this.opts.log?.(`control plane: distribution on ${this.server.url}`);
@@ -150,9 +151,10 @@ export class ControlPlane {
     for (const id of deployed.created) log?.(`deployer: created ${id}`);
     for (const id of deployed.updated) log?.(`deployer: updated ${id}`);
     for (const id of deployed.deleted) log?.(`deployer: deleted ${id}`);
-    reconcileStatus(store, snapshot, log ? { log } : {});
-    // Status writes do not change any proxy's config, but deployments do: read again so pushes see them.
+    // Deployments change proxies' configs: read again so this round's pushes see them.
     if (deployed.created.length || deployed.updated.length || deployed.deleted.length) snapshot = snapshotFromStore(store);
+    reconcileStatus(store, snapshot, log ? { log } : {});
+    // Status writes come back as watch events after this revision and settle in one more (write-free) round.
     this.snapshot = snapshot;
   }
 }

@@ -65,20 +65,20 @@ function byNamespaceName(a: KubeObject, b: KubeObject): number {
 
 /**
  * A snapshot of the given objects; objects of kinds the control plane does not read are dropped.
- * The objects are copied and frozen, so callers may keep mutating their own.
+ * The objects are copied (unless `copy` is false: the caller gives them up) and frozen.
  */
-export function snapshotFromObjects(objects: readonly KubeObject[], revision = '0'): MeshSnapshot {
+export function snapshotFromObjects(objects: readonly KubeObject[], revision = '0', copy = true): MeshSnapshot {
   const byKind = new Map<string, KubeObject[]>();
   const index = new Map<string, KubeObject>();
   for (const obj of objects) {
     const group = groupOfApiVersion(obj.apiVersion);
     const key = kindKey(group, obj.kind);
     if (!KIND_KEYS.has(key)) continue;
-    const copy = deepFreeze(structuredClone(obj));
+    const frozen = deepFreeze(copy ? structuredClone(obj) : obj);
     let list = byKind.get(key);
     if (!list) byKind.set(key, (list = []));
-    list.push(copy);
-    index.set(`${key}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`, copy);
+    list.push(frozen);
+    index.set(`${key}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`, frozen);
   }
   for (const list of byKind.values()) {
     list.sort(byNamespaceName);
@@ -100,5 +100,6 @@ export function snapshotFromStore(store: Store): MeshSnapshot {
   for (const k of SNAPSHOT_KINDS) {
     objects.push(...store.list({ group: k.group, kind: k.kind }).items);
   }
-  return snapshotFromObjects(objects, revision);
+  // The store hands out fresh objects on every list: freezing them in place is safe.
+  return snapshotFromObjects(objects, revision, false);
 }

@@ -157,8 +157,11 @@ function validate(obj: KubeObject, out: IssueList): void {
   const spec = rec(obj.spec);
   const gateways = arr(spec['gateways']);
   const boundToMesh = gateways.length === 0 || gateways.includes(MESH_GATEWAY);
-  const isDelegate = spec['hosts'] === undefined && (spec['http'] !== undefined);
+  // Without hosts a VirtualService is a delegate (included by another one's http.delegate).
+  const isDelegate = spec['hosts'] === undefined || spec['hosts'] === null;
   if (!isDelegate) requireList(spec['hosts'], ['spec', 'hosts'], out, 'at least one host');
+  if (isDelegate && gateways.length > 0) out.required(['spec', 'hosts'], 'a virtual service with gateways must have at least one host (only delegates have none)');
+  if (isDelegate && (arr(spec['tls']).length > 0 || arr(spec['tcp']).length > 0)) out.forbidden(['spec', 'tls'], 'a delegate virtual service (no hosts) must have only http routes');
   arr(spec['hosts']).forEach((h, i) => {
     if (typeof h !== 'string') return;
     if (h === '*' && boundToMesh) { out.invalid(['spec', 'hosts', i], h, 'wildcard host "*" is not allowed for virtual services bound to the mesh gateway'); return; }

@@ -1,5 +1,6 @@
 // Each verb lives in its own module; this list is the only place they are wired.
 import type { Command } from 'commander';
+import { registerAnalyze } from './analyze.js';
 import { registerApply } from './apply.js';
 import { registerCreate } from './create.js';
 import { registerDelete } from './delete.js';
@@ -10,9 +11,11 @@ import { registerGet } from './get.js';
 import { registerKubeconfig } from './kubeconfig.js';
 import { registerLabel } from './label.js';
 import { registerLogs } from './logs.js';
+import { registerProxy } from './proxy.js';
 import { registerProxyConfig } from './proxy-config.js';
 import { registerProxyStatus } from './proxy-status.js';
 import { registerUp } from './up.js';
+import { registerValidate } from './validate.js';
 import { registerVersion } from './version.js';
 
 export function registerCommands(program: Command): void {
@@ -28,6 +31,9 @@ export function registerCommands(program: Command): void {
   registerLabel(program);
   registerExec(program);
   registerLogs(program);
+  registerProxy(program);
   registerProxyConfig(program);
   registerProxyStatus(program);
+  registerValidate(program);
+  registerAnalyze(program);
 }

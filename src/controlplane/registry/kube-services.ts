@@ -1,7 +1,7 @@
 // Kubernetes Services as registry entries: selector → Running pods with an IP → endpoints at the targetPort.
 import type { KubeObject } from '../../api/object.js';
 import { serviceFqdn } from '../../proxyconfig/naming.js';
-import { arr, ageKey, num, rec, str, strMap } from '../fields.js';
+import { arr, ageKey, num, rec, sortedRecord, str, strMap } from '../fields.js';
 import { labelsMatch } from '../hosts.js';
 import { kubePortProtocol, type MeshService, type ServiceEndpoint, type ServicePort } from './types.js';
 
@@ -56,7 +56,7 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
         endpoints.push({
           address: str(rec(pod.status).podIP)!,
           ports: resolved,
-          labels: { ...(pod.metadata.labels ?? {}) },
+          labels: sortedRecord(pod.metadata.labels ?? {}),
           ...(isGatewayPod(pod) ? { meshGateway: true } : {}),
         });
       }

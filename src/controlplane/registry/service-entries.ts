@@ -1,6 +1,6 @@
 // ServiceEntries as registry entries: one MeshService per host, with ports, resolution, location, endpoints and exportTo.
 import type { KubeObject } from '../../api/object.js';
-import { ageKey, arr, num, rec, str, strArr, strMap } from '../fields.js';
+import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap } from '../fields.js';
 import { isWildcard } from '../hosts.js';
 import { parseProtocol, type MeshService, type Resolution, type ServiceEndpoint, type ServicePort } from './types.js';
 
@@ -38,7 +38,7 @@ export function serviceEntryServices(entries: readonly KubeObject[]): MeshServic
               resolved[p.port] = num(named[p.name]) ?? num(rec(e.ports)[p.name]) ?? (typeof p.targetPort === 'number' ? p.targetPort : p.port);
             }
             const weight = num(e.weight);
-            return [{ address, ports: resolved, labels: strMap(e.labels), ...(weight !== undefined ? { weight } : {}) }];
+            return [{ address, ports: resolved, labels: sortedRecord(strMap(e.labels)), ...(weight !== undefined ? { weight } : {}) }];
           });
         } else if (effective === 'DNS' || effective === 'DNS_ROUND_ROBIN') {
           const resolved: Record<number, number> = {};

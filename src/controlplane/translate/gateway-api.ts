@@ -4,7 +4,7 @@ import type { HeaderMatch, HeaderOperations, QueryParamMatch, RedirectAction, Re
 import { gatewayApiRouteName, gatewayDeploymentName, serviceFqdn } from '../../proxyconfig/naming.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { registryFor } from '../registry/index.js';
-import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.js';
+import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
 import { gatewayApiDurationMs, hostsIntersect, narrowerHost } from '../hosts.js';
 import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type VirtualServiceModel } from './model.js';
 
@@ -195,8 +195,8 @@ function queryList(list: unknown): QueryParamMatch[] {
 
 function headerModifier(f: Rec): HeaderOperations | undefined {
   const toMap = (l: unknown) => Object.fromEntries(arr(l).map(rec).filter((h) => str(h.name)).map((h) => [str(h.name)!.toLowerCase(), str(h.value) ?? '']));
-  const set = toMap(f.set);
-  const add = toMap(f.add);
+  const set = sortedRecord(toMap(f.set));
+  const add = sortedRecord(toMap(f.add));
   const remove = strArr(f.remove);
   const out: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } = {};
   if (Object.keys(set).length) out.set = set;

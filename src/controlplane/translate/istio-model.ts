@@ -1,7 +1,7 @@
 // Istio VirtualServices and Gateways → the routing model.
 import type { KubeObject } from '../../api/object.js';
 import type { FaultInjection, HeaderMatch, HeaderOperations, QueryParamMatch, RedirectAction, RetryPolicy, RouteMatch, StringMatch } from '../../proxyconfig/types.js';
-import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.js';
+import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
 import { durationMs, resolveShortName } from '../hosts.js';
 import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type ServerModel, type VirtualServiceModel } from './model.js';
 
@@ -22,8 +22,8 @@ export function stringMatch(v: unknown, ignoreCase = false): StringMatch | undef
 
 export function headerOps(v: unknown): HeaderOperations | undefined {
   const h = rec(v);
-  const set = strMap(h.set);
-  const add = strMap(h.add);
+  const set = sortedRecord(strMap(h.set));
+  const add = sortedRecord(strMap(h.add));
   const remove = strArr(h.remove);
   const out: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } = {};
   if (Object.keys(set).length) out.set = set;

@@ -625,6 +625,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       return false;
     }
     this.#started = true;
+    if (this.#up.lastLocalAddress !== undefined) ex.upstreamLocalAddress = this.#up.lastLocalAddress;
     if (this.lastTry !== undefined && retriableStatus(this.lastTry, status, headers)) ex.flag(ResponseFlag.URX);
     if (!ex.upstreamHeaders(status, headers, false)) {
       this.abort();

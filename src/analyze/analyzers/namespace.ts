@@ -1,0 +1,21 @@
+// Namespace checks: workloads in a namespace without sidecar injection bypass the mesh's egress rules.
+import { namespaceInjection } from '../../api/kinds/namespace.js';
+import { isGatewayInjected, type Deployment } from '../../api/kinds/deployment.js';
+import { CODES, type Finding } from '../finding.js';
+import type { Snapshot } from '../snapshot.js';
+import { report } from './report.js';
+
+export function analyzeNamespaces(snap: Snapshot): Finding[] {
+  const findings: Finding[] = [];
+  const deployments = snap.of('apps', 'Deployment');
+  for (const ns of snap.of('', 'Namespace')) {
+    const labels = ns.obj.metadata.labels ?? {};
+    if (labels['istio-injection'] === 'disabled') continue;
+    if (namespaceInjection(ns.obj).injected || labels['istio.io/rev'] !== undefined) continue;
+    const apps = deployments.filter((d) => d.namespace === ns.name && !isGatewayInjected(d.obj as Deployment));
+    if (apps.length === 0) continue;
+    findings.push(report(ns, CODES.NamespaceNotInjected, 'Info',
+      `The namespace is not enabled for Istio injection. Run 'kubectl label namespace ${ns.name} istio-injection=enabled' to enable it, or 'kubectl label namespace ${ns.name} istio-injection=disabled' to explicitly mark it as not needing injection.`));
+  }
+  return findings;
+}

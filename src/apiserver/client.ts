@@ -1,0 +1,218 @@
+// A small client for outpost's API (what the CLI uses): Kubernetes REST paths from KINDS, errors as
+// ApiError carrying the server's Status, watches as a stream of events.
+import { KINDS, type KindInfo } from '../api/kinds.js';
+import { groupOf, type KubeObject, type ObjectRef } from '../api/object.js';
+import type { ApplyResult, ListQuery, ListResult, WatchEvent } from '../store/types.js';
+import type { Status, StatusCause } from './status.js';
+
+export const BATCH_APPLY_PATH = '/apis/outpost.dev/v1alpha1/apply';
+
+/** A failed request: the Status the server returned (or one made up for a transport failure). */
+export class ApiError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  readonly causes: StatusCause[];
+
+  constructor(readonly status: Status) {
+    super(status.message);
+    this.name = 'ApiError';
+    this.code = status.code;
+    this.reason = status.reason;
+    this.causes = status.details?.causes ?? [];
+  }
+}
+
+export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
+
+const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export interface PatchOptions {
+  type?: PatchType;
+  subresource?: 'status';
+  fieldManager?: string;
+  force?: boolean;
+}
+
+export interface WatchHandle {
+  stop(): void;
+  /** Settles when the stream ends (stopped, server closed, or an error — rejected then). */
+  done: Promise<void>;
+}
+
+function failure(code: number, reason: string, message: string): Status {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+export class ApiClient {
+  private readonly base: string;
+  private readonly token: string;
+
+  constructor(opts: { url: string; token: string }) {
+    this.base = opts.url.replace(/\/+$/, '');
+    this.token = opts.token;
+  }
+
+  // ---- paths ----
+
+  private kind(group: string, kind: string): KindInfo {
+    const info = KINDS.find((k) => k.group === group && k.kind === kind);
+    if (!info) throw new ApiError(failure(404, 'NotFound', `the server doesn't have a resource type "${kind}${group ? `.${group}` : ''}"`));
+    return info;
+  }
+
+  private collectionPath(info: KindInfo, namespace: string | undefined, version = info.versions[0]!): string {
+    const prefix = info.group ? `/apis/${info.group}/${version}` : `/api/${version}`;
+    const ns = info.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+    return `${prefix}${ns}/${info.plural}`;
+  }
+
+  private objectPath(ref: ObjectRef): string {
+    const info = this.kind(ref.group, ref.kind);
+    return `${this.collectionPath(info, ref.namespace ?? (info.namespaced ? 'default' : undefined))}/${encodeURIComponent(ref.name)}`;
+  }
+
+  private pathOf(obj: KubeObject): string {
+    const info = this.kind(groupOf(obj.apiVersion), obj.kind);
+    const version = info.versions.includes(obj.apiVersion.split('/').pop()!) ? obj.apiVersion.split('/').pop()! : info.versions[0]!;
+    return this.collectionPath(info, obj.metadata.namespace ?? (info.namespaced ? 'default' : undefined), version);
+  }
+
+  // ---- transport ----
+
+  private async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<T> {
+    const res = await this.send(method, path, body, contentType, signal);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  private async send(method: string, path: string, body: unknown, contentType: string, signal?: AbortSignal): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${this.token}`, Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': contentType } : {}) },
+        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new ApiError(failure(503, 'ServiceUnavailable', `cannot reach the outpost API at ${this.base}: ${cause?.code ?? cause?.message ?? (err as Error).message}`));
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let status: Status;
+      try {
+        const parsed = JSON.parse(text) as Status;
+        status = parsed && parsed.kind === 'Status' ? parsed : failure(res.status, res.statusText, text);
+      } catch {
+        status = failure(res.status, res.statusText || 'Unknown', text || `HTTP ${res.status}`);
+      }
+      throw new ApiError(status);
+    }
+    return res;
+  }
+
+  // ---- verbs ----
+
+  async get(ref: ObjectRef): Promise<KubeObject> {
+    return this.request<KubeObject>('GET', this.objectPath(ref));
+  }
+
+  async list(query: ListQuery & { fieldSelector?: string }): Promise<ListResult> {
+    const info = this.kind(query.group, query.kind);
+    const params = new URLSearchParams();
+    if (query.labelSelector) params.set('labelSelector', query.labelSelector);
+    if (query.fieldSelector) params.set('fieldSelector', query.fieldSelector);
+    const qs = params.toString();
+    const out = await this.request<{ items: KubeObject[]; metadata: { resourceVersion: string } }>('GET', `${this.collectionPath(info, query.namespace)}${qs ? `?${qs}` : ''}`);
+    return { items: out.items, resourceVersion: out.metadata.resourceVersion };
+  }
+
+  /** All documents in one transaction, all or nothing (outpost's batch endpoint). */
+  async apply(objs: KubeObject[], fieldManager = 'outpost'): Promise<ApplyResult[]> {
+    const out = await this.request<{ results: ApplyResult[] }>('POST', BATCH_APPLY_PATH, { items: objs, fieldManager });
+    return out.results;
+  }
+
+  async create(obj: KubeObject): Promise<KubeObject> {
+    return this.request<KubeObject>('POST', this.pathOf(obj), obj);
+  }
+
+  async update(obj: KubeObject): Promise<KubeObject> {
+    return this.request<KubeObject>('PUT', `${this.pathOf(obj)}/${encodeURIComponent(obj.metadata.name)}`, obj);
+  }
+
+  async updateStatus(ref: ObjectRef, status: unknown, resourceVersion?: string): Promise<KubeObject> {
+    return this.patch(ref, { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), status: status ?? null }, { subresource: 'status' });
+  }
+
+  /** A merge patch unless opts.type says otherwise ('apply' is server-side apply and needs a fieldManager). */
+  async patch(ref: ObjectRef, patch: unknown, opts: PatchOptions = {}): Promise<KubeObject> {
+    const type = opts.type ?? 'merge';
+    const params = new URLSearchParams();
+    if (opts.fieldManager ?? (type === 'apply' ? 'outpost' : undefined)) params.set('fieldManager', opts.fieldManager ?? 'outpost');
+    if (opts.force) params.set('force', 'true');
+    const qs = params.toString();
+    const path = `${this.objectPath(ref)}${opts.subresource ? `/${opts.subresource}` : ''}${qs ? `?${qs}` : ''}`;
+    return this.request<KubeObject>('PATCH', path, patch, PATCH_CONTENT_TYPES[type]);
+  }
+
+  async delete(ref: ObjectRef): Promise<KubeObject> {
+    return this.request<KubeObject>('DELETE', this.objectPath(ref));
+  }
+
+  /**
+   * Events after query.resourceVersion (or the current objects as ADDED first, when none is given).
+   * Resolves once the server accepted the watch; a too-old revision rejects with an ApiError 410.
+   */
+  async watch(query: ListQuery & { resourceVersion?: string; fieldSelector?: string }, onEvent: (ev: WatchEvent) => void): Promise<WatchHandle> {
+    const info = this.kind(query.group, query.kind);
+    const params = new URLSearchParams({ watch: 'true' });
+    if (query.resourceVersion) params.set('resourceVersion', query.resourceVersion);
+    if (query.labelSelector) params.set('labelSelector', query.labelSelector);
+    if (query.fieldSelector) params.set('fieldSelector', query.fieldSelector);
+    const abort = new AbortController();
+    const res = await this.send('GET', `${this.collectionPath(info, query.namespace)}?${params}`, undefined, 'application/json', abort.signal);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    const done = (async () => {
+      let buf = '';
+      try {
+        for (;;) {
+          const { value, done: end } = await reader.read();
+          if (end) break;
+          buf += decoder.decode(value, { stream: true });
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (!line) continue;
+            const ev = JSON.parse(line) as { type: string; object: unknown };
+            if (ev.type === 'ERROR') throw new ApiError(ev.object as Status);
+            if (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED') onEvent(ev as WatchEvent);
+          }
+        }
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        throw err;
+      }
+    })();
+    return { stop: () => abort.abort(), done };
+  }
+
+  /** True when the API answers its health check. */
+  async health(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.base}/healthz`, { signal: AbortSignal.timeout(2000) });
+      await res.text();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,30 @@
+// `outpost proxy`: run one proxy (sidecar or gateway) from a ProxyConfig file or a bootstrap.
+import type { Command } from 'commander';
+import { CliError } from '../errors.js';
+
+export function registerProxy(program: Command): void {
+  program
+    .command('proxy')
+    .description('Run a proxy from a static ProxyConfig (--config) or a bootstrap file (--bootstrap)')
+    .option('--config <file>', 'ProxyConfig JSON file (re-read on SIGHUP)')
+    .option('--bootstrap <file>', 'bootstrap JSON: identity, admin, controlPlane or configFile, resolver')
+    .option('--admin <ip:port>', 'admin endpoint address (default 127.0.0.1:15000)')
+    .option('--dns-server <ip:port>', 'DNS server for cluster and passthrough resolution')
+    .option('--hosts-file <file>', 'hosts file whose entries win over DNS')
+    .action(async (o: { config?: string; bootstrap?: string; admin?: string; dnsServer?: string; hostsFile?: string }) => {
+      if (o.config === undefined && o.bootstrap === undefined) throw new CliError('outpost proxy: give --config FILE or --bootstrap FILE', 2);
+      const { runProxyProcess, ProxyStartError } = await import('../../dataplane/main.js');
+      try {
+        process.exitCode = await runProxyProcess({
+          ...(o.config !== undefined ? { configFile: o.config } : {}),
+          ...(o.bootstrap !== undefined ? { bootstrapFile: o.bootstrap } : {}),
+          ...(o.admin !== undefined ? { admin: o.admin } : {}),
+          ...(o.dnsServer !== undefined ? { dnsServer: o.dnsServer } : {}),
+          ...(o.hostsFile !== undefined ? { hostsFile: o.hostsFile } : {}),
+        });
+      } catch (err) {
+        if (err instanceof ProxyStartError) throw new CliError(`outpost proxy: ${err.message}`, 1);
+        throw err;
+      }
+    });
+}

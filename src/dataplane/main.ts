@@ -1,0 +1,105 @@
+// The proxy process: a Proxy fed by a static config file (re-read on SIGHUP) or the control plane;
+// SIGTERM/SIGINT close it gracefully (requests finish, access log flushed) and exit 0.
+import { readFileSync } from 'node:fs';
+import type { ProxyConfig } from '../proxyconfig/types.js';
+import { Proxy } from './proxy.js';
+import { readBootstrap, type ProxyBootstrap } from './bootstrap.js';
+import { log } from './log.js';
+
+export interface ProxyProcessArgs {
+  /** A static ProxyConfig file. */
+  readonly configFile?: string;
+  readonly bootstrapFile?: string;
+  /** `IP:PORT` of the admin endpoint. */
+  readonly admin?: string;
+  readonly dnsServer?: string;
+  readonly hostsFile?: string;
+}
+
+export class ProxyStartError extends Error {}
+
+function parseAddress(s: string, what: string): { address: string; port: number } {
+  const i = s.lastIndexOf(':');
+  const port = Number(s.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new ProxyStartError(`${what}: expected IP:PORT, got ${JSON.stringify(s)}`);
+  return { address: s.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
+function readConfig(file: string): ProxyConfig {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as ProxyConfig;
+  } catch (err) {
+    throw new ProxyStartError(`${file}: cannot read ProxyConfig: ${(err as Error).message}`);
+  }
+}
+
+/** Runs until a termination signal; resolves to the exit code. */
+export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
+  let boot: ProxyBootstrap | undefined;
+  if (args.bootstrapFile !== undefined) {
+    try {
+      boot = readBootstrap(args.bootstrapFile);
+    } catch (err) {
+      throw new ProxyStartError((err as Error).message);
+    }
+  }
+  const configFile = args.configFile ?? boot?.configFile;
+  if (configFile === undefined && boot?.controlPlane === undefined) throw new ProxyStartError('proxy: give --config FILE or --bootstrap FILE');
+  const admin = args.admin !== undefined ? parseAddress(args.admin, '--admin') : boot?.admin ?? { address: '127.0.0.1', port: 15000 };
+  const resolver = {
+    ...(boot?.resolver ?? {}),
+    ...(args.dnsServer !== undefined ? { server: args.dnsServer } : {}),
+    ...(args.hostsFile !== undefined ? { hostsFile: args.hostsFile } : {}),
+  };
+  const proxy = new Proxy({ resolver, adminAddress: admin.address, adminPort: admin.port });
+  try {
+    await proxy.start();
+  } catch (err) {
+    throw new ProxyStartError((err as Error).message);
+  }
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  if (configFile !== undefined) {
+    const load = async (): Promise<void> => {
+      try {
+        await proxy.apply(readConfig(configFile));
+      } catch (err) {
+        log('error', `config ${configFile}: ${(err as Error).message}`);
+      }
+    };
+    await load();
+    const onHup = (): void => { log('info', `SIGHUP: re-reading ${configFile}`); void load(); };
+    process.on('SIGHUP', onHup);
+    cleanups.push(() => { process.off('SIGHUP', onHup); });
+  }
+  if (boot?.controlPlane !== undefined) {
+    const { ConfigClient } = await import('../controlplane/distribution/client.js');
+    const client = new ConfigClient({
+      url: boot.controlPlane.url,
+      ...(boot.controlPlane.token !== undefined ? { token: boot.controlPlane.token } : {}),
+      identity: boot.identity,
+      onConfig: (cfg) => proxy.apply(cfg),
+      onState: (s) => log(s === 'connected' ? 'info' : 'warning', `control plane ${boot!.controlPlane!.url}: ${s}`),
+      log: (line) => log('info', line),
+    });
+    client.start();
+    cleanups.push(() => client.stop());
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string): void => {
+      log('info', `${sig}: draining`);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      resolve();
+    };
+    const onTerm = (): void => stop('SIGTERM');
+    const onInt = (): void => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+  for (const c of cleanups) await c();
+  await proxy.close(5000);
+  log('info', 'proxy stopped');
+  return 0;
+}
