@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { ensureTools, toolVersions } from './lib/tools.mjs';
 import { holdCpuDmaLatency, releaseCpuDmaLatency } from './lib/pmqos.mjs';
-import { stopAll, killAllSync, cpuSeconds, peakRss, currentRss } from './lib/procs.mjs';
+import { stopAll, killAllSync, cpuSeconds, peakRss, currentRss, machineCpu } from './lib/procs.mjs';
 import { upstreamTarget, directTarget, nginxTarget, haproxyTarget, squidTarget, nodeBaselineTarget, EXTERNAL_HOST } from './lib/peers.mjs';
 import { outpostCapabilities, gatewayProxyConfig, sidecarProxyConfig, outpostProxyService } from './lib/outpost.mjs';
 import { writeWrkScripts, runWrk, runCurlDownload } from './lib/load.mjs';
@@ -19,6 +19,7 @@ import { mainTable, tunnelTable, checksTable, settingsLine, targetsCheck } from 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROXY_CPU = 0;
 const LOAD_CPU = 1;
+const CPUS = os.cpus().length;
 
 const USAGE = `usage: npm run bench -- [options]
   --quick            about one minute: 2 short rounds, access log on only
@@ -262,9 +263,9 @@ async function main() {
       const st = state.get(t.id);
       if (st.failed) continue;
       try {
-        st.rounds.push(await measure(t, pidsOf(t), settings, scripts));
+        st.rounds.push(await measure(t, pidsOf(t), upstream.pids(), settings, scripts));
         const r = st.rounds.at(-1);
-        log(`  ${t.name.padEnd(26)} ${r.rps64.toFixed(0).padStart(6)} req/s  p99@64 ${(r.p99_64 / 1000).toFixed(2)} ms  p50@1 ${(r.p50_1 / 1000).toFixed(3)} ms${t.kind === 'floor' ? '' : `  ${r.cpuPer1k.toFixed(3)} CPU-s/1k`}${r.errors ? `  errors ${r.errors}` : ''}${r.logRatio !== undefined ? `  log lines/req ${r.logRatio.toFixed(2)}` : ''}`);
+        log(`  ${t.name.padEnd(26)} ${r.rps64.toFixed(0).padStart(6)} req/s  p99@64 ${(r.p99_64 / 1000).toFixed(2)} ms  p50@1 ${(r.p50_1 / 1000).toFixed(3)} ms${t.kind === 'floor' ? '' : `  ${r.cpuPer1k.toFixed(3)} CPU-s/1k`}${r.errors ? `  errors ${r.errors}` : ''}${r.logRatio !== undefined ? `  log lines/req ${r.logRatio.toFixed(2)}` : ''}${r.backgroundCpuShare > 0.05 ? `  (busy machine: ${(100 * r.backgroundCpuShare).toFixed(0)}% CPU elsewhere)` : ''}`);
       } catch (e) {
         st.failed = e.message;
         log(`  ${t.name} failed: ${e.message}`);
@@ -342,6 +343,8 @@ async function main() {
   // The issue's targets are for the gateway as users start it; the hand-configured hop stands in.
   results.outpostGateway = ['outpost-up', 'outpost'].find((id) => results.targets.some((t) => t.id === id && !t.failed));
   results.checks = targetsCheck(results);
+  const bg = results.targets.flatMap((t) => t.rounds.map((r) => r.backgroundCpuShare));
+  results.background = { cpuShare: summarize(bg), steal: summarize(results.targets.flatMap((t) => t.rounds.map((r) => r.stealShare))) };
   results.finishedAt = new Date().toISOString();
 
   await stopAll();
@@ -375,14 +378,22 @@ async function main() {
 }
 
 /** One measurement of one target: warm-up, 64 connections (with CPU), 1 connection. */
-async function measure(t, pids, settings, scripts) {
+async function measure(t, pids, upstreamPids, settings, scripts) {
   const base = { ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts };
   await runWrk({ ...base, connections: 64, seconds: settings.warmupSeconds });
   const logFiles = t.logFiles ?? (t.logFile ? [t.logFile] : []);
   const logBefore = logFiles.map((f) => logGrowth(f, Infinity).size);
   const cpu0 = cpuSeconds(pids);
+  const up0 = cpuSeconds(upstreamPids);
+  const m0 = machineCpu();
+  const t0 = process.hrtime.bigint();
   const w64 = await runWrk({ ...base, connections: 64, seconds: settings.seconds64 });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pids) - cpu0;
+  const m1 = machineCpu();
+  // What the machine did besides proxy, upstream and wrk: other people's work disturbs figures.
+  const background = (m1.busy - m0.busy - cpu - (cpuSeconds(upstreamPids) - up0) - w64.cpuSeconds) / (wall * CPUS);
+  const steal = (m1.steal - m0.steal) / (wall * CPUS);
   // Log lines written per request: shows a log is really being written (batched writers may lag).
   const logLines = logFiles.map((f, i) => logGrowth(f, logBefore[i]).lines);
   const w1 = await runWrk({ ...base, connections: 1, seconds: settings.seconds1 });
@@ -400,6 +411,9 @@ async function measure(t, pids, settings, scripts) {
     cpuPer1k: (cpu / w64.requests) * 1000,
     errors: w64.errors + w1.errors,
     logRatio: logFiles.length ? median(logLines) / w64.requests : undefined,
+    wrkCpuSeconds: w64.cpuSeconds,
+    backgroundCpuShare: Math.max(0, background),
+    stealShare: steal,
   };
 }
 

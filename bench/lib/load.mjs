@@ -43,14 +43,16 @@ export async function runWrk({ ip, port, form, connections, seconds, cpu, script
     '-s', form === 'absolute' ? scripts.absolute : scripts.origin,
     `http://${ip}:${port}/`,
   ];
-  const r = await runCommand('taskset', args, { timeoutMs: (seconds + 30) * 1000 });
+  // bash's `times` reports the CPU its children used: wrk's own cost, to tell it apart from
+  // whatever else the machine was doing during the run.
+  const r = await runCommand('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'wrk', 'taskset', ...args], { timeoutMs: (seconds + 30) * 1000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (r.code !== 0 || !line) {
     throw new Error(`wrk against ${ip}:${port} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
   }
   const w = JSON.parse(line.slice('WRKJSON '.length));
   const errors = w.err_connect + w.err_read + w.err_write + w.err_status + w.err_timeout;
-  return { ...w, errors, rps: w.requests / (w.duration_us / 1e6) };
+  return { ...w, errors, rps: w.requests / (w.duration_us / 1e6), cpuSeconds: childCpu(r.stderr) };
 }
 
 /**
@@ -68,4 +70,19 @@ export async function runCurlDownload({ ip, port, path, proxy, cpu, maxSeconds =
     throw new Error(`curl ${proxy ? `via CONNECT ${proxy.ip}:${proxy.port} ` : ''}to ${ip}:${port}${path} failed (exit ${r.code}, HTTP ${code}): ${r.stderr.trim()}`);
   }
   return { bytes: Number(size), seconds: Number(total), mbps: Number(size) / Number(total) / 1e6 };
+}
+
+/** The children's user+sys seconds from bash's `times` (its second line: `0m1.234s 0m0.567s`). */
+function childCpu(stderr) {
+  const lines = stderr.trim().split('\n').filter((l) => /^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim()));
+  const last = lines.at(-1);
+  if (!last) return NaN;
+  return last
+    .trim()
+    .split(' ')
+    .map((t) => {
+      const m = t.match(/^(\d+)m([\d.]+)s$/);
+      return Number(m[1]) * 60 + Number(m[2]);
+    })
+    .reduce((a, b) => a + b, 0);
 }

@@ -253,3 +253,10 @@ function ipv4Hex(ip) {
     .reverse()
     .join('');
 }
+
+/** Machine-wide busy and steal CPU seconds so far (all CPUs), from /proc/stat. */
+export function machineCpu() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return { busy: (user + nice + system + irq + softirq) / CLK_TCK, steal: (steal ?? 0) / CLK_TCK };
+}

@@ -100,6 +100,10 @@ export function settingsLine(results) {
     `${st.rounds} interleaved rounds; wrk -t1 -c64 -d${st.seconds64}s and -c1 -d${st.seconds1}s after a ${st.warmupSeconds}s warm-up; ` +
     `medians (min–max). Proxy under test on CPU ${st.proxyCpu}; upstream nginx and wrk on CPU ${st.loadCpu}; ` +
     `/dev/cpu_dma_latency ${results.pmqos.held ? 'held at 0' : `NOT held (${results.pmqos.reason})`} (cpuidle ${results.pmqos.cpuidleDriver}). ` +
-    `Access log ${'on'} unless marked "no log".`
+    `Access log on unless marked "no log".` +
+    (results.background
+      ? ` CPU used by other work on the machine during the measurements: median ${(100 * results.background.cpuShare.median).toFixed(1)} % of all CPUs (max ${(100 * results.background.cpuShare.max).toFixed(1)} %)` +
+        `${results.background.cpuShare.max > 0.05 ? ' — a busy machine: treat absolute figures with care, ratios less so' : ''}.`
+      : '')
   );
 }

@@ -2,7 +2,8 @@
 // (/api/v1/…, /apis/{group}/{version}/…) and outpost's batch apply. Holds no state of its own.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { FieldIssue } from '../api/field-issue.js';
 import type { KubeObject } from '../api/object.js';
 import { applySchemaDefaults, validateObject } from '../api/validate.js';
@@ -22,6 +23,8 @@ import {
 import { parseJsonBody, readBody, sendJson, sendStatus, warningHeaders } from './http-util.js';
 import { openApiV3Document, openApiV3Root } from './openapi.js';
 import { ResourceHandler, type LogsFor, type ResourceRequest } from './resources.js';
+import { makeServingCert, type ServingCert } from './serving-cert.js';
+import { rememberServingCert } from './kubeconfig.js';
 import { HttpError, notFound, toHttpError } from './status.js';
 
 export const BATCH_APPLY_PATH = '/apis/outpost.dev/v1alpha1/apply';
@@ -42,10 +45,20 @@ export interface ApiServerOptions {
   defaults?: (obj: KubeObject) => KubeObject;
   /** Pod logs for `kubectl logs`. */
   logsFor?: LogsFor;
+  /**
+   * TLS on the same port (kubectl sends a bearer token only over TLS). Default: a fresh self-signed
+   * certificate for the host; false: plain HTTP only.
+   */
+  tls?: boolean | ServingCert;
 }
 
 export interface ApiServer {
+  /** Plain HTTP (what outpost's own ApiClient uses). */
   url: string;
+  /** The same port over TLS, for kubectl; undefined when TLS is off. */
+  httpsUrl?: string;
+  /** The certificate httpsUrl serves (its own CA), for a kubeconfig's certificate-authority-data. */
+  caPem?: string;
   close(): Promise<void>;
 }
 
@@ -145,33 +158,62 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     await resources.handle(req, res, r, url.searchParams);
   }
 
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((err: unknown) => {
       const e = toHttpError(err);
       if (e.code >= 500) process.stderr.write(`outpost api: ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}\n`);
       if (res.headersSent) res.end();
       else sendStatus(res, e);
     });
+  };
+  let cert: ServingCert | undefined;
+  if (opts.tls !== false) {
+    cert = typeof opts.tls === 'object' ? opts.tls : makeServingCert([host]);
+  }
+  const http = createServer(handler);
+  const https = cert ? createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, handler) : undefined;
+  for (const s of [http, https]) {
+    if (!s) continue;
+    // Watches are long-lived; node's default request timeout would cut them.
+    s.requestTimeout = 0;
+    s.headersTimeout = 60_000;
+    s.keepAliveTimeout = 65_000;
+  }
+  const sockets = new Set<Socket>();
+  // One port for both: a TLS ClientHello starts with 0x16, an HTTP request never does.
+  const listener = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.once('error', () => socket.destroy());
+    socket.once('readable', () => {
+      const first = socket.read(1) as Buffer | null;
+      if (first === null) return socket.destroy();
+      socket.unshift(first);
+      if (first[0] === 0x16 && https) https.emit('connection', socket);
+      else http.emit('connection', socket);
+    });
   });
-  // Watches are long-lived; node's default request timeout would cut them.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
+    listener.once('error', reject);
+    listener.listen(opts.port ?? 0, host, () => {
+      listener.off('error', reject);
       resolve();
     });
   });
-  const addr = server.address() as AddressInfo;
+  const addr = listener.address() as AddressInfo;
   const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   serverAddress = `${hostPart}:${addr.port}`;
+  const url = `http://${serverAddress}`;
+  const httpsUrl = cert ? `https://${serverAddress}` : undefined;
+  if (cert && httpsUrl) rememberServingCert(url, { httpsUrl, caPem: cert.certPem });
   return {
-    url: `http://${serverAddress}`,
+    url,
+    ...(httpsUrl && cert ? { httpsUrl, caPem: cert.certPem } : {}),
     close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
+      listener.close(() => resolve());
+      for (const s of sockets) s.destroy();
+      http.closeAllConnections();
+      https?.closeAllConnections();
     }),
   };
 }

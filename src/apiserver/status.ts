@@ -56,9 +56,15 @@ export function badRequest(message: string): HttpError {
   return new HttpError(400, 'BadRequest', message);
 }
 
-/** `Unsupported value: "DNZ": …` — Kubernetes capitalises the first word of a field error. */
+/**
+ * A field error's body as Kubernetes words it: `Unsupported value: "DNZ": supported values: …`,
+ * `Invalid value: 70000: …`, `Required value`, `Forbidden: …` (validation words them in lower case
+ * without the colon after the error type).
+ */
 export function causeMessage(issue: FieldIssue): string {
   const m = issue.message;
+  const typed = /^(unsupported|invalid|duplicate|not found) value (.+)$/s.exec(m);
+  if (typed) return `${typed[1]!.charAt(0).toUpperCase()}${typed[1]!.slice(1)} value: ${typed[2]}`;
   return m.charAt(0).toUpperCase() + m.slice(1);
 }
 

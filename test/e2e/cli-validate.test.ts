@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 const BIN = 'bin/outpost';
 function outpost(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', input});
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', input });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

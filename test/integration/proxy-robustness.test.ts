@@ -393,9 +393,17 @@ test('TCP listener: a client that connects and leaves at once is logged, and the
   await new Promise<void>((r) => s.once('connect', () => r()));
   s.resetAndDestroy();
   await g.logLine((x) => x.downstreamLocal === `${A.tcp}:${g.tcpPort}`, 'tcp reset');
-  const echo = await rawExchange(A.tcp, g.tcpPort, 'ping\n', { end: true, capMs: 4000 });
+  const echo = await rawExchange(A.tcp, g.tcpPort, 'ping\n', { end: false, capMs: 500 });
   assert.equal(echo.text, 'ping\n');
   await g.assertServing();
+});
+
+test('TCP listener: a client that half-closes after writing still gets the reply (Envoy keeps half-close)', async (t) => {
+  const g = await gateway(t);
+  // `printf ping | nc host port`: the request, then FIN, then the reply comes back.
+  const echo = await rawExchange(A.tcp, g.tcpPort, 'ping\n', { end: true, capMs: 4000 });
+  assert.equal(echo.text, 'ping\n');
+  assert.ok(echo.closed, 'closed once the upstream closed too');
 });
 
 /** A real ClientHello, as node's TLS client sends it. */

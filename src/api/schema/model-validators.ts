@@ -13,7 +13,7 @@ import { validate as validateHttpRoute } from '@kubernetes-models/gateway-api/_s
 import { validate as validateGrpcRoute } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1GRPCRoute';
 import { validate as validateReferenceGrant } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1beta1ReferenceGrant';
 import type { IssueList } from '../field-issue.js';
-import { formatPath, pointerToSegments, type PathSegment } from '../field-path.js';
+import { pointerToSegments, type PathSegment } from '../field-path.js';
 
 interface AjvError { instancePath: string; keyword: string; params: Record<string, unknown>; message?: string }
 type Check = (obj: Record<string, unknown>) => AjvError[];
@@ -96,6 +96,5 @@ export function checkWithModel(groupKind: string, modelApiVersion: string, obj: 
       case 'format': out.invalid(segs, v, `must be a valid ${String(e.params['format'])}`); break;
       default: out.invalid(segs, v, e.message ?? `fails the schema rule "${e.keyword}"`);
     }
-    void formatPath;
   }
 }

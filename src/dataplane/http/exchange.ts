@@ -40,6 +40,28 @@ const RETRY_BUFFER_LIMIT = 1024 * 1024;
 
 const EMPTY_HEADERS: HeaderMap = {};
 
+/** A closed upstream connection after the response head: Envoy pairs UC with connection_termination. */
+const RESET_AFTER_START_TERMINATION = 'upstream_reset_after_response_started{connection_termination}';
+
+/**
+ * RFC 3986 authority characters (reg-name / IP-literal, optional port). Anything else (spaces,
+ * quotes, braces, slashes) is rejected as Envoy does (400 http.invalid_authority).
+ */
+const AUTHORITY_OK = (() => {
+  const t = new Uint8Array(128);
+  const ok = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:[]%";
+  for (let i = 0; i < ok.length; i++) t[ok.charCodeAt(i)] = 1;
+  return t;
+})();
+
+function isValidAuthority(a: string): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
+    if (c >= 128 || AUTHORITY_OK[c] === 0) return false;
+  }
+  return true;
+}
+
 export class Exchange implements AccessLogEntry, RequestView {
   // RequestView
   readonly method: string;
@@ -146,6 +168,10 @@ export class Exchange implements AccessLogEntry, RequestView {
   run(table: CompiledRouteTable): void {
     if (this.authority === '') {
       this.#localReply(400, ResponseFlag.DPE, D.MISSING_HOST_HEADER, 'Bad Request');
+      return;
+    }
+    if (!isValidAuthority(this.authority)) {
+      this.#localReply(400, ResponseFlag.DPE, D.INVALID_AUTHORITY, 'Bad Request');
       return;
     }
     const vh = table.findVirtualHost(this.authority, this.#port);
@@ -678,7 +704,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   #fail(err: Error & { code?: string }): void {
     if (this.#started) {
       // Headers already went downstream: all we can do is cut the response.
-      this.#ex.resetAfterStart(ResponseFlag.UC, isProtocolError(err) ? D.UPSTREAM_RESET_AFTER_RESPONSE_STARTED_PROTOCOL_ERROR : D.UPSTREAM_RESET_AFTER_RESPONSE_STARTED);
+      this.#ex.resetAfterStart(ResponseFlag.UC, isProtocolError(err) ? D.UPSTREAM_RESET_AFTER_RESPONSE_STARTED_PROTOCOL_ERROR : RESET_AFTER_START_TERMINATION);
       this.#settle(COMMITTED);
       return;
     }

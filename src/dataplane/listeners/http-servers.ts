@@ -41,7 +41,12 @@ export class HttpServers {
       requestTimeout: 0,
       maxHeaderSize: limits.maxHeaderBytes,
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+      // Envoy answers a missing Host itself (400 missing_host_header, logged); so does the Exchange.
+      requireHostHeader: false,
     } as http.ServerOptions, onRequest);
+    // node starts connection tracking (headers timeout, closeIdleConnections) on 'listening';
+    // this server never listens (connections are handed to it), so start it here.
+    this.h1.emit('listening');
     this.h1.on('clientError', this.#onClientError);
     this.h2 = http2.createServer({ maxSessionMemory: 64 }, onRequest);
     this.#watchSessions(this.h2);
@@ -130,6 +135,7 @@ export class HttpServers {
   }
 
   destroyAll(): void {
+    this.h1.close();
     for (const s of this.#sessions) s.destroy();
     for (const s of this.#sockets) s.destroy();
   }

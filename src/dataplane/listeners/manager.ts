@@ -98,7 +98,8 @@ export class ListenerManager {
 
   #bind(key: string, cl: CompiledListener): Promise<BoundSocket> {
     const sockets = new Set<Socket>();
-    const server = net.createServer({ noDelay: true });
+    // Half-open: a client's FIN must not close our side before the upstream's answer is relayed.
+    const server = net.createServer({ noDelay: true, allowHalfOpen: true });
     return new Promise<BoundSocket>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         reject(new Error(`listener ${cl.listener.name}: cannot bind ${key}: ${err.code ?? err.message}`));
