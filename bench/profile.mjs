@@ -51,7 +51,9 @@ async function main() {
   }
   await probe(target);
   log(`load: wrk -t1 -c64 -d${seconds}s against ${twoHop ? 'the sidecar (two hops)' : 'the gateway'}, access log ${logOn ? 'on' : 'off'}; cpu_dma_latency ${pm.held ? 'held' : 'not held'}`);
+  const from = Number(process.hrtime.bigint() / 1000n);
   const w = await runWrk({ ...target, connections: 64, seconds, cpu: 1, scripts });
+  const to = Number(process.hrtime.bigint() / 1000n);
   log(`${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, errors ${w.errors}`);
   const profiled = twoHop ? sc : gw;
   const before = new Set(readdirSync(profDir));
@@ -61,9 +63,9 @@ async function main() {
   const fresh = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f)).sort();
   if (fresh.length === 0) throw new Error('no .cpuprofile was written: the proxy must exit normally on SIGINT for --cpu-prof to write one');
   const file = join(profDir, fresh.at(-1));
-  const { totalMs, rows } = analyzeProfile(file, REPO);
+  const { totalMs, idleMs, rows } = analyzeProfile(file, REPO, [from, to]);
   rows.sort((a, b) => b.selfMs - a.selfMs);
-  console.log(`\nprofile ${file} (${(totalMs / 1000).toFixed(1)} s sampled)\n`);
+  console.log(`\nprofile ${file}: ${(totalMs / 1000).toFixed(1)} s busy, ${(idleMs / 1000).toFixed(1)} s idle under load; % of busy time\n`);
   console.log(renderTable(['function', 'where', 'self %', 'total %'], rows.slice(0, top).map((r) => [r.name.slice(0, 40), r.where, r.selfPct.toFixed(1), r.totalPct.toFixed(1)])));
   console.log('\nself time by file:\n');
   console.log(renderTable(['file', 'self %'], byFile(rows).slice(0, 15).map(([f, p]) => [f, p.toFixed(1)])));

@@ -37,8 +37,13 @@ function location(callFrame, repo) {
   return `${url}:${lineNumber + 1}`;
 }
 
-/** Ranks the profile: [{ name, where, selfMs, selfPct, totalMs, totalPct }], by self time. */
-export function analyzeProfile(file, repo) {
+/**
+ * Ranks the profile: [{ name, where, selfMs, selfPct, totalMs, totalPct }], by self time.
+ * window: [fromUs, toUs] on the monotonic clock (process.hrtime in µs, which V8's profile
+ * timestamps share) keeps only the samples taken under load, not start-up and shutdown.
+ * Percentages are of the busy time: samples in (idle) are counted apart.
+ */
+export function analyzeProfile(file, repo, window) {
   const prof = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const parent = new Map();
@@ -53,9 +58,17 @@ export function analyzeProfile(file, repo) {
     if (!info.has(key)) info.set(key, { name, where, self: 0, total: 0 });
   }
   let all = 0;
+  let idle = 0;
+  let t = prof.startTime;
   for (let i = 0; i < prof.samples.length; i++) {
     const dt = prof.timeDeltas[i] ?? 0;
+    t += dt;
+    if (window && (t < window[0] || t > window[1])) continue;
     const id = prof.samples[i];
+    if (byId.get(id).callFrame.functionName === '(idle)') {
+      idle += dt;
+      continue;
+    }
     all += dt;
     info.get(keyOf.get(id)).self += dt;
     const seen = new Set();
@@ -75,7 +88,7 @@ export function analyzeProfile(file, repo) {
     totalMs: r.total / 1000,
     totalPct: (100 * r.total) / all,
   }));
-  return { totalMs: all / 1000, rows };
+  return { totalMs: all / 1000, idleMs: idle / 1000, rows };
 }
 
 /** Self time summed per source file (src/…, node:…, native). */

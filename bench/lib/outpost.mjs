@@ -172,7 +172,10 @@ export function outpostProxyService({ id, config, hostsFile, runDir, cpu, nodeAr
       const file = join(dir, 'proxyconfig.json');
       writeFileSync(file, JSON.stringify(config, null, 2));
       await assertPortFree(listener.address, listener.port);
+      await assertPortFree(config.proxy.ip ?? listener.address, 15000);
       const args = ['-c', String(cpu), process.execPath, ...nodeArgs, OUTPOST_BIN, 'proxy', '--config', file];
+      // Each proxy's admin endpoint on its own address, as each workload has in the mesh.
+      args.push('--admin', `${config.proxy.ip ?? listener.address}:15000`);
       if (hostsFile) args.push('--hosts-file', hostsFile);
       args.push(...extraArgs);
       proc = startProcess(id, 'taskset', args, { stdoutFile: join(dir, 'stdout.log'), stderrFile: join(dir, 'stderr.log'), cwd: dir });

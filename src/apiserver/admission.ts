@@ -2,7 +2,7 @@
 // Errors stop the write with a 422; warnings travel back as Warning headers.
 import type { FieldIssue } from '../api/field-issue.js';
 import type { KubeObject } from '../api/object.js';
-import { invalidError } from './status.js';
+import { HttpError, invalidError } from './status.js';
 
 export type Validator = (obj: KubeObject) => FieldIssue[];
 export type Defaulter = (obj: KubeObject) => KubeObject;
@@ -41,6 +41,12 @@ export class Admission {
   /** Defaults and validates; throws 422 Invalid naming every field error. */
   admit(obj: KubeObject, group: string, mode: FieldValidation): Admitted {
     const r = this.check(obj, mode);
+    // Unknown fields fail decoding before validation runs, as the API server's strict decoder does.
+    const unknown = r.errors.filter((i) => i.reason === 'FieldValueUnknown');
+    if (unknown.length > 0) {
+      const version = obj.apiVersion.split('/').pop();
+      throw new HttpError(400, 'BadRequest', `${obj.kind} in version "${version}" cannot be handled as a ${obj.kind}: strict decoding error: ${unknown.map((i) => `unknown field "${i.path}"`).join(', ')}`);
+    }
     if (r.errors.length > 0) throw invalidError(obj.kind, group, obj.metadata?.name ?? '', r.errors);
     return { object: r.object, warnings: r.warnings };
   }

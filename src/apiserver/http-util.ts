@@ -15,6 +15,13 @@ export async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Bodies are JSON (or YAML for apply patches); a protobuf body gets 415, on which client-go retries as JSON. */
+export function requireJsonBody(contentType: string | undefined): void {
+  if (contentType && /protobuf/i.test(contentType)) {
+    throw new HttpError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+  }
+}
+
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') throw new HttpError(400, 'BadRequest', 'the request body is empty');
   try {

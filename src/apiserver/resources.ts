@@ -293,7 +293,7 @@ export class ResourceHandler {
       return;
     }
     const { object, warnings } = this.admission.admit({ ...obj, status: current.status }, r.info.group, fieldValidationOf(query.get('fieldValidation')));
-    withManager(object, query.get('fieldManager') ?? managerOf(req), 'Update', r);
+    if (!setsManagedFields(object, current)) withManager(object, query.get('fieldManager') ?? managerOf(req), 'Update', r);
     if (this.isDryRun(query)) return this.send(res, 200, r, { ...object, metadata: { ...current.metadata, ...object.metadata } }, warnings);
     const updated = this.store.update(object);
     this.send(res, 200, r, updated, warnings);
@@ -340,7 +340,7 @@ export class ResourceHandler {
         }
         const next = this.fixIdentity(patched, current, r);
         const { object, warnings } = this.admission.admit(next, r.info.group, mode);
-        withManager(object, manager, 'Update', r);
+        if (!setsManagedFields(object, current)) withManager(object, manager, 'Update', r);
         if (this.isDryRun(query)) return this.send(res, 200, r, object, warnings);
         const updated = this.store.update({ ...object, metadata: { ...object.metadata, resourceVersion: explicitRv ?? current.metadata.resourceVersion } });
         return this.send(res, 200, r, updated, warnings);
@@ -418,6 +418,11 @@ export class ResourceHandler {
     }
     sendJson(res, 200, { kind: `${r.info.kind}List`, apiVersion: apiVersionOf(r.info, r.version), metadata: { resourceVersion: this.store.revision() }, items: deleted });
   }
+}
+
+/** A client that rewrites managedFields itself (kubectl migrating client-side apply) gets exactly what it wrote. */
+function setsManagedFields(next: KubeObject, current: KubeObject): boolean {
+  return canonicalJson(next.metadata.managedFields ?? null) !== canonicalJson(current.metadata.managedFields ?? null);
 }
 
 function managerOf(req: IncomingMessage): string {

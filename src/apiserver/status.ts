@@ -65,7 +65,8 @@ export function causeMessage(issue: FieldIssue): string {
   const m = issue.message;
   const typed = /^(unsupported|invalid|duplicate|not found) value (.+)$/s.exec(m);
   if (typed) return `${typed[1]!.charAt(0).toUpperCase()}${typed[1]!.slice(1)} value: ${typed[2]}`;
-  return m.charAt(0).toUpperCase() + m.slice(1);
+  if (/^(required value|forbidden|too long|too many|internal error)/.test(m)) return m.charAt(0).toUpperCase() + m.slice(1);
+  return m;
 }
 
 /** One `field: message`, as Kubernetes prints a field error. */

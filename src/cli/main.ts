@@ -7,8 +7,14 @@ import { CliError } from './errors.js';
 export function buildProgram(): Command {
   const program = new Command('outpost')
     .description('Service-mesh egress: route what leaves the mesh through an egress gateway, log and count it')
+    .option('--state-dir <dir>', "the local mesh's state directory (default: $OUTPOST_STATE_DIR or ./.outpost)")
     .showHelpAfterError()
     .exitOverride();
+  // `--state-dir` is accepted before or after the verb; every verb reads it through the environment.
+  program.hook('preAction', (cmd) => {
+    const dir = (cmd.opts() as { stateDir?: string }).stateDir;
+    if (dir) process.env.OUTPOST_STATE_DIR = dir;
+  });
   registerCommands(program);
   return program;
 }

@@ -187,6 +187,12 @@ export interface RouteMatch {
 export type StringMatch =
   | { readonly kind: 'exact'; readonly value: string; readonly ignoreCase?: boolean }
   | { readonly kind: 'prefix'; readonly value: string; readonly ignoreCase?: boolean }
+  /**
+   * Path-segment prefix (Envoy's path_separated_prefix, used for Gateway API `PathPrefix`): the
+   * path without its query equals `value` or continues with `/` after it, so `/foo` matches `/foo`,
+   * `/foo/` and `/foo/bar` but not `/foobar`. A trailing `/` in `value` is ignored; `/` matches every path.
+   */
+  | { readonly kind: 'pathPrefix'; readonly value: string; readonly ignoreCase?: boolean }
   /** RE2-compatible; must match the whole value. */
   | { readonly kind: 'regex'; readonly value: string };
 

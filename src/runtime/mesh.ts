@@ -205,7 +205,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     });
     cleanups.push(() => control.close());
 
-    writeKubeconfig(paths.kubeconfig, { url: api.url, token });
+    writeKubeconfig(paths.kubeconfig, { url: api.httpsUrl ?? api.url, token, ...(api.caPem ? { caPem: api.caPem } : {}) });
     const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString() };
     writeEndpoint(paths, endpoint);
     log(`mesh up: API ${api.url}, control ${control.url}, state dir ${paths.dir}`);

@@ -29,6 +29,8 @@ export interface RawOptions {
   readonly capMs?: number;
   /** Write the bytes in these pieces (sizes), each on its own turn. */
   readonly pieces?: readonly number[];
+  /** Stop waiting as soon as what came back satisfies this (the result is then not `closed`). */
+  readonly until?: (received: Buffer) => boolean;
 }
 
 /** Connects, writes `data`, collects what comes back until the peer closes or the cap. */
@@ -47,7 +49,10 @@ export function rawExchange(host: string, port: number, data: string | Buffer, o
       resolve({ bytes, text: bytes.toString('latin1'), closed, capped, ...(error !== undefined ? { error } : {}) });
     };
     const timer = setTimeout(() => finish(false, true), o.capMs ?? 3000);
-    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (o.until?.(Buffer.concat(chunks))) finish(false, false);
+    });
     sock.on('error', (err: NodeJS.ErrnoException) => { error = err.code ?? err.message; });
     sock.on('end', () => finish(true, false));
     sock.on('close', () => finish(true, false));

@@ -393,7 +393,7 @@ test('TCP listener: a client that connects and leaves at once is logged, and the
   await new Promise<void>((r) => s.once('connect', () => r()));
   s.resetAndDestroy();
   await g.logLine((x) => x.downstreamLocal === `${A.tcp}:${g.tcpPort}`, 'tcp reset');
-  const echo = await rawExchange(A.tcp, g.tcpPort, 'ping\n', { end: false, capMs: 500 });
+  const echo = await rawExchange(A.tcp, g.tcpPort, 'ping\n', { capMs: 4000, until: (b) => b.includes(0x0a) });
   assert.equal(echo.text, 'ping\n');
   await g.assertServing();
 });

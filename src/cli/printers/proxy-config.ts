@@ -54,12 +54,19 @@ function routeMatch(m: RouteMatch): string {
   return parts.join(' ');
 }
 
+/** istioctl shows a route's VirtualService as `<name>.<namespace>`. */
+function virtualServiceOf(source: string | undefined): string {
+  if (!source) return '';
+  const m = /\/namespaces\/([^/]+)\/[^/]+\/([^/]+)$/.exec(source);
+  return m ? `${m[2]}.${m[1]}` : source;
+}
+
 export function routesTable(cfg: ProxyConfig): string {
   const rows: string[][] = [];
   for (const rt of cfg.routeTables) {
     for (const vh of rt.virtualHosts) {
       for (const r of vh.routes) {
-        rows.push([rt.name, vh.name, vh.domains.join(', '), routeMatch(r.match), r.source ?? r.name ?? '']);
+        rows.push([rt.name, vh.name, vh.domains.join(', '), routeMatch(r.match), virtualServiceOf(r.source ?? r.name)]);
       }
       if (vh.routes.length === 0) rows.push([rt.name, vh.name, vh.domains.join(', '), '-', '']);
     }

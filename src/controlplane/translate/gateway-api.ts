@@ -171,7 +171,12 @@ function pathMatch(p: Rec): StringMatch | undefined {
   switch (str(p.type) ?? 'PathPrefix') {
     case 'Exact': return { kind: 'exact', value };
     case 'RegularExpression': return { kind: 'regex', value };
-    default: return { kind: 'prefix', value };
+    default: {
+      // PathPrefix matches whole segments and ignores a trailing `/` (as Istio, with Envoy's
+      // path_separated_prefix); `/` alone stays a plain prefix, since it matches every path either way.
+      const trimmed = value.replace(/\/+$/, '');
+      return trimmed === '' ? { kind: 'prefix', value: '/' } : { kind: 'pathPrefix', value: trimmed };
+    }
   }
 }
 

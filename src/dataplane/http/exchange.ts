@@ -171,6 +171,8 @@ export class Exchange implements AccessLogEntry, RequestView {
       return;
     }
     if (!isValidAuthority(this.authority)) {
+      // Not logged verbatim: a quote or space in it would break the access-log line.
+      this.authority = '';
       this.#localReply(400, ResponseFlag.DPE, D.INVALID_AUTHORITY, 'Bad Request');
       return;
     }

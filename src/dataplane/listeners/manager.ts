@@ -122,8 +122,8 @@ export class ListenerManager {
   }
 
   #drain(b: BoundSocket): void {
+    // Only this socket's connections drain; other listeners' keep-alive connections are untouched.
     b.server.close();
-    for (const s of this.#servers.values()) s.closeIdle();
     if (b.sockets.size === 0) return;
     setTimeout(() => { for (const s of b.sockets) s.destroy(); }, this.#drainMs).unref();
   }

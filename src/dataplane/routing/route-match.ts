@@ -52,7 +52,7 @@ class QueryCheck {
 export class CompiledRoute {
   readonly route: Route;
   readonly #path: StringMatcher | undefined;
-  /** Exact and regex path matches ignore the query string; a prefix sees the whole `:path` (Envoy). */
+  /** Exact, path-segment prefix and regex path matches ignore the query string; a plain prefix sees the whole `:path` (Envoy). */
   readonly #pathWithoutQuery: boolean;
   readonly #method: StringMatcher | undefined;
   readonly #scheme: StringMatcher | undefined;

@@ -1,16 +1,20 @@
-// StringMatch compiled once per config: exact, prefix (optionally case-insensitive) and RE2-style full-match regex.
+// StringMatch compiled once per config: exact, prefix, path-segment prefix (optionally case-insensitive) and RE2-style full-match regex.
 
 import type { StringMatch } from '../../proxyconfig/types.js';
 import { ConfigError } from './errors.js';
 
+const KINDS: ReadonlySet<string> = new Set(['exact', 'prefix', 'pathPrefix', 'regex']);
+
 /** A compiled StringMatch; `test` never allocates. */
 export class StringMatcher {
-  readonly kind: 'exact' | 'prefix' | 'regex';
+  readonly kind: 'exact' | 'prefix' | 'pathPrefix' | 'regex';
+  /** For `pathPrefix`, without trailing slashes (`/` becomes the empty string, which matches every path). */
   readonly value: string;
   readonly ignoreCase: boolean;
   readonly regex: RegExp | undefined;
 
   constructor(m: StringMatch, where: string) {
+    if (!KINDS.has(m.kind)) throw new ConfigError(`${where}: unknown match kind ${JSON.stringify(m.kind)} (exact, prefix, pathPrefix or regex)`);
     this.kind = m.kind;
     if (m.kind === 'regex') {
       this.regex = compileRe2(m.value, where, true);
@@ -19,7 +23,8 @@ export class StringMatcher {
     } else {
       if (typeof m.value !== 'string') throw new ConfigError(`${where}: ${m.kind} match needs a string value`);
       this.ignoreCase = m.ignoreCase === true;
-      this.value = this.ignoreCase ? m.value.toLowerCase() : m.value;
+      const v = m.kind === 'pathPrefix' ? trimTrailingSlashes(m.value) : m.value;
+      this.value = this.ignoreCase ? v.toLowerCase() : v;
       this.regex = undefined;
     }
   }
@@ -31,10 +36,23 @@ export class StringMatcher {
       case 'prefix':
         if (!this.ignoreCase) return s.startsWith(this.value);
         return s.length >= this.value.length && s.slice(0, this.value.length).toLowerCase() === this.value;
+      case 'pathPrefix': {
+        // The prefix must end at a segment boundary: the end of the path or a `/` (Envoy's path_separated_prefix).
+        const n = this.value.length;
+        if (s.length > n && s.charCodeAt(n) !== 47 /* / */) return false;
+        if (!this.ignoreCase) return s.startsWith(this.value);
+        return s.length >= n && s.slice(0, n).toLowerCase() === this.value;
+      }
       case 'regex':
         return this.regex!.test(s);
     }
   }
+}
+
+function trimTrailingSlashes(v: string): string {
+  let end = v.length;
+  while (end > 0 && v.charCodeAt(end - 1) === 47 /* / */) end--;
+  return end === v.length ? v : v.slice(0, end);
 }
 
 // RE2 has no lookaround and no backreferences; JS would accept them and match differently from Envoy.
