@@ -1,6 +1,6 @@
 // Control-plane figures: translation time and memory for one proxy with 10,000 ServiceEntries and 1,000 VirtualServices,
 // and the time from an apply to the last of 50 connected proxies ACKing it.
-// Run: node --expose-gc --import tsx bench/controlplane.ts [--ses 10000] [--vss 1000] [--proxies 50] [--rounds 5]
+// Run: node --expose-gc --import tsx bench/controlplane.ts [--ses 10000] [--vss 1000] [--proxies 50] [--rounds 5] [--only translation|propagation]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,5 +118,7 @@ async function benchPropagation(): Promise<void> {
   }
 }
 
-benchTranslation();
-await benchPropagation();
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+if (only !== 'propagation') benchTranslation();
+if (only !== 'translation') await benchPropagation();

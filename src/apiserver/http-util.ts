@@ -5,6 +5,10 @@ import { HttpError, type Status } from './status.js';
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 export async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readRawBody(req)).toString('utf8');
+}
+
+export async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -12,14 +16,7 @@ export async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY_BYTES) throw new HttpError(413, 'RequestEntityTooLarge', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Bodies are JSON (or YAML for apply patches); a protobuf body gets 415, on which client-go retries as JSON. */
-export function requireJsonBody(contentType: string | undefined): void {
-  if (contentType && /protobuf/i.test(contentType)) {
-    throw new HttpError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
-  }
+  return Buffer.concat(chunks);
 }
 
 export function parseJsonBody(text: string): unknown {

@@ -9,7 +9,8 @@ import { StoreError, type Store, type WatchEvent } from '../store/types.js';
 import { matchesLabels, parseLabelSelector } from '../store/label-selector.js';
 import { Admission, fieldValidationOf } from './admission.js';
 import { matchesFields, parseFieldSelector } from './field-selector.js';
-import { parseJsonBody, readBody, sendJson, sendStatus, warningHeaders } from './http-util.js';
+import { parseJsonBody, readBody, readRawBody, sendJson, sendStatus, warningHeaders } from './http-util.js';
+import { decodeProtobufObject, isProtobuf } from './protobuf-body.js';
 import { applyJsonPatch } from './json-patch.js';
 import { HttpError, badRequest, notFound, toHttpError } from './status.js';
 import { strategicMerge } from './strategic-merge.js';
@@ -208,7 +209,8 @@ export class ResourceHandler {
   // ---- writes ----
 
   private async readObject(req: IncomingMessage, r: ResourceRequest): Promise<KubeObject> {
-    const body = parseJsonBody(await readBody(req));
+    const raw = await readRawBody(req);
+    const body = isProtobuf(req.headers['content-type']) ? decodeProtobufObject(raw) : parseJsonBody(raw.toString('utf8'));
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the request body must be a JSON object');
     const obj = body as KubeObject;
     obj.metadata ??= { name: '' };

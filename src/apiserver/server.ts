@@ -20,7 +20,7 @@ import {
   findKind,
   wantsAggregated,
 } from './discovery.js';
-import { parseJsonBody, readBody, requireJsonBody, sendJson, sendStatus, warningHeaders } from './http-util.js';
+import { parseJsonBody, readBody, sendJson, sendStatus, warningHeaders } from './http-util.js';
 import { openApiV3Document, openApiV3Root } from './openapi.js';
 import { ResourceHandler, type LogsFor, type ResourceRequest } from './resources.js';
 import { makeServingCert, type ServingCert } from './serving-cert.js';
@@ -115,7 +115,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }
     if (!tokenMatches(req.headers.authorization, opts.token)) throw new HttpError(401, 'Unauthorized', 'Unauthorized');
     const accept = req.headers.accept;
-    if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') requireJsonBody(req.headers['content-type']);
     const method = req.method ?? 'GET';
     if (path === BATCH_APPLY_PATH) {
       if (method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', 'POST the objects to apply');

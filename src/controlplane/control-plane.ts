@@ -6,7 +6,9 @@ import { DistributionServer } from './distribution/server.js';
 import type { ProxyStatusRow } from './distribution/protocol.js';
 import { isSnapshotKind, snapshotFromStore, type MeshSnapshot } from './snapshot.js';
 import { reconcileStatus } from './status/index.js';
-import { canonicalJson, translate } from './translate/index.js';
+import { reportTlsMaterialProblems } from './status/tls-problems.js';
+import { canonicalJson, readPemFromFs, translate } from './translate/index.js';
+import type { PemReader } from './translate/tls-material.js';
 
 export interface ControlPlaneOptions {
   readonly store: Store;
@@ -19,6 +21,8 @@ export interface ControlPlaneOptions {
   /** Longest a burst of changes can delay a push, ms (PILOT_DEBOUNCE_MAX, 10 s). */
   readonly debounceMaxMs?: number;
   readonly log?: (line: string) => void;
+  /** Reads TLS files named in resources (default: the local file system). */
+  readonly readPem?: PemReader;
 }
 
 export class ControlPlane {
@@ -33,6 +37,7 @@ export class ControlPlane {
   private pushedRevision = '0';
   private readonly configCache = new Map<string, ProxyConfig>();
   private cacheSnapshot?: MeshSnapshot;
+  private tlsReported: ReadonlySet<string> = new Set();
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.server = new DistributionServer({
@@ -86,7 +91,7 @@ export class ControlPlane {
     const key = canonicalJson(identity);
     let cfg = this.configCache.get(key);
     if (!cfg) {
-      cfg = translate(snapshot, identity);
+      cfg = translate(snapshot, identity, this.opts.readPem ? { readPem: this.opts.readPem } : {});
       this.configCache.set(key, cfg);
     }
     return cfg;
@@ -154,6 +159,7 @@ export class ControlPlane {
     // Deployments change proxies' configs: read again so this round's pushes see them.
     if (deployed.created.length || deployed.updated.length || deployed.deleted.length) snapshot = snapshotFromStore(store);
     reconcileStatus(store, snapshot, log ? { log } : {});
+    this.tlsReported = reportTlsMaterialProblems(store, snapshot, this.opts.readPem ?? readPemFromFs, this.tlsReported, log ? { log } : {});
     // Status writes come back as watch events after this revision and settle in one more (write-free) round.
     this.snapshot = snapshot;
   }

@@ -5,3 +5,4 @@ export type { ProxyStatusRow } from './distribution/protocol.js';
 export { translate, type TranslateOptions } from './translate/index.js';
 export { snapshotFromObjects, snapshotFromStore, type MeshSnapshot } from './snapshot.js';
 export { registryFor, ServiceRegistry } from './registry/index.js';
+export { tlsMaterialProblems, formatTlsMaterialProblem, type TlsMaterialProblem } from './translate/tls-material.js';

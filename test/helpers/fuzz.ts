@@ -1,7 +1,7 @@
 // Robustness and fuzz helpers: raw socket exchanges, a scripted (misbehaving) HTTP upstream, real
 // ClientHellos captured from node's TLS client, a seeded PRNG with byte/HTTP/HTTP2/TLS mutators, and
 // the proxy as a child process (`outpost proxy --config`) so a crash is seen with its stderr.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -20,6 +20,8 @@ export interface RawResult {
   /** We gave up waiting and destroyed the socket. */
   readonly capped: boolean;
   readonly error?: string;
+  /** The client's own port (to find the proxy's side of this connection). */
+  readonly localPort: number;
 }
 
 export interface RawOptions {
@@ -40,13 +42,14 @@ export function rawExchange(host: string, port: number, data: string | Buffer, o
     const sock = net.connect({ host, port });
     let done = false;
     let error: string | undefined;
+    let localPort = 0;
     const finish = (closed: boolean, capped: boolean): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       sock.destroy();
       const bytes = Buffer.concat(chunks);
-      resolve({ bytes, text: bytes.toString('latin1'), closed, capped, ...(error !== undefined ? { error } : {}) });
+      resolve({ bytes, text: bytes.toString('latin1'), closed, capped, localPort, ...(error !== undefined ? { error } : {}) });
     };
     const timer = setTimeout(() => finish(false, true), o.capMs ?? 3000);
     sock.on('data', (c: Buffer) => {
@@ -57,6 +60,7 @@ export function rawExchange(host: string, port: number, data: string | Buffer, o
     sock.on('end', () => finish(true, false));
     sock.on('close', () => finish(true, false));
     sock.once('connect', () => {
+      localPort = sock.localPort ?? 0;
       const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
       const write = async (): Promise<void> => {
         if (o.pieces === undefined || o.pieces.length === 0) {
@@ -76,6 +80,24 @@ export function rawExchange(host: string, port: number, data: string | Buffer, o
       void write();
     });
   });
+}
+
+/**
+ * Connections on local port `port` the proxy still holds although the client has closed its side
+ * (TCP CLOSE-WAIT), waiting up to `boundMs` for them to go; only the one from `clientPort` if given.
+ * Linux `ss`; 0 means none left.
+ */
+export async function proxyHeldSockets(port: number, boundMs: number, clientPort?: number): Promise<number> {
+  const filter = clientPort === undefined ? `( sport = :${port} )` : `( sport = :${port} and dport = :${clientPort} )`;
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile('ss', ['-tanH', 'state', 'close-wait', filter], (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    const n = out.split('\n').filter((l) => l.trim() !== '').length;
+    if (n === 0 || Date.now() > deadline) return n;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +213,7 @@ export function caseRng(seed: number, index: number): Rng {
 
 /** Generic byte-level mutations: flips, inserts, deletes, truncation, duplication. */
 export function mutateBytes(r: Rng, input: Buffer, rounds = r.range(1, 4)): Buffer {
-  let b = Buffer.from(input);
+  let b: Buffer = Buffer.from(input);
   for (let i = 0; i < rounds; i++) {
     if (b.length === 0) { b = r.bytes(r.range(1, 16)); continue; }
     switch (r.int(7)) {

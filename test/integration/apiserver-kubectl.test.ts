@@ -57,6 +57,10 @@ test('kubectl: discovery, apply, get, explain, invalid documents and conflicts',
   const ns = await kubectl(api, ['get', 'ns']);
   assert.equal(ns.code, 0, ns.stderr);
   assert.match(ns.stdout, /^NAME\s+STATUS\s+AGE\ndefault\s+Active\s+\d+s\n$/);
+  // `create namespace` sends protobuf (kubectl's typed client).
+  assert.equal((await kubectl(api, ['create', 'namespace', 'curl'])).stdout, 'namespace/curl created\n');
+  assert.equal((await kubectl(api, ['label', 'namespace', 'curl', 'istio-injection=enabled'])).stdout, 'namespace/curl labeled\n');
+  assert.deepEqual(api.store.get({ group: '', kind: 'Namespace', name: 'curl' })!.metadata.labels, { 'istio-injection': 'enabled' });
   const resources = await kubectl(api, ['api-resources']);
   assert.match(resources.stdout, /serviceentries\s+se\s+networking\.istio\.io\/v1\s+true\s+ServiceEntry/);
   assert.match(resources.stdout, /istiorevisions\s+istiorev\s+sailoperator\.io\/v1\s+false\s+IstioRevision/);

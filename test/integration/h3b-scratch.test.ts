@@ -1,22 +1,24 @@
 import { test } from 'node:test';
-import net from 'node:net';
+import { join } from 'node:path';
+import { readFileSync, existsSync } from 'node:fs';
 import { startHttpUpstream } from '../helpers/upstreams.js';
-import { startProxy } from '../helpers/proxy-harness.js';
-import { proxyConfig, httpListener, routeTable, vhost, forward, staticCluster } from '../helpers/proxyconfig.js';
-import { H2_PREFACE } from '../helpers/fuzz.js';
-const socks: net.Socket[] = [];
-const orig = net.Server.prototype.emit;
-net.Server.prototype.emit = function (ev: string, ...a: unknown[]) { if (ev === 'connection' && a[0] instanceof net.Socket) { const s = a[0]; socks.push(s); for (const e of ['end', 'close', 'error']) s.on(e, () => console.log('proxy socket', e)); } return orig.call(this, ev, ...a); } as never;
-test('inproc', async (t) => {
-  const good = await startHttpUpstream(); t.after(() => good.close());
-  const p = await startProxy(t, proxyConfig({ listeners: [httpListener('http', 0, 'r')], routeTables: [routeTable('r', [vhost('a', ['*'], [forward('good')])])], clusters: [staticCluster('good', [{ address: '127.0.0.1', port: good.port }])] }));
+import { startProxy, tempDir } from '../helpers/proxy-harness.js';
+import { proxyConfig, httpListener, routeTable, vhost, forward, staticCluster, textLog } from '../helpers/proxyconfig.js';
+import { rawExchange, caseRng, mutateHttp, httpSeeds } from '../helpers/fuzz.js';
+test('find', async (t) => {
+  const good = await startHttpUpstream({ name: 'good' }); t.after(() => good.close());
+  const dir = tempDir(t); const logPath = join(dir, 'a.log');
+  const p = await startProxy(t, proxyConfig({ accessLog: textLog(logPath), listeners: [httpListener('http', 0, 'r')], routeTables: [routeTable('r', [vhost('a', ['*'], [forward('good')])])], clusters: [staticCluster('good', [{ address: '127.0.0.1', port: good.port }])] }), {}, logPath);
   const port = p.proxy.listenerPort('http')!;
-  const c = net.connect(port, '127.0.0.1');
-  await new Promise((r) => c.on('connect', r));
-  c.write(H2_PREFACE); await new Promise((r) => setTimeout(r, 100));
-  const s = socks.at(-1)!;
-  console.log('before destroy: flowing', s.readableFlowing, 'paused', s.isPaused(), 'reading', (s as any)._handle?.reading, 'listeners data', s.listenerCount('data'), 'readable', s.listenerCount('readable'), 'end', s.listenerCount('end'));
-  c.destroy();
-  await new Promise((r) => setTimeout(r, 500));
-  console.log('after: destroyed', s.destroyed, 'readableEnded', s.readableEnded);
+  const SEED = 0x0e57b0a7;
+  for (let i = 0; i < 110; i++) {
+    const r = caseRng(SEED, i);
+    const bytes = mutateHttp(r, r.pick(httpSeeds('fuzz.example')));
+    const pieces = r.chance(0.3) ? Array.from({ length: r.range(2, 6) }, () => r.range(1, 64)) : [];
+    const end = r.chance(0.5);
+    await rawExchange('127.0.0.1', port, bytes, { end, pieces, capMs: 250 });
+    await p.proxy.accessLog?.flush();
+    const log = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+    if (log.includes('internal_error')) { console.log('CASE', i, JSON.stringify(bytes.toString('latin1')), 'end', end, 'pieces', pieces); break; }
+  }
 });

@@ -19,7 +19,7 @@ import {
   staticCluster, blackholeCluster, passthroughCluster, fallbackTables, textLog,
 } from '../helpers/proxyconfig.js';
 import {
-  spawnProxy, rawExchange, captureClientHellos, caseRng, mutateBytes, mutateHttp, httpSeeds, h2Case, mutateHello,
+  spawnProxy, rawExchange, proxyHeldSockets, captureClientHellos, caseRng, mutateBytes, mutateHttp, httpSeeds, h2Case, mutateHello,
   type ChildProxy, type Rng,
 } from '../helpers/fuzz.js';
 
@@ -69,7 +69,7 @@ before(async () => {
       passthroughCluster(), blackholeCluster(),
     ],
   });
-  const t0 = Date.now(); proxy = await spawnProxy(cfg, dir); console.log('SPAWN ms', Date.now() - t0);
+  proxy = await spawnProxy(cfg, dir);
   hellos = await captureClientHellos([
     { servername: SNI },
     { servername: SNI, ALPNProtocols: ['h2', 'http/1.1'] },
@@ -82,7 +82,7 @@ before(async () => {
 after(async () => {
   try {
     if (proxy !== undefined) {
-      const t0 = Date.now(); const s = await proxy.stop(); console.log('STOP ms', Date.now() - t0);
+      const s = await proxy.stop();
       assert.deepEqual(s, { code: 0, signal: null }, `the proxy exits 0 on SIGTERM after the fuzz; stderr tail:\n${proxy.stderr().slice(-4000)}`);
     }
   } finally {
@@ -243,6 +243,12 @@ async function runCases(kind: string, cases: FuzzCase[]): Promise<number> {
   return answered;
 }
 
+/** Every fuzz client has gone: the proxy must have let go of their connections too (no CLOSE-WAIT leak). */
+async function assertNoHeldSockets(listener: string): Promise<void> {
+  const n = await proxyHeldSockets(port(listener), 3000);
+  assert.equal(n, 0, `${n} connection(s) on ${listener} still held by the proxy after their clients left (seed ${SEED})`);
+}
+
 function assertLogWellFormed(): void {
   const path = join(dir, 'access.log');
   if (!existsSync(path)) return;
@@ -251,6 +257,8 @@ function assertLogWellFormed(): void {
   for (const [i, l] of lines.entries()) {
     // A CR/LF smuggled from a request into the log would start a line with something else.
     assert.match(l, /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] "/, `access-log line ${i + 1} is not a whole entry: ${JSON.stringify(l.slice(0, 200))}`);
+    // A request that hit a caught exception in the proxy (500 internal_error) is a bug too.
+    assert.ok(!l.includes(' internal_error '), `access-log line ${i + 1} records an internal error: ${l.slice(0, 300)}`);
   }
 }
 
@@ -268,6 +276,7 @@ test('HTTP/1.1: mutated requests to the HTTP listener and the forward proxy', as
   const answered = await runCases('HTTP/1.1', cases);
   assert.ok(answered > cases.length / 4, `the proxy answered ${answered} of ${cases.length} cases (the fuzz reached the codec)`);
   assertLogWellFormed();
+  await assertNoHeldSockets('http');
 });
 
 test('HTTP/2: preface plus valid and mutated frames to the HTTP listener and the forward proxy', async () => {
@@ -277,6 +286,7 @@ test('HTTP/2: preface plus valid and mutated frames to the HTTP listener and the
   const answered = await runCases('HTTP/2', cases);
   assert.ok(answered > cases.length / 4, `the proxy answered ${answered} of ${cases.length} cases`);
   assertLogWellFormed();
+  await assertNoHeldSockets('http');
 });
 
 test('TLS: mutated real ClientHellos to the passthrough listener, the forward proxy and the TCP listener', async () => {

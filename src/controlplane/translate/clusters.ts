@@ -6,9 +6,9 @@ import type { MeshSnapshot } from '../snapshot.js';
 import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.js';
 import { durationMs, hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
 import { isHttpProtocol, type MeshService, type ServicePort } from '../registry/index.js';
+import { upstreamMaterial, type MaterialResult } from './tls-material.js';
 
-/** Reads a PEM file named in a resource (Istio's DestinationRule/Gateway TLS fields are file paths). */
-export type PemReader = (pathOrPem: string) => string | undefined;
+export type { PemReader } from './tls-material.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -120,20 +120,18 @@ function outlierDetection(policy: Rec): OutlierDetection | undefined {
   };
 }
 
-function upstreamTls(policy: Rec, service: MeshService, readPem: PemReader): UpstreamTls | undefined {
+/** The cluster's TLS origination; 'unavailable' when named material cannot be used (the cluster then fails closed). */
+function upstreamTls(policy: Rec, service: MeshService, credentialNameApplies: boolean, read: (value: string) => MaterialResult): UpstreamTls | undefined | 'unavailable' {
   const tls = rec(policy.tls);
   const mode = str(tls.mode);
   if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined; // DISABLE; ISTIO_MUTUAL is the mesh's own mTLS, not modelled.
+  const material = upstreamMaterial(tls, credentialNameApplies, read);
+  if ('problem' in material) return 'unavailable';
   const out: { -readonly [K in keyof UpstreamTls]: UpstreamTls[K] } = { mode };
   if (str(tls.sni)) out.sni = str(tls.sni)!;
-  const ca = str(tls.caCertificates) ? readPem(str(tls.caCertificates)!) : undefined;
-  if (ca) out.caCertificates = ca;
-  if (mode === 'MUTUAL') {
-    const cert = str(tls.clientCertificate) ? readPem(str(tls.clientCertificate)!) : undefined;
-    const key = str(tls.privateKey) ? readPem(str(tls.privateKey)!) : undefined;
-    if (cert) out.clientCertificate = cert;
-    if (key) out.privateKey = key;
-  }
+  if (material.caCertificates) out.caCertificates = material.caCertificates;
+  if (material.clientCertificate) out.clientCertificate = material.clientCertificate;
+  if (material.privateKey) out.privateKey = material.privateKey;
   const sans = strArr(tls.subjectAltNames);
   const effective = sans.length ? sans : service.subjectAltNames ?? [];
   if (effective.length) out.subjectAltNames = effective;
@@ -150,7 +148,7 @@ function discoveryType(service: MeshService): Cluster['type'] {
   }
 }
 
-function clusterProtocol(service: MeshService, port: ServicePort, tls: UpstreamTls | undefined, policy: Rec): Cluster['protocol'] {
+function clusterProtocol(service: MeshService, port: ServicePort, originatesTls: boolean, policy: Rec): Cluster['protocol'] {
   if (port.protocol === 'HTTP2' || port.protocol === 'GRPC' || port.protocol === 'GRPC-WEB') return 'HTTP2';
   if (port.protocol === 'HTTP') {
     if (str(rec(rec(policy.connectionPool).http).h2UpgradePolicy) === 'UPGRADE') return 'HTTP2';
@@ -159,18 +157,23 @@ function clusterProtocol(service: MeshService, port: ServicePort, tls: UpstreamT
     return 'HTTP1';
   }
   // TLS origination on a non-HTTP port still carries the HTTP requests routed to it.
-  return tls ? 'HTTP1' : 'TCP';
+  return originatesTls ? 'HTTP1' : 'TCP';
 }
 
 export interface ClusterBuildContext {
   readonly proxyNamespace: string;
   readonly proxyLabels: Readonly<Record<string, string>>;
+  /** Istio resolves a DestinationRule's tls.credentialName at gateways (and for rules with a workloadSelector). */
+  readonly proxyIsGateway: boolean;
   readonly destinationRules: DestinationRuleIndex;
-  readonly readPem: PemReader;
+  /** TLS material by the value a resource names (memoised per translation). */
+  readonly readMaterial: (value: string) => MaterialResult;
 }
 
-function buildCluster(service: MeshService, port: ServicePort, subset: string | undefined, subsetLabels: Record<string, string> | undefined, policy: Rec, ctx: ClusterBuildContext): Cluster {
+function buildCluster(service: MeshService, port: ServicePort, subset: string | undefined, subsetLabels: Record<string, string> | undefined, policy: Rec, ctx: ClusterBuildContext, drHasSelector: boolean): Cluster {
   const merged = policyForPort(policy, port.port);
+  const tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial);
+  if (tls === 'unavailable') return failClosedCluster(service, port, subset, merged);
   const type = discoveryType(service);
   const endpoints: Endpoint[] = type === 'ORIGINAL_DST' ? [] : service.endpoints
     .filter((e) => !subsetLabels || labelsMatch(subsetLabels, e.labels))
@@ -179,7 +182,6 @@ function buildCluster(service: MeshService, port: ServicePort, subset: string | 
       if (p === undefined) return [];
       return [{ address: e.address, port: p, ...(e.weight !== undefined ? { weight: e.weight } : {}), ...(Object.keys(e.labels).length ? { labels: e.labels } : {}) }];
     });
-  const tls = upstreamTls(merged, service, ctx.readPem);
   const pool = connectionPool(merged);
   const od = outlierDetection(merged);
   return {
@@ -188,10 +190,27 @@ function buildCluster(service: MeshService, port: ServicePort, subset: string | 
     endpoints: type === 'LOGICAL_DNS' ? endpoints.slice(0, 1) : endpoints,
     lbPolicy: lbPolicy(merged),
     connectTimeoutMs: durationMs(rec(rec(merged.connectionPool).tcp).connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    protocol: clusterProtocol(service, port, tls, merged),
+    protocol: clusterProtocol(service, port, tls !== undefined, merged),
     ...(tls ? { tls } : {}),
     ...(pool ? { connectionPool: pool } : {}),
     ...(od ? { outlierDetection: od } : {}),
+    service: { host: service.host, name: service.name, namespace: service.namespace },
+  };
+}
+
+/**
+ * A cluster whose TLS material could not be read: no endpoints and no TLS, so requests get 503 UH
+ * and connections are closed. Istio's proxy fails the handshake instead (UF, "Secret is not supplied
+ * by SDS"); what matters is the same: nothing is sent without the configured trust and identity.
+ */
+function failClosedCluster(service: MeshService, port: ServicePort, subset: string | undefined, merged: Rec): Cluster {
+  return {
+    name: outboundClusterName(port.port, subset, service.host),
+    type: 'STATIC',
+    endpoints: [],
+    lbPolicy: lbPolicy(merged),
+    connectTimeoutMs: durationMs(rec(rec(merged.connectionPool).tcp).connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    protocol: clusterProtocol(service, port, true, merged),
     service: { host: service.host, name: service.name, namespace: service.namespace },
   };
 }
@@ -201,9 +220,10 @@ export function serviceClusters(service: MeshService, ctx: ClusterBuildContext):
   const dr = ctx.destinationRules.lookup(service.host, ctx.proxyNamespace, service.namespace, ctx.proxyLabels);
   const spec = rec(dr?.spec);
   const policy = rec(spec.trafficPolicy);
+  const hasSelector = rec(spec.workloadSelector).matchLabels !== undefined;
   const out: Cluster[] = [];
   for (const port of service.ports) {
-    out.push(buildCluster(service, port, undefined, undefined, policy, ctx));
+    out.push(buildCluster(service, port, undefined, undefined, policy, ctx, hasSelector));
     for (const subset of arr(spec.subsets).map(rec)) {
       const name = str(subset.name);
       if (!name) continue;
@@ -211,7 +231,7 @@ export function serviceClusters(service: MeshService, ctx: ClusterBuildContext):
       const sp = rec(subset.trafficPolicy);
       const combined: Rec = { ...policyForPort(policy, port.port) };
       for (const [k, v] of Object.entries(policyForPort(sp, port.port))) combined[k] = v;
-      out.push(buildCluster(service, port, name, strMap(subset.labels), combined, ctx));
+      out.push(buildCluster(service, port, name, strMap(subset.labels), combined, ctx, hasSelector));
     }
   }
   return out;

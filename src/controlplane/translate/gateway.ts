@@ -5,7 +5,8 @@ import type { MeshSnapshot } from '../snapshot.js';
 import { arr, compareStrings, num, rec, strMap } from '../fields.js';
 import { hostsIntersect, isExportedTo, labelsMatch, narrowerHost, parseHostRule, ruleAllowsNamespace } from '../hosts.js';
 import type { ServiceRegistry } from '../registry/index.js';
-import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext, type PemReader } from './clusters.js';
+import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext } from './clusters.js';
+import { serverMaterial } from './tls-material.js';
 import { l4MatchApplies, virtualServiceRoutes, weightedClusters, type RouteContext } from './http-routes.js';
 import type { GatewayModel, ServerModel, VirtualServiceModel } from './model.js';
 
@@ -16,7 +17,6 @@ export interface GatewayInput {
   readonly gateways: readonly GatewayModel[];
   readonly virtualServices: readonly VirtualServiceModel[];
   readonly clusterContext: ClusterBuildContext;
-  readonly readPem: PemReader;
 }
 
 export interface GatewayOutput {
@@ -62,16 +62,14 @@ function serverKind(s: ServerModel): ServerKind {
   return 'TCP';
 }
 
-function downstreamTls(s: ServerModel, readPem: PemReader): DownstreamTls | undefined | 'invalid' {
+function downstreamTls(s: ServerModel, ctx: ClusterBuildContext): DownstreamTls | undefined | 'invalid' {
   const mode = s.tls?.mode;
   if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined; // ISTIO_MUTUAL: mesh mTLS is not modelled, the hop stays plain.
-  const cert = s.tls?.serverCertificate ? readPem(s.tls.serverCertificate) : undefined;
-  const key = s.tls?.privateKey ? readPem(s.tls.privateKey) : undefined;
-  if (!cert || !key) return 'invalid';
-  const ca = s.tls?.caCertificates ? readPem(s.tls.caCertificates) : undefined;
-  if (mode === 'MUTUAL' && !ca) return 'invalid';
+  // Unreadable certificates: reported by the control plane (tlsMaterialProblems); the port is not served.
+  const m = serverMaterial({ ...s.tls!, mode }, ctx.readMaterial);
+  if ('problem' in m) return 'invalid';
   const min = s.tls?.minProtocolVersion === 'TLSV1_3' ? 'TLSv1.3' : s.tls?.minProtocolVersion === 'TLSV1_2' ? 'TLSv1.2' : undefined;
-  return { mode, certificateChain: cert, privateKey: key, ...(ca ? { caCertificates: ca } : {}), ...(min ? { minProtocolVersion: min } : {}) };
+  return { mode, ...m, ...(min ? { minProtocolVersion: min } : {}) };
 }
 
 interface BoundServer {
@@ -147,7 +145,7 @@ export function translateGateway(input: GatewayInput): GatewayOutput {
         domains: domain === '*' ? ['*'] : [domain, `${domain}:${port}`],
         routes: vh.redirect ? [{ match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'redirect', scheme: 'https', code: 301 } }] : vh.routes,
       }));
-      const tls = servers.map((b) => downstreamTls(b.server, input.readPem)).find((t) => t !== undefined);
+      const tls = servers.map((b) => downstreamTls(b.server, input.clusterContext)).find((t) => t !== undefined);
       if (tls === 'invalid') continue; // A terminating server without readable certificates cannot be served.
       routeTables.push({ name: table, virtualHosts });
       listeners.push({ name: listenerName, address, port: targetPort, bindToPort: true, protocol: 'HTTP', routeTable: table, ...(tls ? { tls } : {}) });

@@ -6,7 +6,8 @@ import type { MeshSnapshot } from '../snapshot.js';
 import { compareStrings, sortedRecord } from '../fields.js';
 import { meshSettings } from '../mesh-settings.js';
 import { registryFor } from '../registry/index.js';
-import { DestinationRuleIndex, type PemReader } from './clusters.js';
+import { DestinationRuleIndex } from './clusters.js';
+import { memoMaterial, type PemReader } from './tls-material.js';
 import { gatewayApiModel } from './gateway-api.js';
 import { translateGateway } from './gateway.js';
 import { gatewayModel, virtualServiceModel } from './istio-model.js';
@@ -21,14 +22,8 @@ export interface TranslateOptions {
   readonly readPem?: PemReader;
 }
 
-export const readPemFromFs: PemReader = (value) => {
-  if (value.includes('-----BEGIN')) return value;
-  try {
-    return readFileSync(value, 'utf8');
-  } catch {
-    return undefined; // Reported as missing TLS material; the resource stays as the user wrote it.
-  }
-};
+/** Inline PEM as is, else the file's text; throws (ENOENT, EACCES…) when the file cannot be read. */
+export const readPemFromFs: PemReader = (value) => (value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8'));
 
 interface SnapshotModels {
   readonly gateways: readonly GatewayModel[];
@@ -85,13 +80,13 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   const registry = registryFor(snapshot);
   const m = snapshotModels(snapshot);
   const mesh = meshSettings(snapshot);
-  const clusterContext = { proxyNamespace: identity.namespace, proxyLabels: identity.labels, destinationRules: m.destinationRules, readPem };
+  const clusterContext = { proxyNamespace: identity.namespace, proxyLabels: identity.labels, proxyIsGateway: identity.role === 'router', destinationRules: m.destinationRules, readMaterial: memoMaterial(readPem) };
   let listeners: Listener[];
   let routeTables: RouteTable[];
   let clusters: Cluster[];
   let effectiveMesh = mesh;
   if (identity.role === 'router') {
-    ({ listeners, routeTables, clusters } = translateGateway({ snapshot, identity, registry, gateways: m.gateways, virtualServices: m.virtualServices, clusterContext, readPem }));
+    ({ listeners, routeTables, clusters } = translateGateway({ snapshot, identity, registry, gateways: m.gateways, virtualServices: m.virtualServices, clusterContext }));
   } else {
     ({ mesh: effectiveMesh, listeners, routeTables, clusters } = translateSidecar({ snapshot, identity, mesh, registry, virtualServices: m.virtualServices, clusterContext }));
   }

@@ -217,6 +217,7 @@ export function gatewayModel(gw: KubeObject): GatewayModel {
           ...(str(tls.serverCertificate) ? { serverCertificate: str(tls.serverCertificate)! } : {}),
           ...(str(tls.privateKey) ? { privateKey: str(tls.privateKey)! } : {}),
           ...(str(tls.caCertificates) ? { caCertificates: str(tls.caCertificates)! } : {}),
+          ...(str(tls.credentialName) ? { credentialName: str(tls.credentialName)! } : {}),
           ...(str(tls.minProtocolVersion) ? { minProtocolVersion: str(tls.minProtocolVersion)! } : {}),
         },
       } : {}),

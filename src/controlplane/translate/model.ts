@@ -74,6 +74,8 @@ export interface ServerTlsModel {
   readonly serverCertificate?: string;
   readonly privateKey?: string;
   readonly caCertificates?: string;
+  /** A Kubernetes Secret's name; Secrets are not stored, so it cannot be resolved. */
+  readonly credentialName?: string;
   readonly minProtocolVersion?: string;
 }
 

@@ -91,6 +91,8 @@ export class Exchange implements AccessLogEntry, RequestView {
   readonly #req: DownstreamRequest;
   readonly #res: DownstreamResponse;
   readonly #isH2: boolean;
+  /** The connection's socket, taken while the request is alive (see downstreamSocket). */
+  readonly #sock: Socket | null;
   readonly #startHr: number;
   /** Destination port: the listener's, or the forward-proxy target's. */
   readonly #port: number;
@@ -118,6 +120,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.#port = port;
     const isH2 = req.httpVersionMajor === 2;
     this.#isH2 = isH2;
+    this.#sock = isH2 ? downstreamSocket(req) : (req.socket as Socket | null);
     this.protocol = isH2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
     this.method = req.method ?? 'GET';
     const h = req.headers;
@@ -153,13 +156,13 @@ export class Exchange implements AccessLogEntry, RequestView {
   }
 
   get downstreamLocalAddress(): string {
-    const s = this.#req.socket as Socket | null;
-    return s ? `${s.localAddress}:${s.localPort}` : '-';
+    const s = this.#sock;
+    return s?.localAddress ? `${s.localAddress}:${s.localPort}` : '-';
   }
 
   get downstreamRemoteAddress(): string {
-    const s = this.#req.socket as Socket | null;
-    return s ? `${s.remoteAddress}:${s.remotePort}` : '-';
+    const s = this.#sock;
+    return s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : '-';
   }
 
   // ---- routing
@@ -931,4 +934,14 @@ export function splitHostPort(authority: string, defaultPort: number): { host: s
   const c = authority.lastIndexOf(':');
   if (c < 0) return { host: authority, port: defaultPort };
   return { host: authority.slice(0, c), port: Number(authority.slice(c + 1)) || defaultPort };
+}
+
+/**
+ * The connection's real socket. For HTTP/2, `req.socket` is a proxy that answers undefined once
+ * the stream has closed (when the access log is written), so go through the session instead; net
+ * caches the peer and local names after the first read.
+ */
+function downstreamSocket(req: DownstreamRequest): Socket | null {
+  const stream = (req as { stream?: { session?: { socket?: Socket } } }).stream;
+  return stream?.session?.socket ?? (req.socket as Socket | null);
 }

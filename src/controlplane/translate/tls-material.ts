@@ -1,0 +1,185 @@
+// TLS material named in DestinationRules and Gateway servers: read as PEM, or a problem that makes the cluster or listener fail closed.
+//
+// Istio hands file paths to the proxy as SDS secrets; a file that cannot be read is never supplied and
+// the cluster's TLS handshakes fail ("Secret is not supplied by SDS"). Silently leaving the field out
+// instead would make a cluster trust the system roots (or drop its client certificate), so every
+// unreadable file is a problem: the affected cluster or listener fails closed, and the control plane
+// reports it (log line and a Warning Event on the resource).
+import type { KubeObject } from '../../api/object.js';
+import { describeObject } from '../../api/object.js';
+import type { MeshSnapshot } from '../snapshot.js';
+import { arr, num, rec, str, type Rec } from '../fields.js';
+
+/** Resolves a TLS field: inline PEM is returned as is, anything else is read as a file. Undefined or a throw: unreadable. */
+export type PemReader = (pathOrPem: string) => string | undefined;
+
+export type MaterialResult = { readonly pem: string } | { readonly error: string };
+
+/** Reads one field's material; a readable value without a PEM block is a problem too (an empty CA would mean the system roots). */
+export function readMaterial(value: string, readPem: PemReader): MaterialResult {
+  let text: string | undefined;
+  try {
+    text = readPem(value);
+  } catch (err) {
+    return { error: `cannot be read: ${(err as Error).message}` };
+  }
+  if (text === undefined) return { error: 'cannot be read' };
+  if (!text.includes('-----BEGIN')) return { error: 'contains no PEM block' };
+  return { pem: text };
+}
+
+/** A reader that reads each value once (a DestinationRule can apply to many clusters). */
+export function memoMaterial(readPem: PemReader): (value: string) => MaterialResult {
+  const cache = new Map<string, MaterialResult>();
+  return (value) => {
+    let r = cache.get(value);
+    if (!r) cache.set(value, (r = readMaterial(value, readPem)));
+    return r;
+  };
+}
+
+/** Why one field's material is not usable; `field` is relative to the tls settings (`caCertificates`); `reason` reads after the field's name. */
+export interface FieldProblem {
+  readonly field: string;
+  readonly value: string;
+  readonly reason: string;
+}
+
+export interface UpstreamMaterial {
+  readonly caCertificates?: string;
+  readonly clientCertificate?: string;
+  readonly privateKey?: string;
+}
+
+/**
+ * The PEM material of DestinationRule tls settings (SIMPLE or MUTUAL), or the first problem.
+ * `credentialNameApplies`: Istio reads `credentialName` at gateways and for rules with a
+ * workloadSelector; Secrets are not stored here, so there it cannot be resolved.
+ */
+export function upstreamMaterial(tls: Rec, credentialNameApplies: boolean, read: (value: string) => MaterialResult): UpstreamMaterial | { readonly problem: FieldProblem } {
+  const mode = str(tls.mode);
+  const credential = str(tls.credentialName);
+  if (credential && credentialNameApplies) {
+    return { problem: { field: 'credentialName', value: credential, reason: 'cannot be resolved: Secrets are not supported, name the PEM files instead' } };
+  }
+  const out: { -readonly [K in keyof UpstreamMaterial]: UpstreamMaterial[K] } = {};
+  const fields = mode === 'MUTUAL' ? (['caCertificates', 'clientCertificate', 'privateKey'] as const) : (['caCertificates'] as const);
+  for (const field of fields) {
+    const value = str(tls[field]);
+    if (!value) {
+      if (field !== 'caCertificates') return { problem: { field, value: '', reason: 'is required for MUTUAL' } };
+      continue;
+    }
+    const r = read(value);
+    if ('error' in r) return { problem: { field, value, reason: r.error } };
+    out[field] = r.pem;
+  }
+  return out;
+}
+
+export interface ServerMaterial {
+  readonly certificateChain: string;
+  readonly privateKey: string;
+  readonly caCertificates?: string;
+}
+
+/** The PEM material of an Istio Gateway server's tls (SIMPLE or MUTUAL), or the first problem. */
+export function serverMaterial(tls: { readonly mode: string; readonly serverCertificate?: string; readonly privateKey?: string; readonly caCertificates?: string; readonly credentialName?: string }, read: (value: string) => MaterialResult): ServerMaterial | { readonly problem: FieldProblem } {
+  if (tls.credentialName && !tls.serverCertificate) {
+    return { problem: { field: 'credentialName', value: tls.credentialName, reason: 'cannot be resolved: Secrets are not supported, name the PEM files instead' } };
+  }
+  const got: Record<string, string> = {};
+  const fields = tls.mode === 'MUTUAL' ? (['serverCertificate', 'privateKey', 'caCertificates'] as const) : (['serverCertificate', 'privateKey'] as const);
+  for (const field of fields) {
+    const value = tls[field];
+    if (!value) return { problem: { field, value: '', reason: `is required for ${tls.mode}` } };
+    const r = read(value);
+    if ('error' in r) return { problem: { field, value, reason: r.error } };
+    got[field] = r.pem;
+  }
+  return { certificateChain: got.serverCertificate!, privateKey: got.privateKey!, ...(got.caCertificates ? { caCertificates: got.caCertificates } : {}) };
+}
+
+/** A problem found in a resource, with where and what, for the log, an Event and `analyze`-style output. */
+export interface TlsMaterialProblem {
+  readonly object: KubeObject;
+  /** Full field path, e.g. `spec.trafficPolicy.portLevelSettings[0].tls.caCertificates`. */
+  readonly path: string;
+  readonly value: string;
+  readonly reason: string;
+  /** What the proxies do about it. */
+  readonly effect: string;
+}
+
+/** `Warning (DestinationRule curl/originate) spec.trafficPolicy.tls.caCertificates "/x.pem": ENOENT…; clusters … fail closed`. */
+export function formatTlsMaterialProblem(p: TlsMaterialProblem): string {
+  const where = describeObject(p.object.kind, p.object.metadata.namespace, p.object.metadata.name);
+  const value = p.value ? ` ${JSON.stringify(p.value)}` : '';
+  return `Warning (${where}) ${p.path}${value} ${p.reason}; ${p.effect}`;
+}
+
+function tlsSettings(policy: Rec, prefix: string): { path: string; tls: Rec; port?: number }[] {
+  const out: { path: string; tls: Rec; port?: number }[] = [];
+  if (policy.tls !== undefined) out.push({ path: `${prefix}.tls`, tls: rec(policy.tls) });
+  arr(policy.portLevelSettings).forEach((pls, i) => {
+    const p = rec(pls);
+    const port = num(rec(p.port).number);
+    if (p.tls !== undefined) out.push({ path: `${prefix}.portLevelSettings[${i}].tls`, tls: rec(p.tls), ...(port !== undefined ? { port } : {}) });
+  });
+  return out;
+}
+
+/**
+ * Every unusable TLS field in the snapshot's DestinationRules and Istio Gateways, read through
+ * `readPem` (proxy-independent: a rule's credentialName counts when a gateway could use it).
+ */
+export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader): TlsMaterialProblem[] {
+  const read = memoMaterial(readPem);
+  const out: TlsMaterialProblem[] = [];
+  for (const dr of snapshot.of('networking.istio.io', 'DestinationRule')) {
+    const spec = rec(dr.spec);
+    const host = str(spec.host) ?? '';
+    const settings = [
+      ...tlsSettings(rec(spec.trafficPolicy), 'spec.trafficPolicy'),
+      ...arr(spec.subsets).flatMap((s, i) => tlsSettings(rec(rec(s).trafficPolicy), `spec.subsets[${i}].trafficPolicy`)),
+    ];
+    for (const s of settings) {
+      const mode = str(s.tls.mode);
+      if (mode !== 'SIMPLE' && mode !== 'MUTUAL') continue;
+      const m = upstreamMaterial(s.tls, true, read);
+      if (!('problem' in m)) continue;
+      const clusters = `outbound|${s.port ?? '*'}|*|${host}`;
+      out.push({
+        object: dr,
+        path: `${s.path}.${m.problem.field}`,
+        value: m.problem.value,
+        reason: m.problem.reason,
+        effect: `clusters ${clusters} fail closed (503 UH) instead of originating TLS without it${m.problem.field === 'caCertificates' ? ' against the system roots' : ''}`,
+      });
+    }
+  }
+  for (const gw of snapshot.of('networking.istio.io', 'Gateway')) {
+    arr(rec(gw.spec).servers).forEach((sv, i) => {
+      const s = rec(sv);
+      const tls = rec(s.tls);
+      const mode = str(tls.mode);
+      if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return;
+      const m = serverMaterial({
+        mode,
+        ...(str(tls.serverCertificate) ? { serverCertificate: str(tls.serverCertificate)! } : {}),
+        ...(str(tls.privateKey) ? { privateKey: str(tls.privateKey)! } : {}),
+        ...(str(tls.caCertificates) ? { caCertificates: str(tls.caCertificates)! } : {}),
+        ...(str(tls.credentialName) ? { credentialName: str(tls.credentialName)! } : {}),
+      }, read);
+      if (!('problem' in m)) return;
+      out.push({
+        object: gw,
+        path: `spec.servers[${i}].tls.${m.problem.field}`,
+        value: m.problem.value,
+        reason: m.problem.reason,
+        effect: `the gateway does not serve port ${num(rec(s.port).number) ?? '?'} (no listener)`,
+      });
+    });
+  }
+  return out;
+}
