@@ -128,7 +128,7 @@ async function main() {
     proxyCpu: PROXY_CPU,
     loadCpu: LOAD_CPU,
     // Before each measurement, wait up to this long for other work on the machine to stop.
-    quietWaitSeconds: opts.quick ? 2 : 20,
+    quietWaitSeconds: opts.quick ? 2 : 10,
   };
   if (os.cpus().length < 2) throw new Error('the benchmark pins proxy and load on two different CPUs; this machine has one');
 
@@ -208,6 +208,14 @@ async function main() {
     log('`outpost proxy` is not available yet: skipping outpost');
   }
 
+  // Measure order within a round: the figures compared most (outpost's gateway against nginx)
+  // next to each other in time, so a burst of other work on the machine hits both alike.
+  const ORDER = ['direct', 'nginx', 'outpost-up', 'outpost', 'haproxy', 'squid', 'node-baseline', 'outpost-up-2hop', 'outpost-2hop'];
+  const rank = (t) => {
+    const i = ORDER.indexOf(t.id.replace(/-nolog$/, ''));
+    return (t.id.endsWith('-nolog') ? 100 : 0) + (i < 0 ? 50 : i);
+  };
+  targets.sort((a, b) => rank(a) - rank(b));
   const selected = opts.only ? targets.filter((t) => opts.only.includes(t.id)) : targets;
   if (opts.only) {
     const unknown = opts.only.filter((id) => !targets.some((t) => t.id === id));

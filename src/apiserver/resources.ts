@@ -21,6 +21,8 @@ export interface LogOptions {
   follow: boolean;
   tailLines?: number;
   container?: string;
+  /** Aborted when the client goes away (ends a follow). */
+  signal?: AbortSignal;
 }
 /** The log of a pod (the runtime knows where its workload writes). Undefined: no such log. */
 export type LogsFor = (namespace: string, pod: string, opts: LogOptions) => LogSource | undefined | Promise<LogSource | undefined>;
@@ -187,21 +189,30 @@ export class ResourceHandler {
   private async logs(res: ServerResponse, r: ResourceRequest, query: URLSearchParams): Promise<void> {
     this.mustGet(r);
     const tail = query.get('tailLines');
-    const opts: LogOptions = { follow: query.get('follow') === 'true', ...(tail ? { tailLines: Number(tail) } : {}), ...(query.get('container') ? { container: query.get('container')! } : {}) };
+    const tailLines = tail === null ? undefined : Number(tail);
+    if (tailLines !== undefined && !Number.isInteger(tailLines)) throw badRequest(`tailLines: invalid value "${tail}": must be an integer`);
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    const opts: LogOptions = {
+      follow: query.get('follow') === 'true',
+      ...(tailLines !== undefined ? { tailLines } : {}),
+      ...(query.get('container') ? { container: query.get('container')! } : {}),
+      signal: gone.signal,
+    };
     const source = this.logsFor ? await this.logsFor(r.namespace ?? '', r.name!, opts) : undefined;
     if (source === undefined) throw badRequest(`the log of pod "${r.name}" is not available`);
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
     if (typeof source === 'string') res.end(source);
     else if (Array.isArray(source)) res.end(source.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join(''));
     else {
-      const closed = new Promise<void>((resolve) => res.once('close', resolve));
-      const copy = (async () => {
+      try {
         for await (const chunk of source as AsyncIterable<string | Uint8Array>) {
           if (res.destroyed) break;
           res.write(chunk);
         }
-      })();
-      await Promise.race([copy, closed]);
+      } finally {
+        gone.abort();
+      }
       res.end();
     }
   }

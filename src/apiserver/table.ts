@@ -3,8 +3,8 @@
 // columns Kubernetes' built-in printers give them.
 import type { KindInfo, PrinterColumn } from '../api/kinds.js';
 import type { KubeObject } from '../api/object.js';
-import { humanDuration } from '../cli/printers/age.js';
-import { evaluate, parsePath } from '../cli/printers/jsonpath.js';
+import { humanDuration } from '../api/duration.js';
+import { evaluate, parsePath } from '../api/jsonpath.js';
 import { acceptsMedia } from './discovery.js';
 
 export interface TableColumnDefinition {

@@ -2,8 +2,11 @@
 
 export type Rec = Record<string, unknown>;
 
+/** Shared and frozen: reading an absent field allocates nothing (inputs are frozen snapshots, never written to). */
+const EMPTY: Rec = Object.freeze({});
+
 export function rec(v: unknown): Rec {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Rec) : {};
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Rec) : EMPTY;
 }
 
 export function arr(v: unknown): unknown[] {

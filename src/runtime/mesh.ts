@@ -1,20 +1,36 @@
 // The local mesh in one process: store, Kubernetes API, control plane, workloads and the
 // control endpoint, over one state directory.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { KubeObject } from '../api/object.js';
 import { startApiServer } from '../apiserver/server.js';
+import type { LogOptions, LogSource } from '../apiserver/resources.js';
+import { badRequest } from '../apiserver/status.js';
 import { writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { ControlPlane } from '../controlplane/control-plane.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 import { AddressBook, subnetFor } from './addresses.js';
 import { startControlServer, type ControlServer } from './control-server.js';
-import { ensureStateDir, isPidAlive, readEndpoint, removeEndpoint, statePaths, writeEndpoint, type MeshEndpoint, type StatePaths } from './state-dir.js';
+import {
+  acquireUpLock,
+  ensureStateDir,
+  isOurProxy,
+  isPidAlive,
+  readEndpoint,
+  readProxyPids,
+  releaseUpLock,
+  removeEndpoint,
+  statePaths,
+  upLockHolder,
+  writeEndpoint,
+  type MeshEndpoint,
+  type StatePaths,
+} from './state-dir.js';
 import { WorkloadManager, type ResolverOptions, type WorkloadInfo } from './workloads.js';
 import { waitForSync, type SyncResult } from './sync.js';
 import { loadExample, startExampleExternals } from './example.js';
+import { readLogFile } from './log-file.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -43,6 +59,13 @@ export class MeshAlreadyRunningError extends Error {
   }
 }
 
+export class MeshStartingError extends Error {
+  constructor(readonly pid: number) {
+    super(`another outpost up (pid ${pid}) holds this state dir`);
+    this.name = 'MeshStartingError';
+  }
+}
+
 /** The live endpoint of a mesh on this state dir, if its process is alive and answers. */
 export async function probeRunningMesh(paths: StatePaths): Promise<MeshEndpoint | undefined> {
   const ep = readEndpoint(paths);
@@ -63,30 +86,18 @@ export function cleanStaleState(paths: StatePaths, log: (line: string) => void):
     log(`removing stale ${paths.api} (pid ${ep.pid} is gone)`);
     removeEndpoint(paths);
   }
-  if (!existsSync(paths.runtime)) return;
-  for (const f of readdirSync(paths.runtime)) {
-    if (!f.endsWith('.pid')) continue;
-    const file = join(paths.runtime, f);
-    const [pidText, bootstrap] = readFileSync(file, 'utf8').split('\n');
-    const pid = Number(pidText);
-    if (Number.isInteger(pid) && pid > 0 && isPidAlive(pid) && isOurProxy(pid, bootstrap ?? '')) {
-      log(`stopping proxy pid ${pid} left over from a previous run`);
+  for (const rec of readProxyPids(paths)) {
+    if (isOurProxy(rec)) {
+      log(`stopping proxy pid ${rec.pid} left over from a previous run`);
       try {
-        process.kill(pid, 'SIGKILL');
+        process.kill(rec.pid, 'SIGKILL');
       } catch {
         // Gone meanwhile.
       }
     }
-    rmSync(file, { force: true });
+    rmSync(rec.file, { force: true });
   }
-}
-
-function isOurProxy(pid: number, bootstrap: string): boolean {
-  try {
-    return bootstrap !== '' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(bootstrap);
-  } catch {
-    return false;
-  }
+  if (existsSync(paths.upLock) && upLockHolder(paths) === undefined) rmSync(paths.upLock, { force: true });
 }
 
 function readOrCreateToken(paths: StatePaths): string {
@@ -130,13 +141,25 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
   ensureStateDir(paths);
   const live = await probeRunningMesh(paths);
   if (live) throw new MeshAlreadyRunningError(live);
-  cleanStaleState(paths, log);
-
-  const token = readOrCreateToken(paths);
-  const addresses = new AddressBook(paths.addresses, subnetFor(paths.dir));
-  const host = addresses.meshAddress();
-  const store = openSqliteStore(paths.store);
-  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  // One `up` per state dir, even when two start at the same moment (neither sees the other's api.json yet).
+  const holder = acquireUpLock(paths);
+  if (holder !== undefined) {
+    const ep = await probeRunningMesh(paths);
+    if (ep) throw new MeshAlreadyRunningError(ep);
+    throw new MeshStartingError(holder);
+  }
+  let token: string, addresses: AddressBook, host: string, store: Store;
+  try {
+    cleanStaleState(paths, log);
+    token = readOrCreateToken(paths);
+    addresses = new AddressBook(paths.addresses, subnetFor(paths.dir));
+    host = addresses.meshAddress();
+    store = openSqliteStore(paths.store);
+  } catch (err) {
+    releaseUpLock(paths);
+    throw err;
+  }
+  const cleanups: (() => Promise<void> | void)[] = [() => releaseUpLock(paths), () => store.close()];
   const unwind = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) {
       try {
@@ -158,7 +181,9 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       else resolver = { ...resolver, hostsFile: externals.hostsFile };
       for (const r of store.apply(await loadExample())) log(`example: ${r.object.kind} ${r.object.metadata.namespace ?? ''}/${r.object.metadata.name} ${r.outcome}`);
     }
-    const api = await startApiServer({ store, host, port: 0, token });
+    // Workloads start after the API; kubectl logs asks them through this late binding.
+    let workloadsRef: WorkloadManager | undefined;
+    const api = await startApiServer({ store, host, port: 0, token, logsFor: (ns, pod, o) => podLogs(workloadsRef, ns, pod, o) });
     cleanups.push(() => api.close());
     const controlPlane = new ControlPlane({ store, host, port: 0, token, log });
     await controlPlane.start();
@@ -172,6 +197,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       log,
     });
     await workloads.start();
+    workloadsRef = workloads;
     cleanups.push(() => workloads.stop());
 
     let stopping: Promise<void> | undefined;
@@ -214,6 +240,14 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     await unwind();
     throw err;
   }
+}
+
+function podLogs(workloads: WorkloadManager | undefined, ns: string, pod: string, opts: LogOptions): LogSource | undefined {
+  const found = workloads?.podLog(ns, pod, opts.container);
+  if (found === undefined) return undefined;
+  if (typeof found === 'string') throw badRequest(found);
+  if (!found.file) return '';
+  return readLogFile(found.file, { tailLines: opts.tailLines, follow: opts.follow, signal: opts.signal });
 }
 
 async function proxyConfigOf(controlPlane: ControlPlane, workloads: WorkloadInfo[], id: string): Promise<unknown | undefined> {

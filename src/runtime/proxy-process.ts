@@ -1,10 +1,11 @@
 // One proxy process of the local mesh: spawned from a bootstrap file, its output appended to
 // the workload's log, restarted with backoff when it dies, stopped with SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readSync, fstatSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, fstatSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProxyIdentity } from '../proxyconfig/types.js';
+import { PARENT_PIPE_ENV } from './parent-watch-env.js';
 
 /** The bootstrap the proxy reads (`outpost proxy --bootstrap FILE`); H2's src/dataplane/bootstrap.ts is the reference. */
 export interface ProxyBootstrapFile {
@@ -17,6 +18,9 @@ export interface ProxyBootstrapFile {
 export const ADMIN_PORT = 15000;
 
 const OUTPOST_BIN = fileURLToPath(new URL('../../bin/outpost', import.meta.url));
+// The compiled preload; the same relative path works from src/runtime and dist/runtime.
+const PARENT_WATCH = new URL('../../dist/runtime/parent-watch.js', import.meta.url);
+const PARENT_PIPE_FD = 3;
 
 export interface ProxyProcessOptions {
   key: string;
@@ -64,14 +68,23 @@ export class ProxyProcess {
     const startOffset = fstatSync(fd).size;
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [OUTPOST_BIN, 'proxy', '--bootstrap', this.opts.bootstrapFile], {
-        stdio: ['ignore', fd, fd],
+      const watch = existsSync(fileURLToPath(PARENT_WATCH));
+      child = spawn(process.execPath, [...(watch ? ['--import', PARENT_WATCH.href] : []), OUTPOST_BIN, 'proxy', '--bootstrap', this.opts.bootstrapFile], {
+        // fd 3: a pipe whose far end only this process holds; the proxy exits when it closes.
+        stdio: ['ignore', fd, fd, 'pipe'],
         // Proxies log warnings and errors only unless asked, as istio-proxy does by default.
-        env: { OUTPOST_LOG_LEVEL: 'warning', ...process.env, OUTPOST_PROXY_KEY: this.opts.key },
+        env: {
+          OUTPOST_LOG_LEVEL: 'warning',
+          ...process.env,
+          OUTPOST_PROXY_KEY: this.opts.key,
+          ...(watch ? { [PARENT_PIPE_ENV]: String(PARENT_PIPE_FD) } : {}),
+        },
       });
     } finally {
       closeSync(fd);
     }
+    // Our end of the parent pipe: kept open for the child's life, its errors are not ours to crash on.
+    child.stdio[PARENT_PIPE_FD]?.on('error', () => undefined);
     this.child = child;
     this.pid = child.pid;
     if (child.pid) writeFileSync(this.opts.pidFile, `${child.pid}\n${this.opts.bootstrapFile}\n`);

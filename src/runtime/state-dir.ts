@@ -1,5 +1,5 @@
 // The local mesh's state directory: where the store, the API endpoint file, logs and pids live.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** What a running mesh publishes for the CLI (api.json). */
@@ -25,6 +25,8 @@ export interface StatePaths {
   logs: string;
   runtime: string;
   addresses: string;
+  /** Held (pid inside) by the one `outpost up` serving this state dir, from before it starts until it has stopped. */
+  upLock: string;
 }
 
 /** `--state-dir`, else OUTPOST_STATE_DIR, else ./.outpost; returned absolute. */
@@ -47,6 +49,7 @@ export function statePaths(dir: string): StatePaths {
     logs: join(dir, 'logs'),
     runtime: join(dir, 'run'),
     addresses: join(dir, 'addresses.json'),
+    upLock: join(dir, 'up.lock'),
   };
 }
 
@@ -83,10 +86,113 @@ export function removeEndpoint(paths: StatePaths, pid?: number): void {
 export function isPidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  // A zombie (exited, not yet reaped, e.g. under a PID 1 that does not reap) answers kill(0) but runs nothing.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
+function cmdlineOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid in the up lock, if that process is alive and is an outpost (not a recycled pid). */
+export function upLockHolder(paths: StatePaths): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(paths.upLock, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !isPidAlive(pid)) return undefined;
+  const cmd = cmdlineOf(pid);
+  return cmd === undefined || cmd.includes('outpost') ? pid : undefined;
+}
+
+/**
+ * Takes the state dir's up lock for this process. Returns undefined when taken, else the pid of
+ * the live `outpost up` that holds it. A lock left by a dead process is taken over.
+ */
+export function acquireUpLock(paths: StatePaths): number | undefined {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      writeFileSync(paths.upLock, `${process.pid}\n`, { flag: 'wx' });
+      return undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = upLockHolder(paths);
+    if (holder === process.pid) return undefined;
+    if (holder !== undefined) return holder;
+    // Stale: move it aside (atomic, so two takers cannot both remove it), then try again.
+    let stale: string;
+    try {
+      stale = readFileSync(paths.upLock, 'utf8');
+    } catch {
+      continue;
+    }
+    const aside = `${paths.upLock}.${process.pid}.stale`;
+    try {
+      renameSync(paths.upLock, aside);
+    } catch {
+      continue;
+    }
+    // Another taker replaced it between our read and rename: put theirs back.
+    if (readFileSync(aside, 'utf8') !== stale) renameSync(aside, paths.upLock);
+    else rmSync(aside, { force: true });
+  }
+  const holder = upLockHolder(paths);
+  if (holder === undefined) throw new Error(`cannot take the lock ${paths.upLock}`);
+  return holder;
+}
+
+export function releaseUpLock(paths: StatePaths): void {
+  try {
+    if (Number(readFileSync(paths.upLock, 'utf8').trim()) === process.pid) rmSync(paths.upLock, { force: true });
+  } catch {
+    // Not ours or already gone.
+  }
+}
+
+/** A proxy process the mesh recorded (run/*.pid: its pid and the bootstrap file on its command line). */
+export interface ProxyPidRecord {
+  file: string;
+  pid: number;
+  bootstrap: string;
+}
+
+export function readProxyPids(paths: StatePaths): ProxyPidRecord[] {
+  if (!existsSync(paths.runtime)) return [];
+  const out: ProxyPidRecord[] = [];
+  for (const f of readdirSync(paths.runtime)) {
+    if (!f.endsWith('.pid')) continue;
+    const file = join(paths.runtime, f);
+    try {
+      const [pidText, bootstrap] = readFileSync(file, 'utf8').split('\n');
+      out.push({ file, pid: Number(pidText), bootstrap: bootstrap ?? '' });
+    } catch {
+      // Removed meanwhile.
+    }
+  }
+  return out;
+}
+
+/** Whether pid is alive and is the proxy started with that bootstrap (not a recycled pid). */
+export function isOurProxy(rec: Pick<ProxyPidRecord, 'pid' | 'bootstrap'>): boolean {
+  if (!Number.isInteger(rec.pid) || rec.pid <= 0 || !isPidAlive(rec.pid) || rec.bootstrap === '') return false;
+  const cmd = cmdlineOf(rec.pid);
+  return cmd === undefined ? true : cmd.includes(rec.bootstrap);
 }
 
 /** Pid files of proxy processes, so `down` after a crash of `up` can still stop them. */

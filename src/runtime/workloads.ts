@@ -90,6 +90,28 @@ export class WorkloadManager {
     return this.list().find((w) => w.namespace === namespace && (name === undefined || w.workload === name));
   }
 
+  /**
+   * Which file holds a container's log of a Pod the mesh manages: a gateway pod's is its proxy's;
+   * `istio-proxy` of an injected pod is the namespace's sidecar; an app container runs no
+   * process here, so its log is empty. A string is the reason it cannot be read.
+   */
+  podLog(namespace: string, podName: string, container: string | undefined): { file?: string } | string | undefined {
+    const pod = this.plan.pods.find((p) => (p.deployment.metadata.namespace ?? 'default') === namespace && p.podName === podName);
+    if (!pod) return undefined;
+    const names = pod.containers.map((c) => c.name);
+    if (container === undefined && names.length > 1) {
+      return `a container name must be specified for pod ${podName}, choose one of: [${names.join(' ')}]`;
+    }
+    const name = container ?? names[0];
+    if (name === undefined || !names.includes(name)) return `container ${name ?? '""'} is not valid for pod ${podName}`;
+    const r = pod.proxyKey ? this.running.get(pod.proxyKey) : undefined;
+    if (pod.proxyKey && (r?.plan.role === 'router' || name === 'istio-proxy')) {
+      const [ns, , workload] = pod.proxyKey.split('/');
+      return { file: r?.proc.opts.logFile ?? logFileFor(this.opts.paths, ns!, r?.plan.workload ?? workload ?? 'sidecar') };
+    }
+    return {};
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.unwatch?.();

@@ -27,7 +27,7 @@ test('a Kubernetes Service has endpoints for Running, Ready pods with an IP, at 
   const svc = reg.lookup('web.shop.svc.cluster.local', 'shop')!;
   assert.equal(svc.origin, 'Service');
   assert.deepEqual(svc.ports.map((p) => [p.port, p.protocol]), [[80, 'HTTP'], [9000, 'GRPC'], [5432, 'TCP']]);
-  assert.deepEqual(svc.endpoints.map((e) => [e.address, e.ports[80], e.ports[9000], e.ports[5432]]), [['127.0.9.2', 8080, 9090, 5432]]);
+  assert.deepEqual(svc.endpoints.map((e) => [e.address, e.ports.get(80), e.ports.get(9000), e.ports.get(5432)]), [['127.0.9.2', 8080, 9090, 5432]]);
 });
 
 test('port protocol: appProtocol first, then the name prefix, else TCP', () => {
@@ -48,11 +48,11 @@ test('ServiceEntry: one service per host, resolution, targetPort, endpoints by p
   ]));
   const one = reg.lookup('one.example.com', 'a')!;
   assert.equal(one.resolution, 'DNS');
-  assert.deepEqual(one.endpoints, [{ address: 'one.example.com', ports: { 80: 8080 }, labels: {} }]);
+  assert.deepEqual(one.endpoints, [{ address: 'one.example.com', ports: new Map([[80, 8080]]), labels: {} }]);
   assert.ok(reg.lookup('two.example.com', 'a'));
   const db = reg.lookup('db.internal', 'a')!;
   assert.equal(db.location, 'MESH_INTERNAL');
-  assert.deepEqual(db.endpoints.map((e) => [e.address, e.ports[5432], e.weight]), [['127.0.50.1', 15432, undefined], ['127.0.50.2', 5432, 3]]);
+  assert.deepEqual(db.endpoints.map((e) => [e.address, e.ports.get(5432), e.weight]), [['127.0.50.1', 15432, undefined], ['127.0.50.2', 5432, 3]]);
   assert.equal(reg.lookup('rr.example.com', 'a')!.resolution, 'DNS_ROUND_ROBIN');
   const wild = reg.lookup('*.wikipedia.org', 'a')!;
   assert.equal(wild.resolution, 'NONE');

@@ -15,6 +15,9 @@ import { namespaceKind } from './namespace.js';
 import { serviceKind } from './service.js';
 import { serviceAccountKind } from './service-account.js';
 import { deploymentKind } from './deployment.js';
+import { configMapKind } from './config-map.js';
+import { eventKind } from './event.js';
+import { podKind } from './pod.js';
 import { sailIstioKind } from './sail-istio.js';
 import { istioRevisionKind } from './istio-revision.js';
 import { istioCniKind } from './istio-cni.js';
@@ -24,13 +27,13 @@ export type { KindModule } from './kind-module.js';
 const MODULES: readonly KindModule[] = [
   serviceEntryKind, istioGatewayKind, virtualServiceKind, destinationRuleKind, sidecarKind, authorizationPolicyKind,
   gatewayClassKind, gatewayApiGatewayKind, httpRouteKind, grpcRouteKind, referenceGrantKind,
-  namespaceKind, serviceKind, serviceAccountKind, deploymentKind,
+  namespaceKind, serviceKind, serviceAccountKind, deploymentKind, configMapKind, eventKind, podKind,
   sailIstioKind, istioRevisionKind, istioCniKind,
 ];
 
 const BY_KEY = new Map(MODULES.map((m) => [`${m.group}/${m.kind}`, m]));
 
-/** The module for a group and kind, if outpost has one (Pod, ConfigMap and Event have none: no extra rules). */
+/** The module for a group and kind, if outpost has one. */
 export function kindModule(group: string, kind: string): KindModule | undefined {
   return BY_KEY.get(`${group}/${kind}`);
 }

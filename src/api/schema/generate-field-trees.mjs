@@ -27,6 +27,9 @@ const ROOTS = {
   'Namespace': ['kubernetes-models/v1/Namespace', 'INamespace', 'spec'],
   'Service': ['kubernetes-models/v1/Service', 'IService', 'spec'],
   'ServiceAccount': ['kubernetes-models/v1/ServiceAccount', 'IServiceAccount', ''],
+  'ConfigMap': ['kubernetes-models/v1/ConfigMap', 'IConfigMap', ''],
+  'Event': ['kubernetes-models/v1/Event', 'IEvent', ''],
+  'Pod': ['kubernetes-models/v1/Pod', 'IPod', 'spec'],
   'apps/Deployment': ['kubernetes-models/apps/v1/Deployment', 'IDeployment', 'spec'],
 };
 

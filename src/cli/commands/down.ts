@@ -1,46 +1,94 @@
-// `outpost down`: stop the mesh on a state dir (graceful, then forced) and remove its api.json.
+// `outpost down`: stop the mesh on a state dir and every process it started. Asks the `up`
+// process to stop, waits until it has exited (SIGKILL after a grace period), then makes sure
+// no proxy it recorded is left (they also exit by themselves when their parent is gone).
 import type { Command } from 'commander';
 import { ControlClient } from '../../runtime/control-server.js';
 import { cleanStaleState, probeRunningMesh } from '../../runtime/mesh.js';
-import { displayStateDir, isPidAlive, readEndpoint, removeEndpoint, resolveStateDir, statePaths } from '../../runtime/state-dir.js';
+import {
+  displayStateDir,
+  isOurProxy,
+  isPidAlive,
+  readEndpoint,
+  readProxyPids,
+  removeEndpoint,
+  resolveStateDir,
+  statePaths,
+  upLockHolder,
+  type ProxyPidRecord,
+} from '../../runtime/state-dir.js';
 import { withStateDir } from '../connect.js';
 
-async function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
+const UP_GRACE_MS = 15_000;
+const PROXY_GRACE_MS = 5_000;
+
+async function waitGone(alive: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!isPidAlive(pid)) return true;
+    if (!alive()) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
-  return !isPidAlive(pid);
+  return !alive();
+}
+
+function kill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
 }
 
 export function registerDown(program: Command): void {
   withStateDir(program.command('down').description('Stop the local mesh')).action(async (opts: { stateDir?: string }) => {
     const paths = statePaths(resolveStateDir(opts.stateDir));
     const where = displayStateDir(opts.stateDir);
+    const warn = (line: string): void => void process.stderr.write(`outpost: ${line}\n`);
     const live = await probeRunningMesh(paths);
     const ep = live ?? readEndpoint(paths);
-    if (!ep || !isPidAlive(ep.pid)) {
-      cleanStaleState(paths, (line) => process.stderr.write(`outpost: ${line}\n`));
+    // Every `up` that may serve this state dir: the one in api.json and the lock's holder (one still starting).
+    const ups = [...new Set([ep?.pid, upLockHolder(paths)].filter((p): p is number => p !== undefined && isPidAlive(p)))];
+    const proxies = new Map<number, ProxyPidRecord>(readProxyPids(paths).filter(isOurProxy).map((r) => [r.pid, r]));
+    if (ups.length === 0) {
+      cleanStaleState(paths, warn);
       process.stdout.write(`outpost: the mesh is not running (state dir ${where})\n`);
       return;
     }
+    let asked = false;
     if (live) {
       try {
         await new ControlClient(live.controlUrl, live.token).post('/v1/shutdown');
+        asked = true;
       } catch {
-        process.kill(ep.pid, 'SIGTERM');
+        asked = false;
       }
-    } else {
-      process.kill(ep.pid, 'SIGTERM');
     }
-    if (!(await waitExit(ep.pid, 15_000))) {
-      process.stderr.write(`outpost: pid ${ep.pid} did not stop in 15s; killing it\n`);
-      process.kill(ep.pid, 'SIGKILL');
-      await waitExit(ep.pid, 5000);
+    for (const pid of ups) if (!(asked && pid === live?.pid)) kill(pid, 'SIGTERM');
+    const upsAlive = (): boolean => ups.some(isPidAlive);
+    if (!(await waitGone(upsAlive, UP_GRACE_MS))) {
+      for (const pid of ups.filter(isPidAlive)) {
+        warn(`pid ${pid} did not stop in ${UP_GRACE_MS / 1000}s; killing it`);
+        kill(pid, 'SIGKILL');
+      }
+      await waitGone(upsAlive, 5000);
+    }
+    // Proxies started after we looked are in the pid files too.
+    for (const r of readProxyPids(paths).filter(isOurProxy)) proxies.set(r.pid, r);
+    const proxiesAlive = (): boolean => [...proxies.values()].some(isOurProxy);
+    if (!(await waitGone(proxiesAlive, PROXY_GRACE_MS))) {
+      for (const r of [...proxies.values()].filter(isOurProxy)) {
+        warn(`proxy pid ${r.pid} did not stop; killing it`);
+        kill(r.pid, 'SIGKILL');
+      }
+      await waitGone(proxiesAlive, 5000);
     }
     removeEndpoint(paths);
-    cleanStaleState(paths, (line) => process.stderr.write(`outpost: ${line}\n`));
+    cleanStaleState(paths, warn);
+    const left = [...ups.filter(isPidAlive), ...[...proxies.values()].filter(isOurProxy).map((r) => r.pid)];
+    if (left.length > 0) {
+      process.stdout.write(`outpost: could not stop pid(s) ${left.join(', ')} (state dir ${where})\n`);
+      process.exitCode = 1;
+      return;
+    }
     process.stdout.write(`outpost: the mesh stopped (state dir ${where})\n`);
   });
 }

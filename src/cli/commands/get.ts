@@ -7,7 +7,7 @@ import type { KubeObject } from '../../api/object.js';
 import { connect, withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { apiErrorMessage, getOptional, kindOrThrow, notFoundMessage, refOf, resourceName } from '../kube.js';
-import { JsonPathError, renderTemplate } from '../printers/jsonpath.js';
+import { JsonPathError, renderTemplate } from '../../api/jsonpath.js';
 import { formatResourceTable } from '../printers/resource-table.js';
 
 interface GetOptions {

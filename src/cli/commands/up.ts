@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ControlClient } from '../../runtime/control-server.js';
 import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
-import { MeshAlreadyRunningError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
+import { MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
 import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
 import { withStateDir } from '../connect.js';
@@ -102,7 +102,9 @@ async function upDetached(opts: UpOptions, paths: StatePaths): Promise<void> {
   const { notReady } = await control.get<{ notReady: WorkloadInfo[] }>('/v1/wait-ready', { timeoutMs: Math.max(1000, deadline - Date.now()) });
   const workloads = await control.get<WorkloadInfo[]>('/v1/workloads');
   process.stdout.write(summary(ep, paths, opts.stateDir, workloads, Boolean(opts.example)));
-  process.stdout.write(`  logs: ${meshLog}; stop with \`outpost down${opts.stateDir ? ` --state-dir ${opts.stateDir}` : ''}\`\n`);
+  // --state-dir may have come before the verb (then it is in the environment).
+  const dirFlag = opts.stateDir ?? process.env.OUTPOST_STATE_DIR;
+  process.stdout.write(`  logs: ${meshLog}; stop with \`outpost down${dirFlag ? ` --state-dir ${dirFlag}` : ''}\`\n`);
   if (notReady.length > 0) {
     throw new CliError(`outpost: ${notReady.length} workload(s) are not ready: ${notReady.map((w) => `${w.namespace}/${w.workload}${w.lastError ? ` (${w.lastError})` : ''}`).join(', ')}`);
   }
@@ -119,11 +121,15 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
     });
   } catch (err) {
     if (err instanceof MeshAlreadyRunningError) throw alreadyRunning(err.endpoint, opts.stateDir);
+    if (err instanceof MeshStartingError) {
+      throw new CliError(`outpost: a mesh is already running on state dir ${displayStateDir(opts.stateDir)} (pid ${err.pid}, still starting). Stop it with \`outpost down\`.`);
+    }
     throw err;
   }
   const onSignal = (): void => void mesh.stop();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   if (!isChild) {
     const notReady = await mesh.workloads.waitReady(READY_TIMEOUT_MS);
     process.stdout.write(summary(mesh.endpoint, paths, opts.stateDir, mesh.workloads.list(), Boolean(opts.example)));
@@ -133,6 +139,7 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
   await mesh.stopped;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  process.off('SIGHUP', onSignal);
   if (!isChild) process.stdout.write('outpost: the mesh stopped\n');
   // Everything is closed; a stray handle (a client's keep-alive socket) must not keep us alive.
   setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();

@@ -1,7 +1,7 @@
 // `describe` output in kubectl's shape for any object: Name, Namespace, Labels, Annotations,
 // API Version, Kind, then Metadata, Spec and Status as nested "Title Case:" blocks, then Events.
 import type { KubeObject } from '../../api/object.js';
-import { ageOf } from './age.js';
+import { ageOf } from '../../api/duration.js';
 import { formatTable } from './table.js';
 
 /** `creationTimestamp` → `Creation Timestamp`, `podIP` → `Pod IP`, as kubectl titles CRD fields. */

@@ -2,8 +2,8 @@
 // last; the core kinds get kubectl's own built-in columns.
 import type { KindInfo, PrinterColumn } from '../../api/kinds.js';
 import type { KubeObject } from '../../api/object.js';
-import { ageOf } from './age.js';
-import { evaluate, parsePath, valueText } from './jsonpath.js';
+import { ageOf } from '../../api/duration.js';
+import { evaluate, parsePath, valueText } from '../../api/jsonpath.js';
 import { formatTable } from './table.js';
 
 interface Column {

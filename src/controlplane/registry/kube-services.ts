@@ -48,10 +48,10 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
     if (Object.keys(selector).length > 0) {
       for (const pod of podsByNamespace.get(ns) ?? []) {
         if (!labelsMatch(selector, pod.metadata.labels) || !isPodReady(pod)) continue;
-        const resolved: Record<number, number> = {};
+        const resolved = new Map<number, number>();
         for (const p of ports) {
           const t = p.targetPort === undefined ? p.port : typeof p.targetPort === 'number' ? p.targetPort : namedContainerPort(pod, p.targetPort);
-          if (t !== undefined) resolved[p.port] = t;
+          if (t !== undefined) resolved.set(p.port, t);
         }
         endpoints.push({
           address: str(rec(pod.status).podIP)!,

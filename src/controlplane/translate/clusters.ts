@@ -1,7 +1,7 @@
 // Registry services + DestinationRules → clusters: `outbound|port|subset|host`, discovery type, endpoints, TLS origination, pools.
 import type { KubeObject } from '../../api/object.js';
 import { outboundClusterName } from '../../proxyconfig/naming.js';
-import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, type Cluster, type ConnectionPool, type Endpoint, type OutlierDetection, type UpstreamTls } from '../../proxyconfig/types.js';
+import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, type Cluster, type ClusterService, type ConnectionPool, type Endpoint, type OutlierDetection, type UpstreamTls } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.js';
 import { durationMs, hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
@@ -75,6 +75,7 @@ export class DestinationRuleIndex {
 
 /** Merged policy for one port: the port-level settings override the rule-wide ones field by field. */
 function policyForPort(policy: Rec, port: number): Rec {
+  if (policy.portLevelSettings === undefined) return policy;
   const merged: Rec = { ...policy };
   delete merged.portLevelSettings;
   for (const pls of arr(policy.portLevelSettings).map(rec)) {
@@ -170,31 +171,41 @@ export interface ClusterBuildContext {
   readonly readMaterial: (value: string) => MaterialResult;
 }
 
-function buildCluster(service: MeshService, port: ServicePort, subset: string | undefined, subsetLabels: Record<string, string> | undefined, policy: Rec, ctx: ClusterBuildContext, drHasSelector: boolean): Cluster {
+function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels: Readonly<Record<string, string>> | undefined): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const e of service.endpoints) {
+    if (subsetLabels && !labelsMatch(subsetLabels, e.labels)) continue;
+    const p = e.ports.get(port.port);
+    if (p === undefined) continue;
+    let hasLabels = false;
+    for (const _ in e.labels) { hasLabels = true; break; }
+    // Key order is part of the config's content hash: address, port, weight, labels.
+    out.push(e.weight === undefined
+      ? (hasLabels ? { address: e.address, port: p, labels: e.labels } : { address: e.address, port: p })
+      : (hasLabels ? { address: e.address, port: p, weight: e.weight, labels: e.labels } : { address: e.address, port: p, weight: e.weight }));
+  }
+  return out;
+}
+
+function buildCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, subsetLabels: Readonly<Record<string, string>> | undefined, policy: Rec, ctx: ClusterBuildContext, drHasSelector: boolean): Cluster {
   const merged = policyForPort(policy, port.port);
   const tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial);
-  if (tls === 'unavailable') return failClosedCluster(service, port, subset, merged);
+  if (tls === 'unavailable') return failClosedCluster(service, ref, port, subset, merged);
   const type = discoveryType(service);
-  const endpoints: Endpoint[] = type === 'ORIGINAL_DST' ? [] : service.endpoints
-    .filter((e) => !subsetLabels || labelsMatch(subsetLabels, e.labels))
-    .flatMap((e) => {
-      const p = e.ports[port.port];
-      if (p === undefined) return [];
-      return [{ address: e.address, port: p, ...(e.weight !== undefined ? { weight: e.weight } : {}), ...(Object.keys(e.labels).length ? { labels: e.labels } : {}) }];
-    });
+  const endpoints = type === 'ORIGINAL_DST' ? [] : clusterEndpoints(service, port, subsetLabels);
   const pool = connectionPool(merged);
   const od = outlierDetection(merged);
   return {
     name: outboundClusterName(port.port, subset, service.host),
     type,
-    endpoints: type === 'LOGICAL_DNS' ? endpoints.slice(0, 1) : endpoints,
+    endpoints: type === 'LOGICAL_DNS' && endpoints.length > 1 ? endpoints.slice(0, 1) : endpoints,
     lbPolicy: lbPolicy(merged),
     connectTimeoutMs: durationMs(rec(rec(merged.connectionPool).tcp).connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
     protocol: clusterProtocol(service, port, tls !== undefined, merged),
     ...(tls ? { tls } : {}),
     ...(pool ? { connectionPool: pool } : {}),
     ...(od ? { outlierDetection: od } : {}),
-    service: { host: service.host, name: service.name, namespace: service.namespace },
+    service: ref,
   };
 }
 
@@ -203,7 +214,7 @@ function buildCluster(service: MeshService, port: ServicePort, subset: string | 
  * and connections are closed. Istio's proxy fails the handshake instead (UF, "Secret is not supplied
  * by SDS"); what matters is the same: nothing is sent without the configured trust and identity.
  */
-function failClosedCluster(service: MeshService, port: ServicePort, subset: string | undefined, merged: Rec): Cluster {
+function failClosedCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, merged: Rec): Cluster {
   return {
     name: outboundClusterName(port.port, subset, service.host),
     type: 'STATIC',
@@ -211,28 +222,45 @@ function failClosedCluster(service: MeshService, port: ServicePort, subset: stri
     lbPolicy: lbPolicy(merged),
     connectTimeoutMs: durationMs(rec(rec(merged.connectionPool).tcp).connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
     protocol: clusterProtocol(service, port, true, merged),
-    service: { host: service.host, name: service.name, namespace: service.namespace },
+    service: ref,
   };
 }
 
+/**
+ * Clusters of services no DestinationRule applies to depend on the service alone, so every proxy
+ * of a snapshot shares them (frozen: configs are never written to).
+ */
+const plainClusters = new WeakMap<MeshService, readonly Cluster[]>();
+
 /** Every cluster of a service: one per port, plus one per port and DestinationRule subset. */
-export function serviceClusters(service: MeshService, ctx: ClusterBuildContext): Cluster[] {
+export function serviceClusters(service: MeshService, ctx: ClusterBuildContext): readonly Cluster[] {
   const dr = ctx.destinationRules.lookup(service.host, ctx.proxyNamespace, service.namespace, ctx.proxyLabels);
+  if (!dr) {
+    const cached = plainClusters.get(service);
+    if (cached) return cached;
+  }
+  const ref: ClusterService = { host: service.host, name: service.name, namespace: service.namespace };
   const spec = rec(dr?.spec);
   const policy = rec(spec.trafficPolicy);
   const hasSelector = rec(spec.workloadSelector).matchLabels !== undefined;
+  const subsets = arr(spec.subsets);
   const out: Cluster[] = [];
   for (const port of service.ports) {
-    out.push(buildCluster(service, port, undefined, undefined, policy, ctx, hasSelector));
-    for (const subset of arr(spec.subsets).map(rec)) {
+    out.push(buildCluster(service, ref, port, undefined, undefined, policy, ctx, hasSelector));
+    for (const subset of subsets.map(rec)) {
       const name = str(subset.name);
       if (!name) continue;
       // A subset's policy overrides the rule's, field by field (port-level settings included).
       const sp = rec(subset.trafficPolicy);
       const combined: Rec = { ...policyForPort(policy, port.port) };
       for (const [k, v] of Object.entries(policyForPort(sp, port.port))) combined[k] = v;
-      out.push(buildCluster(service, port, name, strMap(subset.labels), combined, ctx, hasSelector));
+      out.push(buildCluster(service, ref, port, name, strMap(subset.labels), combined, ctx, hasSelector));
     }
+  }
+  if (!dr) {
+    Object.freeze(ref);
+    for (const c of out) { Object.freeze(c.endpoints); Object.freeze(c); }
+    plainClusters.set(service, Object.freeze(out));
   }
   return out;
 }

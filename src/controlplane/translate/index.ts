@@ -70,6 +70,95 @@ export function canonicalJson(v: unknown): string {
   return `${s}}`;
 }
 
+/** Arrays longer than this are written in batches, so no single JSON string holds the whole config. */
+const STREAM_ARRAY_MIN = 16;
+/** Elements stringified together (one JSON.stringify call per batch keeps the call count low). */
+const BATCH = 256;
+/** Text is handed to the hash in chunks of about this many characters. */
+const HASH_CHUNK = 1 << 16;
+
+function isSkipped(x: unknown): boolean {
+  return x === undefined || typeof x === 'function' || typeof x === 'symbol';
+}
+
+/** Must this value be walked rather than stringified whole (it holds a large array somewhere near the top)? */
+function needsWalk(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.length > STREAM_ARRAY_MIN || v.some(needsWalkShallow);
+  if ('toJSON' in v) return false;
+  for (const k in v as Record<string, unknown>) if (needsWalkShallow((v as Record<string, unknown>)[k])) return true;
+  return false;
+}
+
+function needsWalkShallow(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.length > STREAM_ARRAY_MIN;
+  if ('toJSON' in v) return false;
+  for (const k in v as Record<string, unknown>) {
+    const x = (v as Record<string, unknown>)[k];
+    if (Array.isArray(x) && x.length > STREAM_ARRAY_MIN) return true;
+  }
+  return false;
+}
+
+/**
+ * Writes exactly the text of `JSON.stringify(v)` in pieces: values holding large arrays are walked,
+ * runs of other array elements are stringified in batches, everything else whole.
+ */
+function writeJson(v: unknown, write: (s: string) => void): void {
+  if (!needsWalk(v)) {
+    write(JSON.stringify(v));
+    return;
+  }
+  if (Array.isArray(v)) {
+    write('[');
+    let i = 0;
+    while (i < v.length) {
+      if (i) write(',');
+      const x: unknown = v[i];
+      if (needsWalkShallow(x)) {
+        writeJson(x, write);
+        i++;
+        continue;
+      }
+      // A run of plain elements: JSON.stringify of the slice, without its brackets.
+      let j = i + 1;
+      while (j < v.length && j - i < BATCH && !needsWalkShallow(v[j])) j++;
+      const text = JSON.stringify(v.slice(i, j));
+      write(text.slice(1, -1));
+      i = j;
+    }
+    write(']');
+    return;
+  }
+  const o = v as Record<string, unknown>;
+  write('{');
+  let first = true;
+  for (const k of Object.keys(o)) {
+    const x = o[k];
+    if (isSkipped(x)) continue;
+    write(`${first ? '' : ','}${JSON.stringify(k)}:`);
+    writeJson(x, write);
+    first = false;
+  }
+  write('}');
+}
+
+/** sha256 of `JSON.stringify(body)`, without building that (multi-megabyte) string. */
+export function contentVersion(body: unknown): string {
+  const hash = createHash('sha256');
+  let buf = '';
+  writeJson(body, (s) => {
+    buf += s;
+    if (buf.length >= HASH_CHUNK) {
+      hash.update(buf);
+      buf = '';
+    }
+  });
+  hash.update(buf);
+  return hash.digest('hex').slice(0, 16);
+}
+
 function uniqueByName<T extends { name: string }>(items: readonly T[]): T[] {
   const seen = new Set<string>();
   return items.filter((i) => (seen.has(i.name) ? false : (seen.add(i.name), true)));
@@ -99,6 +188,6 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
     routeTables: uniqueByName(routeTables),
     clusters: uniqueByName(clusters).sort((a, b) => compareStrings(a.name, b.name)),
   };
-  const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+  const version = contentVersion(body);
   return { apiVersion: body.apiVersion, version, proxy: body.proxy, mesh: body.mesh, listeners: body.listeners, routeTables: body.routeTables, clusters: body.clusters };
 }

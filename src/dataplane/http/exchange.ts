@@ -109,6 +109,12 @@ export class Exchange implements AccessLogEntry, RequestView {
   #upstreamStartHr = 0;
   #route: Route | undefined = undefined;
   #weighted: WeightedCluster | undefined = undefined;
+  #upPath = '';
+  #upAuthority = '';
+  #tlsHost = '';
+  #body: Buffer | DownstreamRequest | null = null;
+  #retry: RetryPolicy | undefined = undefined;
+  #maxRetries = 0;
 
   constructor(rt: ProxyRuntime, req: DownstreamRequest, res: DownstreamResponse, port: number, target: { authority: string; path: string } | undefined, sni?: string) {
     this.#rt = rt;
@@ -118,7 +124,8 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.startTime = Date.now();
     this.#startHr = performance.now();
     this.#port = port;
-    const isH2 = req.httpVersionMajor === 2;
+    // node's HTTP/1 parser accepts a request line claiming HTTP/2.0: only a real h2 stream counts.
+    const isH2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined;
     this.#isH2 = isH2;
     this.#sock = isH2 ? downstreamSocket(req) : (req.socket as Socket | null);
     this.protocol = isH2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
@@ -167,8 +174,21 @@ export class Exchange implements AccessLogEntry, RequestView {
 
   // ---- routing
 
-  /** Routes the request through `table`. */
+  /** Routes the request through `table`. Never throws: a bug answers 500. */
   run(table: CompiledRouteTable): void {
+    try {
+      this.#run(table);
+    } catch (err) {
+      this.#internalError(err);
+    }
+  }
+
+  #run(table: CompiledRouteTable): void {
+    if (!this.#isH2 && this.#req.httpVersionMajor !== 1) {
+      // An HTTP/1 connection carrying a request line that claims another major version.
+      this.#localReply(400, ResponseFlag.DPE, D.HTTP1_CODEC_ERROR, 'Bad Request');
+      return;
+    }
     if (this.authority === '') {
       this.#localReply(400, ResponseFlag.DPE, D.MISSING_HOST_HEADER, 'Bad Request');
       return;
@@ -190,7 +210,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (fault !== undefined) {
       if (fault.delay !== undefined && hit(fault.delay.percentage)) {
         this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.DI);
-        const t = setTimeout(() => this.#afterDelay(route), fault.delay.fixedDelayMs);
+        const t = setTimeout(() => this.#guard(this.#afterDelay, route), fault.delay.fixedDelayMs);
         this.#res.once('close', () => clearTimeout(t));
         return;
       }
@@ -216,14 +236,17 @@ export class Exchange implements AccessLogEntry, RequestView {
         return;
       }
       case 'forward':
-        this.#forward(route, a).catch((err: unknown) => this.#internalError(err));
+        this.#forward(route, a);
         return;
     }
   }
 
   // ---- forwarding
+  //
+  // Callbacks, not async functions: a request that needs no DNS wait, no body buffering and no
+  // retry runs from the route match to the upstream dispatch without a single Promise.
 
-  async #forward(route: Route, a: ForwardAction): Promise<void> {
+  #forward(route: Route, a: ForwardAction): void {
     const wc = pickWeighted(a.clusters);
     this.upstreamCluster = wc?.cluster;
     const cr = wc === undefined ? undefined : this.#cfg.clusters.get(wc.cluster);
@@ -243,28 +266,45 @@ export class Exchange implements AccessLogEntry, RequestView {
       // A gateway uses the peer address (use_remote_address), appending it to x-forwarded-for.
       const ip = req.socket?.remoteAddress;
       if (ip) {
-        const xff = headerValue(up['x-forwarded-for']);
-        up['x-forwarded-for'] = xff ? `${xff}, ${ip}` : ip;
+        const xff = up['x-forwarded-for'];
+        up['x-forwarded-for'] = xff === undefined ? ip : `${headerValue(xff)}, ${ip}`;
       }
       if (up['x-forwarded-proto'] === undefined) up['x-forwarded-proto'] = this.scheme;
     }
-    applyHeaderOps(up, route.requestHeaders);
-    applyHeaderOps(up, wc!.requestHeaders);
+    if (route.requestHeaders !== undefined) applyHeaderOps(up, route.requestHeaders);
+    if (wc!.requestHeaders !== undefined) applyHeaderOps(up, wc!.requestHeaders);
     this.#upHeaders = up;
 
-    let upPath = this.path;
-    let upAuthority = this.authority;
+    this.#upPath = this.path;
+    this.#upAuthority = this.authority;
     const rw = a.rewrite;
     if (rw !== undefined) {
-      upPath = rewritePath(this.path, route, rw);
-      if (rw.authority !== undefined) upAuthority = rw.authority;
-      if (upPath !== this.path) up['x-envoy-original-path'] = this.path;
+      this.#upPath = rewritePath(this.path, route, rw);
+      if (rw.authority !== undefined) this.#upAuthority = rw.authority;
+      if (this.#upPath !== this.path) up['x-envoy-original-path'] = this.path;
     }
+    this.#tlsHost = hostOnly(this.#upAuthority);
 
     const ready = cr.ready();
-    if (ready !== undefined) await ready;
-    if (this.#finished) return;
+    if (ready !== undefined) {
+      ready.then(() => this.#guard(this.#admit, a), (err: unknown) => this.#internalError(err));
+      return;
+    }
+    this.#admit(a);
+  }
 
+  /** Runs a step from a timer or a promise callback: a bug answers 500 instead of crashing the proxy. */
+  #guard<T>(step: (arg: T) => void, arg: T): void {
+    try {
+      step.call(this, arg);
+    } catch (err) {
+      this.#internalError(err);
+    }
+  }
+
+  #admit(a: ForwardAction): void {
+    if (this.#finished) return;
+    const cr = this.#cluster!;
     if (cr.active >= cr.maxActive) {
       this.#localReply(503, ResponseFlag.UO, D.UPSTREAM_OVERFLOW, `${RESET_PREFIX}overflow`);
       return;
@@ -273,82 +313,91 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.#countedActive = true;
 
     // Retries need the body again: keep it (bounded) when a retry policy could use it.
-    let body: Buffer | DownstreamRequest | null = hasBody(req, this.#isH2) ? req : null;
+    const req = this.#req;
+    const body = hasBody(req, this.#isH2) ? req : null;
     const retry = a.retry !== undefined && a.retry.attempts > 0 ? a.retry : undefined;
-    if (body !== null && retry !== undefined) {
-      const buffered = await readBounded(req, RETRY_BUFFER_LIMIT);
-      if (this.#finished) return;
-      if (buffered === undefined) {
-        this.#localReply(413, '', 'request_payload_too_large', 'Payload Too Large');
-        return;
-      }
-      this.bytesReceived = buffered.length;
-      body = buffered;
-    }
-
+    this.#retry = retry;
+    this.#maxRetries = retry === undefined ? 0 : Math.min(retry.attempts, cr.maxRetries);
     if (a.timeoutMs !== undefined && a.timeoutMs > 0) {
-      this.#globalTimer = setTimeout(this.#onGlobalTimeout, a.timeoutMs);
+      this.#globalTimer = setTimeout(() => this.#onGlobalTimeout(), a.timeoutMs);
     }
-    const maxRetries = retry === undefined ? 0 : Math.min(retry.attempts, cr.maxRetries);
-    const hostForTls = upAuthority;
-    for (;;) {
-      const outcome = await this.#tryOnce(cr, upPath, upAuthority, hostForTls, body, retry, this.#retriesDone < maxRetries);
-      if (outcome === undefined || this.#finished) return;
-      // outcome: a failure (or retriable status) that may be retried.
-      const canRetry = retry !== undefined && retriable(retry, outcome);
-      if (canRetry && this.#retriesDone < maxRetries && body !== this.#req) {
-        this.#retriesDone++;
-        await backoff(this.#retriesDone);
+    if (body !== null && retry !== undefined) {
+      readBounded(req, RETRY_BUFFER_LIMIT).then((buffered) => {
         if (this.#finished) return;
-        continue;
-      }
-      if (canRetry && maxRetries > 0) this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.URX);
-      this.#finalFailure(outcome);
+        if (buffered === undefined) {
+          this.#localReply(413, '', 'request_payload_too_large', 'Payload Too Large');
+          return;
+        }
+        this.bytesReceived = buffered.length;
+        this.#body = buffered;
+        this.#guard(this.#tryOnce, undefined);
+      }, (err: unknown) => this.#internalError(err));
       return;
     }
+    this.#body = body;
+    this.#tryOnce(undefined);
   }
 
-  /**
-   * One upstream attempt. Resolves undefined when the response was committed downstream (or the
-   * exchange ended), or with the failure to consider for a retry.
-   */
-  async #tryOnce(cr: ClusterRuntime, path: string, authority: string, tlsHost: string, body: Buffer | DownstreamRequest | null, retry: RetryPolicy | undefined, retriesLeft: boolean): Promise<AttemptOutcome | undefined> {
-    let target: UpstreamTarget | undefined;
+  /** One upstream attempt: picks the endpoint, dispatches; #attemptDone continues. */
+  #tryOnce(_: undefined): void {
+    if (this.#finished) return;
+    const cr = this.#cluster!;
     if (cr.cluster.type === 'ORIGINAL_DST') {
-      const { host, port } = splitHostPort(authority, this.scheme === 'https' ? 443 : 80);
-      try {
-        target = await cr.endpoints.resolveOriginal(host, port);
-      } catch (err) {
-        if (err instanceof DnsError) {
-          this.#localReply(503, ResponseFlag.DF, D.DNS_RESOLUTION_FAILED, `${RESET_PREFIX}dns resolution failure`);
-          return undefined;
-        }
-        throw err;
-      }
-      if (this.#finished) return undefined;
-    } else {
-      target = cr.endpoints.pick();
+      const { host, port } = splitHostPort(this.#upAuthority, this.scheme === 'https' ? 443 : 80);
+      cr.endpoints.resolveOriginal(host, port).then((t) => {
+        if (!this.#finished) this.#guard(this.#attemptTo, t);
+      }, (err: unknown) => {
+        if (err instanceof DnsError) this.#localReply(503, ResponseFlag.DF, D.DNS_RESOLUTION_FAILED, `${RESET_PREFIX}dns resolution failure`);
+        else this.#internalError(err);
+      });
+      return;
     }
+    this.#attemptTo(cr.endpoints.pick());
+  }
+
+  #attemptTo(target: UpstreamTarget | undefined): void {
     if (target === undefined) {
       this.#localReply(503, ResponseFlag.UH, D.NO_HEALTHY_UPSTREAM, BODY_NO_HEALTHY);
-      return undefined;
+      return;
     }
+    const cr = this.#cluster!;
     this.#target = target;
     this.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
     cr.endpoints.requestStarted(target);
-    const upstream = cr.upstream(target, hostOnly(tlsHost));
+    const upstream = cr.upstream(target, this.#tlsHost);
     this.#upstreamStartHr = performance.now();
-    const attempt = new Attempt(this, upstream, retry?.perTryTimeoutMs);
+    const retry = this.#retry;
+    const attempt = new Attempt(this, upstream, target, retry?.perTryTimeoutMs);
     if (retry !== undefined) {
-      if (retriesLeft) attempt.retryStatus = (s, h) => retriableStatus(retry, s, h);
+      if (this.#retriesDone < this.#maxRetries) attempt.retryStatus = (st, h) => retriableStatus(retry, st, h);
       else attempt.lastTry = retry;
     }
     this.#attempt = attempt;
-    const outcome = await attempt.start(path, authority, this.#upHeaders!, body);
-    this.#attempt = undefined;
+    attempt.start(this.#upPath, this.#upAuthority, this.#upHeaders!, this.#body);
+  }
+
+  /** An attempt ended: committed downstream, or a failure (or retriable status) to retry or answer. */
+  attemptDone(attempt: Attempt, outcome: AttemptOutcome): void {
+    if (this.#attempt === attempt) this.#attempt = undefined;
+    const cr = this.#cluster!;
+    const upstream = attempt.upstream;
     if (upstream.lastLocalAddress !== undefined) this.upstreamLocalAddress = upstream.lastLocalAddress;
-    cr.endpoints.requestFinished(target, outcomeFor(outcome, this.responseCode));
-    return outcome.committed ? undefined : outcome;
+    cr.endpoints.requestFinished(attempt.target, outcomeFor(outcome, this.responseCode));
+    if (outcome.committed || this.#finished) return;
+    const retry = this.#retry;
+    const canRetry = retry !== undefined && retriable(retry, outcome);
+    if (canRetry && this.#retriesDone < this.#maxRetries && this.#body !== this.#req) {
+      this.#retriesDone++;
+      // Envoy's default: 25 ms base, doubling, jittered.
+      setTimeout(() => this.#retryNow(), Math.random() * 25 * 2 ** Math.min(this.#retriesDone - 1, 4));
+      return;
+    }
+    if (canRetry && this.#maxRetries > 0) this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.URX);
+    this.#finalFailure(outcome);
+  }
+
+  #retryNow(): void {
+    if (!this.#finished) this.#guard(this.#tryOnce, undefined);
   }
 
   // ---- called by Attempt
@@ -433,7 +482,7 @@ export class Exchange implements AccessLogEntry, RequestView {
 
   // ---- endings
 
-  #onGlobalTimeout = (): void => {
+  #onGlobalTimeout(): void {
     this.#globalTimer = undefined;
     if (this.#finished) return;
     this.#attempt?.abort();
@@ -442,7 +491,8 @@ export class Exchange implements AccessLogEntry, RequestView {
       return;
     }
     this.#localReply(504, ResponseFlag.UT, D.RESPONSE_TIMEOUT, BODY_TIMEOUT);
-  };
+  }
+
 
   #finalFailure(o: AttemptOutcome): void {
     switch (o.kind) {
@@ -513,6 +563,10 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (!this.#req.readableEnded) this.#req.resume();
   }
 
+  internalError(err: unknown): void {
+    this.#internalError(err);
+  }
+
   #internalError(err: unknown): void {
     if (this.#finished) return;
     this.#localReply(500, '', 'internal_error', 'internal error');
@@ -578,8 +632,8 @@ const COMMITTED: AttemptOutcome = { kind: 'status', committed: true, status: 0 }
 class Attempt implements Dispatcher.DispatchHandler {
   readonly #ex: Exchange;
   readonly #up: HttpUpstream;
+  readonly target: UpstreamTarget;
   readonly #perTryMs: number | undefined;
-  #resolve: (o: AttemptOutcome) => void = () => {};
   #settled = false;
   #connected = false;
   #started = false;
@@ -594,46 +648,59 @@ class Attempt implements Dispatcher.DispatchHandler {
   /** The retry policy when this is the last allowed try: a retriable status then gets URX. */
   lastTry: RetryPolicy | undefined = undefined;
 
-  constructor(ex: Exchange, up: HttpUpstream, perTryMs: number | undefined) {
+  constructor(ex: Exchange, up: HttpUpstream, target: UpstreamTarget, perTryMs: number | undefined) {
     this.#ex = ex;
     this.#up = up;
+    this.target = target;
     this.#perTryMs = perTryMs;
   }
 
-  start(path: string, authority: string, headers: HeaderMap, body: Buffer | DownstreamRequest | null): Promise<AttemptOutcome> {
-    return new Promise<AttemptOutcome>((resolve) => {
-      this.#resolve = resolve;
-      if (this.#perTryMs !== undefined && this.#perTryMs > 0) {
-        this.#timer = setTimeout(this.#onPerTryTimeout, this.#perTryMs);
-      }
-      const ex = this.#ex;
-      const streamBody = body === null || Buffer.isBuffer(body) ? body : countingBody(ex, body);
-      if (this.#up.kind === 'h1') {
-        headers['host'] = authority;
+  get upstream(): HttpUpstream {
+    return this.#up;
+  }
+
+  /** Dispatches the request; the outcome arrives through Exchange.attemptDone. */
+  start(path: string, authority: string, headers: HeaderMap, body: Buffer | DownstreamRequest | null): void {
+    if (this.#perTryMs !== undefined && this.#perTryMs > 0) {
+      this.#timer = setTimeout(() => this.#onPerTryTimeout(), this.#perTryMs);
+    }
+    const ex = this.#ex;
+    const streamBody = body === null || Buffer.isBuffer(body) ? body : countingBody(ex, body);
+    if (this.#up.kind === 'h1') {
+      headers['host'] = authority;
+      try {
         this.#up.pool.dispatch({ path, method: ex.method, headers: headers as Record<string, string | string[]>, body: streamBody as Dispatcher.DispatchOptions['body'] }, this);
-      } else {
-        this.#h2(path, authority, headers, streamBody);
+      } catch (err) {
+        this.#fail(err as Error);
       }
-    });
+    } else {
+      this.#h2(path, authority, headers, streamBody);
+    }
   }
 
   abort(): void {
     if (this.#aborted) return;
     this.#aborted = true;
+    // Settled first: the error the abort raises in undici's callbacks is then ignored.
+    this.#settle(COMMITTED);
     const err = new Error('aborted by proxy');
     if (this.#controller !== undefined) this.#controller.abort(err);
     if (this.#h2stream !== undefined && !this.#h2stream.destroyed) this.#h2stream.close(h2c.NGHTTP2_CANCEL);
-    this.#settle(COMMITTED);
   }
 
   #settle(o: AttemptOutcome): void {
     if (this.#settled) return;
     this.#settled = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#resolve(o);
+    try {
+      this.#ex.attemptDone(this, o);
+    } catch (err) {
+      // Never into undici's or http2's callbacks: the exchange answers 500 and logs.
+      this.#ex.internalError(err);
+    }
   }
 
-  #onPerTryTimeout = (): void => {
+  #onPerTryTimeout(): void {
     this.#timer = undefined;
     if (this.#settled) return;
     if (this.#started) {
@@ -641,11 +708,11 @@ class Attempt implements Dispatcher.DispatchHandler {
       return;
     }
     this.#aborted = true;
+    this.#settle({ kind: 'per-try-timeout', committed: false, status: 504 });
     const err = new Error('per try timeout');
     this.#controller?.abort(err);
     if (this.#h2stream !== undefined && !this.#h2stream.destroyed) this.#h2stream.close(h2c.NGHTTP2_CANCEL);
-    this.#settle({ kind: 'per-try-timeout', committed: false, status: 504 });
-  };
+  }
 
   // Decides between relaying a response and retrying it (undefined: relay).
   #onHead(status: number, headers: HeaderMap): boolean {
@@ -676,9 +743,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     this.#controller = controller;
     if (this.#settled && this.#held === undefined) return;
-    if (!this.#onHead(statusCode, headers)) return;
-    const res = this.#ex.downstreamResponse;
-    res.on('drain', () => controller.resume());
+    this.#onHead(statusCode, headers);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -687,7 +752,11 @@ class Attempt implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.#settled || this.#ex.finished) return;
-    if (!this.#ex.writeBody(chunk)) controller.pause();
+    if (!this.#ex.writeBody(chunk)) {
+      // Backpressure: only a slow client costs a listener.
+      controller.pause();
+      this.#ex.downstreamResponse.once('drain', () => controller.resume());
+    }
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
@@ -845,12 +914,6 @@ function isGrpc(req: DownstreamRequest): boolean {
 
 function hit(percentage: number): boolean {
   return percentage >= 100 || Math.random() * 100 < percentage;
-}
-
-function backoff(n: number): Promise<void> {
-  // Envoy's default: 25 ms base, doubling, jittered.
-  const ms = Math.random() * 25 * 2 ** Math.min(n - 1, 4);
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 const GRPC_RETRY_ON: Record<string, string> = { cancelled: '1', 'deadline-exceeded': '4', 'resource-exhausted': '8', internal: '13', unavailable: '14' };

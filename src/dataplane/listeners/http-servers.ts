@@ -87,8 +87,12 @@ export class HttpServers {
   #dispatchPlain(socket: Socket, buf: Buffer | null): void {
     if (buf === null) { socket.destroy(); return; }
     const n = Math.min(buf.length, H2_PREFACE.length);
-    if (buf[0] === 0x50 /* P */ && buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) this.h2.emit('connection', socket);
-    else this.h1.emit('connection', socket);
+    if (buf[0] === 0x50 /* P */ && buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
+      // Listener sockets are half-open (for TCP tunnels); an h2 client's FIN ends the connection,
+      // as in Envoy, or node's session would sit in CLOSE-WAIT forever.
+      socket.allowHalfOpen = false;
+      this.h2.emit('connection', socket);
+    } else this.h1.emit('connection', socket);
   }
 
   #track(socket: Socket): void {

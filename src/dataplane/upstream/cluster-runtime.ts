@@ -1,13 +1,22 @@
 // A cluster at run time: its endpoints (H3's ClusterEndpoints), its connection pools and its limits.
 //
 // Kept across config swaps while the cluster's definition is unchanged, so pools and DNS state survive.
-import { Pool, buildConnector } from 'undici';
+import { createRequire } from 'node:module';
+import type { Pool as UndiciPool, buildConnector as UndiciBuildConnector } from 'undici';
 import type { Socket } from 'node:net';
 import type { Cluster } from '../../proxyconfig/types.js';
 import { ClusterEndpoints, type UpstreamTarget } from './endpoints.js';
 import type { Resolver } from '../dns/resolver.js';
 import { H2Session } from './h2-session.js';
 import { originationOptions } from './tls-origination.js';
+
+// Only the pool and the connector, not undici's index (fetch, WebSocket, caches, mocks): the
+// index alone costs a proxy ~10 MB of resident memory. undici is pinned (package-lock), and
+// these two files are what its index re-exports as Pool and buildConnector.
+const requireCjs = createRequire(import.meta.url);
+const Pool = requireCjs('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
+type Pool = UndiciPool;
+const buildConnector = requireCjs('undici/lib/core/connect.js') as typeof UndiciBuildConnector;
 
 /** Istio's default maxConnections / pending / requests: effectively unlimited. */
 const UNLIMITED = 2 ** 32 - 1;
@@ -78,7 +87,7 @@ export class ClusterRuntime {
       u = h2;
     } else {
       const tlsOpts = t ? originationOptions(t, sni) : undefined;
-      const connector = buildConnector({ timeout: c.connectTimeoutMs, ...(tlsOpts ?? {}) } as buildConnector.BuildOptions);
+      const connector = buildConnector({ timeout: c.connectTimeoutMs, ...(tlsOpts ?? {}) } as UndiciBuildConnector.BuildOptions);
       const h1: H1Upstream = { kind: 'h1', lastLocalAddress: undefined, pool: undefined as unknown as Pool };
       const pool = new Pool(origin, {
         connections: cp?.maxConnections ?? null,

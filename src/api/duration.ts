@@ -1,4 +1,5 @@
 // Ages as kubectl prints them (its HumanDuration): 45s, 3m33s, 17m, 5h12m, 3d4h, 120d, 2y30d.
+// In api/ because both the CLI printers and the API server's Table responses need it.
 
 export function humanDuration(ms: number): string {
   const seconds = Math.floor(ms / 1000);

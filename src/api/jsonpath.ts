@@ -1,5 +1,6 @@
 // The JSONPath subset kubectl users write: `{.items[0].metadata.name}`, `{.spec.hosts[*]}`,
 // `{.status.conditions[?(@.type=="Ready")].status}`, `{range .items[*]}{.metadata.name}{"\n"}{end}`.
+// In api/ because both the CLI (-o jsonpath) and the API server (printer columns) evaluate it.
 
 type Step =
   | { kind: 'field'; name: string }
