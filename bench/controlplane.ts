@@ -52,20 +52,22 @@ function meshObjects(ses: number, vss: number): KubeObject[] {
 }
 
 function benchTranslation(): void {
-  const objects = meshObjects(SES, VSS);
   const identity: ProxyIdentity = { id: 'curl-1.curl', role: 'sidecar', namespace: 'curl', workload: 'curl', ip: '127.0.1.2', labels: { app: 'curl' } };
   const times: number[] = [];
   const snapshotTimes: number[] = [];
   const translateTimes: number[] = [];
   const cpuTimes: number[] = [];
+  const secondTimes: number[] = [];
   let peak = 0;
   let clusters = 0;
   for (let r = 0; r < ROUNDS; r++) {
+    // Fresh objects each round, handed over without a copy: what the control plane does with the store's reads.
+    const objects = meshObjects(SES, VSS);
     gc?.();
     const before = process.memoryUsage();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const snapshot = snapshotFromObjects(objects);
+    const snapshot = snapshotFromObjects(objects, '0', false);
     const t1 = performance.now();
     const cfg = translate(snapshot, identity);
     const dt = performance.now() - t0;
@@ -76,10 +78,16 @@ function benchTranslation(): void {
     const after = process.memoryUsage();
     times.push(dt);
     peak = Math.max(peak, after.rss, before.rss);
+    // The next proxy of the same snapshot (the control plane translates one config per connected proxy).
+    const t2 = performance.now();
+    translate(snapshot, { ...identity, id: 'curl-2.curl', ip: '127.0.1.3' });
+    secondTimes.push(performance.now() - t2);
+    peak = Math.max(peak, process.memoryUsage().rss);
     clusters = cfg.clusters.length;
     if (r === 0) console.log(`config: ${cfg.listeners.length} listeners, ${cfg.routeTables.reduce((n, t) => n + t.virtualHosts.length, 0)} virtual hosts, ${clusters} clusters, ${(JSON.stringify(cfg).length / 1048576).toFixed(1)} MB as JSON`);
   }
-  console.log(`translation (${SES} ServiceEntries, ${VSS} VirtualServices, one sidecar; snapshot + registry + translate): median ${median(times).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)} over ${ROUNDS} rounds (of which snapshot copy+freeze median ${median(snapshotTimes).toFixed(0)} ms, translate incl. registry median ${median(translateTimes).toFixed(0)} ms; process CPU median ${median(cpuTimes).toFixed(0)} ms, GC threads included); peak RSS ${mb(peak)} (goal < 1 s, < 300 MB)`);
+  console.log(`next proxy of the same snapshot: median ${median(secondTimes).toFixed(0)} ms, min ${Math.min(...secondTimes).toFixed(0)}`);
+  console.log(`translation (${SES} ServiceEntries, ${VSS} VirtualServices, one sidecar; snapshot + registry + translate): median ${median(times).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)} over ${ROUNDS} rounds (of which snapshot (freeze, no copy) median ${median(snapshotTimes).toFixed(0)} ms, translate incl. registry median ${median(translateTimes).toFixed(0)} ms; process CPU median ${median(cpuTimes).toFixed(0)} ms, GC threads included); peak RSS ${mb(peak)} (goal < 1 s, < 300 MB)`);
 }
 
 async function benchPropagation(): Promise<void> {

@@ -85,9 +85,7 @@ export function snapshotFromObjects(objects: readonly KubeObject[], revision = '
   const kept = objects.filter((o) => KIND_KEYS.has(kindKey(groupOfApiVersion(o.apiVersion), o.kind)));
   const copies: readonly KubeObject[] = copy ? jsonCopy(kept) : kept;
   for (const obj of copies) {
-    const group = groupOfApiVersion(obj.apiVersion);
-    const key = kindKey(group, obj.kind);
-    if (!KIND_KEYS.has(key)) continue;
+    const key = kindKey(groupOfApiVersion(obj.apiVersion), obj.kind);
     const frozen = deepFreeze(obj);
     let list = byKind.get(key);
     if (!list) byKind.set(key, (list = []));

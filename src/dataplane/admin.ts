@@ -1,14 +1,34 @@
 // The proxy's admin endpoint (loopback): /ready, /config_dump, /stats/prometheus, /clusters, /logging.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Proxy } from './proxy.js';
-import { isLogLevel, logLevel, setLogLevel, log } from './log.js';
+import type { ProxyConfig } from '../proxyconfig/types.js';
+import type { EndpointSnapshot } from './upstream/endpoints.js';
+import { isLogLevel, logLevel, setLogLevel, log, type LogLevel } from './log.js';
+
+export interface ClusterStat {
+  name: string;
+  type: string;
+  activeRequests: number;
+  endpoints: EndpointSnapshot[];
+}
+
+/** What the admin endpoint shows: one proxy process, or the primary of several worker processes. */
+export interface AdminView {
+  readonly ready: boolean;
+  readonly config: ProxyConfig | undefined;
+  readonly lastNack: { version: string; error: string; time: number } | undefined;
+  /** The /stats/prometheus body (all workers' series added up). */
+  prometheus(): Promise<string>;
+  clusterStats(): Promise<ClusterStat[]>;
+  /** Also applies a /logging level change elsewhere (the workers). */
+  onLogLevel?(level: LogLevel): void;
+}
 
 export class AdminServer {
   readonly #server: http.Server;
   #port: number | undefined;
 
-  constructor(private readonly proxy: Proxy, private readonly address: string, private readonly wantedPort: number) {
+  constructor(private readonly proxy: AdminView, private readonly address: string, private readonly wantedPort: number) {
     this.#server = http.createServer((req, res) => this.#handle(req, res));
     this.#server.on('clientError', (_err, socket) => socket.destroy());
   }
@@ -39,6 +59,13 @@ export class AdminServer {
   }
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.#route(req, res).catch((err: unknown) => {
+      if (!res.headersSent) send(res, 500, `admin: ${err instanceof Error ? err.message : String(err)}\n`);
+      else res.destroy();
+    });
+  }
+
+  async #route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
     const p = this.proxy;
     switch (url.pathname) {
@@ -50,11 +77,14 @@ export class AdminServer {
         return;
       case '/stats/prometheus':
         if (!p.ready) { send(res, 200, ''); return; }
+      {
+        const body = await p.prometheus();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-        res.end(p.metrics.render());
+        res.end(body);
         return;
+      }
       case '/clusters':
-        this.#clusters(url, res);
+        await this.#clusters(url, res);
         return;
       case '/logging': {
         const level = url.searchParams.get('level');
@@ -62,6 +92,7 @@ export class AdminServer {
           if (req.method !== 'POST') { send(res, 405, 'use POST to change the level\n'); return; }
           if (!isLogLevel(level)) { send(res, 400, `unknown level ${level}; use debug, info, warning or error\n`); return; }
           setLogLevel(level);
+          p.onLogLevel?.(level);
         }
         send(res, 200, `active loggers:\n  outpost: ${logLevel()}\n`);
         return;
@@ -71,18 +102,16 @@ export class AdminServer {
     }
   }
 
-  #clusters(url: URL, res: http.ServerResponse): void {
-    const clusters = this.proxy.ready ? [...this.proxy.current.clusters.values()] : [];
+  async #clusters(url: URL, res: http.ServerResponse): Promise<void> {
+    const clusters = this.proxy.ready ? await this.proxy.clusterStats() : [];
     if (url.searchParams.get('format') === 'json') {
-      sendJson(res, 200, {
-        clusters: clusters.map((c) => ({ name: c.name, type: c.cluster.type, activeRequests: c.active, endpoints: c.endpoints.snapshot() })),
-      });
+      sendJson(res, 200, { clusters });
       return;
     }
     // Envoy's text form: cluster::host:port::field::value
     let out = '';
     for (const c of clusters) {
-      for (const e of c.endpoints.snapshot()) {
+      for (const e of c.endpoints) {
         const h = `${c.name}::${e.address}:${e.port}`;
         out += `${h}::hostname::${e.hostname ?? ''}\n${h}::rq_active::${e.active}\n${h}::rq_total::${e.total}\n${h}::rq_error::${e.failures}\n`;
         out += `${h}::health_flags::${e.healthy ? 'healthy' : '/failed_outlier_check'}\n`;

@@ -10,7 +10,7 @@ export interface ProxyBootstrap {
   /** A static ProxyConfig file (re-read on SIGHUP); used when there is no control plane. */
   readonly configFile?: string;
   readonly resolver?: { readonly server?: string; readonly hostsFile?: string };
-  /** Worker processes sharing the listeners (not implemented yet: 1). */
+  /** Worker processes sharing the listeners (default 1: the proxy process itself serves). */
   readonly concurrency?: number;
 }
 

@@ -14,6 +14,8 @@ export interface ProxyProcessArgs {
   readonly admin?: string;
   readonly dnsServer?: string;
   readonly hostsFile?: string;
+  /** Worker processes sharing the listeners (default: the bootstrap's, else 1 = this process serves). */
+  readonly concurrency?: number;
 }
 
 export class ProxyStartError extends Error {}
@@ -51,7 +53,10 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
     ...(args.dnsServer !== undefined ? { server: args.dnsServer } : {}),
     ...(args.hostsFile !== undefined ? { hostsFile: args.hostsFile } : {}),
   };
-  const proxy = new Proxy({ resolver, adminAddress: admin.address, adminPort: admin.port });
+  const concurrency = args.concurrency ?? boot?.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new ProxyStartError(`concurrency must be a whole number from 1 to 1024 (got ${concurrency})`);
+  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port };
+  const proxy = concurrency === 1 ? new Proxy(opts) : new (await import('./workers.js')).ProxyCluster({ ...opts, workers: concurrency });
   try {
     await proxy.start();
   } catch (err) {

@@ -8,7 +8,7 @@ import { ProxyMetrics } from './telemetry/metrics.js';
 import { ListenerManager } from './listeners/manager.js';
 import { DEFAULT_LIMITS, type HttpLimits } from './listeners/http-servers.js';
 import type { ProxyRuntime } from './runtime.js';
-import { AdminServer } from './admin.js';
+import { AdminServer, type AdminView, type ClusterStat } from './admin.js';
 import { log } from './log.js';
 
 export interface ProxyOptions {
@@ -31,7 +31,7 @@ export interface Nack {
   readonly time: number;
 }
 
-export class Proxy implements ProxyRuntime {
+export class Proxy implements ProxyRuntime, AdminView {
   readonly #resolver: Resolver;
   readonly #listeners: ListenerManager;
   readonly #admin: AdminServer | undefined;
@@ -79,6 +79,17 @@ export class Proxy implements ProxyRuntime {
   /** True once a config is applied and its listeners are bound. */
   get ready(): boolean {
     return this.#compiled !== undefined && !this.#closed;
+  }
+
+  // ---- AdminView
+
+  prometheus(): Promise<string> {
+    return Promise.resolve(this.#metrics?.render() ?? '');
+  }
+
+  clusterStats(): Promise<ClusterStat[]> {
+    const cs = this.#compiled === undefined ? [] : [...this.#compiled.clusters.values()];
+    return Promise.resolve(cs.map((c) => ({ name: c.name, type: c.cluster.type, activeRequests: c.active, endpoints: c.endpoints.snapshot() })));
   }
 
   get resolver(): Resolver {

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import type { KindInfo } from '../../api/kinds.js';
 import { apiVersionOf } from '../../api/kinds.js';
 import type { KubeObject } from '../../api/object.js';
-import { connect, withStateDir } from '../connect.js';
+import { connect, withStateDir, type MeshConnection } from '../connect.js';
 import { CliError } from '../errors.js';
 import { apiErrorMessage, getOptional, kindOrThrow, notFoundMessage, refOf, resourceName } from '../kube.js';
 import { JsonPathError, renderTemplate } from '../../api/jsonpath.js';
@@ -18,13 +18,10 @@ interface GetOptions {
   stateDir?: string;
 }
 
-/** Prints objects in one of kubectl's output formats; a single named object prints bare in yaml/json. */
-export function printObjects(info: KindInfo, items: KubeObject[], output: string | undefined, single: boolean, allNamespaces: boolean): string {
-  const list = { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } };
-  const data: unknown = single ? items[0] : list;
+function structuredOutput(output: string | undefined, data: unknown, names: () => string): string | undefined {
   if (output === 'yaml') return stringify(data, { lineWidth: 0 });
   if (output === 'json') return JSON.stringify(data, null, 4) + '\n';
-  if (output === 'name') return items.map((o) => `${resourceName(info)}/${o.metadata.name}\n`).join('');
+  if (output === 'name') return names();
   if (output?.startsWith('jsonpath=') || output?.startsWith('jsonpath-as-json=')) {
     const template = output.slice(output.indexOf('=') + 1);
     try {
@@ -36,7 +33,45 @@ export function printObjects(info: KindInfo, items: KubeObject[], output: string
   if (output !== undefined && output !== 'wide') {
     throw new CliError(`error: unable to match a printer suitable for the output format "${output}", allowed formats are: json,jsonpath,name,wide,yaml`);
   }
-  return formatResourceTable(info, items, { wide: output === 'wide', allNamespaces });
+  return undefined;
+}
+
+/** Prints objects in one of kubectl's output formats; a single named object prints bare in yaml/json. */
+export function printObjects(info: KindInfo, items: KubeObject[], output: string | undefined, single: boolean, allNamespaces: boolean): string {
+  const list = { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } };
+  const data: unknown = single ? items[0] : list;
+  return structuredOutput(output, data, () => items.map((o) => `${resourceName(info)}/${o.metadata.name}\n`).join(''))
+    ?? formatResourceTable(info, items, { wide: output === 'wide', allNamespaces });
+}
+
+/**
+ * Several kinds at once (`get gateways,httproutes`), as kubectl prints them: one table per kind
+ * that has objects, names as kind.group/name, a blank line between tables; yaml/json: one List.
+ */
+export function printGroups(groups: { info: KindInfo; items: KubeObject[] }[], output: string | undefined, single: boolean, allNamespaces: boolean): string {
+  const all = groups.flatMap((g) => g.items);
+  const data: unknown = single && all.length === 1 ? all[0] : { apiVersion: 'v1', kind: 'List', items: all, metadata: { resourceVersion: '' } };
+  const structured = structuredOutput(output, data, () => groups.flatMap((g) => g.items.map((o) => `${resourceName(g.info)}/${o.metadata.name}\n`)).join(''));
+  if (structured !== undefined) return structured;
+  return groups
+    .filter((g) => g.items.length > 0)
+    .map((g) => formatResourceTable(g.info, g.items, { wide: output === 'wide', allNamespaces, showKind: true }))
+    .join('\n');
+}
+
+async function fetchItems(mesh: MeshConnection, info: KindInfo, name: string | undefined, opts: GetOptions): Promise<KubeObject[]> {
+  const namespace = info.namespaced ? (opts.allNamespaces ? undefined : opts.namespace ?? 'default') : undefined;
+  let items: KubeObject[];
+  if (name) {
+    const obj = await getOptional(mesh.api, refOf(info, name, namespace));
+    if (!obj) throw new CliError(notFoundMessage(info, name));
+    items = [obj];
+  } else {
+    const res = await mesh.api.list({ group: info.group, kind: info.kind, ...(namespace ? { namespace } : {}), ...(opts.selector ? { labelSelector: opts.selector } : {}) });
+    items = [...res.items].sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
+  }
+  for (const o of items) o.apiVersion ||= apiVersionOf(info);
+  return items;
 }
 
 export function registerGet(program: Command): void {
@@ -44,36 +79,40 @@ export function registerGet(program: Command): void {
     program
       .command('get')
       .description('List resources, or show one')
-      .argument('<kind>', 'kind, plural, short name or kind.group (istiorevisions.sailoperator.io)')
+      .argument('<kind>', 'kind, plural, short name or kind.group (istiorevisions.sailoperator.io); several with commas (gateways,httproutes)')
       .argument('[name]', 'one object')
       .option('-n, --namespace <ns>', 'namespace (default: default)')
       .option('-A, --all-namespaces', 'list across all namespaces')
       .option('-o, --output <format>', 'yaml | json | wide | name | jsonpath=TEMPLATE')
       .option('-l, --selector <selector>', 'label selector (app=curl,tier!=db)'),
   ).action(async (kind: string, name: string | undefined, opts: GetOptions) => {
-    const info = kindOrThrow(kind);
+    const names = kind.split(',').map((k) => k.trim());
+    if (names.some((k) => k === '')) throw new CliError(`error: arguments in resource/name form must have a single resource and name; "${kind}" has an empty kind`);
+    // Each kind once, in the order given (kubectl dedups `pods,po`).
+    const infos = [...new Map(names.map((k) => kindOrThrow(k)).map((i) => [`${i.group}/${i.kind}`, i])).values()];
     const mesh = await connect(opts.stateDir);
-    const namespace = info.namespaced ? (opts.allNamespaces ? undefined : opts.namespace ?? 'default') : undefined;
-    let items: KubeObject[];
-    try {
-      if (name) {
-        const obj = await getOptional(mesh.api, refOf(info, name, namespace));
-        if (!obj) throw new CliError(notFoundMessage(info, name));
-        items = [obj];
-      } else {
-        const res = await mesh.api.list({ group: info.group, kind: info.kind, ...(namespace ? { namespace } : {}), ...(opts.selector ? { labelSelector: opts.selector } : {}) });
-        items = [...res.items].sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
+    const groups: { info: KindInfo; items: KubeObject[] }[] = [];
+    const notFound: string[] = [];
+    for (const info of infos) {
+      try {
+        groups.push({ info, items: await fetchItems(mesh, info, name, opts) });
+      } catch (err) {
+        // kubectl reports every missing object and still prints the ones it found.
+        if (err instanceof CliError && name && infos.length > 1) notFound.push(err.message);
+        else if (err instanceof CliError) throw err;
+        else throw new CliError(apiErrorMessage(err));
       }
-    } catch (err) {
-      if (err instanceof CliError) throw err;
-      throw new CliError(apiErrorMessage(err));
     }
-    for (const o of items) o.apiVersion ||= apiVersionOf(info);
+    const allNs = Boolean(opts.allNamespaces);
     const structured = opts.output !== undefined && opts.output !== 'wide';
-    if (items.length === 0 && !structured) {
-      process.stderr.write(namespace ? `No resources found in ${namespace} namespace.\n` : 'No resources found\n');
+    const total = groups.reduce((n, g) => n + g.items.length, 0);
+    if (total === 0 && !structured && notFound.length === 0) {
+      const namespaced = infos.some((i) => i.namespaced) && !allNs;
+      process.stderr.write(namespaced ? `No resources found in ${opts.namespace ?? 'default'} namespace.\n` : 'No resources found\n');
       return;
     }
-    process.stdout.write(printObjects(info, items, opts.output, Boolean(name), Boolean(opts.allNamespaces)));
+    if (infos.length === 1) process.stdout.write(printObjects(infos[0]!, groups[0]!.items, opts.output, Boolean(name), allNs));
+    else if (total > 0 || structured) process.stdout.write(printGroups(groups, opts.output, Boolean(name), allNs));
+    if (notFound.length > 0) throw new CliError(notFound.join('\n'));
   });
 }

@@ -11,8 +11,14 @@ export function registerProxy(program: Command): void {
     .option('--admin <ip:port>', 'admin endpoint address (default 127.0.0.1:15000)')
     .option('--dns-server <ip:port>', 'DNS server for cluster and passthrough resolution')
     .option('--hosts-file <file>', 'hosts file whose entries win over DNS')
-    .action(async (o: { config?: string; bootstrap?: string; admin?: string; dnsServer?: string; hostsFile?: string }) => {
+    .option('--concurrency <n>', 'worker processes sharing the listeners, as Envoy\'s workers (default 1: this process serves)')
+    .action(async (o: { config?: string; bootstrap?: string; admin?: string; dnsServer?: string; hostsFile?: string; concurrency?: string }) => {
       if (o.config === undefined && o.bootstrap === undefined) throw new CliError('outpost proxy: give --config FILE or --bootstrap FILE', 2);
+      let concurrency: number | undefined;
+      if (o.concurrency !== undefined) {
+        concurrency = Number(o.concurrency);
+        if (!/^\d+$/.test(o.concurrency) || concurrency < 1 || concurrency > 1024) throw new CliError(`outpost proxy: --concurrency must be a whole number from 1 to 1024 (got ${JSON.stringify(o.concurrency)})`, 2);
+      }
       const { runProxyProcess, ProxyStartError } = await import('../../dataplane/main.js');
       try {
         process.exitCode = await runProxyProcess({
@@ -21,6 +27,7 @@ export function registerProxy(program: Command): void {
           ...(o.admin !== undefined ? { admin: o.admin } : {}),
           ...(o.dnsServer !== undefined ? { dnsServer: o.dnsServer } : {}),
           ...(o.hostsFile !== undefined ? { hostsFile: o.hostsFile } : {}),
+          ...(concurrency !== undefined ? { concurrency } : {}),
         });
       } catch (err) {
         if (err instanceof ProxyStartError) throw new CliError(`outpost proxy: ${err.message}`, 1);

@@ -101,12 +101,16 @@ function columnsFor(info: KindInfo): Column[] {
   return cols;
 }
 
-export function formatResourceTable(info: KindInfo, items: readonly KubeObject[], opts: { wide?: boolean; allNamespaces?: boolean } = {}): string {
+/**
+ * showKind: names as `kind.group/name`, as kubectl prints them when one `get` lists several
+ * kinds (`get gateways,httproutes`).
+ */
+export function formatResourceTable(info: KindInfo, items: readonly KubeObject[], opts: { wide?: boolean; allNamespaces?: boolean; showKind?: boolean } = {}): string {
   const cols = columnsFor(info).filter((c) => opts.wide || !c.wideOnly);
   const headers = [...(opts.allNamespaces && info.namespaced ? ['NAMESPACE'] : []), 'NAME', ...cols.map((c) => c.header)];
   const rows = items.map((o) => [
     ...(opts.allNamespaces && info.namespaced ? [o.metadata.namespace ?? ''] : []),
-    o.metadata.name,
+    opts.showKind ? `${info.group ? `${info.singular}.${info.group}` : info.singular}/${o.metadata.name}` : o.metadata.name,
     ...cols.map((c) => c.cell(o)),
   ]);
   return formatTable(headers, rows);

@@ -52,6 +52,7 @@ export function serviceEntryServices(entries: readonly KubeObject[]): MeshServic
     const location = str(spec.location) === 'MESH_INTERNAL' ? 'MESH_INTERNAL' : 'MESH_EXTERNAL';
     const seEndpoints = arr(spec.endpoints);
     const sans = strArr(spec.subjectAltNames);
+    const addresses = strArr(spec.addresses);
     const exportTo = spec.exportTo === undefined ? NO_STRINGS : strArr(spec.exportTo);
     const age = ageKey(se.metadata);
     // Endpoints from spec.endpoints are the same for every host of the entry.
@@ -81,6 +82,7 @@ export function serviceEntryServices(entries: readonly KubeObject[]): MeshServic
         exportTo,
         endpoints,
         ...(sans.length ? { subjectAltNames: sans } : {}),
+        ...(addresses.length ? { addresses } : {}),
         age,
       });
     }

@@ -42,6 +42,8 @@ export interface MeshService {
   readonly exportTo: readonly string[];
   readonly endpoints: readonly ServiceEndpoint[];
   readonly subjectAltNames?: readonly string[];
+  /** ServiceEntry `addresses`: the VIPs (or CIDRs) clients dial; absent when none were given. */
+  readonly addresses?: readonly string[];
   /** Sort key for "oldest wins" on host collisions. */
   readonly age: string;
 }

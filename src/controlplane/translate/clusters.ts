@@ -12,12 +12,12 @@ export type { PemReader } from './tls-material.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-export const PASSTHROUGH: Cluster = {
-  name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', endpoints: [], lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, protocol: 'TCP',
-};
-export const BLACKHOLE: Cluster = {
-  name: BLACKHOLE_CLUSTER, type: 'STATIC', endpoints: [], lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, protocol: 'TCP',
-};
+export const PASSTHROUGH: Cluster = Object.freeze({
+  name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', endpoints: Object.freeze([]), lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, protocol: 'TCP',
+} as const);
+export const BLACKHOLE: Cluster = Object.freeze({
+  name: BLACKHOLE_CLUSTER, type: 'STATIC', endpoints: Object.freeze([]), lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, protocol: 'TCP',
+} as const);
 
 interface DestinationRuleEntry {
   readonly obj: KubeObject;
@@ -258,8 +258,16 @@ export function serviceClusters(service: MeshService, ctx: ClusterBuildContext):
     }
   }
   if (!dr) {
+    // Deeply: a frozen config part's JSON text is cached for the version hash (see contentVersion).
     Object.freeze(ref);
-    for (const c of out) { Object.freeze(c.endpoints); Object.freeze(c); }
+    for (const c of out) {
+      for (const e of c.endpoints) {
+        if (e.labels) Object.freeze(e.labels);
+        Object.freeze(e);
+      }
+      Object.freeze(c.endpoints);
+      Object.freeze(c);
+    }
     plainClusters.set(service, Object.freeze(out));
   }
   return out;

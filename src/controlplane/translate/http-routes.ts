@@ -1,6 +1,6 @@
 // Routing-model HTTP rules → ProxyConfig routes, for one port and the set of gateways (or `mesh`) the proxy answers for.
 import { outboundClusterName } from '../../proxyconfig/naming.js';
-import type { ForwardAction, RetryPolicy, Route, RouteAction, WeightedCluster } from '../../proxyconfig/types.js';
+import type { ForwardAction, RetryPolicy, Route, RouteAction, RouteMatch, WeightedCluster } from '../../proxyconfig/types.js';
 import type { ServiceRegistry } from '../registry/index.js';
 import type { DestinationModel, HttpRuleModel, L4MatchModel, VirtualServiceModel } from './model.js';
 
@@ -86,11 +86,14 @@ export function virtualServiceRoutes(vs: VirtualServiceModel, ctx: RouteContext)
   return out;
 }
 
+/** Every path: Istio's match for a rule without one (shared: configs are never written to). */
+export const MATCH_ALL: RouteMatch = Object.freeze({ path: Object.freeze({ kind: 'prefix', value: '/' } as const) });
+
 /** Istio's route for a service no VirtualService covers: everything to `outbound|port||host`. */
 export function defaultRoute(host: string, port: number): Route {
   return {
     name: 'default',
-    match: { path: { kind: 'prefix', value: '/' } },
+    match: MATCH_ALL,
     action: { kind: 'forward', clusters: [{ cluster: outboundClusterName(port, undefined, host), weight: 100 }], retry: DEFAULT_RETRY },
   };
 }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PROXY_CONFIG_API, type Cluster, type Listener, type ProxyConfig, type ProxyIdentity, type RouteTable } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { compareStrings, sortedRecord } from '../fields.js';
+import { sortedRecord } from '../fields.js';
 import { meshSettings } from '../mesh-settings.js';
 import { registryFor } from '../registry/index.js';
 import { DestinationRuleIndex } from './clusters.js';
@@ -102,6 +102,22 @@ function needsWalkShallow(v: unknown): boolean {
 }
 
 /**
+ * JSON text of frozen config parts. Translation freezes only what it shares between proxies (and
+ * freezes it deeply), so the text of such a part never changes: the next proxy's hash reuses it.
+ */
+const sharedText = new WeakMap<object, string>();
+
+function isShared(x: unknown): x is object {
+  return x !== null && typeof x === 'object' && Object.isFrozen(x);
+}
+
+function textOfShared(x: object): string {
+  let t = sharedText.get(x);
+  if (t === undefined) sharedText.set(x, (t = JSON.stringify(x)));
+  return t;
+}
+
+/**
  * Writes exactly the text of `JSON.stringify(v)` in pieces: values holding large arrays are walked,
  * runs of other array elements are stringified in batches, everything else whole.
  */
@@ -116,6 +132,11 @@ function writeJson(v: unknown, write: (s: string) => void): void {
     while (i < v.length) {
       if (i) write(',');
       const x: unknown = v[i];
+      if (isShared(x)) {
+        write(textOfShared(x));
+        i++;
+        continue;
+      }
       if (needsWalkShallow(x)) {
         writeJson(x, write);
         i++;
@@ -123,7 +144,7 @@ function writeJson(v: unknown, write: (s: string) => void): void {
       }
       // A run of plain elements: JSON.stringify of the slice, without its brackets.
       let j = i + 1;
-      while (j < v.length && j - i < BATCH && !needsWalkShallow(v[j])) j++;
+      while (j < v.length && j - i < BATCH && !needsWalkShallow(v[j]) && !isShared(v[j])) j++;
       const text = JSON.stringify(v.slice(i, j));
       write(text.slice(1, -1));
       i = j;
@@ -164,6 +185,14 @@ function uniqueByName<T extends { name: string }>(items: readonly T[]): T[] {
   return items.filter((i) => (seen.has(i.name) ? false : (seen.add(i.name), true)));
 }
 
+/** The first item of each name, ordered by name (the built-in string sort compares as compareStrings does, without a JS comparator). */
+function uniqueSortedByName<T extends { name: string }>(items: readonly T[]): T[] {
+  const byName = new Map<string, T>();
+  for (const i of items) if (!byName.has(i.name)) byName.set(i.name, i);
+  const names = [...byName.keys()].sort();
+  return names.map((n) => byName.get(n)!);
+}
+
 export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, options: TranslateOptions = {}): ProxyConfig {
   const readPem = options.readPem ?? readPemFromFs;
   const registry = registryFor(snapshot);
@@ -186,7 +215,7 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
     mesh: effectiveMesh,
     listeners: uniqueByName(listeners),
     routeTables: uniqueByName(routeTables),
-    clusters: uniqueByName(clusters).sort((a, b) => compareStrings(a.name, b.name)),
+    clusters: uniqueSortedByName(clusters),
   };
   const version = contentVersion(body);
   return { apiVersion: body.apiVersion, version, proxy: body.proxy, mesh: body.mesh, listeners: body.listeners, routeTables: body.routeTables, clusters: body.clusters };

@@ -59,13 +59,31 @@ export class MeshVirtualServices {
   }
 }
 
-function serviceDomains(svc: MeshService, port: number, proxyNamespace: string): string[] {
-  const names = [svc.host];
+/** The domains of a service's virtual host that no earlier virtual host took (each name, then `name:port`). */
+function serviceDomains(svc: MeshService, port: number, proxyNamespace: string, seen: Set<string> | undefined): string[] {
+  // Without Kubernetes Services on the port every name is a distinct registry host: nothing to skip.
+  if (!seen) return [svc.host, `${svc.host}:${port}`];
+  const out: string[] = [];
+  const add = (n: string) => {
+    for (const d of [n, `${n}:${port}`]) {
+      if (seen.has(d)) continue;
+      seen.add(d);
+      out.push(d);
+    }
+  };
+  add(svc.host);
   if (svc.origin === 'Service') {
-    names.push(`${svc.name}.${svc.namespace}.svc`, `${svc.name}.${svc.namespace}`);
-    if (svc.namespace === proxyNamespace) names.push(svc.name);
+    add(`${svc.name}.${svc.namespace}.svc`);
+    add(`${svc.name}.${svc.namespace}`);
+    if (svc.namespace === proxyNamespace) add(svc.name);
   }
-  return names.flatMap((n) => [n, `${n}:${port}`]);
+  return out;
+}
+
+function oldest(list: readonly MeshService[]): MeshService | undefined {
+  let best: MeshService | undefined;
+  for (const s of list) if (!best || s.age < best.age) best = s;
+  return best;
 }
 
 export function catchAllVirtualHost(policy: MeshSettings['outboundTrafficPolicy']): VirtualHost {
@@ -106,19 +124,27 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
   const policy = mesh.outboundTrafficPolicy;
 
   let services = registry.visibleTo(ns);
+  let virtualServices = input.virtualServices;
   const egress = arr(sidecarSpec.egress).map(rec);
   if (sidecar && egress.length) {
+    // Sidecar egress hosts import services and VirtualServices alike (Istio's sidecar scope): a
+    // VirtualService comes in when one of its hosts overlaps an egress host of its namespace.
     const rules: HostRule[] = egress.flatMap((e) => strArr(e.hosts).map((h) => parseHostRule(h, sidecar.metadata.namespace ?? ns)));
     services = services.filter((s) => rules.some((r) => ruleAllowsNamespace(r, s.namespace) && hostMatches(r.host, s.host)));
+    virtualServices = virtualServices.filter((vs) => rules.some((r) => ruleAllowsNamespace(r, vs.namespace) && vs.hosts.some((h) => hostsIntersect(r.host, h))));
   }
 
-  const vsIndex = new MeshVirtualServices(input.virtualServices, ns);
-  const byPort = new Map<number, MeshService[]>();
+  const vsIndex = new MeshVirtualServices(virtualServices, ns);
+  // Services per port, in registry order, split by the protocol they declare on that port.
+  const byPort = new Map<number, { all: MeshService[]; http: MeshService[]; tls: MeshService[] }>();
   for (const s of services) {
     for (const p of s.ports) {
-      let list = byPort.get(p.port);
-      if (!list) byPort.set(p.port, (list = []));
-      list.push(s);
+      let lists = byPort.get(p.port);
+      if (!lists) byPort.set(p.port, (lists = { all: [], http: [], tls: [] }));
+      if (lists.all[lists.all.length - 1] === s) continue; // A port declared twice: its first declaration counts.
+      lists.all.push(s);
+      if (isHttpProtocol(p.protocol)) lists.http.push(s);
+      else if (isTlsProtocol(p.protocol)) lists.tls.push(s);
     }
   }
 
@@ -130,31 +156,30 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
   const routeTables: RouteTable[] = [{ name: VIRTUAL_OUTBOUND_LISTENER, virtualHosts: [catchAllVirtualHost(policy)] }];
 
   for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
-    const svcs = byPort.get(port)!;
-    const protoOf = (s: MeshService) => s.ports.find((p) => p.port === port)!.protocol;
+    const { all: svcs, http, tls } = byPort.get(port)!;
     const ctx: RouteContext = { port, gateways: MESH_ONLY, registry, namespace: ns };
     const name = sidecarListenerName(port);
     // One protocol per port: HTTP wins over TLS over TCP (Istio would split by destination address; we have none).
-    if (svcs.some((s) => isHttpProtocol(protoOf(s)))) {
-      const seen = new Set<string>();
+    if (http.length) {
+      const seen = http.some((s) => s.origin === 'Service') ? new Set<string>() : undefined;
       const vhosts: VirtualHost[] = [];
-      for (const s of svcs.filter((x) => isHttpProtocol(protoOf(x)))) {
+      for (const s of http) {
+        const domains = serviceDomains(s, port, ns, seen);
+        if (!domains.length) continue;
         const vs = vsIndex.forHost(s.host);
         const vsRoutes = vs ? virtualServiceRoutes(vs, ctx) : [];
         const routes = vsRoutes.length ? vsRoutes : [defaultRoute(s.host, port)];
-        const domains = serviceDomains(s, port, ns).filter((d) => !seen.has(d));
-        for (const d of domains) seen.add(d);
-        if (domains.length) vhosts.push({ name: virtualHostName(s.host, port), domains, routes });
+        vhosts.push({ name: virtualHostName(s.host, port), domains, routes });
       }
       vhosts.sort((a, b) => compareStrings(a.name, b.name));
       vhosts.push(catchAllVirtualHost(policy));
       const table = sidecarRouteTableName(port);
       routeTables.push({ name: table, virtualHosts: vhosts });
       listeners.push({ name, address: '0.0.0.0', port, bindToPort: false, protocol: 'HTTP', routeTable: table });
-    } else if (svcs.some((s) => isTlsProtocol(protoOf(s)))) {
+    } else if (tls.length) {
       const chains: SniChain[] = [];
       const taken = new Set<string>();
-      for (const s of svcs.filter((x) => isTlsProtocol(protoOf(x)))) {
+      for (const s of tls) {
         const vs = vsIndex.forHost(s.host);
         let covered = false;
         for (const rule of vs?.tls ?? []) {
@@ -174,7 +199,11 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
       }
       listeners.push({ name, address: '0.0.0.0', port, bindToPort: false, protocol: 'TLS', chains, defaultChain: fallbackRoute(policy) });
     } else {
-      const s = svcs[0]!;
+      // Plain TCP has no host to route on. Istio gives each service with `addresses` its own
+      // `<vip>_<port>` listener matched by destination IP, and the wildcard `0.0.0.0_<port>` to a
+      // service without addresses, the oldest when several conflict. The proxy dispatches by port
+      // only, so this listener carries the oldest service without addresses (else the oldest).
+      const s = oldest(svcs.filter((x) => !x.addresses)) ?? oldest(svcs)!;
       const vs = vsIndex.forHost(s.host);
       const rule = vs?.tcp.find((r) => r.matches.length === 0 ? vs.gateways.includes(MESH_GATEWAY) : r.matches.some((m) => l4MatchApplies(m, vs, ctx)));
       const route: TcpRoute = rule

@@ -86,6 +86,29 @@ function readVersion(): string {
   }
 }
 
+/** A histogram as plain data (IPC between worker processes). */
+export interface HistogramData {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** The series of one process, as plain data: workers send it, the primary adds them up. */
+export interface MetricsSnapshot {
+  http: Array<{ labels: string; requests: number; duration: HistogramData; requestBytes: HistogramData; responseBytes: HistogramData }>;
+  tcp: Array<{ labels: string; opened: number; closed: number; sent: number; received: number }>;
+}
+
+function histData(h: Histogram): HistogramData {
+  return { counts: Array.from(h.counts), sum: h.sum, count: h.count };
+}
+
+function addHist(h: Histogram, d: HistogramData): void {
+  for (let i = 0; i < h.counts.length && i < d.counts.length; i++) h.counts[i]! += d.counts[i]!;
+  h.sum += d.sum;
+  h.count += d.count;
+}
+
 export class ProxyMetrics {
   readonly #source: string;
   readonly #tag: string;
@@ -174,6 +197,36 @@ export class ProxyMetrics {
     s.closed++;
     s.sent += sentBytes;
     s.received += receivedBytes;
+  }
+
+  /** This process's series as plain data. */
+  snapshot(): MetricsSnapshot {
+    return {
+      http: [...this.#http.values()].map((x) => ({
+        labels: x.labels, requests: x.requests, duration: histData(x.duration), requestBytes: histData(x.requestBytes), responseBytes: histData(x.responseBytes),
+      })),
+      tcp: [...this.#tcp.values()].map((x) => ({ labels: x.labels, opened: x.opened, closed: x.closed, sent: x.sent, received: x.received })),
+    };
+  }
+
+  /** Adds another process's series (same label set: same series). */
+  absorb(snap: MetricsSnapshot): void {
+    for (const h of snap.http) {
+      let x = this.#http.get(h.labels);
+      if (x === undefined) this.#http.set(h.labels, (x = new HttpSeries(h.labels)));
+      x.requests += h.requests;
+      addHist(x.duration, h.duration);
+      addHist(x.requestBytes, h.requestBytes);
+      addHist(x.responseBytes, h.responseBytes);
+    }
+    for (const c of snap.tcp) {
+      let x = this.#tcp.get(c.labels);
+      if (x === undefined) this.#tcp.set(c.labels, (x = new TcpSeries(c.labels)));
+      x.opened += c.opened;
+      x.closed += c.closed;
+      x.sent += c.sent;
+      x.received += c.received;
+    }
   }
 
   /** The /stats/prometheus body. */
