@@ -22,7 +22,7 @@ const LOAD_CPU = 1;
 const CPUS = os.cpus().length;
 
 const USAGE = `usage: npm run bench -- [options]
-  --quick            about one minute: 2 short rounds, access log on only
+  --quick            about a minute or two: 2 short rounds, access log on only, no node baseline
   --rounds N         interleaved rounds (default 3, quick 2)
   --seconds S        wrk duration at 64 connections (default 10, quick 2)
   --only a,b         only these targets (ids: direct nginx haproxy squid node-baseline outpost
@@ -128,7 +128,7 @@ async function main() {
     proxyCpu: PROXY_CPU,
     loadCpu: LOAD_CPU,
     // Before each measurement, wait up to this long for other work on the machine to stop.
-    quietWaitSeconds: opts.quick ? 2 : 10,
+    quietWaitSeconds: opts.quick ? 1 : 10,
   };
   if (os.cpus().length < 2) throw new Error('the benchmark pins proxy and load on two different CPUs; this machine has one');
 
@@ -153,7 +153,7 @@ async function main() {
     targets.push(nginxTarget({ ...common, ip: ip(2), port, log: logOn }));
     targets.push(haproxyTarget({ ...common, ip: ip(3), port, log: logOn }));
     targets.push(squidTarget({ ...common, ip: ip(4), port, log: logOn }));
-    targets.push(nodeBaselineTarget({ ...common, ip: ip(7), port, log: logOn, script: join(HERE, 'baseline-node-proxy.mjs') }));
+    if (!opts.quick) targets.push(nodeBaselineTarget({ ...common, ip: ip(7), port, log: logOn, script: join(HERE, 'baseline-node-proxy.mjs') }));
   }
 
   const caps = await outpostCapabilities();
@@ -273,7 +273,9 @@ async function main() {
       const st = state.get(t.id);
       if (st.failed) continue;
       try {
-        st.rounds.push(await measure(t, pidsOf(t), upstream.pids(), settings, scripts));
+        // Quick runs warm up in the first round only: the JIT and the pools stay warm.
+        const warmup = !settings.quick || round === 0;
+        st.rounds.push(await measure(t, pidsOf(t), upstream.pids(), { ...settings, warmupSeconds: warmup ? settings.warmupSeconds : 0 }, scripts));
         const r = st.rounds.at(-1);
         log(`  ${t.name.padEnd(26)} ${r.rps64.toFixed(0).padStart(6)} req/s  p99@64 ${(r.p99_64 / 1000).toFixed(2)} ms  p50@1 ${(r.p50_1 / 1000).toFixed(3)} ms${t.kind === 'floor' ? '' : `  ${r.cpuPer1k.toFixed(3)} CPU-s/1k`}${r.errors ? `  errors ${r.errors}` : ''}${r.logRatio !== undefined ? `  log lines/req ${r.logRatio.toFixed(2)}` : ''}${r.backgroundCpuShare > 0.05 ? `  (busy machine: ${(100 * r.backgroundCpuShare).toFixed(0)}% CPU elsewhere)` : ''}`);
       } catch (e) {
@@ -408,7 +410,7 @@ const QUIET_SHARE = 0.1;
 async function measure(t, pids, upstreamPids, settings, scripts) {
   const base = { ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts };
   const quiet = await waitForQuiet(settings.quietWaitSeconds);
-  await runWrk({ ...base, connections: 64, seconds: settings.warmupSeconds });
+  if (settings.warmupSeconds > 0) await runWrk({ ...base, connections: 64, seconds: settings.warmupSeconds });
   const logFiles = t.logFiles ?? (t.logFile ? [t.logFile] : []);
   const logBefore = logFiles.map((f) => logGrowth(f, Infinity).size);
   const cpu0 = cpuSeconds(pids);

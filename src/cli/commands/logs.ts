@@ -1,12 +1,11 @@
 // `outpost logs deployment/NAME -n NS [--tail N] [-f] [-c istio-proxy]`: a gateway's log (access
 // log lines included), or with `-c istio-proxy` the sidecar serving that workload's namespace.
-import { closeSync, existsSync, openSync, readSync, statSync, watchFile, unwatchFile } from 'node:fs';
 import type { Command } from 'commander';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
 import { connect, withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { getOptional } from '../kube.js';
-import { lastLines } from '../printers/lines.js';
+import { readLogFile } from '../../runtime/log-file.js';
 
 interface LogsOptions {
   namespace?: string;
@@ -14,19 +13,6 @@ interface LogsOptions {
   tail?: string;
   follow?: boolean;
   stateDir?: string;
-}
-
-function readFrom(file: string, offset: number): { text: string; size: number } {
-  const size = statSync(file).size;
-  if (size <= offset) return { text: '', size };
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(size - offset);
-    readSync(fd, buf, 0, buf.length, offset);
-    return { text: buf.toString('utf8'), size };
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Which workload's log a `logs` target names. */
@@ -84,29 +70,14 @@ export function registerLogs(program: Command): void {
 }
 
 async function printLog(file: string, tail: number, follow: boolean): Promise<void> {
-    if (!existsSync(file) && !follow) return;
-    let offset = 0;
-    if (existsSync(file)) {
-      const { text, size } = readFrom(file, 0);
-      process.stdout.write(lastLines(text, tail));
-      offset = size;
-    }
-    if (!follow) return;
-    await new Promise<void>((resolve) => {
-      const onChange = (): void => {
-        if (!existsSync(file)) return;
-        const { text, size } = readFrom(file, size0());
-        if (size < offset) offset = 0; // truncated: start over
-        if (text) process.stdout.write(text);
-        offset = size;
-      };
-      const size0 = (): number => offset;
-      watchFile(file, { interval: 200 }, onChange);
-      const stop = (): void => {
-        unwatchFile(file, onChange);
-        resolve();
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    for await (const chunk of readLogFile(file, { tailLines: tail, follow, signal: stop.signal })) process.stdout.write(chunk);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

@@ -106,9 +106,19 @@ function needsWalkShallow(v: unknown): boolean {
  * freezes it deeply), so the text of such a part never changes: the next proxy's hash reuses it.
  */
 const sharedText = new WeakMap<object, string>();
+/** Frozen parts hashed once already: their text is cached the second time (most frozen parts are seen by many proxies). */
+const hashedOnce = new WeakSet<object>();
 
 function isShared(x: unknown): x is object {
   return x !== null && typeof x === 'object' && Object.isFrozen(x);
+}
+
+/** Is `x` to be written on its own (from or into the text cache) rather than in a batch? Marks first sightings. */
+function writesAlone(x: unknown): boolean {
+  if (!isShared(x)) return false;
+  if (sharedText.has(x) || hashedOnce.has(x)) return true;
+  hashedOnce.add(x);
+  return false;
 }
 
 function textOfShared(x: object): string {
@@ -132,8 +142,8 @@ function writeJson(v: unknown, write: (s: string) => void): void {
     while (i < v.length) {
       if (i) write(',');
       const x: unknown = v[i];
-      if (isShared(x)) {
-        write(textOfShared(x));
+      if (writesAlone(x)) {
+        write(textOfShared(x as object));
         i++;
         continue;
       }
@@ -144,7 +154,7 @@ function writeJson(v: unknown, write: (s: string) => void): void {
       }
       // A run of plain elements: JSON.stringify of the slice, without its brackets.
       let j = i + 1;
-      while (j < v.length && j - i < BATCH && !needsWalkShallow(v[j]) && !isShared(v[j])) j++;
+      while (j < v.length && j - i < BATCH && !needsWalkShallow(v[j]) && !writesAlone(v[j])) j++;
       const text = JSON.stringify(v.slice(i, j));
       write(text.slice(1, -1));
       i = j;
