@@ -11,14 +11,27 @@ const TIMED_OUT = Symbol('timeout');
 /** Reads the SNI (undefined: a hello without one). Rejects on non-TLS bytes, a closed socket or the timeout. */
 export function readSni(socket: Socket, timeoutMs: number): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
+  let onGone: (() => void) | undefined;
   const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs); });
-  return Promise.race([readTlsClientHello(socket), timeout]).then((hello) => {
+  // A client that leaves mid-hello (FIN on a half-open socket, or a reset) is noticed at once,
+  // not at the hello timeout.
+  const gone = new Promise<never>((_, reject) => {
+    onGone = () => reject(Object.assign(new Error('client closed during the ClientHello'), { code: 'CLIENT_GONE' }));
+    socket.once('end', onGone);
+    socket.once('close', onGone);
+  });
+  const cleanup = (): void => {
     clearTimeout(timer);
+    socket.off('end', onGone!);
+    socket.off('close', onGone!);
+  };
+  return Promise.race([readTlsClientHello(socket), timeout, gone]).then((hello) => {
+    cleanup();
     if (hello === TIMED_OUT) throw Object.assign(new Error('no ClientHello in time'), { code: 'HELLO_TIMEOUT' });
     const sn = getExtensionData(hello, 0x0000) as { serverName?: string } | null | undefined;
     return sn?.serverName || undefined;
   }, (err: unknown) => {
-    clearTimeout(timer);
+    cleanup();
     throw err;
   });
 }
@@ -37,6 +50,7 @@ export function handleTlsPassthrough(rt: ProxyRuntime, l: CompiledTlsListener, s
     }
     proxyTcp(rt, socket, route, { sni, startTime });
   }, (err: { code?: string }) => {
+    if (err?.code === 'CLIENT_GONE') { socket.destroy(); return; }
     if (socket.destroyed) return;
     const timedOut = err?.code === 'HELLO_TIMEOUT';
     refuseConnection(rt, socket, { startTime }, ResponseFlag.NR, timedOut ? 'tls_inspector_timeout' : 'filter_chain_not_found');
