@@ -135,6 +135,7 @@ async function main() {
   await ensureTools(log);
   const versions = await toolVersions();
   const runDir = mkdtempSync('/tmp/outpost-bench-');
+  if (!opts.keep) scratchDir = runDir;
   chmodSync(runDir, 0o755); // Squid and nginx workers run as other users and must reach their files
   mkdirSync(join(HERE, 'results'), { recursive: true });
   const scripts = writeWrkScripts(runDir);
@@ -464,7 +465,7 @@ function updateReadme(results) {
     README_START,
     '',
     `Run ${results.startedAt} (\`bench/results/${results.startedAt.replace(/[:.]/g, '-')}.json\`). ` +
-      `${m.cpus} vCPU ${m.cpuModel} (${m.virtualization}), ${m.memoryGB} GB, ${m.os}, kernel ${m.kernel}. ` +
+      `${m.cpus} vCPU ${m.cpuModel}${m.virtualization === 'unknown' ? '' : ` (${m.virtualization})`}, ${m.memoryGB} GB, ${m.os}, kernel ${m.kernel}. ` +
       Object.entries(results.versions).map(([k, v]) => `${k} ${v}`).join(', ') + '.',
     '',
     settingsLine(results),
@@ -482,12 +483,14 @@ function updateReadme(results) {
 
 // ---- every process started is stopped: normal end, error, Ctrl-C
 let stopping = false;
+let scratchDir;
 async function bail(code, why) {
   if (stopping) return;
   stopping = true;
   if (why) log(why);
   await stopAll();
   releaseCpuDmaLatency();
+  if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
   process.exit(code);
 }
 process.on('SIGINT', () => void bail(130, 'interrupted: stopping every process started'));
