@@ -28,6 +28,12 @@ function child(args: string[]): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+async function withDeadline<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what()}`)), ms); });
+  try { return await Promise.race([p, deadline]); } finally { clearTimeout(timer); }
+}
+
 function exited(p: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
     if (p.exitCode !== null || p.signalCode !== null) resolve(p.exitCode);
@@ -94,7 +100,9 @@ test('concurrent writer processes: no lost update, unique increasing revisions, 
   for (const p of procs) p.stderr!.on('data', (d) => stderr.push(String(d)));
   const codes = await Promise.all(procs.map(exited));
   assert.deepEqual(codes, procs.map(() => 0), stderr.join(''));
-  await allSeen;
+  // The store's cross-process poll timer is unref'd (it must not keep a proxy or CLI alive), so
+  // hold the event loop open while the watcher catches up, bounded.
+  await withDeadline(allSeen, 20_000, () => `the watcher saw ${events.length} of ${expected} events`);
   const counter = store.get({ group: '', kind: 'ConfigMap', namespace: 'default', name: 'counter' })!;
   assert.equal((counter.data as Record<string, string>).n, String(writers * perWriter));
   assert.equal(store.list({ group: '', kind: 'ConfigMap' }).items.length, writers * perWriter + 1);

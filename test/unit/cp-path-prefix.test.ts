@@ -121,8 +121,11 @@ test('Istio VirtualService uri.prefix stays a plain string prefix (as Istio does
 
 // Needs src/dataplane/routing/rewrite.ts (not owned here) to treat `pathPrefix` as it treats `prefix`
 // when replacing the matched prefix (rewritePath and redirectLocation).
-test('URLRewrite ReplacePrefixMatch under a PathPrefix replaces the matched segments', { todo: 'rewrite.ts: accept kind pathPrefix beside prefix' }, () => {
+test('URLRewrite ReplacePrefixMatch under a PathPrefix replaces the matched segments', () => {
   const route: Route = { name: 'r', match: { path: { kind: 'pathPrefix', value: '/foo' } }, action: { kind: 'forward', clusters: [{ cluster: 'c', weight: 1 }], rewrite: { pathPrefix: '/xyz' } } };
   assert.equal(rewritePath('/foo/bar?q=1', route, { pathPrefix: '/xyz' }), '/xyz/bar?q=1');
   assert.equal(rewritePath('/foo', route, { pathPrefix: '/xyz' }), '/xyz');
+  assert.equal(rewritePath('/foo/bar', route, { pathPrefix: '/' }), '/bar');
+  assert.equal(rewritePath('/foo', route, { pathPrefix: '/' }), '/');
+  assert.equal(rewritePath('/foo?x=1', route, { pathPrefix: '' }), '/?x=1');
 });

@@ -44,6 +44,8 @@ function stringMatch(m: StringMatch | undefined): string {
   if (!m) return '/*';
   if (m.kind === 'prefix') return `${m.value}*`;
   if (m.kind === 'exact') return m.value;
+  // A segment prefix: /foo and everything under /foo/.
+  if (m.kind === 'pathPrefix') return `${m.value}/*`;
   return `~${m.value}`;
 }
 

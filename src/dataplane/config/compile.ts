@@ -117,9 +117,10 @@ export function compileConfig(cfg: ProxyConfig, previous: ReadonlyMap<string, Cl
 
   const clusters = new Map<string, ClusterRuntime>();
   for (const c of clusterDefs.values()) {
-    const key = JSON.stringify(c);
+    // The source address is part of a pool's identity: a new workload address means new connections.
+    const key = `${JSON.stringify(c)}|${cfg.proxy.ip ?? ''}`;
     const prev = previous?.get(c.name);
-    clusters.set(c.name, prev !== undefined && prev.definitionKey === key ? prev : new ClusterRuntime(c, resolver, key));
+    clusters.set(c.name, prev !== undefined && prev.definitionKey === key ? prev : new ClusterRuntime(c, resolver, key, cfg.proxy.ip));
   }
   return new CompiledConfig(cfg, byName, bound, virtualByPort, clusters);
 }

@@ -10,6 +10,7 @@ import type { ProxyRuntime } from '../runtime.js';
 import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
 import type { UpstreamTarget } from '../upstream/endpoints.js';
 import { DnsError } from '../dns/resolver.js';
+import { sourceAddressFor } from '../upstream/source-address.js';
 
 export interface TcpSessionInfo {
   /** SNI from the ClientHello, or the CONNECT host. */
@@ -128,7 +129,8 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
     if (closed || downstream.destroyed) return;
     e.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
     cr.endpoints.requestStarted(target);
-    const up = net.connect({ host: target.address, port: target.port });
+    const localAddress = sourceAddressFor(cfg.config.proxy.ip, target.address);
+    const up = net.connect({ host: target.address, port: target.port, ...(localAddress !== undefined ? { localAddress } : {}) });
     upstream = up;
     const timer = setTimeout(() => { up.destroy(); cr.endpoints.requestFinished(target, 'connect-failure'); fail(ResponseFlag.UF); }, cr.cluster.connectTimeoutMs);
     let connected = false;

@@ -37,6 +37,7 @@ export function rewritePath(path: string, route: Route, rewrite: Rewrite): strin
     if (m !== undefined && m.kind === 'prefix' && p.length >= m.value.length) {
       return rewrite.pathPrefix + path.slice(m.value.length);
     }
+    if (m !== undefined && m.kind === 'pathPrefix') return replaceSegmentPrefix(path, m.value, rewrite.pathPrefix);
     return rewrite.pathPrefix + query;
   }
   if (rewrite.regex !== undefined) {
@@ -83,7 +84,20 @@ export function redirectLocation(req: RequestView, route: Route, r: RedirectActi
   else if (r.prefixRewrite !== undefined) {
     const m = route.match?.path;
     if (m !== undefined && m.kind === 'prefix') newPath = r.prefixRewrite + path.slice(Math.min(m.value.length, path.length));
+    else if (m !== undefined && m.kind === 'pathPrefix') newPath = replaceSegmentPrefix(path, m.value, r.prefixRewrite);
     else newPath = r.prefixRewrite + query;
   } else newPath = path;
   return `${scheme}://${host}${port === undefined ? '' : `:${port}`}${newPath}`;
+}
+
+/**
+ * Gateway API ReplacePrefixMatch under a segment prefix (`pathPrefix`): the matched segments are
+ * replaced, and the joint never doubles or loses its slash (`/foo/bar` with `/foo` → `/` gives `/bar`).
+ */
+function replaceSegmentPrefix(path: string, matched: string, replacement: string): string {
+  const rest = path.slice(Math.min(matched.replace(/\/+$/, '').length, path.length));
+  let out: string;
+  if (replacement.endsWith('/') && rest.startsWith('/')) out = replacement + rest.slice(1);
+  else out = replacement + rest;
+  return out === '' || out[0] === '?' ? `/${out}` : out;
 }

@@ -9,6 +9,7 @@ import { ClusterEndpoints, type UpstreamTarget } from './endpoints.js';
 import type { Resolver } from '../dns/resolver.js';
 import { H2Session } from './h2-session.js';
 import { originationOptions } from './tls-origination.js';
+import { sourceAddressFor } from './source-address.js';
 
 // Only the pool and the connector, not undici's index (fetch, WebSocket, caches, mocks): the
 // index alone costs a proxy ~10 MB of resident memory. undici is pinned (package-lock), and
@@ -46,7 +47,13 @@ export class ClusterRuntime {
   #ready = false;
   readonly #upstreams = new Map<string, HttpUpstream>();
 
-  constructor(readonly cluster: Cluster, resolver: Resolver, readonly definitionKey: string) {
+  constructor(
+    readonly cluster: Cluster,
+    resolver: Resolver,
+    readonly definitionKey: string,
+    /** The proxy's workload address (ProxyIdentity.ip): the source of upstream connections where it can be. */
+    readonly sourceIp?: string,
+  ) {
     this.name = cluster.name;
     this.endpoints = new ClusterEndpoints(cluster, resolver);
     const cp = cluster.connectionPool;
@@ -78,10 +85,11 @@ export class ClusterRuntime {
     const addr = target.address.includes(':') ? `[${target.address}]` : target.address;
     const origin = `${t ? 'https' : 'http'}://${addr}:${target.port}`;
     const cp = c.connectionPool;
+    const localAddress = sourceAddressFor(this.sourceIp, target.address);
     if (c.protocol === 'HTTP2') {
       const h2: H2Upstream = {
         kind: 'h2', lastLocalAddress: undefined,
-        session: new H2Session(origin, t ? originationOptions(t, sni, ['h2']) : undefined, c.connectTimeoutMs,
+        session: new H2Session(origin, t ? originationOptions(t, sni, ['h2']) : undefined, c.connectTimeoutMs, localAddress,
           (s) => { const sock = s.socket; if (sock) h2.lastLocalAddress = `${sock.localAddress}:${sock.localPort}`; }),
       };
       u = h2;
@@ -92,6 +100,7 @@ export class ClusterRuntime {
       const pool = new Pool(origin, {
         connections: cp?.maxConnections ?? null,
         pipelining: 1,
+        ...(localAddress !== undefined ? { localAddress } : {}),
         keepAliveTimeout: cp?.idleTimeoutMs ?? 60_000,
         keepAliveMaxTimeout: cp?.idleTimeoutMs ?? 600_000,
         maxRequestsPerClient: cp?.maxRequestsPerConnection,

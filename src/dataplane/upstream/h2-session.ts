@@ -22,6 +22,8 @@ export class H2Session {
     private readonly origin: string,
     private readonly tlsOptions: OriginationOptions | undefined,
     private readonly connectTimeoutMs: number,
+    /** Source address of the connection (the proxy's workload address), or the kernel's choice. */
+    private readonly localAddress: string | undefined = undefined,
     private readonly localAddressOf: (s: ClientHttp2Session) => void = () => {},
   ) {}
 
@@ -32,7 +34,7 @@ export class H2Session {
     if (this.#connecting !== undefined) return this.#connecting;
     if (this.#closed) return Promise.reject(new ConnectError(new Error('cluster removed')));
     this.#connecting = new Promise<ClientHttp2Session>((resolve, reject) => {
-      const opts: SecureClientSessionOptions = { ...(this.tlsOptions ?? {}) };
+      const opts: SecureClientSessionOptions = { ...(this.tlsOptions ?? {}), ...(this.localAddress !== undefined ? { localAddress: this.localAddress } : {}) };
       const session = http2.connect(this.origin, opts);
       const timer = setTimeout(() => {
         const e = new Error('connect timeout') as Error & { code: string };
