@@ -163,6 +163,12 @@ test('IstioRevision default: Local, version from the Istio resource, InUse from 
   assert.equal(revisionInUse(unused, 'default'), false);
   const byRev = snapshotFromObjects([istio, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'curl', labels: { 'istio.io/rev': 'default' } } }]);
   assert.equal(revisionInUse(byRev, 'default'), true);
+  // A gateway installed through gateway injection uses the revision before any namespace is labelled
+  // (the seed's RevisionBased path shows IN USE True before `label istio.io/rev`).
+  const gwDeployment = (rev?: string) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'egressgw', namespace: 'gw-ns' },
+    spec: { selector: { matchLabels: { istio: 'egressgw' } }, template: { metadata: { annotations: { 'inject.istio.io/templates': 'gateway' }, labels: { istio: 'egressgw', ...(rev ? { 'istio.io/rev': rev } : {}) } } } } });
+  assert.equal(revisionInUse(snapshotFromObjects([istio, gwDeployment()]), 'default'), true);
+  assert.equal(revisionInUse(snapshotFromObjects([istio, gwDeployment('canary')]), 'default'), false);
   const st = revisionStatus(rev, true, NOW) as Record<string, any>;
   assert.equal(st.state, 'Healthy');
   assert.deepEqual(st.conditions.filter((c: any) => c.type === 'Ready' || c.type === 'InUse').map((c: any) => `${c.type}=${c.status}`), ['Ready=True', 'InUse=True']);

@@ -4,6 +4,7 @@ import type { MeshSnapshot } from '../snapshot.js';
 import { rec, str } from '../fields.js';
 import { GW_GROUP, isIstioGateway } from '../translate/gateway-api.js';
 import { mergeConditions } from './conditions.js';
+import { isGatewayInjected, type Deployment } from '../../api/kinds/deployment.js';
 
 export const DEFAULT_ISTIO_VERSION = 'v1.24.3';
 
@@ -39,6 +40,12 @@ export function revisionInUse(snapshot: MeshSnapshot, revision: string): boolean
     if (revision === 'default' && labels['istio-injection'] === 'enabled') return true;
   }
   if (revision === 'default' && snapshot.of(GW_GROUP, 'Gateway').some(isIstioGateway)) return true;
+  // A gateway installed through gateway injection runs the revision's proxy (as its pods would say).
+  for (const d of snapshot.of('apps', 'Deployment')) {
+    if (!isGatewayInjected(d as unknown as Deployment)) continue;
+    const rev = (d as unknown as Deployment).spec?.template?.metadata?.labels?.['istio.io/rev'] ?? 'default';
+    if (rev === revision) return true;
+  }
   return snapshot.of('', 'Pod').some((p) => p.metadata.labels?.['istio.io/rev'] === revision);
 }
 

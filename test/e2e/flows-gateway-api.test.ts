@@ -1,0 +1,184 @@
+// The Gateway API variants of the egress tutorials: an auto-deployed gateway, a mesh route on a
+// ServiceEntry, a forward route with timeouts.request and a RequestHeaderModifier, and a
+// cross-namespace ServiceEntry backendRef that needs a ReferenceGrant.
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { eventually, startTestMesh } from '../helpers/mesh.js';
+import { istioResource, lastLines, startFlowWorld } from './flows-support.js';
+
+const HTTPBIN = 'httpbin.org';
+
+function httpbin(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  const m = /^\/delay\/(\d+)$/.exec(req.url ?? '');
+  const body = `${JSON.stringify({ url: `http://${HTTPBIN}${req.url ?? ''}`, headers: req.headers })}\n`;
+  const answer = (): void => {
+    if (res.destroyed) return;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  if (!m) return answer();
+  const timer = setTimeout(answer, Number(m[1]) * 1000);
+  res.on('close', () => clearTimeout(timer));
+}
+
+interface Condition { type: string; status: string; reason: string; message: string }
+
+test('GW: HTTPRoute timeouts.request, RequestHeaderModifier, cross-namespace ServiceEntry backend and ReferenceGrant', async (t) => {
+  const world = await startFlowWorld([{ name: HTTPBIN, http: [80], handler: httpbin }]);
+  t.after(() => world.close());
+  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
+  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
+  for (const ns of ['egress-gateway', 'ext', 'apps']) await mesh.ok(['create', 'namespace', ns]);
+  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+
+  // The ServiceEntry lives in "ext"; the gateway and its routes in "egress-gateway".
+  await mesh.ok(['apply', '-f', world.yaml('gwapi.yaml', `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: httpbin-ext
+  namespace: ext
+spec:
+  hosts:
+  - ${HTTPBIN}
+  ports:
+  - number: 80
+    name: http
+    protocol: HTTP
+  location: MESH_EXTERNAL
+  resolution: DNS
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: httpbin-egress-gateway
+  namespace: egress-gateway
+  annotations:
+    networking.istio.io/service-type: ClusterIP
+spec:
+  gatewayClassName: istio
+  listeners:
+  - name: http
+    hostname: ${HTTPBIN}
+    port: 80
+    protocol: HTTP
+    allowedRoutes:
+      namespaces:
+        from: Same
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: direct-httpbin-to-egress-gateway
+  namespace: ext
+spec:
+  parentRefs:
+  - kind: ServiceEntry
+    group: networking.istio.io
+    name: httpbin-ext
+  rules:
+  - backendRefs:
+    - name: httpbin-egress-gateway-istio
+      namespace: egress-gateway
+      port: 80
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata:
+  name: routes-from-ext
+  namespace: egress-gateway
+spec:
+  from:
+  - group: gateway.networking.k8s.io
+    kind: HTTPRoute
+    namespace: ext
+  to:
+  - group: ""
+    kind: Service
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: forward-httpbin-from-egress-gateway
+  namespace: egress-gateway
+spec:
+  parentRefs:
+  - name: httpbin-egress-gateway
+  hostnames:
+  - ${HTTPBIN}
+  rules:
+  - timeouts:
+      request: 1s
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set:
+        - name: x-egress-flow
+          value: gateway-api
+    backendRefs:
+    - kind: ServiceEntry
+      group: networking.istio.io
+      name: httpbin-ext
+      namespace: ext
+      port: 80
+`)]);
+
+  const routeConditions = async (ns: string, name: string): Promise<Condition[]> => {
+    const out = await mesh.ok(['get', 'httproute', name, '-n', ns, '-o', 'yaml']);
+    const obj = parse(out.stdout) as { status?: { parents?: Array<{ conditions?: Condition[] }> } };
+    return obj.status?.parents?.[0]?.conditions ?? [];
+  };
+  // Without a grant in "ext", the forward route cannot use the ServiceEntry there.
+  const refused = await eventually('ResolvedRefs=False', async () => {
+    const c = (await routeConditions('egress-gateway', 'forward-httpbin-from-egress-gateway')).find((x) => x.type === 'ResolvedRefs');
+    return c?.status === 'False' ? c : undefined;
+  });
+  assert.equal(refused.reason, 'RefNotPermitted');
+  assert.equal(refused.message, 'backendRef httpbin-ext/ext not accessible to a HTTPRoute in namespace "egress-gateway" (missing a ReferenceGrant?)');
+  const direct = await routeConditions('ext', 'direct-httpbin-to-egress-gateway');
+  assert.deepEqual(direct.map((c) => [c.type, c.status, c.reason]).sort(), [['Accepted', 'True', 'Accepted'], ['ResolvedRefs', 'True', 'ResolvedRefs']]);
+  await eventually('the gateway is Programmed', async () => {
+    const r = await mesh.ok(['get', 'gateway', 'httpbin-egress-gateway', '-n', 'egress-gateway', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].status}']);
+    return r.stdout === 'True' ? true : undefined;
+  });
+  const before = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${HTTPBIN}/get`]);
+  assert.equal(before.stdout, '500', 'a rule whose only backend is refused answers 500');
+  assert.equal(world.seen[HTTPBIN]!.length, 0);
+
+  await mesh.ok(['apply', '-f', world.yaml('grant.yaml', `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata:
+  name: gateway-routes-to-service-entries
+  namespace: ext
+spec:
+  from:
+  - group: gateway.networking.k8s.io
+    kind: HTTPRoute
+    namespace: egress-gateway
+  to:
+  - group: networking.istio.io
+    kind: ServiceEntry
+`)]);
+  await eventually('ResolvedRefs=True', async () => {
+    const c = (await routeConditions('egress-gateway', 'forward-httpbin-from-egress-gateway')).find((x) => x.type === 'ResolvedRefs');
+    return c?.status === 'True' && c.reason === 'ResolvedRefs' ? c : undefined;
+  });
+
+  const ok = await eventually('200 through the gateway', async () => {
+    const r = await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', `http://${HTTPBIN}/get`]);
+    return r.stdout.startsWith('{') ? r.stdout : undefined;
+  }, 30);
+  const seenBy = JSON.parse(ok) as { headers: Record<string, string> };
+  assert.equal(seenBy.headers['x-egress-flow'], 'gateway-api', 'the RequestHeaderModifier set the header');
+  const gwLine = lastLines((await mesh.ok(['logs', 'deployment/httpbin-egress-gateway-istio', '-n', 'egress-gateway', '--tail', '1'])).stdout)[0] ?? '';
+  assert.match(gwLine, /"GET \/get HTTP\/(1\.1|2)" 200 - via_upstream /);
+  assert.match(gwLine, / outbound\|80\|\|httpbin\.org .* egress-gateway\.forward-httpbin-from-egress-gateway\.0$/);
+
+  // timeouts.request: 1s at the gateway turns a 3 s answer into 504 UT.
+  const slow = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${HTTPBIN}/delay/3`]);
+  assert.equal(slow.stdout, '504', slow.stderr);
+  const slowLine = lastLines((await mesh.ok(['logs', 'deployment/httpbin-egress-gateway-istio', '-n', 'egress-gateway', '--tail', '1'])).stdout)[0] ?? '';
+  assert.match(slowLine, /"GET \/delay\/3 HTTP\/(1\.1|2)" 504 UT response_timeout /);
+});

@@ -1,0 +1,136 @@
+// Inspecting a running mesh as a user would: `outpost analyze` (no -f) on what the mesh holds,
+// `outpost proxy-config routes|clusters|listeners deployment/<gw>`, `outpost proxy-status`.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { eventually, startTestMesh } from '../helpers/mesh.js';
+import { injectedGateway, istioResource, startFlowWorld } from './flows-support.js';
+
+const CNN = 'edition.cnn.com';
+const GW_HOST = 'egressgw.gw-ns.svc.cluster.local';
+
+test('analyze, proxy-config and proxy-status on a running mesh with an egress gateway', async (t) => {
+  const world = await startFlowWorld([{ name: CNN, http: [80] }]);
+  t.after(() => world.close());
+  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
+  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
+  await mesh.ok(['create', 'namespace', 'gw-ns']);
+  await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'http', port: 80 }]))]);
+  await mesh.ok(['create', 'namespace', 'apps']);
+  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  await mesh.ok(['apply', '-f', world.yaml('eg-http.yaml', `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: cnn
+  namespace: apps
+spec:
+  hosts:
+  - ${CNN}
+  ports:
+  - number: 80
+    name: http-port
+    protocol: HTTP
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: istio-egressgateway
+  namespace: gw-ns
+spec:
+  selector:
+    istio: egressgw
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - ${CNN}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: egressgateway-for-cnn
+  namespace: gw-ns
+spec:
+  host: ${GW_HOST}
+  subsets:
+  - name: cnn
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: direct-cnn-through-egress-gateway
+  namespace: apps
+spec:
+  hosts:
+  - ${CNN}
+  gateways:
+  - gw-ns/istio-egressgateway
+  - mesh
+  http:
+  - match:
+    - gateways:
+      - mesh
+      port: 80
+    route:
+    - destination:
+        host: ${GW_HOST}
+        subset: cnn
+        port:
+          number: 80
+  - name: forward-cnn
+    match:
+    - gateways:
+      - gw-ns/istio-egressgateway
+      port: 80
+    route:
+    - destination:
+        host: ${CNN}
+        port:
+          number: 80
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: bound-to-nothing
+  namespace: apps
+spec:
+  hosts:
+  - ${CNN}
+  gateways:
+  - gw-ns/no-such-gateway
+  http:
+  - route:
+    - destination:
+        host: ${CNN}
+`)]);
+
+  const through = await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${CNN}/`]);
+  assert.equal(through.stdout, '200');
+  assert.equal(world.seen[CNN]!.length, 1);
+
+  const analyzed = await mesh.outpost(['analyze', '-n', 'apps']);
+  assert.equal(analyzed.code, 1, 'an Error finding exits 1');
+  assert.match(analyzed.stdout, /^Error \[IST0101\] \(VirtualService apps\/bound-to-nothing\) Referenced gateway not found: "gw-ns\/no-such-gateway"$/m);
+  assert.doesNotMatch(analyzed.stdout, /direct-cnn-through-egress-gateway/);
+
+  const routes = await mesh.ok(['proxy-config', 'routes', 'deployment/egressgw', '-n', 'gw-ns']);
+  assert.match(routes.stdout, /^NAME\s+VHOST NAME\s+DOMAINS\s+MATCH\s+VIRTUAL SERVICE/m);
+  assert.match(routes.stdout, /^http\.80\s+edition\.cnn\.com:80\s+edition\.cnn\.com(, edition\.cnn\.com:80)?\s+\/\*\s+direct-cnn-through-egress-gateway\.apps\s*$/m);
+  const clusters = await mesh.ok(['proxy-config', 'clusters', 'deployment/egressgw', '-n', 'gw-ns']);
+  assert.match(clusters.stdout, /^edition\.cnn\.com\s+80\s+-\s+outbound\s+STRICT_DNS\s/m);
+  const listeners = await mesh.ok(['proxy-config', 'listeners', 'deployment/egressgw', '-n', 'gw-ns']);
+  // Each local workload has its own loopback address: the gateway listens on it (Istio: 0.0.0.0).
+  const gwIp = (await mesh.ok(['get', 'pod', '-n', 'gw-ns', '-l', 'istio=egressgw', '-o', 'jsonpath={.items[0].status.podIP}'])).stdout;
+  assert.match(listeners.stdout, new RegExp(`^${gwIp.replace(/\./g, '\\.')}\\s+80\\s+ALL\\s+Route: http\\.80\\s*$`, 'm'));
+
+  const status = await eventually('every proxy SYNCED', async () => {
+    const r = await mesh.ok(['proxy-status']);
+    const rows = r.stdout.trimEnd().split('\n').slice(1);
+    return rows.length >= 2 && rows.every((l) => /\sSYNCED\s+SYNCED\s+SYNCED\s+SYNCED\s/.test(l)) ? r.stdout : undefined;
+  });
+  assert.match(status.split('\n')[0]!, /^NAME\s+CLUSTER\s+CDS\s+LDS\s+EDS\s+RDS\s+ISTIOD\s+VERSION$/);
+  assert.match(status, /^egressgw-[a-z0-9]+-[a-z0-9]+\.gw-ns\s+Kubernetes\s+SYNCED/m);
+  assert.match(status, /\.apps\s+Kubernetes\s+SYNCED/m);
+});
