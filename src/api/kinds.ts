@@ -49,6 +49,9 @@ export const KINDS: readonly KindInfo[] = [
     printerColumns: [{ name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames' }, AGE] },
   { group: GW_API, kind: 'GRPCRoute', versions: ['v1'], plural: 'grpcroutes', singular: 'grpcroute', shortNames: [], namespaced: true, categories: GW_CATS,
     printerColumns: [{ name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames' }, AGE] },
+  { group: GW_API, kind: 'TLSRoute', versions: ['v1alpha2', 'v1alpha3', 'v1'], plural: 'tlsroutes', singular: 'tlsroute', shortNames: [], namespaced: true, categories: GW_CATS,
+    printerColumns: [{ name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames' }, AGE] },
+  { group: GW_API, kind: 'TCPRoute', versions: ['v1alpha2'], plural: 'tcproutes', singular: 'tcproute', shortNames: [], namespaced: true, categories: GW_CATS, printerColumns: [AGE] },
   { group: GW_API, kind: 'ReferenceGrant', versions: ['v1beta1'], plural: 'referencegrants', singular: 'referencegrant', shortNames: ['refgrant'], namespaced: true, categories: GW_CATS, printerColumns: [AGE] },
   // networking.istio.io
   { group: ISTIO_NET, kind: 'ServiceEntry', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'serviceentries', singular: 'serviceentry', shortNames: ['se'], namespaced: true, categories: ISTIO_CATS,

@@ -17,6 +17,8 @@ export const SNAPSHOT_KINDS = [
   { group: 'gateway.networking.k8s.io', kind: 'Gateway' },
   { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' },
   { group: 'gateway.networking.k8s.io', kind: 'GRPCRoute' },
+  { group: 'gateway.networking.k8s.io', kind: 'TLSRoute' },
+  { group: 'gateway.networking.k8s.io', kind: 'TCPRoute' },
   { group: 'gateway.networking.k8s.io', kind: 'ReferenceGrant' },
   { group: 'sailoperator.io', kind: 'Istio' },
   { group: 'sailoperator.io', kind: 'IstioRevision' },

@@ -6,9 +6,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { eventually, startTestMesh } from '../helpers/mesh.js';
-import { istioResource, lastLines, startFlowWorld } from './flows-support.js';
+import { istioResource, lastLines, standInBody, startFlowWorld } from './flows-support.js';
 
 const HTTPBIN = 'httpbin.org';
+const CNN = 'edition.cnn.com';
 
 function httpbin(req: IncomingMessage, res: ServerResponse): void {
   req.resume();
@@ -181,4 +182,110 @@ spec:
   assert.equal(slow.stdout, '504', slow.stderr);
   const slowLine = lastLines((await mesh.ok(['logs', 'deployment/httpbin-egress-gateway-istio', '-n', 'egress-gateway', '--tail', '1'])).stdout)[0] ?? '';
   assert.match(slowLine, /"GET \/delay\/3 HTTP\/(1\.1|2)" 504 UT response_timeout /);
+});
+
+test('GW EG-HTTPS: TLSRoute on a ServiceEntry to <gw>-istio:443, TLSRoute on the gateway passes SNI through', async (t) => {
+  const world = await startFlowWorld([{ name: CNN, https: [443] }]);
+  t.after(() => world.close());
+  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
+  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
+  await mesh.ok(['create', 'namespace', 'apps']);
+  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  const applied = await mesh.ok(['apply', '-f', world.yaml('gw-tls.yaml', `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: cnn
+  namespace: apps
+spec:
+  hosts:
+  - ${CNN}
+  ports:
+  - number: 80
+    name: http-port
+    protocol: HTTP
+  - number: 443
+    name: tls
+    protocol: TLS
+  resolution: DNS
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: cnn-egress-gateway
+  namespace: apps
+  annotations:
+    networking.istio.io/service-type: ClusterIP
+spec:
+  gatewayClassName: istio
+  listeners:
+  - name: tls
+    hostname: ${CNN}
+    port: 443
+    protocol: TLS
+    tls:
+      mode: Passthrough
+    allowedRoutes:
+      namespaces:
+        from: Same
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata:
+  name: direct-cnn-to-egress-gateway
+  namespace: apps
+spec:
+  parentRefs:
+  - kind: ServiceEntry
+    group: networking.istio.io
+    name: cnn
+  rules:
+  - backendRefs:
+    - name: cnn-egress-gateway-istio
+      port: 443
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata:
+  name: forward-cnn-from-egress-gateway
+  namespace: apps
+spec:
+  parentRefs:
+  - name: cnn-egress-gateway
+  hostnames:
+  - ${CNN}
+  rules:
+  - backendRefs:
+    - kind: Hostname
+      group: networking.istio.io
+      name: ${CNN}
+      port: 443
+`)]);
+  assert.match(applied.stdout, /^tlsroute\.gateway\.networking\.k8s\.io\/forward-cnn-from-egress-gateway created$/m);
+  await eventually('the gateway is Programmed', async () => {
+    const r = await mesh.ok(['get', 'gateway', 'cnn-egress-gateway', '-n', 'apps', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].status}']);
+    return r.stdout === 'True' ? true : undefined;
+  });
+  // kubectl's `get all` (a category): the automated deployment's Service, Pod and Deployment.
+  const all = await mesh.ok(['get', 'all', '-n', 'apps']);
+  assert.match(all.stdout, /^service\/cnn-egress-gateway-istio\s+ClusterIP\s/m);
+  assert.match(all.stdout, /^deployment\.apps\/cnn-egress-gateway-istio\s+1\/1\s/m);
+  assert.match(all.stdout, /^pod\/cnn-egress-gateway-istio-\S+\s+1\/1\s+Running\s/m);
+  const listed = await mesh.ok(['get', 'tlsroute', '-n', 'apps']);
+  assert.match(listed.stdout, /^forward-cnn-from-egress-gateway\s+\["edition\.cnn\.com"\]\s/m);
+
+  const got = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '--cacert', world.caFile, `https://${CNN}/`]);
+  assert.equal(got.code, 0, `curl failed:\n${got.stderr}`);
+  assert.equal(got.stdout, standInBody(CNN));
+  assert.equal(world.seen[CNN]![0]!.sni, CNN);
+
+  const gwLine = await eventually('the gateway TCP line', async () => {
+    const l = lastLines((await mesh.ok(['logs', 'deployment/cnn-egress-gateway-istio', '-n', 'apps'])).stdout)[0];
+    return l && l.includes('outbound|443||') ? l : undefined;
+  }, 50);
+  assert.match(gwLine, new RegExp(`^\\[\\S+Z\\] "- - -" 0 - - - "-" \\d+ \\d+ \\d+ - "-" "-" "-" "-" "${world.addresses[CNN]!.replace(/\./g, '\\.')}:443" outbound\\|443\\|\\|edition\\.cnn\\.com \\S+ \\S+:443 \\S+ edition\\.cnn\\.com -$`));
+  const scLine = await eventually('the sidecar TCP line', async () => {
+    const l = lastLines((await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy'])).stdout)[0];
+    return l && l.includes('outbound|443||cnn-egress-gateway-istio') ? l : undefined;
+  }, 50);
+  assert.match(scLine, / outbound\|443\|\|cnn-egress-gateway-istio\.apps\.svc\.cluster\.local .* edition\.cnn\.com -$/);
 });

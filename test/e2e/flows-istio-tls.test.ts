@@ -2,6 +2,7 @@
 // EG-HTTPS (TLS passthrough, routed on SNI at both hops) and EGTO (the gateway originates TLS).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { startDnsServer } from '../helpers/dns-server.js';
 import { eventually, startTestMesh } from '../helpers/mesh.js';
 import { injectedGateway, istioResource, lastLines, standInBody, startFlowWorld } from './flows-support.js';
 
@@ -11,7 +12,10 @@ const GW_HOST = 'egressgw.gw-ns.svc.cluster.local';
 test('EG-HTTPS: TLS passthrough through the egress gateway (sniHosts at both hops)', async (t) => {
   const world = await startFlowWorld([{ name: CNN, https: [443] }]);
   t.after(() => world.close());
-  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
+  // This flow finds edition.cnn.com through a real DNS server (the others use a hosts file).
+  const dns = await startDnsServer({ [CNN]: [world.addresses[CNN]!] });
+  t.after(() => dns.close());
+  const mesh = await startTestMesh(t, { dnsServer: dns.address });
   await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
   await mesh.ok(['create', 'namespace', 'gw-ns']);
   await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'http', port: 80 }, { name: 'tls', port: 443 }]))]);
@@ -107,6 +111,7 @@ spec:
   assert.equal(got.stdout, standInBody(CNN));
   assert.equal(world.seen[CNN]!.length, 1);
   assert.equal(world.seen[CNN]![0]!.sni, CNN, 'the SNI passed through untouched');
+  assert.ok(dns.queries(CNN) > 0, 'the gateway resolved edition.cnn.com through the DNS server');
 
   const gwIp = (await mesh.ok(['get', 'pod', '-n', 'gw-ns', '-l', 'istio=egressgw', '-o', 'jsonpath={.items[0].status.podIP}'])).stdout;
   // TCP-style lines are written when the connection closes: wait for them.

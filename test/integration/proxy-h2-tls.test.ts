@@ -4,11 +4,13 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import http2 from 'node:http2';
+import tls from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import { startHttpUpstream, startH2cUpstream, startHttpsUpstream } from '../helpers/upstreams.js';
 import { testCerts } from '../helpers/certs.js';
 import { startProxy, tempDir, parseLogLine, freePort, curl } from '../helpers/proxy-harness.js';
 import { proxyConfig, httpListener, routeTable, vhost, forward, staticCluster, textLog } from '../helpers/proxyconfig.js';
+import { H2_PREFACE, h2Frame, hpackGet, proxyHeldSockets } from '../helpers/fuzz.js';
 import type { Cluster } from '../../src/proxyconfig/types.js';
 
 async function gw(t: TestContext, clusters: Cluster[], routes: Parameters<typeof vhost>[2], tlsListener = false) {
@@ -115,4 +117,30 @@ test('TLS origination MUTUAL presents the client certificate', async (t) => {
   assert.equal(ok.stdout, '200', ok.stderr);
   const no = await curl(['-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${g.port}/nocert`]);
   assert.equal(no.stdout, '503');
+});
+
+test('HTTP/2 over TLS: a client that leaves, cleanly or after drawing a GOAWAY, is let go (no CLOSE-WAIT)', async (t) => {
+  const up = await startHttpUpstream();
+  t.after(() => up.close());
+  const g = await gw(t, [staticCluster('c', [{ address: '127.0.0.1', port: up.port }])], [forward('c')], true);
+  const settings = h2Frame(0x4, 0, 0, Buffer.alloc(0));
+  const cases: Array<[string, Buffer]> = [
+    ['a GET, then gone', Buffer.concat([H2_PREFACE, settings, h2Frame(0x1, 0x5, 1, hpackGet('good.example'))])],
+    // DATA on an idle stream: a connection error; nghttp2 answers GOAWAY and reads no more.
+    ['a protocol error, then gone', Buffer.concat([H2_PREFACE, settings, h2Frame(0x0, 0x1, 99, Buffer.from('xx'))])],
+  ];
+  for (const [what, bytes] of cases) {
+    const s = tls.connect({ port: g.port, host: '127.0.0.1', ALPNProtocols: ['h2'], ca: g.c.caPem, servername: 'localhost', rejectUnauthorized: false });
+    s.on('error', () => {});
+    s.on('data', () => {});
+    await new Promise((r) => s.once('secureConnect', r));
+    assert.equal(s.alpnProtocol, 'h2');
+    s.write(bytes);
+    await new Promise((r) => setTimeout(r, 100));
+    const localPort = s.localPort!;
+    s.destroy();
+    assert.equal(await proxyHeldSockets(g.port, 3000, localPort), 0, `${what}: the proxy still holds the connection`);
+  }
+  const r = await h2get(`https://127.0.0.1:${g.port}`, '/after', { ca: g.c.caPem, servername: 'localhost', rejectUnauthorized: false });
+  assert.equal(r.status, 200);
 });

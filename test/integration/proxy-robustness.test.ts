@@ -423,20 +423,30 @@ async function captureHello(): Promise<Buffer> {
   return h!;
 }
 
+/** The types of the HTTP/2 frames in `b`, in order (a truncated last frame is left out). */
+function h2FrameTypes(b: Buffer): number[] {
+  const types: number[] = [];
+  for (let o = 0; o + 9 <= b.length; o += 9 + b.readUIntBE(o, 3)) types.push(b[o + 3]!);
+  return types;
+}
+
 /** Writes `bytes`, waits a moment, then closes (FIN) with no protocol goodbye; how many sockets the proxy still holds for it. */
 async function heldAfterVanishing(host: string, port: number, bytes: Buffer): Promise<number> {
   const r = await rawExchange(host, port, bytes, { capMs: 100 });
   return proxyHeldSockets(port, 3000, r.localPort);
 }
 
-test('an HTTP client that vanishes is noticed at once: h1 partial headers, h2c without GOAWAY',
-  { todo: 'h2c: the proxy gets \'end\' on the socket but never closes it (CLOSE-WAIT forever); listeners/http-servers.ts h2 path' },
-  async (t) => {
+test('an HTTP client that vanishes is noticed at once: h1 partial headers, h2c without GOAWAY', async (t) => {
   const g = await gateway(t);
   const h2get = Buffer.concat([H2_PREFACE, h2Frame(0x4, 0, 0, Buffer.alloc(0)), h2Frame(0x1, 0x5, 1, hpackGet('good.example'))]);
   assert.equal(await heldAfterVanishing(A.http, g.httpPort, Buffer.from('GET / HTTP/1.1\r\nHo')), 0, 'h1 partial headers');
   assert.equal(await heldAfterVanishing(A.http, g.httpPort, H2_PREFACE), 0, 'h2c preface only: the proxy keeps its socket (CLOSE-WAIT)');
   assert.equal(await heldAfterVanishing(A.http, g.httpPort, h2get), 0, 'h2c GET then gone: the proxy keeps its socket (CLOSE-WAIT)');
+  // A protocol error: the proxy answers GOAWAY, after which nghttp2 reads no more; the client's FIN must still be seen.
+  const idleData = Buffer.concat([H2_PREFACE, h2Frame(0x4, 0, 0, Buffer.alloc(0)), h2Frame(0x0, 0x1, 99, Buffer.from('xx'))]);
+  const r = await rawExchange(A.http, g.httpPort, idleData, { capMs: 100 });
+  assert.ok(h2FrameTypes(r.bytes).includes(0x7), `the proxy answers the bad frame with GOAWAY (got ${r.bytes.toString('hex')})`);
+  assert.equal(await proxyHeldSockets(g.httpPort, 3000, r.localPort), 0, 'h2c GOAWAY for a protocol error, then gone: the proxy keeps its socket (CLOSE-WAIT)');
   await g.assertServing();
 });
 

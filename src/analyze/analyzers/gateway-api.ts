@@ -26,7 +26,7 @@ export function analyzeGatewayApi(snap: Snapshot): Finding[] {
     }
   }
   const grants = snap.of(GATEWAY_API_GROUP, 'ReferenceGrant').map((e) => ({ ...e.obj, metadata: { ...e.obj.metadata, namespace: e.namespace } }) as ReferenceGrant);
-  for (const kind of ['HTTPRoute', 'GRPCRoute']) {
+  for (const kind of ['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute']) {
     for (const route of snap.of(GATEWAY_API_GROUP, kind)) findings.push(...analyzeRoute(snap, route, grants));
   }
   return findings;

@@ -11,6 +11,7 @@ import { gatewayApiGatewayKind } from './gateway-api-gateway.js';
 import { httpRouteKind } from './http-route.js';
 import { grpcRouteKind } from './grpc-route.js';
 import { referenceGrantKind } from './reference-grant.js';
+import { tcpRouteKind, tlsRouteKind } from './l4-routes.js';
 import { namespaceKind } from './namespace.js';
 import { serviceKind } from './service.js';
 import { serviceAccountKind } from './service-account.js';
@@ -26,7 +27,7 @@ export type { KindModule } from './kind-module.js';
 
 const MODULES: readonly KindModule[] = [
   serviceEntryKind, istioGatewayKind, virtualServiceKind, destinationRuleKind, sidecarKind, authorizationPolicyKind,
-  gatewayClassKind, gatewayApiGatewayKind, httpRouteKind, grpcRouteKind, referenceGrantKind,
+  gatewayClassKind, gatewayApiGatewayKind, httpRouteKind, grpcRouteKind, tlsRouteKind, tcpRouteKind, referenceGrantKind,
   namespaceKind, serviceKind, serviceAccountKind, deploymentKind, configMapKind, eventKind, podKind,
   sailIstioKind, istioRevisionKind, istioCniKind,
 ];
@@ -49,6 +50,7 @@ export * from './gateway-class.js';
 export * from './gateway-api-gateway.js';
 export * from './http-route.js';
 export * from './grpc-route.js';
+export * from './l4-routes.js';
 export * from './reference-grant.js';
 export * from './namespace.js';
 export * from './service.js';

@@ -23,6 +23,8 @@ const ROOTS = {
   'gateway.networking.k8s.io/Gateway': ['@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway', 'IGateway', 'spec'],
   'gateway.networking.k8s.io/HTTPRoute': ['@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute', 'IHTTPRoute', 'spec'],
   'gateway.networking.k8s.io/GRPCRoute': ['@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GRPCRoute', 'IGRPCRoute', 'spec'],
+  'gateway.networking.k8s.io/TLSRoute': ['@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha2/TLSRoute', 'ITLSRoute', 'spec'],
+  'gateway.networking.k8s.io/TCPRoute': ['@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha2/TCPRoute', 'ITCPRoute', 'spec'],
   'gateway.networking.k8s.io/ReferenceGrant': ['@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/ReferenceGrant', 'IReferenceGrant', 'spec'],
   'Namespace': ['kubernetes-models/v1/Namespace', 'INamespace', 'spec'],
   'Service': ['kubernetes-models/v1/Service', 'IService', 'spec'],

@@ -11,6 +11,8 @@ import { validate as validateGatewayClass } from '@kubernetes-models/gateway-api
 import { validate as validateGateway } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1Gateway';
 import { validate as validateHttpRoute } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1HTTPRoute';
 import { validate as validateGrpcRoute } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1GRPCRoute';
+import { validate as validateTlsRoute } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1alpha2TLSRoute';
+import { validate as validateTcpRoute } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1alpha2TCPRoute';
 import { validate as validateReferenceGrant } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1beta1ReferenceGrant';
 import type { IssueList } from '../field-issue.js';
 import { pointerToSegments, type PathSegment } from '../field-path.js';
@@ -45,6 +47,8 @@ const CHECKS: Record<string, Check> = {
   'gateway.networking.k8s.io/Gateway': fnCheck(validateGateway as never),
   'gateway.networking.k8s.io/HTTPRoute': fnCheck(validateHttpRoute as never),
   'gateway.networking.k8s.io/GRPCRoute': fnCheck(validateGrpcRoute as never),
+  'gateway.networking.k8s.io/TLSRoute': fnCheck(validateTlsRoute as never),
+  'gateway.networking.k8s.io/TCPRoute': fnCheck(validateTcpRoute as never),
   'gateway.networking.k8s.io/ReferenceGrant': fnCheck(validateReferenceGrant as never),
 };
 

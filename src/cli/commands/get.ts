@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { KindInfo } from '../../api/kinds.js';
-import { apiVersionOf } from '../../api/kinds.js';
+import { apiVersionOf, KINDS, resolveKindName } from '../../api/kinds.js';
 import type { KubeObject } from '../../api/object.js';
 import { connect, withStateDir, type MeshConnection } from '../connect.js';
 import { CliError } from '../errors.js';
@@ -88,8 +88,11 @@ export function registerGet(program: Command): void {
   ).action(async (kind: string, name: string | undefined, opts: GetOptions) => {
     const names = kind.split(',').map((k) => k.trim());
     if (names.some((k) => k === '')) throw new CliError(`error: arguments in resource/name form must have a single resource and name; "${kind}" has an empty kind`);
+    // A category (`all`, `istio-io`, `gateway-api`) stands for its kinds, as kubectl expands it.
+    const categories = names.filter((k) => !resolveKindName(k) && KINDS.some((i) => i.categories.includes(k)));
+    const expanded = names.flatMap((k) => (categories.includes(k) ? KINDS.filter((i) => i.categories.includes(k)) : [kindOrThrow(k)]));
     // Each kind once, in the order given (kubectl dedups `pods,po`).
-    const infos = [...new Map(names.map((k) => kindOrThrow(k)).map((i) => [`${i.group}/${i.kind}`, i])).values()];
+    const infos = [...new Map(expanded.map((i) => [`${i.group}/${i.kind}`, i])).values()];
     const mesh = await connect(opts.stateDir);
     const groups: { info: KindInfo; items: KubeObject[] }[] = [];
     const notFound: string[] = [];
@@ -111,7 +114,7 @@ export function registerGet(program: Command): void {
       process.stderr.write(namespaced ? `No resources found in ${opts.namespace ?? 'default'} namespace.\n` : 'No resources found\n');
       return;
     }
-    if (infos.length === 1) process.stdout.write(printObjects(infos[0]!, groups[0]!.items, opts.output, Boolean(name), allNs));
+    if (infos.length === 1 && categories.length === 0) process.stdout.write(printObjects(infos[0]!, groups[0]!.items, opts.output, Boolean(name), allNs));
     else if (total > 0 || structured) process.stdout.write(printGroups(groups, opts.output, Boolean(name), allNs));
     if (notFound.length > 0) throw new CliError(notFound.join('\n'));
   });

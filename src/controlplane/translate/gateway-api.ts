@@ -6,7 +6,7 @@ import type { MeshSnapshot } from '../snapshot.js';
 import { registryFor } from '../registry/index.js';
 import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
 import { gatewayApiDurationMs, hostsIntersect, narrowerHost } from '../hosts.js';
-import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type VirtualServiceModel } from './model.js';
+import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type VirtualServiceModel } from './model.js';
 
 export const GW_GROUP = 'gateway.networking.k8s.io';
 export const ISTIO_NET_GROUP = 'networking.istio.io';
@@ -63,6 +63,9 @@ export interface GatewayApiModel {
 }
 
 const SUPPORTED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS', 'TCP']);
+
+export const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'] as const;
+type RouteKind = (typeof ROUTE_KINDS)[number];
 
 function defaultKinds(protocol: string): { group: string; kind: string }[] {
   if (protocol === 'HTTP' || protocol === 'HTTPS') return [{ group: GW_GROUP, kind: 'HTTPRoute' }, { group: GW_GROUP, kind: 'GRPCRoute' }];
@@ -294,6 +297,27 @@ function httpRule(snapshot: MeshSnapshot, route: KubeObject, rule: Rec, index: n
   return { rule: out, backendErrors };
 }
 
+/** TLSRoute/TCPRoute rules: backends only. The SNI hosts (TLS) and port come from the parent. */
+function l4Rules(snapshot: MeshSnapshot, route: KubeObject, rules: readonly Rec[], sniHosts: readonly string[] | undefined, port: number | undefined): { rules: L4RuleModel[]; backendErrors: { reason: string; message: string }[] } {
+  const ns = route.metadata.namespace ?? 'default';
+  const backendErrors: { reason: string; message: string }[] = [];
+  const out: L4RuleModel[] = [];
+  const match = { ...(sniHosts ? { sniHosts } : {}), ...(port !== undefined ? { port } : {}) };
+  for (const rule of rules) {
+    const dests: DestinationModel[] = [];
+    for (const ref of arr(rule.backendRefs).map(rec)) {
+      const r = resolveBackend(snapshot, route.kind, ns, ref);
+      if (r.error) backendErrors.push(r.error);
+      else if (r.destination) dests.push(r.destination);
+    }
+    // A rule with no usable backend carries no traffic (Istio sends it nowhere).
+    if (dests.length) out.push({ matches: Object.keys(match).length ? [match] : [], destinations: dests });
+  }
+  return { rules: out, backendErrors };
+}
+
+const L4_KINDS = new Set(['TLSRoute', 'TCPRoute']);
+
 const RANK: Record<string, number> = { NotAllowedByListeners: 1, NoMatchingListenerHostname: 2, NoMatchingParent: 4 };
 
 /** Builds the Gateway API part of the model (memoised per snapshot). */
@@ -350,7 +374,7 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         protocol === 'HTTPS' && !tlsOk ? cond('ResolvedRefs', false, 'InvalidCertificateRef', 'TLS certificates are not supported yet: certificateRefs cannot be resolved') : cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found'),
       ];
       const info: ListenerInfo = {
-        name, port, protocol, ...(hostname ? { hostname } : {}), supportedKinds: kinds.filter((k) => k.group === GW_GROUP && (k.kind === 'HTTPRoute' || k.kind === 'GRPCRoute')),
+        name, port, protocol, ...(hostname ? { hostname } : {}), supportedKinds: kinds.filter((k) => k.group === GW_GROUP && ROUTE_KINDS.includes(k.kind as RouteKind)),
         attachedRoutes: 0, conditions, valid: supported && !conflicted && (protocol !== 'HTTPS' || tlsOk),
       };
       specs.push({ name, port, protocol, ...(hostname ? { hostname } : {}), allowed, kinds, info });
@@ -383,7 +407,8 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
     }
   }
 
-  for (const kind of ['HTTPRoute', 'GRPCRoute'] as const) {
+  for (const kind of ROUTE_KINDS) {
+    const l4 = L4_KINDS.has(kind);
     for (const route of snapshot.of(GW_GROUP, kind)) {
       const ns = route.metadata.namespace ?? 'default';
       const spec = rec(route.spec);
@@ -396,12 +421,19 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         const b = httpRule(snapshot, route, r, i, port);
         return b;
       });
-      const base = builtRules(undefined);
+      const base = l4 ? [] : builtRules(undefined);
       for (const b of base) backendErrors.push(...b.backendErrors);
+      if (l4) backendErrors.push(...l4Rules(snapshot, route, rules, undefined, undefined).backendErrors);
+      // The route's rules as a VirtualService's http, tls or tcp part, for SNI hosts and a port.
+      const routeRules = (sni: readonly string[], port: number | undefined): Pick<VirtualServiceModel, 'http' | 'tls' | 'tcp'> => {
+        if (!l4) return { http: (port === undefined ? base : builtRules(port)).map((b) => b.rule), tls: [], tcp: [] };
+        const built = l4Rules(snapshot, route, rules, kind === 'TLSRoute' ? sni : undefined, port).rules;
+        return kind === 'TLSRoute' ? { http: [], tls: built, tcp: [] } : { http: [], tls: [], tcp: built };
+      };
       const resolved = backendErrors.length === 0
         ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved')
         : cond('ResolvedRefs', false, backendErrors[0]!.reason, backendErrors.map((e) => e.message).filter((m, i, a) => a.indexOf(m) === i).join('; '));
-      const source = `/apis/${GW_GROUP}/v1/namespaces/${ns}/${kind.toLowerCase()}/${route.metadata.name}`;
+      const source = `/apis/${GW_GROUP}/${l4 ? 'v1alpha2' : 'v1'}/namespaces/${ns}/${kind.toLowerCase()}/${route.metadata.name}`;
       for (const parentRef of arr(spec.parentRefs).map(rec)) {
         const pGroup = str(parentRef.group) ?? GW_GROUP;
         const pKind = str(parentRef.kind) ?? 'Gateway';
@@ -439,7 +471,7 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
             virtualServices.push({
               namespace: ns, name: route.metadata.name, source, hosts,
               gateways: [listenerKey(gw, l.name)], exportTo: ['*'],
-              http: base.map((b) => b.rule), tls: [], tcp: [], age: ageKey(route.metadata),
+              ...routeRules(hosts, undefined), age: ageKey(route.metadata),
             });
           }
           if (attached > 0) ok();
@@ -470,10 +502,12 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         }
         // A consumer route (in another namespace than its parent) applies only to its own namespace's clients.
         if (ns !== pNs) exportTo = [ns];
-        const rulesForPort = pPort === undefined ? base : builtRules(pPort);
+        // A TLSRoute's hostnames narrow the parent's hosts (SNI); without them, all of its hosts.
+        const parentHosts = hosts;
+        const sni = routeHosts.length ? parentHosts.flatMap((h) => routeHosts.filter((r) => hostsIntersect(r, h)).map((r) => narrowerHost(r, h))) : parentHosts;
         virtualServices.push({
           namespace: ns, name: route.metadata.name, source, hosts, gateways: [MESH_GATEWAY], exportTo,
-          http: rulesForPort.map((b) => b.rule), tls: [], tcp: [], age: ageKey(route.metadata),
+          ...routeRules(sni, pPort), age: ageKey(route.metadata),
         });
         ok();
       }

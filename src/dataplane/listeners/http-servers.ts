@@ -23,6 +23,15 @@ export interface HttpLimits {
 
 export const DEFAULT_LIMITS: HttpLimits = { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 60_000, maxHeaderBytes: 60 * 1024 };
 
+/** How often HTTP/2 sockets that nghttp2 stopped reading are switched back on (see #sweep). */
+const H2_SWEEP_MS = 1000;
+
+/** What #sweep reads of a socket: its stream handle (TCP or TLS) and, under TLS, the TCP socket's. */
+interface SocketInternals {
+  _handle?: { writeQueueSize?: number; readStart?: () => number } | null;
+  _parent?: { _handle?: { writeQueueSize?: number } | null } | null;
+}
+
 /** The 24 bytes every HTTP/2 prior-knowledge connection starts with. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -33,6 +42,7 @@ export class HttpServers {
   #tlsKey = '';
   readonly #sockets = new Set<Socket>();
   readonly #sessions = new Set<http2.Http2Session>();
+  #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly rt: ProxyRuntime, private readonly onRequest: RequestHandler, private readonly limits: HttpLimits) {
     this.h1 = http.createServer({
@@ -104,10 +114,48 @@ export class HttpServers {
     s.on('session', (session: http2.Http2Session) => {
       this.#sessions.add(session);
       session.on('error', () => {});
+      // As for h2c (#dispatchPlain): the client's FIN ends the connection. The TLS socket the
+      // secure server made takes the listener socket's half-open setting otherwise.
+      const sock = session.socket as unknown as { allowHalfOpen?: boolean } | undefined;
+      if (sock !== undefined) sock.allowHalfOpen = false;
+      this.#startSweep();
       session.once('close', () => this.#sessions.delete(session));
     });
     s.on('sessionError', () => {});
   }
+
+  #startSweep(): void {
+    if (this.#sweepTimer !== undefined) return;
+    this.#sweepTimer = setInterval(this.#sweep, H2_SWEEP_MS);
+    this.#sweepTimer.unref();
+  }
+
+  /**
+   * Once nghttp2 has sent a GOAWAY for a protocol error it never reads the connection again, so
+   * the client's FIN goes unseen and the socket sits in CLOSE-WAIT for ever (and RFC 9113 §5.4.1
+   * says to close it). Node stops reading in only two cases: while a write is in progress (then
+   * the socket's write queue is not empty, and Node resumes by itself) and when nghttp2 wants no
+   * more input. So a socket with nothing queued is read again: a closed peer then shows as end
+   * of stream and the socket closes (allowHalfOpen is off); nghttp2 drops any further bytes.
+   * For a session that is reading anyway, readStart is a no-op.
+   */
+  #sweep = (): void => {
+    if (this.#sessions.size === 0) {
+      clearInterval(this.#sweepTimer);
+      this.#sweepTimer = undefined;
+      return;
+    }
+    for (const session of this.#sessions) {
+      if (session.destroyed) continue;
+      const socket = session.socket as unknown as SocketInternals | undefined;
+      const handle = socket?._handle;
+      if (handle?.writeQueueSize !== 0 || typeof handle.readStart !== 'function') continue;
+      // Under TLS, the encrypted bytes may still be queued on the TCP socket below.
+      const below = socket?._parent?._handle;
+      if (below !== undefined && below !== null && below.writeQueueSize !== 0) continue;
+      try { handle.readStart(); } catch { /* a closing handle: nothing left to read */ }
+    }
+  };
 
   /** Malformed HTTP/1.1 (400), oversized headers (431), headers too slow (408): answered, logged. */
   #onClientError = (err: Error & { code?: string }, socket: Socket): void => {
@@ -139,6 +187,8 @@ export class HttpServers {
   }
 
   destroyAll(): void {
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     this.h1.close();
     for (const s of this.#sessions) s.destroy();
     for (const s of this.#sockets) s.destroy();

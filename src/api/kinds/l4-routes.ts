@@ -1,0 +1,67 @@
+// gateway.networking.k8s.io TLSRoute (routing on SNI, passthrough) and TCPRoute (a port's bytes),
+// both v1alpha2 as Istio serves them: parentRefs, and rules that only name backends.
+import type { KubeObject } from '../object.js';
+import type { IssueList } from '../field-issue.js';
+import { FIELD_TREES } from '../schema/field-trees.gen.js';
+import { checkBackendRefs, checkParentRefs, withBackendRefDefaults, withParentRefDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
+import { arr, rec, type KindModule } from './kind-module.js';
+
+export interface L4RouteRule {
+  readonly name?: string;
+  readonly backendRefs?: readonly BackendRef[];
+}
+
+export interface TLSRouteSpec {
+  readonly parentRefs?: readonly ParentReference[];
+  /** Matched against the TLS SNI. */
+  readonly hostnames?: readonly string[];
+  readonly rules?: readonly L4RouteRule[];
+}
+
+export interface TCPRouteSpec {
+  readonly parentRefs?: readonly ParentReference[];
+  readonly rules?: readonly L4RouteRule[];
+}
+
+export type TLSRoute = KubeObject<TLSRouteSpec, RouteStatus>;
+export type TCPRoute = KubeObject<TCPRouteSpec, RouteStatus>;
+
+function validate(obj: KubeObject, out: IssueList): void {
+  const spec = rec(obj.spec);
+  checkParentRefs(spec['parentRefs'], ['spec', 'parentRefs'], out);
+  arr(spec['rules']).forEach((r, i) => checkBackendRefs(rec(r)['backendRefs'], ['spec', 'rules', i, 'backendRefs'], out));
+}
+
+function schemaDefaults(obj: KubeObject): KubeObject {
+  const spec = withParentRefDefaults(rec(obj.spec));
+  if (!Array.isArray(spec['rules'])) return { ...obj, spec };
+  return {
+    ...obj,
+    spec: {
+      ...spec,
+      rules: spec['rules'].map((r) => {
+        if (!r || typeof r !== 'object') return r;
+        const rule = r as Record<string, unknown>;
+        return rule['backendRefs'] !== undefined ? { ...rule, backendRefs: withBackendRefDefaults(rule['backendRefs']) } : rule;
+      }),
+    },
+  };
+}
+
+export const tlsRouteKind: KindModule = {
+  group: 'gateway.networking.k8s.io',
+  kind: 'TLSRoute',
+  fieldTree: FIELD_TREES['gateway.networking.k8s.io/TLSRoute'],
+  specRequired: true,
+  validate,
+  schemaDefaults,
+};
+
+export const tcpRouteKind: KindModule = {
+  group: 'gateway.networking.k8s.io',
+  kind: 'TCPRoute',
+  fieldTree: FIELD_TREES['gateway.networking.k8s.io/TCPRoute'],
+  specRequired: true,
+  validate,
+  schemaDefaults,
+};
