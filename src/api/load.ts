@@ -56,7 +56,8 @@ export function formatLoadError(e: LoadError): string {
   return `${where}: ${what}${field}${e.message}`;
 }
 
-export async function loadSources(inputs: { paths: string[]; stdin?: string; defaultNamespace?: string }): Promise<LoadResult> {
+/** allowDuplicates: the same object in several documents is not an error (delete -f names objects, it does not define them). */
+export async function loadSources(inputs: { paths: string[]; stdin?: string; defaultNamespace?: string; allowDuplicates?: boolean }): Promise<LoadResult> {
   const result: LoadResult = { documents: [], errors: [], warnings: [] };
   const texts: Array<{ file: string; text: string }> = [];
   let stdinUsed = false;
@@ -82,7 +83,7 @@ export async function loadSources(inputs: { paths: string[]; stdin?: string; def
       const key = `${groupOf(o.apiVersion)}/${o.kind}/${ns ?? ''}/${o.metadata.name}`;
       const prev = seen.get(key);
       const pos = d.position('metadata.name');
-      if (prev) {
+      if (prev && !inputs.allowDuplicates) {
         fileErrors.push({ ...pos, kind: o.kind, ...(ns ? { namespace: ns } : {}), name: o.metadata.name, message: `duplicate resource: also defined at ${prev.file}:${prev.line}:${prev.column}` });
       } else {
         seen.set(key, pos);

@@ -2,6 +2,7 @@
 // `outpost proxy-config routes|clusters|listeners deployment/<gw>`, `outpost proxy-status`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { eventually, startTestMesh } from '../helpers/mesh.js';
 import { injectedGateway, istioResource, startFlowWorld } from './flows-support.js';
 
@@ -17,7 +18,7 @@ test('analyze, proxy-config and proxy-status on a running mesh with an egress ga
   await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'http', port: 80 }]))]);
   await mesh.ok(['create', 'namespace', 'apps']);
   await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
-  await mesh.ok(['apply', '-f', world.yaml('eg-http.yaml', `apiVersion: networking.istio.io/v1
+  const egHttp = world.yaml('eg-http.yaml', `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata:
   name: cnn
@@ -104,7 +105,8 @@ spec:
   - route:
     - destination:
         host: ${CNN}
-`)]);
+`);
+  await mesh.ok(['apply', '-f', egHttp]);
 
   const through = await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${CNN}/`]);
   assert.equal(through.stdout, '200');
@@ -125,6 +127,20 @@ spec:
   const gwIp = (await mesh.ok(['get', 'pod', '-n', 'gw-ns', '-l', 'istio=egressgw', '-o', 'jsonpath={.items[0].status.podIP}'])).stdout;
   assert.match(listeners.stdout, new RegExp(`^${gwIp.replace(/\./g, '\\.')}\\s+80\\s+ALL\\s+Route: http\\.80\\s*$`, 'm'));
 
+  // istioctl's usual target, an app pod: its traffic goes through the namespace's sidecar.
+  await mesh.ok(['apply', '-n', 'apps', '-f', fileURLToPath(new URL('../fixtures/seed/curl.yaml', import.meta.url))]);
+  const curlPod = await eventually('the curl pod', async () => {
+    const r = await mesh.ok(['get', 'pod', '-n', 'apps', '-l', 'app=curl', '-o', 'jsonpath={.items[0].metadata.name}']);
+    return r.stdout ? r.stdout : undefined;
+  });
+  for (const target of [[curlPod, '-n', 'apps'], [`${curlPod}.apps`], ['deployment/curl', '-n', 'apps']]) {
+    const sc = await mesh.ok(['proxy-config', 'clusters', ...target]);
+    assert.match(sc.stdout, /^egressgw\.gw-ns\.svc\.cluster\.local\s+80\s+cnn\s+outbound\s/m, target.join(' '));
+  }
+  const typo = await mesh.outpost(['proxy-config', 'clusters', 'no-such-pod', '-n', 'apps']);
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, /no proxy "no-such-pod" in namespace apps/);
+
   const status = await eventually('every proxy SYNCED', async () => {
     const r = await mesh.ok(['proxy-status']);
     const rows = r.stdout.trimEnd().split('\n').slice(1);
@@ -133,4 +149,26 @@ spec:
   assert.match(status.split('\n')[0]!, /^NAME\s+CLUSTER\s+CDS\s+LDS\s+EDS\s+RDS\s+ISTIOD\s+VERSION$/);
   assert.match(status, /^egressgw-[a-z0-9]+-[a-z0-9]+\.gw-ns\s+Kubernetes\s+SYNCED/m);
   assert.match(status, /\.apps\s+Kubernetes\s+SYNCED/m);
+
+  // Cleanup as the tutorials do it: files that share an object (the ServiceEntry) delete it once.
+  const shared = world.yaml('se-again.yaml', `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: cnn
+  namespace: apps
+spec:
+  hosts:
+  - ${CNN}
+  ports:
+  - number: 80
+    name: http-port
+    protocol: HTTP
+  resolution: DNS
+`);
+  const deleted = await mesh.ok(['delete', '-f', egHttp, '-f', shared]);
+  assert.equal(deleted.stdout.match(/^serviceentry\.networking\.istio\.io "cnn" deleted$/gm)?.length, 1, deleted.stdout);
+  assert.match(deleted.stdout, /^virtualservice\.networking\.istio\.io "bound-to-nothing" deleted$/m);
+  const again = await mesh.outpost(['delete', '-f', shared]);
+  assert.equal(again.code, 1);
+  assert.equal(again.stderr, 'Error from server (NotFound): serviceentries.networking.istio.io "cnn" not found\n');
 });

@@ -7,6 +7,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { startProxy, tempDir, curl, parseLogLine, freePort } from '../helpers/proxy-harness.js';
 import { proxyConfig, httpListener, tcpListener, routeTable, vhost, forward, staticCluster, textLog } from '../helpers/proxyconfig.js';
 import { sourceAddressFor } from '../../src/dataplane/upstream/source-address.js';
@@ -88,11 +89,14 @@ test('without an identity ip the kernel picks the source', async (t) => {
 
 test('sourceAddressFor: same family and the same loopback-ness only', () => {
   assert.equal(sourceAddressFor('127.0.0.2', '127.0.0.1'), '127.0.0.2');
-  assert.equal(sourceAddressFor('10.0.0.5', '93.184.216.34'), '10.0.0.5');
+  // Not an address of this host: the kernel picks (binding it would fail every connection).
+  assert.equal(sourceAddressFor('10.255.254.253', '93.184.216.34'), undefined);
   assert.equal(sourceAddressFor('127.0.0.2', '93.184.216.34'), undefined);
   assert.equal(sourceAddressFor('10.0.0.5', '127.0.0.1'), undefined);
+  const own = Object.values(networkInterfaces()).flat().find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
+  if (own !== undefined) assert.equal(sourceAddressFor(own.address, '93.184.216.34'), own.address);
   assert.equal(sourceAddressFor('127.0.0.2', '::1'), undefined);
-  assert.equal(sourceAddressFor('fd00::5', '2001:db8::1'), 'fd00::5');
+  assert.equal(sourceAddressFor('fd00::5', '2001:db8::1'), undefined);
   assert.equal(sourceAddressFor('::1', '::1'), '::1');
   assert.equal(sourceAddressFor('0.0.0.0', '127.0.0.1'), undefined);
   assert.equal(sourceAddressFor(undefined, '127.0.0.1'), undefined);

@@ -63,6 +63,10 @@ test('two documents with the same kind/namespace/name are an error at the second
   const text = readFileSync(`${SEED}/http-se.yaml`, 'utf8');
   const r = await loadSources({ paths: [], stdin: `${text}---\n${text}` });
   assert.deepEqual(r.errors.map(formatLoadError), ['<stdin>:19:9: ServiceEntry curl/egress-se: duplicate resource: also defined at <stdin>:4:9']);
+  // delete -f only names objects: the same one twice is no error.
+  const named = await loadSources({ paths: [], stdin: `${text}---\n${text}`, allowDuplicates: true });
+  assert.deepEqual(named.errors, []);
+  assert.equal(named.documents.length, 2);
 });
 
 test('a missing path is an error naming it', async () => {

@@ -15,10 +15,10 @@ interface ApplyOptions {
 }
 
 /** Loads the files, reporting every error with its position; sets namespaces as kubectl does. */
-export async function loadForApply(files: string[], namespace: string | undefined): Promise<{ objects: KubeObject[]; sources: string[] }> {
+export async function loadForApply(files: string[], namespace: string | undefined, opts: { allowDuplicates?: boolean } = {}): Promise<{ objects: KubeObject[]; sources: string[] }> {
   const usesStdin = files.includes('-');
   const stdin = usesStdin ? await readStdin() : undefined;
-  const loaded = await loadSources({ paths: files.filter((f) => f !== '-'), ...(stdin !== undefined ? { stdin } : {}) });
+  const loaded = await loadSources({ paths: files.filter((f) => f !== '-'), ...(stdin !== undefined ? { stdin } : {}), ...(opts.allowDuplicates ? { allowDuplicates: true } : {}) });
   for (const w of loaded.warnings) process.stderr.write(`Warning: ${formatLoadError(w)}\n`);
   if (loaded.errors.length > 0) {
     throw new CliError(loaded.errors.map((e) => formatLoadError(e)).join('\n'));

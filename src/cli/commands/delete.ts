@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { ObjectRef } from '../../api/object.js';
 import { groupOf } from '../../api/object.js';
+import { kindFor } from '../../api/kinds.js';
 import { connect, withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { apiErrorMessage, getOptional, kindOrThrow, notFoundMessage, objectName, refOf } from '../kube.js';
@@ -34,12 +35,17 @@ export function registerDelete(program: Command): void {
     const targets: { ref: ObjectRef; display: string; notFound: string }[] = [];
     if (opts.filename?.length) {
       if (kind) throw new CliError('error: there is no need to specify a resource type as a separate argument when passing arguments in resource/name form or with -f');
-      const { objects } = await loadForApply(opts.filename, opts.namespace);
+      // Tutorials' files share objects (one ServiceEntry in several): each is deleted once.
+      const { objects } = await loadForApply(opts.filename, opts.namespace, { allowDuplicates: true });
+      const seen = new Set<string>();
       for (const o of objects) {
+        const key = `${groupOf(o.apiVersion)}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
         targets.push({
           ref: { group: groupOf(o.apiVersion), kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name },
           display: quoted(objectName(o)),
-          notFound: `Error from server (NotFound): ${o.kind.toLowerCase()} "${o.metadata.name}" not found`,
+          notFound: ((info) => (info ? notFoundMessage(info, o.metadata.name) : `Error from server (NotFound): ${o.kind.toLowerCase()} "${o.metadata.name}" not found`))(kindFor(o.apiVersion, o.kind)),
         });
       }
     } else {

@@ -5,6 +5,7 @@ import type { ProxyConfig } from '../../proxyconfig/types.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
 import { connect, withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
+import { getOptional } from '../kube.js';
 import { proxyConfigTable, type ProxyConfigSection } from '../printers/proxy-config.js';
 
 const SECTIONS = ['listeners', 'routes', 'clusters', 'endpoints', 'all'] as const;
@@ -26,6 +27,20 @@ export function findProxy(workloads: WorkloadInfo[], target: string, namespace: 
     ?? (ns !== undefined ? undefined : workloads.find((w) => w.workload === name));
 }
 
+/** What an app-workload target names (`<pod>[.<ns>]`, `pod/NAME`, `deployment/NAME`), for the namespace-sidecar fallback. */
+export function parseWorkloadTarget(target: string, namespace: string | undefined): { kind: 'Pod' | 'Deployment'; name: string; namespace: string } {
+  const m = /^(deployment|deploy|deployments|pod|pods|po)\//.exec(target);
+  const kind = m && m[1]!.startsWith('deploy') ? 'Deployment' : 'Pod';
+  let name = m ? target.slice(m[0].length) : target;
+  let ns = namespace;
+  const dot = name.lastIndexOf('.');
+  if (dot > 0 && !namespace) {
+    ns = name.slice(dot + 1);
+    name = name.slice(0, dot);
+  }
+  return { kind, name, namespace: ns ?? 'default' };
+}
+
 export function registerProxyConfig(program: Command): void {
   withStateDir(
     program
@@ -42,7 +57,13 @@ export function registerProxyConfig(program: Command): void {
     if (opts.output !== 'short' && opts.output !== 'json' && opts.output !== 'yaml') throw new CliError(`error: unknown output format "${opts.output}" (short, json)`);
     const mesh = await connect(opts.stateDir);
     const workloads = await mesh.control.get<WorkloadInfo[]>('/v1/workloads');
-    const w = findProxy(workloads, target, opts.namespace);
+    let w = findProxy(workloads, target, opts.namespace);
+    if (!w) {
+      // An app pod or deployment of an injected namespace: its traffic goes through the namespace's sidecar.
+      const t = parseWorkloadTarget(target, opts.namespace);
+      const sidecar = workloads.find((x) => x.role === 'sidecar' && x.namespace === t.namespace);
+      if (sidecar && await getOptional(mesh.api, { group: t.kind === 'Deployment' ? 'apps' : '', kind: t.kind, namespace: t.namespace, name: t.name })) w = sidecar;
+    }
     if (!w) {
       const known = workloads.map((x) => x.proxyId).join(', ') || 'none';
       throw new CliError(`outpost: no proxy "${target}"${opts.namespace ? ` in namespace ${opts.namespace}` : ''} (running proxies: ${known})`);

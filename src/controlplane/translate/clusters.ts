@@ -61,15 +61,51 @@ export class DestinationRuleIndex {
     };
     const pick = (list: readonly DestinationRuleEntry[]) => {
       const ok = list.filter(usable);
-      return ok.find((e) => e.namespace === proxyNamespace) ?? ok.find((e) => e.namespace === serviceNamespace) ?? ok[0];
+      const e = ok.find((x) => x.namespace === proxyNamespace) ?? ok.find((x) => x.namespace === serviceNamespace) ?? ok[0];
+      return e && this.merged(e, ok);
     };
     const exact = this.exact.get(host);
     if (exact) {
       const e = pick(exact);
-      if (e) return e.obj;
+      if (e) return e;
     }
     const wild = this.wildcard.filter((e) => hostMatches(e.host, host));
-    return wild.length ? pick(wild)?.obj : undefined;
+    return wild.length ? pick(wild) : undefined;
+  }
+
+  private readonly mergeCache = new Map<string, KubeObject>();
+
+  /**
+   * Istio merges the rules for one host within a namespace (both without a workloadSelector): the
+   * oldest keeps its metadata and top-level policy, younger ones add subsets it lacks (and the
+   * policy when it has none). So two tutorials' rules on one egress gateway Service both work.
+   */
+  private merged(chosen: DestinationRuleEntry, usable: readonly DestinationRuleEntry[]): KubeObject {
+    const noSelector = (e: DestinationRuleEntry) => rec(rec(e.obj.spec).workloadSelector).matchLabels === undefined;
+    if (!noSelector(chosen)) return chosen.obj;
+    // `usable` is oldest first; the chosen rule's same-host, same-namespace peers merge into the oldest.
+    const group = usable.filter((e) => e.namespace === chosen.namespace && e.host === chosen.host && noSelector(e));
+    if (group.length < 2) return chosen.obj;
+    const key = group.map((e) => `${e.namespace}/${e.obj.metadata.name}@${e.obj.metadata.resourceVersion ?? ''}`).join(',');
+    const hit = this.mergeCache.get(key);
+    if (hit) return hit;
+    const [first, ...rest] = group;
+    const spec: Rec = { ...rec(first!.obj.spec) };
+    const subsets = arr(spec.subsets).map(rec);
+    const names = new Set(subsets.map((x) => str(x.name)));
+    for (const e of rest) {
+      const other = rec(e.obj.spec);
+      for (const sub of arr(other.subsets).map(rec)) {
+        if (names.has(str(sub.name))) continue;
+        names.add(str(sub.name));
+        subsets.push(sub);
+      }
+      if (spec.trafficPolicy === undefined && other.trafficPolicy !== undefined) spec.trafficPolicy = other.trafficPolicy;
+    }
+    if (subsets.length) spec.subsets = subsets;
+    const out: KubeObject = { ...first!.obj, spec };
+    this.mergeCache.set(key, out);
+    return out;
   }
 }
 

@@ -2,6 +2,7 @@
 // the local mesh a 127.x.y.z), so upstreams and UPSTREAM_LOCAL_ADDRESS see the workload, as in a
 // pod, rather than whatever address the kernel picks.
 import net from 'node:net';
+import os from 'node:os';
 
 /**
  * `ip` when a connection from it can reach `target`: same IP family, and both loopback or both not
@@ -13,7 +14,24 @@ export function sourceAddressFor(ip: string | undefined, target: string): string
   const fam = net.isIP(ip);
   if (fam === 0 || fam !== net.isIP(target)) return undefined;
   if (isUnspecified(ip)) return undefined;
-  return isLoopback(ip) === isLoopback(target) ? ip : undefined;
+  if (isLoopback(ip) !== isLoopback(target)) return undefined;
+  return isBindable(ip) ? ip : undefined;
+}
+
+const bindable = new Map<string, boolean>();
+
+/**
+ * Whether this host can bind `ip`: all of 127.0.0.0/8 on Linux, else an interface's address. A
+ * configured pod IP that is not on this host would make every upstream connection fail.
+ */
+function isBindable(ip: string): boolean {
+  if (!ip.includes(':') && ip.startsWith('127.')) return true;
+  let ok = bindable.get(ip);
+  if (ok === undefined) {
+    ok = Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === ip) === true);
+    bindable.set(ip, ok);
+  }
+  return ok;
 }
 
 function isLoopback(a: string): boolean {
