@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { eventually, startTestMesh } from '../helpers/mesh.js';
-import { istioResource, lastLines, standInBody, startFlowWorld } from './flows-support.js';
+import { cnnHttpAndTlsGatewayApi, istioResource, lastLines, standInBody, startFlowWorld } from './flows-support.js';
 
 const HTTPBIN = 'httpbin.org';
 const CNN = 'edition.cnn.com';
@@ -288,4 +288,32 @@ spec:
     return l && l.includes('outbound|443||cnn-egress-gateway-istio') ? l : undefined;
   }, 50);
   assert.match(scLine, / outbound\|443\|\|cnn-egress-gateway-istio\.apps\.svc\.cluster\.local .* edition\.cnn\.com -$/);
+});
+
+test('GW: an HTTPRoute and a TLSRoute of the same name on one ServiceEntry both go through the gateway', async (t) => {
+  const world = await startFlowWorld([{ name: CNN, http: [80], https: [443] }]);
+  t.after(() => world.close());
+  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
+  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
+  await mesh.ok(['create', 'namespace', 'apps']);
+  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  await mesh.ok(['apply', '-f', world.yaml('cnn.yaml', cnnHttpAndTlsGatewayApi('apps'))]);
+  await eventually('the gateway is Programmed', async () => {
+    const r = await mesh.ok(['get', 'gateway', 'cnn-egress-gateway', '-n', 'apps', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].status}']);
+    return r.stdout === 'True' ? true : undefined;
+  });
+  const listeners = await mesh.ok(['get', 'gateway', 'cnn-egress-gateway', '-n', 'apps', '-o', 'jsonpath={range .status.listeners[*]}{.name}={.attachedRoutes} {end}']);
+  assert.equal(listeners.stdout, 'http=1 tls=1 ');
+
+  const got = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '--cacert', world.caFile, `https://${CNN}/`, `http://${CNN}/plain`]);
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(got.stdout, standInBody(CNN).repeat(2));
+  assert.deepEqual(world.seen[CNN]!.map((r) => [r.url, r.sni]), [['/', CNN], ['/plain', undefined]]);
+  const sidecar = await eventually('both sidecar lines', async () => {
+    const lines = lastLines((await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy'])).stdout, 2);
+    return lines.length === 2 && lines.some((l) => l.startsWith('[') && l.includes('"- - -"')) ? lines.join('\n') : undefined;
+  }, 50);
+  // Both hops leave the sidecar for the gateway, not for edition.cnn.com.
+  assert.match(sidecar, /"- - -" .* outbound\|443\|\|cnn-egress-gateway-istio\.apps\.svc\.cluster\.local .* edition\.cnn\.com -$/m);
+  assert.match(sidecar, /"GET \/plain HTTP\/1\.1" 200 .* outbound\|80\|\|cnn-egress-gateway-istio\.apps\.svc\.cluster\.local .* apps\.direct-cnn-to-egress-gateway\.0$/m);
 });

@@ -9,20 +9,9 @@ import { injectedGateway, istioResource, lastLines, standInBody, startFlowWorld 
 const CNN = 'edition.cnn.com';
 const GW_HOST = 'egressgw.gw-ns.svc.cluster.local';
 
-test('EG-HTTPS: TLS passthrough through the egress gateway (sniHosts at both hops)', async (t) => {
-  const world = await startFlowWorld([{ name: CNN, https: [443] }]);
-  t.after(() => world.close());
-  // This flow finds edition.cnn.com through a real DNS server (the others use a hosts file).
-  const dns = await startDnsServer({ [CNN]: [world.addresses[CNN]!] });
-  t.after(() => dns.close());
-  const mesh = await startTestMesh(t, { dnsServer: dns.address });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
-  await mesh.ok(['create', 'namespace', 'gw-ns']);
-  await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'http', port: 80 }, { name: 'tls', port: 443 }]))]);
-  await mesh.ok(['create', 'namespace', 'apps']);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
-
-  const config = world.yaml('eg-https.yaml', `apiVersion: networking.istio.io/v1
+/** The EG-HTTPS tutorial's resources (apps namespace, gateway in gw-ns). */
+function egHttpsConfig(): string {
+  return `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata:
   name: cnn
@@ -103,7 +92,120 @@ spec:
         port:
           number: 443
       weight: 100
-`);
+`;
+}
+
+/** The WC tutorial's resources, on an Istio Gateway named `gateway`. */
+function wcConfig(gateway: string): string {
+  const WWW = 'www.wikipedia.org';
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: wikipedia
+  namespace: apps
+spec:
+  hosts:
+  - "*.wikipedia.org"
+  ports:
+  - number: 443
+    name: https
+    protocol: TLS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: www-wikipedia
+  namespace: apps
+spec:
+  hosts:
+  - ${WWW}
+  ports:
+  - number: 443
+    name: https
+    protocol: TLS
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: ${gateway}
+  namespace: gw-ns
+spec:
+  selector:
+    istio: egressgw
+  servers:
+  - port:
+      number: 443
+      name: https
+      protocol: TLS
+    hosts:
+    - "*.wikipedia.org"
+    tls:
+      mode: PASSTHROUGH
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: egressgateway-for-wikipedia
+  namespace: gw-ns
+spec:
+  host: ${GW_HOST}
+  subsets:
+  - name: wikipedia
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: direct-wikipedia-through-egress-gateway
+  namespace: apps
+spec:
+  hosts:
+  - "*.wikipedia.org"
+  gateways:
+  - mesh
+  - gw-ns/${gateway}
+  tls:
+  - match:
+    - gateways:
+      - mesh
+      port: 443
+      sniHosts:
+      - "*.wikipedia.org"
+    route:
+    - destination:
+        host: ${GW_HOST}
+        subset: wikipedia
+        port:
+          number: 443
+  - match:
+    - gateways:
+      - gw-ns/${gateway}
+      port: 443
+      sniHosts:
+      - "*.wikipedia.org"
+    route:
+    - destination:
+        host: ${WWW}
+        port:
+          number: 443
+      weight: 100
+`;
+}
+
+test('EG-HTTPS: TLS passthrough through the egress gateway (sniHosts at both hops)', async (t) => {
+  const world = await startFlowWorld([{ name: CNN, https: [443] }]);
+  t.after(() => world.close());
+  // This flow finds edition.cnn.com through a real DNS server (the others use a hosts file).
+  const dns = await startDnsServer({ [CNN]: [world.addresses[CNN]!] });
+  t.after(() => dns.close());
+  const mesh = await startTestMesh(t, { dnsServer: dns.address });
+  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
+  await mesh.ok(['create', 'namespace', 'gw-ns']);
+  await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'http', port: 80 }, { name: 'tls', port: 443 }]))]);
+  await mesh.ok(['create', 'namespace', 'apps']);
+  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+
+  const config = world.yaml('eg-https.yaml', egHttpsConfig());
   await mesh.ok(['apply', '-f', config]);
 
   const got = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '--cacert', world.caFile, `https://${CNN}/`]);
@@ -266,98 +368,7 @@ test('WC: *.wikipedia.org through the gateway on SNI, second hop to www.wikipedi
   await mesh.ok(['create', 'namespace', 'apps']);
   await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
 
-  const config = world.yaml('wc.yaml', `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: wikipedia
-  namespace: apps
-spec:
-  hosts:
-  - "*.wikipedia.org"
-  ports:
-  - number: 443
-    name: https
-    protocol: TLS
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: www-wikipedia
-  namespace: apps
-spec:
-  hosts:
-  - ${WWW}
-  ports:
-  - number: 443
-    name: https
-    protocol: TLS
-  resolution: DNS
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: istio-egressgateway
-  namespace: gw-ns
-spec:
-  selector:
-    istio: egressgw
-  servers:
-  - port:
-      number: 443
-      name: https
-      protocol: TLS
-    hosts:
-    - "*.wikipedia.org"
-    tls:
-      mode: PASSTHROUGH
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: egressgateway-for-wikipedia
-  namespace: gw-ns
-spec:
-  host: ${GW_HOST}
-  subsets:
-  - name: wikipedia
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: direct-wikipedia-through-egress-gateway
-  namespace: apps
-spec:
-  hosts:
-  - "*.wikipedia.org"
-  gateways:
-  - mesh
-  - gw-ns/istio-egressgateway
-  tls:
-  - match:
-    - gateways:
-      - mesh
-      port: 443
-      sniHosts:
-      - "*.wikipedia.org"
-    route:
-    - destination:
-        host: ${GW_HOST}
-        subset: wikipedia
-        port:
-          number: 443
-  - match:
-    - gateways:
-      - gw-ns/istio-egressgateway
-      port: 443
-      sniHosts:
-      - "*.wikipedia.org"
-    route:
-    - destination:
-        host: ${WWW}
-        port:
-          number: 443
-      weight: 100
-`);
+  const config = world.yaml('wc.yaml', wcConfig('istio-egressgateway'));
   await mesh.ok(['apply', '-f', config]);
 
   for (const name of [EN, 'de.wikipedia.org']) {
@@ -373,4 +384,26 @@ spec:
     return lines.find((l) => / de\.wikipedia\.org -$/.test(l));
   }, 50);
   assert.match(gwLine, new RegExp(` "${world.addresses[WWW]!.replace(/\./g, '\\.')}:443" outbound\\|443\\|\\|www\\.wikipedia\\.org `));
+});
+
+test('EG-HTTPS and WC together on one gateway: two Gateways, two DestinationRules on its Service', async (t) => {
+  const WWW = 'www.wikipedia.org';
+  const world = await startFlowWorld([{ name: CNN, https: [443] }, { name: WWW, https: [443] }]);
+  t.after(() => world.close());
+  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
+  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
+  await mesh.ok(['create', 'namespace', 'gw-ns']);
+  await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'tls', port: 443 }]))]);
+  await mesh.ok(['create', 'namespace', 'apps']);
+  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  // Each tutorial's files as they are, applied one after the other.
+  await mesh.ok(['apply', '-f', world.yaml('eg-https.yaml', egHttpsConfig())]);
+  await mesh.ok(['apply', '-f', world.yaml('wc.yaml', wcConfig('wikipedia-gateway'))]);
+
+  const got = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '--cacert', world.caFile, `https://${CNN}/`, 'https://en.wikipedia.org/']);
+  assert.equal(got.code, 0, `curl failed:\n${got.stderr}`);
+  assert.equal(got.stdout, standInBody(CNN) + standInBody(WWW));
+  const clusters = (await mesh.ok(['proxy-config', 'clusters', 'sidecar.apps'])).stdout;
+  assert.match(clusters, /^egressgw\.gw-ns\.svc\.cluster\.local\s+443\s+cnn\s+outbound\s/m);
+  assert.match(clusters, /^egressgw\.gw-ns\.svc\.cluster\.local\s+443\s+wikipedia\s+outbound\s/m);
 });

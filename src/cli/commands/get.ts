@@ -74,6 +74,16 @@ async function fetchItems(mesh: MeshConnection, info: KindInfo, name: string | u
   return items;
 }
 
+/** kubectl lists `all` as pods, services, then the apps kinds; other categories in table order. */
+const ALL_ORDER = ['Pod', 'Service', 'Deployment'];
+
+export function categoryKinds(category: string): KindInfo[] {
+  const kinds = KINDS.filter((i) => i.categories.includes(category));
+  if (category !== 'all') return kinds;
+  const rank = (k: KindInfo) => (ALL_ORDER.includes(k.kind) ? ALL_ORDER.indexOf(k.kind) : ALL_ORDER.length);
+  return [...kinds].sort((a, b) => rank(a) - rank(b));
+}
+
 export function registerGet(program: Command): void {
   withStateDir(
     program
@@ -90,7 +100,7 @@ export function registerGet(program: Command): void {
     if (names.some((k) => k === '')) throw new CliError(`error: arguments in resource/name form must have a single resource and name; "${kind}" has an empty kind`);
     // A category (`all`, `istio-io`, `gateway-api`) stands for its kinds, as kubectl expands it.
     const categories = names.filter((k) => !resolveKindName(k) && KINDS.some((i) => i.categories.includes(k)));
-    const expanded = names.flatMap((k) => (categories.includes(k) ? KINDS.filter((i) => i.categories.includes(k)) : [kindOrThrow(k)]));
+    const expanded = names.flatMap((k) => (categories.includes(k) ? categoryKinds(k) : [kindOrThrow(k)]));
     // Each kind once, in the order given (kubectl dedups `pods,po`).
     const infos = [...new Map(expanded.map((i) => [`${i.group}/${i.kind}`, i])).values()];
     const mesh = await connect(opts.stateDir);

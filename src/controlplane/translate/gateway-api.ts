@@ -282,6 +282,10 @@ function httpRule(snapshot: MeshSnapshot, route: KubeObject, rule: Rec, index: n
   }
   const timeout = gatewayApiDurationMs(rec(rule.timeouts).request);
   if (timeout !== undefined && timeout > 0) out.timeoutMs = timeout;
+  // Istio: backendRequest is the per-try timeout when the route retries; routes carry no retry
+  // policy of their own here, so (as Istio does then) it becomes the route timeout.
+  const backendTimeout = gatewayApiDurationMs(rec(rule.timeouts).backendRequest);
+  if (backendTimeout !== undefined && backendTimeout > 0) out.timeoutMs = backendTimeout;
   const backendErrors: { reason: string; message: string }[] = [];
   if (!out.redirect) {
     const dests: DestinationModel[] = [];

@@ -7,7 +7,7 @@ import { hostsIntersect, isExportedTo, labelsMatch, narrowerHost, parseHostRule,
 import type { ServiceRegistry } from '../registry/index.js';
 import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext } from './clusters.js';
 import { serverMaterial } from './tls-material.js';
-import { l4MatchApplies, virtualServiceRoutes, weightedClusters, type RouteContext } from './http-routes.js';
+import { isGatewayApiRoute, l4MatchApplies, sortByGatewayApiPrecedence, virtualServiceRoutes, weightedClusters, type RouteContext } from './http-routes.js';
 import type { GatewayModel, ServerModel, VirtualServiceModel } from './model.js';
 
 export interface GatewayInput {
@@ -143,7 +143,8 @@ export function translateGateway(input: GatewayInput): GatewayOutput {
       const virtualHosts: VirtualHost[] = [...vhosts.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([domain, vh]) => ({
         name: virtualHostName(domain, port),
         domains: domain === '*' ? ['*'] : [domain, `${domain}:${port}`],
-        routes: vh.redirect ? [{ match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'redirect', scheme: 'https', code: 301 } }] : vh.routes,
+        routes: vh.redirect ? [{ match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'redirect', scheme: 'https', code: 301 } }]
+          : vh.routes.length > 1 && vh.routes.every(isGatewayApiRoute) ? sortByGatewayApiPrecedence(vh.routes) : vh.routes,
       }));
       const tls = servers.map((b) => downstreamTls(b.server, input.clusterContext)).find((t) => t !== undefined);
       if (tls === 'invalid') continue; // A terminating server without readable certificates cannot be served.

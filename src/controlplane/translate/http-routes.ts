@@ -97,3 +97,45 @@ export function defaultRoute(host: string, port: number): Route {
     action: { kind: 'forward', clusters: [{ cluster: outboundClusterName(port, undefined, host), weight: 100 }], retry: DEFAULT_RETRY },
   };
 }
+
+/** Routes that came from Gateway API routes (their source is the route's API path). */
+export const GATEWAY_API_SOURCE = '/apis/gateway.networking.k8s.io/';
+
+export function isGatewayApiRoute(r: Route): boolean {
+  return r.source?.startsWith(GATEWAY_API_SOURCE) ?? false;
+}
+
+function pathRank(m: RouteMatch): number {
+  switch (m.path?.kind) {
+    case 'exact': return 3;
+    case 'prefix': case 'pathPrefix': return 2;
+    case 'regex': return 1;
+    default: return -1;
+  }
+}
+
+/**
+ * Gateway API precedence among a host's routes (Istio's order for merged HTTPRoute rules): exact
+ * paths, then the longest prefixes, then regexes; then a method match, more header matches, more
+ * query matches. Stable, so ties keep route age and rule order.
+ */
+export function sortByGatewayApiPrecedence(routes: readonly Route[]): Route[] {
+  return routes
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => {
+      const m1 = a.r.match;
+      const m2 = b.r.match;
+      const r1 = pathRank(m1);
+      const r2 = pathRank(m2);
+      if (r1 !== r2) return r2 - r1;
+      const l1 = m1.path?.value.length ?? 0;
+      const l2 = m2.path?.value.length ?? 0;
+      if (l1 !== l2) return l2 - l1;
+      if ((m1.method === undefined) !== (m2.method === undefined)) return m1.method !== undefined ? -1 : 1;
+      const h = (m2.headers?.length ?? 0) - (m1.headers?.length ?? 0);
+      if (h !== 0) return h;
+      const q = (m2.queryParams?.length ?? 0) - (m1.queryParams?.length ?? 0);
+      return q !== 0 ? q : a.i - b.i;
+    })
+    .map((x) => x.r);
+}

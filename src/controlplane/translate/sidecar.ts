@@ -13,8 +13,8 @@ import { arr, compareStrings, rec, str, strArr, strMap } from '../fields.js';
 import { hostMatches, hostsIntersect, isExportedTo, isWildcard, labelsMatch, narrowerHost, parseHostRule, ruleAllowsNamespace, type HostRule } from '../hosts.js';
 import { isHttpProtocol, isTlsProtocol, type MeshService, type ServiceRegistry } from '../registry/index.js';
 import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext } from './clusters.js';
-import { defaultRoute, l4MatchApplies, virtualServiceRoutes, weightedClusters, type RouteContext } from './http-routes.js';
-import { MESH_GATEWAY, type VirtualServiceModel } from './model.js';
+import { defaultRoute, GATEWAY_API_SOURCE, l4MatchApplies, sortByGatewayApiPrecedence, virtualServiceRoutes, weightedClusters, type RouteContext } from './http-routes.js';
+import { MESH_GATEWAY, type L4RuleModel, type VirtualServiceModel } from './model.js';
 
 export const ROOT_NAMESPACE = 'istio-system';
 const MESH_ONLY: ReadonlySet<string> = new Set([MESH_GATEWAY]);
@@ -35,6 +35,8 @@ export function sidecarResourceFor(snapshot: MeshSnapshot, identity: ProxyIdenti
 /** Indexes mesh-bound VirtualServices for one proxy namespace: exact hosts, then wildcards longest first. */
 export class MeshVirtualServices {
   private readonly exact = new Map<string, VirtualServiceModel>();
+  /** Every VirtualService naming the exact host, oldest first (TLS and TCP routes come from all of them). */
+  private readonly exactAll = new Map<string, VirtualServiceModel[]>();
   private readonly wildcards: { host: string; vs: VirtualServiceModel }[] = [];
 
   constructor(models: readonly VirtualServiceModel[], proxyNamespace: string) {
@@ -43,9 +45,15 @@ export class MeshVirtualServices {
       .sort((a, b) => compareStrings(a.age, b.age));
     for (const vs of visible) {
       for (const h of vs.hosts) {
-        if (isWildcard(h)) this.wildcards.push({ host: h, vs });
-        // Istio uses one VirtualService per host at sidecars: the oldest.
-        else if (!this.exact.has(h)) this.exact.set(h, vs);
+        if (isWildcard(h)) {
+          this.wildcards.push({ host: h, vs });
+          continue;
+        }
+        // Istio uses one VirtualService per host for HTTP at sidecars: the oldest.
+        if (!this.exact.has(h)) this.exact.set(h, vs);
+        const all = this.exactAll.get(h);
+        if (!all) this.exactAll.set(h, [vs]);
+        else if (!all.includes(vs)) all.push(vs);
       }
     }
     this.wildcards.sort((a, b) => b.host.length - a.host.length);
@@ -56,6 +64,16 @@ export class MeshVirtualServices {
     const exact = this.exact.get(host);
     if (exact) return exact;
     return this.wildcards.find((w) => w.host === host || hostMatches(w.host, host))?.vs;
+  }
+
+  /**
+   * Every VirtualService for a host, exact hosts first (oldest first), then wildcards: Istio builds a
+   * sidecar's TLS and TCP routes from all of them (an HTTPRoute and a TLSRoute on one ServiceEntry).
+   */
+  allForHost(host: string): readonly VirtualServiceModel[] {
+    const out = [...(this.exactAll.get(host) ?? [])];
+    for (const w of this.wildcards) if ((w.host === host || hostMatches(w.host, host)) && !out.includes(w.vs)) out.push(w.vs);
+    return out;
   }
 }
 
@@ -167,7 +185,10 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
         const domains = serviceDomains(s, port, ns, seen);
         if (!domains.length) continue;
         const vs = vsIndex.forHost(s.host);
-        const vsRoutes = vs ? virtualServiceRoutes(vs, ctx) : [];
+        // Gateway API routes on one parent merge into one rule list, ordered by match precedence (Istio merges
+        // them; VirtualServices stay one per host).
+        const gwApi = vs && vs.source.startsWith(GATEWAY_API_SOURCE) ? vsIndex.allForHost(s.host).filter((x) => x.source.startsWith(GATEWAY_API_SOURCE)) : undefined;
+        const vsRoutes = gwApi ? sortByGatewayApiPrecedence(gwApi.flatMap((x) => virtualServiceRoutes(x, ctx))) : vs ? virtualServiceRoutes(vs, ctx) : [];
         const routes = vsRoutes.length ? vsRoutes : [defaultRoute(s.host, port)];
         vhosts.push({ name: virtualHostName(s.host, port), domains, routes });
       }
@@ -180,11 +201,10 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
       const chains: SniChain[] = [];
       const taken = new Set<string>();
       for (const s of tls) {
-        const vs = vsIndex.forHost(s.host);
         let covered = false;
-        for (const rule of vs?.tls ?? []) {
+        for (const vs of vsIndex.allForHost(s.host)) for (const rule of vs.tls) {
           for (const m of rule.matches) {
-            if (!l4MatchApplies(m, vs!, ctx)) continue;
+            if (!l4MatchApplies(m, vs, ctx)) continue;
             const sni = (m.sniHosts ?? []).filter((h) => hostsIntersect(h, s.host)).map((h) => narrowerHost(h, s.host)).filter((h) => !taken.has(h));
             if (!sni.length) continue;
             for (const h of sni) taken.add(h);
@@ -204,8 +224,11 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
       // service without addresses, the oldest when several conflict. The proxy dispatches by port
       // only, so this listener carries the oldest service without addresses (else the oldest).
       const s = oldest(svcs.filter((x) => !x.addresses)) ?? oldest(svcs)!;
-      const vs = vsIndex.forHost(s.host);
-      const rule = vs?.tcp.find((r) => r.matches.length === 0 ? vs.gateways.includes(MESH_GATEWAY) : r.matches.some((m) => l4MatchApplies(m, vs, ctx)));
+      let rule: L4RuleModel | undefined;
+      for (const vs of vsIndex.allForHost(s.host)) {
+        rule = vs.tcp.find((r) => r.matches.length === 0 ? vs.gateways.includes(MESH_GATEWAY) : r.matches.some((m) => l4MatchApplies(m, vs, ctx)));
+        if (rule) break;
+      }
       const route: TcpRoute = rule
         ? { clusters: weightedClusters(rule.destinations, ctx) }
         : { clusters: [{ cluster: outboundClusterName(port, undefined, s.host), weight: 100 }] };

@@ -127,7 +127,11 @@ export class Exchange implements AccessLogEntry, RequestView {
     // node's HTTP/1 parser accepts a request line claiming HTTP/2.0: only a real h2 stream counts.
     const isH2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined;
     this.#isH2 = isH2;
-    this.#sock = isH2 ? downstreamSocket(req) : (req.socket as Socket | null);
+    const sock = isH2 ? downstreamSocket(req) : (req.socket as Socket | null);
+    // Read the addresses once while the connection is open: net caches them on the socket (once
+    // per connection), so the access log still has them when the client has already gone.
+    if (sock !== null && sock.remoteAddress !== undefined) void sock.localAddress;
+    this.#sock = sock;
     this.protocol = isH2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
     this.method = req.method ?? 'GET';
     const h = req.headers;
@@ -583,12 +587,25 @@ export class Exchange implements AccessLogEntry, RequestView {
     }
   }
 
+  /**
+   * True when the client already has the whole response body its headers announced: a client
+   * that closes right after the last byte (before the upstream's end-of-message is processed)
+   * did not disconnect early.
+   */
+  #bodyComplete(): boolean {
+    if (!this.#res.headersSent) return false;
+    const cl = headerValue(this.#respHeaders['content-length']);
+    return cl !== undefined && cl !== '' && Number(cl) === this.bytesSent;
+  }
+
   #onClose = (): void => {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#globalTimer !== undefined) clearTimeout(this.#globalTimer);
     const res = this.#res;
-    if (!res.writableFinished) {
+    // writableEnded, not writableFinished: a client that read the whole response and closed at
+    // once can close before node reports 'finish'; the response was complete all the same.
+    if (!res.writableEnded && !this.#bodyComplete()) {
       // The client left (or we cut it): Envoy's DC; code 0 if nothing was sent.
       if (this.#attempt !== undefined) this.#attempt.abort();
       if (this.responseCodeDetails === undefined || this.responseCodeDetails === D.VIA_UPSTREAM) {
