@@ -2,7 +2,7 @@
 // control endpoint, over one state directory.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { KubeObject } from '../api/object.js';
+import { describeObject, type KubeObject } from '../api/object.js';
 import { startApiServer } from '../apiserver/server.js';
 import type { LogOptions, LogSource } from '../apiserver/resources.js';
 import { badRequest } from '../apiserver/status.js';
@@ -179,7 +179,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       });
       if (resolver?.hostsFile) log(`example: using your hosts file ${resolver.hostsFile}; add "${externals.servers[0]!.host} httpbin.org" to it for the stand-in`);
       else resolver = { ...resolver, hostsFile: externals.hostsFile };
-      for (const r of store.apply(await loadExample())) log(`example: ${r.object.kind} ${r.object.metadata.namespace ?? ''}/${r.object.metadata.name} ${r.outcome}`);
+      for (const r of store.apply(await loadExample())) log(`example: ${describeObject(r.object.kind, r.object.metadata.namespace, r.object.metadata.name)} ${r.outcome}`);
     }
     // Workloads start after the API; kubectl logs asks them through this late binding.
     let workloadsRef: WorkloadManager | undefined;
