@@ -3,8 +3,7 @@
 // often when curl first tunnels (https) and then sends a plain request through the gateway.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { eventually, startTestMesh } from '../helpers/mesh.js';
-import { cnnHttpAndTlsGatewayApi, istioResource, startFlowWorld } from './flows-support.js';
+import { cnnHttpAndTlsGatewayApi, startFlowMesh, startFlowWorld, waitProgrammed } from './flows-support.js';
 
 const CNN = 'edition.cnn.com';
 const RUNS = 30;
@@ -12,15 +11,9 @@ const RUNS = 30;
 test('a completed request is never logged as DC (client closes right after the last byte)', async (t) => {
   const world = await startFlowWorld([{ name: CNN, http: [80], https: [443] }]);
   t.after(() => world.close());
-  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
-  await mesh.ok(['create', 'namespace', 'apps']);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  const mesh = await startFlowMesh(t, world);
   await mesh.ok(['apply', '-f', world.yaml('cnn.yaml', cnnHttpAndTlsGatewayApi('apps'))]);
-  await eventually('the gateway is Programmed', async () => {
-    const r = await mesh.ok(['get', 'gateway', 'cnn-egress-gateway', '-n', 'apps', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].status}']);
-    return r.stdout === 'True' ? true : undefined;
-  });
+  await waitProgrammed(mesh, 'cnn-egress-gateway', 'apps');
   for (let i = 0; i < RUNS; i++) {
     const r = await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{http_code}\n', '--cacert', world.caFile, `https://${CNN}/`, `http://${CNN}/r${i}`]);
     assert.equal(r.stdout, '200\n200\n');

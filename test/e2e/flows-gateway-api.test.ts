@@ -5,24 +5,16 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { eventually, startTestMesh } from '../helpers/mesh.js';
-import { cnnHttpAndTlsGatewayApi, istioResource, lastLines, standInBody, startFlowWorld } from './flows-support.js';
+import { eventually } from '../helpers/mesh.js';
+import {
+  answerAfterDelay, awaitLastLogLine, cnnHttpAndTlsGatewayApi, cnnTlsGatewayApi, lastLines, standInBody, startFlowMesh, startFlowWorld, waitProgrammed,
+} from './flows-support.js';
 
 const HTTPBIN = 'httpbin.org';
 const CNN = 'edition.cnn.com';
 
 function httpbin(req: IncomingMessage, res: ServerResponse): void {
-  req.resume();
-  const m = /^\/delay\/(\d+)$/.exec(req.url ?? '');
-  const body = `${JSON.stringify({ url: `http://${HTTPBIN}${req.url ?? ''}`, headers: req.headers })}\n`;
-  const answer = (): void => {
-    if (res.destroyed) return;
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  };
-  if (!m) return answer();
-  const timer = setTimeout(answer, Number(m[1]) * 1000);
-  res.on('close', () => clearTimeout(timer));
+  answerAfterDelay(req, res, `${JSON.stringify({ url: `http://${HTTPBIN}${req.url ?? ''}`, headers: req.headers })}\n`);
 }
 
 interface Condition { type: string; status: string; reason: string; message: string }
@@ -30,10 +22,7 @@ interface Condition { type: string; status: string; reason: string; message: str
 test('GW: HTTPRoute timeouts.request, RequestHeaderModifier, cross-namespace ServiceEntry backend and ReferenceGrant', async (t) => {
   const world = await startFlowWorld([{ name: HTTPBIN, http: [80], handler: httpbin }]);
   t.after(() => world.close());
-  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
-  for (const ns of ['egress-gateway', 'ext', 'apps']) await mesh.ok(['create', 'namespace', ns]);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  const mesh = await startFlowMesh(t, world, { namespaces: ['egress-gateway', 'ext'] });
 
   // The ServiceEntry lives in "ext"; the gateway and its routes in "egress-gateway".
   await mesh.ok(['apply', '-f', world.yaml('gwapi.yaml', `apiVersion: networking.istio.io/v1
@@ -140,10 +129,7 @@ spec:
   assert.equal(refused.message, 'backendRef httpbin-ext/ext not accessible to a HTTPRoute in namespace "egress-gateway" (missing a ReferenceGrant?)');
   const direct = await routeConditions('ext', 'direct-httpbin-to-egress-gateway');
   assert.deepEqual(direct.map((c) => [c.type, c.status, c.reason]).sort(), [['Accepted', 'True', 'Accepted'], ['ResolvedRefs', 'True', 'ResolvedRefs']]);
-  await eventually('the gateway is Programmed', async () => {
-    const r = await mesh.ok(['get', 'gateway', 'httpbin-egress-gateway', '-n', 'egress-gateway', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].status}']);
-    return r.stdout === 'True' ? true : undefined;
-  });
+  await waitProgrammed(mesh, 'httpbin-egress-gateway', 'egress-gateway');
   const before = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${HTTPBIN}/get`]);
   assert.equal(before.stdout, '500', 'a rule whose only backend is refused answers 500');
   assert.equal(world.seen[HTTPBIN]!.length, 0);
@@ -187,84 +173,10 @@ spec:
 test('GW EG-HTTPS: TLSRoute on a ServiceEntry to <gw>-istio:443, TLSRoute on the gateway passes SNI through', async (t) => {
   const world = await startFlowWorld([{ name: CNN, https: [443] }]);
   t.after(() => world.close());
-  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
-  await mesh.ok(['create', 'namespace', 'apps']);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
-  const applied = await mesh.ok(['apply', '-f', world.yaml('gw-tls.yaml', `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: cnn
-  namespace: apps
-spec:
-  hosts:
-  - ${CNN}
-  ports:
-  - number: 80
-    name: http-port
-    protocol: HTTP
-  - number: 443
-    name: tls
-    protocol: TLS
-  resolution: DNS
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: cnn-egress-gateway
-  namespace: apps
-  annotations:
-    networking.istio.io/service-type: ClusterIP
-spec:
-  gatewayClassName: istio
-  listeners:
-  - name: tls
-    hostname: ${CNN}
-    port: 443
-    protocol: TLS
-    tls:
-      mode: Passthrough
-    allowedRoutes:
-      namespaces:
-        from: Same
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TLSRoute
-metadata:
-  name: direct-cnn-to-egress-gateway
-  namespace: apps
-spec:
-  parentRefs:
-  - kind: ServiceEntry
-    group: networking.istio.io
-    name: cnn
-  rules:
-  - backendRefs:
-    - name: cnn-egress-gateway-istio
-      port: 443
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TLSRoute
-metadata:
-  name: forward-cnn-from-egress-gateway
-  namespace: apps
-spec:
-  parentRefs:
-  - name: cnn-egress-gateway
-  hostnames:
-  - ${CNN}
-  rules:
-  - backendRefs:
-    - kind: Hostname
-      group: networking.istio.io
-      name: ${CNN}
-      port: 443
-`)]);
+  const mesh = await startFlowMesh(t, world);
+  const applied = await mesh.ok(['apply', '-f', world.yaml('gw-tls.yaml', cnnTlsGatewayApi('apps'))]);
   assert.match(applied.stdout, /^tlsroute\.gateway\.networking\.k8s\.io\/forward-cnn-from-egress-gateway created$/m);
-  await eventually('the gateway is Programmed', async () => {
-    const r = await mesh.ok(['get', 'gateway', 'cnn-egress-gateway', '-n', 'apps', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].status}']);
-    return r.stdout === 'True' ? true : undefined;
-  });
+  await waitProgrammed(mesh, 'cnn-egress-gateway', 'apps');
   // kubectl's `get all` (a category): the automated deployment's Service, Pod and Deployment.
   const all = await mesh.ok(['get', 'all', '-n', 'apps']);
   assert.match(all.stdout, /^service\/cnn-egress-gateway-istio\s+ClusterIP\s/m);
@@ -278,30 +190,18 @@ spec:
   assert.equal(got.stdout, standInBody(CNN));
   assert.equal(world.seen[CNN]![0]!.sni, CNN);
 
-  const gwLine = await eventually('the gateway TCP line', async () => {
-    const l = lastLines((await mesh.ok(['logs', 'deployment/cnn-egress-gateway-istio', '-n', 'apps'])).stdout)[0];
-    return l && l.includes('outbound|443||') ? l : undefined;
-  }, 50);
+  const gwLine = await awaitLastLogLine(mesh, 'the gateway TCP line', ['deployment/cnn-egress-gateway-istio', '-n', 'apps'], (l) => l.includes('outbound|443||'));
   assert.match(gwLine, new RegExp(`^\\[\\S+Z\\] "- - -" 0 - - - "-" \\d+ \\d+ \\d+ - "-" "-" "-" "-" "${world.addresses[CNN]!.replace(/\./g, '\\.')}:443" outbound\\|443\\|\\|edition\\.cnn\\.com \\S+ \\S+:443 \\S+ edition\\.cnn\\.com -$`));
-  const scLine = await eventually('the sidecar TCP line', async () => {
-    const l = lastLines((await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy'])).stdout)[0];
-    return l && l.includes('outbound|443||cnn-egress-gateway-istio') ? l : undefined;
-  }, 50);
+  const scLine = await awaitLastLogLine(mesh, 'the sidecar TCP line', ['-n', 'apps', '-c', 'istio-proxy'], (l) => l.includes('outbound|443||cnn-egress-gateway-istio'));
   assert.match(scLine, / outbound\|443\|\|cnn-egress-gateway-istio\.apps\.svc\.cluster\.local .* edition\.cnn\.com -$/);
 });
 
 test('GW: an HTTPRoute and a TLSRoute of the same name on one ServiceEntry both go through the gateway', async (t) => {
   const world = await startFlowWorld([{ name: CNN, http: [80], https: [443] }]);
   t.after(() => world.close());
-  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
-  await mesh.ok(['create', 'namespace', 'apps']);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  const mesh = await startFlowMesh(t, world);
   await mesh.ok(['apply', '-f', world.yaml('cnn.yaml', cnnHttpAndTlsGatewayApi('apps'))]);
-  await eventually('the gateway is Programmed', async () => {
-    const r = await mesh.ok(['get', 'gateway', 'cnn-egress-gateway', '-n', 'apps', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].status}']);
-    return r.stdout === 'True' ? true : undefined;
-  });
+  await waitProgrammed(mesh, 'cnn-egress-gateway', 'apps');
   const listeners = await mesh.ok(['get', 'gateway', 'cnn-egress-gateway', '-n', 'apps', '-o', 'jsonpath={range .status.listeners[*]}{.name}={.attachedRoutes} {end}']);
   assert.equal(listeners.stdout, 'http=1 tls=1 ');
 

@@ -3,95 +3,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { eventually, startTestMesh } from '../helpers/mesh.js';
-import { injectedGateway, istioResource, startFlowWorld } from './flows-support.js';
+import { eventually } from '../helpers/mesh.js';
+import { CNN_HTTP_PORT, cnnGatewaySubset, cnnHttpVirtualService, cnnIstioGateway, cnnServiceEntry, startFlowMesh, startFlowWorld } from './flows-support.js';
 
 const CNN = 'edition.cnn.com';
-const GW_HOST = 'egressgw.gw-ns.svc.cluster.local';
 
 test('analyze, proxy-config and proxy-status on a running mesh with an egress gateway', async (t) => {
   const world = await startFlowWorld([{ name: CNN, http: [80] }]);
   t.after(() => world.close());
-  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
-  await mesh.ok(['create', 'namespace', 'gw-ns']);
-  await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'http', port: 80 }]))]);
-  await mesh.ok(['create', 'namespace', 'apps']);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
-  const egHttp = world.yaml('eg-http.yaml', `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: cnn
-  namespace: apps
-spec:
-  hosts:
-  - ${CNN}
-  ports:
-  - number: 80
-    name: http-port
-    protocol: HTTP
-  resolution: DNS
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: istio-egressgateway
-  namespace: gw-ns
-spec:
-  selector:
-    istio: egressgw
-  servers:
-  - port:
-      number: 80
-      name: http
-      protocol: HTTP
-    hosts:
-    - ${CNN}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: egressgateway-for-cnn
-  namespace: gw-ns
-spec:
-  host: ${GW_HOST}
-  subsets:
-  - name: cnn
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: direct-cnn-through-egress-gateway
-  namespace: apps
-spec:
-  hosts:
-  - ${CNN}
-  gateways:
-  - gw-ns/istio-egressgateway
-  - mesh
-  http:
-  - match:
-    - gateways:
-      - mesh
-      port: 80
-    route:
-    - destination:
-        host: ${GW_HOST}
-        subset: cnn
-        port:
-          number: 80
-  - name: forward-cnn
-    match:
-    - gateways:
-      - gw-ns/istio-egressgateway
-      port: 80
-    route:
-    - destination:
-        host: ${CNN}
-        port:
-          number: 80
----
-apiVersion: networking.istio.io/v1
+  const mesh = await startFlowMesh(t, world, { egressgw: [{ name: 'http', port: 80 }] });
+  const egHttp = world.yaml('eg-http.yaml', [
+    cnnServiceEntry('apps', [CNN_HTTP_PORT]),
+    cnnIstioGateway('http'),
+    cnnGatewaySubset(),
+    cnnHttpVirtualService({ forwardPort: 80, forwardName: 'forward-cnn' }),
+    `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
   name: bound-to-nothing
@@ -105,7 +31,8 @@ spec:
   - route:
     - destination:
         host: ${CNN}
-`);
+`,
+  ].join('---\n'));
   await mesh.ok(['apply', '-f', egHttp]);
 
   const through = await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${CNN}/`]);
@@ -151,20 +78,7 @@ spec:
   assert.match(status, /\.apps\s+Kubernetes\s+SYNCED/m);
 
   // Cleanup as the tutorials do it: files that share an object (the ServiceEntry) delete it once.
-  const shared = world.yaml('se-again.yaml', `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: cnn
-  namespace: apps
-spec:
-  hosts:
-  - ${CNN}
-  ports:
-  - number: 80
-    name: http-port
-    protocol: HTTP
-  resolution: DNS
-`);
+  const shared = world.yaml('se-again.yaml', cnnServiceEntry('apps', [CNN_HTTP_PORT]));
   const deleted = await mesh.ok(['delete', '-f', egHttp, '-f', shared]);
   assert.equal(deleted.stdout.match(/^serviceentry\.networking\.istio\.io "cnn" deleted$/gm)?.length, 1, deleted.stdout);
   assert.match(deleted.stdout, /^virtualservice\.networking\.istio\.io "bound-to-nothing" deleted$/m);

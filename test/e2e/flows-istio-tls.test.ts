@@ -3,60 +3,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startDnsServer } from '../helpers/dns-server.js';
-import { eventually, startTestMesh } from '../helpers/mesh.js';
-import { injectedGateway, istioResource, lastLines, standInBody, startFlowWorld } from './flows-support.js';
+import { eventually } from '../helpers/mesh.js';
+import {
+  CNN_HTTP_PORT, CNN_TLS_PORT, REGISTRY_ONLY, EGRESSGW_HOST, awaitLastLogLine, cnnGatewaySubset, cnnHttpVirtualService, cnnIstioGateway, cnnServiceEntry, lastLines, standInBody,
+  startFlowMesh, startFlowWorld,
+} from './flows-support.js';
 
 const CNN = 'edition.cnn.com';
-const GW_HOST = 'egressgw.gw-ns.svc.cluster.local';
 
 /** The EG-HTTPS tutorial's resources (apps namespace, gateway in gw-ns). */
 function egHttpsConfig(): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: cnn
-  namespace: apps
-spec:
-  hosts:
-  - ${CNN}
-  ports:
-  - number: 80
-    name: http-port
-    protocol: HTTP
-  - number: 443
-    name: tls
-    protocol: TLS
-  resolution: DNS
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: istio-egressgateway
-  namespace: gw-ns
-spec:
-  selector:
-    istio: egressgw
-  servers:
-  - port:
-      number: 443
-      name: tls
-      protocol: TLS
-    hosts:
-    - ${CNN}
-    tls:
-      mode: PASSTHROUGH
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: egressgateway-for-cnn
-  namespace: gw-ns
-spec:
-  host: ${GW_HOST}
-  subsets:
-  - name: cnn
----
-apiVersion: networking.istio.io/v1
+  return [
+    cnnServiceEntry('apps', [CNN_HTTP_PORT, CNN_TLS_PORT]),
+    cnnIstioGateway('tls-passthrough'),
+    cnnGatewaySubset(),
+    `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
   name: direct-cnn-through-egress-gateway
@@ -76,7 +37,7 @@ spec:
       - ${CNN}
     route:
     - destination:
-        host: ${GW_HOST}
+        host: ${EGRESSGW_HOST}
         subset: cnn
         port:
           number: 443
@@ -92,7 +53,8 @@ spec:
         port:
           number: 443
       weight: 100
-`;
+`,
+  ].join('---\n');
 }
 
 /** The WC tutorial's resources, on an Istio Gateway named `gateway`. */
@@ -149,7 +111,7 @@ metadata:
   name: egressgateway-for-wikipedia
   namespace: gw-ns
 spec:
-  host: ${GW_HOST}
+  host: ${EGRESSGW_HOST}
   subsets:
   - name: wikipedia
 ---
@@ -173,7 +135,7 @@ spec:
       - "*.wikipedia.org"
     route:
     - destination:
-        host: ${GW_HOST}
+        host: ${EGRESSGW_HOST}
         subset: wikipedia
         port:
           number: 443
@@ -198,12 +160,7 @@ test('EG-HTTPS: TLS passthrough through the egress gateway (sniHosts at both hop
   // This flow finds edition.cnn.com through a real DNS server (the others use a hosts file).
   const dns = await startDnsServer({ [CNN]: [world.addresses[CNN]!] });
   t.after(() => dns.close());
-  const mesh = await startTestMesh(t, { dnsServer: dns.address });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
-  await mesh.ok(['create', 'namespace', 'gw-ns']);
-  await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'http', port: 80 }, { name: 'tls', port: 443 }]))]);
-  await mesh.ok(['create', 'namespace', 'apps']);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  const mesh = await startFlowMesh(t, world, { dnsServer: dns.address, egressgw: [{ name: 'http', port: 80 }, { name: 'tls', port: 443 }] });
 
   const config = world.yaml('eg-https.yaml', egHttpsConfig());
   await mesh.ok(['apply', '-f', config]);
@@ -216,111 +173,27 @@ test('EG-HTTPS: TLS passthrough through the egress gateway (sniHosts at both hop
   assert.ok(dns.queries(CNN) > 0, 'the gateway resolved edition.cnn.com through the DNS server');
 
   const gwIp = (await mesh.ok(['get', 'pod', '-n', 'gw-ns', '-l', 'istio=egressgw', '-o', 'jsonpath={.items[0].status.podIP}'])).stdout;
-  // TCP-style lines are written when the connection closes: wait for them.
-  const gwLine = await eventually('the gateway TCP line', async () => {
-    const l = lastLines((await mesh.ok(['logs', 'deployment/egressgw', '-n', 'gw-ns'])).stdout)[0];
-    return l && l.includes('outbound|443||') ? l : undefined;
-  }, 50);
+  const gwLine = await awaitLastLogLine(mesh, 'the gateway TCP line', ['deployment/egressgw', '-n', 'gw-ns'], (l) => l.includes('outbound|443||'));
   const gwRe = new RegExp(String.raw`^\[\S+Z\] "- - -" 0 - - - "-" (\d+) (\d+) \d+ - "-" "-" "-" "-" "${world.addresses[CNN]!.replace(/\./g, '\\.')}:443" outbound\|443\|\|edition\.cnn\.com \S+ ${gwIp.replace(/\./g, '\\.')}:443 \S+ edition\.cnn\.com -$`);
   const m = gwRe.exec(gwLine);
   assert.ok(m, `gateway line:\n${gwLine}`);
   assert.ok(Number(m[1]) > 0 && Number(m[2]) > 0, 'bytes both ways');
 
-  const scLine = await eventually('the sidecar TCP line', async () => {
-    const l = lastLines((await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy'])).stdout)[0];
-    return l && l.includes('outbound|443|cnn|') ? l : undefined;
-  }, 50);
+  const scLine = await awaitLastLogLine(mesh, 'the sidecar TCP line', ['-n', 'apps', '-c', 'istio-proxy'], (l) => l.includes('outbound|443|cnn|'));
   assert.match(scLine, /^\[\S+Z\] "- - -" 0 - - - "-" \d+ \d+ \d+ - "-" "-" "-" "-" "\S+:443" outbound\|443\|cnn\|egressgw\.gw-ns\.svc\.cluster\.local \S+ \S+ \S+ edition\.cnn\.com -$/);
 });
 
 test('EGTO: the app sends plain HTTP, the gateway originates TLS to edition.cnn.com:443', async (t) => {
   const world = await startFlowWorld([{ name: CNN, https: [443] }]);
   t.after(() => world.close());
-  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
-  await mesh.ok(['create', 'namespace', 'gw-ns']);
-  await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'http', port: 80 }, { name: 'tls', port: 443 }]))]);
-  await mesh.ok(['create', 'namespace', 'apps']);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  const mesh = await startFlowMesh(t, world, { egressgw: [{ name: 'http', port: 80 }, { name: 'tls', port: 443 }] });
 
-  const config = world.yaml('egto.yaml', `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: cnn
-  namespace: apps
-spec:
-  hosts:
-  - ${CNN}
-  ports:
-  - number: 80
-    name: http-port
-    protocol: HTTP
-  - number: 443
-    name: https-port
-    protocol: HTTPS
-  resolution: DNS
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: istio-egressgateway
-  namespace: gw-ns
-spec:
-  selector:
-    istio: egressgw
-  servers:
-  - port:
-      number: 80
-      name: http
-      protocol: HTTP
-    hosts:
-    - ${CNN}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: egressgateway-for-cnn
-  namespace: gw-ns
-spec:
-  host: ${GW_HOST}
-  subsets:
-  - name: cnn
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: direct-cnn-through-egress-gateway
-  namespace: apps
-spec:
-  hosts:
-  - ${CNN}
-  gateways:
-  - gw-ns/istio-egressgateway
-  - mesh
-  http:
-  - match:
-    - gateways:
-      - mesh
-      port: 80
-    route:
-    - destination:
-        host: ${GW_HOST}
-        subset: cnn
-        port:
-          number: 80
-      weight: 100
-  - match:
-    - gateways:
-      - gw-ns/istio-egressgateway
-      port: 80
-    route:
-    - destination:
-        host: ${CNN}
-        port:
-          number: 443
-      weight: 100
----
-apiVersion: networking.istio.io/v1
+  const config = world.yaml('egto.yaml', [
+    cnnServiceEntry('apps', [CNN_HTTP_PORT, { number: 443, name: 'https-port', protocol: 'HTTPS' }]),
+    cnnIstioGateway('http'),
+    cnnGatewaySubset(),
+    cnnHttpVirtualService({ forwardPort: 443, weights: true }),
+    `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata:
   name: originate-tls-for-edition-cnn-com
@@ -337,7 +210,8 @@ spec:
         mode: SIMPLE
         caCertificates: ${world.caFile}
         sni: ${CNN}
-`);
+`,
+  ].join('---\n'));
   await mesh.ok(['apply', '-f', config]);
 
   const got = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '-D', '-', `http://${CNN}/politics`]);
@@ -361,12 +235,7 @@ test('WC: *.wikipedia.org through the gateway on SNI, second hop to www.wikipedi
   // en.wikipedia.org has a server of its own: reaching it would mean the second hop was skipped.
   const world = await startFlowWorld([{ name: WWW, https: [443] }, { name: EN, https: [443] }]);
   t.after(() => world.close());
-  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource('      outboundTrafficPolicy:\n        mode: REGISTRY_ONLY\n'))]);
-  await mesh.ok(['create', 'namespace', 'gw-ns']);
-  await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'tls', port: 443 }]))]);
-  await mesh.ok(['create', 'namespace', 'apps']);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  const mesh = await startFlowMesh(t, world, { meshConfig: REGISTRY_ONLY, egressgw: [{ name: 'tls', port: 443 }] });
 
   const config = world.yaml('wc.yaml', wcConfig('istio-egressgateway'));
   await mesh.ok(['apply', '-f', config]);
@@ -390,12 +259,7 @@ test('EG-HTTPS and WC together on one gateway: two Gateways, two DestinationRule
   const WWW = 'www.wikipedia.org';
   const world = await startFlowWorld([{ name: CNN, https: [443] }, { name: WWW, https: [443] }]);
   t.after(() => world.close());
-  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource())]);
-  await mesh.ok(['create', 'namespace', 'gw-ns']);
-  await mesh.ok(['apply', '-f', world.yaml('gw.yaml', injectedGateway('egressgw', 'gw-ns', [{ name: 'tls', port: 443 }]))]);
-  await mesh.ok(['create', 'namespace', 'apps']);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  const mesh = await startFlowMesh(t, world, { egressgw: [{ name: 'tls', port: 443 }] });
   // Each tutorial's files as they are, applied one after the other.
   await mesh.ok(['apply', '-f', world.yaml('eg-https.yaml', egHttpsConfig())]);
   await mesh.ok(['apply', '-f', world.yaml('wc.yaml', wcConfig('wikipedia-gateway'))]);

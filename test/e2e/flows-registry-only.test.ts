@@ -4,26 +4,16 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { test } from 'node:test';
-import { eventually, startTestMesh } from '../helpers/mesh.js';
-import { istioResource, lastLines, standInBody, startFlowWorld } from './flows-support.js';
+import { eventually } from '../helpers/mesh.js';
+import { REGISTRY_ONLY, answerAfterDelay, awaitLastLogLine, lastLines, standInBody, startFlowMesh, startFlowWorld } from './flows-support.js';
 
 const HTTPBIN = 'httpbin.org';
 const UNLISTED = 'unlisted.example.com';
 const LISTED = 'listed.example.com'; // the tutorial's www.google.com; the test certificate covers *.example.com
 
-/** httpbin's /delay/N: answers after N seconds (unless the client left first). */
+/** httpbin's /delay/N (see answerAfterDelay), answering with the URL asked for. */
 function delayHandler(req: IncomingMessage, res: ServerResponse): void {
-  req.resume();
-  const m = /^\/delay\/(\d+)$/.exec(req.url ?? '');
-  const body = `{"url": "http://${HTTPBIN}${req.url ?? ''}"}\n`;
-  const answer = (): void => {
-    if (res.destroyed) return;
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  };
-  if (!m) return answer();
-  const timer = setTimeout(answer, Number(m[1]) * 1000);
-  res.on('close', () => clearTimeout(timer));
+  answerAfterDelay(req, res, `{"url": "http://${HTTPBIN}${req.url ?? ''}"}\n`);
 }
 
 test('AES: REGISTRY_ONLY with a ServiceEntry, a 1s VirtualService timeout, and a blocked HTTPS host', async (t) => {
@@ -33,10 +23,7 @@ test('AES: REGISTRY_ONLY with a ServiceEntry, a 1s VirtualService timeout, and a
     { name: LISTED, https: [443] },
   ]);
   t.after(() => world.close());
-  const mesh = await startTestMesh(t, { hostsFile: world.hostsFile });
-  await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource('      outboundTrafficPolicy:\n        mode: REGISTRY_ONLY\n'))]);
-  await mesh.ok(['create', 'namespace', 'apps']);
-  await mesh.ok(['label', 'namespace', 'apps', 'istio-injection=enabled']);
+  const mesh = await startFlowMesh(t, world, { meshConfig: REGISTRY_ONLY });
   await mesh.ok(['apply', '-f', world.yaml('aes.yaml', `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata:
@@ -97,10 +84,7 @@ spec:
   const listed = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '--cacert', world.caFile, `https://${LISTED}/`]);
   assert.equal(listed.code, 0, listed.stderr);
   assert.equal(listed.stdout, standInBody(LISTED));
-  const listedLine = await eventually('the sidecar line for the listed host', async () => {
-    const l = lastLines((await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy'])).stdout)[0];
-    return l && l.includes(LISTED) ? l : undefined;
-  }, 50);
+  const listedLine = await awaitLastLogLine(mesh, 'the sidecar line for the listed host', ['-n', 'apps', '-c', 'istio-proxy'], (l) => l.includes(LISTED));
   assert.match(listedLine, / outbound\|443\|\|listed\.example\.com .* listed\.example\.com -$/);
 
   // An unlisted HTTPS host: the tunnel goes to BlackHoleCluster, curl fails, nothing leaves.

@@ -1,10 +1,12 @@
 // Running a Proxy inside a test: start, apply, read its access log, stop on test end.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Proxy, type ProxyOptions } from '../../src/dataplane/proxy.js';
 import type { ProxyConfig } from '../../src/proxyconfig/types.js';
 import { setLogSink } from '../../src/dataplane/log.js';
@@ -45,6 +47,33 @@ export async function startProxy(t: TestContext, cfg: ProxyConfig | undefined, o
       }
     },
   };
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+// The proxy verb alone, wired as src/cli/main.ts wires it (independent of the other verbs' modules).
+const PROXY_VERB_ENTRY = `
+const { Command } = await import('commander');
+const { registerProxy } = await import('./src/cli/commands/proxy.ts');
+const { CliError } = await import('./src/cli/errors.ts');
+const program = new Command('outpost').exitOverride();
+registerProxy(program);
+try { await program.parseAsync(process.argv.slice(1), { from: 'user' }); }
+catch (err) { process.stderr.write(err.message + '\\n'); process.exitCode = err instanceof CliError ? err.exitCode : 1; }
+`;
+
+/** `outpost proxy ARGS…` as a child process, run from the sources (args start after `outpost`). */
+export function spawnProxyVerb(args: string[]): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['--import', 'tsx', '-e', PROXY_VERB_ENTRY, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Polls `fn` every 50 ms until it is true (a throw counts as false); throws after timeoutMs. */
+export async function waitFor(fn: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fn().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** A port nothing listens on right now (listen on 0, close). */

@@ -2,34 +2,12 @@
 // up their metrics, a config reaches both (or neither), and SIGTERM stops them all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startHttpUpstream } from '../helpers/upstreams.js';
-import { tempDir, freePort, parseLogLine } from '../helpers/proxy-harness.js';
+import { tempDir, freePort, parseLogLine, spawnProxyVerb, waitFor } from '../helpers/proxy-harness.js';
 import { proxyConfig, httpListener, routeTable, vhost, forward, staticCluster, textLog } from '../helpers/proxyconfig.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ENTRY = `
-const { Command } = await import('commander');
-const { registerProxy } = await import('./src/cli/commands/proxy.ts');
-const { CliError } = await import('./src/cli/errors.ts');
-const program = new Command('outpost').exitOverride();
-registerProxy(program);
-try { await program.parseAsync(process.argv.slice(1), { from: 'user' }); }
-catch (err) { process.stderr.write(err.message + '\\n'); process.exitCode = err instanceof CliError ? err.exitCode : 1; }
-`;
-
-async function waitFor(fn: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** One request on a fresh connection (so node:cluster's round-robin spreads them over workers). */
 function getFresh(port: number): Promise<{ status: number; body: string }> {
@@ -74,8 +52,7 @@ test('outpost proxy --concurrency 2: workers share the listener, metrics add up,
     clusters: [staticCluster('c', [{ address: '127.0.0.1', port: up.port }])],
   });
   writeFileSync(cfgFile, JSON.stringify(cfg));
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', ENTRY, 'proxy', '--config', cfgFile, '--admin', `127.0.0.1:${admin}`, '--concurrency', '2'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnProxyVerb(['proxy', '--config', cfgFile, '--admin', `127.0.0.1:${admin}`, '--concurrency', '2']);
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -85,7 +62,7 @@ test('outpost proxy --concurrency 2: workers share the listener, metrics add up,
     for (const w of workers) { try { process.kill(w, 'SIGKILL'); } catch { /* gone */ } }
   });
 
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${admin}/ready`)).status === 200, `ready\n${stderr}`);
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${admin}/ready`)).status === 200, `ready\n${stderr}`, 20_000);
   workers = workersOf(child.pid!);
   assert.equal(workers.length, 2, `two worker processes under the primary\n${stderr}`);
 
@@ -122,7 +99,7 @@ test('outpost proxy --concurrency 2: workers share the listener, metrics add up,
   const busyPort = (busy.address() as { port: number }).port;
   writeFileSync(cfgFile, JSON.stringify({ ...cfg, version: 'v2', listeners: [...cfg.listeners, httpListener('taken', busyPort, 'rt')] }));
   child.kill('SIGHUP');
-  await waitFor(async () => /config v2 rejected/.test(stderr), `NACK of v2\n${stderr}`);
+  await waitFor(async () => /config v2 rejected/.test(stderr), `NACK of v2\n${stderr}`, 20_000);
   const dump = (await (await fetch(`http://127.0.0.1:${admin}/config_dump`)).json()) as { version: string; lastNack: { version: string; error: string } | null };
   assert.equal(dump.version, cfg.version);
   assert.equal(dump.lastNack?.version, 'v2');

@@ -2,34 +2,11 @@
 // drains, flushes its access log and exits 0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { startHttpUpstream } from '../helpers/upstreams.js';
-import { tempDir, freePort, parseLogLine } from '../helpers/proxy-harness.js';
+import { tempDir, freePort, parseLogLine, spawnProxyVerb, waitFor } from '../helpers/proxy-harness.js';
 import { proxyConfig, httpListener, routeTable, vhost, forward, staticCluster, textLog } from '../helpers/proxyconfig.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-// The proxy verb alone, wired as src/cli/main.ts wires it (independent of the other verbs' modules).
-const ENTRY = `
-const { Command } = await import('commander');
-const { registerProxy } = await import('./src/cli/commands/proxy.ts');
-const { CliError } = await import('./src/cli/errors.ts');
-const program = new Command('outpost').exitOverride();
-registerProxy(program);
-try { await program.parseAsync(process.argv.slice(1), { from: 'user' }); }
-catch (err) { process.stderr.write(err.message + '\\n'); process.exitCode = err instanceof CliError ? err.exitCode : 1; }
-`;
-
-async function waitFor(fn: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test('outpost proxy --config: serve, SIGHUP reload, SIGTERM exits 0 with the log flushed', async (t) => {
   const a = await startHttpUpstream({ name: 'a' });
@@ -47,9 +24,7 @@ test('outpost proxy --config: serve, SIGHUP reload, SIGTERM exits 0 with the log
     clusters: [staticCluster('c', [{ address: '127.0.0.1', port: up }])],
   });
   writeFileSync(cfgFile, JSON.stringify(cfg(a.port)));
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e',
-    ENTRY,
-    'proxy', '--config', cfgFile, '--admin', `127.0.0.1:${admin}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnProxyVerb(['proxy', '--config', cfgFile, '--admin', `127.0.0.1:${admin}`]);
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -73,9 +48,7 @@ test('outpost proxy with a bad bootstrap says which field is wrong', async () =>
   const dir = join(tempDir({ after: () => {} } as never));
   const file = join(dir, 'boot.json');
   writeFileSync(file, JSON.stringify({ identity: { id: 'x.y', role: 'gateway', namespace: 'y', workload: 'x' }, admin: { address: '127.0.0.1', port: 0 }, configFile: 'p.json' }));
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e',
-    ENTRY,
-    'proxy', '--bootstrap', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnProxyVerb(['proxy', '--bootstrap', file]);
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
