@@ -1,6 +1,7 @@
 // ControlPlane: watches the store, rebuilds the snapshot, runs the deployer and status, and pushes configs to subscribed proxies.
 import type { ProxyConfig, ProxyIdentity } from '../proxyconfig/types.js';
-import type { Store } from '../store/types.js';
+import type { Store, WatchEvent } from '../store/types.js';
+import { groupOf } from '../api/object.js';
 import { reconcileGatewayDeployments } from './deployer/index.js';
 import { DistributionServer } from './distribution/server.js';
 import type { ProxyStatusRow } from './distribution/protocol.js';
@@ -98,18 +99,18 @@ export class ControlPlane {
   }
 
   private watchFrom(revision: string): void {
+    // Only kinds that feed the snapshot wake the control plane (not Events, its own status writes…).
+    const onEvent = (ev: WatchEvent): void => {
+      const obj = ev.object;
+      if (isSnapshotKind(groupOf(obj.apiVersion), obj.kind)) this.schedule();
+    };
     try {
-      this.unwatch = this.opts.store.watch(revision, (ev) => {
-        const obj = ev.object;
-        const slash = obj.apiVersion.indexOf('/');
-        const group = slash < 0 ? '' : obj.apiVersion.slice(0, slash);
-        if (isSnapshotKind(group, obj.kind)) this.schedule();
-      });
+      this.unwatch = this.opts.store.watch(revision, onEvent);
     } catch (err) {
       // History compacted ("Gone"): take a fresh snapshot and watch from its revision.
       this.opts.log?.(`control plane: watch from ${revision} failed (${(err as Error).message}); resyncing`);
       this.reconcile();
-      this.unwatch = this.opts.store.watch(this.snapshot!.revision, () => this.schedule());
+      this.unwatch = this.opts.store.watch(this.snapshot!.revision, onEvent);
     }
   }
 
