@@ -12,6 +12,8 @@ export interface ConfigClientOptions {
   readonly onState?: (s: 'connected' | 'disconnected') => void;
   /** First reconnect delay, ms (default 100); doubles per failure up to maxBackoffMs. */
   readonly minBackoffMs?: number;
+  /** HTTP/2 PING interval (and answer deadline) to notice a control plane that vanished silently; 0 turns it off. Default 15 s. */
+  readonly keepaliveMs?: number;
   /** Default 5000. */
   readonly maxBackoffMs?: number;
   readonly log?: (line: string) => void;
@@ -111,6 +113,27 @@ export class ConfigClient {
     });
     session.on('close', lost);
     session.on('goaway', lost);
+    // A control plane that vanishes without closing the connection (a partition, a frozen host)
+    // is noticed by an unanswered HTTP/2 PING, as xDS clients use keepalives.
+    const keepaliveMs = this.opts.keepaliveMs ?? 15_000;
+    if (keepaliveMs > 0) {
+      const pinger = setInterval(() => {
+        if (this.session !== session) { clearInterval(pinger); return; }
+        const deadline = setTimeout(() => {
+          this.opts.log?.('config client: the control plane did not answer a keepalive ping');
+          lost();
+        }, keepaliveMs);
+        deadline.unref?.();
+        try {
+          session.ping((err) => { clearTimeout(deadline); if (err) lost(); });
+        } catch {
+          clearTimeout(deadline);
+          lost();
+        }
+      }, keepaliveMs);
+      pinger.unref?.();
+      session.once('close', () => clearInterval(pinger));
+    }
     const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': DISCOVERY_PATH, 'content-type': NDJSON };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     const stream = session.request(headers, { endStream: false });
