@@ -83,7 +83,12 @@ test('the seed §3.2 and §3.3 with kubectl against outpost up', { skip, timeout
   // $ oc label namespace curl istio-injection=enabled
   assert.equal(await ok('label', 'namespace', 'curl', 'istio-injection=enabled'), 'namespace/curl labeled\n');
   // $ oc get istiorevisions.sailoperator.io → NAME TYPE READY STATUS IN USE VERSION AGE / default Local True Healthy True v1.24.3 3m33s
-  const revs = (await ok('get', 'istiorevisions.sailoperator.io')).trimEnd().split('\n');
+  // The revision's status is written by the control plane a moment after the label (the seed's
+  // output was taken minutes later): ask again until IN USE says True, as a user would.
+  const revs = await eventually('the IstioRevision is in use', async () => {
+    const lines = (await ok('get', 'istiorevisions.sailoperator.io')).trimEnd().split('\n');
+    return lines[1]?.split(/\s{2,}/)[4] === 'True' ? lines : undefined;
+  });
   assert.equal(revs.length, 2, revs.join('\n'));
   assert.deepEqual(revs[0]!.split(/\s{2,}/), ['NAME', 'TYPE', 'READY', 'STATUS', 'IN USE', 'VERSION', 'AGE']);
   const row = revs[1]!.split(/\s{2,}/);

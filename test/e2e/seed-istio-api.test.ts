@@ -32,7 +32,12 @@ test('seed §3.2: egress through a gateway-injected gateway with Istio APIs', as
   // $ oc label namespace curl istio-injection=enabled
   assert.equal((await mesh.ok(['label', 'namespace', 'curl', 'istio-injection=enabled'])).stdout, 'namespace/curl labeled\n');
   // $ oc get istiorevisions.sailoperator.io
-  const revs = await mesh.ok(['get', 'istiorevisions.sailoperator.io']);
+  // The revision's status follows the label a moment later (the seed's output was taken minutes
+  // after): ask again until IN USE says True, as a user would.
+  const revs = await eventually('the IstioRevision is in use', async () => {
+    const r = await mesh.ok(['get', 'istiorevisions.sailoperator.io']);
+    return r.stdout.trimEnd().split('\n')[1]?.split(/\s{2,}/)[4] === 'True' ? r : undefined;
+  });
   const [header, row] = revs.stdout.trimEnd().split('\n');
   assert.deepEqual(header!.split(/\s{2,}/), ['NAME', 'TYPE', 'READY', 'STATUS', 'IN USE', 'VERSION', 'AGE']);
   assert.deepEqual(row!.split(/\s{2,}/).slice(0, 6), ['default', 'Local', 'True', 'Healthy', 'True', 'v1.24.3']);
