@@ -56,6 +56,22 @@ export function withParentRefDefaults(spec: Record<string, unknown>): Record<str
   return { ...spec, parentRefs: spec['parentRefs'].map((p) => (p && typeof p === 'object' ? { group: GATEWAY_API_GROUP, kind: 'Gateway', ...(p as object) } : p)) };
 }
 
+/**
+ * A route object with its schema defaults: parentRefs, then each rule's backendRefs, then
+ * `ruleDefaults` for what the kind adds to a rule (pure).
+ */
+export function withRouteDefaults<T extends { spec?: unknown }>(obj: T, ruleDefaults?: (rule: Record<string, unknown>) => Record<string, unknown>): T {
+  const spec = withParentRefDefaults(rec(obj.spec));
+  if (!Array.isArray(spec['rules'])) return { ...obj, spec };
+  const rules = spec['rules'].map((r) => {
+    if (!r || typeof r !== 'object') return r;
+    let rule = r as Record<string, unknown>;
+    if (rule['backendRefs'] !== undefined) rule = { ...rule, backendRefs: withBackendRefDefaults(rule['backendRefs']) };
+    return ruleDefaults ? ruleDefaults(rule) : rule;
+  });
+  return { ...obj, spec: { ...spec, rules } };
+}
+
 export function withBackendRefDefaults(list: unknown): unknown {
   if (!Array.isArray(list)) return list;
   return list.map((b) => (b && typeof b === 'object' ? { group: '', kind: 'Service', weight: 1, ...(b as object) } : b));

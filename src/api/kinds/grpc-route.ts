@@ -2,7 +2,7 @@
 import type { KubeObject } from '../object.js';
 import type { IssueList } from '../field-issue.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
-import { checkBackendRefs, checkParentRefs, withBackendRefDefaults, withParentRefDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
+import { checkBackendRefs, checkParentRefs, withRouteDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
 import { arr, rec, type KindModule } from './kind-module.js';
 
 export interface GRPCRouteMatch {
@@ -41,30 +41,17 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 function schemaDefaults(obj: KubeObject): KubeObject {
-  const spec = withParentRefDefaults(rec(obj.spec));
-  if (!Array.isArray(spec['rules'])) return { ...obj, spec };
-  return {
-    ...obj,
-    spec: {
-      ...spec,
-      rules: spec['rules'].map((r) => {
-        if (!r || typeof r !== 'object') return r;
-        const rule = r as Record<string, unknown>;
-        const out: Record<string, unknown> = { ...rule };
-        if (Array.isArray(rule['matches'])) {
-          out['matches'] = rule['matches'].map((m) => {
-            if (!m || typeof m !== 'object') return m;
-            const match = { ...(m as Record<string, unknown>) };
-            if (match['method'] && typeof match['method'] === 'object') match['method'] = { type: 'Exact', ...(match['method'] as object) };
-            if (Array.isArray(match['headers'])) match['headers'] = match['headers'].map((h) => (h && typeof h === 'object' ? { type: 'Exact', ...(h as object) } : h));
-            return match;
-          });
-        }
-        if (rule['backendRefs'] !== undefined) out['backendRefs'] = withBackendRefDefaults(rule['backendRefs']);
-        return out;
-      }),
-    },
-  };
+  return withRouteDefaults(obj, (rule) => {
+    if (!Array.isArray(rule['matches'])) return rule;
+    const matches = rule['matches'].map((m) => {
+      if (!m || typeof m !== 'object') return m;
+      const match = { ...(m as Record<string, unknown>) };
+      if (match['method'] && typeof match['method'] === 'object') match['method'] = { type: 'Exact', ...(match['method'] as object) };
+      if (Array.isArray(match['headers'])) match['headers'] = match['headers'].map((h) => (h && typeof h === 'object' ? { type: 'Exact', ...(h as object) } : h));
+      return match;
+    });
+    return { ...rule, matches };
+  });
 }
 
 export const grpcRouteKind: KindModule = {

@@ -3,7 +3,7 @@
 import type { KubeObject } from '../object.js';
 import type { IssueList } from '../field-issue.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
-import { checkBackendRefs, checkParentRefs, withBackendRefDefaults, withParentRefDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
+import { checkBackendRefs, checkParentRefs, withRouteDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
 import { arr, rec, type KindModule } from './kind-module.js';
 
 export interface L4RouteRule {
@@ -33,19 +33,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 function schemaDefaults(obj: KubeObject): KubeObject {
-  const spec = withParentRefDefaults(rec(obj.spec));
-  if (!Array.isArray(spec['rules'])) return { ...obj, spec };
-  return {
-    ...obj,
-    spec: {
-      ...spec,
-      rules: spec['rules'].map((r) => {
-        if (!r || typeof r !== 'object') return r;
-        const rule = r as Record<string, unknown>;
-        return rule['backendRefs'] !== undefined ? { ...rule, backendRefs: withBackendRefDefaults(rule['backendRefs']) } : rule;
-      }),
-    },
-  };
+  return withRouteDefaults(obj);
 }
 
 export const tlsRouteKind: KindModule = {
