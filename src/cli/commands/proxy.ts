@@ -33,5 +33,9 @@ export function registerProxy(program: Command): void {
         if (err instanceof ProxyStartError) throw new CliError(`outpost proxy: ${err.message}`, 1);
         throw err;
       }
+      // Drained and flushed: like Envoy, exit even if a peer still holds a half-open socket open
+      // (the loop then never empties); unref'd, so a clean loop exits at once as usual.
+      const code = process.exitCode;
+      setTimeout(() => process.exit(code), 1000).unref();
     });
 }
