@@ -4,9 +4,9 @@
 // The Exchange object is the request's whole state and doubles as its access-log entry and as the
 // RequestView routing reads, so the request path allocates little beyond the upstream headers.
 import { randomUUID } from 'node:crypto';
-import type http from 'node:http';
 import type http2 from 'node:http2';
 import { constants as h2c } from 'node:http2';
+import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { ForwardAction, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
@@ -22,9 +22,14 @@ import { ConnectError } from '../upstream/h2-session.js';
 import { DnsError } from '../dns/resolver.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
+import type { BodySink, Downstream } from './downstream.js';
 
-export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
-export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
+/** A request body read as it arrives (the Downstream itself, or a counting wrapper). */
+export interface BodySource {
+  readBody(sink: BodySink): void;
+  pauseBody(): void;
+  resumeBody(): void;
+}
 
 /** How an upstream attempt failed before a response was committed downstream. */
 type FailureKind = 'connect' | 'reset' | 'refused' | 'protocol' | 'per-try-timeout' | 'overflow';
@@ -88,8 +93,7 @@ export class Exchange implements AccessLogEntry, RequestView {
 
   readonly #rt: ProxyRuntime;
   readonly #cfg: CompiledConfig;
-  readonly #req: DownstreamRequest;
-  readonly #res: DownstreamResponse;
+  readonly #ds: Downstream;
   readonly #isH2: boolean;
   /** The connection's socket, taken while the request is alive (see downstreamSocket). */
   readonly #sock: Socket | null;
@@ -112,45 +116,42 @@ export class Exchange implements AccessLogEntry, RequestView {
   #upPath = '';
   #upAuthority = '';
   #tlsHost = '';
-  #body: Buffer | DownstreamRequest | null = null;
+  #body: Buffer | BodySource | null = null;
+  #delayTimer: NodeJS.Timeout | undefined = undefined;
   #retry: RetryPolicy | undefined = undefined;
   #maxRetries = 0;
 
-  constructor(rt: ProxyRuntime, req: DownstreamRequest, res: DownstreamResponse, port: number, target: { authority: string; path: string } | undefined, sni?: string) {
+  constructor(rt: ProxyRuntime, ds: Downstream, port: number, target: { authority: string; path: string } | undefined, sni?: string) {
     this.#rt = rt;
     this.#cfg = rt.current;
-    this.#req = req;
-    this.#res = res;
+    this.#ds = ds;
     this.startTime = Date.now();
     this.#startHr = performance.now();
     this.#port = port;
-    // node's HTTP/1 parser accepts a request line claiming HTTP/2.0: only a real h2 stream counts.
-    const isH2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined;
-    this.#isH2 = isH2;
-    const sock = isH2 ? downstreamSocket(req) : (req.socket as Socket | null);
+    this.#isH2 = ds.isH2;
+    const sock = ds.socket;
     // Read the addresses once while the connection is open: net caches them on the socket (once
     // per connection), so the access log still has them when the client has already gone.
     if (sock !== null && sock.remoteAddress !== undefined) void sock.localAddress;
     this.#sock = sock;
-    this.protocol = isH2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
-    this.method = req.method ?? 'GET';
-    const h = req.headers;
+    this.protocol = ds.protocol;
+    this.method = ds.method;
     if (target !== undefined) {
       this.authority = target.authority;
       this.path = target.path;
     } else {
-      this.authority = (isH2 ? (h[':authority'] as string | undefined) : undefined) ?? h.host ?? '';
-      this.path = req.url ?? '/';
+      this.authority = ds.authority;
+      this.path = ds.url;
     }
-    this.scheme = (req.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http';
+    this.scheme = ds.encrypted ? 'https' : 'http';
     this.requestedServerName = sni;
-    res.once('close', this.#onClose);
+    ds.onClose(this.#onClose);
   }
 
   // ---- RequestView / AccessLogEntry accessors
 
   header(name: string): string | undefined {
-    return headerValue(this.#req.headers[name]);
+    return headerValue(this.#ds.headers[name]);
   }
 
   requestHeader(name: string): string | undefined {
@@ -159,7 +160,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (name === ':path') return this.path;
     const up = this.#upHeaders;
     if (up !== undefined) return headerValue(up[name]);
-    return headerValue(this.#req.headers[name]);
+    return headerValue(this.#ds.headers[name]);
   }
 
   responseHeader(name: string): string | undefined {
@@ -188,7 +189,7 @@ export class Exchange implements AccessLogEntry, RequestView {
   }
 
   #run(table: CompiledRouteTable): void {
-    if (!this.#isH2 && this.#req.httpVersionMajor !== 1) {
+    if (this.#ds.badVersion) {
       // An HTTP/1 connection carrying a request line that claims another major version.
       this.#localReply(400, ResponseFlag.DPE, D.HTTP1_CODEC_ERROR, 'Bad Request');
       return;
@@ -214,8 +215,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (fault !== undefined) {
       if (fault.delay !== undefined && hit(fault.delay.percentage)) {
         this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.DI);
-        const t = setTimeout(() => this.#guard(this.#afterDelay, route), fault.delay.fixedDelayMs);
-        this.#res.once('close', () => clearTimeout(t));
+        this.#delayTimer = setTimeout(() => this.#guard(this.#afterDelay, route), fault.delay.fixedDelayMs);
         return;
       }
     }
@@ -223,6 +223,7 @@ export class Exchange implements AccessLogEntry, RequestView {
   }
 
   #afterDelay(route: Route): void {
+    this.#delayTimer = undefined;
     if (this.#finished) return;
     const abort = route.fault?.abort;
     if (abort !== undefined && hit(abort.percentage)) {
@@ -263,12 +264,11 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.#weighted = wc;
 
     // Upstream request headers: downstream ones minus hop-by-hop, plus the proxy's own.
-    const req = this.#req;
-    const up = upstreamRequestHeaders(req.headers);
+    const up = upstreamRequestHeaders(this.#ds.headers);
     if (up['x-request-id'] === undefined) up['x-request-id'] = randomUUID();
     if (this.#cfg.isRouter) {
       // A gateway uses the peer address (use_remote_address), appending it to x-forwarded-for.
-      const ip = req.socket?.remoteAddress;
+      const ip = this.#sock?.remoteAddress;
       if (ip) {
         const xff = up['x-forwarded-for'];
         up['x-forwarded-for'] = xff === undefined ? ip : `${headerValue(xff)}, ${ip}`;
@@ -317,8 +317,8 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.#countedActive = true;
 
     // Retries need the body again: keep it (bounded) when a retry policy could use it.
-    const req = this.#req;
-    const body = hasBody(req, this.#isH2) ? req : null;
+    const ds = this.#ds;
+    const body = ds.hasBody ? new CountingBody(this, ds) : null;
     const retry = a.retry !== undefined && a.retry.attempts > 0 ? a.retry : undefined;
     this.#retry = retry;
     this.#maxRetries = retry === undefined ? 0 : Math.min(retry.attempts, cr.maxRetries);
@@ -326,7 +326,7 @@ export class Exchange implements AccessLogEntry, RequestView {
       this.#globalTimer = setTimeout(() => this.#onGlobalTimeout(), a.timeoutMs);
     }
     if (body !== null && retry !== undefined) {
-      readBounded(req, RETRY_BUFFER_LIMIT).then((buffered) => {
+      readBounded(ds, RETRY_BUFFER_LIMIT, (buffered) => {
         if (this.#finished) return;
         if (buffered === undefined) {
           this.#localReply(413, '', 'request_payload_too_large', 'Payload Too Large');
@@ -335,7 +335,7 @@ export class Exchange implements AccessLogEntry, RequestView {
         this.bytesReceived = buffered.length;
         this.#body = buffered;
         this.#guard(this.#tryOnce, undefined);
-      }, (err: unknown) => this.#internalError(err));
+      });
       return;
     }
     this.#body = body;
@@ -390,7 +390,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (outcome.committed || this.#finished) return;
     const retry = this.#retry;
     const canRetry = retry !== undefined && retriable(retry, outcome);
-    if (canRetry && this.#retriesDone < this.#maxRetries && this.#body !== this.#req) {
+    if (canRetry && this.#retriesDone < this.#maxRetries && !(this.#body instanceof CountingBody)) {
       this.#retriesDone++;
       // Envoy's default: 25 ms base, doubling, jittered.
       setTimeout(() => this.#retryNow(), Math.random() * 25 * 2 ** Math.min(this.#retriesDone - 1, 4));
@@ -414,8 +414,8 @@ export class Exchange implements AccessLogEntry, RequestView {
     return this.#isH2;
   }
 
-  get downstreamResponse(): DownstreamResponse {
-    return this.#res;
+  get downstream(): Downstream {
+    return this.#ds;
   }
 
   flag(f: string): void {
@@ -445,9 +445,8 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.responseCode = status;
     this.responseCodeDetails = D.VIA_UPSTREAM;
     this.#respHeaders = headers;
-    const res = this.#res;
     try {
-      res.writeHead(status, headers as http.OutgoingHttpHeaders);
+      this.#ds.writeHead(status, headers);
     } catch {
       // A header node refuses (e.g. an invalid character) — the response cannot be relayed.
       this.#respHeaders = EMPTY_HEADERS;
@@ -460,21 +459,18 @@ export class Exchange implements AccessLogEntry, RequestView {
 
   writeBody(chunk: Buffer): boolean {
     this.bytesSent += chunk.length;
-    return (this.#res as http.ServerResponse).write(chunk);
+    return this.#ds.write(chunk);
   }
 
   endResponse(trailers: HeaderMap | undefined): void {
-    const res = this.#res;
     if (trailers !== undefined) {
       const g = trailers['grpc-status'];
       if (typeof g === 'string') this.#grpcStatus = g;
       let any = false;
       for (const _k in trailers) { any = true; break; }
-      if (any) {
-        try { res.addTrailers(trailers as http.OutgoingHttpHeaders); } catch { /* h1 without chunking: no trailers */ }
-      }
+      if (!any) trailers = undefined;
     }
-    res.end();
+    this.#ds.end(undefined, trailers);
   }
 
   /** The upstream failed after the response head was written: cut the downstream response. */
@@ -490,7 +486,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.#globalTimer = undefined;
     if (this.#finished) return;
     this.#attempt?.abort();
-    if (this.#res.headersSent) {
+    if (this.#ds.headersSent) {
       this.resetAfterStart(ResponseFlag.UT, D.RESPONSE_TIMEOUT);
       return;
     }
@@ -539,8 +535,8 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (this.#finished) return;
     if (flag !== '') this.responseFlags = addResponseFlag(this.responseFlags, flag);
     this.responseCodeDetails = details;
-    const res = this.#res;
-    if (res.headersSent) {
+    const ds = this.#ds;
+    if (ds.headersSent) {
       this.#destroyDownstream();
       return;
     }
@@ -553,18 +549,18 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (route !== undefined) applyHeaderOps(headers, route.responseHeaders);
     this.#respHeaders = headers;
     try {
-      res.writeHead(status, headers as http.OutgoingHttpHeaders);
+      ds.writeHead(status, headers);
       if (b !== undefined && this.method !== 'HEAD') {
         this.bytesSent += b.length;
-        res.end(b);
+        ds.end(b);
       } else {
-        res.end();
+        ds.end();
       }
     } catch {
       this.#destroyDownstream();
     }
     // The downstream may still be sending a body nobody reads; let it drain so keep-alive works.
-    if (!this.#req.readableEnded) this.#req.resume();
+    if (!ds.requestComplete) ds.discardBody();
   }
 
   internalError(err: unknown): void {
@@ -578,13 +574,7 @@ export class Exchange implements AccessLogEntry, RequestView {
   }
 
   #destroyDownstream(): void {
-    const res = this.#res;
-    if (this.#isH2) {
-      const stream = (res as http2.Http2ServerResponse).stream;
-      if (!stream.destroyed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
-    } else {
-      (res as http.ServerResponse).destroy();
-    }
+    this.#ds.reset();
   }
 
   /**
@@ -593,7 +583,7 @@ export class Exchange implements AccessLogEntry, RequestView {
    * did not disconnect early.
    */
   #bodyComplete(): boolean {
-    if (!this.#res.headersSent) return false;
+    if (!this.#ds.headersSent) return false;
     const cl = headerValue(this.#respHeaders['content-length']);
     return cl !== undefined && cl !== '' && Number(cl) === this.bytesSent;
   }
@@ -602,14 +592,15 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#globalTimer !== undefined) clearTimeout(this.#globalTimer);
-    const res = this.#res;
-    // writableEnded, not writableFinished: a client that read the whole response and closed at
-    // once can close before node reports 'finish'; the response was complete all the same.
-    if (!res.writableEnded && !this.#bodyComplete()) {
+    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    const ds = this.#ds;
+    // ended, not flushed: a client that read the whole response and closed at once can close
+    // before the codec reports it written; the response was complete all the same.
+    if (!ds.ended && !this.#bodyComplete()) {
       // The client left (or we cut it): Envoy's DC; code 0 if nothing was sent.
       if (this.#attempt !== undefined) this.#attempt.abort();
       if (this.responseCodeDetails === undefined || this.responseCodeDetails === D.VIA_UPSTREAM) {
-        if (!res.headersSent) this.responseCode = 0;
+        if (!ds.headersSent) this.responseCode = 0;
         this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.DC);
         this.responseCodeDetails = D.DOWNSTREAM_REMOTE_DISCONNECT;
       }
@@ -621,7 +612,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     rt.metrics.recordRequest({
       cluster: this.#cluster?.cluster,
       clusterName: this.upstreamCluster ?? '',
-      protocol: isGrpc(this.#req) ? 'grpc' : 'http',
+      protocol: isGrpc(ds) ? 'grpc' : 'http',
       responseCode: this.responseCode,
       responseFlags: this.responseFlags,
       durationMs: this.durationMs,
@@ -677,16 +668,17 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   /** Dispatches the request; the outcome arrives through Exchange.attemptDone. */
-  start(path: string, authority: string, headers: HeaderMap, body: Buffer | DownstreamRequest | null): void {
+  start(path: string, authority: string, headers: HeaderMap, body: Buffer | BodySource | null): void {
     if (this.#perTryMs !== undefined && this.#perTryMs > 0) {
       this.#timer = setTimeout(() => this.#onPerTryTimeout(), this.#perTryMs);
     }
     const ex = this.#ex;
-    const streamBody = body === null || Buffer.isBuffer(body) ? body : countingBody(ex, body);
+    const streamBody = body;
     if (this.#up.kind === 'h1') {
       headers['host'] = authority;
       try {
-        this.#up.pool.dispatch({ path, method: ex.method, headers: headers as Record<string, string | string[]>, body: streamBody as Dispatcher.DispatchOptions['body'] }, this);
+        const b = streamBody === null || Buffer.isBuffer(streamBody) ? streamBody : toReadable(streamBody);
+        this.#up.pool.dispatch({ path, method: ex.method, headers: headers as Record<string, string | string[]>, body: b as Dispatcher.DispatchOptions['body'] }, this);
       } catch (err) {
         this.#fail(err as Error);
       }
@@ -772,7 +764,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (!this.#ex.writeBody(chunk)) {
       // Backpressure: only a slow client costs a listener.
       controller.pause();
-      this.#ex.downstreamResponse.once('drain', () => controller.resume());
+      this.#ex.downstream.onDrain(() => controller.resume());
     }
   }
 
@@ -815,7 +807,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   // ---- HTTP/2 upstream
 
-  #h2(path: string, authority: string, headers: HeaderMap, body: Buffer | AsyncIterable<Buffer> | null): void {
+  #h2(path: string, authority: string, headers: HeaderMap, body: Buffer | BodySource | null): void {
     const up = this.#up;
     if (up.kind !== 'h2') return;
     up.session.get().then((session) => {
@@ -835,14 +827,16 @@ class Attempt implements Dispatcher.DispatchHandler {
         const status = Number(rh[':status']);
         const hm: HeaderMap = {};
         for (const k in rh) if (k.charCodeAt(0) !== 58) hm[k] = rh[k] as string | string[];
-        if (!this.#onHead(status, hm)) return;
-        const res = this.#ex.downstreamResponse;
-        res.on('drain', () => stream.resume());
+        this.#onHead(status, hm);
       });
+      const resume = (): void => { stream.resume(); };
       stream.on('data', (chunk: Buffer) => {
         if (this.#held !== undefined) { this.#heldChunks!.push(chunk); return; }
         if (this.#settled || this.#ex.finished) return;
-        if (!this.#ex.writeBody(chunk)) stream.pause();
+        if (!this.#ex.writeBody(chunk)) {
+          stream.pause();
+          this.#ex.downstream.onDrain(resume);
+        }
       });
       let trailers: HeaderMap | undefined;
       stream.on('trailers', (t) => { trailers = t as HeaderMap; });
@@ -880,52 +874,77 @@ class Attempt implements Dispatcher.DispatchHandler {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-async function* countingBody(ex: Exchange, src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  for await (const chunk of src) {
-    ex.countRequestBytes(chunk.length);
-    yield chunk;
+/** The downstream body on its way upstream, counted for %BYTES_RECEIVED% as it passes. */
+class CountingBody implements BodySource, BodySink {
+  readonly #ex: Exchange;
+  readonly #ds: Downstream;
+  #sink: BodySink | undefined = undefined;
+
+  constructor(ex: Exchange, ds: Downstream) {
+    this.#ex = ex;
+    this.#ds = ds;
   }
+
+  readBody(sink: BodySink): void {
+    this.#sink = sink;
+    this.#ds.readBody(this);
+  }
+
+  pauseBody(): void { this.#ds.pauseBody(); }
+  resumeBody(): void { this.#ds.resumeBody(); }
+
+  onData(chunk: Buffer): void {
+    this.#ex.countRequestBytes(chunk.length);
+    this.#sink!.onData(chunk);
+  }
+
+  onEnd(trailers: HeaderMap | undefined): void { this.#sink!.onEnd(trailers); }
+  onError(err: Error): void { this.#sink!.onError(err); }
 }
 
-function pump(src: AsyncIterable<Buffer>, dst: http2.ClientHttp2Stream): void {
-  (async () => {
-    for await (const chunk of src) {
+/** A body source as a Readable stream (for undici's request body). */
+function toReadable(src: BodySource): Readable {
+  const r = new Readable({ read() { src.resumeBody(); } });
+  src.readBody({
+    onData(c) { if (!r.push(c)) src.pauseBody(); },
+    onEnd() { r.push(null); },
+    onError(e) { r.destroy(e); },
+  });
+  return r;
+}
+
+/** Streams a request body into an HTTP/2 stream, with backpressure. */
+function pump(src: BodySource, dst: http2.ClientHttp2Stream): void {
+  const resume = (): void => src.resumeBody();
+  src.readBody({
+    onData(c) {
       if (dst.destroyed) return;
-      if (!dst.write(chunk)) await new Promise<void>((r) => { dst.once('drain', r); dst.once('close', r); });
-    }
-    if (!dst.destroyed) dst.end();
-  })().catch(() => { if (!dst.destroyed) dst.close(h2c.NGHTTP2_CANCEL); });
-}
-
-function readBounded(req: DownstreamRequest, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    const onData = (c: Buffer): void => {
-      n += c.length;
-      if (n > limit) { cleanup(); resolve(undefined); return; }
-      chunks.push(c);
-    };
-    const onEnd = (): void => { cleanup(); resolve(Buffer.concat(chunks, n)); };
-    const onErr = (): void => { cleanup(); resolve(Buffer.concat(chunks, n)); };
-    const cleanup = (): void => { req.off('data', onData); req.off('end', onEnd); req.off('error', onErr); req.off('close', onErr); };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onErr);
-    req.on('close', onErr);
+      if (!dst.write(c)) { src.pauseBody(); dst.once('drain', resume); }
+    },
+    onEnd() { if (!dst.destroyed) dst.end(); },
+    onError() { if (!dst.destroyed) dst.close(h2c.NGHTTP2_CANCEL); },
   });
 }
 
-function hasBody(req: DownstreamRequest, isH2: boolean): boolean {
-  if (isH2) return !(req as http2.Http2ServerRequest).stream.endAfterHeaders;
-  const h = req.headers;
-  const cl = h['content-length'];
-  if (cl !== undefined) return cl !== '0';
-  return h['transfer-encoding'] !== undefined;
+/** Reads a whole body up to `limit` bytes (undefined beyond it); a body cut short is what arrived. */
+function readBounded(src: BodySource, limit: number, done: (body: Buffer | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  let over = false;
+  src.readBody({
+    onData(c) {
+      if (over) return;
+      n += c.length;
+      if (n > limit) { over = true; done(undefined); return; }
+      chunks.push(c);
+    },
+    onEnd() { if (!over) done(Buffer.concat(chunks, n)); },
+    onError() { if (!over) done(Buffer.concat(chunks, n)); },
+  });
 }
 
-function isGrpc(req: DownstreamRequest): boolean {
-  const ct = req.headers['content-type'];
+function isGrpc(ds: Downstream): boolean {
+  const ct = ds.headers['content-type'];
   return typeof ct === 'string' && ct.startsWith('application/grpc');
 }
 
@@ -1014,14 +1033,4 @@ export function splitHostPort(authority: string, defaultPort: number): { host: s
   const c = authority.lastIndexOf(':');
   if (c < 0) return { host: authority, port: defaultPort };
   return { host: authority.slice(0, c), port: Number(authority.slice(c + 1)) || defaultPort };
-}
-
-/**
- * The connection's real socket. For HTTP/2, `req.socket` is a proxy that answers undefined once
- * the stream has closed (when the access log is written), so go through the session instead; net
- * caches the peer and local names after the first read.
- */
-function downstreamSocket(req: DownstreamRequest): Socket | null {
-  const stream = (req as { stream?: { session?: { socket?: Socket } } }).stream;
-  return stream?.session?.socket ?? (req.socket as Socket | null);
 }

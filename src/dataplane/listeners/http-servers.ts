@@ -5,12 +5,13 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type tls from 'node:tls';
-import type { DownstreamRequest, DownstreamResponse } from '../http/exchange.js';
+import type { Downstream } from '../http/downstream.js';
+import { NodeDownstream } from '../http/node-downstream.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { ResponseFlag, RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { TcpLogEntry } from '../l4/tcp-proxy.js';
 
-export type RequestHandler = (req: DownstreamRequest, res: DownstreamResponse) => void;
+export type RequestHandler = (ds: Downstream) => void;
 
 export interface HttpLimits {
   /** A client that has not finished its headers by then gets 408 (Envoy: request_headers_timeout), ms. */
@@ -44,7 +45,10 @@ export class HttpServers {
   readonly #sessions = new Set<http2.Http2Session>();
   #sweepTimer: NodeJS.Timeout | undefined;
 
+  readonly #onNodeRequest: (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+
   constructor(private readonly rt: ProxyRuntime, private readonly onRequest: RequestHandler, private readonly limits: HttpLimits) {
+    this.#onNodeRequest = (req, res) => onRequest(new NodeDownstream(req, res));
     this.h1 = http.createServer({
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,
@@ -53,12 +57,12 @@ export class HttpServers {
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
       // Envoy answers a missing Host itself (400 missing_host_header, logged); so does the Exchange.
       requireHostHeader: false,
-    } as http.ServerOptions, onRequest);
+    } as http.ServerOptions, this.#onNodeRequest);
     // node starts connection tracking (headers timeout, closeIdleConnections) on 'listening';
     // this server never listens (connections are handed to it), so start it here.
     this.h1.emit('listening');
     this.h1.on('clientError', this.#onClientError);
-    this.h2 = http2.createServer({ maxSessionMemory: 64 }, onRequest);
+    this.h2 = http2.createServer({ maxSessionMemory: 64 }, this.#onNodeRequest);
     this.#watchSessions(this.h2);
   }
 
@@ -69,7 +73,7 @@ export class HttpServers {
     if (this.#secure !== undefined) {
       this.#secure.setSecureContext(options);
     } else {
-      const s = http2.createSecureServer({ ...options, allowHTTP1: true, maxSessionMemory: 64 }, this.onRequest);
+      const s = http2.createSecureServer({ ...options, allowHTTP1: true, maxSessionMemory: 64 }, this.#onNodeRequest);
       s.on('tlsClientError', () => {});
       s.on('clientError', this.#onClientError);
       this.#watchSessions(s);

@@ -10,7 +10,7 @@ import { proxyTcp } from '../l4/tcp-proxy.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { log } from '../log.js';
 import { HttpServers, sniffFirst, type HttpLimits } from './http-servers.js';
-import { handleConnect, handleOutboundRequest, handleOutboundTls } from './outbound.js';
+import { handleConnect, handleOutboundRequest, handleOutboundTls, notFound } from './outbound.js';
 
 interface BoundSocket {
   readonly key: string;
@@ -162,10 +162,10 @@ export class ListenerManager {
     if (s !== undefined) return s;
     const rt = this.#rt;
     if (cl.kind === 'OUTBOUND') {
-      s = new HttpServers(rt, (req, res) => handleOutboundRequest(rt, name, req, res), this.#limits);
-      s.h1.on('connect', (req, socket: Socket, head: Buffer) => {
+      s = new HttpServers(rt, (ds) => handleOutboundRequest(rt, name, ds), this.#limits);
+      s.h1.on('connect', (req: { url?: string }, socket: Socket, head: Buffer) => {
         socket.on('error', noop);
-        handleConnect(rt, name, req, socket, head, (listenerName, tunnel) => {
+        handleConnect(rt, name, req.url ?? '', socket, head, (listenerName, tunnel) => {
           const target = this.#rt.current.byName.get(listenerName);
           if (target === undefined || target.kind !== 'HTTP') { tunnel.destroy(); return; }
           const ts = this.#serversFor(target);
@@ -174,10 +174,10 @@ export class ListenerManager {
       });
     } else {
       const last = this.#last;
-      s = new HttpServers(rt, (req, res) => {
+      s = new HttpServers(rt, (ds) => {
         const cur = rt.current.byName.get(name) ?? last.get(name);
-        if (cur === undefined || cur.kind !== 'HTTP') { res.statusCode = 404; res.end(); return; }
-        new Exchange(rt, req, res, cur.listener.port, undefined).run(cur.routes);
+        if (cur === undefined || cur.kind !== 'HTTP') { notFound(ds); return; }
+        new Exchange(rt, ds, cur.listener.port, undefined).run(cur.routes);
       }, this.#limits);
       if (cl.kind === 'HTTP') s.setTls(cl.tls, cl.tlsKey);
     }

@@ -1,10 +1,10 @@
 // The sidecar's virtualOutbound entry point used as an explicit (forward) proxy: absolute-form and
 // Host-routed HTTP requests go to the bindToPort:false HTTP listener of their destination port, and
 // CONNECT tunnels to the TLS, TCP or HTTP listener of theirs; else the fallback (Passthrough/BlackHole).
-import type http from 'node:http';
 import type { Socket } from 'node:net';
 import type { CompiledConfig, CompiledOutboundListener } from '../config/compile.js';
-import { Exchange, splitHostPort, type DownstreamRequest, type DownstreamResponse } from '../http/exchange.js';
+import { Exchange, splitHostPort } from '../http/exchange.js';
+import type { Downstream } from '../http/downstream.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { proxyTcp, refuseConnection } from '../l4/tcp-proxy.js';
 import { ResponseFlag } from '../telemetry/flags.js';
@@ -16,10 +16,10 @@ export type HttpTunnelSink = (listenerName: string, socket: Socket) => void;
 const CONNECT_OK = 'HTTP/1.1 200 Connection established\r\n\r\n';
 
 /** Routes one HTTP request received on the outbound listener `name`. */
-export function handleOutboundRequest(rt: ProxyRuntime, name: string, req: DownstreamRequest, res: DownstreamResponse): void {
+export function handleOutboundRequest(rt: ProxyRuntime, name: string, ds: Downstream): void {
   const cfg = rt.current;
   const ol = cfg.byName.get(name);
-  const url = req.url ?? '/';
+  const url = ds.url;
   let authority: string;
   let path: string;
   let defaultPort = 80;
@@ -33,27 +33,35 @@ export function handleOutboundRequest(rt: ProxyRuntime, name: string, req: Downs
     const at = authority.lastIndexOf('@');
     if (at >= 0) authority = authority.slice(at + 1);
   } else {
-    authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? '';
+    authority = ds.authority;
     path = url;
   }
   const { port } = splitHostPort(authority, defaultPort);
   const vl = cfg.virtualByPort.get(port);
   const table = vl?.kind === 'HTTP' ? vl.routes : ol?.kind === 'OUTBOUND' ? ol.fallbackRoutes : undefined;
-  const ex = new Exchange(rt, req, res, port, { authority, path });
   if (table === undefined) {
     // The outbound listener itself was removed by a swap: nothing routes this any more.
-    res.statusCode = 404;
-    res.end();
+    notFound(ds);
     return;
   }
-  ex.run(table);
+  new Exchange(rt, ds, port, { authority, path }).run(table);
+}
+
+/** A bare 404 for a request whose listener is gone (not logged: no listener to log it). */
+export function notFound(ds: Downstream): void {
+  try {
+    ds.writeHead(404, { 'content-length': '0' });
+    ds.end();
+  } catch {
+    ds.reset();
+  }
+  if (!ds.requestComplete) ds.discardBody();
 }
 
 /** A CONNECT request on the outbound listener: answer 200, then route the tunnel by host:port. */
-export function handleConnect(rt: ProxyRuntime, name: string, req: http.IncomingMessage, socket: Socket, head: Buffer, toHttp: HttpTunnelSink): void {
+export function handleConnect(rt: ProxyRuntime, name: string, target: string, socket: Socket, head: Buffer, toHttp: HttpTunnelSink): void {
   const startTime = Date.now();
   const cfg: CompiledConfig = rt.current;
-  const target = req.url ?? '';
   const { host, port } = splitHostPort(target, 443);
   if (host === '' || !(port > 0 && port < 65536)) {
     socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');

@@ -1,0 +1,129 @@
+// Writing HTTP/1.1 heads as one latin1 string: header blocks are built by concatenation (V8 makes
+// ropes of it; the socket flattens once when it writes), never through node:http's OutgoingMessage.
+import type { HeaderMap } from '../routing/index.js';
+
+/** Status reason phrases (RFC 9110), for status lines; others get "Unknown". */
+export const REASONS: Readonly<Record<number, string>> = {
+  100: 'Continue', 101: 'Switching Protocols', 102: 'Processing', 103: 'Early Hints',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 203: 'Non-Authoritative Information', 204: 'No Content',
+  205: 'Reset Content', 206: 'Partial Content', 207: 'Multi-Status', 208: 'Already Reported', 226: 'IM Used',
+  300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
+  305: 'Use Proxy', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found',
+  405: 'Method Not Allowed', 406: 'Not Acceptable', 407: 'Proxy Authentication Required', 408: 'Request Timeout',
+  409: 'Conflict', 410: 'Gone', 411: 'Length Required', 412: 'Precondition Failed', 413: 'Payload Too Large',
+  414: 'URI Too Long', 415: 'Unsupported Media Type', 416: 'Range Not Satisfiable', 417: 'Expectation Failed',
+  418: "I'm a Teapot", 421: 'Misdirected Request', 422: 'Unprocessable Entity', 423: 'Locked', 424: 'Failed Dependency',
+  425: 'Too Early', 426: 'Upgrade Required', 428: 'Precondition Required', 429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large', 451: 'Unavailable For Legal Reasons',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Gateway Timeout', 505: 'HTTP Version Not Supported', 506: 'Variant Also Negotiates', 507: 'Insufficient Storage',
+  508: 'Loop Detected', 510: 'Not Extended', 511: 'Network Authentication Required',
+};
+
+/** `HTTP/1.1 200 OK\r\n`, cached per status. */
+const statusLines = new Map<number, string>();
+export function statusLine(status: number): string {
+  let l = statusLines.get(status);
+  if (l === undefined) {
+    l = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n`;
+    statusLines.set(status, l);
+  }
+  return l;
+}
+
+/** A header name as a token (RFC 9110 §5.6.2), table-driven. */
+const TOKEN = (() => {
+  const t = new Uint8Array(128);
+  const s = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  for (let i = 0; i < s.length; i++) t[s.charCodeAt(i)] = 1;
+  return t;
+})();
+
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+/** A header value that can be sent: HTAB, visible ASCII, obs-text; no CR, LF or NUL. */
+export function isValidValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
+  }
+  return true;
+}
+
+export class InvalidHeaderError extends Error {
+  constructor(readonly header: string) {
+    super(`invalid header ${JSON.stringify(header)}`);
+    this.name = 'InvalidHeaderError';
+  }
+}
+
+/**
+ * `name: value\r\n` lines for `headers`, checked (throws InvalidHeaderError). Names are written as
+ * stored (lower-case, as Envoy sends them); undefined values are skipped, arrays repeated.
+ */
+export function headerLines(headers: HeaderMap): string {
+  let out = '';
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (!isToken(name)) throw new InvalidHeaderError(name);
+    if (typeof v === 'string') {
+      if (!isValidValue(v)) throw new InvalidHeaderError(name);
+      out += name + ': ' + v + '\r\n';
+    } else {
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i]!;
+        if (!isValidValue(x)) throw new InvalidHeaderError(name);
+        out += name + ': ' + x + '\r\n';
+      }
+    }
+  }
+  return out;
+}
+
+/** The IMF-fixdate for the Date header, recomputed at most once a second. */
+let dateSecond = -1;
+let dateValue = '';
+export function httpDate(): string {
+  const now = Date.now();
+  const s = Math.floor(now / 1000);
+  if (s !== dateSecond) {
+    dateSecond = s;
+    dateValue = new Date(now).toUTCString();
+  }
+  return dateValue;
+}
+
+/**
+ * Headers from a raw [name, value, …] array (as llhttp gives them) into a map by lower-case name;
+ * a repeated name becomes an array in arrival order.
+ */
+export function headerMapFromRaw(raw: readonly string[]): HeaderMap {
+  const h: HeaderMap = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = lowerName(raw[i]!);
+    const v = raw[i + 1]!;
+    const cur = h[name];
+    if (cur === undefined) h[name] = v;
+    else if (typeof cur === 'string') h[name] = [cur, v];
+    else cur.push(v);
+  }
+  return h;
+}
+
+/** Lower-cases a header name, without a copy when it already is (the common case). */
+export function lowerName(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return s.toLowerCase();
+  }
+  return s;
+}
