@@ -6,9 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type http2 from 'node:http2';
 import { constants as h2c } from 'node:http2';
-import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { Dispatcher } from 'undici';
 import type { ForwardAction, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
 import type { CompiledConfig } from '../config/compile.js';
 import {
@@ -19,6 +17,7 @@ import type { AccessLogEntry } from '../telemetry/accesslog.js';
 import type { ClusterRuntime, HttpUpstream } from '../upstream/cluster-runtime.js';
 import type { RequestOutcome, UpstreamTarget } from '../upstream/endpoints.js';
 import { ConnectError } from '../upstream/h2-session.js';
+import { UpstreamError, type H1Call, type H1Handler } from '../upstream/h1-pool.js';
 import { DnsError } from '../dns/resolver.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
@@ -637,7 +636,7 @@ interface AttemptOutcome {
 
 const COMMITTED: AttemptOutcome = { kind: 'status', committed: true, status: 0 };
 
-class Attempt implements Dispatcher.DispatchHandler {
+class Attempt implements H1Handler {
   readonly #ex: Exchange;
   readonly #up: HttpUpstream;
   readonly target: UpstreamTarget;
@@ -645,7 +644,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   #settled = false;
   #connected = false;
   #started = false;
-  #controller: Dispatcher.DispatchController | undefined = undefined;
+  #call: H1Call | undefined = undefined;
   #h2stream: http2.ClientHttp2Stream | undefined = undefined;
   #timer: NodeJS.Timeout | undefined = undefined;
   #aborted = false;
@@ -672,28 +671,19 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.#perTryMs !== undefined && this.#perTryMs > 0) {
       this.#timer = setTimeout(() => this.#onPerTryTimeout(), this.#perTryMs);
     }
-    const ex = this.#ex;
-    const streamBody = body;
     if (this.#up.kind === 'h1') {
-      headers['host'] = authority;
-      try {
-        const b = streamBody === null || Buffer.isBuffer(streamBody) ? streamBody : toReadable(streamBody);
-        this.#up.pool.dispatch({ path, method: ex.method, headers: headers as Record<string, string | string[]>, body: b as Dispatcher.DispatchOptions['body'] }, this);
-      } catch (err) {
-        this.#fail(err as Error);
-      }
+      this.#call = this.#up.pool.dispatch({ method: this.#ex.method, path, authority, headers }, body, this);
     } else {
-      this.#h2(path, authority, headers, streamBody);
+      this.#h2(path, authority, headers, body);
     }
   }
 
   abort(): void {
     if (this.#aborted) return;
     this.#aborted = true;
-    // Settled first: the error the abort raises in undici's callbacks is then ignored.
+    // Settled first: whatever the abort raises in the upstream's callbacks is then ignored.
     this.#settle(COMMITTED);
-    const err = new Error('aborted by proxy');
-    if (this.#controller !== undefined) this.#controller.abort(err);
+    this.#call?.abort();
     if (this.#h2stream !== undefined && !this.#h2stream.destroyed) this.#h2stream.close(h2c.NGHTTP2_CANCEL);
   }
 
@@ -704,7 +694,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     try {
       this.#ex.attemptDone(this, o);
     } catch (err) {
-      // Never into undici's or http2's callbacks: the exchange answers 500 and logs.
+      // Never into the pool's or http2's callbacks: the exchange answers 500 and logs.
       this.#ex.internalError(err);
     }
   }
@@ -718,8 +708,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     }
     this.#aborted = true;
     this.#settle({ kind: 'per-try-timeout', committed: false, status: 504 });
-    const err = new Error('per try timeout');
-    this.#controller?.abort(err);
+    this.#call?.abort();
     if (this.#h2stream !== undefined && !this.#h2stream.destroyed) this.#h2stream.close(h2c.NGHTTP2_CANCEL);
   }
 
@@ -741,21 +730,21 @@ class Attempt implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  // ---- undici DispatchHandler
+  // ---- H1Handler (the HTTP/1.1 pool's callbacks)
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
+  onConnected(localAddress: string): void {
     this.#connected = true;
-    if (this.#aborted) controller.abort(new Error('aborted by proxy'));
+    this.#ex.upstreamLocalAddress = localAddress;
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    this.#controller = controller;
-    if (this.#settled && this.#held === undefined) return;
-    this.#onHead(statusCode, headers);
+  onHead(status: number, headers: HeaderMap): boolean {
+    if (this.#settled && this.#held === undefined) return false;
+    this.#onHead(status, headers);
+    // Keep reading while relaying, or while holding a retriable answer for a possible last try.
+    return this.#held !== undefined || (this.#started && !this.#settled);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.#held !== undefined) {
       this.#heldChunks!.push(chunk);
       return;
@@ -763,12 +752,14 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.#settled || this.#ex.finished) return;
     if (!this.#ex.writeBody(chunk)) {
       // Backpressure: only a slow client costs a listener.
-      controller.pause();
-      this.#ex.downstream.onDrain(() => controller.resume());
+      this.#call!.pause();
+      this.#ex.downstream.onDrain(this.#resume);
     }
   }
 
-  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+  #resume = (): void => { this.#call?.resume(); };
+
+  onEnd(trailers: HeaderMap | undefined): void {
     if (this.#held !== undefined) {
       this.#held.body = Buffer.concat(this.#heldChunks!);
       this.#settle(this.#held);
@@ -779,7 +770,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.#settle(COMMITTED);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onError(err: UpstreamError): void {
     if (this.#settled) return;
     this.#fail(err);
   }
@@ -796,9 +787,10 @@ class Attempt implements Dispatcher.DispatchHandler {
       return;
     }
     const code = err.code ?? '';
-    if (err instanceof ConnectError || isConnectError(code) || (!this.#connected && !isProtocolError(err))) {
+    const kind = err instanceof UpstreamError ? err.kind : undefined;
+    if (kind === 'connect' || (kind === undefined && (err instanceof ConnectError || isConnectError(code) || (!this.#connected && !isProtocolError(err))))) {
       this.#settle({ kind: 'connect', committed: false, status: 503, transportReason: transportReason(err) });
-    } else if (isProtocolError(err)) {
+    } else if (kind === 'protocol' || (kind === undefined && isProtocolError(err))) {
       this.#settle({ kind: 'protocol', committed: false, status: 503 });
     } else {
       this.#settle({ kind: 'reset', committed: false, status: 503 });
@@ -900,17 +892,6 @@ class CountingBody implements BodySource, BodySink {
 
   onEnd(trailers: HeaderMap | undefined): void { this.#sink!.onEnd(trailers); }
   onError(err: Error): void { this.#sink!.onError(err); }
-}
-
-/** A body source as a Readable stream (for undici's request body). */
-function toReadable(src: BodySource): Readable {
-  const r = new Readable({ read() { src.resumeBody(); } });
-  src.readBody({
-    onData(c) { if (!r.push(c)) src.pauseBody(); },
-    onEnd() { r.push(null); },
-    onError(e) { r.destroy(e); },
-  });
-  return r;
 }
 
 /** Streams a request body into an HTTP/2 stream, with backpressure. */

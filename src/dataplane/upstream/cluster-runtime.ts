@@ -1,32 +1,22 @@
 // A cluster at run time: its endpoints (H3's ClusterEndpoints), its connection pools and its limits.
 //
 // Kept across config swaps while the cluster's definition is unchanged, so pools and DNS state survive.
-import { createRequire } from 'node:module';
-import type { Pool as UndiciPool, buildConnector as UndiciBuildConnector } from 'undici';
-import type { Socket } from 'node:net';
 import type { Cluster } from '../../proxyconfig/types.js';
 import { ClusterEndpoints, type UpstreamTarget } from './endpoints.js';
 import type { Resolver } from '../dns/resolver.js';
 import { H2Session } from './h2-session.js';
 import { originationOptions } from './tls-origination.js';
 import { sourceAddressFor } from './source-address.js';
-
-// Only the pool and the connector, not undici's index (fetch, WebSocket, caches, mocks): the
-// index alone costs a proxy ~10 MB of resident memory. undici is pinned (package-lock), and
-// these two files are what its index re-exports as Pool and buildConnector.
-const requireCjs = createRequire(import.meta.url);
-const Pool = requireCjs('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
-type Pool = UndiciPool;
-const buildConnector = requireCjs('undici/lib/core/connect.js') as typeof UndiciBuildConnector;
+import { H1Pool } from './h1-pool.js';
 
 /** Istio's default maxConnections / pending / requests: effectively unlimited. */
 const UNLIMITED = 2 ** 32 - 1;
 
-/** An HTTP/1.1 pool plus the local address of the connection it opened last (UPSTREAM_LOCAL_ADDRESS). */
+/** An HTTP/1.1 keep-alive pool to one endpoint. */
 export interface H1Upstream {
   readonly kind: 'h1';
-  readonly pool: Pool;
-  lastLocalAddress: string | undefined;
+  readonly pool: H1Pool;
+  readonly lastLocalAddress: string | undefined;
 }
 
 export interface H2Upstream {
@@ -82,11 +72,11 @@ export class ClusterRuntime {
     const key = `${target.address}:${target.port}|${sni}`;
     let u = this.#upstreams.get(key);
     if (u !== undefined) return u;
-    const addr = target.address.includes(':') ? `[${target.address}]` : target.address;
-    const origin = `${t ? 'https' : 'http'}://${addr}:${target.port}`;
     const cp = c.connectionPool;
     const localAddress = sourceAddressFor(this.sourceIp, target.address);
     if (c.protocol === 'HTTP2') {
+      const addr = target.address.includes(':') ? `[${target.address}]` : target.address;
+      const origin = `${t ? 'https' : 'http'}://${addr}:${target.port}`;
       const h2: H2Upstream = {
         kind: 'h2', lastLocalAddress: undefined,
         session: new H2Session(origin, t ? originationOptions(t, sni, ['h2']) : undefined, c.connectTimeoutMs, localAddress,
@@ -94,27 +84,17 @@ export class ClusterRuntime {
       };
       u = h2;
     } else {
-      const tlsOpts = t ? originationOptions(t, sni) : undefined;
-      const connector = buildConnector({ timeout: c.connectTimeoutMs, ...(tlsOpts ?? {}) } as UndiciBuildConnector.BuildOptions);
-      const h1: H1Upstream = { kind: 'h1', lastLocalAddress: undefined, pool: undefined as unknown as Pool };
-      const pool = new Pool(origin, {
-        connections: cp?.maxConnections ?? null,
-        pipelining: 1,
+      const pool = new H1Pool({
+        address: target.address,
+        port: target.port,
+        ...(t ? { tls: originationOptions(t, sni) } : {}),
+        connectTimeoutMs: c.connectTimeoutMs,
         ...(localAddress !== undefined ? { localAddress } : {}),
-        keepAliveTimeout: cp?.idleTimeoutMs ?? 60_000,
-        keepAliveMaxTimeout: cp?.idleTimeoutMs ?? 600_000,
-        maxRequestsPerClient: cp?.maxRequestsPerConnection,
-        // Timeouts are the route's business (UT), not the pool's.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        connect: (opts, cb) => connector(opts, (err, sock) => {
-          if (sock) h1.lastLocalAddress = `${(sock as Socket).localAddress}:${(sock as Socket).localPort}`;
-          if (err) cb(err, null); else cb(null, sock!);
-        }),
+        ...(cp?.maxConnections !== undefined ? { maxConnections: cp.maxConnections } : {}),
+        idleTimeoutMs: cp?.idleTimeoutMs ?? 60_000,
+        ...(cp?.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: cp.maxRequestsPerConnection } : {}),
       });
-      pool.on('connectionError', () => {});
-      (h1 as { pool: Pool }).pool = pool;
-      u = h1;
+      u = { kind: 'h1', pool, get lastLocalAddress() { return pool.lastLocalAddress; } };
     }
     this.#upstreams.set(key, u);
     return u;
@@ -124,7 +104,7 @@ export class ClusterRuntime {
   close(): void {
     this.endpoints.close();
     for (const u of this.#upstreams.values()) {
-      if (u.kind === 'h1') u.pool.close().catch(() => {});
+      if (u.kind === 'h1') u.pool.close();
       else u.session.close();
     }
     this.#upstreams.clear();

@@ -1,0 +1,569 @@
+// One upstream HTTP/1.1 connection (a raw TCP or TLS socket plus one llhttp response parser), and
+// the per-request state of a dispatched request. Listeners and parser callbacks are installed once
+// per connection and act on the request currently assigned; nothing is allocated per request but
+// the H1Request itself and the strings it sends.
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Socket } from 'node:net';
+import {
+  HTTPParser, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, newParser,
+  type LlhttpParser, type ParseError,
+} from '../http1/llhttp.js';
+import { headerLines, headerMapFromRaw, InvalidHeaderError } from '../http1/head.js';
+import type { HeaderMap } from '../routing/index.js';
+import type { BodySink } from '../http/downstream.js';
+import { UpstreamError, type BodySource, type H1Body, type H1Call, type H1Handler, type H1PoolOptions } from './h1-pool.js';
+
+/** What a connection needs from its pool (implemented by the pool's internal state). */
+export interface ConnOwner {
+  readonly options: H1PoolOptions;
+  readonly maxRequests: number;
+  readonly maxHeaderBytes: number;
+  /** A connection finished connecting (records UPSTREAM_LOCAL_ADDRESS). */
+  connected(conn: H1Connection): void;
+  /** A response completed on a reusable connection: next pending request, idle, or close. */
+  release(conn: H1Connection): void;
+  /** An idle connection is going away: take it off the idle list. */
+  removeIdle(conn: H1Connection): void;
+  /**
+   * The socket closed; `retry` is a request to send again on a fresh connection; `connectError`
+   * is set when the connection never connected (the queued requests then fail with it).
+   */
+  closed(conn: H1Connection, retry: H1Request | null, connectError: UpstreamError | null): void;
+  /** A queued request was aborted. */
+  unqueue(req: H1Request): void;
+}
+
+const EMPTY: string[] = [];
+
+/** A dispatched request: the H1Call handed to the caller, and the sink of a streamed body. */
+export class H1Request implements H1Call, BodySink {
+  readonly owner: ConnOwner;
+  /** Request line and headers, ready to write (built once, also for a retry). */
+  readonly headStr: string;
+  readonly body: H1Body;
+  readonly handler: H1Handler;
+  readonly isHead: boolean;
+  /** Streamed body without content-length: sent with chunked framing. */
+  readonly chunked: boolean;
+  /** The connection writing/reading this request (also while it connects for it). */
+  conn: H1Connection | null;
+  /** onEnd/onError delivered or aborted: no handler call after this. */
+  done: boolean;
+  aborted: boolean;
+  /** Still inside dispatch(): failures are reported on the next tick. */
+  inDispatch: boolean;
+  retried: boolean;
+  /** The whole request body was handed to the socket (a connection is reusable only then). */
+  bodyDone: boolean;
+  /** We paused the body source because the socket's buffer is full. */
+  sourcePaused: boolean;
+  /** The caller paused the response. */
+  paused: boolean;
+  trailers: HeaderMap | undefined;
+
+  constructor(owner: ConnOwner, headStr: string, body: H1Body, handler: H1Handler, isHead: boolean, chunked: boolean) {
+    this.owner = owner;
+    this.headStr = headStr;
+    this.body = body;
+    this.handler = handler;
+    this.isHead = isHead;
+    this.chunked = chunked;
+    this.conn = null;
+    this.done = false;
+    this.aborted = false;
+    this.inDispatch = true;
+    this.retried = false;
+    this.bodyDone = false;
+    this.sourcePaused = false;
+    this.paused = false;
+    this.trailers = undefined;
+  }
+
+  /** Reports a failure once (on the next tick while still inside dispatch). */
+  fail(err: UpstreamError): void {
+    if (this.done) return;
+    this.done = true;
+    this.conn = null;
+    if (this.inDispatch) process.nextTick(emitError, this, err);
+    else this.handler.onError(err);
+  }
+
+  // ---- H1Call
+
+  pause(): void {
+    this.paused = true;
+    const c = this.conn;
+    if (c !== null && c.req === this) c.pauseReading();
+  }
+
+  resume(): void {
+    this.paused = false;
+    const c = this.conn;
+    if (c !== null && c.req === this) c.resumeReading();
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    this.aborted = true;
+    const c = this.conn;
+    this.conn = null;
+    if (c !== null) c.abandon(this);
+    else this.owner.unqueue(this);
+  }
+
+  // ---- BodySink (a streamed request body)
+
+  onData(chunk: Buffer): void {
+    const c = this.conn;
+    if (c !== null && c.req === this) c.writeBodyChunk(this, chunk);
+  }
+
+  onEnd(trailers: HeaderMap | undefined): void {
+    const c = this.conn;
+    if (c !== null && c.req === this) c.writeBodyEnd(this, trailers);
+  }
+
+  onError(err: Error): void {
+    const c = this.conn;
+    if (this.done || c === null) return;
+    c.failRequest(this, new UpstreamError('reset', 'ERR_BODY_ABORTED', `request body aborted: ${err.message}`, err));
+  }
+}
+
+function emitError(req: H1Request, err: UpstreamError): void {
+  req.handler.onError(err);
+}
+
+function emitConnected(req: H1Request, localAddress: string): void {
+  if (!req.aborted) req.handler.onConnected(localAddress);
+}
+
+function errCode(err: Error | null, dflt: string): string {
+  const code = err === null ? undefined : (err as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && code !== '' ? code : dflt;
+}
+
+const CONNECTING = 0;
+const IDLE = 1;
+const BUSY = 2;
+const DEAD = 3;
+
+export class H1Connection {
+  readonly owner: ConnOwner;
+  readonly socket: Socket;
+  readonly parser: LlhttpParser;
+  state: number;
+  connected: boolean;
+  /** The request in flight (or the one this connection was opened for, while connecting). */
+  req: H1Request | null;
+  /** `ip:port` of our end, computed once at connect. */
+  localAddress: string;
+  /** Requests assigned (for maxRequestsPerConnection). */
+  assigned: number;
+  /** Responses completed: from one on, the connection is "reused" (stale keep-alive retry). */
+  served: number;
+  idleSince: number;
+  refed: boolean;
+  readPaused: boolean;
+  /** Response bytes arrived for the current request. */
+  gotBytes: boolean;
+  /** EOF from the peer. */
+  ended: boolean;
+  error: Error | null;
+  connectTimer: NodeJS.Timeout | undefined;
+  // ---- response parse state
+  headRaw: string[] | null;
+  trailerRaw: string[] | null;
+  inBody: boolean;
+  interim: boolean;
+  keepAlive: boolean;
+  /** The request whose response completed during the current execute (finished after it). */
+  completed: H1Request | null;
+  /** Bytes arrived that belong to no request: the connection must close. */
+  stray: boolean;
+
+  constructor(owner: ConnOwner, req: H1Request) {
+    this.owner = owner;
+    this.state = CONNECTING;
+    this.connected = false;
+    this.req = req;
+    this.localAddress = '';
+    this.assigned = 0;
+    this.served = 0;
+    this.idleSince = 0;
+    this.refed = true;
+    this.readPaused = false;
+    this.gotBytes = false;
+    this.ended = false;
+    this.error = null;
+    this.connectTimer = undefined;
+    this.headRaw = null;
+    this.trailerRaw = null;
+    this.inBody = false;
+    this.interim = false;
+    this.keepAlive = false;
+    this.completed = null;
+    this.stray = false;
+    req.conn = this;
+
+    const o = owner.options;
+    const p = newParser(HTTPParser.RESPONSE, owner.maxHeaderBytes);
+    p[kOnHeaders] = this.onParserHeaders.bind(this);
+    p[kOnHeadersComplete] = this.onParserHeadersComplete.bind(this);
+    p[kOnBody] = this.onParserBody.bind(this);
+    p[kOnMessageComplete] = this.onParserMessageComplete.bind(this);
+    this.parser = p;
+
+    // Throws only on invalid options (bad port/address): the pool turns that into a 'connect' error.
+    let s: Socket;
+    if (o.tls !== undefined) {
+      s = tls.connect({ ...o.tls, host: o.address, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) });
+      s.setNoDelay(true);
+      s.on('secureConnect', this.onConnect.bind(this));
+    } else {
+      s = net.connect({ host: o.address, port: o.port, noDelay: true, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) });
+      s.on('connect', this.onConnect.bind(this));
+    }
+    this.socket = s;
+    s.on('data', this.onSocketData.bind(this));
+    s.on('end', this.onSocketEnd.bind(this));
+    s.on('error', this.onSocketError.bind(this));
+    s.on('close', this.onSocketClose.bind(this));
+    s.on('drain', this.onSocketDrain.bind(this));
+    if (o.connectTimeoutMs > 0) {
+      this.connectTimer = setTimeout(this.onConnectTimeout.bind(this), o.connectTimeoutMs);
+    }
+  }
+
+  get isIdle(): boolean {
+    return this.state === IDLE;
+  }
+
+  // ---- lifecycle
+
+  private onConnect(): void {
+    if (this.connectTimer !== undefined) {
+      clearTimeout(this.connectTimer);
+      this.connectTimer = undefined;
+    }
+    if (this.state === DEAD) return;
+    this.connected = true;
+    const s = this.socket;
+    this.localAddress = `${s.localAddress}:${s.localPort}`;
+    this.owner.connected(this);
+    const req = this.req;
+    if (req !== null) {
+      this.req = null;
+      this.start(req, false);
+    } else {
+      // The request it was opened for was aborted meanwhile: serve another, or go idle.
+      this.owner.release(this);
+    }
+  }
+
+  private onConnectTimeout(): void {
+    this.connectTimer = undefined;
+    if (this.connected || this.state === DEAD) return;
+    const err = new Error(`connect timeout after ${this.owner.options.connectTimeoutMs} ms`) as NodeJS.ErrnoException;
+    err.code = 'ETIMEDOUT';
+    this.error = err;
+    this.destroy();
+  }
+
+  /** Assigns `req` to this connected connection and writes it. `sync`: called from dispatch(). */
+  start(req: H1Request, sync: boolean): void {
+    this.state = BUSY;
+    this.req = req;
+    req.conn = this;
+    this.assigned++;
+    this.gotBytes = false;
+    this.stray = false;
+    if (!this.refed) {
+      this.socket.ref();
+      this.refed = true;
+    }
+    if (req.paused) this.pauseReading();
+    if (sync) {
+      // The handler may not be called synchronously from dispatch; the response cannot arrive
+      // before the next tick, so writing first is safe.
+      process.nextTick(emitConnected, req, this.localAddress);
+    } else {
+      req.handler.onConnected(this.localAddress);
+      if (this.req !== req) return; // aborted from onConnected
+    }
+    const s = this.socket;
+    const b = req.body;
+    if (b === null) {
+      req.bodyDone = true;
+      s.write(req.headStr, 'latin1');
+    } else if (Buffer.isBuffer(b)) {
+      req.bodyDone = true;
+      // Head and body leave in one writev.
+      s.cork();
+      s.write(req.headStr, 'latin1');
+      if (b.length > 0) s.write(b);
+      s.uncork();
+    } else {
+      s.write(req.headStr, 'latin1');
+      (b as BodySource).readBody(req);
+    }
+  }
+
+  /** Idle in the pool: unref'd, still reading so a close by the upstream is noticed. */
+  toIdle(now: number): void {
+    this.state = IDLE;
+    this.idleSince = now;
+    if (this.readPaused) this.resumeReading();
+    if (this.refed) {
+      this.socket.unref();
+      this.refed = false;
+    }
+  }
+
+  destroy(): void {
+    if (this.state === DEAD) return;
+    if (this.state === IDLE) this.owner.removeIdle(this);
+    this.state = DEAD;
+    this.socket.destroy();
+  }
+
+  /** The caller aborted `req`: this connection cannot be reused (unless it is still connecting). */
+  abandon(req: H1Request): void {
+    if (this.req !== req) return;
+    this.req = null;
+    if (this.state === CONNECTING) return; // goes to the pool once connected
+    this.destroy();
+  }
+
+  /** Fails the current request and closes the connection. */
+  failRequest(req: H1Request, err: UpstreamError): void {
+    if (this.req === req) this.req = null;
+    this.destroy();
+    req.fail(err);
+  }
+
+  pauseReading(): void {
+    if (!this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  resumeReading(): void {
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  // ---- request body
+
+  writeBodyChunk(req: H1Request, chunk: Buffer): void {
+    const s = this.socket;
+    let ok: boolean;
+    if (req.chunked) {
+      if (chunk.length === 0) return; // a zero-size chunk would end the body
+      s.cork();
+      s.write(chunk.length.toString(16) + '\r\n', 'latin1');
+      s.write(chunk);
+      ok = s.write('\r\n', 'latin1');
+      s.uncork();
+    } else {
+      ok = s.write(chunk);
+    }
+    if (!ok && !req.sourcePaused) {
+      req.sourcePaused = true;
+      (req.body as BodySource).pauseBody();
+    }
+  }
+
+  writeBodyEnd(req: H1Request, trailers: HeaderMap | undefined): void {
+    if (req.chunked) {
+      let last = '0\r\n';
+      if (trailers !== undefined) {
+        try {
+          last += headerLines(trailers);
+        } catch (err) {
+          this.failRequest(req, invalidHeader(err as Error));
+          return;
+        }
+      }
+      this.socket.write(last + '\r\n', 'latin1');
+    }
+    req.bodyDone = true;
+  }
+
+  private onSocketDrain(): void {
+    const req = this.req;
+    if (req !== null && req.sourcePaused) {
+      req.sourcePaused = false;
+      (req.body as BodySource).resumeBody();
+    }
+  }
+
+  // ---- response
+
+  private onSocketData(data: Buffer): void {
+    if (this.req === null) {
+      // An idle connection (or an abandoned one) has nothing to read.
+      this.destroy();
+      return;
+    }
+    this.gotBytes = true;
+    const r = this.parser.execute(data);
+    if (typeof r !== 'number') this.onParseError(r);
+    if (this.completed !== null || this.stray) this.afterParse();
+  }
+
+  private onParseError(e: ParseError): void {
+    const req = this.req;
+    this.stray = true;
+    if (req !== null) this.failRequest(req, new UpstreamError('protocol', e.code, `upstream sent invalid HTTP/1.1: ${e.reason ?? e.message}`, e));
+  }
+
+  /** Finishes a response completed during execute/finish, then drops the connection on stray bytes. */
+  private afterParse(): void {
+    const req = this.completed;
+    if (req !== null) {
+      this.completed = null;
+      this.served++;
+      if (this.state === BUSY && !this.stray && !this.ended && this.keepAlive && req.bodyDone &&
+          this.assigned < this.owner.maxRequests) {
+        this.owner.release(this);
+      } else {
+        this.destroy();
+      }
+      if (!req.done) {
+        req.done = true;
+        req.handler.onEnd(req.trailers);
+      }
+    }
+    if (this.stray) this.destroy();
+  }
+
+  private onParserHeaders(raw: string[]): void {
+    // Before the head completes: a head too long for one flush; after it: trailers.
+    if (this.inBody) this.trailerRaw = this.trailerRaw === null ? raw : this.trailerRaw.concat(raw);
+    else this.headRaw = this.headRaw === null ? raw : this.headRaw.concat(raw);
+  }
+
+  private onParserHeadersComplete(
+    _maj: number, _min: number, rawHeaders: string[] | undefined, _method: number, _url: string | undefined,
+    status: number, _msg: string | undefined, _upgrade: boolean, shouldKeepAlive: boolean,
+  ): number {
+    let raw = rawHeaders;
+    const pre = this.headRaw;
+    if (pre !== null) {
+      this.headRaw = null;
+      raw = raw === undefined ? pre : pre.concat(raw);
+    }
+    const req = this.req;
+    if (req === null) {
+      this.stray = true;
+      return 0;
+    }
+    if (status < 200) {
+      if (status === 101) {
+        this.failRequest(req, new UpstreamError('protocol', 'ERR_UNEXPECTED_UPGRADE', 'upstream switched protocols (101) on a plain request'));
+        return 0;
+      }
+      this.interim = true; // 100 Continue, 103 Early Hints: wait for the final head
+      return 0;
+    }
+    this.inBody = true;
+    this.keepAlive = shouldKeepAlive;
+    const ok = req.handler.onHead(status, headerMapFromRaw(raw ?? EMPTY));
+    if (this.req !== req) return 0; // aborted from onHead
+    if (ok === false) {
+      req.done = true;
+      req.aborted = true;
+      req.conn = null;
+      this.req = null;
+      this.destroy();
+      return 0;
+    }
+    return req.isHead ? 1 : 0;
+  }
+
+  private onParserBody(chunk: Buffer): void {
+    const req = this.req;
+    if (req !== null && this.inBody) req.handler.onData(chunk);
+  }
+
+  private onParserMessageComplete(): void {
+    if (this.interim) {
+      this.interim = false;
+      return;
+    }
+    const req = this.req;
+    this.inBody = false;
+    const t = this.trailerRaw;
+    this.trailerRaw = null;
+    if (req === null) {
+      this.stray = true;
+      return;
+    }
+    this.req = null;
+    req.conn = null;
+    req.trailers = t === null || t.length === 0 ? undefined : headerMapFromRaw(t);
+    this.completed = req;
+  }
+
+  private onSocketEnd(): void {
+    this.ended = true;
+    if (this.req !== null && this.gotBytes && this.inBody) {
+      // A close-delimited body ends here; an incomplete one fails in onSocketClose.
+      this.parser.finish();
+      if (this.completed !== null) this.afterParse();
+    }
+    this.destroy();
+  }
+
+  private onSocketError(err: Error): void {
+    if (this.error === null) this.error = err;
+  }
+
+  private onSocketClose(): void {
+    if (this.connectTimer !== undefined) {
+      clearTimeout(this.connectTimer);
+      this.connectTimer = undefined;
+    }
+    if (this.state === IDLE) this.owner.removeIdle(this);
+    this.state = DEAD;
+    this.parser.close();
+    const req = this.req;
+    this.req = null;
+    let retry: H1Request | null = null;
+    let err: UpstreamError | null = null;
+    let connectError: UpstreamError | null = null;
+    const cause = this.error ?? undefined;
+    if (!this.connected && (cause !== undefined || req !== null)) {
+      const o = this.owner.options;
+      connectError = new UpstreamError('connect', errCode(this.error, 'ECONNRESET'),
+        `connect to ${o.address}:${o.port} failed${cause ? `: ${cause.message}` : ''}`, cause);
+    }
+    if (req !== null && !req.done) {
+      if (connectError !== null) {
+        err = connectError;
+      } else if (!this.gotBytes && this.served > 0 && !req.retried && (req.body === null || Buffer.isBuffer(req.body))) {
+        // The upstream closed a kept-alive connection as we reused it: send once more on a fresh one.
+        req.retried = true;
+        req.conn = null;
+        retry = req;
+      } else {
+        err = new UpstreamError('reset', errCode(this.error, 'ECONNRESET'),
+          `upstream connection closed before the response completed${cause ? `: ${cause.message}` : ''}`, cause);
+      }
+    }
+    // The pool first (counts, queue), so a retry the handler dispatches from onError sees a free slot.
+    this.owner.closed(this, retry, connectError);
+    if (err !== null) req!.fail(err);
+  }
+}
+
+export function invalidHeader(err: Error): UpstreamError {
+  const name = err instanceof InvalidHeaderError ? err.header : '';
+  return new UpstreamError('protocol', 'ERR_INVALID_HEADER', `invalid request header ${JSON.stringify(name)}`, err);
+}
