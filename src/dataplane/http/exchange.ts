@@ -117,6 +117,8 @@ export class Exchange implements AccessLogEntry, RequestView {
   #tlsHost = '';
   #body: Buffer | BodySource | null = null;
   #delayTimer: NodeJS.Timeout | undefined = undefined;
+  /** The downstream went away while its request body was being sent upstream. */
+  #bodyFailed = false;
   #retry: RetryPolicy | undefined = undefined;
   #maxRetries = 0;
 
@@ -387,6 +389,14 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (upstream.lastLocalAddress !== undefined) this.upstreamLocalAddress = upstream.lastLocalAddress;
     cr.endpoints.requestFinished(attempt.target, outcomeFor(outcome, this.responseCode));
     if (outcome.committed || this.#finished) return;
+    if (this.#bodyFailed) {
+      // The upstream failed because the client stopped sending: the client's disconnect (DC), no reply.
+      this.responseCode = 0;
+      this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.DC);
+      this.responseCodeDetails = D.DOWNSTREAM_REMOTE_DISCONNECT;
+      this.#destroyDownstream();
+      return;
+    }
     const retry = this.#retry;
     const canRetry = retry !== undefined && retriable(retry, outcome);
     if (canRetry && this.#retriesDone < this.#maxRetries && !(this.#body instanceof CountingBody)) {
@@ -423,6 +433,10 @@ export class Exchange implements AccessLogEntry, RequestView {
 
   countRequestBytes(n: number): void {
     this.bytesReceived += n;
+  }
+
+  downstreamBodyFailed(): void {
+    this.#bodyFailed = true;
   }
 
   /**
@@ -891,7 +905,10 @@ class CountingBody implements BodySource, BodySink {
   }
 
   onEnd(trailers: HeaderMap | undefined): void { this.#sink!.onEnd(trailers); }
-  onError(err: Error): void { this.#sink!.onError(err); }
+  onError(err: Error): void {
+    this.#ex.downstreamBodyFailed();
+    this.#sink!.onError(err);
+  }
 }
 
 /** Streams a request body into an HTTP/2 stream, with backpressure. */

@@ -32,6 +32,7 @@ interface ParserClass {
   new (): LlhttpParser;
   readonly REQUEST: number;
   readonly RESPONSE: number;
+  readonly kOnMessageBegin: number;
   readonly kOnHeaders: number;
   readonly kOnHeadersComplete: number;
   readonly kOnBody: number;
@@ -58,6 +59,8 @@ export type OnHeadersComplete = (
   url: string | undefined, statusCode: number, statusMessage: string | undefined, upgrade: boolean, shouldKeepAlive: boolean,
 ) => number | void;
 
+/** Called at the first byte of each message. */
+export const kOnMessageBegin = HTTPParser.kOnMessageBegin;
 export const kOnHeaders = HTTPParser.kOnHeaders;
 export const kOnHeadersComplete = HTTPParser.kOnHeadersComplete;
 export const kOnBody = HTTPParser.kOnBody;

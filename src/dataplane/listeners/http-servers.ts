@@ -1,6 +1,6 @@
-// The HTTP codecs of one listener: node:http (HTTP/1.1), node:http2 (h2c prior knowledge) and,
-// when the listener terminates TLS, an HTTP/2 secure server with HTTP/1.1 fallback (ALPN).
-// None of them listens: the listener's socket server hands connections over.
+// The HTTP codecs of one listener: outpost's own HTTP/1.x codec (../http1/server.ts), node:http2
+// (h2c prior knowledge) and, when the listener terminates TLS, node's HTTP/2 secure server with
+// HTTP/1.1 fallback (ALPN). None of them listens: the listener's socket server hands connections over.
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
@@ -10,8 +10,11 @@ import { NodeDownstream } from '../http/node-downstream.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { ResponseFlag, RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { TcpLogEntry } from '../l4/tcp-proxy.js';
+import { H1Server, type H1ClientError } from '../http1/server.js';
 
 export type RequestHandler = (ds: Downstream) => void;
+/** A CONNECT request on an HTTP/1 connection (outbound listeners): the socket is handed over. */
+export type ConnectHandler = (target: string, socket: Socket, head: Buffer) => void;
 
 export interface HttpLimits {
   /** A client that has not finished its headers by then gets 408 (Envoy: request_headers_timeout), ms. */
@@ -37,7 +40,7 @@ interface SocketInternals {
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export class HttpServers {
-  readonly h1: http.Server;
+  readonly h1: H1Server;
   readonly h2: http2.Http2Server;
   #secure: http2.Http2SecureServer | undefined;
   #tlsKey = '';
@@ -47,21 +50,13 @@ export class HttpServers {
 
   readonly #onNodeRequest: (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
-  constructor(private readonly rt: ProxyRuntime, private readonly onRequest: RequestHandler, private readonly limits: HttpLimits) {
+  constructor(private readonly rt: ProxyRuntime, onRequest: RequestHandler, private readonly limits: HttpLimits, onConnect?: ConnectHandler) {
     this.#onNodeRequest = (req, res) => onRequest(new NodeDownstream(req, res));
-    this.h1 = http.createServer({
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: 0,
-      maxHeaderSize: limits.maxHeaderBytes,
-      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-      // Envoy answers a missing Host itself (400 missing_host_header, logged); so does the Exchange.
-      requireHostHeader: false,
-    } as http.ServerOptions, this.#onNodeRequest);
-    // node starts connection tracking (headers timeout, closeIdleConnections) on 'listening';
-    // this server never listens (connections are handed to it), so start it here.
-    this.h1.emit('listening');
-    this.h1.on('clientError', this.#onClientError);
+    this.h1 = new H1Server({
+      onRequest,
+      ...(onConnect !== undefined ? { onConnect } : {}),
+      onClientError: this.#logClientError,
+    }, limits);
     this.h2 = http2.createServer({ maxSessionMemory: 64 }, this.#onNodeRequest);
     this.#watchSessions(this.h2);
   }
@@ -106,7 +101,7 @@ export class HttpServers {
       // as in Envoy, or node's session would sit in CLOSE-WAIT forever.
       socket.allowHalfOpen = false;
       this.h2.emit('connection', socket);
-    } else this.h1.emit('connection', socket);
+    } else this.h1.accept(socket);
   }
 
   #track(socket: Socket): void {
@@ -161,7 +156,20 @@ export class HttpServers {
     }
   };
 
-  /** Malformed HTTP/1.1 (400), oversized headers (431), headers too slow (408): answered, logged. */
+  /** A request outpost's HTTP/1 codec answered itself (400, 408, 431): logged as Envoy does. */
+  #logClientError = (c: H1ClientError): void => {
+    const rt = this.rt;
+    if (rt.accessLog === undefined) return;
+    const e = new TcpLogEntry(c.socket, Date.now(), undefined, undefined);
+    (e as { protocol: string | undefined }).protocol = 'HTTP/1.1';
+    e.responseCode = c.status;
+    e.responseFlags = c.status === 408 ? '-' : ResponseFlag.DPE;
+    e.responseCodeDetails = c.details;
+    e.bytesSent = c.bodyBytes;
+    rt.accessLog.log(e);
+  };
+
+  /** Malformed HTTP/1.1 (400), oversized headers (431), headers too slow (408) on node's TLS HTTP/1.1: answered, logged. */
   #onClientError = (err: Error & { code?: string }, socket: Socket): void => {
     if (socket.destroyed || !socket.writable) { socket.destroy(); return; }
     let status = 400;
@@ -186,14 +194,14 @@ export class HttpServers {
 
   /** Stops accepting and closes idle connections; open requests finish. */
   closeIdle(): void {
-    this.h1.closeIdleConnections();
+    this.h1.closeIdle();
     for (const s of this.#sessions) s.close();
   }
 
   destroyAll(): void {
     clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
-    this.h1.close();
+    this.h1.destroyAll();
     for (const s of this.#sessions) s.destroy();
     for (const s of this.#sockets) s.destroy();
   }

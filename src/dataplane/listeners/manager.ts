@@ -162,14 +162,13 @@ export class ListenerManager {
     if (s !== undefined) return s;
     const rt = this.#rt;
     if (cl.kind === 'OUTBOUND') {
-      s = new HttpServers(rt, (ds) => handleOutboundRequest(rt, name, ds), this.#limits);
-      s.h1.on('connect', (req: { url?: string }, socket: Socket, head: Buffer) => {
+      s = new HttpServers(rt, (ds) => handleOutboundRequest(rt, name, ds), this.#limits, (target, socket, head) => {
         socket.on('error', noop);
-        handleConnect(rt, name, req.url ?? '', socket, head, (listenerName, tunnel) => {
-          const target = this.#rt.current.byName.get(listenerName);
-          if (target === undefined || target.kind !== 'HTTP') { tunnel.destroy(); return; }
-          const ts = this.#serversFor(target);
-          if (target.tls !== undefined) ts.acceptTls(tunnel); else ts.acceptPlain(tunnel, undefined);
+        handleConnect(rt, name, target, socket, head, (listenerName, tunnel) => {
+          const l = this.#rt.current.byName.get(listenerName);
+          if (l === undefined || l.kind !== 'HTTP') { tunnel.destroy(); return; }
+          const ts = this.#serversFor(l);
+          if (l.tls !== undefined) ts.acceptTls(tunnel); else ts.acceptPlain(tunnel, undefined);
         });
       });
     } else {

@@ -1,0 +1,520 @@
+// One HTTP/1.x client connection of the server codec: llhttp parses requests off the socket, each
+// becomes a RequestStream delivered in order (pipelined ones wait), responses are written with
+// their framing, and the connection closes when HTTP says so. All socket listeners and parser
+// callbacks are installed once here; requests carry no closures of their own.
+import type { Socket } from 'node:net';
+import { RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
+import { headerMapFromRaw } from './head.js';
+import {
+  HTTPParser, METHODS, newParser, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete,
+  type LlhttpParser, type ParseError,
+} from './llhttp.js';
+import { MAX_QUEUED_BODY, RequestStream } from './request-stream.js';
+import type { H1ClientError, H1Limits, H1ServerHooks } from './server.js';
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A closing connection whose response is fully written waits this long for the client's FIN
+ * (closing at once, with unread input, would send RST and could destroy the response in flight).
+ */
+const LINGER_MS = 5000;
+
+/** What the connections of one H1Server share. */
+export class ServerShared {
+  /** closeIdle was called: every response closes its connection. */
+  draining = false;
+  readonly conns = new Set<ServerConnection>();
+  constructor(readonly hooks: H1ServerHooks, readonly limits: H1Limits) {}
+}
+
+function closeParser(p: LlhttpParser): void {
+  p.close();
+}
+
+export class ServerConnection {
+  readonly parser: LlhttpParser;
+  readonly encrypted: boolean;
+  /** The request whose response is being produced (delivered to onRequest, not ended). */
+  active: RequestStream | null = null;
+  /** The request whose message the parser is in (head done, body not finished). */
+  parsing: RequestStream | null = null;
+  /** Pipelined requests, parsed while a response was in flight, in arrival order. */
+  held: RequestStream[] = [];
+  /** A head longer than one flush of llhttp's (kOnHeaders), then trailers. */
+  rawHead: string[] | null = null;
+  urlPart = '';
+  rawTrailers: string[] | null = null;
+  /** When the head being received began (ms), 0 when none is. */
+  headStart = 0;
+  /** When the sweep first saw the connection idle (ms), 0 when not idle since. */
+  idleSince = 0;
+  /** When the sweep first saw the closing connection done writing (ms). */
+  lingerSince = 0;
+  /** The final response head, held back to go out with the first body bytes (one syscall). */
+  pendingHead = '';
+  flushScheduled = false;
+  nextScheduled = false;
+  reading = true;
+  /** No more requests are parsed from this connection (incoming bytes are dropped). */
+  stopped = false;
+  closing = false;
+  closed = false;
+  peerEnded = false;
+  executing = false;
+  /** A codec error to answer once the responses in flight are done. */
+  pendingError: 0 | 400 | 408 | 431 = 0;
+  /** A CONNECT to hand over (with the bytes after its head) once the responses in flight are done. */
+  connectTarget: string | null = null;
+  connectHead: Buffer = EMPTY;
+
+  constructor(readonly shared: ServerShared, readonly socket: Socket) {
+    this.encrypted = (socket as { encrypted?: boolean }).encrypted === true;
+    const p = newParser(HTTPParser.REQUEST, shared.limits.maxHeaderBytes);
+    this.parser = p;
+    p[kOnMessageBegin] = this.#onMessageBegin;
+    p[kOnHeaders] = this.#onHeaders;
+    p[kOnHeadersComplete] = this.#onHeadersComplete;
+    p[kOnBody] = this.#onBody;
+    p[kOnMessageComplete] = this.#onMessageComplete;
+    socket.setNoDelay(true);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    socket.on('drain', this.#onDrain);
+    // The socket may come from a sniffer that read in paused mode; data unshifted flows from here.
+    socket.resume();
+  }
+
+  // ---- parsing
+
+  #onData = (d: Buffer): void => {
+    if (this.stopped) {
+      // Bytes for a CONNECT tunnel that waits for the responses before it (pipelined).
+      if (this.connectTarget !== null) this.connectHead = Buffer.concat([this.connectHead, d]);
+      return;
+    }
+    this.executing = true;
+    let r: number | ParseError;
+    try {
+      r = this.parser.execute(d);
+    } catch {
+      // A handler threw inside a parser callback: the parser's state is lost with it.
+      this.executing = false;
+      this.destroy();
+      return;
+    }
+    this.executing = false;
+    if (this.connectTarget !== null) {
+      if (this.closed || this.closing) return;
+      if (typeof r === 'number') this.connectHead = d.subarray(r);
+      if (this.active === null && this.held.length === 0) this.#handover();
+      else this.updateReading();
+      return;
+    }
+    if (typeof r !== 'number' && !this.stopped) this.fail(r.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
+  };
+
+  #onMessageBegin = (): void => {
+    if (this.stopped) return;
+    this.headStart = Date.now();
+    this.idleSince = 0;
+  };
+
+  #onHeaders = (raw: string[], url: string): void => {
+    if (this.parsing !== null) {
+      this.rawTrailers = this.rawTrailers === null ? raw : this.rawTrailers.concat(raw);
+      return;
+    }
+    this.rawHead = this.rawHead === null ? raw : this.rawHead.concat(raw);
+    if (url !== undefined) this.urlPart += url;
+  };
+
+  #onHeadersComplete = (
+    major: number, minor: number, raw: string[] | undefined, method: number, url: string | undefined,
+    _status: number, _msg: string | undefined, upgrade: boolean, keepAlive: boolean,
+  ): void => {
+    if (this.stopped) return;
+    this.headStart = 0;
+    if (raw === undefined) {
+      raw = this.rawHead ?? [];
+      url = this.urlPart;
+    } else if (this.rawHead !== null) {
+      raw = this.rawHead.concat(raw);
+      url = this.urlPart + (url ?? '');
+    }
+    this.rawHead = null;
+    this.urlPart = '';
+    const m = METHODS[method] ?? 'GET';
+    if (upgrade && m === 'CONNECT' && this.shared.hooks.onConnect !== undefined) {
+      // Parsing stops here; the socket is handed over after execute returns (with the rest of the read).
+      this.connectTarget = url ?? '';
+      this.stopped = true;
+      return;
+    }
+    const headers = headerMapFromRaw(raw);
+    const host = headers['host'];
+    const authority = host === undefined ? '' : typeof host === 'string' ? host : host[0] ?? '';
+    let hasBody = false;
+    if (!upgrade) {
+      if (headers['transfer-encoding'] !== undefined) hasBody = true;
+      else {
+        const cl = headers['content-length'];
+        if (cl !== undefined) {
+          const v = typeof cl === 'string' ? cl : cl[0] ?? '';
+          hasBody = v !== '0' && Number(v) > 0;
+        }
+      }
+    }
+    let expectContinue = false;
+    if (hasBody && major === 1 && minor === 1) {
+      const e = headers['expect'];
+      expectContinue = typeof e === 'string' && e.length === 12 && e.toLowerCase() === '100-continue';
+    }
+    const req = new RequestStream(
+      this, m, url ?? '', headers, authority, major === 1 && minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1', major !== 1,
+      this.encrypted, this.socket, hasBody, keepAlive, upgrade, expectContinue,
+    );
+    // An upgrade is served as a plain request without body; what follows the head is not HTTP.
+    if (upgrade) req.discarding = true;
+    this.parsing = req;
+    if (this.active === null && this.held.length === 0) {
+      this.active = req;
+      this.#deliver(req);
+    } else {
+      this.held.push(req);
+      this.updateReading();
+    }
+  };
+
+  #onBody = (chunk: Buffer): void => {
+    const p = this.parsing;
+    if (p === null || this.stopped) return;
+    p.onBodyChunk(chunk);
+    if (p.queue !== null) this.updateReading();
+  };
+
+  #onMessageComplete = (): void => {
+    const p = this.parsing;
+    if (p === null || this.stopped) return;
+    this.parsing = null;
+    const t = this.rawTrailers;
+    this.rawTrailers = null;
+    // After a request that closes the connection (or an upgrade), nothing more is HTTP to us.
+    if (!p.keepAlive || p.upgrade) this.stopped = true;
+    p.onBodyEnd(t === null ? undefined : headerMapFromRaw(t));
+    this.updateReading();
+  };
+
+  #deliver(req: RequestStream): void {
+    if (req.expectContinue && !req.requestComplete) this.socket.write(CONTINUE, 'latin1');
+    this.shared.hooks.onRequest(req);
+  }
+
+  /** Runs the next pipelined request (deferred: the previous one's end() is still on the stack). */
+  #startNext = (): void => {
+    this.nextScheduled = false;
+    if (this.closed || this.closing || this.active !== null) return;
+    const req = this.held.shift();
+    if (req === undefined) {
+      this.#afterResponse();
+      return;
+    }
+    this.active = req;
+    this.updateReading();
+    try {
+      this.#deliver(req);
+    } catch {
+      this.destroy();
+    }
+  };
+
+  /** Reads from the socket unless a consumer or a held pipelined request wants it paused. */
+  updateReading(): void {
+    if (this.closed) return;
+    let want = true;
+    if (!this.stopped) {
+      if (this.held.length > 0) want = false;
+      else {
+        const p = this.parsing;
+        if (p !== null && !p.discarding && (p.paused || p.queuedBytes > MAX_QUEUED_BODY)) want = false;
+      }
+    } else if (this.connectTarget !== null && !this.closing) want = false;
+    if (want === this.reading) return;
+    this.reading = want;
+    if (want) this.socket.resume();
+    else this.socket.pause();
+  }
+
+  // ---- writing (called by RequestStream)
+
+  /** The response should say `connection: close` for reasons of the connection's. */
+  mustCloseAfterResponse(): boolean {
+    return this.shared.draining || (this.peerEnded && this.held.length === 0);
+  }
+
+  writeInformational(head: string): void {
+    if (!this.closed) this.socket.write(head, 'latin1');
+  }
+
+  setHead(head: string): void {
+    this.pendingHead = head;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.#flushHead);
+    }
+  }
+
+  /** A head no body write took along by the end of the tick goes out alone. */
+  #flushHead = (): void => {
+    this.flushScheduled = false;
+    const h = this.pendingHead;
+    if (h === '') return;
+    this.pendingHead = '';
+    if (!this.closed && !this.socket.destroyed) this.socket.write(h, 'latin1');
+  };
+
+  writeBody(chunk: Buffer, chunked: boolean): boolean {
+    const s = this.socket;
+    if (this.closed || s.destroyed) return true;
+    const head = this.pendingHead;
+    if (chunked) {
+      this.pendingHead = '';
+      s.cork();
+      s.write(head + chunk.length.toString(16) + '\r\n', 'latin1');
+      s.write(chunk);
+      const r = s.write('\r\n', 'latin1');
+      s.uncork();
+      return r;
+    }
+    if (head === '') return s.write(chunk);
+    this.pendingHead = '';
+    s.cork();
+    s.write(head, 'latin1');
+    const r = s.write(chunk);
+    s.uncork();
+    return r;
+  }
+
+  /** The last bytes of `req`'s response (head if still held, body, chunked tail), then what comes next. */
+  endResponse(req: RequestStream, body: Buffer | undefined, chunked: boolean, tail: string): void {
+    const s = this.socket;
+    const head = this.pendingHead;
+    this.pendingHead = '';
+    if (!this.closed && !s.destroyed) {
+      if (body !== undefined) {
+        s.cork();
+        if (chunked) {
+          s.write(head + body.length.toString(16) + '\r\n', 'latin1');
+          s.write(body);
+          tail = '\r\n' + tail;
+        } else {
+          if (head !== '') s.write(head, 'latin1');
+          s.write(body);
+        }
+        if (tail !== '') s.write(tail, 'latin1');
+        s.uncork();
+      } else if (head !== '' || tail !== '') {
+        s.write(head + tail, 'latin1');
+      }
+    }
+    if (this.active === req) this.active = null;
+    // The response is complete before the request: the rest of the body is read and dropped.
+    if (this.parsing === req) req.discardBody();
+    req.finish();
+    if (this.closed || this.closing) return;
+    if (req.closeAfter || this.shared.draining) {
+      if (this.pendingError !== 0 && this.held.length === 0) this.#replyError(this.pendingError);
+      else this.close();
+      return;
+    }
+    this.#afterResponse();
+  }
+
+  /** No response in flight: the next pipelined request, a pending error or handover, or idle. */
+  #afterResponse(): void {
+    if (this.active !== null) return;
+    if (this.held.length > 0) {
+      if (!this.nextScheduled) {
+        this.nextScheduled = true;
+        process.nextTick(this.#startNext);
+      }
+      return;
+    }
+    if (this.pendingError !== 0) {
+      this.#replyError(this.pendingError);
+      return;
+    }
+    if (this.connectTarget !== null) {
+      this.#handover();
+      return;
+    }
+    if (this.peerEnded) {
+      this.close();
+      return;
+    }
+    this.updateReading();
+  }
+
+  // ---- errors, timeouts, closing
+
+  /** The codec answers the request itself (400 malformed, 408 head too slow, 431 head too large). */
+  fail(status: 400 | 408 | 431): void {
+    if (this.stopped || this.closing || this.closed) return;
+    this.stopped = true;
+    this.headStart = 0;
+    const p = this.parsing;
+    if (p !== null) {
+      this.parsing = null;
+      p.onBodyError(new Error('malformed request body'));
+    }
+    if (this.active !== null || this.held.length > 0) {
+      this.pendingError = status;
+      this.updateReading();
+      return;
+    }
+    this.#replyError(status);
+  }
+
+  #replyError(status: 400 | 408 | 431): void {
+    this.pendingError = 0;
+    const s = this.socket;
+    if (this.closed || s.destroyed || !s.writable) {
+      this.destroy();
+      return;
+    }
+    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    const body = status === 408 ? 'request timeout' : 'Bad Request';
+    s.write(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+    this.close();
+    const details = status === 431 ? D.HEADERS_TOO_LARGE : status === 408 ? D.REQUEST_HEADERS_TIMEOUT : D.HTTP1_CODEC_ERROR;
+    const e: H1ClientError = { socket: s, status, details, bodyBytes: body.length };
+    try {
+      this.shared.hooks.onClientError(e);
+    } catch {
+      // The access log's problem; the connection is closing either way.
+    }
+  }
+
+  /** Ends the connection after what was written; incoming bytes are read and dropped meanwhile. */
+  close(): void {
+    if (this.closing || this.closed) return;
+    this.closing = true;
+    this.stopped = true;
+    this.updateReading();
+    this.socket.end();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.stopped = true;
+    this.socket.destroy();
+  }
+
+  get idle(): boolean {
+    return this.active === null && this.held.length === 0 && this.parsing === null && this.headStart === 0 &&
+      !this.closing && !this.closed && this.connectTarget === null;
+  }
+
+  /** Timeouts, checked by the server's sweep: headers, keep-alive, lingering close. */
+  sweep(now: number): void {
+    if (this.closed) return;
+    const limits = this.shared.limits;
+    if (this.closing) {
+      if (!this.socket.writableFinished) return;
+      if (this.lingerSince === 0) this.lingerSince = now;
+      else if (now - this.lingerSince >= LINGER_MS) this.socket.destroy();
+      return;
+    }
+    if (this.headStart !== 0) {
+      // A head we are not reading (held behind pipelined requests) is not the client's delay.
+      if (!this.reading) this.headStart = now;
+      else if (limits.headersTimeoutMs > 0 && now - this.headStart >= limits.headersTimeoutMs) this.fail(408);
+      return;
+    }
+    if (!this.idle) {
+      this.idleSince = 0;
+      return;
+    }
+    if (limits.keepAliveTimeoutMs <= 0) return;
+    if (this.idleSince === 0) this.idleSince = now;
+    else if (now - this.idleSince >= limits.keepAliveTimeoutMs) this.close();
+  }
+
+  /** Hands a CONNECT's socket to hooks.onConnect: this connection lets go of it entirely. */
+  #handover(): void {
+    const target = this.connectTarget ?? '';
+    const head = this.connectHead;
+    this.connectTarget = null;
+    this.connectHead = EMPTY;
+    const s = this.socket;
+    this.#detach();
+    // Neither flowing nor paused: the new owner's first 'data' listener starts the flow.
+    (s as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
+    this.shared.hooks.onConnect!(target, s, head);
+  }
+
+  #detach(): void {
+    this.closed = true;
+    this.stopped = true;
+    this.shared.conns.delete(this);
+    const s = this.socket;
+    s.off('data', this.#onData);
+    s.off('end', this.#onEnd);
+    s.off('error', this.#onError);
+    s.off('close', this.#onClose);
+    s.off('drain', this.#onDrain);
+    if (this.executing) setImmediate(closeParser, this.parser);
+    else this.parser.close();
+  }
+
+  // ---- socket events
+
+  #onEnd = (): void => {
+    this.peerEnded = true;
+    if (this.closing || this.closed) return;
+    this.headStart = 0;
+    const p = this.parsing;
+    if (p !== null) {
+      this.parsing = null;
+      p.onBodyError(new Error('downstream closed before the request body ended'));
+    }
+    // A partial head is dropped; requests in flight or held are still answered, then we close.
+    this.stopped = true;
+    if (this.active === null && this.held.length === 0 && this.connectTarget === null) {
+      if (this.pendingError !== 0) this.#replyError(this.pendingError);
+      else this.close();
+    }
+  };
+
+  #onError = (): void => {
+    // A broken peer (ECONNRESET, EPIPE…): 'close' follows and ends what is in flight.
+    this.socket.destroy();
+  };
+
+  #onDrain = (): void => {
+    const a = this.active;
+    if (a === null) return;
+    const cb = a.drainCb;
+    if (cb === null) return;
+    a.drainCb = null;
+    cb();
+  };
+
+  #onClose = (): void => {
+    if (this.closed) return;
+    this.#detach();
+    const p = this.parsing;
+    const a = this.active;
+    this.parsing = null;
+    this.active = null;
+    this.held.length = 0;
+    if (p === null && a === null) return;
+    const err = new Error('downstream connection closed');
+    if (p !== null && p !== a) p.onBodyError(err);
+    if (a !== null) a.connectionGone(err);
+  };
+}
+
