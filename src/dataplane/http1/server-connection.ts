@@ -21,6 +21,21 @@ const EMPTY = Buffer.alloc(0);
  */
 const LINGER_MS = 5000;
 
+/**
+ * A head and a body up to this size go out as one buffer: one copy of a small body is cheaper
+ * than the writev path (arrays, a write request per chunk); larger bodies are written as they are.
+ */
+const COALESCE_MAX = 16 * 1024;
+
+/** `head` (latin1) followed by `body`, in one buffer. */
+function withHead(head: string, body: Buffer): Buffer {
+  const n = head.length;
+  const buf = Buffer.allocUnsafe(n + body.length);
+  buf.write(head, 0, n, 'latin1');
+  body.copy(buf, n);
+  return buf;
+}
+
 /** What the connections of one H1Server share. */
 export class ServerShared {
   /** closeIdle was called: every response closes its connection. */
@@ -291,6 +306,7 @@ export class ServerConnection {
     }
     if (head === '') return s.write(chunk);
     this.pendingHead = '';
+    if (chunk.length <= COALESCE_MAX) return s.write(withHead(head, chunk));
     s.cork();
     s.write(head, 'latin1');
     const r = s.write(chunk);
@@ -310,6 +326,8 @@ export class ServerConnection {
           s.write(head + body.length.toString(16) + '\r\n', 'latin1');
           s.write(body);
           tail = '\r\n' + tail;
+        } else if (head !== '' && body.length <= COALESCE_MAX) {
+          s.write(withHead(head, body));
         } else {
           if (head !== '') s.write(head, 'latin1');
           s.write(body);
