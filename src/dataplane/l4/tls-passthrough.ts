@@ -1,12 +1,23 @@
 // TLS passthrough: peek at the ClientHello's SNI (without terminating TLS) and proxy the bytes by it.
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { readTlsClientHello, getExtensionData } from 'read-tls-client-hello';
+import type * as TlsHello from 'read-tls-client-hello';
 import type { CompiledTlsListener } from '../config/compile.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { ResponseFlag } from '../telemetry/flags.js';
 import { proxyTcp, refuseConnection } from './tcp-proxy.js';
 
 const TIMED_OUT = Symbol('timeout');
+
+/**
+ * The ClientHello reader, loaded when the first TLS connection needs it: a proxy with no TLS
+ * listener (a plain HTTP gateway) does not carry its ~3 MB of resident memory.
+ */
+let helloReader: typeof TlsHello | undefined;
+function hello(): typeof TlsHello {
+  helloReader ??= createRequire(import.meta.url)('read-tls-client-hello') as typeof TlsHello;
+  return helloReader;
+}
 
 /** Reads the SNI (undefined: a hello without one). Rejects on non-TLS bytes, a closed socket or the timeout. */
 export function readSni(socket: Socket, timeoutMs: number): Promise<string | undefined> {
@@ -25,6 +36,7 @@ export function readSni(socket: Socket, timeoutMs: number): Promise<string | und
     socket.off('end', onGone!);
     socket.off('close', onGone!);
   };
+  const { readTlsClientHello, getExtensionData } = hello();
   return Promise.race([readTlsClientHello(socket), timeout, gone]).then((hello) => {
     cleanup();
     if (hello === TIMED_OUT) throw Object.assign(new Error('no ClientHello in time'), { code: 'HELLO_TIMEOUT' });
