@@ -26,7 +26,8 @@ const USAGE = `usage: npm run bench -- [options]
   --rounds N         interleaved rounds (default 3, quick 2)
   --seconds S        wrk duration at 64 connections (default 10, quick 2)
   --only a,b         only these targets (ids: direct nginx haproxy squid node-baseline outpost
-                     outpost-2hop outpost-up outpost-up-2hop; add -nolog for the log-off runs)
+                     outpost-2hop outpost-c2 outpost-up outpost-up-2hop; add -nolog for the
+                     log-off runs)
   --net 127.0.99     the /24 of loopback addresses to use (default 127.0.99)
   --no-tunnel        skip the CONNECT tunnel figures
   --readme           write the table into bench/README.md (done by default for full runs)
@@ -190,6 +191,24 @@ async function main() {
         services: [svc],
       });
     }
+    if (!opts.quick) {
+      // Envoy-style workers: two processes sharing the listener, given both CPUs (the second is
+      // also the load generator's and the upstream's here, so this shows direction, not scale).
+      const id = 'outpost-c2';
+      const config = await gatewayProxyConfig({ ip: ip(9), port: 80, logFile: join(runDir, id, 'access.log') });
+      const svc = outpostProxyService({ id, config, hostsFile, runDir, cpu: `${PROXY_CPU},${LOAD_CPU}`, extraArgs: ['--concurrency', '2'] });
+      targets.push({
+        id,
+        name: 'outpost proxy --concurrency 2',
+        kind: 'outpost',
+        log: true,
+        logFile: config.mesh.accessLog?.path,
+        ip: svc.ip,
+        port: svc.port,
+        form: 'origin',
+        services: [svc],
+      });
+    }
     const sidecarLog = join(runDir, 'outpost-sidecar', 'access.log');
     const sidecarConfig = await sidecarProxyConfig({ ip: ip(6), port: 15001, gateway: { ip: gws.outpost.ip, port: gws.outpost.port }, logFile: sidecarLog });
     sidecar = outpostProxyService({ id: 'outpost-sidecar', config: sidecarConfig, hostsFile, runDir, cpu: PROXY_CPU });
@@ -211,7 +230,7 @@ async function main() {
 
   // Measure order within a round: the figures compared most (outpost's gateway against nginx)
   // next to each other in time, so a burst of other work on the machine hits both alike.
-  const ORDER = ['direct', 'nginx', 'outpost-up', 'outpost', 'haproxy', 'squid', 'node-baseline', 'outpost-up-2hop', 'outpost-2hop'];
+  const ORDER = ['direct', 'nginx', 'outpost-up', 'outpost', 'haproxy', 'squid', 'node-baseline', 'outpost-c2', 'outpost-up-2hop', 'outpost-2hop'];
   const rank = (t) => {
     const i = ORDER.indexOf(t.id.replace(/-nolog$/, ''));
     return (t.id.endsWith('-nolog') ? 100 : 0) + (i < 0 ? 50 : i);
