@@ -430,9 +430,31 @@ export class H1Connection {
       return;
     }
     this.gotBytes = true;
-    const r = this.parser.execute(data);
-    if (typeof r !== 'number') this.onParseError(r);
-    if (this.completed !== null || this.stray) this.afterParse();
+    try {
+      const r = this.parser.execute(data);
+      if (typeof r !== 'number') this.onParseError(r);
+      if (this.completed !== null || this.stray) this.afterParse();
+    } catch (err) {
+      this.handlerThrew(err);
+    }
+  }
+
+  /**
+   * A handler threw inside a socket callback (a bug on the caller's side). Thrown from here it
+   * would take the whole proxy down with it; instead the connection is dropped and the request,
+   * if it is still current, fails as a reset.
+   */
+  private handlerThrew(err: unknown): void {
+    this.stray = true;
+    const req = this.req;
+    this.req = null;
+    this.destroy();
+    if (req === null || req.done) return;
+    try {
+      req.fail(new UpstreamError('reset', 'ERR_HANDLER', `request handler failed: ${(err as Error)?.message ?? String(err)}`, err as Error));
+    } catch {
+      // The handler failed again: nothing more to tell it.
+    }
   }
 
   private onParseError(e: ParseError): void {
@@ -535,8 +557,12 @@ export class H1Connection {
     this.ended = true;
     if (this.req !== null && this.gotBytes && this.inBody) {
       // A close-delimited body ends here; an incomplete one fails in onSocketClose.
-      this.parser.finish();
-      if (this.completed !== null) this.afterParse();
+      try {
+        this.parser.finish();
+        if (this.completed !== null) this.afterParse();
+      } catch (err) {
+        this.handlerThrew(err);
+      }
     }
     this.destroy();
   }
@@ -579,7 +605,13 @@ export class H1Connection {
     }
     // The pool first (counts, queue), so a retry the handler dispatches from onError sees a free slot.
     this.owner.closed(this, retry, connectError);
-    if (err !== null) req!.fail(err);
+    if (err !== null) {
+      try {
+        req!.fail(err);
+      } catch {
+        // A handler's bug must not escape a socket's 'close' event (it would end the process).
+      }
+    }
   }
 }
 
