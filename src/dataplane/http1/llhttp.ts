@@ -19,6 +19,15 @@ export interface LlhttpParser {
   remove(): void;
   pause(): void;
   resume(): void;
+  /**
+   * Reads the stream handle (a socket's `_handle`) directly in C++: no JS Buffer and no 'data'
+   * event per read; results come through kOnExecute(ret). node:http's server does the same.
+   */
+  consume(handle: object): void;
+  /** Gives the handle's reads back to the socket. */
+  unconsume(): void;
+  /** A copy of the bytes of the read being parsed (in consume mode). */
+  getCurrentBuffer(): Buffer;
   [key: number]: unknown;
 }
 
@@ -65,6 +74,8 @@ export const kOnHeaders = HTTPParser.kOnHeaders;
 export const kOnHeadersComplete = HTTPParser.kOnHeadersComplete;
 export const kOnBody = HTTPParser.kOnBody;
 export const kOnMessageComplete = HTTPParser.kOnMessageComplete;
+/** In consume mode: called after each read with execute's result (bytes parsed, or the error). */
+export const kOnExecute = HTTPParser.kOnExecute;
 
 /** A parser for requests (`HTTPParser.REQUEST`) or responses, limited to `maxHeaderSize` bytes of head. */
 export function newParser(type: number, maxHeaderSize: number): LlhttpParser {

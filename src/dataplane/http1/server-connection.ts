@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { headerMapFromRaw } from './head.js';
 import {
-  HTTPParser, METHODS, newParser, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete,
+  HTTPParser, METHODS, newParser, kOnBody, kOnExecute, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete,
   type LlhttpParser, type ParseError,
 } from './llhttp.js';
 import { MAX_QUEUED_BODY, RequestStream } from './request-stream.js';
@@ -34,6 +34,11 @@ function withHead(head: string, body: Buffer): Buffer {
   buf.write(head, 0, n, 'latin1');
   body.copy(buf, n);
   return buf;
+}
+
+/** What consume mode reads of a net.Socket's internals. */
+interface SocketInternals {
+  _handle?: { isStreamBase?: boolean; reading?: boolean; readStart?: () => number; readStop?: () => number } | null;
 }
 
 /** What the connections of one H1Server share. */
@@ -83,6 +88,9 @@ export class ServerConnection {
   /** A CONNECT to hand over (with the bytes after its head) once the responses in flight are done. */
   connectTarget: string | null = null;
   connectHead: Buffer = EMPTY;
+  /** llhttp reads the socket's handle itself (plain TCP); the socket's 'data' events then stay silent. */
+  consumed = false;
+  canConsume = false;
 
   constructor(readonly shared: ServerShared, readonly socket: Socket) {
     this.encrypted = (socket as { encrypted?: boolean }).encrypted === true;
@@ -99,8 +107,52 @@ export class ServerConnection {
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
+    const handle = (socket as unknown as SocketInternals)._handle;
+    this.canConsume = !this.encrypted && handle?.isStreamBase === true && typeof handle.readStart === 'function';
     // The socket may come from a sniffer that read in paused mode; data unshifted flows from here.
     socket.resume();
+  }
+
+  /**
+   * After the first read (bytes a sniffer unshifted come as 'data'), plain TCP switches to consume
+   * mode: llhttp reads the handle itself, with no Buffer, stream push or 'data' event per read.
+   */
+  #startConsuming(): void {
+    this.canConsume = false;
+    const s = this.socket;
+    if (this.stopped || this.closed || s.readableLength > 0) return;
+    const handle = (s as unknown as SocketInternals)._handle;
+    if (handle === null || handle === undefined) return;
+    this.parser[kOnExecute] = this.#onExecute;
+    this.parser.consume(handle);
+    this.consumed = true;
+    if (!this.reading) {
+      handle.reading = false;
+      handle.readStop!();
+    }
+  }
+
+  /** Consume mode: the result of parsing one read (as #onData's execute would return it). */
+  #onExecute = (r: number | ParseError): void => {
+    if (this.connectTarget !== null) {
+      // Hand the socket back before handing it over: what follows the CONNECT head is the tunnel's.
+      this.connectHead = typeof r === 'number' ? this.parser.getCurrentBuffer().subarray(r) : EMPTY;
+      this.#unconsume();
+      if (this.closed || this.closing) return;
+      if (this.active === null && this.held.length === 0) this.#handover();
+      else this.updateReading();
+      return;
+    }
+    if (typeof r !== 'number' && !this.stopped) this.fail(r.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
+  };
+
+  #unconsume(): void {
+    if (!this.consumed) return;
+    this.consumed = false;
+    this.parser.unconsume();
+    // Reads go back to the socket; resume them under the stream's own flow control.
+    const h = (this.socket as unknown as SocketInternals)._handle;
+    if (h !== null && h !== undefined) h.reading = false;
   }
 
   // ---- parsing
@@ -130,6 +182,7 @@ export class ServerConnection {
       return;
     }
     if (typeof r !== 'number' && !this.stopped) this.fail(r.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
+    else if (this.canConsume) this.#startConsuming();
   };
 
   #onMessageBegin = (): void => {
@@ -207,7 +260,13 @@ export class ServerConnection {
   #onBody = (chunk: Buffer): void => {
     const p = this.parsing;
     if (p === null || this.stopped) return;
-    p.onBodyChunk(chunk);
+    try {
+      p.onBodyChunk(chunk);
+    } catch {
+      // In consume mode nothing above us would catch it (it would end the process).
+      this.destroy();
+      return;
+    }
     if (p.queue !== null) this.updateReading();
   };
 
@@ -219,13 +278,23 @@ export class ServerConnection {
     this.rawTrailers = null;
     // After a request that closes the connection (or an upgrade), nothing more is HTTP to us.
     if (!p.keepAlive || p.upgrade) this.stopped = true;
-    p.onBodyEnd(t === null ? undefined : headerMapFromRaw(t));
+    try {
+      p.onBodyEnd(t === null ? undefined : headerMapFromRaw(t));
+    } catch {
+      this.destroy();
+      return;
+    }
     this.updateReading();
   };
 
   #deliver(req: RequestStream): void {
     if (req.expectContinue && !req.requestComplete) this.socket.write(CONTINUE, 'latin1');
-    this.shared.hooks.onRequest(req);
+    try {
+      this.shared.hooks.onRequest(req);
+    } catch {
+      // A handler's bug: this connection goes, the proxy stays (in consume mode nothing above us catches).
+      this.destroy();
+    }
   }
 
   /** Runs the next pipelined request (deferred: the previous one's end() is still on the stack). */
@@ -259,6 +328,15 @@ export class ServerConnection {
     } else if (this.connectTarget !== null && !this.closing) want = false;
     if (want === this.reading) return;
     this.reading = want;
+    if (this.consumed) {
+      // The stream's pause/resume do not reach a consumed handle: start and stop its reads directly.
+      const h = (this.socket as unknown as SocketInternals)._handle;
+      if (h === null || h === undefined) return;
+      h.reading = want;
+      if (want) h.readStart!();
+      else h.readStop!();
+      return;
+    }
     if (want) this.socket.resume();
     else this.socket.pause();
   }
@@ -484,8 +562,10 @@ export class ServerConnection {
     s.off('error', this.#onError);
     s.off('close', this.#onClose);
     s.off('drain', this.#onDrain);
-    if (this.executing) setImmediate(closeParser, this.parser);
-    else this.parser.close();
+    // A consumed handle must be given back before the parser goes (it would read into a freed
+    // parser), and the parser freed only after the read being parsed, if any, has returned.
+    this.#unconsume();
+    setImmediate(closeParser, this.parser);
   }
 
   // ---- socket events
