@@ -211,9 +211,21 @@ test('chunked response', async (t) => {
   const srv = await httpServer(t, (_req, res) => { res.write('abc'); res.write('defg'); res.end('h'); });
   const pool = newPool(t, srv.port);
   const o = await get(pool);
-  assert.equal(o.headers['transfer-encoding'], 'chunked');
+  // De-chunked, and the framing header is the connection's business: not handed on.
+  assert.equal(o.headers['transfer-encoding'], undefined);
+  assert.equal(o.headers['connection'], undefined);
   assert.equal(o.body.toString(), 'abcdefgh');
   assert.equal(o.trailers, undefined);
+});
+
+test('connection-specific response headers (and those Connection lists) are not handed on', async (t) => {
+  const srv = await rawServer(t, (s) => {
+    s.end('HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nUpgrade: h2c\r\nX-End: 2\r\ncontent-length: 2\r\n\r\nok');
+  });
+  const pool = newPool(t, srv.port);
+  const o = await get(pool);
+  assert.deepEqual(o.headers, { 'x-end': '2', 'content-length': '2' });
+  assert.equal(o.body.toString(), 'ok');
 });
 
 test('close-delimited response ends at EOF; the connection is not kept', async (t) => {

@@ -1,7 +1,7 @@
 // HTTP/1.1 head writing and raw-header reading (src/dataplane/http1/head.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { headerLines, headerMapFromRaw, httpDate, InvalidHeaderError, isToken, isValidValue, lowerName, statusLine } from '../../src/dataplane/http1/head.js';
+import { endToEndHeaderMap, headerLines, headerMapFromRaw, httpDate, InvalidHeaderError, isToken, isValidValue, lowerName, statusLine } from '../../src/dataplane/http1/head.js';
 
 test('statusLine: known and unknown reasons, cached', () => {
   assert.equal(statusLine(200), 'HTTP/1.1 200 OK\r\n');
@@ -48,4 +48,13 @@ test('lowerName returns the same string when already lower-case', () => {
 
 test('httpDate is an IMF-fixdate', () => {
   assert.match(httpDate(), /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+});
+
+test('endToEndHeaderMap drops connection-specific headers and what Connection lists', () => {
+  const h = endToEndHeaderMap([
+    'Connection', 'keep-alive, X-Private', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked',
+    'X-Private', 'secret', 'Set-Cookie', 'a=1', 'set-cookie', 'b=2', 'Trailer', 'x-t', 'Content-Type', 'text/plain',
+  ]);
+  assert.deepEqual(h, { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
+  assert.deepEqual(endToEndHeaderMap(['Connection', 'close', 'X-A', '1']), { 'x-a': '1' });
 });

@@ -119,6 +119,38 @@ export function headerMapFromRaw(raw: readonly string[]): HeaderMap {
   return h;
 }
 
+/** Headers that describe one HTTP/1 connection, never relayed (RFC 9110 §7.6.1). */
+const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'trailer']);
+
+/**
+ * headerMapFromRaw without the connection-specific headers (and the names a Connection header
+ * lists): a response head ready to relay. Built without them rather than stripped after, so the
+ * map keeps its fast shape (deleting properties turns an object into a slow dictionary).
+ */
+export function endToEndHeaderMap(raw: readonly string[]): HeaderMap {
+  const h: HeaderMap = {};
+  let listed: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = lowerName(raw[i]!);
+    const v = raw[i + 1]!;
+    if (CONNECTION_HEADERS.has(name)) {
+      if (name === 'connection' && v !== 'keep-alive' && v !== 'close') listed = listed === undefined ? v : `${listed},${v}`;
+      continue;
+    }
+    const cur = h[name];
+    if (cur === undefined) h[name] = v;
+    else if (typeof cur === 'string') h[name] = [cur, v];
+    else cur.push(v);
+  }
+  if (listed !== undefined) {
+    for (const token of listed.split(',')) {
+      const n = token.trim().toLowerCase();
+      if (n !== '' && n !== 'keep-alive' && n !== 'close') delete h[n];
+    }
+  }
+  return h;
+}
+
 /** Lower-cases a header name, without a copy when it already is (the common case). */
 export function lowerName(s: string): string {
   for (let i = 0; i < s.length; i++) {

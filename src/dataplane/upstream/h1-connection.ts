@@ -9,7 +9,7 @@ import {
   HTTPParser, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, newParser,
   type LlhttpParser, type ParseError,
 } from '../http1/llhttp.js';
-import { headerLines, headerMapFromRaw, InvalidHeaderError } from '../http1/head.js';
+import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError } from '../http1/head.js';
 import type { HeaderMap } from '../routing/index.js';
 import type { BodySink } from '../http/downstream.js';
 import { UpstreamError, type BodySource, type H1Body, type H1Call, type H1Handler, type H1PoolOptions } from './h1-pool.js';
@@ -514,7 +514,7 @@ export class H1Connection {
     }
     this.inBody = true;
     this.keepAlive = shouldKeepAlive;
-    const ok = req.handler.onHead(status, headerMapFromRaw(raw ?? EMPTY));
+    const ok = req.handler.onHead(status, endToEndHeaderMap(raw ?? EMPTY));
     if (this.req !== req) return 0; // aborted from onHead
     if (ok === false) {
       req.done = true;

@@ -60,8 +60,9 @@ export interface H1Handler {
   onConnected(localAddress: string): void;
   /**
    * The final response head (1xx interim responses are consumed by the pool). Header names are
-   * lower-case, repeated ones arrays, nothing removed. Return false to abort the request (the
-   * pool then closes that connection and calls nothing more).
+   * lower-case, repeated ones arrays, without the connection-specific ones (connection,
+   * keep-alive, transfer-encoding, upgrade, trailer… and the names Connection lists). Return
+   * false to abort the request (the pool then closes that connection and calls nothing more).
    */
   onHead(status: number, headers: HeaderMap): boolean;
   /** Body bytes (de-chunked): a slice of what was read, which the handler may keep. */
