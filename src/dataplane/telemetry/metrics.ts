@@ -115,6 +115,8 @@ export class ProxyMetrics {
   /** Per cluster name: the destination labels up to request_protocol. */
   readonly #destLabels = new Map<string, string>();
   readonly #http = new Map<string, HttpSeries>();
+  /** The common case (HTTP, no flags, no gRPC status) by cluster, then code: no key string per request. */
+  readonly #plain = new Map<string, Map<number, HttpSeries>>();
   readonly #tcp = new Map<string, TcpSeries>();
 
   constructor(identity: ProxyIdentity, opts: { tag?: string } = {}) {
@@ -160,6 +162,28 @@ export class ProxyMetrics {
   recordRequest(r: RequestRecord): void {
     const flags = r.responseFlags || '-';
     const grpc = r.grpcStatus ?? '';
+    const plain = flags === '-' && grpc === '' && r.protocol === 'http';
+    let byCode: Map<number, HttpSeries> | undefined;
+    let s: HttpSeries | undefined;
+    if (plain) {
+      byCode = this.#plain.get(r.clusterName);
+      s = byCode?.get(r.responseCode);
+    }
+    if (s === undefined) s = this.#series(r, flags, grpc);
+    if (plain) {
+      if (byCode === undefined) {
+        // Bounded like #destLabels: unknown cluster names come from requests.
+        if (this.#plain.size < 10_000) this.#plain.set(r.clusterName, (byCode = new Map()));
+      }
+      if (byCode !== undefined && byCode.size < 1000) byCode.set(r.responseCode, s);
+    }
+    s.requests++;
+    s.duration.observe(r.durationMs);
+    s.requestBytes.observe(r.requestBytes);
+    s.responseBytes.observe(r.responseBytes);
+  }
+
+  #series(r: RequestRecord, flags: string, grpc: string): HttpSeries {
     const key = `${r.clusterName}\u0000${r.protocol}\u0000${r.responseCode}\u0000${flags}\u0000${grpc}`;
     let s = this.#http.get(key);
     if (s === undefined) {
@@ -169,10 +193,7 @@ export class ProxyMetrics {
       );
       this.#http.set(key, s);
     }
-    s.requests++;
-    s.duration.observe(r.durationMs);
-    s.requestBytes.observe(r.requestBytes);
-    s.responseBytes.observe(r.responseBytes);
+    return s;
   }
 
   #tcpSeries(cluster: Cluster | undefined, clusterName: string, flags: string): TcpSeries {
