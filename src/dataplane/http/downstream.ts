@@ -14,7 +14,14 @@ export interface BodySink {
   onError(err: Error): void;
 }
 
-export interface Downstream {
+/** A request body read as it arrives: a Downstream itself, or a wrapper of one (counting, buffering). */
+export interface BodySource {
+  readBody(sink: BodySink): void;
+  pauseBody(): void;
+  resumeBody(): void;
+}
+
+export interface Downstream extends BodySource {
   /** Upper-case method. */
   readonly method: string;
   /** The request target as received (origin-form path, absolute-form URL, or authority for CONNECT). */

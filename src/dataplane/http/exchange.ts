@@ -21,14 +21,7 @@ import { UpstreamError, type H1Call, type H1Handler } from '../upstream/h1-pool.
 import { DnsError } from '../dns/resolver.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
-import type { BodySink, Downstream } from './downstream.js';
-
-/** A request body read as it arrives (the Downstream itself, or a counting wrapper). */
-export interface BodySource {
-  readBody(sink: BodySink): void;
-  pauseBody(): void;
-  resumeBody(): void;
-}
+import type { BodySink, BodySource, Downstream } from './downstream.js';
 
 /** How an upstream attempt failed before a response was committed downstream. */
 type FailureKind = 'connect' | 'reset' | 'refused' | 'protocol' | 'per-try-timeout' | 'overflow';

@@ -12,7 +12,8 @@ import {
 import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError } from '../http1/head.js';
 import type { HeaderMap } from '../routing/index.js';
 import type { BodySink } from '../http/downstream.js';
-import { UpstreamError, type BodySource, type H1Body, type H1Call, type H1Handler, type H1PoolOptions } from './h1-pool.js';
+import type { BodySource } from '../http/downstream.js';
+import { UpstreamError, type H1Body, type H1Call, type H1Handler, type H1PoolOptions } from './h1-pool.js';
 
 /** What a connection needs from its pool (implemented by the pool's internal state). */
 export interface ConnOwner {

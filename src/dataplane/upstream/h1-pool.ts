@@ -5,7 +5,7 @@
 import type { HeaderMap } from '../routing/index.js';
 import { headerLines } from '../http1/head.js';
 import { H1Connection, H1Request, invalidHeader, type ConnOwner } from './h1-connection.js';
-import type { BodySink } from '../http/downstream.js';
+import type { BodySource } from '../http/downstream.js';
 import type { OriginationOptions } from './tls-origination.js';
 
 /** What an upstream request needs besides its body. */
@@ -23,12 +23,6 @@ export interface H1RequestHead {
   readonly headers: HeaderMap;
 }
 
-/** A request body read as it arrives (the Downstream, or a counting wrapper of it). */
-export interface BodySource {
-  readBody(sink: BodySink): void;
-  pauseBody(): void;
-  resumeBody(): void;
-}
 
 export type H1Body = Buffer | BodySource | null;
 
