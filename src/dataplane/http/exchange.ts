@@ -433,14 +433,14 @@ export class Exchange implements AccessLogEntry, RequestView {
   }
 
   /**
-   * Upstream response headers arrived. Returns false when the status should be retried instead
-   * (the attempt then aborts); otherwise writes the response head downstream.
+   * Upstream response headers arrived (end-to-end ones only: the upstream side removed the
+   * connection headers). Returns false when the status should be retried instead (the attempt
+   * then aborts); otherwise writes the response head downstream.
    */
   upstreamHeaders(status: number, headers: HeaderMap, retryableStatus: boolean): boolean {
     if (this.#finished) return false;
     if (retryableStatus) return false;
     const ex = this;
-    cleanResponseHeaders(headers);
     ex.upstreamServiceTimeMs = Math.round(performance.now() - this.#upstreamStartHr);
     headers['x-envoy-upstream-service-time'] = String(ex.upstreamServiceTimeMs);
     headers['server'] = this.#cfg.serverHeader;
@@ -826,6 +826,8 @@ class Attempt implements H1Handler {
         const status = Number(rh[':status']);
         const hm: HeaderMap = {};
         for (const k in rh) if (k.charCodeAt(0) !== 58) hm[k] = rh[k] as string | string[];
+        // The HTTP/1.1 pool hands heads over without connection headers; node:http2 does not.
+        cleanResponseHeaders(hm);
         this.#onHead(status, hm);
       });
       const resume = (): void => { stream.resume(); };
