@@ -102,3 +102,36 @@ test('sourceAddressFor: same family and the same loopback-ness only', () => {
   assert.equal(sourceAddressFor(undefined, '127.0.0.1'), undefined);
   assert.equal(sourceAddressFor('127.0.0.2', 'httpbin.org'), undefined);
 });
+
+test('concurrent HTTP/1.1 requests each log the local address of their own upstream connection', async (t) => {
+  // The upstream answers /a only once /b has arrived on a second connection, so /a's response
+  // comes after the pool's newest connection is /b's: each line must still name its own.
+  const pending = new Map<string, http.ServerResponse>();
+  const release = (): void => {
+    const a = pending.get('/a');
+    const b = pending.get('/b');
+    if (a === undefined || b === undefined) return;
+    a.end(String(a.req.socket.remotePort));
+    setImmediate(() => b.end(String(b.req.socket.remotePort)));
+  };
+  const up = await listenRecording(t, http.createServer((req, res) => { pending.set(req.url ?? '', res); release(); }));
+  const g = await gateway(t, up.port, 'HTTP1', PROXY_IP);
+  const get = (path: string): Promise<string> => new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: g.port, path, agent: false, headers: { host: 'httpbin.org' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+  });
+  const a = get('/a');
+  // /b only once /a is waiting at the upstream, so the two ride different connections.
+  await new Promise<void>((r) => { const poll = (): void => { if (pending.has('/a')) r(); else setTimeout(poll, 5); }; poll(); });
+  const [portA, portB] = await Promise.all([a, get('/b')]);
+  assert.notEqual(portA, portB);
+  const lines = (await g.p.logLines(2)).map(parseLogLine);
+  const byPath = new Map(lines.map((l) => [l.request.split(' ')[1], l.upstreamLocal]));
+  assert.equal(byPath.get('/a'), `${PROXY_IP}:${portA}`);
+  assert.equal(byPath.get('/b'), `${PROXY_IP}:${portB}`);
+});

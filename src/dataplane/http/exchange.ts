@@ -379,7 +379,8 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (this.#attempt === attempt) this.#attempt = undefined;
     const cr = this.#cluster!;
     const upstream = attempt.upstream;
-    if (upstream.lastLocalAddress !== undefined) this.upstreamLocalAddress = upstream.lastLocalAddress;
+    // HTTP/1.1 attempts learn their own connection's address (onConnected); an HTTP/2 endpoint has one session.
+    if (upstream.kind === 'h2' && upstream.lastLocalAddress !== undefined) this.upstreamLocalAddress = upstream.lastLocalAddress;
     cr.endpoints.requestFinished(attempt.target, outcomeFor(outcome, this.responseCode));
     if (outcome.committed || this.#finished) return;
     if (this.#bodyFailed) {
@@ -728,7 +729,8 @@ class Attempt implements H1Handler {
       return false;
     }
     this.#started = true;
-    if (this.#up.lastLocalAddress !== undefined) ex.upstreamLocalAddress = this.#up.lastLocalAddress;
+    const up = this.#up;
+    if (up.kind === 'h2' && up.lastLocalAddress !== undefined) ex.upstreamLocalAddress = up.lastLocalAddress;
     if (this.lastTry !== undefined && retriableStatus(this.lastTry, status, headers)) ex.flag(ResponseFlag.URX);
     if (!ex.upstreamHeaders(status, headers, false)) {
       this.abort();
