@@ -682,6 +682,33 @@ test('CONNECT with onConnect: socket handed over with the bytes after the head',
   assert.equal(r.text, 'GET / HTTP/1.1\r\n\r\n');
 });
 
+test('CONNECT on a kept-alive connection after a first request (llhttp reading the socket itself by then)', { timeout: 20_000 }, async (t) => {
+  let got!: (v: { target: string; head: string }) => void;
+  const gotP = new Promise<{ target: string; head: string }>((res) => { got = res; });
+  const h = await startServer(t, (ds) => {
+    ds.writeHead(200, { 'content-length': '2', date: 'D' });
+    ds.end(Buffer.from('ok'));
+  }, {}, (target, socket, head) => {
+    got({ target, head: head.toString() });
+    socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    socket.on('data', (d: Buffer) => socket.write(d.toString().toUpperCase()));
+    socket.on('end', () => socket.end());
+    socket.on('error', () => {});
+  });
+  const r = raw(t, h.port);
+  r.write('GET /first HTTP/1.1\r\nHost: a\r\n\r\n');
+  await r.untilCount('ok', 1);
+  assert.match(r.take(), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
+  // A later read: parsed in consume mode, so the hand-over must give the handle back first.
+  r.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nhello');
+  assert.deepEqual(await gotP, { target: 'example.com:443', head: 'hello' });
+  await r.untilCount('\r\n\r\n', 1);
+  assert.equal(r.take(), 'HTTP/1.1 200 Connection established\r\n\r\n');
+  r.write('tunnel bytes');
+  await r.untilCount('TUNNEL BYTES', 1);
+  assert.equal(r.text, 'TUNNEL BYTES');
+});
+
 test('CONNECT pipelined behind a request: handed over after that response, with every byte that followed', { timeout: 20_000 }, async (t) => {
   let got!: (v: { target: string; head: string }) => void;
   const gotP = new Promise<{ target: string; head: string }>((res) => { got = res; });
