@@ -10,20 +10,14 @@ import { NodeDownstream } from '../http/node-downstream.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { ResponseFlag, RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { TcpLogEntry } from '../l4/tcp-proxy.js';
-import { H1Server, type H1ClientError } from '../http1/server.js';
+import { H1Server, type H1ClientError, type H1Limits } from '../http1/server.js';
 
 export type RequestHandler = (ds: Downstream) => void;
 /** A CONNECT request on an HTTP/1 connection (outbound listeners): the socket is handed over. */
 export type ConnectHandler = (target: string, socket: Socket, head: Buffer) => void;
 
-export interface HttpLimits {
-  /** A client that has not finished its headers by then gets 408 (Envoy: request_headers_timeout), ms. */
-  readonly headersTimeoutMs: number;
-  /** Idle keep-alive connections are closed after this, ms. */
-  readonly keepAliveTimeoutMs: number;
-  /** Max request header bytes; beyond: 431. */
-  readonly maxHeaderBytes: number;
-}
+/** A listener's HTTP limits: the HTTP/1 codec's (headers and keep-alive timeouts, head size). */
+export type HttpLimits = H1Limits;
 
 export const DEFAULT_LIMITS: HttpLimits = { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 60_000, maxHeaderBytes: 60 * 1024 };
 
@@ -50,7 +44,7 @@ export class HttpServers {
 
   readonly #onNodeRequest: (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
-  constructor(private readonly rt: ProxyRuntime, onRequest: RequestHandler, private readonly limits: HttpLimits, onConnect?: ConnectHandler) {
+  constructor(private readonly rt: ProxyRuntime, onRequest: RequestHandler, limits: HttpLimits, onConnect?: ConnectHandler) {
     this.#onNodeRequest = (req, res) => onRequest(new NodeDownstream(req, res));
     this.h1 = new H1Server({
       onRequest,
