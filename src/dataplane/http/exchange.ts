@@ -631,7 +631,7 @@ export class Exchange implements AccessLogEntry, RequestView {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One upstream attempt over HTTP/1.1 (undici) or HTTP/2 (node:http2).
+// One upstream attempt over HTTP/1.1 (outpost's pool, ../upstream/h1-pool.ts) or HTTP/2 (node:http2).
 
 interface AttemptOutcome {
   kind: FailureKind | 'status';
