@@ -147,6 +147,12 @@ class Raw {
     while (!this.ended && !this.closed) await new Promise<void>((res) => this.#waiters.push(res));
     return this.text;
   }
+  /** Waits for as many bytes as `exact` has, then takes them: they must be exactly `exact`. */
+  async expectExactly(exact: string): Promise<void> {
+    await this.until((x) => x.buf.length >= exact.length);
+    assert.equal(this.take(), exact);
+  }
+
   take(): string {
     const s = this.text;
     this.buf = Buffer.alloc(0);
@@ -241,11 +247,9 @@ test('HTTP/1.0 with keep-alive: connection: keep-alive and reuse; no length → 
   const r = raw(t, h.port);
   const ka = 'HTTP/1.1 200 OK\r\ndate: D\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nhi';
   r.write('GET /fixed?cl HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
-  await r.until((x) => x.buf.length >= ka.length);
-  assert.equal(r.take(), ka);
+  await r.expectExactly(ka);
   r.write('GET /fixed?cl HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
-  await r.until((x) => x.buf.length >= ka.length);
-  assert.equal(r.take(), ka);
+  await r.expectExactly(ka);
   r.write('GET /fixed HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
   assert.equal(await r.untilEnd(), FIXED_10_CLOSE);
   assert.equal(h.accepted, 1);
@@ -264,12 +268,10 @@ test('HEAD: no body, a given content-length kept, connection reused', { timeout:
   const r = raw(t, h.port);
   r.write('HEAD /status?code=200&cl=5&body=hello HTTP/1.1\r\nHost: a\r\n\r\n');
   const exp = 'HTTP/1.1 200 OK\r\ndate: D\r\ncontent-length: 5\r\n\r\n';
-  await r.until((x) => x.buf.length >= exp.length);
-  assert.equal(r.take(), exp);
+  await r.expectExactly(exp);
   r.write('HEAD /status?code=200&body=hello HTTP/1.1\r\nHost: a\r\n\r\n');
   const exp2 = 'HTTP/1.1 200 OK\r\ndate: D\r\n\r\n';
-  await r.until((x) => x.buf.length >= exp2.length);
-  assert.equal(r.take(), exp2);
+  await r.expectExactly(exp2);
   r.write('GET /fixed?cl HTTP/1.1\r\nHost: a\r\n\r\n');
   await r.untilCount('hi', 1);
   assert.ok(r.take().startsWith('HTTP/1.1 200 OK\r\n'), 'no stray body bytes after HEAD');
@@ -280,12 +282,10 @@ test('204 and 304: no body framing, connection reusable', { timeout: 20_000 }, a
   const r = raw(t, h.port);
   r.write('GET /status?code=204&body=nope HTTP/1.1\r\nHost: a\r\n\r\n');
   const e204 = 'HTTP/1.1 204 No Content\r\ndate: D\r\n\r\n';
-  await r.until((x) => x.buf.length >= e204.length);
-  assert.equal(r.take(), e204);
+  await r.expectExactly(e204);
   r.write('GET /status?code=304 HTTP/1.1\r\nHost: a\r\n\r\n');
   const e304 = 'HTTP/1.1 304 Not Modified\r\ndate: D\r\n\r\n';
-  await r.until((x) => x.buf.length >= e304.length);
-  assert.equal(r.take(), e304);
+  await r.expectExactly(e304);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   t.after(() => agent.destroy());
   const a = await request(h.port, { agent, path: '/status?code=204' });
@@ -335,8 +335,7 @@ test('chunked response with trailers, read by a raw client', { timeout: 20_000 }
   const r = raw(t, h.port);
   r.write('GET /chunked HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n');
   const exp = 'HTTP/1.1 200 OK\r\ndate: D\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nx-checksum: abc\r\ngrpc-status: 0\r\n\r\n';
-  await r.until((x) => x.buf.length >= exp.length);
-  assert.equal(r.take(), exp);
+  await r.expectExactly(exp);
   const res = await request(h.port, { path: '/chunked' });
   assert.equal(res.body.toString(), 'hello world');
   assert.deepEqual(res.trailers, { 'x-checksum': 'abc', 'grpc-status': '0' });
