@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { ensureTools, toolVersions } from './lib/tools.mjs';
 import { holdCpuDmaLatency, releaseCpuDmaLatency } from './lib/pmqos.mjs';
-import { stopAll, killAllSync, cpuSeconds, peakRss, currentRss, machineCpu } from './lib/procs.mjs';
+import { stopAll, killAllSync, cpuSeconds, peakRss, resetPeakRss, currentRss, machineCpu } from './lib/procs.mjs';
 import { upstreamTarget, directTarget, nginxTarget, haproxyTarget, squidTarget, nodeBaselineTarget, EXTERNAL_HOST } from './lib/peers.mjs';
 import { outpostCapabilities, gatewayProxyConfig, sidecarProxyConfig, outpostProxyService } from './lib/outpost.mjs';
 import { writeWrkScripts, runWrk, runCurlDownload } from './lib/load.mjs';
@@ -340,7 +340,8 @@ async function main() {
       failed: st.failed && rs.length === 0 ? st.failed : undefined,
       error: st.failed,
       idleRss: st.idleRss,
-      peakRss: peakRss(pids),
+      // The highest of the rounds' peaks, each measured from this target's own load.
+      peakRss: rs.length ? Math.max(...rs.map((r) => r.rssPeak)) : peakRss(pids),
       rounds: rs,
       summary: {
         rps64: summarize(perRound((r) => r.rps64)),
@@ -430,6 +431,7 @@ const QUIET_SHARE = 0.1;
 async function measure(t, pids, upstreamPids, settings, scripts) {
   const base = { ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts };
   const quiet = await waitForQuiet(settings.quietWaitSeconds);
+  resetPeakRss(pids);
   if (settings.warmupSeconds > 0) await runWrk({ ...base, connections: 64, seconds: settings.warmupSeconds });
   const logFiles = t.logFiles ?? (t.logFile ? [t.logFile] : []);
   const logBefore = logFiles.map((f) => logGrowth(f, Infinity).size);
@@ -447,7 +449,9 @@ async function measure(t, pids, upstreamPids, settings, scripts) {
   // Log lines written per request: shows a log is really being written (batched writers may lag).
   const logLines = logFiles.map((f, i) => logGrowth(f, logBefore[i]).lines);
   const w1 = await runWrk({ ...base, connections: 1, seconds: settings.seconds1 });
+  const rssPeak = peakRss(pids);
   return {
+    rssPeak,
     rps64: w64.rps,
     requests64: w64.requests,
     p50_64: w64.p50_us,

@@ -156,9 +156,9 @@ export async function sidecarProxyConfig({ ip, port, gateway, logFile }) {
 
 /**
  * One `outpost proxy --config` process pinned to `cpu`. nodeArgs lets the profiler add
- * --cpu-prof; extraArgs passes e.g. --concurrency.
+ * --cpu-prof; extraArgs passes e.g. --concurrency; bin runs another build (bench/ab.mjs).
  */
-export function outpostProxyService({ id, config, hostsFile, runDir, cpu, nodeArgs = [], extraArgs = [] }) {
+export function outpostProxyService({ id, config, hostsFile, runDir, cpu, nodeArgs = [], extraArgs = [], bin = OUTPOST_BIN }) {
   const dir = join(runDir, id);
   let proc;
   const listener = config.listeners.find((l) => l.bindToPort);
@@ -173,7 +173,7 @@ export function outpostProxyService({ id, config, hostsFile, runDir, cpu, nodeAr
       writeFileSync(file, JSON.stringify(config, null, 2));
       await assertPortFree(listener.address, listener.port);
       await assertPortFree(config.proxy.ip ?? listener.address, 15000);
-      const args = ['-c', String(cpu), process.execPath, ...nodeArgs, OUTPOST_BIN, 'proxy', '--config', file];
+      const args = ['-c', String(cpu), process.execPath, ...nodeArgs, bin, 'proxy', '--config', file];
       // Each proxy's admin endpoint on its own address, as each workload has in the mesh.
       args.push('--admin', `${config.proxy.ip ?? listener.address}:15000`);
       if (hostsFile) args.push('--hosts-file', hostsFile);

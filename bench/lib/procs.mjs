@@ -5,7 +5,7 @@
 // registered here and stopped on normal exit, on error and on Ctrl-C.
 
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync, openSync, closeSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 
 const live = new Set();
@@ -194,6 +194,21 @@ function statusField(pid, field) {
 /** Sum over pids of the peak resident set (VmHWM), bytes. */
 export function peakRss(pids) {
   return pids.reduce((a, p) => a + statusField(p, 'VmHWM'), 0);
+}
+
+/**
+ * Resets each pid's peak resident set (VmHWM) to its current RSS (`clear_refs` 5), so the next
+ * peakRss reads the peak of what happened since: one target's load, not another's that shares
+ * the process (the `outpost up` gateway also serves the two-hop rows).
+ */
+export function resetPeakRss(pids) {
+  for (const p of pids) {
+    try {
+      writeFileSync(`/proc/${p}/clear_refs`, '5');
+    } catch {
+      // A process that just exited has no peak to reset.
+    }
+  }
 }
 
 /** Sum over pids of the current resident set (VmRSS), bytes. */

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import { RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { headerMapFromRaw } from './head.js';
+import { writeDirect } from './direct-write.js';
 import {
   HTTPParser, METHODS, newParser, kOnBody, kOnExecute, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete,
   type LlhttpParser, type ParseError,
@@ -366,7 +367,7 @@ export class ServerConnection {
     const h = this.pendingHead;
     if (h === '') return;
     this.pendingHead = '';
-    if (!this.closed && !this.socket.destroyed) this.socket.write(h, 'latin1');
+    if (!this.closed && !this.socket.destroyed) writeDirect(this.socket, h);
   };
 
   writeBody(chunk: Buffer, chunked: boolean): boolean {
@@ -382,9 +383,9 @@ export class ServerConnection {
       s.uncork();
       return r;
     }
-    if (head === '') return s.write(chunk);
+    if (head === '') return writeDirect(s, chunk);
     this.pendingHead = '';
-    if (chunk.length <= COALESCE_MAX) return s.write(withHead(head, chunk));
+    if (chunk.length <= COALESCE_MAX) return writeDirect(s, withHead(head, chunk));
     s.cork();
     s.write(head, 'latin1');
     const r = s.write(chunk);
@@ -398,7 +399,10 @@ export class ServerConnection {
     const head = this.pendingHead;
     this.pendingHead = '';
     if (!this.closed && !s.destroyed) {
-      if (body !== undefined) {
+      if (body !== undefined && !chunked && tail === '' && (head === '' || body.length <= COALESCE_MAX)) {
+        // The common case: one write (head and body together when both are still to go).
+        writeDirect(s, head === '' ? body : withHead(head, body));
+      } else if (body !== undefined) {
         s.cork();
         if (chunked) {
           s.write(head + body.length.toString(16) + '\r\n', 'latin1');
@@ -413,7 +417,7 @@ export class ServerConnection {
         if (tail !== '') s.write(tail, 'latin1');
         s.uncork();
       } else if (head !== '' || tail !== '') {
-        s.write(head + tail, 'latin1');
+        writeDirect(s, head + tail);
       }
     }
     if (this.active === req) this.active = null;

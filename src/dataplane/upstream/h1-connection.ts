@@ -10,6 +10,7 @@ import {
   type LlhttpParser, type ParseError,
 } from '../http1/llhttp.js';
 import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError } from '../http1/head.js';
+import { writeDirect } from '../http1/direct-write.js';
 import type { HeaderMap } from '../routing/index.js';
 import type { BodySink } from '../http/downstream.js';
 import type { BodySource } from '../http/downstream.js';
@@ -310,7 +311,7 @@ export class H1Connection {
     const b = req.body;
     if (b === null) {
       req.bodyDone = true;
-      s.write(req.headStr, 'latin1');
+      writeDirect(s, req.headStr);
     } else if (Buffer.isBuffer(b)) {
       req.bodyDone = true;
       // Head and body leave in one writev.

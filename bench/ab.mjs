@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// `node bench/ab.mjs [--seconds 10] [--rounds 3] [--gc-trace] --variant "label=[node flags] [@/other/checkout/bin/outpost]" ...`
+// A/B of outpost's gateway hop (`outpost proxy --config`, as in the benchmark): each variant (a
+// build, node flags, or both) under wrk -c64 after a warm-up, interleaved over rounds on the
+// benchmark's pinning. Prints req/s, p99, CPU per request and peak RSS, medians, and with
+// --gc-trace the garbage collector's work (which costs throughput and tail latency itself).
+// To compare against a commit: `git worktree add /tmp/base <commit> && (cd /tmp/base &&
+// ln -s "$PWD/../../work/main/node_modules" . && npx tsc -p tsconfig.json)`, then
+// `--variant "base=@/tmp/base/bin/outpost" --variant "head="`.
+
+import { mkdtempSync, chmodSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { stopAll, killAllSync, peakRss, cpuSeconds } from './lib/procs.mjs';
+import { holdCpuDmaLatency, releaseCpuDmaLatency } from './lib/pmqos.mjs';
+import { upstreamTarget, EXTERNAL_HOST } from './lib/peers.mjs';
+import { gatewayProxyConfig, outpostProxyService, outpostCapabilities, OUTPOST_BIN } from './lib/outpost.mjs';
+import { writeWrkScripts, runWrk } from './lib/load.mjs';
+import { probe } from './lib/probe.mjs';
+import { renderTable } from './lib/report.mjs';
+import { median } from './lib/stats.mjs';
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt);
+const seconds = opt('--seconds', 10);
+const rounds = opt('--rounds', 3);
+const traceGc = argv.includes('--gc-trace');
+if (!(seconds > 0 && seconds <= 60) || !(rounds >= 1 && rounds <= 9)) throw new Error('--seconds 1..60, --rounds 1..9');
+const variants = argv.flatMap((a, i) => (argv[i - 1] === '--variant' ? [a] : [])).map((v) => {
+  const eq = v.indexOf('=');
+  if (eq <= 0) throw new Error(`--variant ${v}: expected label=[node flags] [@bin]`);
+  const words = v.slice(eq + 1).split(/\s+/).filter(Boolean);
+  const bin = words.find((w) => w.startsWith('@'))?.slice(1) ?? OUTPOST_BIN;
+  return { label: v.slice(0, eq), flags: words.filter((w) => !w.startsWith('@')), bin };
+});
+if (variants.length === 0) variants.push({ label: 'head', flags: [], bin: OUTPOST_BIN });
+const log = (m) => process.stderr.write(`[ab] ${m}\n`);
+
+/** Sums --trace-gc-nvp lines: `pause=1.2 ... gc=s ...` per collection. */
+function gcSummary(text) {
+  const out = { scavenges: 0, scavengeMs: 0, maxScavengeMs: 0, markSweeps: 0, markSweepMs: 0 };
+  for (const line of text.split('\n')) {
+    const pause = /(?:^|\s)pause=([\d.]+)/.exec(line);
+    const kind = /(?:^|\s)gc=(\w+)/.exec(line);
+    if (!pause || !kind) continue;
+    const ms = Number(pause[1]);
+    if (kind[1] === 's') {
+      out.scavenges++;
+      out.scavengeMs += ms;
+      out.maxScavengeMs = Math.max(out.maxScavengeMs, ms);
+    } else {
+      out.markSweeps++;
+      out.markSweepMs += ms;
+    }
+  }
+  return out;
+}
+
+async function main() {
+  const caps = await outpostCapabilities();
+  if (!caps.proxy) throw new Error('`outpost proxy` is not available: build with `npx tsc -p tsconfig.json` first');
+  const runDir = mkdtempSync('/tmp/outpost-ab-');
+  chmodSync(runDir, 0o755);
+  const scripts = writeWrkScripts(runDir);
+  const pm = holdCpuDmaLatency();
+  const hostsFile = join(runDir, 'hosts');
+  const upstream = upstreamTarget({ ip: '127.0.98.1', port: 80, bigPort: 9000, bigBytes: 1 << 20, runDir, cpu: 1 });
+  writeFileSync(hostsFile, `${upstream.ip} ${EXTERNAL_HOST}\n`);
+  await upstream.start();
+  const results = new Map(variants.map((v) => [v.label, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const v of variants) {
+      const id = `gw-${round}-${v.label.replace(/\W+/g, '_')}`;
+      const gwConfig = await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: join(runDir, `${id}.log`) });
+      const gw = outpostProxyService({ id, config: gwConfig, hostsFile, runDir, cpu: 0, bin: v.bin, nodeArgs: [...(traceGc ? ['--trace-gc', '--trace-gc-nvp'] : []), ...v.flags] });
+      await gw.start();
+      const target = { ip: gw.ip, port: gw.port, form: 'origin' };
+      await probe(target);
+      await runWrk({ ...target, connections: 64, seconds: 2, cpu: 1, scripts });
+      const cpu0 = cpuSeconds(gw.pids());
+      const w = await runWrk({ ...target, connections: 64, seconds, cpu: 1, scripts });
+      const cpuPerReqUs = ((cpuSeconds(gw.pids()) - cpu0) / w.requests) * 1e6;
+      const rss = peakRss(gw.pids()) / (1 << 20);
+      await gw.stop();
+      const gc = gcSummary(readFileSync(join(gw.dir, 'stdout.log'), 'utf8'));
+      log(`${v.label} round ${round + 1}: ${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, ${cpuPerReqUs.toFixed(1)} µs CPU/req, peak RSS ${rss.toFixed(0)} MB${w.errors ? `, ${w.errors} errors` : ''}`);
+      results.get(v.label).push({ rps: w.rps, p99: w.p99_us / 1000, cpuPerReqUs, rss, ...gc, perReqScavengeUs: (gc.scavengeMs * 1000) / w.requests });
+    }
+  }
+  await stopAll();
+  releaseCpuDmaLatency();
+  log(`cpu_dma_latency ${pm.held ? 'held' : 'not held'}; medians over ${rounds} round(s) of ${seconds} s`);
+  const m = (rows, k) => median(rows.map((r) => r[k]));
+  const header = ['variant', 'node flags', 'req/s @64', 'p99 ms', 'µs CPU/req', 'peak RSS MB'];
+  if (traceGc) header.push('scavenges', 'scavenge ms (max)', 'µs GC/req', 'mark-sweeps (ms)');
+  console.log(renderTable(header, variants.map((v) => {
+    const rows = results.get(v.label);
+    const row = [v.label, v.flags.join(' ') || '-', m(rows, 'rps').toFixed(0), m(rows, 'p99').toFixed(2), m(rows, 'cpuPerReqUs').toFixed(1), m(rows, 'rss').toFixed(0)];
+    if (traceGc) row.push(m(rows, 'scavenges').toFixed(0), `${m(rows, 'scavengeMs').toFixed(0)} (${m(rows, 'maxScavengeMs').toFixed(2)})`, m(rows, 'perReqScavengeUs').toFixed(2), `${m(rows, 'markSweeps').toFixed(0)} (${m(rows, 'markSweepMs').toFixed(0)})`);
+    return row;
+  })));
+  rmSync(runDir, { recursive: true, force: true });
+}
+
+process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
+process.on('exit', killAllSync);
+main().then(
+  () => process.exit(0),
+  async (e) => {
+    log(`failed: ${e.stack ?? e}`);
+    await stopAll();
+    process.exit(1);
+  },
+);
