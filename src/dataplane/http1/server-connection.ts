@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { headerMapFromRaw } from './head.js';
-import { writeDirect } from './direct-write.js';
+import { flushWrites, writeDirect, writeSoon } from './socket-writes.js';
 import {
   HTTPParser, METHODS, newParser, kOnBody, kOnExecute, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete,
   type LlhttpParser, type ParseError,
@@ -289,7 +289,7 @@ export class ServerConnection {
   };
 
   #deliver(req: RequestStream): void {
-    if (req.expectContinue && !req.requestComplete) this.socket.write(CONTINUE, 'latin1');
+    if (req.expectContinue && !req.requestComplete) writeDirect(this.socket, CONTINUE);
     try {
       this.shared.hooks.onRequest(req);
     } catch {
@@ -350,7 +350,7 @@ export class ServerConnection {
   }
 
   writeInformational(head: string): void {
-    if (!this.closed) this.socket.write(head, 'latin1');
+    if (!this.closed) writeDirect(this.socket, head);
   }
 
   setHead(head: string): void {
@@ -367,7 +367,7 @@ export class ServerConnection {
     const h = this.pendingHead;
     if (h === '') return;
     this.pendingHead = '';
-    if (!this.closed && !this.socket.destroyed) writeDirect(this.socket, h);
+    if (!this.closed && !this.socket.destroyed) writeSoon(this.socket, h);
   };
 
   writeBody(chunk: Buffer, chunked: boolean): boolean {
@@ -376,6 +376,7 @@ export class ServerConnection {
     const head = this.pendingHead;
     if (chunked) {
       this.pendingHead = '';
+      flushWrites(s);
       s.cork();
       s.write(head + chunk.length.toString(16) + '\r\n', 'latin1');
       s.write(chunk);
@@ -385,7 +386,12 @@ export class ServerConnection {
     }
     if (head === '') return writeDirect(s, chunk);
     this.pendingHead = '';
-    if (chunk.length <= COALESCE_MAX) return writeDirect(s, withHead(head, chunk));
+    if (chunk.length <= COALESCE_MAX) {
+      // The head and a small body: one message, sent with the turn's batch.
+      writeSoon(s, withHead(head, chunk));
+      return true;
+    }
+    flushWrites(s);
     s.cork();
     s.write(head, 'latin1');
     const r = s.write(chunk);
@@ -401,8 +407,10 @@ export class ServerConnection {
     if (!this.closed && !s.destroyed) {
       if (body !== undefined && !chunked && tail === '' && (head === '' || body.length <= COALESCE_MAX)) {
         // The common case: one write (head and body together when both are still to go).
-        writeDirect(s, head === '' ? body : withHead(head, body));
+        if (head === '') writeDirect(s, body);
+        else writeSoon(s, withHead(head, body));
       } else if (body !== undefined) {
+        flushWrites(s);
         s.cork();
         if (chunked) {
           s.write(head + body.length.toString(16) + '\r\n', 'latin1');
@@ -417,7 +425,7 @@ export class ServerConnection {
         if (tail !== '') s.write(tail, 'latin1');
         s.uncork();
       } else if (head !== '' || tail !== '') {
-        writeDirect(s, head + tail);
+        writeSoon(s, head + tail);
       }
     }
     if (this.active === req) this.active = null;
@@ -487,7 +495,7 @@ export class ServerConnection {
     }
     const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
     const body = status === 408 ? 'request timeout' : 'Bad Request';
-    s.write(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+    writeDirect(s, `HTTP/1.1 ${status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
     this.close();
     const details = status === 431 ? D.HEADERS_TOO_LARGE : status === 408 ? D.REQUEST_HEADERS_TIMEOUT : D.HTTP1_CODEC_ERROR;
     const e: H1ClientError = { socket: s, status, details, bodyBytes: body.length };
@@ -504,6 +512,7 @@ export class ServerConnection {
     this.closing = true;
     this.stopped = true;
     this.updateReading();
+    flushWrites(this.socket);
     this.socket.end();
   }
 
@@ -550,6 +559,7 @@ export class ServerConnection {
     this.connectTarget = null;
     this.connectHead = EMPTY;
     const s = this.socket;
+    flushWrites(s);
     this.#detach();
     // Neither flowing nor paused: the new owner's first 'data' listener starts the flow.
     (s as unknown as { readableFlowing: boolean | null }).readableFlowing = null;

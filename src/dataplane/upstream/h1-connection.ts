@@ -10,7 +10,7 @@ import {
   type LlhttpParser, type ParseError,
 } from '../http1/llhttp.js';
 import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError } from '../http1/head.js';
-import { writeDirect } from '../http1/direct-write.js';
+import { flushWrites, writeDirect, writeSoon } from '../http1/socket-writes.js';
 import type { HeaderMap } from '../routing/index.js';
 import type { BodySink } from '../http/downstream.js';
 import type { BodySource } from '../http/downstream.js';
@@ -311,16 +311,17 @@ export class H1Connection {
     const b = req.body;
     if (b === null) {
       req.bodyDone = true;
-      writeDirect(s, req.headStr);
+      writeSoon(s, req.headStr);
     } else if (Buffer.isBuffer(b)) {
       req.bodyDone = true;
       // Head and body leave in one writev.
+      flushWrites(s);
       s.cork();
       s.write(req.headStr, 'latin1');
       if (b.length > 0) s.write(b);
       s.uncork();
     } else {
-      s.write(req.headStr, 'latin1');
+      writeDirect(s, req.headStr);
       (b as BodySource).readBody(req);
     }
   }
@@ -377,6 +378,7 @@ export class H1Connection {
   writeBodyChunk(req: H1Request, chunk: Buffer): void {
     const s = this.socket;
     let ok: boolean;
+    flushWrites(s);
     if (req.chunked) {
       if (chunk.length === 0) return; // a zero-size chunk would end the body
       s.cork();
@@ -404,7 +406,7 @@ export class H1Connection {
           return;
         }
       }
-      this.socket.write(last + '\r\n', 'latin1');
+      writeDirect(this.socket, last + '\r\n');
     }
     req.bodyDone = true;
   }

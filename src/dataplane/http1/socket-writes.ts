@@ -1,11 +1,19 @@
-// Writes to a connected TCP socket's libuv handle directly while the socket's stream has nothing
-// queued. net.Socket's Writable costs a WriteWrap, its state bookkeeping and a nextTick per
-// write (~5 % of the proxy's CPU under load); a write the kernel takes whole needs none of it.
-// The handle API is node's internal one (`stream_wrap`, `tcp_wrap`), as node:net itself uses it;
-// if it is not there, every write goes through socket.write().
+// How the HTTP/1 codecs write to sockets: messages batched to the end of the event-loop turn,
+// and straight to the TCP handle.
 //
-// Order: libuv queues writes per handle, so a later socket.write() (or end()) always follows a
-// direct write the kernel has not finished; while one is unfinished we write through the stream.
+// Batching: a request head or a small response written while the loop is handling reads waits
+// until every ready socket has been read (setImmediate), then all go out back to back, as Envoy
+// activates a connection's write event rather than writing inside the read callback. Peers are
+// woken once per burst instead of once per message: 9 % less CPU per request and 10 % more
+// requests/s through the gateway under load (bench/README.md). Whoever writes a socket in any
+// other way (a stream write, end, a hand-over) first calls flushWrites(socket), so order holds.
+//
+// Direct: while the socket's stream has nothing queued, bytes go to the libuv handle without
+// net.Socket's Writable (a WriteWrap, its bookkeeping and a nextTick per write); a write the
+// kernel takes whole needs none of it. The handle API is node's internal one (`stream_wrap`,
+// `tcp_wrap`), as node:net itself uses it; without it, writes go through socket.write(). libuv
+// queues writes per handle, so a later socket.write() or end() always follows a direct write the
+// kernel has not finished; while one is unfinished we write through the stream.
 
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
@@ -47,7 +55,50 @@ const B = loadBindings();
 
 /** Direct writes the kernel has not finished, per socket. */
 const kPending = Symbol('outpost.directWritesPending');
-type Tracked = Socket & { [kPending]?: number; _handle?: StreamHandle | null };
+/** What writeSoon holds for the socket until the batch goes out. */
+const kQueued = Symbol('outpost.queuedWrite');
+type Tracked = Socket & { [kPending]?: number; [kQueued]?: Buffer | string | undefined; _handle?: StreamHandle | null };
+
+/** Sockets with a queued write, in the order they were queued. */
+const batch: Tracked[] = [];
+let batchScheduled = false;
+
+function writeBatch(): void {
+  batchScheduled = false;
+  // Sockets queued while this runs (a write's callback) wait for the next turn.
+  const n = batch.length;
+  for (let i = 0; i < n; i++) flushWrites(batch[i]!);
+  batch.splice(0, n);
+}
+
+/**
+ * Queues `data` (a string is latin1) for `socket` until the end of this event-loop turn. For whole
+ * small messages (heads, small bodies): no backpressure is reported; large or streamed bodies use
+ * writeDirect.
+ */
+export function writeSoon(socket: Socket, data: Buffer | string): void {
+  const s = socket as Tracked;
+  const queued = s[kQueued];
+  if (queued !== undefined) {
+    // Rare (two messages to one socket in one turn): keep it simple, the first goes now.
+    flushWrites(s);
+  }
+  s[kQueued] = data;
+  batch.push(s);
+  if (!batchScheduled) {
+    batchScheduled = true;
+    setImmediate(writeBatch);
+  }
+}
+
+/** Writes what writeSoon queued for `socket`, now. Call before writing to or ending it any other way. */
+export function flushWrites(socket: Socket): void {
+  const s = socket as Tracked;
+  const data = s[kQueued];
+  if (data === undefined) return;
+  s[kQueued] = undefined;
+  if (!s.destroyed && !s.writableEnded) writeNow(s, data);
+}
 
 /**
  * A request object that libuv never took (the write finished at once) carries no native state:
@@ -86,11 +137,17 @@ function writeError(status: number): NodeJS.ErrnoException {
 }
 
 /**
- * Writes `data` (a string is latin1) to `socket`. Returns false when the caller should wait for
- * 'drain' before writing more (the kernel's buffer is full), as socket.write() does.
+ * Writes `data` (a string is latin1) to `socket` now, after anything queued for it. Returns false
+ * when the caller should wait for 'drain' before writing more (the kernel's buffer is full), as
+ * socket.write() does.
  */
 export function writeDirect(socket: Socket, data: Buffer | string): boolean {
-  const s = socket as Tracked;
+  if ((socket as Tracked)[kQueued] !== undefined) flushWrites(socket);
+  return writeNow(socket as Tracked, data);
+}
+
+function writeNow(s: Tracked, data: Buffer | string): boolean {
+  const socket: Socket = s;
   const h = s._handle;
   if (B === undefined || h == null || !(h instanceof B.TCP) || (s[kPending] ?? 0) !== 0 ||
       s.writableLength !== 0 || s.writableEnded || s.destroyed || s.connecting) {
