@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node bench/ab.mjs [--seconds 10] [--rounds 3] [--gc-trace] --variant "label=[node flags] [@/other/checkout/bin/outpost]" ...`
+// `node bench/ab.mjs [--seconds 10] [--rounds 3] [--gc-trace] [--keep] --variant "label=[node flags] [@/other/checkout/bin/outpost]" ...`
 // A/B of outpost's gateway hop (`outpost proxy --config`, as in the benchmark): each variant (a
 // build, node flags, or both) under wrk -c64 after a warm-up, interleaved over rounds on the
 // benchmark's pinning. Prints req/s, p99, CPU per request and peak RSS, medians, and with
@@ -24,6 +24,7 @@ const opt = (name, dflt) => (argv.includes(name) ? Number(argv[argv.indexOf(name
 const seconds = opt('--seconds', 10);
 const rounds = opt('--rounds', 3);
 const traceGc = argv.includes('--gc-trace');
+const keep = argv.includes('--keep');
 if (!(seconds > 0 && seconds <= 60) || !(rounds >= 1 && rounds <= 9)) throw new Error('--seconds 1..60, --rounds 1..9');
 const variants = argv.flatMap((a, i) => (argv[i - 1] === '--variant' ? [a] : [])).map((v) => {
   const eq = v.indexOf('=');
@@ -98,7 +99,8 @@ async function main() {
     if (traceGc) row.push(m(rows, 'scavenges').toFixed(0), `${m(rows, 'scavengeMs').toFixed(0)} (${m(rows, 'maxScavengeMs').toFixed(2)})`, m(rows, 'perReqScavengeUs').toFixed(2), `${m(rows, 'markSweeps').toFixed(0)} (${m(rows, 'markSweepMs').toFixed(0)})`);
     return row;
   })));
-  rmSync(runDir, { recursive: true, force: true });
+  if (keep) log(`kept ${runDir}`);
+  else rmSync(runDir, { recursive: true, force: true });
 }
 
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));

@@ -324,6 +324,64 @@ test('a response head split across reads, with more headers than llhttp flushes 
   assert.equal(o.body.toString(), 'abc');
 });
 
+test('a Content-Length response cut at every byte offset: body exact, parser in step for the next response', async (t) => {
+  const msg = 'HTTP/1.1 200 OK\r\ncontent-length: 10\r\nx-a: b\r\n\r\n0123456789';
+  let cut = 1;
+  const srv = await rawServer(t, (s) => {
+    const at = cut++;
+    s.write(msg.slice(0, at));
+    // Apart by a timer: the pool reads the two pieces separately.
+    setTimeout(() => s.write(msg.slice(at)), 3);
+  });
+  const pool = newPool(t, srv.port);
+  for (let at = 1; at < msg.length; at++) {
+    const o = await get(pool);
+    assert.equal(o.error, undefined, `cut at ${at}`);
+    assert.equal(o.status, 200);
+    assert.equal(o.headers['x-a'], 'b');
+    assert.equal(o.body.toString(), '0123456789', `cut at ${at}`);
+  }
+  assert.equal(srv.conns.length, 1, 'every response on one kept-alive connection');
+});
+
+test('an interim head, the final head and its body in one read', async (t) => {
+  const srv = await rawServer(t, (s) => {
+    s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 5\r\n\r\nfinal');
+  });
+  const pool = newPool(t, srv.port);
+  for (let i = 0; i < 3; i++) {
+    const o = await get(pool, { method: 'POST' }, Buffer.from('x'));
+    assert.equal(o.status, 201);
+    assert.equal(o.body.toString(), 'final');
+  }
+  assert.equal(srv.conns.length, 1);
+});
+
+test('bytes after a Content-Length body in the same read: the response is whole, the connection closes', async (t) => {
+  const srv = await rawServer(t, (s) => s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbad'));
+  const pool = newPool(t, srv.port);
+  const o = await get(pool);
+  assert.equal(o.error, undefined);
+  assert.equal(o.body.toString(), 'ok');
+  await srv.closedConn(0);
+});
+
+test('Content-Length responses of many sizes, body bytes exact (one connection)', async (t) => {
+  const sizes = [1, 255, 4095, 4096, 4097, 65535, 65536, 65537, 300_000];
+  const srv = await httpServer(t, (req, res) => {
+    const size = Number(req.url!.slice(1));
+    res.setHeader('content-length', String(size));
+    res.end(pattern(size));
+  });
+  const pool = newPool(t, srv.port);
+  for (const size of sizes) {
+    const o = await get(pool, { path: `/${size}` });
+    assert.equal(o.body.length, size);
+    assert.equal(sha(o.body), sha(pattern(size)), `size ${size}`);
+  }
+  assert.equal(srv.conns.length, 1);
+});
+
 test('trailers of a chunked response reach onEnd', async (t) => {
   const srv = await httpServer(t, (_req, res) => {
     res.setHeader('trailer', 'x-checksum, grpc-status');

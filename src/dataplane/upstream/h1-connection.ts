@@ -9,7 +9,7 @@ import {
   HTTPParser, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, newParser,
   type LlhttpParser, type ParseError,
 } from '../http1/llhttp.js';
-import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError } from '../http1/head.js';
+import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError, lowerName } from '../http1/head.js';
 import { flushWrites, writeDirect, writeSoon } from '../http1/socket-writes.js';
 import type { HeaderMap } from '../routing/index.js';
 import type { BodySink } from '../http/downstream.js';
@@ -160,6 +160,37 @@ const DEAD = 3;
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/** Where a head that starts at `from` in `b` ends (after its CRLF CRLF), or -1 if not in `b`. */
+function headEndIn(b: Buffer, from: number): number {
+  const i = b.indexOf(CRLFCRLF, from);
+  return i < 0 ? -1 : i + 4;
+}
+
+/**
+ * The body length a response head declares when Content-Length alone frames it; -1 otherwise
+ * (Transfer-Encoding, no Content-Length, a list or anything but digits: llhttp's callback then).
+ */
+function contentLength(raw: readonly string[]): number {
+  let n = -1;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 14 && lowerName(name) === 'content-length') {
+      const v = raw[i + 1]!;
+      if (n !== -1 || v.length === 0 || v.length > 15) return -1;
+      for (let j = 0; j < v.length; j++) {
+        const c = v.charCodeAt(j);
+        if (c < 48 || c > 57) return -1;
+      }
+      n = Number(v);
+    } else if (name.length === 17 && lowerName(name) === 'transfer-encoding') {
+      return -1;
+    }
+  }
+  return n;
+}
+
 export class H1Connection {
   readonly owner: ConnOwner;
   readonly socket: Socket;
@@ -193,6 +224,18 @@ export class H1Connection {
   completed: H1Request | null;
   /** Bytes arrived that belong to no request: the connection must close. */
   stray: boolean;
+  // ---- Content-Length bodies taken from the reads directly (see onSocketData)
+  /** The llhttp body callback, unset while we take a body ourselves. */
+  readonly onBody: (chunk: Buffer) => void;
+  /** The read being parsed, while execute runs. */
+  cur: Buffer | null;
+  /** In `cur`: where the response head llhttp is parsing ends (-1: not known). */
+  headEnd: number;
+  /** In `cur`: the body bytes to deliver after execute. */
+  bodyFrom: number;
+  bodyTo: number;
+  /** Body bytes still to come in later reads. */
+  bodyLeft: number;
 
   constructor(owner: ConnOwner, req: H1Request) {
     this.owner = owner;
@@ -216,13 +259,19 @@ export class H1Connection {
     this.keepAlive = false;
     this.completed = null;
     this.stray = false;
+    this.cur = null;
+    this.headEnd = -1;
+    this.bodyFrom = 0;
+    this.bodyTo = 0;
+    this.bodyLeft = 0;
     req.conn = this;
 
     const o = owner.options;
     const p = newParser(HTTPParser.RESPONSE, owner.maxHeaderBytes);
     p[kOnHeaders] = this.onParserHeaders.bind(this);
     p[kOnHeadersComplete] = this.onParserHeadersComplete.bind(this);
-    p[kOnBody] = this.onParserBody.bind(this);
+    this.onBody = this.onParserBody.bind(this);
+    p[kOnBody] = this.onBody;
     p[kOnMessageComplete] = this.onParserMessageComplete.bind(this);
     this.parser = p;
 
@@ -427,20 +476,69 @@ export class H1Connection {
     return true;
   }
 
+  /**
+   * Content-Length bodies do not go through llhttp's body callback, which copies every chunk into
+   * an ArrayBuffer of its own (and the young-generation collector then sweeps each one: ~40 % of
+   * every scavenge pause under load). llhttp still parses and counts them; the bytes are taken
+   * from the read here, at offsets known exactly: a response starts at the first byte of a read
+   * (the connection is quiet between a response and the next request), and node's llhttp ends a
+   * head only at the first CRLF CRLF (no bare LF, no folding). Chunked and close-delimited bodies,
+   * and heads split over reads, go through the callback as before.
+   */
   private onSocketData(data: Buffer): void {
-    if (this.req === null) {
+    const req = this.req;
+    if (req === null) {
       // An idle connection (or an abandoned one) has nothing to read.
       this.destroy();
       return;
     }
     this.gotBytes = true;
+    const left = this.bodyLeft;
+    this.bodyFrom = 0;
+    this.bodyTo = 0;
+    if (left > 0) {
+      // The rest of a body we take ourselves.
+      const n = left < data.length ? left : data.length;
+      this.bodyTo = n;
+      this.bodyLeft = left - n;
+      this.headEnd = -1;
+    } else {
+      this.headEnd = !this.inBody && this.headRaw === null ? headEndIn(data, 0) : -1;
+    }
+    this.cur = data;
     try {
       const r = this.parser.execute(data);
+      this.cur = null;
       if (typeof r !== 'number') this.onParseError(r);
+      else if (this.bodyTo > this.bodyFrom) this.deliverBody(req, data);
       if (this.completed !== null || this.stray) this.afterParse();
     } catch (err) {
+      this.cur = null;
       this.handlerThrew(err);
     }
+  }
+
+  /** Hands the body bytes of this read to the request (before its end, which afterParse reports). */
+  private deliverBody(req: H1Request, data: Buffer): void {
+    const from = this.bodyFrom;
+    const to = this.bodyTo;
+    const complete = this.completed === req;
+    if (req.done || (!complete && this.req !== req)) return; // aborted or failed meanwhile: the connection goes
+    if (complete !== (this.bodyLeft === 0)) {
+      // llhttp ends the message where the body we counted ends, or something is badly wrong.
+      this.completed = null;
+      this.failRequest(req, new UpstreamError('protocol', 'HPE_INVALID_CONTENT_LENGTH', 'upstream body framing out of step'));
+      return;
+    }
+    let chunk: Buffer;
+    if (data.buffer === READ_BUFFER.buffer) {
+      // READ_BUFFER is overwritten by the next read: copy (small copies come from node's pool).
+      chunk = Buffer.allocUnsafe(to - from);
+      data.copy(chunk, 0, from, to);
+    } else {
+      chunk = data.subarray(from, to);
+    }
+    req.handler.onData(chunk);
   }
 
   /**
@@ -509,6 +607,9 @@ export class H1Connection {
       return 0;
     }
     if (status < 200) {
+      // The final head follows this one (1xx have no body).
+      const cur = this.cur;
+      this.headEnd = cur !== null && this.headEnd >= 0 ? headEndIn(cur, this.headEnd) : -1;
       if (status === 101) {
         this.failRequest(req, new UpstreamError('protocol', 'ERR_UNEXPECTED_UPGRADE', 'upstream switched protocols (101) on a plain request'));
         return 0;
@@ -518,6 +619,21 @@ export class H1Connection {
     }
     this.inBody = true;
     this.keepAlive = shouldKeepAlive;
+    const headEnd = this.headEnd;
+    this.headEnd = -1;
+    if (headEnd >= 0 && !req.isHead && status !== 204 && status !== 304) {
+      const n = contentLength(raw ?? EMPTY);
+      const cur = this.cur!;
+      if (n > 0) {
+        // Ours to take (see onSocketData): llhttp skips the body bytes when no callback is set.
+        this.parser[kOnBody] = null;
+        const avail = cur.length - headEnd;
+        const take = n < avail ? n : avail;
+        this.bodyFrom = headEnd;
+        this.bodyTo = headEnd + take;
+        this.bodyLeft = n - take;
+      }
+    }
     const ok = req.handler.onHead(status, endToEndHeaderMap(raw ?? EMPTY));
     if (this.req !== req) return 0; // aborted from onHead
     if (ok === false) {
@@ -543,6 +659,7 @@ export class H1Connection {
       this.interim = false;
       return;
     }
+    if (this.parser[kOnBody] !== this.onBody && this.bodyLeft === 0) this.parser[kOnBody] = this.onBody;
     const req = this.req;
     this.inBody = false;
     const t = this.trailerRaw;
