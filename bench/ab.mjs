@@ -2,10 +2,11 @@
 // `node bench/ab.mjs [--seconds 10] [--rounds 3] [--gc-trace] [--keep] --variant "label=[node flags] [@/other/checkout/bin/outpost]" ...`
 // A/B of outpost's gateway hop (`outpost proxy --config`, as in the benchmark): each variant (a
 // build, node flags, or both) under wrk -c64 after a warm-up, interleaved over rounds on the
-// benchmark's pinning. Prints req/s, p99, CPU per request and peak RSS, medians, and with
-// --gc-trace the garbage collector's work (which costs throughput and tail latency itself).
-// To compare against a commit: `git worktree add /tmp/base <commit> && (cd /tmp/base &&
-// ln -s "$PWD/../../work/main/node_modules" . && npx tsc -p tsconfig.json)`, then
+// benchmark's pinning, with plain `node` plus the variant's flags (the benchmark itself starts
+// proxies with the flags `outpost up` uses: PROXY_NODE_FLAGS). Prints req/s, p99, CPU per
+// request and peak RSS, medians, and with --gc-trace the garbage collector's work (tracing costs
+// throughput and tail latency itself). To compare against a commit: `git worktree add /tmp/base
+// <commit>`, link node_modules into it and build it (`npx tsc -p tsconfig.json`), then
 // `--variant "base=@/tmp/base/bin/outpost" --variant "head="`.
 
 import { mkdtempSync, chmodSync, writeFileSync, readFileSync, rmSync } from 'node:fs';

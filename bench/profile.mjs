@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stopAll, killAllSync } from './lib/procs.mjs';
 import { holdCpuDmaLatency, releaseCpuDmaLatency } from './lib/pmqos.mjs';
 import { upstreamTarget, EXTERNAL_HOST } from './lib/peers.mjs';
-import { gatewayProxyConfig, sidecarProxyConfig, outpostProxyService, outpostCapabilities, REPO } from './lib/outpost.mjs';
+import { gatewayProxyConfig, sidecarProxyConfig, outpostProxyService, outpostCapabilities, REPO, PROXY_NODE_FLAGS } from './lib/outpost.mjs';
 import { writeWrkScripts, runWrk } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { analyzeProfile, byFile } from './lib/cpuprofile.mjs';
@@ -39,13 +39,13 @@ async function main() {
   await upstream.start();
   const cpuProf = (name) => ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`];
   const gwConfig = await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: logOn ? join(runDir, 'gw-access.log') : undefined });
-  const gw = outpostProxyService({ id: 'gw', config: gwConfig, hostsFile, runDir, cpu: 0, nodeArgs: twoHop ? [] : cpuProf('gateway') });
+  const gw = outpostProxyService({ id: 'gw', config: gwConfig, hostsFile, runDir, cpu: 0, nodeArgs: [...PROXY_NODE_FLAGS, ...(twoHop ? [] : cpuProf('gateway'))] });
   await gw.start();
   let target = { ip: gw.ip, port: gw.port, form: 'origin' };
   let sc;
   if (twoHop) {
     const scConfig = await sidecarProxyConfig({ ip: '127.0.98.6', port: 15001, gateway: { ip: gw.ip, port: gw.port }, logFile: logOn ? join(runDir, 'sc-access.log') : undefined });
-    sc = outpostProxyService({ id: 'sc', config: scConfig, hostsFile, runDir, cpu: 0, nodeArgs: cpuProf('sidecar') });
+    sc = outpostProxyService({ id: 'sc', config: scConfig, hostsFile, runDir, cpu: 0, nodeArgs: [...PROXY_NODE_FLAGS, ...cpuProf('sidecar')] });
     await sc.start();
     target = { ip: sc.ip, port: sc.port, form: 'absolute' };
   }

@@ -10,6 +10,9 @@ import { EXTERNAL_HOST } from './peers.mjs';
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const OUTPOST_BIN = join(REPO, 'bin', 'outpost');
 const NAMING = join(REPO, 'dist', 'proxyconfig', 'naming.js');
+const PROXY_PROCESS = join(REPO, 'dist', 'runtime', 'proxy-process.js');
+/** The node flags `outpost up` starts its proxies with (none before a build). */
+export const PROXY_NODE_FLAGS = existsSync(PROXY_PROCESS) ? (await import(pathToFileURL(PROXY_PROCESS).href)).PROXY_NODE_FLAGS : [];
 
 const GATEWAY = 'httpbin-egress-gateway';
 const NS = 'default';
@@ -156,9 +159,10 @@ export async function sidecarProxyConfig({ ip, port, gateway, logFile }) {
 
 /**
  * One `outpost proxy --config` process pinned to `cpu`. nodeArgs lets the profiler add
- * --cpu-prof; extraArgs passes e.g. --concurrency; bin runs another build (bench/ab.mjs).
+ * --cpu-prof (default: the node flags `outpost up` starts its proxies with); extraArgs passes e.g.
+ * --concurrency; bin runs another build (bench/ab.mjs).
  */
-export function outpostProxyService({ id, config, hostsFile, runDir, cpu, nodeArgs = [], extraArgs = [], bin = OUTPOST_BIN }) {
+export function outpostProxyService({ id, config, hostsFile, runDir, cpu, nodeArgs = PROXY_NODE_FLAGS, extraArgs = [], bin = OUTPOST_BIN }) {
   const dir = join(runDir, id);
   let proc;
   const listener = config.listeners.find((l) => l.bindToPort);

@@ -3,12 +3,12 @@
 //
 // The Exchange object is the request's whole state and doubles as its access-log entry and as the
 // RequestView routing reads, so the request path allocates little beyond the upstream headers.
-import { randomUUID } from 'node:crypto';
 import type http2 from 'node:http2';
 import { constants as h2c } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ForwardAction, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
 import type { CompiledConfig } from '../config/compile.js';
+import { newRequestId } from './request-id.js';
 import {
   applyHeaderOps, pickWeighted, redirectLocation, rewritePath, type CompiledRouteTable, type HeaderMap, type RequestView,
 } from '../routing/index.js';
@@ -259,7 +259,7 @@ export class Exchange implements AccessLogEntry, RequestView {
 
     // Upstream request headers: downstream ones minus hop-by-hop, plus the proxy's own.
     const up = upstreamRequestHeaders(this.#ds.headers);
-    if (up['x-request-id'] === undefined) up['x-request-id'] = randomUUID();
+    if (up['x-request-id'] === undefined) up['x-request-id'] = newRequestId();
     if (this.#cfg.isRouter) {
       // A gateway uses the peer address (use_remote_address), appending it to x-forwarded-for.
       const ip = this.#sock?.remoteAddress;
