@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node bench/ab.mjs [--seconds 10] [--rounds 3] [--gc-trace] [--keep] --variant "label=[node flags] [@/other/checkout/bin/outpost]" ...`
+// `node bench/ab.mjs [--seconds 10] [--rounds 3] [--gc-trace] [--keep] --variant "label=[node flags] [@/other/checkout/bin/outpost] [nolog]" ...`
 // A/B of outpost's gateway hop (`outpost proxy --config`, as in the benchmark): each variant (a
 // build, node flags, or both) under wrk -c64 after a warm-up, interleaved over rounds on the
 // benchmark's pinning, with plain `node` plus the variant's flags (the benchmark itself starts
@@ -32,9 +32,10 @@ const variants = argv.flatMap((a, i) => (argv[i - 1] === '--variant' ? [a] : [])
   if (eq <= 0) throw new Error(`--variant ${v}: expected label=[node flags] [@bin]`);
   const words = v.slice(eq + 1).split(/\s+/).filter(Boolean);
   const bin = words.find((w) => w.startsWith('@'))?.slice(1) ?? OUTPOST_BIN;
-  return { label: v.slice(0, eq), flags: words.filter((w) => !w.startsWith('@')), bin };
+  // The word `nolog` turns the access log off.
+  return { label: v.slice(0, eq), flags: words.filter((w) => !w.startsWith('@') && w !== 'nolog'), bin, log: !words.includes('nolog') };
 });
-if (variants.length === 0) variants.push({ label: 'head', flags: [], bin: OUTPOST_BIN });
+if (variants.length === 0) variants.push({ label: 'head', flags: [], bin: OUTPOST_BIN, log: true });
 const log = (m) => process.stderr.write(`[ab] ${m}\n`);
 
 /** Sums --trace-gc-nvp lines: `pause=1.2 ... gc=s ...` per collection. */
@@ -72,7 +73,7 @@ async function main() {
   for (let round = 0; round < rounds; round++) {
     for (const v of variants) {
       const id = `gw-${round}-${v.label.replace(/\W+/g, '_')}`;
-      const gwConfig = await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: join(runDir, `${id}.log`) });
+      const gwConfig = await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: v.log ? join(runDir, `${id}.log`) : undefined });
       const gw = outpostProxyService({ id, config: gwConfig, hostsFile, runDir, cpu: 0, bin: v.bin, nodeArgs: [...(traceGc ? ['--trace-gc', '--trace-gc-nvp'] : []), ...v.flags] });
       await gw.start();
       const target = { ip: gw.ip, port: gw.port, form: 'origin' };

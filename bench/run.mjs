@@ -14,7 +14,7 @@ import { outpostCapabilities, gatewayProxyConfig, sidecarProxyConfig, outpostPro
 import { writeWrkScripts, runWrk, runCurlDownload } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { summarize, median } from './lib/stats.mjs';
-import { mainTable, tunnelTable, checksTable, settingsLine, targetsCheck } from './lib/report.mjs';
+import { mainTable, tunnelTable, checksTable, scalingTable, settingsLine, targetsCheck } from './lib/report.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROXY_CPU = 0;
@@ -350,6 +350,7 @@ async function main() {
         p50_1: summarize(perRound((r) => r.p50_1)),
         p99_1: summarize(perRound((r) => r.p99_1)),
         cpuPer1k: summarize(perRound((r) => r.cpuPer1k)),
+        coresUsed: summarize(perRound((r) => r.coresUsed)),
         ratioRps: vsNginx('rps64'),
         ratioCpu: vsNginx('cpuPer1k'),
         ratioP99: vsNginx('p99_64'),
@@ -395,6 +396,8 @@ async function main() {
     tunnelTable(results),
     '',
     checksTable(results),
+    '',
+    scalingTable(results),
     '',
   ].join('\n');
   process.stdout.write(out);
@@ -462,6 +465,8 @@ async function measure(t, pids, upstreamPids, settings, scripts) {
     p50_1: w1.p50_us,
     p99_1: w1.p99_us,
     cpuSeconds: cpu,
+    // CPUs the proxy's processes kept busy on average: what --concurrency N actually got.
+    coresUsed: cpu / wall,
     cpuPer1k: (cpu / w64.requests) * 1000,
     errors: w64.errors + w1.errors,
     logRatio: logFiles.length ? median(logLines) / w64.requests : undefined,
@@ -498,6 +503,8 @@ function updateReadme(results) {
     tunnelTable(results, true),
     '',
     checksTable(results, true),
+    '',
+    scalingTable(results, true),
     '',
     README_END,
   ].join('\n');

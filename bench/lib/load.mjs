@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from './procs.mjs';
-import { EXTERNAL_HOST } from './peers.mjs';
+import { EXTERNAL_HOST, LOAD_NICE } from './peers.mjs';
 
 /**
  * wrk's Lua hooks: `done` prints exact figures as one JSON line (microseconds), so nothing is
@@ -45,7 +45,7 @@ export async function runWrk({ ip, port, form, connections, seconds, cpu, script
   ];
   // bash's `times` reports the CPU its children used: wrk's own cost, to tell it apart from
   // whatever else the machine was doing during the run.
-  const r = await runCommand('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'wrk', 'taskset', ...args], { timeoutMs: (seconds + 30) * 1000 });
+  const r = await runCommand('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'wrk', 'nice', '-n', String(LOAD_NICE), 'taskset', ...args], { timeoutMs: (seconds + 30) * 1000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (r.code !== 0 || !line) {
     throw new Error(`wrk against ${ip}:${port} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
@@ -64,7 +64,7 @@ export async function runCurlDownload({ ip, port, path, proxy, cpu, maxSeconds =
     '-w', '%{http_code} %{size_download} %{time_total}'];
   if (proxy) args.push('-p', '-x', `http://${proxy.ip}:${proxy.port}`);
   args.push(`http://${ip}:${port}${path}`);
-  const r = await runCommand('taskset', args, { timeoutMs: (maxSeconds + 10) * 1000 });
+  const r = await runCommand('nice', ['-n', String(LOAD_NICE), 'taskset', ...args], { timeoutMs: (maxSeconds + 10) * 1000 });
   const [code, size, total] = r.stdout.trim().split(' ');
   if (r.code !== 0 || code !== '200') {
     throw new Error(`curl ${proxy ? `via CONNECT ${proxy.ip}:${proxy.port} ` : ''}to ${ip}:${port}${path} failed (exit ${r.code}, HTTP ${code}): ${r.stderr.trim()}`);

@@ -25,6 +25,13 @@ function nginxTempPaths(dir) {
  * Upstream: nginx, one worker, no access log, a fixed body on `port` and a large sparse file at
  * /big on `bigPort` (the CONNECT tunnel target, a port the sidecar has no listener for).
  */
+/**
+ * The load side (wrk, curl and the upstream) runs at a higher priority than the proxy under test:
+ * when a proxy's worker shares their CPU (--concurrency 2 on both CPUs), the scheduler must not
+ * slow the load generator down instead of the proxy. Alone on their CPU it changes nothing.
+ */
+export const LOAD_NICE = -10;
+
 export function upstreamTarget({ ip, port, bigPort, bigBytes, runDir, cpu }) {
   const dir = join(runDir, 'upstream');
   let proc;
@@ -67,7 +74,7 @@ ${nginxTempPaths(dir)}
       );
       await assertPortFree(ip, port);
       await assertPortFree(ip, bigPort);
-      proc = startProcess('upstream', 'taskset', ['-c', String(cpu), 'nginx', '-p', dir, '-c', conf], {
+      proc = startProcess('upstream', 'nice', ['-n', String(LOAD_NICE), 'taskset', '-c', String(cpu), 'nginx', '-p', dir, '-c', conf], {
         stderrFile: join(dir, 'stderr.log'),
       });
       await waitForPort(ip, port, 10_000, proc);

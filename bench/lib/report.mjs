@@ -75,12 +75,43 @@ export function targetsCheck(results) {
     ['idle RSS ≤ 60 MB', gw.idleRss / 1048576, (v) => v <= 60, 0],
     ['RSS under load ≤ 100 MB', gw.peakRss / 1048576, (v) => v <= 100, 0],
     ['CONNECT tunnel ≥ 0.8 × direct', sidecarTunnel?.summary.ratio?.median, (v) => v >= 0.8, 2],
+    ['req/s grows with cores: --concurrency 2 ÷ 1 worker', workerScaling(results), (v) => v >= 1.1, 2],
   ];
   return checks.map(([what, value, ok, d]) => ({
     what,
     value: Number.isFinite(value) ? Number(value.toFixed(d)) : null,
     pass: Number.isFinite(value) ? ok(value) : null,
   }));
+}
+
+/** Median over rounds of (req/s with --concurrency 2 on both CPUs) ÷ (one worker on one CPU). */
+function workerScaling(results) {
+  const one = results.targets.find((t) => t.id === 'outpost' && !t.failed);
+  const two = results.targets.find((t) => t.id === 'outpost-c2' && !t.failed);
+  if (!one || !two) return NaN;
+  const n = Math.min(one.rounds.length, two.rounds.length);
+  const ratios = [];
+  for (let i = 0; i < n; i++) ratios.push(two.rounds[i].rps64 / one.rounds[i].rps64);
+  ratios.sort((a, b) => a - b);
+  return n === 0 ? NaN : n % 2 ? ratios[n >> 1] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
+}
+
+/**
+ * One worker on CPU 0 against two workers on CPUs 0 and 1, where CPU 1 also runs wrk and the
+ * upstream: how much CPU the workers got, and what they did with it.
+ */
+export function scalingTable(results, markdown = false) {
+  const rows = ['outpost', 'outpost-c2']
+    .map((id) => results.targets.find((t) => t.id === id && !t.failed))
+    .filter(Boolean)
+    .map((t) => {
+      const s = t.summary;
+      const perCore = s.rps64.median / s.coresUsed.median;
+      return [t.name, t.id === 'outpost-c2' ? `2 (CPUs ${results.settings.proxyCpu},${results.settings.loadCpu}, shared with wrk and upstream)` : `1 (CPU ${results.settings.proxyCpu})`,
+        fmt(s.coresUsed.median, 2), fmtK(s.rps64.median), fmtK(perCore)];
+    });
+  if (rows.length < 2) return '';
+  return renderTable(['proxy', 'CPUs given', 'CPUs used', 'req/s @64', 'req/s per CPU used'], rows, markdown);
 }
 
 export function checksTable(results, markdown = false) {
