@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node bench/profile.mjs [--seconds 10] [--no-log] [--two-hop]`: runs outpost's gateway
+// `node bench/profile.mjs [--seconds 10] [--no-log] [--two-hop [--h2] [--gateway]]`: runs outpost's gateway
 // (`outpost proxy --config`, as in the benchmark) under wrk -c64 with `node --cpu-prof`, then
 // prints the hot spots by self time with src/ file:line (through the source maps).
 
@@ -20,6 +20,10 @@ const argv = process.argv.slice(2);
 const seconds = Number(argv[argv.indexOf('--seconds') + 1]) || 10;
 const logOn = !argv.includes('--no-log');
 const twoHop = argv.includes('--two-hop');
+// --h2: HTTP/2 between sidecar and gateway, as `outpost up` connects them (else HTTP/1.1).
+const h2 = argv.includes('--h2');
+// --gateway: profile the gateway of the two-hop path rather than the sidecar.
+const profileGateway = argv.includes('--gateway');
 const top = Number(argv[argv.indexOf('--top') + 1]) || 25;
 if (seconds > 120) throw new Error('--seconds: at most 120');
 const log = (m) => process.stderr.write(`[profile] ${m}\n`);
@@ -39,13 +43,13 @@ async function main() {
   await upstream.start();
   const cpuProf = (name) => ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`];
   const gwConfig = await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: logOn ? join(runDir, 'gw-access.log') : undefined });
-  const gw = outpostProxyService({ id: 'gw', config: gwConfig, hostsFile, runDir, cpu: 0, nodeArgs: [...PROXY_NODE_FLAGS, ...(twoHop ? [] : cpuProf('gateway'))] });
+  const gw = outpostProxyService({ id: 'gw', config: gwConfig, hostsFile, runDir, cpu: 0, nodeArgs: [...PROXY_NODE_FLAGS, ...(twoHop && !profileGateway ? [] : cpuProf('gateway'))] });
   await gw.start();
   let target = { ip: gw.ip, port: gw.port, form: 'origin' };
   let sc;
   if (twoHop) {
-    const scConfig = await sidecarProxyConfig({ ip: '127.0.98.6', port: 15001, gateway: { ip: gw.ip, port: gw.port }, logFile: logOn ? join(runDir, 'sc-access.log') : undefined });
-    sc = outpostProxyService({ id: 'sc', config: scConfig, hostsFile, runDir, cpu: 0, nodeArgs: [...PROXY_NODE_FLAGS, ...cpuProf('sidecar')] });
+    const scConfig = await sidecarProxyConfig({ ip: '127.0.98.6', port: 15001, gateway: { ip: gw.ip, port: gw.port }, logFile: logOn ? join(runDir, 'sc-access.log') : undefined, protocol: h2 ? 'HTTP2' : 'HTTP1' });
+    sc = outpostProxyService({ id: 'sc', config: scConfig, hostsFile, runDir, cpu: 0, nodeArgs: [...PROXY_NODE_FLAGS, ...(profileGateway ? [] : cpuProf('sidecar'))] });
     await sc.start();
     target = { ip: sc.ip, port: sc.port, form: 'absolute' };
   }
@@ -55,7 +59,7 @@ async function main() {
   const w = await runWrk({ ...target, connections: 64, seconds, cpu: 1, scripts });
   const to = Number(process.hrtime.bigint() / 1000n);
   log(`${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, errors ${w.errors}`);
-  const profiled = twoHop ? sc : gw;
+  const profiled = twoHop && !profileGateway ? sc : gw;
   const before = new Set(readdirSync(profDir));
   await profiled.stop(); // SIGINT: node writes the profile on a normal exit
   await stopAll();

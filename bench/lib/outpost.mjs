@@ -94,7 +94,7 @@ export async function gatewayProxyConfig({ ip, port, logFile }) {
  * sends httpbin.org to the gateway (the seed's HTTPRoute with a ServiceEntry parent), any other
  * destination (CONNECT to an unknown port) to PassthroughCluster.
  */
-export async function sidecarProxyConfig({ ip, port, gateway, logFile }) {
+export async function sidecarProxyConfig({ ip, port, gateway, logFile, protocol = 'HTTP1' }) {
   const n = await naming();
   const gwHost = n.serviceFqdn(n.gatewayDeploymentName(GATEWAY, 'istio'), NS);
   const gwCluster = n.outboundClusterName(80, undefined, gwHost);
@@ -148,7 +148,7 @@ export async function sidecarProxyConfig({ ip, port, gateway, logFile }) {
         endpoints: [{ address: gateway.ip, port: gateway.port }],
         lbPolicy: 'ROUND_ROBIN',
         connectTimeoutMs: 10_000,
-        protocol: 'HTTP1',
+        protocol,
         service: { host: gwHost, name: n.gatewayDeploymentName(GATEWAY, 'istio'), namespace: NS },
       },
       { name: 'PassthroughCluster', type: 'ORIGINAL_DST', endpoints: [], lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: 10_000, protocol: 'TCP' },

@@ -34,7 +34,12 @@ export class H2Session {
     if (this.#connecting !== undefined) return this.#connecting;
     if (this.#closed) return Promise.reject(new ConnectError(new Error('cluster removed')));
     this.#connecting = new Promise<ClientHttp2Session>((resolve, reject) => {
-      const opts: SecureClientSessionOptions = { ...(this.tlsOptions ?? {}), ...(this.localAddress !== undefined ? { localAddress: this.localAddress } : {}) };
+      // noDelay, as on every other connection the proxy opens (Envoy sets TCP_NODELAY on all):
+      // many streams share this one, and with Nagle's algorithm a frame written while the
+      // previous one is unacknowledged would wait for the peer's ACK.
+      const opts: SecureClientSessionOptions & { noDelay: boolean } = {
+        ...(this.tlsOptions ?? {}), ...(this.localAddress !== undefined ? { localAddress: this.localAddress } : {}), noDelay: true,
+      };
       const session = http2.connect(this.origin, opts);
       const timer = setTimeout(() => {
         const e = new Error('connect timeout') as Error & { code: string };
@@ -50,6 +55,12 @@ export class H2Session {
       session.once('error', fail);
       session.once('connect', () => {
         clearTimeout(timer);
+        // net.connect honours noDelay; over TLS it is set here, once the handshake is done.
+        try {
+          session.socket.setNoDelay(true);
+        } catch {
+          // A socket that is already gone: the session's own error and close events report it.
+        }
         session.off('error', fail);
         session.on('error', () => { /* streams see their own errors */ });
         const drop = (): void => { if (this.#session === session) this.#session = undefined; };
