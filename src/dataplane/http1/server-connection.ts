@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { headerMapFromRaw } from './head.js';
-import { flushWrites, writeDirect, writeSoon } from './socket-writes.js';
+import { atBatch, flushWrites, writeDirect, writeSoon } from './socket-writes.js';
 import {
   HTTPParser, METHODS, newParser, kOnBody, kOnExecute, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete,
   type LlhttpParser, type ParseError,
@@ -27,6 +27,10 @@ const LINGER_MS = 5000;
  * than the writev path (arrays, a write request per chunk); larger bodies are written as they are.
  */
 const COALESCE_MAX = 16 * 1024;
+
+function call(fn: () => void): void {
+  fn();
+}
 
 /** `head` (latin1) followed by `body`, in one buffer. */
 function withHead(head: string, body: Buffer): Buffer {
@@ -357,11 +361,11 @@ export class ServerConnection {
     this.pendingHead = head;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(this.#flushHead);
+      atBatch(call, this.#flushHead, undefined);
     }
   }
 
-  /** A head no body write took along by the end of the tick goes out alone. */
+  /** A head no body write took along by the time this turn's writes go out goes out alone. */
   #flushHead = (): void => {
     this.flushScheduled = false;
     const h = this.pendingHead;
@@ -512,6 +516,7 @@ export class ServerConnection {
     this.closing = true;
     this.stopped = true;
     this.updateReading();
+    this.#flushHead();
     flushWrites(this.socket);
     this.socket.end();
   }

@@ -63,8 +63,39 @@ type Tracked = Socket & { [kPending]?: number; [kQueued]?: Buffer | string | und
 const batch: Tracked[] = [];
 let batchScheduled = false;
 
+/** atBatch's calls for the coming batch, as (fn, a, b) triples. */
+const hooks: unknown[] = [];
+
+function schedule(): void {
+  if (!batchScheduled) {
+    batchScheduled = true;
+    setImmediate(writeBatch);
+  }
+}
+
+/**
+ * Runs fn(a, b) when this turn's batch goes out, before its writes: for work that must follow
+ * the current call stack but precede the bytes (a response head that no body write took along, a
+ * handler to be told of its connection). Cheaper than process.nextTick on the request path: a
+ * turn with ticks queued also runs node's promise-rejection bookkeeping, which allocates.
+ */
+export function atBatch<A, B>(fn: (a: A, b: B) => void, a: A, b: B): void {
+  hooks.push(fn, a, b);
+  schedule();
+}
+
 function writeBatch(): void {
   batchScheduled = false;
+  if (hooks.length > 0) {
+    const h = hooks.splice(0);
+    for (let i = 0; i < h.length; i += 3) {
+      try {
+        (h[i] as (a: unknown, b: unknown) => void)(h[i + 1], h[i + 2]);
+      } catch {
+        // Our own callbacks; one failing must not keep the others' bytes from going out.
+      }
+    }
+  }
   // Sockets queued while this runs (a write's callback) wait for the next turn.
   const n = batch.length;
   for (let i = 0; i < n; i++) flushWrites(batch[i]!);
@@ -85,10 +116,7 @@ export function writeSoon(socket: Socket, data: Buffer | string): void {
   }
   s[kQueued] = data;
   batch.push(s);
-  if (!batchScheduled) {
-    batchScheduled = true;
-    setImmediate(writeBatch);
-  }
+  schedule();
 }
 
 /** Writes what writeSoon queued for `socket`, now. Call before writing to or ending it any other way. */

@@ -10,7 +10,7 @@ import {
   type LlhttpParser, type ParseError,
 } from '../http1/llhttp.js';
 import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError, lowerName } from '../http1/head.js';
-import { flushWrites, writeDirect, writeSoon } from '../http1/socket-writes.js';
+import { atBatch, flushWrites, writeDirect, writeSoon } from '../http1/socket-writes.js';
 import type { HeaderMap } from '../routing/index.js';
 import type { BodySink } from '../http/downstream.js';
 import type { BodySource } from '../http/downstream.js';
@@ -139,7 +139,7 @@ function emitError(req: H1Request, err: UpstreamError): void {
 }
 
 function emitConnected(req: H1Request, localAddress: string): void {
-  if (!req.aborted) req.handler.onConnected(localAddress);
+  if (!req.aborted && !req.done) req.handler.onConnected(localAddress);
 }
 
 function errCode(err: Error | null, dflt: string): string {
@@ -349,9 +349,9 @@ export class H1Connection {
     }
     if (req.paused) this.pauseReading();
     if (sync) {
-      // The handler may not be called synchronously from dispatch; the response cannot arrive
-      // before the next tick, so writing first is safe.
-      process.nextTick(emitConnected, req, this.localAddress);
+      // The handler may not be called synchronously from dispatch: it hears of the connection
+      // when this turn's writes go out, before the request's own bytes (so before any response).
+      atBatch(emitConnected, req, this.localAddress);
     } else {
       req.handler.onConnected(this.localAddress);
       if (this.req !== req) return; // aborted from onConnected
