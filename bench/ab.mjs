@@ -9,13 +9,13 @@
 // <commit>`, link node_modules into it and build it (`npx tsc -p tsconfig.json`), then
 // `--variant "base=@/tmp/base/bin/outpost" --variant "head="`.
 
-import { mkdtempSync, chmodSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { stopAll, killAllSync, peakRss, cpuSeconds } from './lib/procs.mjs';
-import { holdCpuDmaLatency, releaseCpuDmaLatency } from './lib/pmqos.mjs';
-import { upstreamTarget, EXTERNAL_HOST } from './lib/peers.mjs';
+import { releaseCpuDmaLatency } from './lib/pmqos.mjs';
+import { startLab } from './lib/lab.mjs';
 import { gatewayProxyConfig, outpostProxyService, outpostCapabilities, OUTPOST_BIN } from './lib/outpost.mjs';
-import { writeWrkScripts, runWrk } from './lib/load.mjs';
+import { runWrk } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { renderTable } from './lib/report.mjs';
 import { median } from './lib/stats.mjs';
@@ -61,14 +61,7 @@ function gcSummary(text) {
 async function main() {
   const caps = await outpostCapabilities();
   if (!caps.proxy) throw new Error('`outpost proxy` is not available: build with `npx tsc -p tsconfig.json` first');
-  const runDir = mkdtempSync('/tmp/outpost-ab-');
-  chmodSync(runDir, 0o755);
-  const scripts = writeWrkScripts(runDir);
-  const pm = holdCpuDmaLatency();
-  const hostsFile = join(runDir, 'hosts');
-  const upstream = upstreamTarget({ ip: '127.0.98.1', port: 80, bigPort: 9000, bigBytes: 1 << 20, runDir, cpu: 1 });
-  writeFileSync(hostsFile, `${upstream.ip} ${EXTERNAL_HOST}\n`);
-  await upstream.start();
+  const { runDir, scripts, pm, hostsFile } = await startLab('outpost-ab');
   const results = new Map(variants.map((v) => [v.label, []]));
   for (let round = 0; round < rounds; round++) {
     for (const v of variants) {

@@ -3,14 +3,14 @@
 // (`outpost proxy --config`, as in the benchmark) under wrk -c64 with `node --cpu-prof`, then
 // prints the hot spots by self time with src/ file:line (through the source maps).
 
-import { mkdtempSync, chmodSync, writeFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
+import { readdirSync, rmSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopAll, killAllSync } from './lib/procs.mjs';
-import { holdCpuDmaLatency, releaseCpuDmaLatency } from './lib/pmqos.mjs';
-import { upstreamTarget, EXTERNAL_HOST } from './lib/peers.mjs';
+import { releaseCpuDmaLatency } from './lib/pmqos.mjs';
+import { startLab } from './lib/lab.mjs';
 import { gatewayProxyConfig, sidecarProxyConfig, outpostProxyService, outpostCapabilities, REPO, PROXY_NODE_FLAGS } from './lib/outpost.mjs';
-import { writeWrkScripts, runWrk } from './lib/load.mjs';
+import { runWrk } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { analyzeProfile, byFile } from './lib/cpuprofile.mjs';
 import { renderTable } from './lib/report.mjs';
@@ -31,16 +31,9 @@ const log = (m) => process.stderr.write(`[profile] ${m}\n`);
 async function main() {
   const caps = await outpostCapabilities();
   if (!caps.proxy) throw new Error('`outpost proxy` is not available: build with `npx tsc -p tsconfig.json` first');
-  const runDir = mkdtempSync('/tmp/outpost-profile-');
-  chmodSync(runDir, 0o755);
   const profDir = join(HERE, 'results', 'profiles');
   mkdirSync(profDir, { recursive: true });
-  const scripts = writeWrkScripts(runDir);
-  const pm = holdCpuDmaLatency();
-  const hostsFile = join(runDir, 'hosts');
-  const upstream = upstreamTarget({ ip: '127.0.98.1', port: 80, bigPort: 9000, bigBytes: 1 << 20, runDir, cpu: 1 });
-  writeFileSync(hostsFile, `${upstream.ip} ${EXTERNAL_HOST}\n`);
-  await upstream.start();
+  const { runDir, scripts, pm, hostsFile } = await startLab('outpost-profile');
   const cpuProf = (name) => ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`];
   const gwConfig = await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: logOn ? join(runDir, 'gw-access.log') : undefined });
   const gw = outpostProxyService({ id: 'gw', config: gwConfig, hostsFile, runDir, cpu: 0, nodeArgs: [...PROXY_NODE_FLAGS, ...(twoHop && !profileGateway ? [] : cpuProf('gateway'))] });
