@@ -98,7 +98,15 @@ function writeBatch(): void {
   }
   // Sockets queued while this runs (a write's callback) wait for the next turn.
   const n = batch.length;
-  for (let i = 0; i < n; i++) flushWrites(batch[i]!);
+  for (let i = 0; i < n; i++) {
+    const s = batch[i]!;
+    try {
+      flushWrites(s);
+    } catch (err) {
+      // A socket in a state node refuses writes in: it goes, the rest of the batch still leaves.
+      s.destroy(err as Error);
+    }
+  }
   batch.splice(0, n);
 }
 
