@@ -409,21 +409,21 @@ export class ServerConnection {
     const head = this.pendingHead;
     this.pendingHead = '';
     if (!this.closed && !s.destroyed) {
-      if (body !== undefined && !chunked && tail === '' && (head === '' || body.length <= COALESCE_MAX)) {
+      // Only a chunked body has a tail (its last chunk and trailers).
+      if (body !== undefined && !chunked && (head === '' || body.length <= COALESCE_MAX)) {
         // The common case: one write (head and body together when both are still to go).
         if (head === '') writeDirect(s, body);
         else writeSoon(s, withHead(head, body));
       } else if (body !== undefined) {
+        // Chunked, or a head with a body too large to copy next to it.
         flushWrites(s);
         s.cork();
         if (chunked) {
           s.write(head + body.length.toString(16) + '\r\n', 'latin1');
           s.write(body);
           tail = '\r\n' + tail;
-        } else if (head !== '' && body.length <= COALESCE_MAX) {
-          s.write(withHead(head, body));
         } else {
-          if (head !== '') s.write(head, 'latin1');
+          s.write(head, 'latin1');
           s.write(body);
         }
         if (tail !== '') s.write(tail, 'latin1');
