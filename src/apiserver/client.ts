@@ -13,9 +13,13 @@ export class ApiError extends Error {
   readonly reason: string;
   readonly causes: StatusCause[];
 
-  constructor(readonly status: Status) {
-    super(status.message);
+  /** True when no answer came (refused, reset, timed out): the message says what to do, not what the server said. */
+  readonly transport: boolean;
+
+  constructor(readonly status: Status, options?: { cause?: unknown; transport?: boolean }) {
+    super(status.message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'ApiError';
+    this.transport = options?.transport ?? false;
     this.code = status.code;
     this.reason = status.reason;
     this.causes = status.details?.causes ?? [];
@@ -46,6 +50,32 @@ export interface WatchHandle {
 
 function failure(code: number, reason: string, message: string): Status {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+/** The system error code under a fetch failure (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET…). */
+function transportCode(err: unknown): string {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'ERR_INVALID_STATE') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return (err as Error)?.name === 'TimeoutError' ? 'timeout' : (err as Error)?.message ?? String(err);
+}
+
+/**
+ * A request that got no answer, worded for the user: refused means nothing listens (mesh down);
+ * lost mid-way means the server went away and the request may or may not have taken effect.
+ */
+function transportError(base: string, method: string, path: string, err: unknown, started: boolean): ApiError {
+  const code = transportCode(err);
+  const op = `${method} ${path.split('?')[0]}`;
+  const message = code === 'ECONNREFUSED' && !started
+    ? `cannot reach the outpost API at ${base} (connection refused): the mesh is not running there; start it with \`outpost up -d\``
+    : method === 'GET'
+      ? `lost the connection to the outpost API at ${base} during ${op} (${code}): the mesh may have stopped; check with \`outpost get\` once it runs again`
+      : `lost the connection to the outpost API at ${base} during ${op} (${code}): the mesh may have stopped, and the change may or may not have been made; check with \`outpost get\` once it runs again, then repeat the command`;
+  return new ApiError(failure(503, 'ServiceUnavailable', message), { cause: err, transport: true });
 }
 
 export class ApiClient {
@@ -86,7 +116,12 @@ export class ApiClient {
 
   private async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<T> {
     const res = await this.send(method, path, body, contentType, signal);
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw transportError(this.base, method, path, err, true);
+    }
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
@@ -100,11 +135,16 @@ export class ApiClient {
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ApiError(failure(503, 'ServiceUnavailable', `cannot reach the outpost API at ${this.base}: ${cause?.code ?? cause?.message ?? (err as Error).message}`));
+      if (signal?.aborted) throw err;
+      throw transportError(this.base, method, path, err, false);
     }
     if (!res.ok) {
-      const text = await res.text();
+      let text: string;
+      try {
+        text = await res.text();
+      } catch (err) {
+        throw transportError(this.base, method, path, err, true);
+      }
       let status: Status;
       try {
         const parsed = JSON.parse(text) as Status;

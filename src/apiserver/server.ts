@@ -7,6 +7,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import type { FieldIssue } from '../api/field-issue.js';
 import type { KubeObject } from '../api/object.js';
 import { applySchemaDefaults, validateObject } from '../api/validate.js';
+import { StoreUnavailableError } from '../store/integrity.js';
 import type { Store } from '../store/types.js';
 import { Admission } from './admission.js';
 import { batchApply } from './batch-apply.js';
@@ -161,7 +162,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((err: unknown) => {
       const e = toHttpError(err);
-      if (e.code >= 500) process.stderr.write(`outpost api: ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}\n`);
+      // A store that cannot serve is an operational condition (one line); anything else is a bug (its stack).
+      if (e.code >= 500) process.stderr.write(`outpost api: ${req.method} ${req.url}: ${err instanceof StoreUnavailableError ? err.message : err instanceof Error ? err.stack : String(err)}\n`);
       if (res.headersSent) res.end();
       else sendStatus(res, e);
     });

@@ -3,7 +3,7 @@
 import { apiVersionOf, KINDS, kindFor, resolveKindName, type KindInfo } from '../api/kinds.js';
 import { groupOf, type KubeObject, type ObjectRef } from '../api/object.js';
 import { ApiError, type ApiClient } from '../apiserver/client.js';
-import { CliError } from './errors.js';
+import { CliError, failureLine } from './errors.js';
 
 /** `serviceentry.networking.istio.io`, `deployment.apps`, `namespace`. */
 export function resourceName(info: KindInfo): string {
@@ -49,14 +49,9 @@ export function notFoundMessage(info: KindInfo, name: string): string {
   return `Error from server (NotFound): ${info.group ? `${info.plural}.${info.group}` : info.plural} "${name}" not found`;
 }
 
-/** An API failure as kubectl words it: `Error from server (Reason): message`. */
+/** An API failure as kubectl words it: `Error from server (Reason): message` (a lost connection: `outpost: …`). */
 export function apiErrorMessage(err: unknown): string {
-  if (err instanceof ApiError) {
-    const e = err as unknown as { status?: { reason?: string; message?: string } };
-    const reason = e.status?.reason;
-    const message = e.status?.message ?? err.message;
-    return reason ? `Error from server (${reason}): ${message}` : `Error from server: ${message}`;
-  }
+  if (err instanceof ApiError) return failureLine(err);
   return `error: ${err instanceof Error ? err.message : String(err)}`;
 }
 

@@ -1,7 +1,7 @@
 // The `outpost` command: parses arguments and hands each verb to its module in commands/.
 import { Command, CommanderError } from 'commander';
 import { setRawArgv } from './argv.js';
-import { CliError } from './errors.js';
+import { CliError, failureDetail, failureLine, takeVerbosity, verbosity } from './errors.js';
 
 /**
  * `outpost proxy` is what every gateway and sidecar process runs: it loads only its own verb, not
@@ -16,6 +16,8 @@ export async function buildProgram(verb?: string): Promise<Command> {
   const program = new Command('outpost')
     .description('Service-mesh egress: route what leaves the mesh through an egress gateway, log and count it')
     .option('--state-dir <dir>', "the local mesh's state directory (default: $OUTPOST_STATE_DIR or ./.outpost)")
+    // Taken out of the arguments by run() (any verb, anywhere before `--`); listed here for --help.
+    .option('-v, --v <level>', 'verbosity: 1 or more prints the detail (stack, causes) behind a failure')
     .showHelpAfterError()
     .exitOverride();
   // `--state-dir` is accepted before or after the verb; every verb reads it through the environment.
@@ -28,9 +30,13 @@ export async function buildProgram(verb?: string): Promise<Command> {
 }
 
 /** Runs the command line; resolves to the process exit code. */
-export async function run(argv: string[]): Promise<number> {
+export async function run(rawArgv: string[]): Promise<number> {
+  const argv = takeVerbosity(rawArgv);
   setRawArgv(argv);
   const program = await buildProgram(argv[0]);
+  const detail = (err: unknown): void => {
+    if (verbosity() >= 1) process.stderr.write(`${failureDetail(err)}\n`);
+  };
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -41,9 +47,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (err instanceof CliError) {
       if (err.message) process.stderr.write(err.message.endsWith('\n') ? err.message : `${err.message}\n`);
+      if (err.cause !== undefined) detail(err.cause);
       return err.exitCode;
     }
-    process.stderr.write(`outpost: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // An operational failure (API gone, connection reset, store unusable): one line; -v shows the rest.
+    process.stderr.write(`${failureLine(err)}\n`);
+    detail(err);
     return 1;
   }
 }

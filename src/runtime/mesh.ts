@@ -100,6 +100,15 @@ export function cleanStaleState(paths: StatePaths, log: (line: string) => void):
   if (existsSync(paths.upLock) && upLockHolder(paths) === undefined) rmSync(paths.upLock, { force: true });
 }
 
+/**
+ * Opens and closes the state dir's store, so that `up` refuses a corrupt, read-only, full or locked
+ * file with one line (StoreUnavailableError) before it starts anything.
+ */
+export function checkStore(paths: StatePaths): void {
+  ensureStateDir(paths);
+  openSqliteStore(paths.store, { checkMs: 0 }).close();
+}
+
 function readOrCreateToken(paths: StatePaths): string {
   if (existsSync(paths.token)) {
     const t = readFileSync(paths.token, 'utf8').trim();
@@ -154,7 +163,8 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     token = readOrCreateToken(paths);
     addresses = new AddressBook(paths.addresses, subnetFor(paths.dir));
     host = addresses.meshAddress();
-    store = openSqliteStore(paths.store);
+    // The API answers 503 from then on; the log says so once, when it happens.
+    store = openSqliteStore(paths.store, { onFailure: (e) => log(`store: ${e.message}`) });
   } catch (err) {
     releaseUpLock(paths);
     throw err;

@@ -4,10 +4,16 @@
 // Durability: WAL with synchronous=FULL. NORMAL would already survive kill -9 (the WAL is in the OS
 // page cache), but not a power cut; FULL costs one fsync per transaction, and our writes are
 // applies and debounced status updates (an apply of many documents is one transaction, one fsync).
+//
+// Never losing data silently: the file is checked at open (quick_check, a probe write) and before
+// every operation (still the inode we opened: see integrity.ts); SQLite's errors become a 503 that
+// names the file and what to do. A deleted or replaced file stops all writes, and what the open
+// connection still holds is saved next to it.
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { KubeObject, ObjectRef } from '../api/object.js';
 import { groupOf } from '../api/object.js';
+import { classify, FileIdentity, problemMessage, STICKY_PROBLEMS, StoreUnavailableError, type StoreProblem } from './integrity.js';
 import { matchesLabels, parseLabelSelector } from './label-selector.js';
 import { canonicalJson, mergePatch } from './merge-patch.js';
 import { qualifiedResource } from './resource-names.js';
@@ -28,6 +34,10 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** How often (ms) to look for commits made by other connections while someone watches. Default 100. */
   pollMs?: number;
+  /** How often (ms) to check, between operations, that the file is still there. Default 1000; 0 never. */
+  checkMs?: number;
+  /** Called once when the store stops serving for good (file deleted, replaced or corrupt). */
+  onFailure?: (err: StoreUnavailableError) => void;
 }
 
 interface Row {
@@ -111,17 +121,37 @@ export class SqliteStore implements Store {
   private lastDataVersion = 0;
   private closed = false;
   private readonly stmts;
+  private readonly path: string;
+  private readonly identity: FileIdentity;
+  private readonly onFailure: ((err: StoreUnavailableError) => void) | undefined;
+  private failure: StoreUnavailableError | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
 
   constructor(path: string, opts: SqliteStoreOptions = {}) {
     this.historyLimit = Math.max(1, opts.historyLimit ?? 10_000);
     this.pollMs = opts.pollMs ?? 100;
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
-    // Several processes may open the file (tests, tools); a writer waits for another's lock instead of failing.
-    this.db.pragma('busy_timeout = 10000');
-    this.db.pragma('foreign_keys = OFF');
-    this.db.exec(SCHEMA);
+    this.path = path;
+    this.onFailure = opts.onFailure;
+    let opened: Database.Database | undefined;
+    try {
+      opened = new Database(path);
+      // Refuse a damaged file before anything writes to it.
+      const check = opened.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new StoreUnavailableError('corrupt', path, problemMessage('corrupt', path, { detail: `quick_check: ${String(check)}` }));
+      opened.pragma('journal_mode = WAL');
+      opened.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+      // Several processes may open the file (tests, tools); a writer waits for another's lock instead of failing.
+      opened.pragma('busy_timeout = 10000');
+      opened.pragma('foreign_keys = OFF');
+      opened.exec(SCHEMA);
+      // A write now, so a full disk or a read-only file shows at open rather than at the first apply.
+      opened.prepare("UPDATE meta SET value = value WHERE key = 'revision'").run();
+      this.identity = new FileIdentity(path, [`${path}-wal`]);
+    } catch (err) {
+      opened?.close();
+      throw classify(err, path) ?? err;
+    }
+    this.db = opened;
     const db = this.db;
     this.stmts = {
       get: db.prepare<[string, string, string, string], Row>('SELECT body, rv FROM objects WHERE grp = ? AND kind = ? AND ns = ? AND name = ?'),
@@ -139,20 +169,30 @@ export class SqliteStore implements Store {
       setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
       compact: db.prepare('DELETE FROM events WHERE rev <= ?'),
     };
+    const checkMs = opts.checkMs ?? 1000;
+    if (checkMs > 0) {
+      // Notices a deleted file even when nobody writes (onFailure reports it once).
+      this.checkTimer = setInterval(() => {
+        try {
+          this.guard();
+        } catch {
+          // Reported through onFailure; the next operation throws it.
+        }
+      }, checkMs);
+      this.checkTimer.unref();
+    }
   }
 
   // ---- reads ----
 
   get(ref: ObjectRef): KubeObject | undefined {
-    const k = keyOf(ref);
-    const row = this.stmts.get.get(k.group, k.kind, k.ns, k.name);
-    return row ? (JSON.parse(row.body) as KubeObject) : undefined;
+    return this.read(() => this.getKey(keyOf(ref)));
   }
 
   list(query: ListQuery): ListResult {
     const selector = query.labelSelector ? parseLabelSelector(query.labelSelector) : [];
     // One read transaction so the items and the revision agree.
-    return this.db.transaction((): ListResult => {
+    return this.read(() => this.db.transaction((): ListResult => {
       const rows = query.namespace !== undefined && query.namespace !== ''
         ? this.stmts.listNs.all(query.group, query.kind, query.namespace)
         : this.stmts.listAll.all(query.group, query.kind);
@@ -162,11 +202,11 @@ export class SqliteStore implements Store {
         if (selector.length === 0 || matchesLabels(selector, obj.metadata.labels)) items.push(obj);
       }
       return { items, resourceVersion: String(this.metaValue('revision')) };
-    }).deferred();
+    }).deferred());
   }
 
   revision(): string {
-    return String(this.metaValue('revision'));
+    return this.read(() => String(this.metaValue('revision')));
   }
 
   // ---- writes ----
@@ -249,7 +289,7 @@ export class SqliteStore implements Store {
 
   watch(fromResourceVersion: string, onEvent: (ev: WatchEvent) => void): () => void {
     if (this.closed) throw new Error('store is closed');
-    const revision = this.metaValue('revision');
+    const revision = this.read(() => this.metaValue('revision'));
     let from: number;
     if (fromResourceVersion === '' || fromResourceVersion === undefined) from = revision;
     else {
@@ -277,7 +317,9 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.stopPolling();
+    if (this.checkTimer) clearInterval(this.checkTimer);
     this.watchers.clear();
+    this.identity.close();
     this.db.close();
   }
 
@@ -319,9 +361,59 @@ export class SqliteStore implements Store {
   /** Runs fn in an IMMEDIATE transaction, then delivers the new events to watchers. */
   private write<T>(fn: () => T): T {
     if (this.closed) throw new Error('store is closed');
-    const result = this.db.transaction(fn).immediate();
+    this.guard();
+    let result: T;
+    try {
+      result = this.db.transaction(fn).immediate();
+    } catch (err) {
+      throw this.translate(err);
+    }
     this.pump();
     return result;
+  }
+
+  private read<T>(fn: () => T): T {
+    if (this.closed) throw new Error('store is closed');
+    this.guard();
+    try {
+      return fn();
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  /** Throws when the store failed for good, or when the file on disk is no longer the one opened. */
+  private guard(): void {
+    if (this.failure) throw this.failure;
+    const found = this.identity.check();
+    if (found) throw this.fail(found.problem, found.path);
+  }
+
+  /** The store's own errors pass; SQLite's and the file system's become a StoreUnavailableError. */
+  private translate(err: unknown): unknown {
+    if (err instanceof StoreUnavailableError) return err;
+    const e = classify(err, this.path);
+    if (!e) return err;
+    return STICKY_PROBLEMS.has(e.problem) ? this.setFailure(e) : e;
+  }
+
+  /** Stops all writes; saves what this connection still sees (VACUUM INTO) so the user can put it back. */
+  private fail(problem: StoreProblem, path: string): StoreUnavailableError {
+    let rescued: string | undefined = `${this.path}.rescued-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      this.db.prepare('VACUUM INTO ?').run(rescued);
+    } catch {
+      rescued = undefined;
+    }
+    return this.setFailure(new StoreUnavailableError(problem, path, problemMessage(problem, path, rescued ? { rescued } : {})));
+  }
+
+  private setFailure(e: StoreUnavailableError): StoreUnavailableError {
+    if (!this.failure) {
+      this.failure = e;
+      this.onFailure?.(e);
+    }
+    return this.failure;
   }
 
   private nextRevision(): number {
@@ -452,10 +544,15 @@ export class SqliteStore implements Store {
     this.pollTimer = setInterval(() => {
       if (this.closed) return;
       // data_version changes only when another connection commits.
-      const v = this.db.pragma('data_version', { simple: true }) as number;
-      if (v !== this.lastDataVersion) {
-        this.lastDataVersion = v;
-        this.pump();
+      try {
+        const v = this.db.pragma('data_version', { simple: true }) as number;
+        if (v !== this.lastDataVersion) {
+          this.lastDataVersion = v;
+          this.pump();
+        }
+      } catch (err) {
+        // A timer must not throw; a file problem is reported through onFailure.
+        this.translate(err);
       }
     }, this.pollMs);
     this.pollTimer.unref();

@@ -33,7 +33,7 @@ export interface ApplyResult {
 
 export class StoreError extends Error {
   constructor(
-    readonly reason: 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'Gone' | 'BadRequest',
+    readonly reason: 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'Gone' | 'BadRequest' | 'ServiceUnavailable',
     message: string,
     readonly code: number,
     /** What the error is about, for a Status object's details (name, group, kind as the API server fills them). */

@@ -76,7 +76,7 @@ export function registerApply(program: Command): void {
     try {
       results = await mesh.api.apply(objects);
     } catch (err) {
-      throw new CliError(apiErrorMessage(err));
+      throw new CliError(apiErrorMessage(err), 1, { cause: err });
     }
     for (const r of results) process.stdout.write(`${objectName(r.object)} ${r.outcome}\n`);
   });

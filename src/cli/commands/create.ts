@@ -19,7 +19,7 @@ export function registerCreate(program: Command): void {
     try {
       await mesh.api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     } catch (err) {
-      throw new CliError(apiErrorMessage(err));
+      throw new CliError(apiErrorMessage(err), 1, { cause: err });
     }
     process.stdout.write(`namespace/${name} created\n`);
   });

@@ -55,7 +55,7 @@ export function registerDescribe(program: Command): void {
       process.stdout.write(texts.join('\n\n'));
     } catch (err) {
       if (err instanceof CliError) throw err;
-      throw new CliError(apiErrorMessage(err));
+      throw new CliError(apiErrorMessage(err), 1, { cause: err });
     }
   });
 }

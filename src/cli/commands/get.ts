@@ -113,7 +113,7 @@ export function registerGet(program: Command): void {
         // kubectl reports every missing object and still prints the ones it found.
         if (err instanceof CliError && name && infos.length > 1) notFound.push(err.message);
         else if (err instanceof CliError) throw err;
-        else throw new CliError(apiErrorMessage(err));
+        else throw new CliError(apiErrorMessage(err), 1, { cause: err });
       }
     }
     const allNs = Boolean(opts.allNamespaces);

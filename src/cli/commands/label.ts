@@ -41,7 +41,7 @@ export function registerLabel(program: Command): void {
     try {
       await mesh.api.patch(ref, { metadata: { labels: next } });
     } catch (err) {
-      throw new CliError(apiErrorMessage(err));
+      throw new CliError(apiErrorMessage(err), 1, { cause: err });
     }
     process.stdout.write(`${display} ${Object.keys(changes.set).length > 0 ? 'labeled' : 'unlabeled'}\n`);
   });

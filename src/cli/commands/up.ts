@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ControlClient } from '../../runtime/control-server.js';
 import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
-import { MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
+import { checkStore, MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
 import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
 import { withStateDir } from '../connect.js';
@@ -159,6 +159,7 @@ export function registerUp(program: Command): void {
     const paths = statePaths(resolveStateDir(opts.stateDir));
     const live = await probeRunningMesh(paths);
     if (live) throw alreadyRunning(live, opts.stateDir);
+    checkStore(paths);
     if (opts.detach) await upDetached(opts, paths);
     else await upForeground(opts, paths);
   });
