@@ -26,9 +26,9 @@ export function problemMessage(problem: StoreProblem, file: string, opts: { deta
   const saved = opts.rescued ? `; what the mesh still held was saved to ${opts.rescued}` : '';
   switch (problem) {
     case 'deleted':
-      return `the store file ${file} was deleted while in use, so writes are refused${saved}: stop the mesh (outpost down), put the file back${opts.rescued ? ` (mv ${opts.rescued} ${file})` : ''} and start it again`;
+      return `the store file ${file} was deleted while in use, so the store stops serving${saved}: stop the mesh (outpost down), put the file back${opts.rescued ? ` (mv ${opts.rescued} ${file})` : ''} and start it again`;
     case 'replaced':
-      return `the store file ${file} was replaced by another file while in use, so writes are refused${saved}: stop the mesh (outpost down), decide which file to keep and start it again`;
+      return `the store file ${file} was replaced by another file while in use, so the store stops serving${saved}: stop the mesh (outpost down), decide which file to keep and start it again`;
     case 'corrupt':
       return `the store file ${file} is corrupt${opts.detail ? ` (${opts.detail})` : ''}: restore it from a backup, or move it away to start with an empty store`;
     case 'full':
@@ -116,7 +116,6 @@ export class FileIdentity {
 
   /** The problem and the path it concerns, or undefined when every file is still the one opened. */
   check(): { problem: 'deleted' | 'replaced'; path: string } | undefined {
-    if (fstatSync(this.fd).nlink === 0) return { problem: 'deleted', path: this.file };
     for (const [path, id] of this.ids) {
       let st;
       try {
@@ -127,6 +126,8 @@ export class FileIdentity {
       }
       if (`${st.dev}:${st.ino}` !== id) return { problem: 'replaced', path };
     }
+    // The name still points at our inode yet it has no links: unlinked through another path.
+    if (fstatSync(this.fd).nlink === 0) return { problem: 'deleted', path: this.file };
     return undefined;
   }
 
