@@ -106,7 +106,7 @@ export function cleanStaleState(paths: StatePaths, log: (line: string) => void):
  */
 export function checkStore(paths: StatePaths): void {
   ensureStateDir(paths);
-  openSqliteStore(paths.store, { checkMs: 0 }).close();
+  openSqliteStore(paths.store, { checkMs: 0, busyTimeoutMs: 3000 }).close();
 }
 
 function readOrCreateToken(paths: StatePaths): string {

@@ -36,6 +36,8 @@ export interface SqliteStoreOptions {
   pollMs?: number;
   /** How often (ms) to check, between operations, that the file is still there. Default 1000; 0 never. */
   checkMs?: number;
+  /** How long (ms) a write waits for another process's lock before failing as locked. Default 10000. */
+  busyTimeoutMs?: number;
   /** Called once when the store stops serving for good (file deleted, replaced or corrupt). */
   onFailure?: (err: StoreUnavailableError) => void;
 }
@@ -141,7 +143,7 @@ export class SqliteStore implements Store {
       opened.pragma('journal_mode = WAL');
       opened.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
       // Several processes may open the file (tests, tools); a writer waits for another's lock instead of failing.
-      opened.pragma('busy_timeout = 10000');
+      opened.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 10_000))}`);
       opened.pragma('foreign_keys = OFF');
       opened.exec(SCHEMA);
       // A write now, so a full disk or a read-only file shows at open rather than at the first apply.
