@@ -8,6 +8,7 @@ import { groupOf, describeObject } from './object.js';
 import { kindFor } from './kinds.js';
 import { parsePath, type PathSegment } from './field-path.js';
 import { validateObject } from './validate.js';
+import { findInvalidUtf8, findYamlTooDeep, formatBytes, MAX_INPUT_BYTES, MAX_NESTING_DEPTH } from './input-limits.js';
 
 export interface SourcePosition { file: string; line: number; column: number }
 
@@ -57,20 +58,20 @@ export function formatLoadError(e: LoadError): string {
 }
 
 /** allowDuplicates: the same object in several documents is not an error (delete -f names objects, it does not define them). */
-export async function loadSources(inputs: { paths: string[]; stdin?: string; defaultNamespace?: string; allowDuplicates?: boolean }): Promise<LoadResult> {
+export async function loadSources(inputs: { paths: string[]; stdin?: string | Buffer; defaultNamespace?: string; allowDuplicates?: boolean }): Promise<LoadResult> {
   const result: LoadResult = { documents: [], errors: [], warnings: [] };
   const texts: Array<{ file: string; text: string }> = [];
   let stdinUsed = false;
   for (const p of inputs.paths) {
     if (p === '-') {
       if (inputs.stdin === undefined) result.errors.push({ file: STDIN_NAME, line: 0, column: 0, message: 'no input on stdin' });
-      else if (!stdinUsed) texts.push({ file: STDIN_NAME, text: inputs.stdin });
+      else if (!stdinUsed) addInput(STDIN_NAME, inputs.stdin, texts, result.errors);
       stdinUsed = true;
       continue;
     }
     await collect(p, texts, result.errors, true);
   }
-  if (inputs.stdin !== undefined && !stdinUsed) texts.push({ file: STDIN_NAME, text: inputs.stdin });
+  if (inputs.stdin !== undefined && !stdinUsed) addInput(STDIN_NAME, inputs.stdin, texts, result.errors);
 
   const seen = new Map<string, SourcePosition>();
   for (const { file, text } of texts) {
@@ -113,11 +114,33 @@ async function collect(p: string, out: Array<{ file: string; text: string }>, er
     return;
   }
   if (!explicit && !EXTENSIONS.has(path.extname(p).toLowerCase())) return;
+  if (st.size > MAX_INPUT_BYTES) {
+    errors.push({ file: p, line: 0, column: 0, message: `the file is ${formatBytes(st.size)}, more than the ${formatBytes(MAX_INPUT_BYTES)} limit: split it` });
+    return;
+  }
   try {
-    out.push({ file: p, text: await readFile(p, 'utf8') });
+    addInput(p, await readFile(p), out, errors);
   } catch (err) {
     errors.push({ file: p, line: 0, column: 0, message: `cannot read: ${(err as Error).message}` });
   }
+}
+
+/** Adds one input's text, or an error: too large, or not UTF-8 (with the first bad byte's line:column). */
+function addInput(file: string, data: string | Buffer, out: Array<{ file: string; text: string }>, errors: LoadError[]): void {
+  if (typeof data === 'string') {
+    out.push({ file, text: data });
+    return;
+  }
+  if (data.length > MAX_INPUT_BYTES) {
+    errors.push({ file, line: 0, column: 0, message: `the input is ${formatBytes(data.length)}, more than the ${formatBytes(MAX_INPUT_BYTES)} limit: split it` });
+    return;
+  }
+  const bad = findInvalidUtf8(data);
+  if (bad) {
+    errors.push({ file, line: bad.line, column: bad.column, message: `invalid UTF-8: byte 0x${bad.byte.toString(16).padStart(2, '0')} at byte offset ${bad.offset} (YAML and JSON must be UTF-8)` });
+    return;
+  }
+  out.push({ file, text: data.toString('utf8') });
 }
 
 /** Parses one file's text into documents; errors and warnings carry positions. Exported for tests and stdin users. */
@@ -129,6 +152,12 @@ export function parseText(file: string, text: string, errors: LoadError[], warni
     const p = lc.linePos(offset);
     return { line: p.line, column: p.col };
   };
+  // Before the parser, which recurses per level (and takes seconds to fail on 100,000 of them).
+  const deep = findYamlTooDeep(text);
+  if (deep) {
+    errors.push({ file, line: deep.line, column: deep.column, message: `nested deeper than ${MAX_NESTING_DEPTH} levels` });
+    return out;
+  }
   let parsed: Document.Parsed[];
   try {
     parsed = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false }) as Document.Parsed[];

@@ -2,6 +2,7 @@
 // over the store, with admission on every write. Objects leave with the apiVersion asked for.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
+import { findYamlTooDeep, MAX_NESTING_DEPTH } from '../api/input-limits.js';
 import { apiVersionOf, type KindInfo } from '../api/kinds.js';
 import { groupOf, type KubeObject, type ObjectRef } from '../api/object.js';
 import { canonicalJson, mergePatch } from '../store/merge-patch.js';
@@ -9,7 +10,7 @@ import { StoreError, type Store, type WatchEvent } from '../store/types.js';
 import { matchesLabels, parseLabelSelector } from '../store/label-selector.js';
 import { Admission, fieldValidationOf } from './admission.js';
 import { matchesFields, parseFieldSelector } from './field-selector.js';
-import { parseJsonBody, readBody, readRawBody, sendJson, sendStatus, warningHeaders } from './http-util.js';
+import { bodyText, parseJsonBody, readBody, readRawBody, sendJson, sendStatus, warningHeaders } from './http-util.js';
 import { decodeProtobufObject, isProtobuf } from './protobuf-body.js';
 import { applyJsonPatch } from './json-patch.js';
 import { HttpError, badRequest, notFound, toHttpError } from './status.js';
@@ -221,7 +222,7 @@ export class ResourceHandler {
 
   private async readObject(req: IncomingMessage, r: ResourceRequest): Promise<KubeObject> {
     const raw = await readRawBody(req);
-    const body = isProtobuf(req.headers['content-type']) ? decodeProtobufObject(raw) : parseJsonBody(raw.toString('utf8'));
+    const body = isProtobuf(req.headers['content-type']) ? decodeProtobufObject(raw) : parseJsonBody(bodyText(raw));
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the request body must be a JSON object');
     const obj = body as KubeObject;
     obj.metadata ??= { name: '' };
@@ -375,6 +376,8 @@ export class ResourceHandler {
   private async serverSideApply(res: ServerResponse, r: ResourceRequest, query: URLSearchParams, text: string, mode: ReturnType<typeof fieldValidationOf>): Promise<void> {
     const manager = query.get('fieldManager');
     if (!manager) throw badRequest('PATCH, application/apply-patch+yaml: fieldManager is required for apply patch');
+    const deep = findYamlTooDeep(text);
+    if (deep) throw badRequest(`error decoding YAML: the applied configuration nests deeper than ${MAX_NESTING_DEPTH} levels at line ${deep.line}, column ${deep.column}`);
     let applied: unknown;
     try {
       applied = parseYaml(text);

@@ -165,7 +165,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       // A store that cannot serve is an operational condition (one line); anything else is a bug (its stack).
       if (e.code >= 500) process.stderr.write(`outpost api: ${req.method} ${req.url}: ${err instanceof StoreUnavailableError ? err.message : err instanceof Error ? err.stack : String(err)}\n`);
       if (res.headersSent) res.end();
-      else sendStatus(res, e);
+      else {
+        // The rest of a too-large body is not worth reading: close instead of keeping the connection.
+        if (e.code === 413) res.setHeader('Connection', 'close');
+        sendStatus(res, e);
+      }
     });
   };
   let cert: ServingCert | undefined;

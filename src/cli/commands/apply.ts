@@ -7,6 +7,7 @@ import type { KubeObject } from '../../api/object.js';
 import { connect, withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { apiErrorMessage, getOptional, objectName } from '../kube.js';
+import { readAllStdin } from './validate.js';
 
 interface ApplyOptions {
   filename: string[];
@@ -17,7 +18,7 @@ interface ApplyOptions {
 /** Loads the files, reporting every error with its position; sets namespaces as kubectl does. */
 export async function loadForApply(files: string[], namespace: string | undefined, opts: { allowDuplicates?: boolean } = {}): Promise<{ objects: KubeObject[]; sources: string[] }> {
   const usesStdin = files.includes('-');
-  const stdin = usesStdin ? await readStdin() : undefined;
+  const stdin = usesStdin ? await readAllStdin() : undefined;
   const loaded = await loadSources({ paths: files.filter((f) => f !== '-'), ...(stdin !== undefined ? { stdin } : {}), ...(opts.allowDuplicates ? { allowDuplicates: true } : {}) });
   for (const w of loaded.warnings) process.stderr.write(`Warning: ${formatLoadError(w)}\n`);
   if (loaded.errors.length > 0) {
@@ -45,11 +46,6 @@ export async function loadForApply(files: string[], namespace: string | undefine
   return { objects, sources };
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export function registerApply(program: Command): void {
   withStateDir(

@@ -4,10 +4,11 @@ import { CliError } from '../errors.js';
 
 interface ValidateOptions { filename: string[]; namespace?: string }
 
-export async function readAllStdin(): Promise<string> {
+/** stdin's bytes (loadSources checks they are UTF-8 and says where they are not). */
+export async function readAllStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export function registerValidate(program: Command): void {
