@@ -1,6 +1,7 @@
 // `outpost apply -f PATH [-n NS]`: validate every document first (nothing is applied when one
 // is wrong), then apply them all in one transaction and say what happened to each.
 import type { Command } from 'commander';
+import { formatBytes, MAX_INPUT_BYTES } from '../../api/input-limits.js';
 import { formatLoadError, loadSources } from '../../api/load.js';
 import { kindFor } from '../../api/kinds.js';
 import type { KubeObject } from '../../api/object.js';
@@ -68,6 +69,11 @@ export function registerApply(program: Command): void {
       if (!checked.get(ns)) missing.push(`Error from server (NotFound): error when creating "${sources[i]}": namespaces "${ns}" not found`);
     }
     if (missing.length > 0) throw new CliError(missing.join('\n'));
+    // The API takes one request of at most MAX_INPUT_BYTES; say so before sending, not after.
+    const size = Buffer.byteLength(JSON.stringify({ items: objects, fieldManager: 'outpost' }));
+    if (size > MAX_INPUT_BYTES) {
+      throw new CliError(`error: these ${objects.length} objects are ${formatBytes(size)} as JSON, more than the API takes in one apply (${formatBytes(MAX_INPUT_BYTES)}): apply the files in smaller groups`);
+    }
     let results;
     try {
       results = await mesh.api.apply(objects);
