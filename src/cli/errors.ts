@@ -62,6 +62,14 @@ export function failureLine(err: unknown): string {
     const message = err.status.message ?? (err as unknown as Error).message;
     return reason ? `Error from server (${reason}): ${message}` : `Error from server: ${message}`;
   }
+  // A request to the mesh's control endpoint that got no answer (fetch's own errors say only "fetch failed").
+  if (err instanceof Error && err.message === 'fetch failed') {
+    const code = (err.cause as { code?: unknown } | undefined)?.code;
+    return `outpost: lost the connection to the mesh${typeof code === 'string' ? ` (${code})` : ''}: it may have stopped; \`outpost up -d\` starts it, its log is logs/mesh.log in the state dir`;
+  }
+  if (err instanceof Error && err.name === 'TimeoutError') {
+    return 'outpost: the mesh did not answer in time: it may be overloaded or stuck; see logs/mesh.log in the state dir';
+  }
   if (err instanceof Error) {
     const message = err.message.split('\n')[0] || err.name;
     return message.startsWith('outpost:') ? message : `outpost: ${message}`;
