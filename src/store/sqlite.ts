@@ -10,6 +10,7 @@
 // names the file and what to do. A deleted or replaced file stops all writes, and what the open
 // connection still holds is saved next to it.
 import { randomUUID } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { KubeObject, ObjectRef } from '../api/object.js';
 import { groupOf } from '../api/object.js';
@@ -404,6 +405,8 @@ export class SqliteStore implements Store {
     let rescued: string | undefined = `${this.path}.rescued-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     try {
       this.db.prepare('VACUUM INTO ?').run(rescued);
+      // A copy of everything stored is for its owner only.
+      chmodSync(rescued, 0o600);
     } catch {
       rescued = undefined;
     }

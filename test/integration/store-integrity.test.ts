@@ -3,7 +3,7 @@
 // test mounts) and a read-only mount (a read-only bind mount) fail with a 503 naming the file.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -86,6 +86,7 @@ test('a store whose files are deleted while open refuses writes, says so once, a
   const rescued = readdirSync(dir).filter((f) => f.startsWith('store.db.rescued-'));
   assert.equal(rescued.length, 1);
   assert.match(err.message, new RegExp(rescued[0]!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+  assert.equal(statSync(join(dir, rescued[0]!)).mode & 0o777, 0o600);
   // The rescued copy is a working store with what was written before the delete.
   renameSync(join(dir, rescued[0]!), path);
   const back = openSqliteStore(path, { checkMs: 0 });
