@@ -9,11 +9,19 @@ import { analyzeIstioGateways } from './analyzers/istio-gateway.js';
 import { analyzeGatewayApi } from './analyzers/gateway-api.js';
 import { analyzeServiceEntries } from './analyzers/service-entry.js';
 import { analyzeNamespaces } from './analyzers/namespace.js';
+import { analyzeVirtualServiceRules } from './analyzers/virtual-service-rules.js';
+import { analyzeDestinationRules } from './analyzers/destination-rule.js';
+import { analyzeSidecars } from './analyzers/sidecar.js';
+import { analyzeWorkloads } from './analyzers/workload.js';
+import { analyzeAuthorizationPolicies } from './analyzers/authorization-policy.js';
 
 export type { Finding, FindingLevel } from './finding.js';
 export { CODES } from './finding.js';
 
-const ANALYZERS = [analyzeVirtualServices, analyzeIstioGateways, analyzeGatewayApi, analyzeServiceEntries, analyzeNamespaces];
+const ANALYZERS = [
+  analyzeVirtualServices, analyzeVirtualServiceRules, analyzeIstioGateways, analyzeGatewayApi, analyzeServiceEntries, analyzeDestinationRules,
+  analyzeSidecars, analyzeWorkloads, analyzeAuthorizationPolicies, analyzeNamespaces,
+];
 
 const LEVEL_ORDER = { Error: 0, Warning: 1, Info: 2 } as const;
 
