@@ -45,6 +45,26 @@ export function formatFinding(f: Finding): string {
   return `${f.level} [${f.code}] (${describeObject(f.resource.kind, f.resource.namespace, f.resource.name)}${where}) ${f.message}`;
 }
 
+/** The namespace a finding is about: a Namespace's own name, '' for other cluster-scoped objects. */
+function findingNamespace(f: Finding): string {
+  return f.resource.kind === 'Namespace' ? f.resource.name : (f.resource.namespace ?? '');
+}
+
+/**
+ * istioctl analyze's namespace filter: findings about `namespace` and about cluster-scoped objects
+ * are shown; the rest are counted by namespace (for a hint istioctl does not give).
+ */
+export function scopeFindings(findings: readonly Finding[], namespace: string): { shown: Finding[]; elsewhere: Map<string, number> } {
+  const shown: Finding[] = [];
+  const elsewhere = new Map<string, number>();
+  for (const f of findings) {
+    const ns = findingNamespace(f);
+    if (ns === '' || ns === namespace) shown.push(f);
+    else elsewhere.set(ns, (elsewhere.get(ns) ?? 0) + 1);
+  }
+  return { shown, elsewhere: new Map([...elsewhere].sort(([a], [b]) => cmp(a, b))) };
+}
+
 /** True when any finding is an Error (warnings and infos alone do not fail analysis). */
 export function hasErrorFindings(findings: readonly Finding[]): boolean {
   return findings.some((f) => f.level === 'Error');
