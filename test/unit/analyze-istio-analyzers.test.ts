@@ -201,3 +201,25 @@ test('IST0171 a negative condition in a Gateway API resource\'s status', () => {
   assert.deepEqual(lines(analyze([gw('False')])), ['Warning [IST0171] (Gateway apps/g) A condition with a negative status is present: type=Accepted, reason=ListenersNotValid, message=no valid listeners.']);
   assert.deepEqual(lines(analyze([gw('True')])), []);
 });
+
+test('IST0140 a gateway route without subset to a host another VirtualService splits by subset', () => {
+  const svc = service('apps', 'reviews', { app: 'reviews' }, [{ port: 9080, name: 'http' }]);
+  const pods = [deployment('apps', 'reviews-v1', { app: 'reviews', version: 'v1' })];
+  const rule = dr('apps', 'reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }] });
+  const split = vs('apps', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }] });
+  const gw = obj(NET, 'Gateway', 'apps', 'gw', { selector: { app: 'reviews' }, servers: [{ port: { number: 9080, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] });
+  const ingress = (subset?: string) => vs('apps', 'ingress', { hosts: ['reviews.example.com'], gateways: ['gw'], http: [{ route: [{ destination: { host: 'reviews', ...(subset ? { subset } : {}) } }] }] });
+  assert.deepEqual(lines(analyze([svc, ...pods, rule, split, gw, ingress()])), ['Warning [IST0140] (VirtualService apps/ingress) Subset in virtual service apps/reviews has no effect on ingress gateway apps/ingress requests']);
+  assert.deepEqual(lines(analyze([svc, ...pods, rule, split, gw, ingress('v1')])), []);
+});
+
+test('IST0146 Deployment with image: auto that no injection webhook selects; IST0147 such a Pod applied by hand', () => {
+  const gwDeployment = (labels: Record<string, string>) => obj('apps/v1', 'Deployment', 'gw-ns', 'egressgw', { selector: { matchLabels: { istio: 'egressgw' } }, template: { metadata: { labels: { istio: 'egressgw', ...labels }, annotations: { 'inject.istio.io/templates': 'gateway' } }, spec: { containers: [{ name: 'istio-proxy', image: 'auto' }] } } });
+  assert.deepEqual(lines(analyze([gwDeployment({})])), ['Warning [IST0146] (Deployment gw-ns/egressgw) Deployment egressgw contains `image: auto` but does not match any Istio injection webhook selectors.']);
+  assert.deepEqual(lines(analyze([gwDeployment({ 'sidecar.istio.io/inject': 'true' })])), []);
+  assert.deepEqual(lines(analyze([namespace('gw-ns', { 'istio-injection': 'enabled' }), gwDeployment({})])), []);
+  const pod = (owned: boolean) => obj('v1', 'Pod', 'gw-ns', 'gw-pod', { containers: [{ name: 'istio-proxy', image: 'auto' }] },
+    { metadata: { name: 'gw-pod', namespace: 'gw-ns', ...(owned ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'egressgw', uid: 'u' }] } : {}) } });
+  assert.deepEqual(lines(analyze([pod(false)])), ['Error [IST0147] (Pod gw-ns/gw-pod) Pod gw-pod contains `image: auto` but does not match any Istio injection webhook selectors.']);
+  assert.deepEqual(lines(analyze([pod(true)])), [], 'a pod the mesh made for an injected Deployment');
+});

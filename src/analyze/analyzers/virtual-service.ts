@@ -102,6 +102,37 @@ export function analyzeVirtualServices(snap: Snapshot): Finding[] {
     }
   }
   findings.push(...meshHostConflicts(vss));
+  findings.push(...subsetsBypassedAtGateways(vss));
+  return findings;
+}
+
+type HttpRoutes = ReadonlyArray<{ route?: ReadonlyArray<{ destination?: Destination }> } | undefined>;
+
+function httpDestinations(spec: VirtualServiceSpec | undefined): Destination[] {
+  const routes: HttpRoutes = Array.isArray(spec?.http) ? spec!.http : [];
+  return routes.flatMap((r) => (Array.isArray(r?.route) ? r!.route : []).map((d) => d?.destination).filter((d): d is Destination => Boolean(d && typeof d.host === 'string')));
+}
+
+/**
+ * IST0140, as Istio reports it: a VirtualService bound to gateways routes to a host without a subset
+ * while another VirtualService for that host splits it by subset, which the gateway's requests skip.
+ */
+function subsetsBypassedAtGateways(vss: readonly Entry[]): Finding[] {
+  const withSubsets = vss.map((v) => {
+    const spec = v.obj.spec as VirtualServiceSpec | undefined;
+    const hosts = Array.isArray(spec?.hosts) ? spec!.hosts : [];
+    return { v, hosts: new Set(httpDestinations(spec).filter((d) => d.subset && hosts.includes(d.host)).map((d) => d.host)) };
+  }).filter((x) => x.hosts.size > 0);
+  const findings: Finding[] = [];
+  for (const vs of vss) {
+    const spec = vs.obj.spec as VirtualServiceSpec | undefined;
+    if (!Array.isArray(spec?.gateways) || spec!.gateways.length === 0) continue;
+    const plain = new Set(httpDestinations(spec).filter((d) => !d.subset).map((d) => d.host));
+    for (const { v, hosts } of withSubsets) {
+      if (![...hosts].some((h) => plain.has(h))) continue;
+      findings.push(report(vs, CODES.IngressRouteRulesNotAffected, 'Warning', `Subset in virtual service ${ref(v.namespace, v.name)} has no effect on ingress gateway ${ref(vs.namespace, vs.name)} requests`, 'spec.http'));
+    }
+  }
   return findings;
 }
 

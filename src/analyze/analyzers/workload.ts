@@ -1,6 +1,7 @@
 // Workload checks: Service port names Istio can read a protocol from (IST0118, IST0150), Services
 // that give one Deployment's port two protocols or two ports one targetPort (IST0116, IST0137),
-// the proxy's UID used by an app (IST0144), and pods of injected namespaces without a proxy (IST0103).
+// the proxy's UID used by an app (IST0144), pods of injected namespaces without a proxy (IST0103),
+// and `image: auto` where no injection will replace it (IST0146, IST0147).
 import type { ServicePortSpec, ServiceSpec } from '../../api/kinds/service.js';
 import { namespaceInjection } from '../../api/kinds/namespace.js';
 import { CODES, type Finding } from '../finding.js';
@@ -16,7 +17,7 @@ const K8S_APP_PROTOCOLS = ['kubernetes.io/h2c', 'kubernetes.io/ws', 'kubernetes.
 type PodSpecLike = {
   securityContext?: { runAsUser?: number };
   hostNetwork?: boolean;
-  containers?: Array<{ name?: string; securityContext?: { runAsUser?: number } }>;
+  containers?: Array<{ name?: string; image?: string; securityContext?: { runAsUser?: number } }>;
   initContainers?: Array<{ name?: string }>;
 };
 
@@ -63,17 +64,42 @@ export function analyzeWorkloads(snap: Snapshot): Finding[] {
     const tpl = (d.obj.spec as { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: PodSpecLike } } | undefined)?.template;
     const labels = tpl?.metadata?.labels ?? {};
     if (!isIstioComponent(d.obj.metadata.labels) && usesProxyUid(tpl?.spec)) findings.push(report(d, CODES.InvalidApplicationUID, 'Warning', 'User ID (UID) 1337 is reserved for the sidecar proxy.'));
+    if (hasAutoImage(tpl?.spec) && !injectionWebhookMatches(snap, d.namespace, labels)) {
+      findings.push(report(d, CODES.ImageAutoWithoutInjectionWarning, 'Warning', `Deployment ${d.name} contains \`image: auto\` but does not match any Istio injection webhook selectors.`));
+    }
     if (!inMesh(snap, d.namespace, labels, tpl?.metadata?.annotations ?? {}, tpl?.spec?.containers)) continue;
     findings.push(...serviceAssociations(d, labels, services));
   }
   for (const pod of snap.of('', 'Pod')) {
     const spec = pod.obj.spec as PodSpecLike | undefined;
     if (!isIstioComponent(pod.obj.metadata.labels) && usesProxyUid(spec)) findings.push(report(pod, CODES.InvalidApplicationUID, 'Warning', 'User ID (UID) 1337 is reserved for the sidecar proxy.'));
+    // A Pod the mesh made for a Deployment was injected by it; one applied by hand never is.
+    if (hasAutoImage(spec) && !(pod.obj.metadata.ownerReferences ?? []).length) {
+      findings.push(report(pod, CODES.ImageAutoWithoutInjectionError, 'Error', `Pod ${pod.name} contains \`image: auto\` but does not match any Istio injection webhook selectors.`));
+    }
     if (missesProxy(snap, pod, spec)) {
       findings.push(report(pod, CODES.PodMissingProxy, 'Warning', `The pod ${ref(pod.namespace, pod.name)} is missing the Istio proxy. This can often be resolved by restarting or redeploying the workload.`));
     }
   }
   return findings;
+}
+
+function hasAutoImage(spec: PodSpecLike | undefined): boolean {
+  return (spec?.containers ?? []).some((c) => c?.name === 'istio-proxy' && c.image === 'auto');
+}
+
+/**
+ * Istio's default injection webhooks: a namespace labelled istio-injection=enabled (unless the pod
+ * opts out), or, in a namespace without that label, a pod labelled sidecar.istio.io/inject=true or
+ * an istio.io/rev label on the namespace or the pod.
+ */
+function injectionWebhookMatches(snap: Snapshot, namespace: string, podLabels: Record<string, string>): boolean {
+  const nsLabels = snap.find('', 'Namespace', '', namespace)?.obj.metadata.labels ?? {};
+  const injection = nsLabels['istio-injection'];
+  if (injection === 'enabled') return podLabels['sidecar.istio.io/inject'] !== 'false';
+  if (injection !== undefined) return false;
+  if (podLabels['sidecar.istio.io/inject'] === 'true') return true;
+  return (nsLabels['istio.io/rev'] !== undefined || podLabels['istio.io/rev'] !== undefined) && podLabels['sidecar.istio.io/inject'] !== 'false';
 }
 
 function usesProxyUid(spec: PodSpecLike | undefined): boolean {
