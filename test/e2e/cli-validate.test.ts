@@ -62,3 +62,15 @@ test('analyze without -f: a clear error when the mesh is not running', (t) => {
   assert.equal(r.code, 1);
   assert.equal(r.stderr, `outpost: the mesh is not running (state dir ${dir}). Start it with \`outpost up -d\`, or analyze files with -f.\n`);
 });
+
+test('analyze --use-kube=false without files, or with a value that is no boolean: one clear line, exit 1', () => {
+  const none = outpost(['analyze', '--use-kube=false']);
+  assert.equal(none.code, 1);
+  assert.equal(none.stderr, 'outpost analyze: --use-kube=false analyzes files only: name them with -f\n');
+  const typo = outpost(['analyze', '--use-kube=nope', '-f', 'test/fixtures/seed/http-se.yaml']);
+  assert.equal(typo.code, 1);
+  assert.equal(typo.stderr, 'outpost analyze: invalid value "nope" for --use-kube: use true or false\n');
+  const alone = outpost(['analyze', '-k=false', '-n', 'curl', '-f', 'test/fixtures/seed/http-se.yaml']);
+  assert.equal(alone.code, 0, alone.stderr);
+  assert.equal(alone.stderr, '\u2714 No validation issues found when analyzing test/fixtures/seed/http-se.yaml.\n');
+});
