@@ -14,6 +14,7 @@ export interface Finding {
 
 /** Istio's message catalogue entries we use: name → code (istio.io/docs/reference/config/analysis). */
 export const CODES = {
+  Deprecated: 'IST0002',
   ReferencedResourceNotFound: 'IST0101',
   NamespaceNotInjected: 'IST0102',
   PodMissingProxy: 'IST0103',

@@ -14,13 +14,14 @@ import { analyzeDestinationRules } from './analyzers/destination-rule.js';
 import { analyzeSidecars } from './analyzers/sidecar.js';
 import { analyzeWorkloads } from './analyzers/workload.js';
 import { analyzeAuthorizationPolicies } from './analyzers/authorization-policy.js';
+import { analyzeDeprecations } from './analyzers/deprecation.js';
 
 export type { Finding, FindingLevel } from './finding.js';
 export { CODES } from './finding.js';
 
 const ANALYZERS = [
   analyzeVirtualServices, analyzeVirtualServiceRules, analyzeIstioGateways, analyzeGatewayApi, analyzeServiceEntries, analyzeDestinationRules,
-  analyzeSidecars, analyzeWorkloads, analyzeAuthorizationPolicies, analyzeNamespaces,
+  analyzeSidecars, analyzeWorkloads, analyzeAuthorizationPolicies, analyzeNamespaces, analyzeDeprecations,
 ];
 
 const LEVEL_ORDER = { Error: 0, Warning: 1, Info: 2 } as const;

@@ -223,3 +223,12 @@ test('IST0146 Deployment with image: auto that no injection webhook selects; IST
   assert.deepEqual(lines(analyze([pod(false)])), ['Error [IST0147] (Pod gw-ns/gw-pod) Pod gw-pod contains `image: auto` but does not match any Istio injection webhook selectors.']);
   assert.deepEqual(lines(analyze([pod(true)])), [], 'a pod the mesh made for an injected Deployment');
 });
+
+test('IST0002 deprecated fields: a fault delay\'s percent, a Sidecar\'s egressProxy', () => {
+  const delay = (d: Record<string, unknown>) => vs('apps', 'v', { hosts: ['web.example.com'], http: [{ fault: { delay: { fixedDelay: '1s', ...d } }, route: [{ destination: { host: 'web.example.com', port: { number: 80 } } }] }] });
+  assert.deepEqual(lines(analyze([WEB, delay({ percent: 50 })])), ['Warning [IST0002] (VirtualService apps/v) Deprecated: HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage']);
+  assert.deepEqual(lines(analyze([WEB, delay({ percentage: { value: 50 } })])), []);
+  const sc = (policy: Record<string, unknown>) => obj(NET, 'Sidecar', 'apps', 'default', { egress: [{ hosts: ['./*'] }], outboundTrafficPolicy: policy });
+  assert.deepEqual(lines(analyze([sc({ mode: 'REGISTRY_ONLY', egressProxy: { host: 'proxy.example.com', port: { number: 3128 } } })])), ['Warning [IST0002] (Sidecar apps/default) Deprecated: OutboundTrafficPolicy.EgressProxy ignored']);
+  assert.deepEqual(lines(analyze([sc({ mode: 'REGISTRY_ONLY' })])), []);
+});
