@@ -232,3 +232,10 @@ test('IST0002 deprecated fields: a fault delay\'s percent, a Sidecar\'s egressPr
   assert.deepEqual(lines(analyze([sc({ mode: 'REGISTRY_ONLY', egressProxy: { host: 'proxy.example.com', port: { number: 3128 } } })])), ['Warning [IST0002] (Sidecar apps/default) Deprecated: OutboundTrafficPolicy.EgressProxy ignored']);
   assert.deepEqual(lines(analyze([sc({ mode: 'REGISTRY_ONLY' })])), []);
 });
+
+test('negative: a Gateway API gateway with the Deployment and Service outpost\'s deployer makes for it is clean', async () => {
+  const { desiredGatewayObjects } = await import('../../src/controlplane/deployer/index.js');
+  const gw = obj('gateway.networking.k8s.io/v1', 'Gateway', 'egress-gateway', 'egress', { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'tls', port: 443, protocol: 'TLS', tls: { mode: 'Passthrough' } }] }, { metadata: { name: 'egress', namespace: 'egress-gateway', uid: 'u1' } });
+  const ns = namespace('egress-gateway', { 'istio-injection': 'enabled' });
+  assert.deepEqual(lines(analyze([ns, gw, ...desiredGatewayObjects(gw)])), []);
+});

@@ -64,7 +64,8 @@ export function analyzeWorkloads(snap: Snapshot): Finding[] {
     const tpl = (d.obj.spec as { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: PodSpecLike } } | undefined)?.template;
     const labels = tpl?.metadata?.labels ?? {};
     if (!isIstioComponent(d.obj.metadata.labels) && usesProxyUid(tpl?.spec)) findings.push(report(d, CODES.InvalidApplicationUID, 'Warning', 'User ID (UID) 1337 is reserved for the sidecar proxy.'));
-    if (hasAutoImage(tpl?.spec) && !injectionWebhookMatches(snap, d.namespace, labels)) {
+    // The Gateway API deployer's Deployments run outpost's proxy, whatever their image says.
+    if (hasAutoImage(tpl?.spec) && !ownedByGateway(d) && !injectionWebhookMatches(snap, d.namespace, labels)) {
       findings.push(report(d, CODES.ImageAutoWithoutInjectionWarning, 'Warning', `Deployment ${d.name} contains \`image: auto\` but does not match any Istio injection webhook selectors.`));
     }
     if (!inMesh(snap, d.namespace, labels, tpl?.metadata?.annotations ?? {}, tpl?.spec?.containers)) continue;
@@ -82,6 +83,10 @@ export function analyzeWorkloads(snap: Snapshot): Finding[] {
     }
   }
   return findings;
+}
+
+function ownedByGateway(e: Entry): boolean {
+  return (e.obj.metadata.ownerReferences ?? []).some((o) => o?.kind === 'Gateway');
 }
 
 function hasAutoImage(spec: PodSpecLike | undefined): boolean {
