@@ -73,4 +73,8 @@ test('analyze --use-kube=false without files, or with a value that is no boolean
   const alone = outpost(['analyze', '-k=false', '-n', 'curl', '-f', 'test/fixtures/seed/http-se.yaml']);
   assert.equal(alone.code, 0, alone.stderr);
   assert.equal(alone.stderr, '\u2714 No validation issues found when analyzing test/fixtures/seed/http-se.yaml.\n');
+  // Paths without -f, as istioctl analyze takes them.
+  const positional = outpost(['analyze', '--use-kube=false', '-n', 'curl', 'test/fixtures/seed/http-vs.yaml']);
+  assert.equal(positional.code, 1);
+  assert.match(positional.stdout, /^Error \[IST0101\] \(VirtualService curl\/egress-vs test\/fixtures\/seed\/http-vs.yaml:9\) Referenced gateway not found: "gw-ns\/egress-gw"$/m);
 });

@@ -1,4 +1,4 @@
-// `outpost analyze [-f PATH...] [--use-kube=false] [-n NS | -A] [-o text|json|yaml]`: cross-resource
+// `outpost analyze [PATH...] [-f PATH...] [--use-kube=false] [-n NS | -A] [-o text|json|yaml]`: cross-resource
 // checks in istioctl's words, on the running mesh with any files laid over it, or on files alone.
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
@@ -62,6 +62,7 @@ function parseBool(flag: string): (v: string) => boolean {
 export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
+    .argument('[paths...]', 'files or directories, as -f names them (istioctl analyze a.yaml b.yaml)')
     .description('Check resources together (references, gateway bindings, host conflicts) as istioctl analyze does')
     .option('-f, --filename <path>', 'file, directory or - (repeatable); analyzed together with the running mesh\'s resources, which they override', (v: string, prev: string[] = []) => [...prev, v])
     .option('-k, --use-kube [bool]', 'include the running mesh\'s resources; --use-kube=false analyzes the files alone', parseBool('--use-kube'), true)
@@ -69,10 +70,10 @@ export function registerAnalyze(program: Command): void {
     .option('-n, --namespace <ns>', 'namespace to report on (default "default"), and for documents that name none')
     .option('-A, --all-namespaces', 'report on every namespace')
     .option('--state-dir <dir>', 'the mesh\'s state directory (default: $OUTPOST_STATE_DIR or ./.outpost)')
-    .action(async (opts: AnalyzeOptions) => {
+    .action(async (paths: string[], opts: AnalyzeOptions) => {
       const output = opts.output as AnalyzeOutput;
       if (!['text', 'json', 'yaml'].includes(output)) throw new CliError(`outpost analyze: unsupported output format "${opts.output}": supported values: "text", "json", "yaml"`, 1);
-      const files = opts.filename ?? [];
+      const files = [...(opts.filename ?? []), ...paths];
       if (!opts.useKube && files.length === 0) throw new CliError('outpost analyze: --use-kube=false analyzes files only: name them with -f', 1);
       const ns = opts.namespace ?? 'default';
       let documents: SourceDocument[] = [];
