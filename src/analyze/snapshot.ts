@@ -98,8 +98,9 @@ export class Snapshot {
   /** FQDNs of every Service, including the ones Gateway API deployments will create. */
   serviceHosts(): Map<string, Entry> {
     const hosts = new Map<string, Entry>();
-    for (const s of this.of('', 'Service')) hosts.set(serviceHostname(s.name, s.namespace, CLUSTER_DOMAIN), s);
+    // The deployer's Service, once it exists (a running mesh), stands for itself.
     for (const g of this.managedGatewayDeployments()) hosts.set(serviceHostname(g.serviceName, g.entry.namespace, CLUSTER_DOMAIN), g.entry);
+    for (const s of this.of('', 'Service')) hosts.set(serviceHostname(s.name, s.namespace, CLUSTER_DOMAIN), s);
     return hosts;
   }
 }

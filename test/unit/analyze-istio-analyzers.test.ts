@@ -239,3 +239,11 @@ test('negative: a Gateway API gateway with the Deployment and Service outpost\'s
   const ns = namespace('egress-gateway', { 'istio-injection': 'enabled' });
   assert.deepEqual(lines(analyze([ns, gw, ...desiredGatewayObjects(gw)])), []);
 });
+
+test('IST0101 host:port for the Service a Gateway API Gateway gets: its listener ports count before the Service exists', () => {
+  const gw = obj('gateway.networking.k8s.io/v1', 'Gateway', 'egress-gateway', 'egress', { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] });
+  const toGateway = (port: number) => vs('apps', 'v', { hosts: ['httpbin.org'], http: [{ route: [{ destination: { host: 'egress-istio.egress-gateway.svc.cluster.local', port: { number: port } } }] }] });
+  const httpbin = se('apps', 'httpbin', ['httpbin.org'], [{ number: 80, name: 'http', protocol: 'HTTP' }]);
+  assert.deepEqual(lines(analyze([gw, httpbin, toGateway(80)])), []);
+  assert.deepEqual(lines(analyze([gw, httpbin, toGateway(8080)])), ['Error [IST0101] (VirtualService apps/v) Referenced host:port not found: "egress-istio.egress-gateway.svc.cluster.local:8080"']);
+});

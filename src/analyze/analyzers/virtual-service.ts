@@ -10,6 +10,7 @@ import { CODES, type Finding } from '../finding.js';
 import { hostMatches, hostsIntersect, resolveShortName, type Entry, type Snapshot } from '../snapshot.js';
 import { destinationRulesFor, hostOwners, type HostOwner } from './registry.js';
 import { ref, report } from './report.js';
+import { gatewayServicePorts } from '../../controlplane/deployer/index.js';
 
 interface RouteDest { dest: Destination; path: string; gateways: readonly string[]; mirror: boolean }
 
@@ -136,8 +137,9 @@ function subsetsBypassedAtGateways(vss: readonly Entry[]): Finding[] {
   return findings;
 }
 
-/** The ports the host's owner declares: a Service's `port`s, a ServiceEntry's `number`s. */
+/** The ports the host's owner declares: a Service's `port`s, a ServiceEntry's `number`s, the ports of the Service a Gateway API Gateway will get. */
 function ownerPorts(owner: HostOwner): number[] {
+  if (owner.entry.kind === 'Gateway') return gatewayServicePorts(owner.entry.obj).map((p) => p.port);
   const spec = owner.entry.obj.spec as { ports?: Array<{ port?: unknown; number?: unknown }> } | undefined;
   const ports = Array.isArray(spec?.ports) ? spec!.ports : [];
   return ports.map((p) => (owner.kind === 'Service' ? p?.port : p?.number)).filter((n): n is number => typeof n === 'number');
