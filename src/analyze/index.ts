@@ -9,11 +9,20 @@ import { analyzeIstioGateways } from './analyzers/istio-gateway.js';
 import { analyzeGatewayApi } from './analyzers/gateway-api.js';
 import { analyzeServiceEntries } from './analyzers/service-entry.js';
 import { analyzeNamespaces } from './analyzers/namespace.js';
+import { analyzeVirtualServiceRules } from './analyzers/virtual-service-rules.js';
+import { analyzeDestinationRules } from './analyzers/destination-rule.js';
+import { analyzeSidecars } from './analyzers/sidecar.js';
+import { analyzeWorkloads } from './analyzers/workload.js';
+import { analyzeAuthorizationPolicies } from './analyzers/authorization-policy.js';
+import { analyzeDeprecations } from './analyzers/deprecation.js';
 
 export type { Finding, FindingLevel } from './finding.js';
 export { CODES } from './finding.js';
 
-const ANALYZERS = [analyzeVirtualServices, analyzeIstioGateways, analyzeGatewayApi, analyzeServiceEntries, analyzeNamespaces];
+const ANALYZERS = [
+  analyzeVirtualServices, analyzeVirtualServiceRules, analyzeIstioGateways, analyzeGatewayApi, analyzeServiceEntries, analyzeDestinationRules,
+  analyzeSidecars, analyzeWorkloads, analyzeAuthorizationPolicies, analyzeNamespaces, analyzeDeprecations,
+];
 
 const LEVEL_ORDER = { Error: 0, Warning: 1, Info: 2 } as const;
 
@@ -35,6 +44,26 @@ function cmp(a: string, b: string): number {
 export function formatFinding(f: Finding): string {
   const where = f.origin ? ` ${f.origin.file}:${f.origin.line}` : '';
   return `${f.level} [${f.code}] (${describeObject(f.resource.kind, f.resource.namespace, f.resource.name)}${where}) ${f.message}`;
+}
+
+/** The namespace a finding is about: a Namespace's own name, '' for other cluster-scoped objects. */
+function findingNamespace(f: Finding): string {
+  return f.resource.kind === 'Namespace' ? f.resource.name : (f.resource.namespace ?? '');
+}
+
+/**
+ * istioctl analyze's namespace filter: findings about `namespace` and about cluster-scoped objects
+ * are shown; the rest are counted by namespace (for a hint istioctl does not give).
+ */
+export function scopeFindings(findings: readonly Finding[], namespace: string): { shown: Finding[]; elsewhere: Map<string, number> } {
+  const shown: Finding[] = [];
+  const elsewhere = new Map<string, number>();
+  for (const f of findings) {
+    const ns = findingNamespace(f);
+    if (ns === '' || ns === namespace) shown.push(f);
+    else elsewhere.set(ns, (elsewhere.get(ns) ?? 0) + 1);
+  }
+  return { shown, elsewhere: new Map([...elsewhere].sort(([a], [b]) => cmp(a, b))) };
 }
 
 /** True when any finding is an Error (warnings and infos alone do not fail analysis). */

@@ -65,6 +65,24 @@ export class Snapshot {
     return out;
   }
 
+  /**
+   * One entry per pod to be: the Pods, and each Deployment's template while no Pod of it is in the
+   * snapshot (files name Deployments; a running mesh also holds their Pods). Gateway API
+   * deployments are left out: their pods carry no user configuration.
+   */
+  pods(): Array<{ entry: Entry; labels: Record<string, string>; name: string }> {
+    const pods = this.of('', 'Pod').map((p) => ({ entry: p, labels: p.obj.metadata.labels ?? {}, name: p.name }));
+    const out = [...pods];
+    for (const d of this.of('apps', 'Deployment')) {
+      const spec = d.obj.spec as { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { labels?: Record<string, string> } } } | undefined;
+      const labels = spec?.template?.metadata?.labels ?? {};
+      const sel = spec?.selector?.matchLabels ?? labels;
+      if (pods.some((p) => p.entry.namespace === d.namespace && Object.keys(sel).length > 0 && labelsMatch(sel, p.labels))) continue;
+      out.push({ entry: d, labels, name: d.name });
+    }
+    return out;
+  }
+
   /** Gateway API Gateways of a deploying class: the controller creates `<gw>-<class>` Deployment and Service. */
   managedGatewayDeployments(): Array<{ entry: Entry; labels: Record<string, string>; serviceName: string }> {
     const out: Array<{ entry: Entry; labels: Record<string, string>; serviceName: string }> = [];
@@ -80,8 +98,9 @@ export class Snapshot {
   /** FQDNs of every Service, including the ones Gateway API deployments will create. */
   serviceHosts(): Map<string, Entry> {
     const hosts = new Map<string, Entry>();
-    for (const s of this.of('', 'Service')) hosts.set(serviceHostname(s.name, s.namespace, CLUSTER_DOMAIN), s);
+    // The deployer's Service, once it exists (a running mesh), stands for itself.
     for (const g of this.managedGatewayDeployments()) hosts.set(serviceHostname(g.serviceName, g.entry.namespace, CLUSTER_DOMAIN), g.entry);
+    for (const s of this.of('', 'Service')) hosts.set(serviceHostname(s.name, s.namespace, CLUSTER_DOMAIN), s);
     return hosts;
   }
 }
@@ -114,8 +133,9 @@ export function labelsMatch(selector: Record<string, string>, labels: Record<str
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
+/** A label selector as Kubernetes prints it: `k=v` pairs sorted by key, comma-separated. */
 export function describeSelector(selector: Record<string, string>): string {
-  return Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.keys(selector).sort().map((k) => `${k}=${selector[k]}`).join(',');
 }
 
 /** Whether an object exported with `exportTo` is visible from namespace `from`. */

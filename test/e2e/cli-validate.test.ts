@@ -33,18 +33,26 @@ test('validate -f - reads stdin', () => {
   assert.equal(r.stderr, '<stdin>:9:15: ServiceEntry curl/egress-se: spec.resolution: unsupported value "DNZ": supported values: "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"\n');
 });
 
-test('analyze: the seed Istio-API setup is clean; a missing gateway is an IST0101 error (exit 1)', () => {
+test('analyze: the seed Istio-API setup is clean; a missing gateway is an IST0101 error (exit 1) in the namespace analyzed', () => {
   const files = ['http-se.yaml', 'http-gtw.yaml', 'http-vs.yaml', 'egressgw.yaml'].flatMap((f) => ['-f', `test/fixtures/seed/${f}`]);
-  const ok = outpost(['analyze', ...files]);
+  const ok = outpost(['analyze', '-A', ...files]);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.equal(ok.stdout, '\u2714 No validation issues found when analyzing namespace: default.\n');
-  const bad = outpost(['analyze', '-f', 'test/fixtures/seed/http-se.yaml', '-f', 'test/fixtures/seed/http-vs.yaml', '-f', 'test/fixtures/seed/egressgw.yaml']);
+  assert.equal(ok.stdout, '');
+  assert.equal(ok.stderr, `\u2714 No validation issues found when analyzing:\n${files.filter((f) => f !== '-f').map((f) => `  - ${f}\n`).join('')}`);
+  const badFiles = ['-f', 'test/fixtures/seed/http-se.yaml', '-f', 'test/fixtures/seed/http-vs.yaml', '-f', 'test/fixtures/seed/egressgw.yaml'];
+  const bad = outpost(['analyze', '-n', 'curl', ...badFiles]);
   assert.equal(bad.code, 1);
   assert.ok(bad.stdout.includes('Error [IST0101] (VirtualService curl/egress-vs test/fixtures/seed/http-vs.yaml:9) Referenced gateway not found: "gw-ns/egress-gw"\n'), bad.stdout);
-  const json = outpost(['analyze', '-o', 'json', '-f', 'test/fixtures/seed/http-vs.yaml']);
+  // As istioctl: without -n or -A only namespace default is reported (outpost says what it left out).
+  const elsewhere = outpost(['analyze', ...badFiles]);
+  assert.equal(elsewhere.code, 0);
+  assert.equal(elsewhere.stdout, '');
+  assert.match(elsewhere.stderr, /^Note: 3 more findings in other namespaces \(curl\); use -A \(--all-namespaces\) to show them\.$/m);
+  const json = outpost(['analyze', '-A', '-o', 'json', '-f', 'test/fixtures/seed/http-vs.yaml']);
   assert.equal(json.code, 1);
   const parsed = JSON.parse(json.stdout) as Array<{ code: string; level: string }>;
-  assert.ok(parsed.length > 0 && parsed.every((f) => f.code === 'IST0101' && f.level === 'Error'));
+  assert.ok(parsed.length > 0 && parsed.filter((f) => f.level === 'Error').every((f) => f.code === 'IST0101'));
+  assert.deepEqual([...new Set(parsed.map((f) => f.code))].sort(), ['IST0101', 'IST0132']);
 });
 
 test('analyze without -f: a clear error when the mesh is not running', (t) => {
@@ -53,4 +61,20 @@ test('analyze without -f: a clear error when the mesh is not running', (t) => {
   const r = outpost(['analyze', '--state-dir', dir]);
   assert.equal(r.code, 1);
   assert.equal(r.stderr, `outpost: the mesh is not running (state dir ${dir}). Start it with \`outpost up -d\`, or analyze files with -f.\n`);
+});
+
+test('analyze --use-kube=false without files, or with a value that is no boolean: one clear line, exit 1', () => {
+  const none = outpost(['analyze', '--use-kube=false']);
+  assert.equal(none.code, 1);
+  assert.equal(none.stderr, 'outpost analyze: --use-kube=false analyzes files only: name them with -f\n');
+  const typo = outpost(['analyze', '--use-kube=nope', '-f', 'test/fixtures/seed/http-se.yaml']);
+  assert.equal(typo.code, 1);
+  assert.equal(typo.stderr, 'outpost analyze: invalid value "nope" for --use-kube: use true or false\n');
+  const alone = outpost(['analyze', '-k=false', '-n', 'curl', '-f', 'test/fixtures/seed/http-se.yaml']);
+  assert.equal(alone.code, 0, alone.stderr);
+  assert.equal(alone.stderr, '\u2714 No validation issues found when analyzing test/fixtures/seed/http-se.yaml.\n');
+  // Paths without -f, as istioctl analyze takes them.
+  const positional = outpost(['analyze', '--use-kube=false', '-n', 'curl', 'test/fixtures/seed/http-vs.yaml']);
+  assert.equal(positional.code, 1);
+  assert.match(positional.stdout, /^Error \[IST0101\] \(VirtualService curl\/egress-vs test\/fixtures\/seed\/http-vs.yaml:9\) Referenced gateway not found: "gw-ns\/egress-gw"$/m);
 });

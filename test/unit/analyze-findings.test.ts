@@ -48,13 +48,15 @@ test('IST0101 Gateway selector that matches no gateway workload', async () => {
   assert.ok(out.includes(`Error [IST0101] (Gateway gw-ns/egress-gw ${SEED}/http-gtw.yaml:7) Referenced selector not found: "istio=egressgw"`), out.join('\n'));
 });
 
-test('IST0104 Gateway port not on the workload Service', () => {
-  const found = analyze([
-    obj('networking.istio.io/v1', 'Gateway', 'gw-ns', 'gw', { selector: { istio: 'egressgw' }, servers: [{ port: { number: 8080, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] }),
+test('IST0162 Gateway port that is neither a port nor a targetPort of the workload Service (Istio retired IST0104 for it)', () => {
+  const gw = (port: number) => obj('networking.istio.io/v1', 'Gateway', 'gw-ns', 'gw', { selector: { istio: 'egressgw' }, servers: [{ port: { number: port, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] });
+  const workload = [
     obj('apps/v1', 'Deployment', 'gw-ns', 'egressgw', { selector: { matchLabels: { istio: 'egressgw' } }, template: { metadata: { labels: { istio: 'egressgw' } }, spec: { containers: [{ name: 'p', image: 'auto' }] } } }),
-    obj('v1', 'Service', 'gw-ns', 'egressgw', { selector: { istio: 'egressgw' }, ports: [{ port: 80, name: 'http' }] }),
-  ]);
-  assert.deepEqual(lines(found), ['Warning [IST0104] (Gateway gw-ns/gw) The gateway refers to a port that is not exposed on the workload (pod selector istio=egressgw; port 8080)']);
+    obj('v1', 'Service', 'gw-ns', 'egressgw', { selector: { istio: 'egressgw' }, ports: [{ port: 80, targetPort: 8080, name: 'http' }] }),
+  ];
+  assert.deepEqual(lines(analyze([gw(9090), ...workload])), ['Warning [IST0162] (Gateway gw-ns/gw) The gateway is listening on a target port (port 9090) that is not defined in the Service associated with its workload instances (Pod selector istio=egressgw). If you need to access the gateway port through the gateway Service, it will not be available.']);
+  assert.deepEqual(lines(analyze([gw(8080), ...workload])), [], 'the targetPort');
+  assert.deepEqual(lines(analyze([gw(80), ...workload])), [], 'the Service port');
 });
 
 test('IST0109 two mesh VirtualServices for the same host (and not for different hosts)', () => {

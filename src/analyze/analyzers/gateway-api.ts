@@ -1,5 +1,6 @@
 // Gateway API checks: classes, route parents (Gateways, ServiceEntries, Services), backends
-// (Services, Istio Hostnames), cross-namespace grants, listener hostnames, NONE-resolution loops.
+// (Services, Istio Hostnames), cross-namespace grants, listener hostnames, NONE-resolution loops,
+// and negative status conditions the controller wrote (IST0171).
 import type { GatewaySpec } from '../../api/kinds/gateway-api-gateway.js';
 import type { BackendRef, ParentReference } from '../../api/kinds/gateway-api-common.js';
 import { GATEWAY_API_GROUP } from '../../api/kinds/gateway-api-common.js';
@@ -28,6 +29,29 @@ export function analyzeGatewayApi(snap: Snapshot): Finding[] {
   const grants = snap.of(GATEWAY_API_GROUP, 'ReferenceGrant').map((e) => ({ ...e.obj, metadata: { ...e.obj.metadata, namespace: e.namespace } }) as ReferenceGrant);
   for (const kind of ['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute']) {
     for (const route of snap.of(GATEWAY_API_GROUP, kind)) findings.push(...analyzeRoute(snap, route, grants));
+  }
+  findings.push(...negativeConditions(snap));
+  return findings;
+}
+
+interface Condition { type?: unknown; status?: unknown; reason?: unknown; message?: unknown }
+
+/** IST0171: Accepted, Programmed or ResolvedRefs False on a Gateway, or on an HTTPRoute's or GRPCRoute's parent. */
+function negativeConditions(snap: Snapshot): Finding[] {
+  const findings: Finding[] = [];
+  const NEGATIVE = ['Accepted', 'Programmed', 'ResolvedRefs'];
+  const check = (e: Entry, conditions: unknown) => {
+    for (const c of (Array.isArray(conditions) ? conditions : []) as Condition[]) {
+      if (!c || c.status !== 'False' || !NEGATIVE.includes(String(c.type))) continue;
+      findings.push(report(e, CODES.NegativeConditionStatus, 'Warning', `A condition with a negative status is present: type=${String(c.type)}, reason=${String(c.reason ?? '')}, message=${String(c.message ?? '')}.`));
+    }
+  };
+  for (const gw of snap.of(GATEWAY_API_GROUP, 'Gateway')) check(gw, (gw.obj.status as { conditions?: unknown } | undefined)?.conditions);
+  for (const kind of ['HTTPRoute', 'GRPCRoute']) {
+    for (const route of snap.of(GATEWAY_API_GROUP, kind)) {
+      const parents = (route.obj.status as { parents?: Array<{ conditions?: unknown }> } | undefined)?.parents;
+      for (const p of Array.isArray(parents) ? parents : []) check(route, p?.conditions);
+    }
   }
   return findings;
 }

@@ -1,6 +1,7 @@
 // Istio Gateway checks: the selector finds a gateway workload, its ports are on the workload's
-// Service, and no two Gateways claim the same workload, port and host.
-import type { IstioGatewaySpec, Server } from '../../api/kinds/istio-gateway.js';
+// Service, credentials resolve, and no two Gateways claim the same workload, port and host or
+// serve the same certificate.
+import type { IstioGatewaySpec, Server, ServerTlsSettings } from '../../api/kinds/istio-gateway.js';
 import { splitServerHost } from '../../api/kinds/istio-gateway.js';
 import type { ServiceSpec } from '../../api/kinds/service.js';
 import { CODES, type Finding } from '../finding.js';
@@ -27,21 +28,33 @@ export function analyzeIstioGateways(snap: Snapshot): Finding[] {
       findings.push(report(gw, CODES.ReferencedResourceNotFound, 'Error', `Referenced selector not found: "${describeSelector(selector)}"`, 'spec.selector'));
       continue;
     }
+    // Istio accepts a server port that is a Service's targetPort, or its port.
     const ports = new Set<number>();
     for (const s of services) {
       const sspec = s.obj.spec as ServiceSpec | undefined;
       const sel = sspec?.selector;
       if (!sel || Object.keys(sel).length === 0) continue;
       if (!matched.some((w) => w.entry.namespace === s.namespace && labelsMatch(sel as Record<string, string>, w.labels))) continue;
-      for (const p of Array.isArray(sspec?.ports) ? sspec!.ports : []) if (typeof p?.port === 'number') ports.add(p.port);
+      for (const p of Array.isArray(sspec?.ports) ? sspec!.ports : []) {
+        if (typeof p?.port !== 'number' || (p.protocol ?? 'TCP') !== 'TCP') continue;
+        ports.add(p.port);
+        if (typeof p.targetPort === 'number') ports.add(p.targetPort);
+      }
     }
     (Array.isArray(spec?.servers) ? spec!.servers : []).forEach((server, i) => {
       const n = server?.port?.number;
       if (typeof n === 'number' && !ports.has(n)) {
-        findings.push(report(gw, CODES.GatewayPortNotOnWorkload, 'Warning', `The gateway refers to a port that is not exposed on the workload (pod selector ${describeSelector(selector)}; port ${n})`, `spec.servers[${i}].port.number`));
+        findings.push(report(gw, CODES.GatewayPortNotDefinedOnService, 'Warning',
+          `The gateway is listening on a target port (port ${n}) that is not defined in the Service associated with its workload instances (Pod selector ${describeSelector(selector)}). If you need to access the gateway port through the gateway Service, it will not be available.`, 'spec.selector'));
+      }
+      // outpost has no Secrets: a credentialName never resolves (serverCertificate names PEM files).
+      const cn = server?.tls?.credentialName;
+      if (typeof cn === 'string' && cn !== '') {
+        findings.push(report(gw, CODES.ReferencedResourceNotFound, 'Error', `Referenced credentialName not found: "${cn}"`, `spec.servers[${i}].tls.credentialName`));
       }
     });
   }
+  findings.push(...duplicateCertificates(gateways));
   // Two Gateways on the same workload, port and an overlapping host make the listener ambiguous.
   for (let a = 0; a < gateways.length; a++) {
     for (let b = 0; b < gateways.length; b++) {
@@ -64,6 +77,35 @@ export function analyzeIstioGateways(snap: Snapshot): Finding[] {
           }
         }
       });
+    }
+  }
+  return findings;
+}
+
+function sameCertificate(a: ServerTlsSettings, b: ServerTlsSettings): boolean {
+  if (a.credentialName && b.credentialName) return a.credentialName === b.credentialName;
+  if (a.credentialName || b.credentialName) return false;
+  return Boolean(a.serverCertificate && a.serverCertificate === b.serverCertificate && a.privateKey && a.privateKey === b.privateKey);
+}
+
+/** Every label of `sel` is in `other` with the same value (an empty selector is in every one). */
+function selectorWithin(sel: Record<string, string>, other: Record<string, string>): boolean {
+  return Object.entries(sel).every(([k, v]) => other[k] === v);
+}
+
+/** IST0138: one certificate on two Gateways of a workload lets HTTP/2 clients reuse a connection across them. */
+function duplicateCertificates(gateways: readonly Entry[]): Finding[] {
+  const findings: Finding[] = [];
+  const tlsOf = (g: Entry): ServerTlsSettings[] => {
+    const servers = (g.obj.spec as IstioGatewaySpec | undefined)?.servers;
+    return (Array.isArray(servers) ? servers : []).map((s) => s?.tls).filter((t): t is ServerTlsSettings => Boolean(t && typeof t === 'object'));
+  };
+  for (const ga of gateways) {
+    for (const gb of gateways) {
+      if (ga === gb || !selectorWithin(selectorOf(ga), selectorOf(gb))) continue;
+      if (!tlsOf(ga).some((x) => tlsOf(gb).some((y) => sameCertificate(x, y)))) continue;
+      findings.push(report(ga, CODES.GatewayDuplicateCertificate, 'Warning',
+        `Duplicate certificate in multiple gateways [${ref(ga.namespace, ga.name)} ${ref(gb.namespace, gb.name)}] may cause 404s if clients re-use HTTP2 connections.`));
     }
   }
   return findings;

@@ -8,13 +8,15 @@ import type { ServiceEntrySpec } from '../../api/kinds/service-entry.js';
 import type { DestinationRuleSpec } from '../../api/kinds/destination-rule.js';
 import { CODES, type Finding } from '../finding.js';
 import { hostMatches, hostsIntersect, resolveShortName, type Entry, type Snapshot } from '../snapshot.js';
-import { destinationRulesFor, hostOwners } from './registry.js';
+import { destinationRulesFor, hostOwners, type HostOwner } from './registry.js';
 import { ref, report } from './report.js';
+import { gatewayServicePorts } from '../../controlplane/deployer/index.js';
 
-interface RouteDest { dest: Destination; path: string; gateways: readonly string[] }
+interface RouteDest { dest: Destination; path: string; gateways: readonly string[]; mirror: boolean }
 
-type AnyRoute = { match?: readonly { gateways?: readonly string[] }[]; route?: readonly { destination?: Destination }[] };
+type AnyRoute = { match?: readonly { gateways?: readonly string[] }[]; route?: readonly { destination?: Destination }[]; mirror?: Destination; mirrors?: readonly { destination?: Destination }[] };
 
+/** Every destination of every route, mirrors included (Istio checks both: "host" and "mirror host"). */
 function destinations(spec: VirtualServiceSpec): RouteDest[] {
   const out: RouteDest[] = [];
   const groups: Array<[string, readonly AnyRoute[] | undefined]> = [['http', spec.http], ['tls', spec.tls], ['tcp', spec.tcp]];
@@ -22,10 +24,15 @@ function destinations(spec: VirtualServiceSpec): RouteDest[] {
     (Array.isArray(routes) ? routes : []).forEach((r, i) => {
       const matches: ReadonlyArray<{ gateways?: readonly string[] } | undefined> = Array.isArray(r?.match) && r.match.length > 0 ? r.match : [undefined];
       const gateways: string[] = [...new Set(matches.flatMap((m) => [...matchGateways(spec, m)]))];
-      const dests: readonly { destination?: Destination }[] = Array.isArray(r?.route) ? r.route : [];
-      dests.forEach((d, j) => {
-        if (d?.destination && typeof d.destination.host === 'string') out.push({ dest: d.destination, path: `spec.${field}[${i}].route[${j}].destination`, gateways });
-      });
+      const add = (d: Destination | undefined, path: string, mirror: boolean) => {
+        if (d && typeof d === 'object' && typeof d.host === 'string') out.push({ dest: d, path, gateways, mirror });
+      };
+      const routeDests: readonly { destination?: Destination }[] = Array.isArray(r?.route) ? r.route : [];
+      routeDests.forEach((d, j) => add(d?.destination, `spec.${field}[${i}].route[${j}].destination`, false));
+      if (field !== 'http') return;
+      add(r?.mirror, `spec.http[${i}].mirror`, true);
+      const mirrors: readonly { destination?: Destination }[] = Array.isArray(r?.mirrors) ? r.mirrors : [];
+      mirrors.forEach((d, j) => add(d?.destination, `spec.http[${i}].mirrors[${j}].destination`, true));
     });
   }
   return out;
@@ -63,28 +70,28 @@ export function analyzeVirtualServices(snap: Snapshot): Finding[] {
       if (seen.has(key)) continue;
       seen.add(key);
       const gw = snap.find('networking.istio.io', 'Gateway', r.namespace, r.name);
-      if (!gw) {
-        findings.push(report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced gateway not found: "${key}"`, g.path));
-        continue;
-      }
-      if (g.path === 'spec.gateways' && !hostsInGateway(hosts, vs.namespace, gw)) {
+      if (!gw) findings.push(report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced gateway not found: "${g.ref}"`, g.path));
+      // Istio checks the hosts of spec.gateways only; a gateway that does not exist has none of them.
+      if (g.path === 'spec.gateways' && (!gw || !hostsInGateway(hosts, vs.namespace, gw))) {
         findings.push(report(vs, CODES.VirtualServiceHostNotFoundInGateway, 'Warning',
-          `one or more host [${hosts.join(', ')}] defined in VirtualService ${ref(vs.namespace, vs.name)} not found in Gateway ${key}.`, 'spec.hosts'));
+          `one or more host [${hosts.join(' ')}] defined in VirtualService ${ref(vs.namespace, vs.name)} not found in Gateway ${key}.`, g.path));
       }
     }
-    for (const { dest, path, gateways } of destinations(spec)) {
+    for (const { dest, path, gateways, mirror } of destinations(spec)) {
       const host = resolveShortName(dest.host, vs.namespace);
       const owners = hostOwners(snap, host, vs.namespace);
       if (owners.length === 0) {
-        findings.push(report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced host not found: "${dest.host}"`, `${path}.host`));
+        findings.push(report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced ${mirror ? 'mirror host' : 'host'} not found: "${dest.host}"`, `${path}.host`));
+      } else {
+        findings.push(...checkDestinationPort(vs, dest, path, owners[0]!));
       }
       if (typeof dest.subset === 'string' && dest.subset !== '') {
         const rules = destinationRulesFor(snap, host, vs.namespace);
         const found = rules.some((dr) => ((dr.obj.spec as DestinationRuleSpec).subsets ?? []).some((s) => s?.name === dest.subset));
-        if (!found) findings.push(report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced host+subset in destinationrule not found: "${dest.host}+${dest.subset}"`, `${path}.subset`));
+        if (!found) findings.push(report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced ${mirror ? 'mirror' : 'host'}+subset in destinationrule not found: "${dest.host}+${dest.subset}"`, `${path}.subset`));
       }
       const atGateway = gateways.filter((g) => g !== MESH_GATEWAY);
-      if (atGateway.length > 0 && !owners.some((o) => o.kind === 'Service')) {
+      if (!mirror && atGateway.length > 0 && !owners.some((o) => o.kind === 'Service')) {
         const none = owners.find((o) => o.kind === 'ServiceEntry' && ((o.entry.obj.spec as ServiceEntrySpec).resolution ?? 'NONE') === 'NONE');
         if (none) {
           const gw = resolveGatewayRef(atGateway[0]!, vs.namespace);
@@ -96,7 +103,59 @@ export function analyzeVirtualServices(snap: Snapshot): Finding[] {
     }
   }
   findings.push(...meshHostConflicts(vss));
+  findings.push(...subsetsBypassedAtGateways(vss));
   return findings;
+}
+
+type HttpRoutes = ReadonlyArray<{ route?: ReadonlyArray<{ destination?: Destination }> } | undefined>;
+
+function httpDestinations(spec: VirtualServiceSpec | undefined): Destination[] {
+  const routes: HttpRoutes = Array.isArray(spec?.http) ? spec!.http : [];
+  return routes.flatMap((r) => (Array.isArray(r?.route) ? r!.route : []).map((d) => d?.destination).filter((d): d is Destination => Boolean(d && typeof d.host === 'string')));
+}
+
+/**
+ * IST0140, as Istio reports it: a VirtualService bound to gateways routes to a host without a subset
+ * while another VirtualService for that host splits it by subset, which the gateway's requests skip.
+ */
+function subsetsBypassedAtGateways(vss: readonly Entry[]): Finding[] {
+  const withSubsets = vss.map((v) => {
+    const spec = v.obj.spec as VirtualServiceSpec | undefined;
+    const hosts = Array.isArray(spec?.hosts) ? spec!.hosts : [];
+    return { v, hosts: new Set(httpDestinations(spec).filter((d) => d.subset && hosts.includes(d.host)).map((d) => d.host)) };
+  }).filter((x) => x.hosts.size > 0);
+  const findings: Finding[] = [];
+  for (const vs of vss) {
+    const spec = vs.obj.spec as VirtualServiceSpec | undefined;
+    if (!Array.isArray(spec?.gateways) || spec!.gateways.length === 0) continue;
+    const plain = new Set(httpDestinations(spec).filter((d) => !d.subset).map((d) => d.host));
+    for (const { v, hosts } of withSubsets) {
+      if (![...hosts].some((h) => plain.has(h))) continue;
+      findings.push(report(vs, CODES.IngressRouteRulesNotAffected, 'Warning', `Subset in virtual service ${ref(v.namespace, v.name)} has no effect on ingress gateway ${ref(vs.namespace, vs.name)} requests`, 'spec.http'));
+    }
+  }
+  return findings;
+}
+
+/** The ports the host's owner declares: a Service's `port`s, a ServiceEntry's `number`s, the ports of the Service a Gateway API Gateway will get. */
+function ownerPorts(owner: HostOwner): number[] {
+  if (owner.entry.kind === 'Gateway') return gatewayServicePorts(owner.entry.obj).map((p) => p.port);
+  const spec = owner.entry.obj.spec as { ports?: Array<{ port?: unknown; number?: unknown }> } | undefined;
+  const ports = Array.isArray(spec?.ports) ? spec!.ports : [];
+  return ports.map((p) => (owner.kind === 'Service' ? p?.port : p?.number)).filter((n): n is number => typeof n === 'number');
+}
+
+/** IST0112 when the host has several ports and the destination names none; IST0101 for a port the host lacks. */
+function checkDestinationPort(vs: Entry, dest: Destination, path: string, owner: HostOwner): Finding[] {
+  const ports = ownerPorts(owner);
+  const number = dest.port?.number;
+  if (typeof number !== 'number') {
+    if (ports.length <= 1) return [];
+    return [report(vs, CODES.VirtualServiceDestinationPortSelectorRequired, 'Error',
+      `This VirtualService routes to a service "${dest.host}" that exposes multiple ports [${ports.join(' ')}]. Specifying a port in the destination is required to disambiguate.`, `${path}.host`)];
+  }
+  if (ports.includes(number)) return [];
+  return [report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced host:port not found: "${dest.host}:${number}"`, `${path}.port.number`)];
 }
 
 function hostsInGateway(vsHosts: readonly string[], vsNamespace: string, gw: Entry): boolean {

@@ -1,5 +1,5 @@
-// `outpost analyze [-f PATH...] [-o text|json|yaml]`: cross-resource checks in istioctl's words.
-// Without -f it analyzes what the running mesh holds.
+// `outpost analyze [PATH...] [-f PATH...] [--use-kube=false] [-n NS | -A] [-o text|json|yaml]`: cross-resource
+// checks in istioctl's words, on the running mesh with any files laid over it, or on files alone.
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { KubeObject } from '../../api/object.js';
@@ -11,70 +11,110 @@ import { readAllStdin } from './validate.js';
 
 export type AnalyzeOutput = 'text' | 'json' | 'yaml';
 
-interface AnalyzeOptions { filename?: string[]; output: string; namespace?: string; allNamespaces?: boolean; stateDir?: string }
+interface AnalyzeOptions { filename?: string[]; output: string; namespace?: string; allNamespaces?: boolean; useKube: boolean; stateDir?: string }
+
+export interface AnalyzeRendering {
+  /** The findings in the chosen format (stdout). */
+  text: string;
+  /** istioctl's success line and the other-namespaces hint (stderr). */
+  notes: string;
+  /** 1 when a shown finding is an Error. */
+  exitCode: number;
+}
 
 /**
- * Analyzes objects and renders the result: the text to print and the exit code (1 when any Error).
- * Shared by file analysis and mesh analysis. `namespace` is where objects without one live (and,
- * with scopeToNamespace, the only namespace reported); allNamespaces only changes the wording.
+ * Analyzes objects and renders the result. `namespace` is where objects without one live and, unless
+ * allNamespaces, the only namespace whose findings are shown (istioctl's filter); `files` names the
+ * analyzed files for the success line.
  */
-export async function analyzeCommandCore(objects: ReadonlyArray<KubeObject | SourceDocument>, output: AnalyzeOutput, opts: { namespace?: string; scopeToNamespace?: boolean; allNamespaces?: boolean } = {}): Promise<{ text: string; exitCode: number }> {
-  const { analyze, formatFinding, hasErrorFindings } = await import('../../analyze/index.js');
+export async function analyzeCommandCore(objects: ReadonlyArray<KubeObject | SourceDocument>, output: AnalyzeOutput, opts: { namespace?: string; allNamespaces?: boolean; files?: readonly string[] } = {}): Promise<AnalyzeRendering> {
+  const { analyze, formatFinding, hasErrorFindings, scopeFindings } = await import('../../analyze/index.js');
   const ns = opts.namespace ?? 'default';
-  let findings = analyze(objects, ns);
-  if (opts.scopeToNamespace && !opts.allNamespaces) findings = findings.filter((f) => f.resource.namespace === undefined || f.resource.namespace === ns);
-  const exitCode = hasErrorFindings(findings) ? 1 : 0;
-  if (output === 'json') return { text: `${JSON.stringify(findings, null, 2)}\n`, exitCode };
-  if (output === 'yaml') return { text: findings.length ? stringify(findings) : '[]\n', exitCode };
-  if (findings.length === 0) {
-    const scope = opts.allNamespaces ? 'all namespaces' : `namespace: ${ns}`;
-    return { text: `\u2714 No validation issues found when analyzing ${scope}.\n`, exitCode };
+  const all = analyze(objects, ns);
+  const { shown, elsewhere } = opts.allNamespaces ? { shown: all, elsewhere: new Map<string, number>() } : scopeFindings(all, ns);
+  const exitCode = hasErrorFindings(shown) ? 1 : 0;
+  let notes = '';
+  if (shown.length === 0) {
+    const files = opts.files ?? [];
+    notes += files.length > 1 ? `\u2714 No validation issues found when analyzing:\n${files.map((f) => `  - ${f}\n`).join('')}`
+      : `\u2714 No validation issues found when analyzing ${files.length === 1 ? files[0] : opts.allNamespaces ? 'all namespaces' : `namespace: ${ns}`}.\n`;
   }
-  return { text: findings.map((f) => `${formatFinding(f)}\n`).join(''), exitCode };
+  if (elsewhere.size > 0) {
+    const count = [...elsewhere.values()].reduce((a, b) => a + b, 0);
+    notes += `Note: ${count} more finding${count === 1 ? '' : 's'} in other namespaces (${[...elsewhere.keys()].join(', ')}); use -A (--all-namespaces) to show them.\n`;
+  }
+  const text = output === 'json' ? `${JSON.stringify(shown, null, 2)}\n`
+    : output === 'yaml' ? (shown.length ? stringify(shown) : '[]\n')
+      : shown.map((f) => `${formatFinding(f)}\n`).join('');
+  return { text, notes, exitCode };
+}
+
+/** `--use-kube`, `--use-kube=true`, `--use-kube=false`, `-k=false` (istioctl's boolean flag). */
+function parseBool(flag: string): (v: string) => boolean {
+  return (raw: string) => {
+    const v = raw.replace(/^=/, '');
+    if (/^(true|1|t)$/i.test(v)) return true;
+    if (/^(false|0|f)$/i.test(v)) return false;
+    throw new CliError(`outpost analyze: invalid value "${v}" for ${flag}: use true or false`, 1);
+  };
 }
 
 export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
+    .argument('[paths...]', 'files or directories, as -f names them (istioctl analyze a.yaml b.yaml)')
     .description('Check resources together (references, gateway bindings, host conflicts) as istioctl analyze does')
-    .option('-f, --filename <path>', 'file, directory or - (repeatable); without it, the running mesh is analyzed', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-f, --filename <path>', 'file, directory or - (repeatable); analyzed together with the running mesh\'s resources, which they override', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-k, --use-kube [bool]', 'include the running mesh\'s resources; --use-kube=false analyzes the files alone', parseBool('--use-kube'), true)
     .option('-o, --output <format>', 'text, json or yaml', 'text')
-    .option('-n, --namespace <ns>', 'namespace for documents that name none (and to analyze in the mesh)')
-    .option('-A, --all-namespaces', 'analyze every namespace of the mesh')
+    .option('-n, --namespace <ns>', 'namespace to report on (default "default"), and for documents that name none')
+    .option('-A, --all-namespaces', 'report on every namespace')
     .option('--state-dir <dir>', 'the mesh\'s state directory (default: $OUTPOST_STATE_DIR or ./.outpost)')
-    .action(async (opts: AnalyzeOptions) => {
+    .action(async (paths: string[], opts: AnalyzeOptions) => {
       const output = opts.output as AnalyzeOutput;
       if (!['text', 'json', 'yaml'].includes(output)) throw new CliError(`outpost analyze: unsupported output format "${opts.output}": supported values: "text", "json", "yaml"`, 1);
-      let objects: ReadonlyArray<KubeObject | SourceDocument>;
+      const files = [...(opts.filename ?? []), ...paths];
+      if (!opts.useKube && files.length === 0) throw new CliError('outpost analyze: --use-kube=false analyzes files only: name them with -f', 1);
+      const ns = opts.namespace ?? 'default';
+      let documents: SourceDocument[] = [];
       let failed = false;
-      if (opts.filename && opts.filename.length > 0) {
+      if (files.length > 0) {
         const { loadSources, formatLoadError } = await import('../../api/load.js');
-        const stdin = opts.filename.includes('-') ? await readAllStdin() : undefined;
-        const result = await loadSources({ paths: opts.filename, ...(stdin !== undefined ? { stdin } : {}), ...(opts.namespace ? { defaultNamespace: opts.namespace } : {}) });
+        const stdin = files.includes('-') ? await readAllStdin() : undefined;
+        const result = await loadSources({ paths: files, ...(stdin !== undefined ? { stdin } : {}), defaultNamespace: ns });
         for (const e of result.errors) process.stderr.write(`${formatLoadError(e)}\n`);
         for (const w of result.warnings) process.stderr.write(`Warning: ${formatLoadError(w)}\n`);
         failed = result.errors.length > 0;
-        objects = result.documents;
-      } else {
-        objects = await listMeshObjects(opts.stateDir);
+        documents = result.documents;
       }
-      // Files: everything in them is analyzed. The mesh: one namespace unless -A.
-      const fileScope = Boolean(opts.filename && opts.filename.length > 0);
-      const { text, exitCode } = await analyzeCommandCore(objects, output, {
-        ...(opts.namespace ? { namespace: opts.namespace } : {}),
-        scopeToNamespace: !fileScope,
+      let objects: ReadonlyArray<KubeObject | SourceDocument> = documents;
+      if (opts.useKube) {
+        // With files and no mesh running, the files are all there is to analyze.
+        const live = await listMeshObjects(opts.stateDir, files.length === 0);
+        if (live) {
+          const { overlayFiles } = await import('../../analyze/sources.js');
+          objects = overlayFiles(live, documents, ns);
+        }
+      }
+      const { text, notes, exitCode } = await analyzeCommandCore(objects, output, {
+        namespace: ns,
         allNamespaces: Boolean(opts.allNamespaces),
+        files: files.map((f) => (f === '-' ? '<stdin>' : f)),
       });
       process.stdout.write(text);
+      process.stderr.write(notes);
       process.exitCode = failed || exitCode !== 0 ? 1 : 0;
     });
 }
 
-/** Every object of every kind outpost serves, read from the running mesh's Kubernetes API. */
-async function listMeshObjects(stateDirFlag?: string): Promise<KubeObject[]> {
+/** Every object of every kind outpost serves, read from the running mesh's Kubernetes API; undefined when no mesh runs and one is optional. */
+async function listMeshObjects(stateDirFlag: string | undefined, required: boolean): Promise<KubeObject[] | undefined> {
   const paths = statePaths(resolveStateDir(stateDirFlag));
   const endpoint = readEndpoint(paths);
-  if (!endpoint) throw new CliError(`outpost: the mesh is not running (state dir ${displayStateDir(stateDirFlag)}). Start it with \`outpost up -d\`, or analyze files with -f.`, 1);
+  if (!endpoint) {
+    if (!required) return undefined;
+    throw new CliError(`outpost: the mesh is not running (state dir ${displayStateDir(stateDirFlag)}). Start it with \`outpost up -d\`, or analyze files with -f.`, 1);
+  }
   const objects: KubeObject[] = [];
   for (const k of KINDS) {
     const version = k.versions[0]!;
