@@ -235,6 +235,11 @@ export interface RetryPolicy {
   /** Retries after the first try (Istio: maximum requests = 1 + attempts). */
   readonly attempts: number;
   readonly perTryTimeoutMs?: number;
+  /**
+   * Base interval between tries (Envoy's retry_back_off.base_interval, default 25 ms): the first
+   * retry waits at least this long, later ones up to doubling it each time, capped at 10 × the base.
+   */
+  readonly backoffBaseMs?: number;
   /** Envoy's retry_on terms: 5xx, gateway-error, connect-failure, refused-stream, reset, retriable-4xx, and status codes. */
   readonly retryOn: readonly string[];
 }

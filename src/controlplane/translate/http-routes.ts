@@ -48,7 +48,10 @@ export function weightedClusters(dests: readonly DestinationModel[], ctx: RouteC
 }
 
 function action(rule: HttpRuleModel, ctx: RouteContext): RouteAction {
-  if (rule.redirect) return rule.redirect;
+  if (rule.redirect) {
+    const { portFromRequest, ...redirect } = rule.redirect;
+    return portFromRequest ? { ...redirect, port: ctx.port } : redirect;
+  }
   if (rule.directResponse) return rule.directResponse;
   const forward: { -readonly [K in keyof ForwardAction]: ForwardAction[K] } = {
     kind: 'forward',

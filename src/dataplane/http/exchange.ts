@@ -6,7 +6,7 @@
 import type http2 from 'node:http2';
 import { constants as h2c } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { ForwardAction, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
+import type { ForwardAction, HeaderOperations, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
 import type { CompiledConfig } from '../config/compile.js';
 import { newRequestId } from './request-id.js';
 import {
@@ -275,6 +275,8 @@ export class Exchange implements AccessLogEntry, RequestView {
 
     this.#upPath = this.path;
     this.#upAuthority = this.authority;
+    this.#authorityFrom(up, route.requestHeaders);
+    this.#authorityFrom(up, wc!.requestHeaders);
     const rw = a.rewrite;
     if (rw !== undefined) {
       this.#upPath = rewritePath(this.path, route, rw);
@@ -289,6 +291,19 @@ export class Exchange implements AccessLogEntry, RequestView {
       return;
     }
     this.#admit(a);
+  }
+
+  /**
+   * Header operations that name `:authority` or `host` rewrite the authority sent upstream (as
+   * Envoy's request_headers_to_add does); they never travel as headers of their own.
+   */
+  #authorityFrom(up: HeaderMap, ops: HeaderOperations | undefined): void {
+    if (ops === undefined) return;
+    const value = authorityOp(ops.set) ?? authorityOp(ops.add);
+    if (value === undefined) return;
+    delete up[':authority'];
+    delete up['host'];
+    if (value !== undefined && value !== '' && isValidAuthority(value)) this.#upAuthority = value;
   }
 
   /** Runs a step from a timer or a promise callback: a bug answers 500 instead of crashing the proxy. */
@@ -395,8 +410,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     const canRetry = retry !== undefined && retriable(retry, outcome);
     if (canRetry && this.#retriesDone < this.#maxRetries && !(this.#body instanceof CountingBody)) {
       this.#retriesDone++;
-      // Envoy's default: 25 ms base, doubling, jittered.
-      setTimeout(() => this.#retryNow(), Math.random() * 25 * 2 ** Math.min(this.#retriesDone - 1, 4));
+      setTimeout(() => this.#retryNow(), retryDelayMs(retry, this.#retriesDone));
       return;
     }
     if (canRetry && this.#maxRetries > 0) this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.URX);
@@ -948,6 +962,29 @@ function hit(percentage: number): boolean {
 }
 
 const GRPC_RETRY_ON: Record<string, string> = { cancelled: '1', 'deadline-exceeded': '4', 'resource-exhausted': '8', internal: '13', unavailable: '14' };
+
+/** The value a set/add map gives `:authority` or `host` (any case), if it names one. */
+function authorityOp(m: Readonly<Record<string, string>> | undefined): string | undefined {
+  if (m === undefined) return undefined;
+  for (const name in m) {
+    const n = name.toLowerCase();
+    if (n === ':authority' || n === 'host') return m[name];
+  }
+  return undefined;
+}
+
+/**
+ * The wait before retry number `n` (from 1). Without a configured backoff, Envoy's default: fully
+ * jittered, 25 ms base doubling per retry, capped at 10 × the base. A configured base (Istio's
+ * `retries.backoff`, Gateway API's `retry.backoff`) is a floor: retry n waits between the base and
+ * base × 2^(n−1), capped at 10 × the base.
+ */
+export function retryDelayMs(p: RetryPolicy, n: number): number {
+  const base = p.backoffBaseMs;
+  if (base === undefined || base <= 0) return Math.random() * Math.min(25 * 2 ** (n - 1), 250);
+  const upper = Math.min(base * 2 ** (n - 1), 10 * base);
+  return base + Math.random() * (upper - base);
+}
 
 /** Whether retryOn covers this failure (Envoy's retry_on semantics). */
 function retriable(p: RetryPolicy, o: AttemptOutcome): boolean {
