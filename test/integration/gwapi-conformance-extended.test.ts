@@ -424,7 +424,7 @@ ${to('flaky')}`)}`);
   assert.ok(without.includes(200));
 });
 
-test('route fields outpost does not implement are refused in status: RequestMirror → Accepted False UnsupportedValue', async (t) => {
+test('HTTPRouteUnsupportedFilter: route fields outpost does not implement are refused in status: RequestMirror → Accepted False UnsupportedValue', async (t) => {
   const world = await conformanceWorld(t);
   const [p] = await ports(1);
   const cfg = await world.apply(`${gateway('same-namespace', p!)}${route('request-mirror', `  - filters:
