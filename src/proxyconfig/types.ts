@@ -214,6 +214,19 @@ export interface ForwardAction {
   readonly timeoutMs?: number;
   readonly retry?: RetryPolicy;
   readonly rewrite?: Rewrite;
+  /** Copies of the request sent to other clusters; their answers are discarded. */
+  readonly mirrors?: readonly RequestMirror[];
+}
+
+/**
+ * Envoy's request_mirror_policies: a copy of the request (after the route's header operations and
+ * rewrites, with `-shadow` appended to the host) goes to `cluster`, fire and forget. Requests with
+ * a body are mirrored once the body is buffered (up to the retry buffer limit).
+ */
+export interface RequestMirror {
+  readonly cluster: string;
+  /** Share of requests mirrored, 0–100; absent: all. */
+  readonly percentage?: number;
 }
 
 export interface WeightedCluster {

@@ -43,7 +43,7 @@ export interface Reply {
   /** The backend that answered (`x-upstream`), undefined for the proxy's own replies. */
   readonly backend: string | undefined;
   /** What the backend saw: method, url, headers, httpVersion (JSON echo). */
-  readonly echo: { method: string; url: string; httpVersion: string; headers: Record<string, string> } | undefined;
+  readonly echo: { method: string; url: string; httpVersion: string; headers: Record<string, string>; body: string } | undefined;
 }
 
 export interface RequestSpec {
@@ -51,6 +51,7 @@ export interface RequestSpec {
   readonly path?: string;
   readonly method?: string;
   readonly headers?: Record<string, string>;
+  readonly body?: string;
 }
 
 export interface ConformanceWorld {
@@ -178,7 +179,7 @@ function h1Request(port: number, spec: RequestSpec): Promise<Reply> {
     });
     req.on('timeout', () => req.destroy(new Error(`no answer from the gateway on port ${port} in 10 s`)));
     req.on('error', reject);
-    req.end();
+    req.end(spec.body);
   });
 }
 

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { closedPort } from '../helpers/upstreams.js';
+import { waitFor } from '../helpers/proxy-harness.js';
 import { conformanceWorld, ports, type AppliedConfig } from '../helpers/gwapi-conformance.js';
 
 const gateway = (name: string, port: number) => `apiVersion: gateway.networking.k8s.io/v1
@@ -424,16 +425,72 @@ ${to('flaky')}`)}`);
   assert.ok(without.includes(200));
 });
 
-test('HTTPRouteUnsupportedFilter: route fields outpost does not implement are refused in status: RequestMirror → Accepted False UnsupportedValue', async (t) => {
+test('HTTPRouteUnsupportedFilter: route fields outpost does not implement are refused in status: ExtensionRef → Accepted False UnsupportedValue', async (t) => {
   const world = await conformanceWorld(t);
   const [p] = await ports(1);
-  const cfg = await world.apply(`${gateway('same-namespace', p!)}${route('request-mirror', `  - filters:
-    - type: RequestMirror
+  const cfg = await world.apply(`${gateway('same-namespace', p!)}${route('extension-ref', `  - filters:
+    - type: ExtensionRef
+      extensionRef:
+        group: example.com
+        kind: Filter
+        name: some-filter
+${to('infra-backend-v1')}`)}`);
+  assert.equal(cfg.routeConditions('HTTPRoute', 'extension-ref')[0]!.Accepted, 'False UnsupportedValue');
+  assert.equal((await cfg.request(p!, {})).status, 404, 'a refused route carries no traffic');
+});
+
+const mirror = (name: string, extra = '') => `    - type: RequestMirror
       requestMirror:
         backendRef:
-          name: infra-backend-v2
+          name: ${name}
           port: 8080
-${to('infra-backend-v1')}`)}`);
-  assert.equal(cfg.routeConditions('HTTPRoute', 'request-mirror')[0]!.Accepted, 'False UnsupportedValue');
-  assert.equal((await cfg.request(p!, {})).status, 404);
+${extra}`;
+
+test('HTTPRouteRequestMirror: a copy of each request goes to the mirror backend; the client gets the primary backend\'s answer', async (t) => {
+  const { cfg, port, world } = await single(t, 'request-mirror', `  - filters:
+${mirror('infra-backend-v2')}${to('infra-backend-v1')}`);
+  const r = await cfg.request(port, { host: 'mirror.example', path: '/mirror?x=1', method: 'POST', headers: { 'content-type': 'text/plain', 'x-mark': 'm1' } });
+  assert.deepEqual([r.status, r.backend], [200, 'infra-backend-v1']);
+  const copies = world.backends.get('infra-backend-v2')!.requests;
+  await waitFor(async () => copies.some((c) => c.url === '/mirror?x=1'), 'the mirrored copy');
+  const copy = copies.find((c) => c.url === '/mirror?x=1')!;
+  assert.equal(copy.method, 'POST');
+  assert.equal(copy.headers['x-mark'], 'm1');
+  assert.equal(copy.headers.host, 'mirror.example-shadow', 'Envoy\'s shadow host');
+  // A body is mirrored too.
+  const withBody = await cfg.request(port, { path: '/mirror-body', method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello mirror' });
+  assert.equal(withBody.echo!.body, 'hello mirror');
+  await waitFor(async () => copies.some((c) => c.url === '/mirror-body' && c.body === 'hello mirror'), 'the mirrored body');
+});
+
+test('HTTPRouteRequestMultipleMirrors: every RequestMirror filter of a rule gets its copy', async (t) => {
+  const { cfg, port, world } = await single(t, 'request-multiple-mirrors', `  - filters:
+${mirror('infra-backend-v2')}${mirror('infra-backend-v3')}${to('infra-backend-v1')}`);
+  const r = await cfg.request(port, { path: '/multi' });
+  assert.equal(r.backend, 'infra-backend-v1');
+  for (const be of ['infra-backend-v2', 'infra-backend-v3']) {
+    await waitFor(async () => world.backends.get(be)!.requests.some((c) => c.url === '/multi'), `the copy at ${be}`);
+  }
+});
+
+test('HTTPRouteRequestPercentageMirror: percent and fraction mirror a share of the requests', async (t) => {
+  const { cfg, port, world } = await single(t, 'request-percentage-mirror', `  - matches:
+    - path:
+        value: /percent
+    filters:
+${mirror('infra-backend-v2', '        percent: 50\n')}${to('infra-backend-v1')}  - matches:
+    - path:
+        value: /fraction
+    filters:
+${mirror('infra-backend-v3', '        fraction:\n          numerator: 1\n          denominator: 4\n')}${to('infra-backend-v1')}`);
+  const n = 60;
+  for (let i = 0; i < n; i++) {
+    assert.equal((await cfg.request(port, { path: `/percent/${i}` })).status, 200);
+    assert.equal((await cfg.request(port, { path: `/fraction/${i}` })).status, 200);
+  }
+  const at = (be: string, prefix: string) => world.backends.get(be)!.requests.filter((c) => c.url.startsWith(prefix)).length;
+  await waitFor(async () => at('infra-backend-v2', '/percent/') > 0 && at('infra-backend-v3', '/fraction/') > 0, 'some mirrored copies');
+  // Never all of them (each share is a fraction; 60 hits in a row would be chance of 2^-60 or less).
+  assert.ok(at('infra-backend-v2', '/percent/') < n);
+  assert.ok(at('infra-backend-v3', '/fraction/') < n);
 });

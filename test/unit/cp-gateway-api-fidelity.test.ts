@@ -66,13 +66,13 @@ test('allowedRoutes.kinds: no supported kind → ResolvedRefs False InvalidRoute
 
 test('route fields outpost does not carry out are reported: Accepted False UnsupportedValue, and the route is not programmed', () => {
   const objs = [gateway('gw', [{ name: 'http', port: 80, protocol: 'HTTP' }]), se('httpbin.org'),
-    route('mirror', { parentRefs: [{ name: 'gw' }], rules: [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'x', port: 80 } } }], backendRefs: [hostname('httpbin.org')] }] }),
+    route('cors', { parentRefs: [{ name: 'gw' }], rules: [{ filters: [{ type: 'CORS', cors: { allowOrigins: ['https://a.example'] } }], backendRefs: [hostname('httpbin.org')] }] }),
     route('ext', { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: [hostname('httpbin.org', { filters: [{ type: 'ExtensionRef', extensionRef: { group: 'x', kind: 'y', name: 'z' } }] })] }] })];
   const model = gatewayApiModel(snapshotFromObjects(objs));
   const accepted = (name: string) => model.routeInfo.get(`HTTPRoute/egress/${name}`)!.parents[0]!.conditions.find((c) => c.type === 'Accepted')!;
-  assert.equal(accepted('mirror').status, 'False');
-  assert.equal(accepted('mirror').reason, 'UnsupportedValue');
-  assert.match(accepted('mirror').message, /^spec\.rules\[0\]\.filters\[0\]\.type: unsupported value "RequestMirror"/);
+  assert.equal(accepted('cors').status, 'False');
+  assert.equal(accepted('cors').reason, 'UnsupportedValue');
+  assert.match(accepted('cors').message, /^spec\.rules\[0\]\.filters\[0\]\.type: unsupported value "CORS"/);
   assert.match(accepted('ext').message, /^spec\.rules\[0\]\.backendRefs\[0\]\.filters\[0\]\.type: unsupported value "ExtensionRef"/);
   assert.equal(model.virtualServices.length, 0);
   assert.equal(model.gatewayInfo.get('egress/gw')!.listeners[0]!.attachedRoutes, 0);
@@ -126,4 +126,16 @@ test('VirtualService redirect derivePort FROM_REQUEST_PORT: the port of the rout
   const snap = snapshotFromObjects([se('httpbin.org')]);
   const [r] = virtualServiceRoutes(vs, { port: 8080, gateways: new Set(['mesh']), registry: registryFor(snap), namespace: 'egress' });
   assert.deepEqual(r!.action, { kind: 'redirect', code: 301, scheme: 'https', port: 8080 });
+});
+
+test('RequestMirror (Gateway API) and VirtualService mirror/mirrors become the forward action\'s mirrors, with their percentages', () => {
+  const [r] = gwRoutes([{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: hostname('httpbin.org'), fraction: { numerator: 1, denominator: 4 } } }], backendRefs: [hostname('httpbin.org')] }]);
+  assert.ok(r!.action.kind === 'forward');
+  assert.deepEqual(r!.action.mirrors, [{ cluster: 'outbound|80||httpbin.org', percentage: 25 }]);
+  const vs = virtualServiceModel({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'v', namespace: 'egress' },
+    spec: { hosts: ['httpbin.org'], http: [{ route: [{ destination: { host: 'httpbin.org' } }], mirror: { host: 'httpbin.org', port: { number: 80 } }, mirrorPercentage: { value: 10 }, mirrors: [{ destination: { host: 'httpbin.org' } }] }] } });
+  const snap = snapshotFromObjects([se('httpbin.org')]);
+  const [v] = virtualServiceRoutes(vs, { port: 80, gateways: new Set(['mesh']), registry: registryFor(snap), namespace: 'egress' });
+  assert.ok(v!.action.kind === 'forward');
+  assert.deepEqual(v!.action.mirrors, [{ cluster: 'outbound|80||httpbin.org', percentage: 10 }, { cluster: 'outbound|80||httpbin.org' }]);
 });

@@ -7,7 +7,7 @@ import { registryFor } from '../registry/index.js';
 import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
 import { gatewayApiDurationMs, hostsIntersect, narrowerHost } from '../hosts.js';
 import { DEFAULT_RETRY } from './http-routes.js';
-import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type RedirectModel, type VirtualServiceModel } from './model.js';
+import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type MirrorModel, type RedirectModel, type VirtualServiceModel } from './model.js';
 
 export const GW_GROUP = 'gateway.networking.k8s.io';
 export const ISTIO_NET_GROUP = 'networking.istio.io';
@@ -252,8 +252,18 @@ function httpRule(snapshot: MeshSnapshot, route: KubeObject, rule: Rec, index: n
     name: gatewayApiRouteName(ns, route.metadata.name, index),
     matches: httpMatches(route.kind, rule, port),
   };
+  const backendErrors: { reason: string; message: string }[] = [];
+  const mirrors: MirrorModel[] = [];
   for (const f of arr(rule.filters).map(rec)) {
     switch (str(f.type)) {
+      case 'RequestMirror': {
+        const m = rec(f.requestMirror);
+        const r = resolveBackend(snapshot, route.kind, ns, rec(m.backendRef));
+        if (r.error) { backendErrors.push(r.error); break; }
+        const percentage = mirrorPercentage(m);
+        mirrors.push({ destination: r.destination!, ...(percentage !== undefined ? { percentage } : {}) });
+        break;
+      }
       case 'RequestHeaderModifier': { const h = headerModifier(rec(f.requestHeaderModifier)); if (h) out.requestHeaders = h; break; }
       case 'ResponseHeaderModifier': { const h = headerModifier(rec(f.responseHeaderModifier)); if (h) out.responseHeaders = h; break; }
       case 'RequestRedirect': {
@@ -294,7 +304,7 @@ function httpRule(snapshot: MeshSnapshot, route: KubeObject, rule: Rec, index: n
   // Without a retry policy of the route's own, backendRequest bounds the one try (Istio makes it
   // the route timeout then); with one, it is the per-try timeout (GEP-1742).
   if (!retry && backendTimeout !== undefined && backendTimeout > 0) out.timeoutMs = backendTimeout;
-  const backendErrors: { reason: string; message: string }[] = [];
+  if (mirrors.length) out.mirrors = mirrors;
   if (!out.redirect) {
     const dests: DestinationModel[] = [];
     let invalidWeight = 0;
@@ -336,8 +346,19 @@ function routeRetry(r: Rec, backendTimeoutMs: number | undefined): RetryPolicy |
   };
 }
 
+/** RequestMirror `percent` or `fraction` as a percentage; undefined: every request. */
+function mirrorPercentage(m: Rec): number | undefined {
+  const percent = num(m.percent);
+  if (percent !== undefined) return percent;
+  const fraction = rec(m.fraction);
+  const numerator = num(fraction.numerator);
+  if (numerator === undefined) return undefined;
+  const denominator = num(fraction.denominator) ?? 100;
+  return denominator > 0 ? (100 * numerator) / denominator : 0;
+}
+
 /** Filters outpost carries out on a rule and on a backendRef. */
-const RULE_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'];
+const RULE_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror'];
 const BACKEND_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier'];
 
 /** What in HTTPRoute/GRPCRoute rules outpost does not implement, as one message (undefined: nothing). */

@@ -61,6 +61,9 @@ function action(rule: HttpRuleModel, ctx: RouteContext): RouteAction {
   const retry = rule.retry === undefined ? DEFAULT_RETRY : rule.retry;
   if (retry) forward.retry = retry;
   if (rule.rewrite) forward.rewrite = rule.rewrite;
+  if (rule.mirrors?.length) {
+    forward.mirrors = rule.mirrors.map((m) => ({ cluster: destinationCluster(m.destination, ctx), ...(m.percentage !== undefined ? { percentage: m.percentage } : {}) }));
+  }
   return forward;
 }
 

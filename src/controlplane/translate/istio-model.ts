@@ -3,7 +3,7 @@ import type { KubeObject } from '../../api/object.js';
 import type { FaultInjection, HeaderMatch, HeaderOperations, QueryParamMatch, RetryPolicy, RouteMatch, StringMatch } from '../../proxyconfig/types.js';
 import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
 import { durationMs, resolveShortName } from '../hosts.js';
-import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type RedirectModel, type ServerModel, type VirtualServiceModel } from './model.js';
+import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type MirrorModel, type RedirectModel, type ServerModel, type VirtualServiceModel } from './model.js';
 
 /** `mesh`, `<ns>/<name>` or a bare name (the rule's own namespace) → a gateway key. */
 export function gatewayKey(ref: string, namespace: string): string {
@@ -98,6 +98,18 @@ export function destinations(routes: unknown, namespace: string): DestinationMod
   });
 }
 
+/** `mirror` (+ `mirrorPercentage`, or the older `mirrorPercent`) and `mirrors` (each with its `percentage`). */
+function vsMirrors(r: Rec, namespace: string): MirrorModel[] {
+  const out: MirrorModel[] = [];
+  const one = (dest: unknown, percentage: number | undefined) => {
+    const [d] = destinations([{ destination: dest }], namespace);
+    if (d) out.push({ destination: d, ...(percentage !== undefined ? { percentage } : {}) });
+  };
+  if (r.mirror !== undefined) one(r.mirror, num(rec(r.mirrorPercentage).value) ?? num(r.mirrorPercent) ?? num(r.mirror_percent));
+  for (const m of arr(r.mirrors).map(rec)) one(m.destination, num(rec(m.percentage).value));
+  return out;
+}
+
 function retryPolicy(v: unknown): RetryPolicy | null | undefined {
   if (v === undefined) return undefined;
   const r = rec(v);
@@ -154,6 +166,8 @@ function httpRule(r: Rec, namespace: string): HttpRuleModel {
   const rr = rec(rw.uriRegexRewrite);
   if (str(rr.match) !== undefined && str(rr.rewrite) !== undefined) rewrite.regex = { pattern: str(rr.match)!, substitution: str(rr.rewrite)! };
   if (Object.keys(rewrite).length) out.rewrite = rewrite;
+  const mirrors = vsMirrors(r, namespace);
+  if (mirrors.length) out.mirrors = mirrors;
   const f = fault(r.fault);
   if (f) out.fault = f;
   const h = rec(r.headers);

@@ -31,6 +31,12 @@ export interface RedirectModel extends RedirectAction {
   readonly portFromRequest?: boolean;
 }
 
+/** A request mirror: where copies go, and the share of requests copied (0–100; absent: all). */
+export interface MirrorModel {
+  readonly destination: DestinationModel;
+  readonly percentage?: number;
+}
+
 export interface HttpRuleModel {
   readonly name?: string;
   /** Empty: matches every request. */
@@ -42,6 +48,7 @@ export interface HttpRuleModel {
   /** undefined: the mesh default policy; null: no retries. */
   readonly retry?: RetryPolicy | null;
   readonly rewrite?: Rewrite;
+  readonly mirrors?: readonly MirrorModel[];
   readonly fault?: FaultInjection;
   readonly requestHeaders?: HeaderOperations;
   readonly responseHeaders?: HeaderOperations;

@@ -6,7 +6,8 @@
 import type http2 from 'node:http2';
 import { constants as h2c } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { ForwardAction, HeaderOperations, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
+import type { ForwardAction, HeaderOperations, RequestMirror, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
+import { mirrorRequest } from './mirror.js';
 import type { CompiledConfig } from '../config/compile.js';
 import { newRequestId } from './request-id.js';
 import {
@@ -334,7 +335,8 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (a.timeoutMs !== undefined && a.timeoutMs > 0) {
       this.#globalTimer = setTimeout(() => this.#onGlobalTimeout(), a.timeoutMs);
     }
-    if (body !== null && retry !== undefined) {
+    const mirrors = a.mirrors;
+    if (body !== null && (retry !== undefined || mirrors !== undefined)) {
       readBounded(ds, RETRY_BUFFER_LIMIT, (buffered) => {
         if (this.#finished) return;
         if (buffered === undefined) {
@@ -343,12 +345,18 @@ export class Exchange implements AccessLogEntry, RequestView {
         }
         this.bytesReceived = buffered.length;
         this.#body = buffered;
+        if (mirrors !== undefined) this.#mirror(mirrors, buffered);
         this.#guard(this.#tryOnce, undefined);
       });
       return;
     }
     this.#body = body;
+    if (mirrors !== undefined) this.#mirror(mirrors, null);
     this.#tryOnce(undefined);
+  }
+
+  #mirror(mirrors: readonly RequestMirror[], body: Buffer | null): void {
+    mirrorRequest(this.#cfg, mirrors, { method: this.method, path: this.#upPath, authority: this.#upAuthority, headers: this.#upHeaders!, body });
   }
 
   /** One upstream attempt: picks the endpoint, dispatches; #attemptDone continues. */
