@@ -71,6 +71,8 @@ export const TESTS: Readonly<Record<string, readonly string[]>> = {
   GatewayInvalidRouteKind: ['Gateway'],
   GatewayUnsupportedListenerProtocol: ['Gateway'],
   GatewayHTTPListenerIsolation: [...HTTP, 'GatewayHTTPListenerIsolation'],
+  GatewayPort8080: [...HTTP, 'GatewayPort8080'],
+  GatewayInfrastructurePropagation: ['Gateway', 'GatewayInfrastructurePropagation'],
   HTTPRouteQueryParamMatching: [...HTTP, 'HTTPRouteQueryParamMatching'],
   HTTPRouteMethodMatching: [...HTTP, 'HTTPRouteMethodMatching'],
   HTTPRouteResponseHeaderModifier: [...HTTP, 'HTTPRouteResponseHeaderModification'],

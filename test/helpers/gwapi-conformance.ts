@@ -21,8 +21,17 @@ export const INFRA_NS = 'gateway-conformance-infra';
 export const WEB_NS = 'gateway-conformance-web-backend';
 export const APP_NS = 'gateway-conformance-app-backend';
 const NOW = '2026-01-01T00:00:00Z';
-/** Every pod of the set-up (backends and gateways) lives on this address; ports tell them apart. */
+/** Every backend pod lives on this address; ports tell them apart. */
 const POD_IP = '127.0.0.1';
+
+/**
+ * The gateway pods of one apply get an address of their own in 127/8, so listeners can use fixed
+ * ports (8080) without meeting other tests' sockets.
+ */
+function gatewayAddress(): string {
+  const b = () => 1 + Math.floor(Math.random() * 254);
+  return `127.${100 + Math.floor(Math.random() * 100)}.${b()}.${b()}`;
+}
 
 /** The upstream suite's backends: name, namespace, and how they speak. */
 const BACKENDS: readonly { name: string; ns: string; kind: 'h1' | 'h2c' | 'grpc' }[] = [
@@ -123,11 +132,12 @@ export async function conformanceWorld(t: TestContext): Promise<ConformanceWorld
       // The deployer's objects and a running gateway pod for every Gateway of class istio.
       const gateways = objects.filter((o) => o.kind === 'Gateway' && (o.spec as { gatewayClassName?: string }).gatewayClassName === 'istio');
       const identities: ProxyIdentity[] = [];
+      const gwIp = gatewayAddress();
       for (const gw of gateways) {
         const made = desiredGatewayObjects(gw);
-        const pod = podFor(made[0]!, POD_IP);
+        const pod = podFor(made[0]!, gwIp);
         objects.push(...made, pod);
-        identities.push({ id: `${pod.metadata.name}.${pod.metadata.namespace}`, role: 'router', namespace: pod.metadata.namespace!, workload: made[0]!.metadata.name, ip: POD_IP, labels: pod.metadata.labels! });
+        identities.push({ id: `${pod.metadata.name}.${pod.metadata.namespace}`, role: 'router', namespace: pod.metadata.namespace!, workload: made[0]!.metadata.name, ip: gwIp, labels: pod.metadata.labels! });
       }
       const snapshot = snapshotFromObjects(objects);
       for (const id of identities) await startProxy(t, translate(snapshot, id, { readPem: () => undefined }));
@@ -149,8 +159,8 @@ export async function conformanceWorld(t: TestContext): Promise<ConformanceWorld
           const st = routeStatus(info, NOW) as { parents: { conditions: unknown }[] };
           return st.parents.map((p) => conditionsOf(p.conditions));
         },
-        request: (port, spec = {}) => h1Request(port, spec),
-        requestH2: (port, spec = {}) => h2Request(port, spec),
+        request: (port, spec = {}) => h1Request(gwIp, port, spec),
+        requestH2: (port, spec = {}) => h2Request(gwIp, port, spec),
       };
     },
   };
@@ -165,10 +175,10 @@ function reply(status: number, headers: http.IncomingHttpHeaders, body: string):
   return { status, headers, body, backend, echo };
 }
 
-function h1Request(port: number, spec: RequestSpec): Promise<Reply> {
+function h1Request(ip: string, port: number, spec: RequestSpec): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: POD_IP, port, path: spec.path ?? '/', method: spec.method ?? 'GET', agent: false, setHost: false,
+      host: ip, port, path: spec.path ?? '/', method: spec.method ?? 'GET', agent: false, setHost: false,
       headers: { host: spec.host ?? 'example.com', ...spec.headers },
       timeout: 10_000,
     }, (res) => {
@@ -183,9 +193,9 @@ function h1Request(port: number, spec: RequestSpec): Promise<Reply> {
   });
 }
 
-function h2Request(port: number, spec: RequestSpec & { body?: Buffer }): Promise<Reply> {
+function h2Request(ip: string, port: number, spec: RequestSpec & { body?: Buffer }): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${POD_IP}:${port}`);
+    const session = http2.connect(`http://${ip}:${port}`);
     const timer = setTimeout(() => { session.destroy(); reject(new Error(`no HTTP/2 answer from the gateway on port ${port} in 10 s`)); }, 10_000);
     session.on('error', (err) => { clearTimeout(timer); reject(err); });
     const req = session.request({ ':method': spec.method ?? 'GET', ':path': spec.path ?? '/', ':authority': spec.host ?? 'example.com', ...spec.headers });
@@ -200,7 +210,7 @@ function h2Request(port: number, spec: RequestSpec & { body?: Buffer }): Promise
   });
 }
 
-/** Free ports for a test's listeners. */
+/** Free ports for a test's listeners (free on 127.0.0.1, and so almost surely on a gateway's own address). */
 export async function ports(n: number): Promise<number[]> {
   const out: number[] = [];
   while (out.length < n) {

@@ -578,3 +578,51 @@ ${backend(be)}`).join('')}`);
   ];
   for (const [host, path, want] of cases) await expectBackend(cfg, p!, { host, path }, want);
 });
+
+test('GatewayPort8080: a listener on port 8080 serves its routes, and a redirect on it keeps port 8080', async (t) => {
+  const world = await conformanceWorld(t);
+  const cfg = await world.apply(`${gateway('same-namespace-with-http-listener-on-8080', 8080)}---
+${route('http-route-for-listener-on-port-8080', 'same-namespace-with-http-listener-on-8080', `  - matches:
+    - path:
+        value: /redirect
+    filters:
+    - type: RequestRedirect
+      requestRedirect:
+        hostname: example.org
+  - ${backend('infra-backend-v1').trimStart()}`)}`);
+  assert.equal(cfg.gatewayStatus('same-namespace-with-http-listener-on-8080').conditions.Programmed, 'True Programmed');
+  await expectBackend(cfg, 8080, { path: '/' }, 'infra-backend-v1');
+  const r = await cfg.request(8080, { host: 'example.com', path: '/redirect' });
+  assert.deepEqual([r.status, r.headers.location], [302, 'http://example.org:8080/redirect']);
+});
+
+test('GatewayInfrastructurePropagation: spec.infrastructure labels and annotations reach the generated Deployment, pods and Service', async (t) => {
+  const world = await conformanceWorld(t);
+  const [p] = await ports(1);
+  const cfg = await world.apply(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: gateway-with-infrastructure-metadata
+spec:
+  gatewayClassName: istio
+  infrastructure:
+    labels:
+      gateway-conformance: infrastructure-test
+    annotations:
+      gateway-conformance: infrastructure-test
+  listeners:
+  - name: http
+    port: ${p}
+    protocol: HTTP
+`);
+  const name = 'gateway-with-infrastructure-metadata-istio';
+  for (const [group, kind] of [['apps', 'Deployment'], ['', 'Service'], ['', 'Pod']] as const) {
+    const obj = kind === 'Pod'
+      ? cfg.snapshot.of('', 'Pod').find((o) => o.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] === 'gateway-with-infrastructure-metadata')
+      : cfg.snapshot.get(group, kind, 'gateway-conformance-infra', name);
+    assert.ok(obj, kind);
+    assert.equal(obj.metadata.labels?.['gateway-conformance'], 'infrastructure-test', `${kind} label`);
+    assert.equal(obj.metadata.annotations?.['gateway-conformance'], 'infrastructure-test', `${kind} annotation`);
+  }
+  assert.equal(cfg.gatewayStatus('gateway-with-infrastructure-metadata').conditions.Programmed, 'True Programmed');
+});
