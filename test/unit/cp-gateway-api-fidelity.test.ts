@@ -139,3 +139,12 @@ test('RequestMirror (Gateway API) and VirtualService mirror/mirrors become the f
   assert.ok(v!.action.kind === 'forward');
   assert.deepEqual(v!.action.mirrors, [{ cluster: 'outbound|80||httpbin.org', percentage: 10 }, { cluster: 'outbound|80||httpbin.org' }]);
 });
+
+test('spec.addresses other than Hostname are reported (Accepted False UnsupportedAddress) and the Gateway is not programmed', () => {
+  const gw = { ...gateway('gw', [{ name: 'http', port: 80, protocol: 'HTTP' }]) };
+  (gw.spec as Record<string, unknown>).addresses = [{ type: 'IPAddress', value: '10.0.0.1' }];
+  const out = gatewayOut([gw]);
+  assert.equal(out.gateway.Accepted, 'False UnsupportedAddress');
+  assert.equal(out.gateway.Programmed, 'False Invalid');
+  assert.equal(gatewayApiModel(snapshotFromObjects([gw])).gateways.length, 0);
+});

@@ -42,6 +42,8 @@ export interface GatewayInfo {
   readonly serviceName: string;
   readonly serviceNamespace: string;
   readonly listeners: ListenerInfo[];
+  /** Set when spec.addresses asks for what outpost cannot give (the Gateway is then not accepted). */
+  readonly unsupportedAddress?: string;
 }
 
 export interface RouteParentResult {
@@ -494,9 +496,15 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
       const svcSelector = strMap(rec(svc?.spec).selector);
       if (Object.keys(svcSelector).length) selector = svcSelector;
     }
-    gatewayInfo.set(`${ns}/${gw.metadata.name}`, { gateway: gw, managed: !unmanaged, serviceName, serviceNamespace, listeners: specs.map((s) => s.info) });
+    // Only a Hostname address (naming the Service of an unmanaged gateway) is supported: the local
+    // mesh gives each gateway its own address, so requested IP addresses cannot be honoured.
+    const badAddresses = arr(rec(gw.spec).addresses).map(rec).filter((a) => (str(a.type) ?? 'IPAddress') !== 'Hostname');
+    const unsupportedAddress = badAddresses.length
+      ? `spec.addresses: only type Hostname is supported, not ${badAddresses.map((a) => `${str(a.type) ?? 'IPAddress'} ${JSON.stringify(str(a.value) ?? '')}`).join(', ')}`
+      : undefined;
+    gatewayInfo.set(`${ns}/${gw.metadata.name}`, { gateway: gw, managed: !unmanaged, serviceName, serviceNamespace, listeners: specs.map((s) => s.info), ...(unsupportedAddress ? { unsupportedAddress } : {}) });
     for (const s of specs) {
-      if (!s.info.valid) continue;
+      if (!s.info.valid || unsupportedAddress) continue;
       const tls = s.protocol === 'TLS' ? { tls: { mode: 'PASSTHROUGH' as const } } : {};
       gateways.push({
         key: listenerKey(gw, s.name),
