@@ -47,10 +47,17 @@ function main(): number {
   if (missing.length) process.stderr.write(`conformance: tests listed but not run, counted as failed: ${missing.join(', ')}\n`);
   for (const m of missing) byTest.set(m, false);
 
-  // A feature is supported when it has tests and all of them passed.
+  // A feature is supported when it has tests and all of them passed. A core feature (Gateway,
+  // HTTPRoute…) is judged by the tests of core features alone, so that a failing extended test
+  // marks only its own extended feature unsupported.
+  const CORE = new Set(PROFILES.flatMap((p) => p.core));
   const featureTests = new Map<string, boolean[]>();
   for (const [test, features] of Object.entries(TESTS)) {
-    for (const f of features) featureTests.set(f, [...(featureTests.get(f) ?? []), byTest.get(test)!]);
+    const coreOnly = features.every((f) => CORE.has(f));
+    for (const f of features) {
+      if (CORE.has(f) && !coreOnly) continue;
+      featureTests.set(f, [...(featureTests.get(f) ?? []), byTest.get(test)!]);
+    }
   }
   const supported = (f: string) => (featureTests.get(f) ?? []).length > 0 && featureTests.get(f)!.every(Boolean);
 

@@ -115,6 +115,8 @@ export class Exchange implements AccessLogEntry, RequestView {
   #bodyFailed = false;
   #retry: RetryPolicy | undefined = undefined;
   #maxRetries = 0;
+  /** Endpoints tried so far, which a retry avoids (only kept when the route retries). */
+  #tried: Set<UpstreamTarget> | undefined = undefined;
 
   constructor(rt: ProxyRuntime, ds: Downstream, port: number, target: { authority: string; path: string } | undefined, sni?: string) {
     this.#rt = rt;
@@ -373,7 +375,7 @@ export class Exchange implements AccessLogEntry, RequestView {
       });
       return;
     }
-    this.#attemptTo(cr.endpoints.pick());
+    this.#attemptTo(cr.endpoints.pick(this.#tried));
   }
 
   #attemptTo(target: UpstreamTarget | undefined): void {
@@ -383,6 +385,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     }
     const cr = this.#cluster!;
     this.#target = target;
+    if (this.#retry !== undefined) (this.#tried ??= new Set()).add(target);
     this.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
     cr.endpoints.requestStarted(target);
     const upstream = cr.upstream(target, this.#tlsHost);
