@@ -115,7 +115,7 @@ export class Exchange implements AccessLogEntry, RequestView {
   #bodyFailed = false;
   #retry: RetryPolicy | undefined = undefined;
   #maxRetries = 0;
-  /** Endpoints tried so far, which a retry avoids (only kept when the route retries). */
+  /** Endpoints tried so far, which a retry avoids. */
   #tried: Set<UpstreamTarget> | undefined = undefined;
 
   constructor(rt: ProxyRuntime, ds: Downstream, port: number, target: { authority: string; path: string } | undefined, sni?: string) {
@@ -306,7 +306,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (value === undefined) return;
     delete up[':authority'];
     delete up['host'];
-    if (value !== undefined && value !== '' && isValidAuthority(value)) this.#upAuthority = value;
+    if (value !== '' && isValidAuthority(value)) this.#upAuthority = value;
   }
 
   /** Runs a step from a timer or a promise callback: a bug answers 500 instead of crashing the proxy. */
@@ -385,7 +385,6 @@ export class Exchange implements AccessLogEntry, RequestView {
     }
     const cr = this.#cluster!;
     this.#target = target;
-    if (this.#retry !== undefined) (this.#tried ??= new Set()).add(target);
     this.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
     cr.endpoints.requestStarted(target);
     const upstream = cr.upstream(target, this.#tlsHost);
@@ -429,7 +428,10 @@ export class Exchange implements AccessLogEntry, RequestView {
   }
 
   #retryNow(): void {
-    if (!this.#finished) this.#guard(this.#tryOnce, undefined);
+    if (this.#finished) return;
+    // Made on the first retry only, so a request that needs none allocates nothing for it.
+    if (this.#target !== undefined) (this.#tried ??= new Set()).add(this.#target);
+    this.#guard(this.#tryOnce, undefined);
   }
 
   // ---- called by Attempt
