@@ -148,3 +148,13 @@ test('spec.addresses other than Hostname are reported (Accepted False Unsupporte
   assert.equal(out.gateway.Programmed, 'False Invalid');
   assert.equal(gatewayApiModel(snapshotFromObjects([gw])).gateways.length, 0);
 });
+
+test('a TLS listener with tls.mode Terminate is not silently passed through: it needs certificates outpost cannot resolve yet', () => {
+  const out = gatewayOut([gateway('gw', [
+    { name: 'term', port: 443, protocol: 'TLS', tls: { mode: 'Terminate', certificateRefs: [{ name: 'cert' }] } },
+    { name: 'pass', port: 8443, protocol: 'TLS', tls: { mode: 'Passthrough' } },
+  ])]);
+  assert.equal(out.listeners.term!.ResolvedRefs, 'False InvalidCertificateRef');
+  assert.equal(out.listeners.term!.Programmed, 'False Invalid');
+  assert.equal(out.listeners.pass!.Programmed, 'True Programmed');
+});

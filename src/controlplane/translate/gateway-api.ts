@@ -463,15 +463,17 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         ((str(o.protocol) ?? '') !== protocol || (str(o.hostname)?.toLowerCase() ?? '') === (hostname ?? '')));
       const protocolConflict = raw.some((o) => o !== l && num(o.port) === port && (str(o.protocol) ?? '') !== protocol);
       const supported = SUPPORTED_PROTOCOLS.has(protocol);
-      // Secrets are not stored yet, so an HTTPS listener cannot get its certificate.
-      const tlsOk = protocol !== 'HTTPS';
+      // Secrets are not stored yet, so a listener that terminates TLS (HTTPS, or TLS with mode
+      // Terminate) cannot get its certificate; TLS listeners pass through.
+      const terminates = protocol === 'HTTPS' || (protocol === 'TLS' && str(rec(l.tls).mode) === 'Terminate');
+      const tlsOk = !terminates;
       const conditions: Condition[] = [
         supported ? cond('Accepted', true, 'Accepted', 'No errors found') : cond('Accepted', false, 'UnsupportedProtocol', `protocol "${protocol}" is unsupported`),
         conflicted
           ? { type: 'Conflicted', status: 'True', reason: protocolConflict ? 'ProtocolConflict' : 'HostnameConflict', message: protocolConflict ? 'Multiple listeners on the same port use different protocols' : 'Multiple listeners on the same port use the same hostname' }
           : cond('Conflicted', false, 'NoConflicts', 'No errors found'),
-        supported && !conflicted && (protocol !== 'HTTPS' || tlsOk) ? cond('Programmed', true, 'Programmed', 'No errors found') : cond('Programmed', false, 'Invalid', protocol === 'HTTPS' ? 'Bad TLS configuration' : 'Listener is not programmed'),
-        protocol === 'HTTPS' && !tlsOk
+        supported && !conflicted && tlsOk ? cond('Programmed', true, 'Programmed', 'No errors found') : cond('Programmed', false, 'Invalid', terminates ? 'Bad TLS configuration' : 'Listener is not programmed'),
+        !tlsOk
           ? cond('ResolvedRefs', false, 'InvalidCertificateRef', 'TLS certificates are not supported yet: certificateRefs cannot be resolved')
           : invalidKinds.length
             ? cond('ResolvedRefs', false, 'InvalidRouteKinds', `Invalid route kinds: ${invalidKinds.map((k) => `${k.group}/${k.kind}`).join(', ')}${supported ? ` (a ${protocol} listener supports ${compatible.map((k) => k.kind).join(', ')})` : ''}`)
@@ -479,7 +481,7 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
       ];
       const info: ListenerInfo = {
         name, port, protocol, ...(hostname ? { hostname } : {}), supportedKinds: kinds,
-        attachedRoutes: 0, conditions, valid: supported && !conflicted && (protocol !== 'HTTPS' || tlsOk),
+        attachedRoutes: 0, conditions, valid: supported && !conflicted && tlsOk,
       };
       specs.push({ name, port, protocol, ...(hostname ? { hostname } : {}), allowed, kinds, info });
     }
