@@ -214,6 +214,19 @@ export interface ForwardAction {
   readonly timeoutMs?: number;
   readonly retry?: RetryPolicy;
   readonly rewrite?: Rewrite;
+  /** Copies of the request sent to other clusters; their answers are discarded. */
+  readonly mirrors?: readonly RequestMirror[];
+}
+
+/**
+ * Envoy's request_mirror_policies: a copy of the request (after the route's header operations and
+ * rewrites, with `-shadow` appended to the host) goes to `cluster`, fire and forget. Requests with
+ * a body are mirrored once the body is buffered (up to the retry buffer limit).
+ */
+export interface RequestMirror {
+  readonly cluster: string;
+  /** Share of requests mirrored, 0–100; absent: all. */
+  readonly percentage?: number;
 }
 
 export interface WeightedCluster {
@@ -235,6 +248,11 @@ export interface RetryPolicy {
   /** Retries after the first try (Istio: maximum requests = 1 + attempts). */
   readonly attempts: number;
   readonly perTryTimeoutMs?: number;
+  /**
+   * Base interval between tries (Envoy's retry_back_off.base_interval, default 25 ms): the first
+   * retry waits at least this long, later ones up to doubling it each time, capped at 10 × the base.
+   */
+  readonly backoffBaseMs?: number;
   /** Envoy's retry_on terms: 5xx, gateway-error, connect-failure, refused-stream, reset, retriable-4xx, and status codes. */
   readonly retryOn: readonly string[];
 }

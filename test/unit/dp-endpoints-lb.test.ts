@@ -192,3 +192,18 @@ test('no outlier detection: failures are counted but nothing is ejected', () => 
 test('an empty STATIC cluster has no healthy upstream', () => {
   assert.equal(new ClusterEndpoints(staticCluster([]), resolver).pick(), undefined);
 });
+
+test('a retry avoids the endpoints it tried (Envoy previous_hosts): with another host healthy, never a tried one', async () => {
+  for (const lbPolicy of ['ROUND_ROBIN', 'RANDOM', 'LEAST_REQUEST'] as const) {
+    const ce = new ClusterEndpoints(staticCluster(three.slice(0, 2), { lbPolicy }), resolver);
+    await ce.ready();
+    let avoided = 0;
+    for (let i = 0; i < 200; i++) {
+      const first = ce.pick()!;
+      const again = ce.pick(new Set([first]))!;
+      if (again !== first) avoided++;
+    }
+    // Up to five picks: RANDOM/LEAST_REQUEST may still land on it with chance 2^-5 per retry.
+    assert.ok(avoided >= (lbPolicy === 'ROUND_ROBIN' ? 200 : 170), `${lbPolicy}: ${avoided}/200 retries went to another host`);
+  }
+});

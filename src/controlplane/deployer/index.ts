@@ -3,7 +3,7 @@ import type { KubeObject } from '../../api/object.js';
 import { gatewayDeploymentName, GATEWAY_STATUS_PORT } from '../../proxyconfig/naming.js';
 import type { Store } from '../../store/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { arr, num, rec, str } from '../fields.js';
+import { arr, num, rec, str, strMap } from '../fields.js';
 import { GATEWAY_NAME_LABEL, GW_GROUP, ISTIO_GATEWAY_CLASS, isIstioGateway, unmanagedAddress } from '../translate/gateway-api.js';
 import { canonicalJson } from '../translate/index.js';
 
@@ -51,7 +51,11 @@ export function isManagedGateway(gw: KubeObject): boolean {
 export function desiredGatewayObjects(gw: KubeObject): KubeObject[] {
   const ns = gw.metadata.namespace ?? 'default';
   const name = gatewayDeploymentName(gw.metadata.name, ISTIO_GATEWAY_CLASS);
-  const labels = { [GATEWAY_NAME_LABEL]: gw.metadata.name, [ISTIO_GATEWAY_NAME_LABEL]: gw.metadata.name };
+  // spec.infrastructure's labels and annotations go on everything generated (the gateway's own labels win).
+  const infra = rec(rec(gw.spec).infrastructure);
+  const infraAnnotations = strMap(infra.annotations);
+  const labels = { ...strMap(infra.labels), [GATEWAY_NAME_LABEL]: gw.metadata.name, [ISTIO_GATEWAY_NAME_LABEL]: gw.metadata.name };
+  const annotations = Object.keys(infraAnnotations).length ? { annotations: infraAnnotations } : {};
   const ownerReferences = [{ apiVersion: gw.apiVersion, kind: 'Gateway', name: gw.metadata.name, uid: gw.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
   const ports = gatewayServicePorts(gw);
   const serviceType = gw.metadata.annotations?.[SERVICE_TYPE_ANNOTATION] ?? 'LoadBalancer';
@@ -59,14 +63,14 @@ export function desiredGatewayObjects(gw: KubeObject): KubeObject[] {
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name, namespace: ns, labels, ownerReferences },
+      metadata: { name, namespace: ns, labels, ...annotations, ownerReferences },
       spec: {
         replicas: 1,
         selector: { matchLabels: { [GATEWAY_NAME_LABEL]: gw.metadata.name } },
         template: {
           metadata: {
             labels: { ...labels, 'service.istio.io/canonical-name': name, 'sidecar.istio.io/inject': 'false' },
-            annotations: { 'sidecar.istio.io/inject': 'false', 'inject.istio.io/templates': 'gateway' },
+            annotations: { ...infraAnnotations, 'sidecar.istio.io/inject': 'false', 'inject.istio.io/templates': 'gateway' },
           },
           spec: {
             serviceAccountName: name,
@@ -83,7 +87,7 @@ export function desiredGatewayObjects(gw: KubeObject): KubeObject[] {
     {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name, namespace: ns, labels, ownerReferences },
+      metadata: { name, namespace: ns, labels, ...annotations, ownerReferences },
       spec: {
         type: serviceType,
         selector: { [GATEWAY_NAME_LABEL]: gw.metadata.name },
@@ -98,6 +102,12 @@ function ownedPart(obj: KubeObject): string {
   const spec = rec(obj.spec);
   const ownedSpec = obj.kind === 'Service' ? { type: spec.type, selector: spec.selector, ports: spec.ports } : spec;
   return canonicalJson({ labels: obj.metadata.labels ?? {}, ownerReferences: obj.metadata.ownerReferences ?? [], spec: ownedSpec });
+}
+
+/** Whether `existing` lacks an annotation the deployer wants (user-added ones are kept). */
+function missingAnnotations(existing: KubeObject, desired: KubeObject): boolean {
+  const have = existing.metadata.annotations ?? {};
+  return Object.entries(desired.metadata.annotations ?? {}).some(([k, v]) => have[k] !== v);
 }
 
 export interface DeployerResult {
@@ -123,11 +133,15 @@ export function reconcileGatewayDeployments(store: Store, snapshot: MeshSnapshot
         if (!existing) {
           store.create(desired);
           result.created.push(id);
-        } else if (ownedPart(existing) !== ownedPart(desired)) {
+        } else if (ownedPart(existing) !== ownedPart(desired) || missingAnnotations(existing, desired)) {
           const spec = { ...rec(existing.spec), ...rec(desired.spec) };
+          const merged = { ...(existing.metadata.annotations ?? {}), ...(desired.metadata.annotations ?? {}) };
           store.update({
             ...existing,
-            metadata: { ...existing.metadata, labels: { ...(existing.metadata.labels ?? {}), ...desired.metadata.labels }, ownerReferences: desired.metadata.ownerReferences! },
+            metadata: {
+              ...existing.metadata, labels: { ...(existing.metadata.labels ?? {}), ...desired.metadata.labels }, ownerReferences: desired.metadata.ownerReferences!,
+              ...(Object.keys(merged).length ? { annotations: merged } : {}),
+            },
             spec,
           });
           result.updated.push(id);

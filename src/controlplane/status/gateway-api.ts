@@ -56,14 +56,18 @@ export function gatewayStatus(info: GatewayInfo, programming: GatewayProgramming
   const generation = gw.metadata.generation ?? 1;
   const old = rec(gw.status);
   const valid = info.listeners.filter((l) => l.valid);
-  const accepted = valid.length === info.listeners.length
+  const accepted = info.unsupportedAddress
+    ? { type: 'Accepted', status: 'False', reason: 'UnsupportedAddress', message: info.unsupportedAddress }
+    : valid.length === info.listeners.length
     ? { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Resource accepted' }
     : valid.length > 0
       ? { type: 'Accepted', status: 'True', reason: 'ListenersNotValid', message: "One or more of the Gateway's listeners are invalid" }
       : { type: 'Accepted', status: 'False', reason: 'ListenersNotValid', message: "None of the Gateway's listeners are valid" };
   const ports = [...new Set(info.listeners.map((l) => l.port))];
   const assigned = humanJoin(ports.map((p) => `${programming.fqdn}:${p}`));
-  const programmed = !programming.serviceExists
+  const programmed = info.unsupportedAddress
+    ? { type: 'Programmed', status: 'False', reason: 'Invalid', message: `Gateway is not accepted: ${info.unsupportedAddress}` }
+    : !programming.serviceExists
     ? { type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: `Failed to assign to any requested addresses: hostname "${programming.fqdn}" not found` }
     : programming.ready
       ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: `Resource programmed, assigned to service(s) ${assigned}` }

@@ -1,12 +1,13 @@
 // Gateway API (class `istio`) → the routing model, plus what status needs: listener attachment counts and route parent results.
 import type { KubeObject } from '../../api/object.js';
-import type { HeaderMatch, HeaderOperations, QueryParamMatch, RedirectAction, Rewrite, RouteMatch, StringMatch } from '../../proxyconfig/types.js';
+import type { HeaderMatch, HeaderOperations, QueryParamMatch, RetryPolicy, Rewrite, RouteMatch, StringMatch } from '../../proxyconfig/types.js';
 import { gatewayApiRouteName, gatewayDeploymentName, serviceFqdn } from '../../proxyconfig/naming.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { registryFor } from '../registry/index.js';
 import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
 import { gatewayApiDurationMs, hostsIntersect, narrowerHost } from '../hosts.js';
-import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type VirtualServiceModel } from './model.js';
+import { DEFAULT_RETRY } from './http-routes.js';
+import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type MirrorModel, type RedirectModel, type VirtualServiceModel } from './model.js';
 
 export const GW_GROUP = 'gateway.networking.k8s.io';
 export const ISTIO_NET_GROUP = 'networking.istio.io';
@@ -41,6 +42,8 @@ export interface GatewayInfo {
   readonly serviceName: string;
   readonly serviceNamespace: string;
   readonly listeners: ListenerInfo[];
+  /** Set when spec.addresses asks for what outpost cannot give (the Gateway is then not accepted). */
+  readonly unsupportedAddress?: string;
 }
 
 export interface RouteParentResult {
@@ -251,16 +254,31 @@ function httpRule(snapshot: MeshSnapshot, route: KubeObject, rule: Rec, index: n
     name: gatewayApiRouteName(ns, route.metadata.name, index),
     matches: httpMatches(route.kind, rule, port),
   };
+  const backendErrors: { reason: string; message: string }[] = [];
+  const mirrors: MirrorModel[] = [];
   for (const f of arr(rule.filters).map(rec)) {
     switch (str(f.type)) {
+      case 'RequestMirror': {
+        const m = rec(f.requestMirror);
+        const r = resolveBackend(snapshot, route.kind, ns, rec(m.backendRef));
+        if (r.error) { backendErrors.push(r.error); break; }
+        const percentage = mirrorPercentage(m);
+        mirrors.push({ destination: r.destination!, ...(percentage !== undefined ? { percentage } : {}) });
+        break;
+      }
       case 'RequestHeaderModifier': { const h = headerModifier(rec(f.requestHeaderModifier)); if (h) out.requestHeaders = h; break; }
       case 'ResponseHeaderModifier': { const h = headerModifier(rec(f.responseHeaderModifier)); if (h) out.responseHeaders = h; break; }
       case 'RequestRedirect': {
         const r = rec(f.requestRedirect);
-        const action: { -readonly [K in keyof RedirectAction]: RedirectAction[K] } = { kind: 'redirect', code: num(r.statusCode) ?? 302 };
-        if (str(r.scheme)) action.scheme = str(r.scheme)!;
+        const action: { -readonly [K in keyof RedirectModel]: RedirectModel[K] } = { kind: 'redirect', code: num(r.statusCode) ?? 302 };
+        const scheme = str(r.scheme);
+        if (scheme) action.scheme = scheme;
         if (str(r.hostname)) action.host = str(r.hostname)!;
-        if (num(r.port) !== undefined) action.port = num(r.port)!;
+        // The spec's port derivation: the given port; else the scheme's well-known port (left out
+        // of Location); else the listener's port, which is the port the request arrived on.
+        const port = num(r.port) ?? (scheme === 'https' ? 443 : scheme === 'http' ? 80 : undefined);
+        if (port !== undefined) action.port = port;
+        else action.portFromRequest = true;
         const p = rec(r.path);
         if (str(p.type) === 'ReplaceFullPath' && str(p.replaceFullPath) !== undefined) action.path = str(p.replaceFullPath)!;
         if (str(p.type) === 'ReplacePrefixMatch' && str(p.replacePrefixMatch) !== undefined) action.prefixRewrite = str(p.replacePrefixMatch)!;
@@ -282,23 +300,96 @@ function httpRule(snapshot: MeshSnapshot, route: KubeObject, rule: Rec, index: n
   }
   const timeout = gatewayApiDurationMs(rec(rule.timeouts).request);
   if (timeout !== undefined && timeout > 0) out.timeoutMs = timeout;
-  // Istio: backendRequest is the per-try timeout when the route retries; routes carry no retry
-  // policy of their own here, so (as Istio does then) it becomes the route timeout.
   const backendTimeout = gatewayApiDurationMs(rec(rule.timeouts).backendRequest);
-  if (backendTimeout !== undefined && backendTimeout > 0) out.timeoutMs = backendTimeout;
-  const backendErrors: { reason: string; message: string }[] = [];
+  const retry = rule.retry === undefined ? undefined : routeRetry(rec(rule.retry), backendTimeout);
+  if (retry !== undefined) out.retry = retry;
+  // Without a retry policy of the route's own, backendRequest bounds the one try (Istio makes it
+  // the route timeout then); with one, it is the per-try timeout (GEP-1742).
+  if (!retry && backendTimeout !== undefined && backendTimeout > 0) out.timeoutMs = backendTimeout;
+  if (mirrors.length) out.mirrors = mirrors;
   if (!out.redirect) {
     const dests: DestinationModel[] = [];
+    let invalidWeight = 0;
     for (const ref of arr(rule.backendRefs).map(rec)) {
       const r = resolveBackend(snapshot, route.kind, ns, ref);
-      if (r.error) backendErrors.push(r.error);
-      else if (r.destination) dests.push(r.destination);
+      if (r.error) {
+        backendErrors.push(r.error);
+        invalidWeight += Math.max(0, num(ref.weight) ?? 1);
+      } else if (r.destination) dests.push(backendFilters(r.destination, ref));
     }
-    // Istio answers 500 for the share of traffic whose backends did not resolve; with none at all, everything.
-    if (dests.length === 0) out.directResponse = { kind: 'directResponse', status: 500 };
-    else out.destinations = dests;
+    // An invalid backend keeps its weight: that share of requests gets 500 (as Istio does, with an
+    // abort); with no valid backend at all, every request.
+    const validWeight = dests.reduce((n, d) => n + Math.max(0, d.weight), 0);
+    if (dests.length === 0 || (invalidWeight > 0 && validWeight === 0)) out.directResponse = { kind: 'directResponse', status: 500 };
+    else {
+      out.destinations = dests;
+      if (invalidWeight > 0) out.fault = { abort: { httpStatus: 500, percentage: (100 * invalidWeight) / (invalidWeight + validWeight) } };
+    }
   }
   return { rule: out, backendErrors };
+}
+
+/**
+ * HTTPRoute `retry` (GEP-1731): `attempts` retries after the first try (absent: Istio's default
+ * count; 0: none), on connection failures and refused streams (the request never reached the
+ * backend) and on the listed status `codes`, waiting `backoff` before each (growing, jittered).
+ * With a retry policy, `timeouts.backendRequest` bounds each try.
+ */
+function routeRetry(r: Rec, backendTimeoutMs: number | undefined): RetryPolicy | null {
+  const attempts = num(r.attempts) ?? DEFAULT_RETRY.attempts;
+  if (attempts <= 0) return null;
+  const codes = arr(r.codes).filter((c): c is number => typeof c === 'number').map(String);
+  const backoff = gatewayApiDurationMs(r.backoff);
+  return {
+    attempts,
+    retryOn: [...DEFAULT_RETRY.retryOn, ...codes.filter((c, i, a) => a.indexOf(c) === i)],
+    ...(backendTimeoutMs !== undefined && backendTimeoutMs > 0 ? { perTryTimeoutMs: backendTimeoutMs } : {}),
+    ...(backoff ? { backoffBaseMs: backoff } : {}),
+  };
+}
+
+/** RequestMirror `percent` or `fraction` as a percentage; undefined: every request. */
+function mirrorPercentage(m: Rec): number | undefined {
+  const percent = num(m.percent);
+  if (percent !== undefined) return percent;
+  const fraction = rec(m.fraction);
+  const numerator = num(fraction.numerator);
+  if (numerator === undefined) return undefined;
+  const denominator = num(fraction.denominator) ?? 100;
+  return denominator > 0 ? (100 * numerator) / denominator : 0;
+}
+
+/** Filters outpost carries out on a rule and on a backendRef. */
+const RULE_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror'];
+const BACKEND_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier'];
+
+/** What in HTTPRoute/GRPCRoute rules outpost does not implement, as one message (undefined: nothing). */
+export function unsupportedFields(rules: readonly Rec[]): string | undefined {
+  const found: string[] = [];
+  rules.forEach((rule, i) => {
+    arr(rule.filters).map(rec).forEach((f, j) => {
+      const type = str(f.type) ?? '';
+      if (!RULE_FILTERS.includes(type)) found.push(`spec.rules[${i}].filters[${j}].type: unsupported value ${JSON.stringify(type)}`);
+    });
+    arr(rule.backendRefs).map(rec).forEach((b, k) => {
+      arr(b.filters).map(rec).forEach((f, j) => {
+        const type = str(f.type) ?? '';
+        if (!BACKEND_FILTERS.includes(type)) found.push(`spec.rules[${i}].backendRefs[${k}].filters[${j}].type: unsupported value ${JSON.stringify(type)}`);
+      });
+    });
+    if (rule.sessionPersistence !== undefined) found.push(`spec.rules[${i}].sessionPersistence: not supported`);
+  });
+  return found.length ? `${found.join('; ')} (supported filters: ${RULE_FILTERS.join(', ')})` : undefined;
+}
+
+/** A backendRef's own header filters, applied when that backend is picked. */
+function backendFilters(d: DestinationModel, ref: Rec): DestinationModel {
+  let out = d;
+  for (const f of arr(ref.filters).map(rec)) {
+    if (str(f.type) === 'RequestHeaderModifier') { const h = headerModifier(rec(f.requestHeaderModifier)); if (h) out = { ...out, requestHeaders: h }; }
+    if (str(f.type) === 'ResponseHeaderModifier') { const h = headerModifier(rec(f.responseHeaderModifier)); if (h) out = { ...out, responseHeaders: h }; }
+  }
+  return out;
 }
 
 /** TLSRoute/TCPRoute rules: backends only. The SNI hosts (TLS) and port come from the parent. */
@@ -358,28 +449,39 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
     for (const l of raw) {
       const name = str(l.name) ?? '';
       const port = num(l.port) ?? 0;
-      const protocol = (str(l.protocol) ?? '').toUpperCase();
+      // Protocols are case-sensitive: `http` is not `HTTP` (and so unsupported).
+      const protocol = str(l.protocol) ?? '';
       const hostname = str(l.hostname)?.toLowerCase();
       const allowed = rec(l.allowedRoutes);
       const declaredKinds = arr(allowed.kinds).map(rec).map((k) => ({ group: str(k.group) ?? GW_GROUP, kind: str(k.kind) ?? '' }));
-      const kinds = declaredKinds.length ? declaredKinds : defaultKinds(protocol);
+      // Only the kinds this protocol carries are supported; the others make ResolvedRefs False.
+      const compatible = defaultKinds(protocol);
+      const isCompatible = (k: { group: string; kind: string }) => compatible.some((c) => c.group === k.group && c.kind === k.kind);
+      const kinds = declaredKinds.length ? declaredKinds.filter(isCompatible) : compatible;
+      const invalidKinds = declaredKinds.filter((k) => !isCompatible(k));
       const conflicted = raw.some((o) => o !== l && num(o.port) === port &&
-        ((str(o.protocol) ?? '').toUpperCase() !== protocol || (str(o.hostname)?.toLowerCase() ?? '') === (hostname ?? '')));
-      const protocolConflict = raw.some((o) => o !== l && num(o.port) === port && (str(o.protocol) ?? '').toUpperCase() !== protocol);
+        ((str(o.protocol) ?? '') !== protocol || (str(o.hostname)?.toLowerCase() ?? '') === (hostname ?? '')));
+      const protocolConflict = raw.some((o) => o !== l && num(o.port) === port && (str(o.protocol) ?? '') !== protocol);
       const supported = SUPPORTED_PROTOCOLS.has(protocol);
-      // Secrets are not stored yet, so an HTTPS listener cannot get its certificate.
-      const tlsOk = protocol !== 'HTTPS';
+      // Secrets are not stored yet, so a listener that terminates TLS (HTTPS, or TLS with mode
+      // Terminate) cannot get its certificate; TLS listeners pass through.
+      const terminates = protocol === 'HTTPS' || (protocol === 'TLS' && str(rec(l.tls).mode) === 'Terminate');
+      const tlsOk = !terminates;
       const conditions: Condition[] = [
         supported ? cond('Accepted', true, 'Accepted', 'No errors found') : cond('Accepted', false, 'UnsupportedProtocol', `protocol "${protocol}" is unsupported`),
         conflicted
           ? { type: 'Conflicted', status: 'True', reason: protocolConflict ? 'ProtocolConflict' : 'HostnameConflict', message: protocolConflict ? 'Multiple listeners on the same port use different protocols' : 'Multiple listeners on the same port use the same hostname' }
           : cond('Conflicted', false, 'NoConflicts', 'No errors found'),
-        supported && !conflicted && (protocol !== 'HTTPS' || tlsOk) ? cond('Programmed', true, 'Programmed', 'No errors found') : cond('Programmed', false, 'Invalid', protocol === 'HTTPS' ? 'Bad TLS configuration' : 'Listener is not programmed'),
-        protocol === 'HTTPS' && !tlsOk ? cond('ResolvedRefs', false, 'InvalidCertificateRef', 'TLS certificates are not supported yet: certificateRefs cannot be resolved') : cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found'),
+        supported && !conflicted && tlsOk ? cond('Programmed', true, 'Programmed', 'No errors found') : cond('Programmed', false, 'Invalid', terminates ? 'Bad TLS configuration' : 'Listener is not programmed'),
+        !tlsOk
+          ? cond('ResolvedRefs', false, 'InvalidCertificateRef', 'TLS certificates are not supported yet: certificateRefs cannot be resolved')
+          : invalidKinds.length
+            ? cond('ResolvedRefs', false, 'InvalidRouteKinds', `Invalid route kinds: ${invalidKinds.map((k) => `${k.group}/${k.kind}`).join(', ')}${supported ? ` (a ${protocol} listener supports ${compatible.map((k) => k.kind).join(', ')})` : ''}`)
+            : cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found'),
       ];
       const info: ListenerInfo = {
-        name, port, protocol, ...(hostname ? { hostname } : {}), supportedKinds: kinds.filter((k) => k.group === GW_GROUP && ROUTE_KINDS.includes(k.kind as RouteKind)),
-        attachedRoutes: 0, conditions, valid: supported && !conflicted && (protocol !== 'HTTPS' || tlsOk),
+        name, port, protocol, ...(hostname ? { hostname } : {}), supportedKinds: kinds,
+        attachedRoutes: 0, conditions, valid: supported && !conflicted && tlsOk,
       };
       specs.push({ name, port, protocol, ...(hostname ? { hostname } : {}), allowed, kinds, info });
     }
@@ -396,9 +498,15 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
       const svcSelector = strMap(rec(svc?.spec).selector);
       if (Object.keys(svcSelector).length) selector = svcSelector;
     }
-    gatewayInfo.set(`${ns}/${gw.metadata.name}`, { gateway: gw, managed: !unmanaged, serviceName, serviceNamespace, listeners: specs.map((s) => s.info) });
+    // Only a Hostname address (naming the Service of an unmanaged gateway) is supported: the local
+    // mesh gives each gateway its own address, so requested IP addresses cannot be honoured.
+    const badAddresses = arr(rec(gw.spec).addresses).map(rec).filter((a) => (str(a.type) ?? 'IPAddress') !== 'Hostname');
+    const unsupportedAddress = badAddresses.length
+      ? `spec.addresses: only type Hostname is supported, not ${badAddresses.map((a) => `${str(a.type) ?? 'IPAddress'} ${JSON.stringify(str(a.value) ?? '')}`).join(', ')}`
+      : undefined;
+    gatewayInfo.set(`${ns}/${gw.metadata.name}`, { gateway: gw, managed: !unmanaged, serviceName, serviceNamespace, listeners: specs.map((s) => s.info), ...(unsupportedAddress ? { unsupportedAddress } : {}) });
     for (const s of specs) {
-      if (!s.info.valid) continue;
+      if (!s.info.valid || unsupportedAddress) continue;
       const tls = s.protocol === 'TLS' ? { tls: { mode: 'PASSTHROUGH' as const } } : {};
       gateways.push({
         key: listenerKey(gw, s.name),
@@ -437,6 +545,8 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
       const resolved = backendErrors.length === 0
         ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved')
         : cond('ResolvedRefs', false, backendErrors[0]!.reason, backendErrors.map((e) => e.message).filter((m, i, a) => a.indexOf(m) === i).join('; '));
+      // Fields the API accepts but outpost does not carry out: the route is refused, and says why.
+      const unsupported = l4 ? undefined : unsupportedFields(rules);
       const source = `/apis/${GW_GROUP}/${l4 ? 'v1alpha2' : 'v1'}/namespaces/${ns}/${kind.toLowerCase()}/${route.metadata.name}`;
       for (const parentRef of arr(spec.parentRefs).map(rec)) {
         const pGroup = str(parentRef.group) ?? GW_GROUP;
@@ -451,6 +561,7 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         if (pGroup === GW_GROUP && pKind === 'Gateway') {
           const gw = snapshot.get(GW_GROUP, 'Gateway', pNs, pName);
           if (gw && !isIstioGateway(gw)) continue; // Another controller's parent: not ours to report.
+          if (unsupported) { fail('UnsupportedValue', unsupported); continue; }
           const specs = listenersByGateway.get(`${pNs}/${pName}`);
           if (!gw || !specs) { fail('NoMatchingParent', `parent gateway "${pNs}/${pName}" not found`); continue; }
           const candidates = specs.filter((s) => (section === undefined || s.name === section) && (pPort === undefined || s.port === pPort));
@@ -504,6 +615,7 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         } else {
           continue; // Not a parent kind Istio handles.
         }
+        if (unsupported) { fail('UnsupportedValue', unsupported); continue; }
         // A consumer route (in another namespace than its parent) applies only to its own namespace's clients.
         if (ns !== pNs) exportTo = [ns];
         // A TLSRoute's hostnames narrow the parent's hosts (SNI); without them, all of its hosts.

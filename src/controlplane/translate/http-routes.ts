@@ -48,7 +48,10 @@ export function weightedClusters(dests: readonly DestinationModel[], ctx: RouteC
 }
 
 function action(rule: HttpRuleModel, ctx: RouteContext): RouteAction {
-  if (rule.redirect) return rule.redirect;
+  if (rule.redirect) {
+    const { portFromRequest, ...redirect } = rule.redirect;
+    return portFromRequest ? { ...redirect, port: ctx.port } : redirect;
+  }
   if (rule.directResponse) return rule.directResponse;
   const forward: { -readonly [K in keyof ForwardAction]: ForwardAction[K] } = {
     kind: 'forward',
@@ -58,6 +61,9 @@ function action(rule: HttpRuleModel, ctx: RouteContext): RouteAction {
   const retry = rule.retry === undefined ? DEFAULT_RETRY : rule.retry;
   if (retry) forward.retry = retry;
   if (rule.rewrite) forward.rewrite = rule.rewrite;
+  if (rule.mirrors?.length) {
+    forward.mirrors = rule.mirrors.map((m) => ({ cluster: destinationCluster(m.destination, ctx), ...(m.percentage !== undefined ? { percentage: m.percentage } : {}) }));
+  }
   return forward;
 }
 

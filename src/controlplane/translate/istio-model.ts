@@ -1,9 +1,9 @@
 // Istio VirtualServices and Gateways → the routing model.
 import type { KubeObject } from '../../api/object.js';
-import type { FaultInjection, HeaderMatch, HeaderOperations, QueryParamMatch, RedirectAction, RetryPolicy, RouteMatch, StringMatch } from '../../proxyconfig/types.js';
+import type { FaultInjection, HeaderMatch, HeaderOperations, QueryParamMatch, RetryPolicy, RouteMatch, StringMatch } from '../../proxyconfig/types.js';
 import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
 import { durationMs, resolveShortName } from '../hosts.js';
-import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type ServerModel, type VirtualServiceModel } from './model.js';
+import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type MirrorModel, type RedirectModel, type ServerModel, type VirtualServiceModel } from './model.js';
 
 /** `mesh`, `<ns>/<name>` or a bare name (the rule's own namespace) → a gateway key. */
 export function gatewayKey(ref: string, namespace: string): string {
@@ -98,14 +98,27 @@ export function destinations(routes: unknown, namespace: string): DestinationMod
   });
 }
 
+/** `mirror` (+ `mirrorPercentage`, or the older `mirrorPercent`) and `mirrors` (each with its `percentage`). */
+function vsMirrors(r: Rec, namespace: string): MirrorModel[] {
+  const out: MirrorModel[] = [];
+  const one = (dest: unknown, percentage: number | undefined) => {
+    const [d] = destinations([{ destination: dest }], namespace);
+    if (d) out.push({ destination: d, ...(percentage !== undefined ? { percentage } : {}) });
+  };
+  if (r.mirror !== undefined) one(r.mirror, num(rec(r.mirrorPercentage).value) ?? num(r.mirrorPercent) ?? num(r.mirror_percent));
+  for (const m of arr(r.mirrors).map(rec)) one(m.destination, num(rec(m.percentage).value));
+  return out;
+}
+
 function retryPolicy(v: unknown): RetryPolicy | null | undefined {
   if (v === undefined) return undefined;
   const r = rec(v);
   const attempts = num(r.attempts) ?? 0;
   if (attempts <= 0) return null;
   const perTry = durationMs(r.perTryTimeout);
+  const backoff = durationMs(r.backoff);
   const retryOn = (str(r.retryOn) ?? 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes').split(',').map((s) => s.trim()).filter(Boolean);
-  return { attempts, retryOn, ...(perTry !== undefined ? { perTryTimeoutMs: perTry } : {}) };
+  return { attempts, retryOn, ...(perTry !== undefined ? { perTryTimeoutMs: perTry } : {}), ...(backoff ? { backoffBaseMs: backoff } : {}) };
 }
 
 function fault(v: unknown): FaultInjection | undefined {
@@ -128,11 +141,12 @@ function httpRule(r: Rec, namespace: string): HttpRuleModel {
   const redirect = rec(r.redirect);
   const direct = rec(r.directResponse);
   if (r.redirect !== undefined) {
-    const action: { -readonly [K in keyof RedirectAction]: RedirectAction[K] } = { kind: 'redirect', code: num(redirect.redirectCode) ?? 301 };
+    const action: { -readonly [K in keyof RedirectModel]: RedirectModel[K] } = { kind: 'redirect', code: num(redirect.redirectCode) ?? 301 };
     if (str(redirect.uri)) action.path = str(redirect.uri)!;
     if (str(redirect.authority)) action.host = str(redirect.authority)!;
     if (str(redirect.scheme)) action.scheme = str(redirect.scheme)!;
     if (num(redirect.port) !== undefined) action.port = num(redirect.port)!;
+    else if (str(redirect.derivePort) === 'FROM_REQUEST_PORT') action.portFromRequest = true;
     out.redirect = action;
   } else if (r.directResponse !== undefined) {
     const body = rec(direct.body);
@@ -152,6 +166,8 @@ function httpRule(r: Rec, namespace: string): HttpRuleModel {
   const rr = rec(rw.uriRegexRewrite);
   if (str(rr.match) !== undefined && str(rr.rewrite) !== undefined) rewrite.regex = { pattern: str(rr.match)!, substitution: str(rr.rewrite)! };
   if (Object.keys(rewrite).length) out.rewrite = rewrite;
+  const mirrors = vsMirrors(r, namespace);
+  if (mirrors.length) out.mirrors = mirrors;
   const f = fault(r.fault);
   if (f) out.fault = f;
   const h = rec(r.headers);

@@ -23,17 +23,32 @@ export interface HttpMatchModel {
   readonly name?: string;
 }
 
+/**
+ * A redirect whose port may be the one the request arrived on (Istio's `derivePort: FROM_REQUEST_PORT`,
+ * Gateway API's listener port): routes are built per port, so translation fills it in then.
+ */
+export interface RedirectModel extends RedirectAction {
+  readonly portFromRequest?: boolean;
+}
+
+/** A request mirror: where copies go, and the share of requests copied (0–100; absent: all). */
+export interface MirrorModel {
+  readonly destination: DestinationModel;
+  readonly percentage?: number;
+}
+
 export interface HttpRuleModel {
   readonly name?: string;
   /** Empty: matches every request. */
   readonly matches: readonly HttpMatchModel[];
   readonly destinations?: readonly DestinationModel[];
-  readonly redirect?: RedirectAction;
+  readonly redirect?: RedirectModel;
   readonly directResponse?: DirectResponseAction;
   readonly timeoutMs?: number;
   /** undefined: the mesh default policy; null: no retries. */
   readonly retry?: RetryPolicy | null;
   readonly rewrite?: Rewrite;
+  readonly mirrors?: readonly MirrorModel[];
   readonly fault?: FaultInjection;
   readonly requestHeaders?: HeaderOperations;
   readonly responseHeaders?: HeaderOperations;

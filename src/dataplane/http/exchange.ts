@@ -6,7 +6,8 @@
 import type http2 from 'node:http2';
 import { constants as h2c } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { ForwardAction, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
+import type { ForwardAction, HeaderOperations, RequestMirror, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
+import { mirrorRequest } from './mirror.js';
 import type { CompiledConfig } from '../config/compile.js';
 import { newRequestId } from './request-id.js';
 import {
@@ -114,6 +115,8 @@ export class Exchange implements AccessLogEntry, RequestView {
   #bodyFailed = false;
   #retry: RetryPolicy | undefined = undefined;
   #maxRetries = 0;
+  /** Endpoints tried so far, which a retry avoids. */
+  #tried: Set<UpstreamTarget> | undefined = undefined;
 
   constructor(rt: ProxyRuntime, ds: Downstream, port: number, target: { authority: string; path: string } | undefined, sni?: string) {
     this.#rt = rt;
@@ -275,6 +278,8 @@ export class Exchange implements AccessLogEntry, RequestView {
 
     this.#upPath = this.path;
     this.#upAuthority = this.authority;
+    this.#authorityFrom(up, route.requestHeaders);
+    this.#authorityFrom(up, wc!.requestHeaders);
     const rw = a.rewrite;
     if (rw !== undefined) {
       this.#upPath = rewritePath(this.path, route, rw);
@@ -289,6 +294,19 @@ export class Exchange implements AccessLogEntry, RequestView {
       return;
     }
     this.#admit(a);
+  }
+
+  /**
+   * Header operations that name `:authority` or `host` rewrite the authority sent upstream (as
+   * Envoy's request_headers_to_add does); they never travel as headers of their own.
+   */
+  #authorityFrom(up: HeaderMap, ops: HeaderOperations | undefined): void {
+    if (ops === undefined) return;
+    const value = authorityOp(ops.set) ?? authorityOp(ops.add);
+    if (value === undefined) return;
+    delete up[':authority'];
+    delete up['host'];
+    if (value !== '' && isValidAuthority(value)) this.#upAuthority = value;
   }
 
   /** Runs a step from a timer or a promise callback: a bug answers 500 instead of crashing the proxy. */
@@ -319,7 +337,8 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (a.timeoutMs !== undefined && a.timeoutMs > 0) {
       this.#globalTimer = setTimeout(() => this.#onGlobalTimeout(), a.timeoutMs);
     }
-    if (body !== null && retry !== undefined) {
+    const mirrors = a.mirrors;
+    if (body !== null && (retry !== undefined || mirrors !== undefined)) {
       readBounded(ds, RETRY_BUFFER_LIMIT, (buffered) => {
         if (this.#finished) return;
         if (buffered === undefined) {
@@ -328,12 +347,18 @@ export class Exchange implements AccessLogEntry, RequestView {
         }
         this.bytesReceived = buffered.length;
         this.#body = buffered;
+        if (mirrors !== undefined) this.#mirror(mirrors, buffered);
         this.#guard(this.#tryOnce, undefined);
       });
       return;
     }
     this.#body = body;
+    if (mirrors !== undefined) this.#mirror(mirrors, null);
     this.#tryOnce(undefined);
+  }
+
+  #mirror(mirrors: readonly RequestMirror[], body: Buffer | null): void {
+    mirrorRequest(this.#cfg, mirrors, { method: this.method, path: this.#upPath, authority: this.#upAuthority, headers: this.#upHeaders!, body });
   }
 
   /** One upstream attempt: picks the endpoint, dispatches; #attemptDone continues. */
@@ -350,7 +375,7 @@ export class Exchange implements AccessLogEntry, RequestView {
       });
       return;
     }
-    this.#attemptTo(cr.endpoints.pick());
+    this.#attemptTo(cr.endpoints.pick(this.#tried));
   }
 
   #attemptTo(target: UpstreamTarget | undefined): void {
@@ -395,8 +420,7 @@ export class Exchange implements AccessLogEntry, RequestView {
     const canRetry = retry !== undefined && retriable(retry, outcome);
     if (canRetry && this.#retriesDone < this.#maxRetries && !(this.#body instanceof CountingBody)) {
       this.#retriesDone++;
-      // Envoy's default: 25 ms base, doubling, jittered.
-      setTimeout(() => this.#retryNow(), Math.random() * 25 * 2 ** Math.min(this.#retriesDone - 1, 4));
+      setTimeout(() => this.#retryNow(), retryDelayMs(retry, this.#retriesDone));
       return;
     }
     if (canRetry && this.#maxRetries > 0) this.responseFlags = addResponseFlag(this.responseFlags, ResponseFlag.URX);
@@ -404,7 +428,10 @@ export class Exchange implements AccessLogEntry, RequestView {
   }
 
   #retryNow(): void {
-    if (!this.#finished) this.#guard(this.#tryOnce, undefined);
+    if (this.#finished) return;
+    // Made on the first retry only, so a request that needs none allocates nothing for it.
+    if (this.#target !== undefined) (this.#tried ??= new Set()).add(this.#target);
+    this.#guard(this.#tryOnce, undefined);
   }
 
   // ---- called by Attempt
@@ -948,6 +975,29 @@ function hit(percentage: number): boolean {
 }
 
 const GRPC_RETRY_ON: Record<string, string> = { cancelled: '1', 'deadline-exceeded': '4', 'resource-exhausted': '8', internal: '13', unavailable: '14' };
+
+/** The value a set/add map gives `:authority` or `host` (any case), if it names one. */
+function authorityOp(m: Readonly<Record<string, string>> | undefined): string | undefined {
+  if (m === undefined) return undefined;
+  for (const name in m) {
+    const n = name.toLowerCase();
+    if (n === ':authority' || n === 'host') return m[name];
+  }
+  return undefined;
+}
+
+/**
+ * The wait before retry number `n` (from 1). Without a configured backoff, Envoy's default: fully
+ * jittered, 25 ms base doubling per retry, capped at 10 × the base. A configured base (Istio's
+ * `retries.backoff`, Gateway API's `retry.backoff`) is a floor: retry n waits between the base and
+ * base × 2^(n−1), capped at 10 × the base.
+ */
+export function retryDelayMs(p: RetryPolicy, n: number): number {
+  const base = p.backoffBaseMs;
+  if (base === undefined || base <= 0) return Math.random() * Math.min(25 * 2 ** (n - 1), 250);
+  const upper = Math.min(base * 2 ** (n - 1), 10 * base);
+  return base + Math.random() * (upper - base);
+}
 
 /** Whether retryOn covers this failure (Envoy's retry_on semantics). */
 function retriable(p: RetryPolicy, o: AttemptOutcome): boolean {

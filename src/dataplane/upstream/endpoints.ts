@@ -126,12 +126,23 @@ export class ClusterEndpoints {
   }
 
   /** An endpoint by the cluster's lbPolicy, skipping ejected ones; undefined: no healthy upstream (UH). Not for ORIGINAL_DST. */
-  pick(): UpstreamTarget | undefined {
+  pick(avoid?: ReadonlySet<UpstreamTarget>): UpstreamTarget | undefined {
     if (this.#ejectedCount > 0 && Date.now() >= this.#nextUneject) this.#unejectExpired();
     const hosts = this.#healthy;
     const n = hosts.length;
     if (n === 0) return undefined;
     if (n === 1) return hosts[0];
+    if (avoid !== undefined && avoid.size > 0) {
+      // Envoy's previous_hosts retry predicate (Istio's retryIgnorePreviousHosts, on by default):
+      // a retry picks again, up to 5 times, to land on a host it has not tried.
+      let h = this.#pickBy(hosts);
+      for (let i = 0; i < 4 && avoid.has(h); i++) h = this.#pickBy(hosts);
+      return h;
+    }
+    return this.#pickBy(hosts);
+  }
+
+  #pickBy(hosts: readonly Host[]): Host {
     switch (this.cluster.lbPolicy) {
       case 'RANDOM':
         return this.#pickRandom(hosts);

@@ -1,0 +1,68 @@
+// Request mirroring (Envoy's request_mirror_policies): a copy of a request goes to another cluster, fire and forget.
+import type { RequestMirror } from '../../proxyconfig/types.js';
+import type { CompiledConfig } from '../config/compile.js';
+import type { HeaderMap } from '../routing/index.js';
+import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
+import type { H1Handler } from '../upstream/h1-pool.js';
+import { log } from '../log.js';
+
+const debug = (err: Error): void => log('debug', `mirror: ${err.message}`);
+
+/** What is copied: the request as it goes upstream (after header operations and rewrites). */
+export interface MirroredRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string;
+  readonly headers: HeaderMap;
+  readonly body: Buffer | null;
+}
+
+/** The mirror's answer is read and dropped; failures only reach the debug log. */
+const DISCARD: H1Handler = {
+  onConnected() {},
+  onHead() { return true; },
+  onData() {},
+  onEnd() {},
+  onError: debug,
+};
+
+/** Envoy's shadow host: `-shadow` after the host name, before any port (`a.com:8080` → `a.com-shadow:8080`). */
+export function shadowAuthority(authority: string): string {
+  const colon = authority.lastIndexOf(':');
+  const bracket = authority.lastIndexOf(']');
+  if (colon > bracket && colon > 0) return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
+  return `${authority}-shadow`;
+}
+
+/** Sends a copy of `req` to each mirror whose percentage hits; never throws, never waits. */
+export function mirrorRequest(cfg: CompiledConfig, mirrors: readonly RequestMirror[], req: MirroredRequest): void {
+  for (const m of mirrors) {
+    if (m.percentage !== undefined && !(m.percentage >= 100 || Math.random() * 100 < m.percentage)) continue;
+    const cr = cfg.clusters.get(m.cluster);
+    if (cr === undefined || cr.cluster.type === 'ORIGINAL_DST') continue;
+    const ready = cr.ready();
+    if (ready === undefined) send(cr, req);
+    else ready.then(() => send(cr, req), () => {});
+  }
+}
+
+function send(cr: ClusterRuntime, req: MirroredRequest): void {
+  try {
+    const target = cr.endpoints.pick();
+    if (target === undefined) return;
+    const up = cr.upstream(target, req.authority);
+    const authority = shadowAuthority(req.authority);
+    if (up.kind === 'h1') {
+      up.pool.dispatch({ method: req.method, path: req.path, authority, headers: { ...req.headers } }, req.body, DISCARD);
+      return;
+    }
+    up.session.get().then((session) => {
+      const stream = session.request({ ...req.headers, ':method': req.method, ':path': req.path, ':authority': authority, ':scheme': 'http' });
+      stream.on('error', debug);
+      stream.resume();
+      stream.end(req.body ?? undefined);
+    }, debug);
+  } catch (err) {
+    debug(err as Error);
+  }
+}
