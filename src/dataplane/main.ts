@@ -55,8 +55,13 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   };
   const concurrency = args.concurrency ?? boot?.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new ProxyStartError(`concurrency must be a whole number from 1 to 1024 (got ${concurrency})`);
-  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port };
-  const proxy = concurrency === 1 ? new Proxy(opts) : new (await import('./workers.js')).ProxyCluster({ ...opts, workers: concurrency });
+  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port, ...(boot?.identityDir !== undefined ? { identityDir: boot.identityDir } : {}) };
+  let proxy;
+  try {
+    proxy = concurrency === 1 ? new Proxy(opts) : new (await import('./workers.js')).ProxyCluster({ ...opts, workers: concurrency });
+  } catch (err) {
+    throw new ProxyStartError((err as Error).message);
+  }
   try {
     await proxy.start();
   } catch (err) {
