@@ -74,7 +74,7 @@ function validate(obj: KubeObject, out: IssueList): void {
     arr(rule['from']).forEach((f, j) => {
       const src = rec(rec(f)['source']);
       for (const k of ['requestPrincipals', 'notRequestPrincipals']) {
-        if (src[k] !== undefined) out.invalid(['spec', 'rules', i, 'from', j, 'source', k], src[k], `${k} needs request authentication (JWT), which outpost does not support`);
+        if (src[k] !== undefined) out.forbidden(['spec', 'rules', i, 'from', j, 'source', k], `${k} needs request authentication (JWT), which outpost does not support`);
       }
       for (const k of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']) checkCidrs(src[k], ['spec', 'rules', i, 'from', j, 'source', k], out);
     });
