@@ -11,6 +11,7 @@ import { holdCpuDmaLatency, releaseCpuDmaLatency } from './lib/pmqos.mjs';
 import { stopAll, killAllSync, cpuSeconds, peakRss, resetPeakRss, currentRss, machineCpu } from './lib/procs.mjs';
 import { upstreamTarget, directTarget, nginxTarget, haproxyTarget, squidTarget, nodeBaselineTarget, EXTERNAL_HOST } from './lib/peers.mjs';
 import { outpostCapabilities, gatewayProxyConfig, sidecarProxyConfig, outpostProxyService } from './lib/outpost.mjs';
+import { meshIdentities } from './lib/mesh-identity.mjs';
 import { writeWrkScripts, runWrk, runCurlDownload } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { summarize, median } from './lib/stats.mjs';
@@ -18,6 +19,8 @@ import { mainTable, tunnelTable, checksTable, scalingTable, settingsLine, target
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROXY_CPU = 0;
+/** The seed's gateway namespace (the Gateway API procedure). */
+const NS_GW = 'egress-gateway';
 const LOAD_CPU = 1;
 const CPUS = os.cpus().length;
 
@@ -26,7 +29,7 @@ const USAGE = `usage: npm run bench -- [options]
   --rounds N         interleaved rounds (default 3, quick 2)
   --seconds S        wrk duration at 64 connections (default 10, quick 2)
   --only a,b         only these targets (ids: direct nginx haproxy squid node-baseline outpost
-                     outpost-2hop outpost-c2 outpost-up outpost-up-2hop; add -nolog for the
+                     outpost-2hop outpost-2hop-mtls outpost-c2 outpost-up outpost-up-2hop; add -nolog for the
                      log-off runs)
   --net 127.0.99     the /24 of loopback addresses to use (default 127.0.99)
   --no-tunnel        skip the CONNECT tunnel figures
@@ -223,6 +226,28 @@ async function main() {
       form: 'absolute',
       services: [sidecar, gws.outpost],
     });
+    // The same two hops with Istio's mesh mTLS: sidecar → gateway is HTTP/2 over TLS (ALPN h2) with
+    // both workload certificates, the gateway's listener STRICT (its own gateway and sidecar processes).
+    const identity = meshIdentities(join(runDir, 'identities'));
+    const gwMtlsConfig = await gatewayProxyConfig({ ip: ip(10), port: 80, logFile: join(runDir, 'outpost-mtls-gw', 'access.log'), mtls: 'STRICT' });
+    const gwMtls = outpostProxyService({ id: 'outpost-mtls-gw', config: gwMtlsConfig, hostsFile, runDir, cpu: PROXY_CPU, identityDir: identity('gw', NS_GW, 'httpbin-egress-gateway-istio') });
+    const scMtlsLog = join(runDir, 'outpost-mtls-sidecar', 'access.log');
+    const scMtlsConfig = await sidecarProxyConfig({
+      ip: ip(11), port: 15001, gateway: { ip: gwMtls.ip, port: gwMtls.port }, logFile: scMtlsLog, protocol: 'HTTP2',
+      tls: { mode: 'ISTIO_MUTUAL', sni: 'outbound_.80_._.httpbin-egress-gateway-istio.egress-gateway.svc.cluster.local', subjectAltNames: [`spiffe://cluster.local/ns/${NS_GW}/sa/httpbin-egress-gateway-istio`] },
+    });
+    const scMtls = outpostProxyService({ id: 'outpost-mtls-sidecar', config: scMtlsConfig, hostsFile, runDir, cpu: PROXY_CPU, identityDir: identity('sidecar', 'curl', 'curl') });
+    targets.push({
+      id: 'outpost-2hop-mtls',
+      name: 'outpost sidecar→gateway (mTLS)',
+      kind: 'outpost',
+      log: true,
+      logFiles: [scMtlsLog, join(runDir, 'outpost-mtls-gw', 'access.log')],
+      ip: scMtls.ip,
+      port: scMtls.port,
+      form: 'absolute',
+      services: [scMtls, gwMtls],
+    });
     outpostGateway ??= 'outpost';
   } else if (caps.built) {
     log('`outpost proxy` is not available yet: skipping outpost');
@@ -230,7 +255,7 @@ async function main() {
 
   // Measure order within a round: the figures compared most (outpost's gateway against nginx)
   // next to each other in time, so a burst of other work on the machine hits both alike.
-  const ORDER = ['direct', 'nginx', 'outpost-up', 'outpost', 'haproxy', 'squid', 'node-baseline', 'outpost-c2', 'outpost-up-2hop', 'outpost-2hop'];
+  const ORDER = ['direct', 'nginx', 'outpost-up', 'outpost', 'haproxy', 'squid', 'node-baseline', 'outpost-c2', 'outpost-up-2hop', 'outpost-2hop', 'outpost-2hop-mtls'];
   const rank = (t) => {
     const i = ORDER.indexOf(t.id.replace(/-nolog$/, ''));
     return (t.id.endsWith('-nolog') ? 100 : 0) + (i < 0 ? 50 : i);

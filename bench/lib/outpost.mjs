@@ -38,7 +38,7 @@ async function naming() {
 const accessLog = (file) => (file ? { accessLog: { path: file, encoding: 'TEXT' } } : {});
 
 /** The gateway's ProxyConfig as the control plane would build it from the seed's Gateway API YAML. */
-export async function gatewayProxyConfig({ ip, port, logFile }) {
+export async function gatewayProxyConfig({ ip, port, logFile, mtls }) {
   const n = await naming();
   const cluster = n.outboundClusterName(80, undefined, EXTERNAL_HOST);
   const table = n.gatewayRouteTableName(80);
@@ -55,7 +55,7 @@ export async function gatewayProxyConfig({ ip, port, logFile }) {
       ip,
     },
     mesh: { ...accessLog(logFile), outboundTrafficPolicy: 'ALLOW_ANY' },
-    listeners: [{ name: n.sidecarListenerName(port), protocol: 'HTTP', address: ip, port, bindToPort: true, routeTable: table }],
+    listeners: [{ name: n.sidecarListenerName(port), protocol: 'HTTP', address: ip, port, bindToPort: true, routeTable: table, ...(mtls ? { mtls } : {}) }],
     routeTables: [
       {
         name: table,
@@ -94,7 +94,7 @@ export async function gatewayProxyConfig({ ip, port, logFile }) {
  * sends httpbin.org to the gateway (the seed's HTTPRoute with a ServiceEntry parent), any other
  * destination (CONNECT to an unknown port) to PassthroughCluster.
  */
-export async function sidecarProxyConfig({ ip, port, gateway, logFile, protocol = 'HTTP1' }) {
+export async function sidecarProxyConfig({ ip, port, gateway, logFile, protocol = 'HTTP1', tls }) {
   const n = await naming();
   const gwHost = n.serviceFqdn(n.gatewayDeploymentName(GATEWAY, 'istio'), NS);
   const gwCluster = n.outboundClusterName(80, undefined, gwHost);
@@ -149,6 +149,7 @@ export async function sidecarProxyConfig({ ip, port, gateway, logFile, protocol 
         lbPolicy: 'ROUND_ROBIN',
         connectTimeoutMs: 10_000,
         protocol,
+        ...(tls ? { tls } : {}),
         service: { host: gwHost, name: n.gatewayDeploymentName(GATEWAY, 'istio'), namespace: NS },
       },
       { name: 'PassthroughCluster', type: 'ORIGINAL_DST', endpoints: [], lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: 10_000, protocol: 'TCP' },
@@ -162,7 +163,7 @@ export async function sidecarProxyConfig({ ip, port, gateway, logFile, protocol 
  * --cpu-prof (default: the node flags `outpost up` starts its proxies with); extraArgs passes e.g.
  * --concurrency; bin runs another build (bench/ab.mjs).
  */
-export function outpostProxyService({ id, config, hostsFile, runDir, cpu, nodeArgs = PROXY_NODE_FLAGS, extraArgs = [], bin = OUTPOST_BIN }) {
+export function outpostProxyService({ id, config, hostsFile, runDir, cpu, nodeArgs = PROXY_NODE_FLAGS, extraArgs = [], bin = OUTPOST_BIN, identityDir }) {
   const dir = join(runDir, id);
   let proc;
   const listener = config.listeners.find((l) => l.bindToPort);
@@ -181,6 +182,7 @@ export function outpostProxyService({ id, config, hostsFile, runDir, cpu, nodeAr
       // Each proxy's admin endpoint on its own address, as each workload has in the mesh.
       args.push('--admin', `${config.proxy.ip ?? listener.address}:15000`);
       if (hostsFile) args.push('--hosts-file', hostsFile);
+      if (identityDir) args.push('--identity-dir', identityDir);
       args.push(...extraArgs);
       proc = startProcess(id, 'taskset', args, { stdoutFile: join(dir, 'stdout.log'), stderrFile: join(dir, 'stderr.log'), cwd: dir });
       await waitForPort(listener.address, listener.port, 20_000, proc);

@@ -65,6 +65,8 @@ export const KINDS: readonly KindInfo[] = [
   // security.istio.io
   { group: 'security.istio.io', kind: 'AuthorizationPolicy', versions: ['v1'], plural: 'authorizationpolicies', singular: 'authorizationpolicy', shortNames: ['ap'], namespaced: true, categories: ['istio-io', 'security-istio-io'],
     printerColumns: [{ name: 'Action', type: 'string', jsonPath: '.spec.action', description: 'The operation to take.' }, AGE] },
+  { group: 'security.istio.io', kind: 'PeerAuthentication', versions: ['v1', 'v1beta1'], plural: 'peerauthentications', singular: 'peerauthentication', shortNames: ['pa'], namespaced: true, categories: ['istio-io', 'security-istio-io'],
+    printerColumns: [{ name: 'Mode', type: 'string', jsonPath: '.spec.mtls.mode', description: 'Defines the mTLS mode used for peer authentication.' }, AGE] },
   // sailoperator.io
   { group: 'sailoperator.io', kind: 'Istio', versions: ['v1'], plural: 'istios', singular: 'istio', shortNames: [], namespaced: false, categories: [],
     printerColumns: [{ name: 'Namespace', type: 'string', jsonPath: '.spec.namespace' }, { name: 'Profile', type: 'string', jsonPath: '.spec.profile' }, { name: 'Revisions', type: 'string', jsonPath: '.status.revisions.total' }, { name: 'Ready', type: 'string', jsonPath: '.status.revisions.ready' }, { name: 'In use', type: 'string', jsonPath: '.status.revisions.inUse' }, { name: 'Active Revision', type: 'string', jsonPath: '.status.activeRevisionName' }, { name: 'Status', type: 'string', jsonPath: '.status.state' }, { name: 'Version', type: 'string', jsonPath: '.spec.version' }, AGE] },

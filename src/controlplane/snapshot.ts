@@ -13,6 +13,8 @@ export const SNAPSHOT_KINDS = [
   { group: 'networking.istio.io', kind: 'VirtualService' },
   { group: 'networking.istio.io', kind: 'DestinationRule' },
   { group: 'networking.istio.io', kind: 'Sidecar' },
+  { group: 'security.istio.io', kind: 'AuthorizationPolicy' },
+  { group: 'security.istio.io', kind: 'PeerAuthentication' },
   { group: 'gateway.networking.k8s.io', kind: 'GatewayClass' },
   { group: 'gateway.networking.k8s.io', kind: 'Gateway' },
   { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' },

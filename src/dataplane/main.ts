@@ -16,6 +16,8 @@ export interface ProxyProcessArgs {
   readonly hostsFile?: string;
   /** Worker processes sharing the listeners (default: the bootstrap's, else 1 = this process serves). */
   readonly concurrency?: number;
+  /** Workload identity directory (overrides the bootstrap's identityDir). */
+  readonly identityDir?: string;
 }
 
 export class ProxyStartError extends Error {}
@@ -55,8 +57,13 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   };
   const concurrency = args.concurrency ?? boot?.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new ProxyStartError(`concurrency must be a whole number from 1 to 1024 (got ${concurrency})`);
-  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port };
-  const proxy = concurrency === 1 ? new Proxy(opts) : new (await import('./workers.js')).ProxyCluster({ ...opts, workers: concurrency });
+  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port, ...((args.identityDir ?? boot?.identityDir) !== undefined ? { identityDir: args.identityDir ?? boot?.identityDir } : {}) };
+  let proxy;
+  try {
+    proxy = concurrency === 1 ? new Proxy(opts) : new (await import('./workers.js')).ProxyCluster({ ...opts, workers: concurrency });
+  } catch (err) {
+    throw new ProxyStartError((err as Error).message);
+  }
   try {
     await proxy.start();
   } catch (err) {

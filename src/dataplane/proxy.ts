@@ -10,6 +10,7 @@ import { DEFAULT_LIMITS, type HttpLimits } from './listeners/http-servers.js';
 import type { ProxyRuntime } from './runtime.js';
 import { AdminServer, type AdminView, type ClusterStat } from './admin.js';
 import { log } from './log.js';
+import { WorkloadIdentity } from './identity/workload-identity.js';
 
 export interface ProxyOptions {
   readonly resolver?: ResolverOptions;
@@ -22,6 +23,8 @@ export interface ProxyOptions {
   readonly helloTimeoutMs?: number;
   /** How long connections of a removed listener may finish, ms. Default 5000. */
   readonly drainMs?: number;
+  /** The workload identity directory (cert-chain.pem, key.pem, root-cert.pem); absent: no mesh mTLS. */
+  readonly identityDir?: string;
 }
 
 export interface Nack {
@@ -36,6 +39,7 @@ export class Proxy implements ProxyRuntime, AdminView {
   readonly #listeners: ListenerManager;
   readonly #admin: AdminServer | undefined;
   readonly helloTimeoutMs: number;
+  readonly identity: WorkloadIdentity | undefined;
   #compiled: CompiledConfig | undefined;
   #accessLog: AccessLogger | undefined;
   #accessLogKey = '';
@@ -47,6 +51,8 @@ export class Proxy implements ProxyRuntime, AdminView {
   constructor(opts: ProxyOptions = {}) {
     this.#resolver = new Resolver(opts.resolver ?? {});
     this.helloTimeoutMs = opts.helloTimeoutMs ?? 5000;
+    // Throws IdentityError (naming the file) when the directory does not hold a usable identity.
+    this.identity = opts.identityDir === undefined ? undefined : WorkloadIdentity.load(opts.identityDir);
     this.#listeners = new ListenerManager(this, { ...DEFAULT_LIMITS, ...(opts.http ?? {}) }, opts.drainMs ?? 5000);
     if (opts.adminPort !== undefined) this.#admin = new AdminServer(this, opts.adminAddress ?? '127.0.0.1', opts.adminPort);
   }
@@ -130,7 +136,7 @@ export class Proxy implements ProxyRuntime, AdminView {
     let newLog: AccessLogger | undefined;
     let logKey: string;
     try {
-      next = compileConfig(cfg, this.#compiled?.clusters, this.#resolver);
+      next = compileConfig(cfg, this.#compiled?.clusters, this.#resolver, this.identity);
       logKey = JSON.stringify(cfg.mesh?.accessLog ?? null);
       if (logKey !== this.#accessLogKey || this.#compiled === undefined) newLog = createAccessLogger(cfg.mesh?.accessLog);
       await this.#listeners.bindNew(next);
@@ -176,5 +182,6 @@ export class Proxy implements ProxyRuntime, AdminView {
     await this.#accessLog?.close().catch(() => {});
     await this.#admin?.close();
     this.#resolver.close();
+    this.identity?.close();
   }
 }

@@ -12,6 +12,11 @@ export interface ParsedClusterName {
   readonly host: string;
 }
 
+/** Istio's SNI for mesh mTLS to a cluster: `outbound_.<port>_.<subset>_.<host>` (the cluster name with `_.` for `|`). */
+export function istioMutualSni(port: number, subset: string | undefined, host: string): string {
+  return `outbound_.${port}_.${subset ?? ''}_.${host}`;
+}
+
 export function parseClusterName(name: string): ParsedClusterName | undefined {
   const parts = name.split('|');
   if (parts.length !== 4) return undefined;

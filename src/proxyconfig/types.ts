@@ -21,6 +21,8 @@ export interface ProxyConfig {
   readonly routeTables: readonly RouteTable[];
   /** Referenced by name from routes, TLS/TCP chains and listeners. Names are unique. */
   readonly clusters: readonly Cluster[];
+  /** AuthorizationPolicies that apply to this proxy; absent: every request and connection is allowed. */
+  readonly authorization?: AuthorizationConfig;
 }
 
 export type ProxyRole = 'sidecar' | 'router';
@@ -69,6 +71,13 @@ export interface ListenerBase {
    * Istio uses for every sidecar outbound listener `0.0.0.0_<port>`).
    */
   readonly bindToPort: boolean;
+  /**
+   * Mutual TLS with the proxy's workload identity on this listener (Istio's inbound
+   * PeerAuthentication): PERMISSIVE terminates mTLS when the connection starts with a TLS
+   * handshake and takes plaintext otherwise; STRICT closes plaintext connections. Absent
+   * (DISABLE): plaintext only. The caller's identity is its certificate's SPIFFE URI SAN.
+   */
+  readonly mtls?: 'STRICT' | 'PERMISSIVE';
 }
 
 /** HTTP/1.1 and HTTP/2 (prior knowledge, h2c upgrade, or ALPN when TLS is terminated). */
@@ -126,7 +135,18 @@ export interface OutboundListener extends ListenerBase {
   readonly fallbackRouteTable: string;
 }
 
-export interface DownstreamTls {
+/**
+ * A terminating listener's TLS: SIMPLE and MUTUAL carry their PEM material; ISTIO_MUTUAL uses the
+ * proxy's workload identity (certificate, key, mesh root) and requires a client certificate
+ * from the mesh, like `mtls: STRICT` (Istio's Gateway server tls.mode ISTIO_MUTUAL).
+ */
+export type DownstreamTls = PemDownstreamTls | IstioMutualDownstreamTls;
+
+export interface IstioMutualDownstreamTls {
+  readonly mode: 'ISTIO_MUTUAL';
+}
+
+export interface PemDownstreamTls {
   readonly mode: 'SIMPLE' | 'MUTUAL';
   /** PEM text. */
   readonly certificateChain: string;
@@ -332,14 +352,27 @@ export interface ClusterService {
 }
 
 export interface UpstreamTls {
-  readonly mode: 'SIMPLE' | 'MUTUAL';
+  /**
+   * SIMPLE and MUTUAL use the PEM material below; ISTIO_MUTUAL presents the proxy's workload
+   * certificate and verifies the peer against the mesh root and its SPIFFE URI SAN.
+   */
+  readonly mode: 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+  /**
+   * ISTIO_MUTUAL chosen by auto mTLS (no DestinationRule asked for it): a proxy that has no
+   * workload identity sends plaintext instead of failing, as Istio does toward endpoints
+   * without a proxy certificate.
+   */
+  readonly auto?: boolean;
   /** Defaults to the request's host (Istio: downstream Host for SIMPLE and MUTUAL). */
   readonly sni?: string;
   /** PEM text; absent means the system roots. */
   readonly caCertificates?: string;
   readonly clientCertificate?: string;
   readonly privateKey?: string;
-  /** Verified against the server certificate; absent means the SNI/host. */
+  /**
+   * Verified against the server certificate; absent means the SNI/host. For ISTIO_MUTUAL these
+   * are SPIFFE URIs (`spiffe://cluster.local/ns/NS/sa/SA`); absent: any mesh identity.
+   */
   readonly subjectAltNames?: readonly string[];
   readonly insecureSkipVerify?: boolean;
 }
@@ -359,4 +392,78 @@ export interface OutlierDetection {
   readonly intervalMs: number;
   readonly baseEjectionTimeMs: number;
   readonly maxEjectionPercent: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authorization (Istio's AuthorizationPolicy, evaluated per HTTP request and per TCP connection)
+
+/**
+ * Evaluation, as Istio's: any matching rule of a DENY policy denies; with no ALLOW policy the
+ * request is allowed; otherwise a matching ALLOW rule allows and no match denies. AUDIT policies
+ * never change the verdict (a match is counted and marked in the log). Within a rule, `from`,
+ * `to` and `when` must all hold (each list: any item); within a source or operation, every field
+ * that is present must hold. On a TCP/TLS connection HTTP-only fields (hosts, methods, paths,
+ * request.headers) never match in an ALLOW rule and always match in a DENY rule.
+ */
+export interface AuthorizationConfig {
+  readonly policies: readonly AuthorizationPolicyRule[];
+}
+
+export interface AuthorizationPolicyRule {
+  /** Envoy's rule-name prefix: `ns[<namespace>]-policy[<name>]`; a rule adds `-rule[<index>]`. */
+  readonly name: string;
+  readonly action: 'ALLOW' | 'DENY' | 'AUDIT';
+  /** `istio.io/dry-run: "true"`: evaluated and counted as shadow, never enforced. */
+  readonly dryRun?: boolean;
+  /** Empty: the policy matches nothing (an ALLOW policy with no rules denies everything). */
+  readonly rules: readonly AuthorizationRule[];
+}
+
+export interface AuthorizationRule {
+  /** Absent: any source. */
+  readonly from?: readonly AuthorizationSource[];
+  /** Absent: any operation. */
+  readonly to?: readonly AuthorizationOperation[];
+  readonly when?: readonly AuthorizationCondition[];
+}
+
+/**
+ * String matches everywhere are Istio's: exact, `prefix*`, `*suffix`, or `*` (any non-empty
+ * value). Principals are `<trustDomain>/ns/<ns>/sa/<sa>` (the peer's SPIFFE ID without `spiffe://`).
+ */
+export interface AuthorizationSource {
+  readonly principals?: readonly string[];
+  readonly notPrincipals?: readonly string[];
+  readonly namespaces?: readonly string[];
+  readonly notNamespaces?: readonly string[];
+  /** IPs or CIDRs of the peer (the connection's remote address). */
+  readonly ipBlocks?: readonly string[];
+  readonly notIpBlocks?: readonly string[];
+  /** IPs or CIDRs of the original client (the peer address: no trusted X-Forwarded-For hops). */
+  readonly remoteIpBlocks?: readonly string[];
+  readonly notRemoteIpBlocks?: readonly string[];
+}
+
+export interface AuthorizationOperation {
+  /** Host header, port ignored, case-insensitive. HTTP only. */
+  readonly hosts?: readonly string[];
+  readonly notHosts?: readonly string[];
+  /** The listener (destination) port, as strings. */
+  readonly ports?: readonly string[];
+  readonly notPorts?: readonly string[];
+  readonly methods?: readonly string[];
+  readonly notMethods?: readonly string[];
+  /** The path without its query string. */
+  readonly paths?: readonly string[];
+  readonly notPaths?: readonly string[];
+}
+
+/**
+ * Keys: `request.headers[<name>]`, `source.ip`, `remote.ip`, `source.namespace`,
+ * `source.principal`, `destination.ip`, `destination.port`, `connection.sni`.
+ */
+export interface AuthorizationCondition {
+  readonly key: string;
+  readonly values?: readonly string[];
+  readonly notValues?: readonly string[];
 }

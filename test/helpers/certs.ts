@@ -1,6 +1,6 @@
 // Test PKI: a CA plus server and client certificates made with the openssl CLI, once per process.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -62,4 +62,54 @@ export function testCerts(): TestCerts {
     otherCaPem: read('other-ca.pem'),
   };
   return cached;
+}
+
+export interface WorkloadIdentityOptions {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** Default cluster.local. */
+  readonly trustDomain?: string;
+  /** Sign with another, unrelated root (the mesh does not trust it). */
+  readonly foreignRoot?: boolean;
+  /** Leaf lifetime in days (default 1). */
+  readonly days?: number;
+}
+
+let meshCounter = 0;
+
+/** The mesh's test root (one per process), made on first use in the testCerts directory. */
+function meshRoots(): { dir: string; mesh: string; foreign: string } {
+  const dir = testCerts().dir;
+  try {
+    readFileSync(join(dir, 'mesh-root.pem'));
+  } catch {
+    makeCa(dir, 'mesh-root');
+    makeCa(dir, 'foreign-root');
+  }
+  return { dir, mesh: join(dir, 'mesh-root.pem'), foreign: join(dir, 'foreign-root.pem') };
+}
+
+/**
+ * A workload identity directory as the mesh CA writes it (Istio's file names, 0700 / 0600): a leaf
+ * with the URI SAN spiffe://<td>/ns/<ns>/sa/<sa> (EC P-256) signed by the test mesh root.
+ * Returns the directory's absolute path.
+ */
+export function makeWorkloadIdentity(o: WorkloadIdentityOptions): string {
+  const roots = meshRoots();
+  const td = o.trustDomain ?? 'cluster.local';
+  const name = `wl${++meshCounter}`;
+  const caName = o.foreignRoot ? 'foreign-root' : 'mesh-root';
+  const ext = `subjectAltName=URI:spiffe://${td}/ns/${o.namespace}/sa/${o.serviceAccount}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`;
+  writeFileSync(join(roots.dir, `${name}.ext`), ext);
+  openssl(roots.dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/O=${td}`]);
+  openssl(roots.dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}.key`, '-CAcreateserial',
+    '-out', `${name}.pem`, '-days', String(o.days ?? 1), '-extfile', `${name}.ext`]);
+  const out = join(roots.dir, `identity-${name}`);
+  mkdirSync(out, { mode: 0o700 });
+  const put = (f: string, text: string): void => { writeFileSync(join(out, f), text, { mode: 0o600 }); chmodSync(join(out, f), 0o600); };
+  put('key.pem', readFileSync(join(roots.dir, `${name}.key`), 'utf8'));
+  put('root-cert.pem', readFileSync(roots.mesh, 'utf8'));
+  put('cert-chain.pem', readFileSync(join(roots.dir, `${name}.pem`), 'utf8'));
+  return out;
 }

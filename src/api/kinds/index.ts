@@ -6,6 +6,7 @@ import { virtualServiceKind } from './virtual-service.js';
 import { destinationRuleKind } from './destination-rule.js';
 import { sidecarKind } from './sidecar.js';
 import { authorizationPolicyKind } from './authorization-policy.js';
+import { peerAuthenticationKind } from './peer-authentication.js';
 import { gatewayClassKind } from './gateway-class.js';
 import { gatewayApiGatewayKind } from './gateway-api-gateway.js';
 import { httpRouteKind } from './http-route.js';
@@ -26,7 +27,7 @@ import { istioCniKind } from './istio-cni.js';
 export type { KindModule } from './kind-module.js';
 
 const MODULES: readonly KindModule[] = [
-  serviceEntryKind, istioGatewayKind, virtualServiceKind, destinationRuleKind, sidecarKind, authorizationPolicyKind,
+  serviceEntryKind, istioGatewayKind, virtualServiceKind, destinationRuleKind, sidecarKind, authorizationPolicyKind, peerAuthenticationKind,
   gatewayClassKind, gatewayApiGatewayKind, httpRouteKind, grpcRouteKind, tlsRouteKind, tcpRouteKind, referenceGrantKind,
   namespaceKind, serviceKind, serviceAccountKind, deploymentKind, configMapKind, eventKind, podKind,
   sailIstioKind, istioRevisionKind, istioCniKind,
@@ -45,6 +46,7 @@ export * from './virtual-service.js';
 export * from './destination-rule.js';
 export * from './sidecar.js';
 export * from './authorization-policy.js';
+export * from './peer-authentication.js';
 export * from './gateway-api-common.js';
 export * from './gateway-class.js';
 export * from './gateway-api-gateway.js';

@@ -19,6 +19,7 @@ const ROOTS = {
   'networking.istio.io/DestinationRule': ['@kubernetes-models/istio/networking.istio.io/v1/DestinationRule', 'IDestinationRule', 'spec'],
   'networking.istio.io/Sidecar': ['@kubernetes-models/istio/networking.istio.io/v1/Sidecar', 'ISidecar', 'spec'],
   'security.istio.io/AuthorizationPolicy': ['@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy', 'IAuthorizationPolicy', 'spec'],
+  'security.istio.io/PeerAuthentication': ['@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication', 'IPeerAuthentication', 'spec'],
   'gateway.networking.k8s.io/GatewayClass': ['@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GatewayClass', 'IGatewayClass', 'spec'],
   'gateway.networking.k8s.io/Gateway': ['@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway', 'IGateway', 'spec'],
   'gateway.networking.k8s.io/HTTPRoute': ['@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute', 'IHTTPRoute', 'spec'],

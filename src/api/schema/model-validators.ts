@@ -7,6 +7,7 @@ import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1/
 import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
 import { Sidecar } from '@kubernetes-models/istio/networking.istio.io/v1/Sidecar';
 import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
+import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication';
 import { validate as validateGatewayClass } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1GatewayClass';
 import { validate as validateGateway } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1Gateway';
 import { validate as validateHttpRoute } from '@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1HTTPRoute';
@@ -43,6 +44,7 @@ const CHECKS: Record<string, Check> = {
   'networking.istio.io/DestinationRule': modelCheck(DestinationRule as never),
   'networking.istio.io/Sidecar': modelCheck(Sidecar as never),
   'security.istio.io/AuthorizationPolicy': modelCheck(AuthorizationPolicy as never),
+  'security.istio.io/PeerAuthentication': modelCheck(PeerAuthentication as never),
   'gateway.networking.k8s.io/GatewayClass': fnCheck(validateGatewayClass as never),
   'gateway.networking.k8s.io/Gateway': fnCheck(validateGateway as never),
   'gateway.networking.k8s.io/HTTPRoute': fnCheck(validateHttpRoute as never),

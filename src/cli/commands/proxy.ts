@@ -1,4 +1,5 @@
 // `outpost proxy`: run one proxy (sidecar or gateway) from a ProxyConfig file or a bootstrap.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 
@@ -11,8 +12,9 @@ export function registerProxy(program: Command): void {
     .option('--admin <ip:port>', 'admin endpoint address (default 127.0.0.1:15000)')
     .option('--dns-server <ip:port>', 'DNS server for cluster and passthrough resolution')
     .option('--hosts-file <file>', 'hosts file whose entries win over DNS')
+    .option('--identity-dir <dir>', 'workload identity directory (cert-chain.pem, key.pem, root-cert.pem) for mesh mTLS')
     .option('--concurrency <n>', 'worker processes sharing the listeners, as Envoy\'s workers (default 1: this process serves)')
-    .action(async (o: { config?: string; bootstrap?: string; admin?: string; dnsServer?: string; hostsFile?: string; concurrency?: string }) => {
+    .action(async (o: { config?: string; bootstrap?: string; admin?: string; dnsServer?: string; hostsFile?: string; identityDir?: string; concurrency?: string }) => {
       if (o.config === undefined && o.bootstrap === undefined) throw new CliError('outpost proxy: give --config FILE or --bootstrap FILE', 2);
       let concurrency: number | undefined;
       if (o.concurrency !== undefined) {
@@ -28,6 +30,7 @@ export function registerProxy(program: Command): void {
           ...(o.dnsServer !== undefined ? { dnsServer: o.dnsServer } : {}),
           ...(o.hostsFile !== undefined ? { hostsFile: o.hostsFile } : {}),
           ...(concurrency !== undefined ? { concurrency } : {}),
+          ...(o.identityDir !== undefined ? { identityDir: resolve(o.identityDir) } : {}),
         });
       } catch (err) {
         if (err instanceof ProxyStartError) throw new CliError(`outpost proxy: ${err.message}`, 1);

@@ -1,6 +1,6 @@
 // Registry services + DestinationRules → clusters: `outbound|port|subset|host`, discovery type, endpoints, TLS origination, pools.
 import type { KubeObject } from '../../api/object.js';
-import { outboundClusterName } from '../../proxyconfig/naming.js';
+import { istioMutualSni, outboundClusterName } from '../../proxyconfig/naming.js';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, type Cluster, type ClusterService, type ConnectionPool, type Endpoint, type OutlierDetection, type UpstreamTls } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.js';
@@ -158,10 +158,15 @@ function outlierDetection(policy: Rec): OutlierDetection | undefined {
 }
 
 /** The cluster's TLS origination; 'unavailable' when named material cannot be used (the cluster then fails closed). */
-function upstreamTls(policy: Rec, service: MeshService, credentialNameApplies: boolean, read: (value: string) => MaterialResult): UpstreamTls | undefined | 'unavailable' {
+function upstreamTls(policy: Rec, service: MeshService, credentialNameApplies: boolean, read: (value: string) => MaterialResult, sni: () => string): UpstreamTls | undefined | 'unavailable' {
   const tls = rec(policy.tls);
   const mode = str(tls.mode);
-  if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined; // DISABLE; ISTIO_MUTUAL is the mesh's own mTLS, not modelled.
+  if (mode === 'ISTIO_MUTUAL') {
+    // The mesh's own mTLS: the proxy's workload certificate; SANs only when the rule names them.
+    const sans = strArr(tls.subjectAltNames);
+    return { mode, sni: str(tls.sni) ?? sni(), ...(sans.length ? { subjectAltNames: sans } : {}) };
+  }
+  if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined; // DISABLE, or no tls: auto mTLS may apply.
   const material = upstreamMaterial(tls, credentialNameApplies, read);
   if ('problem' in material) return 'unavailable';
   const out: { -readonly [K in keyof UpstreamTls]: UpstreamTls[K] } = { mode };
@@ -205,6 +210,10 @@ export interface ClusterBuildContext {
   readonly destinationRules: DestinationRuleIndex;
   /** TLS material by the value a resource names (memoised per translation). */
   readonly readMaterial: (value: string) => MaterialResult;
+  /** meshConfig.enableAutoMtls. */
+  readonly autoMtls: boolean;
+  /** The PeerAuthentication mode of a destination workload port (auto mTLS skips DISABLE). */
+  readonly peerMode: (namespace: string, labels: Readonly<Record<string, string>>, port: number | undefined) => 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 }
 
 function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels: Readonly<Record<string, string>> | undefined): Endpoint[] {
@@ -223,9 +232,25 @@ function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels:
   return out;
 }
 
+/**
+ * Istio's auto mTLS: with no tls in the DestinationRule, a sidecar sends mTLS to endpoints that run
+ * a proxy, unless their PeerAuthentication is DISABLE. On the local mesh only gateway pods take
+ * inbound traffic through a proxy, so those are the endpoints that qualify. HTTP clusters only.
+ */
+function autoMtls(service: MeshService, port: ServicePort, subset: string | undefined, policy: Rec, ctx: ClusterBuildContext): UpstreamTls | undefined {
+  if (!ctx.autoMtls || str(rec(policy.tls).mode) !== undefined) return undefined;
+  if (service.origin !== 'Service' || !isHttpProtocol(port.protocol) || service.endpoints.length === 0) return undefined;
+  for (const e of service.endpoints) {
+    if (!e.meshGateway) return undefined;
+    if (ctx.peerMode(service.namespace, e.labels, e.ports.get(port.port)) === 'DISABLE') return undefined;
+  }
+  return { mode: 'ISTIO_MUTUAL', auto: true, sni: istioMutualSni(port.port, subset, service.host) };
+}
+
 function buildCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, subsetLabels: Readonly<Record<string, string>> | undefined, policy: Rec, ctx: ClusterBuildContext, drHasSelector: boolean): Cluster {
   const merged = policyForPort(policy, port.port);
-  const tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial);
+  const tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial, () => istioMutualSni(port.port, subset, service.host))
+    ?? autoMtls(service, port, subset, merged, ctx);
   if (tls === 'unavailable') return failClosedCluster(service, ref, port, subset, merged);
   const type = discoveryType(service);
   const endpoints = type === 'ORIGINAL_DST' ? [] : clusterEndpoints(service, port, subsetLabels);
@@ -237,7 +262,7 @@ function buildCluster(service: MeshService, ref: ClusterService, port: ServicePo
     endpoints: type === 'LOGICAL_DNS' && endpoints.length > 1 ? endpoints.slice(0, 1) : endpoints,
     lbPolicy: lbPolicy(merged),
     connectTimeoutMs: durationMs(rec(rec(merged.connectionPool).tcp).connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    protocol: clusterProtocol(service, port, tls !== undefined, merged),
+    protocol: clusterProtocol(service, port, tls !== undefined && tls.mode !== 'ISTIO_MUTUAL', merged),
     ...(tls ? { tls } : {}),
     ...(pool ? { connectionPool: pool } : {}),
     ...(od ? { outlierDetection: od } : {}),

@@ -64,7 +64,9 @@ function serverKind(s: ServerModel): ServerKind {
 
 function downstreamTls(s: ServerModel, ctx: ClusterBuildContext): DownstreamTls | undefined | 'invalid' {
   const mode = s.tls?.mode;
-  if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined; // ISTIO_MUTUAL: mesh mTLS is not modelled, the hop stays plain.
+  // The mesh's own mTLS, with the gateway's workload certificate (egress TLS origination: sidecars → port 443).
+  if (mode === 'ISTIO_MUTUAL') return { mode };
+  if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined;
   // Unreadable certificates: reported by the control plane (tlsMaterialProblems); the port is not served.
   const m = serverMaterial({ ...s.tls!, mode }, ctx.readMaterial);
   if ('problem' in m) return 'invalid';
@@ -101,6 +103,11 @@ export function translateGateway(input: GatewayInput): GatewayOutput {
     }
   }
   const vsByAge = [...input.virtualServices].sort((a, b) => compareStrings(a.age, b.age));
+  // Plain servers also take mesh mTLS from sidecars (auto mTLS), as the PeerAuthentication for this pod and port allows.
+  const meshMtls = (port: number): 'STRICT' | 'PERMISSIVE' | undefined => {
+    const m = input.clusterContext.peerMode(identity.namespace, identity.labels, port);
+    return m === 'DISABLE' ? undefined : m;
+  };
   const listeners: Listener[] = [];
   const routeTables: RouteTable[] = [];
 
@@ -149,7 +156,8 @@ export function translateGateway(input: GatewayInput): GatewayOutput {
       const tls = servers.map((b) => downstreamTls(b.server, input.clusterContext)).find((t) => t !== undefined);
       if (tls === 'invalid') continue; // A terminating server without readable certificates cannot be served.
       routeTables.push({ name: table, virtualHosts });
-      listeners.push({ name: listenerName, address, port: targetPort, bindToPort: true, protocol: 'HTTP', routeTable: table, ...(tls ? { tls } : {}) });
+      const mtls = tls ? undefined : meshMtls(targetPort);
+      listeners.push({ name: listenerName, address, port: targetPort, bindToPort: true, protocol: 'HTTP', routeTable: table, ...(tls ? { tls } : {}), ...(mtls ? { mtls } : {}) });
     } else if (kind === 'TLS') {
       const chains: SniChain[] = [];
       const taken = new Set<string>();
@@ -178,7 +186,8 @@ export function translateGateway(input: GatewayInput): GatewayOutput {
         const rule = vs.tcp.find((r) => r.matches.length === 0 || r.matches.some((m) => l4MatchApplies(m, vs, ctx)));
         if (rule) { route = { clusters: weightedClusters(rule.destinations, ctx) }; break; }
       }
-      if (route) listeners.push({ name: listenerName, address, port: targetPort, bindToPort: true, protocol: 'TCP', route });
+      const mtls = meshMtls(targetPort);
+      if (route) listeners.push({ name: listenerName, address, port: targetPort, bindToPort: true, protocol: 'TCP', route, ...(mtls ? { mtls } : {}) });
     }
   }
 

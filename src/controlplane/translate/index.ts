@@ -13,6 +13,8 @@ import { translateGateway } from './gateway.js';
 import { gatewayModel, virtualServiceModel } from './istio-model.js';
 import type { GatewayModel, VirtualServiceModel } from './model.js';
 import { translateSidecar } from './sidecar.js';
+import { authorizationFor } from './authorization.js';
+import { meshSecurity, PeerAuthIndex } from './peer-authentication.js';
 
 export interface TranslateOptions {
   /**
@@ -208,7 +210,11 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   const registry = registryFor(snapshot);
   const m = snapshotModels(snapshot);
   const mesh = meshSettings(snapshot);
-  const clusterContext = { proxyNamespace: identity.namespace, proxyLabels: identity.labels, proxyIsGateway: identity.role === 'router', destinationRules: m.destinationRules, readMaterial: memoMaterial(readPem) };
+  const peerAuth = PeerAuthIndex.of(snapshot);
+  const clusterContext = {
+    proxyNamespace: identity.namespace, proxyLabels: identity.labels, proxyIsGateway: identity.role === 'router', destinationRules: m.destinationRules, readMaterial: memoMaterial(readPem),
+    autoMtls: meshSecurity(snapshot).autoMtls, peerMode: (ns: string, labels: Readonly<Record<string, string>>, port: number | undefined) => peerAuth.modeFor(ns, labels, port),
+  };
   let listeners: Listener[];
   let routeTables: RouteTable[];
   let clusters: Cluster[];
@@ -218,6 +224,7 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   } else {
     ({ mesh: effectiveMesh, listeners, routeTables, clusters } = translateSidecar({ snapshot, identity, mesh, registry, virtualServices: m.virtualServices, clusterContext }));
   }
+  const authorization = authorizationFor(snapshot, identity);
   const body = {
     apiVersion: PROXY_CONFIG_API,
     // Every map that comes from input is key-sorted where it is built, so plain JSON text is canonical.
@@ -226,7 +233,11 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
     listeners: uniqueByName(listeners),
     routeTables: uniqueByName(routeTables),
     clusters: uniqueSortedByName(clusters),
+    ...(authorization !== undefined ? { authorization } : {}),
   };
   const version = contentVersion(body);
-  return { apiVersion: body.apiVersion, version, proxy: body.proxy, mesh: body.mesh, listeners: body.listeners, routeTables: body.routeTables, clusters: body.clusters };
+  return {
+    apiVersion: body.apiVersion, version, proxy: body.proxy, mesh: body.mesh, listeners: body.listeners, routeTables: body.routeTables, clusters: body.clusters,
+    ...(authorization !== undefined ? { authorization } : {}),
+  };
 }

@@ -2,13 +2,18 @@
 // tables, SNI routers and cluster runtimes. Built aside; any error here is a NACK.
 import tls from 'node:tls';
 import type {
-  Cluster, DownstreamTls, HttpListener, Listener, OutboundListener, ProxyConfig, TcpListener, TlsPassthroughListener,
+  Cluster, PemDownstreamTls, HttpListener, Listener, OutboundListener, ProxyConfig, TcpListener, TlsPassthroughListener,
 } from '../../proxyconfig/types.js';
 import { compileRouteTable, ConfigError, type CompiledRouteTable } from '../routing/index.js';
 import { SniRouter } from '../l4/sni-router.js';
 import { ClusterRuntime } from '../upstream/cluster-runtime.js';
 import { validateUpstreamTls } from '../upstream/tls-origination.js';
 import type { Resolver } from '../dns/resolver.js';
+import type { WorkloadIdentity } from '../identity/workload-identity.js';
+import { Authorizer } from '../authz/engine.js';
+
+/** How a listener takes mesh mTLS (see ListenerBase.mtls; ISTIO_MUTUAL servers are STRICT). */
+export type MeshTlsMode = 'STRICT' | 'PERMISSIVE' | undefined;
 
 export interface CompiledHttpListener {
   readonly kind: 'HTTP';
@@ -18,22 +23,26 @@ export interface CompiledHttpListener {
   readonly tls: tls.TlsOptions | undefined;
   /** Identity of the TLS material, to know when a listener's TLS server must be rebuilt. */
   readonly tlsKey: string;
+  readonly mesh: MeshTlsMode;
 }
 
 export interface CompiledTlsListener {
   readonly kind: 'TLS';
   readonly listener: TlsPassthroughListener;
+  readonly mesh: MeshTlsMode;
   readonly sni: SniRouter;
 }
 
 export interface CompiledTcpListener {
   readonly kind: 'TCP';
   readonly listener: TcpListener;
+  readonly mesh: MeshTlsMode;
 }
 
 export interface CompiledOutboundListener {
   readonly kind: 'OUTBOUND';
   readonly listener: OutboundListener;
+  readonly mesh: MeshTlsMode;
   readonly fallbackRoutes: CompiledRouteTable;
 }
 
@@ -52,6 +61,8 @@ export class CompiledConfig {
     /** bindToPort:false listeners by port, reached through the OutboundListener. */
     readonly virtualByPort: ReadonlyMap<number, CompiledListener>,
     readonly clusters: ReadonlyMap<string, ClusterRuntime>,
+    /** The AuthorizationPolicies in force; undefined: everything is allowed. */
+    readonly authz: Authorizer | undefined,
   ) {
     this.version = config.version;
     this.isRouter = config.proxy.role === 'router';
@@ -67,7 +78,7 @@ export function listenerKey(address: string, port: number): string {
  * Compiles `cfg`. Cluster runtimes whose definition is unchanged are taken from `previous`
  * (the caller closes the ones not carried over once the swap is done).
  */
-export function compileConfig(cfg: ProxyConfig, previous: ReadonlyMap<string, ClusterRuntime> | undefined, resolver: Resolver): CompiledConfig {
+export function compileConfig(cfg: ProxyConfig, previous: ReadonlyMap<string, ClusterRuntime> | undefined, resolver: Resolver, identity?: WorkloadIdentity): CompiledConfig {
   if (cfg === null || typeof cfg !== 'object') throw new ConfigError('config: not an object');
   if (!Array.isArray(cfg.listeners) || !Array.isArray(cfg.routeTables) || !Array.isArray(cfg.clusters)) {
     throw new ConfigError('config: listeners, routeTables and clusters must be arrays');
@@ -120,29 +131,41 @@ export function compileConfig(cfg: ProxyConfig, previous: ReadonlyMap<string, Cl
     // The source address is part of a pool's identity: a new workload address means new connections.
     const key = `${JSON.stringify(c)}|${cfg.proxy.ip ?? ''}`;
     const prev = previous?.get(c.name);
-    clusters.set(c.name, prev !== undefined && prev.definitionKey === key ? prev : new ClusterRuntime(c, resolver, key, cfg.proxy.ip));
+    clusters.set(c.name, prev !== undefined && prev.definitionKey === key ? prev : new ClusterRuntime(c, resolver, key, cfg.proxy.ip, identity));
   }
-  return new CompiledConfig(cfg, byName, bound, virtualByPort, clusters);
+  const authz = cfg.authorization === undefined ? undefined : new Authorizer(cfg.authorization);
+  return new CompiledConfig(cfg, byName, bound, virtualByPort, clusters, authz);
+}
+
+function meshMode(l: Listener, where: string): MeshTlsMode {
+  const m = l.mtls;
+  if (m !== undefined && m !== 'STRICT' && m !== 'PERMISSIVE') throw new ConfigError(`${where}: mtls must be STRICT or PERMISSIVE`);
+  return m;
 }
 
 function compileListener(l: Listener, where: string, table: (n: string, w: string) => CompiledRouteTable): CompiledListener {
+  const mesh = meshMode(l, where);
   switch (l.protocol) {
     case 'HTTP': {
+      if (l.tls?.mode === 'ISTIO_MUTUAL') {
+        return { kind: 'HTTP', listener: l, routes: table(l.routeTable, where), tls: undefined, tlsKey: '', mesh: 'STRICT' };
+      }
       const t = l.tls ? downstreamTls(l.tls, where) : undefined;
-      return { kind: 'HTTP', listener: l, routes: table(l.routeTable, where), tls: t, tlsKey: l.tls ? JSON.stringify(l.tls) : '' };
+      return { kind: 'HTTP', listener: l, routes: table(l.routeTable, where), tls: t, tlsKey: l.tls ? JSON.stringify(l.tls) : '', mesh: t ? undefined : mesh };
     }
     case 'TLS':
-      return { kind: 'TLS', listener: l, sni: new SniRouter(l) };
+      return { kind: 'TLS', listener: l, sni: new SniRouter(l), mesh };
     case 'TCP':
-      return { kind: 'TCP', listener: l };
+      return { kind: 'TCP', listener: l, mesh };
     case 'OUTBOUND':
-      return { kind: 'OUTBOUND', listener: l, fallbackRoutes: table(l.fallbackRouteTable, where) };
+      return { kind: 'OUTBOUND', listener: l, fallbackRoutes: table(l.fallbackRouteTable, where), mesh: undefined };
     default:
       throw new ConfigError(`${where}: unknown protocol ${JSON.stringify((l as { protocol: unknown }).protocol)}`);
   }
 }
 
-function downstreamTls(t: DownstreamTls, where: string): tls.TlsOptions {
+function downstreamTls(t: PemDownstreamTls, where: string): tls.TlsOptions {
+  if ((t.mode as string) !== 'SIMPLE' && t.mode !== 'MUTUAL') throw new ConfigError(`${where}: unknown tls mode ${JSON.stringify(t.mode)}`);
   if (t.mode === 'MUTUAL' && !t.caCertificates) throw new ConfigError(`${where}: tls MUTUAL needs caCertificates`);
   const opts: tls.TlsOptions = {
     cert: t.certificateChain, key: t.privateKey,

@@ -23,6 +23,8 @@ import { DnsError } from '../dns/resolver.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
 import type { BodySink, BodySource, Downstream } from './downstream.js';
+import { peerOf, type PeerInfo } from '../identity/workload-identity.js';
+import { RBAC_DENIED_BODY } from '../authz/engine.js';
 
 /** How an upstream attempt failed before a response was committed downstream. */
 type FailureKind = 'connect' | 'reset' | 'refused' | 'protocol' | 'per-try-timeout' | 'overflow';
@@ -83,8 +85,12 @@ export class Exchange implements AccessLogEntry, RequestView {
   upstreamLocalAddress: string | undefined = undefined;
   requestedServerName: string | undefined;
   routeName: string | undefined = undefined;
+  readonly peerUriSan: string | undefined;
 
   readonly #rt: ProxyRuntime;
+  readonly #peer: PeerInfo | undefined;
+  /** AuthorizationPolicy applies (a request a listener accepted itself, not outbound traffic). */
+  readonly #authorize: boolean;
   readonly #cfg: CompiledConfig;
   readonly #ds: Downstream;
   readonly #isH2: boolean;
@@ -118,7 +124,7 @@ export class Exchange implements AccessLogEntry, RequestView {
   /** Endpoints tried so far, which a retry avoids. */
   #tried: Set<UpstreamTarget> | undefined = undefined;
 
-  constructor(rt: ProxyRuntime, ds: Downstream, port: number, target: { authority: string; path: string } | undefined, sni?: string) {
+  constructor(rt: ProxyRuntime, ds: Downstream, port: number, target: { authority: string; path: string } | undefined, sni?: string, authorize = false) {
     this.#rt = rt;
     this.#cfg = rt.current;
     this.#ds = ds;
@@ -140,8 +146,12 @@ export class Exchange implements AccessLogEntry, RequestView {
       this.authority = ds.authority;
       this.path = ds.url;
     }
-    this.scheme = ds.encrypted ? 'https' : 'http';
-    this.requestedServerName = sni;
+    const peer = peerOf(sock);
+    this.#peer = peer;
+    this.peerUriSan = peer?.uriSan;
+    this.#authorize = authorize;
+    this.scheme = ds.encrypted || peer !== undefined ? 'https' : 'http';
+    this.requestedServerName = sni ?? peer?.sni;
     ds.onClose(this.#onClose);
   }
 
@@ -201,6 +211,7 @@ export class Exchange implements AccessLogEntry, RequestView {
       this.#localReply(400, ResponseFlag.DPE, D.INVALID_AUTHORITY, 'Bad Request');
       return;
     }
+    if (this.#authorize && this.#cfg.authz !== undefined && !this.#authorized()) return;
     const vh = table.findVirtualHost(this.authority, this.#port);
     const route = vh?.match(this);
     if (route === undefined) {
@@ -217,6 +228,29 @@ export class Exchange implements AccessLogEntry, RequestView {
       }
     }
     this.#afterDelay(route);
+  }
+
+  /** Envoy's RBAC HTTP filter: false when the request was denied (403 answered, counted). */
+  #authorized(): boolean {
+    const rt = this.#rt;
+    const sock = this.#sock;
+    const v = this.#cfg.authz!.evaluate({
+      principal: this.#peer?.principal,
+      sourceIp: sock?.remoteAddress,
+      destinationIp: sock?.localAddress,
+      destinationPort: this.#port,
+      sni: this.requestedServerName,
+      http: { host: this.authority, method: this.method, path: this.path, header: (n) => this.header(n) },
+    });
+    if (v.audited) rt.metrics.rbac('http', 'logged');
+    if (v.shadowDenied) rt.metrics.rbac('http', 'shadow_denied');
+    if (v.allowed) {
+      rt.metrics.rbac('http', 'allowed');
+      return true;
+    }
+    rt.metrics.rbac('http', 'denied');
+    this.#localReply(403, '', v.details!, RBAC_DENIED_BODY);
+    return false;
   }
 
   #afterDelay(route: Route): void {
@@ -653,6 +687,7 @@ export class Exchange implements AccessLogEntry, RequestView {
       requestBytes: this.bytesReceived,
       responseBytes: this.bytesSent,
       ...(this.#grpcStatus !== undefined ? { grpcStatus: this.#grpcStatus } : {}),
+      ...(this.peerUriSan !== undefined ? { peerUriSan: this.peerUriSan } : {}),
     });
   };
 }

@@ -11,6 +11,19 @@ import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
 import type { UpstreamTarget } from '../upstream/endpoints.js';
 import { DnsError } from '../dns/resolver.js';
 import { sourceAddressFor } from '../upstream/source-address.js';
+import { peerOf } from '../identity/workload-identity.js';
+import tls from 'node:tls';
+
+/** Resets a connection (RST); a TLS socket (mesh mTLS) has no TCP handle of its own: destroy it and reset the one below. */
+export function resetSocket(s: Socket): void {
+  if (s instanceof tls.TLSSocket) {
+    const raw = (s as unknown as { _parent?: Socket })._parent;
+    s.destroy();
+    if (raw !== undefined && !raw.destroyed) { try { raw.resetAndDestroy(); } catch { raw.destroy(); } }
+    return;
+  }
+  s.resetAndDestroy();
+}
 
 export interface TcpSessionInfo {
   /** SNI from the ClientHello, or the CONNECT host. */
@@ -47,9 +60,11 @@ export class TcpLogEntry implements AccessLogEntry {
   readonly downstreamRemoteAddress: string;
   requestedServerName: string | undefined;
   routeName: string | undefined;
+  readonly peerUriSan: string | undefined;
 
   constructor(socket: Socket, startTime: number, sni: string | undefined, routeName: string | undefined) {
     this.startTime = startTime;
+    this.peerUriSan = peerOf(socket)?.uriSan;
     this.downstreamLocalAddress = `${socket.localAddress}:${socket.localPort}`;
     this.downstreamRemoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     this.requestedServerName = sni;
@@ -75,13 +90,13 @@ export function refuseConnection(rt: ProxyRuntime, socket: Socket, info: TcpSess
   e.connectionTerminationDetails = termination;
   e.upstreamCluster = cluster;
   e.bytesReceived = Math.max(0, socket.bytesRead - (info.readBaseline ?? 0));
-  socket.resetAndDestroy();
+  resetSocket(socket);
   e.durationMs = Date.now() - e.startTime;
   rt.accessLog?.log(e);
   if (cluster !== undefined) {
     const cr = rt.current.clusters.get(cluster);
-    rt.metrics.tcpOpened(cr?.cluster, cluster);
-    rt.metrics.tcpClosed(cr?.cluster, cluster, 0, e.bytesReceived, flag);
+    rt.metrics.tcpOpened(cr?.cluster, cluster, e.peerUriSan);
+    rt.metrics.tcpClosed(cr?.cluster, cluster, 0, e.bytesReceived, flag, e.peerUriSan);
   }
 }
 
@@ -98,7 +113,7 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
   }
   e.upstreamCluster = wc.cluster;
   const cr = cfg.clusters.get(wc.cluster);
-  rt.metrics.tcpOpened(cr?.cluster, wc.cluster);
+  rt.metrics.tcpOpened(cr?.cluster, wc.cluster, e.peerUriSan);
 
   let upstream: Socket | undefined;
   let closed = false;
@@ -111,11 +126,11 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
     e.bytesSent = Math.max(0, downstream.bytesWritten - writtenBase);
     e.durationMs = Math.round(performance.now() - startHr);
     rt.accessLog?.log(e);
-    rt.metrics.tcpClosed(cr?.cluster, wc.cluster, e.bytesSent, e.bytesReceived, e.responseFlags);
+    rt.metrics.tcpClosed(cr?.cluster, wc.cluster, e.bytesSent, e.bytesReceived, e.responseFlags, e.peerUriSan);
   };
   const fail = (flag: string): void => {
     e.responseFlags = addResponseFlag(e.responseFlags, flag);
-    downstream.resetAndDestroy();
+    resetSocket(downstream);
     upstream?.destroy();
     finish();
   };

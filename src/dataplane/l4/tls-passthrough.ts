@@ -6,6 +6,7 @@ import type { CompiledTlsListener } from '../config/compile.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { ResponseFlag } from '../telemetry/flags.js';
 import { proxyTcp, refuseConnection } from './tcp-proxy.js';
+import { authorizeConnection } from '../authz/connection.js';
 
 const TIMED_OUT = Symbol('timeout');
 
@@ -60,6 +61,7 @@ export function handleTlsPassthrough(rt: ProxyRuntime, l: CompiledTlsListener, s
       refuseConnection(rt, socket, { sni, startTime }, ResponseFlag.NR, 'filter_chain_not_found');
       return;
     }
+    if (!authorizeConnection(rt, socket, l.listener.port, sni, startTime)) return;
     proxyTcp(rt, socket, route, { sni, startTime });
   }, (err: { code?: string }) => {
     if (err?.code === 'CLIENT_GONE') { socket.destroy(); return; }

@@ -11,6 +11,7 @@ import type { ProxyRuntime } from '../runtime.js';
 import { ResponseFlag, RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { TcpLogEntry } from '../l4/tcp-proxy.js';
 import { H1Server, type H1ClientError, type H1Limits } from '../http1/server.js';
+import { peerOf, setPeer } from '../identity/workload-identity.js';
 
 export type RequestHandler = (ds: Downstream) => void;
 /** A CONNECT request on an HTTP/1 connection (outbound listeners): the socket is handed over. */
@@ -41,6 +42,8 @@ export class HttpServers {
   readonly #sockets = new Set<Socket>();
   readonly #sessions = new Set<http2.Http2Session>();
   #sweepTimer: NodeJS.Timeout | undefined;
+  /** The socket being handed to node's h2c server: its session is created synchronously, inside the emit. */
+  #handing: Socket | undefined;
 
   readonly #onNodeRequest: (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -94,7 +97,12 @@ export class HttpServers {
       // Listener sockets are half-open (for TCP tunnels); an h2 client's FIN ends the connection,
       // as in Envoy, or node's session would sit in CLOSE-WAIT forever.
       socket.allowHalfOpen = false;
-      this.h2.emit('connection', socket);
+      this.#handing = socket;
+      try {
+        this.h2.emit('connection', socket);
+      } finally {
+        this.#handing = undefined;
+      }
     } else this.h1.accept(socket);
   }
 
@@ -107,6 +115,9 @@ export class HttpServers {
     s.on('session', (session: http2.Http2Session) => {
       this.#sessions.add(session);
       session.on('error', () => {});
+      // A session's `socket` is a proxy object: the mTLS peer of the real socket is copied onto it.
+      const peer = peerOf(this.#handing);
+      if (peer !== undefined) setPeer(session.socket, peer);
       // As for h2c (#dispatchPlain): the client's FIN ends the connection. The TLS socket the
       // secure server made takes the listener socket's half-open setting otherwise.
       const sock = session.socket as unknown as { allowHalfOpen?: boolean } | undefined;

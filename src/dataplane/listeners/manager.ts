@@ -11,6 +11,8 @@ import type { ProxyRuntime } from '../runtime.js';
 import { log } from '../log.js';
 import { HttpServers, sniffFirst, type HttpLimits } from './http-servers.js';
 import { handleConnect, handleOutboundRequest, handleOutboundTls, notFound } from './outbound.js';
+import { acceptMesh, MeshTlsTerminator } from './mesh-tls.js';
+import { authorizeConnection } from '../authz/connection.js';
 
 interface BoundSocket {
   readonly key: string;
@@ -30,6 +32,7 @@ export class ListenerManager {
   readonly #servers = new Map<string, HttpServers>();
   /** The last compiled version of each listener name, for requests on a connection whose listener was removed. */
   readonly #last = new Map<string, CompiledListener>();
+  #terminator: MeshTlsTerminator | undefined;
 
   constructor(rt: ProxyRuntime, limits: HttpLimits, drainMs: number) {
     this.#rt = rt;
@@ -91,6 +94,7 @@ export class ListenerManager {
     }
     for (const s of this.#servers.values()) s.destroyAll();
     for (const b of this.#bound.values()) for (const s of b.sockets) s.destroy();
+    this.#terminator?.close();
     this.#bound.clear();
     this.#servers.clear();
     await Promise.all(closing);
@@ -136,15 +140,20 @@ export class ListenerManager {
       case 'HTTP': {
         const s = this.#serversFor(cl);
         if (cl.tls !== undefined) s.acceptTls(socket);
-        else s.acceptPlain(socket, undefined);
+        else acceptMesh(cl.mesh, this.#meshTerminator(), socket, (sock, first) => s.acceptPlain(sock, first), `listener ${name}`);
         return;
       }
       case 'TLS':
         handleTlsPassthrough(this.#rt, cl, socket);
         return;
-      case 'TCP':
-        proxyTcp(this.#rt, socket, cl.listener.route, {});
+      case 'TCP': {
+        const start = Date.now();
+        acceptMesh(cl.mesh, this.#meshTerminator(), socket, (sock) => {
+          if (!authorizeConnection(this.#rt, sock, cl.listener.port, undefined, start)) return;
+          proxyTcp(this.#rt, sock, cl.listener.route, { startTime: start });
+        }, `listener ${name}`);
         return;
+      }
       case 'OUTBOUND':
         sniffFirst(socket, (first) => {
           if (first === null) { socket.destroy(); return; }
@@ -154,6 +163,14 @@ export class ListenerManager {
         });
         return;
     }
+  }
+
+  /** The mTLS terminator of this proxy's workload identity; undefined when the proxy has none. */
+  #meshTerminator(): MeshTlsTerminator | undefined {
+    const id = this.#rt.identity;
+    if (id === undefined) return undefined;
+    this.#terminator ??= new MeshTlsTerminator(id);
+    return this.#terminator;
   }
 
   #serversFor(cl: CompiledListener): HttpServers {
@@ -176,7 +193,8 @@ export class ListenerManager {
       s = new HttpServers(rt, (ds) => {
         const cur = rt.current.byName.get(name) ?? last.get(name);
         if (cur === undefined || cur.kind !== 'HTTP') { notFound(ds); return; }
-        new Exchange(rt, ds, cur.listener.port, undefined).run(cur.routes);
+        // AuthorizationPolicy guards what a listener accepts itself, not a sidecar's outbound traffic handed over to it.
+        new Exchange(rt, ds, cur.listener.port, undefined, undefined, cur.listener.bindToPort).run(cur.routes);
       }, this.#limits);
       if (cl.kind === 'HTTP') s.setTls(cl.tls, cl.tlsKey);
     }

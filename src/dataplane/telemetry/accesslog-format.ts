@@ -36,6 +36,10 @@ export interface AccessLogEntry {
   downstreamRemoteAddress: string;
   requestedServerName?: string;
   routeName?: string;
+  /** The mTLS peer certificate's URI SAN (%DOWNSTREAM_PEER_URI_SAN%). */
+  peerUriSan?: string;
+  /** This proxy's own URI SAN on that connection (%DOWNSTREAM_LOCAL_URI_SAN%). */
+  localUriSan?: string;
 }
 
 /** Istio's default TEXT format (EnvoyTextLogFormat), Istio ≥ 1.24. */
@@ -138,6 +142,8 @@ const SIMPLE: Record<string, { get: Getter; numeric?: boolean }> = {
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS: { get: (e) => e.downstreamRemoteAddress },
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: { get: (e) => addrWithoutPort(e.downstreamRemoteAddress) },
   REQUESTED_SERVER_NAME: { get: (e) => e.requestedServerName },
+  DOWNSTREAM_PEER_URI_SAN: { get: (e) => e.peerUriSan },
+  DOWNSTREAM_LOCAL_URI_SAN: { get: (e) => e.localUriSan },
   ROUTE_NAME: { get: (e) => e.routeName },
   HOSTNAME: { get: () => HOSTNAME },
   RESPONSE_DURATION: { get: (e) => (e.upstreamServiceTimeMs === undefined ? undefined : Math.floor(e.upstreamServiceTimeMs)), numeric: true },

@@ -26,7 +26,12 @@ export interface RequestRecord {
   requestBytes: number;
   responseBytes: number;
   grpcStatus?: string;
+  /** The caller's SPIFFE ID when the request came over mesh mTLS. */
+  peerUriSan?: string;
 }
+
+/** Envoy's RBAC filter outcomes (HTTP filter `http`, network filter `tcp`). */
+export type RbacOutcome = 'allowed' | 'denied' | 'logged' | 'shadow_denied';
 
 class Histogram {
   /** Per-bucket counts (not cumulative); the last slot is +Inf. */
@@ -97,6 +102,7 @@ export interface HistogramData {
 export interface MetricsSnapshot {
   http: Array<{ labels: string; requests: number; duration: HistogramData; requestBytes: HistogramData; responseBytes: HistogramData }>;
   tcp: Array<{ labels: string; opened: number; closed: number; sent: number; received: number }>;
+  rbac?: Record<string, number>;
 }
 
 function histData(h: Histogram): HistogramData {
@@ -111,6 +117,9 @@ function addHist(h: Histogram, d: HistogramData): void {
 
 export class ProxyMetrics {
   readonly #source: string;
+  /** #source with source_principal set to a caller's SPIFFE ID, by ID (bounded). */
+  readonly #sourceByPeer = new Map<string, string>();
+  readonly #rbac = new Map<string, number>();
   readonly #tag: string;
   /** Per cluster name: the destination labels up to request_protocol. */
   readonly #destLabels = new Map<string, string>();
@@ -130,6 +139,23 @@ export class ProxyMetrics {
       `reporter="source",source_workload="${esc(identity.workload)}",source_workload_namespace="${esc(identity.namespace)}",` +
       `source_principal="${UNKNOWN}",source_app="${esc(app ?? UNKNOWN)}",source_version="${esc(version ?? UNKNOWN)}",` +
       `source_canonical_service="${esc(canonical)}",source_canonical_revision="${esc(revision)}",source_cluster="Kubernetes"`;
+  }
+
+  /** The source labels: the proxy's own, with the mTLS caller's principal when there is one. */
+  #sourceFor(peer: string | undefined): string {
+    if (peer === undefined) return this.#source;
+    let s = this.#sourceByPeer.get(peer);
+    if (s === undefined) {
+      s = this.#source.replace(`source_principal="${UNKNOWN}"`, `source_principal="${esc(peer)}"`);
+      if (this.#sourceByPeer.size < 10_000) this.#sourceByPeer.set(peer, s);
+    }
+    return s;
+  }
+
+  /** Counts an authorization outcome (`envoy_http_rbac_denied`, `envoy_tcp_rbac_allowed`, …). */
+  rbac(filter: 'http' | 'tcp', outcome: RbacOutcome): void {
+    const k = `envoy_${filter}_rbac_${outcome}`;
+    this.#rbac.set(k, (this.#rbac.get(k) ?? 0) + 1);
   }
 
   #dest(cluster: Cluster | undefined, clusterName: string): string {
@@ -162,7 +188,7 @@ export class ProxyMetrics {
   recordRequest(r: RequestRecord): void {
     const flags = r.responseFlags || '-';
     const grpc = r.grpcStatus ?? '';
-    const plain = flags === '-' && grpc === '' && r.protocol === 'http';
+    const plain = flags === '-' && grpc === '' && r.protocol === 'http' && r.peerUriSan === undefined;
     let byCode: Map<number, HttpSeries> | undefined;
     let s: HttpSeries | undefined;
     if (plain) {
@@ -184,37 +210,38 @@ export class ProxyMetrics {
   }
 
   #series(r: RequestRecord, flags: string, grpc: string): HttpSeries {
-    const key = `${r.clusterName}\u0000${r.protocol}\u0000${r.responseCode}\u0000${flags}\u0000${grpc}`;
+    const peer = r.peerUriSan;
+    const key = `${r.clusterName}\u0000${r.protocol}\u0000${r.responseCode}\u0000${flags}\u0000${grpc}\u0000${peer ?? ''}`;
     let s = this.#http.get(key);
     if (s === undefined) {
       s = new HttpSeries(
-        `${this.#source}${this.#dest(r.cluster, r.clusterName)},request_protocol="${r.protocol}",response_flags="${esc(flags)}",` +
-          `connection_security_policy="${UNKNOWN}",response_code="${r.responseCode}",grpc_response_status="${esc(grpc)}"`,
+        `${this.#sourceFor(peer)}${this.#dest(r.cluster, r.clusterName)},request_protocol="${r.protocol}",response_flags="${esc(flags)}",` +
+          `connection_security_policy="${peer === undefined ? UNKNOWN : 'mutual_tls'}",response_code="${r.responseCode}",grpc_response_status="${esc(grpc)}"`,
       );
       this.#http.set(key, s);
     }
     return s;
   }
 
-  #tcpSeries(cluster: Cluster | undefined, clusterName: string, flags: string): TcpSeries {
-    const key = `${clusterName}\u0000${flags}`;
+  #tcpSeries(cluster: Cluster | undefined, clusterName: string, flags: string, peer: string | undefined): TcpSeries {
+    const key = `${clusterName}\u0000${flags}\u0000${peer ?? ''}`;
     let s = this.#tcp.get(key);
     if (s === undefined) {
       s = new TcpSeries(
-        `${this.#source}${this.#dest(cluster, clusterName)},request_protocol="tcp",response_flags="${esc(flags)}",connection_security_policy="${UNKNOWN}"`,
+        `${this.#sourceFor(peer)}${this.#dest(cluster, clusterName)},request_protocol="tcp",response_flags="${esc(flags)}",connection_security_policy="${peer === undefined ? UNKNOWN : 'mutual_tls'}"`,
       );
       this.#tcp.set(key, s);
     }
     return s;
   }
 
-  tcpOpened(cluster: Cluster | undefined, clusterName: string): void {
+  tcpOpened(cluster: Cluster | undefined, clusterName: string, peerUriSan?: string): void {
     // Flags are unknown when a connection opens; Istio reports `-` there.
-    this.#tcpSeries(cluster, clusterName, '-').opened++;
+    this.#tcpSeries(cluster, clusterName, '-', peerUriSan).opened++;
   }
 
-  tcpClosed(cluster: Cluster | undefined, clusterName: string, sentBytes: number, receivedBytes: number, responseFlags: string): void {
-    const s = this.#tcpSeries(cluster, clusterName, responseFlags || '-');
+  tcpClosed(cluster: Cluster | undefined, clusterName: string, sentBytes: number, receivedBytes: number, responseFlags: string, peerUriSan?: string): void {
+    const s = this.#tcpSeries(cluster, clusterName, responseFlags || '-', peerUriSan);
     s.closed++;
     s.sent += sentBytes;
     s.received += receivedBytes;
@@ -227,6 +254,7 @@ export class ProxyMetrics {
         labels: x.labels, requests: x.requests, duration: histData(x.duration), requestBytes: histData(x.requestBytes), responseBytes: histData(x.responseBytes),
       })),
       tcp: [...this.#tcp.values()].map((x) => ({ labels: x.labels, opened: x.opened, closed: x.closed, sent: x.sent, received: x.received })),
+      ...(this.#rbac.size > 0 ? { rbac: Object.fromEntries(this.#rbac) } : {}),
     };
   }
 
@@ -248,6 +276,12 @@ export class ProxyMetrics {
       x.sent += c.sent;
       x.received += c.received;
     }
+    this.#absorbRbac(snap.rbac);
+  }
+
+  #absorbRbac(r: Record<string, number> | undefined): void {
+    if (r === undefined) return;
+    for (const [k, v] of Object.entries(r)) this.#rbac.set(k, (this.#rbac.get(k) ?? 0) + v);
   }
 
   /** The /stats/prometheus body. */
@@ -276,6 +310,7 @@ export class ProxyMetrics {
       counter('istio_tcp_received_bytes_total', (s) => s.received, true);
       counter('istio_tcp_sent_bytes_total', (s) => s.sent, true);
     }
+    for (const [k, v] of [...this.#rbac.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) out.push(`# TYPE ${k} counter`, `${k} ${v}`);
     return out.join('\n') + '\n';
   }
 }

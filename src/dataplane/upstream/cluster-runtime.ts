@@ -5,7 +5,8 @@ import type { Cluster } from '../../proxyconfig/types.js';
 import { ClusterEndpoints, type UpstreamTarget } from './endpoints.js';
 import type { Resolver } from '../dns/resolver.js';
 import { H2Session } from './h2-session.js';
-import { originationOptions } from './tls-origination.js';
+import { effectiveUpstreamTls, originationOptions } from './tls-origination.js';
+import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { sourceAddressFor } from './source-address.js';
 import { H1Pool } from './h1-pool.js';
 
@@ -43,6 +44,8 @@ export class ClusterRuntime {
     readonly definitionKey: string,
     /** The proxy's workload address (ProxyIdentity.ip): the source of upstream connections where it can be. */
     readonly sourceIp?: string,
+    /** The proxy's workload identity, for ISTIO_MUTUAL clusters. */
+    private readonly identity?: WorkloadIdentity,
   ) {
     this.name = cluster.name;
     this.endpoints = new ClusterEndpoints(cluster, resolver);
@@ -67,7 +70,7 @@ export class ClusterRuntime {
   /** The HTTP connection pool for one endpoint; `host` is the request host (TLS SNI default). */
   upstream(target: UpstreamTarget, host: string): HttpUpstream {
     const c = this.cluster;
-    const t = c.tls;
+    const t = effectiveUpstreamTls(c.tls, this.identity);
     const sni = t ? (t.sni ?? hostOnly(target.hostname ?? host)) : '';
     const key = `${target.address}:${target.port}|${sni}`;
     let u = this.#upstreams.get(key);
@@ -79,7 +82,7 @@ export class ClusterRuntime {
       const origin = `${t ? 'https' : 'http'}://${addr}:${target.port}`;
       const h2: H2Upstream = {
         kind: 'h2', lastLocalAddress: undefined,
-        session: new H2Session(origin, t ? originationOptions(t, sni, ['h2']) : undefined, c.connectTimeoutMs, localAddress,
+        session: new H2Session(origin, t ? originationOptions(t, sni, ['h2'], this.identity) : undefined, c.connectTimeoutMs, localAddress,
           (s) => { const sock = s.socket; if (sock) h2.lastLocalAddress = `${sock.localAddress}:${sock.localPort}`; }),
       };
       u = h2;
@@ -87,7 +90,7 @@ export class ClusterRuntime {
       const pool = new H1Pool({
         address: target.address,
         port: target.port,
-        ...(t ? { tls: originationOptions(t, sni) } : {}),
+        ...(t ? { tls: originationOptions(t, sni, undefined, this.identity) } : {}),
         connectTimeoutMs: c.connectTimeoutMs,
         ...(localAddress !== undefined ? { localAddress } : {}),
         ...(cp?.maxConnections !== undefined ? { maxConnections: cp.maxConnections } : {}),

@@ -1,0 +1,72 @@
+// Mesh security settings (root namespace, trust domain, auto mTLS) and the PeerAuthentication in
+// force for a workload port: workload (selector, then port-level) over namespace over mesh, UNSET inherits.
+import type { KubeObject } from '../../api/object.js';
+import type { MeshSnapshot } from '../snapshot.js';
+import { activeIstio } from '../mesh-settings.js';
+import { ageKey, rec, str, strMap } from '../fields.js';
+import { labelsMatch } from '../hosts.js';
+
+export type EffectiveMtls = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+
+export interface MeshSecurity {
+  /** meshConfig.rootNamespace (Istio's default istio-system): its policies apply mesh-wide. */
+  readonly rootNamespace: string;
+  readonly trustDomain: string;
+  /** meshConfig.enableAutoMtls (default true). */
+  readonly autoMtls: boolean;
+}
+
+export function meshSecurity(snapshot: MeshSnapshot): MeshSecurity {
+  const mc = rec(rec(rec(activeIstio(snapshot)?.spec).values).meshConfig);
+  return {
+    rootNamespace: str(mc.rootNamespace) ?? 'istio-system',
+    trustDomain: str(mc.trustDomain) ?? 'cluster.local',
+    autoMtls: mc.enableAutoMtls !== false,
+  };
+}
+
+type Mode = 'UNSET' | EffectiveMtls;
+
+function modeOf(v: unknown): Mode {
+  const m = str(rec(v).mode);
+  return m === 'STRICT' || m === 'PERMISSIVE' || m === 'DISABLE' ? m : 'UNSET';
+}
+
+const indexes = new WeakMap<MeshSnapshot, PeerAuthIndex>();
+
+export class PeerAuthIndex {
+  readonly #all: readonly KubeObject[];
+  readonly #root: string;
+
+  private constructor(snapshot: MeshSnapshot) {
+    // Oldest first: among policies of one scope the oldest wins, as in Istio.
+    this.#all = [...snapshot.of('security.istio.io', 'PeerAuthentication')].sort((a, b) => {
+      const x = ageKey(a.metadata);
+      const y = ageKey(b.metadata);
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    this.#root = meshSecurity(snapshot).rootNamespace;
+  }
+
+  static of(snapshot: MeshSnapshot): PeerAuthIndex {
+    let i = indexes.get(snapshot);
+    if (i === undefined) indexes.set(snapshot, (i = new PeerAuthIndex(snapshot)));
+    return i;
+  }
+
+  /** The mode a workload accepts on `port` (its own, target port); PERMISSIVE when nothing says otherwise. */
+  modeFor(namespace: string, labels: Readonly<Record<string, string>>, port: number | undefined): EffectiveMtls {
+    const hasSelector = (p: KubeObject) => Object.keys(strMap(rec(rec(p.spec).selector).matchLabels)).length > 0;
+    const mesh = this.#all.find((p) => p.metadata.namespace === this.#root && !hasSelector(p));
+    const ns = this.#all.find((p) => p.metadata.namespace === namespace && !hasSelector(p));
+    const workload = this.#all.find((p) => p.metadata.namespace === namespace && hasSelector(p) && labelsMatch(strMap(rec(rec(p.spec).selector).matchLabels), labels));
+    let mode: Mode = 'UNSET';
+    if (workload !== undefined) {
+      if (port !== undefined) mode = modeOf(rec(rec(workload.spec).portLevelMtls)[String(port)]);
+      if (mode === 'UNSET') mode = modeOf(rec(workload.spec).mtls);
+    }
+    if (mode === 'UNSET' && ns !== undefined) mode = modeOf(rec(ns.spec).mtls);
+    if (mode === 'UNSET' && mesh !== undefined) mode = modeOf(rec(mesh.spec).mtls);
+    return mode === 'UNSET' ? 'PERMISSIVE' : mode;
+  }
+}
