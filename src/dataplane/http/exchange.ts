@@ -19,6 +19,8 @@ import type { RequestOutcome, UpstreamTarget } from '../upstream/endpoints.js';
 import { ConnectError } from '../upstream/h2-session.js';
 import { UpstreamError, type H1Call, type H1Handler } from '../upstream/h1-pool.js';
 import { DnsError } from '../dns/resolver.js';
+import { absoluteForm, DownstreamCodecError } from '../http1/framing.js';
+import { REASONS } from '../http1/head.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
 import type { BodySink, BodySource, Downstream } from './downstream.js';
@@ -112,6 +114,8 @@ export class Exchange implements AccessLogEntry, RequestView {
   #delayTimer: NodeJS.Timeout | undefined = undefined;
   /** The downstream went away while its request body was being sent upstream. */
   #bodyFailed = false;
+  /** The downstream body failed because its framing was malformed (then 400, not a reset). */
+  #bodyCodecError: DownstreamCodecError | undefined = undefined;
   #retry: RetryPolicy | undefined = undefined;
   #maxRetries = 0;
 
@@ -135,7 +139,9 @@ export class Exchange implements AccessLogEntry, RequestView {
       this.path = target.path;
     } else {
       this.authority = ds.authority;
-      this.path = ds.url;
+      // An absolute-form target (the codec took its authority): routed on its path, as Envoy does.
+      const url = ds.url;
+      this.path = url.charCodeAt(0) === 47 /* / */ ? url : absoluteForm(url)?.path ?? url;
     }
     this.scheme = ds.encrypted ? 'https' : 'http';
     this.requestedServerName = sni;
@@ -383,6 +389,12 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (upstream.kind === 'h2' && upstream.lastLocalAddress !== undefined) this.upstreamLocalAddress = upstream.lastLocalAddress;
     cr.endpoints.requestFinished(attempt.target, outcomeFor(outcome, this.responseCode));
     if (outcome.committed || this.#finished) return;
+    const codec = this.#bodyCodecError;
+    if (codec !== undefined && !this.#ds.headersSent) {
+      // The client's body broke HTTP/1.1 framing: Envoy's codec answers that itself.
+      this.#localReply(codec.reject.status, ResponseFlag.DPE, codec.reject.details, REASONS[codec.reject.status] ?? '');
+      return;
+    }
     if (this.#bodyFailed) {
       // The upstream failed because the client stopped sending: the client's disconnect (DC), no reply.
       this.responseCode = 0;
@@ -429,8 +441,9 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.bytesReceived += n;
   }
 
-  downstreamBodyFailed(): void {
+  downstreamBodyFailed(err: Error): void {
     this.#bodyFailed = true;
+    if (err instanceof DownstreamCodecError) this.#bodyCodecError = err;
   }
 
   /**
@@ -515,7 +528,8 @@ export class Exchange implements AccessLogEntry, RequestView {
         this.#localReply(503, ResponseFlag.UR, D.UPSTREAM_REMOTE_RESET, `${RESET_PREFIX}remote refused stream reset`);
         return;
       case 'protocol':
-        this.#localReply(503, ResponseFlag.UPE, D.UPSTREAM_PROTOCOL_ERROR, `${RESET_PREFIX}protocol error`);
+        // Envoy answers an upstream's protocol error 502 (before its 1.20 it was 503).
+        this.#localReply(502, ResponseFlag.UPE, D.UPSTREAM_PROTOCOL_ERROR, `${RESET_PREFIX}protocol error`);
         return;
       case 'per-try-timeout':
         this.#localReply(504, ResponseFlag.UT, D.UPSTREAM_PER_TRY_TIMEOUT, BODY_TIMEOUT);
@@ -800,7 +814,7 @@ class Attempt implements H1Handler {
     if (kind === 'connect' || (kind === undefined && (err instanceof ConnectError || isConnectError(code) || (!this.#connected && !isProtocolError(err))))) {
       this.#settle({ kind: 'connect', committed: false, status: 503, transportReason: transportReason(err) });
     } else if (kind === 'protocol' || (kind === undefined && isProtocolError(err))) {
-      this.#settle({ kind: 'protocol', committed: false, status: 503 });
+      this.#settle({ kind: 'protocol', committed: false, status: 502 });
     } else {
       this.#settle({ kind: 'reset', committed: false, status: 503 });
     }
@@ -903,7 +917,7 @@ class CountingBody implements BodySource, BodySink {
 
   onEnd(trailers: HeaderMap | undefined): void { this.#sink!.onEnd(trailers); }
   onError(err: Error): void {
-    this.#ex.downstreamBodyFailed();
+    this.#ex.downstreamBodyFailed(err);
     this.#sink!.onError(err);
   }
 }
