@@ -361,7 +361,9 @@ export class Exchange implements AccessLogEntry, RequestView {
 
   #attemptTo(target: UpstreamTarget | undefined): void {
     if (target === undefined) {
-      this.#localReply(503, ResponseFlag.UH, D.NO_HEALTHY_UPSTREAM, BODY_NO_HEALTHY);
+      // A DNS cluster whose names did not resolve (or not in time) has no endpoints because of DNS.
+      if (this.#cluster!.endpoints.dnsFailure !== undefined) this.#localReply(503, ResponseFlag.DF, D.DNS_RESOLUTION_FAILED, `${RESET_PREFIX}dns resolution failure`);
+      else this.#localReply(503, ResponseFlag.UH, D.NO_HEALTHY_UPSTREAM, BODY_NO_HEALTHY);
       return;
     }
     const cr = this.#cluster!;
