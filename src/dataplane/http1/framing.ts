@@ -61,6 +61,25 @@ export function requestHeadReject(headers: HeaderMap, http10: boolean): CodecRej
   return transferEncodingReject(te);
 }
 
+/**
+ * requestHeadReject for a request node:http parsed (HTTP/1.1 over TLS): from its raw [name,
+ * value, …] list, since node keeps only the first Host and hands the head over before llhttp
+ * rejects a Transfer-Encoding.
+ */
+export function rawRequestHeadReject(raw: readonly string[], http10: boolean): CodecReject | undefined {
+  let hosts = 0;
+  let te: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+    else if (isTransferEncodingName(name)) te = te === undefined ? raw[i + 1]! : `${te},${raw[i + 1]!}`;
+  }
+  if (hosts > 1) return BAD;
+  if (te === undefined) return undefined;
+  if (http10) return TE_BAD;
+  return transferEncodingReject(te);
+}
+
 /** The answer for an error llhttp returned from parsing a request. */
 export function parseErrorReject(e: ParseError): CodecReject {
   if (e.code === 'HPE_HEADER_OVERFLOW') return TOO_LARGE;
