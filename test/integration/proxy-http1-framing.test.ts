@@ -83,6 +83,8 @@ async function gatewayWith(t: TestContext, name: string, withTls: boolean): Prom
     })],
     routeTables: [routeTable('http.8080', [vhost(H, [H, `${H}:*`], [
       forward('raw', { name: 'raw', match: { path: { kind: 'prefix', value: '/raw/' } } }),
+      // A retry policy makes the proxy read the whole body before forwarding it.
+      forward(`outbound|80||${H}`, { name: 'retry', match: { path: { kind: 'prefix', value: '/retry/' } }, retry: { attempts: 2, retryOn: ['5xx'] } }),
       forward(`outbound|80||${H}`),
     ])])],
     clusters: [
@@ -253,6 +255,19 @@ for (const make of [sidecar, gateway, gatewayTls]) {
       await assertServing(s, path);
       seen++;
     }
+  });
+}
+
+for (const make of [gateway, gatewayTls]) {
+  test(`${make.name}: a route that buffers the body for retries never forwards a body whose chunk framing breaks`, async (t) => {
+    const s = await make(t);
+    const r = await s.exchange(`POST /retry/x HTTP/1.1\r\nHost: ${H}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nx\r\n0\r\n\r\n`);
+    assert.equal(statusLineOf(r.text), R400, r.text.slice(0, 200));
+    assert.equal(s.up.requests.length, 0, 'the part that arrived is not sent as a whole body');
+    const l = await logLineAfter(s.p, 0, (x) => x.code === '400', 'retry route');
+    assert.equal(l.flags, 'DPE');
+    assert.equal(l.details, CODEC);
+    await assertServing(s, 'the retry route');
   });
 }
 

@@ -326,8 +326,13 @@ export class Exchange implements AccessLogEntry, RequestView {
       this.#globalTimer = setTimeout(() => this.#onGlobalTimeout(), a.timeoutMs);
     }
     if (body !== null && retry !== undefined) {
-      readBounded(ds, RETRY_BUFFER_LIMIT, (buffered) => {
+      readBounded(ds, RETRY_BUFFER_LIMIT, (buffered, err) => {
         if (this.#finished) return;
+        if (err instanceof DownstreamCodecError) {
+          // A body with broken framing is never forwarded, not even the part that arrived.
+          this.#localReply(err.reject.status, ResponseFlag.DPE, err.reject.details, REASONS[err.reject.status] ?? '');
+          return;
+        }
         if (buffered === undefined) {
           this.#localReply(413, '', 'request_payload_too_large', 'Payload Too Large');
           return;
@@ -938,7 +943,7 @@ function pump(src: BodySource, dst: http2.ClientHttp2Stream): void {
 }
 
 /** Reads a whole body up to `limit` bytes (undefined beyond it); a body cut short is what arrived. */
-function readBounded(src: BodySource, limit: number, done: (body: Buffer | undefined) => void): void {
+function readBounded(src: BodySource, limit: number, done: (body: Buffer | undefined, err?: Error) => void): void {
   const chunks: Buffer[] = [];
   let n = 0;
   let over = false;
@@ -950,7 +955,7 @@ function readBounded(src: BodySource, limit: number, done: (body: Buffer | undef
       chunks.push(c);
     },
     onEnd() { if (!over) done(Buffer.concat(chunks, n)); },
-    onError() { if (!over) done(Buffer.concat(chunks, n)); },
+    onError(err) { if (!over) done(Buffer.concat(chunks, n), err); },
   });
 }
 
