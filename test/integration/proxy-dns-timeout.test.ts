@@ -9,7 +9,7 @@ import { startSilentDnsServer } from '../helpers/dns-server.js';
 import { startProxy, tempDir, parseLogLine, type RunningProxy } from '../helpers/proxy-harness.js';
 import { rawExchange } from '../helpers/fuzz.js';
 import {
-  proxyConfig, httpListener, outboundListener, routeTable, vhost, forward, dnsCluster, staticCluster,
+  proxyConfig, httpListener, outboundListener, tcpListener, routeTable, vhost, forward, dnsCluster, staticCluster,
   passthroughCluster, blackholeCluster, fallbackTables, textLog,
 } from '../helpers/proxyconfig.js';
 import { Resolver, DnsError } from '../../src/dataplane/dns/resolver.js';
@@ -19,27 +19,31 @@ const CARES = { timeoutMs: 60_000, tries: 4 };
 /** The test's own cap on a request: well past the bound, far short of c-ares' wait. */
 const CAP_MS = 5000;
 
-async function gateway(t: TestContext, dnsResolutionTimeoutMs: number | undefined, policy: 'ALLOW_ANY' | 'REGISTRY_ONLY' = 'ALLOW_ANY'): Promise<{ p: RunningProxy; port: number; outbound: number; queries: () => number }> {
+async function gateway(t: TestContext, dnsResolutionTimeoutMs: number | undefined, policy: 'ALLOW_ANY' | 'REGISTRY_ONLY' = 'ALLOW_ANY'): Promise<{ p: RunningProxy; port: number; outbound: number; tcp: number; queries: () => number }> {
   const dns = await startSilentDnsServer();
   const good = await startHttpUpstream({ name: 'good' });
   t.after(async () => { await dns.close(); await good.close(); });
   const logPath = join(tempDir(t, 'outpost-dns-timeout-'), 'access.log');
   const base = proxyConfig({
     role: 'sidecar', policy, accessLog: textLog(logPath),
-    listeners: [httpListener('http', 0, 'rt', { address: '127.0.0.1' }), outboundListener(0, policy, { address: '127.0.0.2' })],
+    listeners: [
+      httpListener('http', 0, 'rt', { address: '127.0.0.1' }), outboundListener(0, policy, { address: '127.0.0.2' }),
+      tcpListener('tcp', 0, 'outbound|9000||slow-tcp.example', { address: '127.0.0.3' }),
+    ],
     routeTables: [routeTable('rt', [
       vhost('slow.example', ['slow.example'], [forward('outbound|80||slow.example')]),
       vhost('good.example', ['good.example'], [forward('good')]),
     ]), ...fallbackTables()],
     clusters: [
       dnsCluster('outbound|80||slow.example', 'slow.example', 80),
+      dnsCluster('outbound|9000||slow-tcp.example', 'slow-tcp.example', 9000, { protocol: 'TCP' }),
       staticCluster('good', [{ address: '127.0.0.1', port: good.port }]),
       passthroughCluster(), blackholeCluster(),
     ],
   });
   const cfg = dnsResolutionTimeoutMs === undefined ? base : { ...base, mesh: { ...base.mesh, dnsResolutionTimeoutMs } };
   const p = await startProxy(t, cfg, { resolver: { server: dns.address, negativeTtlMs: 0, ...CARES } }, logPath);
-  return { p, port: p.proxy.listenerPort('http')!, outbound: p.proxy.listenerPort('virtualOutbound')!, queries: () => dns.received };
+  return { p, port: p.proxy.listenerPort('http')!, outbound: p.proxy.listenerPort('virtualOutbound')!, tcp: p.proxy.listenerPort('tcp')!, queries: () => dns.received };
 }
 
 function statusLineOf(text: string): string {
@@ -90,6 +94,15 @@ test('a passthrough (ORIGINAL_DST) target through the sidecar: 503 DF within the
   assert.equal(l.flags, 'DF');
   assert.equal(l.details, 'dns_resolution_failed');
   assert.equal(l.upstreamCluster, 'PassthroughCluster');
+});
+
+test('a TCP listener whose DNS cluster never resolves: the connection is closed within the bound, logged DF', async (t) => {
+  const g = await gateway(t, 300);
+  const r = await rawExchange('127.0.0.3', g.tcp, 'hello', { capMs: CAP_MS });
+  assert.ok(r.closed && !r.capped, 'the proxy closed the connection before the test\'s cap');
+  const l = (await g.p.logLines(1))[0]!;
+  assert.match(l, / DF /, l);
+  assert.match(l, /outbound\|9000\|\|slow-tcp\.example/, l);
 });
 
 test('without a mesh setting the proxy uses Envoy\'s 5 s bound; a bad value is NACKed and the old bound stays', async (t) => {
