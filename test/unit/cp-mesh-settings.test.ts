@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { parseText, formatLoadError, type LoadError } from '../../src/api/load.js';
 import { snapshotFromObjects } from '../../src/controlplane/snapshot.js';
 import { meshSettings } from '../../src/controlplane/mesh-settings.js';
+import { translate } from '../../src/controlplane/translate/index.js';
 
 function istio(timeout: string): string {
   return `apiVersion: sailoperator.io/v1
@@ -26,6 +27,11 @@ test('meshConfig.defaultConfig.dnsResolutionTimeout becomes mesh.dnsResolutionTi
   assert.deepEqual(errors.map(formatLoadError), []);
   const mesh = meshSettings(snapshotFromObjects(docs.map((d) => d.object)));
   assert.equal(mesh.dnsResolutionTimeoutMs, 750);
+  // Every proxy's config carries it: sidecars and gateways.
+  for (const role of ['sidecar', 'router'] as const) {
+    const cfg = translate(snapshotFromObjects(docs.map((d) => d.object)), { id: `p.apps`, role, namespace: 'apps', workload: 'w', labels: {} });
+    assert.equal(cfg.mesh.dnsResolutionTimeoutMs, 750, role);
+  }
   const none = meshSettings(snapshotFromObjects([]));
   assert.equal(none.dnsResolutionTimeoutMs, undefined, 'absent: the proxy keeps Envoy\'s 5 s');
 });
