@@ -1,8 +1,9 @@
-// Mesh-wide settings from the `Istio` resource (sailoperator.io/v1): access log and outbound traffic policy.
+// Mesh-wide settings from the `Istio` resource (sailoperator.io/v1): access log, outbound traffic policy, DNS bound.
 import type { KubeObject } from '../api/object.js';
 import type { MeshSettings } from '../proxyconfig/types.js';
 import type { MeshSnapshot } from './snapshot.js';
 import { rec, str } from './fields.js';
+import { durationMs } from './hosts.js';
 
 /** The Istio resource in charge: the one named `default`, else the only one. */
 export function activeIstio(snapshot: MeshSnapshot): KubeObject | undefined {
@@ -16,8 +17,11 @@ export function meshSettings(snapshot: MeshSnapshot): MeshSettings {
   const path = str(meshConfig.accessLogFile);
   const encoding = str(meshConfig.accessLogEncoding) === 'JSON' ? 'JSON' : 'TEXT';
   const format = str(meshConfig.accessLogFormat);
+  // outpost's own field of Istio's ProxyConfig (meshConfig.defaultConfig): validated on apply.
+  const dnsMs = durationMs(rec(meshConfig.defaultConfig).dnsResolutionTimeout);
   return {
     ...(path ? { accessLog: { path, encoding, ...(format ? { format } : {}) } } : {}),
     outboundTrafficPolicy: mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
+    ...(dnsMs !== undefined ? { dnsResolutionTimeoutMs: dnsMs } : {}),
   };
 }

@@ -36,6 +36,8 @@ export interface Nack {
 
 export class Proxy implements ProxyRuntime, AdminView {
   readonly #resolver: Resolver;
+  /** The resolution bound when the mesh config sets none (ProxyOptions, else Envoy's 5 s). */
+  readonly #defaultDnsTimeoutMs: number;
   readonly #listeners: ListenerManager;
   readonly #admin: AdminServer | undefined;
   readonly helloTimeoutMs: number;
@@ -50,6 +52,7 @@ export class Proxy implements ProxyRuntime, AdminView {
 
   constructor(opts: ProxyOptions = {}) {
     this.#resolver = new Resolver(opts.resolver ?? {});
+    this.#defaultDnsTimeoutMs = this.#resolver.resolutionTimeoutMs;
     this.helloTimeoutMs = opts.helloTimeoutMs ?? 5000;
     // Throws IdentityError (naming the file) when the directory does not hold a usable identity.
     this.identity = opts.identityDir === undefined ? undefined : WorkloadIdentity.load(opts.identityDir);
@@ -135,7 +138,14 @@ export class Proxy implements ProxyRuntime, AdminView {
     let next: CompiledConfig | undefined;
     let newLog: AccessLogger | undefined;
     let logKey: string;
+    const prevDnsTimeout = this.#resolver.resolutionTimeoutMs;
     try {
+      const dnsMs = cfg.mesh?.dnsResolutionTimeoutMs;
+      if (dnsMs !== undefined && !(typeof dnsMs === 'number' && Number.isFinite(dnsMs) && dnsMs >= 0)) {
+        throw new Error(`mesh.dnsResolutionTimeoutMs: must be a number of milliseconds >= 0, got ${JSON.stringify(dnsMs)}`);
+      }
+      // Before compiling: new DNS clusters start resolving under the new bound.
+      this.#resolver.setResolutionTimeout(dnsMs ?? this.#defaultDnsTimeoutMs);
       next = compileConfig(cfg, this.#compiled?.clusters, this.#resolver, this.identity);
       logKey = JSON.stringify(cfg.mesh?.accessLog ?? null);
       if (logKey !== this.#accessLogKey || this.#compiled === undefined) newLog = createAccessLogger(cfg.mesh?.accessLog);
@@ -143,6 +153,7 @@ export class Proxy implements ProxyRuntime, AdminView {
     } catch (err) {
       // Clusters compiled for this attempt and not in force are dropped.
       const msg = err instanceof Error ? err.message : String(err);
+      this.#resolver.setResolutionTimeout(prevDnsTimeout);
       this.#lastNack = { version, error: msg, time: Date.now() };
       log('warning', `config ${version} rejected: ${msg}`);
       await newLog?.close().catch(() => {});

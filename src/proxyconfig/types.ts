@@ -45,6 +45,12 @@ export interface MeshSettings {
   readonly accessLog?: AccessLogSettings;
   /** Applies to sidecars only; Istio ignores it at gateways. */
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /**
+   * The longest any DNS resolution may take, ms (absent: 5000, Envoy's c-ares query timeout);
+   * past it the request gets 503 DF. From the Istio resource's
+   * `spec.values.meshConfig.defaultConfig.dnsResolutionTimeout`.
+   */
+  readonly dnsResolutionTimeoutMs?: number;
 }
 
 export interface AccessLogSettings {

@@ -31,6 +31,7 @@ import { WorkloadManager, type ResolverOptions, type WorkloadInfo } from './work
 import { waitForSync, type SyncResult } from './sync.js';
 import { loadExample, startExampleExternals } from './example.js';
 import { readLogFile } from './log-file.js';
+import { DEFAULT_LOG_ROTATION, startLogRotation, type LogRotationOptions } from './log-rotation.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -40,6 +41,8 @@ export interface MeshOptions {
   seedObjects?: KubeObject[];
   /** Run the example (`npm start`): apply examples/seed-istio-api and start the httpbin.org stand-in. */
   example?: boolean;
+  /** Rotation of the log files under the state dir's logs/ (kubelet's defaults when absent). */
+  logRotation?: LogRotationOptions;
 }
 
 export interface RunningMesh {
@@ -180,6 +183,8 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     }
   };
   try {
+    const rotation = startLogRotation(paths.logs, opts.logRotation ?? DEFAULT_LOG_ROTATION, log);
+    cleanups.push(() => rotation.stop());
     ensureObjects(store, [...defaultObjects(), ...(opts.seedObjects ?? [])], log);
     let resolver = opts.resolver;
     if (opts.example) {

@@ -240,6 +240,8 @@ export interface FlowMeshOptions {
   egressgw?: Array<{ name: string; port: number }>;
   /** Namespaces to create before `apps`. */
   namespaces?: string[];
+  /** More flags for `outpost up -d`. */
+  upArgs?: string[];
 }
 
 /**
@@ -247,7 +249,10 @@ export interface FlowMeshOptions {
  * injected egress gateway, and the `apps` namespace labelled for sidecar injection.
  */
 export async function startFlowMesh(t: Parameters<typeof startTestMesh>[0], world: FlowWorld, opts: FlowMeshOptions = {}): Promise<TestMesh> {
-  const mesh = await startTestMesh(t, opts.dnsServer !== undefined ? { dnsServer: opts.dnsServer } : { hostsFile: world.hostsFile });
+  const mesh = await startTestMesh(t, {
+    ...(opts.dnsServer !== undefined ? { dnsServer: opts.dnsServer } : { hostsFile: world.hostsFile }),
+    ...(opts.upArgs !== undefined ? { upArgs: opts.upArgs } : {}),
+  });
   await mesh.ok(['apply', '-f', world.yaml('istio.yaml', istioResource(opts.meshConfig))]);
   if (opts.egressgw) {
     await mesh.ok(['create', 'namespace', 'gw-ns']);

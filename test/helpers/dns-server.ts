@@ -207,3 +207,28 @@ export async function startDnsServer(records: DnsRecords = {}): Promise<DnsServe
     },
   };
 }
+
+/** A DNS server that never answers: a UDP socket on loopback that reads every query and drops it. */
+export interface SilentDnsServer {
+  /** `127.0.0.1:PORT`, for Resolver({ server }). */
+  readonly address: string;
+  /** Queries received (and dropped). */
+  readonly received: number;
+  close(): Promise<void>;
+}
+
+export async function startSilentDnsServer(): Promise<SilentDnsServer> {
+  const udp = createSocket('udp4');
+  let received = 0;
+  udp.on('message', () => { received++; });
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind(0, '127.0.0.1', () => resolve());
+  });
+  const port = udp.address().port;
+  return {
+    address: `127.0.0.1:${port}`,
+    get received() { return received; },
+    close: () => new Promise<void>((r) => udp.close(() => r())),
+  };
+}

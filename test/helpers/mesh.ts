@@ -62,6 +62,8 @@ export interface TestMeshOptions {
   dnsServer?: string;
   /** Do not run `up -d` (a test that starts it itself). */
   noStart?: boolean;
+  /** More flags for `up -d`. */
+  upArgs?: string[];
 }
 
 export async function startTestMesh(t: TestContextLike, opts: TestMeshOptions = {}): Promise<TestMesh> {
@@ -74,6 +76,7 @@ export async function startTestMesh(t: TestContextLike, opts: TestMeshOptions = 
     'up', '-d',
     ...(opts.hostsFile ? ['--hosts-file', opts.hostsFile] : []),
     ...(opts.dnsServer ? ['--dns-server', opts.dnsServer] : []),
+    ...(opts.upArgs ?? []),
   ];
   const mesh: TestMesh = {
     stateDir,

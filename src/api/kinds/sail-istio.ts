@@ -43,6 +43,10 @@ function validate(obj: KubeObject, out: IssueList): void {
   checkNamespaceField(spec['namespace'], ['spec', 'namespace'], out);
   const g = rec(spec['updateStrategy'])['inactiveRevisionDeletionGracePeriodSeconds'];
   if (typeof g === 'number' && g < 0) out.invalid(['spec', 'updateStrategy', 'inactiveRevisionDeletionGracePeriodSeconds'], g, 'must be greater than or equal to 0');
+  const dns = rec(rec(rec(spec['values'])['meshConfig'])['defaultConfig'])['dnsResolutionTimeout'];
+  if (dns !== undefined && (typeof dns !== 'string' || !/^\d+(\.\d+)?(ms|s|m|h)$/.test(dns))) {
+    out.invalid(['spec', 'values', 'meshConfig', 'defaultConfig', 'dnsResolutionTimeout'], dns, 'must be a duration such as "5s" or "500ms"');
+  }
 }
 
 export const sailIstioKind: KindModule = { group: 'sailoperator.io', kind: 'Istio', fieldTree: TREE, validate };

@@ -1,4 +1,5 @@
-// `outpost up [-d] [--dns-server IP:PORT] [--hosts-file FILE] [--example]`: run the local mesh,
+// `outpost up [-d] [--dns-server IP:PORT] [--hosts-file FILE] [--example] [--container-log-max-size
+// SIZE] [--container-log-max-files N] [--container-log-monitor-interval D]`: run the local mesh,
 // in the foreground until Ctrl-C, or detached (returning once everything is ready).
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
@@ -9,6 +10,8 @@ import type { Command } from 'commander';
 import { ControlClient } from '../../runtime/control-server.js';
 import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
 import { checkStore, MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
+import { durationMs } from '../../controlplane/hosts.js';
+import { DEFAULT_LOG_ROTATION, parseByteQuantity, type LogRotationOptions } from '../../runtime/log-rotation.js';
 import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
 import { withStateDir } from '../connect.js';
@@ -21,6 +24,9 @@ interface UpOptions {
   dnsServer?: string;
   hostsFile?: string;
   example?: boolean;
+  containerLogMaxSize?: string;
+  containerLogMaxFiles?: string;
+  containerLogMonitorInterval?: string;
 }
 
 const OUTPOST_BIN = fileURLToPath(new URL('../../../bin/outpost', import.meta.url));
@@ -35,6 +41,28 @@ function checkOptions(opts: UpOptions): void {
     }
   }
   if (opts.hostsFile && !existsSync(opts.hostsFile)) throw new CliError(`outpost: --hosts-file ${opts.hostsFile}: no such file`);
+  logRotation(opts);
+}
+
+/** kubelet's container-log flags, checked as kubelet checks them; absent ones keep kubelet's defaults. */
+function logRotation(opts: UpOptions): LogRotationOptions {
+  const r: { -readonly [K in keyof LogRotationOptions]: LogRotationOptions[K] } = { ...DEFAULT_LOG_ROTATION };
+  if (opts.containerLogMaxSize !== undefined) {
+    const n = parseByteQuantity(opts.containerLogMaxSize);
+    if (n === undefined || n <= 0) throw new CliError(`outpost: --container-log-max-size wants a size such as 10Mi or 512Ki, not "${opts.containerLogMaxSize}"`);
+    r.maxBytes = n;
+  }
+  if (opts.containerLogMaxFiles !== undefined) {
+    const n = Number(opts.containerLogMaxFiles);
+    if (!Number.isInteger(n) || n < 2) throw new CliError(`outpost: --container-log-max-files must be an integer of at least 2, not "${opts.containerLogMaxFiles}"`);
+    r.maxFiles = n;
+  }
+  if (opts.containerLogMonitorInterval !== undefined) {
+    const ms = durationMs(opts.containerLogMonitorInterval);
+    if (ms === undefined || ms < 10) throw new CliError(`outpost: --container-log-monitor-interval wants a duration such as 10s or 500ms, not "${opts.containerLogMonitorInterval}"`);
+    r.intervalMs = ms;
+  }
+  return r;
 }
 
 function alreadyRunning(ep: MeshEndpoint, flag?: string): CliError {
@@ -67,6 +95,9 @@ function childArgs(opts: UpOptions, stateDir: string): string[] {
   if (opts.dnsServer) args.push('--dns-server', opts.dnsServer);
   if (opts.hostsFile) args.push('--hosts-file', resolvePath(opts.hostsFile));
   if (opts.example) args.push('--example');
+  if (opts.containerLogMaxSize !== undefined) args.push('--container-log-max-size', opts.containerLogMaxSize);
+  if (opts.containerLogMaxFiles !== undefined) args.push('--container-log-max-files', opts.containerLogMaxFiles);
+  if (opts.containerLogMonitorInterval !== undefined) args.push('--container-log-monitor-interval', opts.containerLogMonitorInterval);
   return args;
 }
 
@@ -118,6 +149,7 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
       stateDir: paths.dir,
       resolver: { server: opts.dnsServer, hostsFile: opts.hostsFile ? resolvePath(opts.hostsFile) : undefined },
       example: opts.example,
+      logRotation: logRotation(opts),
     });
   } catch (err) {
     if (err instanceof MeshAlreadyRunningError) throw alreadyRunning(err.endpoint, opts.stateDir);
@@ -153,7 +185,10 @@ export function registerUp(program: Command): void {
       .option('-d, --detach', 'run in the background; return once everything is ready')
       .option('--dns-server <ip:port>', 'DNS server the proxies ask for external hosts')
       .option('--hosts-file <file>', 'hosts file the proxies read before DNS')
-      .option('--example', "apply the seed's Istio-API example (httpbin.org through an egress gateway) with a local httpbin.org stand-in"),
+      .option('--example', "apply the seed's Istio-API example (httpbin.org through an egress gateway) with a local httpbin.org stand-in")
+      .option('--container-log-max-size <size>', 'rotate a log file once it is larger than this, as kubelet (default 10Mi)')
+      .option('--container-log-max-files <n>', 'log files kept per workload, the live one included, as kubelet (default 5)')
+      .option('--container-log-monitor-interval <duration>', 'how often log sizes are checked, as kubelet (default 10s)'),
   ).action(async (opts: UpOptions) => {
     checkOptions(opts);
     const paths = statePaths(resolveStateDir(opts.stateDir));

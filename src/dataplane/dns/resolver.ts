@@ -20,7 +20,15 @@ export interface ResolverOptions {
   readonly timeoutMs?: number;
   /** Query attempts against `server`. Default 2. */
   readonly tries?: number;
+  /**
+   * No lookup takes longer than this, whatever the server or the system resolver does, ms
+   * (Envoy's c-ares resolver gives a query 5 s). 0: no bound. Default DEFAULT_RESOLUTION_TIMEOUT_MS.
+   */
+  readonly resolutionTimeoutMs?: number;
 }
+
+/** Envoy's default bound on one DNS resolution (its c-ares query timeout). */
+export const DEFAULT_RESOLUTION_TIMEOUT_MS = 5000;
 
 export interface Resolution {
   /** IPv4 addresses first, then IPv6 (when a name has no A record). Never empty. */
@@ -63,8 +71,10 @@ export class Resolver {
   #hostsStamp = '';
   #hostsCheckedAt = 0;
   #closed = false;
+  #resolutionTimeoutMs: number;
 
   constructor(opts: ResolverOptions = {}) {
+    this.#resolutionTimeoutMs = opts.resolutionTimeoutMs ?? DEFAULT_RESOLUTION_TIMEOUT_MS;
     this.#hostsFile = opts.hostsFile;
     this.#hostsTtlMs = opts.hostsTtlMs ?? 30_000;
     this.#defaultTtlMs = opts.defaultTtlMs ?? 30_000;
@@ -103,9 +113,38 @@ export class Resolver {
     }
     const pending = this.#inflight.get(name);
     if (pending !== undefined) return pending;
-    const p = this.#query(name, host).finally(() => this.#inflight.delete(name));
+    const q = this.#query(name, host);
+    const ms = this.#resolutionTimeoutMs;
+    const p = (ms > 0 ? this.#bounded(q, name, host, ms) : q).finally(() => this.#inflight.delete(name));
     this.#inflight.set(name, p);
     return p;
+  }
+
+  /** The bound on each lookup from now on (the mesh config sets it), ms; 0: none. */
+  setResolutionTimeout(ms: number): void {
+    this.#resolutionTimeoutMs = ms;
+  }
+
+  get resolutionTimeoutMs(): number {
+    return this.#resolutionTimeoutMs;
+  }
+
+  /**
+   * `q`, or an ETIMEOUT DnsError once `ms` have passed. The query itself goes on (neither c-ares
+   * nor getaddrinfo can be stopped for one name); a late answer still fills the cache.
+   */
+  #bounded(q: Promise<Resolution>, name: string, host: string, ms: number): Promise<Resolution> {
+    return new Promise<Resolution>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const e = new DnsError('ETIMEOUT', host, `no answer within ${ms} ms`);
+        // Remembered like any failure, so a burst of requests does not pile up queries.
+        if (!this.#closed && this.#negativeTtlMs > 0) {
+          this.#cache.set(name, { addresses: [], expiresAt: Date.now() + this.#negativeTtlMs, error: e });
+        }
+        reject(e);
+      }, ms);
+      q.then((r) => { clearTimeout(timer); resolve(r); }, (err: unknown) => { clearTimeout(timer); reject(err); });
+    });
   }
 
   /** Forget cached answers (hosts-file entries stay). */

@@ -20,6 +20,8 @@ import type { RequestOutcome, UpstreamTarget } from '../upstream/endpoints.js';
 import { ConnectError } from '../upstream/h2-session.js';
 import { UpstreamError, type H1Call, type H1Handler } from '../upstream/h1-pool.js';
 import { DnsError } from '../dns/resolver.js';
+import { absoluteForm, DownstreamCodecError } from '../http1/framing.js';
+import { REASONS } from '../http1/head.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
 import type { BodySink, BodySource, Downstream } from './downstream.js';
@@ -119,6 +121,8 @@ export class Exchange implements AccessLogEntry, RequestView {
   #delayTimer: NodeJS.Timeout | undefined = undefined;
   /** The downstream went away while its request body was being sent upstream. */
   #bodyFailed = false;
+  /** The downstream body failed because its framing was malformed (then 400, not a reset). */
+  #bodyCodecError: DownstreamCodecError | undefined = undefined;
   #retry: RetryPolicy | undefined = undefined;
   #maxRetries = 0;
   /** Endpoints tried so far, which a retry avoids. */
@@ -144,7 +148,9 @@ export class Exchange implements AccessLogEntry, RequestView {
       this.path = target.path;
     } else {
       this.authority = ds.authority;
-      this.path = ds.url;
+      // An absolute-form target (the codec took its authority): routed on its path, as Envoy does.
+      const url = ds.url;
+      this.path = url.charCodeAt(0) === 47 /* / */ ? url : absoluteForm(url)?.path ?? url;
     }
     const peer = peerOf(sock);
     this.#peer = peer;
@@ -373,8 +379,13 @@ export class Exchange implements AccessLogEntry, RequestView {
     }
     const mirrors = a.mirrors;
     if (body !== null && (retry !== undefined || mirrors !== undefined)) {
-      readBounded(ds, RETRY_BUFFER_LIMIT, (buffered) => {
+      readBounded(ds, RETRY_BUFFER_LIMIT, (buffered, err) => {
         if (this.#finished) return;
+        if (err instanceof DownstreamCodecError) {
+          // A body with broken framing is never forwarded, not even the part that arrived.
+          this.#localReply(err.reject.status, ResponseFlag.DPE, err.reject.details, REASONS[err.reject.status] ?? '');
+          return;
+        }
         if (buffered === undefined) {
           this.#localReply(413, '', 'request_payload_too_large', 'Payload Too Large');
           return;
@@ -414,7 +425,9 @@ export class Exchange implements AccessLogEntry, RequestView {
 
   #attemptTo(target: UpstreamTarget | undefined): void {
     if (target === undefined) {
-      this.#localReply(503, ResponseFlag.UH, D.NO_HEALTHY_UPSTREAM, BODY_NO_HEALTHY);
+      // A DNS cluster whose names did not resolve (or not in time) has no endpoints because of DNS.
+      if (this.#cluster!.endpoints.dnsFailure !== undefined) this.#localReply(503, ResponseFlag.DF, D.DNS_RESOLUTION_FAILED, `${RESET_PREFIX}dns resolution failure`);
+      else this.#localReply(503, ResponseFlag.UH, D.NO_HEALTHY_UPSTREAM, BODY_NO_HEALTHY);
       return;
     }
     const cr = this.#cluster!;
@@ -442,6 +455,12 @@ export class Exchange implements AccessLogEntry, RequestView {
     if (upstream.kind === 'h2' && upstream.lastLocalAddress !== undefined) this.upstreamLocalAddress = upstream.lastLocalAddress;
     cr.endpoints.requestFinished(attempt.target, outcomeFor(outcome, this.responseCode));
     if (outcome.committed || this.#finished) return;
+    const codec = this.#bodyCodecError;
+    if (codec !== undefined && !this.#ds.headersSent) {
+      // The client's body broke HTTP/1.1 framing: Envoy's codec answers that itself.
+      this.#localReply(codec.reject.status, ResponseFlag.DPE, codec.reject.details, REASONS[codec.reject.status] ?? '');
+      return;
+    }
     if (this.#bodyFailed) {
       // The upstream failed because the client stopped sending: the client's disconnect (DC), no reply.
       this.responseCode = 0;
@@ -490,8 +509,9 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.bytesReceived += n;
   }
 
-  downstreamBodyFailed(): void {
+  downstreamBodyFailed(err: Error): void {
     this.#bodyFailed = true;
+    if (err instanceof DownstreamCodecError) this.#bodyCodecError = err;
   }
 
   /**
@@ -576,7 +596,8 @@ export class Exchange implements AccessLogEntry, RequestView {
         this.#localReply(503, ResponseFlag.UR, D.UPSTREAM_REMOTE_RESET, `${RESET_PREFIX}remote refused stream reset`);
         return;
       case 'protocol':
-        this.#localReply(503, ResponseFlag.UPE, D.UPSTREAM_PROTOCOL_ERROR, `${RESET_PREFIX}protocol error`);
+        // Envoy answers an upstream's protocol error 502 (before its 1.20 it was 503).
+        this.#localReply(502, ResponseFlag.UPE, D.UPSTREAM_PROTOCOL_ERROR, `${RESET_PREFIX}protocol error`);
         return;
       case 'per-try-timeout':
         this.#localReply(504, ResponseFlag.UT, D.UPSTREAM_PER_TRY_TIMEOUT, BODY_TIMEOUT);
@@ -862,7 +883,7 @@ class Attempt implements H1Handler {
     if (kind === 'connect' || (kind === undefined && (err instanceof ConnectError || isConnectError(code) || (!this.#connected && !isProtocolError(err))))) {
       this.#settle({ kind: 'connect', committed: false, status: 503, transportReason: transportReason(err) });
     } else if (kind === 'protocol' || (kind === undefined && isProtocolError(err))) {
-      this.#settle({ kind: 'protocol', committed: false, status: 503 });
+      this.#settle({ kind: 'protocol', committed: false, status: 502 });
     } else {
       this.#settle({ kind: 'reset', committed: false, status: 503 });
     }
@@ -965,7 +986,7 @@ class CountingBody implements BodySource, BodySink {
 
   onEnd(trailers: HeaderMap | undefined): void { this.#sink!.onEnd(trailers); }
   onError(err: Error): void {
-    this.#ex.downstreamBodyFailed();
+    this.#ex.downstreamBodyFailed(err);
     this.#sink!.onError(err);
   }
 }
@@ -984,7 +1005,7 @@ function pump(src: BodySource, dst: http2.ClientHttp2Stream): void {
 }
 
 /** Reads a whole body up to `limit` bytes (undefined beyond it); a body cut short is what arrived. */
-function readBounded(src: BodySource, limit: number, done: (body: Buffer | undefined) => void): void {
+function readBounded(src: BodySource, limit: number, done: (body: Buffer | undefined, err?: Error) => void): void {
   const chunks: Buffer[] = [];
   let n = 0;
   let over = false;
@@ -996,7 +1017,7 @@ function readBounded(src: BodySource, limit: number, done: (body: Buffer | undef
       chunks.push(c);
     },
     onEnd() { if (!over) done(Buffer.concat(chunks, n)); },
-    onError() { if (!over) done(Buffer.concat(chunks, n)); },
+    onError(err) { if (!over) done(Buffer.concat(chunks, n), err); },
   });
 }
 

@@ -7,6 +7,7 @@ import { constants as h2c } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { HeaderMap } from '../routing/index.js';
 import type { BodySink, Downstream } from './downstream.js';
+import { absoluteForm } from '../http1/framing.js';
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -44,7 +45,9 @@ export class NodeDownstream implements Downstream {
       this.authority = (h[':authority'] as string | undefined) ?? (h['host'] as string | undefined) ?? '';
     } else {
       this.headers = h;
-      this.authority = (h['host'] as string | undefined) ?? '';
+      const url = this.url;
+      // An absolute-form target's authority wins over Host (RFC 9112 §3.2.2).
+      this.authority = (url.charCodeAt(0) !== 47 /* / */ ? absoluteForm(url)?.authority : undefined) ?? (h['host'] as string | undefined) ?? '';
     }
     this.protocol = isH2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
     this.socket = isH2 ? h2Socket(req) : (req.socket as Socket | null);

@@ -4,7 +4,8 @@
 // callbacks are installed once here; requests carry no closures of their own.
 import type { Socket } from 'node:net';
 import { RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
-import { headerMapFromRaw } from './head.js';
+import { headerMapFromRaw, REASONS, statusLine } from './head.js';
+import { absoluteForm, DownstreamCodecError, parseErrorReject, requestHeadReject, type CodecReject } from './framing.js';
 import { atBatch, flushWrites, writeDirect, writeSoon } from './socket-writes.js';
 import {
   HTTPParser, METHODS, newParser, kOnBody, kOnExecute, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete,
@@ -14,6 +15,8 @@ import { MAX_QUEUED_BODY, RequestStream } from './request-stream.js';
 import type { H1ClientError, H1Limits, H1ServerHooks } from './server.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+/** The head was not complete in time (Envoy: request_headers_timeout). */
+const TIMEOUT: CodecReject = { status: 408, details: D.REQUEST_HEADERS_TIMEOUT };
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -89,7 +92,7 @@ export class ServerConnection {
   peerEnded = false;
   executing = false;
   /** A codec error to answer once the responses in flight are done. */
-  pendingError: 0 | 400 | 408 | 431 = 0;
+  pendingError: CodecReject | null = null;
   /** A CONNECT to hand over (with the bytes after its head) once the responses in flight are done. */
   connectTarget: string | null = null;
   connectHead: Buffer = EMPTY;
@@ -148,7 +151,7 @@ export class ServerConnection {
       else this.updateReading();
       return;
     }
-    if (typeof r !== 'number' && !this.stopped) this.fail(r.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
+    if (typeof r !== 'number' && !this.stopped) this.fail(parseErrorReject(r));
   };
 
   #unconsume(): void {
@@ -186,7 +189,7 @@ export class ServerConnection {
       else this.updateReading();
       return;
     }
-    if (typeof r !== 'number' && !this.stopped) this.fail(r.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
+    if (typeof r !== 'number' && !this.stopped) this.fail(parseErrorReject(r));
     else if (this.canConsume) this.#startConsuming();
   };
 
@@ -228,8 +231,18 @@ export class ServerConnection {
       return;
     }
     const headers = headerMapFromRaw(raw);
+    const http10 = major === 1 && minor === 0;
+    const reject = requestHeadReject(headers, http10);
+    if (reject !== undefined) {
+      // Answered here, before anything is routed: llhttp may go on to parse what follows as a
+      // body or a next request (a smuggled one), and every callback from now on is ignored.
+      this.fail(reject);
+      return;
+    }
     const host = headers['host'];
-    const authority = host === undefined ? '' : typeof host === 'string' ? host : host[0] ?? '';
+    let authority = typeof host === 'string' ? host : '';
+    // An absolute-form target's authority wins over Host (RFC 9112 §3.2.2).
+    if (url !== undefined && url.charCodeAt(0) !== 47 /* / */) authority = absoluteForm(url)?.authority ?? authority;
     let hasBody = false;
     if (!upgrade) {
       if (headers['transfer-encoding'] !== undefined) hasBody = true;
@@ -247,7 +260,7 @@ export class ServerConnection {
       expectContinue = typeof e === 'string' && e.length === 12 && e.toLowerCase() === '100-continue';
     }
     const req = new RequestStream(
-      this, m, url ?? '', headers, authority, major === 1 && minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1', major !== 1,
+      this, m, url ?? '', headers, authority, http10 ? 'HTTP/1.0' : 'HTTP/1.1', major !== 1,
       this.encrypted, this.socket, hasBody, keepAlive, upgrade, expectContinue,
     );
     // An upgrade is served as a plain request without body; what follows the head is not HTTP.
@@ -438,7 +451,7 @@ export class ServerConnection {
     req.finish();
     if (this.closed || this.closing) return;
     if (req.closeAfter || this.shared.draining) {
-      if (this.pendingError !== 0 && this.held.length === 0) this.#replyError(this.pendingError);
+      if (this.pendingError !== null && this.held.length === 0) this.#replyError(this.pendingError);
       else this.close();
       return;
     }
@@ -455,7 +468,7 @@ export class ServerConnection {
       }
       return;
     }
-    if (this.pendingError !== 0) {
+    if (this.pendingError !== null) {
       this.#replyError(this.pendingError);
       return;
     }
@@ -472,37 +485,43 @@ export class ServerConnection {
 
   // ---- errors, timeouts, closing
 
-  /** The codec answers the request itself (400 malformed, 408 head too slow, 431 head too large). */
-  fail(status: 400 | 408 | 431): void {
+  /** The codec answers the request itself (400/501 malformed, 408 head too slow, 431 head too large). */
+  fail(r: CodecReject): void {
     if (this.stopped || this.closing || this.closed) return;
     this.stopped = true;
     this.headStart = 0;
     const p = this.parsing;
     if (p !== null) {
       this.parsing = null;
-      p.onBodyError(new Error('malformed request body'));
+      if (p === this.active && this.held.length === 0) {
+        // Its exchange answers (with r while no response has started), then the connection closes.
+        p.closeAfter = true;
+        p.onBodyError(new DownstreamCodecError(r));
+        this.updateReading();
+        return;
+      }
+      p.onBodyError(new DownstreamCodecError(r));
     }
     if (this.active !== null || this.held.length > 0) {
-      this.pendingError = status;
+      this.pendingError = r;
       this.updateReading();
       return;
     }
-    this.#replyError(status);
+    this.#replyError(r);
   }
 
-  #replyError(status: 400 | 408 | 431): void {
-    this.pendingError = 0;
+  #replyError(r: CodecReject): void {
+    this.pendingError = null;
     const s = this.socket;
     if (this.closed || s.destroyed || !s.writable) {
       this.destroy();
       return;
     }
-    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-    const body = status === 408 ? 'request timeout' : 'Bad Request';
-    writeDirect(s, `HTTP/1.1 ${status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
+    const status = r.status;
+    const body = status === 408 ? 'request timeout' : REASONS[status]!;
+    writeDirect(s, `${statusLine(status)}content-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
     this.close();
-    const details = status === 431 ? D.HEADERS_TOO_LARGE : status === 408 ? D.REQUEST_HEADERS_TIMEOUT : D.HTTP1_CODEC_ERROR;
-    const e: H1ClientError = { socket: s, status, details, bodyBytes: body.length };
+    const e: H1ClientError = { socket: s, status, details: r.details, bodyBytes: body.length };
     try {
       this.shared.hooks.onClientError(e);
     } catch {
@@ -545,7 +564,7 @@ export class ServerConnection {
     if (this.headStart !== 0) {
       // A head we are not reading (held behind pipelined requests) is not the client's delay.
       if (!this.reading) this.headStart = now;
-      else if (limits.headersTimeoutMs > 0 && now - this.headStart >= limits.headersTimeoutMs) this.fail(408);
+      else if (limits.headersTimeoutMs > 0 && now - this.headStart >= limits.headersTimeoutMs) this.fail(TIMEOUT);
       return;
     }
     if (!this.idle) {
@@ -601,7 +620,7 @@ export class ServerConnection {
     // A partial head is dropped; requests in flight or held are still answered, then we close.
     this.stopped = true;
     if (this.active === null && this.held.length === 0 && this.connectTarget === null) {
-      if (this.pendingError !== 0) this.#replyError(this.pendingError);
+      if (this.pendingError !== null) this.#replyError(this.pendingError);
       else this.close();
     }
   };

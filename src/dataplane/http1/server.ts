@@ -18,8 +18,8 @@ export interface H1Limits {
 /** A request the codec answered itself (it never reaches onRequest): for the access log. */
 export interface H1ClientError {
   readonly socket: Socket;
-  /** 400 malformed, 408 head too slow, 431 head too large. */
-  readonly status: 400 | 408 | 431;
+  /** 400 malformed, 408 head too slow, 431 head too large, 501 a transfer coding we do not implement. */
+  readonly status: 400 | 408 | 431 | 501;
   /** Envoy's response code details: http1.codec_error, request_headers_timeout? (see telemetry/flags.ts). */
   readonly details: string;
   /** Bytes of the local reply's body. */

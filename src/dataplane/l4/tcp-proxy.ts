@@ -204,7 +204,7 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
       return;
     }
     const t = cr.endpoints.pick();
-    if (t === undefined) { fail(ResponseFlag.UH); return; }
+    if (t === undefined) { fail(cr.endpoints.dnsFailure !== undefined ? ResponseFlag.DF : ResponseFlag.UH); return; }
     connect(t);
   };
   if (ready !== undefined) ready.then(go, go); else go();

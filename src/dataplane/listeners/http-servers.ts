@@ -12,6 +12,9 @@ import { ResponseFlag, RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js'
 import { TcpLogEntry } from '../l4/tcp-proxy.js';
 import { H1Server, type H1ClientError, type H1Limits } from '../http1/server.js';
 import { peerOf, setPeer } from '../identity/workload-identity.js';
+import { parseErrorReject, rawRequestHeadReject, type CodecReject } from '../http1/framing.js';
+import { REASONS, statusLine } from '../http1/head.js';
+import type { ParseError } from '../http1/llhttp.js';
 
 export type RequestHandler = (ds: Downstream) => void;
 /** A CONNECT request on an HTTP/1 connection (outbound listeners): the socket is handed over. */
@@ -48,7 +51,17 @@ export class HttpServers {
   readonly #onNodeRequest: (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
   constructor(private readonly rt: ProxyRuntime, onRequest: RequestHandler, limits: HttpLimits, onConnect?: ConnectHandler) {
-    this.#onNodeRequest = (req, res) => onRequest(new NodeDownstream(req, res));
+    this.#onNodeRequest = (req, res) => {
+      if (req.httpVersionMajor === 1) {
+        // node:http (HTTP/1.1 over TLS) lets these through, or rejects them only after this call.
+        const reject = rawRequestHeadReject(req.rawHeaders, req.httpVersionMinor === 0);
+        if (reject !== undefined) {
+          this.#rejectNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, reject);
+          return;
+        }
+      }
+      onRequest(new NodeDownstream(req, res));
+    };
     this.h1 = new H1Server({
       onRequest,
       ...(onConnect !== undefined ? { onConnect } : {}),
@@ -174,24 +187,48 @@ export class HttpServers {
     rt.accessLog.log(e);
   };
 
-  /** Malformed HTTP/1.1 (400), oversized headers (431), headers too slow (408) on node's TLS HTTP/1.1: answered, logged. */
-  #onClientError = (err: Error & { code?: string }, socket: Socket): void => {
-    if (socket.destroyed || !socket.writable) { socket.destroy(); return; }
-    let status = 400;
-    let details: string = D.HTTP1_CODEC_ERROR;
-    if (err.code === 'HPE_HEADER_OVERFLOW') { status = 431; details = D.HEADERS_TOO_LARGE; }
-    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') { status = 408; details = D.REQUEST_HEADERS_TIMEOUT; }
-    else if (err.code === 'ECONNRESET') { socket.destroy(); return; }
-    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-    const body = status === 408 ? 'request timeout' : 'Bad Request';
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
+  /** A request node:http parsed that breaks HTTP/1.1 framing (../http1/framing.ts): answered as the codec would, logged, closed. */
+  #rejectNodeRequest(req: http.IncomingMessage, res: http.ServerResponse, r: CodecReject): void {
+    const socket = req.socket;
+    this.#rejected.add(socket);
+    const body = REASONS[r.status] ?? 'Bad Request';
+    res.shouldKeepAlive = false;
+    res.writeHead(r.status, { 'content-length': String(body.length), 'content-type': 'text/plain', connection: 'close' });
+    res.end(body);
+    // Nothing after this head is read as HTTP: it may be a smuggled request.
+    res.once('finish', () => socket.destroySoon());
+    req.resume();
     const rt = this.rt;
     if (rt.accessLog !== undefined) {
       const e = new TcpLogEntry(socket, Date.now(), undefined, undefined);
       (e as { protocol: string | undefined }).protocol = 'HTTP/1.1';
-      e.responseCode = status;
-      e.responseFlags = status === 408 ? '-' : ResponseFlag.DPE;
-      e.responseCodeDetails = details;
+      e.responseCode = r.status;
+      e.responseFlags = ResponseFlag.DPE;
+      e.responseCodeDetails = r.details;
+      e.bytesSent = body.length;
+      rt.accessLog.log(e);
+    }
+  }
+
+  /** Sockets whose request #rejectNodeRequest answered: node's own parse error after it is not answered again. */
+  readonly #rejected = new WeakSet<Socket>();
+
+  /** Malformed HTTP/1.1 (400), oversized headers (431), headers too slow (408) on node's TLS HTTP/1.1: answered, logged. */
+  #onClientError = (err: Error & { code?: string; reason?: string }, socket: Socket): void => {
+    // Already answered by #rejectNodeRequest: closes once that answer is out.
+    if (this.#rejected.has(socket)) { socket.destroySoon(); return; }
+    if (socket.destroyed || !socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }
+    const r: CodecReject = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? { status: 408, details: D.REQUEST_HEADERS_TIMEOUT }
+      : parseErrorReject({ code: err.code ?? '', reason: err.reason } as ParseError);
+    const body = r.status === 408 ? 'request timeout' : REASONS[r.status] ?? 'Bad Request';
+    socket.end(`${statusLine(r.status)}content-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
+    const rt = this.rt;
+    if (rt.accessLog !== undefined) {
+      const e = new TcpLogEntry(socket, Date.now(), undefined, undefined);
+      (e as { protocol: string | undefined }).protocol = 'HTTP/1.1';
+      e.responseCode = r.status;
+      e.responseFlags = r.status === 408 ? '-' : ResponseFlag.DPE;
+      e.responseCodeDetails = r.details;
       e.bytesSent = body.length;
       rt.accessLog.log(e);
     }

@@ -9,6 +9,7 @@ import type { ProxyRuntime } from '../runtime.js';
 import { proxyTcp, refuseConnection } from '../l4/tcp-proxy.js';
 import { ResponseFlag } from '../telemetry/flags.js';
 import { readSni } from '../l4/tls-passthrough.js';
+import { absoluteForm } from '../http1/framing.js';
 
 /** Hands a CONNECT tunnel's bytes to an HTTP listener (parsed as HTTP). */
 export type HttpTunnelSink = (listenerName: string, socket: Socket) => void;
@@ -24,14 +25,11 @@ export function handleOutboundRequest(rt: ProxyRuntime, name: string, ds: Downst
   let path: string;
   let defaultPort = 80;
   // Absolute form (`GET http://host:port/path`), as an explicit proxy receives it.
-  const scheme = url.charCodeAt(0) === 104 /* h */ ? (url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : 0) : 0;
-  if (scheme > 0) {
-    if (scheme === 8) defaultPort = 443;
-    const slash = url.indexOf('/', scheme);
-    authority = slash < 0 ? url.slice(scheme) : url.slice(scheme, slash);
-    path = slash < 0 ? '/' : url.slice(slash);
-    const at = authority.lastIndexOf('@');
-    if (at >= 0) authority = authority.slice(at + 1);
+  const abs = absoluteForm(url);
+  if (abs !== undefined) {
+    if (abs.https) defaultPort = 443;
+    authority = abs.authority;
+    path = abs.path;
   } else {
     authority = ds.authority;
     path = url;

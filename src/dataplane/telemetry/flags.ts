@@ -118,6 +118,10 @@ export const RESPONSE_CODE_DETAILS = {
   /** 400 from the HTTP/1 codec; Envoy's form is `http1.codec_error` with the parser's reason. */
   HTTP1_CODEC_ERROR: 'http1.codec_error',
   HTTP1_INVALID_METHOD: 'http1.invalid_method',
+  /** A Transfer-Encoding other than `chunked` (400 or 501). */
+  HTTP1_INVALID_TRANSFER_ENCODING: 'http1.invalid_transfer_encoding',
+  /** Content-Length and Transfer-Encoding in one request. */
+  HTTP1_CONTENT_LENGTH_AND_CHUNKED: 'http1.content_length_and_chunked_not_allowed',
   HTTP1_INVALID_URL: 'http1.invalid_url',
   HTTP2_CODEC_ERROR: 'http2.codec_error',
   MISSING_HOST_HEADER: 'missing_host_header',

@@ -115,6 +115,9 @@ export class ClusterEndpoints {
     }
   }
 
+  /** Why a DNS cluster has no endpoints: its names did not resolve (requests then get 503 DF, not UH). */
+  dnsFailure: DnsError | undefined = undefined;
+
   /** Resolves once the first resolution is done (at once for STATIC); never rejects. */
   ready(): Promise<void> {
     return this.#ready;
@@ -308,20 +311,23 @@ export class ClusterEndpoints {
     if (this.#closed) return;
     let minTtl = Infinity;
     let failed = false;
+    let dnsError: DnsError | undefined;
     await Promise.all(
       this.#names.map(async (n) => {
         try {
           const r = await this.#resolver.lookup(n.name);
           n.addresses = this.cluster.type === 'LOGICAL_DNS' ? r.addresses.slice(0, 1) : r.addresses;
           if (r.ttlMs < minTtl) minTtl = r.ttlMs;
-        } catch {
+        } catch (err) {
           // Keep the last good addresses (Envoy keeps its hosts when a refresh fails).
           failed = true;
+          if (err instanceof DnsError) dnsError = err;
         }
       }),
     );
     if (this.#closed) return;
     this.#applyNames();
+    this.dnsFailure = this.#hosts.length === 0 ? dnsError : undefined;
     const base = this.cluster.dnsRefreshRateMs ?? DEFAULT_REFRESH_MS;
     let delay = Number.isFinite(minTtl) && minTtl > 0 ? minTtl : base;
     if (failed) delay = Math.min(delay, base);

@@ -11,6 +11,7 @@ import {
 } from '../http1/llhttp.js';
 import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError, lowerName } from '../http1/head.js';
 import { atBatch, flushWrites, writeDirect, writeSoon } from '../http1/socket-writes.js';
+import { responseHeadReject } from '../http1/framing.js';
 import type { HeaderMap } from '../routing/index.js';
 import type { BodySink } from '../http/downstream.js';
 import type { BodySource } from '../http/downstream.js';
@@ -592,7 +593,7 @@ export class H1Connection {
   }
 
   private onParserHeadersComplete(
-    _maj: number, _min: number, rawHeaders: string[] | undefined, _method: number, _url: string | undefined,
+    _maj: number, minor: number, rawHeaders: string[] | undefined, _method: number, _url: string | undefined,
     status: number, _msg: string | undefined, _upgrade: boolean, shouldKeepAlive: boolean,
   ): number {
     let raw = rawHeaders;
@@ -615,6 +616,13 @@ export class H1Connection {
         return 0;
       }
       this.interim = true; // 100 Continue, 103 Early Hints: wait for the final head
+      return 0;
+    }
+    const framing = responseHeadReject(raw ?? EMPTY, minor === 0);
+    if (framing !== undefined) {
+      // Framing we cannot trust: nothing of this response is relayed, the connection goes.
+      this.stray = true;
+      this.failRequest(req, new UpstreamError('protocol', 'HPE_INVALID_TRANSFER_ENCODING', `upstream sent invalid HTTP/1.1: ${framing}`));
       return 0;
     }
     this.inBody = true;
