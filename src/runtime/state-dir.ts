@@ -14,6 +14,8 @@ export interface MeshEndpoint {
   /** Where the state dir is, as resolved by that process. */
   stateDir: string;
   startedAt: string;
+  /** What the start wants its user told (objects `--example` left as they were). */
+  notes?: string[];
 }
 
 export interface StatePaths {
@@ -25,6 +27,8 @@ export interface StatePaths {
   logs: string;
   runtime: string;
   addresses: string;
+  /** The control plane's distribution port, kept so proxies that outlive it find the next one. */
+  distributionPort: string;
   /** Held (pid inside) by the one `outpost up` serving this state dir, from before it starts until it has stopped. */
   upLock: string;
 }
@@ -49,6 +53,7 @@ export function statePaths(dir: string): StatePaths {
     logs: join(dir, 'logs'),
     runtime: join(dir, 'run'),
     addresses: join(dir, 'addresses.json'),
+    distributionPort: join(dir, 'distribution-port'),
     upLock: join(dir, 'up.lock'),
   };
 }
@@ -57,6 +62,19 @@ export function ensureStateDir(paths: StatePaths): void {
   mkdirSync(paths.dir, { recursive: true });
   mkdirSync(paths.logs, { recursive: true });
   mkdirSync(paths.runtime, { recursive: true });
+}
+
+export function readDistributionPort(paths: StatePaths): number | undefined {
+  try {
+    const port = Number(readFileSync(paths.distributionPort, 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeDistributionPort(paths: StatePaths, port: number): void {
+  writeFileSync(paths.distributionPort, `${port}\n`);
 }
 
 export function readEndpoint(paths: StatePaths): MeshEndpoint | undefined {

@@ -58,6 +58,7 @@ function summary(ep: MeshEndpoint, paths: StatePaths, flag: string | undefined, 
     '',
     `export KUBECONFIG=${paths.kubeconfig}`,
   ];
+  if (ep.notes?.length) lines.push('', ...ep.notes);
   if (example) lines.push('', ...EXAMPLE_NEXT_STEPS);
   return lines.join('\n') + '\n';
 }
