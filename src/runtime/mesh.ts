@@ -46,6 +46,8 @@ export interface MeshOptions {
   seedObjects?: KubeObject[];
   /** Run the example (`npm start`): apply examples/seed-istio-api and start the httpbin.org stand-in. */
   example?: boolean;
+  /** The `outpost up` that restarts this mesh when it crashes (recorded for `down`). */
+  supervisorPid?: number;
 }
 
 export interface RunningMesh {
@@ -295,7 +297,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     cleanups.push(() => control.close());
 
     writeKubeconfig(paths.kubeconfig, { url: api.httpsUrl ?? api.url, token, ...(api.caPem ? { caPem: api.caPem } : {}) });
-    const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString(), ...(notes.length ? { notes } : {}) };
+    const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString(), ...(opts.supervisorPid ? { supervisorPid: opts.supervisorPid } : {}), ...(notes.length ? { notes } : {}) };
     writeEndpoint(paths, endpoint);
     log(`mesh up: API ${api.url}, control ${control.url}, state dir ${paths.dir}`);
     return { endpoint, paths, store, workloads, stopped, stop };

@@ -11,6 +11,8 @@ export interface MeshEndpoint {
   controlUrl: string;
   /** Process id of the `outpost up` that serves it. */
   pid: number;
+  /** The `outpost up` supervising it, which restarts it after a crash. */
+  supervisorPid?: number;
   /** Where the state dir is, as resolved by that process. */
   stateDir: string;
   startedAt: string;
@@ -122,6 +124,13 @@ function cmdlineOf(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether pid is alive and runs outpost (not a recycled pid). */
+export function isOutpostPid(pid: number | undefined): pid is number {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 0 || !isPidAlive(pid)) return false;
+  const cmd = cmdlineOf(pid);
+  return cmd === undefined || cmd.includes('outpost');
 }
 
 /** The pid in the up lock, if that process is alive and is an outpost (not a recycled pid). */

@@ -7,6 +7,7 @@ import { cleanStaleState, probeRunningMesh } from '../../runtime/mesh.js';
 import {
   displayStateDir,
   isOurProxy,
+  isOutpostPid,
   isPidAlive,
   readEndpoint,
   readProxyPids,
@@ -60,7 +61,10 @@ export function registerDown(program: Command): void {
     const live = await probeRunningMesh(paths);
     const ep = live ?? readEndpoint(paths);
     // Every `up` that may serve this state dir: the one in api.json and the lock's holder (one still starting).
-    const ups = [...new Set([ep?.pid, upLockHolder(paths)].filter((p): p is number => p !== undefined && isPidAlive(p)))];
+    // The supervisor (which restarts a crashed mesh) is stopped first, so that it restarts nothing.
+    const supervisor = isOutpostPid(ep?.supervisorPid) ? ep!.supervisorPid! : undefined;
+    if (supervisor !== undefined) kill(supervisor, 'SIGTERM');
+    const ups = [...new Set([supervisor, ep?.pid, upLockHolder(paths)].filter((p): p is number => p !== undefined && isPidAlive(p)))];
     const proxies = new Map<number, ProxyPidRecord>(readProxyPids(paths).filter(isOurProxy).map((r) => [r.pid, r]));
     if (ups.length === 0) {
       const orphans = cleanStaleState(paths, warn);

@@ -9,7 +9,8 @@ import type { Command } from 'commander';
 import { ControlClient } from '../../runtime/control-server.js';
 import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
 import { MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
-import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
+import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, upLockHolder, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
+import { MESH_UP_MESSAGE, SUPERVISED_ENV, superviseMesh } from '../../runtime/supervisor.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
 import { withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
@@ -88,7 +89,8 @@ async function upDetached(opts: UpOptions, paths: StatePaths): Promise<void> {
   let ep: MeshEndpoint | undefined;
   while (Date.now() < deadline && exited === undefined) {
     const candidate = readEndpoint(paths);
-    if (candidate && candidate.pid === child.pid) {
+    // The detached child supervises the mesh process that writes api.json.
+    if (candidate && (candidate.supervisorPid === child.pid || candidate.pid === child.pid)) {
       ep = await probeRunningMesh(paths);
       if (ep) break;
     }
@@ -111,7 +113,22 @@ async function upDetached(opts: UpOptions, paths: StatePaths): Promise<void> {
   }
 }
 
+/** This process supervises; a child runs the mesh and is restarted when it crashes. */
+async function upSupervised(opts: UpOptions, paths: StatePaths): Promise<void> {
+  const code = await superviseMesh({
+    argv: [process.execPath, OUTPOST_BIN, ...childArgs(opts, paths.dir)],
+    env: process.env,
+    log: (line) => void process.stderr.write(`${new Date().toISOString()} outpost: ${line}\n`),
+    otherUp: async () => {
+      const live = await probeRunningMesh(paths);
+      return live?.pid ?? upLockHolder(paths);
+    },
+  });
+  process.exitCode = code;
+}
+
 async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
+  if (process.env[SUPERVISED_ENV] !== '1') return upSupervised(opts, paths);
   const isChild = process.env[CHILD_ENV] === '1';
   let mesh;
   try {
@@ -119,7 +136,10 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
       stateDir: paths.dir,
       resolver: { server: opts.dnsServer, hostsFile: opts.hostsFile ? resolvePath(opts.hostsFile) : undefined },
       example: opts.example,
+      supervisorPid: process.ppid,
     });
+    // Tell the supervisor the mesh is up: from now on a crash is restarted, not reported as a failed start.
+    process.send?.(MESH_UP_MESSAGE);
   } catch (err) {
     if (err instanceof MeshAlreadyRunningError) throw alreadyRunning(err.endpoint, opts.stateDir);
     if (err instanceof MeshStartingError) {
