@@ -23,8 +23,9 @@ export interface SuperviseOptions {
 
 /**
  * Runs the mesh child until it stops cleanly (exit 0: `outpost down`, Ctrl-C) or we get a stop
- * signal, restarting it after every crash once it has come up. A child that fails before its
- * first start completes is not retried: its own error line says why. Resolves to the exit code.
+ * signal, restarting it after every crash once it has come up (a failing restart, too: the cause
+ * may pass, and the delay grows to 30 s). A child that fails before the first start completes is
+ * not retried: its own error line says why. Resolves to the exit code.
  */
 export function superviseMesh(opts: SuperviseOptions): Promise<number> {
   const backoff = new Backoff({ minMs: 500, maxMs: 30_000 });

@@ -52,6 +52,8 @@ test('down stops the up process and its sidecar; nothing of the state dir keeps 
   await injectedCurl(mesh);
   const pids = recordedPids(mesh.stateDir);
   assert.equal(pids.up.length, 1, 'api.json and up.lock name the same up process');
+  const supervisor = (JSON.parse(readFileSync(join(mesh.stateDir, 'api.json'), 'utf8')) as { supervisorPid: number }).supervisorPid;
+  pids.up.push(supervisor);
   assert.equal(pids.proxies.length, 1, 'one sidecar for namespace curl');
   assert.ok([...pids.up, ...pids.proxies].every(running));
 
@@ -73,8 +75,11 @@ test('a SIGKILLed up leaves its proxies serving; down stops them', async (t) => 
   await injectedCurl(mesh);
   const pids = recordedPids(mesh.stateDir);
   const upPid = pids.up[0]!;
+  // Both the supervisor and the mesh process, so that nothing restarts the control plane.
+  const supervisor = (JSON.parse(readFileSync(join(mesh.stateDir, 'api.json'), 'utf8')) as { supervisorPid: number }).supervisorPid;
+  process.kill(supervisor, 'SIGKILL');
   process.kill(upPid, 'SIGKILL');
-  await eventually('the up process is gone', async () => (running(upPid) ? undefined : true));
+  await eventually('the up processes are gone', async () => (running(upPid) || running(supervisor) ? undefined : true));
   // Proxies do not depend on the control plane's life (as Envoy does not on istiod's).
   assert.ok(pids.proxies.length === 1 && pids.proxies.every(running), 'the sidecar still runs');
   const down = await mesh.down();

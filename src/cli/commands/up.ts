@@ -52,7 +52,7 @@ export function formatWorkloads(workloads: WorkloadInfo[]): string {
 
 function summary(ep: MeshEndpoint, paths: StatePaths, flag: string | undefined, workloads: WorkloadInfo[], example: boolean): string {
   const lines = [
-    `outpost: the mesh is running (state dir ${displayStateDir(flag)}, pid ${ep.pid})`,
+    `outpost: the mesh is running (state dir ${displayStateDir(flag)}, pid ${ep.pid}${ep.supervisorPid ? `; pid ${ep.supervisorPid} restarts it if it crashes` : ''})`,
     `  Kubernetes API: ${ep.url}`,
     '  Workloads:',
     formatWorkloads(workloads).trimEnd(),
