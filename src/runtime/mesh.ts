@@ -58,6 +58,11 @@ export interface RunningMesh {
   /** Resolves when `stop()` finished (called by anyone, e.g. the control endpoint's shutdown). */
   stopped: Promise<void>;
   stop(): Promise<void>;
+  /**
+   * For a mesh process whose supervisor is gone: gives up the state dir (api.json, the lock, the
+   * store) and leaves the proxies serving, as a crash would but tidily; the caller then exits.
+   */
+  abandon(): void;
 }
 
 export class MeshAlreadyRunningError extends Error {
@@ -300,7 +305,16 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString(), ...(opts.supervisorPid ? { supervisorPid: opts.supervisorPid } : {}), ...(notes.length ? { notes } : {}) };
     writeEndpoint(paths, endpoint);
     log(`mesh up: API ${api.url}, control ${control.url}, state dir ${paths.dir}`);
-    return { endpoint, paths, store, workloads, stopped, stop };
+    const abandon = (): void => {
+      removeEndpoint(paths, process.pid);
+      releaseUpLock(paths);
+      try {
+        store.close();
+      } catch {
+        // Closed already.
+      }
+    };
+    return { endpoint, paths, store, workloads, stopped, stop, abandon };
   } catch (err) {
     await unwind();
     throw err;

@@ -1,6 +1,8 @@
 // What restarts a crashed control plane: `outpost up` runs the mesh (store, API, control plane)
 // as a child process and starts it again, after a jittered, capped backoff, whenever it dies
 // without being asked to stop. The proxies keep serving meanwhile; the new mesh adopts them.
+// The mesh process does not outlive its supervisor (it leaves, its proxies stay): whatever
+// starts `outpost up` again (the user, systemd) then finds no control plane in its way.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Backoff } from '../controlplane/distribution/backoff.js';
 
@@ -52,10 +54,8 @@ export function superviseMesh(opts: SuperviseOptions): Promise<number> {
       const c = spawn(cmd!, args, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], env: { ...opts.env, [SUPERVISED_ENV]: '1' } });
       child = c;
       c.on('message', (m) => {
-        if (m === MESH_UP_MESSAGE) {
-          everUp = true;
-          if (c.connected) c.disconnect();
-        }
+        // The IPC channel stays open: its closing tells the mesh process that we are gone.
+        if (m === MESH_UP_MESSAGE) everUp = true;
       });
       c.on('error', (err) => opts.log(`cannot start the mesh: ${err.message}`));
       c.on('exit', (code, signal) => {

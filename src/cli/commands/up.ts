@@ -147,7 +147,22 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
     }
     throw err;
   }
-  const onSignal = (): void => void mesh.stop();
+  let stopping = false;
+  const onSignal = (): void => {
+    stopping = true;
+    void mesh.stop();
+  };
+  const supervisor = process.ppid;
+  if (process.channel) {
+    // The supervisor's end of the channel closes when it dies: leave with it, the proxies stay.
+    process.channel.unref();
+    process.once('disconnect', () => {
+      if (stopping) return;
+      process.stderr.write(`${new Date().toISOString()} the supervisor (pid ${supervisor}) is gone: the control plane exits, the proxies keep serving; \`outpost up\` starts it again and adopts them\n`);
+      mesh.abandon();
+      process.exit(1);
+    });
+  }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
