@@ -1,7 +1,8 @@
 // The data plane outlives the control plane: `kill -9` of the mesh process under steady traffic
 // through sidecar → egress gateway loses no request; `outpost up`'s supervisor restarts the
 // control plane, which adopts the running proxies, and config changes reach them again. A start
-// option never overwrites what the user changed (`up --example` after a crash keeps REGISTRY_ONLY).
+// option never overwrites what the user changed (`up --example` after a crash keeps REGISTRY_ONLY);
+// a proxy whose bootstrap changed is replaced rather than adopted.
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -158,4 +159,27 @@ test('up --example after a crash leaves what the user changed (REGISTRY_ONLY sta
   assert.match(again.stdout, /^example: left \d+ object\(s\) that already existed as they are: .*\bIstio default\b/m);
   const mode = await mesh.ok(['get', 'istio', 'default', '-o', 'jsonpath={.spec.values.meshConfig.outboundTrafficPolicy.mode}']);
   assert.equal(mode.stdout, 'REGISTRY_ONLY');
+});
+
+test('a proxy started with another bootstrap than the new up would write is replaced, not adopted; traffic flows through the new one', async (t) => {
+  const world = await startFlowWorld([{ name: CNN, http: [80] }]);
+  t.after(() => world.close());
+  const mesh = await startFlowMesh(t, world);
+  await mesh.ok(['apply', '-f', world.yaml('se.yaml', cnnServiceEntry('apps', [CNN_HTTP_PORT]))]);
+  assert.equal((await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', `http://${CNN}/`])).stdout, `${CNN} stand-in\n`);
+  const [sidecar] = proxyPids(mesh.stateDir);
+  const ep = endpoint(mesh.stateDir)!;
+  process.kill(ep.supervisorPid!, 'SIGKILL');
+  await eventually('the mesh process leaves with its supervisor', async () => (running(ep.pid) ? undefined : true));
+  assert.ok(running(sidecar!), 'the sidecar still serves');
+
+  // The same names from another hosts file: the sidecar's bootstrap changes, so it is replaced.
+  const otherHosts = world.yaml('hosts-2', readFileSync(world.hostsFile, 'utf8'));
+  const up = await mesh.outpost(['up', '-d', '--hosts-file', otherHosts], { timeoutMs: 90_000 });
+  assert.equal(up.code, 0, up.stderr);
+  const [replaced] = proxyPids(mesh.stateDir);
+  assert.notEqual(replaced, sidecar);
+  assert.ok(!running(sidecar!), 'the old sidecar was stopped');
+  assert.match(readFileSync(join(mesh.stateDir, 'logs', 'mesh.log'), 'utf8'), /replacing sidecar sidecar\.apps \(pid \d+\): its bootstrap changed/);
+  assert.equal((await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', `http://${CNN}/`])).stdout, `${CNN} stand-in\n`);
 });
