@@ -3,7 +3,7 @@
 // stopped with SIGTERM. A proxy does not depend on the process that started it: it outlives a
 // crashed control plane and keeps serving its last config, as Envoy outlives istiod.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readSync, fstatSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readSync, fstatSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProxyIdentity } from '../proxyconfig/types.js';
@@ -82,7 +82,9 @@ export class ProxyProcess {
   start(): void {
     mkdirSync(dirname(this.opts.bootstrapFile), { recursive: true });
     mkdirSync(dirname(this.opts.logFile), { recursive: true });
-    writeFileSync(this.opts.bootstrapFile, bootstrapText(this.opts.bootstrap));
+    // The bootstrap holds the distribution token: for the mesh's user only.
+    writeFileSync(this.opts.bootstrapFile, bootstrapText(this.opts.bootstrap), { mode: 0o600 });
+    chmodSync(this.opts.bootstrapFile, 0o600);
     this.spawnOnce();
   }
 
