@@ -30,13 +30,13 @@ import {
   type ProxyPidRecord,
   type StatePaths,
 } from './state-dir.js';
-
-/** Istio's plain-text xDS port (15010), asked for first on the mesh's own loopback address. */
-const DEFAULT_DISTRIBUTION_PORT = 15010;
 import { WorkloadManager, type ResolverOptions, type WorkloadInfo } from './workloads.js';
 import { waitForSync, type SyncResult } from './sync.js';
 import { loadExample, startExampleExternals } from './example.js';
 import { readLogFile } from './log-file.js';
+
+/** Istio's plain-text xDS port (15010), asked for first on the mesh's own loopback address. */
+const DEFAULT_DISTRIBUTION_PORT = 15010;
 
 export interface MeshOptions {
   stateDir: string;
