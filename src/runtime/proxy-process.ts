@@ -36,6 +36,13 @@ export function bootstrapText(b: ProxyBootstrapFile): string {
   return JSON.stringify(b, null, 2) + '\n';
 }
 
+/**
+ * Failed readiness probes in a row before a ready proxy counts as not ready (Kubernetes'
+ * readiness failureThreshold): one slow answer on a busy machine must not take its Pod's
+ * endpoints out of every other proxy's config.
+ */
+const READY_FAILURE_THRESHOLD = 3;
+
 /** One run of the proxy: a child of this process, or one adopted from a previous `outpost up`. */
 interface Run {
   pid: number;
@@ -90,9 +97,11 @@ export class ProxyProcess {
 
   /**
    * Takes over a proxy a previous `outpost up` started with this same bootstrap (the caller checked
-   * the pid is that proxy): it is watched and stopped as a child is, and replaced if it dies.
+   * the pid is that proxy): it is watched and stopped as a child is, and replaced if it dies. It
+   * comes in ready when it answers ready, so that its Pod never flaps to not ready (which would
+   * take its endpoints out of every other proxy's config).
    */
-  adopt(pid: number): void {
+  async adopt(pid: number): Promise<void> {
     this.adopted = true;
     let logOffset = 0;
     try {
@@ -102,7 +111,10 @@ export class ProxyProcess {
     } catch {
       // No log yet: the tail starts at 0.
     }
-    this.begin({ pid, logOffset });
+    const ready = await this.probeReady();
+    // Stopped while we asked: it is still ours to stop.
+    if (this.stopping) return stopPid(pid, 5000);
+    this.begin({ pid, logOffset }, ready ? 'ready' : 'starting');
   }
 
   private spawnOnce(): void {
@@ -138,12 +150,23 @@ export class ProxyProcess {
     this.begin(run);
   }
 
-  private begin(run: Run): void {
+  private begin(run: Run, state: ProxyState = 'starting'): void {
     this.run = run;
     this.pid = run.pid;
     writeFileSync(this.opts.pidFile, `${run.pid}\n${this.opts.bootstrapFile}\n`);
-    this.setState('starting');
+    this.setState(state);
     this.pollReady(run);
+  }
+
+  /** Whether the admin endpoint answers /ready with 200. */
+  private async probeReady(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.adminUrl}/ready`, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
   }
 
   private onExit(run: Run, code: number | null, signal: NodeJS.Signals | null): void {
@@ -164,29 +187,24 @@ export class ProxyProcess {
   }
 
   private pollReady(run: Run): void {
+    let failures = 0;
     const check = async (): Promise<void> => {
       if (this.run !== run || this.stopping) return;
       // An adopted proxy is not our child: no 'exit' event tells us it died.
       if (!run.child && !isPidAlive(run.pid)) return this.onExit(run, null, null);
-      let ok = false;
-      try {
-        const res = await fetch(`${this.adminUrl}/ready`, { signal: AbortSignal.timeout(1000) });
-        ok = res.status === 200;
-        await res.body?.cancel();
-      } catch {
-        ok = false;
-      }
+      const ok = await this.probeReady();
       if (this.run !== run || this.stopping) return;
+      failures = ok ? 0 : failures + 1;
       if (ok && this.state !== 'ready') {
         this.backoffMs = 250;
         this.setState('ready');
-      } else if (!ok && this.state === 'ready') {
+      } else if (failures >= READY_FAILURE_THRESHOLD && this.state === 'ready') {
         this.setState('starting');
       }
       // Keep watching while running: readiness can drop (a proxy losing its listeners).
       this.readyTimer = setTimeout(() => void check(), this.state === 'ready' ? 1000 : 100);
     };
-    this.readyTimer = setTimeout(() => void check(), run.child ? 50 : 0);
+    this.readyTimer = setTimeout(() => void check(), run.child ? 50 : this.state === 'ready' ? 1000 : 100);
   }
 
   private setState(state: ProxyState): void {

@@ -254,7 +254,7 @@ export class WorkloadManager {
       if (readText(proc.opts.bootstrapFile) === bootstrapText(bootstrap)) {
         // Started with exactly what we would start it with: keep it serving, no gap.
         this.opts.log(`workloads: adopting ${p.role} ${identity.id} on ${ip} (pid ${leftover.pid}, still serving from the previous run)`);
-        proc.adopt(leftover.pid);
+        await proc.adopt(leftover.pid);
         return;
       }
       // Its bootstrap differs (another --dns-server, say): replace it, one proxy at a time.
