@@ -17,14 +17,17 @@ import {
   ensureStateDir,
   isOurProxy,
   isPidAlive,
+  readDistributionPort,
   readEndpoint,
   readProxyPids,
   releaseUpLock,
   removeEndpoint,
   statePaths,
   upLockHolder,
+  writeDistributionPort,
   writeEndpoint,
   type MeshEndpoint,
+  type ProxyPidRecord,
   type StatePaths,
 } from './state-dir.js';
 import { WorkloadManager, type ResolverOptions, type WorkloadInfo } from './workloads.js';
@@ -32,6 +35,9 @@ import { waitForSync, type SyncResult } from './sync.js';
 import { loadExample, startExampleExternals } from './example.js';
 import { readLogFile } from './log-file.js';
 import { DEFAULT_LOG_ROTATION, startLogRotation, type LogRotationOptions } from './log-rotation.js';
+
+/** Istio's plain-text xDS port (15010), asked for first on the mesh's own loopback address. */
+const DEFAULT_DISTRIBUTION_PORT = 15010;
 
 export interface MeshOptions {
   stateDir: string;
@@ -43,6 +49,8 @@ export interface MeshOptions {
   example?: boolean;
   /** Rotation of the log files under the state dir's logs/ (kubelet's defaults when absent). */
   logRotation?: LogRotationOptions;
+  /** The `outpost up` that restarts this mesh when it crashes (recorded for `down`). */
+  supervisorPid?: number;
 }
 
 export interface RunningMesh {
@@ -53,6 +61,11 @@ export interface RunningMesh {
   /** Resolves when `stop()` finished (called by anyone, e.g. the control endpoint's shutdown). */
   stopped: Promise<void>;
   stop(): Promise<void>;
+  /**
+   * For a mesh process whose supervisor is gone: gives up the state dir (api.json, the lock, the
+   * store) and leaves the proxies serving, as a crash would but tidily; the caller then exits.
+   */
+  abandon(): void;
 }
 
 export class MeshAlreadyRunningError extends Error {
@@ -82,25 +95,47 @@ export async function probeRunningMesh(paths: StatePaths): Promise<MeshEndpoint 
   }
 }
 
-/** Proxies a killed `up` left behind (their pid files name their bootstrap), and the stale api.json. */
-export function cleanStaleState(paths: StatePaths, log: (line: string) => void): void {
+/**
+ * Clears what a killed `up` left that is no use any more (a stale api.json, a dead lock holder's
+ * lock, pid files of proxies that are gone) and returns the proxies it left that still run: the
+ * next `up` adopts them, `down` stops them.
+ */
+export function cleanStaleState(paths: StatePaths, log: (line: string) => void): ProxyPidRecord[] {
   const ep = readEndpoint(paths);
   if (ep && !isPidAlive(ep.pid)) {
     log(`removing stale ${paths.api} (pid ${ep.pid} is gone)`);
     removeEndpoint(paths);
   }
+  const alive: ProxyPidRecord[] = [];
   for (const rec of readProxyPids(paths)) {
-    if (isOurProxy(rec)) {
-      log(`stopping proxy pid ${rec.pid} left over from a previous run`);
-      try {
-        process.kill(rec.pid, 'SIGKILL');
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-    rmSync(rec.file, { force: true });
+    if (isOurProxy(rec)) alive.push(rec);
+    else rmSync(rec.file, { force: true });
   }
   if (existsSync(paths.upLock) && upLockHolder(paths) === undefined) rmSync(paths.upLock, { force: true });
+  return alive;
+}
+
+/**
+ * Starts the control plane on the distribution port this state dir used before, so that proxies
+ * which outlived a crashed control plane reconnect to the new one at the same URL. The first
+ * start asks for Istio's plain-text xDS port on the mesh's own loopback address; a taken port
+ * falls back to an ephemeral one (then running proxies are replaced, not adopted).
+ */
+async function startControlPlaneOnStablePort(paths: StatePaths, make: (port: number) => ControlPlane, log: (line: string) => void): Promise<ControlPlane> {
+  const saved = readDistributionPort(paths);
+  const preferred = saved ?? DEFAULT_DISTRIBUTION_PORT;
+  let cp = make(preferred);
+  try {
+    await cp.start();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    await cp.stop().catch(() => undefined);
+    if (saved !== undefined) log(`distribution port ${preferred} is taken; proxies still running from the previous start will be replaced`);
+    cp = make(0);
+    await cp.start();
+  }
+  writeDistributionPort(paths, Number(new URL(cp.distributionUrl).port));
+  return cp;
 }
 
 /**
@@ -137,14 +172,43 @@ export function defaultObjects(): KubeObject[] {
   ];
 }
 
-function ensureObjects(store: Store, objects: KubeObject[], log: (line: string) => void): void {
+/** What a start created and what it found already there (and so left as the user has it). */
+export interface EnsureResult {
+  created: KubeObject[];
+  leftAlone: KubeObject[];
+}
+
+function describe(obj: KubeObject): string {
+  return describeObject(obj.kind, obj.metadata.namespace, obj.metadata.name);
+}
+
+/**
+ * Creates the objects that are missing and never touches one that exists: a start option (the
+ * defaults, `--example`) must not undo what a user changed since, such as the outbound policy.
+ */
+function ensureObjects(store: Store, objects: KubeObject[], log: (obj: KubeObject, line: string) => void): EnsureResult {
+  const result: EnsureResult = { created: [], leftAlone: [] };
   for (const obj of objects) {
     const [group] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : [''];
     const ref = { group: group ?? '', kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name };
-    if (store.get(ref)) continue;
+    if (store.get(ref)) {
+      result.leftAlone.push(obj);
+      continue;
+    }
     store.create(obj);
-    log(`created ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`);
+    result.created.push(obj);
+    log(obj, `created ${describe(obj)}`);
   }
+  return result;
+}
+
+/** `base`, where an object of the same kind, namespace and name in `over` takes its place (the example's `Istio`), then the rest of `over`. */
+function overlay(base: KubeObject[], over: KubeObject[]): KubeObject[] {
+  const key = (o: KubeObject): string => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  const byKey = new Map(over.map((o) => [key(o), o]));
+  const merged = base.map((o) => byKey.get(key(o)) ?? o);
+  const used = new Set(merged.map(key));
+  return [...merged, ...over.filter((o) => !used.has(key(o)))];
 }
 
 export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
@@ -160,9 +224,9 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     if (ep) throw new MeshAlreadyRunningError(ep);
     throw new MeshStartingError(holder);
   }
-  let token: string, addresses: AddressBook, host: string, store: Store;
+  let token: string, addresses: AddressBook, host: string, store: Store, leftovers: ProxyPidRecord[];
   try {
-    cleanStaleState(paths, log);
+    leftovers = cleanStaleState(paths, log);
     token = readOrCreateToken(paths);
     addresses = new AddressBook(paths.addresses, subnetFor(paths.dir));
     host = addresses.meshAddress();
@@ -185,7 +249,14 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
   try {
     const rotation = startLogRotation(paths.logs, opts.logRotation ?? DEFAULT_LOG_ROTATION, log);
     cleanups.push(() => rotation.stop());
-    ensureObjects(store, [...defaultObjects(), ...(opts.seedObjects ?? [])], log);
+    const example = opts.example ? await loadExample() : [];
+    const fromExample = new Set(example);
+    // The example's objects are created on a first start (its Istio resource in place of the
+    // default one); on a later start each one exists and is left exactly as the user has it.
+    const ensured = ensureObjects(store, overlay([...defaultObjects(), ...(opts.seedObjects ?? [])], example), (obj, line) => log(fromExample.has(obj) ? `example: ${line}` : line));
+    const exampleLeftAlone = ensured.leftAlone.filter((o) => fromExample.has(o)).map(describe);
+    const notes = exampleLeftAlone.length > 0 ? [`example: left ${exampleLeftAlone.length} object(s) that already existed as they are: ${exampleLeftAlone.join(', ')}`] : [];
+    for (const n of notes) log(n);
     let resolver = opts.resolver;
     if (opts.example) {
       const externals = await startExampleExternals(paths.dir, addresses.addressOf('external/httpbin.org'));
@@ -194,14 +265,12 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       });
       if (resolver?.hostsFile) log(`example: using your hosts file ${resolver.hostsFile}; add "${externals.servers[0]!.host} httpbin.org" to it for the stand-in`);
       else resolver = { ...resolver, hostsFile: externals.hostsFile };
-      for (const r of store.apply(await loadExample())) log(`example: ${describeObject(r.object.kind, r.object.metadata.namespace, r.object.metadata.name)} ${r.outcome}`);
     }
     // Workloads start after the API; kubectl logs asks them through this late binding.
     let workloadsRef: WorkloadManager | undefined;
     const api = await startApiServer({ store, host, port: 0, token, logsFor: (ns, pod, o) => podLogs(workloadsRef, ns, pod, o) });
     cleanups.push(() => api.close());
-    const controlPlane = new ControlPlane({ store, host, port: 0, token, log });
-    await controlPlane.start();
+    const controlPlane = await startControlPlaneOnStablePort(paths, (port) => new ControlPlane({ store, host, port, token, log }), log);
     cleanups.push(() => controlPlane.stop());
     const workloads = new WorkloadManager({
       store,
@@ -209,6 +278,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       addresses,
       controlPlane: { url: controlPlane.distributionUrl, token },
       resolver,
+      leftovers,
       log,
     });
     await workloads.start();
@@ -247,10 +317,19 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     cleanups.push(() => control.close());
 
     writeKubeconfig(paths.kubeconfig, { url: api.httpsUrl ?? api.url, token, ...(api.caPem ? { caPem: api.caPem } : {}) });
-    const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString() };
+    const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString(), ...(opts.supervisorPid ? { supervisorPid: opts.supervisorPid } : {}), ...(notes.length ? { notes } : {}) };
     writeEndpoint(paths, endpoint);
     log(`mesh up: API ${api.url}, control ${control.url}, state dir ${paths.dir}`);
-    return { endpoint, paths, store, workloads, stopped, stop };
+    const abandon = (): void => {
+      removeEndpoint(paths, process.pid);
+      releaseUpLock(paths);
+      try {
+        store.close();
+      } catch {
+        // Closed already.
+      }
+    };
+    return { endpoint, paths, store, workloads, stopped, stop, abandon };
   } catch (err) {
     await unwind();
     throw err;

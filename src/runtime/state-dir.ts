@@ -11,9 +11,13 @@ export interface MeshEndpoint {
   controlUrl: string;
   /** Process id of the `outpost up` that serves it. */
   pid: number;
+  /** The `outpost up` supervising it, which restarts it after a crash. */
+  supervisorPid?: number;
   /** Where the state dir is, as resolved by that process. */
   stateDir: string;
   startedAt: string;
+  /** What the start wants its user told (objects `--example` left as they were). */
+  notes?: string[];
 }
 
 export interface StatePaths {
@@ -25,6 +29,8 @@ export interface StatePaths {
   logs: string;
   runtime: string;
   addresses: string;
+  /** The control plane's distribution port, kept so proxies that outlive it find the next one. */
+  distributionPort: string;
   /** Held (pid inside) by the one `outpost up` serving this state dir, from before it starts until it has stopped. */
   upLock: string;
 }
@@ -49,6 +55,7 @@ export function statePaths(dir: string): StatePaths {
     logs: join(dir, 'logs'),
     runtime: join(dir, 'run'),
     addresses: join(dir, 'addresses.json'),
+    distributionPort: join(dir, 'distribution-port'),
     upLock: join(dir, 'up.lock'),
   };
 }
@@ -57,6 +64,19 @@ export function ensureStateDir(paths: StatePaths): void {
   mkdirSync(paths.dir, { recursive: true });
   mkdirSync(paths.logs, { recursive: true });
   mkdirSync(paths.runtime, { recursive: true });
+}
+
+export function readDistributionPort(paths: StatePaths): number | undefined {
+  try {
+    const port = Number(readFileSync(paths.distributionPort, 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeDistributionPort(paths: StatePaths, port: number): void {
+  writeFileSync(paths.distributionPort, `${port}\n`);
 }
 
 export function readEndpoint(paths: StatePaths): MeshEndpoint | undefined {
@@ -104,6 +124,13 @@ function cmdlineOf(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether pid is alive and runs outpost (not a recycled pid). */
+export function isOutpostPid(pid: number | undefined): pid is number {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 0 || !isPidAlive(pid)) return false;
+  const cmd = cmdlineOf(pid);
+  return cmd === undefined || cmd.includes('outpost');
 }
 
 /** The pid in the up lock, if that process is alive and is an outpost (not a recycled pid). */

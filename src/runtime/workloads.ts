@@ -1,12 +1,13 @@
 // The WorkloadManager: watches the store and keeps the local mesh's processes and Pod objects
 // in line with the config (gateway proxies, one sidecar per injected namespace, Pods).
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeObject } from '../api/object.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import type { AddressBook } from './addresses.js';
 import { buildEvent } from './events.js';
-import { ADMIN_PORT, ProxyProcess, type ProxyBootstrapFile } from './proxy-process.js';
-import { proxyPidFile, type StatePaths } from './state-dir.js';
+import { ADMIN_PORT, ProxyProcess, bootstrapText, stopPid, type ProxyBootstrapFile } from './proxy-process.js';
+import { isOurProxy, proxyPidFile, type ProxyPidRecord, type StatePaths } from './state-dir.js';
 import { MANAGED_BY_LABEL, planWorkloads, type PlannedPod, type PlannedProxy, type WorkloadPlan } from './workload-plan.js';
 
 export interface ResolverOptions {
@@ -22,8 +23,13 @@ export interface WorkloadManagerOptions {
   addresses: AddressBook;
   controlPlane: { url: string; token?: string };
   resolver?: ResolverOptions;
+  /** Proxies a previous `up` left running: adopted when started with the bootstrap we would write, else replaced. */
+  leftovers?: ProxyPidRecord[];
   log: (line: string) => void;
 }
+
+/** How long a replacement waits for the new proxy to be ready before replacing the next one. */
+const REPLACE_READY_MS = 10_000;
 
 /** What `outpost` shows about a running workload. */
 export interface WorkloadInfo {
@@ -64,12 +70,17 @@ export class WorkloadManager {
   private reconciling: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly warned = new Set<string>();
+  /** Leftover proxies by bootstrap file, until the first reconcile has claimed or stopped them. */
+  private readonly leftovers: Map<string, ProxyPidRecord>;
 
-  constructor(private readonly opts: WorkloadManagerOptions) {}
+  constructor(private readonly opts: WorkloadManagerOptions) {
+    this.leftovers = new Map((opts.leftovers ?? []).map((r) => [r.bootstrap, r]));
+  }
 
   async start(): Promise<void> {
     const rev = this.opts.store.revision();
     await this.reconcileNow();
+    await this.stopUnclaimedLeftovers();
     this.unwatch = this.opts.store.watch(rev, (ev: WatchEvent) => {
       if (WATCHED.has(ev.object.kind)) this.scheduleReconcile();
     });
@@ -190,12 +201,25 @@ export class WorkloadManager {
     await Promise.all(stops);
     for (const p of plan.proxies) {
       if (this.running.has(p.key)) continue;
-      this.startProxy(p);
+      await this.startProxy(p);
     }
     this.syncPods(plan);
   }
 
-  private startProxy(p: PlannedProxy): void {
+  /** Leftover proxies no workload wants any more (their Deployment went while the control plane was down). */
+  private async stopUnclaimedLeftovers(): Promise<void> {
+    const left = [...this.leftovers.values()];
+    this.leftovers.clear();
+    await Promise.all(left.map(async (rec) => {
+      if (isOurProxy(rec)) {
+        this.opts.log(`workloads: stopping proxy pid ${rec.pid} left from the previous run (${rec.bootstrap}): no workload wants it now`);
+        await stopPid(rec.pid, 5000);
+      }
+      rmSync(rec.file, { force: true });
+    }));
+  }
+
+  private async startProxy(p: PlannedProxy): Promise<void> {
     const ip = this.opts.addresses.addressOf(p.key.replace(/\/gateway\//, '/deployment/'));
     const identity = {
       id: `${p.podName}.${p.namespace}`,
@@ -224,6 +248,22 @@ export class WorkloadManager {
       },
     });
     this.running.set(p.key, { plan: p, proc, ip });
+    const leftover = this.leftovers.get(proc.opts.bootstrapFile);
+    this.leftovers.delete(proc.opts.bootstrapFile);
+    if (leftover && isOurProxy(leftover)) {
+      if (readText(proc.opts.bootstrapFile) === bootstrapText(bootstrap)) {
+        // Started with exactly what we would start it with: keep it serving, no gap.
+        this.opts.log(`workloads: adopting ${p.role} ${identity.id} on ${ip} (pid ${leftover.pid}, still serving from the previous run)`);
+        await proc.adopt(leftover.pid);
+        return;
+      }
+      // Its bootstrap differs (another --dns-server, say): replace it, one proxy at a time.
+      this.opts.log(`workloads: replacing ${p.role} ${identity.id} (pid ${leftover.pid}): its bootstrap changed`);
+      await stopPid(leftover.pid, 5000);
+      proc.start();
+      await proc.waitReady(REPLACE_READY_MS);
+      return;
+    }
     this.opts.log(`workloads: starting ${p.role} ${identity.id} on ${ip}`);
     proc.start();
   }
@@ -349,6 +389,14 @@ export class WorkloadManager {
     } catch (err) {
       this.opts.log(`workloads: cannot record event: ${(err as Error).message}`);
     }
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
 }
 

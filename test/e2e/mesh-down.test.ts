@@ -1,5 +1,6 @@
 // `outpost down` leaves no process of its state dir behind: the `up` process and every proxy it
-// started are gone (checked in /proc), also after SIGKILL of `up` and after two `up -d` raced.
+// started are gone (checked in /proc), also after SIGKILL of `up` (whose proxies keep serving until
+// then) and after two `up -d` raced.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,6 +52,8 @@ test('down stops the up process and its sidecar; nothing of the state dir keeps 
   await injectedCurl(mesh);
   const pids = recordedPids(mesh.stateDir);
   assert.equal(pids.up.length, 1, 'api.json and up.lock name the same up process');
+  const supervisor = (JSON.parse(readFileSync(join(mesh.stateDir, 'api.json'), 'utf8')) as { supervisorPid: number }).supervisorPid;
+  pids.up.push(supervisor);
   assert.equal(pids.proxies.length, 1, 'one sidecar for namespace curl');
   assert.ok([...pids.up, ...pids.proxies].every(running));
 
@@ -67,17 +70,25 @@ test('down stops the up process and its sidecar; nothing of the state dir keeps 
   assert.equal((await mesh.ok(['get', 'namespace', 'curl', '-o', 'jsonpath={.metadata.labels.istio-injection}'])).stdout, 'enabled');
 });
 
-test('a SIGKILLed up takes its proxies with it; down then finds nothing to stop', async (t) => {
+test('a SIGKILLed up leaves its proxies serving; down stops them', async (t) => {
   const mesh = await startTestMesh(t);
   await injectedCurl(mesh);
   const pids = recordedPids(mesh.stateDir);
-  process.kill(pids.up[0]!, 'SIGKILL');
-  // The sidecar sees its parent's pipe close and exits by itself.
-  await eventually('the sidecar exits after its parent died', async () => (pids.proxies.every((p) => !running(p)) ? true : undefined));
+  const upPid = pids.up[0]!;
+  // The `outpost up` the user started (the supervisor): the mesh process leaves with it.
+  const supervisor = (JSON.parse(readFileSync(join(mesh.stateDir, 'api.json'), 'utf8')) as { supervisorPid: number }).supervisorPid;
+  process.kill(supervisor, 'SIGKILL');
+  await eventually('the up processes are gone', async () => (running(upPid) || running(supervisor) ? undefined : true));
+  assert.equal(recordedPids(mesh.stateDir).up.length, 0, 'the mesh process gave up api.json and the lock');
+  // Proxies do not depend on the control plane's life (as Envoy does not on istiod's).
+  assert.ok(pids.proxies.length === 1 && pids.proxies.every(running), 'the sidecar still runs');
   const down = await mesh.down();
   assert.equal(down.code, 0, down.stderr);
-  assert.match(down.stdout, /the mesh is not running/);
+  assert.match(down.stdout, /the control plane was not running; stopped 1 proxy it left serving/);
   for (const pid of [...pids.up, ...pids.proxies]) assert.ok(!running(pid), `pid ${pid} is gone`);
+  assert.deepEqual(recordedPids(mesh.stateDir), { up: [], proxies: [] }, 'down leaves no pid records');
+  const again = await mesh.down();
+  assert.match(again.stdout, /the mesh is not running/);
 });
 
 test('two up -d racing on one state dir: one mesh runs, the other says so; down stops everything', async (t) => {

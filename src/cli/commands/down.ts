@@ -1,12 +1,13 @@
 // `outpost down`: stop the mesh on a state dir and every process it started. Asks the `up`
-// process to stop, waits until it has exited (SIGKILL after a grace period), then makes sure
-// no proxy it recorded is left (they also exit by themselves when their parent is gone).
+// process to stop, waits until it has exited (SIGKILL after a grace period), then stops every
+// proxy it recorded that still runs (proxies outlive a control plane that died, by design).
 import type { Command } from 'commander';
 import { ControlClient } from '../../runtime/control-server.js';
 import { cleanStaleState, probeRunningMesh } from '../../runtime/mesh.js';
 import {
   displayStateDir,
   isOurProxy,
+  isOutpostPid,
   isPidAlive,
   readEndpoint,
   readProxyPids,
@@ -38,6 +39,20 @@ function kill(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** SIGTERM (they drain), SIGKILL whatever still runs after the grace period. */
+async function stopProxies(recs: ProxyPidRecord[], warn: (line: string) => void): Promise<void> {
+  const live = recs.filter(isOurProxy);
+  if (live.length === 0) return;
+  for (const r of live) kill(r.pid, 'SIGTERM');
+  const alive = (): boolean => live.some(isOurProxy);
+  if (await waitGone(alive, PROXY_GRACE_MS)) return;
+  for (const r of live.filter(isOurProxy)) {
+    warn(`proxy pid ${r.pid} did not stop; killing it`);
+    kill(r.pid, 'SIGKILL');
+  }
+  await waitGone(alive, 5000);
+}
+
 export function registerDown(program: Command): void {
   withStateDir(program.command('down').description('Stop the local mesh')).action(async (opts: { stateDir?: string }) => {
     const paths = statePaths(resolveStateDir(opts.stateDir));
@@ -46,11 +61,27 @@ export function registerDown(program: Command): void {
     const live = await probeRunningMesh(paths);
     const ep = live ?? readEndpoint(paths);
     // Every `up` that may serve this state dir: the one in api.json and the lock's holder (one still starting).
-    const ups = [...new Set([ep?.pid, upLockHolder(paths)].filter((p): p is number => p !== undefined && isPidAlive(p)))];
+    // The supervisor (which restarts a crashed mesh) is stopped first, so that it restarts nothing.
+    const supervisor = isOutpostPid(ep?.supervisorPid) ? ep!.supervisorPid! : undefined;
+    if (supervisor !== undefined) kill(supervisor, 'SIGTERM');
+    const ups = [...new Set([supervisor, ep?.pid, upLockHolder(paths)].filter((p): p is number => p !== undefined && isPidAlive(p)))];
     const proxies = new Map<number, ProxyPidRecord>(readProxyPids(paths).filter(isOurProxy).map((r) => [r.pid, r]));
     if (ups.length === 0) {
+      const orphans = cleanStaleState(paths, warn);
+      if (orphans.length === 0) {
+        process.stdout.write(`outpost: the mesh is not running (state dir ${where})\n`);
+        return;
+      }
+      // The control plane died and left its proxies serving: stop them as the mesh would.
+      await stopProxies(orphans, warn);
       cleanStaleState(paths, warn);
-      process.stdout.write(`outpost: the mesh is not running (state dir ${where})\n`);
+      const left = orphans.filter(isOurProxy).map((r) => r.pid);
+      if (left.length > 0) {
+        process.stdout.write(`outpost: could not stop pid(s) ${left.join(', ')} (state dir ${where})\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`outpost: the control plane was not running; stopped ${orphans.length} prox${orphans.length === 1 ? 'y' : 'ies'} it left serving (state dir ${where})\n`);
       return;
     }
     let asked = false;
@@ -73,14 +104,8 @@ export function registerDown(program: Command): void {
     }
     // Proxies started after we looked are in the pid files too.
     for (const r of readProxyPids(paths).filter(isOurProxy)) proxies.set(r.pid, r);
-    const proxiesAlive = (): boolean => [...proxies.values()].some(isOurProxy);
-    if (!(await waitGone(proxiesAlive, PROXY_GRACE_MS))) {
-      for (const r of [...proxies.values()].filter(isOurProxy)) {
-        warn(`proxy pid ${r.pid} did not stop; killing it`);
-        kill(r.pid, 'SIGKILL');
-      }
-      await waitGone(proxiesAlive, 5000);
-    }
+    // An `up` that stopped cleanly stopped its proxies; one that was killed left them serving.
+    await stopProxies([...proxies.values()], warn);
     removeEndpoint(paths);
     cleanStaleState(paths, warn);
     const left = [...ups.filter(isPidAlive), ...[...proxies.values()].filter(isOurProxy).map((r) => r.pid)];

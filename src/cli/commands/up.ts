@@ -12,7 +12,8 @@ import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
 import { checkStore, MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
 import { durationMs } from '../../controlplane/hosts.js';
 import { DEFAULT_LOG_ROTATION, parseByteQuantity, type LogRotationOptions } from '../../runtime/log-rotation.js';
-import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
+import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, upLockHolder, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
+import { MESH_UP_MESSAGE, SUPERVISED_ENV, superviseMesh } from '../../runtime/supervisor.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
 import { withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
@@ -79,13 +80,14 @@ export function formatWorkloads(workloads: WorkloadInfo[]): string {
 
 function summary(ep: MeshEndpoint, paths: StatePaths, flag: string | undefined, workloads: WorkloadInfo[], example: boolean): string {
   const lines = [
-    `outpost: the mesh is running (state dir ${displayStateDir(flag)}, pid ${ep.pid})`,
+    `outpost: the mesh is running (state dir ${displayStateDir(flag)}, pid ${ep.pid}${ep.supervisorPid ? `; pid ${ep.supervisorPid} restarts it if it crashes` : ''})`,
     `  Kubernetes API: ${ep.url}`,
     '  Workloads:',
     formatWorkloads(workloads).trimEnd(),
     '',
     `export KUBECONFIG=${paths.kubeconfig}`,
   ];
+  if (ep.notes?.length) lines.push('', ...ep.notes);
   if (example) lines.push('', ...EXAMPLE_NEXT_STEPS);
   return lines.join('\n') + '\n';
 }
@@ -118,7 +120,8 @@ async function upDetached(opts: UpOptions, paths: StatePaths): Promise<void> {
   let ep: MeshEndpoint | undefined;
   while (Date.now() < deadline && exited === undefined) {
     const candidate = readEndpoint(paths);
-    if (candidate && candidate.pid === child.pid) {
+    // The detached child supervises the mesh process that writes api.json.
+    if (candidate && (candidate.supervisorPid === child.pid || candidate.pid === child.pid)) {
       ep = await probeRunningMesh(paths);
       if (ep) break;
     }
@@ -141,7 +144,22 @@ async function upDetached(opts: UpOptions, paths: StatePaths): Promise<void> {
   }
 }
 
+/** This process supervises; a child runs the mesh and is restarted when it crashes. */
+async function upSupervised(opts: UpOptions, paths: StatePaths): Promise<void> {
+  const code = await superviseMesh({
+    argv: [process.execPath, OUTPOST_BIN, ...childArgs(opts, paths.dir)],
+    env: process.env,
+    log: (line) => void process.stderr.write(`${new Date().toISOString()} outpost: ${line}\n`),
+    otherUp: async () => {
+      const live = await probeRunningMesh(paths);
+      return live?.pid ?? upLockHolder(paths);
+    },
+  });
+  process.exitCode = code;
+}
+
 async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
+  if (process.env[SUPERVISED_ENV] !== '1') return upSupervised(opts, paths);
   const isChild = process.env[CHILD_ENV] === '1';
   let mesh;
   try {
@@ -150,7 +168,10 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
       resolver: { server: opts.dnsServer, hostsFile: opts.hostsFile ? resolvePath(opts.hostsFile) : undefined },
       example: opts.example,
       logRotation: logRotation(opts),
+      supervisorPid: process.ppid,
     });
+    // Tell the supervisor the mesh is up: from now on a crash is restarted, not reported as a failed start.
+    process.send?.(MESH_UP_MESSAGE);
   } catch (err) {
     if (err instanceof MeshAlreadyRunningError) throw alreadyRunning(err.endpoint, opts.stateDir);
     if (err instanceof MeshStartingError) {
@@ -158,7 +179,22 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
     }
     throw err;
   }
-  const onSignal = (): void => void mesh.stop();
+  let stopping = false;
+  const onSignal = (): void => {
+    stopping = true;
+    void mesh.stop();
+  };
+  const supervisor = process.ppid;
+  if (process.channel) {
+    // The supervisor's end of the channel closes when it dies: leave with it, the proxies stay.
+    process.channel.unref();
+    process.once('disconnect', () => {
+      if (stopping) return;
+      process.stderr.write(`${new Date().toISOString()} the supervisor (pid ${supervisor}) is gone: the control plane exits, the proxies keep serving; \`outpost up\` starts it again and adopts them\n`);
+      mesh.abandon();
+      process.exit(1);
+    });
+  }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);

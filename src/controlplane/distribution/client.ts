@@ -1,6 +1,7 @@
 // ConfigClient: a proxy's side of distribution — subscribe, apply, ACK/NACK, reconnect with jittered backoff, keep the last good config.
 import http2 from 'node:http2';
 import type { ProxyConfig, ProxyIdentity } from '../../proxyconfig/types.js';
+import { Backoff } from './backoff.js';
 import { DISCOVERY_PATH, LineDecoder, NDJSON, encode, type ClientMessage, type ServerMessage } from './protocol.js';
 
 export interface ConfigClientOptions {
@@ -24,13 +25,15 @@ export class ConfigClient {
   private stream?: http2.ClientHttp2Stream;
   private timer?: NodeJS.Timeout;
   private stopped = true;
-  private attempt = 0;
+  private readonly backoff: Backoff;
   private connected = false;
   /** Version of the config last applied successfully. */
   private appliedVersion = '';
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: ConfigClientOptions) {}
+  constructor(private readonly opts: ConfigClientOptions) {
+    this.backoff = new Backoff({ minMs: opts.minBackoffMs ?? 100, maxMs: opts.maxBackoffMs ?? 5000 });
+  }
 
   /** Version of the last config applied ('' before the first). */
   get version(): string {
@@ -70,12 +73,9 @@ export class ConfigClient {
   private scheduleReconnect(): void {
     if (this.stopped || this.timer) return;
     this.setState(false);
-    const min = this.opts.minBackoffMs ?? 100;
-    const max = this.opts.maxBackoffMs ?? 5000;
-    const ceiling = Math.min(max, min * 2 ** this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 30);
-    // Jitter: half the ceiling plus a random half, so proxies do not reconnect in lockstep.
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    // Resubscribing on the new connection gets the control plane's current config; until then
+    // the proxy serves the last one it applied.
+    const delay = this.backoff.next();
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.connect();
@@ -147,7 +147,7 @@ export class ConfigClient {
         lost();
         return;
       }
-      this.attempt = 0;
+      this.backoff.reset();
       this.setState(true);
     });
     const decoder = new LineDecoder(
