@@ -12,6 +12,8 @@ export interface ProxyBootstrap {
   readonly resolver?: { readonly server?: string; readonly hostsFile?: string };
   /** Worker processes sharing the listeners (default 1: the proxy process itself serves). */
   readonly concurrency?: number;
+  /** The workload identity: cert-chain.pem, key.pem, root-cert.pem (absolute path; shared contract of issue 14). */
+  readonly identityDir?: string;
 }
 
 export class BootstrapError extends Error {
@@ -53,6 +55,7 @@ export function checkBootstrap(raw: unknown, where: string): ProxyBootstrap {
   if (r !== undefined && (typeof r !== 'object' || (r.server !== undefined && typeof r.server !== 'string') || (r.hostsFile !== undefined && typeof r.hostsFile !== 'string'))) {
     fail('resolver', 'must be {server?: "IP:PORT", hostsFile?: path}');
   }
+  if (b.identityDir !== undefined && (typeof b.identityDir !== 'string' || !b.identityDir.startsWith('/'))) fail('identityDir', 'must be an absolute path');
   if (b.concurrency !== undefined && (!Number.isInteger(b.concurrency) || (b.concurrency as number) < 1)) fail('concurrency', 'must be a positive integer');
   return { ...(b as object), identity: { labels: {}, ...(id as object) } } as ProxyBootstrap;
 }

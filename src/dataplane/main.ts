@@ -82,6 +82,7 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
     const client = new ConfigClient({
       url: boot.controlPlane.url,
       ...(boot.controlPlane.token !== undefined ? { token: boot.controlPlane.token } : {}),
+      ...(boot.identityDir !== undefined && boot.controlPlane.url.startsWith('https:') ? { identityDir: boot.identityDir } : {}),
       identity: boot.identity,
       onConfig: (cfg) => proxy.apply(cfg),
       onState: (s) => log(s === 'connected' ? 'info' : 'warning', `control plane ${boot!.controlPlane!.url}: ${s}`),

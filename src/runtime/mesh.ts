@@ -31,6 +31,8 @@ import { WorkloadManager, type ResolverOptions, type WorkloadInfo } from './work
 import { waitForSync, type SyncResult } from './sync.js';
 import { loadExample, startExampleExternals } from './example.js';
 import { readLogFile } from './log-file.js';
+import { privateUmask, securePrivateTree } from './private-state.js';
+import { startMeshIdentity, type MeshCaOptions } from './mesh-identity.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -40,6 +42,8 @@ export interface MeshOptions {
   seedObjects?: KubeObject[];
   /** Run the example (`npm start`): apply examples/seed-istio-api and start the httpbin.org stand-in. */
   example?: boolean;
+  /** A plug-in CA and the workload certificate lifetime (default: the state dir's own root, 24 h). */
+  ca?: MeshCaOptions;
 }
 
 export interface RunningMesh {
@@ -138,7 +142,10 @@ function ensureObjects(store: Store, objects: KubeObject[], log: (line: string) 
 export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   const paths = statePaths(opts.stateDir);
+  privateUmask();
   ensureStateDir(paths);
+  const narrowed = securePrivateTree(paths.dir);
+  if (narrowed > 0) log(`state dir ${paths.dir}: made ${narrowed} file(s) and dir(s) private to their owner (0600/0700)`);
   const live = await probeRunningMesh(paths);
   if (live) throw new MeshAlreadyRunningError(live);
   // One `up` per state dir, even when two start at the same moment (neither sees the other's api.json yet).
@@ -185,14 +192,22 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     let workloadsRef: WorkloadManager | undefined;
     const api = await startApiServer({ store, host, port: 0, token, logsFor: (ns, pod, o) => podLogs(workloadsRef, ns, pod, o) });
     cleanups.push(() => api.close());
-    const controlPlane = new ControlPlane({ store, host, port: 0, token, log });
+    const meshIdentity = startMeshIdentity({ paths, store, ...(opts.ca ? { ca: opts.ca } : {}), log });
+    cleanups.push(() => meshIdentity.identities.stop());
+    // Late binding: the control plane's certificate rotates after it exists.
+    let controlPlaneRef: ControlPlane | undefined;
+    const distributionTls = meshIdentity.distributionTls((cert, key) => controlPlaneRef?.setDistributionCertificate(cert, key));
+    const controlPlane = new ControlPlane({ store, host, port: 0, token, log, distributionTls });
+    controlPlaneRef = controlPlane;
     await controlPlane.start();
     cleanups.push(() => controlPlane.stop());
     const workloads = new WorkloadManager({
       store,
       paths,
       addresses,
-      controlPlane: { url: controlPlane.distributionUrl, token },
+      // No token: each proxy authenticates to distribution with its own workload certificate.
+      controlPlane: { url: controlPlane.distributionUrl },
+      identity: meshIdentity,
       resolver,
       log,
     });

@@ -13,6 +13,8 @@ export interface ProxyBootstrapFile {
   admin: { address: string; port: number };
   controlPlane?: { url: string; token?: string };
   resolver?: { server?: string; hostsFile?: string };
+  /** The workload identity dir (mutual TLS to distribution, and to peers). */
+  identityDir?: string;
 }
 
 export const ADMIN_PORT = 15000;
@@ -68,7 +70,7 @@ export class ProxyProcess {
   start(): void {
     mkdirSync(dirname(this.opts.bootstrapFile), { recursive: true });
     mkdirSync(dirname(this.opts.logFile), { recursive: true });
-    writeFileSync(this.opts.bootstrapFile, JSON.stringify(this.opts.bootstrap, null, 2) + '\n');
+    writeFileSync(this.opts.bootstrapFile, JSON.stringify(this.opts.bootstrap, null, 2) + '\n', { mode: 0o600 });
     this.spawnOnce();
   }
 

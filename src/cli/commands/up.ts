@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ControlClient } from '../../runtime/control-server.js';
 import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
+import { CaError, MeshCa } from '../../controlplane/ca/mesh-ca.js';
+import { privateUmask } from '../../runtime/private-state.js';
 import { MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
 import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
@@ -21,6 +23,9 @@ interface UpOptions {
   dnsServer?: string;
   hostsFile?: string;
   example?: boolean;
+  caCert?: string;
+  caKey?: string;
+  workloadCertTtl?: string;
 }
 
 const OUTPOST_BIN = fileURLToPath(new URL('../../../bin/outpost', import.meta.url));
@@ -35,6 +40,24 @@ function checkOptions(opts: UpOptions): void {
     }
   }
   if (opts.hostsFile && !existsSync(opts.hostsFile)) throw new CliError(`outpost: --hosts-file ${opts.hostsFile}: no such file`);
+  if (Boolean(opts.caCert) !== Boolean(opts.caKey)) throw new CliError('outpost: --ca-cert and --ca-key go together (the signing certificate and its key)');
+  if (opts.workloadCertTtl !== undefined) certTtlMs(opts.workloadCertTtl);
+  if (opts.caCert && opts.caKey) {
+    // Checked here too, so `up -d` says what is wrong instead of "did not start".
+    try {
+      MeshCa.plugIn(resolvePath(opts.caCert), resolvePath(opts.caKey));
+    } catch (err) {
+      throw new CliError(`outpost: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** `--workload-cert-ttl` as Go durations are written (90s, 30m, 24h, 1h30m); at least 2 s. */
+export function certTtlMs(text: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  const ms = m && text !== '' ? ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000 : NaN;
+  if (!(ms >= 2000)) throw new CliError(`outpost: --workload-cert-ttl wants a duration of at least 2s such as 24h, 30m or 90s, not "${text}"`);
+  return ms;
 }
 
 function alreadyRunning(ep: MeshEndpoint, flag?: string): CliError {
@@ -67,6 +90,8 @@ function childArgs(opts: UpOptions, stateDir: string): string[] {
   if (opts.dnsServer) args.push('--dns-server', opts.dnsServer);
   if (opts.hostsFile) args.push('--hosts-file', resolvePath(opts.hostsFile));
   if (opts.example) args.push('--example');
+  if (opts.caCert && opts.caKey) args.push('--ca-cert', resolvePath(opts.caCert), '--ca-key', resolvePath(opts.caKey));
+  if (opts.workloadCertTtl) args.push('--workload-cert-ttl', opts.workloadCertTtl);
   return args;
 }
 
@@ -118,9 +143,14 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
       stateDir: paths.dir,
       resolver: { server: opts.dnsServer, hostsFile: opts.hostsFile ? resolvePath(opts.hostsFile) : undefined },
       example: opts.example,
+      ca: {
+        ...(opts.caCert && opts.caKey ? { certFile: resolvePath(opts.caCert), keyFile: resolvePath(opts.caKey) } : {}),
+        ...(opts.workloadCertTtl ? { ttlMs: certTtlMs(opts.workloadCertTtl) } : {}),
+      },
     });
   } catch (err) {
     if (err instanceof MeshAlreadyRunningError) throw alreadyRunning(err.endpoint, opts.stateDir);
+    if (err instanceof CaError) throw new CliError(`outpost: ${err.message}`);
     if (err instanceof MeshStartingError) {
       throw new CliError(`outpost: a mesh is already running on state dir ${displayStateDir(opts.stateDir)} (pid ${err.pid}, still starting). Stop it with \`outpost down\`.`);
     }
@@ -153,9 +183,14 @@ export function registerUp(program: Command): void {
       .option('-d, --detach', 'run in the background; return once everything is ready')
       .option('--dns-server <ip:port>', 'DNS server the proxies ask for external hosts')
       .option('--hosts-file <file>', 'hosts file the proxies read before DNS')
-      .option('--example', "apply the seed's Istio-API example (httpbin.org through an egress gateway) with a local httpbin.org stand-in"),
+      .option('--example', "apply the seed's Istio-API example (httpbin.org through an egress gateway) with a local httpbin.org stand-in")
+      .option('--ca-cert <file>', "plug-in CA: the signing certificate (root or intermediate), then its chain up to the root (default: a root made in the state dir)")
+      .option('--ca-key <file>', "plug-in CA: the signing certificate's private key")
+      .option('--workload-cert-ttl <duration>', 'lifetime of workload certificates, rotated at half of it (default 24h)'),
   ).action(async (opts: UpOptions) => {
     checkOptions(opts);
+    // Before anything is written: the state dir and all in it are private (the mesh's child and proxies inherit it).
+    privateUmask();
     const paths = statePaths(resolveStateDir(opts.stateDir));
     const live = await probeRunningMesh(paths);
     if (live) throw alreadyRunning(live, opts.stateDir);
