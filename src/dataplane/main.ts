@@ -35,6 +35,17 @@ function readConfig(file: string): ProxyConfig {
   }
 }
 
+function readAdminToken(file: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ProxyStartError(`admin.tokenFile ${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (token === '') throw new ProxyStartError(`admin.tokenFile ${file}: is empty`);
+  return token;
+}
+
 /** Runs until a termination signal; resolves to the exit code. */
 export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   let boot: ProxyBootstrap | undefined;
@@ -55,7 +66,8 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   };
   const concurrency = args.concurrency ?? boot?.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new ProxyStartError(`concurrency must be a whole number from 1 to 1024 (got ${concurrency})`);
-  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port };
+  const adminToken = boot?.admin.tokenFile !== undefined ? readAdminToken(boot.admin.tokenFile) : undefined;
+  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port, ...(adminToken !== undefined ? { adminToken } : {}) };
   const proxy = concurrency === 1 ? new Proxy(opts) : new (await import('./workers.js')).ProxyCluster({ ...opts, workers: concurrency });
   try {
     await proxy.start();

@@ -32,6 +32,7 @@ import { waitForSync, type SyncResult } from './sync.js';
 import { loadExample, startExampleExternals } from './example.js';
 import { readLogFile } from './log-file.js';
 import { privateUmask, securePrivateTree } from './private-state.js';
+import { redactSecrets } from '../proxyconfig/redact.js';
 import { startMeshIdentity, type MeshCaOptions } from './mesh-identity.js';
 
 export interface MeshOptions {
@@ -277,5 +278,6 @@ async function proxyConfigOf(controlPlane: ControlPlane, workloads: WorkloadInfo
   } catch {
     dump = undefined;
   }
-  return { workload: w, config, dump };
+  // `outpost proxy-config` shows what the proxy holds, keys redacted as in its config_dump.
+  return { workload: w, config: redactSecrets(config), dump };
 }

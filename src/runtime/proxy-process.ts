@@ -10,7 +10,7 @@ import { PARENT_PIPE_ENV } from './parent-watch-env.js';
 /** The bootstrap the proxy reads (`outpost proxy --bootstrap FILE`); H2's src/dataplane/bootstrap.ts is the reference. */
 export interface ProxyBootstrapFile {
   identity: ProxyIdentity;
-  admin: { address: string; port: number };
+  admin: { address: string; port: number; tokenFile?: string };
   controlPlane?: { url: string; token?: string };
   resolver?: { server?: string; hostsFile?: string };
   /** The workload identity dir (mutual TLS to distribution, and to peers). */

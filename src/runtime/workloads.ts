@@ -7,6 +7,7 @@ import type { AddressBook } from './addresses.js';
 import { buildEvent } from './events.js';
 import { ADMIN_PORT, ProxyProcess, type ProxyBootstrapFile } from './proxy-process.js';
 import { proxyPidFile, type StatePaths } from './state-dir.js';
+import { writeAdminToken } from './admin-token.js';
 import type { MeshIdentity } from './mesh-identity.js';
 import { serviceAccountOf, sidecarServiceAccount } from './workload-identities.js';
 import { MANAGED_BY_LABEL, planWorkloads, type PlannedPod, type PlannedProxy, type WorkloadPlan } from './workload-plan.js';
@@ -215,14 +216,14 @@ export class WorkloadManager {
       ip,
     };
     const identityDir = this.ensureIdentity(p, identity.id);
+    const safeKey = p.key.replace(/\//g, '_');
     const bootstrap: ProxyBootstrapFile = {
       identity,
-      admin: { address: ip, port: ADMIN_PORT },
+      admin: { address: ip, port: ADMIN_PORT, tokenFile: writeAdminToken(this.opts.paths, safeKey) },
       controlPlane: this.opts.controlPlane,
       ...(identityDir !== undefined ? { identityDir } : {}),
       resolver: this.opts.resolver && (this.opts.resolver.server || this.opts.resolver.hostsFile) ? { ...this.opts.resolver } : undefined,
     };
-    const safeKey = p.key.replace(/\//g, '_');
     const proc = new ProxyProcess({
       key: p.key,
       bootstrap,
