@@ -1,4 +1,6 @@
-// TLS material named in DestinationRules and Gateway servers: read as PEM, or a problem that makes the cluster or listener fail closed.
+// TLS material named in DestinationRules and Gateway servers: inline PEM or a file path handed to the proxy
+// (which reads the file itself: its content never goes into a config), or a problem that makes the
+// cluster or listener fail closed.
 //
 // Istio hands file paths to the proxy as SDS secrets; a file that cannot be read is never supplied and
 // the cluster's TLS handshakes fail ("Secret is not supplied by SDS"). Silently leaving the field out
@@ -13,10 +15,16 @@ import { arr, num, rec, str, type Rec } from '../fields.js';
 /** Resolves a TLS field: inline PEM is returned as is, anything else is read as a file. Undefined or a throw: unreadable. */
 export type PemReader = (pathOrPem: string) => string | undefined;
 
+/** `pem`: what goes into the config — the inline PEM, or the path the proxy reads (never the file's content). */
 export type MaterialResult = { readonly pem: string } | { readonly error: string };
 
-/** Reads one field's material; a readable value without a PEM block is a problem too (an empty CA would mean the system roots). */
+/**
+ * Checks one field's material; a readable value without a PEM block is a problem too (an empty CA
+ * would mean the system roots). The file is only checked here, for the problem report.
+ */
 export function readMaterial(value: string, readPem: PemReader): MaterialResult {
+  const inline = value.includes('-----BEGIN');
+  if (!inline && !value.startsWith('/')) return { error: 'must be inline PEM or an absolute path (the proxy reads the file)' };
   let text: string | undefined;
   try {
     text = readPem(value);
@@ -25,7 +33,7 @@ export function readMaterial(value: string, readPem: PemReader): MaterialResult 
   }
   if (text === undefined) return { error: 'cannot be read' };
   if (!text.includes('-----BEGIN')) return { error: 'contains no PEM block' };
-  return { pem: text };
+  return { pem: inline ? text : value };
 }
 
 /** A reader that reads each value once (a DestinationRule can apply to many clusters). */
