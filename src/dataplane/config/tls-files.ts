@@ -6,6 +6,9 @@ import { ConfigError } from '../routing/errors.js';
 
 type Read = (path: string) => string;
 
+/** Fields that hold PEM text or a file path. */
+const TLS_FILE_FIELDS = new Set(['caCertificates', 'clientCertificate', 'privateKey', 'certificateChain']);
+
 const readFile: Read = (path) => readFileSync(path, 'utf8');
 
 function material(value: string | undefined, where: string, read: Read): string | undefined {
@@ -20,7 +23,7 @@ function material(value: string | undefined, where: string, read: Read): string 
 
 /** A copy of cfg whose TLS fields hold PEM text (files read now); cfg itself is left as it came (paths, for config_dump). */
 export function withTlsFiles(cfg: ProxyConfig, read: Read = readFile): ProxyConfig {
-  const hasFiles = (o: object | undefined): boolean => o !== undefined && Object.values(o).some((v) => typeof v === 'string' && v !== '' && !v.includes('-----BEGIN') && v.startsWith('/'));
+  const hasFiles = (o: object | undefined): boolean => o !== undefined && Object.entries(o).some(([k, v]) => TLS_FILE_FIELDS.has(k) && typeof v === 'string' && v !== '' && !v.includes('-----BEGIN'));
   if (!Array.isArray(cfg.clusters) || !Array.isArray(cfg.listeners)) return cfg;
   const clusters = cfg.clusters.map((c: Cluster, i): Cluster => {
     if (!c.tls || !hasFiles(c.tls)) return c;
