@@ -37,6 +37,7 @@ export const KINDS: readonly KindInfo[] = [
   { group: '', kind: 'Service', versions: ['v1'], plural: 'services', singular: 'service', shortNames: ['svc'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Type', type: 'string', jsonPath: '.spec.type' }, { name: 'Cluster-IP', type: 'string', jsonPath: '.spec.clusterIP' }] },
   { group: '', kind: 'ServiceAccount', versions: ['v1'], plural: 'serviceaccounts', singular: 'serviceaccount', shortNames: ['sa'], namespaced: true, categories: [], printerColumns: [] },
   { group: '', kind: 'Pod', versions: ['v1'], plural: 'pods', singular: 'pod', shortNames: ['po'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Status', type: 'string', jsonPath: '.status.phase' }, { name: 'IP', type: 'string', jsonPath: '.status.podIP', priority: 1 }] },
+  { group: '', kind: 'Secret', versions: ['v1'], plural: 'secrets', singular: 'secret', shortNames: [], namespaced: true, categories: [], printerColumns: [] },
   { group: '', kind: 'ConfigMap', versions: ['v1'], plural: 'configmaps', singular: 'configmap', shortNames: ['cm'], namespaced: true, categories: [], printerColumns: [] },
   { group: '', kind: 'Event', versions: ['v1'], plural: 'events', singular: 'event', shortNames: ['ev'], namespaced: true, categories: [], printerColumns: [] },
   { group: 'apps', kind: 'Deployment', versions: ['v1'], plural: 'deployments', singular: 'deployment', shortNames: ['deploy'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Ready', type: 'string', jsonPath: '.status.readyReplicas' }] },

@@ -6,7 +6,7 @@ import type { MeshSnapshot } from '../snapshot.js';
 import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.js';
 import { durationMs, hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
 import { isHttpProtocol, type MeshService, type ServicePort } from '../registry/index.js';
-import { upstreamMaterial, type MaterialResult } from './tls-material.js';
+import { upstreamMaterial, type CredentialLookup, type MaterialResult } from './tls-material.js';
 
 export type { PemReader } from './tls-material.js';
 
@@ -158,11 +158,11 @@ function outlierDetection(policy: Rec): OutlierDetection | undefined {
 }
 
 /** The cluster's TLS origination; 'unavailable' when named material cannot be used (the cluster then fails closed). */
-function upstreamTls(policy: Rec, service: MeshService, credentialNameApplies: boolean, read: (value: string) => MaterialResult): UpstreamTls | undefined | 'unavailable' {
+function upstreamTls(policy: Rec, service: MeshService, credentialNameApplies: boolean, read: (value: string) => MaterialResult, lookup?: CredentialLookup): UpstreamTls | undefined | 'unavailable' {
   const tls = rec(policy.tls);
   const mode = str(tls.mode);
   if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined; // DISABLE; ISTIO_MUTUAL is the mesh's own mTLS, not modelled.
-  const material = upstreamMaterial(tls, credentialNameApplies, read);
+  const material = upstreamMaterial(tls, credentialNameApplies, read, lookup);
   if ('problem' in material) return 'unavailable';
   const out: { -readonly [K in keyof UpstreamTls]: UpstreamTls[K] } = { mode };
   if (str(tls.sni)) out.sni = str(tls.sni)!;
@@ -205,6 +205,8 @@ export interface ClusterBuildContext {
   readonly destinationRules: DestinationRuleIndex;
   /** TLS material by the value a resource names (memoised per translation). */
   readonly readMaterial: (value: string) => MaterialResult;
+  /** Secrets of the proxy's namespace, for credentialName. */
+  readonly credential?: CredentialLookup;
 }
 
 function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels: Readonly<Record<string, string>> | undefined): Endpoint[] {
@@ -225,7 +227,7 @@ function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels:
 
 function buildCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, subsetLabels: Readonly<Record<string, string>> | undefined, policy: Rec, ctx: ClusterBuildContext, drHasSelector: boolean): Cluster {
   const merged = policyForPort(policy, port.port);
-  const tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial);
+  const tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial, ctx.credential);
   if (tls === 'unavailable') return failClosedCluster(service, ref, port, subset, merged);
   const type = discoveryType(service);
   const endpoints = type === 'ORIGINAL_DST' ? [] : clusterEndpoints(service, port, subsetLabels);

@@ -53,6 +53,42 @@ export interface FieldProblem {
   readonly reason: string;
 }
 
+/** A Kubernetes Secret's TLS material, decoded (Istio's keys: tls.crt/tls.key/ca.crt, or cert/key/cacert). */
+export interface CredentialMaterial {
+  readonly cert?: string;
+  readonly key?: string;
+  readonly ca?: string;
+}
+
+/** `credentialName` → the Secret of that name in the proxy's namespace (as Istio's gateways read them); undefined: none. */
+export type CredentialLookup = (name: string) => CredentialMaterial | undefined;
+
+function secretValue(data: Rec, ...keys: string[]): string | undefined {
+  for (const k of keys) {
+    const v = str(data[k]);
+    if (v) return Buffer.from(v, 'base64').toString('utf8');
+  }
+  return undefined;
+}
+
+/** Lookups over the Secrets of one namespace; a `<name>-cacert` Secret supplies the CA when the main one has none. */
+export function credentialsIn(secrets: readonly KubeObject[], namespace: string): CredentialLookup {
+  const byName = new Map(secrets.filter((x) => (x.metadata.namespace ?? 'default') === namespace).map((x) => [x.metadata.name, rec((x as unknown as Rec).data)]));
+  return (name) => {
+    const data = byName.get(name);
+    if (!data) return undefined;
+    const caData = byName.get(`${name}-cacert`);
+    const cert = secretValue(data, 'tls.crt', 'cert');
+    const key = secretValue(data, 'tls.key', 'key');
+    const ca = secretValue(data, 'ca.crt', 'cacert') ?? (caData ? secretValue(caData, 'ca.crt', 'cacert') : undefined);
+    return { ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(ca ? { ca } : {}) };
+  };
+}
+
+function credentialProblem(name: string, what: string): { readonly problem: FieldProblem } {
+  return { problem: { field: 'credentialName', value: name, reason: what } };
+}
+
 export interface UpstreamMaterial {
   readonly caCertificates?: string;
   readonly clientCertificate?: string;
@@ -64,11 +100,18 @@ export interface UpstreamMaterial {
  * `credentialNameApplies`: Istio reads `credentialName` at gateways and for rules with a
  * workloadSelector; Secrets are not stored here, so there it cannot be resolved.
  */
-export function upstreamMaterial(tls: Rec, credentialNameApplies: boolean, read: (value: string) => MaterialResult): UpstreamMaterial | { readonly problem: FieldProblem } {
+export function upstreamMaterial(tls: Rec, credentialNameApplies: boolean, read: (value: string) => MaterialResult, lookup?: CredentialLookup): UpstreamMaterial | { readonly problem: FieldProblem } {
   const mode = str(tls.mode);
   const credential = str(tls.credentialName);
   if (credential && credentialNameApplies) {
-    return { problem: { field: 'credentialName', value: credential, reason: 'cannot be resolved: Secrets are not supported, name the PEM files instead' } };
+    const c = lookup?.(credential);
+    if (!c) return credentialProblem(credential, 'cannot be resolved: no Secret of that name in the gateway\'s namespace');
+    if (mode === 'MUTUAL' && (!c.cert || !c.key)) return credentialProblem(credential, 'names a Secret without tls.crt and tls.key (needed for MUTUAL)');
+    if (mode === 'SIMPLE' && !c.ca) return credentialProblem(credential, 'names a Secret without ca.crt (needed for SIMPLE)');
+    return {
+      ...(c.ca ? { caCertificates: c.ca } : {}),
+      ...(mode === 'MUTUAL' ? { clientCertificate: c.cert!, privateKey: c.key! } : {}),
+    };
   }
   const out: { -readonly [K in keyof UpstreamMaterial]: UpstreamMaterial[K] } = {};
   const fields = mode === 'MUTUAL' ? (['caCertificates', 'clientCertificate', 'privateKey'] as const) : (['caCertificates'] as const);
@@ -92,9 +135,13 @@ export interface ServerMaterial {
 }
 
 /** The PEM material of an Istio Gateway server's tls (SIMPLE or MUTUAL), or the first problem. */
-export function serverMaterial(tls: { readonly mode: string; readonly serverCertificate?: string; readonly privateKey?: string; readonly caCertificates?: string; readonly credentialName?: string }, read: (value: string) => MaterialResult): ServerMaterial | { readonly problem: FieldProblem } {
+export function serverMaterial(tls: { readonly mode: string; readonly serverCertificate?: string; readonly privateKey?: string; readonly caCertificates?: string; readonly credentialName?: string }, read: (value: string) => MaterialResult, lookup?: CredentialLookup): ServerMaterial | { readonly problem: FieldProblem } {
   if (tls.credentialName && !tls.serverCertificate) {
-    return { problem: { field: 'credentialName', value: tls.credentialName, reason: 'cannot be resolved: Secrets are not supported, name the PEM files instead' } };
+    const c = lookup?.(tls.credentialName);
+    if (!c) return credentialProblem(tls.credentialName, 'cannot be resolved: no Secret of that name in the gateway\'s namespace');
+    if (!c.cert || !c.key) return credentialProblem(tls.credentialName, 'names a Secret without tls.crt and tls.key');
+    if (tls.mode === 'MUTUAL' && !c.ca) return credentialProblem(tls.credentialName, 'names a Secret without ca.crt (or a <name>-cacert Secret), needed for MUTUAL');
+    return { certificateChain: c.cert, privateKey: c.key, ...(tls.mode === 'MUTUAL' ? { caCertificates: c.ca! } : {}) };
   }
   const got: Record<string, string> = {};
   const fields = tls.mode === 'MUTUAL' ? (['serverCertificate', 'privateKey', 'caCertificates'] as const) : (['serverCertificate', 'privateKey'] as const);
@@ -144,6 +191,9 @@ function tlsSettings(policy: Rec, prefix: string): { path: string; tls: Rec; por
 export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader): TlsMaterialProblem[] {
   const read = memoMaterial(readPem);
   const out: TlsMaterialProblem[] = [];
+  const secrets = snapshot.of('', 'Secret');
+  // Proxy-independent: a Secret is looked up in the resource's own namespace (where gateways that use it usually run).
+  const lookupIn = (ns: string | undefined): CredentialLookup => credentialsIn(secrets, ns ?? 'default');
   for (const dr of snapshot.of('networking.istio.io', 'DestinationRule')) {
     const spec = rec(dr.spec);
     const host = str(spec.host) ?? '';
@@ -154,7 +204,7 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
     for (const s of settings) {
       const mode = str(s.tls.mode);
       if (mode !== 'SIMPLE' && mode !== 'MUTUAL') continue;
-      const m = upstreamMaterial(s.tls, true, read);
+      const m = upstreamMaterial(s.tls, true, read, lookupIn(dr.metadata.namespace));
       if (!('problem' in m)) continue;
       const clusters = `outbound|${s.port ?? '*'}|*|${host}`;
       out.push({
@@ -178,7 +228,7 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
         ...(str(tls.privateKey) ? { privateKey: str(tls.privateKey)! } : {}),
         ...(str(tls.caCertificates) ? { caCertificates: str(tls.caCertificates)! } : {}),
         ...(str(tls.credentialName) ? { credentialName: str(tls.credentialName)! } : {}),
-      }, read);
+      }, read, lookupIn(gw.metadata.namespace));
       if (!('problem' in m)) return;
       out.push({
         object: gw,
