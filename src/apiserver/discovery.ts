@@ -28,7 +28,7 @@ export function findKind(group: string, version: string, plural: string): KindIn
 }
 
 function hasStatus(k: KindInfo): boolean {
-  return !(k.group === '' && (k.kind === 'ConfigMap' || k.kind === 'Event' || k.kind === 'ServiceAccount'));
+  return !(k.group === '' && (k.kind === 'ConfigMap' || k.kind === 'Secret' || k.kind === 'Event' || k.kind === 'ServiceAccount'));
 }
 
 export function apiVersions(serverAddress: string): unknown {

@@ -50,6 +50,7 @@ function kindSchema(k: KindInfo, version: string): Schema {
   if (objectRooted && tree) properties = { ...base, ...((nodeSchema(tree).properties as Record<string, Schema>) ?? {}) };
   else {
     properties = { ...base, spec: { ...nodeSchema(tree), description: `Specification of the desired state of the ${k.kind}.` } };
+    if (k.kind === 'Secret') properties = { ...base, type: { type: 'string' }, data: { type: 'object', additionalProperties: { type: 'string', format: 'byte' } }, stringData: { type: 'object', additionalProperties: { type: 'string' } } };
     if (k.kind === 'ConfigMap') properties = { ...base, data: { type: 'object', additionalProperties: { type: 'string' } } };
   }
   properties.status = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, description: `Most recently observed status of the ${k.kind}.` };

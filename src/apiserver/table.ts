@@ -80,6 +80,7 @@ const CORE: Record<string, Column[]> = {
     AGE,
     col('Selector', 'string', (o) => selectorText(rec(o.spec).selector), 1, 'The selector of the service.'),
   ],
+  '/Secret': [col('Type', 'string', (o) => o.type ?? 'Opaque', 0, 'The type of the secret.'), col('Data', 'integer', (o) => Object.keys(rec(o.data)).length, 0, 'Number of data entries.'), AGE],
   '/ConfigMap': [col('Data', 'integer', (o) => Object.keys(rec(o.data)).length + Object.keys(rec(o.binaryData)).length, 0, 'Number of data entries.'), AGE],
   '/ServiceAccount': [col('Secrets', 'integer', (o) => list(o.secrets).length, 0, 'Number of secrets.'), AGE],
   '/Event': [

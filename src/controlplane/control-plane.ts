@@ -3,7 +3,7 @@ import type { ProxyConfig, ProxyIdentity } from '../proxyconfig/types.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import { groupOf } from '../api/object.js';
 import { reconcileGatewayDeployments } from './deployer/index.js';
-import { DistributionServer } from './distribution/server.js';
+import { DistributionServer, type DistributionTls } from './distribution/server.js';
 import type { ProxyStatusRow } from './distribution/protocol.js';
 import { isSnapshotKind, snapshotFromStore, type MeshSnapshot } from './snapshot.js';
 import { reconcileStatus } from './status/index.js';
@@ -22,6 +22,8 @@ export interface ControlPlaneOptions {
   /** Longest a burst of changes can delay a push, ms (PILOT_DEBOUNCE_MAX, 10 s). */
   readonly debounceMaxMs?: number;
   readonly log?: (line: string) => void;
+  /** Mutual TLS on distribution: proxies authenticate with their workload certificates. */
+  readonly distributionTls?: DistributionTls;
   /** Reads TLS files named in resources (default: the local file system). */
   readonly readPem?: PemReader;
 }
@@ -47,6 +49,7 @@ export class ControlPlane {
       token: opts.token,
       configFor: (identity) => this.configFor(identity),
       ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.distributionTls ? { tls: opts.distributionTls } : {}),
     });
   }
 
@@ -76,6 +79,11 @@ export class ControlPlane {
     this.unwatch?.();
     this.unwatch = undefined;
     await this.server.stop();
+  }
+
+  /** The control plane's own certificate was rotated. */
+  setDistributionCertificate(cert: string, key: string): void {
+    this.server.setServerCertificate(cert, key);
   }
 
   proxyStatus(): ProxyStatusRow[] {

@@ -7,8 +7,17 @@ import { durationMs } from './hosts.js';
 
 /** The Istio resource in charge: the one named `default`, else the only one. */
 export function activeIstio(snapshot: MeshSnapshot): KubeObject | undefined {
-  const all = snapshot.of('sailoperator.io', 'Istio');
+  return pickActiveIstio(snapshot.of('sailoperator.io', 'Istio'));
+}
+
+function pickActiveIstio(all: readonly KubeObject[]): KubeObject | undefined {
   return all.find((i) => i.metadata.name === 'default') ?? (all.length === 1 ? all[0] : undefined);
+}
+
+/** The mesh's trust domain: meshConfig.trustDomain of the Istio resource in charge, else cluster.local (Istio's default). */
+export function trustDomainOf(istios: readonly KubeObject[]): string {
+  const td = str(rec(rec(rec(pickActiveIstio(istios)?.spec).values).meshConfig).trustDomain);
+  return td ?? 'cluster.local';
 }
 
 export function meshSettings(snapshot: MeshSnapshot): MeshSettings {

@@ -7,6 +7,8 @@ export const SNAPSHOT_KINDS = [
   { group: '', kind: 'Namespace' },
   { group: '', kind: 'Service' },
   { group: '', kind: 'Pod' },
+  // TLS material for credentialName; only what a proxy's own config references reaches that proxy.
+  { group: '', kind: 'Secret' },
   { group: 'apps', kind: 'Deployment' },
   { group: 'networking.istio.io', kind: 'ServiceEntry' },
   { group: 'networking.istio.io', kind: 'Gateway' },

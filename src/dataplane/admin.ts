@@ -1,5 +1,9 @@
 // The proxy's admin endpoint (loopback): /ready, /config_dump, /stats/prometheus, /clusters, /logging.
+// Reads are open on the admin address; with an admin token, every other method (a /logging change)
+// needs `Authorization: Bearer <token>`. config_dump never shows private keys.
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import { redactSecrets } from '../proxyconfig/redact.js';
 import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from '../proxyconfig/types.js';
 import type { EndpointSnapshot } from './upstream/endpoints.js';
@@ -28,7 +32,7 @@ export class AdminServer {
   readonly #server: http.Server;
   #port: number | undefined;
 
-  constructor(private readonly proxy: AdminView, private readonly address: string, private readonly wantedPort: number) {
+  constructor(private readonly proxy: AdminView, private readonly address: string, private readonly wantedPort: number, private readonly token?: string) {
     this.#server = http.createServer((req, res) => this.#handle(req, res));
     this.#server.on('clientError', (_err, socket) => socket.destroy());
   }
@@ -68,12 +72,16 @@ export class AdminServer {
   async #route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
     const p = this.proxy;
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !this.#mayMutate(req)) {
+      send(res, 401, 'admin: changes need the proxy\'s admin token (Authorization: Bearer <token>)\n');
+      return;
+    }
     switch (url.pathname) {
       case '/ready':
         send(res, p.ready ? 200 : 503, p.ready ? 'LIVE\n' : 'PRE_INITIALIZING\n');
         return;
       case '/config_dump':
-        sendJson(res, 200, { version: p.config?.version ?? null, config: p.config ?? null, lastNack: p.lastNack ?? null });
+        sendJson(res, 200, { version: p.config?.version ?? null, config: p.config ? redactSecrets(p.config) : null, lastNack: p.lastNack ?? null });
         return;
       case '/stats/prometheus':
         if (!p.ready) { send(res, 200, ''); return; }
@@ -100,6 +108,14 @@ export class AdminServer {
       default:
         send(res, 404, 'admin paths: /ready /config_dump /stats/prometheus /clusters /logging\n');
     }
+  }
+
+  #mayMutate(req: http.IncomingMessage): boolean {
+    if (this.token === undefined) return true;
+    const auth = req.headers.authorization ?? '';
+    const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '');
+    const want = Buffer.from(this.token);
+    return given.length === want.length && timingSafeEqual(given, want);
   }
 
   async #clusters(url: URL, res: http.ServerResponse): Promise<void> {

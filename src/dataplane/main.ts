@@ -37,6 +37,17 @@ function readConfig(file: string): ProxyConfig {
   }
 }
 
+function readAdminToken(file: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ProxyStartError(`admin.tokenFile ${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (token === '') throw new ProxyStartError(`admin.tokenFile ${file}: is empty`);
+  return token;
+}
+
 /** Runs until a termination signal; resolves to the exit code. */
 export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   let boot: ProxyBootstrap | undefined;
@@ -57,7 +68,9 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   };
   const concurrency = args.concurrency ?? boot?.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new ProxyStartError(`concurrency must be a whole number from 1 to 1024 (got ${concurrency})`);
-  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port, ...((args.identityDir ?? boot?.identityDir) !== undefined ? { identityDir: args.identityDir ?? boot?.identityDir } : {}) };
+  const adminToken = boot?.admin.tokenFile !== undefined ? readAdminToken(boot.admin.tokenFile) : undefined;
+  const identityDir = args.identityDir ?? boot?.identityDir;
+  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port, ...(identityDir !== undefined ? { identityDir } : {}), ...(adminToken !== undefined ? { adminToken } : {}) };
   let proxy;
   try {
     proxy = concurrency === 1 ? new Proxy(opts) : new (await import('./workers.js')).ProxyCluster({ ...opts, workers: concurrency });
@@ -89,6 +102,7 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
     const client = new ConfigClient({
       url: boot.controlPlane.url,
       ...(boot.controlPlane.token !== undefined ? { token: boot.controlPlane.token } : {}),
+      ...(boot.identityDir !== undefined && boot.controlPlane.url.startsWith('https:') ? { identityDir: boot.identityDir } : {}),
       identity: boot.identity,
       onConfig: (cfg) => proxy.apply(cfg),
       onState: (s) => log(s === 'connected' ? 'info' : 'warning', `control plane ${boot!.controlPlane!.url}: ${s}`),

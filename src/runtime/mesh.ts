@@ -38,6 +38,9 @@ import { DEFAULT_LOG_ROTATION, startLogRotation, type LogRotationOptions } from 
 
 /** Istio's plain-text xDS port (15010), asked for first on the mesh's own loopback address. */
 const DEFAULT_DISTRIBUTION_PORT = 15010;
+import { privateUmask, securePrivateTree } from './private-state.js';
+import { redactSecrets } from '../proxyconfig/redact.js';
+import { startMeshIdentity, type MeshCaOptions } from './mesh-identity.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -51,6 +54,8 @@ export interface MeshOptions {
   logRotation?: LogRotationOptions;
   /** The `outpost up` that restarts this mesh when it crashes (recorded for `down`). */
   supervisorPid?: number;
+  /** A plug-in CA and the workload certificate lifetime (default: the state dir's own root, 24 h). */
+  ca?: MeshCaOptions;
 }
 
 export interface RunningMesh {
@@ -214,7 +219,10 @@ function overlay(base: KubeObject[], over: KubeObject[]): KubeObject[] {
 export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   const paths = statePaths(opts.stateDir);
+  privateUmask();
   ensureStateDir(paths);
+  const narrowed = securePrivateTree(paths.dir);
+  if (narrowed > 0) log(`state dir ${paths.dir}: made ${narrowed} file(s) and dir(s) private to their owner (0600/0700)`);
   const live = await probeRunningMesh(paths);
   if (live) throw new MeshAlreadyRunningError(live);
   // One `up` per state dir, even when two start at the same moment (neither sees the other's api.json yet).
@@ -270,13 +278,20 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     let workloadsRef: WorkloadManager | undefined;
     const api = await startApiServer({ store, host, port: 0, token, logsFor: (ns, pod, o) => podLogs(workloadsRef, ns, pod, o) });
     cleanups.push(() => api.close());
-    const controlPlane = await startControlPlaneOnStablePort(paths, (port) => new ControlPlane({ store, host, port, token, log }), log);
+    const meshIdentity = startMeshIdentity({ paths, store, ...(opts.ca ? { ca: opts.ca } : {}), log });
+    cleanups.push(() => meshIdentity.identities.stop());
+    // Late binding: the control plane's certificate rotates after it exists.
+    let controlPlaneRef: ControlPlane | undefined;
+    const distributionTls = meshIdentity.distributionTls((cert, key) => controlPlaneRef?.setDistributionCertificate(cert, key));
+    const controlPlane = await startControlPlaneOnStablePort(paths, (port) => (controlPlaneRef = new ControlPlane({ store, host, port, token, log, distributionTls })), log);
     cleanups.push(() => controlPlane.stop());
     const workloads = new WorkloadManager({
       store,
       paths,
       addresses,
-      controlPlane: { url: controlPlane.distributionUrl, token },
+      // No token: each proxy authenticates to distribution with its own workload certificate.
+      controlPlane: { url: controlPlane.distributionUrl },
+      identity: meshIdentity,
       resolver,
       leftovers,
       log,
@@ -356,5 +371,6 @@ async function proxyConfigOf(controlPlane: ControlPlane, workloads: WorkloadInfo
   } catch {
     dump = undefined;
   }
-  return { workload: w, config, dump };
+  // `outpost proxy-config` shows what the proxy holds, keys redacted as in its config_dump.
+  return { workload: w, config: redactSecrets(config), dump };
 }

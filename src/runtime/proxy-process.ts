@@ -12,9 +12,11 @@ import { isPidAlive } from './state-dir.js';
 /** The bootstrap the proxy reads (`outpost proxy --bootstrap FILE`); H2's src/dataplane/bootstrap.ts is the reference. */
 export interface ProxyBootstrapFile {
   identity: ProxyIdentity;
-  admin: { address: string; port: number };
+  admin: { address: string; port: number; tokenFile?: string };
   controlPlane?: { url: string; token?: string };
   resolver?: { server?: string; hostsFile?: string };
+  /** The workload identity dir (mutual TLS to distribution, and to peers). */
+  identityDir?: string;
 }
 
 export const ADMIN_PORT = 15000;

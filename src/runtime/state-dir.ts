@@ -61,9 +61,10 @@ export function statePaths(dir: string): StatePaths {
 }
 
 export function ensureStateDir(paths: StatePaths): void {
-  mkdirSync(paths.dir, { recursive: true });
-  mkdirSync(paths.logs, { recursive: true });
-  mkdirSync(paths.runtime, { recursive: true });
+  // 0700: the store, token, keys and logs inside are the mesh owner's alone.
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.logs, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.runtime, { recursive: true, mode: 0o700 });
 }
 
 export function readDistributionPort(paths: StatePaths): number | undefined {

@@ -8,6 +8,9 @@ import type { AddressBook } from './addresses.js';
 import { buildEvent } from './events.js';
 import { ADMIN_PORT, ProxyProcess, bootstrapText, stopPid, type ProxyBootstrapFile } from './proxy-process.js';
 import { isOurProxy, proxyPidFile, type ProxyPidRecord, type StatePaths } from './state-dir.js';
+import { writeAdminToken } from './admin-token.js';
+import type { MeshIdentity } from './mesh-identity.js';
+import { serviceAccountOf, sidecarServiceAccount } from './workload-identities.js';
 import { MANAGED_BY_LABEL, planWorkloads, type PlannedPod, type PlannedProxy, type WorkloadPlan } from './workload-plan.js';
 
 export interface ResolverOptions {
@@ -22,6 +25,8 @@ export interface WorkloadManagerOptions {
   paths: StatePaths;
   addresses: AddressBook;
   controlPlane: { url: string; token?: string };
+  /** Issues each proxy its workload certificate (absent: proxies start without one). */
+  identity?: MeshIdentity;
   resolver?: ResolverOptions;
   /** Proxies a previous `up` left running: adopted when started with the bootstrap we would write, else replaced. */
   leftovers?: ProxyPidRecord[];
@@ -56,7 +61,8 @@ interface Running {
   ip: string;
 }
 
-const WATCHED = new Set(['Namespace', 'Deployment', 'IstioRevision']);
+// Istio: its meshConfig.trustDomain is part of every workload's identity.
+const WATCHED = new Set(['Namespace', 'Deployment', 'IstioRevision', 'Istio']);
 
 export function logFileFor(paths: StatePaths, namespace: string, workload: string): string {
   return join(paths.logs, namespace, `${workload}.log`);
@@ -195,12 +201,16 @@ export class WorkloadManager {
       if (!next || next.fingerprint !== r.plan.fingerprint) {
         this.opts.log(`workloads: stopping ${key}`);
         this.running.delete(key);
-        stops.push(r.proc.stop());
+        stops.push(r.proc.stop().then(() => { if (!this.running.has(key)) this.opts.identity?.identities.release(key); }));
       }
     }
     await Promise.all(stops);
     for (const p of plan.proxies) {
-      if (this.running.has(p.key)) continue;
+      if (this.running.has(p.key)) {
+        // A changed service account or trust domain: the running proxy's files are re-issued in place.
+        this.ensureIdentity(p, `${p.podName}.${p.namespace}`);
+        continue;
+      }
       await this.startProxy(p);
     }
     this.syncPods(plan);
@@ -229,13 +239,15 @@ export class WorkloadManager {
       labels: p.labels,
       ip,
     };
+    const identityDir = this.ensureIdentity(p, identity.id);
+    const safeKey = p.key.replace(/\//g, '_');
     const bootstrap: ProxyBootstrapFile = {
       identity,
-      admin: { address: ip, port: ADMIN_PORT },
+      admin: { address: ip, port: ADMIN_PORT, tokenFile: writeAdminToken(this.opts.paths, safeKey) },
       controlPlane: this.opts.controlPlane,
+      ...(identityDir !== undefined ? { identityDir } : {}),
       resolver: this.opts.resolver && (this.opts.resolver.server || this.opts.resolver.hostsFile) ? { ...this.opts.resolver } : undefined,
     };
-    const safeKey = p.key.replace(/\//g, '_');
     const proc = new ProxyProcess({
       key: p.key,
       bootstrap,
@@ -266,6 +278,21 @@ export class WorkloadManager {
     }
     this.opts.log(`workloads: starting ${p.role} ${identity.id} on ${ip}`);
     proc.start();
+  }
+
+  /** Issues (or re-issues when its SPIFFE id changed) the proxy's certificate; returns its identity dir. */
+  private ensureIdentity(p: PlannedProxy, proxyId: string): string | undefined {
+    const identity = this.opts.identity;
+    if (!identity) return undefined;
+    const serviceAccount = p.role === 'router'
+      ? serviceAccountOf(p.deployment)
+      : sidecarServiceAccount(this.plan.pods.filter((pod) => pod.proxyKey === p.key).map((pod) => pod.deployment));
+    try {
+      return identity.identities.ensure(p.key, { namespace: p.namespace, serviceAccount, trustDomain: identity.trustDomain(), proxyId }).dir;
+    } catch (err) {
+      this.opts.log(`workloads: cannot issue a certificate for ${p.key}: ${(err as Error).message}`);
+      return identity.identities.get(p.key)?.dir;
+    }
   }
 
   /** Pods mirror Deployments; their IP and readiness come from the proxy that serves them. */

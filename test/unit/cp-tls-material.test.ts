@@ -48,10 +48,13 @@ function assertFailsClosed(c: Cluster): void {
   assert.equal(c.protocol, 'HTTP1');
 }
 
-test('a readable caCertificates file is sent as PEM', () => {
+test('a readable caCertificates file is sent as its path, for the proxy to read (never its content); inline PEM as is', () => {
   const { c } = clusterOf([serviceEntry, rule({ mode: 'SIMPLE', caCertificates: CA, sni: 'edition.cnn.com' })]);
   assert.equal(c.type, 'STRICT_DNS');
-  assert.deepEqual(c.tls, { mode: 'SIMPLE', sni: 'edition.cnn.com', caCertificates: certs.caPem });
+  assert.deepEqual(c.tls, { mode: 'SIMPLE', sni: 'edition.cnn.com', caCertificates: CA });
+  assert.deepEqual(clusterOf([serviceEntry, rule({ mode: 'SIMPLE', caCertificates: certs.caPem })]).c.tls, { mode: 'SIMPLE', caCertificates: certs.caPem });
+  // A relative path would be read from the proxy's working directory: refused, fails closed.
+  assertFailsClosed(clusterOf([serviceEntry, rule({ mode: 'SIMPLE', caCertificates: 'ca.pem' })]).c);
 });
 
 test('a missing caCertificates file fails the cluster closed instead of trusting the system roots', () => {
@@ -68,7 +71,8 @@ test('an empty (PEM-less) caCertificates file fails closed too: it would otherwi
 
 test('MUTUAL: readable files are sent; a missing key or an absent client certificate fails closed (not a NACK of the whole config)', () => {
   const ok = clusterOf([serviceEntry, rule({ mode: 'MUTUAL', caCertificates: CA, clientCertificate: CERT, privateKey: KEY })]).c;
-  assert.deepEqual(ok.tls, { mode: 'MUTUAL', caCertificates: certs.caPem, clientCertificate: certs.clientCertPem, privateKey: certs.clientKeyPem });
+  assert.deepEqual(ok.tls, { mode: 'MUTUAL', caCertificates: CA, clientCertificate: CERT, privateKey: KEY });
+  assert.ok(!JSON.stringify(ok).includes('PRIVATE KEY'), 'the key file is not read into the config');
   assertFailsClosed(clusterOf([serviceEntry, rule({ mode: 'MUTUAL', clientCertificate: CERT, privateKey: MISSING })]).c);
   assertFailsClosed(clusterOf([serviceEntry, rule({ mode: 'MUTUAL', caCertificates: CA })]).c);
 });
@@ -92,7 +96,7 @@ test('subset clusters fail closed on their own TLS material', () => {
     spec: { host: 'edition.cnn.com', subsets: [{ name: 'good', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: CA } } }, { name: 'bad', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: MISSING } } }] },
   };
   const cfg = translate(snapshotFromObjects([serviceEntry, dr]), curl);
-  assert.equal(cfg.clusters.find((c) => c.name === 'outbound|443|good|edition.cnn.com')!.tls?.caCertificates, certs.caPem);
+  assert.equal(cfg.clusters.find((c) => c.name === 'outbound|443|good|edition.cnn.com')!.tls?.caCertificates, CA);
   assertFailsClosed(cfg.clusters.find((c) => c.name === 'outbound|443|bad|edition.cnn.com')!);
 });
 
@@ -106,7 +110,7 @@ function gateway(tls: Record<string, unknown>): KubeObject {
 test('a Gateway server with unreadable certificates gets no listener; readable ones terminate TLS', () => {
   const ok = translate(snapshotFromObjects([gateway({ mode: 'SIMPLE', serverCertificate: CERT, privateKey: KEY })]), gwPod);
   const l = ok.listeners.find((x) => x.port === 8443);
-  assert.ok(l && l.protocol === 'HTTP' && l.tls?.certificateChain === certs.clientCertPem);
+  assert.ok(l && l.protocol === 'HTTP' && l.tls?.certificateChain === CERT && l.tls.privateKey === KEY);
   const bad = translate(snapshotFromObjects([gateway({ mode: 'SIMPLE', serverCertificate: CERT, privateKey: MISSING })]), gwPod);
   assert.equal(bad.listeners.find((x) => x.port === 8443), undefined);
 });

@@ -18,6 +18,7 @@ import { serviceKind } from './service.js';
 import { serviceAccountKind } from './service-account.js';
 import { deploymentKind } from './deployment.js';
 import { configMapKind } from './config-map.js';
+import { secretKind } from './secret.js';
 import { eventKind } from './event.js';
 import { podKind } from './pod.js';
 import { sailIstioKind } from './sail-istio.js';
@@ -29,7 +30,7 @@ export type { KindModule } from './kind-module.js';
 const MODULES: readonly KindModule[] = [
   serviceEntryKind, istioGatewayKind, virtualServiceKind, destinationRuleKind, sidecarKind, authorizationPolicyKind, peerAuthenticationKind,
   gatewayClassKind, gatewayApiGatewayKind, httpRouteKind, grpcRouteKind, tlsRouteKind, tcpRouteKind, referenceGrantKind,
-  namespaceKind, serviceKind, serviceAccountKind, deploymentKind, configMapKind, eventKind, podKind,
+  namespaceKind, serviceKind, serviceAccountKind, deploymentKind, configMapKind, secretKind, eventKind, podKind,
   sailIstioKind, istioRevisionKind, istioCniKind,
 ];
 

@@ -7,6 +7,7 @@ import { VIRTUAL_OUTBOUND_PORT } from '../../proxyconfig/naming.js';
 import type { SyncResult } from '../../runtime/sync.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
 import { namespaceInjection } from '../../runtime/workload-plan.js';
+import { workloadEnvironment } from '../../runtime/workload-env.js';
 import { argsAfterDoubleDash } from '../argv.js';
 import { connect, withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
@@ -69,7 +70,8 @@ export function registerExec(program: Command): void {
     } else if (injection.warning) {
       process.stderr.write(`outpost: warning: ${injection.warning.message}\n`);
     }
-    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...process.env, ...env } });
+    const base = workloadEnvironment(process.env, { stateDir: mesh.paths.dir, token: mesh.endpoint.token });
+    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...base, ...env } });
     const code = await new Promise<number>((resolve) => {
       child.on('error', (err) => {
         process.stderr.write(`outpost: cannot run ${command[0]}: ${err.message}\n`);

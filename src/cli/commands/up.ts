@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ControlClient } from '../../runtime/control-server.js';
 import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
+import { CaError, MeshCa } from '../../controlplane/ca/mesh-ca.js';
+import { privateUmask } from '../../runtime/private-state.js';
 import { checkStore, MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
 import { durationMs } from '../../controlplane/hosts.js';
 import { DEFAULT_LOG_ROTATION, parseByteQuantity, type LogRotationOptions } from '../../runtime/log-rotation.js';
@@ -28,6 +30,9 @@ interface UpOptions {
   containerLogMaxSize?: string;
   containerLogMaxFiles?: string;
   containerLogMonitorInterval?: string;
+  caCert?: string;
+  caKey?: string;
+  workloadCertTtl?: string;
 }
 
 const OUTPOST_BIN = fileURLToPath(new URL('../../../bin/outpost', import.meta.url));
@@ -43,6 +48,24 @@ function checkOptions(opts: UpOptions): void {
   }
   if (opts.hostsFile && !existsSync(opts.hostsFile)) throw new CliError(`outpost: --hosts-file ${opts.hostsFile}: no such file`);
   logRotation(opts);
+  if (Boolean(opts.caCert) !== Boolean(opts.caKey)) throw new CliError('outpost: --ca-cert and --ca-key go together (the signing certificate and its key)');
+  if (opts.workloadCertTtl !== undefined) certTtlMs(opts.workloadCertTtl);
+  if (opts.caCert && opts.caKey) {
+    // Checked here too, so `up -d` says what is wrong instead of "did not start".
+    try {
+      MeshCa.plugIn(resolvePath(opts.caCert), resolvePath(opts.caKey));
+    } catch (err) {
+      throw new CliError(`outpost: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** `--workload-cert-ttl` as Go durations are written (90s, 30m, 24h, 1h30m); at least 2 s. */
+export function certTtlMs(text: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  const ms = m && text !== '' ? ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000 : NaN;
+  if (!(ms >= 2000)) throw new CliError(`outpost: --workload-cert-ttl wants a duration of at least 2s such as 24h, 30m or 90s, not "${text}"`);
+  return ms;
 }
 
 /** kubelet's container-log flags, checked as kubelet checks them; absent ones keep kubelet's defaults. */
@@ -100,6 +123,8 @@ function childArgs(opts: UpOptions, stateDir: string): string[] {
   if (opts.containerLogMaxSize !== undefined) args.push('--container-log-max-size', opts.containerLogMaxSize);
   if (opts.containerLogMaxFiles !== undefined) args.push('--container-log-max-files', opts.containerLogMaxFiles);
   if (opts.containerLogMonitorInterval !== undefined) args.push('--container-log-monitor-interval', opts.containerLogMonitorInterval);
+  if (opts.caCert && opts.caKey) args.push('--ca-cert', resolvePath(opts.caCert), '--ca-key', resolvePath(opts.caKey));
+  if (opts.workloadCertTtl) args.push('--workload-cert-ttl', opts.workloadCertTtl);
   return args;
 }
 
@@ -169,11 +194,16 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
       example: opts.example,
       logRotation: logRotation(opts),
       supervisorPid: process.ppid,
+      ca: {
+        ...(opts.caCert && opts.caKey ? { certFile: resolvePath(opts.caCert), keyFile: resolvePath(opts.caKey) } : {}),
+        ...(opts.workloadCertTtl ? { ttlMs: certTtlMs(opts.workloadCertTtl) } : {}),
+      },
     });
     // Tell the supervisor the mesh is up: from now on a crash is restarted, not reported as a failed start.
     process.send?.(MESH_UP_MESSAGE);
   } catch (err) {
     if (err instanceof MeshAlreadyRunningError) throw alreadyRunning(err.endpoint, opts.stateDir);
+    if (err instanceof CaError) throw new CliError(`outpost: ${err.message}`);
     if (err instanceof MeshStartingError) {
       throw new CliError(`outpost: a mesh is already running on state dir ${displayStateDir(opts.stateDir)} (pid ${err.pid}, still starting). Stop it with \`outpost down\`.`);
     }
@@ -224,9 +254,14 @@ export function registerUp(program: Command): void {
       .option('--example', "apply the seed's Istio-API example (httpbin.org through an egress gateway) with a local httpbin.org stand-in")
       .option('--container-log-max-size <size>', 'rotate a log file once it is larger than this, as kubelet (default 10Mi)')
       .option('--container-log-max-files <n>', 'log files kept per workload, the live one included, as kubelet (default 5)')
-      .option('--container-log-monitor-interval <duration>', 'how often log sizes are checked, as kubelet (default 10s)'),
+      .option('--container-log-monitor-interval <duration>', 'how often log sizes are checked, as kubelet (default 10s)')
+      .option('--ca-cert <file>', "plug-in CA: the signing certificate (root or intermediate), then its chain up to the root (default: a root made in the state dir)")
+      .option('--ca-key <file>', "plug-in CA: the signing certificate's private key")
+      .option('--workload-cert-ttl <duration>', 'lifetime of workload certificates, rotated at half of it (default 24h)'),
   ).action(async (opts: UpOptions) => {
     checkOptions(opts);
+    // Before anything is written: the state dir and all in it are private (the mesh's child and proxies inherit it).
+    privateUmask();
     const paths = statePaths(resolveStateDir(opts.stateDir));
     const live = await probeRunningMesh(paths);
     if (live) throw alreadyRunning(live, opts.stateDir);

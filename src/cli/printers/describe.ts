@@ -56,7 +56,18 @@ function mapLines(title: string, m: Record<string, string> | undefined): string[
   return entries.map(([k, v], i) => `${i === 0 ? head : ' '.repeat(13)}${k}=${v}`);
 }
 
+/** kubectl's Secret description: the type and each key's size, never the values. */
+function describeSecret(obj: KubeObject): string {
+  const data = ((obj as unknown as { data?: Record<string, string> }).data) ?? {};
+  const out = [`${'Name:'.padEnd(13)}${obj.metadata.name}`, `${'Namespace:'.padEnd(13)}${obj.metadata.namespace ?? ''}`];
+  out.push(...mapLines('Labels', obj.metadata.labels), ...mapLines('Annotations', obj.metadata.annotations), '');
+  out.push(`Type:  ${String((obj as unknown as { type?: string }).type ?? 'Opaque')}`, '', 'Data', '====');
+  for (const [k, v] of Object.entries(data).sort(([a], [b]) => a.localeCompare(b))) out.push(`${k}:  ${Buffer.from(v, 'base64').length} bytes`);
+  return out.join('\n') + '\n';
+}
+
 export function formatDescribe(obj: KubeObject, events: KubeObject[]): string {
+  if (obj.apiVersion === 'v1' && obj.kind === 'Secret') return describeSecret(obj);
   const out: string[] = [];
   out.push(`${'Name:'.padEnd(13)}${obj.metadata.name}`);
   if (obj.metadata.namespace) out.push(`${'Namespace:'.padEnd(13)}${obj.metadata.namespace}`);

@@ -2,11 +2,14 @@
 import http2 from 'node:http2';
 import type { ProxyConfig, ProxyIdentity } from '../../proxyconfig/types.js';
 import { Backoff } from './backoff.js';
+import { checkControlPlaneIdentity, readClientCredentials } from './client-identity.js';
 import { DISCOVERY_PATH, LineDecoder, NDJSON, encode, type ClientMessage, type ServerMessage } from './protocol.js';
 
 export interface ConfigClientOptions {
   readonly url: string;
   readonly token?: string;
+  /** Mutual TLS (an https url): the proxy's identity dir (cert-chain.pem, key.pem, root-cert.pem). */
+  readonly identityDir?: string;
   readonly identity: ProxyIdentity;
   /** Applies a config; a rejection is NACKed with its message and the previous config stays. */
   readonly onConfig: (cfg: ProxyConfig) => Promise<void>;
@@ -95,7 +98,9 @@ export class ConfigClient {
     this.teardown();
     let session: http2.ClientHttp2Session;
     try {
-      session = http2.connect(this.opts.url);
+      // Read at each connect: a rotated certificate is used from the next connection on.
+      const tls = this.opts.identityDir !== undefined ? { ...readClientCredentials(this.opts.identityDir), checkServerIdentity: checkControlPlaneIdentity } : {};
+      session = http2.connect(this.opts.url, tls);
     } catch (err) {
       this.opts.log?.(`config client: ${(err as Error).message}`);
       this.scheduleReconnect();

@@ -1,5 +1,8 @@
 // Distribution server: proxies subscribe over HTTP/2, get their full config on every change, ACK or NACK it.
+// With `tls`, it is mutual TLS: a proxy proves who it is with its workload certificate and may
+// subscribe only as the proxy that certificate was issued to; the bearer token then opens only proxy-status.
 import http2 from 'node:http2';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig, ProxyIdentity } from '../../proxyconfig/types.js';
@@ -13,6 +16,16 @@ export interface DistributionServerOptions {
   /** The config this proxy should have now; throwing leaves the proxy on its current config. */
   readonly configFor: (identity: ProxyIdentity) => ProxyConfig;
   readonly log?: (line: string) => void;
+  readonly tls?: DistributionTls;
+}
+
+/** The server's own certificate, the mesh's trust bundle, and who a client certificate may subscribe as. */
+export interface DistributionTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+  /** undefined: allowed; else why not (sent back with a 403). */
+  readonly authorize: (peer: { readonly fingerprint256: string; readonly uri?: string }, identity: ProxyIdentity) => string | undefined;
 }
 
 interface Subscription {
@@ -34,7 +47,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 export class DistributionServer {
-  private server?: http2.Http2Server;
+  private server?: http2.Http2Server | http2.Http2SecureServer;
   private readonly subs = new Map<string, Subscription>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private nonce = 0;
@@ -47,7 +60,9 @@ export class DistributionServer {
   }
 
   async start(): Promise<void> {
-    const server = http2.createServer();
+    const tls = this.opts.tls;
+    // Without a valid client certificate of the mesh's root the handshake itself fails.
+    const server = tls ? http2.createSecureServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true }) : http2.createServer();
     this.server = server;
     server.on('session', (s) => {
       this.sessions.add(s);
@@ -64,7 +79,13 @@ export class DistributionServer {
     });
     const addr = server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    this.listeningUrl = `http://${host}:${addr.port}`;
+    this.listeningUrl = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
+  }
+
+  /** A rotated server certificate: new connections get it, open ones keep theirs. */
+  setServerCertificate(cert: string, key: string): void {
+    const server = this.server;
+    if (server && 'setSecureContext' in server && this.opts.tls) server.setSecureContext({ cert, key, ca: this.opts.tls.ca });
   }
 
   async stop(): Promise<void> {
@@ -115,7 +136,8 @@ export class DistributionServer {
     stream.on('error', () => undefined);
     const path = headers[':path'] ?? '';
     const auth = headers.authorization;
-    if (!tokenMatches(typeof auth === 'string' ? auth : undefined, this.opts.token)) {
+    const byCertificate = this.opts.tls !== undefined && path === DISCOVERY_PATH;
+    if (!byCertificate && !tokenMatches(typeof auth === 'string' ? auth : undefined, this.opts.token)) {
       stream.respond({ ':status': 401, 'content-type': 'application/json' });
       stream.end(JSON.stringify({ error: 'missing or wrong bearer token' }));
       return;
@@ -130,16 +152,28 @@ export class DistributionServer {
       stream.end(JSON.stringify({ error: `no such endpoint: ${headers[':method']} ${path}` }));
       return;
     }
-    stream.respond({ ':status': 200, 'content-type': NDJSON });
     let sub: Subscription | undefined;
+    let refused = false;
     const decoder = new LineDecoder(
       (raw) => {
         const msg = raw as ClientMessage;
+        if (refused) return;
         if (!sub) {
           if (msg?.type !== 'subscribe' || !isValidIdentity(msg.identity)) {
             stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
             return;
           }
+          // Decided before the answer and before touching any subscription: a refused client
+          // learns nothing of the config and cannot push the real proxy off its stream.
+          const refusal = this.refusal(stream, msg.identity);
+          if (refusal !== undefined) {
+            refused = true;
+            this.opts.log?.(`distribution: refused a subscription as ${msg.identity.id}: ${refusal}`);
+            stream.respond({ ':status': 403, 'content-type': 'application/json' });
+            stream.end(JSON.stringify({ error: refusal }));
+            return;
+          }
+          stream.respond({ ':status': 200, 'content-type': NDJSON });
           const previous = this.subs.get(msg.identity.id);
           if (previous && previous.stream !== stream) previous.stream.close(http2.constants.NGHTTP2_CANCEL);
           sub = { identity: msg.identity, stream, connectedAt: new Date().toISOString(), sentVersion: '', sentNonce: '', ackedVersion: '', desiredVersion: '' };
@@ -158,7 +192,7 @@ export class DistributionServer {
       },
       (err) => this.opts.log?.(`distribution: ${err.message}`),
     );
-    stream.on('data', (chunk: Buffer) => decoder.push(chunk));
+    stream.on('data', (chunk: Buffer) => { if (!stream.destroyed && !stream.closed) decoder.push(chunk); });
     const done = () => {
       if (sub && this.subs.get(sub.identity.id) === sub) {
         this.subs.delete(sub.identity.id);
@@ -167,5 +201,16 @@ export class DistributionServer {
     };
     stream.on('close', done);
     stream.on('end', () => { if (!stream.destroyed) stream.end(); });
+  }
+
+  /** Why this stream's client certificate may not subscribe as `identity` (undefined: it may, or TLS is off). */
+  private refusal(stream: http2.ServerHttp2Stream, identity: ProxyIdentity): string | undefined {
+    const tls = this.opts.tls;
+    if (!tls) return undefined;
+    const socket = stream.session?.socket as TLSSocket | undefined;
+    const peer = socket?.getPeerCertificate?.();
+    if (!socket?.authorized || !peer?.fingerprint256) return 'no client certificate of this mesh';
+    const uri = /(?:^|, )URI:([^,]+)/.exec(peer.subjectaltname ?? '')?.[1];
+    return tls.authorize({ fingerprint256: peer.fingerprint256, ...(uri ? { uri } : {}) }, identity);
   }
 }

@@ -6,7 +6,7 @@ import type { MeshSnapshot } from '../snapshot.js';
 import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.js';
 import { durationMs, hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
 import { isHttpProtocol, type MeshService, type ServicePort } from '../registry/index.js';
-import { upstreamMaterial, type MaterialResult } from './tls-material.js';
+import { upstreamMaterial, type CredentialLookup, type MaterialResult } from './tls-material.js';
 
 export type { PemReader } from './tls-material.js';
 
@@ -158,7 +158,7 @@ function outlierDetection(policy: Rec): OutlierDetection | undefined {
 }
 
 /** The cluster's TLS origination; 'unavailable' when named material cannot be used (the cluster then fails closed). */
-function upstreamTls(policy: Rec, service: MeshService, credentialNameApplies: boolean, read: (value: string) => MaterialResult, sni: () => string): UpstreamTls | undefined | 'unavailable' {
+function upstreamTls(policy: Rec, service: MeshService, credentialNameApplies: boolean, read: (value: string) => MaterialResult, sni: () => string, lookup?: CredentialLookup): UpstreamTls | undefined | 'unavailable' {
   const tls = rec(policy.tls);
   const mode = str(tls.mode);
   if (mode === 'ISTIO_MUTUAL') {
@@ -167,7 +167,7 @@ function upstreamTls(policy: Rec, service: MeshService, credentialNameApplies: b
     return { mode, sni: str(tls.sni) ?? sni(), ...(sans.length ? { subjectAltNames: sans } : {}) };
   }
   if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined; // DISABLE, or no tls: auto mTLS may apply.
-  const material = upstreamMaterial(tls, credentialNameApplies, read);
+  const material = upstreamMaterial(tls, credentialNameApplies, read, lookup);
   if ('problem' in material) return 'unavailable';
   const out: { -readonly [K in keyof UpstreamTls]: UpstreamTls[K] } = { mode };
   if (str(tls.sni)) out.sni = str(tls.sni)!;
@@ -214,6 +214,8 @@ export interface ClusterBuildContext {
   readonly autoMtls: boolean;
   /** The PeerAuthentication mode of a destination workload port (auto mTLS skips DISABLE). */
   readonly peerMode: (namespace: string, labels: Readonly<Record<string, string>>, port: number | undefined) => 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+  /** Secrets of the proxy's namespace, for credentialName. */
+  readonly credential?: CredentialLookup;
 }
 
 function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels: Readonly<Record<string, string>> | undefined): Endpoint[] {
@@ -249,7 +251,7 @@ function autoMtls(service: MeshService, port: ServicePort, subset: string | unde
 
 function buildCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, subsetLabels: Readonly<Record<string, string>> | undefined, policy: Rec, ctx: ClusterBuildContext, drHasSelector: boolean): Cluster {
   const merged = policyForPort(policy, port.port);
-  const tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial, () => istioMutualSni(port.port, subset, service.host))
+  const tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial, () => istioMutualSni(port.port, subset, service.host), ctx.credential)
     ?? autoMtls(service, port, subset, merged, ctx);
   if (tls === 'unavailable') return failClosedCluster(service, ref, port, subset, merged);
   const type = discoveryType(service);

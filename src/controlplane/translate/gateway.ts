@@ -68,7 +68,7 @@ function downstreamTls(s: ServerModel, ctx: ClusterBuildContext): DownstreamTls 
   if (mode === 'ISTIO_MUTUAL') return { mode };
   if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined;
   // Unreadable certificates: reported by the control plane (tlsMaterialProblems); the port is not served.
-  const m = serverMaterial({ ...s.tls!, mode }, ctx.readMaterial);
+  const m = serverMaterial({ ...s.tls!, mode }, ctx.readMaterial, ctx.credential);
   if ('problem' in m) return 'invalid';
   const min = s.tls?.minProtocolVersion === 'TLSV1_3' ? 'TLSv1.3' : s.tls?.minProtocolVersion === 'TLSV1_2' ? 'TLSv1.2' : undefined;
   return { mode, ...m, ...(min ? { minProtocolVersion: min } : {}) };

@@ -7,7 +7,7 @@ import { sortedRecord } from '../fields.js';
 import { meshSettings } from '../mesh-settings.js';
 import { registryFor } from '../registry/index.js';
 import { DestinationRuleIndex } from './clusters.js';
-import { memoMaterial, type PemReader } from './tls-material.js';
+import { credentialsIn, memoMaterial, type PemReader } from './tls-material.js';
 import { gatewayApiModel } from './gateway-api.js';
 import { translateGateway } from './gateway.js';
 import { gatewayModel, virtualServiceModel } from './istio-model.js';
@@ -213,6 +213,7 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   const peerAuth = PeerAuthIndex.of(snapshot);
   const clusterContext = {
     proxyNamespace: identity.namespace, proxyLabels: identity.labels, proxyIsGateway: identity.role === 'router', destinationRules: m.destinationRules, readMaterial: memoMaterial(readPem),
+    credential: credentialsIn(snapshot.of('', 'Secret'), identity.namespace),
     autoMtls: meshSecurity(snapshot).autoMtls, peerMode: (ns: string, labels: Readonly<Record<string, string>>, port: number | undefined) => peerAuth.modeFor(ns, labels, port),
   };
   let listeners: Listener[];

@@ -1,4 +1,6 @@
-// TLS material named in DestinationRules and Gateway servers: read as PEM, or a problem that makes the cluster or listener fail closed.
+// TLS material named in DestinationRules and Gateway servers: inline PEM or a file path handed to the proxy
+// (which reads the file itself: its content never goes into a config), or a problem that makes the
+// cluster or listener fail closed.
 //
 // Istio hands file paths to the proxy as SDS secrets; a file that cannot be read is never supplied and
 // the cluster's TLS handshakes fail ("Secret is not supplied by SDS"). Silently leaving the field out
@@ -13,10 +15,16 @@ import { arr, num, rec, str, type Rec } from '../fields.js';
 /** Resolves a TLS field: inline PEM is returned as is, anything else is read as a file. Undefined or a throw: unreadable. */
 export type PemReader = (pathOrPem: string) => string | undefined;
 
+/** `pem`: what goes into the config — the inline PEM, or the path the proxy reads (never the file's content). */
 export type MaterialResult = { readonly pem: string } | { readonly error: string };
 
-/** Reads one field's material; a readable value without a PEM block is a problem too (an empty CA would mean the system roots). */
+/**
+ * Checks one field's material; a readable value without a PEM block is a problem too (an empty CA
+ * would mean the system roots). The file is only checked here, for the problem report.
+ */
 export function readMaterial(value: string, readPem: PemReader): MaterialResult {
+  const inline = value.includes('-----BEGIN');
+  if (!inline && !value.startsWith('/')) return { error: 'must be inline PEM or an absolute path (the proxy reads the file)' };
   let text: string | undefined;
   try {
     text = readPem(value);
@@ -25,7 +33,7 @@ export function readMaterial(value: string, readPem: PemReader): MaterialResult 
   }
   if (text === undefined) return { error: 'cannot be read' };
   if (!text.includes('-----BEGIN')) return { error: 'contains no PEM block' };
-  return { pem: text };
+  return { pem: inline ? text : value };
 }
 
 /** A reader that reads each value once (a DestinationRule can apply to many clusters). */
@@ -45,6 +53,42 @@ export interface FieldProblem {
   readonly reason: string;
 }
 
+/** A Kubernetes Secret's TLS material, decoded (Istio's keys: tls.crt/tls.key/ca.crt, or cert/key/cacert). */
+export interface CredentialMaterial {
+  readonly cert?: string;
+  readonly key?: string;
+  readonly ca?: string;
+}
+
+/** `credentialName` → the Secret of that name in the proxy's namespace (as Istio's gateways read them); undefined: none. */
+export type CredentialLookup = (name: string) => CredentialMaterial | undefined;
+
+function secretValue(data: Rec, ...keys: string[]): string | undefined {
+  for (const k of keys) {
+    const v = str(data[k]);
+    if (v) return Buffer.from(v, 'base64').toString('utf8');
+  }
+  return undefined;
+}
+
+/** Lookups over the Secrets of one namespace; a `<name>-cacert` Secret supplies the CA when the main one has none. */
+export function credentialsIn(secrets: readonly KubeObject[], namespace: string): CredentialLookup {
+  const byName = new Map(secrets.filter((x) => (x.metadata.namespace ?? 'default') === namespace).map((x) => [x.metadata.name, rec((x as unknown as Rec).data)]));
+  return (name) => {
+    const data = byName.get(name);
+    if (!data) return undefined;
+    const caData = byName.get(`${name}-cacert`);
+    const cert = secretValue(data, 'tls.crt', 'cert');
+    const key = secretValue(data, 'tls.key', 'key');
+    const ca = secretValue(data, 'ca.crt', 'cacert') ?? (caData ? secretValue(caData, 'ca.crt', 'cacert') : undefined);
+    return { ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(ca ? { ca } : {}) };
+  };
+}
+
+function credentialProblem(name: string, what: string): { readonly problem: FieldProblem } {
+  return { problem: { field: 'credentialName', value: name, reason: what } };
+}
+
 export interface UpstreamMaterial {
   readonly caCertificates?: string;
   readonly clientCertificate?: string;
@@ -56,11 +100,18 @@ export interface UpstreamMaterial {
  * `credentialNameApplies`: Istio reads `credentialName` at gateways and for rules with a
  * workloadSelector; Secrets are not stored here, so there it cannot be resolved.
  */
-export function upstreamMaterial(tls: Rec, credentialNameApplies: boolean, read: (value: string) => MaterialResult): UpstreamMaterial | { readonly problem: FieldProblem } {
+export function upstreamMaterial(tls: Rec, credentialNameApplies: boolean, read: (value: string) => MaterialResult, lookup?: CredentialLookup): UpstreamMaterial | { readonly problem: FieldProblem } {
   const mode = str(tls.mode);
   const credential = str(tls.credentialName);
   if (credential && credentialNameApplies) {
-    return { problem: { field: 'credentialName', value: credential, reason: 'cannot be resolved: Secrets are not supported, name the PEM files instead' } };
+    const c = lookup?.(credential);
+    if (!c) return credentialProblem(credential, 'cannot be resolved: no Secret of that name in the gateway\'s namespace');
+    if (mode === 'MUTUAL' && (!c.cert || !c.key)) return credentialProblem(credential, 'names a Secret without tls.crt and tls.key (needed for MUTUAL)');
+    if (mode === 'SIMPLE' && !c.ca) return credentialProblem(credential, 'names a Secret without ca.crt (needed for SIMPLE)');
+    return {
+      ...(c.ca ? { caCertificates: c.ca } : {}),
+      ...(mode === 'MUTUAL' ? { clientCertificate: c.cert!, privateKey: c.key! } : {}),
+    };
   }
   const out: { -readonly [K in keyof UpstreamMaterial]: UpstreamMaterial[K] } = {};
   const fields = mode === 'MUTUAL' ? (['caCertificates', 'clientCertificate', 'privateKey'] as const) : (['caCertificates'] as const);
@@ -84,9 +135,13 @@ export interface ServerMaterial {
 }
 
 /** The PEM material of an Istio Gateway server's tls (SIMPLE or MUTUAL), or the first problem. */
-export function serverMaterial(tls: { readonly mode: string; readonly serverCertificate?: string; readonly privateKey?: string; readonly caCertificates?: string; readonly credentialName?: string }, read: (value: string) => MaterialResult): ServerMaterial | { readonly problem: FieldProblem } {
+export function serverMaterial(tls: { readonly mode: string; readonly serverCertificate?: string; readonly privateKey?: string; readonly caCertificates?: string; readonly credentialName?: string }, read: (value: string) => MaterialResult, lookup?: CredentialLookup): ServerMaterial | { readonly problem: FieldProblem } {
   if (tls.credentialName && !tls.serverCertificate) {
-    return { problem: { field: 'credentialName', value: tls.credentialName, reason: 'cannot be resolved: Secrets are not supported, name the PEM files instead' } };
+    const c = lookup?.(tls.credentialName);
+    if (!c) return credentialProblem(tls.credentialName, 'cannot be resolved: no Secret of that name in the gateway\'s namespace');
+    if (!c.cert || !c.key) return credentialProblem(tls.credentialName, 'names a Secret without tls.crt and tls.key');
+    if (tls.mode === 'MUTUAL' && !c.ca) return credentialProblem(tls.credentialName, 'names a Secret without ca.crt (or a <name>-cacert Secret), needed for MUTUAL');
+    return { certificateChain: c.cert, privateKey: c.key, ...(tls.mode === 'MUTUAL' ? { caCertificates: c.ca! } : {}) };
   }
   const got: Record<string, string> = {};
   const fields = tls.mode === 'MUTUAL' ? (['serverCertificate', 'privateKey', 'caCertificates'] as const) : (['serverCertificate', 'privateKey'] as const);
@@ -136,6 +191,9 @@ function tlsSettings(policy: Rec, prefix: string): { path: string; tls: Rec; por
 export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader): TlsMaterialProblem[] {
   const read = memoMaterial(readPem);
   const out: TlsMaterialProblem[] = [];
+  const secrets = snapshot.of('', 'Secret');
+  // Proxy-independent: a Secret is looked up in the resource's own namespace (where gateways that use it usually run).
+  const lookupIn = (ns: string | undefined): CredentialLookup => credentialsIn(secrets, ns ?? 'default');
   for (const dr of snapshot.of('networking.istio.io', 'DestinationRule')) {
     const spec = rec(dr.spec);
     const host = str(spec.host) ?? '';
@@ -146,7 +204,7 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
     for (const s of settings) {
       const mode = str(s.tls.mode);
       if (mode !== 'SIMPLE' && mode !== 'MUTUAL') continue;
-      const m = upstreamMaterial(s.tls, true, read);
+      const m = upstreamMaterial(s.tls, true, read, lookupIn(dr.metadata.namespace));
       if (!('problem' in m)) continue;
       const clusters = `outbound|${s.port ?? '*'}|*|${host}`;
       out.push({
@@ -170,7 +228,7 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
         ...(str(tls.privateKey) ? { privateKey: str(tls.privateKey)! } : {}),
         ...(str(tls.caCertificates) ? { caCertificates: str(tls.caCertificates)! } : {}),
         ...(str(tls.credentialName) ? { credentialName: str(tls.credentialName)! } : {}),
-      }, read);
+      }, read, lookupIn(gw.metadata.namespace));
       if (!('problem' in m)) return;
       out.push({
         object: gw,

@@ -8,6 +8,7 @@ import { compileRouteTable, ConfigError, type CompiledRouteTable } from '../rout
 import { SniRouter } from '../l4/sni-router.js';
 import { ClusterRuntime } from '../upstream/cluster-runtime.js';
 import { validateUpstreamTls } from '../upstream/tls-origination.js';
+import { withTlsFiles } from './tls-files.js';
 import type { Resolver } from '../dns/resolver.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { Authorizer } from '../authz/engine.js';
@@ -78,8 +79,10 @@ export function listenerKey(address: string, port: number): string {
  * Compiles `cfg`. Cluster runtimes whose definition is unchanged are taken from `previous`
  * (the caller closes the ones not carried over once the swap is done).
  */
-export function compileConfig(cfg: ProxyConfig, previous: ReadonlyMap<string, ClusterRuntime> | undefined, resolver: Resolver, identity?: WorkloadIdentity): CompiledConfig {
-  if (cfg === null || typeof cfg !== 'object') throw new ConfigError('config: not an object');
+export function compileConfig(given: ProxyConfig, previous: ReadonlyMap<string, ClusterRuntime> | undefined, resolver: Resolver, identity?: WorkloadIdentity): CompiledConfig {
+  if (given === null || typeof given !== 'object') throw new ConfigError('config: not an object');
+  // TLS files named in the config are read by this proxy, now; an unreadable one is a NACK.
+  const cfg = withTlsFiles(given);
   if (!Array.isArray(cfg.listeners) || !Array.isArray(cfg.routeTables) || !Array.isArray(cfg.clusters)) {
     throw new ConfigError('config: listeners, routeTables and clusters must be arrays');
   }
