@@ -183,7 +183,7 @@ test('IST0123 namespace with two kinds of injection label', () => {
   assert.deepEqual(lines(analyze([namespace('apps', { 'istio.io/rev': 'canary' })])), []);
 });
 
-test('IST0138 one certificate served by two Gateways of one workload; IST0101 credentialName (outpost has no Secrets)', () => {
+test('IST0138 one certificate served by two Gateways of one workload; IST0101 credentialName without its Secret where the gateway runs', () => {
   const gw = (name: string, tls: Record<string, unknown>, host: string) => obj(NET, 'Gateway', 'gw-ns', name, { selector: { istio: 'egressgw' }, servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: [host], tls: { mode: 'SIMPLE', ...tls } }] });
   const workload = [deployment('gw-ns', 'egressgw', { istio: 'egressgw' }), service('gw-ns', 'egressgw', { istio: 'egressgw' }, [{ port: 443, name: 'https' }])];
   const pem = { serverCertificate: '/certs/a.pem', privateKey: '/certs/a.key' };
@@ -193,6 +193,10 @@ test('IST0138 one certificate served by two Gateways of one workload; IST0101 cr
   ]);
   assert.deepEqual(lines(analyze([...workload, gw('a', pem, 'a.example.com'), gw('b', { serverCertificate: '/certs/b.pem', privateKey: '/certs/b.key' }, 'b.example.com')])), []);
   assert.deepEqual(lines(analyze([...workload, gw('a', { credentialName: 'a-cert' }, 'a.example.com')])), ['Error [IST0101] (Gateway gw-ns/a) Referenced credentialName not found: "a-cert"']);
+  const secret = (ns: string) => obj('v1', 'Secret', ns, 'a-cert', undefined, { type: 'kubernetes.io/tls', data: { 'tls.crt': 'eA==', 'tls.key': 'eA==' } });
+  assert.deepEqual(lines(analyze([...workload, secret('gw-ns'), gw('a', { credentialName: 'a-cert' }, 'a.example.com')])), []);
+  // In another namespace than the gateway's pods, the Secret does not count.
+  assert.deepEqual(lines(analyze([...workload, secret('other'), gw('a', { credentialName: 'a-cert' }, 'a.example.com')])), ['Error [IST0101] (Gateway gw-ns/a) Referenced credentialName not found: "a-cert"']);
 });
 
 test('IST0171 a negative condition in a Gateway API resource\'s status', () => {

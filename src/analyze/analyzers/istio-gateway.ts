@@ -18,6 +18,7 @@ export function analyzeIstioGateways(snap: Snapshot): Finding[] {
   const gateways = snap.of('networking.istio.io', 'Gateway');
   const workloads = snap.workloads();
   const services = snap.of('', 'Service');
+  const secretNames = new Set(snap.of('', 'Secret').map((e) => `${e.namespace}/${e.name}`));
   for (const gw of gateways) {
     const spec = gw.obj.spec as IstioGatewaySpec | undefined;
     const selector = selectorOf(gw);
@@ -41,15 +42,17 @@ export function analyzeIstioGateways(snap: Snapshot): Finding[] {
         if (typeof p.targetPort === 'number') ports.add(p.targetPort);
       }
     }
+    const podNamespaces = [...new Set(matched.map((w) => w.entry.namespace))];
+    const secretNamespaces = podNamespaces.length > 0 ? podNamespaces : [gw.namespace];
     (Array.isArray(spec?.servers) ? spec!.servers : []).forEach((server, i) => {
       const n = server?.port?.number;
       if (typeof n === 'number' && !ports.has(n)) {
         findings.push(report(gw, CODES.GatewayPortNotDefinedOnService, 'Warning',
           `The gateway is listening on a target port (port ${n}) that is not defined in the Service associated with its workload instances (Pod selector ${describeSelector(selector)}). If you need to access the gateway port through the gateway Service, it will not be available.`, 'spec.selector'));
       }
-      // outpost has no Secrets: a credentialName never resolves (serverCertificate names PEM files).
+      // The Secret is looked up where the gateway's pods run (the Gateway's own namespace when none is found).
       const cn = server?.tls?.credentialName;
-      if (typeof cn === 'string' && cn !== '') {
+      if (typeof cn === 'string' && cn !== '' && !secretNamespaces.some((ns) => secretNames.has(`${ns}/${cn}`))) {
         findings.push(report(gw, CODES.ReferencedResourceNotFound, 'Error', `Referenced credentialName not found: "${cn}"`, `spec.servers[${i}].tls.credentialName`));
       }
     });
