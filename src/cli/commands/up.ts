@@ -12,7 +12,7 @@ import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
 import { CaError, MeshCa } from '../../controlplane/ca/mesh-ca.js';
 import { privateUmask } from '../../runtime/private-state.js';
 import { checkStore, MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
-import { durationMs } from '../../controlplane/hosts.js';
+import { durationMs, gatewayApiDurationMs } from '../../controlplane/hosts.js';
 import { DEFAULT_LOG_ROTATION, parseByteQuantity, type LogRotationOptions } from '../../runtime/log-rotation.js';
 import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, upLockHolder, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
 import { MESH_UP_MESSAGE, SUPERVISED_ENV, superviseMesh } from '../../runtime/supervisor.js';
@@ -62,9 +62,8 @@ function checkOptions(opts: UpOptions): void {
 
 /** `--workload-cert-ttl` as Go durations are written (90s, 30m, 24h, 1h30m); at least 2 s. */
 export function certTtlMs(text: string): number {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
-  const ms = m && text !== '' ? ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000 : NaN;
-  if (!(ms >= 2000)) throw new CliError(`outpost: --workload-cert-ttl wants a duration of at least 2s such as 24h, 30m or 90s, not "${text}"`);
+  const ms = gatewayApiDurationMs(text);
+  if (ms === undefined || ms < 2000) throw new CliError(`outpost: --workload-cert-ttl wants a duration of at least 2s such as 24h, 30m or 90s, not "${text}"`);
   return ms;
 }
 
