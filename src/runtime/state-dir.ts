@@ -1,5 +1,5 @@
 // The local mesh's state directory: where the store, the API endpoint file, logs and pids live.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** What a running mesh publishes for the CLI (api.json). */
@@ -154,11 +154,17 @@ export function upLockHolder(paths: StatePaths): number | undefined {
  */
 export function acquireUpLock(paths: StatePaths): number | undefined {
   for (let attempt = 0; attempt < 5; attempt++) {
+    // Created with its content in one step (a hard link of a written temp file): a lock file seen
+    // empty between create and write would look stale to a racing `up`, which would take it too.
+    const mine = `${paths.upLock}.${process.pid}.new`;
+    writeFileSync(mine, `${process.pid}\n`);
     try {
-      writeFileSync(paths.upLock, `${process.pid}\n`, { flag: 'wx' });
+      linkSync(mine, paths.upLock);
       return undefined;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      rmSync(mine, { force: true });
     }
     const holder = upLockHolder(paths);
     if (holder === process.pid) return undefined;
