@@ -47,7 +47,8 @@ test('the control plane killed during a 5,000-document apply: one line, nothing 
   }
   const file = join(work, 'bulk.yaml');
   writeFileSync(file, docs.join('---\n'));
-  const ep = JSON.parse(readFileSync(join(mesh.stateDir, 'api.json'), 'utf8')) as { url: string; pid: number };
+  const ep = JSON.parse(readFileSync(join(mesh.stateDir, 'api.json'), 'utf8')) as { url: string; pid: number; supervisorPid?: number };
+  assert.ok(ep.supervisorPid, 'api.json names the supervisor');
   const apiPort = new URL(ep.url).port;
 
   const child = spawn(process.execPath, [OUTPOST_BIN, 'apply', '-f', file, '--state-dir', mesh.stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -65,6 +66,8 @@ test('the control plane killed during a 5,000-document apply: one line, nothing 
   while (!killed && child.exitCode === null && Date.now() < deadline) {
     const conns = execFileSync('ss', ['-Htn', 'state', 'established', `( dport = :${apiPort} )`], { encoding: 'utf8' });
     if (conns.trim() !== '') {
+      // The supervisor too, or it starts the control plane again before the checks below.
+      process.kill(ep.supervisorPid!, 'SIGKILL');
       process.kill(ep.pid, 'SIGKILL');
       killed = true;
     } else {
