@@ -4,7 +4,8 @@ import type { ProxyIdentity } from '../proxyconfig/types.js';
 
 export interface ProxyBootstrap {
   readonly identity: ProxyIdentity;
-  readonly admin: { readonly address: string; readonly port: number };
+  /** socket: the admin endpoint also on this Unix socket path (reachable from outside the pod's network namespace). */
+  readonly admin: { readonly address: string; readonly port: number; readonly socket?: string };
   /** Stream ProxyConfigs from the control plane (ACK/NACK). */
   readonly controlPlane?: { readonly url: string; readonly token?: string };
   /** A static ProxyConfig file (re-read on SIGHUP); used when there is no control plane. */
@@ -45,6 +46,7 @@ export function checkBootstrap(raw: unknown, where: string): ProxyBootstrap {
   if (!admin || typeof admin !== 'object') fail('admin', 'is required ({address, port})');
   if (typeof admin!.address !== 'string') fail('admin.address', 'must be an IP address');
   if (!Number.isInteger(admin!.port) || (admin!.port as number) < 0 || (admin!.port as number) > 65535) fail('admin.port', 'must be a port number');
+  if (admin!.socket !== undefined && (typeof admin!.socket !== 'string' || admin!.socket === '')) fail('admin.socket', 'must be a path');
   const cp = b.controlPlane as Record<string, unknown> | undefined;
   if (cp !== undefined && (typeof cp !== 'object' || typeof cp.url !== 'string')) fail('controlPlane.url', 'must be a URL');
   if (b.configFile !== undefined && typeof b.configFile !== 'string') fail('configFile', 'must be a path');

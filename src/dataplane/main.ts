@@ -55,7 +55,7 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   };
   const concurrency = args.concurrency ?? boot?.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new ProxyStartError(`concurrency must be a whole number from 1 to 1024 (got ${concurrency})`);
-  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port };
+  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port, adminSocket: boot?.admin.socket };
   const proxy = concurrency === 1 ? new Proxy(opts) : new (await import('./workers.js')).ProxyCluster({ ...opts, workers: concurrency });
   try {
     await proxy.start();

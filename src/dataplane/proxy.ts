@@ -16,6 +16,8 @@ export interface ProxyOptions {
   /** Admin endpoint (loopback); absent: no admin server. */
   readonly adminAddress?: string;
   readonly adminPort?: number;
+  /** The admin endpoint also on this Unix socket (a proxy inside a pod's network namespace). */
+  readonly adminSocket?: string;
   /** HTTP/1.1 limits (header timeout, keep-alive, header size). */
   readonly http?: Partial<HttpLimits>;
   /** Time a TLS client gets to send its ClientHello, ms. Default 5000. */
@@ -48,7 +50,7 @@ export class Proxy implements ProxyRuntime, AdminView {
     this.#resolver = new Resolver(opts.resolver ?? {});
     this.helloTimeoutMs = opts.helloTimeoutMs ?? 5000;
     this.#listeners = new ListenerManager(this, { ...DEFAULT_LIMITS, ...(opts.http ?? {}) }, opts.drainMs ?? 5000);
-    if (opts.adminPort !== undefined) this.#admin = new AdminServer(this, opts.adminAddress ?? '127.0.0.1', opts.adminPort);
+    if (opts.adminPort !== undefined) this.#admin = new AdminServer(this, opts.adminAddress ?? '127.0.0.1', opts.adminPort, opts.adminSocket);
   }
 
   // ---- ProxyRuntime

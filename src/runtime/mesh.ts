@@ -31,6 +31,9 @@ import { WorkloadManager, type ResolverOptions, type WorkloadInfo } from './work
 import { waitForSync, type SyncResult } from './sync.js';
 import { loadExample, startExampleExternals } from './example.js';
 import { readLogFile } from './log-file.js';
+import { adminGet } from './pods/admin-client.js';
+import { choosePodNetwork, type PodNetworkMode } from './pods/pod-network-mode.js';
+import { NodeNetwork, nodeNetworkNames, removeNodeNetwork } from './pods/node-network.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -40,6 +43,8 @@ export interface MeshOptions {
   seedObjects?: KubeObject[];
   /** Run the example (`npm start`): apply examples/seed-istio-api and start the httpbin.org stand-in. */
   example?: boolean;
+  /** Pod model: netns (each pod a network namespace on outpost's bridge), loopback, or auto (netns where possible). Default loopback. */
+  podNetwork?: PodNetworkMode;
 }
 
 export interface RunningMesh {
@@ -160,6 +165,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     throw err;
   }
   const cleanups: (() => Promise<void> | void)[] = [() => releaseUpLock(paths), () => store.close()];
+  let network: NodeNetwork | undefined;
   const unwind = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) {
       try {
@@ -171,9 +177,21 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
   };
   try {
     ensureObjects(store, [...defaultObjects(), ...(opts.seedObjects ?? [])], log);
+    const names = nodeNetworkNames(paths.dir);
+    // A crashed mesh's namespaces, bridge and table go first (whichever model runs now).
+    for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
+    if ((await choosePodNetwork(opts.podNetwork ?? 'loopback', log)) === 'netns') {
+      network = new NodeNetwork(names);
+      cleanups.push(() => network!.teardown());
+      await network.setup();
+      // The node's address on the bridge: pods reach the API and the control plane there.
+      host = names.gateway;
+      log(`pods: network namespaces on bridge ${names.bridge}, pod addresses from ${names.podSubnet}, node ${names.gateway}`);
+    }
     let resolver = opts.resolver;
     if (opts.example) {
-      const externals = await startExampleExternals(paths.dir, addresses.addressOf('external/httpbin.org'));
+      // The stand-in for the external host lives on the node (its bridge address, when pods have their own network).
+      const externals = await startExampleExternals(paths.dir, network ? host : addresses.addressOf('external/httpbin.org'));
       cleanups.push(async () => {
         for (const s of externals.servers) await s.close();
       });
@@ -195,6 +213,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       controlPlane: { url: controlPlane.distributionUrl, token },
       resolver,
       log,
+      ...(network ? { network } : {}),
     });
     await workloads.start();
     workloadsRef = workloads;
@@ -257,8 +276,8 @@ async function proxyConfigOf(controlPlane: ControlPlane, workloads: WorkloadInfo
   const config = await controlPlane.configFor(identity);
   let dump: unknown;
   try {
-    const res = await fetch(`${w.adminUrl}/config_dump`, { signal: AbortSignal.timeout(3000) });
-    dump = res.ok ? await res.json() : undefined;
+    const res = await adminGet(w.admin, '/config_dump', 3000);
+    dump = res.status === 200 ? JSON.parse(res.body) : undefined;
   } catch {
     dump = undefined;
   }

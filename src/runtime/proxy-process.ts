@@ -6,11 +6,12 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProxyIdentity } from '../proxyconfig/types.js';
 import { PARENT_PIPE_ENV } from './parent-watch-env.js';
+import { adminGet } from './pods/admin-client.js';
 
 /** The bootstrap the proxy reads (`outpost proxy --bootstrap FILE`); H2's src/dataplane/bootstrap.ts is the reference. */
 export interface ProxyBootstrapFile {
   identity: ProxyIdentity;
-  admin: { address: string; port: number };
+  admin: { address: string; port: number; socket?: string };
   controlPlane?: { url: string; token?: string };
   resolver?: { server?: string; hostsFile?: string };
 }
@@ -39,6 +40,8 @@ export interface ProxyProcessOptions {
   logFile: string;
   pidFile: string;
   log: (line: string) => void;
+  /** Run inside this network namespace (`ip netns exec`): the proxy of a pod with its own network. */
+  netns?: string;
   /** Called when readiness changes (admin /ready answers 200, or the process died). */
   onReadyChange: (ready: boolean) => void;
 }
@@ -79,7 +82,10 @@ export class ProxyProcess {
     let child: ChildProcess;
     try {
       const watch = existsSync(fileURLToPath(PARENT_WATCH));
-      child = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...(watch ? ['--import', PARENT_WATCH.href] : []), OUTPOST_BIN, 'proxy', '--bootstrap', this.opts.bootstrapFile], {
+      const argv = [...PROXY_NODE_FLAGS, ...(watch ? ['--import', PARENT_WATCH.href] : []), OUTPOST_BIN, 'proxy', '--bootstrap', this.opts.bootstrapFile];
+      // `ip netns exec` execs node in place: the pid stays the proxy's, fd 3 stays the parent pipe.
+      const [cmd, args] = this.opts.netns ? ['ip', ['netns', 'exec', this.opts.netns, process.execPath, ...argv]] : [process.execPath, argv];
+      child = spawn(cmd, args, {
         // fd 3: a pipe whose far end only this process holds; the proxy exits when it closes.
         stdio: ['ignore', fd, fd, 'pipe'],
         // Proxies log warnings and errors only unless asked, as istio-proxy does by default.
@@ -126,9 +132,7 @@ export class ProxyProcess {
       if (this.child !== child || this.stopping) return;
       let ok = false;
       try {
-        const res = await fetch(`${this.adminUrl}/ready`, { signal: AbortSignal.timeout(1000) });
-        ok = res.status === 200;
-        await res.body?.cancel();
+        ok = (await adminGet(this.opts.bootstrap.admin, '/ready', 1000)).status === 200;
       } catch {
         ok = false;
       }

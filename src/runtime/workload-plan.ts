@@ -117,7 +117,11 @@ function fingerprint(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-export function planWorkloads(input: { namespaces: KubeObject[]; deployments: KubeObject[]; revisions: KubeObject[] }): WorkloadPlan {
+/**
+ * sidecarPerPod: each injected pod gets its own sidecar (`<ns>/pod/<pod>`), as Istio injects
+ * them; the namespace's shared sidecar stays as the pod `outpost exec -n NS` runs in.
+ */
+export function planWorkloads(input: { namespaces: KubeObject[]; deployments: KubeObject[]; revisions: KubeObject[]; sidecarPerPod?: boolean }): WorkloadPlan {
   const revisions = new Set(input.revisions.map((r) => r.metadata.name));
   const proxies: PlannedProxy[] = [];
   const pods: PlannedPod[] = [];
@@ -168,12 +172,19 @@ export function planWorkloads(input: { namespaces: KubeObject[]; deployments: Ku
     } else {
       const podOptOut = labels['sidecar.istio.io/inject'] === 'false';
       const withSidecar = injected.has(ns) && !podOptOut;
+      let proxyKey = withSidecar ? `${ns}/sidecar` : undefined;
+      if (withSidecar && input.sidecarPerPod) {
+        proxyKey = `${ns}/pod/${podName}`;
+        const rev = proxies.find((p) => p.key === `${ns}/sidecar`)?.labels['istio.io/rev'] ?? 'default';
+        const podLabels = { ...labels, 'istio.io/rev': rev };
+        proxies.push({ key: proxyKey, role: 'sidecar', namespace: ns, workload: deploy.metadata.name, podName, labels: podLabels, fingerprint: fingerprint(['sidecar', podName, podLabels]) });
+      }
       pods.push({
         deployment: deploy,
         podName,
         labels,
         annotations: withSidecar ? { ...annotations, 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } : annotations,
-        proxyKey: withSidecar ? `${ns}/sidecar` : undefined,
+        proxyKey,
         containers: withSidecar ? [...containers, proxyContainer] : containers,
       });
     }

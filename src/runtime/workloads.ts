@@ -1,5 +1,6 @@
 // The WorkloadManager: watches the store and keeps the local mesh's processes and Pod objects
 // in line with the config (gateway proxies, one sidecar per injected namespace, Pods).
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { KubeObject } from '../api/object.js';
 import type { Store, WatchEvent } from '../store/types.js';
@@ -7,6 +8,8 @@ import type { AddressBook } from './addresses.js';
 import { buildEvent } from './events.js';
 import { ADMIN_PORT, ProxyProcess, type ProxyBootstrapFile } from './proxy-process.js';
 import { proxyPidFile, type StatePaths } from './state-dir.js';
+import type { NodeNetwork } from './pods/node-network.js';
+import type { AdminAddress } from './pods/admin-client.js';
 import { MANAGED_BY_LABEL, planWorkloads, type PlannedPod, type PlannedProxy, type WorkloadPlan } from './workload-plan.js';
 
 export interface ResolverOptions {
@@ -23,6 +26,8 @@ export interface WorkloadManagerOptions {
   controlPlane: { url: string; token?: string };
   resolver?: ResolverOptions;
   log: (line: string) => void;
+  /** The pod network (netns model): every pod its own network namespace and address. Absent: loopback model. */
+  network?: NodeNetwork;
 }
 
 /** What `outpost` shows about a running workload. */
@@ -41,6 +46,9 @@ export interface WorkloadInfo {
   lastError?: string;
   logFile: string;
   adminUrl: string;
+  admin: AdminAddress;
+  /** The pod's network namespace (netns model). */
+  netns?: string;
   labels: Record<string, string>;
 }
 
@@ -48,9 +56,23 @@ interface Running {
   plan: PlannedProxy;
   proc: ProxyProcess;
   ip: string;
+  netns?: string;
 }
 
 const WATCHED = new Set(['Namespace', 'Deployment', 'IstioRevision']);
+
+/** On a Pod of the netns model: the network namespace its processes run in (`outpost exec` enters it). */
+export const NETNS_ANNOTATION = 'outpost.dev/network-namespace';
+
+/** The pod network's key for a pod (or a namespace's shared sidecar, pod name `sidecar`). */
+export function sandboxKey(namespace: string, podName: string): string {
+  return `${namespace}/${podName}`;
+}
+
+/** Short and hashed: a Unix socket path has at most 107 bytes. */
+export function adminSocketPath(paths: StatePaths, key: string): string {
+  return join(paths.runtime, `admin-${createHash('sha256').update(key).digest('hex').slice(0, 12)}.sock`);
+}
 
 export function logFileFor(paths: StatePaths, namespace: string, workload: string): string {
   return join(paths.logs, namespace, `${workload}.log`);
@@ -139,6 +161,8 @@ export class WorkloadManager {
       lastError: r.proc.lastError,
       logFile: r.proc.opts.logFile,
       adminUrl: r.proc.adminUrl,
+      admin: r.proc.opts.bootstrap.admin,
+      ...(r.netns ? { netns: r.netns } : {}),
       labels: r.plan.labels,
     };
   }
@@ -165,7 +189,7 @@ export class WorkloadManager {
     const namespaces = store.list({ group: '', kind: 'Namespace' }).items;
     const deployments = store.list({ group: 'apps', kind: 'Deployment' }).items;
     const revisions = store.list({ group: 'sailoperator.io', kind: 'IstioRevision' }).items;
-    const plan = planWorkloads({ namespaces, deployments, revisions });
+    const plan = planWorkloads({ namespaces, deployments, revisions, sidecarPerPod: this.opts.network !== undefined });
     this.plan = plan;
 
     for (const w of plan.warnings) {
@@ -188,15 +212,37 @@ export class WorkloadManager {
       }
     }
     await Promise.all(stops);
+    await this.syncSandboxes(plan);
     for (const p of plan.proxies) {
       if (this.running.has(p.key)) continue;
-      this.startProxy(p);
+      try {
+        await this.startProxy(p);
+      } catch (err) {
+        this.opts.log(`workloads: cannot start ${p.key}: ${(err as Error).message}`);
+      }
     }
     this.syncPods(plan);
   }
 
-  private startProxy(p: PlannedProxy): void {
-    const ip = this.opts.addresses.addressOf(p.key.replace(/\/gateway\//, '/deployment/'));
+  /** Netns model: a network namespace for every planned pod and shared sidecar; gone pods' are removed. */
+  private async syncSandboxes(plan: WorkloadPlan): Promise<void> {
+    const net = this.opts.network;
+    if (!net) return;
+    const wanted = new Set([...plan.pods.map((p) => sandboxKey(p.deployment.metadata.namespace ?? 'default', p.podName)), ...plan.proxies.map((p) => sandboxKey(p.namespace, p.podName))]);
+    for (const key of net.keys()) if (!wanted.has(key)) await net.removePod(key);
+    for (const key of wanted) {
+      try {
+        await net.ensurePod(key);
+      } catch (err) {
+        this.opts.log(`workloads: cannot create the network of pod ${key}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async startProxy(p: PlannedProxy): Promise<void> {
+    const sandbox = this.opts.network?.sandbox(sandboxKey(p.namespace, p.podName));
+    if (this.opts.network && !sandbox) throw new Error('the pod has no network namespace');
+    const ip = sandbox?.ip ?? this.opts.addresses.addressOf(p.key.replace(/\/gateway\//, '/deployment/'));
     const identity = {
       id: `${p.podName}.${p.namespace}`,
       role: p.role,
@@ -205,25 +251,27 @@ export class WorkloadManager {
       labels: p.labels,
       ip,
     };
+    const safeKey = p.key.replace(/\//g, '_');
     const bootstrap: ProxyBootstrapFile = {
       identity,
-      admin: { address: ip, port: ADMIN_PORT },
+      // In a pod's namespace the admin port is on the pod's own 127.0.0.1; the node uses the socket.
+      admin: sandbox ? { address: '127.0.0.1', port: ADMIN_PORT, socket: adminSocketPath(this.opts.paths, p.key) } : { address: ip, port: ADMIN_PORT },
       controlPlane: this.opts.controlPlane,
       resolver: this.opts.resolver && (this.opts.resolver.server || this.opts.resolver.hostsFile) ? { ...this.opts.resolver } : undefined,
     };
-    const safeKey = p.key.replace(/\//g, '_');
     const proc = new ProxyProcess({
       key: p.key,
       bootstrap,
       bootstrapFile: join(this.opts.paths.runtime, `${safeKey}.bootstrap.json`),
       logFile: logFileFor(this.opts.paths, p.namespace, p.workload),
       pidFile: proxyPidFile(this.opts.paths, safeKey),
+      ...(sandbox ? { netns: sandbox.netns } : {}),
       log: this.opts.log,
       onReadyChange: () => {
         if (this.running.get(p.key)?.proc === proc) this.syncPods(this.plan);
       },
     });
-    this.running.set(p.key, { plan: p, proc, ip });
+    this.running.set(p.key, { plan: p, proc, ip, ...(sandbox ? { netns: sandbox.netns } : {}) });
     this.opts.log(`workloads: starting ${p.role} ${identity.id} on ${ip}`);
     proc.start();
   }
@@ -237,7 +285,9 @@ export class WorkloadManager {
       keep.add(`${pod.deployment.metadata.namespace}/${pod.podName}`);
       const r = pod.proxyKey ? this.running.get(pod.proxyKey) : undefined;
       const ready = pod.proxyKey ? r?.proc.state === 'ready' : true;
-      this.writePod(pod, r?.ip ?? this.opts.addresses.addressOf(`${pod.deployment.metadata.namespace}/deployment/${pod.deployment.metadata.name}`), ready);
+      const sandbox = this.opts.network?.sandbox(sandboxKey(pod.deployment.metadata.namespace ?? 'default', pod.podName));
+      if (this.opts.network && !sandbox) continue;
+      this.writePod(pod, sandbox?.ip ?? r?.ip ?? this.opts.addresses.addressOf(`${pod.deployment.metadata.namespace}/deployment/${pod.deployment.metadata.name}`), ready, sandbox?.netns);
     }
     for (const existing of store.list({ group: '', kind: 'Pod', labelSelector: `${MANAGED_BY_LABEL}=outpost` }).items) {
       const id = `${existing.metadata.namespace}/${existing.metadata.name}`;
@@ -251,7 +301,7 @@ export class WorkloadManager {
     }
   }
 
-  private writePod(pod: PlannedPod, ip: string, ready: boolean): void {
+  private writePod(pod: PlannedPod, ip: string, ready: boolean, netns?: string): void {
     const store = this.opts.store;
     const ns = pod.deployment.metadata.namespace ?? 'default';
     const ref = { group: '', kind: 'Pod', namespace: ns, name: pod.podName };
@@ -264,7 +314,7 @@ export class WorkloadManager {
           name: pod.podName,
           namespace: ns,
           labels: { ...pod.labels, [MANAGED_BY_LABEL]: 'outpost' },
-          annotations: Object.keys(pod.annotations).length ? pod.annotations : undefined,
+          annotations: netns ? { ...pod.annotations, [NETNS_ANNOTATION]: netns } : Object.keys(pod.annotations).length ? pod.annotations : undefined,
           ownerReferences: pod.deployment.metadata.uid
             ? [{ apiVersion: 'apps/v1', kind: 'Deployment', name: pod.deployment.metadata.name, uid: pod.deployment.metadata.uid, controller: true, blockOwnerDeletion: true }]
             : undefined,

@@ -16,6 +16,7 @@ import {
   upLockHolder,
   type ProxyPidRecord,
 } from '../../runtime/state-dir.js';
+import { nodeNetworkNames, removeNodeNetwork } from '../../runtime/pods/node-network.js';
 import { withStateDir } from '../connect.js';
 
 const UP_GRACE_MS = 15_000;
@@ -48,8 +49,12 @@ export function registerDown(program: Command): void {
     // Every `up` that may serve this state dir: the one in api.json and the lock's holder (one still starting).
     const ups = [...new Set([ep?.pid, upLockHolder(paths)].filter((p): p is number => p !== undefined && isPidAlive(p)))];
     const proxies = new Map<number, ProxyPidRecord>(readProxyPids(paths).filter(isOurProxy).map((r) => [r.pid, r]));
+    const removeNetwork = async (): Promise<void> => {
+      for (const what of await removeNodeNetwork(nodeNetworkNames(paths.dir))) warn(`removed ${what} left over from a previous run`);
+    };
     if (ups.length === 0) {
       cleanStaleState(paths, warn);
+      await removeNetwork();
       process.stdout.write(`outpost: the mesh is not running (state dir ${where})\n`);
       return;
     }
@@ -83,6 +88,7 @@ export function registerDown(program: Command): void {
     }
     removeEndpoint(paths);
     cleanStaleState(paths, warn);
+    await removeNetwork();
     const left = [...ups.filter(isPidAlive), ...[...proxies.values()].filter(isOurProxy).map((r) => r.pid)];
     if (left.length > 0) {
       process.stdout.write(`outpost: could not stop pid(s) ${left.join(', ')} (state dir ${where})\n`);

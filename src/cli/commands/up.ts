@@ -11,6 +11,8 @@ import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
 import { MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
 import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
+import { POD_NETWORK_MODES, type PodNetworkMode } from '../../runtime/pods/pod-network-mode.js';
+import { PodNetworkError } from '../../runtime/pods/node-network.js';
 import { withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { formatTable } from '../printers/table.js';
@@ -21,6 +23,7 @@ interface UpOptions {
   dnsServer?: string;
   hostsFile?: string;
   example?: boolean;
+  podNetwork?: string;
 }
 
 const OUTPOST_BIN = fileURLToPath(new URL('../../../bin/outpost', import.meta.url));
@@ -35,6 +38,16 @@ function checkOptions(opts: UpOptions): void {
     }
   }
   if (opts.hostsFile && !existsSync(opts.hostsFile)) throw new CliError(`outpost: --hosts-file ${opts.hostsFile}: no such file`);
+  podNetworkMode(opts);
+}
+
+/** --pod-network, else OUTPOST_POD_NETWORK, else auto. */
+function podNetworkMode(opts: UpOptions): PodNetworkMode {
+  const mode = opts.podNetwork ?? process.env.OUTPOST_POD_NETWORK ?? 'auto';
+  if (!(POD_NETWORK_MODES as readonly string[]).includes(mode)) {
+    throw new CliError(`outpost: --pod-network wants ${POD_NETWORK_MODES.join(', ')}, not "${mode}"`);
+  }
+  return mode as PodNetworkMode;
 }
 
 function alreadyRunning(ep: MeshEndpoint, flag?: string): CliError {
@@ -67,6 +80,7 @@ function childArgs(opts: UpOptions, stateDir: string): string[] {
   if (opts.dnsServer) args.push('--dns-server', opts.dnsServer);
   if (opts.hostsFile) args.push('--hosts-file', resolvePath(opts.hostsFile));
   if (opts.example) args.push('--example');
+  args.push('--pod-network', podNetworkMode(opts));
   return args;
 }
 
@@ -118,12 +132,14 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
       stateDir: paths.dir,
       resolver: { server: opts.dnsServer, hostsFile: opts.hostsFile ? resolvePath(opts.hostsFile) : undefined },
       example: opts.example,
+      podNetwork: podNetworkMode(opts),
     });
   } catch (err) {
     if (err instanceof MeshAlreadyRunningError) throw alreadyRunning(err.endpoint, opts.stateDir);
     if (err instanceof MeshStartingError) {
       throw new CliError(`outpost: a mesh is already running on state dir ${displayStateDir(opts.stateDir)} (pid ${err.pid}, still starting). Stop it with \`outpost down\`.`);
     }
+    if (err instanceof PodNetworkError) throw new CliError(`outpost: ${err.message}`);
     throw err;
   }
   const onSignal = (): void => void mesh.stop();
@@ -153,6 +169,7 @@ export function registerUp(program: Command): void {
       .option('-d, --detach', 'run in the background; return once everything is ready')
       .option('--dns-server <ip:port>', 'DNS server the proxies ask for external hosts')
       .option('--hosts-file <file>', 'hosts file the proxies read before DNS')
+      .option('--pod-network <mode>', 'auto (network namespaces when root, else loopback), netns (each pod its own network namespace), loopback (each workload a 127.x address); default OUTPOST_POD_NETWORK or auto')
       .option('--example', "apply the seed's Istio-API example (httpbin.org through an egress gateway) with a local httpbin.org stand-in"),
   ).action(async (opts: UpOptions) => {
     checkOptions(opts);
