@@ -34,6 +34,8 @@ import { readLogFile } from './log-file.js';
 import { adminGet } from './pods/admin-client.js';
 import { choosePodNetwork, type PodNetworkMode } from './pods/pod-network-mode.js';
 import { NodeNetwork, nodeNetworkNames, removeNodeNetwork } from './pods/node-network.js';
+import { ClusterDns } from './pods/cluster-dns.js';
+import { ServiceRouting } from './pods/service-routing.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -215,6 +217,15 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       log,
       ...(network ? { network } : {}),
     });
+    if (network) {
+      // Services' cluster IPs and names for pods: DNS on the node's bridge address.
+      const dns = new ClusterDns({ address: host, upstream: resolver?.server, hostsFile: resolver?.hostsFile });
+      await dns.start();
+      cleanups.push(() => dns.close());
+      const services = new ServiceRouting({ store, names: network.names, dns, log });
+      await services.start();
+      cleanups.push(() => services.stop());
+    }
     await workloads.start();
     workloadsRef = workloads;
     cleanups.push(() => workloads.stop());

@@ -9,6 +9,10 @@ import { buildEvent } from './events.js';
 import { ADMIN_PORT, ProxyProcess, type ProxyBootstrapFile } from './proxy-process.js';
 import { proxyPidFile, type StatePaths } from './state-dir.js';
 import type { NodeNetwork } from './pods/node-network.js';
+import { podResolvConf } from './pods/cluster-dns.js';
+import type { ContainerSpec } from './pods/container-process.js';
+import { PodContainers, runsProcess, type PodToRun } from './pods/pod-containers.js';
+import { VIRTUAL_OUTBOUND_PORT } from '../proxyconfig/naming.js';
 import type { AdminAddress } from './pods/admin-client.js';
 import { MANAGED_BY_LABEL, planWorkloads, type PlannedPod, type PlannedProxy, type WorkloadPlan } from './workload-plan.js';
 
@@ -86,14 +90,23 @@ export class WorkloadManager {
   private reconciling: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly warned = new Set<string>();
+  private readonly replaced = new Map<string, number>();
+  /** Filled by one syncPods pass: pods and ready pods per Deployment. */
+  private readonly readyCounts = new Map<string, { deployment: KubeObject; total: number; ready: number }>();
 
-  constructor(private readonly opts: WorkloadManagerOptions) {}
+  /** App containers that run a command (netns model). */
+  private readonly containers: PodContainers | undefined;
+
+  constructor(private readonly opts: WorkloadManagerOptions) {
+    if (opts.network) this.containers = new PodContainers(opts.paths, () => this.syncPods(this.plan), opts.log);
+  }
 
   async start(): Promise<void> {
     const rev = this.opts.store.revision();
     await this.reconcileNow();
     this.unwatch = this.opts.store.watch(rev, (ev: WatchEvent) => {
       if (WATCHED.has(ev.object.kind)) this.scheduleReconcile();
+      else if (ev.type === 'DELETED' && ev.object.kind === 'Pod' && this.opts.network) this.replacePod(ev.object);
     });
   }
 
@@ -126,6 +139,9 @@ export class WorkloadManager {
     }
     const name = container ?? names[0];
     if (name === undefined || !names.includes(name)) return `container ${name ?? '""'} is not valid for pod ${podName}`;
+    if (this.containers && name !== 'istio-proxy' && runsProcess(pod.containers.find((c) => c.name === name)!)) {
+      return { file: this.containers.logFile(namespace, podName, name) };
+    }
     const r = pod.proxyKey ? this.running.get(pod.proxyKey) : undefined;
     if (pod.proxyKey && (r?.plan.role === 'router' || name === 'istio-proxy')) {
       const [ns, , workload] = pod.proxyKey.split('/');
@@ -140,6 +156,7 @@ export class WorkloadManager {
     clearTimeout(this.reconcileTimer);
     await this.reconciling.catch(() => undefined);
     await Promise.all([...this.running.values()].map((r) => r.proc.stop()));
+    await this.containers?.stopAll();
     // Pods stay in the store as not ready: the mesh is down, the config is not gone.
     for (const pod of this.plan.pods) this.writePodStatus(pod, false);
     this.running.clear();
@@ -167,6 +184,14 @@ export class WorkloadManager {
     };
   }
 
+  /** `kubectl delete pod`: as a ReplicaSet does, a new pod (new name, new processes) takes the slot. */
+  private replacePod(deleted: KubeObject): void {
+    const pod = this.plan.pods.find((p) => p.podName === deleted.metadata.name && (p.deployment.metadata.namespace ?? 'default') === deleted.metadata.namespace);
+    if (!pod?.replica || this.stopped) return;
+    this.replaced.set(pod.replica, (this.replaced.get(pod.replica) ?? 0) + 1);
+    this.scheduleReconcile();
+  }
+
   private scheduleReconcile(): void {
     if (this.stopped) return;
     clearTimeout(this.reconcileTimer);
@@ -189,7 +214,8 @@ export class WorkloadManager {
     const namespaces = store.list({ group: '', kind: 'Namespace' }).items;
     const deployments = store.list({ group: 'apps', kind: 'Deployment' }).items;
     const revisions = store.list({ group: 'sailoperator.io', kind: 'IstioRevision' }).items;
-    const plan = planWorkloads({ namespaces, deployments, revisions, sidecarPerPod: this.opts.network !== undefined });
+    const netns = this.opts.network !== undefined;
+    const plan = planWorkloads({ namespaces, deployments, revisions, sidecarPerPod: netns, replicaPods: netns, replaced: this.replaced });
     this.plan = plan;
 
     for (const w of plan.warnings) {
@@ -221,6 +247,7 @@ export class WorkloadManager {
         this.opts.log(`workloads: cannot start ${p.key}: ${(err as Error).message}`);
       }
     }
+    await this.syncContainers(plan);
     this.syncPods(plan);
   }
 
@@ -229,14 +256,44 @@ export class WorkloadManager {
     const net = this.opts.network;
     if (!net) return;
     const wanted = new Set([...plan.pods.map((p) => sandboxKey(p.deployment.metadata.namespace ?? 'default', p.podName)), ...plan.proxies.map((p) => sandboxKey(p.namespace, p.podName))]);
-    for (const key of net.keys()) if (!wanted.has(key)) await net.removePod(key);
+    for (const key of net.keys()) {
+      if (wanted.has(key)) continue;
+      await this.containers?.stopPod(key);
+      await net.removePod(key);
+    }
     for (const key of wanted) {
       try {
-        await net.ensurePod(key);
+        await net.ensurePod(key, podResolvConf(net.names.gateway, key.split('/')[0]!));
       } catch (err) {
         this.opts.log(`workloads: cannot create the network of pod ${key}: ${(err as Error).message}`);
       }
     }
+  }
+
+  private async syncContainers(plan: WorkloadPlan): Promise<void> {
+    const net = this.opts.network;
+    if (!net || !this.containers) return;
+    const toRun: PodToRun[] = [];
+    for (const pod of plan.pods) {
+      const ns = pod.deployment.metadata.namespace ?? 'default';
+      const key = sandboxKey(ns, pod.podName);
+      const sb = net.sandbox(key);
+      if (!sb) continue;
+      const spec = (pod.deployment.spec as { template?: { spec?: { restartPolicy?: string } } } | undefined)?.template?.spec;
+      const sidecar = pod.proxyKey && this.plan.proxies.find((p) => p.key === pod.proxyKey)?.role === 'sidecar' ? `http://${sb.ip}:${VIRTUAL_OUTBOUND_PORT}` : undefined;
+      toRun.push({
+        key,
+        namespace: ns,
+        podName: pod.podName,
+        netns: sb.netns,
+        podIP: sb.ip,
+        containers: pod.containers.filter((c) => c.name !== 'istio-proxy') as ContainerSpec[],
+        restartPolicy: spec?.restartPolicy,
+        ...(sidecar ? { sidecar } : {}),
+        noProxy: [net.names.gateway],
+      });
+    }
+    await this.containers.sync(toRun);
   }
 
   private async startProxy(p: PlannedProxy): Promise<void> {
@@ -257,7 +314,10 @@ export class WorkloadManager {
       // In a pod's namespace the admin port is on the pod's own 127.0.0.1; the node uses the socket.
       admin: sandbox ? { address: '127.0.0.1', port: ADMIN_PORT, socket: adminSocketPath(this.opts.paths, p.key) } : { address: ip, port: ADMIN_PORT },
       controlPlane: this.opts.controlPlane,
-      resolver: this.opts.resolver && (this.opts.resolver.server || this.opts.resolver.hostsFile) ? { ...this.opts.resolver } : undefined,
+      // In a pod, the mesh's --dns-server may be out of reach (the node's 127.x): the node's DNS forwards to it.
+      resolver: sandbox
+        ? { server: `${this.opts.network!.names.gateway}:53`, ...(this.opts.resolver?.hostsFile ? { hostsFile: this.opts.resolver.hostsFile } : {}) }
+        : this.opts.resolver && (this.opts.resolver.server || this.opts.resolver.hostsFile) ? { ...this.opts.resolver } : undefined,
     };
     const proc = new ProxyProcess({
       key: p.key,
@@ -281,6 +341,7 @@ export class WorkloadManager {
     if (this.stopped) return;
     const store = this.opts.store;
     const keep = new Set<string>();
+    this.readyCounts.clear();
     for (const pod of plan.pods) {
       keep.add(`${pod.deployment.metadata.namespace}/${pod.podName}`);
       const r = pod.proxyKey ? this.running.get(pod.proxyKey) : undefined;
@@ -299,6 +360,7 @@ export class WorkloadManager {
         }
       }
     }
+    for (const c of this.readyCounts.values()) this.writeDeploymentStatus(c.deployment, c.total, c.ready);
   }
 
   private writePod(pod: PlannedPod, ip: string, ready: boolean, netns?: string): void {
@@ -331,16 +393,27 @@ export class WorkloadManager {
         if (!current) return;
       }
     }
-    this.writePodStatus(pod, ready, ip, current);
-    this.writeDeploymentStatus(pod.deployment, ready);
+    const podReady = this.writePodStatus(pod, ready, ip, current);
+    const uid = pod.deployment.metadata.uid ?? `${ns}/${pod.deployment.metadata.name}`;
+    const counts = this.readyCounts.get(uid) ?? { deployment: pod.deployment, total: 0, ready: 0 };
+    counts.total++;
+    if (podReady) counts.ready++;
+    this.readyCounts.set(uid, counts);
   }
 
-  private writePodStatus(pod: PlannedPod, ready: boolean, ip?: string, current?: KubeObject): void {
+  /** Writes the Pod's status; returns whether the pod is ready. */
+  private writePodStatus(pod: PlannedPod, proxyReady: boolean, ip?: string, current?: KubeObject): boolean {
     const store = this.opts.store;
     const ns = pod.deployment.metadata.namespace ?? 'default';
+    const podKey = sandboxKey(ns, pod.podName);
+    const proxyRestarts = pod.proxyKey ? this.running.get(pod.proxyKey)?.proc.restarts ?? 0 : 0;
+    // The proxy's container follows the proxy; an app container that runs a process follows it; one that runs nothing is ready.
+    const isProxyContainer = (name: string): boolean => name === 'istio-proxy' || (pod.proxyKey !== undefined && this.running.get(pod.proxyKey)?.plan.role === 'router');
+    const states = pod.containers.map((c) => ({ name: c.name, own: isProxyContainer(c.name) ? undefined : this.containers?.state(podKey, c.name) }));
+    const ready = proxyReady && states.every((c) => !c.own || c.own.ready);
     const ref = { group: '', kind: 'Pod', namespace: ns, name: pod.podName };
     const obj = current ?? store.get(ref);
-    if (!obj) return;
+    if (!obj) return false;
     const prev = (obj.status ?? {}) as { podIP?: string; startTime?: string; conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
     const podIP = ip ?? prev.podIP;
     const readyStr = ready ? 'True' : 'False';
@@ -359,30 +432,34 @@ export class WorkloadManager {
         { type: 'ContainersReady', status: readyStr, lastTransitionTime: since },
         { type: 'PodScheduled', status: 'True', lastTransitionTime: prev.startTime ?? now },
       ],
-      containerStatuses: pod.containers.map(({ name }) => ({ name, ready, restartCount: 0, started: true, state: { running: { startedAt: prev.startTime ?? now } } })),
+      containerStatuses: states.map(({ name, own }) => own
+        ? { name, ...own }
+        : { name, ready: proxyReady, restartCount: isProxyContainer(name) ? proxyRestarts : 0, started: true, state: { running: { startedAt: prev.startTime ?? now } } }),
     };
-    if (JSON.stringify(stripTimes(obj.status)) === JSON.stringify(stripTimes(status))) return;
+    if (JSON.stringify(stripTimes(obj.status)) === JSON.stringify(stripTimes(status))) return ready;
     try {
       store.updateStatus(ref, status);
     } catch (err) {
       this.opts.log(`workloads: cannot write status of pod ${ns}/${pod.podName}: ${(err as Error).message}`);
     }
+    return ready;
   }
 
-  private writeDeploymentStatus(deploy: KubeObject, ready: boolean): void {
+  private writeDeploymentStatus(deploy: KubeObject, total: number, n: number): void {
     const store = this.opts.store;
     const ref = { group: 'apps', kind: 'Deployment', namespace: deploy.metadata.namespace, name: deploy.metadata.name };
     const current = store.get(ref);
     if (!current) return;
-    const n = ready ? 1 : 0;
+    // Available as Kubernetes' default rolling update judges it: at most 25% (rounded down) unavailable.
+    const ready = n >= total - Math.floor(total / 4);
     const prev = (current.status ?? {}) as Record<string, unknown>;
     const status = {
       observedGeneration: current.metadata.generation,
-      replicas: 1,
-      updatedReplicas: 1,
+      replicas: total,
+      updatedReplicas: total,
       readyReplicas: n,
       availableReplicas: n,
-      ...(n ? {} : { unavailableReplicas: 1 }),
+      ...(n < total ? { unavailableReplicas: total - n } : {}),
       conditions: [{ type: 'Available', status: ready ? 'True' : 'False', reason: ready ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', message: ready ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.' }],
     };
     if (JSON.stringify(prev) === JSON.stringify(status)) return;

@@ -126,9 +126,23 @@ export class NodeNetwork {
       '  chain forward {',
       '    type filter hook forward priority filter; policy accept;',
       '  }',
+      // Cluster IPs: rewritten (src/runtime/pods/service-routing.ts) for pods (prerouting) and the node (output).
+      '  chain services {',
+      '  }',
+      '  chain prerouting {',
+      '    type nat hook prerouting priority dstnat; policy accept;',
+      '    jump services',
+      '  }',
+      '  chain output {',
+      '    type nat hook output priority -100; policy accept;',
+      '    jump services',
+      '  }',
       '  chain postrouting {',
       '    type nat hook postrouting priority srcnat; policy accept;',
       `    ip saddr ${podSubnet} oifname != "${bridge}" masquerade`,
+      // A pod's reply to a cluster IP connection would go straight back over the bridge, past the
+      // un-DNAT: through the node it comes instead (kube-proxy's masquerade-all, without br_netfilter).
+      `    ct status dnat oifname "${bridge}" masquerade`,
       '  }',
       '}',
     ].join('\n') + '\n');
