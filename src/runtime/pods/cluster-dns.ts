@@ -74,6 +74,11 @@ export class ClusterDns {
 
   constructor(private readonly opts: ClusterDnsOptions) {}
 
+  /** The bound UDP port (53 on the node; tests bind 0). */
+  get port(): number | undefined {
+    return this.socket?.address().port;
+  }
+
   setRecords(records: Map<string, string[]>): void {
     this.records = records;
   }
