@@ -3,10 +3,12 @@
 // name from a client pod (through its sidecar, and by DNS + cluster IP), readiness gating a
 // Service's endpoints, a crash-looping container, logs, a deleted pod replaced, scaling.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { nodeNetworkNames } from '../../src/runtime/pods/node-network.js';
 import { eventually, startTestMesh } from '../helpers/mesh.js';
 import { makeTestNetns, netnsSkipReason } from '../helpers/netns.js';
 
@@ -175,4 +177,26 @@ test('Deployments run as pods, Services have cluster IPs and names', { skip }, a
   writeFileSync(yaml, manifests(1, readyFile));
   await mesh.ok(['apply', '-f', yaml]);
   await eventually('hello scaled to 1', async () => (of(await pods(), 'hello').length === 1 ? true : undefined), 200);
+
+  // A crashed mesh (its `up` killed): `down` ends what still runs in the pods and removes their namespaces.
+  const names = nodeNetworkNames(mesh.stateDir);
+  const ours = (): string[] => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(names.netnsPrefix));
+  const orphans = ours().flatMap((n) => execFileSync('ip', ['netns', 'pids', n], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number));
+  assert.ok(orphans.length > 0);
+  const upPid = (JSON.parse(readFileSync(join(mesh.stateDir, 'api.json'), 'utf8')) as { pid: number }).pid;
+  process.kill(upPid, 'SIGKILL');
+  await eventually('the up process gone', async () => (isAlive(upPid) ? undefined : true));
+  assert.equal((await mesh.down()).code, 0);
+  assert.deepEqual(ours(), []);
+  assert.deepEqual(orphans.filter(isAlive), [], 'no pod process outlives down');
+  assert.equal((await node.run('nft', ['list', 'tables'])).stdout.trim(), '');
 });
+
+/** Alive and not a zombie waiting for its reaper. */
+function isAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

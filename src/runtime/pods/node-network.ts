@@ -78,13 +78,26 @@ export interface PodSandbox {
   hostVeth: string;
 }
 
-/** Removes every namespace, the bridge and the table a mesh with these names made (running or crashed). */
+/** Ends every process still inside a pod's namespace (a crashed mesh's containers), so none outlives it. */
+async function killNetnsProcesses(netns: string): Promise<void> {
+  const pids = await sh('ip', ['netns', 'pids', netns]).catch(() => '');
+  for (const pid of pids.split('\n').map(Number).filter((p) => Number.isInteger(p) && p > 1)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
+/** Removes every namespace (and what runs in it), the bridge and the table a mesh with these names made (running or crashed). */
 export async function removeNodeNetwork(names: NodeNetworkNames): Promise<string[]> {
   const removed: string[] = [];
   const list = await sh('ip', ['netns', 'list']).catch(() => '');
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0];
     if (!name?.startsWith(names.netnsPrefix)) continue;
+    await killNetnsProcesses(name);
     await quiet('ip', ['netns', 'del', name]);
     rmSync(netnsEtc(name), { recursive: true, force: true });
     removed.push(`netns ${name}`);
@@ -217,6 +230,7 @@ export class NodeNetwork {
     if (!sb) return;
     this.sandboxes.delete(key);
     this.slots.delete(key);
+    await killNetnsProcesses(sb.netns);
     await quiet('ip', ['netns', 'del', sb.netns]);
     rmSync(netnsEtc(sb.netns), { recursive: true, force: true });
   }
