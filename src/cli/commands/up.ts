@@ -58,7 +58,7 @@ export function formatWorkloads(workloads: WorkloadInfo[]): string {
   if (workloads.length === 0) return '  (no workloads yet: apply a gateway Deployment or label a namespace for injection)\n';
   const rows = [...workloads]
     .sort((a, b) => `${a.namespace}/${a.workload}`.localeCompare(`${b.namespace}/${b.workload}`))
-    .map((w) => [w.namespace, w.role === 'router' ? `deployment/${w.workload}` : 'sidecar', w.role, w.ip, w.ready ? 'Ready' : w.lastError ? `NotReady: ${w.lastError}` : 'NotReady']);
+    .map((w) => [w.namespace, w.role === 'router' ? `deployment/${w.workload}` : w.podName === 'sidecar' ? 'sidecar' : `pod/${w.podName}`, w.role, w.ip, w.ready ? 'Ready' : w.lastError ? `NotReady: ${w.lastError}` : 'NotReady']);
   return formatTable(['NAMESPACE', 'WORKLOAD', 'ROLE', 'ADDRESS', 'STATUS'], rows).replace(/^/gm, '  ');
 }
 
