@@ -4,6 +4,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
+import { PodNetworkError } from './node-network.js';
 
 const TYPE_A = 1;
 const CLASS_IN = 1;
@@ -88,9 +89,9 @@ export class ClusterDns {
     this.socket = socket;
     socket.on('message', (msg, rinfo) => void this.handle(msg).then((reply) => reply && socket.send(reply, rinfo.port, rinfo.address)).catch(() => undefined));
     return new Promise((resolve, reject) => {
-      socket.once('error', reject);
+      socket.once('error', (err: NodeJS.ErrnoException) => reject(new PodNetworkError(`the pods' DNS server cannot bind ${this.opts.address}:${this.opts.port ?? 53}/udp: ${err.code ?? err.message}`)));
       socket.bind(this.opts.port ?? 53, this.opts.address, () => {
-        socket.removeListener('error', reject);
+        socket.removeAllListeners('error');
         socket.on('error', () => undefined);
         resolve();
       });
