@@ -422,7 +422,8 @@ export class WorkloadManager {
     const since = prevReady?.status === readyStr ? prevReady.lastTransitionTime ?? now : now;
     const status = {
       phase: ready || podIP ? 'Running' : 'Pending',
-      hostIP: podIP,
+      // The node's address: its bridge address when pods have their own networks.
+      hostIP: podIP ? this.opts.network?.names.gateway ?? podIP : undefined,
       podIP,
       podIPs: podIP ? [{ ip: podIP }] : [],
       startTime: prev.startTime ?? now,
