@@ -35,7 +35,7 @@ export function outpostUp({ runDir, cpu, hostsFile, log }) {
     async start() {
       if (proc) return;
       mkdirSync(dir, { recursive: true });
-      proc = startProcess('outpost-up', 'taskset', ['-c', String(cpu), process.execPath, OUTPOST_BIN, 'up', '--state-dir', stateDir, '--hosts-file', hostsFile], {
+      proc = startProcess('outpost-up', 'taskset', ['-c', String(cpu), process.execPath, OUTPOST_BIN, 'up', '--state-dir', stateDir, '--hosts-file', hostsFile, '--pod-network', 'loopback'], {
         stdoutFile: join(dir, 'up.log'),
         stderrFile: join(dir, 'up.log'),
         cwd: dir,

@@ -2,6 +2,7 @@
 // kubectl prints. CRD kinds get NAME + their printer columns from KINDS; the core kinds get the
 // columns Kubernetes' built-in printers give them.
 import type { KindInfo, PrinterColumn } from '../api/kinds.js';
+import { podStatusText } from '../api/pod-status.js';
 import type { KubeObject } from '../api/object.js';
 import { humanDuration } from '../api/duration.js';
 import { evaluate, parsePath } from '../api/jsonpath.js';
@@ -54,7 +55,7 @@ const CORE: Record<string, Column[]> = {
   '/Namespace': [col('Status', 'string', (o) => rec(o.status).phase ?? 'Active', 0, 'The status of the namespace'), AGE],
   '/Pod': [
     col('Ready', 'string', (o) => `${list(rec(o.status).containerStatuses).filter((s) => s.ready === true).length}/${list(rec(o.spec).containers).length}`, 0, 'The aggregate readiness state of this pod for accepting traffic.'),
-    col('Status', 'string', (o) => rec(o.status).phase ?? 'Pending', 0, 'The aggregate status of the containers in this pod.'),
+    col('Status', 'string', (o) => podStatusText(o), 0, 'The aggregate status of the containers in this pod.'),
     col('Restarts', 'string', (o) => String(list(rec(o.status).containerStatuses).reduce((n, s) => n + Number(s.restartCount ?? 0), 0)), 0, 'The number of times the containers in this pod have been restarted.'),
     AGE,
     col('IP', 'string', (o) => rec(o.status).podIP ?? '<none>', 1, 'The IP address assigned to the pod'),

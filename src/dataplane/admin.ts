@@ -2,6 +2,7 @@
 // Reads are open on the admin address; with an admin token, every other method (a /logging change)
 // needs `Authorization: Bearer <token>`. config_dump never shows private keys.
 import { timingSafeEqual } from 'node:crypto';
+import { chmodSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { redactSecrets } from '../proxyconfig/redact.js';
 import type { AddressInfo } from 'node:net';
@@ -30,11 +31,17 @@ export interface AdminView {
 
 export class AdminServer {
   readonly #server: http.Server;
+  /** The same endpoint on a Unix socket (mode 0600): how the node reaches a proxy inside a pod's network namespace. */
+  readonly #unix: http.Server | undefined;
   #port: number | undefined;
 
-  constructor(private readonly proxy: AdminView, private readonly address: string, private readonly wantedPort: number, private readonly token?: string) {
+  constructor(private readonly proxy: AdminView, private readonly address: string, private readonly wantedPort: number, private readonly token?: string, private readonly socketPath?: string) {
     this.#server = http.createServer((req, res) => this.#handle(req, res));
     this.#server.on('clientError', (_err, socket) => socket.destroy());
+    if (socketPath !== undefined) {
+      this.#unix = http.createServer((req, res) => this.#handle(req, res));
+      this.#unix.on('clientError', (_err, socket) => socket.destroy());
+    }
   }
 
   get port(): number | undefined {
@@ -42,7 +49,7 @@ export class AdminServer {
   }
 
   start(): Promise<void> {
-    return new Promise((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       this.#server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`admin: cannot bind ${this.address}:${this.wantedPort}: ${err.code ?? err.message}`)));
       this.#server.listen(this.wantedPort, this.address, () => {
         this.#server.removeAllListeners('error');
@@ -51,15 +58,39 @@ export class AdminServer {
         log('info', `admin endpoint on ${this.address}:${this.#port}`);
         resolve();
       });
+    }).then(() => this.#listenUnix());
+  }
+
+  #listenUnix(): Promise<void> {
+    const unix = this.#unix;
+    const path = this.socketPath;
+    if (unix === undefined || path === undefined) return Promise.resolve();
+    rmSync(path, { force: true });
+    return new Promise((resolve, reject) => {
+      unix.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`admin: cannot bind ${path}: ${err.code ?? err.message}`)));
+      unix.listen(path, () => {
+        unix.removeAllListeners('error');
+        unix.on('error', () => {});
+        chmodSync(path, 0o600);
+        resolve();
+      });
     });
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
+    const unix = this.#unix;
+    const unixClosed = unix?.listening
+      ? new Promise<void>((resolve) => {
+          unix.closeAllConnections();
+          unix.close(() => resolve());
+        })
+      : Promise.resolve();
+    const tcpClosed = new Promise<void>((resolve) => {
       this.#server.closeAllConnections();
       this.#server.close(() => resolve());
       if (this.#port === undefined) resolve();
     });
+    return Promise.all([tcpClosed, unixClosed]).then(() => undefined);
   }
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -4,8 +4,8 @@ import type { ProxyIdentity } from '../proxyconfig/types.js';
 
 export interface ProxyBootstrap {
   readonly identity: ProxyIdentity;
-  /** tokenFile: a file (0600) holding the token admin changes need (POST /logging). */
-  readonly admin: { readonly address: string; readonly port: number; readonly tokenFile?: string };
+  /** tokenFile: a file (0600) holding the token admin changes need (POST /logging). socket: the admin endpoint also on this Unix socket path (reachable from outside the pod's network namespace). */
+  readonly admin: { readonly address: string; readonly port: number; readonly tokenFile?: string; readonly socket?: string };
   /** Stream ProxyConfigs from the control plane (ACK/NACK). */
   readonly controlPlane?: { readonly url: string; readonly token?: string };
   /** A static ProxyConfig file (re-read on SIGHUP); used when there is no control plane. */
@@ -49,6 +49,7 @@ export function checkBootstrap(raw: unknown, where: string): ProxyBootstrap {
   if (typeof admin!.address !== 'string') fail('admin.address', 'must be an IP address');
   if (!Number.isInteger(admin!.port) || (admin!.port as number) < 0 || (admin!.port as number) > 65535) fail('admin.port', 'must be a port number');
   if (admin!.tokenFile !== undefined && typeof admin!.tokenFile !== 'string') fail('admin.tokenFile', 'must be a path');
+  if (admin!.socket !== undefined && (typeof admin!.socket !== 'string' || admin!.socket === '')) fail('admin.socket', 'must be a path');
   const cp = b.controlPlane as Record<string, unknown> | undefined;
   if (cp !== undefined && (typeof cp !== 'object' || typeof cp.url !== 'string')) fail('controlPlane.url', 'must be a URL');
   if (b.configFile !== undefined && typeof b.configFile !== 'string') fail('configFile', 'must be a path');

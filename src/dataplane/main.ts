@@ -70,7 +70,7 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new ProxyStartError(`concurrency must be a whole number from 1 to 1024 (got ${concurrency})`);
   const adminToken = boot?.admin.tokenFile !== undefined ? readAdminToken(boot.admin.tokenFile) : undefined;
   const identityDir = args.identityDir ?? boot?.identityDir;
-  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port, ...(identityDir !== undefined ? { identityDir } : {}), ...(adminToken !== undefined ? { adminToken } : {}) };
+  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port, ...(identityDir !== undefined ? { identityDir } : {}), ...(adminToken !== undefined ? { adminToken } : {}), adminSocket: boot?.admin.socket };
   let proxy;
   try {
     proxy = concurrency === 1 ? new Proxy(opts) : new (await import('./workers.js')).ProxyCluster({ ...opts, workers: concurrency });

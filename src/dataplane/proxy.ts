@@ -19,6 +19,8 @@ export interface ProxyOptions {
   readonly adminPort?: number;
   /** Needed (as a bearer token) for admin calls that change something. */
   readonly adminToken?: string;
+  /** The admin endpoint also on this Unix socket (a proxy inside a pod's network namespace). */
+  readonly adminSocket?: string;
   /** HTTP/1.1 limits (header timeout, keep-alive, header size). */
   readonly http?: Partial<HttpLimits>;
   /** Time a TLS client gets to send its ClientHello, ms. Default 5000. */
@@ -59,7 +61,7 @@ export class Proxy implements ProxyRuntime, AdminView {
     // Throws IdentityError (naming the file) when the directory does not hold a usable identity.
     this.identity = opts.identityDir === undefined ? undefined : WorkloadIdentity.load(opts.identityDir);
     this.#listeners = new ListenerManager(this, { ...DEFAULT_LIMITS, ...(opts.http ?? {}) }, opts.drainMs ?? 5000);
-    if (opts.adminPort !== undefined) this.#admin = new AdminServer(this, opts.adminAddress ?? '127.0.0.1', opts.adminPort, opts.adminToken);
+    if (opts.adminPort !== undefined) this.#admin = new AdminServer(this, opts.adminAddress ?? '127.0.0.1', opts.adminPort, opts.adminToken, opts.adminSocket);
   }
 
   // ---- ProxyRuntime

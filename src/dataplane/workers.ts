@@ -62,7 +62,7 @@ export class ProxyCluster implements AdminView {
     if (!cluster.isPrimary) throw new Error('ProxyCluster runs in the primary process');
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`concurrency must be a positive integer (got ${opts.workers})`);
     this.#opts = opts;
-    if (opts.adminPort !== undefined) this.#admin = new AdminServer(this, opts.adminAddress ?? '127.0.0.1', opts.adminPort, opts.adminToken);
+    if (opts.adminPort !== undefined) this.#admin = new AdminServer(this, opts.adminAddress ?? '127.0.0.1', opts.adminPort, opts.adminToken, opts.adminSocket);
   }
 
   get adminPort(): number | undefined {
@@ -94,7 +94,7 @@ export class ProxyCluster implements AdminView {
   }
 
   #fork(index: number): Slot {
-    const env = { [WORKER_ENV]: JSON.stringify({ ...this.#opts, adminPort: undefined, adminToken: undefined, index }) };
+    const env = { [WORKER_ENV]: JSON.stringify({ ...this.#opts, adminPort: undefined, adminToken: undefined, adminSocket: undefined, index }) };
     const worker = cluster.fork(env);
     let started!: () => void;
     let failed!: (err: Error) => void;

@@ -13,7 +13,14 @@ export function adminTokenFile(paths: StatePaths, safeKey: string): string {
 /** A fresh token for the proxy about to start; returns the file. */
 export function writeAdminToken(paths: StatePaths, safeKey: string): string {
   const file = adminTokenFile(paths, safeKey);
-  writePrivateFile(file, `${randomBytes(24).toString('hex')}\n`);
+  // Kept across control-plane restarts: an adopted proxy holds the token it was started with.
+  let kept = '';
+  try {
+    kept = readFileSync(file, 'utf8').trim();
+  } catch {
+    kept = '';
+  }
+  if (kept.length < 32) writePrivateFile(file, `${randomBytes(24).toString('hex')}\n`);
   return file;
 }
 

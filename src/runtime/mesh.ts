@@ -41,6 +41,11 @@ const DEFAULT_DISTRIBUTION_PORT = 15010;
 import { privateUmask, securePrivateTree } from './private-state.js';
 import { redactSecrets } from '../proxyconfig/redact.js';
 import { startMeshIdentity, type MeshCaOptions } from './mesh-identity.js';
+import { adminGet } from './pods/admin-client.js';
+import { choosePodNetwork, type PodNetworkMode } from './pods/pod-network-mode.js';
+import { NodeNetwork, nodeNetworkNames, removeNodeNetwork } from './pods/node-network.js';
+import { ClusterDns } from './pods/cluster-dns.js';
+import { ServiceRouting } from './pods/service-routing.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -56,6 +61,8 @@ export interface MeshOptions {
   supervisorPid?: number;
   /** A plug-in CA and the workload certificate lifetime (default: the state dir's own root, 24 h). */
   ca?: MeshCaOptions;
+  /** Pod model: netns (each pod a network namespace on outpost's bridge), loopback, or auto (netns where possible). Default loopback. */
+  podNetwork?: PodNetworkMode;
 }
 
 export interface RunningMesh {
@@ -245,6 +252,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     throw err;
   }
   const cleanups: (() => Promise<void> | void)[] = [() => releaseUpLock(paths), () => store.close()];
+  let network: NodeNetwork | undefined;
   const unwind = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) {
       try {
@@ -265,9 +273,21 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     const exampleLeftAlone = ensured.leftAlone.filter((o) => fromExample.has(o)).map(describe);
     const notes = exampleLeftAlone.length > 0 ? [`example: left ${exampleLeftAlone.length} object(s) that already existed as they are: ${exampleLeftAlone.join(', ')}`] : [];
     for (const n of notes) log(n);
+    const names = nodeNetworkNames(paths.dir);
+    // A crashed mesh's namespaces, bridge and table go first (whichever model runs now).
+    for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
+    if ((await choosePodNetwork(opts.podNetwork ?? 'loopback', log)) === 'netns') {
+      network = new NodeNetwork(names);
+      cleanups.push(() => network!.teardown());
+      await network.setup();
+      // The node's address on the bridge: pods reach the API and the control plane there.
+      host = names.gateway;
+      log(`pods: network namespaces on bridge ${names.bridge}, pod addresses from ${names.podSubnet}, node ${names.gateway}`);
+    }
     let resolver = opts.resolver;
     if (opts.example) {
-      const externals = await startExampleExternals(paths.dir, addresses.addressOf('external/httpbin.org'));
+      // The stand-in for the external host lives on the node (its bridge address, when pods have their own network).
+      const externals = await startExampleExternals(paths.dir, network ? host : addresses.addressOf('external/httpbin.org'));
       cleanups.push(async () => {
         for (const s of externals.servers) await s.close();
       });
@@ -295,7 +315,17 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       resolver,
       leftovers,
       log,
+      ...(network ? { network } : {}),
     });
+    if (network) {
+      // Services' cluster IPs and names for pods: DNS on the node's bridge address.
+      const dns = new ClusterDns({ address: host, upstream: resolver?.server, hostsFile: resolver?.hostsFile });
+      await dns.start();
+      cleanups.push(() => dns.close());
+      const services = new ServiceRouting({ store, names: network.names, dns, log });
+      await services.start();
+      cleanups.push(() => services.stop());
+    }
     await workloads.start();
     workloadsRef = workloads;
     cleanups.push(() => workloads.stop());
@@ -366,8 +396,8 @@ async function proxyConfigOf(controlPlane: ControlPlane, workloads: WorkloadInfo
   const config = await controlPlane.configFor(identity);
   let dump: unknown;
   try {
-    const res = await fetch(`${w.adminUrl}/config_dump`, { signal: AbortSignal.timeout(3000) });
-    dump = res.ok ? await res.json() : undefined;
+    const res = await adminGet(w.admin, '/config_dump', 3000);
+    dump = res.status === 200 ? JSON.parse(res.body) : undefined;
   } catch {
     dump = undefined;
   }

@@ -8,11 +8,12 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProxyIdentity } from '../proxyconfig/types.js';
 import { isPidAlive } from './state-dir.js';
+import { adminGet } from './pods/admin-client.js';
 
 /** The bootstrap the proxy reads (`outpost proxy --bootstrap FILE`); H2's src/dataplane/bootstrap.ts is the reference. */
 export interface ProxyBootstrapFile {
   identity: ProxyIdentity;
-  admin: { address: string; port: number; tokenFile?: string };
+  admin: { address: string; port: number; tokenFile?: string; socket?: string };
   controlPlane?: { url: string; token?: string };
   resolver?: { server?: string; hostsFile?: string };
   /** The workload identity dir (mutual TLS to distribution, and to peers). */
@@ -60,6 +61,8 @@ export interface ProxyProcessOptions {
   logFile: string;
   pidFile: string;
   log: (line: string) => void;
+  /** Run inside this network namespace (`ip netns exec`): the proxy of a pod with its own network. */
+  netns?: string;
   /** Called when readiness changes (admin /ready answers 200, or the process died). */
   onReadyChange: (ready: boolean) => void;
 }
@@ -126,7 +129,10 @@ export class ProxyProcess {
     const logOffset = fstatSync(fd).size;
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [...PROXY_NODE_FLAGS, OUTPOST_BIN, 'proxy', '--bootstrap', this.opts.bootstrapFile], {
+      const argv = [...PROXY_NODE_FLAGS, OUTPOST_BIN, 'proxy', '--bootstrap', this.opts.bootstrapFile];
+      // `ip netns exec` execs node in place: the pid stays the proxy's.
+      const [cmd, args] = this.opts.netns ? ['ip', ['netns', 'exec', this.opts.netns, process.execPath, ...argv]] : [process.execPath, argv];
+      child = spawn(cmd, args, {
         stdio: ['ignore', fd, fd],
         // Its own process group: a Ctrl-C meant for `outpost up` (or a signal to its group) does
         // not reach the proxy; the mesh stops it, or it outlives a control plane that died.
@@ -163,9 +169,8 @@ export class ProxyProcess {
   /** Whether the admin endpoint answers /ready with 200. */
   private async probeReady(): Promise<boolean> {
     try {
-      const res = await fetch(`${this.adminUrl}/ready`, { signal: AbortSignal.timeout(1000) });
-      await res.body?.cancel();
-      return res.status === 200;
+      // Through the admin socket when the proxy's admin port is inside its pod's network namespace.
+      return (await adminGet(this.opts.bootstrap.admin, '/ready', 1000)).status === 200;
     } catch {
       return false;
     }

@@ -35,6 +35,8 @@ export interface PlannedPod {
   annotations: Record<string, string>;
   /** The template's containers (plus `istio-proxy` when a sidecar serves the pod). */
   containers: PodContainer[];
+  /** `<ns>/<deployment>/<index>`: the replica slot this pod fills. */
+  replica?: string;
 }
 
 export interface PodContainer {
@@ -106,10 +108,10 @@ function kubeHash(input: string, length: number): string {
 }
 
 /** `<deploy>-<template hash>-<pod suffix>`, stable for the same Deployment and template, as ReplicaSets name pods. */
-export function podNameFor(deploy: KubeObject): string {
+export function podNameFor(deploy: KubeObject, replica = ''): string {
   const tmpl = JSON.stringify(templateOf(deploy));
   const rs = kubeHash(tmpl, 10);
-  const pod = kubeHash(`${deploy.metadata.namespace}/${deploy.metadata.name}/${deploy.metadata.uid ?? ''}/${rs}`, 5);
+  const pod = kubeHash(`${deploy.metadata.namespace}/${deploy.metadata.name}/${deploy.metadata.uid ?? ''}/${rs}${replica ? `/${replica}` : ''}`, 5);
   return `${deploy.metadata.name}-${rs}-${pod}`;
 }
 
@@ -117,7 +119,19 @@ function fingerprint(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-export function planWorkloads(input: { namespaces: KubeObject[]; deployments: KubeObject[]; revisions: KubeObject[] }): WorkloadPlan {
+/**
+ * sidecarPerPod: each injected pod gets its own sidecar (`<ns>/pod/<pod>`), as Istio injects
+ * them; the namespace's shared sidecar stays as the pod `outpost exec -n NS` runs in.
+ */
+export function planWorkloads(input: {
+  namespaces: KubeObject[];
+  deployments: KubeObject[];
+  revisions: KubeObject[];
+  sidecarPerPod?: boolean;
+  /** Pods per replica (netns model): `replicas` of them; a deleted pod's slot gets a new name (`<ns>/<deploy>/<index>` → times replaced). */
+  replicaPods?: boolean;
+  replaced?: ReadonlyMap<string, number>;
+}): WorkloadPlan {
   const revisions = new Set(input.revisions.map((r) => r.metadata.name));
   const proxies: PlannedProxy[] = [];
   const pods: PlannedPod[] = [];
@@ -165,16 +179,26 @@ export function planWorkloads(input: { namespaces: KubeObject[]; deployments: Ku
         fingerprint: fingerprint(['router', podName, labels]),
       });
       pods.push({ deployment: deploy, podName, labels, annotations, proxyKey: key, containers: containers.length ? containers : [proxyContainer] });
-    } else {
+    } else for (let index = 0; index < (input.replicaPods ? replicas ?? 1 : 1); index++) {
+      const times = input.replaced?.get(`${ns}/${deploy.metadata.name}/${index}`) ?? 0;
+      const podName = index === 0 && times === 0 ? podNameFor(deploy) : podNameFor(deploy, `${index}.${times}`);
       const podOptOut = labels['sidecar.istio.io/inject'] === 'false';
       const withSidecar = injected.has(ns) && !podOptOut;
+      let proxyKey = withSidecar ? `${ns}/sidecar` : undefined;
+      if (withSidecar && input.sidecarPerPod) {
+        proxyKey = `${ns}/pod/${podName}`;
+        const rev = proxies.find((p) => p.key === `${ns}/sidecar`)?.labels['istio.io/rev'] ?? 'default';
+        const podLabels = { ...labels, 'istio.io/rev': rev };
+        proxies.push({ key: proxyKey, role: 'sidecar', namespace: ns, workload: deploy.metadata.name, podName, labels: podLabels, fingerprint: fingerprint(['sidecar', podName, podLabels]) });
+      }
       pods.push({
         deployment: deploy,
         podName,
         labels,
         annotations: withSidecar ? { ...annotations, 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } : annotations,
-        proxyKey: withSidecar ? `${ns}/sidecar` : undefined,
+        proxyKey,
         containers: withSidecar ? [...containers, proxyContainer] : containers,
+        replica: `${ns}/${deploy.metadata.name}/${index}`,
       });
     }
   }

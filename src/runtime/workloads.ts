@@ -1,6 +1,7 @@
 // The WorkloadManager: watches the store and keeps the local mesh's processes and Pod objects
 // in line with the config (gateway proxies, one sidecar per injected namespace, Pods).
 import { readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { KubeObject } from '../api/object.js';
 import type { Store, WatchEvent } from '../store/types.js';
@@ -11,6 +12,12 @@ import { isOurProxy, proxyPidFile, type ProxyPidRecord, type StatePaths } from '
 import { writeAdminToken } from './admin-token.js';
 import type { MeshIdentity } from './mesh-identity.js';
 import { serviceAccountOf, sidecarServiceAccount } from './workload-identities.js';
+import type { NodeNetwork } from './pods/node-network.js';
+import { podResolvConf } from './pods/cluster-dns.js';
+import type { ContainerSpec } from './pods/container-process.js';
+import { PodContainers, runsProcess, type PodToRun } from './pods/pod-containers.js';
+import { VIRTUAL_OUTBOUND_PORT } from '../proxyconfig/naming.js';
+import type { AdminAddress } from './pods/admin-client.js';
 import { MANAGED_BY_LABEL, planWorkloads, type PlannedPod, type PlannedProxy, type WorkloadPlan } from './workload-plan.js';
 
 export interface ResolverOptions {
@@ -31,6 +38,8 @@ export interface WorkloadManagerOptions {
   /** Proxies a previous `up` left running: adopted when started with the bootstrap we would write, else replaced. */
   leftovers?: ProxyPidRecord[];
   log: (line: string) => void;
+  /** The pod network (netns model): every pod its own network namespace and address. Absent: loopback model. */
+  network?: NodeNetwork;
 }
 
 /** How long a replacement waits for the new proxy to be ready before replacing the next one. */
@@ -52,6 +61,9 @@ export interface WorkloadInfo {
   lastError?: string;
   logFile: string;
   adminUrl: string;
+  admin: AdminAddress;
+  /** The pod's network namespace (netns model). */
+  netns?: string;
   labels: Record<string, string>;
 }
 
@@ -59,10 +71,24 @@ interface Running {
   plan: PlannedProxy;
   proc: ProxyProcess;
   ip: string;
+  netns?: string;
 }
 
 // Istio: its meshConfig.trustDomain is part of every workload's identity.
 const WATCHED = new Set(['Namespace', 'Deployment', 'IstioRevision', 'Istio']);
+
+/** On a Pod of the netns model: the network namespace its processes run in (`outpost exec` enters it). */
+export const NETNS_ANNOTATION = 'outpost.dev/network-namespace';
+
+/** The pod network's key for a pod (or a namespace's shared sidecar, pod name `sidecar`). */
+export function sandboxKey(namespace: string, podName: string): string {
+  return `${namespace}/${podName}`;
+}
+
+/** Short and hashed: a Unix socket path has at most 107 bytes. */
+export function adminSocketPath(paths: StatePaths, key: string): string {
+  return join(paths.runtime, `admin-${createHash('sha256').update(key).digest('hex').slice(0, 12)}.sock`);
+}
 
 export function logFileFor(paths: StatePaths, namespace: string, workload: string): string {
   return join(paths.logs, namespace, `${workload}.log`);
@@ -79,8 +105,16 @@ export class WorkloadManager {
   /** Leftover proxies by bootstrap file, until the first reconcile has claimed or stopped them. */
   private readonly leftovers: Map<string, ProxyPidRecord>;
 
+  private readonly replaced = new Map<string, number>();
+  /** Filled by one syncPods pass: pods and ready pods per Deployment. */
+  private readonly readyCounts = new Map<string, { deployment: KubeObject; total: number; ready: number }>();
+
+  /** App containers that run a command (netns model). */
+  private readonly containers: PodContainers | undefined;
+
   constructor(private readonly opts: WorkloadManagerOptions) {
     this.leftovers = new Map((opts.leftovers ?? []).map((r) => [r.bootstrap, r]));
+    if (opts.network) this.containers = new PodContainers(opts.paths, () => this.syncPods(this.plan), opts.log);
   }
 
   async start(): Promise<void> {
@@ -89,6 +123,7 @@ export class WorkloadManager {
     await this.stopUnclaimedLeftovers();
     this.unwatch = this.opts.store.watch(rev, (ev: WatchEvent) => {
       if (WATCHED.has(ev.object.kind)) this.scheduleReconcile();
+      else if (ev.type === 'DELETED' && ev.object.kind === 'Pod' && this.opts.network) this.replacePod(ev.object);
     });
   }
 
@@ -121,6 +156,9 @@ export class WorkloadManager {
     }
     const name = container ?? names[0];
     if (name === undefined || !names.includes(name)) return `container ${name ?? '""'} is not valid for pod ${podName}`;
+    if (this.containers && name !== 'istio-proxy' && runsProcess(pod.containers.find((c) => c.name === name)!)) {
+      return { file: this.containers.logFile(namespace, podName, name) };
+    }
     const r = pod.proxyKey ? this.running.get(pod.proxyKey) : undefined;
     if (pod.proxyKey && (r?.plan.role === 'router' || name === 'istio-proxy')) {
       const [ns, , workload] = pod.proxyKey.split('/');
@@ -135,6 +173,7 @@ export class WorkloadManager {
     clearTimeout(this.reconcileTimer);
     await this.reconciling.catch(() => undefined);
     await Promise.all([...this.running.values()].map((r) => r.proc.stop()));
+    await this.containers?.stopAll();
     // Pods stay in the store as not ready: the mesh is down, the config is not gone.
     for (const pod of this.plan.pods) this.writePodStatus(pod, false);
     this.running.clear();
@@ -156,8 +195,18 @@ export class WorkloadManager {
       lastError: r.proc.lastError,
       logFile: r.proc.opts.logFile,
       adminUrl: r.proc.adminUrl,
+      admin: r.proc.opts.bootstrap.admin,
+      ...(r.netns ? { netns: r.netns } : {}),
       labels: r.plan.labels,
     };
+  }
+
+  /** `kubectl delete pod`: as a ReplicaSet does, a new pod (new name, new processes) takes the slot. */
+  private replacePod(deleted: KubeObject): void {
+    const pod = this.plan.pods.find((p) => p.podName === deleted.metadata.name && (p.deployment.metadata.namespace ?? 'default') === deleted.metadata.namespace);
+    if (!pod?.replica || this.stopped) return;
+    this.replaced.set(pod.replica, (this.replaced.get(pod.replica) ?? 0) + 1);
+    this.scheduleReconcile();
   }
 
   private scheduleReconcile(): void {
@@ -182,7 +231,8 @@ export class WorkloadManager {
     const namespaces = store.list({ group: '', kind: 'Namespace' }).items;
     const deployments = store.list({ group: 'apps', kind: 'Deployment' }).items;
     const revisions = store.list({ group: 'sailoperator.io', kind: 'IstioRevision' }).items;
-    const plan = planWorkloads({ namespaces, deployments, revisions });
+    const netns = this.opts.network !== undefined;
+    const plan = planWorkloads({ namespaces, deployments, revisions, sidecarPerPod: netns, replicaPods: netns, replaced: this.replaced });
     this.plan = plan;
 
     for (const w of plan.warnings) {
@@ -205,14 +255,20 @@ export class WorkloadManager {
       }
     }
     await Promise.all(stops);
+    await this.syncSandboxes(plan);
     for (const p of plan.proxies) {
       if (this.running.has(p.key)) {
         // A changed service account or trust domain: the running proxy's files are re-issued in place.
         this.ensureIdentity(p, `${p.podName}.${p.namespace}`);
         continue;
       }
-      await this.startProxy(p);
+      try {
+        await this.startProxy(p);
+      } catch (err) {
+        this.opts.log(`workloads: cannot start ${p.key}: ${(err as Error).message}`);
+      }
     }
+    await this.syncContainers(plan);
     this.syncPods(plan);
   }
 
@@ -229,8 +285,55 @@ export class WorkloadManager {
     }));
   }
 
+  /** Netns model: a network namespace for every planned pod and shared sidecar; gone pods' are removed. */
+  private async syncSandboxes(plan: WorkloadPlan): Promise<void> {
+    const net = this.opts.network;
+    if (!net) return;
+    const wanted = new Set([...plan.pods.map((p) => sandboxKey(p.deployment.metadata.namespace ?? 'default', p.podName)), ...plan.proxies.map((p) => sandboxKey(p.namespace, p.podName))]);
+    for (const key of net.keys()) {
+      if (wanted.has(key)) continue;
+      await this.containers?.stopPod(key);
+      await net.removePod(key);
+    }
+    for (const key of wanted) {
+      try {
+        await net.ensurePod(key, podResolvConf(net.names.gateway, key.split('/')[0]!));
+      } catch (err) {
+        this.opts.log(`workloads: cannot create the network of pod ${key}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async syncContainers(plan: WorkloadPlan): Promise<void> {
+    const net = this.opts.network;
+    if (!net || !this.containers) return;
+    const toRun: PodToRun[] = [];
+    for (const pod of plan.pods) {
+      const ns = pod.deployment.metadata.namespace ?? 'default';
+      const key = sandboxKey(ns, pod.podName);
+      const sb = net.sandbox(key);
+      if (!sb) continue;
+      const spec = (pod.deployment.spec as { template?: { spec?: { restartPolicy?: string } } } | undefined)?.template?.spec;
+      const sidecar = pod.proxyKey && this.plan.proxies.find((p) => p.key === pod.proxyKey)?.role === 'sidecar' ? `http://${sb.ip}:${VIRTUAL_OUTBOUND_PORT}` : undefined;
+      toRun.push({
+        key,
+        namespace: ns,
+        podName: pod.podName,
+        netns: sb.netns,
+        podIP: sb.ip,
+        containers: pod.containers.filter((c) => c.name !== 'istio-proxy') as ContainerSpec[],
+        restartPolicy: spec?.restartPolicy,
+        ...(sidecar ? { sidecar } : {}),
+        noProxy: [net.names.gateway],
+      });
+    }
+    await this.containers.sync(toRun);
+  }
+
   private async startProxy(p: PlannedProxy): Promise<void> {
-    const ip = this.opts.addresses.addressOf(p.key.replace(/\/gateway\//, '/deployment/'));
+    const sandbox = this.opts.network?.sandbox(sandboxKey(p.namespace, p.podName));
+    if (this.opts.network && !sandbox) throw new Error('the pod has no network namespace');
+    const ip = sandbox?.ip ?? this.opts.addresses.addressOf(p.key.replace(/\/gateway\//, '/deployment/'));
     const identity = {
       id: `${p.podName}.${p.namespace}`,
       role: p.role,
@@ -241,12 +344,17 @@ export class WorkloadManager {
     };
     const identityDir = this.ensureIdentity(p, identity.id);
     const safeKey = p.key.replace(/\//g, '_');
+    const tokenFile = writeAdminToken(this.opts.paths, safeKey);
     const bootstrap: ProxyBootstrapFile = {
       identity,
-      admin: { address: ip, port: ADMIN_PORT, tokenFile: writeAdminToken(this.opts.paths, safeKey) },
+      // In a pod's namespace the admin port is on the pod's own 127.0.0.1; the node uses the socket.
+      admin: sandbox ? { address: '127.0.0.1', port: ADMIN_PORT, tokenFile, socket: adminSocketPath(this.opts.paths, p.key) } : { address: ip, port: ADMIN_PORT, tokenFile },
       controlPlane: this.opts.controlPlane,
       ...(identityDir !== undefined ? { identityDir } : {}),
-      resolver: this.opts.resolver && (this.opts.resolver.server || this.opts.resolver.hostsFile) ? { ...this.opts.resolver } : undefined,
+      // In a pod, the mesh's --dns-server may be out of reach (the node's 127.x): the node's DNS forwards to it.
+      resolver: sandbox
+        ? { server: `${this.opts.network!.names.gateway}:53`, ...(this.opts.resolver?.hostsFile ? { hostsFile: this.opts.resolver.hostsFile } : {}) }
+        : this.opts.resolver && (this.opts.resolver.server || this.opts.resolver.hostsFile) ? { ...this.opts.resolver } : undefined,
     };
     const proc = new ProxyProcess({
       key: p.key,
@@ -254,12 +362,13 @@ export class WorkloadManager {
       bootstrapFile: join(this.opts.paths.runtime, `${safeKey}.bootstrap.json`),
       logFile: logFileFor(this.opts.paths, p.namespace, p.workload),
       pidFile: proxyPidFile(this.opts.paths, safeKey),
+      ...(sandbox ? { netns: sandbox.netns } : {}),
       log: this.opts.log,
       onReadyChange: () => {
         if (this.running.get(p.key)?.proc === proc) this.syncPods(this.plan);
       },
     });
-    this.running.set(p.key, { plan: p, proc, ip });
+    this.running.set(p.key, { plan: p, proc, ip, ...(sandbox ? { netns: sandbox.netns } : {}) });
     const leftover = this.leftovers.get(proc.opts.bootstrapFile);
     this.leftovers.delete(proc.opts.bootstrapFile);
     if (leftover && isOurProxy(leftover)) {
@@ -300,11 +409,14 @@ export class WorkloadManager {
     if (this.stopped) return;
     const store = this.opts.store;
     const keep = new Set<string>();
+    this.readyCounts.clear();
     for (const pod of plan.pods) {
       keep.add(`${pod.deployment.metadata.namespace}/${pod.podName}`);
       const r = pod.proxyKey ? this.running.get(pod.proxyKey) : undefined;
       const ready = pod.proxyKey ? r?.proc.state === 'ready' : true;
-      this.writePod(pod, r?.ip ?? this.opts.addresses.addressOf(`${pod.deployment.metadata.namespace}/deployment/${pod.deployment.metadata.name}`), ready);
+      const sandbox = this.opts.network?.sandbox(sandboxKey(pod.deployment.metadata.namespace ?? 'default', pod.podName));
+      if (this.opts.network && !sandbox) continue;
+      this.writePod(pod, sandbox?.ip ?? r?.ip ?? this.opts.addresses.addressOf(`${pod.deployment.metadata.namespace}/deployment/${pod.deployment.metadata.name}`), ready, sandbox?.netns);
     }
     for (const existing of store.list({ group: '', kind: 'Pod', labelSelector: `${MANAGED_BY_LABEL}=outpost` }).items) {
       const id = `${existing.metadata.namespace}/${existing.metadata.name}`;
@@ -316,9 +428,10 @@ export class WorkloadManager {
         }
       }
     }
+    for (const c of this.readyCounts.values()) this.writeDeploymentStatus(c.deployment, c.total, c.ready);
   }
 
-  private writePod(pod: PlannedPod, ip: string, ready: boolean): void {
+  private writePod(pod: PlannedPod, ip: string, ready: boolean, netns?: string): void {
     const store = this.opts.store;
     const ns = pod.deployment.metadata.namespace ?? 'default';
     const ref = { group: '', kind: 'Pod', namespace: ns, name: pod.podName };
@@ -331,7 +444,7 @@ export class WorkloadManager {
           name: pod.podName,
           namespace: ns,
           labels: { ...pod.labels, [MANAGED_BY_LABEL]: 'outpost' },
-          annotations: Object.keys(pod.annotations).length ? pod.annotations : undefined,
+          annotations: netns ? { ...pod.annotations, [NETNS_ANNOTATION]: netns } : Object.keys(pod.annotations).length ? pod.annotations : undefined,
           ownerReferences: pod.deployment.metadata.uid
             ? [{ apiVersion: 'apps/v1', kind: 'Deployment', name: pod.deployment.metadata.name, uid: pod.deployment.metadata.uid, controller: true, blockOwnerDeletion: true }]
             : undefined,
@@ -348,16 +461,27 @@ export class WorkloadManager {
         if (!current) return;
       }
     }
-    this.writePodStatus(pod, ready, ip, current);
-    this.writeDeploymentStatus(pod.deployment, ready);
+    const podReady = this.writePodStatus(pod, ready, ip, current);
+    const uid = pod.deployment.metadata.uid ?? `${ns}/${pod.deployment.metadata.name}`;
+    const counts = this.readyCounts.get(uid) ?? { deployment: pod.deployment, total: 0, ready: 0 };
+    counts.total++;
+    if (podReady) counts.ready++;
+    this.readyCounts.set(uid, counts);
   }
 
-  private writePodStatus(pod: PlannedPod, ready: boolean, ip?: string, current?: KubeObject): void {
+  /** Writes the Pod's status; returns whether the pod is ready. */
+  private writePodStatus(pod: PlannedPod, proxyReady: boolean, ip?: string, current?: KubeObject): boolean {
     const store = this.opts.store;
     const ns = pod.deployment.metadata.namespace ?? 'default';
+    const podKey = sandboxKey(ns, pod.podName);
+    const proxyRestarts = pod.proxyKey ? this.running.get(pod.proxyKey)?.proc.restarts ?? 0 : 0;
+    // The proxy's container follows the proxy; an app container that runs a process follows it; one that runs nothing is ready.
+    const isProxyContainer = (name: string): boolean => name === 'istio-proxy' || (pod.proxyKey !== undefined && this.running.get(pod.proxyKey)?.plan.role === 'router');
+    const states = pod.containers.map((c) => ({ name: c.name, own: isProxyContainer(c.name) ? undefined : this.containers?.state(podKey, c.name) }));
+    const ready = proxyReady && states.every((c) => !c.own || c.own.ready);
     const ref = { group: '', kind: 'Pod', namespace: ns, name: pod.podName };
     const obj = current ?? store.get(ref);
-    if (!obj) return;
+    if (!obj) return false;
     const prev = (obj.status ?? {}) as { podIP?: string; startTime?: string; conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
     const podIP = ip ?? prev.podIP;
     const readyStr = ready ? 'True' : 'False';
@@ -366,7 +490,8 @@ export class WorkloadManager {
     const since = prevReady?.status === readyStr ? prevReady.lastTransitionTime ?? now : now;
     const status = {
       phase: ready || podIP ? 'Running' : 'Pending',
-      hostIP: podIP,
+      // The node's address: its bridge address when pods have their own networks.
+      hostIP: podIP ? this.opts.network?.names.gateway ?? podIP : undefined,
       podIP,
       podIPs: podIP ? [{ ip: podIP }] : [],
       startTime: prev.startTime ?? now,
@@ -376,30 +501,34 @@ export class WorkloadManager {
         { type: 'ContainersReady', status: readyStr, lastTransitionTime: since },
         { type: 'PodScheduled', status: 'True', lastTransitionTime: prev.startTime ?? now },
       ],
-      containerStatuses: pod.containers.map(({ name }) => ({ name, ready, restartCount: 0, started: true, state: { running: { startedAt: prev.startTime ?? now } } })),
+      containerStatuses: states.map(({ name, own }) => own
+        ? { name, ...own }
+        : { name, ready: proxyReady, restartCount: isProxyContainer(name) ? proxyRestarts : 0, started: true, state: { running: { startedAt: prev.startTime ?? now } } }),
     };
-    if (JSON.stringify(stripTimes(obj.status)) === JSON.stringify(stripTimes(status))) return;
+    if (JSON.stringify(stripTimes(obj.status)) === JSON.stringify(stripTimes(status))) return ready;
     try {
       store.updateStatus(ref, status);
     } catch (err) {
       this.opts.log(`workloads: cannot write status of pod ${ns}/${pod.podName}: ${(err as Error).message}`);
     }
+    return ready;
   }
 
-  private writeDeploymentStatus(deploy: KubeObject, ready: boolean): void {
+  private writeDeploymentStatus(deploy: KubeObject, total: number, n: number): void {
     const store = this.opts.store;
     const ref = { group: 'apps', kind: 'Deployment', namespace: deploy.metadata.namespace, name: deploy.metadata.name };
     const current = store.get(ref);
     if (!current) return;
-    const n = ready ? 1 : 0;
+    // Available as Kubernetes' default rolling update judges it: at most 25% (rounded down) unavailable.
+    const ready = n >= total - Math.floor(total / 4);
     const prev = (current.status ?? {}) as Record<string, unknown>;
     const status = {
       observedGeneration: current.metadata.generation,
-      replicas: 1,
-      updatedReplicas: 1,
+      replicas: total,
+      updatedReplicas: total,
       readyReplicas: n,
       availableReplicas: n,
-      ...(n ? {} : { unavailableReplicas: 1 }),
+      ...(n < total ? { unavailableReplicas: total - n } : {}),
       conditions: [{ type: 'Available', status: ready ? 'True' : 'False', reason: ready ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', message: ready ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.' }],
     };
     if (JSON.stringify(prev) === JSON.stringify(status)) return;

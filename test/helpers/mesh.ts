@@ -19,14 +19,20 @@ export interface RunOptions {
   env?: Record<string, string>;
   cwd?: string;
   timeoutMs?: number;
+  /** Run inside this network namespace (a name under /run/netns the test made; test/helpers/netns.ts). */
+  netns?: string;
 }
 
 /** Runs `outpost ARGS…` to completion (killed after timeoutMs, 60 s by default). */
 export function runOutpost(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [OUTPOST_BIN, ...args], {
+    // nsenter, not `ip netns exec`: the mount namespace stays the machine's, so the pod namespaces
+    // outpost makes in there (bind mounts under /run/netns) are seen by every later command.
+    const [file, argv] = opts.netns ? ['nsenter', [`--net=/run/netns/${opts.netns}`, process.execPath, OUTPOST_BIN, ...args]] : [process.execPath, [OUTPOST_BIN, ...args]];
+    const child = spawn(file, argv, {
       cwd: opts.cwd,
-      env: { ...process.env, ...opts.env },
+      // Tests keep the loopback model unless they run inside a network namespace they made (test/helpers/netns.ts).
+      env: { ...process.env, OUTPOST_POD_NETWORK: opts.netns ? 'netns' : 'loopback', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -64,6 +70,8 @@ export interface TestMeshOptions {
   noStart?: boolean;
   /** More flags for `up -d`. */
   upArgs?: string[];
+  /** Run the mesh, and every command, inside this test-made network namespace, with pods in their own namespaces. */
+  netns?: string;
 }
 
 export async function startTestMesh(t: TestContextLike, opts: TestMeshOptions = {}): Promise<TestMesh> {
@@ -80,15 +88,15 @@ export async function startTestMesh(t: TestContextLike, opts: TestMeshOptions = 
   ];
   const mesh: TestMesh = {
     stateDir,
-    outpost: (args, o) => runOutpost(withDir(args), o),
+    outpost: (args, o) => runOutpost(withDir(args), { netns: opts.netns, ...o }),
     ok: async (args, o) => {
-      const r = await runOutpost(withDir(args), o);
+      const r = await runOutpost(withDir(args), { netns: opts.netns, ...o });
       if (r.code !== 0) throw new Error(`outpost ${args.join(' ')} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
       return r;
     },
-    down: () => runOutpost(withDir(['down'])),
+    down: () => runOutpost(withDir(['down']), { netns: opts.netns }),
     up: async (extra = []) => {
-      const r = await runOutpost(withDir([...upArgs(), ...extra]), { timeoutMs: 90_000 });
+      const r = await runOutpost(withDir([...upArgs(), ...extra]), { timeoutMs: 90_000, netns: opts.netns });
       if (r.code !== 0) throw new Error(`outpost up -d exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
       return r;
     },

@@ -17,6 +17,7 @@ import {
   upLockHolder,
   type ProxyPidRecord,
 } from '../../runtime/state-dir.js';
+import { nodeNetworkNames, removeNodeNetwork } from '../../runtime/pods/node-network.js';
 import { withStateDir } from '../connect.js';
 
 const UP_GRACE_MS = 15_000;
@@ -66,15 +67,20 @@ export function registerDown(program: Command): void {
     if (supervisor !== undefined) kill(supervisor, 'SIGTERM');
     const ups = [...new Set([supervisor, ep?.pid, upLockHolder(paths)].filter((p): p is number => p !== undefined && isPidAlive(p)))];
     const proxies = new Map<number, ProxyPidRecord>(readProxyPids(paths).filter(isOurProxy).map((r) => [r.pid, r]));
+    const removeNetwork = async (): Promise<void> => {
+      for (const what of await removeNodeNetwork(nodeNetworkNames(paths.dir))) warn(`removed ${what} left over from a previous run`);
+    };
     if (ups.length === 0) {
       const orphans = cleanStaleState(paths, warn);
       if (orphans.length === 0) {
+        await removeNetwork();
         process.stdout.write(`outpost: the mesh is not running (state dir ${where})\n`);
         return;
       }
       // The control plane died and left its proxies serving: stop them as the mesh would.
       await stopProxies(orphans, warn);
       cleanStaleState(paths, warn);
+      await removeNetwork();
       const left = orphans.filter(isOurProxy).map((r) => r.pid);
       if (left.length > 0) {
         process.stdout.write(`outpost: could not stop pid(s) ${left.join(', ')} (state dir ${where})\n`);
@@ -108,6 +114,7 @@ export function registerDown(program: Command): void {
     await stopProxies([...proxies.values()], warn);
     removeEndpoint(paths);
     cleanStaleState(paths, warn);
+    await removeNetwork();
     const left = [...ups.filter(isPidAlive), ...[...proxies.values()].filter(isOurProxy).map((r) => r.pid)];
     if (left.length > 0) {
       process.stdout.write(`outpost: could not stop pid(s) ${left.join(', ')} (state dir ${where})\n`);

@@ -6,7 +6,10 @@ import type { Command } from 'commander';
 import { VIRTUAL_OUTBOUND_PORT } from '../../proxyconfig/naming.js';
 import type { SyncResult } from '../../runtime/sync.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
-import { namespaceInjection } from '../../runtime/workload-plan.js';
+import { namespaceInjection, SIDECAR_WORKLOAD } from '../../runtime/workload-plan.js';
+import { NETNS_ANNOTATION } from '../../runtime/workloads.js';
+import type { KubeObject } from '../../api/object.js';
+import type { ApiClient } from '../../apiserver/client.js';
 import { workloadEnvironment } from '../../runtime/workload-env.js';
 import { argsAfterDoubleDash } from '../argv.js';
 import { connect, withStateDir } from '../connect.js';
@@ -41,22 +44,27 @@ export function registerExec(program: Command): void {
       .option('--no-wait', 'do not wait for the sidecar to have the latest config'),
   ).action(async (args: string[], opts: ExecOptions) => {
     // kubectl's shape: an optional pod before `--`, the command after it.
-    const command = argsAfterDoubleDash() ?? args;
+    const afterDash = argsAfterDoubleDash();
+    const command = afterDash ?? args;
+    const podArg = afterDash && args.length > afterDash.length ? args[0] : undefined;
     const mesh = await connect(opts.stateDir);
     const ns = opts.namespace ?? 'default';
     const nsObj = await getOptional(mesh.api, { group: '', kind: 'Namespace', name: ns });
     if (!nsObj) throw new CliError(`Error from server (NotFound): namespaces "${ns}" not found`);
     if (command.length === 0) throw new CliError('error: you must specify at least one command for the container');
+    // A pod with its own network namespace (the netns model): the command runs there, through that pod's sidecar.
+    const pod = podArg ? await podWithNetwork(mesh.api, ns, podArg) : undefined;
     const revisions = (await mesh.api.list({ group: 'sailoperator.io', kind: 'IstioRevision' })).items;
     const injection = namespaceInjection(nsObj, new Set(revisions.map((r) => r.metadata.name)));
     let env: Record<string, string> = {};
-    if (injection.injected) {
+    const netns = pod?.netns ?? (podArg ? undefined : (await mesh.control.get<WorkloadInfo[]>('/v1/workloads')).find((w) => w.namespace === ns && w.workload === SIDECAR_WORKLOAD && injection.injected)?.netns);
+    if (injection.injected && (!pod || pod.injected)) {
       let sidecar: WorkloadInfo | undefined;
       const deadline = Date.now() + WAIT_MS;
       // The sidecar appears shortly after the label; wait for it as kubectl waits for a pod.
       while (Date.now() < deadline) {
         const all = await mesh.control.get<WorkloadInfo[]>('/v1/workloads');
-        sidecar = all.find((w) => w.namespace === ns && w.role === 'sidecar');
+        sidecar = pod ? all.find((w) => w.namespace === ns && w.role === 'sidecar' && w.podName === pod.name) : all.find((w) => w.namespace === ns && w.role === 'sidecar' && w.workload === SIDECAR_WORKLOAD) ?? all.find((w) => w.namespace === ns && w.role === 'sidecar');
         if (sidecar?.ready) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -71,7 +79,9 @@ export function registerExec(program: Command): void {
       process.stderr.write(`outpost: warning: ${injection.warning.message}\n`);
     }
     const base = workloadEnvironment(process.env, { stateDir: mesh.paths.dir, token: mesh.endpoint.token });
-    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...base, ...env } });
+    // `ip netns exec` also bind-mounts the pod's /etc/netns/<name>/resolv.conf.
+    const [file, argv] = netns ? ['ip', ['netns', 'exec', netns, ...command]] : [command[0]!, command.slice(1)];
+    const child = spawn(file, argv, { stdio: 'inherit', env: { ...base, ...env } });
     const code = await new Promise<number>((resolve) => {
       child.on('error', (err) => {
         process.stderr.write(`outpost: cannot run ${command[0]}: ${err.message}\n`);
@@ -81,6 +91,22 @@ export function registerExec(program: Command): void {
     });
     process.exitCode = code;
   });
+}
+
+/** The named pod (or `deployment/NAME`'s first pod), when it has its own network namespace. */
+async function podWithNetwork(api: ApiClient, ns: string, arg: string): Promise<{ name: string; netns: string; injected: boolean } | undefined> {
+  let pod: KubeObject | undefined;
+  const deploy = /^(?:deployments?|deploy)(?:\.apps)?\/(.+)$/.exec(arg)?.[1];
+  if (deploy) {
+    pod = (await api.list({ group: '', kind: 'Pod', namespace: ns })).items.find((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deploy));
+    if (!pod) throw new CliError(`error: no pod of deployment ${deploy} in namespace ${ns}`);
+  } else {
+    pod = await getOptional(api, { group: '', kind: 'Pod', namespace: ns, name: arg.replace(/^pods?\//, '') });
+    if (!pod) return undefined;
+  }
+  const netns = pod.metadata.annotations?.[NETNS_ANNOTATION];
+  if (!netns) return undefined;
+  return { name: pod.metadata.name, netns, injected: pod.metadata.annotations?.['sidecar.istio.io/status'] !== undefined };
 }
 
 function signalNumber(signal: NodeJS.Signals): number | undefined {

@@ -6,6 +6,11 @@ import { connect, withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { getOptional } from '../kube.js';
 import { readLogFile } from '../../runtime/log-file.js';
+import { existsSync } from 'node:fs';
+import type { KubeObject } from '../../api/object.js';
+import type { ApiClient } from '../../apiserver/client.js';
+import { containerLogFile, runsProcess } from '../../runtime/pods/pod-containers.js';
+import { statePaths } from '../../runtime/state-dir.js';
 
 interface LogsOptions {
   namespace?: string;
@@ -21,7 +26,8 @@ export function pickWorkload(workloads: WorkloadInfo[], ns: string, kind: string
   const deployment = kind === 'pod' || kind === 'pods' || kind === 'po' ? podOwners.get(name) ?? name : name;
   const gateway = inNs.find((w) => w.role === 'router' && (w.workload === deployment || w.podName === name));
   if (gateway && (container === undefined || container === 'istio-proxy')) return gateway;
-  const sidecar = inNs.find((w) => w.role === 'sidecar');
+  // A pod's own sidecar (netns model), else the namespace's shared one.
+  const sidecar = inNs.find((w) => w.role === 'sidecar' && (w.podName === name || (podOwners.get(name) === undefined && w.workload === deployment))) ?? inNs.find((w) => w.role === 'sidecar');
   if (container === 'istio-proxy') {
     return sidecar ?? `outpost: namespace ${ns} has no sidecar (label it istio-injection=enabled or istio.io/rev=<revision>)`;
   }
@@ -64,9 +70,24 @@ export function registerLogs(program: Command): void {
     }
     const workloads = await mesh.control.get<WorkloadInfo[]>('/v1/workloads');
     const picked = pickWorkload(workloads, ns, isDeploy ? 'deployment' : 'pod', name, opts.container, podOwners);
-    if (typeof picked === 'string') throw new CliError(picked);
+    if (typeof picked === 'string') {
+      const app = await appContainerLog(mesh.api, mesh.endpoint.stateDir, ns, isDeploy ? undefined : obj, isDeploy ? name : undefined, opts.container);
+      if (app === undefined) throw new CliError(picked);
+      return printLog(app, tail, Boolean(opts.follow));
+    }
     await printLog(picked.logFile, tail, Boolean(opts.follow));
   });
+}
+
+/** The log of an app container that runs a command (netns model), when the pod (or the Deployment's first pod) has one. */
+async function appContainerLog(api: ApiClient, stateDir: string, ns: string, pod: KubeObject | undefined, deployment: string | undefined, container: string | undefined): Promise<string | undefined> {
+  pod ??= (await api.list({ group: '', kind: 'Pod', namespace: ns })).items.find((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deployment));
+  if (!pod) return undefined;
+  const containers = ((pod.spec as { containers?: { name: string; command?: unknown }[] } | undefined)?.containers ?? []).filter((c) => c.name !== 'istio-proxy' && runsProcess(c));
+  const c = container === undefined ? (containers.length === 1 ? containers[0] : undefined) : containers.find((x) => x.name === container);
+  if (!c) return undefined;
+  const file = containerLogFile(statePaths(stateDir).logs, ns, pod.metadata.name, c.name);
+  return existsSync(file) ? file : undefined;
 }
 
 async function printLog(file: string, tail: number, follow: boolean): Promise<void> {

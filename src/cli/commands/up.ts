@@ -17,6 +17,8 @@ import { DEFAULT_LOG_ROTATION, parseByteQuantity, type LogRotationOptions } from
 import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, upLockHolder, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
 import { MESH_UP_MESSAGE, SUPERVISED_ENV, superviseMesh } from '../../runtime/supervisor.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
+import { POD_NETWORK_MODES, type PodNetworkMode } from '../../runtime/pods/pod-network-mode.js';
+import { PodNetworkError } from '../../runtime/pods/node-network.js';
 import { withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { formatTable } from '../printers/table.js';
@@ -33,6 +35,7 @@ interface UpOptions {
   caCert?: string;
   caKey?: string;
   workloadCertTtl?: string;
+  podNetwork?: string;
 }
 
 const OUTPOST_BIN = fileURLToPath(new URL('../../../bin/outpost', import.meta.url));
@@ -48,6 +51,7 @@ function checkOptions(opts: UpOptions): void {
   }
   if (opts.hostsFile && !existsSync(opts.hostsFile)) throw new CliError(`outpost: --hosts-file ${opts.hostsFile}: no such file`);
   logRotation(opts);
+  podNetworkMode(opts);
   if (Boolean(opts.caCert) !== Boolean(opts.caKey)) throw new CliError('outpost: --ca-cert and --ca-key go together (the signing certificate and its key)');
   if (opts.workloadCertTtl !== undefined) certTtlMs(opts.workloadCertTtl);
   if (opts.caCert && opts.caKey) {
@@ -88,6 +92,15 @@ function logRotation(opts: UpOptions): LogRotationOptions {
   return r;
 }
 
+/** --pod-network, else OUTPOST_POD_NETWORK, else auto. */
+function podNetworkMode(opts: UpOptions): PodNetworkMode {
+  const mode = opts.podNetwork ?? process.env.OUTPOST_POD_NETWORK ?? 'auto';
+  if (!(POD_NETWORK_MODES as readonly string[]).includes(mode)) {
+    throw new CliError(`outpost: --pod-network wants ${POD_NETWORK_MODES.join(', ')}, not "${mode}"`);
+  }
+  return mode as PodNetworkMode;
+}
+
 function alreadyRunning(ep: MeshEndpoint, flag?: string): CliError {
   return new CliError(`outpost: a mesh is already running on state dir ${displayStateDir(flag)} (pid ${ep.pid}, API ${ep.url}). Stop it with \`outpost down\`.`);
 }
@@ -96,7 +109,7 @@ export function formatWorkloads(workloads: WorkloadInfo[]): string {
   if (workloads.length === 0) return '  (no workloads yet: apply a gateway Deployment or label a namespace for injection)\n';
   const rows = [...workloads]
     .sort((a, b) => `${a.namespace}/${a.workload}`.localeCompare(`${b.namespace}/${b.workload}`))
-    .map((w) => [w.namespace, w.role === 'router' ? `deployment/${w.workload}` : 'sidecar', w.role, w.ip, w.ready ? 'Ready' : w.lastError ? `NotReady: ${w.lastError}` : 'NotReady']);
+    .map((w) => [w.namespace, w.role === 'router' ? `deployment/${w.workload}` : w.podName === 'sidecar' ? 'sidecar' : `pod/${w.podName}`, w.role, w.ip, w.ready ? 'Ready' : w.lastError ? `NotReady: ${w.lastError}` : 'NotReady']);
   return formatTable(['NAMESPACE', 'WORKLOAD', 'ROLE', 'ADDRESS', 'STATUS'], rows).replace(/^/gm, '  ');
 }
 
@@ -124,6 +137,7 @@ function childArgs(opts: UpOptions, stateDir: string): string[] {
   if (opts.containerLogMonitorInterval !== undefined) args.push('--container-log-monitor-interval', opts.containerLogMonitorInterval);
   if (opts.caCert && opts.caKey) args.push('--ca-cert', resolvePath(opts.caCert), '--ca-key', resolvePath(opts.caKey));
   if (opts.workloadCertTtl) args.push('--workload-cert-ttl', opts.workloadCertTtl);
+  args.push('--pod-network', podNetworkMode(opts));
   return args;
 }
 
@@ -197,6 +211,7 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
         ...(opts.caCert && opts.caKey ? { certFile: resolvePath(opts.caCert), keyFile: resolvePath(opts.caKey) } : {}),
         ...(opts.workloadCertTtl ? { ttlMs: certTtlMs(opts.workloadCertTtl) } : {}),
       },
+      podNetwork: podNetworkMode(opts),
     });
     // Tell the supervisor the mesh is up: from now on a crash is restarted, not reported as a failed start.
     process.send?.(MESH_UP_MESSAGE);
@@ -206,6 +221,7 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
     if (err instanceof MeshStartingError) {
       throw new CliError(`outpost: a mesh is already running on state dir ${displayStateDir(opts.stateDir)} (pid ${err.pid}, still starting). Stop it with \`outpost down\`.`);
     }
+    if (err instanceof PodNetworkError) throw new CliError(`outpost: ${err.message}`);
     throw err;
   }
   let stopping = false;
@@ -250,6 +266,7 @@ export function registerUp(program: Command): void {
       .option('-d, --detach', 'run in the background; return once everything is ready')
       .option('--dns-server <ip:port>', 'DNS server the proxies ask for external hosts')
       .option('--hosts-file <file>', 'hosts file the proxies read before DNS')
+      .option('--pod-network <mode>', 'auto (network namespaces when root, else loopback), netns (each pod its own network namespace), loopback (each workload a 127.x address); default OUTPOST_POD_NETWORK or auto')
       .option('--example', "apply the seed's Istio-API example (httpbin.org through an egress gateway) with a local httpbin.org stand-in")
       .option('--container-log-max-size <size>', 'rotate a log file once it is larger than this, as kubelet (default 10Mi)')
       .option('--container-log-max-files <n>', 'log files kept per workload, the live one included, as kubelet (default 5)')

@@ -5,6 +5,7 @@ import type { KubeObject } from '../../api/object.js';
 import { ageOf } from '../../api/duration.js';
 import { evaluate, parsePath, valueText } from '../../api/jsonpath.js';
 import { formatTable } from './table.js';
+import { podStatusText } from '../../api/pod-status.js';
 
 interface Column {
   header: string;
@@ -28,7 +29,7 @@ function podColumns(): Column[] {
         return `${statuses.filter((s) => s.ready).length}/${total}`;
       },
     },
-    { header: 'STATUS', cell: (o) => String(rec(o.status).phase ?? 'Pending') },
+    { header: 'STATUS', cell: (o) => podStatusText(o) },
     { header: 'RESTARTS', cell: (o) => String(((rec(o.status).containerStatuses as { restartCount?: number }[] | undefined) ?? []).reduce((n, s) => n + (s.restartCount ?? 0), 0)) },
     age,
     { header: 'IP', cell: (o) => String(rec(o.status).podIP ?? '<none>'), wideOnly: true },
