@@ -274,15 +274,21 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     const notes = exampleLeftAlone.length > 0 ? [`example: left ${exampleLeftAlone.length} object(s) that already existed as they are: ${exampleLeftAlone.join(', ')}`] : [];
     for (const n of notes) log(n);
     const names = nodeNetworkNames(paths.dir);
-    // A crashed mesh's namespaces, bridge and table go first (whichever model runs now).
-    for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
     if ((await choosePodNetwork(opts.podNetwork ?? 'loopback', log)) === 'netns') {
       network = new NodeNetwork(names);
       cleanups.push(() => network!.teardown());
-      await network.setup();
+      // A crashed control plane's bridge, table and the pods still running in their namespaces are
+      // kept (their proxies are adopted below, as in the loopback model); otherwise all goes first.
+      if (!(await network.adopt(log))) {
+        for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
+        await network.setup();
+      }
       // The node's address on the bridge: pods reach the API and the control plane there.
       host = names.gateway;
       log(`pods: network namespaces on bridge ${names.bridge}, pod addresses from ${names.podSubnet}, node ${names.gateway}`);
+    } else {
+      // The loopback model now: a netns mesh's leftovers go.
+      for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
     }
     let resolver = opts.resolver;
     if (opts.example) {

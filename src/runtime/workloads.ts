@@ -119,6 +119,7 @@ export class WorkloadManager {
 
   async start(): Promise<void> {
     const rev = this.opts.store.revision();
+    await this.containers?.stopLeftovers();
     await this.reconcileNow();
     await this.stopUnclaimedLeftovers();
     this.unwatch = this.opts.store.watch(rev, (ev: WatchEvent) => {

@@ -2,7 +2,7 @@
 // namespace with its `env` and `workingDir`, output appended to its log, restarted by
 // `restartPolicy` with a doubling back-off (CrashLoopBackOff), readiness from `readinessProbe`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { runProbe, type Probe } from './probes.js';
 
@@ -32,6 +32,8 @@ export interface ContainerOptions {
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
   /** Added to the container's own env (HOSTNAME, proxy settings of its sidecar). */
   baseEnv: Record<string, string>;
+  /** Where the running process's pid and start time are kept, so that a restarted control plane stops it (pod-containers.ts). */
+  pidFile?: string;
   onChange: () => void;
   log: (line: string) => void;
 }
@@ -89,6 +91,7 @@ export class ContainerProcess {
       closeSync(fd);
     }
     this.child = child;
+    if (child.pid && this.opts.pidFile) writeFileSync(this.opts.pidFile, `${child.pid}\n${processStartTime(child.pid) ?? ''}\n`);
     const startedAt = now();
     this.update({ started: true, ready: false, state: { running: { startedAt } } });
     this.successes = 0;
@@ -98,6 +101,7 @@ export class ContainerProcess {
     child.on('error', (err) => this.opts.log(`container ${spec.name}: ${err.message}`));
     child.on('exit', (code, signal) => {
       clearTimeout(healthy);
+      if (this.opts.pidFile) rmSync(this.opts.pidFile, { force: true });
       if (this.child !== child) return;
       this.child = undefined;
       clearTimeout(this.probeTimer);
@@ -174,5 +178,15 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     if (child.pid) process.kill(-child.pid, signal);
   } catch {
     child.kill(signal);
+  }
+}
+
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): tells it from a later one with the same pid. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }

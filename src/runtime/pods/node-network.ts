@@ -126,6 +126,51 @@ export class NodeNetwork {
 
   constructor(readonly names: NodeNetworkNames) {}
 
+  /**
+   * After a crashed control plane: keeps the bridge, the table and every pod namespace something
+   * still runs in (its proxy, its containers), each under its pod's key and address, so that the
+   * proxies there are adopted; namespaces nothing runs in go. False when there is no whole node
+   * network to keep (then the caller removes what is left and sets up afresh).
+   */
+  async adopt(log: (line: string) => void): Promise<boolean> {
+    const { bridge, nftTable, netnsPrefix, id } = this.names;
+    const hasBridge = (await sh('ip', ['-o', 'link', 'show', 'dev', bridge]).catch(() => '')) !== '';
+    const tables = await sh('nft', ['list', 'tables']).catch(() => '');
+    if (!hasBridge || !tables.split('\n').some((l) => l.trim() === `table inet ${nftTable}`)) return false;
+    // The pod's key is the alias of its host-side veth (set by createPod): it outlives the process that set it.
+    const aliases = new Map<string, string>();
+    try {
+      for (const l of JSON.parse(await sh('ip', ['-j', 'link', 'show', 'master', bridge])) as { ifname?: string; ifalias?: string }[]) {
+        if (l.ifname && l.ifalias) aliases.set(l.ifname, l.ifalias);
+      }
+    } catch {
+      // No JSON: nothing can be matched to its pod, every namespace goes below.
+    }
+    const base = this.names.gateway.split('.').slice(0, 3).join('.');
+    const list = await sh('ip', ['netns', 'list']).catch(() => '');
+    for (const name of list.split('\n').map((l) => l.split(' ')[0] ?? '')) {
+      if (!name.startsWith(netnsPrefix)) continue;
+      const slot = Number(name.slice(netnsPrefix.length));
+      const hostVeth = `vop${id}${slot.toString(16)}`;
+      const key = aliases.get(hostVeth);
+      const busy = (await sh('ip', ['netns', 'pids', name]).catch(() => '')).trim() !== '';
+      if (Number.isInteger(slot) && slot >= 2 && slot < 255 && key !== undefined && busy && !this.sandboxes.has(key)) {
+        this.slots.set(key, slot);
+        this.sandboxes.set(key, { netns: name, ip: `${base}.${slot}`, hostVeth });
+        log(`pods: keeping the network namespace ${name} of pod ${key} (${base}.${slot}): its processes still run`);
+        continue;
+      }
+      await killNetnsProcesses(name);
+      await quiet('ip', ['netns', 'del', name]);
+      rmSync(netnsEtc(name), { recursive: true, force: true });
+      log(`removed netns ${name} left over from a previous run`);
+    }
+    // Per network namespace, as in setup (a reboot of the namespace would have lost the bridge too).
+    writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
+    log(`pods: kept bridge ${bridge} and nft table inet ${nftTable} from the previous run`);
+    return true;
+  }
+
   async setup(): Promise<void> {
     const { bridge, gateway, podSubnet, nftTable } = this.names;
     await sh('ip', ['link', 'add', bridge, 'type', 'bridge']);
@@ -208,6 +253,8 @@ export class NodeNetwork {
       await sh('ip', ['netns', 'add', netns]);
       await sh('ip', ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
       await sh('ip', ['link', 'set', hostVeth, 'master', this.names.bridge]);
+      // The pod's key, found again by adopt() after a crash of the control plane.
+      await sh('ip', ['link', 'set', hostVeth, 'alias', key]);
       await sh('ip', ['link', 'set', hostVeth, 'up']);
       const inPod = (args: string[]): Promise<string> => sh('ip', ['-n', netns, ...args]);
       await inPod(['link', 'set', 'lo', 'up']);

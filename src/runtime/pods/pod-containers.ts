@@ -1,8 +1,10 @@
 // The app containers of every pod (netns model): a container with a `command` runs as a process
 // of its pod; one without keeps the old meaning (nothing runs, a pod you exec into).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { stopPid } from '../proxy-process.js';
 import type { StatePaths } from '../state-dir.js';
-import { ContainerProcess, type ContainerSpec, type ContainerState } from './container-process.js';
+import { ContainerProcess, processStartTime, type ContainerSpec, type ContainerState } from './container-process.js';
 
 export interface PodToRun {
   key: string;
@@ -32,6 +34,30 @@ export class PodContainers {
 
   constructor(private readonly paths: StatePaths, private readonly onChange: () => void, private readonly log: (line: string) => void) {}
 
+  private get pidDir(): string {
+    return join(this.paths.runtime, 'containers');
+  }
+
+  /**
+   * Stops the app containers a crashed control plane left running in pods whose namespaces were
+   * kept (each recorded by pid and start time): sync() then starts them afresh, never two copies.
+   */
+  async stopLeftovers(): Promise<void> {
+    if (!existsSync(this.pidDir)) return;
+    await Promise.all(readdirSync(this.pidDir).map(async (f) => {
+      const file = join(this.pidDir, f);
+      const [pidText, started] = readFileSync(file, 'utf8').split('\n');
+      const pid = Number(pidText);
+      if (Number.isInteger(pid) && pid > 1 && started && processStartTime(pid) === started) {
+        this.log(`workloads: stopping container process ${pid} left from the previous run (${f.replace(/\.pid$/, '')})`);
+        signalGroup(pid, 'SIGTERM');
+        await stopPid(pid, 5000);
+        signalGroup(pid, 'SIGKILL');
+      }
+      rmSync(file, { force: true });
+    }));
+  }
+
   logFile(namespace: string, podName: string, container: string): string {
     return containerLogFile(this.paths.logs, namespace, podName, container);
   }
@@ -48,8 +74,10 @@ export class PodContainers {
         const proxyEnv: Record<string, string> = pod.sidecar
           ? { http_proxy: pod.sidecar, HTTP_PROXY: pod.sidecar, https_proxy: pod.sidecar, HTTPS_PROXY: pod.sidecar, no_proxy: ['localhost', '127.0.0.1', ...pod.noProxy].join(','), NO_PROXY: ['localhost', '127.0.0.1', ...pod.noProxy].join(',') }
           : {};
+        mkdirSync(this.pidDir, { recursive: true });
         const proc = new ContainerProcess({
           spec,
+          pidFile: join(this.pidDir, `${key.replace(/[^a-zA-Z0-9_.-]/g, '_')}.pid`),
           netns: pod.netns,
           podIP: pod.podIP,
           logFile: this.logFile(pod.namespace, pod.podName, spec.name),
@@ -92,5 +120,14 @@ export class PodContainers {
     const all = [...this.byKey.values()];
     this.byKey.clear();
     await Promise.all(all.map((p) => p.stop()));
+  }
+}
+
+/** The rest of a container's process group (a shell's children); gone already is fine. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // No such group any more.
   }
 }
