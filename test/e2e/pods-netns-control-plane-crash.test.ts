@@ -107,7 +107,10 @@ test('kill -9 of the control plane with pods in network namespaces: no request l
       watching = watchRestart();
     }
     const line = await once();
-    if (line === undefined) break;
+    if (line === undefined) {
+      failures.push(`#${i}: the client loop in the curl pod was killed (its namespace removed?)`);
+      break;
+    }
     if (line === '200') ok++;
     else failures.push(`#${i}: ${line}`);
     if (restarted && ++afterRestart >= REQUESTS_AFTER_RESTART) break;
