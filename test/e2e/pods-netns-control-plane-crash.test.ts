@@ -53,11 +53,20 @@ function sleepersIn(netns: string): number[] {
 
 test('kill -9 of the control plane with pods in network namespaces: no request lost, the proxies adopted, config flows again', { skip }, async (t) => {
   const node = makeTestNetns();
-  t.after(() => node.remove());
   // The stand-in for httpbin.org runs apart from the mesh process (the example's own dies with it).
-  const ext = await startNetnsExternal(node);
-  t.after(() => ext.close());
+  let ext;
+  try {
+    ext = await startNetnsExternal(node);
+  } catch (err) {
+    node.remove();
+    throw err;
+  }
   const mesh = await startTestMesh(t, { netns: node.name, hostsFile: ext.hostsFile, upArgs: ['--example'], noStart: true });
+  // After the mesh's own cleanup (`down` inside the node namespace), which startTestMesh registered first.
+  t.after(async () => {
+    await ext.close();
+    node.remove();
+  });
   await mesh.up();
   const names = nodeNetworkNames(mesh.stateDir);
   const podName = (await mesh.ok(['get', 'pods', '-n', 'curl', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout;
