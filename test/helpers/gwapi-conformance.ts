@@ -4,6 +4,7 @@
 // the control plane would write. Tests then send real requests to the gateways' listeners.
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import type { TestContext } from 'node:test';
 import type { KubeObject } from '../../src/api/object.js';
 import { formatLoadError, parseText, type LoadError } from '../../src/api/load.js';
@@ -77,6 +78,8 @@ export interface AppliedConfig {
   routeConditions(kind: string, name: string, ns?: string): Record<string, string>[];
   /** HTTP/1.1 request to a gateway listener port. */
   request(port: number, spec?: RequestSpec): Promise<Reply>;
+  /** HTTPS (HTTP/1.1) request to a terminating listener, trusting only `tls.ca`; SNI is `tls.servername` or the host. */
+  requestTls(port: number, tls: { ca: string; servername?: string }, spec?: RequestSpec): Promise<Reply>;
   /** HTTP/2 (prior knowledge) request, e.g. gRPC: `content-type: application/grpc`. */
   requestH2(port: number, spec?: RequestSpec & { body?: Buffer }): Promise<Reply>;
 }
@@ -160,6 +163,7 @@ export async function conformanceWorld(t: TestContext): Promise<ConformanceWorld
           return st.parents.map((p) => conditionsOf(p.conditions));
         },
         request: (port, spec = {}) => h1Request(gwIp, port, spec),
+        requestTls: (port, tls, spec = {}) => h1Request(gwIp, port, spec, { ca: tls.ca, servername: tls.servername ?? spec.host ?? 'example.com' }),
         requestH2: (port, spec = {}) => h2Request(gwIp, port, spec),
       };
     },
@@ -175,18 +179,20 @@ function reply(status: number, headers: http.IncomingHttpHeaders, body: string):
   return { status, headers, body, backend, echo };
 }
 
-function h1Request(ip: string, port: number, spec: RequestSpec): Promise<Reply> {
+function h1Request(ip: string, port: number, spec: RequestSpec, tls?: { ca: string; servername: string }): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: ip, port, path: spec.path ?? '/', method: spec.method ?? 'GET', agent: false, setHost: false,
+    const options = {
+      host: ip, port, path: spec.path ?? '/', method: spec.method ?? 'GET', agent: false as const, setHost: false,
       headers: { host: spec.host ?? 'example.com', ...spec.headers },
       timeout: 10_000,
-    }, (res) => {
+    };
+    const req = (tls ? https.request({ ...options, ca: tls.ca, servername: tls.servername }, onResponse) : http.request(options, onResponse));
+    function onResponse(res: http.IncomingMessage): void {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve(reply(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString())));
       res.on('error', reject);
-    });
+    }
     req.on('timeout', () => req.destroy(new Error(`no answer from the gateway on port ${port} in 10 s`)));
     req.on('error', reject);
     req.end(spec.body);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { APP_NS, WEB_NS, conformanceWorld, ports, type AppliedConfig } from '../helpers/gwapi-conformance.js';
+import { testCerts } from '../helpers/certs.js';
 
 const gateway = (name: string, port: number, from = 'Same', hostname?: string) => `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -625,4 +626,105 @@ spec:
     assert.equal(obj.metadata.annotations?.['gateway-conformance'], 'infrastructure-test', `${kind} annotation`);
   }
   assert.equal(cfg.gatewayStatus('gateway-with-infrastructure-metadata').conditions.Programmed, 'True Programmed');
+});
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+/** A kubernetes.io/tls Secret with the test server certificate (valid for *.example.com). */
+const tlsSecret = (name: string, ns?: string, data?: Record<string, string>) => {
+  const certs = testCerts();
+  const d = data ?? { 'tls.crt': certs.serverCertPem, 'tls.key': certs.serverKeyPem };
+  return `apiVersion: v1
+kind: Secret
+metadata:
+  name: ${name}${ns ? `\n  namespace: ${ns}` : ''}
+type: kubernetes.io/tls
+data:
+${Object.entries(d).map(([k, v]) => `  ${k}: ${b64(v)}`).join('\n')}
+`;
+};
+const httpsGateway = (name: string, port: number, refs: { name: string; namespace?: string; kind?: string; group?: string }[], listener = 'https') => `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: ${name}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - name: ${listener}
+    port: ${port}
+    protocol: HTTPS
+    tls:
+      certificateRefs:
+${refs.map((r) => `      - name: ${r.name}${r.namespace ? `\n        namespace: ${r.namespace}` : ''}${r.kind ? `\n        kind: ${r.kind}` : ''}${r.group !== undefined ? `\n        group: ${JSON.stringify(r.group)}` : ''}`).join('\n')}
+`;
+const secretGrant = (ns: string, name?: string) => `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata:
+  name: reference-grant
+  namespace: ${ns}
+spec:
+  from:
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    namespace: gateway-conformance-infra
+  to:
+  - group: ""
+    kind: Secret${name ? `\n    name: ${name}` : ''}
+`;
+
+test('HTTPRouteHTTPSListener: an HTTPS listener terminates TLS with its certificateRefs Secret and routes by hostname', async (t) => {
+  const world = await conformanceWorld(t);
+  const [p] = await ports(1);
+  const cfg = await world.apply(`${tlsSecret('tls-validity-checks-certificate')}---
+${httpsGateway('same-namespace-with-https-listener', p!, [{ group: '', kind: 'Secret', name: 'tls-validity-checks-certificate' }])}---
+${route('https-route', 'same-namespace-with-https-listener', `  - ${backend('infra-backend-v1').trimStart()}`, '  hostnames:\n  - example.com\n')}`);
+  const gw = cfg.gatewayStatus('same-namespace-with-https-listener');
+  assert.deepEqual([gw.listeners.https!.conditions.ResolvedRefs, gw.listeners.https!.conditions.Programmed], ['True ResolvedRefs', 'True Programmed']);
+  assert.equal(gw.listeners.https!.attachedRoutes, 1);
+  const ca = testCerts().caPem;
+  const r = await cfg.requestTls(p!, { ca, servername: 'www.example.com' }, { host: 'example.com', path: '/' });
+  assert.equal(r.status, 200);
+  assert.equal(r.backend, 'infra-backend-v1');
+  assert.equal((await cfg.requestTls(p!, { ca, servername: 'www.example.com' }, { host: 'unknown-example.org' })).status, 404);
+  await assert.rejects(cfg.requestTls(p!, { ca: testCerts().otherCaPem, servername: 'www.example.com' }, { host: 'example.com' }));
+});
+
+test('GatewayInvalidTLSConfiguration: a missing, malformed or non-Secret certificateRef → ResolvedRefs False InvalidCertificateRef, not programmed', async (t) => {
+  const world = await conformanceWorld(t);
+  const [a, b, c, d] = await ports(4);
+  const cfg = await world.apply(`${tlsSecret('malformed-certificate', undefined, { 'tls.crt': 'not a certificate', 'tls.key': 'not a key' })}---
+${httpsGateway('gateway-certificate-nonexistent-secret', a!, [{ name: 'nonexistent-certificate' }])}---
+${httpsGateway('gateway-certificate-unsupported-group', b!, [{ group: 'wrong.group.company.io', kind: 'Secret', name: 'tls-validity-checks-certificate' }])}---
+${httpsGateway('gateway-certificate-unsupported-kind', c!, [{ group: '', kind: 'WrongKind', name: 'tls-validity-checks-certificate' }])}---
+${httpsGateway('gateway-certificate-malformed-secret', d!, [{ name: 'malformed-certificate' }])}`);
+  for (const name of ['gateway-certificate-nonexistent-secret', 'gateway-certificate-unsupported-group', 'gateway-certificate-unsupported-kind', 'gateway-certificate-malformed-secret']) {
+    const l = cfg.gatewayStatus(name).listeners.https!.conditions;
+    assert.equal(l.ResolvedRefs, 'False InvalidCertificateRef', name);
+    assert.equal(l.Programmed, 'False Invalid', name);
+  }
+  await assert.rejects(cfg.requestTls(a!, { ca: testCerts().caPem }, {}), /ECONNREFUSED/, 'an unprogrammed listener is not served');
+});
+
+test('GatewaySecretMissingReferenceGrant: a Secret in another namespace without a ReferenceGrant → ResolvedRefs False RefNotPermitted', async (t) => {
+  const world = await conformanceWorld(t);
+  const [p] = await ports(1);
+  const cfg = await world.apply(`${tlsSecret('certificate', WEB_NS)}---
+${httpsGateway('gateway-secret-missing-reference-grant', p!, [{ name: 'certificate', namespace: WEB_NS }])}`);
+  const l = cfg.gatewayStatus('gateway-secret-missing-reference-grant').listeners.https!.conditions;
+  assert.deepEqual([l.ResolvedRefs, l.Programmed], ['False RefNotPermitted', 'False Invalid']);
+});
+
+test('GatewaySecretReferenceGrantSpecific: a ReferenceGrant naming the Secret (or all Secrets) lets the listener use it', async (t) => {
+  const world = await conformanceWorld(t);
+  const [p, q] = await ports(2);
+  const specific = await world.apply(`${tlsSecret('certificate', WEB_NS)}---
+${secretGrant(WEB_NS, 'certificate')}---
+${httpsGateway('gateway-secret-reference-grant-specific', p!, [{ name: 'certificate', namespace: WEB_NS }])}---
+${route('https-route', 'gateway-secret-reference-grant-specific', `  - ${backend('infra-backend-v1').trimStart()}`)}`);
+  const l = specific.gatewayStatus('gateway-secret-reference-grant-specific').listeners.https!.conditions;
+  assert.deepEqual([l.ResolvedRefs, l.Programmed], ['True ResolvedRefs', 'True Programmed']);
+  assert.equal((await specific.requestTls(p!, { ca: testCerts().caPem, servername: 'www.example.com' }, { host: 'www.example.com' })).backend, 'infra-backend-v1');
+  const all = await world.apply(`${tlsSecret('certificate', WEB_NS)}---
+${secretGrant(WEB_NS)}---
+${httpsGateway('gateway-secret-reference-grant-all-in-namespace', q!, [{ name: 'certificate', namespace: WEB_NS }])}`);
+  assert.equal(all.gatewayStatus('gateway-secret-reference-grant-all-in-namespace').listeners.https!.conditions.ResolvedRefs, 'True ResolvedRefs');
 });

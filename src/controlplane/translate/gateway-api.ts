@@ -1,4 +1,5 @@
 // Gateway API (class `istio`) → the routing model, plus what status needs: listener attachment counts and route parent results.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { KubeObject } from '../../api/object.js';
 import type { HeaderMatch, HeaderOperations, QueryParamMatch, RetryPolicy, Rewrite, RouteMatch, StringMatch } from '../../proxyconfig/types.js';
 import { gatewayApiRouteName, gatewayDeploymentName, serviceFqdn } from '../../proxyconfig/naming.js';
@@ -7,6 +8,7 @@ import { registryFor } from '../registry/index.js';
 import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
 import { gatewayApiDurationMs, hostsIntersect, narrowerHost } from '../hosts.js';
 import { DEFAULT_RETRY } from './http-routes.js';
+import { credentialsIn } from './tls-material.js';
 import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type MirrorModel, type RedirectModel, type VirtualServiceModel } from './model.js';
 
 export const GW_GROUP = 'gateway.networking.k8s.io';
@@ -128,6 +130,50 @@ function referenceGranted(snapshot: MeshSnapshot, fromKind: string, fromNs: stri
     if (fromOk && toOk) return true;
   }
   return false;
+}
+
+/** A terminating listener's certificate: the Secret it names (resolved by the gateway proxy's credential lookup), or why not. */
+type CertificateResult = { readonly name: string; readonly namespace: string } | { readonly error: { reason: string; message: string } };
+
+/** Does `pem` hold a certificate chain and a private key that parse? (The proxy could not serve with anything else.) */
+function parsesAsKeyPair(cert: string, key: string): boolean {
+  try {
+    new X509Certificate(cert);
+    createPrivateKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The listener's certificateRefs as the spec says: each a core Secret (default namespace: the Gateway's;
+ * another one needs a ReferenceGrant) of type kubernetes.io/tls with a parsable tls.crt and tls.key.
+ * Like Istio, the first ref is served; every ref must resolve for the listener to be programmed.
+ */
+function resolveCertificateRefs(snapshot: MeshSnapshot, gwNs: string, refs: readonly Rec[]): CertificateResult {
+  const lookup = credentialsIn(snapshot.of('', 'Secret'), gwNs);
+  let first: { name: string; namespace: string } | undefined;
+  for (const ref of refs) {
+    const group = str(ref.group) ?? '';
+    const kind = str(ref.kind) ?? 'Secret';
+    const name = str(ref.name) ?? '';
+    const ns = str(ref.namespace) ?? gwNs;
+    const invalid = (message: string): CertificateResult => ({ error: { reason: 'InvalidCertificateRef', message } });
+    if ((group !== '' && group !== 'core') || kind !== 'Secret') return invalid(`invalid certificate reference ${group}/${kind} ${name}: only a core Secret is supported`);
+    if (ns !== gwNs && !referenceGranted(snapshot, 'Gateway', gwNs, '', 'Secret', ns, name)) {
+      return { error: { reason: 'RefNotPermitted', message: `certificateRef ${name}/${ns} not accessible to a Gateway in namespace "${gwNs}" (missing a ReferenceGrant?)` } };
+    }
+    const secret = snapshot.get('', 'Secret', ns, name);
+    if (!secret) return invalid(`invalid certificate reference ${ns}/${name}: Secret not found`);
+    const type = str((secret as unknown as Rec).type);
+    if (type !== undefined && type !== 'kubernetes.io/tls' && type !== 'Opaque') return invalid(`invalid certificate reference ${ns}/${name}: Secret type ${JSON.stringify(type)} is not kubernetes.io/tls`);
+    const c = lookup(name, ns);
+    if (!c?.cert || !c.key) return invalid(`invalid certificate reference ${ns}/${name}: Secret has no tls.crt and tls.key`);
+    if (!parsesAsKeyPair(c.cert, c.key)) return invalid(`invalid certificate reference ${ns}/${name}: tls.crt or tls.key is not a valid PEM certificate and private key`);
+    first ??= { name, namespace: ns };
+  }
+  return first ?? { error: { reason: 'InvalidCertificateRef', message: 'no certificateRefs to terminate TLS with' } };
 }
 
 interface BackendResult {
@@ -432,6 +478,8 @@ interface ListenerSpec {
   readonly allowed: Rec;
   readonly kinds: { group: string; kind: string }[];
   readonly info: ListenerInfo;
+  /** The Secret a terminating listener serves. */
+  readonly credential?: { readonly name: string; readonly namespace: string };
 }
 
 function build(snapshot: MeshSnapshot): GatewayApiModel {
@@ -463,18 +511,24 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         ((str(o.protocol) ?? '') !== protocol || (str(o.hostname)?.toLowerCase() ?? '') === (hostname ?? '')));
       const protocolConflict = raw.some((o) => o !== l && num(o.port) === port && (str(o.protocol) ?? '') !== protocol);
       const supported = SUPPORTED_PROTOCOLS.has(protocol);
-      // Secrets are not stored yet, so a listener that terminates TLS (HTTPS, or TLS with mode
-      // Terminate) cannot get its certificate; TLS listeners pass through.
-      const terminates = protocol === 'HTTPS' || (protocol === 'TLS' && str(rec(l.tls).mode) === 'Terminate');
-      const tlsOk = !terminates;
+      // HTTPS (and TLS with mode Terminate) end TLS at the gateway with a Secret from certificateRefs.
+      // Terminating TLS listeners (TLS protocol, routes see plaintext) are not carried out yet.
+      const tlsSpec = rec(l.tls);
+      const terminates = protocol === 'HTTPS' || (protocol === 'TLS' && str(tlsSpec.mode) === 'Terminate');
+      const certificate: CertificateResult | undefined = !terminates ? undefined
+        : protocol === 'TLS'
+          ? { error: { reason: 'InvalidCertificateRef', message: 'TLS listeners with mode Terminate are not supported yet (use HTTPS, or mode Passthrough)' } }
+          : resolveCertificateRefs(snapshot, ns, arr(tlsSpec.certificateRefs).map(rec));
+      const certError = certificate && 'error' in certificate ? certificate.error : undefined;
+      const tlsOk = !certError;
       const conditions: Condition[] = [
         supported ? cond('Accepted', true, 'Accepted', 'No errors found') : cond('Accepted', false, 'UnsupportedProtocol', `protocol "${protocol}" is unsupported`),
         conflicted
           ? { type: 'Conflicted', status: 'True', reason: protocolConflict ? 'ProtocolConflict' : 'HostnameConflict', message: protocolConflict ? 'Multiple listeners on the same port use different protocols' : 'Multiple listeners on the same port use the same hostname' }
           : cond('Conflicted', false, 'NoConflicts', 'No errors found'),
-        supported && !conflicted && tlsOk ? cond('Programmed', true, 'Programmed', 'No errors found') : cond('Programmed', false, 'Invalid', terminates ? 'Bad TLS configuration' : 'Listener is not programmed'),
+        supported && !conflicted && tlsOk ? cond('Programmed', true, 'Programmed', 'No errors found') : cond('Programmed', false, 'Invalid', certError ? 'Bad TLS configuration' : 'Listener is not programmed'),
         !tlsOk
-          ? cond('ResolvedRefs', false, 'InvalidCertificateRef', 'TLS certificates are not supported yet: certificateRefs cannot be resolved')
+          ? cond('ResolvedRefs', false, certError!.reason, certError!.message)
           : invalidKinds.length
             ? cond('ResolvedRefs', false, 'InvalidRouteKinds', `Invalid route kinds: ${invalidKinds.map((k) => `${k.group}/${k.kind}`).join(', ')}${supported ? ` (a ${protocol} listener supports ${compatible.map((k) => k.kind).join(', ')})` : ''}`)
             : cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found'),
@@ -483,7 +537,8 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         name, port, protocol, ...(hostname ? { hostname } : {}), supportedKinds: kinds,
         attachedRoutes: 0, conditions, valid: supported && !conflicted && tlsOk,
       };
-      specs.push({ name, port, protocol, ...(hostname ? { hostname } : {}), allowed, kinds, info });
+      const credential = certificate && !('error' in certificate) ? certificate : undefined;
+      specs.push({ name, port, protocol, ...(hostname ? { hostname } : {}), allowed, kinds, info, ...(credential ? { credential } : {}) });
     }
     listenersByGateway.set(`${ns}/${gw.metadata.name}`, specs);
     const unmanaged = unmanagedAddress(gw);
@@ -507,7 +562,9 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
     gatewayInfo.set(`${ns}/${gw.metadata.name}`, { gateway: gw, managed: !unmanaged, serviceName, serviceNamespace, listeners: specs.map((s) => s.info), ...(unsupportedAddress ? { unsupportedAddress } : {}) });
     for (const s of specs) {
       if (!s.info.valid || unsupportedAddress) continue;
-      const tls = s.protocol === 'TLS' ? { tls: { mode: 'PASSTHROUGH' as const } } : {};
+      const tls = s.protocol === 'TLS' ? { tls: { mode: 'PASSTHROUGH' as const } }
+        : s.credential ? { tls: { mode: 'SIMPLE' as const, credentialName: s.credential.name, credentialNamespace: s.credential.namespace } }
+          : {};
       gateways.push({
         key: listenerKey(gw, s.name),
         namespace: ns,

@@ -89,8 +89,10 @@ export interface ServerTlsModel {
   readonly serverCertificate?: string;
   readonly privateKey?: string;
   readonly caCertificates?: string;
-  /** A Kubernetes Secret's name; Secrets are not stored, so it cannot be resolved. */
+  /** A Kubernetes Secret's name, looked up in the proxy's namespace (or `credentialNamespace`). */
   readonly credentialName?: string;
+  /** Set for a Gateway API certificateRef: the Secret's namespace (other than the proxy's only with a ReferenceGrant). */
+  readonly credentialNamespace?: string;
   readonly minProtocolVersion?: string;
 }
 

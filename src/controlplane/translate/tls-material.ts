@@ -60,8 +60,11 @@ export interface CredentialMaterial {
   readonly ca?: string;
 }
 
-/** `credentialName` → the Secret of that name in the proxy's namespace (as Istio's gateways read them); undefined: none. */
-export type CredentialLookup = (name: string) => CredentialMaterial | undefined;
+/**
+ * `credentialName` → the Secret of that name in the proxy's namespace (as Istio's gateways read them),
+ * or in `namespace` (a Gateway API certificateRef, already checked against ReferenceGrants); undefined: none.
+ */
+export type CredentialLookup = (name: string, namespace?: string) => CredentialMaterial | undefined;
 
 function secretValue(data: Rec, ...keys: string[]): string | undefined {
   for (const k of keys) {
@@ -71,13 +74,13 @@ function secretValue(data: Rec, ...keys: string[]): string | undefined {
   return undefined;
 }
 
-/** Lookups over the Secrets of one namespace; a `<name>-cacert` Secret supplies the CA when the main one has none. */
+/** Lookups over Secrets, by default in `namespace`; a `<name>-cacert` Secret supplies the CA when the main one has none. */
 export function credentialsIn(secrets: readonly KubeObject[], namespace: string): CredentialLookup {
-  const byName = new Map(secrets.filter((x) => (x.metadata.namespace ?? 'default') === namespace).map((x) => [x.metadata.name, rec((x as unknown as Rec).data)]));
-  return (name) => {
-    const data = byName.get(name);
+  const byKey = new Map(secrets.map((x) => [`${x.metadata.namespace ?? 'default'}/${x.metadata.name}`, rec((x as unknown as Rec).data)]));
+  return (name, ns = namespace) => {
+    const data = byKey.get(`${ns}/${name}`);
     if (!data) return undefined;
-    const caData = byName.get(`${name}-cacert`);
+    const caData = byKey.get(`${ns}/${name}-cacert`);
     const cert = secretValue(data, 'tls.crt', 'cert');
     const key = secretValue(data, 'tls.key', 'key');
     const ca = secretValue(data, 'ca.crt', 'cacert') ?? (caData ? secretValue(caData, 'ca.crt', 'cacert') : undefined);
@@ -135,9 +138,9 @@ export interface ServerMaterial {
 }
 
 /** The PEM material of an Istio Gateway server's tls (SIMPLE or MUTUAL), or the first problem. */
-export function serverMaterial(tls: { readonly mode: string; readonly serverCertificate?: string; readonly privateKey?: string; readonly caCertificates?: string; readonly credentialName?: string }, read: (value: string) => MaterialResult, lookup?: CredentialLookup): ServerMaterial | { readonly problem: FieldProblem } {
+export function serverMaterial(tls: { readonly mode: string; readonly serverCertificate?: string; readonly privateKey?: string; readonly caCertificates?: string; readonly credentialName?: string; readonly credentialNamespace?: string }, read: (value: string) => MaterialResult, lookup?: CredentialLookup): ServerMaterial | { readonly problem: FieldProblem } {
   if (tls.credentialName && !tls.serverCertificate) {
-    const c = lookup?.(tls.credentialName);
+    const c = lookup?.(tls.credentialName, tls.credentialNamespace);
     if (!c) return credentialProblem(tls.credentialName, 'cannot be resolved: no Secret of that name in the gateway\'s namespace');
     if (!c.cert || !c.key) return credentialProblem(tls.credentialName, 'names a Secret without tls.crt and tls.key');
     if (tls.mode === 'MUTUAL' && !c.ca) return credentialProblem(tls.credentialName, 'names a Secret without ca.crt (or a <name>-cacert Secret), needed for MUTUAL');
