@@ -107,7 +107,12 @@ test('a store whose file is replaced while open refuses writes; the timer notice
   t.after(() => store.close());
   store.create(cm('mine'));
   renameSync(join(dir, 'other.db'), path);
-  const err = await noticed;
+  // The store's check timer is unref'd: a ref'd bound keeps this test's event loop alive meanwhile.
+  let bound: NodeJS.Timeout | undefined;
+  const err = await Promise.race([
+    noticed,
+    new Promise<never>((_, reject) => (bound = setTimeout(() => reject(new Error('the check timer never noticed the replaced file')), 10_000))),
+  ]).finally(() => clearTimeout(bound));
   assert.equal(err.problem, 'replaced');
   assert.match(err.message, /was replaced by another file while in use/);
   assert.equal(problemOf(() => store.create(cm('more'))).problem, 'replaced');
