@@ -54,7 +54,7 @@ test('reconcile creates, updates on listener change, is idempotent, and the stor
   const { uid: _uid, ...meta } = seedGateway().metadata;
   store.apply([ns, { ...seedGateway(), metadata: meta }]);
   const r1 = reconcileGatewayDeployments(store, snapshotFromStore(store));
-  assert.deepEqual(r1.created.sort(), ['Deployment/egress-gateway/httpbin-egress-gateway-istio', 'Service/egress-gateway/httpbin-egress-gateway-istio']);
+  assert.deepEqual(r1.created.sort(), ['Deployment/egress-gateway/httpbin-egress-gateway-istio', 'Service/egress-gateway/httpbin-egress-gateway-istio', 'ServiceAccount/egress-gateway/httpbin-egress-gateway-istio']);
   const gw = store.get({ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'egress-gateway', name: 'httpbin-egress-gateway' })!;
   const svc = store.get({ group: '', kind: 'Service', namespace: 'egress-gateway', name: 'httpbin-egress-gateway-istio' })!;
   assert.equal(svc.metadata.ownerReferences![0]!.uid, gw.metadata.uid);
@@ -82,5 +82,5 @@ test('an unmanaged Gateway (Hostname address) gets nothing, and objects made ear
   const gw = store.get({ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'egress-gateway', name: 'httpbin-egress-gateway' })!;
   store.update({ ...gw, spec: { ...(gw.spec as object), addresses: [{ type: 'Hostname', value: 'my-gw.egress-gateway.svc.cluster.local' }] } });
   const r = reconcileGatewayDeployments(store, snapshotFromStore(store));
-  assert.deepEqual(r.deleted.sort(), ['Deployment/egress-gateway/httpbin-egress-gateway-istio', 'Service/egress-gateway/httpbin-egress-gateway-istio']);
+  assert.deepEqual(r.deleted.sort(), ['Deployment/egress-gateway/httpbin-egress-gateway-istio', 'Service/egress-gateway/httpbin-egress-gateway-istio', 'ServiceAccount/egress-gateway/httpbin-egress-gateway-istio']);
 });

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { registerAnalyze } from './analyze.js';
 import { registerApply } from './apply.js';
+import { registerController } from './controller.js';
 import { registerCreate } from './create.js';
 import { registerDelete } from './delete.js';
 import { registerDescribe } from './describe.js';
@@ -32,6 +33,7 @@ export function registerCommands(program: Command): void {
   registerExec(program);
   registerLogs(program);
   registerProxy(program);
+  registerController(program);
   registerProxyConfig(program);
   registerProxyStatus(program);
   registerValidate(program);

@@ -47,7 +47,7 @@ export function isManagedGateway(gw: KubeObject): boolean {
   return isIstioGateway(gw) && !unmanagedAddress(gw);
 }
 
-/** The Deployment and Service the deployer wants for a Gateway. */
+/** The Deployment, Service and ServiceAccount the deployer wants for a Gateway (Istio's `<gateway>-istio` set). */
 export function desiredGatewayObjects(gw: KubeObject): KubeObject[] {
   const ns = gw.metadata.namespace ?? 'default';
   const name = gatewayDeploymentName(gw.metadata.name, ISTIO_GATEWAY_CLASS);
@@ -94,6 +94,8 @@ export function desiredGatewayObjects(gw: KubeObject): KubeObject[] {
         ports,
       },
     },
+    // The pods' identity (spiffe://…/ns/<ns>/sa/<name>-istio), as Istio's deployer makes it.
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, labels, ...annotations, ownerReferences } },
   ];
 }
 
@@ -152,8 +154,10 @@ export function reconcileGatewayDeployments(store: Store, snapshot: MeshSnapshot
     }
   }
   // Objects we made for a Gateway that no longer wants them (class changed, became unmanaged).
-  for (const [group, kind] of [['apps', 'Deployment'], ['', 'Service']] as const) {
-    for (const obj of snapshot.of(group, kind)) {
+  for (const [group, kind] of [['apps', 'Deployment'], ['', 'Service'], ['', 'ServiceAccount']] as const) {
+    // ServiceAccounts are not part of the snapshot (translation never reads them): ask the store.
+    const objects = kind === 'ServiceAccount' ? store.list({ group, kind }).items : snapshot.of(group, kind);
+    for (const obj of objects) {
       const owner = obj.metadata.ownerReferences?.find((o) => o.kind === 'Gateway' && o.apiVersion.startsWith(`${GW_GROUP}/`) && o.controller);
       if (!owner || !obj.metadata.labels?.[GATEWAY_NAME_LABEL]) continue;
       const id = `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`;

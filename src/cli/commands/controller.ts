@@ -1,0 +1,65 @@
+// `outpost controller`: the control plane against a Kubernetes API (kubeconfig or in-cluster),
+// serving config distribution to proxies in pods. client-node loads only here.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { CliError } from '../errors.js';
+
+interface ControllerFlags {
+  kubeconfig?: string;
+  context?: string;
+  distributionAddress?: string;
+  distributionTokenFile?: string;
+}
+
+function parseAddress(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new CliError(`outpost controller: --distribution-address must be HOST:PORT (got ${JSON.stringify(text)})`, 2);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export function registerController(program: Command): void {
+  program
+    .command('controller')
+    .description('Run the control plane against a Kubernetes API (a cluster) instead of the local mesh')
+    .option('--kubeconfig <file>', 'kubeconfig of the cluster (default: in-cluster config, $KUBECONFIG, ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--distribution-address <host:port>', 'where proxies get their config (default 0.0.0.0:15012)')
+    .option('--distribution-token-file <file>', 'bearer token proxies present to distribution (default: a new random one, printed once)')
+    .action(async (o: ControllerFlags) => {
+      const { host, port } = parseAddress(o.distributionAddress ?? '0.0.0.0:15012');
+      let token: string;
+      if (o.distributionTokenFile) {
+        try {
+          token = readFileSync(o.distributionTokenFile, 'utf8').trim();
+        } catch (err) {
+          throw new CliError(`outpost controller: cannot read --distribution-token-file: ${(err as Error).message}`, 1);
+        }
+        if (!token) throw new CliError(`outpost controller: ${o.distributionTokenFile} is empty`, 1);
+      } else token = randomBytes(24).toString('base64url');
+      const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      const { startController } = await import('../../cluster/controller.js');
+      let running: Awaited<ReturnType<typeof startController>>;
+      try {
+        running = await startController({
+          distributionHost: host,
+          distributionPort: port,
+          distributionToken: token,
+          log,
+          ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+          ...(o.context ? { context: o.context } : {}),
+          ...(process.env['OUTPOST_WATCH_TIMEOUT_SECONDS'] ? { watchTimeoutSeconds: Number(process.env['OUTPOST_WATCH_TIMEOUT_SECONDS']) } : {}),
+        });
+      } catch (err) {
+        throw new CliError(`outpost controller: ${(err as Error).message}`, 1);
+      }
+      log(`controller: watching ${running.server}; distribution on ${running.controlPlane.distributionUrl}`);
+      process.stdout.write(`controller ready: distribution ${running.controlPlane.distributionUrl}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await running.stop();
+    });
+}

@@ -1,0 +1,72 @@
+// `outpost controller`: the same control plane as the local mesh (the same translation, status
+// and Gateway API deployer), reading and writing a Kubernetes API through client-node instead of
+// the embedded store. It never opens a store of its own.
+import { KubeConfig } from '@kubernetes/client-node';
+import { ControlPlane } from '../controlplane/control-plane.js';
+import { SNAPSHOT_KINDS } from '../controlplane/snapshot.js';
+import { ClusterStore } from './cluster-store.js';
+
+/** What the controller reads (the snapshot) and writes (status, the deployer's objects, Events). */
+export const CONTROLLER_KINDS: readonly { group: string; kind: string }[] = [
+  ...SNAPSHOT_KINDS,
+  { group: '', kind: 'ServiceAccount' },
+  { group: '', kind: 'Event' },
+];
+
+export interface ControllerOptions {
+  /** A kubeconfig file; absent: in-cluster config when running in a pod, else $KUBECONFIG / ~/.kube/config. */
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  /** Where config distribution listens (default 0.0.0.0, an ephemeral port when 0). */
+  readonly distributionHost?: string;
+  readonly distributionPort?: number;
+  /** The bearer token proxies and `proxy-status` present to distribution. */
+  readonly distributionToken: string;
+  readonly log: (line: string) => void;
+  readonly watchTimeoutSeconds?: number;
+}
+
+export interface RunningController {
+  readonly store: ClusterStore;
+  readonly controlPlane: ControlPlane;
+  readonly server: string;
+  stop(): Promise<void>;
+}
+
+export function loadKubeConfig(file?: string, context?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  if (context) kc.setCurrentContext(context);
+  if (!kc.getCurrentCluster()) throw new Error(file ? `${file}: no current cluster` : 'no kubeconfig found (give --kubeconfig, set KUBECONFIG, or run in a pod)');
+  return kc;
+}
+
+export async function startController(opts: ControllerOptions): Promise<RunningController> {
+  const kc = loadKubeConfig(opts.kubeconfig, opts.context);
+  const store = new ClusterStore({
+    kc,
+    kinds: CONTROLLER_KINDS,
+    log: opts.log,
+    ...(opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),
+  });
+  await store.start();
+  const controlPlane = new ControlPlane({
+    store,
+    host: opts.distributionHost ?? '0.0.0.0',
+    port: opts.distributionPort ?? 0,
+    token: opts.distributionToken,
+    log: opts.log,
+  });
+  await controlPlane.start();
+  return {
+    store,
+    controlPlane,
+    server: kc.getCurrentCluster()!.server,
+    stop: async () => {
+      await controlPlane.stop();
+      store.close();
+      await store.flushWrites();
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// `outpost controller` against a Kubernetes API with no local mesh: outpost's own API server runs
+// alone as the cluster's API server (no cluster can be started here), and the controller talks to
+// it only through client-node, as it would to a real one. The seed's Gateway API YAML goes in with
+// kubectl; the deployer's objects appear; status becomes Programmed once a gateway pod is ready
+// (the test plays kubelet); the controller resumes after a restart and relists after 410 Gone.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startApiServer } from '../../src/apiserver/server.js';
+import { writeKubeconfig } from '../../src/apiserver/kubeconfig.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { KubeObject } from '../../src/api/object.js';
+import { eventually, OUTPOST_BIN } from '../helpers/mesh.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SEED = fileURLToPath(new URL('../fixtures/seed/', import.meta.url));
+const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
+const skip = !existsSync(join(ROOT, 'dist', 'cli', 'main.js')) ? 'outpost is not built (run npx tsc -p tsconfig.json)' : false;
+
+interface Controller {
+  proc: ChildProcess;
+  stderr: () => string;
+  stop(): Promise<void>;
+}
+
+function startController(kubeconfig: string): Promise<Controller> {
+  const proc = spawn(process.execPath, [OUTPOST_BIN, 'controller', '--kubeconfig', kubeconfig, '--distribution-address', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Short server-side watch timeouts, so a compacted position is found within seconds.
+    env: { ...process.env, OUTPOST_WATCH_TIMEOUT_SECONDS: '2' },
+  });
+  let err = '';
+  proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const stop = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('controller ready')) resolve({ proc, stderr: () => err, stop });
+    });
+    proc.once('exit', (code) => reject(new Error(`controller exited (${code}) before it was ready:\n${err}`)));
+  });
+}
+
+function condition(obj: KubeObject | undefined, type: string): { status?: string; reason?: string; message?: string } | undefined {
+  const conds = ((obj?.status as { conditions?: { type: string }[] } | undefined)?.conditions ?? []) as { type: string; status?: string; reason?: string }[];
+  return conds.find((c) => c.type === type);
+}
+
+test('outpost controller programs the seed Gateway API egress against a Kubernetes API, resumes after a restart, relists after 410', { skip, timeout: 180_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-cluster-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // A short event history, so that churn compacts a watcher's position away (410 Gone).
+  const store = openSqliteStore(join(dir, 'store.db'), { historyLimit: 40 });
+  t.after(() => store.close());
+  const token = 'cluster-test-token';
+  const api = await startApiServer({ store, token });
+  t.after(() => api.close());
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeKubeconfig(kubeconfig, { url: api.url, token });
+
+  let controller = await startController(kubeconfig);
+  t.after(() => controller.stop());
+
+  const kubectl = (...args: string[]): Promise<string> =>
+    new Promise((resolve, reject) =>
+      execFile(KUBECTL!, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout))),
+    );
+  const get = (group: string, kind: string, namespace: string | undefined, name: string): KubeObject | undefined => store.get({ group, kind, ...(namespace ? { namespace } : {}), name });
+
+  // The seed's Gateway API egress (§3.3), applied as a user would. Without kubectl, the same objects through the API's client.
+  store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'egress-gateway' } });
+  if (KUBECTL) await kubectl('apply', '-n', 'egress-gateway', '-f', join(SEED, 'egress-gateway-cr.yaml'));
+  else {
+    const { loadYamlFile } = await import('../helpers/yaml-file.js').catch(() => ({ loadYamlFile: undefined }));
+    assert.ok(loadYamlFile, 'kubectl or a YAML loader');
+  }
+
+  // The deployer's objects, owned by the Gateway.
+  const gw = await eventually('the Gateway is stored', async () => get('gateway.networking.k8s.io', 'Gateway', 'egress-gateway', 'httpbin-egress-gateway'));
+  for (const [group, kind] of [['apps', 'Deployment'], ['', 'Service'], ['', 'ServiceAccount']] as const) {
+    const obj = await eventually(`the deployer's ${kind}`, async () => get(group, kind, 'egress-gateway', 'httpbin-egress-gateway-istio'));
+    assert.equal(obj.metadata.ownerReferences?.[0]?.uid, gw.metadata.uid, `${kind} is owned by the Gateway`);
+  }
+  await eventually('Accepted=True, Programmed=False while no gateway pod is ready', async () => {
+    const g = get('gateway.networking.k8s.io', 'Gateway', 'egress-gateway', 'httpbin-egress-gateway');
+    return condition(g, 'Accepted')?.status === 'True' && condition(g, 'Programmed')?.status === 'False' ? true : undefined;
+  });
+
+  // Play kubelet: a ready pod of the gateway's Deployment.
+  const deployment = get('apps', 'Deployment', 'egress-gateway', 'httpbin-egress-gateway-istio')!;
+  const podLabels = (deployment.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+  const pod = store.create({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'httpbin-egress-gateway-istio-abc12', namespace: 'egress-gateway', labels: podLabels },
+    spec: { containers: [{ name: 'istio-proxy', image: 'outpost' }] },
+  });
+  store.updateStatus({ group: '', kind: 'Pod', namespace: 'egress-gateway', name: pod.metadata.name }, {
+    phase: 'Running',
+    podIP: '10.244.0.7',
+    conditions: [{ type: 'Ready', status: 'True' }],
+  });
+  const programmed = await eventually('Programmed=True with the pod ready', async () => {
+    const g = get('gateway.networking.k8s.io', 'Gateway', 'egress-gateway', 'httpbin-egress-gateway');
+    return condition(g, 'Programmed')?.status === 'True' ? g : undefined;
+  });
+  assert.match(condition(programmed, 'Programmed')!.message!, /assigned to service\(s\) httpbin-egress-gateway-istio\.egress-gateway\.svc\.cluster\.local:80/);
+  const route = await eventually('the HTTPRoute to the gateway has an accepted parent', async () => {
+    const r = get('gateway.networking.k8s.io', 'HTTPRoute', 'egress-gateway', 'forward-httpbin-from-egress-gateway');
+    const parents = (r?.status as { parents?: { conditions?: { type: string; status: string }[] }[] } | undefined)?.parents ?? [];
+    return parents.some((p) => p.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True')) ? r : undefined;
+  });
+  assert.ok(route);
+  if (KUBECTL) assert.match(await kubectl('get', 'gateway', '-n', 'egress-gateway'), /httpbin-egress-gateway\s+istio\s+httpbin-egress-gateway-istio\.egress-gateway\.svc\.cluster\.local\s+True/);
+
+  // Restart: what changed while the controller was down is reconciled when it comes back.
+  await controller.stop();
+  store.delete({ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'egress-gateway', name: 'httpbin-egress-gateway' });
+  // Our API server's garbage collection removed the owned objects; the deployer must not bring them back.
+  store.apply([{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'second', namespace: 'egress-gateway' }, spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } }]);
+  controller = await startController(kubeconfig);
+  await eventually('the restarted controller deploys the Gateway created while it was down', async () => get('apps', 'Deployment', 'egress-gateway', 'second-istio'));
+  assert.equal(get('apps', 'Deployment', 'egress-gateway', 'httpbin-egress-gateway-istio'), undefined);
+
+  // 410 Gone: churn in a kind the controller does not watch compacts the history past its watches'
+  // positions; when those watches end (2 s), resuming them fails with 410 and the reflectors list again.
+  const churn = Array.from({ length: 60 }, (_, i) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `churn-${i}`, namespace: 'egress-gateway' }, data: { i: String(i) } }));
+  for (const cm of churn) store.apply([cm]);
+  await eventually('a reflector lists again after 410 Gone', async () => (/410 Gone\); listing again/.test(controller.stderr()) ? true : undefined));
+  // Still live after the relist: a new Gateway is deployed.
+  store.apply([{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'third', namespace: 'egress-gateway' }, spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } }]);
+  await eventually('the controller keeps working after relisting', async () => get('apps', 'Deployment', 'egress-gateway', 'third-istio'));
+  assert.doesNotMatch(controller.stderr(), /\n\s+at /, 'no stack traces in the controller log');
+});
