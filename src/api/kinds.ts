@@ -40,6 +40,7 @@ export const KINDS: readonly KindInfo[] = [
   { group: '', kind: 'Secret', versions: ['v1'], plural: 'secrets', singular: 'secret', shortNames: [], namespaced: true, categories: [], printerColumns: [{ name: 'Type', type: 'string', jsonPath: '.type' }] },
   { group: '', kind: 'ConfigMap', versions: ['v1'], plural: 'configmaps', singular: 'configmap', shortNames: ['cm'], namespaced: true, categories: [], printerColumns: [] },
   { group: '', kind: 'Event', versions: ['v1'], plural: 'events', singular: 'event', shortNames: ['ev'], namespaced: true, categories: [], printerColumns: [] },
+  { group: 'coordination.k8s.io', kind: 'Lease', versions: ['v1'], plural: 'leases', singular: 'lease', shortNames: [], namespaced: true, categories: [], printerColumns: [{ name: 'Holder', type: 'string', jsonPath: '.spec.holderIdentity' }] },
   { group: 'apps', kind: 'Deployment', versions: ['v1'], plural: 'deployments', singular: 'deployment', shortNames: ['deploy'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Ready', type: 'string', jsonPath: '.status.readyReplicas' }] },
   // gateway.networking.k8s.io
   { group: GW_API, kind: 'GatewayClass', versions: ['v1', 'v1beta1'], plural: 'gatewayclasses', singular: 'gatewayclass', shortNames: ['gc'], namespaced: false, categories: GW_CATS,

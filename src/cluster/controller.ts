@@ -5,6 +5,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane } from '../controlplane/control-plane.js';
 import { SNAPSHOT_KINDS } from '../controlplane/snapshot.js';
 import { ClusterStore } from './cluster-store.js';
+import { KubeHttp } from './kube-http.js';
+import { LeaderElector } from './leader-election.js';
 
 /** What the controller reads (the snapshot) and writes (status, the deployer's objects, Events). */
 export const CONTROLLER_KINDS: readonly { group: string; kind: string }[] = [
@@ -24,12 +26,24 @@ export interface ControllerOptions {
   readonly distributionToken: string;
   readonly log: (line: string) => void;
   readonly watchTimeoutSeconds?: number;
+  /** Elect one writer among replicas on a Lease (default on); off: this replica always writes. */
+  readonly leaderElection?: false | LeaderElectionSettings;
+}
+
+export interface LeaderElectionSettings {
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
 }
 
 export interface RunningController {
   readonly store: ClusterStore;
   readonly controlPlane: ControlPlane;
   readonly server: string;
+  readonly elector?: LeaderElector;
   stop(): Promise<void>;
 }
 
@@ -51,20 +65,37 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     ...(opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),
   });
   await store.start();
-  const controlPlane = new ControlPlane({
+  let controlPlane: ControlPlane | undefined;
+  const election = opts.leaderElection;
+  const elector = election
+    ? new LeaderElector({
+        http: new KubeHttp(kc),
+        ...election,
+        // A new leader reconciles at once: what changed while nobody led gets its status.
+        onStartedLeading: () => controlPlane?.resync(),
+        onStoppedLeading: () => undefined,
+        log: opts.log,
+      })
+    : undefined;
+  controlPlane = new ControlPlane({
     store,
     host: opts.distributionHost ?? '0.0.0.0',
     port: opts.distributionPort ?? 0,
     token: opts.distributionToken,
     log: opts.log,
+    ...(elector ? { leading: () => elector.isLeader() } : {}),
   });
   await controlPlane.start();
+  elector?.start();
+  const cp = controlPlane;
   return {
     store,
-    controlPlane,
+    controlPlane: cp,
     server: kc.getCurrentCluster()!.server,
+    ...(elector ? { elector } : {}),
     stop: async () => {
-      await controlPlane.stop();
+      await elector?.stop();
+      await cp.stop();
       store.close();
       await store.flushWrites();
     },

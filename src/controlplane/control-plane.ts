@@ -26,6 +26,11 @@ export interface ControlPlaneOptions {
   readonly distributionTls?: DistributionTls;
   /** Reads TLS files named in resources (default: the local file system). */
   readonly readPem?: PemReader;
+  /**
+   * Whether this replica writes (status, the deployer's objects, Events): with several controllers,
+   * only the elected leader does; every replica serves distribution. Default: always.
+   */
+  readonly leading?: () => boolean;
 }
 
 export class ControlPlane {
@@ -84,6 +89,11 @@ export class ControlPlane {
   /** The control plane's own certificate was rotated. */
   setDistributionCertificate(cert: string, key: string): void {
     this.server.setServerCertificate(cert, key);
+  }
+
+  /** Reconcile soon (e.g. this replica just became the leader and may now write). */
+  resync(): void {
+    this.schedule();
   }
 
   proxyStatus(): ProxyStatusRow[] {
@@ -161,6 +171,10 @@ export class ControlPlane {
     const store = this.opts.store;
     let snapshot = snapshotFromStore(store);
     const log = this.opts.log;
+    if (this.opts.leading && !this.opts.leading()) {
+      this.snapshot = snapshot;
+      return;
+    }
     const deployed = reconcileGatewayDeployments(store, snapshot, log);
     for (const id of deployed.created) log?.(`deployer: created ${id}`);
     for (const id of deployed.updated) log?.(`deployer: updated ${id}`);

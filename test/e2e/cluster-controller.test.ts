@@ -27,8 +27,11 @@ interface Controller {
   stop(): Promise<void>;
 }
 
+// Short leases, so a takeover happens within seconds.
+const LEASE_FLAGS = ['--leader-elect-lease-duration', '3s', '--leader-elect-renew-deadline', '2s', '--leader-elect-retry-period', '300ms'];
+
 function startController(kubeconfig: string): Promise<Controller> {
-  const proc = spawn(process.execPath, [OUTPOST_BIN, 'controller', '--kubeconfig', kubeconfig, '--distribution-address', '127.0.0.1:0'], {
+  const proc = spawn(process.execPath, [OUTPOST_BIN, 'controller', '--kubeconfig', kubeconfig, '--distribution-address', '127.0.0.1:0', ...LEASE_FLAGS], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // Short server-side watch timeouts, so a compacted position is found within seconds.
     env: { ...process.env, OUTPOST_WATCH_TIMEOUT_SECONDS: '2' },
@@ -67,6 +70,8 @@ test('outpost controller programs the seed Gateway API egress against a Kubernet
   t.after(() => api.close());
   const kubeconfig = join(dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, { url: api.url, token });
+  // The controller's own namespace, where its Lease lives.
+  store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
 
   let controller = await startController(kubeconfig);
   t.after(() => controller.stop());
@@ -141,4 +146,48 @@ test('outpost controller programs the seed Gateway API egress against a Kubernet
   store.apply([{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'third', namespace: 'egress-gateway' }, spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } }]);
   await eventually('the controller keeps working after relisting', async () => get('apps', 'Deployment', 'egress-gateway', 'third-istio'));
   assert.doesNotMatch(controller.stderr(), /\n\s+at /, 'no stack traces in the controller log');
+});
+
+test('two controllers: one leads and writes; when it goes, the other takes over', { skip, timeout: 180_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-cluster-le-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = openSqliteStore(join(dir, 'store.db'));
+  t.after(() => store.close());
+  const token = 'cluster-test-token';
+  const api = await startApiServer({ store, token });
+  t.after(() => api.close());
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeKubeconfig(kubeconfig, { url: api.url, token });
+  store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
+  store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'egress-gateway' } });
+
+  const a = await startController(kubeconfig);
+  t.after(() => a.stop());
+  const b = await startController(kubeconfig);
+  t.after(() => b.stop());
+  const holder = (): string | undefined => (store.get({ group: 'coordination.k8s.io', kind: 'Lease', namespace: 'istio-system', name: 'outpost-controller' })?.spec as { holderIdentity?: string } | undefined)?.holderIdentity || undefined;
+  const leaderLine = /leader election: (\S+) became the leader/;
+  const first = await eventually('one controller leads', async () => holder());
+  // The Lease is written before the winner logs it.
+  await eventually('the leader says so', async () => (leaderLine.test(a.stderr()) || leaderLine.test(b.stderr()) ? true : undefined));
+  const [leader, follower] = leaderLine.exec(a.stderr())?.[1] === first ? [a, b] : [b, a];
+  assert.equal(leaderLine.exec(leader.stderr())?.[1], first, 'the Lease names the controller that says it leads');
+  assert.doesNotMatch(follower.stderr(), leaderLine, 'only one leads');
+
+  const gateway = (name: string) => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name, namespace: 'egress-gateway' }, spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } });
+  store.apply([gateway('one')]);
+  await eventually('the leader deploys', async () => store.get({ group: 'apps', kind: 'Deployment', namespace: 'egress-gateway', name: 'one-istio' }));
+  assert.doesNotMatch(follower.stderr(), /deployer: created/, 'the follower writes nothing');
+
+  // The leader goes (it gives the Lease up as it stops); the follower takes over and writes.
+  await leader.stop();
+  const second = await eventually('the other controller takes over', async () => {
+    const h = holder();
+    return h && h !== first ? h : undefined;
+  });
+  await eventually('the new leader says so', async () => (leaderLine.exec(follower.stderr())?.[1] === second ? true : undefined));
+  store.apply([gateway('two')]);
+  await eventually('the new leader deploys', async () => store.get({ group: 'apps', kind: 'Deployment', namespace: 'egress-gateway', name: 'two-istio' }));
+  const lease = store.get({ group: 'coordination.k8s.io', kind: 'Lease', namespace: 'istio-system', name: 'outpost-controller' })!;
+  assert.ok(((lease.spec as { leaseTransitions?: number }).leaseTransitions ?? 0) >= 0);
 });

@@ -3,13 +3,26 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { hostname } from 'node:os';
+import { durationMs } from '../../controlplane/hosts.js';
 import { CliError } from '../errors.js';
+
+function flagDuration(flag: string, text: string): number {
+  const ms = durationMs(text);
+  if (ms === undefined || ms <= 0) throw new CliError(`outpost controller: ${flag} must be a duration such as 15s or 1m (got ${JSON.stringify(text)})`, 2);
+  return ms;
+}
 
 interface ControllerFlags {
   kubeconfig?: string;
   context?: string;
   distributionAddress?: string;
   distributionTokenFile?: string;
+  leaderElect?: boolean;
+  leaderElectNamespace?: string;
+  leaderElectLeaseDuration?: string;
+  leaderElectRenewDeadline?: string;
+  leaderElectRetryPeriod?: string;
 }
 
 function parseAddress(text: string): { host: string; port: number } {
@@ -27,7 +40,27 @@ export function registerController(program: Command): void {
     .option('--context <name>', 'kubeconfig context')
     .option('--distribution-address <host:port>', 'where proxies get their config (default 0.0.0.0:15012)')
     .option('--distribution-token-file <file>', 'bearer token proxies present to distribution (default: a new random one, printed once)')
+    .option('--no-leader-elect', 'do not elect a leader: this replica always writes status and the deployer\'s objects')
+    .option('--leader-elect-namespace <ns>', 'namespace of the coordination.k8s.io Lease (default istio-system)')
+    .option('--leader-elect-lease-duration <d>', 'how long a Lease holds without renewal (default 15s)')
+    .option('--leader-elect-renew-deadline <d>', 'how long a leader tries to renew before it steps down (default 10s)')
+    .option('--leader-elect-retry-period <d>', 'how often candidates try and the leader renews (default 2s)')
     .action(async (o: ControllerFlags) => {
+      const leaderElection =
+        o.leaderElect === false
+          ? (false as const)
+          : {
+              namespace: o.leaderElectNamespace ?? 'istio-system',
+              name: 'outpost-controller',
+              // As client-go: the pod's name (HOSTNAME in a pod) and a random part, unique per process.
+              identity: `${process.env['POD_NAME'] ?? hostname()}_${randomBytes(4).toString('hex')}`,
+              leaseDurationMs: flagDuration('--leader-elect-lease-duration', o.leaderElectLeaseDuration ?? '15s'),
+              renewDeadlineMs: flagDuration('--leader-elect-renew-deadline', o.leaderElectRenewDeadline ?? '10s'),
+              retryPeriodMs: flagDuration('--leader-elect-retry-period', o.leaderElectRetryPeriod ?? '2s'),
+            };
+      if (leaderElection && !(leaderElection.retryPeriodMs < leaderElection.renewDeadlineMs && leaderElection.renewDeadlineMs < leaderElection.leaseDurationMs)) {
+        throw new CliError('outpost controller: the retry period must be shorter than the renew deadline, and that shorter than the lease duration', 2);
+      }
       const { host, port } = parseAddress(o.distributionAddress ?? '0.0.0.0:15012');
       let token: string;
       if (o.distributionTokenFile) {
@@ -47,6 +80,7 @@ export function registerController(program: Command): void {
           distributionPort: port,
           distributionToken: token,
           log,
+          leaderElection,
           ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
           ...(o.context ? { context: o.context } : {}),
           ...(process.env['OUTPOST_WATCH_TIMEOUT_SECONDS'] ? { watchTimeoutSeconds: Number(process.env['OUTPOST_WATCH_TIMEOUT_SECONDS']) } : {}),
