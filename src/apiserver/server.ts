@@ -27,6 +27,7 @@ import { ResourceHandler, type LogsFor, type ResourceRequest } from './resources
 import { makeServingCert, type ServingCert } from './serving-cert.js';
 import { rememberServingCert } from './kubeconfig.js';
 import { HttpError, notFound, toHttpError } from './status.js';
+import { ServiceAccountTokens } from './service-account-tokens.js';
 
 export const BATCH_APPLY_PATH = '/apis/outpost.dev/v1alpha1/apply';
 /** The Kubernetes version outpost's API reports (/version); kubectl 1.32 is within skew. */
@@ -103,6 +104,7 @@ function resourceRequest(segments: string[]): ResourceRequest | 'discovery' | un
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const admission = new Admission(opts.validate ?? validateObject, opts.defaults ?? ((o) => applySchemaDefaults(o)));
   const resources = new ResourceHandler(opts.store, admission, opts.logsFor);
+  const tokens = new ServiceAccountTokens(opts.store);
   const host = opts.host ?? '127.0.0.1';
   let serverAddress = '';
 
@@ -143,6 +145,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }
     }
     const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
+    if (method === 'POST') {
+      // TokenRequest and TokenReview: virtual resources, nothing stored.
+      if (segments.length === 7 && segments[0] === 'api' && segments[1] === 'v1' && segments[2] === 'namespaces' && segments[4] === 'serviceaccounts' && segments[6] === 'token') {
+        return sendJson(res, 201, tokens.request(segments[3]!, segments[5]!, parseJsonBody(await readBody(req))));
+      }
+      if (path === '/apis/authentication.k8s.io/v1/tokenreviews') return sendJson(res, 201, tokens.review(parseJsonBody(await readBody(req))));
+    }
     if (segments[0] === 'apis' && segments.length === 2 && method === 'GET') {
       const doc = apiGroupDoc(segments[1]!);
       if (doc) return sendJson(res, 200, doc);

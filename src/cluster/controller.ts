@@ -7,6 +7,7 @@ import { SNAPSHOT_KINDS } from '../controlplane/snapshot.js';
 import { ClusterStore } from './cluster-store.js';
 import { KubeHttp } from './kube-http.js';
 import { LeaderElector } from './leader-election.js';
+import { proxyTokenAuth } from './proxy-auth.js';
 
 /** What the controller reads (the snapshot) and writes (status, the deployer's objects, Events). */
 export const CONTROLLER_KINDS: readonly { group: string; kind: string }[] = [
@@ -83,6 +84,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     port: opts.distributionPort ?? 0,
     token: opts.distributionToken,
     log: opts.log,
+    tokenAuth: proxyTokenAuth(new KubeHttp(kc), store),
     ...(elector ? { leading: () => elector.isLeader() } : {}),
   });
   await controlPlane.start();

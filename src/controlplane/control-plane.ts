@@ -3,7 +3,7 @@ import type { ProxyConfig, ProxyIdentity } from '../proxyconfig/types.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import { groupOf } from '../api/object.js';
 import { reconcileGatewayDeployments } from './deployer/index.js';
-import { DistributionServer, type DistributionTls } from './distribution/server.js';
+import { DistributionServer, type DistributionTls, type DistributionTokenAuth } from './distribution/server.js';
 import type { ProxyStatusRow } from './distribution/protocol.js';
 import { isSnapshotKind, snapshotFromStore, type MeshSnapshot } from './snapshot.js';
 import { reconcileStatus } from './status/index.js';
@@ -31,6 +31,8 @@ export interface ControlPlaneOptions {
    * only the elected leader does; every replica serves distribution. Default: always.
    */
   readonly leading?: () => boolean;
+  /** On a cluster: proxies authenticate to distribution with their service-account tokens. */
+  readonly tokenAuth?: DistributionTokenAuth;
 }
 
 export class ControlPlane {
@@ -55,6 +57,7 @@ export class ControlPlane {
       configFor: (identity) => this.configFor(identity),
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.distributionTls ? { tls: opts.distributionTls } : {}),
+      ...(opts.tokenAuth ? { tokenAuth: opts.tokenAuth } : {}),
     });
   }
 

@@ -10,6 +10,8 @@ export interface ProxyProcessArgs {
   /** A static ProxyConfig file. */
   readonly configFile?: string;
   readonly bootstrapFile?: string;
+  /** A bootstrap built in memory (a pod's environment). */
+  readonly bootstrap?: ProxyBootstrap;
   /** `IP:PORT` of the admin endpoint. */
   readonly admin?: string;
   readonly dnsServer?: string;
@@ -50,7 +52,7 @@ function readAdminToken(file: string): string {
 
 /** Runs until a termination signal; resolves to the exit code. */
 export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
-  let boot: ProxyBootstrap | undefined;
+  let boot: ProxyBootstrap | undefined = args.bootstrap;
   if (args.bootstrapFile !== undefined) {
     try {
       boot = readBootstrap(args.bootstrapFile);
@@ -102,6 +104,7 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
     const client = new ConfigClient({
       url: boot.controlPlane.url,
       ...(boot.controlPlane.token !== undefined ? { token: boot.controlPlane.token } : {}),
+      ...(boot.controlPlane.tokenFile !== undefined ? { tokenFile: boot.controlPlane.tokenFile } : {}),
       ...(boot.identityDir !== undefined && boot.controlPlane.url.startsWith('https:') ? { identityDir: boot.identityDir } : {}),
       identity: boot.identity,
       onConfig: (cfg) => proxy.apply(cfg),

@@ -15,6 +15,11 @@ import { writeKubeconfig } from '../../src/apiserver/kubeconfig.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { KubeObject } from '../../src/api/object.js';
 import { eventually, OUTPOST_BIN } from '../helpers/mesh.js';
+import { HTTPBIN_HOST, startExternalServices } from '../helpers/external.js';
+import { randomInt } from 'node:crypto';
+import http2 from 'node:http2';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { DISCOVERY_PATH, NDJSON } from '../../src/controlplane/distribution/protocol.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SEED = fileURLToPath(new URL('../fixtures/seed/', import.meta.url));
@@ -190,4 +195,112 @@ test('two controllers: one leads and writes; when it goes, the other takes over'
   await eventually('the new leader deploys', async () => store.get({ group: 'apps', kind: 'Deployment', namespace: 'egress-gateway', name: 'two-istio' }));
   const lease = store.get({ group: 'coordination.k8s.io', kind: 'Lease', namespace: 'istio-system', name: 'outpost-controller' })!;
   assert.ok(((lease.spec as { leaseTransitions?: number }).leaseTransitions ?? 0) >= 0);
+});
+
+/** A proxy process started as the pod's container would be: env from the downward API, a projected token, the labels file. */
+function startPodProxy(role: 'router' | 'sidecar', env: Record<string, string>, hostsFile: string): { proc: ChildProcess; out: () => string; err: () => string; stop(): Promise<void> } {
+  const proc = spawn(process.execPath, [OUTPOST_BIN, 'proxy', role, '--hosts-file', hostsFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '', ...env } });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  return {
+    proc,
+    out: () => out,
+    err: () => err,
+    stop: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+test('proxies started as the controller\'s pods would be get their own config with their service-account tokens and carry the seed\'s traffic', { skip, timeout: 180_000 }, async (t) => {
+  const ext = await startExternalServices();
+  t.after(() => ext.close());
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-cluster-px-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = openSqliteStore(join(dir, 'store.db'));
+  t.after(() => store.close());
+  const token = 'cluster-test-token';
+  const api = await startApiServer({ store, token });
+  t.after(() => api.close());
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeKubeconfig(kubeconfig, { url: api.url, token });
+  for (const name of ['istio-system', 'egress-gateway', 'curl']) store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(name === 'curl' ? { labels: { 'istio-injection': 'enabled' } } : {}) } });
+  store.apply([{ apiVersion: 'sailoperator.io/v1', kind: 'Istio', metadata: { name: 'default' }, spec: { namespace: 'istio-system', values: { meshConfig: { accessLogFile: '/dev/stdout' } } } }]);
+  const controller = await startController(kubeconfig);
+  t.after(() => controller.stop());
+  const distributionUrl = await eventually('the distribution URL', async () => /distribution on (\S+)/.exec(controller.stderr())?.[1]);
+
+  const apiPost = async (path: string, body: unknown): Promise<Record<string, any>> => {
+    const res = await fetch(`${api.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json = (await res.json()) as Record<string, any>;
+    assert.ok(res.ok, `POST ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  // Play kubelet: a Running, Ready pod, its projected token (bound to it, audience "outpost") and its labels file.
+  const a = randomInt(2, 250);
+  const makePod = async (ns: string, name: string, sa: string, labels: Record<string, string>, ip: string): Promise<Record<string, string>> => {
+    const pod = store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels }, spec: { serviceAccountName: sa, containers: [{ name: 'istio-proxy', image: 'outpost' }] } });
+    store.updateStatus({ group: '', kind: 'Pod', namespace: ns, name }, { phase: 'Running', podIP: ip, conditions: [{ type: 'Ready', status: 'True' }] });
+    const tr = await apiPost(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['outpost'], expirationSeconds: 3600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name, uid: pod.metadata.uid } } });
+    const tokenFile = join(dir, `${name}.token`);
+    writeFileSync(tokenFile, tr.status.token, { mode: 0o600 });
+    const labelsFile = join(dir, `${name}.labels`);
+    writeFileSync(labelsFile, Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n');
+    return { POD_NAME: name, POD_NAMESPACE: ns, INSTANCE_IP: ip, SERVICE_ACCOUNT: sa, OUTPOST_CONTROLLER_URL: distributionUrl, OUTPOST_TOKEN_FILE: tokenFile, OUTPOST_POD_LABELS_FILE: labelsFile, OUTPOST_ADMIN_PORT: '0' };
+  };
+
+  // The seed's Gateway API egress; the deployer makes the gateway's Deployment and ServiceAccount.
+  store.apply([
+    { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'httpbin-ext', namespace: 'egress-gateway' }, spec: { hosts: [HTTPBIN_HOST], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], location: 'MESH_EXTERNAL', resolution: 'DNS' } },
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'httpbin-egress-gateway', namespace: 'egress-gateway', annotations: { 'networking.istio.io/service-type': 'ClusterIP' } }, spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', hostname: HTTPBIN_HOST, port: 80, protocol: 'HTTP', allowedRoutes: { namespaces: { from: 'Same' } } }] } },
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'direct-httpbin-to-egress-gateway', namespace: 'egress-gateway' }, spec: { parentRefs: [{ kind: 'ServiceEntry', group: 'networking.istio.io', name: 'httpbin-ext' }], rules: [{ backendRefs: [{ name: 'httpbin-egress-gateway-istio', port: 80 }] }] } },
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'forward-httpbin-from-egress-gateway', namespace: 'egress-gateway' }, spec: { parentRefs: [{ name: 'httpbin-egress-gateway' }], hostnames: [HTTPBIN_HOST], rules: [{ backendRefs: [{ kind: 'Hostname', group: 'networking.istio.io', name: HTTPBIN_HOST, port: 80 }] }] } },
+  ]);
+  const deployment = await eventually('the deployer\'s Deployment', async () => store.get({ group: 'apps', kind: 'Deployment', namespace: 'egress-gateway', name: 'httpbin-egress-gateway-istio' }));
+  await eventually('the deployer\'s ServiceAccount', async () => store.get({ group: '', kind: 'ServiceAccount', namespace: 'egress-gateway', name: 'httpbin-egress-gateway-istio' }));
+  const template = (deployment.spec as any).template;
+  assert.deepEqual(template.spec.containers[0].args, ['proxy', 'router'], 'the gateway container runs `outpost proxy router`');
+  const gwIp = `127.91.${a}.2`;
+  const gwEnv = await makePod('egress-gateway', 'httpbin-egress-gateway-istio-6d8b9c7f5d-q7x2k', template.spec.serviceAccountName, template.metadata.labels, gwIp);
+  const gateway = startPodProxy('router', gwEnv, ext.hostsFile);
+  t.after(() => gateway.stop());
+
+  store.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'curl', namespace: 'curl' } });
+  const curlIp = `127.91.${a}.3`;
+  const curlEnv = await makePod('curl', 'curl-5b7d8f9c6d-m4n8p', 'curl', { app: 'curl' }, curlIp);
+  const sidecar = startPodProxy('sidecar', curlEnv, ext.hostsFile);
+  t.after(() => sidecar.stop());
+
+  await eventually('the Gateway is Programmed', async () => (condition(store.get({ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'egress-gateway', name: 'httpbin-egress-gateway' }), 'Programmed')?.status === 'True' ? true : undefined));
+  // The seed's request from the curl pod, through its sidecar and the egress gateway.
+  const body = await eventually('curl through the sidecar and the gateway', async () => {
+    const r = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile('curl', ['-sS', '--max-time', '5', '-x', `http://${curlIp}:15001`, `http://${HTTPBIN_HOST}/get`], (err, stdout) => resolve({ code: err ? 1 : 0, stdout })),
+    );
+    return r.code === 0 && r.stdout.includes('"url"') ? r.stdout : undefined;
+  });
+  assert.equal(JSON.parse(body).url, `http://${HTTPBIN_HOST}/get`);
+  const line = await eventually('the gateway logs the request', async () => gateway.out().split('\n').find((l) => l.includes('outbound|80||httpbin.org')));
+  assert.match(line, /"GET \/get HTTP\/2" 200 /, 'sidecar → gateway is HTTP/2, as the seed shows');
+
+  // A proxy may subscribe only as its own pod: the curl pod's token claiming the gateway is refused.
+  const session = http2.connect(distributionUrl);
+  t.after(() => session.close());
+  const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': DISCOVERY_PATH, 'content-type': NDJSON, authorization: `Bearer ${readFileSync(curlEnv.OUTPOST_TOKEN_FILE!, 'utf8')}` });
+    let status = 0;
+    let text = '';
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('data', (c: Buffer) => (text += c.toString()));
+    stream.on('end', () => resolve({ status, body: text }));
+    stream.on('error', reject);
+    stream.end(JSON.stringify({ type: 'subscribe', identity: { id: gwEnv.POD_NAME + '.egress-gateway', role: 'router', namespace: 'egress-gateway', workload: 'httpbin-egress-gateway-istio', labels: template.metadata.labels } }) + '\n');
+  });
+  assert.equal(refused.status, 403, refused.body);
+  assert.match(refused.body, /namespace curl, not egress-gateway/);
 });

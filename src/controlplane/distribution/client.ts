@@ -1,4 +1,5 @@
 // ConfigClient: a proxy's side of distribution — subscribe, apply, ACK/NACK, reconnect with jittered backoff, keep the last good config.
+import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import type { ProxyConfig, ProxyIdentity } from '../../proxyconfig/types.js';
 import { Backoff } from './backoff.js';
@@ -8,6 +9,8 @@ import { DISCOVERY_PATH, LineDecoder, NDJSON, encode, type ClientMessage, type S
 export interface ConfigClientOptions {
   readonly url: string;
   readonly token?: string;
+  /** A file holding the bearer token, read at every connect (a pod's projected token rotates). */
+  readonly tokenFile?: string;
   /** Mutual TLS (an https url): the proxy's identity dir (cert-chain.pem, key.pem, root-cert.pem). */
   readonly identityDir?: string;
   readonly identity: ProxyIdentity;
@@ -21,6 +24,15 @@ export interface ConfigClientOptions {
   /** Default 5000. */
   readonly maxBackoffMs?: number;
   readonly log?: (line: string) => void;
+}
+
+function readTokenFile(file: string, log?: (line: string) => void): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch (err) {
+    log?.(`distribution: cannot read token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return undefined;
+  }
 }
 
 export class ConfigClient {
@@ -140,7 +152,8 @@ export class ConfigClient {
       session.once('close', () => clearInterval(pinger));
     }
     const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': DISCOVERY_PATH, 'content-type': NDJSON };
-    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    const token = this.opts.tokenFile ? readTokenFile(this.opts.tokenFile, this.opts.log) : this.opts.token;
+    if (token) headers.authorization = `Bearer ${token}`;
     const stream = session.request(headers, { endStream: false });
     this.stream = stream;
     stream.on('error', () => lost());

@@ -17,6 +17,26 @@ export interface DistributionServerOptions {
   readonly configFor: (identity: ProxyIdentity) => ProxyConfig;
   readonly log?: (line: string) => void;
   readonly tls?: DistributionTls;
+  /**
+   * On a cluster: a bearer token other than the admin token is a proxy's service-account token,
+   * checked here (TokenReview, as istiod does); then `authorizeToken` decides who it may subscribe as.
+   */
+  readonly tokenAuth?: DistributionTokenAuth;
+}
+
+/** Who a service-account token belongs to. */
+export interface TokenPrincipal {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** The pod the token is bound to, when it is. */
+  readonly podName?: string;
+}
+
+export interface DistributionTokenAuth {
+  /** undefined: not a valid token. */
+  readonly authenticate: (token: string) => Promise<TokenPrincipal | undefined>;
+  /** undefined: allowed; else why not (sent back with a 403). */
+  readonly authorize: (principal: TokenPrincipal, identity: ProxyIdentity) => string | undefined;
 }
 
 /** The server's own certificate, the mesh's trust bundle, and who a client certificate may subscribe as. */
@@ -135,9 +155,38 @@ export class DistributionServer {
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', () => undefined);
     const path = headers[':path'] ?? '';
-    const auth = headers.authorization;
+    const auth = typeof headers.authorization === 'string' ? headers.authorization : undefined;
+    const tokenAuth = this.opts.tokenAuth;
+    if (tokenAuth && path === DISCOVERY_PATH && auth?.startsWith('Bearer ') && !tokenMatches(auth, this.opts.token)) {
+      // A proxy's own token: the stream waits (paused) while the API says whose it is.
+      tokenAuth.authenticate(auth.slice(7)).then(
+        (principal) => {
+          if (stream.destroyed) return;
+          if (!principal) {
+            stream.respond({ ':status': 401, 'content-type': 'application/json' });
+            stream.end(JSON.stringify({ error: 'the token was not accepted' }));
+            return;
+          }
+          this.serveDiscovery(stream, headers, (identity) => tokenAuth.authorize(principal, identity));
+        },
+        (err: unknown) => {
+          this.opts.log?.(`distribution: token review failed: ${(err as Error).message}`);
+          if (!stream.destroyed) {
+            stream.respond({ ':status': 503, 'content-type': 'application/json' });
+            stream.end(JSON.stringify({ error: 'cannot check the token now' }));
+          }
+        },
+      );
+      return;
+    }
+    if (tokenAuth && path === DISCOVERY_PATH) {
+      // On a cluster the admin token opens only proxy-status: each proxy subscribes with its own token.
+      stream.respond({ ':status': 403, 'content-type': 'application/json' });
+      stream.end(JSON.stringify({ error: "subscribe with the proxy's own service-account token" }));
+      return;
+    }
     const byCertificate = this.opts.tls !== undefined && path === DISCOVERY_PATH;
-    if (!byCertificate && !tokenMatches(typeof auth === 'string' ? auth : undefined, this.opts.token)) {
+    if (!byCertificate && !tokenMatches(auth, this.opts.token)) {
       stream.respond({ ':status': 401, 'content-type': 'application/json' });
       stream.end(JSON.stringify({ error: 'missing or wrong bearer token' }));
       return;
@@ -147,6 +196,12 @@ export class DistributionServer {
       stream.end(JSON.stringify(this.status()));
       return;
     }
+    this.serveDiscovery(stream, headers, (identity) => this.refusal(stream, identity));
+  }
+
+  /** The subscription stream: `refusal` says why the client may not subscribe as an identity. */
+  private serveDiscovery(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, refusalOf: (identity: ProxyIdentity) => string | undefined): void {
+    const path = headers[':path'] ?? '';
     if (path !== DISCOVERY_PATH || headers[':method'] !== 'POST') {
       stream.respond({ ':status': 404, 'content-type': 'application/json' });
       stream.end(JSON.stringify({ error: `no such endpoint: ${headers[':method']} ${path}` }));
@@ -165,7 +220,7 @@ export class DistributionServer {
           }
           // Decided before the answer and before touching any subscription: a refused client
           // learns nothing of the config and cannot push the real proxy off its stream.
-          const refusal = this.refusal(stream, msg.identity);
+          const refusal = refusalOf(msg.identity);
           if (refusal !== undefined) {
             refused = true;
             this.opts.log?.(`distribution: refused a subscription as ${msg.identity.id}: ${refusal}`);
