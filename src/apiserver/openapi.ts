@@ -62,6 +62,17 @@ function kindSchema(k: KindInfo, version: string): Schema {
   };
 }
 
+/**
+ * The kind's schema as a CustomResourceDefinition's openAPIV3Schema (structural: no $ref, metadata
+ * left to the API server), so a cluster validates outpost's kinds and `kubectl explain` works there.
+ */
+export function crdSchema(k: KindInfo, version: string): Schema {
+  const full = kindSchema(k, version);
+  const properties = { ...(full.properties as Record<string, Schema>) };
+  properties.metadata = { type: 'object' };
+  return { type: 'object', description: full.description, properties };
+}
+
 function paths(k: KindInfo, version: string): Record<string, unknown> {
   const prefix = k.group ? `/apis/${k.group}/${version}` : `/api/${version}`;
   const collection = k.namespaced ? `${prefix}/namespaces/{namespace}/${k.plural}` : `${prefix}/${k.plural}`;

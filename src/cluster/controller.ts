@@ -3,18 +3,14 @@
 // the embedded store. It never opens a store of its own.
 import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane } from '../controlplane/control-plane.js';
-import { SNAPSHOT_KINDS } from '../controlplane/snapshot.js';
+import { CONTROLLER_KINDS } from './controller-kinds.js';
 import { ClusterStore } from './cluster-store.js';
 import { KubeHttp } from './kube-http.js';
 import { LeaderElector } from './leader-election.js';
 import { proxyTokenAuth } from './proxy-auth.js';
+import type { InjectionSettings } from './injection.js';
+import { startInjectionWebhook, type InjectionWebhook } from './injection-webhook.js';
 
-/** What the controller reads (the snapshot) and writes (status, the deployer's objects, Events). */
-export const CONTROLLER_KINDS: readonly { group: string; kind: string }[] = [
-  ...SNAPSHOT_KINDS,
-  { group: '', kind: 'ServiceAccount' },
-  { group: '', kind: 'Event' },
-];
 
 export interface ControllerOptions {
   /** A kubeconfig file; absent: in-cluster config when running in a pod, else $KUBECONFIG / ~/.kube/config. */
@@ -29,6 +25,8 @@ export interface ControllerOptions {
   readonly watchTimeoutSeconds?: number;
   /** Elect one writer among replicas on a Lease (default on); off: this replica always writes. */
   readonly leaderElection?: false | LeaderElectionSettings;
+  /** The sidecar injection webhook (HTTPS); absent: no webhook. */
+  readonly webhook?: { readonly host: string; readonly port: number; readonly certFile: string; readonly keyFile: string; readonly settings: InjectionSettings };
 }
 
 export interface LeaderElectionSettings {
@@ -45,6 +43,7 @@ export interface RunningController {
   readonly controlPlane: ControlPlane;
   readonly server: string;
   readonly elector?: LeaderElector;
+  readonly webhook?: InjectionWebhook;
   stop(): Promise<void>;
 }
 
@@ -89,13 +88,16 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   });
   await controlPlane.start();
   elector?.start();
+  const webhook = opts.webhook ? await startInjectionWebhook({ ...opts.webhook, store, log: opts.log }) : undefined;
   const cp = controlPlane;
   return {
     store,
     controlPlane: cp,
     server: kc.getCurrentCluster()!.server,
     ...(elector ? { elector } : {}),
+    ...(webhook ? { webhook } : {}),
     stop: async () => {
+      await webhook?.close();
       await elector?.stop();
       await cp.stop();
       store.close();

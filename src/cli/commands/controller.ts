@@ -23,12 +23,16 @@ interface ControllerFlags {
   leaderElectLeaseDuration?: string;
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
+  webhookAddress?: string;
+  webhookCertDir?: string;
+  proxyImage?: string;
+  controllerUrl?: string;
 }
 
-function parseAddress(text: string): { host: string; port: number } {
+function parseAddress(text: string, flag = '--distribution-address'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new CliError(`outpost controller: --distribution-address must be HOST:PORT (got ${JSON.stringify(text)})`, 2);
+  if (!m || port > 65535) throw new CliError(`outpost controller: ${flag} must be HOST:PORT (got ${JSON.stringify(text)})`, 2);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
@@ -45,7 +49,17 @@ export function registerController(program: Command): void {
     .option('--leader-elect-lease-duration <d>', 'how long a Lease holds without renewal (default 15s)')
     .option('--leader-elect-renew-deadline <d>', 'how long a leader tries to renew before it steps down (default 10s)')
     .option('--leader-elect-retry-period <d>', 'how often candidates try and the leader renews (default 2s)')
+    .option('--webhook-address <host:port>', 'serve the sidecar injection webhook (HTTPS) here')
+    .option('--webhook-cert-dir <dir>', 'the webhook\'s tls.crt and tls.key (a mounted kubernetes.io/tls Secret)')
+    .option('--proxy-image <ref>', 'the image injected proxies run')
+    .option('--controller-url <url>', 'distribution as pods reach it (e.g. http://outpost-controller.istio-system.svc:15012)')
     .action(async (o: ControllerFlags) => {
+      let webhook;
+      if (o.webhookAddress) {
+        if (!o.webhookCertDir || !o.proxyImage || !o.controllerUrl) throw new CliError('outpost controller: --webhook-address needs --webhook-cert-dir, --proxy-image and --controller-url', 2);
+        const w = parseAddress(o.webhookAddress, '--webhook-address');
+        webhook = { host: w.host, port: w.port, certFile: `${o.webhookCertDir}/tls.crt`, keyFile: `${o.webhookCertDir}/tls.key`, settings: { image: o.proxyImage, controllerUrl: o.controllerUrl } };
+      }
       const leaderElection =
         o.leaderElect === false
           ? (false as const)
@@ -81,6 +95,7 @@ export function registerController(program: Command): void {
           distributionToken: token,
           log,
           leaderElection,
+          ...(webhook ? { webhook } : {}),
           ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
           ...(o.context ? { context: o.context } : {}),
           ...(process.env['OUTPOST_WATCH_TIMEOUT_SECONDS'] ? { watchTimeoutSeconds: Number(process.env['OUTPOST_WATCH_TIMEOUT_SECONDS']) } : {}),
@@ -88,7 +103,7 @@ export function registerController(program: Command): void {
       } catch (err) {
         throw new CliError(`outpost controller: ${(err as Error).message}`, 1);
       }
-      log(`controller: watching ${running.server}; distribution on ${running.controlPlane.distributionUrl}`);
+      log(`controller: watching ${running.server}; distribution on ${running.controlPlane.distributionUrl}${running.webhook ? `; injection webhook on ${running.webhook.url}` : ''}`);
       process.stdout.write(`controller ready: distribution ${running.controlPlane.distributionUrl}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

@@ -8,6 +8,7 @@ import { registerDelete } from './delete.js';
 import { registerDescribe } from './describe.js';
 import { registerDown } from './down.js';
 import { registerExec } from './exec.js';
+import { registerInstall } from './install.js';
 import { registerGet } from './get.js';
 import { registerKubeconfig } from './kubeconfig.js';
 import { registerLabel } from './label.js';
@@ -34,6 +35,7 @@ export function registerCommands(program: Command): void {
   registerLogs(program);
   registerProxy(program);
   registerController(program);
+  registerInstall(program);
   registerProxyConfig(program);
   registerProxyStatus(program);
   registerValidate(program);
