@@ -2,7 +2,9 @@
 // alone as the cluster's API server (no cluster can be started here), and the controller talks to
 // it only through client-node, as it would to a real one. The seed's Gateway API YAML goes in with
 // kubectl; the deployer's objects appear; status becomes Programmed once a gateway pod is ready
-// (the test plays kubelet); the controller resumes after a restart and relists after 410 Gone.
+// (the test plays kubelet); the controller resumes after a restart and relists after 410 Gone; two
+// controllers elect one leader; pods admitted through the controller's injection webhook and started
+// as the kubelet would (downward API env, projected token) get their config and carry the seed's traffic.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +20,12 @@ import { eventually, OUTPOST_BIN } from '../helpers/mesh.js';
 import { HTTPBIN_HOST, startExternalServices } from '../helpers/external.js';
 import { randomInt } from 'node:crypto';
 import http2 from 'node:http2';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { applyJsonPatch } from '../../src/apiserver/json-patch.js';
+import { makeServingCert } from '../../src/apiserver/serving-cert.js';
 import { DISCOVERY_PATH, NDJSON } from '../../src/controlplane/distribution/protocol.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -35,8 +42,8 @@ interface Controller {
 // Short leases, so a takeover happens within seconds.
 const LEASE_FLAGS = ['--leader-elect-lease-duration', '3s', '--leader-elect-renew-deadline', '2s', '--leader-elect-retry-period', '300ms'];
 
-function startController(kubeconfig: string): Promise<Controller> {
-  const proc = spawn(process.execPath, [OUTPOST_BIN, 'controller', '--kubeconfig', kubeconfig, '--distribution-address', '127.0.0.1:0', ...LEASE_FLAGS], {
+function startController(kubeconfig: string, extra: string[] = []): Promise<Controller> {
+  const proc = spawn(process.execPath, [OUTPOST_BIN, 'controller', '--kubeconfig', kubeconfig, ...(extra.includes('--distribution-address') ? [] : ['--distribution-address', '127.0.0.1:0']), ...LEASE_FLAGS, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // Short server-side watch timeouts, so a compacted position is found within seconds.
     env: { ...process.env, OUTPOST_WATCH_TIMEOUT_SECONDS: '2' },
@@ -231,9 +238,17 @@ test('proxies started as the controller\'s pods would be get their own config wi
   writeKubeconfig(kubeconfig, { url: api.url, token });
   for (const name of ['istio-system', 'egress-gateway', 'curl']) store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(name === 'curl' ? { labels: { 'istio-injection': 'enabled' } } : {}) } });
   store.apply([{ apiVersion: 'sailoperator.io/v1', kind: 'Istio', metadata: { name: 'default' }, spec: { namespace: 'istio-system', values: { meshConfig: { accessLogFile: '/dev/stdout' } } } }]);
-  const controller = await startController(kubeconfig);
+  // The injection webhook's certificate, as `outpost install` makes it (a kubernetes.io/tls Secret mounted in the controller).
+  const certDir = join(dir, 'webhook');
+  mkdirSync(certDir);
+  const webhookCert = makeServingCert(['127.0.0.1']);
+  writeFileSync(join(certDir, 'tls.crt'), webhookCert.certPem);
+  writeFileSync(join(certDir, 'tls.key'), webhookCert.keyPem, { mode: 0o600 });
+  const distributionPort = await freePort();
+  const distributionUrl = `http://127.0.0.1:${distributionPort}`;
+  const controller = await startController(kubeconfig, ['--distribution-address', `127.0.0.1:${distributionPort}`, '--webhook-address', '127.0.0.1:0', '--webhook-cert-dir', certDir, '--proxy-image', 'outpost:test', '--controller-url', distributionUrl]);
   t.after(() => controller.stop());
-  const distributionUrl = await eventually('the distribution URL', async () => /distribution on (\S+)/.exec(controller.stderr())?.[1]);
+  const webhookUrl = await eventually('the webhook URL', async () => /injection webhook on (\S+)/.exec(controller.stderr())?.[1]);
 
   const apiPost = async (path: string, body: unknown): Promise<Record<string, any>> => {
     const res = await fetch(`${api.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -241,17 +256,61 @@ test('proxies started as the controller\'s pods would be get their own config wi
     assert.ok(res.ok, `POST ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  // Play kubelet: a Running, Ready pod, its projected token (bound to it, audience "outpost") and its labels file.
+  /** The API server's call to the mutating webhook (HTTPS, trusting the caBundle). */
+  const admit = (pod: KubeObject): Promise<any> =>
+    new Promise((resolve, reject) => {
+      const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: randomUUID(), kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: pod.metadata.namespace, operation: 'CREATE', object: pod } });
+      const req = httpsRequest(webhookUrl, { method: 'POST', ca: webhookCert.certPem, headers: { 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(JSON.parse(text)));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  // Play API server + kubelet: admit the pod through the webhook, store it Running and Ready, and
+  // start its istio-proxy container as the kubelet would: env from the downward API, the projected
+  // token (TokenRequest, audience from the volume) and the labels file under a host directory.
   const a = randomInt(2, 250);
-  const makePod = async (ns: string, name: string, sa: string, labels: Record<string, string>, ip: string): Promise<Record<string, string>> => {
-    const pod = store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels }, spec: { serviceAccountName: sa, containers: [{ name: 'istio-proxy', image: 'outpost' }] } });
+  const runPod = async (pod: KubeObject, ip: string): Promise<{ env: Record<string, string>; proxy: ReturnType<typeof startPodProxy> }> => {
+    const review = await admit(pod);
+    assert.equal(review.response.allowed, true);
+    assert.equal(review.response.patchType, 'JSONPatch', 'the webhook injects this pod');
+    const admitted = applyJsonPatch(pod, JSON.parse(Buffer.from(review.response.patch, 'base64').toString())) as KubeObject;
+    const ns = admitted.metadata.namespace!;
+    const name = admitted.metadata.name;
+    const stored = store.create(admitted);
     store.updateStatus({ group: '', kind: 'Pod', namespace: ns, name }, { phase: 'Running', podIP: ip, conditions: [{ type: 'Ready', status: 'True' }] });
-    const tr = await apiPost(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['outpost'], expirationSeconds: 3600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name, uid: pod.metadata.uid } } });
-    const tokenFile = join(dir, `${name}.token`);
-    writeFileSync(tokenFile, tr.status.token, { mode: 0o600 });
-    const labelsFile = join(dir, `${name}.labels`);
-    writeFileSync(labelsFile, Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n');
-    return { POD_NAME: name, POD_NAMESPACE: ns, INSTANCE_IP: ip, SERVICE_ACCOUNT: sa, OUTPOST_CONTROLLER_URL: distributionUrl, OUTPOST_TOKEN_FILE: tokenFile, OUTPOST_POD_LABELS_FILE: labelsFile, OUTPOST_ADMIN_PORT: '0' };
+    const spec = admitted.spec as any;
+    const container = spec.containers.find((c: any) => c.name === 'istio-proxy');
+    const podDir = join(dir, name);
+    const mounts = new Map<string, string>();
+    for (const m of container.volumeMounts) {
+      const vol = spec.volumes.find((v: any) => v.name === m.name);
+      const hostDir = join(podDir, m.name);
+      mkdirSync(hostDir, { recursive: true });
+      mounts.set(m.mountPath, hostDir);
+      for (const src of vol.projected?.sources ?? []) {
+        const sat = src.serviceAccountToken;
+        const tr = await apiPost(`/api/v1/namespaces/${ns}/serviceaccounts/${spec.serviceAccountName}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [sat.audience], expirationSeconds: sat.expirationSeconds, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name, uid: stored.metadata.uid } } });
+        writeFileSync(join(hostDir, sat.path), tr.status.token, { mode: 0o600 });
+      }
+      for (const item of vol.downwardAPI?.items ?? []) {
+        const labels = item.fieldRef.fieldPath === 'metadata.labels' ? admitted.metadata.labels ?? {} : admitted.metadata.annotations ?? {};
+        writeFileSync(join(hostDir, item.path), Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n');
+      }
+    }
+    const fields: Record<string, string> = { 'metadata.name': name, 'metadata.namespace': ns, 'status.podIP': ip, 'spec.serviceAccountName': spec.serviceAccountName };
+    const env: Record<string, string> = { OUTPOST_ADMIN_PORT: '0' };
+    for (const e of container.env) {
+      let value: string = e.value ?? fields[e.valueFrom.fieldRef.fieldPath];
+      for (const [mountPath, hostDir] of mounts) if (value.startsWith(`${mountPath}/`)) value = hostDir + value.slice(mountPath.length);
+      env[e.name] = value;
+    }
+    assert.deepEqual(container.args.slice(0, 1), ['proxy']);
+    const proxy = startPodProxy(container.args[1], env, ext.hostsFile);
+    t.after(() => proxy.stop());
+    return { env, proxy };
   };
 
   // The seed's Gateway API egress; the deployer makes the gateway's Deployment and ServiceAccount.
@@ -266,15 +325,11 @@ test('proxies started as the controller\'s pods would be get their own config wi
   const template = (deployment.spec as any).template;
   assert.deepEqual(template.spec.containers[0].args, ['proxy', 'router'], 'the gateway container runs `outpost proxy router`');
   const gwIp = `127.91.${a}.2`;
-  const gwEnv = await makePod('egress-gateway', 'httpbin-egress-gateway-istio-6d8b9c7f5d-q7x2k', template.spec.serviceAccountName, template.metadata.labels, gwIp);
-  const gateway = startPodProxy('router', gwEnv, ext.hostsFile);
-  t.after(() => gateway.stop());
+  const { env: gwEnv, proxy: gateway } = await runPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'httpbin-egress-gateway-istio-6d8b9c7f5d-q7x2k', namespace: 'egress-gateway', labels: template.metadata.labels, annotations: template.metadata.annotations }, spec: template.spec }, gwIp);
 
   store.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'curl', namespace: 'curl' } });
   const curlIp = `127.91.${a}.3`;
-  const curlEnv = await makePod('curl', 'curl-5b7d8f9c6d-m4n8p', 'curl', { app: 'curl' }, curlIp);
-  const sidecar = startPodProxy('sidecar', curlEnv, ext.hostsFile);
-  t.after(() => sidecar.stop());
+  const { env: curlEnv } = await runPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'curl-5b7d8f9c6d-m4n8p', namespace: 'curl', labels: { app: 'curl' } }, spec: { serviceAccountName: 'curl', containers: [{ name: 'curl', image: 'curl', command: ['/bin/sleep', 'infinity'] }] } }, curlIp);
 
   await eventually('the Gateway is Programmed', async () => (condition(store.get({ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'egress-gateway', name: 'httpbin-egress-gateway' }), 'Programmed')?.status === 'True' ? true : undefined));
   // The seed's request from the curl pod, through its sidecar and the egress gateway.
@@ -304,3 +359,14 @@ test('proxies started as the controller\'s pods would be get their own config wi
   assert.equal(refused.status, 403, refused.body);
   assert.match(refused.body, /namespace curl, not egress-gateway/);
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
