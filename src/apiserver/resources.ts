@@ -17,6 +17,9 @@ import { HttpError, badRequest, notFound, toHttpError } from './status.js';
 import { strategicMerge } from './strategic-merge.js';
 import { TABLE_CONTENT_TYPE, toTable, wantsTable } from './table.js';
 
+/** How often a watch that allows bookmarks gets one (the Kubernetes API server sends about one a minute). */
+const BOOKMARK_INTERVAL_MS = Number(process.env['OUTPOST_WATCH_BOOKMARK_INTERVAL_MS'] ?? 60_000);
+
 export type LogSource = string | string[] | AsyncIterable<string | Uint8Array> | NodeJS.ReadableStream;
 export interface LogOptions {
   follow: boolean;
@@ -182,6 +185,14 @@ export class ResourceHandler {
         resolve();
       };
       const timer = timeoutSeconds > 0 ? setTimeout(() => { done(); res.end(); }, timeoutSeconds * 1000) : undefined;
+      // Bookmarks (allowWatchBookmarks): the store's revision, so a watcher of a quiet kind can
+      // resume from a recent position instead of one that history has compacted away.
+      const bookmarks =
+        query.get('allowWatchBookmarks') === 'true' && !asTable
+          ? setInterval(() => res.write(frame({ type: 'BOOKMARK', object: { kind: r.info.kind, apiVersion: apiVersionOf(r.info, r.version), metadata: { resourceVersion: this.store.revision() } } })), BOOKMARK_INTERVAL_MS)
+          : undefined;
+      bookmarks?.unref();
+      res.once('close', () => clearInterval(bookmarks));
       res.once('close', done);
       req.once('close', done);
     });
