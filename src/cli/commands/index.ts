@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerAnalyze } from './analyze.js';
 import { registerApply } from './apply.js';
 import { registerCreate } from './create.js';
+import { registerDashboard } from './dashboard.js';
 import { registerDelete } from './delete.js';
 import { registerDescribe } from './describe.js';
 import { registerDown } from './down.js';
@@ -36,4 +37,5 @@ export function registerCommands(program: Command): void {
   registerProxyStatus(program);
   registerValidate(program);
   registerAnalyze(program);
+  registerDashboard(program);
 }
