@@ -221,7 +221,7 @@ export function buildView(input: ViewInput, previous: RateMemory = new Map()): {
 
   // Proxies, grouped by workload (a gateway's replicas are one node).
   const proxyNode = (p: { namespace: string; workload: string; role: 'sidecar' | 'router' }): string =>
-    addNode({ id: `px:${p.namespace}/${p.workload}`, kind: p.role === 'router' ? 'gateway' : 'sidecar', label: p.role === 'router' ? p.workload : `${p.workload} (sidecar)`, parent: `ns:${p.namespace}` });
+    addNode({ id: `px:${p.namespace}/${p.workload}`, kind: p.role === 'router' ? 'gateway' : 'sidecar', label: p.role === 'router' || p.workload === 'sidecar' ? p.workload : `${p.workload} sidecar`, parent: `ns:${p.namespace}` });
   for (const p of input.proxies) proxyNode(p);
 
   // The Services in front of gateways: sidecars' traffic to them is traffic to that gateway.
