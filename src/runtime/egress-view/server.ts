@@ -11,7 +11,13 @@ import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EgressViewCollector } from './collector.js';
+import type { EgressView } from './view.js';
+
+/** What the server needs of the aggregator (EgressViewCollector). */
+export interface ViewSource {
+  view(): Promise<EgressView>;
+  subscribe(fn: (view: EgressView) => void): () => void;
+}
 
 export const DASHBOARD_PATH = '/dashboard/';
 const COOKIE = 'outpost_dashboard';
@@ -27,7 +33,7 @@ export interface DashboardServerOptions {
   /** 0 or absent: a free port. */
   port?: number;
   token: string;
-  collector: EgressViewCollector;
+  collector: ViewSource;
   /** A proxy's config (secrets redacted), undefined when there is no such proxy. */
   proxyConfig(id: string): Promise<unknown | undefined>;
   log?: (line: string) => void;
