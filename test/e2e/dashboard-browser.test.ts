@@ -143,7 +143,10 @@ test('the egress dashboard in chromium: the seed path, a blocked request, live c
   const pathRow = (from: string, to: string) => page.locator('#paths tbody tr', { has: page.locator(`td:text-is("${from}")`) }).filter({ has: page.locator(`td:text-is("${to}")`) });
   await pathRow('curl/sidecar', 'gw-ns/egressgw').locator('td:nth-child(4)', { hasText: String(REQUESTS) }).waitFor();
   await pathRow('gw-ns/egressgw', DOCS_HOST).locator('td:nth-child(4)', { hasText: String(REQUESTS) }).waitFor();
-  const graphEdges = await page.evaluate(() => (window as unknown as { egressDashboard: { graph(): { cy: { edges(): Array<{ data(k: string): string }> } } } }).egressDashboard.graph().cy.edges().map((e) => `${e.data('source')} -> ${e.data('target')}: ${e.data('label')}`));
+  const graphEdges = await eventually('the graph shows the seed path with its counts', async () => {
+    const edges = await page.evaluate('window.egressDashboard.graph().cy.edges().map((e) => `${e.data("source")} -> ${e.data("target")}: ${e.data("label")}`)') as string[];
+    return edges.some((e) => e.startsWith(`px:gw-ns/egressgw -> host:${DOCS_HOST}: `) && e.includes(`${REQUESTS} req`)) ? edges : undefined;
+  }, 100);
   assert.ok(graphEdges.some((e) => e.startsWith(`px:curl/sidecar -> px:gw-ns/egressgw: `) && e.includes(`${REQUESTS} req`)), graphEdges.join('\n'));
   assert.ok(graphEdges.some((e) => e.startsWith(`px:gw-ns/egressgw -> host:${DOCS_HOST}: `) && e.includes(`${REQUESTS} req`) && /p50 [\d.]+ ms p99 [\d.]+ ms/.test(e)), graphEdges.join('\n'));
   assert.ok(graphEdges.some((e) => e.startsWith('wl:curl/curl -> px:curl/sidecar')), 'the workload sits before its sidecar');

@@ -52,17 +52,20 @@ function assetFiles(): Map<string, { file: string; type: string }> {
   const web = fileURLToPath(new URL('../../../src/runtime/egress-view/web/', import.meta.url));
   const require = createRequire(import.meta.url);
   const cytoscape = join(dirname(require.resolve('cytoscape')), 'cytoscape.min.js');
+  const elk = dirname(require.resolve('elkjs/lib/elk-api.js'));
   return new Map([
     ['app.js', { file: join(web, 'app.js'), type: 'text/javascript; charset=utf-8' }],
     ['graph.js', { file: join(web, 'graph.js'), type: 'text/javascript; charset=utf-8' }],
     ['style.css', { file: join(web, 'style.css'), type: 'text/css; charset=utf-8' }],
     ['vendor/cytoscape.min.js', { file: cytoscape, type: 'text/javascript; charset=utf-8' }],
+    ['vendor/elk-api.js', { file: join(elk, 'elk-api.js'), type: 'text/javascript; charset=utf-8' }],
+    ['vendor/elk-worker.min.js', { file: join(elk, 'elk-worker.min.js'), type: 'text/javascript; charset=utf-8' }],
   ]);
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
-  // Scripts only from here; cytoscape writes its canvas layers' styles inline, hence style-src's 'unsafe-inline'.
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  // Scripts (and the layout's worker) only from here; cytoscape writes its canvas layers' styles inline, hence style-src's 'unsafe-inline'.
+  'Content-Security-Policy': "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'no-referrer',

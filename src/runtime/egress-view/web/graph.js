@@ -1,7 +1,8 @@
-// The traffic graph, drawn by cytoscape.js (vendored from node_modules by the server). Its
-// breadthfirst layout places workloads, sidecars, gateways and hosts in columns, left to right;
-// the layout runs again only when nodes or edges come or go, otherwise labels change in place.
-/* global cytoscape */
+// The traffic graph: drawn by cytoscape.js, laid out by elkjs (ELK's layered algorithm, left to
+// right, namespaces as boxes around their workloads and proxies) in a web worker, so the page
+// stays responsive while a large graph is laid out. Both are vendored from node_modules by the
+// server. The layout runs again only when nodes or edges come or go; otherwise labels change in place.
+/* global cytoscape, ELK */
 'use strict';
 
 window.EgressGraph = (() => {
@@ -62,9 +63,39 @@ window.EgressGraph = (() => {
     return [...nodes, ...edges];
   }
 
+  const elk = new ELK({ workerUrl: 'assets/vendor/elk-worker.min.js' });
+  const NODE_H = 26;
+
+  /** Centre positions for the leaf nodes, from ELK (which gives top-left corners relative to the parent box). */
+  async function elkPositions(elements) {
+    const nodes = elements.filter((e) => e.group === 'nodes');
+    const parents = new Set(nodes.map((n) => n.data.parent).filter(Boolean));
+    const byId = new Map();
+    const root = { id: 'root', children: [], edges: [], layoutOptions: {
+      'elk.algorithm': 'layered', 'elk.direction': 'RIGHT', 'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
+      'elk.layered.spacing.nodeNodeBetweenLayers': '230', 'elk.spacing.nodeNode': '18', 'elk.padding': '[top=28,left=12,bottom=12,right=12]',
+      'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+    } };
+    for (const n of nodes) byId.set(n.data.id, parents.has(n.data.id) ? { id: n.data.id, children: [], layoutOptions: { 'elk.padding': '[top=28,left=12,bottom=12,right=12]' } } : { id: n.data.id, width: n.data.w, height: NODE_H });
+    for (const n of nodes) (n.data.parent && byId.get(n.data.parent) ? byId.get(n.data.parent).children : root.children).push(byId.get(n.data.id));
+    for (const e of elements) if (e.group === 'edges') root.edges.push({ id: e.data.id, sources: [e.data.source], targets: [e.data.target] });
+    const laid = await elk.layout(root);
+    const out = new Map();
+    const walk = (node, ox, oy) => {
+      for (const c of node.children ?? []) {
+        const x = ox + (c.x ?? 0);
+        const y = oy + (c.y ?? 0);
+        if (c.children && c.children.length) walk(c, x, y);
+        else out.set(c.id, { x: x + (c.width ?? 0) / 2, y: y + (c.height ?? 0) / 2 });
+      }
+    };
+    walk(laid, 0, 0);
+    return out;
+  }
+
   function create(container) {
     const style = [
-      { selector: 'node', style: { label: 'data(label)', 'font-size': 11, color: '#1b1b1b', 'text-valign': 'center', 'text-halign': 'center', shape: 'round-rectangle', width: 'data(w)', height: 22, padding: 6, 'border-width': 1.5, 'text-wrap': 'none', 'min-zoomed-font-size': 6 } },
+      { selector: 'node', style: { label: 'data(label)', 'font-size': 11, color: '#1b1b1b', 'text-valign': 'center', 'text-halign': 'center', shape: 'round-rectangle', width: 'data(w)', height: NODE_H - 4, 'border-width': 1.5, 'text-wrap': 'none', 'min-zoomed-font-size': 6 } },
       ...Object.entries(COLORS).map(([kind, [bg, border]]) => ({ selector: `node[kind = "${kind}"]`, style: { 'background-color': bg, 'border-color': border } })),
       { selector: 'node[kind = "namespace"]', style: { 'text-valign': 'top', 'text-halign': 'center', 'font-weight': 'bold', 'border-style': 'dashed', padding: 10 } },
       { selector: 'edge', style: { width: 1.5, 'line-color': '#6b7280', 'target-arrow-color': '#6b7280', 'target-arrow-shape': 'triangle', 'curve-style': 'straight', label: 'data(label)', 'font-size': 9, color: '#1b1b1b', 'text-background-color': '#ffffff', 'text-background-opacity': 0.9, 'text-background-padding': 2, 'min-zoomed-font-size': 7 } },
@@ -73,35 +104,45 @@ window.EgressGraph = (() => {
     ];
     const cy = cytoscape({ container, style, textureOnViewport: true, hideEdgesOnViewport: true, hideLabelsOnViewport: true, motionBlur: false, pixelRatio: 1, minZoom: 0.05, maxZoom: 3 });
     let shape = '';
+    let latest = [];
+    let seq = 0;
 
-    function update(view) {
-      const elements = elementsOf(view);
-      const nextShape = elements.map((e) => e.data.id).sort().join('\n');
-      if (nextShape !== shape) {
-        shape = nextShape;
-        cy.batch(() => {
-          cy.elements().remove();
-          cy.add(elements);
-        });
-        // Roots: where traffic starts (workloads, then proxies nothing points at).
-        const roots = cy.nodes().filter((n) => !n.isParent() && n.incomers('edge').length === 0);
-        cy.layout({
-          name: 'breadthfirst', directed: true, roots, spacingFactor: 1.1, animate: false, avoidOverlap: true,
-          // Columns left to right instead of rows top to bottom.
-          transform: (_node, pos) => ({ x: pos.y * 2.2, y: pos.x * 0.6 }),
-        }).run();
-        cy.fit(undefined, 20);
-        return;
-      }
-      // Only what changed: setting data restyles the element.
+    function apply(elements) {
       cy.batch(() => {
         for (const e of elements) {
           const el = cy.getElementById(e.data.id);
-          if (el.data('label') !== e.data.label || el.data('bad') !== e.data.bad) el.data(e.data);
+          // Only what changed: setting data restyles the element.
+          if (el.nonempty() && (el.data('label') !== e.data.label || el.data('bad') !== e.data.bad)) el.data(e.data);
         }
+      });
+    }
+
+    function update(view) {
+      const elements = elementsOf(view);
+      latest = elements;
+      const nextShape = elements.map((e) => e.data.id).sort().join('\n');
+      if (nextShape === shape) {
+        if (container.dataset.layout === 'done') apply(elements);
+        return;
+      }
+      shape = nextShape;
+      const mine = ++seq;
+      container.dataset.layout = 'running';
+      elkPositions(elements).then((positions) => {
+        if (mine !== seq) return;
+        cy.batch(() => {
+          cy.elements().remove();
+          cy.add(latest);
+          for (const [id, p] of positions) cy.getElementById(id).position(p);
+        });
+        cy.fit(undefined, 20);
+        container.dataset.layout = 'done';
+      }).catch((err) => {
+        container.dataset.layout = 'failed';
+        console.warn(`graph layout failed: ${err && err.message}`);
       });
     }
     return { cy, update };
   }
-  return { create, edgeLabel };
+  return { create, edgeLabel, foldHosts };
 })();
