@@ -178,6 +178,9 @@ export class EgressViewCollector {
 
   #readLogs(workloads: WorkloadInfo[]): void {
     const fresh: RecentRequest[] = [];
+    // Tails of workloads that are gone go with them.
+    const live = new Set(workloads.map((w) => w.logFile));
+    for (const file of this.#tails.keys()) if (!live.has(file)) this.#tails.delete(file);
     for (const w of workloads) {
       let tail = this.#tails.get(w.logFile);
       if (!tail) this.#tails.set(w.logFile, (tail = new LogTail(w.logFile)));
