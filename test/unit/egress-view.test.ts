@@ -1,9 +1,12 @@
 // The egress view's pieces: Prometheus text, histogram quantiles, access-log lines and what counts
 // as a problem, and the view built from proxies' metrics and the store's objects.
 import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { histogramQuantile, parsePrometheus } from '../../src/runtime/egress-view/prometheus.js';
-import { parseAccessLogLine, problemOf } from '../../src/runtime/egress-view/access-log.js';
+import { LogTail, parseAccessLogLine, problemOf } from '../../src/runtime/egress-view/access-log.js';
 import { buildView, type ProxyInput } from '../../src/runtime/egress-view/view.js';
 import type { KubeObject } from '../../src/api/object.js';
 
@@ -92,4 +95,19 @@ test('the view: sidecar → gateway (through its Service) → host, with counts,
   const route = view.objects.find((o) => o.kind === 'HTTPRoute')!;
   assert.deepEqual(route.conditions, [{ scope: 'parent ServiceEntry curl/egress-se', type: 'Accepted', status: 'True', reason: 'Accepted' }]);
   assert.deepEqual(first.view.objects.find((o) => o.kind === 'VirtualService')!.findings, [{ code: 'IST0101', level: 'Error', message: 'x' }]);
+});
+
+test('log tail: only appended whole lines, and from the start again after a rotation', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-tail-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'w.log');
+  const tail = new LogTail(file);
+  assert.deepEqual(tail.read(), [], 'no file yet');
+  writeFileSync(file, 'one\ntwo\nthr');
+  assert.deepEqual(tail.read(), ['one', 'two']);
+  appendFileSync(file, 'ee\nfour\n');
+  assert.deepEqual(tail.read(), ['three', 'four']);
+  assert.deepEqual(tail.read(), []);
+  writeFileSync(file, 'five\n');
+  assert.deepEqual(tail.read(), ['five'], 'a truncated (rotated) file is read from its start');
 });
