@@ -12,6 +12,8 @@ export interface ControlHandlers {
   waitReady(namespace: string | undefined, timeoutMs: number): Promise<unknown>;
   /** Resolves once every proxy has ACKed the config built from the store as it is now. */
   waitSynced(timeoutMs: number): Promise<unknown>;
+  /** The dashboard's address and a one-time login link for it; undefined when the mesh serves none. */
+  dashboardLogin(): { url: string; login: string } | undefined;
   shutdown(): void;
 }
 
@@ -51,6 +53,10 @@ export async function startControlServer(opts: { host: string; port?: number; to
             return send(res, 200, await h.waitReady(q.get('namespace') ?? undefined, timeoutMs));
           case 'GET /v1/wait-synced':
             return send(res, 200, await h.waitSynced(timeoutMs));
+          case 'POST /v1/dashboard-login': {
+            const link = h.dashboardLogin();
+            return link ? send(res, 200, link) : send(res, 404, { error: 'this mesh serves no dashboard (started with --no-dashboard)' });
+          }
           case 'POST /v1/shutdown':
             send(res, 202, { stopping: true });
             h.shutdown();
@@ -85,6 +91,14 @@ export class ControlClient {
     const u = new URL(path, this.url);
     for (const [k, v] of Object.entries(params)) if (v !== undefined) u.searchParams.set(k, String(v));
     const res = await fetch(u, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await res.json()) as T & { error?: string };
+    if (!res.ok) throw new ControlError(res.status, body.error ?? `HTTP ${res.status}`);
+    return body;
+  }
+
+  /** POSTs without a body and reads the JSON answer. */
+  async postJson<T>(path: string, timeoutMs = 5000): Promise<T> {
+    const res = await fetch(new URL(path, this.url), { method: 'POST', headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(timeoutMs) });
     const body = (await res.json()) as T & { error?: string };
     if (!res.ok) throw new ControlError(res.status, body.error ?? `HTTP ${res.status}`);
     return body;

@@ -35,4 +35,5 @@ export const EXAMPLE_NEXT_STEPS = [
   '  outpost logs deployment/curl -n curl -c istio-proxy --tail 1',
   '  outpost proxy-config routes deployment/egressgw -n gw-ns',
   '  outpost get virtualservices -A',
+  '  outpost dashboard                  # the live egress view in a browser',
 ];

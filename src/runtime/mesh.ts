@@ -46,6 +46,8 @@ import { choosePodNetwork, type PodNetworkMode } from './pods/pod-network-mode.j
 import { NodeNetwork, nodeNetworkNames, removeNodeNetwork } from './pods/node-network.js';
 import { ClusterDns } from './pods/cluster-dns.js';
 import { ServiceRouting } from './pods/service-routing.js';
+import { EgressViewCollector } from './egress-view/collector.js';
+import { startDashboardServer } from './egress-view/server.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -63,6 +65,8 @@ export interface MeshOptions {
   ca?: MeshCaOptions;
   /** Pod model: netns (each pod a network namespace on outpost's bridge), loopback, or auto (netns where possible). Default loopback. */
   podNetwork?: PodNetworkMode;
+  /** The egress dashboard's listener port on the mesh's loopback address (0: a free one), how often it collects, or false for none. */
+  dashboard?: { port?: number; intervalMs?: number } | false;
 }
 
 export interface RunningMesh {
@@ -239,12 +243,13 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     if (ep) throw new MeshAlreadyRunningError(ep);
     throw new MeshStartingError(holder);
   }
-  let token: string, addresses: AddressBook, host: string, store: Store, leftovers: ProxyPidRecord[];
+  let token: string, addresses: AddressBook, host: string, loopbackHost: string, store: Store, leftovers: ProxyPidRecord[];
   try {
     leftovers = cleanStaleState(paths, log);
     token = readOrCreateToken(paths);
     addresses = new AddressBook(paths.addresses, subnetFor(paths.dir));
     host = addresses.meshAddress();
+    loopbackHost = host;
     // The API answers 503 from then on; the log says so once, when it happens.
     store = openSqliteStore(paths.store, { onFailure: (e) => log(`store: ${e.message}`) });
   } catch (err) {
@@ -349,6 +354,25 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       return stopping;
     };
 
+    // The dashboard listens on the mesh's loopback address even when pods have their own network:
+    // pods never reach it, and its cookie-based sessions stay out of the Kubernetes API's origin.
+    const dashboard = opts.dashboard === false ? undefined : await startDashboardServer({
+      host: loopbackHost,
+      port: opts.dashboard?.port ?? 0,
+      token,
+      collector: (() => {
+        const c = new EgressViewCollector({ store, workloads: () => workloads.list(), proxyStatus: () => controlPlane.proxyStatus(), log }, { intervalMs: opts.dashboard?.intervalMs });
+        cleanups.push(() => c.stop());
+        return c;
+      })(),
+      proxyConfig: async (id) => {
+        const found = (await proxyConfigOf(controlPlane, workloads.list(), id)) as { config: unknown; dump?: { version?: string } } | undefined;
+        return found && { id, config: found.config, dumpVersion: found.dump?.version };
+      },
+      log,
+    });
+    if (dashboard) cleanups.push(() => dashboard.close());
+
     const control: ControlServer = await startControlServer({
       host,
       token,
@@ -361,6 +385,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
           return { notReady: notReady.filter((w) => ns === undefined || w.namespace === ns) };
         },
         waitSynced: (timeoutMs): Promise<SyncResult> => waitForSync(store, controlPlane, workloads, timeoutMs),
+        dashboardLogin: () => (dashboard ? { url: dashboard.url, login: dashboard.loginLink() } : undefined),
         // Let the 202 reach the caller before the endpoint closes.
         shutdown: () => void setTimeout(() => void stop(), 20),
       },
@@ -368,9 +393,9 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     cleanups.push(() => control.close());
 
     writeKubeconfig(paths.kubeconfig, { url: api.httpsUrl ?? api.url, token, ...(api.caPem ? { caPem: api.caPem } : {}) });
-    const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString(), ...(opts.supervisorPid ? { supervisorPid: opts.supervisorPid } : {}), ...(notes.length ? { notes } : {}) };
+    const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, ...(dashboard ? { dashboardUrl: dashboard.url } : {}), pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString(), ...(opts.supervisorPid ? { supervisorPid: opts.supervisorPid } : {}), ...(notes.length ? { notes } : {}) };
     writeEndpoint(paths, endpoint);
-    log(`mesh up: API ${api.url}, control ${control.url}, state dir ${paths.dir}`);
+    log(`mesh up: API ${api.url}, control ${control.url}${dashboard ? `, dashboard ${dashboard.url}` : ''}, state dir ${paths.dir}`);
     const abandon = (): void => {
       removeEndpoint(paths, process.pid);
       releaseUpLock(paths);

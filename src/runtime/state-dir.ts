@@ -9,6 +9,8 @@ export interface MeshEndpoint {
   token: string;
   /** The mesh's own control endpoint (proxy-status, proxy-config, logs, workloads). */
   controlUrl: string;
+  /** The egress dashboard (`outpost dashboard`), when the mesh serves one. */
+  dashboardUrl?: string;
   /** Process id of the `outpost up` that serves it. */
   pid: number;
   /** The `outpost up` supervising it, which restarts it after a crash. */

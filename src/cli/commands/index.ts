@@ -4,6 +4,7 @@ import { registerAnalyze } from './analyze.js';
 import { registerApply } from './apply.js';
 import { registerController } from './controller.js';
 import { registerCreate } from './create.js';
+import { registerDashboard } from './dashboard.js';
 import { registerDelete } from './delete.js';
 import { registerDescribe } from './describe.js';
 import { registerDown } from './down.js';
@@ -40,4 +41,5 @@ export function registerCommands(program: Command): void {
   registerProxyStatus(program);
   registerValidate(program);
   registerAnalyze(program);
+  registerDashboard(program);
 }
