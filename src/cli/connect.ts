@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { ApiClient } from '../apiserver/client.js';
 import { ControlClient } from '../runtime/control-server.js';
-import { probeRunningMesh } from '../runtime/mesh.js';
+import { probeRunningMesh } from '../runtime/mesh-probe.js';
 import { displayStateDir, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../runtime/state-dir.js';
 import { CliError } from './errors.js';
 

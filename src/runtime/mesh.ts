@@ -30,6 +30,7 @@ import {
   type ProxyPidRecord,
   type StatePaths,
 } from './state-dir.js';
+import { probeRunningMesh } from './mesh-probe.js';
 import { WorkloadManager, type ResolverOptions, type WorkloadInfo } from './workloads.js';
 import { waitForSync, type SyncResult } from './sync.js';
 import { loadExample, startExampleExternals } from './example.js';
@@ -46,6 +47,8 @@ import { choosePodNetwork, type PodNetworkMode } from './pods/pod-network-mode.j
 import { NodeNetwork, nodeNetworkNames, removeNodeNetwork } from './pods/node-network.js';
 import { ClusterDns } from './pods/cluster-dns.js';
 import { ServiceRouting } from './pods/service-routing.js';
+
+export { probeRunningMesh };
 
 export interface MeshOptions {
   stateDir: string;
@@ -91,19 +94,6 @@ export class MeshStartingError extends Error {
   constructor(readonly pid: number) {
     super(`another outpost up (pid ${pid}) holds this state dir`);
     this.name = 'MeshStartingError';
-  }
-}
-
-/** The live endpoint of a mesh on this state dir, if its process is alive and answers. */
-export async function probeRunningMesh(paths: StatePaths): Promise<MeshEndpoint | undefined> {
-  const ep = readEndpoint(paths);
-  if (!ep || !isPidAlive(ep.pid)) return undefined;
-  try {
-    const res = await fetch(`${ep.controlUrl}/v1/health`, { headers: { authorization: `Bearer ${ep.token}` }, signal: AbortSignal.timeout(2000) });
-    await res.body?.cancel();
-    return res.ok ? ep : undefined;
-  } catch {
-    return undefined;
   }
 }
 
