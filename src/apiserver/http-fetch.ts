@@ -25,7 +25,7 @@ export interface HttpResponse {
 }
 
 function failed(err: unknown, signal: AbortSignal | undefined): unknown {
-  if (signal?.aborted) return signal.reason;
+  if (signal?.aborted) return signal.reason as unknown;
   return new TypeError('fetch failed', { cause: err });
 }
 

@@ -98,6 +98,8 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
     cleanups.push(() => { process.off('SIGHUP', onHup); });
   }
   if (boot?.controlPlane !== undefined) {
+    // The distribution client moves beside the contract, to src/proxyconfig/distribution/ (issue 17, item 2).
+    // eslint-disable-next-line outpost/layers
     const { ConfigClient } = await import('../controlplane/distribution/client.js');
     const client = new ConfigClient({
       url: boot.controlPlane.url,

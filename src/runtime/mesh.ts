@@ -389,7 +389,7 @@ async function proxyConfigOf(controlPlane: ControlPlane, workloads: WorkloadInfo
   const w = workloads.find((x) => x.proxyId === id);
   if (!w) return undefined;
   const identity = { id: w.proxyId, role: w.role, namespace: w.namespace, workload: w.workload, labels: w.labels, ip: w.ip };
-  const config = await controlPlane.configFor(identity);
+  const config = controlPlane.configFor(identity);
   let dump: unknown;
   try {
     const res = await adminGet(w.admin, '/config_dump', 3000);

@@ -412,7 +412,7 @@ test('keep-alive: sequential requests share one connection', async (t) => {
 test('a request dispatched from onEnd reuses the connection just released', async (t) => {
   const srv = await httpServer(t, (_req, res) => res.end('ok'));
   const pool = newPool(t, srv.port);
-  const second = await new Promise<Promise<Outcome>>((resolve) => {
+  const second = new Promise<Outcome>((resolve) => {
     pool.dispatch({ method: 'GET', path: '/1', authority: 'a', headers: {} }, null, {
       onConnected() {}, onHead() { return true; }, onData() {}, onError(e) { throw e; },
       onEnd() { resolve(get(pool, { path: '/2' })); },
