@@ -5,6 +5,7 @@ import type { ProxyConfig } from '../proxyconfig/types.js';
 import { Proxy } from './proxy.js';
 import { readBootstrap, type ProxyBootstrap } from './bootstrap.js';
 import { log } from './log.js';
+import { nodeInternalsReport } from './node-internals.js';
 
 export interface ProxyProcessArgs {
   /** A static ProxyConfig file. */
@@ -82,6 +83,8 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   } catch (err) {
     throw new ProxyStartError((err as Error).message);
   }
+  // Which of Node's internals the request path runs on here, and which fallbacks (node-internals.ts).
+  log('info', nodeInternalsReport());
 
   const cleanups: Array<() => Promise<void> | void> = [];
   if (configFile !== undefined) {
