@@ -150,7 +150,7 @@ export function cliTable(results, markdown = false) {
   const rows = cli.rows.map((r) => [
     r.name,
     `${s(r.mean)} ± ${s(r.stddev)}`,
-    r === floor || !floor ? '' : `+${s(r.mean - floor.mean)}`,
+    r === floor || !floor ? '' : `${r.mean >= floor.mean ? '+' : '−'}${s(Math.abs(r.mean - floor.mean))}`,
     s(r.median),
     `${s(r.min)}–${s(r.max)}`,
     s(r.cpu),

@@ -86,10 +86,10 @@ export function tlsParentSocket(socket: object | null | undefined): object | nul
 /** One line for the proxy's start-up log: what runs on this Node, and the fallbacks. */
 export function nodeInternalsReport(): string {
   const tcpReads = STREAM_BINDINGS !== undefined && typeof (STREAM_BINDINGS.TCP.prototype as { readStart?: unknown }).readStart === 'function';
-  return [
-    `node internals (${process.version}):`,
+  const parts = [
     HTTP_COMMON ? 'HTTP/1 parser _http_common ok' : 'HTTP/1 parser _http_common MISSING (the HTTP/1 codec cannot run)',
     STREAM_BINDINGS ? 'direct writes (stream_wrap, tcp_wrap) ok' : 'direct writes unavailable: writes go through socket.write()',
-    tcpReads ? "consume mode (socket._handle) ok" : "consume mode checked per socket; 'data' events where a handle lacks it",
-  ].join(' ');
+    tcpReads ? 'consume mode (socket._handle) ok' : "consume mode checked per socket; 'data' events where a handle lacks it",
+  ];
+  return `node internals (${process.version}): ${parts.join('; ')}`;
 }
