@@ -19,9 +19,15 @@ export default tseslint.config(
       // A late binding read by a closure before its one assignment stays `let`.
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // node:test's test()/describe() return promises the runner awaits itself.
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] },
+      ],
       // `_`-prefixed names are kept on purpose (a destructured field dropped, an interface's parameter).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
       // The house style writes `xs[i]!` on indexed access (ready for noUncheckedIndexedAccess), which
       // this rule calls unnecessary today: ~700 findings, none a bug.
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',

@@ -9,14 +9,23 @@ import { dirname, relative, resolve, sep } from 'node:path';
  */
 export const FORBIDDEN = {
   // The data plane sees only the contract: ProxyConfig (and the distribution client beside it).
-  dataplane: { rooms: ['api', 'analyze', 'store', 'apiserver', 'controlplane', 'runtime', 'cli'], why: 'the data plane imports only src/proxyconfig and itself' },
+  dataplane: {
+    rooms: ['api', 'analyze', 'store', 'apiserver', 'controlplane', 'runtime', 'cli'],
+    why: 'the data plane imports only src/proxyconfig and itself',
+  },
   // The control plane computes config; it does not run processes, serve the API or print.
-  controlplane: { rooms: ['cli', 'runtime', 'apiserver', 'dataplane'], why: 'the control plane does not import the CLI, the runtime, the API server or the data plane' },
+  controlplane: {
+    rooms: ['cli', 'runtime', 'apiserver', 'dataplane'],
+    why: 'the control plane does not import the CLI, the runtime, the API server or the data plane',
+  },
   // Resource kinds know nothing of what consumes them.
   api: { rooms: ['controlplane', 'dataplane', 'runtime', 'cli', 'apiserver', 'store', 'analyze'], why: 'src/api imports no consumer of its kinds' },
   // The contract between control plane and proxies depends on neither side.
   proxyconfig: { rooms: ['controlplane', 'dataplane', 'runtime', 'cli', 'apiserver'], why: 'src/proxyconfig depends on neither side of the contract' },
-  store: { rooms: ['controlplane', 'dataplane', 'runtime', 'cli', 'apiserver', 'analyze'], why: 'the store interprets no specs and serves no one in particular' },
+  store: {
+    rooms: ['controlplane', 'dataplane', 'runtime', 'cli', 'apiserver', 'analyze'],
+    why: 'the store interprets no specs and serves no one in particular',
+  },
   apiserver: { rooms: ['controlplane', 'dataplane', 'runtime', 'cli'], why: 'the API server serves the store, nothing more' },
   analyze: { rooms: ['dataplane', 'runtime', 'cli', 'apiserver'], why: 'the analyzers read resources and mutate nothing' },
   runtime: { rooms: ['cli'], why: 'nothing imports src/cli' },
@@ -48,7 +57,8 @@ const layers = {
       // Tests, bench and scripts (outside src/) may import any room; inside src/, the table decides.
       if (from === undefined) return;
       if (to === 'cli') context.report({ node, messageId: 'cli', data: { source } });
-      else if (FORBIDDEN[from]?.rooms.includes(to)) context.report({ node, messageId: 'forbidden', data: { from: `src/${from}`, to: `src/${to}`, why: FORBIDDEN[from].why, source } });
+      else if (FORBIDDEN[from]?.rooms.includes(to))
+        context.report({ node, messageId: 'forbidden', data: { from: `src/${from}`, to: `src/${to}`, why: FORBIDDEN[from].why, source } });
     };
     return {
       ImportDeclaration: (node) => check(node.source, node.source.value),

@@ -15,13 +15,41 @@ const KINDS = ['unit', 'integration', 'e2e'];
 
 /** File-name prefix → room (a folder of src/, or a whole-system subject for e2e). Longest prefix wins. */
 const ROOMS = {
-  unit: { 'analyze-': 'analyze', 'api-': 'api', 'cli-': 'cli', 'cp-': 'controlplane', 'dp-': 'dataplane', 'proxy-': 'dataplane', 'mesh-': 'runtime', 'pods-': 'runtime', 'store-': 'store', 'naming.': 'proxyconfig' },
+  unit: {
+    'analyze-': 'analyze',
+    'api-': 'api',
+    'cli-': 'cli',
+    'cp-': 'controlplane',
+    'dp-': 'dataplane',
+    'proxy-': 'dataplane',
+    'mesh-': 'runtime',
+    'pods-': 'runtime',
+    'store-': 'store',
+    'naming.': 'proxyconfig',
+  },
   integration: {
-    'apiserver-': 'apiserver', 'ca-': 'controlplane', 'cp-': 'controlplane', 'dp-': 'dataplane', 'gwapi-': 'dataplane', 'h1-': 'dataplane', 'proxy-': 'dataplane', 'socket-writes.': 'dataplane',
-    'log-rotation.': 'runtime', 'mesh-': 'runtime', 'pods-': 'runtime', 'store-': 'store',
+    'apiserver-': 'apiserver',
+    'ca-': 'controlplane',
+    'cp-': 'controlplane',
+    'dp-': 'dataplane',
+    'gwapi-': 'dataplane',
+    'h1-': 'dataplane',
+    'proxy-': 'dataplane',
+    'socket-writes.': 'dataplane',
+    'log-rotation.': 'runtime',
+    'mesh-': 'runtime',
+    'pods-': 'runtime',
+    'store-': 'store',
   },
   e2e: {
-    'cli-': 'cli', 'flows-': 'flows', 'kubectl-': 'apiserver', 'mesh-': 'runtime', 'pods-': 'runtime', 'security-': 'runtime', 'seed-': 'seed', 'store-': 'store',
+    'cli-': 'cli',
+    'flows-': 'flows',
+    'kubectl-': 'apiserver',
+    'mesh-': 'runtime',
+    'pods-': 'runtime',
+    'security-': 'runtime',
+    'seed-': 'seed',
+    'store-': 'store',
   },
 };
 
@@ -29,7 +57,9 @@ const dryRun = process.argv.includes('--dry-run');
 const rel = (p) => relative(ROOT, p).split('\\').join('/');
 
 function roomOf(kind, file) {
-  const prefixes = Object.keys(ROOMS[kind]).filter((p) => file.startsWith(p)).sort((a, b) => b.length - a.length);
+  const prefixes = Object.keys(ROOMS[kind])
+    .filter((p) => file.startsWith(p))
+    .sort((a, b) => b.length - a.length);
   return prefixes.length ? ROOMS[kind][prefixes[0]] : undefined;
 }
 
@@ -111,7 +141,12 @@ for (const [from, to] of moves) {
 }
 
 // ---- 2. repo-relative mentions of the moved files (conformance's list, READMEs)
-const mentions = [...walk(join(ROOT, 'conformance')), ...walk(join(ROOT, 'bench')).filter((f) => !f.includes('/results/')), join(ROOT, 'README.md'), join(ROOT, 'bench', 'README.md')];
+const mentions = [
+  ...walk(join(ROOT, 'conformance')),
+  ...walk(join(ROOT, 'bench')).filter((f) => !f.includes('/results/')),
+  join(ROOT, 'README.md'),
+  join(ROOT, 'bench', 'README.md'),
+];
 for (const file of mentions.filter((f) => existsSync(f))) {
   let text = readFileSync(file, 'utf8');
   const before = text;
@@ -125,5 +160,7 @@ const pkg = readFileSync(pkgFile, 'utf8');
 const globbed = pkg.replace(/test\/(unit|integration|e2e)\/\*\.test\.ts/g, 'test/$1/*/*.test.ts');
 writeFileSync(pkgFile, globbed);
 
-console.log(`moved ${moves.size} files into ${new Set([...moves.values()].map((p) => rel(dirname(p)))).size} room folders; rewrote ${edits.size} files' relative paths`);
+console.log(
+  `moved ${moves.size} files into ${new Set([...moves.values()].map((p) => rel(dirname(p)))).size} room folders; rewrote ${edits.size} files' relative paths`,
+);
 console.log('check: npx tsc -p test/tsconfig.json, then the tests near what moved');

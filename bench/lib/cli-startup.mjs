@@ -18,11 +18,16 @@ export async function measureCliStartup({ runDir, hostsFile, runs, log, machineB
   const stateDir = join(dir, 'state');
   mkdirSync(dir, { recursive: true });
   const upLog = join(dir, 'up.log');
-  const mesh = startProcess('outpost-up (cli)', process.execPath, [OUTPOST_BIN, 'up', '--state-dir', stateDir, '--hosts-file', hostsFile, '--pod-network', 'loopback'], {
-    stdoutFile: upLog,
-    stderrFile: upLog,
-    cwd: dir,
-  });
+  const mesh = startProcess(
+    'outpost-up (cli)',
+    process.execPath,
+    [OUTPOST_BIN, 'up', '--state-dir', stateDir, '--hosts-file', hostsFile, '--pod-network', 'loopback'],
+    {
+      stdoutFile: upLog,
+      stderrFile: upLog,
+      cwd: dir,
+    },
+  );
   try {
     await waitForMesh(stateDir, mesh, upLog);
     const check = await runCommand(process.execPath, [OUTPOST_BIN, 'get', 'pods', '--state-dir', stateDir], { timeoutMs: 30_000 });
@@ -62,7 +67,10 @@ async function waitForMesh(stateDir, proc, upLog) {
     if (Date.now() > deadline) break;
     if (existsSync(join(stateDir, 'api.json'))) {
       const ep = JSON.parse(readFileSync(join(stateDir, 'api.json'), 'utf8'));
-      const ok = await fetch(new URL('/v1/health', ep.controlUrl), { headers: { authorization: `Bearer ${ep.token}` }, signal: AbortSignal.timeout(2000) }).then(
+      const ok = await fetch(new URL('/v1/health', ep.controlUrl), {
+        headers: { authorization: `Bearer ${ep.token}` },
+        signal: AbortSignal.timeout(2000),
+      }).then(
         (res) => (res.body?.cancel(), res.ok),
         () => false,
       );

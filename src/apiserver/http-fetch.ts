@@ -47,7 +47,14 @@ export function httpFetch(url: string | URL, init: HttpInit = {}): Promise<HttpR
         return out;
       };
       const status = res.statusCode ?? 0;
-      resolve({ ok: status >= 200 && status < 300, status, statusText: res.statusMessage ?? '', body: res, text, json: async () => JSON.parse(await text()) as unknown });
+      resolve({
+        ok: status >= 200 && status < 300,
+        status,
+        statusText: res.statusMessage ?? '',
+        body: res,
+        text,
+        json: async () => JSON.parse(await text()) as unknown,
+      });
     });
     req.on('error', (err) => reject(failed(err, signal)));
     req.end(init.body);

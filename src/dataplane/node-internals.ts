@@ -50,7 +50,12 @@ function loadStreamBindings(): StreamBindings | undefined {
     const binding = (name: string) => (process as unknown as { binding(name: string): Record<string, unknown> }).binding(name);
     const sw = binding('stream_wrap');
     const tcp = binding('tcp_wrap');
-    if (typeof sw.WriteWrap !== 'function' || !(sw.streamBaseState instanceof Int32Array) || typeof sw.kLastWriteWasAsync !== 'number' || typeof tcp.TCP !== 'function') {
+    if (
+      typeof sw.WriteWrap !== 'function' ||
+      !(sw.streamBaseState instanceof Int32Array) ||
+      typeof sw.kLastWriteWasAsync !== 'number' ||
+      typeof tcp.TCP !== 'function'
+    ) {
       return undefined;
     }
     return { WriteWrap: sw.WriteWrap, streamBaseState: sw.streamBaseState, kLastWriteWasAsync: sw.kLastWriteWasAsync, TCP: tcp.TCP } as StreamBindings;

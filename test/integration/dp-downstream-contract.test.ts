@@ -37,13 +37,16 @@ async function listen(t: TestContext, server: net.Server | http.Server | http2.H
 
 function h1Request(port: number, opts: { method: string; path: string; headers?: Record<string, string>; body?: string }): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: opts.method, path: opts.path, headers: { host: 'svc.test', ...opts.headers }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method: opts.method, path: opts.path, headers: { host: 'svc.test', ...opts.headers }, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -54,7 +57,10 @@ const WIRES: Wire[] = [
     name: "outpost's HTTP/1 codec",
     protocol: 'HTTP/1.1',
     async serve(t, onRequest) {
-      const h1 = new H1Server({ onRequest, onClientError: () => undefined }, { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 10_000, maxHeaderBytes: 60 * 1024 });
+      const h1 = new H1Server(
+        { onRequest, onClientError: () => undefined },
+        { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 10_000, maxHeaderBytes: 60 * 1024 },
+      );
       const server = net.createServer((socket) => h1.accept(socket));
       t.after(() => h1.destroyAll());
       return listen(t, server);
@@ -88,7 +94,10 @@ const WIRES: Wire[] = [
       return new Promise((resolve, reject) => {
         const session = http2.connect(`http://127.0.0.1:${port}`);
         session.on('error', reject);
-        const stream = session.request({ ':method': opts.method, ':path': opts.path, ':authority': 'svc.test', ...opts.headers }, { endStream: opts.body === undefined });
+        const stream = session.request(
+          { ':method': opts.method, ':path': opts.path, ':authority': 'svc.test', ...opts.headers },
+          { endStream: opts.body === undefined },
+        );
         let status = 0;
         let headers: Reply['headers'] = {};
         let body = '';
@@ -140,7 +149,10 @@ for (const wire of WIRES) {
     assert.equal(seen.badVersion, false);
     assert.equal(seen.encrypted, false);
     assert.equal(seen.headers['x-one'], 'v');
-    assert.ok(Object.keys(seen.headers).every((k) => k === k.toLowerCase() && !k.startsWith(':')), 'lower-case names, no pseudo-headers');
+    assert.ok(
+      Object.keys(seen.headers).every((k) => k === k.toLowerCase() && !k.startsWith(':')),
+      'lower-case names, no pseudo-headers',
+    );
     assert.equal(seen.hasBody, false);
     assert.equal(seen.requestComplete, true);
   });
