@@ -15,7 +15,8 @@ import { meshIdentities } from './lib/mesh-identity.mjs';
 import { writeWrkScripts, runWrk, runCurlDownload } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { summarize, median } from './lib/stats.mjs';
-import { mainTable, tunnelTable, checksTable, scalingTable, settingsLine, targetsCheck } from './lib/report.mjs';
+import { mainTable, tunnelTable, checksTable, scalingTable, settingsLine, targetsCheck, cliTable } from './lib/report.mjs';
+import { measureCliStartup } from './lib/cli-startup.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROXY_CPU = 0;
@@ -30,7 +31,8 @@ const USAGE = `usage: npm run bench -- [options]
   --seconds S        wrk duration at 64 connections (default 10, quick 2)
   --only a,b         only these targets (ids: direct nginx haproxy squid node-baseline outpost
                      outpost-2hop outpost-2hop-mtls outpost-c2 outpost-up outpost-up-2hop; add -nolog for the
-                     log-off runs)
+                     log-off runs; cli: the CLI start-up, which \`--only cli\` runs alone, without root)
+  --no-cli           skip the CLI start-up (hyperfine: outpost version, outpost get pods)
   --net 127.0.99     the /24 of loopback addresses to use (default 127.0.99)
   --no-tunnel        skip the CONNECT tunnel figures
   --readme           write the table into bench/README.md (done by default for full runs)
@@ -38,7 +40,7 @@ const USAGE = `usage: npm run bench -- [options]
   --help`;
 
 function parseArgs(argv) {
-  const o = { quick: false, rounds: undefined, seconds: undefined, only: undefined, net: '127.0.99', tunnel: true, readme: undefined, keep: false };
+  const o = { quick: false, rounds: undefined, seconds: undefined, only: undefined, net: '127.0.99', tunnel: true, cli: true, readme: undefined, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -51,6 +53,7 @@ function parseArgs(argv) {
     else if (a === '--only') o.only = val().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--net') o.net = val();
     else if (a === '--no-tunnel') o.tunnel = false;
+    else if (a === '--no-cli') o.cli = false;
     else if (a === '--readme') o.readme = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--help' || a === '-h') {
@@ -58,6 +61,8 @@ function parseArgs(argv) {
       process.exit(0);
     } else throw new Error(`unknown option ${a}\n${USAGE}`);
   }
+  if (o.only?.includes('cli')) o.cli = true;
+  else if (o.only) o.cli = false;
   if (!/^127\.\d{1,3}\.\d{1,3}$/.test(o.net)) throw new Error(`--net must look like 127.X.Y (got ${o.net})`);
   return o;
 }
@@ -134,6 +139,7 @@ async function main() {
     // Before each measurement, wait up to this long for other work on the machine to stop.
     quietWaitSeconds: opts.quick ? 1 : 10,
   };
+  if (opts.only?.every((id) => id === 'cli')) return cliOnly(opts);
   if (os.cpus().length < 2) throw new Error('the benchmark pins proxy and load on two different CPUs; this machine has one');
 
   await ensureTools(log);
@@ -263,7 +269,7 @@ async function main() {
   targets.sort((a, b) => rank(a) - rank(b));
   const selected = opts.only ? targets.filter((t) => opts.only.includes(t.id)) : targets;
   if (opts.only) {
-    const unknown = opts.only.filter((id) => !targets.some((t) => t.id === id));
+    const unknown = opts.only.filter((id) => id !== 'cli' && !targets.some((t) => t.id === id));
     if (unknown.length) throw new Error(`--only: no target ${unknown.join(', ')} (have ${targets.map((t) => t.id).join(', ')})`);
     if (!selected.some((t) => t.id === 'nginx')) log('nginx is not selected: ratios to nginx will be empty');
   }
@@ -407,6 +413,8 @@ async function main() {
   results.finishedAt = new Date().toISOString();
 
   await stopAll();
+  // The CLI last, on a machine the proxies no longer load (the PM-QoS hold still on, as for them).
+  if (opts.cli) results.cli = await cliStartup({ runDir, hostsFile, quick: opts.quick, quietWaitSeconds: settings.quietWaitSeconds });
   releaseCpuDmaLatency();
 
   // ---- output
@@ -424,6 +432,8 @@ async function main() {
     '',
     scalingTable(results),
     '',
+    cliTable(results),
+    '',
   ].join('\n');
   process.stdout.write(out);
   const stamp = results.startedAt.replace(/[:.]/g, '-');
@@ -436,6 +446,40 @@ async function main() {
   }
   if (!opts.keep) rmSync(runDir, { recursive: true, force: true });
   else log(`kept ${runDir}`);
+}
+
+/** Runs the CLI start-up measurement; a failure is recorded, not fatal. */
+async function cliStartup({ runDir, hostsFile, quick, quietWaitSeconds }) {
+  const machineBusy = async () => (await waitForQuiet(quietWaitSeconds)).share;
+  try {
+    return await measureCliStartup({ runDir, hostsFile, runs: quick ? 10 : 30, log, machineBusy });
+  } catch (e) {
+    log(`CLI start-up failed: ${e.message}`);
+    return { failed: e.message };
+  }
+}
+
+/** `--only cli`: the CLI start-up alone (no root, no proxies; hyperfine and a built dist/). */
+async function cliOnly(opts) {
+  if (!existsSync(join(HERE, '..', 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first');
+  await ensureTools(log, ['hyperfine']);
+  const runDir = mkdtempSync('/tmp/outpost-bench-');
+  if (!opts.keep) scratchDir = runDir;
+  const hostsFile = join(runDir, 'hosts');
+  writeFileSync(hostsFile, `127.0.0.1 ${EXTERNAL_HOST}\n`);
+  const results = { startedAt: new Date().toISOString(), settings: { quick: opts.quick, only: ['cli'] }, machine: machineInfo(), versions: { node: process.version } };
+  results.cli = await cliStartup({ runDir, hostsFile, quick: opts.quick, quietWaitSeconds: opts.quick ? 1 : 10 });
+  await stopAll();
+  process.stdout.write(`\n${cliTable(results)}\n`);
+  mkdirSync(join(HERE, 'results'), { recursive: true });
+  const file = join(HERE, 'results', `${results.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  log(`results: ${file}`);
+  if (opts.readme ?? !opts.quick) {
+    updateCliReadme(results);
+    log('bench/README.md: CLI start-up updated');
+  }
+  if (!opts.keep) rmSync(runDir, { recursive: true, force: true });
 }
 
 /**
@@ -506,7 +550,32 @@ async function measure(t, pids, upstreamPids, settings, scripts) {
 const README_START = '<!-- bench:latest:start -->';
 const README_END = '<!-- bench:latest:end -->';
 
+const CLI_START = '<!-- bench:cli:start -->';
+const CLI_END = '<!-- bench:cli:end -->';
+
+/** Rewrites the README's CLI start-up section (its own markers, so \`--only cli\` leaves the rest). */
+function updateCliReadme(results) {
+  const file = join(HERE, 'README.md');
+  if (!results.cli || !existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(CLI_START);
+  const b = text.indexOf(CLI_END);
+  if (a < 0 || b < a) return;
+  const m = results.machine;
+  const section = [
+    CLI_START,
+    '',
+    `Run ${results.startedAt}. ${m.cpus} vCPU ${m.cpuModel}, ${m.os}, node ${process.version}.`,
+    '',
+    cliTable(results, true),
+    '',
+    CLI_END,
+  ].join('\n');
+  writeFileSync(file, text.slice(0, a) + section + text.slice(b + CLI_END.length));
+}
+
 function updateReadme(results) {
+  updateCliReadme(results);
   const file = join(HERE, 'README.md');
   if (!existsSync(file)) return;
   const text = readFileSync(file, 'utf8');

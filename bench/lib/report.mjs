@@ -138,3 +138,28 @@ export function settingsLine(results) {
       : '')
   );
 }
+
+/** CLI start-up: hyperfine's wall time per command, its CPU, and the issue's target. */
+export function cliTable(results, markdown = false) {
+  const cli = results.cli;
+  if (!cli) return '';
+  if (cli.failed) return `CLI start-up: failed: ${cli.failed}`;
+  const s = (x) => (Number.isFinite(x) ? x.toFixed(3) : '–');
+  // What outpost adds to node's own start-up: steadier than the whole when the machine is busy.
+  const floor = cli.rows.find((r) => r.name === 'node -e 0');
+  const rows = cli.rows.map((r) => [
+    r.name,
+    `${s(r.mean)} ± ${s(r.stddev)}`,
+    r === floor || !floor ? '' : `${r.mean >= floor.mean ? '+' : '−'}${s(Math.abs(r.mean - floor.mean))}`,
+    s(r.median),
+    `${s(r.min)}–${s(r.max)}`,
+    s(r.cpu),
+    r.target === undefined ? '' : `≤ ${r.target} ${r.mean <= r.target ? 'met' : 'missed'}`,
+  ]);
+  const busy = Number.isFinite(cli.machineBusyBefore) ? `; other work kept ${(100 * cli.machineBusyBefore).toFixed(0)}% of the CPUs busy before the run` : '';
+  return [
+    `CLI start-up (hyperfine -N, ${cli.runs} runs after 3 warm-ups; seconds${busy})`,
+    '',
+    renderTable(['command', 'mean ± σ', 'over node -e 0', 'median', 'min–max', 'CPU (user+sys)', 'target (mean)'], rows, markdown),
+  ].join('\n');
+}

@@ -11,6 +11,7 @@ const TOOLS = [
   { command: 'h2load', packages: ['nghttp2-client'] },
   { command: 'curl', packages: ['curl'] },
   { command: 'taskset', packages: ['util-linux'] },
+  { command: 'hyperfine', packages: ['hyperfine'] },
 ];
 
 async function has(command) {
@@ -18,10 +19,10 @@ async function has(command) {
   return r.code === 0;
 }
 
-/** Installs what is missing with apt-get; throws with the apt output if that fails. */
-export async function ensureTools(log) {
+/** Installs what is missing (of `only`, default all) with apt-get; throws with the apt output if that fails. */
+export async function ensureTools(log, only) {
   const missing = [];
-  for (const t of TOOLS) if (!(await has(t.command))) missing.push(t);
+  for (const t of TOOLS) if ((!only || only.includes(t.command)) && !(await has(t.command))) missing.push(t);
   if (missing.length === 0) return;
   log(`installing missing tools: ${missing.map((t) => t.command).join(', ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -56,6 +57,7 @@ export async function toolVersions() {
     wrk: await first('wrk', ['-v'], /wrk (\S+)/),
     h2load: await first('h2load', ['--version'], /nghttp2\/(\S+)/),
     curl: await first('curl', ['--version'], /curl (\S+)/),
+    hyperfine: await first('hyperfine', ['--version'], /hyperfine (\S+)/),
     node: process.version,
   };
 }

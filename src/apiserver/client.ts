@@ -3,6 +3,7 @@
 import { KINDS, type KindInfo } from '../api/kinds.js';
 import { groupOf, type KubeObject, type ObjectRef } from '../api/object.js';
 import type { ApplyResult, ListQuery, ListResult, WatchEvent } from '../store/types.js';
+import { httpFetch, type HttpResponse } from './http-fetch.js';
 import type { Status, StatusCause } from './status.js';
 
 export const BATCH_APPLY_PATH = '/apis/outpost.dev/v1alpha1/apply';
@@ -52,7 +53,7 @@ function failure(code: number, reason: string, message: string): Status {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
 
-/** The system error code under a fetch failure (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET…). */
+/** The system error code under a fetch failure (ECONNREFUSED, ECONNRESET…). */
 function transportCode(err: unknown): string {
   let e: unknown = err;
   for (let i = 0; i < 4 && e; i++) {
@@ -125,10 +126,10 @@ export class ApiClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  private async send(method: string, path: string, body: unknown, contentType: string, signal?: AbortSignal): Promise<Response> {
-    let res: Response;
+  private async send(method: string, path: string, body: unknown, contentType: string, signal?: AbortSignal): Promise<HttpResponse> {
+    let res: HttpResponse;
     try {
-      res = await fetch(`${this.base}${path}`, {
+      res = await httpFetch(`${this.base}${path}`, {
         method,
         headers: { Authorization: `Bearer ${this.token}`, Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': contentType } : {}) },
         ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
@@ -218,15 +219,12 @@ export class ApiClient {
     if (query.fieldSelector) params.set('fieldSelector', query.fieldSelector);
     const abort = new AbortController();
     const res = await this.send('GET', `${this.collectionPath(info, query.namespace)}?${params}`, undefined, 'application/json', abort.signal);
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
+    res.body.setEncoding('utf8');
     const done = (async () => {
       let buf = '';
       try {
-        for (;;) {
-          const { value, done: end } = await reader.read();
-          if (end) break;
-          buf += decoder.decode(value, { stream: true });
+        for await (const chunk of res.body) {
+          buf += chunk as string;
           let nl: number;
           while ((nl = buf.indexOf('\n')) >= 0) {
             const line = buf.slice(0, nl).trim();
@@ -248,7 +246,7 @@ export class ApiClient {
   /** True when the API answers its health check. */
   async health(): Promise<boolean> {
     try {
-      const res = await fetch(`${this.base}/healthz`, { signal: AbortSignal.timeout(2000) });
+      const res = await httpFetch(`${this.base}/healthz`, { signal: AbortSignal.timeout(2000) });
       await res.text();
       return res.ok;
     } catch {

@@ -2,7 +2,7 @@
 // aggregated form kubectl 1.32 asks for (apidiscovery.k8s.io/v2 APIGroupDiscoveryList).
 import { KINDS, type KindInfo } from '../api/kinds.js';
 
-export const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 const STATUS_VERBS = ['get', 'patch', 'update'];
 
 export const AGGREGATED_CONTENT_TYPE = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';

@@ -21,7 +21,7 @@ export function rememberServingCert(httpUrl: string, tls: { httpsUrl: string; ca
   servingCerts.set(httpUrl, tls);
 }
 
-export function kubeconfigText(opts: KubeconfigOptions): string {
+function kubeconfigText(opts: KubeconfigOptions): string {
   let server = opts.url;
   let caPem = opts.caPem;
   const known = servingCerts.get(opts.url);

@@ -27,7 +27,7 @@ function nodeSchema(n: FieldNode | undefined): Schema {
 }
 
 /** `io.istio.networking.v1.ServiceEntry`, `io.k8s.api.core.v1.Namespace`. */
-export function schemaName(k: KindInfo, version: string): string {
+function schemaName(k: KindInfo, version: string): string {
   if (k.group === '') return `io.k8s.api.core.${version}.${k.kind}`;
   if (!k.group.includes('.')) return `io.k8s.api.${k.group}.${version}.${k.kind}`;
   return `${k.group.split('.').reverse().join('.')}.${version}.${k.kind}`;

@@ -31,7 +31,7 @@ import { ServiceAccountTokens } from './service-account-tokens.js';
 
 export const BATCH_APPLY_PATH = '/apis/outpost.dev/v1alpha1/apply';
 /** The Kubernetes version outpost's API reports (/version); kubectl 1.32 is within skew. */
-export const SERVED_KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-outpost' };
+const SERVED_KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-outpost' };
 
 export interface ApiServerOptions {
   store: Store;

@@ -119,7 +119,7 @@ function printerCell(c: PrinterColumn): Cell {
   };
 }
 
-export function columnsFor(info: KindInfo): Column[] {
+function columnsFor(info: KindInfo): Column[] {
   const core = CORE[`${info.group}/${info.kind}`];
   if (core) return [NAME, ...core];
   const cols = info.printerColumns.map((c) => col(c.name, c.type === 'date' ? 'date' : c.type, printerCell(c), c.priority ?? 0, c.description ?? ''));

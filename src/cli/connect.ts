@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { ApiClient } from '../apiserver/client.js';
 import { ControlClient } from '../runtime/control-server.js';
-import { probeRunningMesh } from '../runtime/mesh.js';
+import { probeRunningMesh } from '../runtime/mesh-probe.js';
 import { displayStateDir, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../runtime/state-dir.js';
 import { CliError } from './errors.js';
 
@@ -19,7 +19,7 @@ export function withStateDir(cmd: Command): Command {
   return cmd.option('--state-dir <dir>', 'the mesh\'s state directory (default: $OUTPOST_STATE_DIR or ./.outpost)');
 }
 
-export function notRunningMessage(stateDirFlag?: string): string {
+function notRunningMessage(stateDirFlag?: string): string {
   return `outpost: the mesh is not running (state dir ${displayStateDir(stateDirFlag)}). Start it with \`outpost up -d\`.`;
 }
 

@@ -27,7 +27,7 @@ export function refOf(info: KindInfo, name: string, namespace?: string): ObjectR
   return { group: info.group, kind: info.kind, namespace: info.namespaced ? namespace ?? 'default' : undefined, name };
 }
 
-export function isNotFound(err: unknown): boolean {
+function isNotFound(err: unknown): boolean {
   if (!(err instanceof ApiError)) return false;
   const e = err as unknown as { status?: { code?: number } | number; code?: number };
   const code = typeof e.status === 'number' ? e.status : e.status?.code ?? e.code;
@@ -53,11 +53,6 @@ export function notFoundMessage(info: KindInfo, name: string): string {
 export function apiErrorMessage(err: unknown): string {
   if (err instanceof ApiError) return failureLine(err);
   return `error: ${err instanceof Error ? err.message : String(err)}`;
-}
-
-export async function requireNamespace(api: ApiClient, ns: string): Promise<void> {
-  const found = await getOptional(api, { group: '', kind: 'Namespace', name: ns });
-  if (!found) throw new CliError(`Error from server (NotFound): namespaces "${ns}" not found`);
 }
 
 export { apiVersionOf };

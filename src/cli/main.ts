@@ -1,15 +1,24 @@
 // The `outpost` command: parses arguments and hands each verb to its module in commands/.
 import { Command, CommanderError } from 'commander';
 import { setRawArgv } from './argv.js';
+import { loadRegistrations } from './commands/index.js';
 import { CliError, failureDetail, failureLine, takeVerbosity, verbosity } from './errors.js';
 
 /**
- * `outpost proxy` is what every gateway and sidecar process runs: it loads only its own verb, not
- * the whole CLI (resource models, YAML, SQLite), which keeps an idle proxy's memory small.
+ * The verb of a command line: its first word that is not a global option (`--state-dir DIR` may come
+ * before the verb). Only that verb's module is loaded: `outpost proxy`, which every gateway and
+ * sidecar runs, does not load the resource models, YAML and SQLite, and `outpost version` answers
+ * at node's start-up cost.
  */
-async function loadRegistrations(verb: string | undefined): Promise<(program: Command) => void> {
-  if (verb === 'proxy') return (await import('./commands/proxy.js')).registerProxy;
-  return (await import('./commands/index.js')).registerCommands;
+export function verbOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--state-dir') i++;
+    else if (a.startsWith('--state-dir=')) continue;
+    else if (a.startsWith('-')) return undefined; // -h, --help, --, an unknown option: every verb
+    else return a;
+  }
+  return undefined;
 }
 
 export async function buildProgram(verb?: string): Promise<Command> {
@@ -25,7 +34,7 @@ export async function buildProgram(verb?: string): Promise<Command> {
     const dir = (cmd.opts() as { stateDir?: string }).stateDir;
     if (dir) process.env.OUTPOST_STATE_DIR = dir;
   });
-  (await loadRegistrations(verb))(program);
+  for (const register of await loadRegistrations(verb)) register(program);
   return program;
 }
 
@@ -33,7 +42,7 @@ export async function buildProgram(verb?: string): Promise<Command> {
 export async function run(rawArgv: string[]): Promise<number> {
   const argv = takeVerbosity(rawArgv);
   setRawArgv(argv);
-  const program = await buildProgram(argv[0]);
+  const program = await buildProgram(verbOf(argv));
   const detail = (err: unknown): void => {
     if (verbosity() >= 1) process.stderr.write(`${failureDetail(err)}\n`);
   };

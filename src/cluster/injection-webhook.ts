@@ -41,7 +41,7 @@ export async function startInjectionWebhook(opts: { host: string; port: number; 
         answer = admissionResponse(review, labels, opts.settings);
       } catch (err) {
         // Never block a pod on our bug: allow it uninjected, and say why.
-        opts.log(`injection: ${(err as Error).stack ?? err}`);
+        opts.log(`injection: ${(err as Error).stack ?? String(err)}`);
         answer = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: (review as { request?: { uid?: string } })?.request?.uid ?? '', allowed: true } };
       }
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer));

@@ -162,7 +162,7 @@ export class ControlPlane {
       this.server.push();
       this.pushedRevision = this.snapshot!.revision;
     } catch (err) {
-      this.opts.log?.(`control plane: reconcile failed: ${(err as Error).stack ?? err}`);
+      this.opts.log?.(`control plane: reconcile failed: ${(err as Error).stack ?? String(err)}`);
     } finally {
       this.flushing = false;
     }

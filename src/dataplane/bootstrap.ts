@@ -35,7 +35,7 @@ export function readBootstrap(file: string): ProxyBootstrap {
   return checkBootstrap(raw, file);
 }
 
-export function checkBootstrap(raw: unknown, where: string): ProxyBootstrap {
+function checkBootstrap(raw: unknown, where: string): ProxyBootstrap {
   const fail = (field: string, what: string): never => { throw new BootstrapError(`${where}: ${field}: ${what}`); };
   if (raw === null || typeof raw !== 'object') fail('(root)', 'must be an object');
   const b = raw as Record<string, unknown>;

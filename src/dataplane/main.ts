@@ -5,6 +5,7 @@ import type { ProxyConfig } from '../proxyconfig/types.js';
 import { Proxy } from './proxy.js';
 import { readBootstrap, type ProxyBootstrap } from './bootstrap.js';
 import { log } from './log.js';
+import { nodeInternalsReport } from './node-internals.js';
 
 export interface ProxyProcessArgs {
   /** A static ProxyConfig file. */
@@ -84,6 +85,8 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   } catch (err) {
     throw new ProxyStartError((err as Error).message);
   }
+  // Which of Node's internals the request path runs on here, and which fallbacks (node-internals.ts).
+  log('info', nodeInternalsReport());
 
   const cleanups: Array<() => Promise<void> | void> = [];
   if (configFile !== undefined) {
@@ -100,6 +103,8 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
     cleanups.push(() => { process.off('SIGHUP', onHup); });
   }
   if (boot?.controlPlane !== undefined) {
+    // The distribution client moves beside the contract, to src/proxyconfig/distribution/ (issue 17, item 2).
+    // eslint-disable-next-line outpost/layers
     const { ConfigClient } = await import('../controlplane/distribution/client.js');
     const client = new ConfigClient({
       url: boot.controlPlane.url,

@@ -192,7 +192,7 @@ export class ProxyCluster implements AdminView {
     // Workers that took it go back to the previous config, so all workers serve the same one.
     const prev = this.#config;
     if (prev !== undefined) {
-      await Promise.all(slots.map((s, i) => (replies[i]!.ok ? this.#ask(s, { t: 'apply', id: 0, cfg: prev }) : undefined)));
+      await Promise.all(slots.filter((_, i) => replies[i]!.ok).map((s) => this.#ask(s, { t: 'apply', id: 0, cfg: prev })));
     }
     const error = failed[0]!.r.error ?? 'rejected';
     this.#lastNack = { version, error, time: Date.now() };

@@ -1,5 +1,5 @@
 // Dumps of a ProxyConfig show no key material: private keys are replaced as Envoy's config_dump redacts secrets.
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /** Field names whose values are secret wherever they appear in a config. */
 const SECRET_FIELDS = new Set(['privateKey', 'password']);

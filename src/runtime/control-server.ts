@@ -2,6 +2,7 @@
 // their addresses, proxy status, proxy config, shutdown). Token-protected, loopback only.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { httpFetch } from '../apiserver/http-fetch.js';
 
 export interface ControlHandlers {
   workloads(): unknown;
@@ -90,7 +91,7 @@ export class ControlClient {
   async get<T>(path: string, params: Record<string, string | number | undefined> = {}, timeoutMs = 130_000): Promise<T> {
     const u = new URL(path, this.url);
     for (const [k, v] of Object.entries(params)) if (v !== undefined) u.searchParams.set(k, String(v));
-    const res = await fetch(u, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await httpFetch(u, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(timeoutMs) });
     const body = (await res.json()) as T & { error?: string };
     if (!res.ok) throw new ControlError(res.status, body.error ?? `HTTP ${res.status}`);
     return body;
@@ -105,8 +106,8 @@ export class ControlClient {
   }
 
   async post(path: string): Promise<void> {
-    const res = await fetch(new URL(path, this.url), { method: 'POST', headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(5000) });
-    await res.body?.cancel();
+    const res = await httpFetch(new URL(path, this.url), { method: 'POST', headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(5000) });
+    res.body.resume();
   }
 }
 

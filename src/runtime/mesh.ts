@@ -30,6 +30,7 @@ import {
   type ProxyPidRecord,
   type StatePaths,
 } from './state-dir.js';
+import { probeRunningMesh } from './mesh-probe.js';
 import { WorkloadManager, type ResolverOptions, type WorkloadInfo } from './workloads.js';
 import { waitForSync, type SyncResult } from './sync.js';
 import { loadExample, startExampleExternals } from './example.js';
@@ -48,6 +49,8 @@ import { ClusterDns } from './pods/cluster-dns.js';
 import { ServiceRouting } from './pods/service-routing.js';
 import { EgressViewCollector } from './egress-view/collector.js';
 import { startDashboardServer } from './egress-view/server.js';
+
+export { probeRunningMesh };
 
 export interface MeshOptions {
   stateDir: string;
@@ -95,19 +98,6 @@ export class MeshStartingError extends Error {
   constructor(readonly pid: number) {
     super(`another outpost up (pid ${pid}) holds this state dir`);
     this.name = 'MeshStartingError';
-  }
-}
-
-/** The live endpoint of a mesh on this state dir, if its process is alive and answers. */
-export async function probeRunningMesh(paths: StatePaths): Promise<MeshEndpoint | undefined> {
-  const ep = readEndpoint(paths);
-  if (!ep || !isPidAlive(ep.pid)) return undefined;
-  try {
-    const res = await fetch(`${ep.controlUrl}/v1/health`, { headers: { authorization: `Bearer ${ep.token}` }, signal: AbortSignal.timeout(2000) });
-    await res.body?.cancel();
-    return res.ok ? ep : undefined;
-  } catch {
-    return undefined;
   }
 }
 
@@ -424,7 +414,7 @@ async function proxyConfigOf(controlPlane: ControlPlane, workloads: WorkloadInfo
   const w = workloads.find((x) => x.proxyId === id);
   if (!w) return undefined;
   const identity = { id: w.proxyId, role: w.role, namespace: w.namespace, workload: w.workload, labels: w.labels, ip: w.ip };
-  const config = await controlPlane.configFor(identity);
+  const config = controlPlane.configFor(identity);
   let dump: unknown;
   try {
     const res = await adminGet(w.admin, '/config_dump', 3000);

@@ -113,7 +113,7 @@ function checkShape(obj: KubeObject): void {
   }
 }
 
-export class SqliteStore implements Store {
+class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly historyLimit: number;
   private readonly pollMs: number;

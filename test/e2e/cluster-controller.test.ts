@@ -21,6 +21,7 @@ import { HTTPBIN_HOST, startExternalServices } from '../helpers/external.js';
 import { randomInt } from 'node:crypto';
 import http2 from 'node:http2';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -94,12 +95,12 @@ test('outpost controller programs the seed Gateway API egress against a Kubernet
     );
   const get = (group: string, kind: string, namespace: string | undefined, name: string): KubeObject | undefined => store.get({ group, kind, ...(namespace ? { namespace } : {}), name });
 
-  // The seed's Gateway API egress (§3.3), applied as a user would. Without kubectl, the same objects through the API's client.
+  // The seed's Gateway API egress (§3.3), applied as a user would. Without kubectl, the same objects straight into the cluster's store.
   store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'egress-gateway' } });
   if (KUBECTL) await kubectl('apply', '-n', 'egress-gateway', '-f', join(SEED, 'egress-gateway-cr.yaml'));
   else {
-    const { loadYamlFile } = await import('../helpers/yaml-file.js').catch(() => ({ loadYamlFile: undefined }));
-    assert.ok(loadYamlFile, 'kubectl or a YAML loader');
+    const docs = parseAllDocuments(readFileSync(join(SEED, 'egress-gateway-cr.yaml'), 'utf8')).map((d) => d.toJS() as KubeObject);
+    store.apply(docs.map((d) => ({ ...d, metadata: { ...d.metadata, namespace: 'egress-gateway' } })));
   }
 
   // The deployer's objects, owned by the Gateway.

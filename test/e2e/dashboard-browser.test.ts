@@ -105,7 +105,7 @@ test('the egress dashboard in chromium: the seed path, a blocked request, live c
   const login = /^Login link .*: (\S+)$/m.exec(printed)?.[1];
   assert.ok(url && login, printed);
   for (const path of ['', 'api/view', 'api/events', `api/proxy-config?id=x`]) {
-    const res = await fetch(`${url}${path}`);
+    const res: Response = await fetch(`${url}${path}`);
     await res.body?.cancel();
     assert.equal(res.status, 401, `GET /dashboard/${path} without a credential`);
   }

@@ -81,7 +81,7 @@ export interface AppliedConfig {
   /** HTTPS (HTTP/1.1) request to a terminating listener, trusting only `tls.ca`; SNI is `tls.servername` or the host. */
   requestTls(port: number, tls: { ca: string; servername?: string }, spec?: RequestSpec): Promise<Reply>;
   /** HTTP/2 (prior knowledge) request, e.g. gRPC: `content-type: application/grpc`. */
-  requestH2(port: number, spec?: RequestSpec & { body?: Buffer }): Promise<Reply>;
+  requestH2(port: number, spec?: Omit<RequestSpec, 'body'> & { body?: Buffer }): Promise<Reply>;
 }
 
 export interface GatewayStatusView {
@@ -199,7 +199,7 @@ function h1Request(ip: string, port: number, spec: RequestSpec, tls?: { ca: stri
   });
 }
 
-function h2Request(ip: string, port: number, spec: RequestSpec & { body?: Buffer }): Promise<Reply> {
+function h2Request(ip: string, port: number, spec: Omit<RequestSpec, 'body'> & { body?: Buffer }): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://${ip}:${port}`);
     const timer = setTimeout(() => { session.destroy(); reject(new Error(`no HTTP/2 answer from the gateway on port ${port} in 10 s`)); }, 10_000);

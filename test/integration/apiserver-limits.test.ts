@@ -11,7 +11,7 @@ import { startTestApi, TOKEN } from './apiserver-helpers.js';
 interface Reply { status: number; body: { kind?: string; reason?: string; message?: string; code?: number } }
 
 async function send(url: string, method: string, path: string, body: string | Buffer, contentType = 'application/json'): Promise<Reply> {
-  const res = await fetch(`${url}${path}`, { method, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': contentType }, body });
+  const res = await fetch(`${url}${path}`, { method, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': contentType }, body: typeof body === 'string' ? body : new Uint8Array(body) });
   return { status: res.status, body: (await res.json()) as Reply['body'] };
 }
 

@@ -37,11 +37,10 @@ function send(pool: H1Pool, head: Partial<H1RequestHead>, body: H1Body = null, h
   const o: Outcome = { events: [], status: 0, headers: {}, body: Buffer.alloc(0), trailers: undefined, error: undefined, local: '' };
   const chunks: Buffer[] = [];
   let inDispatch = true;
-  let call!: H1Call;
   let settle!: (o: Outcome) => void;
   const done = new Promise<Outcome>((r) => { settle = r; });
   const h: H1RequestHead = { method: 'GET', path: '/', authority: 'upstream.test', headers: {}, ...head };
-  call = pool.dispatch(h, body, {
+  const call: H1Call = pool.dispatch(h, body, {
     onConnected(local) { assert.ok(!inDispatch, 'onConnected called synchronously'); o.events.push('connected'); o.local = local; },
     onHead(status, headers) {
       o.events.push('head'); o.status = status; o.headers = headers;
@@ -412,7 +411,7 @@ test('keep-alive: sequential requests share one connection', async (t) => {
 test('a request dispatched from onEnd reuses the connection just released', async (t) => {
   const srv = await httpServer(t, (_req, res) => res.end('ok'));
   const pool = newPool(t, srv.port);
-  const second = await new Promise<Promise<Outcome>>((resolve) => {
+  const second = new Promise<Outcome>((resolve) => {
     pool.dispatch({ method: 'GET', path: '/1', authority: 'a', headers: {} }, null, {
       onConnected() {}, onHead() { return true; }, onData() {}, onError(e) { throw e; },
       onEnd() { resolve(get(pool, { path: '/2' })); },

@@ -674,8 +674,7 @@ test('client half-close after sending a request still gets the response', { time
 test('CONNECT with onConnect: socket handed over with the bytes after the head', { timeout: 20_000 }, async (t) => {
   let got!: (v: { target: string; head: string }) => void;
   const gotP = new Promise<{ target: string; head: string }>((res) => { got = res; });
-  let h!: Harness;
-  h = await startServer(t, app, {}, (target, socket, head) => {
+  const h: Harness = await startServer(t, app, {}, (target, socket, head) => {
     assert.equal(h.h1.openConnections, 0);
     got({ target, head: head.toString() });
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');

@@ -168,7 +168,7 @@ test('a full disk (a small tmpfs) fails the write with 503 through the API, keep
 
   rmSync(filler);
   store.create(cm('big', { v: 'y'.repeat(200_000) }));
-  assert.equal(store.get(ref('big'))?.data?.v?.length, 200_000);
+  assert.equal((store.get(ref('big'))?.data as Record<string, string> | undefined)?.v?.length, 200_000);
 
   // Opening on a full disk is refused too (what `outpost up` meets).
   store.close();

@@ -18,7 +18,7 @@ test('overlayFiles: a file replaces the live object of the same group, kind, nam
   ];
   const files = (await loadSources({ paths: ['test/fixtures/seed/http-gtw.yaml', 'test/fixtures/seed/namespaces.yaml'] })).documents;
   const merged = overlayFiles(live, files, 'default');
-  const names = merged.map((x) => ('object' in x ? `file ${x.object.kind}/${x.object.metadata.name}` : `live ${x.kind}/${x.metadata.name}`));
+  const names = merged.map((x) => ('object' in x ? `file ${(x.object as KubeObject).kind}/${(x.object as KubeObject).metadata.name}` : `live ${x.kind}/${x.metadata.name}`));
   assert.deepEqual(names, ['live Service/egressgw', 'file Gateway/egress-gw', 'file DestinationRule/egress-dr', 'file Namespace/curl', 'file Namespace/gw-ns', 'file Namespace/egress-gateway']);
   // A document without a namespace is in the default namespace, and replaces the live object there only.
   const unnamed = (await loadSources({ paths: ['-'], stdin: 'apiVersion: v1\nkind: Service\nmetadata:\n  name: egressgw\nspec:\n  ports:\n  - port: 80\n' })).documents;

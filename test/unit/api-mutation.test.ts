@@ -66,7 +66,7 @@ test('400 seeded mutations of the seed documents: no exception, every error has 
   const rnd = mulberry32(20241107);
   let failures = 0;
   for (let i = 0; i < 400; i++) {
-    let doc = docs[i % docs.length]!;
+    let doc: Json = docs[i % docs.length]!;
     const rounds = 1 + Math.floor(rnd() * 3);
     for (let r = 0; r < rounds; r++) doc = mutate(doc, rnd);
     // Direct validation of the value never throws and never hides an internal failure.

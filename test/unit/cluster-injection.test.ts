@@ -63,7 +63,7 @@ test('a gateway: the deployer\'s istio-proxy container is filled in (ports kept)
 });
 
 test('the AdmissionReview answer: always allowed; a base64 JSONPatch only when something is injected', () => {
-  const labels = (ns: string) => (ns === 'curl' ? { 'istio-injection': 'enabled' } : {});
+  const labels = (ns: string): Record<string, string> => (ns === 'curl' ? { 'istio-injection': 'enabled' } : {});
   const review = (ns: string, operation = 'CREATE') => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', kind: { kind: 'Pod' }, namespace: ns, operation, object: pod({ namespace: ns }) } });
   const yes = admissionResponse(review('curl'), labels, settings) as any;
   assert.equal(yes.response.uid, 'u1');

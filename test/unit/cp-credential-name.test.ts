@@ -43,7 +43,7 @@ test('a DestinationRule credentialName at a gateway originates with the Secret\'
 test('a Gateway server credentialName terminates TLS with the Secret', () => {
   const cfg = translate(snapshotFromObjects([gateway, serverSecret]), gwPod);
   const l = cfg.listeners.find((x) => x.port === 8443);
-  assert.ok(l && l.protocol === 'HTTP' && l.tls?.certificateChain === certs.serverCertPem && l.tls.privateKey === certs.serverKeyPem);
+  assert.ok(l && l.protocol === 'HTTP' && l.tls?.mode === 'SIMPLE' && l.tls.certificateChain === certs.serverCertPem && l.tls.privateKey === certs.serverKeyPem);
 });
 
 test('only the proxy whose config references a Secret gets its bytes', () => {

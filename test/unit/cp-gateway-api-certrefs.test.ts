@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../src/api/object.js';
-import type { ProxyIdentity } from '../../src/proxyconfig/types.js';
+import type { PemDownstreamTls, ProxyIdentity } from '../../src/proxyconfig/types.js';
 import { snapshotFromObjects } from '../../src/controlplane/snapshot.js';
 import { gatewayApiModel } from '../../src/controlplane/translate/gateway-api.js';
 import { gatewayStatus } from '../../src/controlplane/status/gateway-api.js';
@@ -33,14 +33,16 @@ const grant = (to: Record<string, unknown>): KubeObject => ({
   spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'egress' }], to: [{ group: '', kind: 'Secret', ...to }] },
 });
 
-function listener(objects: KubeObject[]) {
+function listener(objects: KubeObject[]): Record<string, string> {
   const info = gatewayApiModel(snapshotFromObjects(objects)).gatewayInfo.get('egress/gw')!;
   const st = gatewayStatus(info, programming, NOW) as { listeners: { conditions: { type: string; status: string; reason: string; message: string }[] }[] };
   const conds = st.listeners[0]!.conditions;
   const c = Object.fromEntries(conds.map((x) => [x.type, `${x.status} ${x.reason}`]));
   return { ...c, message: conds.find((x) => x.type === 'ResolvedRefs')!.message };
 }
-const served = (objects: KubeObject[], pod = gwPod) => translate(snapshotFromObjects(objects), pod).listeners.find((l) => l.port === 8443);
+// The HTTPS listener, if served; its TLS is the PEM kind (these Gateways reference Secrets).
+const served = (objects: KubeObject[], pod = gwPod) =>
+  translate(snapshotFromObjects(objects), pod).listeners.find((l) => l.port === 8443) as { protocol: string; tls?: PemDownstreamTls } | undefined;
 
 test('a certificateRef to a kubernetes.io/tls Secret in the Gateway\'s namespace resolves, and the listener terminates TLS with it', () => {
   const objects = [gateway('gw', [{ name: 'cert' }]), good('cert')];

@@ -30,7 +30,8 @@ function gatewayOut(objects: KubeObject[], name = 'gw') {
   const info = gatewayApiModel(snapshotFromObjects(objects)).gatewayInfo.get(`egress/${name}`)!;
   const st = gatewayStatus(info, programming, NOW) as { conditions: { type: string; status: string; reason: string }[]; listeners: ListenerOut[] };
   const c = (list: { type: string; status: string; reason: string }[]) => Object.fromEntries(list.map((x) => [x.type, `${x.status} ${x.reason}`]));
-  return { gateway: c(st.conditions), listeners: Object.fromEntries(st.listeners.map((l) => [l.name, { ...c(l.conditions), kinds: l.supportedKinds }])) };
+  const listeners: Record<string, Record<string, unknown>> = Object.fromEntries(st.listeners.map((l) => [l.name, { ...c(l.conditions), kinds: l.supportedKinds }]));
+  return { gateway: c(st.conditions), listeners };
 }
 
 test('listener protocols are case-sensitive: `http` and `UDP` make the listener invalid, and a Gateway with no valid listener is not accepted', () => {

@@ -49,7 +49,7 @@ test('route matching: a pathPrefix sees the path without its query; first match 
   const table = compileRouteTable({
     name: 'http.80',
     virtualHosts: [{ name: 'httpbin.org:80', domains: ['httpbin.org'], routes: [route('foo', { kind: 'pathPrefix', value: '/foo' }), route('rest', { kind: 'prefix', value: '/' })] }],
-  }, 'test');
+  });
   const vh = table.findVirtualHost('httpbin.org')!;
   const pick = (path: string) => vh.match(req(path))?.name;
   assert.equal(pick('/foo?x=1'), 'foo');
@@ -100,7 +100,7 @@ test('Gateway API Exact and RegularExpression are unchanged', () => {
 test('the translated gateway routes /foo, /foo/ and /foo/bar but not /foobar (404 NR)', () => {
   const { objects, gateway } = seedWithMatches([{ path: { type: 'PathPrefix', value: '/foo/' } }]);
   const cfg = translate(snapshotFromObjects(objects), gateway, { readPem: () => undefined });
-  const table = compileRouteTable(cfg.routeTables.find((t) => t.name === 'http.80')!, 'http.80');
+  const table = compileRouteTable(cfg.routeTables.find((t) => t.name === 'http.80')!);
   const vh = table.findVirtualHost('httpbin.org')!;
   for (const p of ['/foo', '/foo/', '/foo/bar', '/foo?q=1']) assert.equal(vh.match(req(p))?.name, 'egress-gateway.forward-httpbin-from-egress-gateway.0', p);
   for (const p of ['/foobar', '/', '/bar/foo']) assert.equal(vh.match(req(p)), undefined, p);

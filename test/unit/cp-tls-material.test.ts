@@ -110,7 +110,7 @@ function gateway(tls: Record<string, unknown>): KubeObject {
 test('a Gateway server with unreadable certificates gets no listener; readable ones terminate TLS', () => {
   const ok = translate(snapshotFromObjects([gateway({ mode: 'SIMPLE', serverCertificate: CERT, privateKey: KEY })]), gwPod);
   const l = ok.listeners.find((x) => x.port === 8443);
-  assert.ok(l && l.protocol === 'HTTP' && l.tls?.certificateChain === CERT && l.tls.privateKey === KEY);
+  assert.ok(l && l.protocol === 'HTTP' && l.tls?.mode === 'SIMPLE' && l.tls.certificateChain === CERT && l.tls.privateKey === KEY);
   const bad = translate(snapshotFromObjects([gateway({ mode: 'SIMPLE', serverCertificate: CERT, privateKey: MISSING })]), gwPod);
   assert.equal(bad.listeners.find((x) => x.port === 8443), undefined);
 });

@@ -1,6 +1,5 @@
 // `outpost get KIND [NAME] [-n NS|-A] [-o yaml|json|wide|name|jsonpath=…] [-l selector]`.
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import type { KindInfo } from '../../api/kinds.js';
 import { apiVersionOf, KINDS, resolveKindName } from '../../api/kinds.js';
 import type { KubeObject } from '../../api/object.js';
@@ -18,8 +17,9 @@ interface GetOptions {
   stateDir?: string;
 }
 
-function structuredOutput(output: string | undefined, data: unknown, names: () => string): string | undefined {
-  if (output === 'yaml') return stringify(data, { lineWidth: 0 });
+async function structuredOutput(output: string | undefined, data: unknown, names: () => string): Promise<string | undefined> {
+  // yaml is loaded only for -o yaml: it is most of what `get` would load otherwise (CLI start-up).
+  if (output === 'yaml') return (await import('yaml')).stringify(data, { lineWidth: 0 });
   if (output === 'json') return JSON.stringify(data, null, 4) + '\n';
   if (output === 'name') return names();
   if (output?.startsWith('jsonpath=') || output?.startsWith('jsonpath-as-json=')) {
@@ -37,10 +37,10 @@ function structuredOutput(output: string | undefined, data: unknown, names: () =
 }
 
 /** Prints objects in one of kubectl's output formats; a single named object prints bare in yaml/json. */
-export function printObjects(info: KindInfo, items: KubeObject[], output: string | undefined, single: boolean, allNamespaces: boolean): string {
+export async function printObjects(info: KindInfo, items: KubeObject[], output: string | undefined, single: boolean, allNamespaces: boolean): Promise<string> {
   const list = { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } };
   const data: unknown = single ? items[0] : list;
-  return structuredOutput(output, data, () => items.map((o) => `${resourceName(info)}/${o.metadata.name}\n`).join(''))
+  return (await structuredOutput(output, data, () => items.map((o) => `${resourceName(info)}/${o.metadata.name}\n`).join('')))
     ?? formatResourceTable(info, items, { wide: output === 'wide', allNamespaces });
 }
 
@@ -48,10 +48,10 @@ export function printObjects(info: KindInfo, items: KubeObject[], output: string
  * Several kinds at once (`get gateways,httproutes`), as kubectl prints them: one table per kind
  * that has objects, names as kind.group/name, a blank line between tables; yaml/json: one List.
  */
-export function printGroups(groups: { info: KindInfo; items: KubeObject[] }[], output: string | undefined, single: boolean, allNamespaces: boolean): string {
+export async function printGroups(groups: { info: KindInfo; items: KubeObject[] }[], output: string | undefined, single: boolean, allNamespaces: boolean): Promise<string> {
   const all = groups.flatMap((g) => g.items);
   const data: unknown = single && all.length === 1 ? all[0] : { apiVersion: 'v1', kind: 'List', items: all, metadata: { resourceVersion: '' } };
-  const structured = structuredOutput(output, data, () => groups.flatMap((g) => g.items.map((o) => `${resourceName(g.info)}/${o.metadata.name}\n`)).join(''));
+  const structured = await structuredOutput(output, data, () => groups.flatMap((g) => g.items.map((o) => `${resourceName(g.info)}/${o.metadata.name}\n`)).join(''));
   if (structured !== undefined) return structured;
   return groups
     .filter((g) => g.items.length > 0)
@@ -124,8 +124,8 @@ export function registerGet(program: Command): void {
       process.stderr.write(namespaced ? `No resources found in ${opts.namespace ?? 'default'} namespace.\n` : 'No resources found\n');
       return;
     }
-    if (infos.length === 1 && categories.length === 0) process.stdout.write(printObjects(infos[0]!, groups[0]!.items, opts.output, Boolean(name), allNs));
-    else if (total > 0 || structured) process.stdout.write(printGroups(groups, opts.output, Boolean(name), allNs));
+    if (infos.length === 1 && categories.length === 0) process.stdout.write(await printObjects(infos[0]!, groups[0]!.items, opts.output, Boolean(name), allNs));
+    else if (total > 0 || structured) process.stdout.write(await printGroups(groups, opts.output, Boolean(name), allNs));
     if (notFound.length > 0) throw new CliError(notFound.join('\n'));
   });
 }

@@ -12,7 +12,7 @@ function clusterRow(c: Cluster): string[] {
   return [parsed.host, String(parsed.port), parsed.subset || '-', parsed.direction, c.type, dr];
 }
 
-export function clustersTable(cfg: ProxyConfig): string {
+function clustersTable(cfg: ProxyConfig): string {
   return formatTable(['SERVICE FQDN', 'PORT', 'SUBSET', 'DIRECTION', 'TYPE', 'DESTINATION RULE'], cfg.clusters.map(clusterRow), 5);
 }
 
@@ -35,7 +35,7 @@ function listenerMatch(l: Listener): string {
   return 'ALL';
 }
 
-export function listenersTable(cfg: ProxyConfig): string {
+function listenersTable(cfg: ProxyConfig): string {
   const rows = cfg.listeners.map((l) => [l.address, String(l.port), listenerMatch(l), listenerDestination(l)]);
   return formatTable(['ADDRESSES', 'PORT', 'MATCH', 'DESTINATION'], rows);
 }
@@ -63,7 +63,7 @@ function virtualServiceOf(source: string | undefined): string {
   return m ? `${m[2]}.${m[1]}` : source;
 }
 
-export function routesTable(cfg: ProxyConfig): string {
+function routesTable(cfg: ProxyConfig): string {
   const rows: string[][] = [];
   for (const rt of cfg.routeTables) {
     for (const vh of rt.virtualHosts) {
@@ -76,7 +76,7 @@ export function routesTable(cfg: ProxyConfig): string {
   return formatTable(['NAME', 'VHOST NAME', 'DOMAINS', 'MATCH', 'VIRTUAL SERVICE'], rows);
 }
 
-export function endpointsTable(cfg: ProxyConfig): string {
+function endpointsTable(cfg: ProxyConfig): string {
   const rows: string[][] = [];
   for (const c of cfg.clusters) for (const e of c.endpoints) rows.push([`${e.address}:${e.port}`, 'HEALTHY', 'OK', c.name]);
   return formatTable(['ENDPOINT', 'STATUS', 'OUTLIER CHECK', 'CLUSTER'], rows);

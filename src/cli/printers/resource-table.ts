@@ -75,7 +75,7 @@ function eventColumns(): Column[] {
 }
 
 /** A CRD printer column's cell: dates as ages, several values joined by commas, as kubectl. */
-export function printerCell(col: PrinterColumn, obj: KubeObject): string {
+function printerCell(col: PrinterColumn, obj: KubeObject): string {
   let values: unknown[];
   try {
     values = evaluate(parsePath(col.jsonPath), obj);

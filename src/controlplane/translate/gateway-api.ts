@@ -70,7 +70,6 @@ export interface GatewayApiModel {
 const SUPPORTED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS', 'TCP']);
 
 export const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'] as const;
-type RouteKind = (typeof ROUTE_KINDS)[number];
 
 function defaultKinds(protocol: string): { group: string; kind: string }[] {
   if (protocol === 'HTTP' || protocol === 'HTTPS') return [{ group: GW_GROUP, kind: 'HTTPRoute' }, { group: GW_GROUP, kind: 'GRPCRoute' }];

@@ -28,7 +28,7 @@ export interface ResolverOptions {
 }
 
 /** Envoy's default bound on one DNS resolution (its c-ares query timeout). */
-export const DEFAULT_RESOLUTION_TIMEOUT_MS = 5000;
+const DEFAULT_RESOLUTION_TIMEOUT_MS = 5000;
 
 export interface Resolution {
   /** IPv4 addresses first, then IPv6 (when a name has no A record). Never empty. */
@@ -233,7 +233,7 @@ export class Resolver {
 }
 
 /** Parses /etc/hosts text: `IP name [aliases…]`, `#` comments. A name listed on several lines gets every IP, file order. */
-export function parseHostsFile(text: string): Map<string, string[]> {
+function parseHostsFile(text: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const rawLine of text.split('\n')) {
     const hash = rawLine.indexOf('#');

@@ -522,9 +522,8 @@ export class Exchange implements AccessLogEntry, RequestView {
   upstreamHeaders(status: number, headers: HeaderMap, retryableStatus: boolean): boolean {
     if (this.#finished) return false;
     if (retryableStatus) return false;
-    const ex = this;
-    ex.upstreamServiceTimeMs = Math.round(performance.now() - this.#upstreamStartHr);
-    headers['x-envoy-upstream-service-time'] = String(ex.upstreamServiceTimeMs);
+    this.upstreamServiceTimeMs = Math.round(performance.now() - this.#upstreamStartHr);
+    headers['x-envoy-upstream-service-time'] = String(this.upstreamServiceTimeMs);
     headers['server'] = this.#cfg.serverHeader;
     applyHeaderOps(headers, this.#route?.responseHeaders);
     applyHeaderOps(headers, this.#weighted?.responseHeaders);
@@ -1048,7 +1047,7 @@ function authorityOp(m: Readonly<Record<string, string>> | undefined): string | 
  * `retries.backoff`, Gateway API's `retry.backoff`) is a floor: retry n waits between the base and
  * base × 2^(n−1), capped at 10 × the base.
  */
-export function retryDelayMs(p: RetryPolicy, n: number): number {
+function retryDelayMs(p: RetryPolicy, n: number): number {
   const base = p.backoffBaseMs;
   if (base === undefined || base <= 0) return Math.random() * Math.min(25 * 2 ** (n - 1), 250);
   const upper = Math.min(base * 2 ** (n - 1), 10 * base);
@@ -1077,7 +1076,7 @@ function retriable(p: RetryPolicy, o: AttemptOutcome): boolean {
 }
 
 /** Whether a response status (or gRPC status) is one retryOn asks to retry. */
-export function retriableStatus(p: RetryPolicy, status: number, headers: HeaderMap): boolean {
+function retriableStatus(p: RetryPolicy, status: number, headers: HeaderMap): boolean {
   for (const term of p.retryOn) {
     if (term === '5xx' && status >= 500) return true;
     if (term === 'gateway-error' && (status === 502 || status === 503 || status === 504)) return true;

@@ -27,7 +27,7 @@ const DISCARD: H1Handler = {
 };
 
 /** Envoy's shadow host: `-shadow` after the host name, before any port (`a.com:8080` → `a.com-shadow:8080`). */
-export function shadowAuthority(authority: string): string {
+function shadowAuthority(authority: string): string {
   const colon = authority.lastIndexOf(':');
   const bracket = authority.lastIndexOf(']');
   if (colon > bracket && colon > 0) return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;

@@ -1,10 +1,8 @@
 // Node's own HTTP/1 parser (llhttp, compiled into node) used directly on raw sockets, without
 // node:http's IncomingMessage/ServerResponse layer: the request path of a proxy needs the parsed
 // head as a flat array and the body bytes, nothing more. The binding is node's internal API
-// (`_http_common`), stable across Node 20's releases; node:http itself uses it the same way.
-import { createRequire } from 'node:module';
-
-const requireCjs = createRequire(import.meta.url);
+// (`_http_common`), loaded and checked in ../node-internals.ts with the request path's other internals.
+import { requireHttpParser } from '../node-internals.js';
 
 /** The callbacks llhttp calls while `execute` runs (indices into the parser object). */
 export interface LlhttpParser {
@@ -50,7 +48,7 @@ interface ParserClass {
   readonly kLenientNone: number;
 }
 
-const common = requireCjs('_http_common') as { HTTPParser: ParserClass; methods: string[] };
+const common = requireHttpParser() as unknown as { HTTPParser: ParserClass; methods: string[] };
 
 export const HTTPParser: ParserClass = common.HTTPParser;
 /** llhttp's method numbers → names (`methods[n]`). */

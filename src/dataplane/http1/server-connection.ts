@@ -7,6 +7,7 @@ import { RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { headerMapFromRaw, REASONS, statusLine } from './head.js';
 import { absoluteForm, DownstreamCodecError, parseErrorReject, requestHeadReject, type CodecReject } from './framing.js';
 import { atBatch, flushWrites, writeDirect, writeSoon } from './socket-writes.js';
+import { socketHandle } from '../node-internals.js';
 import {
   HTTPParser, METHODS, newParser, kOnBody, kOnExecute, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete,
   type LlhttpParser, type ParseError,
@@ -44,9 +45,12 @@ function withHead(head: string, body: Buffer): Buffer {
   return buf;
 }
 
-/** What consume mode reads of a net.Socket's internals. */
-interface SocketInternals {
-  _handle?: { isStreamBase?: boolean; reading?: boolean; readStart?: () => number; readStop?: () => number } | null;
+/** What consume mode reads of a net.Socket's handle (../node-internals.ts). */
+interface ConsumableHandle {
+  isStreamBase?: boolean;
+  reading?: boolean;
+  readStart?: () => number;
+  readStop?: () => number;
 }
 
 /** What the connections of one H1Server share. */
@@ -115,7 +119,7 @@ export class ServerConnection {
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
-    const handle = (socket as unknown as SocketInternals)._handle;
+    const handle = socketHandle<ConsumableHandle>(socket);
     this.canConsume = !this.encrypted && handle?.isStreamBase === true && typeof handle.readStart === 'function';
     // The socket may come from a sniffer that read in paused mode; data unshifted flows from here.
     socket.resume();
@@ -129,7 +133,7 @@ export class ServerConnection {
     this.canConsume = false;
     const s = this.socket;
     if (this.stopped || this.closed || s.readableLength > 0) return;
-    const handle = (s as unknown as SocketInternals)._handle;
+    const handle = socketHandle<ConsumableHandle>(s);
     if (handle === null || handle === undefined) return;
     this.parser[kOnExecute] = this.#onExecute;
     this.parser.consume(handle);
@@ -159,7 +163,7 @@ export class ServerConnection {
     this.consumed = false;
     this.parser.unconsume();
     // Reads go back to the socket; resume them under the stream's own flow control.
-    const h = (this.socket as unknown as SocketInternals)._handle;
+    const h = socketHandle<ConsumableHandle>(this.socket);
     if (h !== null && h !== undefined) h.reading = false;
   }
 
@@ -348,7 +352,7 @@ export class ServerConnection {
     this.reading = want;
     if (this.consumed) {
       // The stream's pause/resume do not reach a consumed handle: start and stop its reads directly.
-      const h = (this.socket as unknown as SocketInternals)._handle;
+      const h = socketHandle<ConsumableHandle>(this.socket);
       if (h === null || h === undefined) return;
       h.reading = want;
       if (want) h.readStart!();

@@ -11,53 +11,25 @@
 // Direct: while the socket's stream has nothing queued, bytes go to the libuv handle without
 // net.Socket's Writable (a WriteWrap, its bookkeeping and a nextTick per write); a write the
 // kernel takes whole needs none of it. The handle API is node's internal one (`stream_wrap`,
-// `tcp_wrap`), as node:net itself uses it; without it, writes go through socket.write(). libuv
+// `tcp_wrap`, loaded in ../node-internals.ts), as node:net itself uses it; without it, writes go
+// through socket.write(). libuv
 // queues writes per handle, so a later socket.write() or end() always follows a direct write the
 // kernel has not finished; while one is unfinished we write through the stream.
 
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
-
-interface WriteReq {
-  handle: unknown;
-  oncomplete: (this: WriteReq, status: number) => void;
-  /** Keeps the bytes alive while libuv still writes them. */
-  buffer: Buffer | string | null;
-  socket: Socket | null;
-}
+import { socketHandle, STREAM_BINDINGS as B, type WriteReq } from '../node-internals.js';
 
 interface StreamHandle {
   writeBuffer(req: WriteReq, data: Uint8Array): number;
   writeLatin1String(req: WriteReq, data: string): number;
 }
 
-interface Bindings {
-  WriteWrap: new () => WriteReq;
-  streamBaseState: Int32Array;
-  kLastWriteWasAsync: number;
-  TCP: abstract new (...args: never[]) => object;
-}
-
-function loadBindings(): Bindings | undefined {
-  try {
-    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
-    const sw = binding('stream_wrap');
-    const tcp = binding('tcp_wrap');
-    if (typeof sw.WriteWrap !== 'function' || !(sw.streamBaseState instanceof Int32Array) ||
-        typeof sw.kLastWriteWasAsync !== 'number' || typeof tcp.TCP !== 'function') return undefined;
-    return { WriteWrap: sw.WriteWrap, streamBaseState: sw.streamBaseState, kLastWriteWasAsync: sw.kLastWriteWasAsync, TCP: tcp.TCP } as Bindings;
-  } catch {
-    return undefined;
-  }
-}
-
-const B = loadBindings();
-
 /** Direct writes the kernel has not finished, per socket. */
 const kPending = Symbol('outpost.directWritesPending');
 /** What writeSoon holds for the socket until the batch goes out. */
 const kQueued = Symbol('outpost.queuedWrite');
-type Tracked = Socket & { [kPending]?: number; [kQueued]?: Buffer | string | undefined; _handle?: StreamHandle | null };
+type Tracked = Socket & { [kPending]?: number; [kQueued]?: Buffer | string | undefined };
 
 /** Sockets with a queued write, in the order they were queued. */
 const batch: Tracked[] = [];
@@ -184,7 +156,7 @@ export function writeDirect(socket: Socket, data: Buffer | string): boolean {
 
 function writeNow(s: Tracked, data: Buffer | string): boolean {
   const socket: Socket = s;
-  const h = s._handle;
+  const h = socketHandle<StreamHandle>(s);
   if (B === undefined || h == null || !(h instanceof B.TCP) || (s[kPending] ?? 0) !== 0 ||
       s.writableLength !== 0 || s.writableEnded || s.destroyed || s.connecting) {
     return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { log } from '../log.js';
 
-export const CERT_CHAIN_FILE = 'cert-chain.pem';
-export const KEY_FILE = 'key.pem';
-export const ROOT_CERT_FILE = 'root-cert.pem';
+const CERT_CHAIN_FILE = 'cert-chain.pem';
+const KEY_FILE = 'key.pem';
+const ROOT_CERT_FILE = 'root-cert.pem';
 
 /** How soon a failed reload (half-written rotation, key and cert not matching yet) is retried. */
 const RETRY_MS = 500;
@@ -46,7 +46,7 @@ export function spiffeIdsOf(subjectAltName: string | undefined): string[] {
 }
 
 /** Istio's principal for a SPIFFE ID; undefined when it is not `spiffe://td/ns/<ns>/sa/<sa>`. */
-export function principalOf(spiffeId: string): string | undefined {
+function principalOf(spiffeId: string): string | undefined {
   if (!spiffeId.startsWith('spiffe://')) return undefined;
   const p = spiffeId.slice('spiffe://'.length);
   const parts = p.split('/');

@@ -15,6 +15,7 @@ import { peerOf, setPeer } from '../identity/workload-identity.js';
 import { parseErrorReject, rawRequestHeadReject, type CodecReject } from '../http1/framing.js';
 import { REASONS, statusLine } from '../http1/head.js';
 import type { ParseError } from '../http1/llhttp.js';
+import { socketHandle, tlsParentSocket } from '../node-internals.js';
 
 export type RequestHandler = (ds: Downstream) => void;
 /** A CONNECT request on an HTTP/1 connection (outbound listeners): the socket is handed over. */
@@ -28,10 +29,10 @@ export const DEFAULT_LIMITS: HttpLimits = { headersTimeoutMs: 10_000, keepAliveT
 /** How often HTTP/2 sockets that nghttp2 stopped reading are switched back on (see #sweep). */
 const H2_SWEEP_MS = 1000;
 
-/** What #sweep reads of a socket: its stream handle (TCP or TLS) and, under TLS, the TCP socket's. */
-interface SocketInternals {
-  _handle?: { writeQueueSize?: number; readStart?: () => number } | null;
-  _parent?: { _handle?: { writeQueueSize?: number } | null } | null;
+/** What #sweep reads of a socket's stream handle (TCP or TLS) and, under TLS, the TCP socket's (../node-internals.ts). */
+interface SweptHandle {
+  writeQueueSize?: number;
+  readStart?: () => number;
 }
 
 /** The 24 bytes every HTTP/2 prior-knowledge connection starts with. */
@@ -164,11 +165,11 @@ export class HttpServers {
     }
     for (const session of this.#sessions) {
       if (session.destroyed) continue;
-      const socket = session.socket as unknown as SocketInternals | undefined;
-      const handle = socket?._handle;
+      const socket = session.socket as Socket | undefined;
+      const handle = socketHandle<SweptHandle>(socket);
       if (handle?.writeQueueSize !== 0 || typeof handle.readStart !== 'function') continue;
       // Under TLS, the encrypted bytes may still be queued on the TCP socket below.
-      const below = socket?._parent?._handle;
+      const below = socketHandle<SweptHandle>(tlsParentSocket(socket));
       if (below !== undefined && below !== null && below.writeQueueSize !== 0) continue;
       try { handle.readStart(); } catch { /* a closing handle: nothing left to read */ }
     }

@@ -2,7 +2,7 @@
 
 export { ConfigError } from './errors.js';
 export type { RequestView } from './route-match.js';
-export { compileRouteTable, splitAuthority, validateRegex } from './route-table.js';
+export { compileRouteTable, splitAuthority } from './route-table.js';
 export type { CompiledRouteTable, CompiledVirtualHost } from './route-table.js';
 export { pickWeighted } from './weighted.js';
 export { rewritePath, redirectLocation, precompileRewrite } from './rewrite.js';

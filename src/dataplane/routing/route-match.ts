@@ -110,7 +110,7 @@ function compileQuery(q: QueryParamMatch, where: string): QueryCheck {
  * The first value of query parameter `name` in `path` from index `from`, undecoded as Envoy's
  * query matcher sees it; `''` for `?name` or `?name=`; undefined when absent.
  */
-export function queryParam(path: string, from: number, name: string): string | undefined {
+function queryParam(path: string, from: number, name: string): string | undefined {
   const end = path.length;
   let i = from;
   while (i <= end) {

@@ -4,7 +4,6 @@
 import type { RouteTable, VirtualHost, Route } from '../../proxyconfig/types.js';
 import { CompiledRoute, type RequestView } from './route-match.js';
 import { ConfigError } from './errors.js';
-import { compileRe2 } from './string-match.js';
 import { precompileRewrite } from './rewrite.js';
 
 export interface CompiledVirtualHost {
@@ -158,9 +157,4 @@ export function splitAuthority(a: string, port?: number): { host: string; withPo
 /** Compiles a route table; throws ConfigError naming the virtual host, route and field at fault. */
 export function compileRouteTable(t: RouteTable): CompiledRouteTable {
   return new RouteTableMatcher(t);
-}
-
-/** Validates an RE2 pattern at config time (for callers outside route tables). */
-export function validateRegex(pattern: string, where: string): void {
-  compileRe2(pattern, where, true);
 }

@@ -43,7 +43,7 @@ export interface AccessLogEntry {
 }
 
 /** Istio's default TEXT format (EnvoyTextLogFormat), Istio ≥ 1.24. */
-export const ISTIO_DEFAULT_TEXT_FORMAT =
+const ISTIO_DEFAULT_TEXT_FORMAT =
   '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
   '%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% ' +
   '%BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" ' +
@@ -51,7 +51,7 @@ export const ISTIO_DEFAULT_TEXT_FORMAT =
   '%DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n';
 
 /** Istio's JSON encoding (EnvoyJSONLogFormatIstio): key → operator, in Istio's order. */
-export const ISTIO_DEFAULT_JSON_FORMAT: ReadonlyArray<readonly [string, string]> = [
+const ISTIO_DEFAULT_JSON_FORMAT: ReadonlyArray<readonly [string, string]> = [
   ['start_time', '%START_TIME%'],
   ['route_name', '%ROUTE_NAME%'],
   ['method', '%REQ(:METHOD)%'],
@@ -281,7 +281,7 @@ function compileTimeFormat(fmt: string, where: string): (ms: number) => string {
 const OPERATOR = /%([A-Z][A-Z0-9_]*)(?:\(([^)]*)\))?(?::(\d+))?%/g;
 
 /** Compiles an Envoy format string into segments; throws ConfigError on an unknown operator. */
-export function parseFormat(format: string, where = 'access log format'): Segment[] {
+function parseFormat(format: string, where = 'access log format'): Segment[] {
   const segs: Segment[] = [];
   let last = 0;
   OPERATOR.lastIndex = 0;

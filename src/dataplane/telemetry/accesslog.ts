@@ -5,13 +5,7 @@ import { open, write, close as closeFd } from 'node:fs';
 import type { AccessLogSettings } from '../../proxyconfig/types.js';
 import { compileAccessLogFormat, type AccessLogEntry } from './accesslog-format.js';
 
-export {
-  compileAccessLogFormat,
-  parseFormat,
-  formatIsoMillis,
-  ISTIO_DEFAULT_TEXT_FORMAT,
-  ISTIO_DEFAULT_JSON_FORMAT,
-} from './accesslog-format.js';
+export { compileAccessLogFormat, formatIsoMillis } from './accesslog-format.js';
 export type { AccessLogEntry } from './accesslog-format.js';
 
 export interface AccessLogger {
@@ -98,7 +92,7 @@ function fileSink(path: string): Sink {
 }
 
 /** Cuts `b` into pieces of at most `max` bytes at line ends (a longer line stays one piece). */
-export function splitAtLines(b: Buffer, max: number): Buffer[] {
+function splitAtLines(b: Buffer, max: number): Buffer[] {
   if (b.length <= max) return [b];
   const out: Buffer[] = [];
   let start = 0;

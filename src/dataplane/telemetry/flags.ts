@@ -133,9 +133,3 @@ export const RESPONSE_CODE_DETAILS = {
   /** Downstream closed before the upstream answered. */
   DOWNSTREAM_RESET: 'downstream_remote_disconnect',
 } as const;
-
-/** %CONNECTION_TERMINATION_DETAILS% values. */
-export const CONNECTION_TERMINATION_DETAILS = {
-  FILTER_CHAIN_NOT_FOUND: 'filter_chain_not_found',
-  TLS_INSPECTOR_TIMEOUT: 'tls_inspector_timeout',
-} as const;

@@ -8,9 +8,6 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** 198.18.0.0/15 (RFC 2544, benchmarking): never routed beyond the machine, never 10/8, 172.16/12 or 192.168/16. */
-export const POD_NETWORK_RANGE = '198.18.0.0/15';
-
 export interface NodeNetworkNames {
   /** 6 hex digits from the state dir: tells this mesh's bridge, namespaces and table from another's. */
   id: string;
@@ -68,7 +65,7 @@ async function quiet(cmd: string, args: string[]): Promise<void> {
 }
 
 /** The /etc/netns/<name>/ directory `ip netns exec` bind-mounts over /etc (resolv.conf, hosts). */
-export function netnsEtc(netns: string): string {
+function netnsEtc(netns: string): string {
   return `/etc/netns/${netns}`;
 }
 

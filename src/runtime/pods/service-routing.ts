@@ -7,7 +7,7 @@ import type { Store, WatchEvent } from '../../store/types.js';
 import { CLUSTER_DOMAIN, type ClusterDns } from './cluster-dns.js';
 import { sh, type NodeNetworkNames } from './node-network.js';
 
-export const SERVICES_CHAIN = 'services';
+const SERVICES_CHAIN = 'services';
 
 export interface ServiceRoutingOptions {
   store: Store;
