@@ -1,6 +1,7 @@
-// The HTTP codecs of one listener: outpost's own HTTP/1.x codec (../http1/server.ts), node:http2
-// (h2c prior knowledge) and, when the listener terminates TLS, node's HTTP/2 secure server with
-// HTTP/1.1 fallback (ALPN). None of them listens: the listener's socket server hands connections over.
+// The HTTP codecs of one listener: outpost's own HTTP/1.x codec (../http1/server.ts), its own
+// HTTP/2 codec (../http2/server.ts: h2c prior knowledge, and h2 inside mesh mTLS) and, when the
+// listener terminates TLS itself, node's HTTP/2 secure server with HTTP/1.1 fallback (ALPN).
+// None of them listens: the listener's socket server hands connections over.
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
@@ -11,10 +12,11 @@ import type { ProxyRuntime } from '../runtime.js';
 import { ResponseFlag, RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { TcpLogEntry } from '../l4/tcp-proxy.js';
 import { H1Server, type H1ClientError, type H1Limits } from '../http1/server.js';
-import { peerOf, setPeer } from '../identity/workload-identity.js';
 import { parseErrorReject, rawRequestHeadReject, type CodecReject } from '../http1/framing.js';
 import { REASONS, statusLine } from '../http1/head.js';
 import type { ParseError } from '../http1/llhttp.js';
+import { H2ServerConnection } from '../http2/server.js';
+import { DEFAULT_H2_LIMITS } from '../http2/connection.js';
 
 export type RequestHandler = (ds: Downstream) => void;
 /** A CONNECT request on an HTTP/1 connection (outbound listeners): the socket is handed over. */
@@ -39,18 +41,18 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export class HttpServers {
   readonly h1: H1Server;
-  readonly h2: http2.Http2Server;
   #secure: http2.Http2SecureServer | undefined;
   #tlsKey = '';
   readonly #sockets = new Set<Socket>();
   readonly #sessions = new Set<http2.Http2Session>();
+  readonly #h2conns = new Set<H2ServerConnection>();
+  readonly #onRequest: RequestHandler;
   #sweepTimer: NodeJS.Timeout | undefined;
-  /** The socket being handed to node's h2c server: its session is created synchronously, inside the emit. */
-  #handing: Socket | undefined;
 
   readonly #onNodeRequest: (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
   constructor(private readonly rt: ProxyRuntime, onRequest: RequestHandler, limits: HttpLimits, onConnect?: ConnectHandler) {
+    this.#onRequest = onRequest;
     this.#onNodeRequest = (req, res) => {
       if (req.httpVersionMajor === 1) {
         // node:http (HTTP/1.1 over TLS) lets these through, or rejects them only after this call.
@@ -67,8 +69,6 @@ export class HttpServers {
       ...(onConnect !== undefined ? { onConnect } : {}),
       onClientError: this.#logClientError,
     }, limits);
-    this.h2 = http2.createServer({ maxSessionMemory: 64 }, this.#onNodeRequest);
-    this.#watchSessions(this.h2);
   }
 
   /** Sets (or replaces) the TLS-terminating codec; unchanged material keeps the existing server. */
@@ -110,14 +110,13 @@ export class HttpServers {
       // Listener sockets are half-open (for TCP tunnels); an h2 client's FIN ends the connection,
       // as in Envoy, or node's session would sit in CLOSE-WAIT forever.
       socket.allowHalfOpen = false;
-      this.#handing = socket;
-      try {
-        this.h2.emit('connection', socket);
-      } finally {
-        this.#handing = undefined;
-      }
+      socket.setNoDelay(true);
+      const c = new H2ServerConnection(socket, DEFAULT_H2_LIMITS, this.#onRequest, this.#h2Gone);
+      this.#h2conns.add(c);
     } else this.h1.accept(socket);
   }
+
+  #h2Gone = (c: H2ServerConnection): void => { this.#h2conns.delete(c); };
 
   #track(socket: Socket): void {
     this.#sockets.add(socket);
@@ -128,9 +127,6 @@ export class HttpServers {
     s.on('session', (session: http2.Http2Session) => {
       this.#sessions.add(session);
       session.on('error', () => {});
-      // A session's `socket` is a proxy object: the mTLS peer of the real socket is copied onto it.
-      const peer = peerOf(this.#handing);
-      if (peer !== undefined) setPeer(session.socket, peer);
       // As for h2c (#dispatchPlain): the client's FIN ends the connection. The TLS socket the
       // secure server made takes the listener socket's half-open setting otherwise.
       const sock = session.socket as unknown as { allowHalfOpen?: boolean } | undefined;
@@ -237,6 +233,7 @@ export class HttpServers {
   /** Stops accepting and closes idle connections; open requests finish. */
   closeIdle(): void {
     this.h1.closeIdle();
+    for (const c of this.#h2conns) c.closeIdle();
     for (const s of this.#sessions) s.close();
   }
 
@@ -244,6 +241,7 @@ export class HttpServers {
     clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
     this.h1.destroyAll();
+    for (const c of this.#h2conns) c.destroy();
     for (const s of this.#sessions) s.destroy();
     for (const s of this.#sockets) s.destroy();
   }
