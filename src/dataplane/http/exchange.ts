@@ -3,8 +3,6 @@
 //
 // The Exchange object is the request's whole state and doubles as its access-log entry and as the
 // RequestView routing reads, so the request path allocates little beyond the upstream headers.
-import type http2 from 'node:http2';
-import { constants as h2c } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ForwardAction, HeaderOperations, RequestMirror, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
 import { mirrorRequest } from './mirror.js';
@@ -17,13 +15,12 @@ import { ResponseFlag, RESPONSE_CODE_DETAILS as D, addResponseFlag } from '../te
 import type { AccessLogEntry } from '../telemetry/accesslog.js';
 import type { ClusterRuntime, HttpUpstream } from '../upstream/cluster-runtime.js';
 import type { RequestOutcome, UpstreamTarget } from '../upstream/endpoints.js';
-import { ConnectError } from '../upstream/h2-session.js';
 import { UpstreamError, type H1Call, type H1Handler } from '../upstream/h1-pool.js';
 import { DnsError } from '../dns/resolver.js';
 import { absoluteForm, DownstreamCodecError } from '../http1/framing.js';
 import { REASONS } from '../http1/head.js';
 import type { ProxyRuntime } from '../runtime.js';
-import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
+import { headerValue, upstreamRequestHeaders } from './headers.js';
 import type { BodySink, BodySource, Downstream } from './downstream.js';
 import { peerOf, type PeerInfo } from '../identity/workload-identity.js';
 import { RBAC_DENIED_BODY } from '../authz/engine.js';
@@ -714,7 +711,7 @@ export class Exchange implements AccessLogEntry, RequestView {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One upstream attempt over HTTP/1.1 (outpost's pool, ../upstream/h1-pool.ts) or HTTP/2 (node:http2).
+// One upstream attempt over HTTP/1.1 (outpost's pool, ../upstream/h1-pool.ts) or HTTP/2 (../http2/client.ts).
 
 interface AttemptOutcome {
   kind: FailureKind | 'status';
@@ -736,7 +733,6 @@ class Attempt implements H1Handler {
   #connected = false;
   #started = false;
   #call: H1Call | undefined = undefined;
-  #h2stream: http2.ClientHttp2Stream | undefined = undefined;
   #timer: NodeJS.Timeout | undefined = undefined;
   #aborted = false;
   /** A retriable status: its head and body are kept in case this was the last try. */
@@ -762,11 +758,8 @@ class Attempt implements H1Handler {
     if (this.#perTryMs !== undefined && this.#perTryMs > 0) {
       this.#timer = setTimeout(() => this.#onPerTryTimeout(), this.#perTryMs);
     }
-    if (this.#up.kind === 'h1') {
-      this.#call = this.#up.pool.dispatch({ method: this.#ex.method, path, authority, headers }, body, this);
-    } else {
-      this.#h2(path, authority, headers, body);
-    }
+    // Both codecs (HTTP/1.1 pool, HTTP/2 connection) take the request the same way.
+    this.#call = this.#up.pool.dispatch({ method: this.#ex.method, path, authority, headers }, body, this);
   }
 
   abort(): void {
@@ -775,7 +768,6 @@ class Attempt implements H1Handler {
     // Settled first: whatever the abort raises in the upstream's callbacks is then ignored.
     this.#settle(COMMITTED);
     this.#call?.abort();
-    if (this.#h2stream !== undefined && !this.#h2stream.destroyed) this.#h2stream.close(h2c.NGHTTP2_CANCEL);
   }
 
   #settle(o: AttemptOutcome): void {
@@ -785,7 +777,7 @@ class Attempt implements H1Handler {
     try {
       this.#ex.attemptDone(this, o);
     } catch (err) {
-      // Never into the pool's or http2's callbacks: the exchange answers 500 and logs.
+      // Never into the pools' callbacks: the exchange answers 500 and logs.
       this.#ex.internalError(err);
     }
   }
@@ -800,7 +792,6 @@ class Attempt implements H1Handler {
     this.#aborted = true;
     this.#settle({ kind: 'per-try-timeout', committed: false, status: 504 });
     this.#call?.abort();
-    if (this.#h2stream !== undefined && !this.#h2stream.destroyed) this.#h2stream.close(h2c.NGHTTP2_CANCEL);
   }
 
   // Decides between relaying a response and retrying it (undefined: relay).
@@ -880,80 +871,15 @@ class Attempt implements H1Handler {
     }
     const code = err.code ?? '';
     const kind = err instanceof UpstreamError ? err.kind : undefined;
-    if (kind === 'connect' || (kind === undefined && (err instanceof ConnectError || isConnectError(code) || (!this.#connected && !isProtocolError(err))))) {
+    if (kind === 'refused') {
+      this.#settle({ kind: 'refused', committed: false, status: 503 });
+    } else if (kind === 'connect' || (kind === undefined && (isConnectError(code) || (!this.#connected && !isProtocolError(err))))) {
       this.#settle({ kind: 'connect', committed: false, status: 503, transportReason: transportReason(err) });
     } else if (kind === 'protocol' || (kind === undefined && isProtocolError(err))) {
       this.#settle({ kind: 'protocol', committed: false, status: 502 });
     } else {
       this.#settle({ kind: 'reset', committed: false, status: 503 });
     }
-  }
-
-  // ---- HTTP/2 upstream
-
-  #h2(path: string, authority: string, headers: HeaderMap, body: Buffer | BodySource | null): void {
-    const up = this.#up;
-    if (up.kind !== 'h2') return;
-    up.session.get().then((session) => {
-      if (this.#settled) return;
-      this.#connected = true;
-      const h: http2.OutgoingHttpHeaders = { ...headers, ':method': this.#ex.method, ':path': path, ':authority': authority, ':scheme': 'http' };
-      if (h['te'] !== undefined && h['te'] !== 'trailers') delete h['te'];
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = session.request(h, { endStream: body === null });
-      } catch (err) {
-        this.#fail(err as Error);
-        return;
-      }
-      this.#h2stream = stream;
-      stream.on('response', (rh) => {
-        const status = Number(rh[':status']);
-        const hm: HeaderMap = {};
-        for (const k in rh) if (k.charCodeAt(0) !== 58) hm[k] = rh[k] as string | string[];
-        // The HTTP/1.1 pool hands heads over without connection headers; node:http2 does not.
-        cleanResponseHeaders(hm);
-        this.#onHead(status, hm);
-      });
-      const resume = (): void => { stream.resume(); };
-      stream.on('data', (chunk: Buffer) => {
-        if (this.#held !== undefined) { this.#heldChunks!.push(chunk); return; }
-        if (this.#settled || this.#ex.finished) return;
-        if (!this.#ex.writeBody(chunk)) {
-          stream.pause();
-          this.#ex.downstream.onDrain(resume);
-        }
-      });
-      let trailers: HeaderMap | undefined;
-      stream.on('trailers', (t) => { trailers = t as HeaderMap; });
-      stream.on('end', () => {
-        if (this.#held !== undefined) { this.#held.body = Buffer.concat(this.#heldChunks!); this.#settle(this.#held); return; }
-        if (this.#settled || !this.#started) return;
-        this.#ex.endResponse(trailers);
-        this.#settle(COMMITTED);
-      });
-      stream.on('error', (err) => this.#h2Error(stream, err));
-      stream.on('close', () => {
-        if (this.#settled) return;
-        this.#h2Error(stream, new Error(`stream closed (code ${stream.rstCode})`));
-      });
-      if (body !== null) {
-        if (Buffer.isBuffer(body)) stream.end(body);
-        else pump(body, stream);
-      }
-    }, (err: Error) => {
-      if (this.#settled) return;
-      this.#fail(err);
-    });
-  }
-
-  #h2Error(stream: http2.ClientHttp2Stream, err: Error): void {
-    if (this.#settled) return;
-    if (stream.rstCode === h2c.NGHTTP2_REFUSED_STREAM && !this.#started && this.#held === undefined) {
-      this.#settle({ kind: 'refused', committed: false, status: 503 });
-      return;
-    }
-    this.#fail(err);
   }
 }
 
@@ -989,19 +915,6 @@ class CountingBody implements BodySource, BodySink {
     this.#ex.downstreamBodyFailed(err);
     this.#sink!.onError(err);
   }
-}
-
-/** Streams a request body into an HTTP/2 stream, with backpressure. */
-function pump(src: BodySource, dst: http2.ClientHttp2Stream): void {
-  const resume = (): void => src.resumeBody();
-  src.readBody({
-    onData(c) {
-      if (dst.destroyed) return;
-      if (!dst.write(c)) { src.pauseBody(); dst.once('drain', resume); }
-    },
-    onEnd() { if (!dst.destroyed) dst.end(); },
-    onError() { if (!dst.destroyed) dst.close(h2c.NGHTTP2_CANCEL); },
-  });
 }
 
 /** Reads a whole body up to `limit` bytes (undefined beyond it); a body cut short is what arrived. */
@@ -1110,7 +1023,7 @@ function isProtocolError(err: Error & { code?: string }): boolean {
 
 /** UPSTREAM_TRANSPORT_FAILURE_REASON for a TLS failure, in Envoy's spirit (`TLS_error:…CERTIFICATE_VERIFY_FAILED`). */
 function transportReason(err: Error & { code?: string }): string | undefined {
-  const e = err instanceof ConnectError ? err.cause : err;
+  const e = err;
   const code = (e as { code?: string }).code ?? '';
   if (code.includes('CERT') || code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code.includes('SELF_SIGNED')) {
     return `TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:${code}:TLS_error_end`;

@@ -52,16 +52,7 @@ function send(cr: ClusterRuntime, req: MirroredRequest): void {
     if (target === undefined) return;
     const up = cr.upstream(target, req.authority);
     const authority = shadowAuthority(req.authority);
-    if (up.kind === 'h1') {
-      up.pool.dispatch({ method: req.method, path: req.path, authority, headers: { ...req.headers } }, req.body, DISCARD);
-      return;
-    }
-    up.session.get().then((session) => {
-      const stream = session.request({ ...req.headers, ':method': req.method, ':path': req.path, ':authority': authority, ':scheme': 'http' });
-      stream.on('error', debug);
-      stream.resume();
-      stream.end(req.body ?? undefined);
-    }, debug);
+    up.pool.dispatch({ method: req.method, path: req.path, authority, headers: { ...req.headers } }, req.body, DISCARD);
   } catch (err) {
     debug(err as Error);
   }

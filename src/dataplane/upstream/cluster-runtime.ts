@@ -4,7 +4,7 @@
 import type { Cluster } from '../../proxyconfig/types.js';
 import { ClusterEndpoints, type UpstreamTarget } from './endpoints.js';
 import type { Resolver } from '../dns/resolver.js';
-import { H2Session } from './h2-session.js';
+import { H2Pool } from '../http2/client.js';
 import { effectiveUpstreamTls, originationOptions } from './tls-origination.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { sourceAddressFor } from './source-address.js';
@@ -20,10 +20,11 @@ export interface H1Upstream {
   readonly lastLocalAddress: string | undefined;
 }
 
+/** One multiplexed HTTP/2 connection to one endpoint (outpost's codec, ../http2/client.ts). */
 export interface H2Upstream {
   readonly kind: 'h2';
-  readonly session: H2Session;
-  lastLocalAddress: string | undefined;
+  readonly pool: H2Pool;
+  readonly lastLocalAddress: string | undefined;
 }
 
 export type HttpUpstream = H1Upstream | H2Upstream;
@@ -78,14 +79,14 @@ export class ClusterRuntime {
     const cp = c.connectionPool;
     const localAddress = sourceAddressFor(this.sourceIp, target.address);
     if (c.protocol === 'HTTP2') {
-      const addr = target.address.includes(':') ? `[${target.address}]` : target.address;
-      const origin = `${t ? 'https' : 'http'}://${addr}:${target.port}`;
-      const h2: H2Upstream = {
-        kind: 'h2', lastLocalAddress: undefined,
-        session: new H2Session(origin, t ? originationOptions(t, sni, ['h2'], this.identity) : undefined, c.connectTimeoutMs, localAddress,
-          (s) => { const sock = s.socket; if (sock) h2.lastLocalAddress = `${sock.localAddress}:${sock.localPort}`; }),
-      };
-      u = h2;
+      const pool = new H2Pool({
+        address: target.address,
+        port: target.port,
+        ...(t ? { tls: originationOptions(t, sni, ['h2'], this.identity) } : {}),
+        connectTimeoutMs: c.connectTimeoutMs,
+        ...(localAddress !== undefined ? { localAddress } : {}),
+      });
+      u = { kind: 'h2', pool, get lastLocalAddress() { return pool.lastLocalAddress; } };
     } else {
       const pool = new H1Pool({
         address: target.address,
@@ -106,10 +107,7 @@ export class ClusterRuntime {
   /** Lets in-flight requests finish, then closes connections and stops DNS refresh. */
   close(): void {
     this.endpoints.close();
-    for (const u of this.#upstreams.values()) {
-      if (u.kind === 'h1') u.pool.close();
-      else u.session.close();
-    }
+    for (const u of this.#upstreams.values()) u.pool.close();
     this.#upstreams.clear();
   }
 }

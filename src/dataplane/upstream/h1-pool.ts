@@ -32,8 +32,10 @@ export type UpstreamErrorKind =
   | 'connect'
   /** The connection closed or reset (before or after the response head). */
   | 'reset'
-  /** The upstream sent something that is not HTTP/1.1 (llhttp error). */
-  | 'protocol';
+  /** The upstream sent something that is not HTTP/1.1 (llhttp error) or malformed HTTP/2. */
+  | 'protocol'
+  /** HTTP/2: the upstream did not process the request (REFUSED_STREAM, or a stream above GOAWAY's last): safe to retry. */
+  | 'refused';
 
 export class UpstreamError extends Error {
   constructor(
