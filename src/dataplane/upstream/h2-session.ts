@@ -2,16 +2,7 @@
 import http2 from 'node:http2';
 import type { ClientHttp2Session, SecureClientSessionOptions } from 'node:http2';
 import type { OriginationOptions } from './tls-origination.js';
-
-/** A failure to establish the connection (flag UF), as opposed to a reset of an established one. */
-export class ConnectError extends Error {
-  readonly code: string;
-  constructor(override readonly cause: Error & { code?: string }, message?: string) {
-    super(message ?? cause.message);
-    this.name = 'ConnectError';
-    this.code = cause.code ?? 'ECONNFAILED';
-  }
-}
+import { connectError, UpstreamError } from './call.js';
 
 export class H2Session {
   #session: ClientHttp2Session | undefined;
@@ -27,12 +18,12 @@ export class H2Session {
     private readonly localAddressOf: (s: ClientHttp2Session) => void = () => {},
   ) {}
 
-  /** The open session, connecting first when needed. Rejects with ConnectError. */
+  /** The open session, connecting first when needed. Rejects with an UpstreamError of a connect kind. */
   get(): Promise<ClientHttp2Session> {
     const s = this.#session;
     if (s !== undefined && !s.closed && !s.destroyed) return Promise.resolve(s);
     if (this.#connecting !== undefined) return this.#connecting;
-    if (this.#closed) return Promise.reject(new ConnectError(new Error('cluster removed')));
+    if (this.#closed) return Promise.reject(new UpstreamError('connect-refused', 'ERR_POOL_CLOSED', 'the upstream session is closed (cluster removed)'));
     this.#connecting = new Promise<ClientHttp2Session>((resolve, reject) => {
       // noDelay, as on every other connection the proxy opens (Envoy sets TCP_NODELAY on all):
       // many streams share this one, and with Nagle's algorithm a frame written while the
@@ -42,17 +33,17 @@ export class H2Session {
       };
       const session = http2.connect(this.origin, opts);
       const timer = setTimeout(() => {
-        const e = new Error('connect timeout') as Error & { code: string };
-        e.code = 'UND_ERR_CONNECT_TIMEOUT';
-        fail(e);
+        fail(undefined, true);
         session.destroy();
       }, this.connectTimeoutMs);
-      const fail = (err: Error): void => {
+      const fail = (err: Error | undefined, timedOut: boolean): void => {
         clearTimeout(timer);
         this.#connecting = undefined;
-        reject(new ConnectError(err));
+        const what = timedOut ? `connect timeout after ${this.connectTimeoutMs} ms` : err?.message ?? 'closed';
+        reject(connectError(err, timedOut, `connect to ${this.origin} failed: ${what}`));
       };
-      session.once('error', fail);
+      const onError = (err: Error): void => fail(err, false);
+      session.once('error', onError);
       session.once('connect', () => {
         clearTimeout(timer);
         // net.connect honours noDelay; over TLS it is set here, once the handshake is done.
@@ -61,7 +52,7 @@ export class H2Session {
         } catch {
           // A socket that is already gone: the session's own error and close events report it.
         }
-        session.off('error', fail);
+        session.off('error', onError);
         session.on('error', () => { /* streams see their own errors */ });
         const drop = (): void => { if (this.#session === session) this.#session = undefined; };
         session.once('close', drop);
