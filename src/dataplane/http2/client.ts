@@ -1,13 +1,15 @@
 // The client side: one multiplexed connection per upstream endpoint (h2c prior knowledge, or h2
-// over TLS with ALPN), opened on demand and replaced after GOAWAY. Requests go through the same
-// calls as the HTTP/1.1 pool (dispatch → H1Handler callbacks, H1Call for flow control and
-// cancellation), so the exchange drives both codecs one way.
+// over TLS with ALPN), opened on demand and replaced after GOAWAY. It implements the upstream-call
+// lifecycle (../upstream/call.ts) as the HTTP/1.1 pool does, so the request path drives both
+// codecs one way; failures are typed here, where the phase is known.
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
 import type { BodySink, BodySource } from '../http/downstream.js';
 import type { HeaderMap } from '../routing/index.js';
-import { UpstreamError, type H1Body, type H1Call, type H1Handler, type H1RequestHead } from '../upstream/h1-pool.js';
+import {
+  connectError, UpstreamError, type UpstreamBody, type UpstreamCall, type UpstreamCallHandler, type UpstreamPool, type UpstreamRequestHead,
+} from '../upstream/call.js';
 import type { OriginationOptions } from '../upstream/tls-origination.js';
 import { CONNECTION_SPECIFIC, DEFAULT_H2_LIMITS, H2Connection, type H2Limits } from './connection.js';
 import * as C from './constants.js';
@@ -28,7 +30,8 @@ export interface H2PoolOptions {
 /** Client ids run out at 2^31; a connection is retired well before. */
 const MAX_STREAM_ID = 2 ** 31 - 1;
 
-export class H2Pool {
+export class H2Pool implements UpstreamPool {
+  readonly protocol = 'h2';
   readonly #o: H2PoolOptions;
   #conn: H2ClientConnection | undefined = undefined;
   #closed = false;
@@ -38,26 +41,24 @@ export class H2Pool {
     this.#o = options;
   }
 
-  /** Sends a request; its outcome arrives through `handler`. */
-  dispatch(head: H1RequestHead, body: H1Body, handler: H1Handler): H1Call {
+  /** Sends a request; its outcome arrives through `handler`, never synchronously. */
+  dispatch(head: UpstreamRequestHead, body: UpstreamBody, handler: UpstreamCallHandler): UpstreamCall {
     const req = new H2Request(head, body, handler);
-    if (this.#closed) {
-      queueMicrotask(() => req.fail(new UpstreamError('connect', 'ECONNREFUSED', 'cluster removed')));
-      return req;
+    req.inDispatch = true;
+    try {
+      this.resubmit(req);
+    } catch (err) {
+      // Only bad options get here (an invalid address or port).
+      req.fail(new UpstreamError('connect-refused', 'ERR_INVALID_ARG', `upstream connect error: ${(err as Error).message}`, err as Error));
     }
-    let c = this.#conn;
-    if (c === undefined || !c.usable) {
-      c = new H2ClientConnection(this.#o, this);
-      this.#conn = c;
-    }
-    c.submit(req);
+    req.inDispatch = false;
     return req;
   }
 
   /** A request that was waiting on a connection that went away (GOAWAY) before it started. */
   resubmit(req: H2Request): void {
     if (req.aborted) return;
-    if (this.#closed) { req.fail(new UpstreamError('connect', 'ECONNREFUSED', 'cluster removed')); return; }
+    if (this.#closed) { req.fail(new UpstreamError('connect-refused', 'ECONNREFUSED', 'upstream pool closed')); return; }
     let c = this.#conn;
     if (c === undefined || !c.usable) {
       c = new H2ClientConnection(this.#o, this);
@@ -84,16 +85,20 @@ export class H2Pool {
 }
 
 /** One request: the call handed back to the exchange, waiting for or riding on a stream. */
-export class H2Request implements H1Call {
-  readonly head: H1RequestHead;
-  readonly body: H1Body;
-  readonly handler: H1Handler;
+export class H2Request implements UpstreamCall {
+  readonly head: UpstreamRequestHead;
+  readonly body: UpstreamBody;
+  readonly handler: UpstreamCallHandler;
   stream: H2ClientStream | undefined = undefined;
   aborted = false;
   done = false;
+  /** Set while dispatch() runs: handler calls then wait for a microtask (never synchronous). */
+  inDispatch = false;
+  /** The response head went to the handler: a reset now is reset-after-headers. */
+  headed = false;
   #paused = false;
 
-  constructor(head: H1RequestHead, body: H1Body, handler: H1Handler) {
+  constructor(head: UpstreamRequestHead, body: UpstreamBody, handler: UpstreamCallHandler) {
     this.head = head;
     this.body = body;
     this.handler = handler;
@@ -113,11 +118,27 @@ export class H2Request implements H1Call {
   fail(err: UpstreamError): void {
     if (this.aborted || this.done) return;
     this.done = true;
+    if (this.inDispatch) { queueMicrotask(() => this.#tellError(err)); return; }
+    this.#tellError(err);
+  }
+
+  #tellError(err: UpstreamError): void {
+    if (this.aborted) return;
     try {
       this.handler.onError(err);
     } catch {
       // The handler's own failure: nothing more to tell it.
     }
+  }
+
+  connected(localAddress: string): void {
+    if (this.inDispatch) { queueMicrotask(() => { if (!this.aborted && !this.done) this.handler.onConnected(localAddress); }); return; }
+    if (!this.aborted && !this.done) this.handler.onConnected(localAddress);
+  }
+
+  /** A reset or close of the stream, typed by whether the head had been delivered. */
+  resetError(code: string, message: string, cause?: Error): UpstreamError {
+    return new UpstreamError(this.headed ? 'reset-after-headers' : 'reset-before-headers', code, message, cause);
   }
 }
 
@@ -130,24 +151,28 @@ export class H2ClientConnection extends H2Connection {
   readonly #waiting: H2Request[] = [];
   #connectTimer: NodeJS.Timeout | undefined;
   #connectError: UpstreamError | undefined = undefined;
+  #connectCause: Error | undefined = undefined;
+  #timedOut = false;
 
   constructor(o: H2PoolOptions, pool: H2Pool) {
     const s = H2ClientConnection.#open(o);
     super(s, o.limits ?? DEFAULT_H2_LIMITS, false);
     this.#pool = pool;
     this.#connectTimer = setTimeout(() => {
-      this.#connectError = new UpstreamError('connect', 'ETIMEDOUT', `connect timeout after ${o.connectTimeoutMs} ms`);
+      this.#timedOut = true;
+      this.#connectError = connectError(undefined, true, `upstream connect timeout after ${o.connectTimeoutMs} ms`);
       s.destroy();
     }, o.connectTimeoutMs);
-    const onError = (err: Error & { code?: string }): void => {
-      if (this.#ready) return;
-      this.#connectError ??= new UpstreamError('connect', err.code ?? 'ECONNRESET', `upstream connect error: ${err.message}`, err);
+    const onError = (err: Error): void => {
+      if (this.#ready || this.#connectError !== undefined) return;
+      this.#connectCause = err;
+      this.#connectError = connectError(err, false, `upstream connect error: ${err.message}`);
     };
     s.on('error', onError);
     s.once(o.tls !== undefined ? 'secureConnect' : 'connect', () => {
       clearTimeout(this.#connectTimer);
       if (o.tls !== undefined && (s as tls.TLSSocket).alpnProtocol !== 'h2') {
-        this.#connectError = new UpstreamError('connect', 'ERR_HTTP2_ALPN', 'upstream did not negotiate h2 (ALPN)');
+        this.#connectError = new UpstreamError('tls', 'ERR_HTTP2_ALPN', 'upstream did not negotiate h2 (ALPN)', undefined, 'TLS_error:no_h2_alpn:TLS_error_end');
         s.destroy();
         return;
       }
@@ -194,7 +219,7 @@ export class H2ClientConnection extends H2Connection {
     try {
       outgoingFields(fields, h.headers);
     } catch (err) {
-      req.fail(new UpstreamError('protocol', 'ERR_INVALID_HEADER', (err as Error).message, err as Error));
+      req.fail(new UpstreamError('protocol', 'ERR_INVALID_HEADER', `invalid request header: ${(err as Error).message}`, err as Error));
       return;
     }
     // Only `te: trailers` may cross (RFC 9113 §8.2.2); host is :authority now.
@@ -210,10 +235,12 @@ export class H2ClientConnection extends H2Connection {
     const endStream = body === null || (Buffer.isBuffer(body) && body.length === 0);
     this.writeHeaders(id, fields, endStream);
     try {
-      req.handler.onConnected(this.localAddress);
-    } catch {
-      // reported by the exchange itself
+      req.connected(this.localAddress);
+    } catch (err) {
+      st.failWith(new UpstreamError('internal', 'ERR_HANDLER', `handler failed: ${(err as Error)?.message}`, err as Error), C.E_CANCEL);
+      return;
     }
+    if (st.closed) return;
     if (endStream) { st.localEnd(); return; }
     if (Buffer.isBuffer(body)) {
       st.writeData(body);
@@ -231,7 +258,7 @@ export class H2ClientConnection extends H2Connection {
       if (this.isIdle(id)) throw new H2ConnectionError(C.E_PROTOCOL_ERROR, `HEADERS on idle stream ${id}`);
       return; // a stream we reset: its frames may still be on the way
     }
-    if (oversize) { st.failWith(new UpstreamError('protocol', 'ERR_HTTP2_HEADER_OVERFLOW', 'upstream response headers too large'), C.E_CANCEL); return; }
+    if (oversize) { st.failWith(new UpstreamError('protocol', 'ERR_HTTP2_HEADER_OVERFLOW', 'upstream response headers above the header list limit'), C.E_CANCEL); return; }
     st.onHeaders(endStream, names, values);
   }
 
@@ -252,8 +279,9 @@ export class H2ClientConnection extends H2Connection {
   protected onClosed(): void {
     clearTimeout(this.#connectTimer);
     this.#retire();
-    const err = this.#connectError ?? new UpstreamError(this.#ready ? 'reset' : 'connect', 'ECONNRESET', 'upstream connection closed');
-    for (const req of this.#waiting.splice(0)) req.fail(err);
+    const err = this.#ready ? new UpstreamError('reset-before-headers', 'ECONNRESET', 'upstream connection closed')
+      : this.#connectError ?? connectError(this.#connectCause, this.#timedOut, 'upstream connection closed before it was established');
+    for (const req of this.#waiting.splice(0)) req.fail(err.copy());
   }
 
   #retire(): void {
@@ -262,10 +290,8 @@ export class H2ClientConnection extends H2Connection {
     this.#pool.retired(this);
   }
 
-  /** The error that closed streams see when the connection goes. */
-  get closeError(): UpstreamError {
-    return this.#connectError ?? new UpstreamError('reset', 'ECONNRESET', 'upstream connection closed');
-  }
+  /** Whether the connection was ever established (streams only exist once it was). */
+  get ready(): boolean { return this.#ready; }
 }
 
 export class H2ClientStream extends H2Stream {
@@ -286,7 +312,7 @@ export class H2ClientStream extends H2Stream {
     try {
       r.handler.onData(chunk);
     } catch (err) {
-      this.failWith(new UpstreamError('reset', 'ERR_HANDLER', `response handler failed: ${(err as Error)?.message}`, err as Error), C.E_CANCEL);
+      this.failWith(new UpstreamError('internal', 'ERR_HANDLER', `response handler failed: ${(err as Error)?.message}`, err as Error), C.E_CANCEL);
     }
   }
 
@@ -294,7 +320,11 @@ export class H2ClientStream extends H2Stream {
     const r = this.req;
     if (r.aborted || r.done) return;
     r.done = true;
-    r.handler.onEnd(trailers);
+    try {
+      r.handler.onEnd(trailers);
+    } catch {
+      // The request is over for the handler: it reports its own failure.
+    }
   }
 
   onHeaders(endStream: boolean, names: string[], values: string[]): void {
@@ -334,10 +364,11 @@ export class H2ClientStream extends H2Stream {
     const r = this.req;
     if (r.aborted || r.done) return;
     let go: boolean;
+    r.headed = true;
     try {
       go = r.handler.onHead(status, h);
     } catch (err) {
-      this.failWith(new UpstreamError('reset', 'ERR_HANDLER', `response handler failed: ${(err as Error)?.message}`, err as Error), C.E_CANCEL);
+      this.failWith(new UpstreamError('internal', 'ERR_HANDLER', `response handler failed: ${(err as Error)?.message}`, err as Error), C.E_CANCEL);
       return;
     }
     if (!go) {
@@ -366,7 +397,7 @@ export class H2ClientStream extends H2Stream {
 
   /** The server will not process this stream (GOAWAY above it, or REFUSED_STREAM): retriable. */
   refused(why: string): void {
-    this.req.fail(new UpstreamError('refused', 'REFUSED_STREAM', why));
+    this.req.fail(new UpstreamError('refused-stream', 'REFUSED_STREAM', why));
     if (!this.closed) this.conn.closeStream(this, -1, true);
   }
 
@@ -384,7 +415,7 @@ export class H2ClientStream extends H2Stream {
         if (trailers !== undefined) { t = []; try { outgoingFields(t, trailers); } catch { t = undefined; } }
         this.writeEnd(t !== undefined && t.length > 0 ? t : undefined);
       },
-      onError: () => { if (!this.closed) this.conn.resetStream(this, C.E_CANCEL); },
+      onError: (err) => this.failWith(new UpstreamError('body-aborted', 'ERR_BODY_ABORTED', `request body aborted: ${err.message}`, err), C.E_CANCEL),
     };
     src.readBody(sink);
   }
@@ -393,15 +424,21 @@ export class H2ClientStream extends H2Stream {
     const r = this.req;
     if (r.done || r.aborted) return;
     if (code === -1 && this.remoteEnded) return;
-    if (connGone) { r.fail((this.conn as H2ClientConnection).closeError); return; }
-    if (byPeer && code === C.E_REFUSED_STREAM) { r.fail(new UpstreamError('refused', 'REFUSED_STREAM', 'upstream refused the stream (REFUSED_STREAM)')); return; }
+    if (connGone) {
+      const f = this.conn.failedWith;
+      if (f !== 0 && f !== C.E_INTERNAL_ERROR) r.fail(new UpstreamError('protocol', `ERR_HTTP2_${C.errorName(f)}`, `upstream broke HTTP/2 (${C.errorName(f)})`));
+      else r.fail(r.resetError('ECONNRESET', 'upstream connection closed'));
+      return;
+    }
+    if (byPeer && code === C.E_REFUSED_STREAM && !r.headed) { r.fail(new UpstreamError('refused-stream', 'REFUSED_STREAM', 'upstream refused the stream (REFUSED_STREAM)')); return; }
     if (byPeer && code === C.E_NO_ERROR && this.remoteEnded) return;
-    const kind = code === C.E_PROTOCOL_ERROR || code === C.E_COMPRESSION_ERROR || code === C.E_FLOW_CONTROL_ERROR ? 'protocol' : 'reset';
-    r.fail(new UpstreamError(kind, `ERR_HTTP2_${C.errorName(code)}`, `upstream stream reset (${C.errorName(code)})${byPeer ? '' : ' by the proxy'}`));
+    // Our own resets for frames the upstream got wrong (flow control, stream state) are protocol errors.
+    if (!byPeer && code !== C.E_CANCEL) { r.fail(new UpstreamError('protocol', `ERR_HTTP2_${C.errorName(code)}`, `upstream broke HTTP/2 (${C.errorName(code)})`)); return; }
+    r.fail(r.resetError(`RST_STREAM(${C.errorName(code)})`, `upstream stream reset (${C.errorName(code)})`));
   }
 
   override idleTimeout(): void {
-    this.failWith(new UpstreamError('reset', 'ETIMEDOUT', 'upstream stream idle timeout'), C.E_CANCEL);
+    this.failWith(this.req.resetError('ETIMEDOUT', 'upstream stream idle timeout'), C.E_CANCEL);
   }
 }
 

@@ -103,6 +103,8 @@ export abstract class H2Connection {
   readonly #recentlyClosed: number[] = [];
   goawaySent = false;
   goawayReceived = false;
+  /** The connection error we closed the connection with (the peer broke the protocol), 0 if none. */
+  failedWith = 0;
   #windowStart = 0;
   #windowStreams = 0;
   #windowResets = 0;
@@ -765,6 +767,7 @@ export abstract class H2Connection {
   /** A connection error: GOAWAY(code), then the connection closes once that is written. */
   fail(code: number, message: string): void {
     if (this.closed) return;
+    this.failedWith = code;
     this.goaway(code, message);
     log('debug', `http2: connection error ${C.errorName(code)}: ${message}`);
     this.#endSoon();

@@ -170,7 +170,8 @@ export abstract class H2Stream {
     this.conn.unblockRemove(this);
     this.outQueue.length = 0;
     this.queuedBytes = 0;
-    this.#inQueue = undefined;
+    // A stream that completed keeps what the consumer has not taken yet (it was paused).
+    if (code !== -1) { this.#inQueue = undefined; this.#endPending = false; }
     const cbs = this.#drainCbs;
     this.#drainCbs = undefined;
     this.closedWith(code, byPeer, connGone);

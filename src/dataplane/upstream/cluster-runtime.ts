@@ -5,6 +5,7 @@ import type { Cluster } from '../../proxyconfig/types.js';
 import { ClusterEndpoints, type UpstreamTarget } from './endpoints.js';
 import type { Resolver } from '../dns/resolver.js';
 import { H2Pool } from '../http2/client.js';
+import type { UpstreamPool } from './call.js';
 import { effectiveUpstreamTls, originationOptions } from './tls-origination.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { sourceAddressFor } from './source-address.js';
@@ -13,21 +14,8 @@ import { H1Pool } from './h1-pool.js';
 /** Istio's default maxConnections / pending / requests: effectively unlimited. */
 const UNLIMITED = 2 ** 32 - 1;
 
-/** An HTTP/1.1 keep-alive pool to one endpoint. */
-export interface H1Upstream {
-  readonly kind: 'h1';
-  readonly pool: H1Pool;
-  readonly lastLocalAddress: string | undefined;
-}
-
-/** One multiplexed HTTP/2 connection to one endpoint (outpost's codec, ../http2/client.ts). */
-export interface H2Upstream {
-  readonly kind: 'h2';
-  readonly pool: H2Pool;
-  readonly lastLocalAddress: string | undefined;
-}
-
-export type HttpUpstream = H1Upstream | H2Upstream;
+/** One endpoint's connections, whatever the codec: the request path sees only the call lifecycle. */
+export type HttpUpstream = UpstreamPool;
 
 export class ClusterRuntime {
   readonly name: string;
@@ -79,16 +67,16 @@ export class ClusterRuntime {
     const cp = c.connectionPool;
     const localAddress = sourceAddressFor(this.sourceIp, target.address);
     if (c.protocol === 'HTTP2') {
-      const pool = new H2Pool({
+      // One multiplexed connection per endpoint on outpost's HTTP/2 codec (../http2/client.ts).
+      u = new H2Pool({
         address: target.address,
         port: target.port,
         ...(t ? { tls: originationOptions(t, sni, ['h2'], this.identity) } : {}),
         connectTimeoutMs: c.connectTimeoutMs,
         ...(localAddress !== undefined ? { localAddress } : {}),
       });
-      u = { kind: 'h2', pool, get lastLocalAddress() { return pool.lastLocalAddress; } };
     } else {
-      const pool = new H1Pool({
+      u = new H1Pool({
         address: target.address,
         port: target.port,
         ...(t ? { tls: originationOptions(t, sni, undefined, this.identity) } : {}),
@@ -98,7 +86,6 @@ export class ClusterRuntime {
         idleTimeoutMs: cp?.idleTimeoutMs ?? 60_000,
         ...(cp?.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: cp.maxRequestsPerConnection } : {}),
       });
-      u = { kind: 'h1', pool, get lastLocalAddress() { return pool.lastLocalAddress; } };
     }
     this.#upstreams.set(key, u);
     return u;
@@ -107,7 +94,7 @@ export class ClusterRuntime {
   /** Lets in-flight requests finish, then closes connections and stops DNS refresh. */
   close(): void {
     this.endpoints.close();
-    for (const u of this.#upstreams.values()) u.pool.close();
+    for (const u of this.#upstreams.values()) u.close();
     this.#upstreams.clear();
   }
 }
