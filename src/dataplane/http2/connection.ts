@@ -122,6 +122,7 @@ export abstract class H2Connection {
   // ---- timers
   #timer: NodeJS.Timeout | undefined;
   #active = true;
+  #lastActive = Date.now();
 
   constructor(socket: Socket, limits: H2Limits, expectPreface: boolean) {
     this.socket = socket;
@@ -133,7 +134,7 @@ export abstract class H2Connection {
     socket.on('close', this.#onClose);
     socket.on('error', noop);
     socket.on('end', this.#onEnd);
-    const tick = Math.max(1000, Math.min(limits.idleTimeoutMs, limits.streamIdleTimeoutMs) / 2);
+    const tick = Math.max(500, Math.min(limits.idleTimeoutMs, limits.streamIdleTimeoutMs) / 2);
     this.#timer = setInterval(this.#onTick, tick);
     this.#timer.unref();
   }
@@ -490,12 +491,16 @@ export abstract class H2Connection {
 
   #onTick = (): void => {
     if (this.closed) return;
+    const now = Date.now();
     if (this.streams.size === 0) {
-      if (!this.#active) { this.goaway(C.E_NO_ERROR); this.#endSoon(); return; }
+      // Idle: no stream open and nothing read since the last tick, for idleTimeoutMs.
+      if (this.#active) this.#lastActive = now;
+      else if (now - this.#lastActive >= this.limits.idleTimeoutMs) { this.goaway(C.E_NO_ERROR); this.#endSoon(); return; }
     } else {
+      this.#lastActive = now;
       for (const st of this.streams.values()) {
-        if (!st.active && Date.now() - st.lastCheck >= this.limits.streamIdleTimeoutMs) { st.idleTimeout(); continue; }
-        if (st.active) { st.active = false; st.lastCheck = Date.now(); }
+        if (!st.active && now - st.lastCheck >= this.limits.streamIdleTimeoutMs) { st.idleTimeout(); continue; }
+        if (st.active) { st.active = false; st.lastCheck = now; }
       }
     }
     this.#active = false;
