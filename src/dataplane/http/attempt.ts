@@ -72,7 +72,8 @@ export class Attempt implements UpstreamCallHandler {
   /** Dispatches the request; the outcome arrives through AttemptOwner.attemptDone. */
   start(head: UpstreamRequestHead, body: UpstreamBody): void {
     if (this.#perTryMs !== undefined && this.#perTryMs > 0) {
-      this.#timer = setTimeout(this.#onPerTryTimeout, this.#perTryMs);
+      // A closure only for a route with a per-try timeout: the common request allocates none.
+      this.#timer = setTimeout(() => this.#onPerTryTimeout(), this.#perTryMs);
     }
     this.#call = this.#up.dispatch(head, body, this);
   }
@@ -97,14 +98,14 @@ export class Attempt implements UpstreamCallHandler {
     }
   }
 
-  #onPerTryTimeout = (): void => {
+  #onPerTryTimeout(): void {
     this.#timer = undefined;
     // Once the response is flowing the per-try timeout is over: it only guards the wait for headers.
     if (this.#settled || this.#started) return;
     this.#aborted = true;
     this.#settle(PER_TRY_TIMEOUT);
     this.#call?.abort();
-  };
+  }
 
   #resume = (): void => { this.#call?.resume(); };
 

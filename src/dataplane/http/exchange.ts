@@ -178,12 +178,12 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
 
   get downstreamLocalAddress(): string {
     const s = this.#sock;
-    return s?.localAddress ? `${s.localAddress}:${s.localPort}` : '-';
+    return s === null ? '-' : addressesOf(s).local;
   }
 
   get downstreamRemoteAddress(): string {
     const s = this.#sock;
-    return s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : '-';
+    return s === null ? '-' : addressesOf(s).remote;
   }
 
   // ---- routing
@@ -764,6 +764,22 @@ function readBounded(src: BodySource, limit: number, done: (body: Buffer | undef
     onEnd() { if (!over) done(Buffer.concat(chunks, n)); },
     onError(err) { if (!over) done(Buffer.concat(chunks, n), err); },
   });
+}
+
+/** A connection's `ip:port` pair as logged, made once per connection (not per request). */
+interface Addresses { readonly local: string; readonly remote: string }
+const ADDRESSES = new WeakMap<Socket, Addresses>();
+
+function addressesOf(s: Socket): Addresses {
+  let a = ADDRESSES.get(s);
+  if (a !== undefined) return a;
+  a = {
+    local: s.localAddress ? `${s.localAddress}:${s.localPort}` : '-',
+    remote: s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : '-',
+  };
+  // Only once both are known: a socket read after it closed may not have them yet.
+  if (a.local !== '-' && a.remote !== '-') ADDRESSES.set(s, a);
+  return a;
 }
 
 function isGrpc(ds: Downstream): boolean {
