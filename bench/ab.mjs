@@ -17,7 +17,7 @@ import { startLab } from './lib/lab.mjs';
 import { gatewayProxyConfig, outpostProxyService, outpostCapabilities, OUTPOST_BIN } from './lib/outpost.mjs';
 import { runWrk } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
-import { renderTable } from './lib/report.mjs';
+import { renderTable, latencyHistogram } from './lib/report.mjs';
 import { median } from './lib/stats.mjs';
 
 const argv = process.argv.slice(2);
@@ -79,20 +79,25 @@ async function main() {
       await gw.stop();
       const gc = gcSummary(readFileSync(join(gw.dir, 'stdout.log'), 'utf8'));
       log(`${v.label} round ${round + 1}: ${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, ${cpuPerReqUs.toFixed(1)} µs CPU/req, peak RSS ${rss.toFixed(0)} MB${w.errors ? `, ${w.errors} errors` : ''}`);
-      results.get(v.label).push({ rps: w.rps, p99: w.p99_us / 1000, cpuPerReqUs, rss, ...gc, perReqScavengeUs: (gc.scavengeMs * 1000) / w.requests });
+      results.get(v.label).push({ rps: w.rps, p99: w.p99_us / 1000, p999: w.p999_us / 1000, below: w.below, cpuPerReqUs, rss, ...gc, perReqScavengeUs: (gc.scavengeMs * 1000) / w.requests });
     }
   }
   await stopAll();
   releaseCpuDmaLatency();
   log(`cpu_dma_latency ${pm.held ? 'held' : 'not held'}; medians over ${rounds} round(s) of ${seconds} s`);
   const m = (rows, k) => median(rows.map((r) => r[k]));
-  const header = ['variant', 'node flags', 'req/s @64', 'p99 ms', 'µs CPU/req', 'peak RSS MB'];
+  const header = ['variant', 'node flags', 'req/s @64', 'p99 ms', 'p99.9 ms', 'µs CPU/req', 'peak RSS MB'];
   if (traceGc) header.push('scavenges', 'scavenge ms (max)', 'µs GC/req', 'mark-sweeps (ms)');
   console.log(renderTable(header, variants.map((v) => {
     const rows = results.get(v.label);
-    const row = [v.label, v.flags.join(' ') || '-', m(rows, 'rps').toFixed(0), m(rows, 'p99').toFixed(2), m(rows, 'cpuPerReqUs').toFixed(1), m(rows, 'rss').toFixed(0)];
+    const row = [v.label, v.flags.join(' ') || '-', m(rows, 'rps').toFixed(0), m(rows, 'p99').toFixed(2), m(rows, 'p999').toFixed(2), m(rows, 'cpuPerReqUs').toFixed(1), m(rows, 'rss').toFixed(0)];
     if (traceGc) row.push(m(rows, 'scavenges').toFixed(0), `${m(rows, 'scavengeMs').toFixed(0)} (${m(rows, 'maxScavengeMs').toFixed(2)})`, m(rows, 'perReqScavengeUs').toFixed(2), `${m(rows, 'markSweeps').toFixed(0)} (${m(rows, 'markSweepMs').toFixed(0)})`);
     return row;
+  })));
+  console.log('');
+  console.log(latencyHistogram(variants.map((v) => {
+    const rows = results.get(v.label);
+    return { name: v.label, belows: rows.map((r) => r.below), p99: m(rows, 'p99') * 1000, p999: m(rows, 'p999') * 1000 };
   })));
   if (keep) log(`kept ${runDir}`);
   else rmSync(runDir, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import { meshIdentities } from './lib/mesh-identity.mjs';
 import { writeWrkScripts, runWrk, runCurlDownload } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { summarize, median } from './lib/stats.mjs';
-import { mainTable, tunnelTable, checksTable, scalingTable, settingsLine, targetsCheck, cliTable } from './lib/report.mjs';
+import { mainTable, tunnelTable, checksTable, scalingTable, latencyTable, settingsLine, targetsCheck, cliTable } from './lib/report.mjs';
 import { measureCliStartup } from './lib/cli-startup.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -378,6 +378,7 @@ async function main() {
         rps64: summarize(perRound((r) => r.rps64)),
         p50_64: summarize(perRound((r) => r.p50_64)),
         p99_64: summarize(perRound((r) => r.p99_64)),
+        p999_64: summarize(perRound((r) => r.p999_64)),
         p50_1: summarize(perRound((r) => r.p50_1)),
         p99_1: summarize(perRound((r) => r.p99_1)),
         cpuPer1k: summarize(perRound((r) => r.cpuPer1k)),
@@ -431,6 +432,8 @@ async function main() {
     checksTable(results),
     '',
     scalingTable(results),
+    '',
+    latencyTable(results),
     '',
     cliTable(results),
     '',
@@ -529,7 +532,10 @@ async function measure(t, pids, upstreamPids, settings, scripts) {
     p50_64: w64.p50_us,
     p90_64: w64.p90_us,
     p99_64: w64.p99_us,
+    p999_64: w64.p999_us,
     max_64: w64.max_us,
+    // Cumulative share of requests under each of HIST_EDGES_US (bench/lib/load.mjs): the histogram.
+    below_64: w64.below,
     rps1: w1.rps,
     p50_1: w1.p50_us,
     p99_1: w1.p99_us,
@@ -599,6 +605,8 @@ function updateReadme(results) {
     checksTable(results, true),
     '',
     scalingTable(results, true),
+    '',
+    latencyTable(results, true),
     '',
     README_END,
   ].join('\n');

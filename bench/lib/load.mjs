@@ -9,15 +9,37 @@ import { EXTERNAL_HOST, LOAD_NICE } from './peers.mjs';
  * wrk's Lua hooks: `done` prints exact figures as one JSON line (microseconds), so nothing is
  * parsed from wrk's rounded human output. Only static top-level settings, no `request`
  * function: wrk then builds the request once and never enters Lua per request.
+ *
+ * `below` is the latency histogram as a cumulative distribution: for each of HIST_EDGES_US, the
+ * share of requests faster than it. wrk's Lua API exposes its per-microsecond latency table only
+ * through percentile(), so each share is found by bisecting percentile() (to 1e-7 of the
+ * requests), once the run is over.
  */
+export const HIST_EDGES_US = [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 20000, 50000, 100000];
 const DONE_HOOK = `
 done = function(summary, latency, requests)
   local e = summary.errors
+  local edges = {${HIST_EDGES_US.join(', ')}}
+  local below = {}
+  for k = 1, #edges do
+    local edge = edges[k]
+    if latency.max < edge then below[k] = 1
+    elseif latency.min >= edge then below[k] = 0
+    else
+      local lo, hi = 0, 100
+      for _ = 1, 30 do
+        local mid = (lo + hi) / 2
+        if latency:percentile(mid) < edge then lo = mid else hi = mid end
+      end
+      below[k] = lo / 100
+    end
+    below[k] = string.format('%.7f', below[k])
+  end
   io.write(string.format(
-    'WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"err_connect":%d,"err_read":%d,"err_write":%d,"err_status":%d,"err_timeout":%d}\\n',
+    'WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d,"mean_us":%.1f,"err_connect":%d,"err_read":%d,"err_write":%d,"err_status":%d,"err_timeout":%d,"below":[%s]}\\n',
     summary.requests, summary.duration, summary.bytes,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
-    e.connect, e.read, e.write, e.status, e.timeout))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max, latency.mean,
+    e.connect, e.read, e.write, e.status, e.timeout, table.concat(below, ',')))
 end
 `;
 

@@ -1,4 +1,5 @@
 // The terminal table, the targets check and the README section, all from one results object.
+import { HIST_EDGES_US } from './load.mjs';
 
 const fmtK = (x) => (Number.isFinite(x) ? (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0)) : '–');
 const fmtMs = (us) => (Number.isFinite(us) ? (us / 1000).toFixed(3) : '–');
@@ -162,4 +163,52 @@ export function cliTable(results, markdown = false) {
     '',
     renderTable(['command', 'mean ± σ', 'over node -e 0', 'median', 'min–max', 'CPU (user+sys)', 'target (mean)'], rows, markdown),
   ].join('\n');
+}
+
+/** `0.1–0.2 ms`-style labels for the histogram's buckets (HIST_EDGES_US, and one beyond the last). */
+function bucketLabels() {
+  const ms = (us) => String(us / 1000);
+  return [`< ${ms(HIST_EDGES_US[0])} ms`, ...HIST_EDGES_US.slice(1).map((e, i) => `${ms(HIST_EDGES_US[i])}–${ms(e)} ms`), `≥ ${ms(HIST_EDGES_US.at(-1))} ms`];
+}
+
+/** Shares of requests per bucket from cumulative `below` shares (one run, or the mean over rounds). */
+export function bucketShares(belows) {
+  const ok = belows.filter((b) => Array.isArray(b) && b.length === HIST_EDGES_US.length);
+  if (ok.length === 0) return undefined;
+  const cdf = HIST_EDGES_US.map((_, k) => ok.reduce((a, b) => a + b[k], 0) / ok.length);
+  return [...cdf, 1].map((c, k) => c - (k === 0 ? 0 : cdf[k - 1]));
+}
+
+/**
+ * The latency histogram at 64 connections: per column (a target, or an A/B variant), the share
+ * of requests in each latency bucket, pooled over rounds; rows from the first to the last bucket
+ * any column uses, then p99 and p99.9 (medians over rounds). Where a tail sits next to nginx's.
+ * `columns`: [{ name, belows: [[…] per round], p99: us, p999: us }].
+ */
+export function latencyHistogram(columns, markdown = false) {
+  const cols = columns.map((c) => ({ ...c, shares: bucketShares(c.belows) })).filter((c) => c.shares);
+  if (cols.length === 0) return '';
+  const labels = bucketLabels();
+  const used = labels.map((_, k) => cols.some((c) => c.shares[k] >= 0.00005));
+  const first = used.indexOf(true);
+  const last = used.lastIndexOf(true);
+  const pct = (x) => (x >= 0.00005 ? `${(100 * x).toFixed(x >= 0.001 ? 1 : 2)} %` : '·');
+  const rows = [];
+  for (let k = first; k <= last; k++) rows.push([labels[k], ...cols.map((c) => pct(c.shares[k]))]);
+  rows.push(['p99 ms', ...cols.map((c) => fmtMs(c.p99))]);
+  rows.push(['p99.9 ms', ...cols.map((c) => fmtMs(c.p999))]);
+  return renderTable(['latency @64 (share of requests)', ...cols.map((c) => c.name)], rows, markdown);
+}
+
+/** latencyHistogram for a run's targets (the floor, nginx and outpost's rows). */
+export function latencyTable(results, markdown = false) {
+  const cols = results.targets
+    .filter((t) => !t.failed && (t.kind === 'floor' || t.id === 'nginx' || t.id.startsWith('outpost')))
+    .map((t) => ({
+      name: t.name,
+      belows: t.rounds.map((r) => r.below_64),
+      p99: t.summary.p99_64?.median,
+      p999: t.summary.p999_64?.median,
+    }));
+  return latencyHistogram(cols, markdown);
 }

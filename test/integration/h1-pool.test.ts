@@ -496,7 +496,7 @@ test('a body source error aborts the request: reset ERR_BODY_ABORTED, connection
   const srv = await echoServer(t);
   const pool = newPool(t, srv.port);
   const o = await get(pool, { method: 'POST' }, new FakeSource([Buffer.from('a'), Buffer.from('b')], undefined, 1));
-  assert.equal(o.error?.kind, 'reset');
+  assert.equal(o.error?.kind, 'body-aborted');
   assert.equal(o.error?.code, 'ERR_BODY_ABORTED');
   await srv.closedConn(0);
   await until(() => pool.stats.open === 0);
@@ -551,7 +551,7 @@ test('connect refused → connect ECONNREFUSED', async (t) => {
   });
   const pool = newPool(t, port);
   const o = await get(pool);
-  assert.equal(o.error?.kind, 'connect');
+  assert.equal(o.error?.kind, 'connect-refused');
   assert.equal(o.error?.code, 'ECONNREFUSED');
   assert.ok(o.error?.cause instanceof Error);
   assert.deepEqual(o.events, ['error']);
@@ -595,7 +595,7 @@ test('connect timeout → connect ETIMEDOUT (a listener whose accept queue is fu
   const pool = newPool(t, port, { connectTimeoutMs: 200 });
   const t0 = Date.now();
   const o = await get(pool);
-  assert.equal(o.error?.kind, 'connect');
+  assert.equal(o.error?.kind, 'connect-timeout');
   assert.equal(o.error?.code, 'ETIMEDOUT');
   assert.ok(Date.now() - t0 >= 190);
   assert.equal(pool.stats.open, 0);
@@ -605,7 +605,7 @@ test('reset before the response head on a fresh connection → reset (no retry)'
   const srv = await rawServer(t, (s) => s.resetAndDestroy());
   const pool = newPool(t, srv.port);
   const o = await get(pool);
-  assert.equal(o.error?.kind, 'reset');
+  assert.equal(o.error?.kind, 'reset-before-headers');
   assert.equal(o.error?.code, 'ECONNRESET');
   assert.deepEqual(o.events, ['connected', 'error']);
   assert.equal(srv.conns.length, 1);
@@ -628,7 +628,7 @@ test('stale keep-alive connection: upstream drops the 2nd request without answer
   assert.deepEqual(b.events.filter((e) => e === 'connected').length, 2);
   // A streamed body cannot be sent again: the same situation is a reset.
   const c = await get(pool, { method: 'POST', headers: { 'content-length': '1' } }, new FakeSource([Buffer.from('x')]));
-  assert.equal(c.error?.kind, 'reset');
+  assert.equal(c.error?.kind, 'reset-before-headers');
 });
 
 test('upstream closes an idle kept-alive connection: noticed while idle, next request on a new one', async (t) => {
@@ -651,7 +651,7 @@ test('reset mid-body → reset after onHead', async (t) => {
   const pool = newPool(t, srv.port);
   const o = await get(pool);
   assert.equal(o.status, 200);
-  assert.equal(o.error?.kind, 'reset');
+  assert.equal(o.error?.kind, 'reset-after-headers');
   assert.equal(o.events[1], 'head');
   assert.equal(o.events.at(-1), 'error');
   assert.equal(o.body.toString(), '0123456789');
@@ -661,7 +661,7 @@ test('body truncated by a clean close → reset', async (t) => {
   const srv = await rawServer(t, (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort'));
   const pool = newPool(t, srv.port);
   const o = await get(pool);
-  assert.equal(o.error?.kind, 'reset');
+  assert.equal(o.error?.kind, 'reset-after-headers');
   assert.ok(o.events.includes('head'));
 });
 
@@ -721,7 +721,7 @@ test('a failed connect also fails the requests queued behind it', async (t) => {
   const pool = newPool(t, port, { maxConnections: 1 });
   const outs = await Promise.all([get(pool), get(pool), get(pool)]);
   for (const o of outs) {
-    assert.equal(o.error?.kind, 'connect');
+    assert.equal(o.error?.kind, 'connect-refused');
     assert.equal(o.error?.code, 'ECONNREFUSED');
   }
   assert.deepEqual(pool.stats, { open: 0, idle: 0, pending: 0 });
@@ -730,7 +730,7 @@ test('a failed connect also fails the requests queued behind it', async (t) => {
 test('invalid pool options fail the request asynchronously instead of throwing', async (t) => {
   const pool = newPool(t, 70_000);
   const o = await get(pool);
-  assert.equal(o.error?.kind, 'connect');
+  assert.equal(o.error?.kind, 'connect-refused');
   assert.equal(o.error?.code, 'ERR_SOCKET_BAD_PORT');
   assert.equal(pool.stats.open, 0);
 });
@@ -846,7 +846,7 @@ test('TLS origination: untrusted certificate → connect with the verification c
   const srv = await tlsServer(t);
   const pool = newPool(t, srv.port, { tls: origination('upstream.test', testCerts().otherCaPem) });
   const o = await get(pool);
-  assert.equal(o.error?.kind, 'connect');
+  assert.equal(o.error?.kind, 'tls');
   assert.equal(o.error?.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   assert.deepEqual(o.events, ['error']);
 });
@@ -855,7 +855,7 @@ test('TLS origination: a name the certificate does not cover → connect ERR_TLS
   const srv = await tlsServer(t);
   const pool = newPool(t, srv.port, { tls: origination('not-in-the-cert.invalid', testCerts().caPem) });
   const o = await get(pool);
-  assert.equal(o.error?.kind, 'connect');
+  assert.equal(o.error?.kind, 'tls');
   assert.equal(o.error?.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
 });
 
@@ -877,7 +877,7 @@ test('close(): idle connections close now, busy ones after their response, new d
   assert.equal(pool.stats.idle, 0);
   await srv.closedConn(0);
   const late = await get(pool);
-  assert.equal(late.error?.kind, 'connect');
+  assert.equal(late.error?.kind, 'connect-refused');
   assert.equal(late.error?.code, 'ERR_POOL_CLOSED');
   release!();
   const h = await held;

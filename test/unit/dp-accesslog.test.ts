@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  compileAccessLog,
   compileAccessLogFormat,
   createAccessLogger,
   formatIsoMillis,
@@ -175,6 +176,49 @@ test('response flags render in Envoy order without duplicates', () => {
   assert.equal(addResponseFlag('-', 'UH'), 'UH');
   assert.equal(addResponseFlag('URX', 'UF'), 'UF,URX');
   assert.equal(addResponseFlag('UF', 'UF'), 'UF');
+});
+
+test('the buffer writer renders the same bytes as the string renderer, and -1 (never a cut line) without room', () => {
+  const entries = [
+    entry({ req: sampleHeaders }),
+    entry({ req: { ...sampleHeaders, 'user-agent': 'agent ünïcødé ✓ 😀', 'x-forwarded-for': '' }, path: '/ä?q=✓', responseFlags: 'UF,URX' }),
+    entry({ responseCode: 0, bytesSent: 4294967296, durationMs: 0, upstreamServiceTimeMs: undefined, upstreamHost: undefined, routeName: 'r' }),
+    entry({ bytesReceived: 1.5, startTime: Date.parse('2024-01-01T00:00:00.007Z') }),
+  ];
+  const formats: Array<{ encoding: 'TEXT' | 'JSON'; format?: string }> = [
+    { encoding: 'TEXT' },
+    { encoding: 'JSON' },
+    { encoding: 'TEXT', format: '%REQ(USER-AGENT):7% %START_TIME(%Y/%m/%d %3f)% %BYTES_SENT% %BYTES_RECEIVED% %DURATION% %REQ(X-NONE)% "%RESP(X-NONE)%" ✓' },
+    { encoding: 'JSON', format: '{"ua":"%REQ(USER-AGENT)%","n":"%BYTES_SENT%"}' },
+  ];
+  for (const f of formats) {
+    const { render, write } = compileAccessLog(f);
+    for (const e of entries) {
+      const want = Buffer.from(render(e));
+      const buf = Buffer.alloc(want.length + 20, 0xee);
+      const end = write(e, buf, 7);
+      assert.equal(end, 7 + want.length, `${f.encoding} ${f.format ?? 'default'}`);
+      assert.deepEqual(buf.subarray(7, end), want, `${f.encoding} ${f.format ?? 'default'}: ${buf.subarray(7, end).toString()}`);
+      // Every buffer too short for the line: -1, never a shorter line.
+      for (let size = 0; size < want.length; size++) assert.equal(write(e, Buffer.alloc(size), 0), -1, `size ${size}`);
+      assert.equal(write(e, Buffer.alloc(want.length), 0), want.length);
+    }
+  }
+});
+
+test('the logger: lines of every length across chunk boundaries, a line longer than a chunk, non-ASCII', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dp-accesslog-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'access.log');
+  const logger = createAccessLogger({ path, encoding: 'TEXT', format: '%BYTES_SENT% %REQ(X-PAD)%' })!;
+  const want: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const pad = (i % 3 === 0 ? 'é' : 'x').repeat((i * 37) % 700) + (i === 1000 ? 'y'.repeat(70_000) : '');
+    logger.log(entry({ bytesSent: i, req: { 'x-pad': pad } }));
+    want.push(`${i} ${pad || '-'}`);
+  }
+  await logger.close();
+  assert.deepEqual(readFileSync(path, 'utf8').split('\n'), [...want, '']);
 });
 
 test('createAccessLogger is undefined when logging is off', () => {

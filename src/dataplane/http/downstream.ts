@@ -1,6 +1,6 @@
 // The contract between a listener's HTTP codec and the Exchange: one request received and its
-// response, whatever the wire (HTTP/1.x on outpost's own codec, HTTP/2 or TLS on node's).
-// The Exchange reads and writes only through this, so the hot HTTP/1.1 path carries no
+// response, whatever the wire (outpost's own HTTP/1.x and HTTP/2 codecs, plain or TLS).
+// The Exchange reads and writes only through this, so the request path carries no
 // IncomingMessage, ServerResponse or stream objects.
 import type { Socket } from 'node:net';
 import type { HeaderMap } from '../routing/index.js';

@@ -1,10 +1,11 @@
-// One HTTP request through the proxy: route → cluster → endpoint, with retries, timeouts and
-// faults; streams both bodies, writes the response, then the access-log line and the metrics.
+// One HTTP request through the proxy, the routing level of the request path: route match,
+// authorization, faults, local replies, the choice of cluster and endpoint, retries and timeouts;
+// then the access-log line and the metrics. Below it, one Attempt per try (./attempt.ts) drives the
+// upstream-call lifecycle (../upstream/call.ts) that every codec implements; which failures and
+// statuses retry is ./retry-policy.ts.
 //
 // The Exchange object is the request's whole state and doubles as its access-log entry and as the
 // RequestView routing reads, so the request path allocates little beyond the upstream headers.
-import type http2 from 'node:http2';
-import { constants as h2c } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ForwardAction, HeaderOperations, RequestMirror, RetryPolicy, Route, WeightedCluster } from '../../proxyconfig/types.js';
 import { mirrorRequest } from './mirror.js';
@@ -15,21 +16,19 @@ import {
 } from '../routing/index.js';
 import { ResponseFlag, RESPONSE_CODE_DETAILS as D, addResponseFlag } from '../telemetry/flags.js';
 import type { AccessLogEntry } from '../telemetry/accesslog.js';
-import type { ClusterRuntime, HttpUpstream } from '../upstream/cluster-runtime.js';
+import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
 import type { RequestOutcome, UpstreamTarget } from '../upstream/endpoints.js';
-import { ConnectError } from '../upstream/h2-session.js';
-import { UpstreamError, type H1Call, type H1Handler } from '../upstream/h1-pool.js';
 import { DnsError } from '../dns/resolver.js';
 import { absoluteForm, DownstreamCodecError } from '../http1/framing.js';
 import { REASONS } from '../http1/head.js';
 import type { ProxyRuntime } from '../runtime.js';
-import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
+import { headerValue, upstreamRequestHeaders } from './headers.js';
 import type { BodySink, BodySource, Downstream } from './downstream.js';
 import { peerOf, type PeerInfo } from '../identity/workload-identity.js';
 import { RBAC_DENIED_BODY } from '../authz/engine.js';
-
-/** How an upstream attempt failed before a response was committed downstream. */
-type FailureKind = 'connect' | 'reset' | 'refused' | 'protocol' | 'per-try-timeout' | 'overflow';
+import { log } from '../log.js';
+import { Attempt, type AttemptOutcome, type AttemptOwner } from './attempt.js';
+import { retriableStatus, retriesFailure, retryDelayMs, type FailureKind } from './retry-policy.js';
 
 /** Envoy's local-reply bodies. */
 const BODY_NO_HEALTHY = 'no healthy upstream';
@@ -41,9 +40,6 @@ const RESET_PREFIX = 'upstream connect error or disconnect/reset before headers.
 const RETRY_BUFFER_LIMIT = 1024 * 1024;
 
 const EMPTY_HEADERS: HeaderMap = {};
-
-/** A closed upstream connection after the response head: Envoy pairs UC with connection_termination. */
-const RESET_AFTER_START_TERMINATION = 'upstream_reset_after_response_started{connection_termination}';
 
 /**
  * RFC 3986 authority characters (reg-name / IP-literal, optional port). Anything else (spaces,
@@ -64,7 +60,7 @@ function isValidAuthority(a: string): boolean {
   return true;
 }
 
-export class Exchange implements AccessLogEntry, RequestView {
+export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
   // RequestView
   readonly method: string;
   readonly path: string;
@@ -95,7 +91,6 @@ export class Exchange implements AccessLogEntry, RequestView {
   readonly #authorize: boolean;
   readonly #cfg: CompiledConfig;
   readonly #ds: Downstream;
-  readonly #isH2: boolean;
   /** The connection's socket, taken while the request is alive (see downstreamSocket). */
   readonly #sock: Socket | null;
   readonly #startHr: number;
@@ -135,7 +130,6 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.startTime = Date.now();
     this.#startHr = performance.now();
     this.#port = port;
-    this.#isH2 = ds.isH2;
     const sock = ds.socket;
     // Read the addresses once while the connection is open: net caches them on the socket (once
     // per connection), so the access log still has them when the client has already gone.
@@ -182,12 +176,12 @@ export class Exchange implements AccessLogEntry, RequestView {
 
   get downstreamLocalAddress(): string {
     const s = this.#sock;
-    return s?.localAddress ? `${s.localAddress}:${s.localPort}` : '-';
+    return s === null ? '-' : addressesOf(s).local;
   }
 
   get downstreamRemoteAddress(): string {
     const s = this.#sock;
-    return s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : '-';
+    return s === null ? '-' : addressesOf(s).remote;
   }
 
   // ---- routing
@@ -443,18 +437,15 @@ export class Exchange implements AccessLogEntry, RequestView {
       else attempt.lastTry = retry;
     }
     this.#attempt = attempt;
-    attempt.start(this.#upPath, this.#upAuthority, this.#upHeaders!, this.#body);
+    attempt.start({ method: this.method, path: this.#upPath, authority: this.#upAuthority, headers: this.#upHeaders! }, this.#body);
   }
 
   /** An attempt ended: committed downstream, or a failure (or retriable status) to retry or answer. */
   attemptDone(attempt: Attempt, outcome: AttemptOutcome): void {
     if (this.#attempt === attempt) this.#attempt = undefined;
     const cr = this.#cluster!;
-    const upstream = attempt.upstream;
-    // HTTP/1.1 attempts learn their own connection's address (onConnected); an HTTP/2 endpoint has one session.
-    if (upstream.kind === 'h2' && upstream.lastLocalAddress !== undefined) this.upstreamLocalAddress = upstream.lastLocalAddress;
     cr.endpoints.requestFinished(attempt.target, outcomeFor(outcome, this.responseCode));
-    if (outcome.committed || this.#finished) return;
+    if (outcome.kind === 'committed' || this.#finished) return;
     const codec = this.#bodyCodecError;
     if (codec !== undefined && !this.#ds.headersSent) {
       // The client's body broke HTTP/1.1 framing: Envoy's codec answers that itself.
@@ -469,8 +460,12 @@ export class Exchange implements AccessLogEntry, RequestView {
       this.#destroyDownstream();
       return;
     }
+    if (outcome.kind === 'failure' && outcome.failure === 'internal') {
+      this.#internalError(outcome.error);
+      return;
+    }
     const retry = this.#retry;
-    const canRetry = retry !== undefined && retriable(retry, outcome);
+    const canRetry = retry !== undefined && (outcome.kind === 'status' || retriesFailure(retry.retryOn, outcome.failure));
     if (canRetry && this.#retriesDone < this.#maxRetries && !(this.#body instanceof CountingBody)) {
       this.#retriesDone++;
       setTimeout(() => this.#retryNow(), retryDelayMs(retry, this.#retriesDone));
@@ -493,10 +488,6 @@ export class Exchange implements AccessLogEntry, RequestView {
     return this.#finished;
   }
 
-  get downstreamIsH2(): boolean {
-    return this.#isH2;
-  }
-
   get downstream(): Downstream {
     return this.#ds;
   }
@@ -515,15 +506,14 @@ export class Exchange implements AccessLogEntry, RequestView {
   }
 
   /**
-   * Upstream response headers arrived (end-to-end ones only: the upstream side removed the
-   * connection headers). Returns false when the status should be retried instead (the attempt
-   * then aborts); otherwise writes the response head downstream.
+   * Upstream response headers arrived (end-to-end ones only: the codec removed the connection
+   * headers): writes the response head downstream. False when it could not (the attempt aborts).
    */
-  upstreamHeaders(status: number, headers: HeaderMap, retryableStatus: boolean): boolean {
+  upstreamHeaders(status: number, headers: HeaderMap): boolean {
     if (this.#finished) return false;
-    if (retryableStatus) return false;
-    this.upstreamServiceTimeMs = Math.round(performance.now() - this.#upstreamStartHr);
-    headers['x-envoy-upstream-service-time'] = String(this.upstreamServiceTimeMs);
+    const ex = this;
+    ex.upstreamServiceTimeMs = Math.round(performance.now() - this.#upstreamStartHr);
+    headers['x-envoy-upstream-service-time'] = String(ex.upstreamServiceTimeMs);
     headers['server'] = this.#cfg.serverHeader;
     applyHeaderOps(headers, this.#route?.responseHeaders);
     applyHeaderOps(headers, this.#weighted?.responseHeaders);
@@ -581,17 +571,29 @@ export class Exchange implements AccessLogEntry, RequestView {
   }
 
 
-  #finalFailure(o: AttemptOutcome): void {
-    switch (o.kind) {
-      case 'connect':
-        this.upstreamTransportFailureReason = o.transportReason;
-        this.#localReply(503, ResponseFlag.UF, o.transportReason ? `upstream_reset_before_response_started{connection_failure,${o.transportReason}}` : D.UPSTREAM_CONNECTION_FAILURE,
-          `${RESET_PREFIX}connection failure${o.transportReason ? `, transport failure reason: ${o.transportReason}` : ''}`);
+  #finalFailure(o: AttemptOutcome & { kind: 'status' | 'failure' }): void {
+    if (o.kind === 'status') {
+      // The last try's retriable status goes downstream as the upstream sent it.
+      this.#relayStatus(o);
+      return;
+    }
+    const f = o.failure;
+    switch (f) {
+      case 'connect-refused':
+      case 'connect-timeout':
+      case 'tls': {
+        const reason = o.error?.transportReason;
+        this.upstreamTransportFailureReason = reason;
+        this.#localReply(503, ResponseFlag.UF, reason ? `upstream_reset_before_response_started{connection_failure,${reason}}` : D.UPSTREAM_CONNECTION_FAILURE,
+          `${RESET_PREFIX}connection failure${reason ? `, transport failure reason: ${reason}` : ''}`);
         return;
-      case 'reset':
+      }
+      case 'reset-before-headers':
+      case 'reset-after-headers':
+      case 'body-aborted':
         this.#localReply(503, ResponseFlag.UC, D.UPSTREAM_CONNECTION_TERMINATION, `${RESET_PREFIX}connection termination`);
         return;
-      case 'refused':
+      case 'refused-stream':
         this.#localReply(503, ResponseFlag.UR, D.UPSTREAM_REMOTE_RESET, `${RESET_PREFIX}remote refused stream reset`);
         return;
       case 'protocol':
@@ -604,16 +606,14 @@ export class Exchange implements AccessLogEntry, RequestView {
       case 'overflow':
         this.#localReply(503, ResponseFlag.UO, D.UPSTREAM_OVERFLOW, `${RESET_PREFIX}overflow`);
         return;
-      case 'status':
-        // The last try's retriable status goes downstream as the upstream sent it.
-        this.#relayStatus(o);
+      case 'internal':
+        this.#internalError(o.error);
         return;
     }
   }
 
-  #relayStatus(o: AttemptOutcome): void {
-    const headers = o.headers ?? {};
-    if (!this.upstreamHeaders(o.status, headers, false)) return;
+  #relayStatus(o: AttemptOutcome & { kind: 'status' }): void {
+    if (!this.upstreamHeaders(o.status, o.headers)) return;
     if (o.body !== undefined && o.body.length > 0) this.writeBody(o.body);
     this.endResponse(undefined);
   }
@@ -655,10 +655,11 @@ export class Exchange implements AccessLogEntry, RequestView {
     this.#internalError(err);
   }
 
+  /** A bug on the request path: logged with its stack (whenever it happens), answered 500 if still possible. */
   #internalError(err: unknown): void {
+    log('error', `http: internal error on a request to ${this.authority || '-'} (${this.routeName ?? 'no route'}): ${describeBug(err)}`);
     if (this.#finished) return;
     this.#localReply(500, '', 'internal_error', 'internal error');
-    void err;
   }
 
   #destroyDownstream(): void {
@@ -713,250 +714,6 @@ export class Exchange implements AccessLogEntry, RequestView {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One upstream attempt over HTTP/1.1 (outpost's pool, ../upstream/h1-pool.ts) or HTTP/2 (node:http2).
-
-interface AttemptOutcome {
-  kind: FailureKind | 'status';
-  committed: boolean;
-  status: number;
-  transportReason?: string;
-  headers?: HeaderMap;
-  body?: Buffer;
-}
-
-const COMMITTED: AttemptOutcome = { kind: 'status', committed: true, status: 0 };
-
-class Attempt implements H1Handler {
-  readonly #ex: Exchange;
-  readonly #up: HttpUpstream;
-  readonly target: UpstreamTarget;
-  readonly #perTryMs: number | undefined;
-  #settled = false;
-  #connected = false;
-  #started = false;
-  #call: H1Call | undefined = undefined;
-  #h2stream: http2.ClientHttp2Stream | undefined = undefined;
-  #timer: NodeJS.Timeout | undefined = undefined;
-  #aborted = false;
-  /** A retriable status: its head and body are kept in case this was the last try. */
-  #held: AttemptOutcome | undefined = undefined;
-  #heldChunks: Buffer[] | undefined = undefined;
-  retryStatus: ((status: number, headers: HeaderMap) => boolean) | undefined = undefined;
-  /** The retry policy when this is the last allowed try: a retriable status then gets URX. */
-  lastTry: RetryPolicy | undefined = undefined;
-
-  constructor(ex: Exchange, up: HttpUpstream, target: UpstreamTarget, perTryMs: number | undefined) {
-    this.#ex = ex;
-    this.#up = up;
-    this.target = target;
-    this.#perTryMs = perTryMs;
-  }
-
-  get upstream(): HttpUpstream {
-    return this.#up;
-  }
-
-  /** Dispatches the request; the outcome arrives through Exchange.attemptDone. */
-  start(path: string, authority: string, headers: HeaderMap, body: Buffer | BodySource | null): void {
-    if (this.#perTryMs !== undefined && this.#perTryMs > 0) {
-      this.#timer = setTimeout(() => this.#onPerTryTimeout(), this.#perTryMs);
-    }
-    if (this.#up.kind === 'h1') {
-      this.#call = this.#up.pool.dispatch({ method: this.#ex.method, path, authority, headers }, body, this);
-    } else {
-      this.#h2(path, authority, headers, body);
-    }
-  }
-
-  abort(): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    // Settled first: whatever the abort raises in the upstream's callbacks is then ignored.
-    this.#settle(COMMITTED);
-    this.#call?.abort();
-    if (this.#h2stream !== undefined && !this.#h2stream.destroyed) this.#h2stream.close(h2c.NGHTTP2_CANCEL);
-  }
-
-  #settle(o: AttemptOutcome): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    try {
-      this.#ex.attemptDone(this, o);
-    } catch (err) {
-      // Never into the pool's or http2's callbacks: the exchange answers 500 and logs.
-      this.#ex.internalError(err);
-    }
-  }
-
-  #onPerTryTimeout(): void {
-    this.#timer = undefined;
-    if (this.#settled) return;
-    if (this.#started) {
-      // Response already flowing: the per-try timeout only guards the wait for headers.
-      return;
-    }
-    this.#aborted = true;
-    this.#settle({ kind: 'per-try-timeout', committed: false, status: 504 });
-    this.#call?.abort();
-    if (this.#h2stream !== undefined && !this.#h2stream.destroyed) this.#h2stream.close(h2c.NGHTTP2_CANCEL);
-  }
-
-  // Decides between relaying a response and retrying it (undefined: relay).
-  #onHead(status: number, headers: HeaderMap): boolean {
-    const ex = this.#ex;
-    if (this.retryStatus !== undefined && this.retryStatus(status, headers)) {
-      this.#held = { kind: 'status', committed: false, status, headers };
-      this.#heldChunks = [];
-      return false;
-    }
-    this.#started = true;
-    const up = this.#up;
-    if (up.kind === 'h2' && up.lastLocalAddress !== undefined) ex.upstreamLocalAddress = up.lastLocalAddress;
-    if (this.lastTry !== undefined && retriableStatus(this.lastTry, status, headers)) ex.flag(ResponseFlag.URX);
-    if (!ex.upstreamHeaders(status, headers, false)) {
-      this.abort();
-      return false;
-    }
-    return true;
-  }
-
-  // ---- H1Handler (the HTTP/1.1 pool's callbacks)
-
-  onConnected(localAddress: string): void {
-    this.#connected = true;
-    this.#ex.upstreamLocalAddress = localAddress;
-  }
-
-  onHead(status: number, headers: HeaderMap): boolean {
-    if (this.#settled && this.#held === undefined) return false;
-    this.#onHead(status, headers);
-    // Keep reading while relaying, or while holding a retriable answer for a possible last try.
-    return this.#held !== undefined || (this.#started && !this.#settled);
-  }
-
-  onData(chunk: Buffer): void {
-    if (this.#held !== undefined) {
-      this.#heldChunks!.push(chunk);
-      return;
-    }
-    if (this.#settled || this.#ex.finished) return;
-    if (!this.#ex.writeBody(chunk)) {
-      // Backpressure: only a slow client costs a listener.
-      this.#call!.pause();
-      this.#ex.downstream.onDrain(this.#resume);
-    }
-  }
-
-  #resume = (): void => { this.#call?.resume(); };
-
-  onEnd(trailers: HeaderMap | undefined): void {
-    if (this.#held !== undefined) {
-      this.#held.body = Buffer.concat(this.#heldChunks!);
-      this.#settle(this.#held);
-      return;
-    }
-    if (this.#settled) return;
-    this.#ex.endResponse(trailers);
-    this.#settle(COMMITTED);
-  }
-
-  onError(err: UpstreamError): void {
-    if (this.#settled) return;
-    this.#fail(err);
-  }
-
-  #fail(err: Error & { code?: string }): void {
-    if (this.#started) {
-      // Headers already went downstream: all we can do is cut the response.
-      this.#ex.resetAfterStart(ResponseFlag.UC, isProtocolError(err) ? D.UPSTREAM_RESET_AFTER_RESPONSE_STARTED_PROTOCOL_ERROR : RESET_AFTER_START_TERMINATION);
-      this.#settle(COMMITTED);
-      return;
-    }
-    if (this.#held !== undefined) {
-      this.#settle(this.#held);
-      return;
-    }
-    const code = err.code ?? '';
-    const kind = err instanceof UpstreamError ? err.kind : undefined;
-    if (kind === 'connect' || (kind === undefined && (err instanceof ConnectError || isConnectError(code) || (!this.#connected && !isProtocolError(err))))) {
-      this.#settle({ kind: 'connect', committed: false, status: 503, transportReason: transportReason(err) });
-    } else if (kind === 'protocol' || (kind === undefined && isProtocolError(err))) {
-      this.#settle({ kind: 'protocol', committed: false, status: 502 });
-    } else {
-      this.#settle({ kind: 'reset', committed: false, status: 503 });
-    }
-  }
-
-  // ---- HTTP/2 upstream
-
-  #h2(path: string, authority: string, headers: HeaderMap, body: Buffer | BodySource | null): void {
-    const up = this.#up;
-    if (up.kind !== 'h2') return;
-    up.session.get().then((session) => {
-      if (this.#settled) return;
-      this.#connected = true;
-      const h: http2.OutgoingHttpHeaders = { ...headers, ':method': this.#ex.method, ':path': path, ':authority': authority, ':scheme': 'http' };
-      if (h['te'] !== undefined && h['te'] !== 'trailers') delete h['te'];
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = session.request(h, { endStream: body === null });
-      } catch (err) {
-        this.#fail(err as Error);
-        return;
-      }
-      this.#h2stream = stream;
-      stream.on('response', (rh) => {
-        const status = Number(rh[':status']);
-        const hm: HeaderMap = {};
-        for (const k in rh) if (k.charCodeAt(0) !== 58) hm[k] = rh[k] as string | string[];
-        // The HTTP/1.1 pool hands heads over without connection headers; node:http2 does not.
-        cleanResponseHeaders(hm);
-        this.#onHead(status, hm);
-      });
-      const resume = (): void => { stream.resume(); };
-      stream.on('data', (chunk: Buffer) => {
-        if (this.#held !== undefined) { this.#heldChunks!.push(chunk); return; }
-        if (this.#settled || this.#ex.finished) return;
-        if (!this.#ex.writeBody(chunk)) {
-          stream.pause();
-          this.#ex.downstream.onDrain(resume);
-        }
-      });
-      let trailers: HeaderMap | undefined;
-      stream.on('trailers', (t) => { trailers = t as HeaderMap; });
-      stream.on('end', () => {
-        if (this.#held !== undefined) { this.#held.body = Buffer.concat(this.#heldChunks!); this.#settle(this.#held); return; }
-        if (this.#settled || !this.#started) return;
-        this.#ex.endResponse(trailers);
-        this.#settle(COMMITTED);
-      });
-      stream.on('error', (err) => this.#h2Error(stream, err));
-      stream.on('close', () => {
-        if (this.#settled) return;
-        this.#h2Error(stream, new Error(`stream closed (code ${stream.rstCode})`));
-      });
-      if (body !== null) {
-        if (Buffer.isBuffer(body)) stream.end(body);
-        else pump(body, stream);
-      }
-    }, (err: Error) => {
-      if (this.#settled) return;
-      this.#fail(err);
-    });
-  }
-
-  #h2Error(stream: http2.ClientHttp2Stream, err: Error): void {
-    if (this.#settled) return;
-    if (stream.rstCode === h2c.NGHTTP2_REFUSED_STREAM && !this.#started && this.#held === undefined) {
-      this.#settle({ kind: 'refused', committed: false, status: 503 });
-      return;
-    }
-    this.#fail(err);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // helpers
 
 /** The downstream body on its way upstream, counted for %BYTES_RECEIVED% as it passes. */
@@ -990,19 +747,6 @@ class CountingBody implements BodySource, BodySink {
   }
 }
 
-/** Streams a request body into an HTTP/2 stream, with backpressure. */
-function pump(src: BodySource, dst: http2.ClientHttp2Stream): void {
-  const resume = (): void => src.resumeBody();
-  src.readBody({
-    onData(c) {
-      if (dst.destroyed) return;
-      if (!dst.write(c)) { src.pauseBody(); dst.once('drain', resume); }
-    },
-    onEnd() { if (!dst.destroyed) dst.end(); },
-    onError() { if (!dst.destroyed) dst.close(h2c.NGHTTP2_CANCEL); },
-  });
-}
-
 /** Reads a whole body up to `limit` bytes (undefined beyond it); a body cut short is what arrived. */
 function readBounded(src: BodySource, limit: number, done: (body: Buffer | undefined, err?: Error) => void): void {
   const chunks: Buffer[] = [];
@@ -1020,6 +764,22 @@ function readBounded(src: BodySource, limit: number, done: (body: Buffer | undef
   });
 }
 
+/** A connection's `ip:port` pair as logged, made once per connection (not per request). */
+interface Addresses { readonly local: string; readonly remote: string }
+const ADDRESSES = new WeakMap<Socket, Addresses>();
+
+function addressesOf(s: Socket): Addresses {
+  let a = ADDRESSES.get(s);
+  if (a !== undefined) return a;
+  a = {
+    local: s.localAddress ? `${s.localAddress}:${s.localPort}` : '-',
+    remote: s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : '-',
+  };
+  // Only once both are known: a socket read after it closed may not have them yet.
+  if (a.local !== '-' && a.remote !== '-') ADDRESSES.set(s, a);
+  return a;
+}
+
 function isGrpc(ds: Downstream): boolean {
   const ct = ds.headers['content-type'];
   return typeof ct === 'string' && ct.startsWith('application/grpc');
@@ -1028,8 +788,6 @@ function isGrpc(ds: Downstream): boolean {
 function hit(percentage: number): boolean {
   return percentage >= 100 || Math.random() * 100 < percentage;
 }
-
-const GRPC_RETRY_ON: Record<string, string> = { cancelled: '1', 'deadline-exceeded': '4', 'resource-exhausted': '8', internal: '13', unavailable: '14' };
 
 /** The value a set/add map gives `:authority` or `host` (any case), if it names one. */
 function authorityOp(m: Readonly<Record<string, string>> | undefined): string | undefined {
@@ -1041,81 +799,30 @@ function authorityOp(m: Readonly<Record<string, string>> | undefined): string | 
   return undefined;
 }
 
-/**
- * The wait before retry number `n` (from 1). Without a configured backoff, Envoy's default: fully
- * jittered, 25 ms base doubling per retry, capped at 10 × the base. A configured base (Istio's
- * `retries.backoff`, Gateway API's `retry.backoff`) is a floor: retry n waits between the base and
- * base × 2^(n−1), capped at 10 × the base.
- */
-function retryDelayMs(p: RetryPolicy, n: number): number {
-  const base = p.backoffBaseMs;
-  if (base === undefined || base <= 0) return Math.random() * Math.min(25 * 2 ** (n - 1), 250);
-  const upper = Math.min(base * 2 ** (n - 1), 10 * base);
-  return base + Math.random() * (upper - base);
-}
-
-/** Whether retryOn covers this failure (Envoy's retry_on semantics). */
-function retriable(p: RetryPolicy, o: AttemptOutcome): boolean {
-  const on = p.retryOn;
-  switch (o.kind) {
-    case 'connect':
-      return on.includes('connect-failure') || on.includes('5xx') || on.includes('gateway-error') || on.includes('reset');
-    case 'reset':
-      return on.includes('reset') || on.includes('5xx');
-    case 'refused':
-      return on.includes('refused-stream') || on.includes('5xx') || on.includes('reset');
-    case 'protocol':
-      return on.includes('reset') || on.includes('5xx');
-    case 'per-try-timeout':
-      return on.includes('5xx') || on.includes('gateway-error') || on.includes('reset');
-    case 'overflow':
-      return false;
-    case 'status':
-      return true;
-  }
-}
-
-/** Whether a response status (or gRPC status) is one retryOn asks to retry. */
-function retriableStatus(p: RetryPolicy, status: number, headers: HeaderMap): boolean {
-  for (const term of p.retryOn) {
-    if (term === '5xx' && status >= 500) return true;
-    if (term === 'gateway-error' && (status === 502 || status === 503 || status === 504)) return true;
-    if (term === 'retriable-4xx' && status === 409) return true;
-    if (term.length === 3 && Number(term) === status) return true;
-    const g = GRPC_RETRY_ON[term];
-    if (g !== undefined && headerValue(headers['grpc-status']) === g) return true;
-  }
-  return false;
-}
-
+/** Endpoint health (outlier detection) for how an attempt ended; `code` is the response's status. */
 function outcomeFor(o: AttemptOutcome, code: number): RequestOutcome {
-  if (o.kind === 'connect') return 'connect-failure';
-  if (!o.committed) return o.status === 502 || o.status === 503 || o.status === 504 ? 'gateway-error' : '5xx';
-  if (code === 502 || code === 503 || code === 504) return 'gateway-error';
-  if (code >= 500) return '5xx';
-  return 'success';
-}
-
-function isConnectError(code: string): boolean {
-  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' ||
-    code === 'EADDRNOTAVAIL' || code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
-    code.startsWith('ERR_SSL');
-}
-
-function isProtocolError(err: Error & { code?: string }): boolean {
-  const c = err.code ?? '';
-  return c.startsWith('HPE_') || c === 'UND_ERR_INFO' || err.name === 'HTTPParserError' || c === 'ERR_HTTP2_PROTOCOL_ERROR';
-}
-
-/** UPSTREAM_TRANSPORT_FAILURE_REASON for a TLS failure, in Envoy's spirit (`TLS_error:…CERTIFICATE_VERIFY_FAILED`). */
-function transportReason(err: Error & { code?: string }): string | undefined {
-  const e = err instanceof ConnectError ? err.cause : err;
-  const code = (e as { code?: string }).code ?? '';
-  if (code.includes('CERT') || code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code.includes('SELF_SIGNED')) {
-    return `TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:${code}:TLS_error_end`;
+  switch (o.kind) {
+    case 'committed':
+      if (code === 502 || code === 503 || code === 504) return 'gateway-error';
+      return code >= 500 ? '5xx' : 'success';
+    case 'status':
+      return o.status === 502 || o.status === 503 || o.status === 504 ? 'gateway-error' : '5xx';
+    case 'failure':
+      return CONNECT_FAILURES.has(o.failure) ? 'connect-failure' : 'gateway-error';
   }
-  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) return `TLS_error:${code}:TLS_error_end`;
-  return undefined;
+}
+
+const CONNECT_FAILURES: ReadonlySet<FailureKind> = new Set(['connect-refused', 'connect-timeout', 'tls']);
+
+/** An internal error for the log: its stack, and its causes' (an UpstreamError of kind 'internal' wraps the throw). */
+function describeBug(err: unknown): string {
+  let out = err instanceof Error ? err.stack ?? `${err.name}: ${err.message}` : String(err);
+  let cause = err instanceof Error ? err.cause : undefined;
+  for (let depth = 0; cause !== undefined && depth < 3; depth++) {
+    out += `\ncaused by: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return out;
 }
 
 function hostOnly(authority: string): string {

@@ -3,7 +3,7 @@ import type { RequestMirror } from '../../proxyconfig/types.js';
 import type { CompiledConfig } from '../config/compile.js';
 import type { HeaderMap } from '../routing/index.js';
 import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
-import type { H1Handler } from '../upstream/h1-pool.js';
+import type { UpstreamCallHandler } from '../upstream/call.js';
 import { log } from '../log.js';
 
 const debug = (err: Error): void => log('debug', `mirror: ${err.message}`);
@@ -18,7 +18,7 @@ export interface MirroredRequest {
 }
 
 /** The mirror's answer is read and dropped; failures only reach the debug log. */
-const DISCARD: H1Handler = {
+const DISCARD: UpstreamCallHandler = {
   onConnected() {},
   onHead() { return true; },
   onData() {},
@@ -52,16 +52,7 @@ function send(cr: ClusterRuntime, req: MirroredRequest): void {
     if (target === undefined) return;
     const up = cr.upstream(target, req.authority);
     const authority = shadowAuthority(req.authority);
-    if (up.kind === 'h1') {
-      up.pool.dispatch({ method: req.method, path: req.path, authority, headers: { ...req.headers } }, req.body, DISCARD);
-      return;
-    }
-    up.session.get().then((session) => {
-      const stream = session.request({ ...req.headers, ':method': req.method, ':path': req.path, ':authority': authority, ':scheme': 'http' });
-      stream.on('error', debug);
-      stream.resume();
-      stream.end(req.body ?? undefined);
-    }, debug);
+    up.dispatch({ method: req.method, path: req.path, authority, headers: { ...req.headers } }, req.body, DISCARD);
   } catch (err) {
     debug(err as Error);
   }

@@ -1,21 +1,16 @@
-// The HTTP codecs of one listener: outpost's own HTTP/1.x codec (../http1/server.ts), node:http2
-// (h2c prior knowledge) and, when the listener terminates TLS, node's HTTP/2 secure server with
-// HTTP/1.1 fallback (ALPN). None of them listens: the listener's socket server hands connections over.
-import http from 'node:http';
-import http2 from 'node:http2';
+// The HTTP codecs of one listener: outpost's own HTTP/1.x codec (../http1/server.ts) and HTTP/2
+// codec (../http2/server.ts), for plain text (h2c prior knowledge or HTTP/1.1 by the first bytes,
+// also inside mesh mTLS) and for TLS the listener terminates itself (h2 or HTTP/1.1 by ALPN).
+// None of them listens: the listener's socket server hands connections over.
 import type { Socket } from 'node:net';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import type { Downstream } from '../http/downstream.js';
-import { NodeDownstream } from '../http/node-downstream.js';
 import type { ProxyRuntime } from '../runtime.js';
-import { ResponseFlag, RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
+import { ResponseFlag } from '../telemetry/flags.js';
 import { TcpLogEntry } from '../l4/tcp-proxy.js';
 import { H1Server, type H1ClientError, type H1Limits } from '../http1/server.js';
-import { peerOf, setPeer } from '../identity/workload-identity.js';
-import { parseErrorReject, rawRequestHeadReject, type CodecReject } from '../http1/framing.js';
-import { REASONS, statusLine } from '../http1/head.js';
-import type { ParseError } from '../http1/llhttp.js';
-import { socketHandle, tlsParentSocket } from '../node-internals.js';
+import { H2ServerConnection } from '../http2/server.js';
+import { DEFAULT_H2_LIMITS } from '../http2/connection.js';
 
 export type RequestHandler = (ds: Downstream) => void;
 /** A CONNECT request on an HTTP/1 connection (outbound listeners): the socket is handed over. */
@@ -26,67 +21,47 @@ export type HttpLimits = H1Limits;
 
 export const DEFAULT_LIMITS: HttpLimits = { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 60_000, maxHeaderBytes: 60 * 1024 };
 
-/** How often HTTP/2 sockets that nghttp2 stopped reading are switched back on (see #sweep). */
-const H2_SWEEP_MS = 1000;
-
-/** What #sweep reads of a socket's stream handle (TCP or TLS) and, under TLS, the TCP socket's (../node-internals.ts). */
-interface SweptHandle {
-  writeQueueSize?: number;
-  readStart?: () => number;
-}
-
 /** The 24 bytes every HTTP/2 prior-knowledge connection starts with. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export class HttpServers {
   readonly h1: H1Server;
-  readonly h2: http2.Http2Server;
-  #secure: http2.Http2SecureServer | undefined;
+  /** TLS termination (the listener's certificate): ALPN picks h2 or HTTP/1.1, both on outpost's codecs. */
+  #secure: tls.Server | undefined;
   #tlsKey = '';
   readonly #sockets = new Set<Socket>();
-  readonly #sessions = new Set<http2.Http2Session>();
-  #sweepTimer: NodeJS.Timeout | undefined;
-  /** The socket being handed to node's h2c server: its session is created synchronously, inside the emit. */
-  #handing: Socket | undefined;
-
-  readonly #onNodeRequest: (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+  readonly #h2conns = new Set<H2ServerConnection>();
+  readonly #onRequest: RequestHandler;
 
   constructor(private readonly rt: ProxyRuntime, onRequest: RequestHandler, limits: HttpLimits, onConnect?: ConnectHandler) {
-    this.#onNodeRequest = (req, res) => {
-      if (req.httpVersionMajor === 1) {
-        // node:http (HTTP/1.1 over TLS) lets these through, or rejects them only after this call.
-        const reject = rawRequestHeadReject(req.rawHeaders, req.httpVersionMinor === 0);
-        if (reject !== undefined) {
-          this.#rejectNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, reject);
-          return;
-        }
-      }
-      onRequest(new NodeDownstream(req, res));
-    };
+    this.#onRequest = onRequest;
     this.h1 = new H1Server({
       onRequest,
       ...(onConnect !== undefined ? { onConnect } : {}),
       onClientError: this.#logClientError,
     }, limits);
-    this.h2 = http2.createServer({ maxSessionMemory: 64 }, this.#onNodeRequest);
-    this.#watchSessions(this.h2);
   }
 
-  /** Sets (or replaces) the TLS-terminating codec; unchanged material keeps the existing server. */
+  /** Sets (or replaces) the TLS-terminating server; unchanged material keeps the existing one. */
   setTls(options: tls.TlsOptions | undefined, key: string): void {
     if (options === undefined) { this.#secure = undefined; this.#tlsKey = ''; return; }
     if (this.#secure !== undefined && key === this.#tlsKey) return;
     if (this.#secure !== undefined) {
       this.#secure.setSecureContext(options);
     } else {
-      const s = http2.createSecureServer({ ...options, allowHTTP1: true, maxSessionMemory: 64 }, this.#onNodeRequest);
-      s.on('tlsClientError', () => {});
-      s.on('clientError', this.#onClientError);
-      this.#watchSessions(s);
+      const s = tls.createServer({ ALPNProtocols: ['h2', 'http/1.1'], ...options });
+      s.on('secureConnection', this.#onSecure);
+      s.on('tlsClientError', noop);
       this.#secure = s;
     }
     this.#tlsKey = key;
   }
+
+  #onSecure = (t: tls.TLSSocket): void => {
+    t.on('error', noop);
+    if (t.alpnProtocol === 'h2') this.#h2(t);
+    else this.h1.accept(t);
+  };
 
   /** A plain-text connection: HTTP/2 if it opens with the preface, HTTP/1.1 otherwise. */
   acceptPlain(socket: Socket, first: Buffer | undefined): void {
@@ -108,72 +83,23 @@ export class HttpServers {
     if (buf === null) { socket.destroy(); return; }
     const n = Math.min(buf.length, H2_PREFACE.length);
     if (buf[0] === 0x50 /* P */ && buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
-      // Listener sockets are half-open (for TCP tunnels); an h2 client's FIN ends the connection,
-      // as in Envoy, or node's session would sit in CLOSE-WAIT forever.
-      socket.allowHalfOpen = false;
-      this.#handing = socket;
-      try {
-        this.h2.emit('connection', socket);
-      } finally {
-        this.#handing = undefined;
-      }
+      this.#h2(socket);
     } else this.h1.accept(socket);
   }
+
+  #h2(socket: Socket): void {
+    // Listener sockets are half-open (for TCP tunnels); an h2 client's FIN ends the connection, as in Envoy.
+    socket.allowHalfOpen = false;
+    socket.setNoDelay(true);
+    this.#h2conns.add(new H2ServerConnection(socket, DEFAULT_H2_LIMITS, this.#onRequest, this.#h2Gone));
+  }
+
+  #h2Gone = (c: H2ServerConnection): void => { this.#h2conns.delete(c); };
 
   #track(socket: Socket): void {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
   }
-
-  #watchSessions(s: http2.Http2Server | http2.Http2SecureServer): void {
-    s.on('session', (session: http2.Http2Session) => {
-      this.#sessions.add(session);
-      session.on('error', () => {});
-      // A session's `socket` is a proxy object: the mTLS peer of the real socket is copied onto it.
-      const peer = peerOf(this.#handing);
-      if (peer !== undefined) setPeer(session.socket, peer);
-      // As for h2c (#dispatchPlain): the client's FIN ends the connection. The TLS socket the
-      // secure server made takes the listener socket's half-open setting otherwise.
-      const sock = session.socket as unknown as { allowHalfOpen?: boolean } | undefined;
-      if (sock !== undefined) sock.allowHalfOpen = false;
-      this.#startSweep();
-      session.once('close', () => this.#sessions.delete(session));
-    });
-    s.on('sessionError', () => {});
-  }
-
-  #startSweep(): void {
-    if (this.#sweepTimer !== undefined) return;
-    this.#sweepTimer = setInterval(this.#sweep, H2_SWEEP_MS);
-    this.#sweepTimer.unref();
-  }
-
-  /**
-   * Once nghttp2 has sent a GOAWAY for a protocol error it never reads the connection again, so
-   * the client's FIN goes unseen and the socket sits in CLOSE-WAIT for ever (and RFC 9113 §5.4.1
-   * says to close it). Node stops reading in only two cases: while a write is in progress (then
-   * the socket's write queue is not empty, and Node resumes by itself) and when nghttp2 wants no
-   * more input. So a socket with nothing queued is read again: a closed peer then shows as end
-   * of stream and the socket closes (allowHalfOpen is off); nghttp2 drops any further bytes.
-   * For a session that is reading anyway, readStart is a no-op.
-   */
-  #sweep = (): void => {
-    if (this.#sessions.size === 0) {
-      clearInterval(this.#sweepTimer);
-      this.#sweepTimer = undefined;
-      return;
-    }
-    for (const session of this.#sessions) {
-      if (session.destroyed) continue;
-      const socket = session.socket as Socket | undefined;
-      const handle = socketHandle<SweptHandle>(socket);
-      if (handle?.writeQueueSize !== 0 || typeof handle.readStart !== 'function') continue;
-      // Under TLS, the encrypted bytes may still be queued on the TCP socket below.
-      const below = socketHandle<SweptHandle>(tlsParentSocket(socket));
-      if (below !== undefined && below !== null && below.writeQueueSize !== 0) continue;
-      try { handle.readStart(); } catch { /* a closing handle: nothing left to read */ }
-    }
-  };
 
   /** A request outpost's HTTP/1 codec answered itself (400, 408, 431): logged as Envoy does. */
   #logClientError = (c: H1ClientError): void => {
@@ -188,64 +114,15 @@ export class HttpServers {
     rt.accessLog.log(e);
   };
 
-  /** A request node:http parsed that breaks HTTP/1.1 framing (../http1/framing.ts): answered as the codec would, logged, closed. */
-  #rejectNodeRequest(req: http.IncomingMessage, res: http.ServerResponse, r: CodecReject): void {
-    const socket = req.socket;
-    this.#rejected.add(socket);
-    const body = REASONS[r.status] ?? 'Bad Request';
-    res.shouldKeepAlive = false;
-    res.writeHead(r.status, { 'content-length': String(body.length), 'content-type': 'text/plain', connection: 'close' });
-    res.end(body);
-    // Nothing after this head is read as HTTP: it may be a smuggled request.
-    res.once('finish', () => socket.destroySoon());
-    req.resume();
-    const rt = this.rt;
-    if (rt.accessLog !== undefined) {
-      const e = new TcpLogEntry(socket, Date.now(), undefined, undefined);
-      (e as { protocol: string | undefined }).protocol = 'HTTP/1.1';
-      e.responseCode = r.status;
-      e.responseFlags = ResponseFlag.DPE;
-      e.responseCodeDetails = r.details;
-      e.bytesSent = body.length;
-      rt.accessLog.log(e);
-    }
-  }
-
-  /** Sockets whose request #rejectNodeRequest answered: node's own parse error after it is not answered again. */
-  readonly #rejected = new WeakSet<Socket>();
-
-  /** Malformed HTTP/1.1 (400), oversized headers (431), headers too slow (408) on node's TLS HTTP/1.1: answered, logged. */
-  #onClientError = (err: Error & { code?: string; reason?: string }, socket: Socket): void => {
-    // Already answered by #rejectNodeRequest: closes once that answer is out.
-    if (this.#rejected.has(socket)) { socket.destroySoon(); return; }
-    if (socket.destroyed || !socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }
-    const r: CodecReject = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? { status: 408, details: D.REQUEST_HEADERS_TIMEOUT }
-      : parseErrorReject({ code: err.code ?? '', reason: err.reason } as ParseError);
-    const body = r.status === 408 ? 'request timeout' : REASONS[r.status] ?? 'Bad Request';
-    socket.end(`${statusLine(r.status)}content-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
-    const rt = this.rt;
-    if (rt.accessLog !== undefined) {
-      const e = new TcpLogEntry(socket, Date.now(), undefined, undefined);
-      (e as { protocol: string | undefined }).protocol = 'HTTP/1.1';
-      e.responseCode = r.status;
-      e.responseFlags = r.status === 408 ? '-' : ResponseFlag.DPE;
-      e.responseCodeDetails = r.details;
-      e.bytesSent = body.length;
-      rt.accessLog.log(e);
-    }
-  };
-
   /** Stops accepting and closes idle connections; open requests finish. */
   closeIdle(): void {
     this.h1.closeIdle();
-    for (const s of this.#sessions) s.close();
+    for (const c of this.#h2conns) c.closeIdle();
   }
 
   destroyAll(): void {
-    clearInterval(this.#sweepTimer);
-    this.#sweepTimer = undefined;
     this.h1.destroyAll();
-    for (const s of this.#sessions) s.destroy();
+    for (const c of this.#h2conns) c.destroy();
     for (const s of this.#sockets) s.destroy();
   }
 
@@ -253,6 +130,8 @@ export class HttpServers {
     return this.#sockets.size;
   }
 }
+
+function noop(): void {}
 
 /** Waits for a connection's first bytes and gives them back (unshifted). null: closed first. */
 export function sniffFirst(socket: Socket, cb: (first: Buffer | null) => void): void {

@@ -3,10 +3,17 @@
 
 import { open, write, close as closeFd } from 'node:fs';
 import type { AccessLogSettings } from '../../proxyconfig/types.js';
-import { compileAccessLogFormat, type AccessLogEntry } from './accesslog-format.js';
+import { compileAccessLog, type AccessLogEntry, type LineWriter } from './accesslog-format.js';
 
-export { compileAccessLogFormat, formatIsoMillis } from './accesslog-format.js';
-export type { AccessLogEntry } from './accesslog-format.js';
+export {
+  compileAccessLogFormat,
+  compileAccessLog,
+  parseFormat,
+  formatIsoMillis,
+  ISTIO_DEFAULT_TEXT_FORMAT,
+  ISTIO_DEFAULT_JSON_FORMAT,
+} from './accesslog-format.js';
+export type { AccessLogEntry, LineWriter } from './accesslog-format.js';
 
 export interface AccessLogger {
   /** Formats now (the entry may be reused after), writes later. */
@@ -18,10 +25,10 @@ export interface AccessLogger {
 }
 
 /**
- * Lines are encoded into chunks of this size as they are logged; a full chunk is written at once.
- * Encoding each line on arrival lets its string die young: a batch kept as one growing string
- * (a rope of every line's pieces) survived garbage collection after garbage collection, and the
- * young-generation pauses that copied it showed in every request's tail latency.
+ * Lines are rendered straight into chunks of this size as they are logged (no line string); a
+ * full chunk is written at once. A batch kept as one growing string (a rope of every line's
+ * pieces) survived garbage collection after garbage collection, and the young-generation pauses
+ * that copied it showed in every request's tail latency.
  */
 const CHUNK_BYTES = 64 * 1024;
 /** Written chunks kept for reuse. */
@@ -92,7 +99,7 @@ function fileSink(path: string): Sink {
 }
 
 /** Cuts `b` into pieces of at most `max` bytes at line ends (a longer line stays one piece). */
-function splitAtLines(b: Buffer, max: number): Buffer[] {
+export function splitAtLines(b: Buffer, max: number): Buffer[] {
   if (b.length <= max) return [b];
   const out: Buffer[] = [];
   let start = 0;
@@ -112,6 +119,7 @@ function splitAtLines(b: Buffer, max: number): Buffer[] {
 
 class BatchingAccessLogger implements AccessLogger {
   readonly #format: (e: AccessLogEntry) => string;
+  readonly #write: LineWriter;
   readonly #sink: Sink;
   readonly #path: string;
   /** The chunk being filled, and its bytes used. */
@@ -128,7 +136,9 @@ class BatchingAccessLogger implements AccessLogger {
   #timer: NodeJS.Timeout | undefined = undefined;
 
   constructor(settings: AccessLogSettings) {
-    this.#format = compileAccessLogFormat(settings);
+    const f = compileAccessLog(settings);
+    this.#format = f.render;
+    this.#write = f.write;
     this.#path = settings.path;
     if (settings.path === '/dev/stdout') this.#sink = streamSink(process.stdout);
     else if (settings.path === '/dev/stderr') this.#sink = streamSink(process.stderr);
@@ -137,24 +147,24 @@ class BatchingAccessLogger implements AccessLogger {
 
   log(e: AccessLogEntry): void {
     if (this.#closed) return;
-    let line: string;
     try {
-      line = this.#format(e);
+      let end = this.#write(e, this.#chunk, this.#used);
+      if (end < 0) {
+        // Not enough room left in this chunk: the line goes whole into the next one.
+        this.#seal();
+        end = this.#write(e, this.#chunk, 0);
+        if (end < 0) {
+          // Longer than a chunk: a buffer of its own.
+          this.#full.push(Buffer.from(this.#format(e)));
+          this.#drain();
+          return;
+        }
+      }
+      this.#used = end;
     } catch {
-      // A broken entry must never take the proxy down; drop the line.
+      // A broken entry must never take the proxy down; drop the line (#used still ends the last whole one).
       return;
     }
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: only a line that might not fit is measured.
-    const room = CHUNK_BYTES - this.#used;
-    if (line.length * 3 > room && Buffer.byteLength(line) > room) {
-      this.#seal();
-      if (Buffer.byteLength(line) > CHUNK_BYTES) {
-        this.#full.push(Buffer.from(line));
-        this.#drain();
-        return;
-      }
-    }
-    this.#used += this.#chunk.write(line, this.#used);
     if (this.#full.length > 0) this.#drain();
     else if (!this.#scheduled) {
       this.#scheduled = true;

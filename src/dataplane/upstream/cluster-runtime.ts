@@ -4,7 +4,8 @@
 import type { Cluster } from '../../proxyconfig/types.js';
 import { ClusterEndpoints, type UpstreamTarget } from './endpoints.js';
 import type { Resolver } from '../dns/resolver.js';
-import { H2Session } from './h2-session.js';
+import { H2Pool } from '../http2/client.js';
+import type { UpstreamPool } from './call.js';
 import { effectiveUpstreamTls, originationOptions } from './tls-origination.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { sourceAddressFor } from './source-address.js';
@@ -13,20 +14,8 @@ import { H1Pool } from './h1-pool.js';
 /** Istio's default maxConnections / pending / requests: effectively unlimited. */
 const UNLIMITED = 2 ** 32 - 1;
 
-/** An HTTP/1.1 keep-alive pool to one endpoint. */
-export interface H1Upstream {
-  readonly kind: 'h1';
-  readonly pool: H1Pool;
-  readonly lastLocalAddress: string | undefined;
-}
-
-export interface H2Upstream {
-  readonly kind: 'h2';
-  readonly session: H2Session;
-  lastLocalAddress: string | undefined;
-}
-
-export type HttpUpstream = H1Upstream | H2Upstream;
+/** One endpoint's connections, whatever the codec: the request path sees only the call lifecycle. */
+export type HttpUpstream = UpstreamPool;
 
 export class ClusterRuntime {
   readonly name: string;
@@ -78,16 +67,16 @@ export class ClusterRuntime {
     const cp = c.connectionPool;
     const localAddress = sourceAddressFor(this.sourceIp, target.address);
     if (c.protocol === 'HTTP2') {
-      const addr = target.address.includes(':') ? `[${target.address}]` : target.address;
-      const origin = `${t ? 'https' : 'http'}://${addr}:${target.port}`;
-      const h2: H2Upstream = {
-        kind: 'h2', lastLocalAddress: undefined,
-        session: new H2Session(origin, t ? originationOptions(t, sni, ['h2'], this.identity) : undefined, c.connectTimeoutMs, localAddress,
-          (s) => { const sock = s.socket; if (sock) h2.lastLocalAddress = `${sock.localAddress}:${sock.localPort}`; }),
-      };
-      u = h2;
+      // One multiplexed connection per endpoint on outpost's HTTP/2 codec (../http2/client.ts).
+      u = new H2Pool({
+        address: target.address,
+        port: target.port,
+        ...(t ? { tls: originationOptions(t, sni, ['h2'], this.identity) } : {}),
+        connectTimeoutMs: c.connectTimeoutMs,
+        ...(localAddress !== undefined ? { localAddress } : {}),
+      });
     } else {
-      const pool = new H1Pool({
+      u = new H1Pool({
         address: target.address,
         port: target.port,
         ...(t ? { tls: originationOptions(t, sni, undefined, this.identity) } : {}),
@@ -97,7 +86,6 @@ export class ClusterRuntime {
         idleTimeoutMs: cp?.idleTimeoutMs ?? 60_000,
         ...(cp?.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: cp.maxRequestsPerConnection } : {}),
       });
-      u = { kind: 'h1', pool, get lastLocalAddress() { return pool.lastLocalAddress; } };
     }
     this.#upstreams.set(key, u);
     return u;
@@ -106,10 +94,7 @@ export class ClusterRuntime {
   /** Lets in-flight requests finish, then closes connections and stops DNS refresh. */
   close(): void {
     this.endpoints.close();
-    for (const u of this.#upstreams.values()) {
-      if (u.kind === 'h1') u.pool.close();
-      else u.session.close();
-    }
+    for (const u of this.#upstreams.values()) u.close();
     this.#upstreams.clear();
   }
 }

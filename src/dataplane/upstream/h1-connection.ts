@@ -15,7 +15,8 @@ import { responseHeadReject } from '../http1/framing.js';
 import type { HeaderMap } from '../routing/index.js';
 import type { BodySink } from '../http/downstream.js';
 import type { BodySource } from '../http/downstream.js';
-import { UpstreamError, type H1Body, type H1Call, type H1Handler, type H1PoolOptions } from './h1-pool.js';
+import type { H1Body, H1Call, H1Handler, H1PoolOptions } from './h1-pool.js';
+import { connectError as connectFailure, errnoCode, UpstreamError } from './call.js';
 
 /** What a connection needs from its pool (implemented by the pool's internal state). */
 export interface ConnOwner {
@@ -57,6 +58,8 @@ export class H1Request implements H1Call, BodySink {
   /** Still inside dispatch(): failures are reported on the next tick. */
   inDispatch: boolean;
   retried: boolean;
+  /** The response head went to the handler: a failure from here on is 'reset-after-headers'. */
+  headed: boolean;
   /** The whole request body was handed to the socket (a connection is reusable only then). */
   bodyDone: boolean;
   /** We paused the body source because the socket's buffer is full. */
@@ -77,6 +80,7 @@ export class H1Request implements H1Call, BodySink {
     this.aborted = false;
     this.inDispatch = true;
     this.retried = false;
+    this.headed = false;
     this.bodyDone = false;
     this.sourcePaused = false;
     this.paused = false;
@@ -131,7 +135,7 @@ export class H1Request implements H1Call, BodySink {
   onError(err: Error): void {
     const c = this.conn;
     if (this.done || c === null) return;
-    c.failRequest(this, new UpstreamError('reset', 'ERR_BODY_ABORTED', `request body aborted: ${err.message}`, err));
+    c.failRequest(this, new UpstreamError('body-aborted', 'ERR_BODY_ABORTED', `request body aborted: ${err.message}`, err));
   }
 }
 
@@ -143,9 +147,10 @@ function emitConnected(req: H1Request, localAddress: string): void {
   if (!req.aborted && !req.done) req.handler.onConnected(localAddress);
 }
 
-function errCode(err: Error | null, dflt: string): string {
-  const code = err === null ? undefined : (err as NodeJS.ErrnoException).code;
-  return typeof code === 'string' && code !== '' ? code : dflt;
+/** A connection closed under `req` after it connected. */
+function resetError(req: H1Request, cause: Error | undefined): UpstreamError {
+  return new UpstreamError(req.headed ? 'reset-after-headers' : 'reset-before-headers', errnoCode(cause, 'ECONNRESET'),
+    `upstream connection closed before the response completed${cause ? `: ${cause.message}` : ''}`, cause);
 }
 
 const CONNECTING = 0;
@@ -214,6 +219,8 @@ export class H1Connection {
   /** EOF from the peer. */
   ended: boolean;
   error: Error | null;
+  /** The connect timer fired (the close is then a connect timeout). */
+  timedOut: boolean;
   connectTimer: NodeJS.Timeout | undefined;
   // ---- response parse state
   headRaw: string[] | null;
@@ -252,6 +259,7 @@ export class H1Connection {
     this.gotBytes = false;
     this.ended = false;
     this.error = null;
+    this.timedOut = false;
     this.connectTimer = undefined;
     this.headRaw = null;
     this.trailerRaw = null;
@@ -333,6 +341,7 @@ export class H1Connection {
     const err = new Error(`connect timeout after ${this.owner.options.connectTimeoutMs} ms`) as NodeJS.ErrnoException;
     err.code = 'ETIMEDOUT';
     this.error = err;
+    this.timedOut = true;
     this.destroy();
   }
 
@@ -554,7 +563,7 @@ export class H1Connection {
     this.destroy();
     if (req === null || req.done) return;
     try {
-      req.fail(new UpstreamError('reset', 'ERR_HANDLER', `request handler failed: ${(err as Error)?.message ?? String(err)}`, err as Error));
+      req.fail(new UpstreamError('internal', 'ERR_HANDLER', `request handler failed: ${(err as Error)?.message ?? String(err)}`, err as Error));
     } catch {
       // The handler failed again: nothing more to tell it.
     }
@@ -642,6 +651,7 @@ export class H1Connection {
         this.bodyLeft = n - take;
       }
     }
+    req.headed = true;
     const ok = req.handler.onHead(status, endToEndHeaderMap(raw ?? EMPTY));
     if (this.req !== req) return 0; // aborted from onHead
     if (ok === false) {
@@ -716,8 +726,7 @@ export class H1Connection {
     const cause = this.error ?? undefined;
     if (!this.connected && (cause !== undefined || req !== null)) {
       const o = this.owner.options;
-      connectError = new UpstreamError('connect', errCode(this.error, 'ECONNRESET'),
-        `connect to ${o.address}:${o.port} failed${cause ? `: ${cause.message}` : ''}`, cause);
+      connectError = connectFailure(cause, this.timedOut, `connect to ${o.address}:${o.port} failed${cause ? `: ${cause.message}` : ''}`);
     }
     if (req !== null && !req.done) {
       if (connectError !== null) {
@@ -728,8 +737,7 @@ export class H1Connection {
         req.conn = null;
         retry = req;
       } else {
-        err = new UpstreamError('reset', errCode(this.error, 'ECONNRESET'),
-          `upstream connection closed before the response completed${cause ? `: ${cause.message}` : ''}`, cause);
+        err = resetError(req, cause);
       }
     }
     // The pool first (counts, queue), so a retry the handler dispatches from onError sees a free slot.

@@ -2,79 +2,19 @@
 // connections on raw sockets with node's llhttp (../http1/llhttp.ts) parsing responses; the
 // request head is written as one latin1 string. Replaces undici's Pool on the request path.
 // The per-connection codec is ./h1-connection.ts.
-import type { HeaderMap } from '../routing/index.js';
 import { headerLines } from '../http1/head.js';
 import { H1Connection, H1Request, invalidHeader, type ConnOwner } from './h1-connection.js';
-import type { BodySource } from '../http/downstream.js';
+import {
+  errnoCode, UpstreamError, type UpstreamBody, type UpstreamCall, type UpstreamCallHandler, type UpstreamPool, type UpstreamRequestHead,
+} from './call.js';
 import type { OriginationOptions } from './tls-origination.js';
 
-/** What an upstream request needs besides its body. */
-export interface H1RequestHead {
-  readonly method: string;
-  /** Origin-form request target (path and query). */
-  readonly path: string;
-  /** The Host header to send. */
-  readonly authority: string;
-  /**
-   * The other request headers, lower-case names, hop-by-hop already removed (never host,
-   * connection, transfer-encoding). The pool adds the framing: content-length for a Buffer body
-   * (replacing any given), transfer-encoding: chunked for a streamed body without content-length.
-   */
-  readonly headers: HeaderMap;
-}
-
-
-export type H1Body = Buffer | BodySource | null;
-
-/** Why an upstream request failed before it completed. */
-export type UpstreamErrorKind =
-  /** No connection could be made (refused, unreachable, connect timeout, TLS handshake/verification). */
-  | 'connect'
-  /** The connection closed or reset (before or after the response head). */
-  | 'reset'
-  /** The upstream sent something that is not HTTP/1.1 (llhttp error). */
-  | 'protocol';
-
-export class UpstreamError extends Error {
-  constructor(
-    readonly kind: UpstreamErrorKind,
-    /** ECONNREFUSED, ETIMEDOUT (connect timeout), ECONNRESET, HPE_…, ERR_TLS_…, a certificate error code … */
-    readonly code: string,
-    message: string,
-    override readonly cause?: Error,
-  ) {
-    super(message);
-    this.name = 'UpstreamError';
-  }
-}
-
-/** The request's side of the exchange: called by the pool, in this order. */
-export interface H1Handler {
-  /** A connection was assigned (new or reused) and the request is being written. localAddress: `ip:port`. */
-  onConnected(localAddress: string): void;
-  /**
-   * The final response head (1xx interim responses are consumed by the pool). Header names are
-   * lower-case, repeated ones arrays, without the connection-specific ones (connection,
-   * keep-alive, transfer-encoding, upgrade, trailer… and the names Connection lists). Return
-   * false to abort the request (the pool then closes that connection and calls nothing more).
-   */
-  onHead(status: number, headers: HeaderMap): boolean;
-  /** Body bytes (de-chunked): a slice of what was read, which the handler may keep. */
-  onData(chunk: Buffer): void;
-  /** The response is complete; the connection went back to the pool (or was closed if not reusable). */
-  onEnd(trailers: HeaderMap | undefined): void;
-  /** Failure; called at most once, never after onEnd; the connection is not reused. */
-  onError(err: UpstreamError): void;
-}
-
-/** A dispatched request: flow control of the response body, and cancellation. */
-export interface H1Call {
-  /** Stop reading the response (backpressure); resume() continues. */
-  pause(): void;
-  resume(): void;
-  /** Cancel: closes the connection (if any) and calls no handler method after this. */
-  abort(): void;
-}
+/** The HTTP/1.1 names of the upstream-call lifecycle (./call.ts), which this pool implements. */
+export type H1RequestHead = UpstreamRequestHead;
+export type H1Body = UpstreamBody;
+export type H1Handler = UpstreamCallHandler;
+export type H1Call = UpstreamCall;
+export { UpstreamError };
 
 export interface H1PoolOptions {
   readonly address: string;
@@ -139,7 +79,7 @@ class PoolState implements ConnOwner {
     } catch (err) {
       // Only invalid options get here (a bad port or address).
       this.open--;
-      req.fail(new UpstreamError('connect', errorCode(err), `cannot connect to ${this.options.address}:${this.options.port}: ${(err as Error).message}`, err as Error));
+      req.fail(new UpstreamError('connect-refused', errnoCode(err, 'ERR_INVALID_ARG_VALUE'), `cannot connect to ${this.options.address}:${this.options.port}: ${(err as Error).message}`, err as Error));
     }
   }
 
@@ -179,7 +119,7 @@ class PoolState implements ConnOwner {
       // As Envoy: a failed connect fails the requests waiting for a connection, rather than each
       // of them waiting out its own connect attempt to an upstream that is down.
       const waiting = this.pending.splice(0);
-      for (const r of waiting) r.fail(new UpstreamError(connectError.kind, connectError.code, connectError.message, connectError.cause));
+      for (const r of waiting) r.fail(connectError.copy());
       return;
     }
     // A connection slot is free: the oldest waiting request gets a new connection.
@@ -213,11 +153,6 @@ class PoolState implements ConnOwner {
   }
 }
 
-function errorCode(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' && code !== '' ? code : 'ERR_INVALID_ARG_VALUE';
-}
-
 /** A request line target or authority that cannot be sent as is. */
 function unsendable(head: H1RequestHead): string | undefined {
   const m = head.method;
@@ -239,7 +174,8 @@ function unsendable(head: H1RequestHead): string | undefined {
   return m.length === 0 || p.length === 0 ? 'request line' : undefined;
 }
 
-export class H1Pool {
+export class H1Pool implements UpstreamPool {
+  readonly protocol = 'h1';
   readonly #s: PoolState;
 
   constructor(readonly options: H1PoolOptions) {
@@ -301,13 +237,13 @@ export class H1Pool {
     }
     const req = new H1Request(s, headStr, body, handler, head.method === 'HEAD', chunked);
     if (bad !== undefined) req.fail(bad);
-    else if (s.closing) req.fail(new UpstreamError('connect', 'ERR_POOL_CLOSED', 'the upstream connection pool is closed'));
+    else if (s.closing) req.fail(new UpstreamError('connect-refused', 'ERR_POOL_CLOSED', 'the upstream connection pool is closed'));
     else s.acquire(req);
     req.inDispatch = false;
     return req;
   }
 
-  /** Graceful: idle connections close now, busy ones after their response; new dispatches fail ('connect'). */
+  /** Graceful: idle connections close now, busy ones after their response; new dispatches fail ('connect-refused'). */
   close(): void {
     this.#s.close();
   }

@@ -1,0 +1,305 @@
+// HPACK (RFC 7541): the static table, a dynamic table per direction, integer and string
+// primitives, a decoder that hands out (name, value) pairs and an encoder that indexes repeated
+// fields. Strings are latin1, as node's HTTP header values are.
+import { huffmanDecode, huffmanEncode, huffmanLength } from './huffman.js';
+
+export const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
+  [':authority', ''], [':method', 'GET'], [':method', 'POST'], [':path', '/'], [':path', '/index.html'],
+  [':scheme', 'http'], [':scheme', 'https'], [':status', '200'], [':status', '204'], [':status', '206'],
+  [':status', '304'], [':status', '400'], [':status', '404'], [':status', '500'], ['accept-charset', ''],
+  ['accept-encoding', 'gzip, deflate'], ['accept-language', ''], ['accept-ranges', ''], ['accept', ''],
+  ['access-control-allow-origin', ''], ['age', ''], ['allow', ''], ['authorization', ''], ['cache-control', ''],
+  ['content-disposition', ''], ['content-encoding', ''], ['content-language', ''], ['content-length', ''],
+  ['content-location', ''], ['content-range', ''], ['content-type', ''], ['cookie', ''], ['date', ''],
+  ['etag', ''], ['expect', ''], ['expires', ''], ['from', ''], ['host', ''], ['if-match', ''],
+  ['if-modified-since', ''], ['if-none-match', ''], ['if-range', ''], ['if-unmodified-since', ''],
+  ['last-modified', ''], ['link', ''], ['location', ''], ['max-forwards', ''], ['proxy-authenticate', ''],
+  ['proxy-authorization', ''], ['range', ''], ['referer', ''], ['refresh', ''], ['retry-after', ''],
+  ['server', ''], ['set-cookie', ''], ['strict-transport-security', ''], ['transfer-encoding', ''],
+  ['user-agent', ''], ['vary', ''], ['via', ''], ['www-authenticate', ''],
+];
+
+/** name → first static index (1-based); "name\0value" → static index of the full field. */
+const STATIC_NAME = new Map<string, number>();
+const STATIC_FIELD = new Map<string, number>();
+for (let i = STATIC_TABLE.length - 1; i >= 0; i--) {
+  const [n, v] = STATIC_TABLE[i]!;
+  STATIC_NAME.set(n, i + 1);
+  if (v !== '') STATIC_FIELD.set(`${n}\0${v}`, i + 1);
+}
+
+export class HpackError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HpackError';
+  }
+}
+
+/** A dynamic table: a ring of entries, newest at index 0 (RFC 7541 §2.3.2). */
+class DynamicTable {
+  names: string[] = [];
+  values: string[] = [];
+  /** Index of the newest entry in the ring; entries run backwards from it. */
+  #head = 0;
+  length = 0;
+  size = 0;
+  maxSize: number;
+
+  constructor(maxSize: number) {
+    this.maxSize = maxSize;
+  }
+
+  /** Entry i (0 = newest). */
+  name(i: number): string { return this.names[(this.#head - i + this.names.length) % this.names.length]!; }
+  value(i: number): string { return this.values[(this.#head - i + this.values.length) % this.values.length]!; }
+
+  add(name: string, value: string): void {
+    const sz = name.length + value.length + 32;
+    if (sz > this.maxSize) { this.clear(); return; }
+    while (this.size + sz > this.maxSize) this.evict();
+    const cap = this.names.length;
+    if (this.length === cap) {
+      // Grow: unroll the ring into order (oldest first) with room to spare.
+      const n: string[] = [];
+      const v: string[] = [];
+      for (let i = this.length - 1; i >= 0; i--) { n.push(this.name(i)); v.push(this.value(i)); }
+      const grown = Math.max(16, cap * 2);
+      n.length = grown; v.length = grown;
+      this.names = n; this.values = v;
+      this.#head = this.length - 1;
+    }
+    this.#head = (this.#head + 1) % this.names.length;
+    this.names[this.#head] = name;
+    this.values[this.#head] = value;
+    this.length++;
+    this.size += sz;
+  }
+
+  /** Drops the oldest entry; returns its sequence position from the newest (for encoders). */
+  evict(): void {
+    const i = this.length - 1;
+    this.size -= this.name(i).length + this.value(i).length + 32;
+    this.length--;
+  }
+
+  setMaxSize(max: number): void {
+    this.maxSize = max;
+    while (this.size > max) this.evict();
+  }
+
+  clear(): void {
+    this.length = 0;
+    this.size = 0;
+  }
+}
+
+/** Receives each decoded field. */
+export type FieldSink = (name: string, value: string) => void;
+
+export class HpackDecoder {
+  readonly #table: DynamicTable;
+  /** The most the peer may set the table to (our SETTINGS_HEADER_TABLE_SIZE). */
+  #limit: number;
+  #scratch = Buffer.allocUnsafe(256);
+
+  constructor(maxTableSize = 4096) {
+    this.#table = new DynamicTable(maxTableSize);
+    this.#limit = maxTableSize;
+  }
+
+  get tableSize(): number { return this.#table.size; }
+
+  /**
+   * Decodes one complete header block, calling `sink` per field. Throws HpackError on a malformed
+   * block (a COMPRESSION_ERROR: the connection cannot continue).
+   */
+  decode(buf: Buffer, start: number, end: number, sink: FieldSink): void {
+    let p = start;
+    let fieldSeen = false;
+    const t = this.#table;
+    while (p < end) {
+      const b = buf[p]!;
+      if ((b & 0x80) !== 0) {
+        // Indexed field.
+        const [idx, np] = readInt(buf, p, end, 7);
+        p = np;
+        if (idx === 0) throw new HpackError('index 0');
+        sink(this.#name(idx), this.#value(idx));
+        fieldSeen = true;
+      } else if ((b & 0xe0) === 0x20) {
+        // Dynamic table size update: only before the first field of a block.
+        if (fieldSeen) throw new HpackError('table size update after a field');
+        const [size, np] = readInt(buf, p, end, 5);
+        p = np;
+        if (size > this.#limit) throw new HpackError(`table size update ${size} above ${this.#limit}`);
+        t.setMaxSize(size);
+      } else {
+        // Literal: with incremental indexing (01), without (0000) or never indexed (0001).
+        const incremental = (b & 0xc0) === 0x40;
+        const [idx, np] = readInt(buf, p, end, incremental ? 6 : 4);
+        p = np;
+        let name: string;
+        if (idx === 0) {
+          const r = this.#string(buf, p, end);
+          name = r.s;
+          p = r.p;
+        } else name = this.#name(idx);
+        const r = this.#string(buf, p, end);
+        p = r.p;
+        if (incremental) t.add(name, r.s);
+        sink(name, r.s);
+        fieldSeen = true;
+      }
+    }
+  }
+
+  #name(idx: number): string {
+    if (idx <= 61) return STATIC_TABLE[idx - 1]![0];
+    const i = idx - 62;
+    if (i >= this.#table.length) throw new HpackError(`index ${idx} beyond the table`);
+    return this.#table.name(i);
+  }
+
+  #value(idx: number): string {
+    if (idx <= 61) return STATIC_TABLE[idx - 1]![1];
+    return this.#table.value(idx - 62);
+  }
+
+  #last = { s: '', p: 0 };
+
+  #string(buf: Buffer, p: number, end: number): { s: string; p: number } {
+    if (p >= end) throw new HpackError('truncated string');
+    const huff = (buf[p]! & 0x80) !== 0;
+    const [len, np] = readInt(buf, p, end, 7);
+    const e = np + len;
+    if (e > end) throw new HpackError('truncated string');
+    let s: string;
+    if (huff) {
+      if (this.#scratch.length < len * 2) this.#scratch = Buffer.allocUnsafe(len * 2);
+      const d = huffmanDecode(buf, np, e, this.#scratch);
+      if (d === undefined) throw new HpackError('invalid Huffman code');
+      s = d;
+    } else s = buf.toString('latin1', np, e);
+    const r = this.#last;
+    r.s = s;
+    r.p = e;
+    return r;
+  }
+}
+
+/** Reads an N-bit-prefix integer at `p`; returns [value, next offset]. */
+function readInt(buf: Buffer, p: number, end: number, prefix: number): [number, number] {
+  const max = (1 << prefix) - 1;
+  let v = buf[p++]! & max;
+  if (v < max) return [v, p];
+  let m = 0;
+  for (;;) {
+    if (p >= end) throw new HpackError('truncated integer');
+    const b = buf[p++]!;
+    v += (b & 0x7f) * 2 ** m;
+    m += 7;
+    if ((b & 0x80) === 0) break;
+    // Nothing legitimate is above 2^28 (window sizes, string lengths): stop overlong encodings.
+    if (m > 28) throw new HpackError('integer overflow');
+  }
+  return [v, p];
+}
+
+/** Writes an N-bit-prefix integer with `flags` in the first byte's high bits; returns the end offset. */
+export function writeInt(out: Buffer, off: number, prefix: number, flags: number, v: number): number {
+  const max = (1 << prefix) - 1;
+  if (v < max) { out[off++] = flags | v; return off; }
+  out[off++] = flags | max;
+  v -= max;
+  while (v >= 128) { out[off++] = (v & 0x7f) | 0x80; v = Math.floor(v / 128); }
+  out[off++] = v;
+  return off;
+}
+
+/** Header names whose values change with every message: indexing them only churns the table. */
+const NO_INDEX = new Set([':path', 'content-length', 'date', 'etag', 'last-modified', 'if-modified-since', 'if-none-match',
+  'location', 'age', 'x-request-id', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'traceparent', 'tracestate',
+  'x-envoy-expected-rq-timeout-ms', 'x-envoy-upstream-service-time', 'grpc-timeout', 'set-cookie']);
+/** Never indexed (RFC 7541 §7.1.3): credentials stay out of every table on the path. */
+const NEVER_INDEX = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+export class HpackEncoder {
+  readonly #table: DynamicTable;
+  /** "name\0value" → insertion number of the entry in the dynamic table. */
+  readonly #fields = new Map<string, number>();
+  /** Insertions so far; entry with insertion number k has index 62 + (#inserted − 1 − k). */
+  #inserted = 0;
+  /** A table size update owed at the start of the next block (the peer lowered the limit). */
+  #pendingSize = -1;
+
+  constructor(maxTableSize = 4096) {
+    this.#table = new DynamicTable(maxTableSize);
+  }
+
+  /** The peer's SETTINGS_HEADER_TABLE_SIZE: used up to 4096 (more buys little for a proxy). */
+  setPeerMaxSize(size: number): void {
+    const s = Math.min(size, 4096);
+    if (s === this.#table.maxSize) return;
+    this.#resize(s);
+    this.#pendingSize = s;
+  }
+
+  #resize(max: number): void {
+    this.#table.setMaxSize(max);
+    this.#dropEvicted();
+  }
+
+  /** Forgets map entries the table no longer holds. */
+  #dropEvicted(): void {
+    const oldest = this.#inserted - this.#table.length;
+    if (this.#fields.size <= this.#table.length) return;
+    for (const [k, n] of this.#fields) if (n < oldest) this.#fields.delete(k);
+  }
+
+  /** Starts a block at `off` (a pending size update); returns the offset after it. */
+  begin(out: Buffer, off: number): number {
+    if (this.#pendingSize < 0) return off;
+    const s = this.#pendingSize;
+    this.#pendingSize = -1;
+    return writeInt(out, off, 5, 0x20, s);
+  }
+
+  /** Most bytes `field(name, value)` can write. */
+  static bound(name: string, value: string): number {
+    return name.length + value.length + 12;
+  }
+
+  /** Encodes one field at `off` (room: bound(name, value)); returns the end offset. */
+  field(out: Buffer, off: number, name: string, value: string): number {
+    const key = `${name}\0${value}`;
+    const full = STATIC_FIELD.get(key);
+    if (full !== undefined) return writeInt(out, off, 7, 0x80, full);
+    const t = this.#table;
+    const k = this.#fields.get(key);
+    if (k !== undefined && k >= this.#inserted - t.length) return writeInt(out, off, 7, 0x80, 62 + (this.#inserted - 1 - k));
+    const never = NEVER_INDEX.has(name);
+    const index = !never && !NO_INDEX.has(name) && name.length + value.length + 32 <= t.maxSize >> 2;
+    const sIdx = STATIC_NAME.get(name) ?? 0;
+    if (index) off = writeInt(out, off, 6, 0x40, sIdx);
+    else off = writeInt(out, off, 4, never ? 0x10 : 0x00, sIdx);
+    if (sIdx === 0) off = writeString(out, off, name);
+    off = writeString(out, off, value);
+    if (index) {
+      t.add(name, value);
+      this.#fields.set(key, this.#inserted++);
+      if (this.#fields.size > t.length + 64) this.#dropEvicted();
+    }
+    return off;
+  }
+}
+
+/** A string literal, Huffman-coded when that is shorter. */
+function writeString(out: Buffer, off: number, s: string): number {
+  const h = s.length > 4 ? huffmanLength(s) : s.length;
+  if (h < s.length) {
+    off = writeInt(out, off, 7, 0x80, h);
+    return huffmanEncode(s, out, off);
+  }
+  off = writeInt(out, off, 7, 0, s.length);
+  return off + out.write(s, off, 'latin1');
+}
