@@ -98,7 +98,7 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
     cleanups.push(() => { process.off('SIGHUP', onHup); });
   }
   if (boot?.controlPlane !== undefined) {
-    const { ConfigClient } = await import('../controlplane/distribution/client.js');
+    const { ConfigClient } = await import('../proxyconfig/distribution/client.js');
     const client = new ConfigClient({
       url: boot.controlPlane.url,
       ...(boot.controlPlane.token !== undefined ? { token: boot.controlPlane.token } : {}),
