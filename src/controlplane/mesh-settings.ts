@@ -4,10 +4,11 @@ import type { MeshSettings } from '../proxyconfig/types.js';
 import type { MeshSnapshot } from './snapshot.js';
 import { rec, str } from './fields.js';
 import { durationMs } from './hosts.js';
+import { SAIL_GROUP } from '../api/groups.js';
 
 /** The Istio resource in charge: the one named `default`, else the only one. */
 export function activeIstio(snapshot: MeshSnapshot): KubeObject | undefined {
-  return pickActiveIstio(snapshot.of('sailoperator.io', 'Istio'));
+  return pickActiveIstio(snapshot.of(SAIL_GROUP, 'Istio'));
 }
 
 function pickActiveIstio(all: readonly KubeObject[]): KubeObject | undefined {

@@ -46,6 +46,7 @@ import { choosePodNetwork, type PodNetworkMode } from './pods/pod-network-mode.j
 import { NodeNetwork, nodeNetworkNames, removeNodeNetwork } from './pods/node-network.js';
 import { ClusterDns } from './pods/cluster-dns.js';
 import { ServiceRouting } from './pods/service-routing.js';
+import { SAIL_V1 } from '../api/groups.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -175,7 +176,7 @@ export function defaultObjects(): KubeObject[] {
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } },
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } },
     {
-      apiVersion: 'sailoperator.io/v1',
+      apiVersion: SAIL_V1,
       kind: 'Istio',
       metadata: { name: 'default' },
       // No meshConfig: access logs stay off until set, as in Istio.

@@ -6,6 +6,7 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkDns1123Label, checkIstioHost, isDuration } from '../names.js';
 import { checkExportTo, checkLabels, checkPortNumber } from './common-rules.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import { ISTIO_NETWORKING_GROUP } from '../groups.js';
 
 export type ClientTlsMode = 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
 
@@ -149,7 +150,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 export const destinationRuleKind: KindModule = {
-  group: 'networking.istio.io',
+  group: ISTIO_NETWORKING_GROUP,
   kind: 'DestinationRule',
   fieldTree: FIELD_TREES['networking.istio.io/DestinationRule'],
   specRequired: true,

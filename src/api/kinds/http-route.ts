@@ -6,6 +6,7 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { isDuration } from '../names.js';
 import { checkBackendRefs, checkParentRefs, withBackendRefDefaults, withParentRefDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import { GATEWAY_API_GROUP } from '../groups.js';
 
 export type PathMatchType = 'Exact' | 'PathPrefix' | 'RegularExpression';
 
@@ -150,7 +151,7 @@ function schemaDefaults(obj: KubeObject): KubeObject {
 }
 
 export const httpRouteKind: KindModule = {
-  group: 'gateway.networking.k8s.io',
+  group: GATEWAY_API_GROUP,
   kind: 'HTTPRoute',
   fieldTree: FIELD_TREES['gateway.networking.k8s.io/HTTPRoute'],
   validate,

@@ -6,6 +6,7 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkDns1123Label, checkDns1123Subdomain, checkIstioHost, isDuration } from '../names.js';
 import { checkExportTo, checkPortNumber, requireList } from './common-rules.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import { ISTIO_NETWORKING_GROUP } from '../groups.js';
 
 export interface StringMatch { readonly exact?: string; readonly prefix?: string; readonly regex?: string }
 
@@ -260,7 +261,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 export const virtualServiceKind: KindModule = {
-  group: 'networking.istio.io',
+  group: ISTIO_NETWORKING_GROUP,
   kind: 'VirtualService',
   fieldTree: FIELD_TREES['networking.istio.io/VirtualService'],
   specRequired: true,

@@ -2,9 +2,10 @@
 import type { KubeObject } from '../../api/object.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { rec, str } from '../fields.js';
-import { GW_GROUP, isIstioGateway } from '../translate/gateway-api.js';
+import { isIstioGateway } from '../translate/gateway-api.js';
 import { mergeConditions } from './conditions.js';
 import { isGatewayInjected, type Deployment } from '../../api/kinds/deployment.js';
+import { APPS_GROUP, GATEWAY_API_GROUP, SAIL_V1 } from '../../api/groups.js';
 
 export const DEFAULT_ISTIO_VERSION = 'v1.24.3';
 
@@ -16,7 +17,7 @@ export function revisionName(istio: KubeObject): string {
 export function desiredRevision(istio: KubeObject): KubeObject {
   const spec = rec(istio.spec);
   return {
-    apiVersion: 'sailoperator.io/v1',
+    apiVersion: SAIL_V1,
     kind: 'IstioRevision',
     metadata: {
       name: revisionName(istio),
@@ -39,9 +40,9 @@ export function revisionInUse(snapshot: MeshSnapshot, revision: string): boolean
     if (labels['istio.io/rev'] === revision) return true;
     if (revision === 'default' && labels['istio-injection'] === 'enabled') return true;
   }
-  if (revision === 'default' && snapshot.of(GW_GROUP, 'Gateway').some(isIstioGateway)) return true;
+  if (revision === 'default' && snapshot.of(GATEWAY_API_GROUP, 'Gateway').some(isIstioGateway)) return true;
   // A gateway installed through gateway injection runs the revision's proxy (as its pods would say).
-  for (const d of snapshot.of('apps', 'Deployment')) {
+  for (const d of snapshot.of(APPS_GROUP, 'Deployment')) {
     if (!isGatewayInjected(d as unknown as Deployment)) continue;
     const rev = (d as unknown as Deployment).spec?.template?.metadata?.labels?.['istio.io/rev'] ?? 'default';
     if (rev === revision) return true;

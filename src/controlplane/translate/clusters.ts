@@ -7,6 +7,7 @@ import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.
 import { durationMs, hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
 import { isHttpProtocol, type MeshService, type ServicePort } from '../registry/index.js';
 import { upstreamMaterial, type CredentialLookup, type MaterialResult } from './tls-material.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export type { PemReader } from './tls-material.js';
 
@@ -32,7 +33,7 @@ export class DestinationRuleIndex {
   private readonly wildcard: DestinationRuleEntry[] = [];
 
   constructor(snapshot: MeshSnapshot) {
-    const all = snapshot.of('networking.istio.io', 'DestinationRule').map((obj) => {
+    const all = snapshot.of(ISTIO_NETWORKING_GROUP, 'DestinationRule').map((obj) => {
       const ns = obj.metadata.namespace ?? 'default';
       return { obj, host: resolveShortName(str(rec(obj.spec).host) ?? '', ns), namespace: ns, age: ageKey(obj.metadata) };
     }).sort((a, b) => (a.age < b.age ? -1 : a.age > b.age ? 1 : 0));

@@ -10,12 +10,10 @@ import { gatewayApiDurationMs, hostsIntersect, narrowerHost } from '../hosts.js'
 import { DEFAULT_RETRY } from './http-routes.js';
 import { credentialsIn } from './tls-material.js';
 import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type MirrorModel, type RedirectModel, type VirtualServiceModel } from './model.js';
+import { GATEWAY_API_GROUP, GATEWAY_NAME_LABEL, ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
-export const GW_GROUP = 'gateway.networking.k8s.io';
-export const ISTIO_NET_GROUP = 'networking.istio.io';
 export const ISTIO_GATEWAY_CLASS = 'istio';
 export const ISTIO_CONTROLLER = 'istio.io/gateway-controller';
-export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 
 export interface Condition {
   readonly type: string;
@@ -73,9 +71,9 @@ export const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'] as
 type RouteKind = (typeof ROUTE_KINDS)[number];
 
 function defaultKinds(protocol: string): { group: string; kind: string }[] {
-  if (protocol === 'HTTP' || protocol === 'HTTPS') return [{ group: GW_GROUP, kind: 'HTTPRoute' }, { group: GW_GROUP, kind: 'GRPCRoute' }];
-  if (protocol === 'TLS') return [{ group: GW_GROUP, kind: 'TLSRoute' }];
-  if (protocol === 'TCP') return [{ group: GW_GROUP, kind: 'TCPRoute' }];
+  if (protocol === 'HTTP' || protocol === 'HTTPS') return [{ group: GATEWAY_API_GROUP, kind: 'HTTPRoute' }, { group: GATEWAY_API_GROUP, kind: 'GRPCRoute' }];
+  if (protocol === 'TLS') return [{ group: GATEWAY_API_GROUP, kind: 'TLSRoute' }];
+  if (protocol === 'TCP') return [{ group: GATEWAY_API_GROUP, kind: 'TCPRoute' }];
   return [];
 }
 
@@ -122,10 +120,10 @@ export function selectorMatches(selector: Rec, labels: Record<string, string>): 
 }
 
 function referenceGranted(snapshot: MeshSnapshot, fromKind: string, fromNs: string, toGroup: string, toKind: string, toNs: string, toName: string): boolean {
-  for (const grant of snapshot.of(GW_GROUP, 'ReferenceGrant')) {
+  for (const grant of snapshot.of(GATEWAY_API_GROUP, 'ReferenceGrant')) {
     if (grant.metadata.namespace !== toNs) continue;
     const spec = rec(grant.spec);
-    const fromOk = arr(spec.from).map(rec).some((f) => str(f.group) === GW_GROUP && str(f.kind) === fromKind && str(f.namespace) === fromNs);
+    const fromOk = arr(spec.from).map(rec).some((f) => str(f.group) === GATEWAY_API_GROUP && str(f.kind) === fromKind && str(f.namespace) === fromNs);
     const toOk = arr(spec.to).map(rec).some((t) => (str(t.group) ?? '') === toGroup && str(t.kind) === toKind && (!str(t.name) || str(t.name) === toName));
     if (fromOk && toOk) return true;
   }
@@ -199,18 +197,18 @@ function resolveBackend(snapshot: MeshSnapshot, routeKind: string, routeNs: stri
     if (!registry.lookup(host, routeNs)) return { error: { reason: 'BackendNotFound', message: `backend(${host}) not found` } };
     return { destination: dest(host) };
   }
-  if (group === ISTIO_NET_GROUP && kind === 'Hostname') {
+  if (group === ISTIO_NETWORKING_GROUP && kind === 'Hostname') {
     if (ref.namespace !== undefined) return { error: { reason: 'InvalidDestination', message: 'namespace may not be set with Hostname type' } };
     const host = name.toLowerCase();
     if (!registry.lookup(host, routeNs)) return { error: { reason: 'BackendNotFound', message: `backend(${host}) not found` } };
     return { destination: dest(host) };
   }
-  if (group === ISTIO_NET_GROUP && kind === 'ServiceEntry') {
+  if (group === ISTIO_NETWORKING_GROUP && kind === 'ServiceEntry') {
     const ns = str(ref.namespace) ?? routeNs;
-    if (ns !== routeNs && !referenceGranted(snapshot, routeKind, routeNs, ISTIO_NET_GROUP, 'ServiceEntry', ns, name)) {
+    if (ns !== routeNs && !referenceGranted(snapshot, routeKind, routeNs, ISTIO_NETWORKING_GROUP, 'ServiceEntry', ns, name)) {
       return { error: { reason: 'RefNotPermitted', message: `backendRef ${name}/${ns} not accessible to a ${routeKind} in namespace "${routeNs}" (missing a ReferenceGrant?)` } };
     }
-    const se = snapshot.get(ISTIO_NET_GROUP, 'ServiceEntry', ns, name);
+    const se = snapshot.get(ISTIO_NETWORKING_GROUP, 'ServiceEntry', ns, name);
     const host = strArr(rec(se?.spec).hosts)[0];
     if (!se || !host) return { error: { reason: 'BackendNotFound', message: `backend(${ns}/${name}) not found` } };
     return { destination: dest(host.toLowerCase()) };
@@ -489,7 +487,7 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
   const routeInfo = new Map<string, RouteInfo>();
   const listenersByGateway = new Map<string, ListenerSpec[]>();
 
-  for (const gw of snapshot.of(GW_GROUP, 'Gateway')) {
+  for (const gw of snapshot.of(GATEWAY_API_GROUP, 'Gateway')) {
     if (!isIstioGateway(gw)) continue;
     const ns = gw.metadata.namespace ?? 'default';
     const raw = arr(rec(gw.spec).listeners).map(rec);
@@ -501,7 +499,7 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
       const protocol = str(l.protocol) ?? '';
       const hostname = str(l.hostname)?.toLowerCase();
       const allowed = rec(l.allowedRoutes);
-      const declaredKinds = arr(allowed.kinds).map(rec).map((k) => ({ group: str(k.group) ?? GW_GROUP, kind: str(k.kind) ?? '' }));
+      const declaredKinds = arr(allowed.kinds).map(rec).map((k) => ({ group: str(k.group) ?? GATEWAY_API_GROUP, kind: str(k.kind) ?? '' }));
       // Only the kinds this protocol carries are supported; the others make ResolvedRefs False.
       const compatible = defaultKinds(protocol);
       const isCompatible = (k: { group: string; kind: string }) => compatible.some((c) => c.group === k.group && c.kind === k.kind);
@@ -578,7 +576,7 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
 
   for (const kind of ROUTE_KINDS) {
     const l4 = L4_KINDS.has(kind);
-    for (const route of snapshot.of(GW_GROUP, kind)) {
+    for (const route of snapshot.of(GATEWAY_API_GROUP, kind)) {
       const ns = route.metadata.namespace ?? 'default';
       const spec = rec(route.spec);
       const routeHosts = strArr(spec.hostnames).map((h) => h.toLowerCase());
@@ -604,9 +602,9 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         : cond('ResolvedRefs', false, backendErrors[0]!.reason, backendErrors.map((e) => e.message).filter((m, i, a) => a.indexOf(m) === i).join('; '));
       // Fields the API accepts but outpost does not carry out: the route is refused, and says why.
       const unsupported = l4 ? undefined : unsupportedFields(rules);
-      const source = `/apis/${GW_GROUP}/${l4 ? 'v1alpha2' : 'v1'}/namespaces/${ns}/${kind.toLowerCase()}/${route.metadata.name}`;
+      const source = `/apis/${GATEWAY_API_GROUP}/${l4 ? 'v1alpha2' : 'v1'}/namespaces/${ns}/${kind.toLowerCase()}/${route.metadata.name}`;
       for (const parentRef of arr(spec.parentRefs).map(rec)) {
-        const pGroup = str(parentRef.group) ?? GW_GROUP;
+        const pGroup = str(parentRef.group) ?? GATEWAY_API_GROUP;
         const pKind = str(parentRef.kind) ?? 'Gateway';
         const pName = str(parentRef.name) ?? '';
         const pNs = str(parentRef.namespace) ?? ns;
@@ -615,8 +613,8 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         const accepted = (ok: Condition) => parents.push({ parentRef, conditions: [ok, resolved] });
         const fail = (reason: string, message: string) => accepted(cond('Accepted', false, reason, message));
         const ok = () => accepted(cond('Accepted', true, 'Accepted', 'Route was valid'));
-        if (pGroup === GW_GROUP && pKind === 'Gateway') {
-          const gw = snapshot.get(GW_GROUP, 'Gateway', pNs, pName);
+        if (pGroup === GATEWAY_API_GROUP && pKind === 'Gateway') {
+          const gw = snapshot.get(GATEWAY_API_GROUP, 'Gateway', pNs, pName);
           if (gw && !isIstioGateway(gw)) continue; // Another controller's parent: not ours to report.
           if (unsupported) { fail('UnsupportedValue', unsupported); continue; }
           const specs = listenersByGateway.get(`${pNs}/${pName}`);
@@ -629,7 +627,7 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
           const errors: { reason: string; message: string }[] = [];
           let attached = 0;
           for (const l of candidates) {
-            if (!l.kinds.some((k) => k.group === GW_GROUP && k.kind === kind)) { errors.push({ reason: 'NotAllowedByListeners', message: `kind ${GW_GROUP}/${kind} is not allowed` }); continue; }
+            if (!l.kinds.some((k) => k.group === GATEWAY_API_GROUP && k.kind === kind)) { errors.push({ reason: 'NotAllowedByListeners', message: `kind ${GATEWAY_API_GROUP}/${kind} is not allowed` }); continue; }
             const lh = l.hostname ?? '*';
             const hosts = routeHosts.length === 0 ? [lh] : routeHosts.filter((h) => hostsIntersect(h, lh)).map((h) => narrowerHost(h, lh));
             if (hosts.length === 0) { errors.push({ reason: 'NoMatchingListenerHostname', message: `no hostnames matched parent hostname ${JSON.stringify(lh)}` }); continue; }
@@ -657,8 +655,8 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         // GAMMA-style mesh parents: a ServiceEntry or a Service.
         let hosts: string[] | undefined;
         let exportTo: string[] = ['*'];
-        if (pGroup === ISTIO_NET_GROUP && pKind === 'ServiceEntry') {
-          const se = snapshot.get(ISTIO_NET_GROUP, 'ServiceEntry', pNs, pName);
+        if (pGroup === ISTIO_NETWORKING_GROUP && pKind === 'ServiceEntry') {
+          const se = snapshot.get(ISTIO_NETWORKING_GROUP, 'ServiceEntry', pNs, pName);
           if (!se) { fail('NoMatchingParent', `parent service entry: ${JSON.stringify(pName)} not found`); continue; }
           hosts = strArr(rec(se.spec).hosts).map((h) => h.toLowerCase());
           const seExport = strArr(rec(se.spec).exportTo);

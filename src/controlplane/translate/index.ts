@@ -15,6 +15,7 @@ import type { GatewayModel, VirtualServiceModel } from './model.js';
 import { translateSidecar } from './sidecar.js';
 import { authorizationFor } from './authorization.js';
 import { meshSecurity, PeerAuthIndex } from './peer-authentication.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export interface TranslateOptions {
   /**
@@ -41,8 +42,8 @@ export function snapshotModels(snapshot: MeshSnapshot): SnapshotModels {
   if (!m) {
     const gwApi = gatewayApiModel(snapshot);
     m = {
-      gateways: [...snapshot.of('networking.istio.io', 'Gateway').map(gatewayModel), ...gwApi.gateways],
-      virtualServices: [...snapshot.of('networking.istio.io', 'VirtualService').map(virtualServiceModel), ...gwApi.virtualServices],
+      gateways: [...snapshot.of(ISTIO_NETWORKING_GROUP, 'Gateway').map(gatewayModel), ...gwApi.gateways],
+      virtualServices: [...snapshot.of(ISTIO_NETWORKING_GROUP, 'VirtualService').map(virtualServiceModel), ...gwApi.virtualServices],
       destinationRules: new DestinationRuleIndex(snapshot),
     };
     models.set(snapshot, m);

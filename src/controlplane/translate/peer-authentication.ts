@@ -5,6 +5,7 @@ import type { MeshSnapshot } from '../snapshot.js';
 import { activeIstio } from '../mesh-settings.js';
 import { ageKey, rec, str, strMap } from '../fields.js';
 import { labelsMatch } from '../hosts.js';
+import { ISTIO_SECURITY_GROUP } from '../../api/groups.js';
 
 export type EffectiveMtls = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
@@ -40,7 +41,7 @@ export class PeerAuthIndex {
 
   private constructor(snapshot: MeshSnapshot) {
     // Oldest first: among policies of one scope the oldest wins, as in Istio.
-    this.#all = [...snapshot.of('security.istio.io', 'PeerAuthentication')].sort((a, b) => {
+    this.#all = [...snapshot.of(ISTIO_SECURITY_GROUP, 'PeerAuthentication')].sort((a, b) => {
       const x = ageKey(a.metadata);
       const y = ageKey(b.metadata);
       return x < y ? -1 : x > y ? 1 : 0;

@@ -11,6 +11,7 @@ import type { KubeObject } from '../../api/object.js';
 import { describeObject } from '../../api/object.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { arr, num, rec, str, type Rec } from '../fields.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 /** Resolves a TLS field: inline PEM is returned as is, anything else is read as a file. Undefined or a throw: unreadable. */
 export type PemReader = (pathOrPem: string) => string | undefined;
@@ -197,7 +198,7 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
   const secrets = snapshot.of('', 'Secret');
   // Proxy-independent: a Secret is looked up in the resource's own namespace (where gateways that use it usually run).
   const lookupIn = (ns: string | undefined): CredentialLookup => credentialsIn(secrets, ns ?? 'default');
-  for (const dr of snapshot.of('networking.istio.io', 'DestinationRule')) {
+  for (const dr of snapshot.of(ISTIO_NETWORKING_GROUP, 'DestinationRule')) {
     const spec = rec(dr.spec);
     const host = str(spec.host) ?? '';
     const settings = [
@@ -219,7 +220,7 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
       });
     }
   }
-  for (const gw of snapshot.of('networking.istio.io', 'Gateway')) {
+  for (const gw of snapshot.of(ISTIO_NETWORKING_GROUP, 'Gateway')) {
     arr(rec(gw.spec).servers).forEach((sv, i) => {
       const s = rec(sv);
       const tls = rec(s.tls);

@@ -24,7 +24,8 @@ import { absoluteForm, DownstreamCodecError } from '../http1/framing.js';
 import { REASONS } from '../http1/head.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
-import type { BodySink, BodySource, Downstream } from './downstream.js';
+import type { Downstream } from './downstream.js';
+import type { BodySink, BodySource } from './message.js';
 import { peerOf, type PeerInfo } from '../identity/workload-identity.js';
 import { RBAC_DENIED_BODY } from '../authz/engine.js';
 

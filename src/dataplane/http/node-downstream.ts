@@ -6,7 +6,8 @@ import type http2 from 'node:http2';
 import { constants as h2c } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { HeaderMap } from '../routing/index.js';
-import type { BodySink, Downstream } from './downstream.js';
+import type { Downstream } from './downstream.js';
+import type { BodySink } from './message.js';
 import { absoluteForm } from '../http1/framing.js';
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;

@@ -12,9 +12,7 @@ import {
 import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError, lowerName } from '../http1/head.js';
 import { atBatch, flushWrites, writeDirect, writeSoon } from '../http1/socket-writes.js';
 import { responseHeadReject } from '../http1/framing.js';
-import type { HeaderMap } from '../routing/index.js';
-import type { BodySink } from '../http/downstream.js';
-import type { BodySource } from '../http/downstream.js';
+import type { BodySink, BodySource, HeaderMap } from '../http/message.js';
 import { UpstreamError, type H1Body, type H1Call, type H1Handler, type H1PoolOptions } from './h1-pool.js';
 
 /** What a connection needs from its pool (implemented by the pool's internal state). */

@@ -2,10 +2,9 @@
 // connections on raw sockets with node's llhttp (../http1/llhttp.ts) parsing responses; the
 // request head is written as one latin1 string. Replaces undici's Pool on the request path.
 // The per-connection codec is ./h1-connection.ts.
-import type { HeaderMap } from '../routing/index.js';
 import { headerLines } from '../http1/head.js';
 import { H1Connection, H1Request, invalidHeader, type ConnOwner } from './h1-connection.js';
-import type { BodySource } from '../http/downstream.js';
+import type { BodySource, HeaderMap } from '../http/message.js';
 import type { OriginationOptions } from './tls-origination.js';
 
 /** What an upstream request needs besides its body. */
