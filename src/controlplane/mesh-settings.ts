@@ -3,7 +3,7 @@ import type { KubeObject } from '../api/object.js';
 import type { MeshSettings } from '../proxyconfig/types.js';
 import type { MeshSnapshot } from './snapshot.js';
 import { rec, str } from './fields.js';
-import { durationMs } from './hosts.js';
+import { durationMs } from '../api/duration.js';
 import { SAIL_GROUP } from '../api/groups.js';
 
 /** The Istio resource in charge: the one named `default`, else the only one. */

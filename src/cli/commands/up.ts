@@ -10,7 +10,7 @@ import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
 import { CaError, MeshCa } from '../../controlplane/ca/mesh-ca.js';
 import { privateUmask } from '../../runtime/private-state.js';
 import { checkStore, MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
-import { durationMs, gatewayApiDurationMs } from '../../controlplane/hosts.js';
+import { parseDuration } from '../../api/duration.js';
 import { DEFAULT_LOG_ROTATION, parseByteQuantity, type LogRotationOptions } from '../../runtime/log-rotation.js';
 import { displayStateDir, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
 import { MESH_UP_MESSAGE, SUPERVISED_ENV } from '../../runtime/supervisor.js';
@@ -63,7 +63,7 @@ function checkOptions(opts: UpOptions): void {
 
 /** `--workload-cert-ttl` as Go durations are written (90s, 30m, 24h, 1h30m); at least 2 s. */
 export function certTtlMs(text: string): number {
-  const ms = gatewayApiDurationMs(text);
+  const ms = parseDuration(text);
   if (ms === undefined || ms < 2000) throw new CliError(`outpost: --workload-cert-ttl wants a duration of at least 2s such as 24h, 30m or 90s, not "${text}"`);
   return ms;
 }
@@ -82,7 +82,7 @@ function logRotation(opts: UpOptions): LogRotationOptions {
     r.maxFiles = n;
   }
   if (opts.containerLogMonitorInterval !== undefined) {
-    const ms = durationMs(opts.containerLogMonitorInterval);
+    const ms = parseDuration(opts.containerLogMonitorInterval);
     if (ms === undefined || ms < 10) throw new CliError(`outpost: --container-log-monitor-interval wants a duration such as 10s or 500ms, not "${opts.containerLogMonitorInterval}"`);
     r.intervalMs = ms;
   }

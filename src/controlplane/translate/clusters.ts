@@ -4,7 +4,8 @@ import { istioMutualSni, outboundClusterName } from '../../proxyconfig/naming.js
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, type Cluster, type ClusterService, type ConnectionPool, type Endpoint, type OutlierDetection, type UpstreamTls } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.js';
-import { durationMs, hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
+import { durationMs } from '../../api/duration.js';
+import { hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
 import { isHttpProtocol, type MeshService, type ServicePort } from '../registry/index.js';
 import { upstreamMaterial, type CredentialLookup, type MaterialResult } from './tls-material.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';

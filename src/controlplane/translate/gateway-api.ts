@@ -6,7 +6,8 @@ import { gatewayApiRouteName, gatewayDeploymentName, serviceFqdn } from '../../p
 import type { MeshSnapshot } from '../snapshot.js';
 import { registryFor } from '../registry/index.js';
 import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
-import { gatewayApiDurationMs, hostsIntersect, narrowerHost } from '../hosts.js';
+import { hostsIntersect, narrowerHost } from '../hosts.js';
+import { durationMs } from '../../api/duration.js';
 import { DEFAULT_RETRY } from './http-routes.js';
 import { credentialsIn } from './tls-material.js';
 import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type MirrorModel, type RedirectModel, type VirtualServiceModel } from './model.js';
@@ -342,9 +343,9 @@ function httpRule(snapshot: MeshSnapshot, route: KubeObject, rule: Rec, index: n
       default: break;
     }
   }
-  const timeout = gatewayApiDurationMs(rec(rule.timeouts).request);
+  const timeout = durationMs(rec(rule.timeouts).request);
   if (timeout !== undefined && timeout > 0) out.timeoutMs = timeout;
-  const backendTimeout = gatewayApiDurationMs(rec(rule.timeouts).backendRequest);
+  const backendTimeout = durationMs(rec(rule.timeouts).backendRequest);
   const retry = rule.retry === undefined ? undefined : routeRetry(rec(rule.retry), backendTimeout);
   if (retry !== undefined) out.retry = retry;
   // Without a retry policy of the route's own, backendRequest bounds the one try (Istio makes it
@@ -383,7 +384,7 @@ function routeRetry(r: Rec, backendTimeoutMs: number | undefined): RetryPolicy |
   const attempts = num(r.attempts) ?? DEFAULT_RETRY.attempts;
   if (attempts <= 0) return null;
   const codes = arr(r.codes).filter((c): c is number => typeof c === 'number').map(String);
-  const backoff = gatewayApiDurationMs(r.backoff);
+  const backoff = durationMs(r.backoff);
   return {
     attempts,
     retryOn: [...DEFAULT_RETRY.retryOn, ...codes.filter((c, i, a) => a.indexOf(c) === i)],

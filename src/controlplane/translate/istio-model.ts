@@ -2,7 +2,8 @@
 import type { KubeObject } from '../../api/object.js';
 import type { FaultInjection, HeaderMatch, HeaderOperations, QueryParamMatch, RetryPolicy, RouteMatch, StringMatch } from '../../proxyconfig/types.js';
 import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
-import { durationMs, resolveShortName } from '../hosts.js';
+import { resolveShortName } from '../hosts.js';
+import { durationMs } from '../../api/duration.js';
 import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type MirrorModel, type RedirectModel, type ServerModel, type VirtualServiceModel } from './model.js';
 
 /** `mesh`, `<ns>/<name>` or a bare name (the rule's own namespace) → a gateway key. */
