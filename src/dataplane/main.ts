@@ -5,6 +5,7 @@ import type { ProxyConfig } from '../proxyconfig/types.js';
 import { Proxy } from './proxy.js';
 import { readBootstrap, type ProxyBootstrap } from './bootstrap.js';
 import { log } from './log.js';
+import { parseHostPort } from '../proxyconfig/authority.js';
 
 export interface ProxyProcessArgs {
   /** A static ProxyConfig file. */
@@ -23,10 +24,9 @@ export interface ProxyProcessArgs {
 export class ProxyStartError extends Error {}
 
 function parseAddress(s: string, what: string): { address: string; port: number } {
-  const i = s.lastIndexOf(':');
-  const port = Number(s.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new ProxyStartError(`${what}: expected IP:PORT, got ${JSON.stringify(s)}`);
-  return { address: s.slice(0, i).replace(/^\[|\]$/g, ''), port };
+  const hp = parseHostPort(s);
+  if (!hp) throw new ProxyStartError(`${what}: expected IP:PORT, got ${JSON.stringify(s)}`);
+  return { address: hp.host, port: hp.port };
 }
 
 function readConfig(file: string): ProxyConfig {

@@ -21,6 +21,7 @@ import { PodNetworkError } from '../../runtime/pods/node-network.js';
 import { withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { formatTable } from '../printers/table.js';
+import { parseHostPort } from '../../proxyconfig/authority.js';
 
 interface UpOptions {
   detach?: boolean;
@@ -41,8 +42,8 @@ const READY_TIMEOUT_MS = 60_000;
 
 function checkOptions(opts: UpOptions): void {
   if (opts.dnsServer) {
-    const m = /^(.+):(\d+)$/.exec(opts.dnsServer);
-    if (!m || !isIP(m[1]!.replace(/^\[|\]$/g, '')) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    const hp = parseHostPort(opts.dnsServer);
+    if (!hp || !isIP(hp.host) || hp.port < 1) {
       throw new CliError(`outpost: --dns-server wants IP:PORT (e.g. 127.0.0.53:53), not "${opts.dnsServer}"`);
     }
   }

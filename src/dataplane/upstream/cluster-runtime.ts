@@ -9,6 +9,7 @@ import { effectiveUpstreamTls, originationOptions } from './tls-origination.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { sourceAddressFor } from './source-address.js';
 import { H1Pool } from './h1-pool.js';
+import { authorityHost } from '../../proxyconfig/authority.js';
 
 /** Istio's default maxConnections / pending / requests: effectively unlimited. */
 const UNLIMITED = 2 ** 32 - 1;
@@ -71,7 +72,7 @@ export class ClusterRuntime {
   upstream(target: UpstreamTarget, host: string): HttpUpstream {
     const c = this.cluster;
     const t = effectiveUpstreamTls(c.tls, this.identity);
-    const sni = t ? (t.sni ?? hostOnly(target.hostname ?? host)) : '';
+    const sni = t ? (t.sni ?? authorityHost(target.hostname ?? host)) : '';
     const key = `${target.address}:${target.port}|${sni}`;
     let u = this.#upstreams.get(key);
     if (u !== undefined) return u;
@@ -114,11 +115,3 @@ export class ClusterRuntime {
   }
 }
 
-function hostOnly(authority: string): string {
-  if (authority.startsWith('[')) {
-    const end = authority.indexOf(']');
-    return end > 0 ? authority.slice(1, end) : authority;
-  }
-  const c = authority.lastIndexOf(':');
-  return c >= 0 && authority.indexOf(':') === c ? authority.slice(0, c) : authority;
-}
