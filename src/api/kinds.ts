@@ -1,5 +1,7 @@
-// Every resource kind outpost knows: the one table that names them. Per-kind behaviour
-// (types, defaults, validation) lives in src/api/kinds/<kind>.ts and is attached here.
+// Every resource kind outpost serves: the one registry of kinds (group, versions, names, scope,
+// printer columns). Cheap to load: the API client and the CLI's printers read it. What a kind
+// means (its type, defaults and validation) lives in src/api/kinds/<kind>.ts, attached to this
+// table's rows by src/api/kinds/index.ts, which refuses to load when the two disagree.
 
 import { APPS_GROUP, CORE_GROUP, GATEWAY_API_GROUP, ISTIO_NETWORKING_GROUP, ISTIO_SECURITY_GROUP, SAIL_GROUP } from './groups.js';
 
@@ -76,6 +78,11 @@ export const KINDS: readonly KindInfo[] = [
   { group: SAIL_GROUP, kind: 'IstioCNI', versions: ['v1'], plural: 'istiocnis', singular: 'istiocni', shortNames: [], namespaced: false, categories: [],
     printerColumns: [{ name: 'Namespace', type: 'string', jsonPath: '.spec.namespace' }, { name: 'Profile', type: 'string', jsonPath: '.spec.profile' }, { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' }, { name: 'Status', type: 'string', jsonPath: '.status.state' }, { name: 'Version', type: 'string', jsonPath: '.spec.version' }, AGE] },
 ];
+
+/** `group/Kind`, the key a kind is known by across the code (field trees, kind modules). */
+export function kindKey(k: { readonly group: string; readonly kind: string }): string {
+  return `${k.group}/${k.kind}`;
+}
 
 export function apiVersionOf(info: KindInfo, version = info.versions[0]!): string {
   return info.group ? `${info.group}/${version}` : version;

@@ -1,4 +1,5 @@
-// A cluster at run time: its endpoints (H3's ClusterEndpoints), its connection pools and its limits.
+// A cluster at run time: its endpoints (ClusterEndpoints, ./endpoints.ts), a connection pool per
+// endpoint (H1Pool or H2Session, keyed by address, port and SNI) and its circuit-breaking limits.
 //
 // Kept across config swaps while the cluster's definition is unchanged, so pools and DNS state survive.
 import type { Cluster } from '../../proxyconfig/types.js';
@@ -9,7 +10,7 @@ import { effectiveUpstreamTls, originationOptions } from './tls-origination.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { sourceAddressFor } from './source-address.js';
 import { H1Pool } from './h1-pool.js';
-import { authorityHost } from '../../proxyconfig/authority.js';
+import { authorityHost, joinHostPort } from '../../proxyconfig/authority.js';
 
 /** Istio's default maxConnections / pending / requests: effectively unlimited. */
 const UNLIMITED = 2 ** 32 - 1;
@@ -79,8 +80,7 @@ export class ClusterRuntime {
     const cp = c.connectionPool;
     const localAddress = sourceAddressFor(this.sourceIp, target.address);
     if (c.protocol === 'HTTP2') {
-      const addr = target.address.includes(':') ? `[${target.address}]` : target.address;
-      const origin = `${t ? 'https' : 'http'}://${addr}:${target.port}`;
+      const origin = `${t ? 'https' : 'http'}://${joinHostPort(target.address, target.port)}`;
       const h2: H2Upstream = {
         kind: 'h2', lastLocalAddress: undefined,
         session: new H2Session(origin, t ? originationOptions(t, sni, ['h2'], this.identity) : undefined, c.connectTimeoutMs, localAddress,
