@@ -56,14 +56,16 @@ export function listenerAllowedRoutes(l: Listener): Required<Pick<AllowedRoutes,
   return { ...l.allowedRoutes, namespaces: { ...l.allowedRoutes?.namespaces, from: l.allowedRoutes?.namespaces?.from ?? 'Same' } };
 }
 
-/** The route kinds a listener accepts when allowedRoutes.kinds is empty (from its protocol). */
+/**
+ * The route kinds a listener accepts when allowedRoutes.kinds is empty (from its protocol). UDP
+ * has none: outpost serves no UDPRoute (and a UDP listener is not accepted).
+ */
 export function defaultRouteKinds(protocol: string): readonly { group: string; kind: string }[] {
   const g = GATEWAY_API_GROUP;
   switch (protocol) {
     case 'HTTP': case 'HTTPS': return [{ group: g, kind: 'HTTPRoute' }, { group: g, kind: 'GRPCRoute' }];
     case 'TLS': return [{ group: g, kind: 'TLSRoute' }];
     case 'TCP': return [{ group: g, kind: 'TCPRoute' }];
-    case 'UDP': return [{ group: g, kind: 'UDPRoute' }];
     default: return [];
   }
 }

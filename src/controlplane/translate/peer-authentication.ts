@@ -2,7 +2,7 @@
 // force for a workload port: workload (selector, then port-level) over namespace over mesh, UNSET inherits.
 import type { KubeObject } from '../../api/object.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { activeIstio } from '../mesh-settings.js';
+import { activeMeshConfig } from '../mesh-settings.js';
 import { ageKey, rec, str, strMap } from '../fields.js';
 import { labelsMatch } from '../hosts.js';
 import { ISTIO_SECURITY_GROUP } from '../../api/groups.js';
@@ -18,12 +18,8 @@ export interface MeshSecurity {
 }
 
 export function meshSecurity(snapshot: MeshSnapshot): MeshSecurity {
-  const mc = rec(rec(rec(activeIstio(snapshot)?.spec).values).meshConfig);
-  return {
-    rootNamespace: str(mc.rootNamespace) ?? 'istio-system',
-    trustDomain: str(mc.trustDomain) ?? 'cluster.local',
-    autoMtls: mc.enableAutoMtls !== false,
-  };
+  const mc = activeMeshConfig(snapshot);
+  return { rootNamespace: mc.rootNamespace, trustDomain: mc.trustDomain, autoMtls: mc.enableAutoMtls };
 }
 
 type Mode = 'UNSET' | EffectiveMtls;
