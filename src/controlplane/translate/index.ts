@@ -16,6 +16,7 @@ import { translateSidecar } from './sidecar.js';
 import { authorizationFor } from './authorization.js';
 import { meshSecurity, PeerAuthIndex } from './peer-authentication.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
+import type { IstioGateway } from '../../api/kinds/istio-gateway.js';
 
 export interface TranslateOptions {
   /**
@@ -42,7 +43,7 @@ export function snapshotModels(snapshot: MeshSnapshot): SnapshotModels {
   if (!m) {
     const gwApi = gatewayApiModel(snapshot);
     m = {
-      gateways: [...snapshot.of(ISTIO_NETWORKING_GROUP, 'Gateway').map(gatewayModel), ...gwApi.gateways],
+      gateways: [...(snapshot.of(ISTIO_NETWORKING_GROUP, 'Gateway') as readonly IstioGateway[]).map(gatewayModel), ...gwApi.gateways],
       virtualServices: [...snapshot.of(ISTIO_NETWORKING_GROUP, 'VirtualService').map(virtualServiceModel), ...gwApi.virtualServices],
       destinationRules: new DestinationRuleIndex(snapshot),
     };

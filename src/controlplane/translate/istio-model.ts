@@ -1,5 +1,6 @@
 // Istio VirtualServices and Gateways → the routing model.
 import type { KubeObject } from '../../api/object.js';
+import type { IstioGateway } from '../../api/kinds/istio-gateway.js';
 import type { FaultInjection, HeaderMatch, HeaderOperations, QueryParamMatch, RetryPolicy, RouteMatch, StringMatch } from '../../proxyconfig/types.js';
 import { ageKey, arr, num, rec, sortedRecord, str, strArr, strMap, type Rec } from '../fields.js';
 import { resolveShortName } from '../hosts.js';
@@ -212,33 +213,33 @@ export function virtualServiceModel(vs: KubeObject): VirtualServiceModel {
   };
 }
 
-export function gatewayModel(gw: KubeObject): GatewayModel {
+export function gatewayModel(gw: IstioGateway): GatewayModel {
   const ns = gw.metadata.namespace ?? 'default';
-  const spec = rec(gw.spec);
-  const servers: ServerModel[] = arr(spec.servers).map(rec).flatMap((s) => {
-    const port = rec(s.port);
-    const number = num(port.number);
-    if (number === undefined) return [];
-    const tls = rec(s.tls);
-    const mode = (str(tls.mode) ?? 'PASSTHROUGH') as NonNullable<ServerModel['tls']>['mode'];
+  const spec = gw.spec;
+  const servers: ServerModel[] = (spec?.servers ?? []).flatMap((s) => {
+    const port = s.port;
+    const number = port?.number;
+    if (number == null) return [];
+    const tls = s.tls ?? undefined;
     const hasTls = s.tls !== undefined;
+    const mode = (tls?.mode ?? 'PASSTHROUGH') as NonNullable<ServerModel['tls']>['mode'];
     return [{
       port: number,
-      portName: str(port.name) ?? String(number),
-      protocol: (str(port.protocol) ?? 'TCP').toUpperCase(),
-      hosts: strArr(s.hosts).map((h) => (h.includes('/') ? (h.startsWith('./') ? `${ns}/${h.slice(2)}` : h) : `*/${h}`).toLowerCase()),
+      portName: port.name ?? String(number),
+      protocol: (port.protocol ?? 'TCP').toUpperCase(),
+      hosts: (s.hosts ?? []).map((h) => (h.includes('/') ? (h.startsWith('./') ? `${ns}/${h.slice(2)}` : h) : `*/${h}`).toLowerCase()),
       ...(hasTls ? {
         tls: {
           mode,
-          ...(tls.httpsRedirect === true ? { httpsRedirect: true } : {}),
-          ...(str(tls.serverCertificate) ? { serverCertificate: str(tls.serverCertificate)! } : {}),
-          ...(str(tls.privateKey) ? { privateKey: str(tls.privateKey)! } : {}),
-          ...(str(tls.caCertificates) ? { caCertificates: str(tls.caCertificates)! } : {}),
-          ...(str(tls.credentialName) ? { credentialName: str(tls.credentialName)! } : {}),
-          ...(str(tls.minProtocolVersion) ? { minProtocolVersion: str(tls.minProtocolVersion)! } : {}),
+          ...(tls?.httpsRedirect === true ? { httpsRedirect: true } : {}),
+          ...(tls?.serverCertificate ? { serverCertificate: tls.serverCertificate } : {}),
+          ...(tls?.privateKey ? { privateKey: tls.privateKey } : {}),
+          ...(tls?.caCertificates ? { caCertificates: tls.caCertificates } : {}),
+          ...(tls?.credentialName ? { credentialName: tls.credentialName } : {}),
+          ...(tls?.minProtocolVersion ? { minProtocolVersion: tls.minProtocolVersion } : {}),
         },
       } : {}),
     }];
   });
-  return { key: `${ns}/${gw.metadata.name}`, namespace: ns, name: gw.metadata.name, selector: strMap(spec.selector), servers };
+  return { key: `${ns}/${gw.metadata.name}`, namespace: ns, name: gw.metadata.name, selector: { ...(spec?.selector ?? {}) }, servers };
 }
