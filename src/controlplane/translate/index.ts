@@ -17,6 +17,7 @@ import { authorizationFor } from './authorization.js';
 import { meshSecurity, PeerAuthIndex } from './peer-authentication.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 import type { IstioGateway } from '../../api/kinds/istio-gateway.js';
+import type { VirtualService } from '../../api/kinds/virtual-service.js';
 
 export interface TranslateOptions {
   /**
@@ -44,7 +45,7 @@ export function snapshotModels(snapshot: MeshSnapshot): SnapshotModels {
     const gwApi = gatewayApiModel(snapshot);
     m = {
       gateways: [...(snapshot.of(ISTIO_NETWORKING_GROUP, 'Gateway') as readonly IstioGateway[]).map(gatewayModel), ...gwApi.gateways],
-      virtualServices: [...snapshot.of(ISTIO_NETWORKING_GROUP, 'VirtualService').map(virtualServiceModel), ...gwApi.virtualServices],
+      virtualServices: [...(snapshot.of(ISTIO_NETWORKING_GROUP, 'VirtualService') as readonly VirtualService[]).map(virtualServiceModel), ...gwApi.virtualServices],
       destinationRules: new DestinationRuleIndex(snapshot),
     };
     models.set(snapshot, m);
