@@ -9,7 +9,7 @@ import type { ProxyIdentity } from '../src/proxyconfig/types.js';
 import { snapshotFromObjects } from '../src/controlplane/snapshot.js';
 import { translate } from '../src/controlplane/translate/index.js';
 import { ControlPlane } from '../src/controlplane/control-plane.js';
-import { ConfigClient } from '../src/controlplane/distribution/client.js';
+import { ConfigClient } from '../src/proxyconfig/distribution/client.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 
 function arg(name: string, def: number): number {

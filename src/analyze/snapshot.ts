@@ -4,6 +4,7 @@ import { groupOf } from '../api/object.js';
 import type { SourceDocument, SourcePosition } from '../api/load.js';
 import { kindFor } from '../api/kinds.js';
 import { serviceHostname } from '../api/kinds/service.js';
+import { APPS_GROUP, GATEWAY_API_GROUP, GATEWAY_NAME_LABEL } from '../api/groups.js';
 
 export interface Entry {
   readonly obj: KubeObject;
@@ -56,7 +57,7 @@ export class Snapshot {
   /** Workload pod labels: Deployment templates and Pods, with their namespaces. */
   workloads(): Array<{ entry: Entry; labels: Record<string, string> }> {
     const out: Array<{ entry: Entry; labels: Record<string, string> }> = [];
-    for (const d of this.of('apps', 'Deployment')) {
+    for (const d of this.of(APPS_GROUP, 'Deployment')) {
       const labels = (d.obj.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels ?? {};
       out.push({ entry: d, labels });
     }
@@ -73,7 +74,7 @@ export class Snapshot {
   pods(): Array<{ entry: Entry; labels: Record<string, string>; name: string }> {
     const pods = this.of('', 'Pod').map((p) => ({ entry: p, labels: p.obj.metadata.labels ?? {}, name: p.name }));
     const out = [...pods];
-    for (const d of this.of('apps', 'Deployment')) {
+    for (const d of this.of(APPS_GROUP, 'Deployment')) {
       const spec = d.obj.spec as { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { labels?: Record<string, string> } } } | undefined;
       const labels = spec?.template?.metadata?.labels ?? {};
       const sel = spec?.selector?.matchLabels ?? labels;
@@ -86,11 +87,11 @@ export class Snapshot {
   /** Gateway API Gateways of a deploying class: the controller creates `<gw>-<class>` Deployment and Service. */
   managedGatewayDeployments(): Array<{ entry: Entry; labels: Record<string, string>; serviceName: string }> {
     const out: Array<{ entry: Entry; labels: Record<string, string>; serviceName: string }> = [];
-    for (const g of this.of('gateway.networking.k8s.io', 'Gateway')) {
+    for (const g of this.of(GATEWAY_API_GROUP, 'Gateway')) {
       const cls = (g.obj.spec as { gatewayClassName?: string } | undefined)?.gatewayClassName ?? '';
-      if (BUILTIN_GATEWAY_CLASSES.get(cls) !== true && !this.find('gateway.networking.k8s.io', 'GatewayClass', '', cls)) continue;
+      if (BUILTIN_GATEWAY_CLASSES.get(cls) !== true && !this.find(GATEWAY_API_GROUP, 'GatewayClass', '', cls)) continue;
       const serviceName = g.obj.metadata.annotations?.['gateway.istio.io/name-override'] ?? `${g.name}-${cls}`;
-      out.push({ entry: g, labels: { 'gateway.networking.k8s.io/gateway-name': g.name }, serviceName });
+      out.push({ entry: g, labels: { [GATEWAY_NAME_LABEL]: g.name }, serviceName });
     }
     return out;
   }

@@ -1,5 +1,37 @@
-// Ages as kubectl prints them (its HumanDuration): 45s, 3m33s, 17m, 5h12m, 3d4h, 120d, 2y30d.
-// In api/ because both the CLI printers and the API server's Table responses need it.
+// Durations, the one parser: Go's grammar (time.ParseDuration), which Istio's fields, the Gateway
+// API's (GEP-2257 is a subset) and kubelet's flags all accept; and ages as kubectl prints them.
+// In api/ because validation, the control plane, the CLI printers and the API server's Tables need it.
+
+const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 1e-3, 'µs': 1e-3, ns: 1e-6 };
+const TERM = /(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/y;
+
+/**
+ * `1h2m3.5s`, `250ms`, `10s` to milliseconds (rounded); undefined unless the whole text is one or
+ * more number+unit terms (h, m, s, ms, us, µs, ns). No sign, no bare number.
+ */
+export function parseDuration(text: string): number | undefined {
+  if (text.length === 0) return undefined;
+  TERM.lastIndex = 0;
+  let total = 0;
+  while (TERM.lastIndex < text.length) {
+    const m = TERM.exec(text);
+    if (!m) return undefined;
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  }
+  return Math.round(total);
+}
+
+export function isDuration(text: string): boolean {
+  return parseDuration(text) !== undefined;
+}
+
+/** A duration field of a spec: a duration string, or a number of seconds; undefined when absent or malformed. */
+export function durationMs(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+  return typeof value === 'string' ? parseDuration(value) : undefined;
+}
+
+// ---- ages, as kubectl prints them (its HumanDuration): 45s, 3m33s, 17m, 5h12m, 3d4h, 120d, 2y30d.
 
 export function humanDuration(ms: number): string {
   const seconds = Math.floor(ms / 1000);

@@ -1,5 +1,9 @@
-// Every resource kind outpost knows: the one table that names them. Per-kind behaviour
-// (types, defaults, validation) lives in src/api/kinds/<kind>.ts and is attached here.
+// Every resource kind outpost serves: the one registry of kinds (group, versions, names, scope,
+// printer columns). Cheap to load: the API client and the CLI's printers read it. What a kind
+// means (its type, defaults and validation) lives in src/api/kinds/<kind>.ts, attached to this
+// table's rows by src/api/kinds/index.ts, which refuses to load when the two disagree.
+
+import { APPS_GROUP, CORE_GROUP, GATEWAY_API_GROUP, ISTIO_NETWORKING_GROUP, ISTIO_SECURITY_GROUP, SAIL_GROUP } from './groups.js';
 
 export interface PrinterColumn {
   name: string;
@@ -25,58 +29,61 @@ export interface KindInfo {
   printerColumns: PrinterColumn[];
 }
 
-const ISTIO_NET = 'networking.istio.io';
-const GW_API = 'gateway.networking.k8s.io';
 const ISTIO_CATS = ['istio-io', 'networking-istio-io'];
 const GW_CATS = ['gateway-api'];
 const AGE: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
 export const KINDS: readonly KindInfo[] = [
   // core
-  { group: '', kind: 'Namespace', versions: ['v1'], plural: 'namespaces', singular: 'namespace', shortNames: ['ns'], namespaced: false, categories: [], printerColumns: [{ name: 'Status', type: 'string', jsonPath: '.status.phase' }] },
-  { group: '', kind: 'Service', versions: ['v1'], plural: 'services', singular: 'service', shortNames: ['svc'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Type', type: 'string', jsonPath: '.spec.type' }, { name: 'Cluster-IP', type: 'string', jsonPath: '.spec.clusterIP' }] },
-  { group: '', kind: 'ServiceAccount', versions: ['v1'], plural: 'serviceaccounts', singular: 'serviceaccount', shortNames: ['sa'], namespaced: true, categories: [], printerColumns: [] },
-  { group: '', kind: 'Pod', versions: ['v1'], plural: 'pods', singular: 'pod', shortNames: ['po'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Status', type: 'string', jsonPath: '.status.phase' }, { name: 'IP', type: 'string', jsonPath: '.status.podIP', priority: 1 }] },
-  { group: '', kind: 'Secret', versions: ['v1'], plural: 'secrets', singular: 'secret', shortNames: [], namespaced: true, categories: [], printerColumns: [{ name: 'Type', type: 'string', jsonPath: '.type' }] },
-  { group: '', kind: 'ConfigMap', versions: ['v1'], plural: 'configmaps', singular: 'configmap', shortNames: ['cm'], namespaced: true, categories: [], printerColumns: [] },
-  { group: '', kind: 'Event', versions: ['v1'], plural: 'events', singular: 'event', shortNames: ['ev'], namespaced: true, categories: [], printerColumns: [] },
+  { group: CORE_GROUP, kind: 'Namespace', versions: ['v1'], plural: 'namespaces', singular: 'namespace', shortNames: ['ns'], namespaced: false, categories: [], printerColumns: [{ name: 'Status', type: 'string', jsonPath: '.status.phase' }] },
+  { group: CORE_GROUP, kind: 'Service', versions: ['v1'], plural: 'services', singular: 'service', shortNames: ['svc'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Type', type: 'string', jsonPath: '.spec.type' }, { name: 'Cluster-IP', type: 'string', jsonPath: '.spec.clusterIP' }] },
+  { group: CORE_GROUP, kind: 'ServiceAccount', versions: ['v1'], plural: 'serviceaccounts', singular: 'serviceaccount', shortNames: ['sa'], namespaced: true, categories: [], printerColumns: [] },
+  { group: CORE_GROUP, kind: 'Pod', versions: ['v1'], plural: 'pods', singular: 'pod', shortNames: ['po'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Status', type: 'string', jsonPath: '.status.phase' }, { name: 'IP', type: 'string', jsonPath: '.status.podIP', priority: 1 }] },
+  { group: CORE_GROUP, kind: 'Secret', versions: ['v1'], plural: 'secrets', singular: 'secret', shortNames: [], namespaced: true, categories: [], printerColumns: [{ name: 'Type', type: 'string', jsonPath: '.type' }] },
+  { group: CORE_GROUP, kind: 'ConfigMap', versions: ['v1'], plural: 'configmaps', singular: 'configmap', shortNames: ['cm'], namespaced: true, categories: [], printerColumns: [] },
+  { group: CORE_GROUP, kind: 'Event', versions: ['v1'], plural: 'events', singular: 'event', shortNames: ['ev'], namespaced: true, categories: [], printerColumns: [] },
   { group: 'coordination.k8s.io', kind: 'Lease', versions: ['v1'], plural: 'leases', singular: 'lease', shortNames: [], namespaced: true, categories: [], printerColumns: [{ name: 'Holder', type: 'string', jsonPath: '.spec.holderIdentity' }] },
-  { group: 'apps', kind: 'Deployment', versions: ['v1'], plural: 'deployments', singular: 'deployment', shortNames: ['deploy'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Ready', type: 'string', jsonPath: '.status.readyReplicas' }] },
-  // gateway.networking.k8s.io
-  { group: GW_API, kind: 'GatewayClass', versions: ['v1', 'v1beta1'], plural: 'gatewayclasses', singular: 'gatewayclass', shortNames: ['gc'], namespaced: false, categories: GW_CATS,
+  { group: APPS_GROUP, kind: 'Deployment', versions: ['v1'], plural: 'deployments', singular: 'deployment', shortNames: ['deploy'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Ready', type: 'string', jsonPath: '.status.readyReplicas' }] },
+  // Gateway API
+  { group: GATEWAY_API_GROUP, kind: 'GatewayClass', versions: ['v1', 'v1beta1'], plural: 'gatewayclasses', singular: 'gatewayclass', shortNames: ['gc'], namespaced: false, categories: GW_CATS,
     printerColumns: [{ name: 'Controller', type: 'string', jsonPath: '.spec.controllerName' }, { name: 'Accepted', type: 'string', jsonPath: '.status.conditions[?(@.type=="Accepted")].status' }, AGE, { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 }] },
-  { group: GW_API, kind: 'Gateway', versions: ['v1', 'v1beta1'], plural: 'gateways', singular: 'gateway', shortNames: ['gtw'], namespaced: true, categories: GW_CATS,
+  { group: GATEWAY_API_GROUP, kind: 'Gateway', versions: ['v1', 'v1beta1'], plural: 'gateways', singular: 'gateway', shortNames: ['gtw'], namespaced: true, categories: GW_CATS,
     printerColumns: [{ name: 'Class', type: 'string', jsonPath: '.spec.gatewayClassName' }, { name: 'Address', type: 'string', jsonPath: '.status.addresses[*].value' }, { name: 'Programmed', type: 'string', jsonPath: '.status.conditions[?(@.type=="Programmed")].status' }, AGE] },
-  { group: GW_API, kind: 'HTTPRoute', versions: ['v1', 'v1beta1'], plural: 'httproutes', singular: 'httproute', shortNames: [], namespaced: true, categories: GW_CATS,
+  { group: GATEWAY_API_GROUP, kind: 'HTTPRoute', versions: ['v1', 'v1beta1'], plural: 'httproutes', singular: 'httproute', shortNames: [], namespaced: true, categories: GW_CATS,
     printerColumns: [{ name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames' }, AGE] },
-  { group: GW_API, kind: 'GRPCRoute', versions: ['v1'], plural: 'grpcroutes', singular: 'grpcroute', shortNames: [], namespaced: true, categories: GW_CATS,
+  { group: GATEWAY_API_GROUP, kind: 'GRPCRoute', versions: ['v1'], plural: 'grpcroutes', singular: 'grpcroute', shortNames: [], namespaced: true, categories: GW_CATS,
     printerColumns: [{ name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames' }, AGE] },
-  { group: GW_API, kind: 'TLSRoute', versions: ['v1alpha2', 'v1alpha3', 'v1'], plural: 'tlsroutes', singular: 'tlsroute', shortNames: [], namespaced: true, categories: GW_CATS,
+  { group: GATEWAY_API_GROUP, kind: 'TLSRoute', versions: ['v1alpha2', 'v1alpha3', 'v1'], plural: 'tlsroutes', singular: 'tlsroute', shortNames: [], namespaced: true, categories: GW_CATS,
     printerColumns: [{ name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames' }, AGE] },
-  { group: GW_API, kind: 'TCPRoute', versions: ['v1alpha2'], plural: 'tcproutes', singular: 'tcproute', shortNames: [], namespaced: true, categories: GW_CATS, printerColumns: [AGE] },
-  { group: GW_API, kind: 'ReferenceGrant', versions: ['v1beta1'], plural: 'referencegrants', singular: 'referencegrant', shortNames: ['refgrant'], namespaced: true, categories: GW_CATS, printerColumns: [AGE] },
-  // networking.istio.io
-  { group: ISTIO_NET, kind: 'ServiceEntry', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'serviceentries', singular: 'serviceentry', shortNames: ['se'], namespaced: true, categories: ISTIO_CATS,
+  { group: GATEWAY_API_GROUP, kind: 'TCPRoute', versions: ['v1alpha2'], plural: 'tcproutes', singular: 'tcproute', shortNames: [], namespaced: true, categories: GW_CATS, printerColumns: [AGE] },
+  { group: GATEWAY_API_GROUP, kind: 'ReferenceGrant', versions: ['v1beta1'], plural: 'referencegrants', singular: 'referencegrant', shortNames: ['refgrant'], namespaced: true, categories: GW_CATS, printerColumns: [AGE] },
+  // Istio networking
+  { group: ISTIO_NETWORKING_GROUP, kind: 'ServiceEntry', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'serviceentries', singular: 'serviceentry', shortNames: ['se'], namespaced: true, categories: ISTIO_CATS,
     printerColumns: [{ name: 'Hosts', type: 'string', jsonPath: '.spec.hosts', description: 'The hosts associated with the ServiceEntry' }, { name: 'Location', type: 'string', jsonPath: '.spec.location', description: 'Whether the service is external to the mesh or part of the mesh (MESH_EXTERNAL or MESH_INTERNAL)' }, { name: 'Resolution', type: 'string', jsonPath: '.spec.resolution', description: 'Service resolution mode for the hosts (NONE, STATIC, or DNS)' }, AGE] },
-  { group: ISTIO_NET, kind: 'Gateway', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'gateways', singular: 'gateway', shortNames: ['gw'], namespaced: true, categories: ISTIO_CATS, printerColumns: [AGE] },
-  { group: ISTIO_NET, kind: 'VirtualService', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'virtualservices', singular: 'virtualservice', shortNames: ['vs'], namespaced: true, categories: ISTIO_CATS,
+  { group: ISTIO_NETWORKING_GROUP, kind: 'Gateway', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'gateways', singular: 'gateway', shortNames: ['gw'], namespaced: true, categories: ISTIO_CATS, printerColumns: [AGE] },
+  { group: ISTIO_NETWORKING_GROUP, kind: 'VirtualService', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'virtualservices', singular: 'virtualservice', shortNames: ['vs'], namespaced: true, categories: ISTIO_CATS,
     printerColumns: [{ name: 'Gateways', type: 'string', jsonPath: '.spec.gateways', description: 'The names of gateways and sidecars that should apply these routes' }, { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts', description: 'The destination hosts to which traffic is being sent' }, AGE] },
-  { group: ISTIO_NET, kind: 'DestinationRule', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'destinationrules', singular: 'destinationrule', shortNames: ['dr'], namespaced: true, categories: ISTIO_CATS,
+  { group: ISTIO_NETWORKING_GROUP, kind: 'DestinationRule', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'destinationrules', singular: 'destinationrule', shortNames: ['dr'], namespaced: true, categories: ISTIO_CATS,
     printerColumns: [{ name: 'Host', type: 'string', jsonPath: '.spec.host', description: 'The name of a service from the service registry' }, AGE] },
-  { group: ISTIO_NET, kind: 'Sidecar', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'sidecars', singular: 'sidecar', shortNames: [], namespaced: true, categories: ISTIO_CATS, printerColumns: [AGE] },
-  // security.istio.io
-  { group: 'security.istio.io', kind: 'AuthorizationPolicy', versions: ['v1'], plural: 'authorizationpolicies', singular: 'authorizationpolicy', shortNames: ['ap'], namespaced: true, categories: ['istio-io', 'security-istio-io'],
+  { group: ISTIO_NETWORKING_GROUP, kind: 'Sidecar', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'sidecars', singular: 'sidecar', shortNames: [], namespaced: true, categories: ISTIO_CATS, printerColumns: [AGE] },
+  // Istio security
+  { group: ISTIO_SECURITY_GROUP, kind: 'AuthorizationPolicy', versions: ['v1'], plural: 'authorizationpolicies', singular: 'authorizationpolicy', shortNames: ['ap'], namespaced: true, categories: ['istio-io', 'security-istio-io'],
     printerColumns: [{ name: 'Action', type: 'string', jsonPath: '.spec.action', description: 'The operation to take.' }, AGE] },
-  { group: 'security.istio.io', kind: 'PeerAuthentication', versions: ['v1', 'v1beta1'], plural: 'peerauthentications', singular: 'peerauthentication', shortNames: ['pa'], namespaced: true, categories: ['istio-io', 'security-istio-io'],
+  { group: ISTIO_SECURITY_GROUP, kind: 'PeerAuthentication', versions: ['v1', 'v1beta1'], plural: 'peerauthentications', singular: 'peerauthentication', shortNames: ['pa'], namespaced: true, categories: ['istio-io', 'security-istio-io'],
     printerColumns: [{ name: 'Mode', type: 'string', jsonPath: '.spec.mtls.mode', description: 'Defines the mTLS mode used for peer authentication.' }, AGE] },
-  // sailoperator.io
-  { group: 'sailoperator.io', kind: 'Istio', versions: ['v1'], plural: 'istios', singular: 'istio', shortNames: [], namespaced: false, categories: [],
+  // Sail operator
+  { group: SAIL_GROUP, kind: 'Istio', versions: ['v1'], plural: 'istios', singular: 'istio', shortNames: [], namespaced: false, categories: [],
     printerColumns: [{ name: 'Namespace', type: 'string', jsonPath: '.spec.namespace' }, { name: 'Profile', type: 'string', jsonPath: '.spec.profile' }, { name: 'Revisions', type: 'string', jsonPath: '.status.revisions.total' }, { name: 'Ready', type: 'string', jsonPath: '.status.revisions.ready' }, { name: 'In use', type: 'string', jsonPath: '.status.revisions.inUse' }, { name: 'Active Revision', type: 'string', jsonPath: '.status.activeRevisionName' }, { name: 'Status', type: 'string', jsonPath: '.status.state' }, { name: 'Version', type: 'string', jsonPath: '.spec.version' }, AGE] },
-  { group: 'sailoperator.io', kind: 'IstioRevision', versions: ['v1'], plural: 'istiorevisions', singular: 'istiorevision', shortNames: ['istiorev'], namespaced: false, categories: [],
+  { group: SAIL_GROUP, kind: 'IstioRevision', versions: ['v1'], plural: 'istiorevisions', singular: 'istiorevision', shortNames: ['istiorev'], namespaced: false, categories: [],
     printerColumns: [{ name: 'Type', type: 'string', jsonPath: '.spec.type' }, { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' }, { name: 'Status', type: 'string', jsonPath: '.status.state' }, { name: 'In use', type: 'string', jsonPath: '.status.conditions[?(@.type=="InUse")].status' }, { name: 'Version', type: 'string', jsonPath: '.spec.version' }, AGE] },
-  { group: 'sailoperator.io', kind: 'IstioCNI', versions: ['v1'], plural: 'istiocnis', singular: 'istiocni', shortNames: [], namespaced: false, categories: [],
+  { group: SAIL_GROUP, kind: 'IstioCNI', versions: ['v1'], plural: 'istiocnis', singular: 'istiocni', shortNames: [], namespaced: false, categories: [],
     printerColumns: [{ name: 'Namespace', type: 'string', jsonPath: '.spec.namespace' }, { name: 'Profile', type: 'string', jsonPath: '.spec.profile' }, { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' }, { name: 'Status', type: 'string', jsonPath: '.status.state' }, { name: 'Version', type: 'string', jsonPath: '.spec.version' }, AGE] },
 ];
+
+/** `group/Kind`, the key a kind is known by across the code (field trees, kind modules). */
+export function kindKey(k: { readonly group: string; readonly kind: string }): string {
+  return `${k.group}/${k.kind}`;
+}
 
 export function apiVersionOf(info: KindInfo, version = info.versions[0]!): string {
   return info.group ? `${info.group}/${version}` : version;

@@ -75,7 +75,3 @@ export function isIpOrCidr(v: string): boolean {
   return Number(bits) <= (fam === 4 ? 32 : 128);
 }
 
-/** Go-style duration as Istio and the Gateway API accept it: `1h2m3.5s`, `250ms`. */
-export function isDuration(v: string): boolean {
-  return /^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/.test(v);
-}

@@ -62,7 +62,7 @@ function validateInto(obj: unknown, out: IssueList): void {
     return;
   }
   checkMetadata(o, info.namespaced, out);
-  const mod = kindModule(info.group, info.kind);
+  const mod = kindModule(info);
   const treeRoot = mod?.treeRoot ?? 'spec';
   const allowedTop = new Set(['apiVersion', 'kind', 'metadata']);
   if (treeRoot === 'spec') { allowedTop.add('spec'); allowedTop.add('status'); }
@@ -125,7 +125,7 @@ export function applySchemaDefaults<T extends KubeObject>(obj: T): T {
   if (typeof copy.apiVersion !== 'string' || typeof copy.kind !== 'string') return copy;
   const info = kindFor(copy.apiVersion, copy.kind);
   if (!info) return copy;
-  const mod = kindModule(info.group, info.kind);
+  const mod = kindModule(info);
   return (mod?.schemaDefaults?.(copy) ?? copy) as T;
 }
 

@@ -5,8 +5,8 @@ import { groupOf, type KubeObject, type ObjectRef } from '../api/object.js';
 import type { ApplyResult, ListQuery, ListResult, WatchEvent } from '../store/types.js';
 import { httpFetch, type HttpResponse } from './http-fetch.js';
 import type { Status, StatusCause } from './status.js';
+import { BATCH_APPLY_PATH } from './paths.js';
 
-export const BATCH_APPLY_PATH = '/apis/outpost.dev/v1alpha1/apply';
 
 /** A failed request: the Status the server returned (or one made up for a transport failure). */
 export class ApiError extends Error {

@@ -28,8 +28,8 @@ import { makeServingCert, type ServingCert } from './serving-cert.js';
 import { rememberServingCert } from './kubeconfig.js';
 import { HttpError, notFound, toHttpError } from './status.js';
 import { ServiceAccountTokens } from './service-account-tokens.js';
+import { BATCH_APPLY_PATH } from './paths.js';
 
-export const BATCH_APPLY_PATH = '/apis/outpost.dev/v1alpha1/apply';
 /** The Kubernetes version outpost's API reports (/version); kubectl 1.32 is within skew. */
 const SERVED_KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-outpost' };
 

@@ -3,7 +3,7 @@
 // again and report what changed meanwhile as events; on any other failure, back off and resume.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../api/object.js';
-import { Backoff } from '../controlplane/distribution/backoff.js';
+import { Backoff } from '../proxyconfig/distribution/backoff.js';
 import type { KubeHttp } from './kube-http.js';
 import type { KindRoute } from './kinds.js';
 

@@ -4,7 +4,7 @@ import type { Store, WatchEvent } from '../store/types.js';
 import { groupOf } from '../api/object.js';
 import { reconcileGatewayDeployments } from './deployer/index.js';
 import { DistributionServer, type DistributionTls, type DistributionTokenAuth } from './distribution/server.js';
-import type { ProxyStatusRow } from './distribution/protocol.js';
+import type { ProxyStatusRow } from '../proxyconfig/distribution/protocol.js';
 import { isSnapshotKind, snapshotFromStore, type MeshSnapshot } from './snapshot.js';
 import { reconcileStatus } from './status/index.js';
 import { reportTlsMaterialProblems } from './status/tls-problems.js';

@@ -76,29 +76,3 @@ export function labelsMatch(selector: Readonly<Record<string, string>> | undefin
   }
   return true;
 }
-
-/** Parses a protobuf Duration string (`3s`, `1.5s`, `100ms`, `1m`, `1h`) to milliseconds; undefined when absent or malformed. */
-export function durationMs(value: unknown): number | undefined {
-  if (typeof value === 'number') return value * 1000;
-  if (typeof value !== 'string') return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2];
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
-  return Math.round(n * factor);
-}
-
-/** Gateway API durations (`10s`, `1h2m3s`, `500ms`). */
-export function gatewayApiDurationMs(value: unknown): number | undefined {
-  if (typeof value !== 'string') return undefined;
-  const re = /(\d+)(ms|h|m|s)/g;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(value); m; m = re.exec(value)) {
-    const n = Number(m[1]);
-    total += m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
-    consumed += m[0].length;
-  }
-  return consumed === value.length && consumed > 0 ? total : undefined;
-}

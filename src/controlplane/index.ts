@@ -1,7 +1,7 @@
-// The control plane's public face: the ControlPlane, the distribution client, translation and the snapshot.
+// The control plane's public face: the ControlPlane, translation and the snapshot.
+// (The distribution client a proxy runs sits beside the contract, in src/proxyconfig/distribution.)
 export { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
-export { ConfigClient, type ConfigClientOptions } from './distribution/client.js';
-export type { ProxyStatusRow } from './distribution/protocol.js';
+export type { ProxyStatusRow } from '../proxyconfig/distribution/protocol.js';
 export { translate, type TranslateOptions } from './translate/index.js';
 export { snapshotFromObjects, snapshotFromStore, type MeshSnapshot } from './snapshot.js';
 export { registryFor, ServiceRegistry } from './registry/index.js';

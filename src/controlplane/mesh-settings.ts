@@ -2,35 +2,36 @@
 import type { KubeObject } from '../api/object.js';
 import type { MeshSettings } from '../proxyconfig/types.js';
 import type { MeshSnapshot } from './snapshot.js';
-import { rec, str } from './fields.js';
-import { durationMs } from './hosts.js';
+import { meshConfigFromValues, type EffectiveMeshConfig } from '../api/kinds/sail-common.js';
+import type { Istio } from '../api/kinds/sail-istio.js';
+import { durationMs } from '../api/duration.js';
+import { SAIL_GROUP } from '../api/groups.js';
 
 /** The Istio resource in charge: the one named `default`, else the only one. */
-export function activeIstio(snapshot: MeshSnapshot): KubeObject | undefined {
-  return pickActiveIstio(snapshot.of('sailoperator.io', 'Istio'));
+export function activeIstio(snapshot: MeshSnapshot): Istio | undefined {
+  return pickActiveIstio(snapshot.of(SAIL_GROUP, 'Istio') as readonly Istio[]);
 }
 
-function pickActiveIstio(all: readonly KubeObject[]): KubeObject | undefined {
+function pickActiveIstio(all: readonly Istio[]): Istio | undefined {
   return all.find((i) => i.metadata.name === 'default') ?? (all.length === 1 ? all[0] : undefined);
+}
+
+/** The mesh config of the Istio resource in charge, Istio's defaults applied. */
+export function activeMeshConfig(snapshot: MeshSnapshot): EffectiveMeshConfig {
+  return meshConfigFromValues(activeIstio(snapshot)?.spec?.values);
 }
 
 /** The mesh's trust domain: meshConfig.trustDomain of the Istio resource in charge, else cluster.local (Istio's default). */
 export function trustDomainOf(istios: readonly KubeObject[]): string {
-  const td = str(rec(rec(rec(pickActiveIstio(istios)?.spec).values).meshConfig).trustDomain);
-  return td ?? 'cluster.local';
+  return meshConfigFromValues(pickActiveIstio(istios as readonly Istio[])?.spec?.values).trustDomain;
 }
 
 export function meshSettings(snapshot: MeshSnapshot): MeshSettings {
-  const meshConfig = rec(rec(rec(activeIstio(snapshot)?.spec).values).meshConfig);
-  const mode = str(rec(meshConfig.outboundTrafficPolicy).mode);
-  const path = str(meshConfig.accessLogFile);
-  const encoding = str(meshConfig.accessLogEncoding) === 'JSON' ? 'JSON' : 'TEXT';
-  const format = str(meshConfig.accessLogFormat);
-  // outpost's own field of Istio's ProxyConfig (meshConfig.defaultConfig): validated on apply.
-  const dnsMs = durationMs(rec(meshConfig.defaultConfig).dnsResolutionTimeout);
+  const mc = activeMeshConfig(snapshot);
+  const dnsMs = durationMs(mc.dnsResolutionTimeout);
   return {
-    ...(path ? { accessLog: { path, encoding, ...(format ? { format } : {}) } } : {}),
-    outboundTrafficPolicy: mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
+    ...(mc.accessLogFile ? { accessLog: { path: mc.accessLogFile, encoding: mc.accessLogEncoding, ...(mc.accessLogFormat ? { format: mc.accessLogFormat } : {}) } } : {}),
+    outboundTrafficPolicy: mc.outboundTrafficPolicyMode,
     ...(dnsMs !== undefined ? { dnsResolutionTimeoutMs: dnsMs } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // MeshSnapshot: an immutable view of every object the control plane reads, taken from the store at one revision.
 import type { KubeObject } from '../api/object.js';
 import type { Store } from '../store/types.js';
+import { APPS_GROUP, GATEWAY_API_GROUP, ISTIO_NETWORKING_GROUP, ISTIO_SECURITY_GROUP, SAIL_GROUP } from '../api/groups.js';
 
 /** Group and kind of every resource the control plane reads. */
 export const SNAPSHOT_KINDS = [
@@ -9,23 +10,23 @@ export const SNAPSHOT_KINDS = [
   { group: '', kind: 'Pod' },
   // TLS material for credentialName; only what a proxy's own config references reaches that proxy.
   { group: '', kind: 'Secret' },
-  { group: 'apps', kind: 'Deployment' },
-  { group: 'networking.istio.io', kind: 'ServiceEntry' },
-  { group: 'networking.istio.io', kind: 'Gateway' },
-  { group: 'networking.istio.io', kind: 'VirtualService' },
-  { group: 'networking.istio.io', kind: 'DestinationRule' },
-  { group: 'networking.istio.io', kind: 'Sidecar' },
-  { group: 'security.istio.io', kind: 'AuthorizationPolicy' },
-  { group: 'security.istio.io', kind: 'PeerAuthentication' },
-  { group: 'gateway.networking.k8s.io', kind: 'GatewayClass' },
-  { group: 'gateway.networking.k8s.io', kind: 'Gateway' },
-  { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' },
-  { group: 'gateway.networking.k8s.io', kind: 'GRPCRoute' },
-  { group: 'gateway.networking.k8s.io', kind: 'TLSRoute' },
-  { group: 'gateway.networking.k8s.io', kind: 'TCPRoute' },
-  { group: 'gateway.networking.k8s.io', kind: 'ReferenceGrant' },
-  { group: 'sailoperator.io', kind: 'Istio' },
-  { group: 'sailoperator.io', kind: 'IstioRevision' },
+  { group: APPS_GROUP, kind: 'Deployment' },
+  { group: ISTIO_NETWORKING_GROUP, kind: 'ServiceEntry' },
+  { group: ISTIO_NETWORKING_GROUP, kind: 'Gateway' },
+  { group: ISTIO_NETWORKING_GROUP, kind: 'VirtualService' },
+  { group: ISTIO_NETWORKING_GROUP, kind: 'DestinationRule' },
+  { group: ISTIO_NETWORKING_GROUP, kind: 'Sidecar' },
+  { group: ISTIO_SECURITY_GROUP, kind: 'AuthorizationPolicy' },
+  { group: ISTIO_SECURITY_GROUP, kind: 'PeerAuthentication' },
+  { group: GATEWAY_API_GROUP, kind: 'GatewayClass' },
+  { group: GATEWAY_API_GROUP, kind: 'Gateway' },
+  { group: GATEWAY_API_GROUP, kind: 'HTTPRoute' },
+  { group: GATEWAY_API_GROUP, kind: 'GRPCRoute' },
+  { group: GATEWAY_API_GROUP, kind: 'TLSRoute' },
+  { group: GATEWAY_API_GROUP, kind: 'TCPRoute' },
+  { group: GATEWAY_API_GROUP, kind: 'ReferenceGrant' },
+  { group: SAIL_GROUP, kind: 'Istio' },
+  { group: SAIL_GROUP, kind: 'IstioRevision' },
 ] as const;
 
 export type SnapshotKind = (typeof SNAPSHOT_KINDS)[number];

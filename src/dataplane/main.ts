@@ -6,6 +6,7 @@ import { Proxy } from './proxy.js';
 import { readBootstrap, type ProxyBootstrap } from './bootstrap.js';
 import { log } from './log.js';
 import { nodeInternalsReport } from './node-internals.js';
+import { parseHostPort } from '../proxyconfig/authority.js';
 
 export interface ProxyProcessArgs {
   /** A static ProxyConfig file. */
@@ -26,10 +27,9 @@ export interface ProxyProcessArgs {
 export class ProxyStartError extends Error {}
 
 function parseAddress(s: string, what: string): { address: string; port: number } {
-  const i = s.lastIndexOf(':');
-  const port = Number(s.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new ProxyStartError(`${what}: expected IP:PORT, got ${JSON.stringify(s)}`);
-  return { address: s.slice(0, i).replace(/^\[|\]$/g, ''), port };
+  const hp = parseHostPort(s);
+  if (!hp) throw new ProxyStartError(`${what}: expected IP:PORT, got ${JSON.stringify(s)}`);
+  return { address: hp.host, port: hp.port };
 }
 
 function readConfig(file: string): ProxyConfig {
@@ -103,9 +103,7 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
     cleanups.push(() => { process.off('SIGHUP', onHup); });
   }
   if (boot?.controlPlane !== undefined) {
-    // The distribution client moves beside the contract, to src/proxyconfig/distribution/ (issue 17, item 2).
-    // eslint-disable-next-line outpost/layers
-    const { ConfigClient } = await import('../controlplane/distribution/client.js');
+    const { ConfigClient } = await import('../proxyconfig/distribution/client.js');
     const client = new ConfigClient({
       url: boot.controlPlane.url,
       ...(boot.controlPlane.token !== undefined ? { token: boot.controlPlane.token } : {}),

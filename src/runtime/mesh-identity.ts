@@ -7,6 +7,7 @@ import { trustDomainOf } from '../controlplane/mesh-settings.js';
 import type { Store } from '../store/types.js';
 import type { StatePaths } from './state-dir.js';
 import { WorkloadIdentities } from './workload-identities.js';
+import { SAIL_GROUP } from '../api/groups.js';
 
 export interface MeshCaOptions {
   /** `--ca-cert`: signing certificate, intermediates, root. */
@@ -30,7 +31,7 @@ export function identityRoot(paths: StatePaths): string {
 }
 
 export function startMeshIdentity(o: { paths: StatePaths; store: Store; ca?: MeshCaOptions; log: (line: string) => void }): MeshIdentity {
-  const trustDomain = (): string => trustDomainOf(o.store.list({ group: 'sailoperator.io', kind: 'Istio' }).items);
+  const trustDomain = (): string => trustDomainOf(o.store.list({ group: SAIL_GROUP, kind: 'Istio' }).items);
   const ca = o.ca?.certFile && o.ca.keyFile ? MeshCa.plugIn(o.ca.certFile, o.ca.keyFile) : MeshCa.selfSigned(o.paths.dir, trustDomain());
   o.log(`identity: mesh CA is the ${ca.source}`);
   const identities = new WorkloadIdentities({ ca, dir: identityRoot(o.paths), ...(o.ca?.ttlMs !== undefined ? { ttlMs: o.ca.ttlMs } : {}), log: o.log });

@@ -51,6 +51,7 @@ import { EgressViewCollector } from './egress-view/collector.js';
 import { startDashboardServer } from './egress-view/server.js';
 
 export { probeRunningMesh };
+import { SAIL_V1 } from '../api/groups.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -169,7 +170,7 @@ export function defaultObjects(): KubeObject[] {
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } },
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } },
     {
-      apiVersion: 'sailoperator.io/v1',
+      apiVersion: SAIL_V1,
       kind: 'Istio',
       metadata: { name: 'default' },
       // No meshConfig: access logs stay off until set, as in Istio.

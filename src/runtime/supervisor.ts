@@ -4,7 +4,7 @@
 // The mesh process does not outlive its supervisor (it leaves, its proxies stay): whatever
 // starts `outpost up` again (the user, systemd) then finds no control plane in its way.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Backoff } from '../controlplane/distribution/backoff.js';
+import { Backoff } from '../proxyconfig/distribution/backoff.js';
 
 /** Set in the mesh child's environment: it runs the mesh itself and reports when it is up. */
 export const SUPERVISED_ENV = 'OUTPOST_UP_SUPERVISED';

@@ -3,8 +3,8 @@
 // Deployment gets a Pod object.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../api/object.js';
+import { GATEWAY_NAME_LABEL } from '../api/groups.js';
 
-export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 export const INJECT_TEMPLATES_ANNOTATION = 'inject.istio.io/templates';
 export const MANAGED_BY_LABEL = 'outpost.dev/managed-by';
 /** The name sidecars of a namespace share (one per injected namespace on the local mesh). */

@@ -19,6 +19,7 @@ import { PodContainers, runsProcess, type PodToRun } from './pods/pod-containers
 import { VIRTUAL_OUTBOUND_PORT } from '../proxyconfig/naming.js';
 import type { AdminAddress } from './pods/admin-client.js';
 import { MANAGED_BY_LABEL, planWorkloads, type PlannedPod, type PlannedProxy, type WorkloadPlan } from './workload-plan.js';
+import { APPS_GROUP, SAIL_GROUP } from '../api/groups.js';
 
 export interface ResolverOptions {
   /** `IP:PORT` of a DNS server every proxy asks for external hosts. */
@@ -230,8 +231,8 @@ export class WorkloadManager {
     if (this.stopped) return;
     const store = this.opts.store;
     const namespaces = store.list({ group: '', kind: 'Namespace' }).items;
-    const deployments = store.list({ group: 'apps', kind: 'Deployment' }).items;
-    const revisions = store.list({ group: 'sailoperator.io', kind: 'IstioRevision' }).items;
+    const deployments = store.list({ group: APPS_GROUP, kind: 'Deployment' }).items;
+    const revisions = store.list({ group: SAIL_GROUP, kind: 'IstioRevision' }).items;
     const netns = this.opts.network !== undefined;
     const plan = planWorkloads({ namespaces, deployments, revisions, sidecarPerPod: netns, replicaPods: netns, replaced: this.replaced });
     this.plan = plan;
@@ -517,7 +518,7 @@ export class WorkloadManager {
 
   private writeDeploymentStatus(deploy: KubeObject, total: number, n: number): void {
     const store = this.opts.store;
-    const ref = { group: 'apps', kind: 'Deployment', namespace: deploy.metadata.namespace, name: deploy.metadata.name };
+    const ref = { group: APPS_GROUP, kind: 'Deployment', namespace: deploy.metadata.namespace, name: deploy.metadata.name };
     const current = store.get(ref);
     if (!current) return;
     // Available as Kubernetes' default rolling update judges it: at most 25% (rounded down) unavailable.

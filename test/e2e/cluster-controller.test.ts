@@ -27,7 +27,7 @@ import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { applyJsonPatch } from '../../src/apiserver/json-patch.js';
 import { makeServingCert } from '../../src/apiserver/serving-cert.js';
-import { DISCOVERY_PATH, NDJSON } from '../../src/controlplane/distribution/protocol.js';
+import { DISCOVERY_PATH, NDJSON } from '../../src/proxyconfig/distribution/protocol.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SEED = fileURLToPath(new URL('../fixtures/seed/', import.meta.url));

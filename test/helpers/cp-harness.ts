@@ -7,8 +7,8 @@ import { writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import type { ProxyBootstrap } from '../../src/dataplane/bootstrap.js';
-import type { ProxyStatusRow } from '../../src/controlplane/distribution/protocol.js';
-import { PROXY_STATUS_PATH } from '../../src/controlplane/distribution/protocol.js';
+import type { ProxyStatusRow } from '../../src/proxyconfig/distribution/protocol.js';
+import { PROXY_STATUS_PATH } from '../../src/proxyconfig/distribution/protocol.js';
 
 const REPO = new URL('../../', import.meta.url);
 const CP_CHILD = fileURLToPath(new URL('test/integration/cp-restart-child.ts', REPO));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
 import { MAX_INPUT_BYTES } from '../../src/api/input-limits.js';
-import { BATCH_APPLY_PATH } from '../../src/apiserver/server.js';
+import { BATCH_APPLY_PATH } from '../../src/apiserver/paths.js';
 import { startTestApi, TOKEN } from './apiserver-helpers.js';
 
 interface Reply { status: number; body: { kind?: string; reason?: string; message?: string; code?: number } }

@@ -8,7 +8,7 @@ import type { KubeObject } from '../../src/api/object.js';
 import type { ProxyConfig, ProxyIdentity } from '../../src/proxyconfig/types.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { ControlPlane } from '../../src/controlplane/control-plane.js';
-import { ConfigClient } from '../../src/controlplane/distribution/client.js';
+import { ConfigClient } from '../../src/proxyconfig/distribution/client.js';
 import { loadObjects, podFor } from '../fixtures/cp/load.js';
 
 const TOKEN = 'cp-token';

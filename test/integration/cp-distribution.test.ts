@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ProxyConfig, ProxyIdentity } from '../../src/proxyconfig/types.js';
 import { DistributionServer } from '../../src/controlplane/distribution/server.js';
-import { ConfigClient } from '../../src/controlplane/distribution/client.js';
+import { ConfigClient } from '../../src/proxyconfig/distribution/client.js';
 import { snapshotFromObjects, type MeshSnapshot } from '../../src/controlplane/snapshot.js';
 import { translate } from '../../src/controlplane/translate/index.js';
 import { loadObjects } from '../fixtures/cp/load.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { ConfigClient } from '../../src/controlplane/distribution/client.js';
+import { ConfigClient } from '../../src/proxyconfig/distribution/client.js';
 
 // A control plane that vanished without closing the connection (a partition, a frozen host): the
 // socket stays open and nothing ever answers. The client must notice through its keepalive PING

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeObject } from '../../src/api/object.js';
 import type { ProxyIdentity } from '../../src/proxyconfig/types.js';
-import type { ProxyStatusRow } from '../../src/controlplane/distribution/protocol.js';
+import type { ProxyStatusRow } from '../../src/proxyconfig/distribution/protocol.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { subnetFor } from '../../src/runtime/addresses.js';
 import { loadObjects } from '../fixtures/cp/load.js';

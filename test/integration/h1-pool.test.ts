@@ -10,8 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { H1Pool, UpstreamError, type H1Body, type H1Call, type H1PoolOptions, type H1RequestHead } from '../../src/dataplane/upstream/h1-pool.js';
-import type { BodySource } from '../../src/dataplane/http/downstream.js';
-import type { BodySink } from '../../src/dataplane/http/downstream.js';
+import type { BodySink, BodySource } from '../../src/dataplane/http/message.js';
 import type { HeaderMap } from '../../src/dataplane/routing/index.js';
 import { testCerts } from '../helpers/certs.js';
 

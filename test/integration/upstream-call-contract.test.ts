@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { H1Pool } from '../../src/dataplane/upstream/h1-pool.js';
 import { H2Pool } from '../../src/dataplane/http2/client.js';
 import type { UpstreamBody, UpstreamCall, UpstreamError, UpstreamPool, UpstreamRequestHead } from '../../src/dataplane/upstream/call.js';
-import type { BodySink, BodySource } from '../../src/dataplane/http/downstream.js';
+import type { BodySink, BodySource } from '../../src/dataplane/http/message.js';
 import type { HeaderMap } from '../../src/dataplane/routing/index.js';
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;

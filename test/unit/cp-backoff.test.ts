@@ -1,7 +1,7 @@
 // The reconnect/restart backoff: doubles per failure up to its cap, jittered within [ceiling/2, ceiling], reset after a success.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Backoff } from '../../src/controlplane/distribution/backoff.js';
+import { Backoff } from '../../src/proxyconfig/distribution/backoff.js';
 
 test('delays double up to the cap, each jittered within half to all of its ceiling', () => {
   const b = new Backoff({ minMs: 100, maxMs: 1000 });

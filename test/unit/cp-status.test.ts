@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../src/api/object.js';
+import type { Istio } from '../../src/api/kinds/sail-istio.js';
 import { snapshotFromObjects } from '../../src/controlplane/snapshot.js';
 import { gatewayApiModel } from '../../src/controlplane/translate/gateway-api.js';
 import { gatewayProgramming, gatewayStatus, humanJoin, routeStatus } from '../../src/controlplane/status/gateway-api.js';
@@ -153,7 +154,7 @@ test('listener conflicts and unsupported protocols', () => {
 });
 
 test('IstioRevision default: Local, version from the Istio resource, InUse from namespace labels', () => {
-  const istio = loadObjects('mesh-base').find((o) => o.kind === 'Istio')!;
+  const istio = loadObjects('mesh-base').find((o) => o.kind === 'Istio')! as Istio;
   const rev = desiredRevision(istio);
   assert.deepEqual(rev.spec, { type: 'Local', version: 'v1.24.3', namespace: 'istio-system', values: { meshConfig: { accessLogFile: '/dev/stdout' } } });
   assert.equal(rev.metadata.name, 'default');

@@ -6,12 +6,11 @@ import { namespaceInjection } from '../../api/kinds/namespace.js';
 import { CODES, type Finding } from '../finding.js';
 import { describeSelector, labelsMatch, type Snapshot } from '../snapshot.js';
 import { report } from './report.js';
-
-const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+import { GATEWAY_NAME_LABEL, ISTIO_SECURITY_GROUP, SAIL_GROUP } from '../../api/groups.js';
 
 /** Istio's root namespace: policies there apply mesh-wide. */
 function rootNamespace(snap: Snapshot): string {
-  for (const i of snap.of('sailoperator.io', 'Istio')) {
+  for (const i of snap.of(SAIL_GROUP, 'Istio')) {
     const root = (i.obj.spec as { values?: { meshConfig?: { rootNamespace?: unknown } } } | undefined)?.values?.meshConfig?.rootNamespace;
     if (typeof root === 'string' && root) return root;
   }
@@ -42,7 +41,7 @@ export function analyzeAuthorizationPolicies(snap: Snapshot): Finding[] {
     ...snap.managedGatewayDeployments().map((g) => ({ namespace: g.entry.namespace, labels: g.labels })),
     ...snap.of('', 'Pod').filter((p) => p.obj.metadata.labels?.[GATEWAY_NAME_LABEL] !== undefined).map((p) => ({ namespace: p.namespace, labels: p.obj.metadata.labels! })),
   ];
-  for (const ap of snap.of('security.istio.io', 'AuthorizationPolicy')) {
+  for (const ap of snap.of(ISTIO_SECURITY_GROUP, 'AuthorizationPolicy')) {
     const spec = (ap.obj.spec ?? {}) as AuthorizationPolicySpec;
     const selector = spec.selector?.matchLabels && typeof spec.selector.matchLabels === 'object' ? spec.selector.matchLabels : undefined;
     if (ap.namespace === root) {

@@ -4,10 +4,11 @@ import type { SidecarSpec } from '../../api/kinds/sidecar.js';
 import { CODES, type Finding } from '../finding.js';
 import type { Snapshot } from '../snapshot.js';
 import { report } from './report.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export function analyzeDeprecations(snap: Snapshot): Finding[] {
   const findings: Finding[] = [];
-  for (const vs of snap.of('networking.istio.io', 'VirtualService')) {
+  for (const vs of snap.of(ISTIO_NETWORKING_GROUP, 'VirtualService')) {
     const http = (vs.obj.spec as { http?: unknown } | undefined)?.http;
     (Array.isArray(http) ? http : []).forEach((r: { fault?: { delay?: { percent?: unknown } } } | undefined, i) => {
       const percent = r?.fault?.delay?.percent;
@@ -16,7 +17,7 @@ export function analyzeDeprecations(snap: Snapshot): Finding[] {
       }
     });
   }
-  for (const sc of snap.of('networking.istio.io', 'Sidecar')) {
+  for (const sc of snap.of(ISTIO_NETWORKING_GROUP, 'Sidecar')) {
     if ((sc.obj.spec as SidecarSpec | undefined)?.outboundTrafficPolicy?.egressProxy) {
       findings.push(report(sc, CODES.Deprecated, 'Warning', 'Deprecated: OutboundTrafficPolicy.EgressProxy ignored', 'spec.outboundTrafficPolicy.egressProxy'));
     }

@@ -6,11 +6,12 @@ import { CODES, type Finding } from '../finding.js';
 import { labelsMatch, resolveShortName, type Entry, type Snapshot } from '../snapshot.js';
 import { hostOwners } from './registry.js';
 import { ref, report } from './report.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export function analyzeDestinationRules(snap: Snapshot): Finding[] {
   const findings: Finding[] = [];
   const workloads = snap.workloads();
-  for (const dr of snap.of('networking.istio.io', 'DestinationRule')) {
+  for (const dr of snap.of(ISTIO_NETWORKING_GROUP, 'DestinationRule')) {
     const spec = dr.obj.spec as DestinationRuleSpec | undefined;
     if (!spec || typeof spec.host !== 'string') continue;
     findings.push(...uncheckedServerCertificates(dr, spec));

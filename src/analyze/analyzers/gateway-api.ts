@@ -3,7 +3,6 @@
 // and negative status conditions the controller wrote (IST0171).
 import type { GatewaySpec } from '../../api/kinds/gateway-api-gateway.js';
 import type { BackendRef, ParentReference } from '../../api/kinds/gateway-api-common.js';
-import { GATEWAY_API_GROUP } from '../../api/kinds/gateway-api-common.js';
 import { grantAllows, type ReferenceGrant } from '../../api/kinds/reference-grant.js';
 import type { ServiceEntrySpec } from '../../api/kinds/service-entry.js';
 import { serviceHostname } from '../../api/kinds/service.js';
@@ -11,6 +10,7 @@ import { CODES, type Finding } from '../finding.js';
 import { BUILTIN_GATEWAY_CLASSES, CLUSTER_DOMAIN, hostsIntersect, type Entry, type Snapshot } from '../snapshot.js';
 import { hostOwners } from './registry.js';
 import { ref, report } from './report.js';
+import { GATEWAY_API_GROUP, ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 interface RouteSpec {
   parentRefs?: ParentReference[];
@@ -80,8 +80,8 @@ function analyzeRoute(snap: Snapshot, route: Entry, grants: ReferenceGrant[]): F
       if (routeHosts.length > 0 && listenerHosts.length === listeners.length && listenerHosts.length > 0 && !routeHosts.some((rh) => listenerHosts.some((lh) => hostsIntersect(lh, rh)))) {
         findings.push(report(route, CODES.NoMatchingListenerHostname, 'Warning', `no hostnames matched parent hostname ${listenerHosts.map((h) => JSON.stringify(h)).join(', ')} of Gateway ${ref(ns, p.name)}`, 'spec.hostnames'));
       }
-    } else if (group === 'networking.istio.io' && kind === 'ServiceEntry') {
-      if (!snap.find('networking.istio.io', 'ServiceEntry', ns, p.name)) findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced parent ServiceEntry not found: "${ref(ns, p.name)}"`, `${path}.name`));
+    } else if (group === ISTIO_NETWORKING_GROUP && kind === 'ServiceEntry') {
+      if (!snap.find(ISTIO_NETWORKING_GROUP, 'ServiceEntry', ns, p.name)) findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced parent ServiceEntry not found: "${ref(ns, p.name)}"`, `${path}.name`));
     } else if (group === '' && kind === 'Service') {
       if (!snap.find('', 'Service', ns, p.name)) findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced parent Service not found: "${ref(ns, p.name)}"`, `${path}.name`));
     }
@@ -100,7 +100,7 @@ function analyzeRoute(snap: Snapshot, route: Entry, grants: ReferenceGrant[]): F
         } else if (ns !== route.namespace && !grantAllows(grants, { group: GATEWAY_API_GROUP, kind: route.kind, namespace: route.namespace }, { group: '', kind: 'Service', namespace: ns, name: b.name })) {
           findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced backend Service not accessible: "${ref(ns, b.name)}" (missing a ReferenceGrant in namespace ${ns}?)`, `${path}.namespace`));
         }
-      } else if (group === 'networking.istio.io' && kind === 'Hostname') {
+      } else if (group === ISTIO_NETWORKING_GROUP && kind === 'Hostname') {
         const owners = hostOwners(snap, b.name, route.namespace);
         if (owners.length === 0) {
           findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced backend Hostname not found: "${b.name}"`, `${path}.name`));

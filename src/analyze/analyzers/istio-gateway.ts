@@ -7,6 +7,7 @@ import type { ServiceSpec } from '../../api/kinds/service.js';
 import { CODES, type Finding } from '../finding.js';
 import { describeSelector, hostsIntersect, labelsMatch, type Entry, type Snapshot } from '../snapshot.js';
 import { ref, report } from './report.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 function selectorOf(gw: Entry): Record<string, string> {
   const sel = (gw.obj.spec as IstioGatewaySpec | undefined)?.selector;
@@ -15,7 +16,7 @@ function selectorOf(gw: Entry): Record<string, string> {
 
 export function analyzeIstioGateways(snap: Snapshot): Finding[] {
   const findings: Finding[] = [];
-  const gateways = snap.of('networking.istio.io', 'Gateway');
+  const gateways = snap.of(ISTIO_NETWORKING_GROUP, 'Gateway');
   const workloads = snap.workloads();
   const services = snap.of('', 'Service');
   const secretNames = new Set(snap.of('', 'Secret').map((e) => `${e.namespace}/${e.name}`));

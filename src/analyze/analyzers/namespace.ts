@@ -5,10 +5,11 @@ import { isGatewayInjected, type Deployment } from '../../api/kinds/deployment.j
 import { CODES, type Finding } from '../finding.js';
 import type { Snapshot } from '../snapshot.js';
 import { report } from './report.js';
+import { APPS_GROUP } from '../../api/groups.js';
 
 export function analyzeNamespaces(snap: Snapshot): Finding[] {
   const findings: Finding[] = [];
-  const deployments = snap.of('apps', 'Deployment');
+  const deployments = snap.of(APPS_GROUP, 'Deployment');
   for (const ns of snap.of('', 'Namespace')) {
     const labels = ns.obj.metadata.labels ?? {};
     if (ns.name === 'istio-system') continue;

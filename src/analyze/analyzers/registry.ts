@@ -2,6 +2,7 @@
 import type { ServiceEntrySpec } from '../../api/kinds/service-entry.js';
 import type { DestinationRuleSpec } from '../../api/kinds/destination-rule.js';
 import { hostMatches, isExportedTo, resolveShortName, type Entry, type Snapshot } from '../snapshot.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export interface HostOwner { entry: Entry; kind: 'Service' | 'ServiceEntry' }
 
@@ -10,7 +11,7 @@ export function hostOwners(snap: Snapshot, host: string, from: string): HostOwne
   const out: HostOwner[] = [];
   const svc = snap.serviceHosts().get(host);
   if (svc) out.push({ entry: svc, kind: 'Service' });
-  for (const se of snap.of('networking.istio.io', 'ServiceEntry')) {
+  for (const se of snap.of(ISTIO_NETWORKING_GROUP, 'ServiceEntry')) {
     const spec = se.obj.spec as ServiceEntrySpec | undefined;
     if (!spec || !Array.isArray(spec.hosts)) continue;
     if (!isExportedTo(spec.exportTo, se.namespace, from)) continue;
@@ -21,7 +22,7 @@ export function hostOwners(snap: Snapshot, host: string, from: string): HostOwne
 
 /** DestinationRules for a host as seen from namespace `from` (own namespace first, as Istio picks). */
 export function destinationRulesFor(snap: Snapshot, host: string, from: string): Entry[] {
-  const rules = snap.of('networking.istio.io', 'DestinationRule').filter((dr) => {
+  const rules = snap.of(ISTIO_NETWORKING_GROUP, 'DestinationRule').filter((dr) => {
     const spec = dr.obj.spec as DestinationRuleSpec | undefined;
     if (!spec || typeof spec.host !== 'string') return false;
     if (!isExportedTo(spec.exportTo, dr.namespace, from)) return false;

@@ -4,10 +4,11 @@ import type { ServiceEntrySpec } from '../../api/kinds/service-entry.js';
 import { CODES, type Finding } from '../finding.js';
 import type { Entry, Snapshot } from '../snapshot.js';
 import { ref, report } from './report.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export function analyzeServiceEntries(snap: Snapshot): Finding[] {
   const findings: Finding[] = [];
-  const entries = snap.of('networking.istio.io', 'ServiceEntry');
+  const entries = snap.of(ISTIO_NETWORKING_GROUP, 'ServiceEntry');
   for (const se of entries) {
     const spec = se.obj.spec as ServiceEntrySpec | undefined;
     if (!spec || (Array.isArray(spec.addresses) && spec.addresses.length > 0)) continue;

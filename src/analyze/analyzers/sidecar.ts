@@ -4,13 +4,14 @@ import type { SidecarSpec } from '../../api/kinds/sidecar.js';
 import { CODES, type Finding } from '../finding.js';
 import { describeSelector, labelsMatch, type Entry, type Snapshot } from '../snapshot.js';
 import { report } from './report.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export function analyzeSidecars(snap: Snapshot): Finding[] {
   const findings: Finding[] = [];
   const pods = snap.pods();
   const byPod = new Map<string, { ns: string; pod: string; sidecars: Entry[] }>();
   const unselected = new Map<string, Entry[]>();
-  for (const sc of snap.of('networking.istio.io', 'Sidecar')) {
+  for (const sc of snap.of(ISTIO_NETWORKING_GROUP, 'Sidecar')) {
     const labels = (sc.obj.spec as SidecarSpec | undefined)?.workloadSelector?.labels;
     if (!labels || typeof labels !== 'object' || Object.keys(labels).length === 0) {
       unselected.set(sc.namespace, [...(unselected.get(sc.namespace) ?? []), sc]);

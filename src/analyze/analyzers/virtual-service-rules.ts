@@ -5,12 +5,13 @@ import type { VirtualServiceSpec } from '../../api/kinds/virtual-service.js';
 import { CODES, type Finding } from '../finding.js';
 import type { Entry, Snapshot } from '../snapshot.js';
 import { report } from './report.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 type Rec = Record<string, unknown>;
 
 export function analyzeVirtualServiceRules(snap: Snapshot): Finding[] {
   const findings: Finding[] = [];
-  for (const vs of snap.of('networking.istio.io', 'VirtualService')) {
+  for (const vs of snap.of(ISTIO_NETWORKING_GROUP, 'VirtualService')) {
     const spec = vs.obj.spec as VirtualServiceSpec | undefined;
     if (!spec) continue;
     for (const field of ['http', 'tcp', 'tls'] as const) {

@@ -11,6 +11,7 @@ import { hostMatches, hostsIntersect, resolveShortName, type Entry, type Snapsho
 import { destinationRulesFor, hostOwners, type HostOwner } from './registry.js';
 import { ref, report } from './report.js';
 import { gatewayServicePorts } from '../../controlplane/deployer/index.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 interface RouteDest { dest: Destination; path: string; gateways: readonly string[]; mirror: boolean }
 
@@ -56,7 +57,7 @@ function gatewayRefs(spec: VirtualServiceSpec): Array<{ ref: string; path: strin
 
 export function analyzeVirtualServices(snap: Snapshot): Finding[] {
   const findings: Finding[] = [];
-  const vss = snap.of('networking.istio.io', 'VirtualService');
+  const vss = snap.of(ISTIO_NETWORKING_GROUP, 'VirtualService');
   for (const vs of vss) {
     const spec = vs.obj.spec as VirtualServiceSpec | undefined;
     if (!spec) continue;
@@ -69,7 +70,7 @@ export function analyzeVirtualServices(snap: Snapshot): Finding[] {
       const key = `${r.namespace}/${r.name}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const gw = snap.find('networking.istio.io', 'Gateway', r.namespace, r.name);
+      const gw = snap.find(ISTIO_NETWORKING_GROUP, 'Gateway', r.namespace, r.name);
       if (!gw) findings.push(report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced gateway not found: "${g.ref}"`, g.path));
       // Istio checks the hosts of spec.gateways only; a gateway that does not exist has none of them.
       if (g.path === 'spec.gateways' && (!gw || !hostsInGateway(hosts, vs.namespace, gw))) {

@@ -7,6 +7,7 @@ import { namespaceInjection } from '../../api/kinds/namespace.js';
 import { CODES, type Finding } from '../finding.js';
 import { labelsMatch, type Entry, type Snapshot } from '../snapshot.js';
 import { ref, report } from './report.js';
+import { APPS_GROUP } from '../../api/groups.js';
 
 const PROXY_UID = 1337;
 const PROTOCOLS = ['tcp', 'udp', 'grpc', 'grpc-web', 'http', 'http_proxy', 'http2', 'https', 'tls', 'mongo', 'redis', 'mysql'];
@@ -60,7 +61,7 @@ export function analyzeWorkloads(snap: Snapshot): Finding[] {
         : report(svc, CODES.PortNameIsNotUnderNamingConvention, 'Info', `Port name ${p.name ?? ''} (port: ${p.port}, targetPort: ${p.targetPort ?? p.port}) doesn't follow the naming convention of Istio port.`, `spec.ports[${i}]`));
     });
   }
-  for (const d of snap.of('apps', 'Deployment')) {
+  for (const d of snap.of(APPS_GROUP, 'Deployment')) {
     const tpl = (d.obj.spec as { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: PodSpecLike } } | undefined)?.template;
     const labels = tpl?.metadata?.labels ?? {};
     if (!isIstioComponent(d.obj.metadata.labels) && usesProxyUid(tpl?.spec)) findings.push(report(d, CODES.InvalidApplicationUID, 'Warning', 'User ID (UID) 1337 is reserved for the sidecar proxy.'));

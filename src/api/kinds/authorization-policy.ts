@@ -5,6 +5,7 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkLabels } from './common-rules.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
 import { isIP } from 'node:net';
+import { GATEWAY_API_GROUP, ISTIO_NETWORKING_GROUP, ISTIO_SECURITY_GROUP } from '../groups.js';
 
 /** `when` keys the proxies evaluate (besides `request.headers[<name>]`). */
 export const SUPPORTED_CONDITION_KEYS: readonly string[] = [
@@ -62,7 +63,7 @@ function validate(obj: KubeObject, out: IssueList): void {
     const ref = rec(r);
     const kind = str(ref['kind']);
     const group = str(ref['group']) ?? '';
-    const ok = (kind === 'Gateway' && group === 'gateway.networking.k8s.io') || (kind === 'Service' && group === '') || (kind === 'ServiceEntry' && group === 'networking.istio.io');
+    const ok = (kind === 'Gateway' && group === GATEWAY_API_GROUP) || (kind === 'Service' && group === '') || (kind === 'ServiceEntry' && group === ISTIO_NETWORKING_GROUP);
     if (!ok) out.invalid(['spec', 'targetRefs', i], `${group}/${kind ?? ''}`, 'must be a Gateway (gateway.networking.k8s.io), a Service or a ServiceEntry (networking.istio.io)');
     if (ref['namespace'] !== undefined && ref['namespace'] !== obj.metadata.namespace) out.forbidden(['spec', 'targetRefs', i, 'namespace'], 'must be the policy\'s own namespace');
   });
@@ -95,7 +96,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 export const authorizationPolicyKind: KindModule = {
-  group: 'security.istio.io',
+  group: ISTIO_SECURITY_GROUP,
   kind: 'AuthorizationPolicy',
   fieldTree: FIELD_TREES['security.istio.io/AuthorizationPolicy'],
   validate,

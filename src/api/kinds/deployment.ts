@@ -5,6 +5,7 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkDns1123Label, checkDns1123Subdomain } from '../names.js';
 import { checkLabels, checkPortNumber, requireList } from './common-rules.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import { APPS_GROUP } from '../groups.js';
 
 export interface ContainerSpec {
   readonly name: string;
@@ -85,4 +86,4 @@ function schemaDefaults(obj: KubeObject): KubeObject {
   return { ...obj, spec: { replicas: 1, ...spec } };
 }
 
-export const deploymentKind: KindModule = { group: 'apps', kind: 'Deployment', fieldTree: FIELD_TREES['apps/Deployment'], specRequired: true, validate, schemaDefaults };
+export const deploymentKind: KindModule = { group: APPS_GROUP, kind: 'Deployment', fieldTree: FIELD_TREES['apps/Deployment'], specRequired: true, validate, schemaDefaults };

@@ -3,9 +3,11 @@ import type { KubeObject } from '../object.js';
 import type { IssueList } from '../field-issue.js';
 import type { PathSegment } from '../field-path.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
-import { checkDns1123Label, checkIstioHost, isDuration } from '../names.js';
+import { checkDns1123Label, checkIstioHost } from '../names.js';
+import { isDuration } from '../duration.js';
 import { checkExportTo, checkLabels, checkPortNumber } from './common-rules.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import { ISTIO_NETWORKING_GROUP } from '../groups.js';
 
 export type ClientTlsMode = 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
 
@@ -27,7 +29,10 @@ export interface LoadBalancerSettings {
 
 export interface ConnectionPoolSettings {
   readonly tcp?: { readonly maxConnections?: number; readonly connectTimeout?: string; readonly idleTimeout?: string; readonly maxConnectionDuration?: string };
-  readonly http?: { readonly http1MaxPendingRequests?: number; readonly http2MaxRequests?: number; readonly maxRequestsPerConnection?: number; readonly maxRetries?: number; readonly idleTimeout?: string; readonly maxConcurrentStreams?: number };
+  readonly http?: {
+    readonly http1MaxPendingRequests?: number; readonly http2MaxRequests?: number; readonly maxRequestsPerConnection?: number; readonly maxRetries?: number;
+    readonly idleTimeout?: string; readonly maxConcurrentStreams?: number; readonly h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
+  };
 }
 
 export interface OutlierDetection {
@@ -67,12 +72,17 @@ export interface DestinationRuleSpec {
 
 export type DestinationRule = KubeObject<DestinationRuleSpec>;
 
-/** The traffic policy for one port: port-level settings override the rule's (or subset's) top level field by field. */
+/**
+ * The traffic policy for one port: the first port-level settings for it override the rule's (or
+ * subset's) top level field by field, as Istio merges them. The result has no portLevelSettings.
+ */
 export function trafficPolicyForPort(policy: TrafficPolicy | undefined, port: number): PortTrafficPolicy | undefined {
   if (!policy) return undefined;
-  const pl = policy.portLevelSettings?.find((p) => p.port?.number === port);
-  if (!pl) return policy;
-  return { ...policy, ...Object.fromEntries(Object.entries(pl).filter(([k, v]) => k !== 'port' && v !== undefined)) };
+  if (policy.portLevelSettings == null) return policy;
+  const { portLevelSettings, ...rest } = policy;
+  const pl = portLevelSettings.find((p) => p.port?.number === port);
+  if (!pl) return rest;
+  return { ...rest, ...Object.fromEntries(Object.entries(pl).filter(([k, v]) => k !== 'port' && v !== undefined)) };
 }
 
 function checkDuration(v: unknown, path: PathSegment[], out: IssueList): void {
@@ -149,7 +159,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 export const destinationRuleKind: KindModule = {
-  group: 'networking.istio.io',
+  group: ISTIO_NETWORKING_GROUP,
   kind: 'DestinationRule',
   fieldTree: FIELD_TREES['networking.istio.io/DestinationRule'],
   specRequired: true,

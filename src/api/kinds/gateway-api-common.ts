@@ -2,8 +2,7 @@
 import type { IssueList } from '../field-issue.js';
 import type { PathSegment } from '../field-path.js';
 import { arr, rec, str } from './kind-module.js';
-
-export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+import { GATEWAY_API_GROUP, ISTIO_NETWORKING_GROUP } from '../groups.js';
 
 export interface ParentReference {
   readonly group?: string;
@@ -103,7 +102,7 @@ export function checkBackendRefs(v: unknown, path: PathSegment[], out: IssueList
     const group = str(r['group']) ?? '';
     const kind = str(r['kind']) ?? 'Service';
     if (group === '' && kind === 'Service' && r['port'] === undefined) out.required([...path, i, 'port'], 'must have port for Service reference');
-    if (group === 'networking.istio.io' && kind === 'Hostname') {
+    if (group === ISTIO_NETWORKING_GROUP && kind === 'Hostname') {
       if (r['namespace'] !== undefined) out.forbidden([...path, i, 'namespace'], 'namespace may not be set with Hostname type');
       if (r['port'] === undefined) out.required([...path, i, 'port'], 'must have port for Hostname reference');
     }

@@ -5,6 +5,7 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkPortNumber, requireList } from './common-rules.js';
 import type { Condition } from './gateway-api-common.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import { GATEWAY_API_GROUP } from '../groups.js';
 
 export type FromNamespaces = 'All' | 'Same' | 'Selector' | 'None';
 
@@ -55,14 +56,16 @@ export function listenerAllowedRoutes(l: Listener): Required<Pick<AllowedRoutes,
   return { ...l.allowedRoutes, namespaces: { ...l.allowedRoutes?.namespaces, from: l.allowedRoutes?.namespaces?.from ?? 'Same' } };
 }
 
-/** The route kinds a listener accepts when allowedRoutes.kinds is empty (from its protocol). */
+/**
+ * The route kinds a listener accepts when allowedRoutes.kinds is empty (from its protocol). UDP
+ * has none: outpost serves no UDPRoute (and a UDP listener is not accepted).
+ */
 export function defaultRouteKinds(protocol: string): readonly { group: string; kind: string }[] {
-  const g = 'gateway.networking.k8s.io';
+  const g = GATEWAY_API_GROUP;
   switch (protocol) {
     case 'HTTP': case 'HTTPS': return [{ group: g, kind: 'HTTPRoute' }, { group: g, kind: 'GRPCRoute' }];
     case 'TLS': return [{ group: g, kind: 'TLSRoute' }];
     case 'TCP': return [{ group: g, kind: 'TCPRoute' }];
-    case 'UDP': return [{ group: g, kind: 'UDPRoute' }];
     default: return [];
   }
 }
@@ -115,7 +118,7 @@ function schemaDefaults(obj: KubeObject): KubeObject {
 }
 
 export const gatewayApiGatewayKind: KindModule = {
-  group: 'gateway.networking.k8s.io',
+  group: GATEWAY_API_GROUP,
   kind: 'Gateway',
   fieldTree: FIELD_TREES['gateway.networking.k8s.io/Gateway'],
   specRequired: true,

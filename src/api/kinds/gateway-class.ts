@@ -4,6 +4,7 @@ import type { IssueList } from '../field-issue.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import type { Condition } from './gateway-api-common.js';
 import { rec, type KindModule } from './kind-module.js';
+import { GATEWAY_API_GROUP } from '../groups.js';
 
 export interface GatewayClassSpec {
   readonly controllerName: string;
@@ -23,7 +24,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 export const gatewayClassKind: KindModule = {
-  group: 'gateway.networking.k8s.io',
+  group: GATEWAY_API_GROUP,
   kind: 'GatewayClass',
   fieldTree: FIELD_TREES['gateway.networking.k8s.io/GatewayClass'],
   specRequired: true,

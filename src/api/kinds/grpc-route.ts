@@ -4,6 +4,7 @@ import type { IssueList } from '../field-issue.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkBackendRefs, checkParentRefs, withRouteDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
 import { arr, rec, type KindModule } from './kind-module.js';
+import { GATEWAY_API_GROUP } from '../groups.js';
 
 export interface GRPCRouteMatch {
   readonly method?: { readonly type?: 'Exact' | 'RegularExpression'; readonly service?: string; readonly method?: string };
@@ -55,7 +56,7 @@ function schemaDefaults(obj: KubeObject): KubeObject {
 }
 
 export const grpcRouteKind: KindModule = {
-  group: 'gateway.networking.k8s.io',
+  group: GATEWAY_API_GROUP,
   kind: 'GRPCRoute',
   fieldTree: FIELD_TREES['gateway.networking.k8s.io/GRPCRoute'],
   validate,

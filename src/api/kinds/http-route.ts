@@ -3,9 +3,10 @@ import type { KubeObject } from '../object.js';
 import type { IssueList } from '../field-issue.js';
 import type { PathSegment } from '../field-path.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
-import { isDuration } from '../names.js';
+import { isDuration, parseDuration } from '../duration.js';
 import { checkBackendRefs, checkParentRefs, withBackendRefDefaults, withParentRefDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import { GATEWAY_API_GROUP } from '../groups.js';
 
 export type PathMatchType = 'Exact' | 'PathPrefix' | 'RegularExpression';
 
@@ -59,15 +60,6 @@ export function httpRuleMatches(rule: HTTPRouteRule): readonly HTTPRouteMatch[] 
   return rule.matches.map((m) => ({ ...m, path: m.path ? { type: m.path.type ?? 'PathPrefix', value: m.path.value ?? '/' } : DEFAULT_HTTP_MATCH.path }));
 }
 
-function durationMs(v: string): number {
-  let total = 0;
-  const re = /(\d+(?:\.\d+)?)(h|ms|m|s)/g;
-  let m: RegExpExecArray | null;
-  const unit: Record<string, number> = { h: 3600000, m: 60000, s: 1000, ms: 1 };
-  while ((m = re.exec(v)) !== null) total += Number(m[1]) * unit[m[2]!]!;
-  return total;
-}
-
 function checkFilters(v: unknown, path: PathSegment[], out: IssueList, hasBackends: boolean): void {
   const filters = arr(v).map(rec);
   const counts = new Map<string, number>();
@@ -116,8 +108,8 @@ function validate(obj: KubeObject, out: IssueList): void {
       if (typeof t[k] === 'string' && !isDuration(t[k] as string)) out.invalid([...base, 'timeouts', k], t[k], 'must be a duration such as "3s"');
     }
     if (typeof t['request'] === 'string' && typeof t['backendRequest'] === 'string' && isDuration(t['request']) && isDuration(t['backendRequest'])) {
-      const req = durationMs(t['request']);
-      if (req !== 0 && durationMs(t['backendRequest']) > req) out.invalid([...base, 'timeouts', 'backendRequest'], t['backendRequest'], 'backendRequest timeout cannot be longer than request timeout');
+      const req = parseDuration(t['request'])!;
+      if (req !== 0 && parseDuration(t['backendRequest'])! > req) out.invalid([...base, 'timeouts', 'backendRequest'], t['backendRequest'], 'backendRequest timeout cannot be longer than request timeout');
     }
   });
 }
@@ -150,7 +142,7 @@ function schemaDefaults(obj: KubeObject): KubeObject {
 }
 
 export const httpRouteKind: KindModule = {
-  group: 'gateway.networking.k8s.io',
+  group: GATEWAY_API_GROUP,
   kind: 'HTTPRoute',
   fieldTree: FIELD_TREES['gateway.networking.k8s.io/HTTPRoute'],
   validate,

@@ -1,4 +1,8 @@
-// Every kind module, by group/kind; the types and semantic defaults are re-exported for the control plane.
+// What each kind of the registry (../kinds.ts) means: its module (field tree, validation, schema
+// defaults), attached by key; and every kind's type and semantic defaults, re-exported for the
+// control plane and the analyzers. A module without a registry row, or a row without a module,
+// fails at load: a kind is added in both places or in neither.
+import { KINDS, kindKey, type KindInfo } from '../kinds.js';
 import type { KindModule } from './kind-module.js';
 import { serviceEntryKind } from './service-entry.js';
 import { istioGatewayKind } from './istio-gateway.js';
@@ -35,11 +39,19 @@ const MODULES: readonly KindModule[] = [
   sailIstioKind, istioRevisionKind, istioCniKind, leaseKind,
 ];
 
-const BY_KEY = new Map(MODULES.map((m) => [`${m.group}/${m.kind}`, m]));
+const BY_KEY = new Map(MODULES.map((m) => [kindKey(m), m]));
+{
+  const rows = new Set(KINDS.map(kindKey));
+  const strays = [...BY_KEY.keys()].filter((k) => !rows.has(k));
+  const missing = [...rows].filter((k) => !BY_KEY.has(k));
+  if (strays.length > 0 || missing.length > 0 || BY_KEY.size !== MODULES.length) {
+    throw new Error(`kind modules and the registry of kinds (src/api/kinds.ts) disagree: no row for ${strays.join(', ') || '-'}; no module for ${missing.join(', ') || '-'}`);
+  }
+}
 
-/** The module for a group and kind, if outpost has one. */
-export function kindModule(group: string, kind: string): KindModule | undefined {
-  return BY_KEY.get(`${group}/${kind}`);
+/** The module of a registered kind. */
+export function kindModule(info: Pick<KindInfo, 'group' | 'kind'>): KindModule | undefined {
+  return BY_KEY.get(kindKey(info));
 }
 
 export * from './service-entry.js';

@@ -4,6 +4,7 @@ import type { IssueList } from '../field-issue.js';
 import type { FieldNode } from '../schema/field-node.js';
 import { checkNamespaceField, checkVersion, type SailCondition } from './sail-common.js';
 import { rec, type KindModule } from './kind-module.js';
+import { SAIL_GROUP } from '../groups.js';
 
 export interface IstioCNISpec { readonly version?: string; readonly namespace?: string; readonly profile?: string; readonly values?: Readonly<Record<string, unknown>> }
 export interface IstioCNIStatus { readonly state?: string; readonly conditions?: readonly SailCondition[] }
@@ -29,4 +30,4 @@ function validate(obj: KubeObject, out: IssueList): void {
   checkNamespaceField(spec['namespace'], ['spec', 'namespace'], out);
 }
 
-export const istioCniKind: KindModule = { group: 'sailoperator.io', kind: 'IstioCNI', fieldTree: TREE, validate };
+export const istioCniKind: KindModule = { group: SAIL_GROUP, kind: 'IstioCNI', fieldTree: TREE, validate };

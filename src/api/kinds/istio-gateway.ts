@@ -5,6 +5,7 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkDns1123Label, checkIstioHost } from '../names.js';
 import { checkIstioProtocol, checkLabels, checkPortNumber, requireList } from './common-rules.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import { ISTIO_NETWORKING_GROUP } from '../groups.js';
 
 export type ServerTlsMode = 'PASSTHROUGH' | 'SIMPLE' | 'MUTUAL' | 'AUTO_PASSTHROUGH' | 'ISTIO_MUTUAL' | 'OPTIONAL_MUTUAL';
 
@@ -115,7 +116,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 export const istioGatewayKind: KindModule = {
-  group: 'networking.istio.io',
+  group: ISTIO_NETWORKING_GROUP,
   kind: 'Gateway',
   fieldTree: FIELD_TREES['networking.istio.io/Gateway'],
   specRequired: true,

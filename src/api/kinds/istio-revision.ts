@@ -4,6 +4,7 @@ import type { IssueList } from '../field-issue.js';
 import type { FieldNode } from '../schema/field-node.js';
 import { checkNamespaceField, checkVersion, VALUES_TREE, type SailCondition, type SailValues } from './sail-common.js';
 import { rec, type KindModule } from './kind-module.js';
+import { SAIL_GROUP } from '../groups.js';
 
 export interface IstioRevisionSpec {
   readonly type?: 'Local' | 'Remote';
@@ -24,4 +25,4 @@ function validate(obj: KubeObject, out: IssueList): void {
   checkNamespaceField(spec['namespace'], ['spec', 'namespace'], out);
 }
 
-export const istioRevisionKind: KindModule = { group: 'sailoperator.io', kind: 'IstioRevision', fieldTree: TREE, specRequired: true, validate };
+export const istioRevisionKind: KindModule = { group: SAIL_GROUP, kind: 'IstioRevision', fieldTree: TREE, specRequired: true, validate };

@@ -5,6 +5,7 @@ import type { IssueList } from '../field-issue.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkBackendRefs, checkParentRefs, withRouteDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
 import { arr, rec, type KindModule } from './kind-module.js';
+import { GATEWAY_API_GROUP } from '../groups.js';
 
 export interface L4RouteRule {
   readonly name?: string;
@@ -37,7 +38,7 @@ function schemaDefaults(obj: KubeObject): KubeObject {
 }
 
 export const tlsRouteKind: KindModule = {
-  group: 'gateway.networking.k8s.io',
+  group: GATEWAY_API_GROUP,
   kind: 'TLSRoute',
   fieldTree: FIELD_TREES['gateway.networking.k8s.io/TLSRoute'],
   specRequired: true,
@@ -46,7 +47,7 @@ export const tlsRouteKind: KindModule = {
 };
 
 export const tcpRouteKind: KindModule = {
-  group: 'gateway.networking.k8s.io',
+  group: GATEWAY_API_GROUP,
   kind: 'TCPRoute',
   fieldTree: FIELD_TREES['gateway.networking.k8s.io/TCPRoute'],
   specRequired: true,

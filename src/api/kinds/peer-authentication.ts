@@ -4,6 +4,7 @@ import type { IssueList } from '../field-issue.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkLabels } from './common-rules.js';
 import { rec, str, type KindModule } from './kind-module.js';
+import { ISTIO_SECURITY_GROUP } from '../groups.js';
 
 export type MutualTlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
 
@@ -37,7 +38,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 export const peerAuthenticationKind: KindModule = {
-  group: 'security.istio.io',
+  group: ISTIO_SECURITY_GROUP,
   kind: 'PeerAuthentication',
   fieldTree: FIELD_TREES['security.istio.io/PeerAuthentication'],
   validate,

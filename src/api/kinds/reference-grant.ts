@@ -2,6 +2,7 @@
 import type { KubeObject } from '../object.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import type { KindModule } from './kind-module.js';
+import { GATEWAY_API_GROUP } from '../groups.js';
 
 export interface ReferenceGrantSpec {
   readonly from: readonly { readonly group: string; readonly kind: string; readonly namespace: string }[];
@@ -22,7 +23,7 @@ export function grantAllows(
 }
 
 export const referenceGrantKind: KindModule = {
-  group: 'gateway.networking.k8s.io',
+  group: GATEWAY_API_GROUP,
   kind: 'ReferenceGrant',
   fieldTree: FIELD_TREES['gateway.networking.k8s.io/ReferenceGrant'],
   specRequired: true,

@@ -8,8 +8,12 @@ export interface MeshConfigValues {
   readonly accessLogFile?: string;
   readonly accessLogEncoding?: 'TEXT' | 'JSON';
   readonly accessLogFormat?: string;
-  readonly outboundTrafficPolicy?: { readonly mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+  readonly outboundTrafficPolicy?: { readonly mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' | 'ALLOW_ANY_DYNAMIC_DNS' };
+  /** Istio's ProxyConfig defaults; outpost reads its own dnsResolutionTimeout there. */
   readonly defaultConfig?: Readonly<Record<string, unknown>>;
+  readonly trustDomain?: string;
+  readonly rootNamespace?: string;
+  readonly enableAutoMtls?: boolean;
   readonly [field: string]: unknown;
 }
 
@@ -56,13 +60,33 @@ export function checkNamespaceField(v: unknown, path: (string | number)[], out: 
   if (err) out.invalid(path, v, err);
 }
 
-/** The mesh config block of a values object, with Istio's defaults (access log off, ALLOW_ANY, TEXT). */
-export function meshConfigFromValues(values: SailValues | undefined): Required<Pick<MeshConfigValues, 'accessLogFile' | 'accessLogEncoding' | 'accessLogFormat'>> & { outboundTrafficPolicyMode: 'ALLOW_ANY' | 'REGISTRY_ONLY' } {
+/** The mesh config the control plane acts on, Istio's defaults applied. */
+export interface EffectiveMeshConfig {
+  /** '' : access logs off. */
+  readonly accessLogFile: string;
+  readonly accessLogEncoding: 'TEXT' | 'JSON';
+  /** '' : the default format. */
+  readonly accessLogFormat: string;
+  /** ALLOW_ANY_DYNAMIC_DNS behaves as ALLOW_ANY here. */
+  readonly outboundTrafficPolicyMode: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  readonly trustDomain: string;
+  readonly rootNamespace: string;
+  readonly enableAutoMtls: boolean;
+  /** defaultConfig.dnsResolutionTimeout as written (outpost's field of Istio's ProxyConfig), validated on apply. */
+  readonly dnsResolutionTimeout: unknown;
+}
+
+/** The mesh config block of a values object, with Istio's defaults (access log off, ALLOW_ANY, TEXT, cluster.local, istio-system, auto mTLS on). */
+export function meshConfigFromValues(values: SailValues | undefined): EffectiveMeshConfig {
   const mc = rec(values?.meshConfig) as MeshConfigValues;
   return {
-    accessLogFile: mc.accessLogFile ?? '',
-    accessLogEncoding: mc.accessLogEncoding ?? 'TEXT',
-    accessLogFormat: mc.accessLogFormat ?? '',
-    outboundTrafficPolicyMode: mc.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
+    accessLogFile: typeof mc.accessLogFile === 'string' ? mc.accessLogFile : '',
+    accessLogEncoding: mc.accessLogEncoding === 'JSON' ? 'JSON' : 'TEXT',
+    accessLogFormat: typeof mc.accessLogFormat === 'string' ? mc.accessLogFormat : '',
+    outboundTrafficPolicyMode: rec(mc.outboundTrafficPolicy)['mode'] === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
+    trustDomain: typeof mc.trustDomain === 'string' ? mc.trustDomain : 'cluster.local',
+    rootNamespace: typeof mc.rootNamespace === 'string' ? mc.rootNamespace : 'istio-system',
+    enableAutoMtls: mc.enableAutoMtls !== false,
+    dnsResolutionTimeout: rec(mc.defaultConfig)['dnsResolutionTimeout'],
   };
 }

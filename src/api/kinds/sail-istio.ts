@@ -4,6 +4,7 @@ import type { IssueList } from '../field-issue.js';
 import type { FieldNode } from '../schema/field-node.js';
 import { checkNamespaceField, checkVersion, VALUES_TREE, type SailCondition, type SailValues } from './sail-common.js';
 import { rec, type KindModule } from './kind-module.js';
+import { SAIL_GROUP } from '../groups.js';
 
 export interface IstioSpec {
   readonly version?: string;
@@ -49,4 +50,4 @@ function validate(obj: KubeObject, out: IssueList): void {
   }
 }
 
-export const sailIstioKind: KindModule = { group: 'sailoperator.io', kind: 'Istio', fieldTree: TREE, validate };
+export const sailIstioKind: KindModule = { group: SAIL_GROUP, kind: 'Istio', fieldTree: TREE, validate };

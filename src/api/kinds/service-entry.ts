@@ -6,6 +6,7 @@ import { checkIstioHost, isIpOrCidr } from '../names.js';
 import { checkExportTo, checkHostList, checkIstioProtocol, checkLabels, checkPortNumber, checkUniquePorts, requireList } from './common-rules.js';
 import { arr, rec, type KindModule } from './kind-module.js';
 import { isIP } from 'node:net';
+import { ISTIO_NETWORKING_GROUP } from '../groups.js';
 
 export type ServiceEntryLocation = 'MESH_EXTERNAL' | 'MESH_INTERNAL';
 export type ServiceEntryResolution = 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
@@ -128,7 +129,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 export const serviceEntryKind: KindModule = {
-  group: 'networking.istio.io',
+  group: ISTIO_NETWORKING_GROUP,
   kind: 'ServiceEntry',
   fieldTree: FIELD_TREES['networking.istio.io/ServiceEntry'],
   specRequired: true,

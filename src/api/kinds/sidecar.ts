@@ -5,6 +5,7 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkDns1123Label, checkIstioHost } from '../names.js';
 import { checkLabels, checkPortNumber, requireList } from './common-rules.js';
 import { arr, rec, type KindModule } from './kind-module.js';
+import { ISTIO_NETWORKING_GROUP } from '../groups.js';
 
 export interface SidecarEgressListener {
   readonly hosts: readonly string[];
@@ -46,7 +47,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 export const sidecarKind: KindModule = {
-  group: 'networking.istio.io',
+  group: ISTIO_NETWORKING_GROUP,
   kind: 'Sidecar',
   fieldTree: FIELD_TREES['networking.istio.io/Sidecar'],
   validate,

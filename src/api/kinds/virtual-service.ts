@@ -3,9 +3,11 @@ import type { KubeObject } from '../object.js';
 import type { IssueList } from '../field-issue.js';
 import type { PathSegment } from '../field-path.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
-import { checkDns1123Label, checkDns1123Subdomain, checkIstioHost, isDuration } from '../names.js';
+import { checkDns1123Label, checkDns1123Subdomain, checkIstioHost } from '../names.js';
+import { isDuration } from '../duration.js';
 import { checkExportTo, checkPortNumber, requireList } from './common-rules.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import { ISTIO_NETWORKING_GROUP } from '../groups.js';
 
 export interface StringMatch { readonly exact?: string; readonly prefix?: string; readonly regex?: string }
 
@@ -34,14 +36,16 @@ export interface Headers { readonly request?: HeaderOperations; readonly respons
 export interface HTTPRouteDestination { readonly destination: Destination; readonly weight?: number; readonly headers?: Headers }
 export interface RouteDestination { readonly destination: Destination; readonly weight?: number }
 
-export interface HTTPRetry { readonly attempts?: number; readonly perTryTimeout?: string; readonly retryOn?: string; readonly retryRemoteLocalities?: boolean }
+export interface HTTPRetry { readonly attempts?: number; readonly perTryTimeout?: string; readonly retryOn?: string; readonly retryRemoteLocalities?: boolean; readonly backoff?: string }
 export interface HTTPRedirect { readonly uri?: string; readonly authority?: string; readonly port?: number; readonly derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT'; readonly scheme?: string; readonly redirectCode?: number }
 export interface HTTPRewrite { readonly uri?: string; readonly authority?: string; readonly uriRegexRewrite?: { readonly match?: string; readonly rewrite?: string } }
 export interface HTTPDirectResponse { readonly status: number; readonly body?: { readonly string?: string; readonly bytes?: string } }
+/** `percent` is the integer field Istio deprecated for `percentage`. */
 export interface HTTPFaultInjection {
-  readonly delay?: { readonly fixedDelay?: string; readonly percentage?: { readonly value?: number } };
-  readonly abort?: { readonly httpStatus?: number; readonly grpcStatus?: string; readonly percentage?: { readonly value?: number } };
+  readonly delay?: { readonly fixedDelay?: string; readonly percentage?: { readonly value?: number }; readonly percent?: number };
+  readonly abort?: { readonly httpStatus?: number; readonly grpcStatus?: string; readonly percentage?: { readonly value?: number }; readonly percent?: number };
 }
+export interface HTTPMirrorPolicy { readonly destination: Destination; readonly percentage?: { readonly value?: number } }
 
 export interface IstioHTTPRoute {
   readonly name?: string;
@@ -56,6 +60,11 @@ export interface IstioHTTPRoute {
   readonly fault?: HTTPFaultInjection;
   readonly headers?: Headers;
   readonly mirror?: Destination;
+  readonly mirrorPercentage?: { readonly value?: number };
+  /** Deprecated for mirrorPercentage (an integer percent); mirror_percent is its proto spelling. */
+  readonly mirrorPercent?: number;
+  readonly mirror_percent?: number;
+  readonly mirrors?: readonly HTTPMirrorPolicy[];
 }
 
 export interface TLSMatchAttributes {
@@ -260,7 +269,7 @@ function validate(obj: KubeObject, out: IssueList): void {
 }
 
 export const virtualServiceKind: KindModule = {
-  group: 'networking.istio.io',
+  group: ISTIO_NETWORKING_GROUP,
   kind: 'VirtualService',
   fieldTree: FIELD_TREES['networking.istio.io/VirtualService'],
   specRequired: true,

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
-import { durationMs } from '../../controlplane/hosts.js';
+import { durationMs } from '../../api/duration.js';
 import { CliError } from '../errors.js';
 
 function flagDuration(flag: string, text: string): number {

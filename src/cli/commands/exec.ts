@@ -15,6 +15,7 @@ import { argsAfterDoubleDash } from '../argv.js';
 import { connect, withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { getOptional } from '../kube.js';
+import { SAIL_GROUP } from '../../api/groups.js';
 
 interface ExecOptions {
   namespace?: string;
@@ -54,7 +55,7 @@ export function registerExec(program: Command): void {
     if (command.length === 0) throw new CliError('error: you must specify at least one command for the container');
     // A pod with its own network namespace (the netns model): the command runs there, through that pod's sidecar.
     const pod = podArg ? await podWithNetwork(mesh.api, ns, podArg) : undefined;
-    const revisions = (await mesh.api.list({ group: 'sailoperator.io', kind: 'IstioRevision' })).items;
+    const revisions = (await mesh.api.list({ group: SAIL_GROUP, kind: 'IstioRevision' })).items;
     const injection = namespaceInjection(nsObj, new Set(revisions.map((r) => r.metadata.name)));
     let env: Record<string, string> = {};
     const netns = pod?.netns ?? (podArg ? undefined : (await mesh.control.get<WorkloadInfo[]>('/v1/workloads')).find((w) => w.namespace === ns && w.workload === SIDECAR_WORKLOAD && injection.injected)?.netns);

@@ -11,6 +11,7 @@ import type { KubeObject } from '../../api/object.js';
 import type { ApiClient } from '../../apiserver/client.js';
 import { containerLogFile, runsProcess } from '../../runtime/pods/pod-containers.js';
 import { statePaths } from '../../runtime/state-dir.js';
+import { APPS_GROUP } from '../../api/groups.js';
 
 interface LogsOptions {
   namespace?: string;
@@ -61,7 +62,7 @@ export function registerLogs(program: Command): void {
     const name = slash < 0 ? target : target.slice(slash + 1);
     if (!['deployment', 'deployments', 'deploy', 'pod', 'pods', 'po'].includes(kind)) throw new CliError(`error: cannot get logs of ${kind}; use deployment/NAME or pod/NAME`);
     const isDeploy = kind.startsWith('deploy');
-    const obj = await getOptional(mesh.api, { group: isDeploy ? 'apps' : '', kind: isDeploy ? 'Deployment' : 'Pod', namespace: ns, name });
+    const obj = await getOptional(mesh.api, { group: isDeploy ? APPS_GROUP : '', kind: isDeploy ? 'Deployment' : 'Pod', namespace: ns, name });
     if (!obj) throw new CliError(`Error from server (NotFound): ${isDeploy ? 'deployments.apps' : 'pods'} "${name}" not found`);
     const podOwners = new Map<string, string>();
     if (!isDeploy) {

@@ -7,6 +7,7 @@ import { connect, withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { getOptional } from '../kube.js';
 import { proxyConfigTable, type ProxyConfigSection } from '../printers/proxy-config.js';
+import { APPS_GROUP } from '../../api/groups.js';
 
 const SECTIONS = ['listeners', 'routes', 'clusters', 'endpoints', 'all'] as const;
 const ALIASES: Record<string, (typeof SECTIONS)[number]> = { listener: 'listeners', l: 'listeners', route: 'routes', r: 'routes', cluster: 'clusters', c: 'clusters', endpoint: 'endpoints', ep: 'endpoints', a: 'all' };
@@ -62,7 +63,7 @@ export function registerProxyConfig(program: Command): void {
       // An app pod or deployment of an injected namespace: its traffic goes through the namespace's sidecar.
       const t = parseWorkloadTarget(target, opts.namespace);
       const sidecar = workloads.find((x) => x.role === 'sidecar' && x.namespace === t.namespace);
-      if (sidecar && await getOptional(mesh.api, { group: t.kind === 'Deployment' ? 'apps' : '', kind: t.kind, namespace: t.namespace, name: t.name })) w = sidecar;
+      if (sidecar && await getOptional(mesh.api, { group: t.kind === 'Deployment' ? APPS_GROUP : '', kind: t.kind, namespace: t.namespace, name: t.name })) w = sidecar;
     }
     if (!w) {
       const known = workloads.map((x) => x.proxyId).join(', ') || 'none';

@@ -1,7 +1,7 @@
 // `outpost proxy-status`: every connected proxy and whether it has ACKed the config the
 // control plane holds for it (SYNCED), not yet (STALE), or was never sent one (NOT SENT).
 import type { Command } from 'commander';
-import type { ProxyStatusRow } from '../../controlplane/distribution/protocol.js';
+import type { ProxyStatusRow } from '../../proxyconfig/distribution/protocol.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
 import { connect, withStateDir } from '../connect.js';
 import { formatTable } from '../printers/table.js';

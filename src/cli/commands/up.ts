@@ -1,27 +1,27 @@
 // `outpost up [-d] [--dns-server IP:PORT] [--hosts-file FILE] [--example] [--container-log-max-size
 // SIZE] [--container-log-max-files N] [--container-log-monitor-interval D]`: run the local mesh,
 // in the foreground until Ctrl-C, or detached (returning once everything is ready).
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ControlClient } from '../../runtime/control-server.js';
 import { EXAMPLE_NEXT_STEPS } from '../../runtime/example.js';
 import { CaError, MeshCa } from '../../controlplane/ca/mesh-ca.js';
 import { privateUmask } from '../../runtime/private-state.js';
 import { checkStore, MeshAlreadyRunningError, MeshStartingError, probeRunningMesh, startMesh } from '../../runtime/mesh.js';
-import { durationMs, gatewayApiDurationMs } from '../../controlplane/hosts.js';
+import { parseDuration } from '../../api/duration.js';
 import { DEFAULT_LOG_ROTATION, parseByteQuantity, type LogRotationOptions } from '../../runtime/log-rotation.js';
-import { displayStateDir, ensureStateDir, readEndpoint, resolveStateDir, statePaths, upLockHolder, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
-import { MESH_UP_MESSAGE, SUPERVISED_ENV, superviseMesh } from '../../runtime/supervisor.js';
+import { displayStateDir, resolveStateDir, statePaths, type MeshEndpoint, type StatePaths } from '../../runtime/state-dir.js';
+import { MESH_UP_MESSAGE, SUPERVISED_ENV } from '../../runtime/supervisor.js';
+import { DETACHED_CHILD_ENV, holdMesh, MeshDidNotStartError, startDetachedMesh, superviseUp } from '../../runtime/mesh-launch.js';
 import type { WorkloadInfo } from '../../runtime/workloads.js';
 import { POD_NETWORK_MODES, type PodNetworkMode } from '../../runtime/pods/pod-network-mode.js';
 import { PodNetworkError } from '../../runtime/pods/node-network.js';
 import { withStateDir } from '../connect.js';
 import { CliError } from '../errors.js';
 import { formatTable } from '../printers/table.js';
+import { parseHostPort } from '../../proxyconfig/authority.js';
 
 interface UpOptions {
   detach?: boolean;
@@ -38,14 +38,12 @@ interface UpOptions {
   podNetwork?: string;
 }
 
-const OUTPOST_BIN = fileURLToPath(new URL('../../../bin/outpost', import.meta.url));
-const CHILD_ENV = 'OUTPOST_UP_DETACHED_CHILD';
 const READY_TIMEOUT_MS = 60_000;
 
 function checkOptions(opts: UpOptions): void {
   if (opts.dnsServer) {
-    const m = /^(.+):(\d+)$/.exec(opts.dnsServer);
-    if (!m || !isIP(m[1]!.replace(/^\[|\]$/g, '')) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    const hp = parseHostPort(opts.dnsServer);
+    if (!hp || !isIP(hp.host) || hp.port < 1) {
       throw new CliError(`outpost: --dns-server wants IP:PORT (e.g. 127.0.0.53:53), not "${opts.dnsServer}"`);
     }
   }
@@ -66,7 +64,7 @@ function checkOptions(opts: UpOptions): void {
 
 /** `--workload-cert-ttl` as Go durations are written (90s, 30m, 24h, 1h30m); at least 2 s. */
 export function certTtlMs(text: string): number {
-  const ms = gatewayApiDurationMs(text);
+  const ms = parseDuration(text);
   if (ms === undefined || ms < 2000) throw new CliError(`outpost: --workload-cert-ttl wants a duration of at least 2s such as 24h, 30m or 90s, not "${text}"`);
   return ms;
 }
@@ -85,7 +83,7 @@ function logRotation(opts: UpOptions): LogRotationOptions {
     r.maxFiles = n;
   }
   if (opts.containerLogMonitorInterval !== undefined) {
-    const ms = durationMs(opts.containerLogMonitorInterval);
+    const ms = parseDuration(opts.containerLogMonitorInterval);
     if (ms === undefined || ms < 10) throw new CliError(`outpost: --container-log-monitor-interval wants a duration such as 10s or 500ms, not "${opts.containerLogMonitorInterval}"`);
     r.intervalMs = ms;
   }
@@ -142,34 +140,15 @@ function childArgs(opts: UpOptions, stateDir: string): string[] {
 }
 
 async function upDetached(opts: UpOptions, paths: StatePaths): Promise<void> {
-  ensureStateDir(paths);
-  const meshLog = join(paths.logs, 'mesh.log');
-  const fd = openSync(meshLog, 'a');
-  const child = spawn(process.execPath, [OUTPOST_BIN, ...childArgs(opts, paths.dir)], {
-    detached: true,
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, [CHILD_ENV]: '1' },
-  });
-  closeSync(fd);
-  let exited: number | null | undefined;
-  child.on('exit', (code) => (exited = code));
-  child.unref();
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  let ep: MeshEndpoint | undefined;
-  while (Date.now() < deadline && exited === undefined) {
-    const candidate = readEndpoint(paths);
-    // The detached child supervises the mesh process that writes api.json.
-    if (candidate && (candidate.supervisorPid === child.pid || candidate.pid === child.pid)) {
-      ep = await probeRunningMesh(paths);
-      if (ep) break;
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  let ep: MeshEndpoint;
+  try {
+    ep = await startDetachedMesh(paths, childArgs(opts, paths.dir), READY_TIMEOUT_MS);
+  } catch (err) {
+    if (err instanceof MeshDidNotStartError) throw new CliError(`outpost: ${err.message}`);
+    throw err;
   }
-  if (!ep) {
-    if (exited === undefined && child.pid) process.kill(child.pid, 'SIGTERM');
-    const tail = readFileSync(meshLog, 'utf8').trim().split('\n').slice(-15).join('\n');
-    throw new CliError(`outpost: the mesh did not start (see ${meshLog}):\n${tail}`);
-  }
+  const meshLog = join(paths.logs, 'mesh.log');
   const control = new ControlClient(ep.controlUrl, ep.token);
   const { notReady } = await control.get<{ notReady: WorkloadInfo[] }>('/v1/wait-ready', { timeoutMs: Math.max(1000, deadline - Date.now()) });
   const workloads = await control.get<WorkloadInfo[]>('/v1/workloads');
@@ -182,23 +161,15 @@ async function upDetached(opts: UpOptions, paths: StatePaths): Promise<void> {
   }
 }
 
-/** This process supervises; a child runs the mesh and is restarted when it crashes. */
-async function upSupervised(opts: UpOptions, paths: StatePaths): Promise<void> {
-  const code = await superviseMesh({
-    argv: [process.execPath, OUTPOST_BIN, ...childArgs(opts, paths.dir)],
-    env: process.env,
-    log: (line) => void process.stderr.write(`${new Date().toISOString()} outpost: ${line}\n`),
-    otherUp: async () => {
-      const live = await probeRunningMesh(paths);
-      return live?.pid ?? upLockHolder(paths);
-    },
-  });
-  process.exitCode = code;
-}
+const stderrLine = (line: string): void => void process.stderr.write(`${new Date().toISOString()} outpost: ${line}\n`);
 
 async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
-  if (process.env[SUPERVISED_ENV] !== '1') return upSupervised(opts, paths);
-  const isChild = process.env[CHILD_ENV] === '1';
+  // The first `up` supervises (src/runtime/supervisor.ts); its child runs the mesh.
+  if (process.env[SUPERVISED_ENV] !== '1') {
+    process.exitCode = await superviseUp(paths, childArgs(opts, paths.dir), stderrLine);
+    return;
+  }
+  const isChild = process.env[DETACHED_CHILD_ENV] === '1';
   let mesh;
   try {
     mesh = await startMesh({
@@ -224,35 +195,14 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
     if (err instanceof PodNetworkError) throw new CliError(`outpost: ${err.message}`);
     throw err;
   }
-  let stopping = false;
-  const onSignal = (): void => {
-    stopping = true;
-    void mesh.stop();
-  };
-  const supervisor = process.ppid;
-  if (process.channel) {
-    // The supervisor's end of the channel closes when it dies: leave with it, the proxies stay.
-    process.channel.unref();
-    process.once('disconnect', () => {
-      if (stopping) return;
-      process.stderr.write(`${new Date().toISOString()} the supervisor (pid ${supervisor}) is gone: the control plane exits, the proxies keep serving; \`outpost up\` starts it again and adopts them\n`);
-      mesh.abandon();
-      process.exit(1);
-    });
-  }
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  const held = holdMesh(mesh, (line) => void process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   if (!isChild) {
     const notReady = await mesh.workloads.waitReady(READY_TIMEOUT_MS);
     process.stdout.write(summary(mesh.endpoint, paths, opts.stateDir, mesh.workloads.list(), Boolean(opts.example)));
     for (const w of notReady) process.stdout.write(`outpost: ${w.namespace}/${w.workload} is not ready${w.lastError ? `: ${w.lastError}` : ''}\n`);
     process.stdout.write('Press Ctrl-C to stop.\n');
   }
-  await mesh.stopped;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  process.off('SIGHUP', onSignal);
+  await held;
   if (!isChild) process.stdout.write('outpost: the mesh stopped\n');
   // Everything is closed; a stray handle (a client's keep-alive socket) must not keep us alive.
   setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();

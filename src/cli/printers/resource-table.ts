@@ -6,6 +6,7 @@ import { ageOf } from '../../api/duration.js';
 import { evaluate, parsePath, valueText } from '../../api/jsonpath.js';
 import { formatTable } from './table.js';
 import { podStatusText } from '../../api/pod-status.js';
+import { APPS_GROUP } from '../../api/groups.js';
 
 interface Column {
   header: string;
@@ -89,7 +90,7 @@ function printerCell(col: PrinterColumn, obj: KubeObject): string {
 
 function columnsFor(info: KindInfo): Column[] {
   if (info.group === '' && info.kind === 'Pod') return podColumns();
-  if (info.group === 'apps' && info.kind === 'Deployment') return deploymentColumns();
+  if (info.group === APPS_GROUP && info.kind === 'Deployment') return deploymentColumns();
   if (info.group === '' && info.kind === 'Service') return serviceColumns();
   if (info.group === '' && info.kind === 'Namespace') return namespaceColumns();
   if (info.group === '' && info.kind === 'Event') return eventColumns();

@@ -4,8 +4,9 @@ import { gatewayDeploymentName, GATEWAY_STATUS_PORT } from '../../proxyconfig/na
 import type { Store } from '../../store/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { arr, num, rec, str, strMap } from '../fields.js';
-import { GATEWAY_NAME_LABEL, GW_GROUP, ISTIO_GATEWAY_CLASS, isIstioGateway, unmanagedAddress } from '../translate/gateway-api.js';
+import { ISTIO_GATEWAY_CLASS, isIstioGateway, unmanagedAddress } from '../translate/gateway-api.js';
 import { canonicalJson } from '../translate/index.js';
+import { APPS_GROUP, GATEWAY_API_GROUP, GATEWAY_NAME_LABEL } from '../../api/groups.js';
 
 export const ISTIO_GATEWAY_NAME_LABEL = 'istio.io/gateway-name';
 export const SERVICE_TYPE_ANNOTATION = 'networking.istio.io/service-type';
@@ -124,7 +125,7 @@ const refOf = (o: KubeObject) => ({ group: o.apiVersion.includes('/') ? o.apiVer
 export function reconcileGatewayDeployments(store: Store, snapshot: MeshSnapshot, log?: (line: string) => void): DeployerResult {
   const result: DeployerResult = { created: [], updated: [], deleted: [] };
   const wanted = new Set<string>();
-  for (const gw of snapshot.of(GW_GROUP, 'Gateway')) {
+  for (const gw of snapshot.of(GATEWAY_API_GROUP, 'Gateway')) {
     if (!isManagedGateway(gw)) continue;
     for (const desired of desiredGatewayObjects(gw)) {
       const ref = refOf(desired);
@@ -154,11 +155,11 @@ export function reconcileGatewayDeployments(store: Store, snapshot: MeshSnapshot
     }
   }
   // Objects we made for a Gateway that no longer wants them (class changed, became unmanaged).
-  for (const [group, kind] of [['apps', 'Deployment'], ['', 'Service'], ['', 'ServiceAccount']] as const) {
+  for (const [group, kind] of [[APPS_GROUP, 'Deployment'], ['', 'Service'], ['', 'ServiceAccount']] as const) {
     // ServiceAccounts are not part of the snapshot (translation never reads them): ask the store.
     const objects = kind === 'ServiceAccount' ? store.list({ group, kind }).items : snapshot.of(group, kind);
     for (const obj of objects) {
-      const owner = obj.metadata.ownerReferences?.find((o) => o.kind === 'Gateway' && o.apiVersion.startsWith(`${GW_GROUP}/`) && o.controller);
+      const owner = obj.metadata.ownerReferences?.find((o) => o.kind === 'Gateway' && o.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`) && o.controller);
       if (!owner || !obj.metadata.labels?.[GATEWAY_NAME_LABEL]) continue;
       const id = `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
       if (wanted.has(id)) continue;

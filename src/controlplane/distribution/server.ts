@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig, ProxyIdentity } from '../../proxyconfig/types.js';
-import { DISCOVERY_PATH, LineDecoder, NDJSON, PROXY_STATUS_PATH, encode, isValidIdentity, type ClientMessage, type ProxyStatusRow } from './protocol.js';
+import { DISCOVERY_PATH, LineDecoder, NDJSON, PROXY_STATUS_PATH, encode, isValidIdentity, type ClientMessage, type ProxyStatusRow } from '../../proxyconfig/distribution/protocol.js';
 
 export interface DistributionServerOptions {
   readonly host?: string;

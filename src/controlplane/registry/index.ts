@@ -5,6 +5,7 @@ import { hostMatches, isExportedTo, isWildcard } from '../hosts.js';
 import { kubeServices, podsByNamespace } from './kube-services.js';
 import { serviceEntryServices } from './service-entries.js';
 import type { MeshService } from './types.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export * from './types.js';
 export { isGatewayPod, isPodReady } from './kube-services.js';
@@ -90,7 +91,7 @@ export function registryFor(snapshot: MeshSnapshot): ServiceRegistry {
     const pods = podsByNamespace(snapshot.of('', 'Pod'));
     reg = new ServiceRegistry([
       ...kubeServices(snapshot.of('', 'Service'), pods),
-      ...serviceEntryServices(snapshot.of('networking.istio.io', 'ServiceEntry')),
+      ...serviceEntryServices(snapshot.of(ISTIO_NETWORKING_GROUP, 'ServiceEntry')),
     ]);
     cache.set(snapshot, reg);
   }

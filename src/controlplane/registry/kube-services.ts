@@ -4,12 +4,13 @@ import { serviceFqdn } from '../../proxyconfig/naming.js';
 import { arr, ageKey, num, rec, sortedRecord, str, strMap } from '../fields.js';
 import { labelsMatch } from '../hosts.js';
 import { kubePortProtocol, type MeshService, type ServiceEndpoint, type ServicePort } from './types.js';
+import { GATEWAY_NAME_LABEL } from '../../api/groups.js';
 
 /** A pod is a gateway proxy when it was made from the gateway template (injection or Gateway API deployment). */
 export function isGatewayPod(pod: KubeObject): boolean {
   const labels = pod.metadata.labels ?? {};
   const annotations = pod.metadata.annotations ?? {};
-  return Boolean(labels['gateway.networking.k8s.io/gateway-name']) || (annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
+  return Boolean(labels[GATEWAY_NAME_LABEL]) || (annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
 }
 
 export function isPodReady(pod: KubeObject): boolean {

@@ -6,12 +6,13 @@ import { arr, rec, str } from '../fields.js';
 import { registryFor } from '../registry/index.js';
 import { ISTIO_CONTROLLER, type GatewayInfo, type RouteInfo } from '../translate/gateway-api.js';
 import { mergeConditions } from './conditions.js';
+import { GATEWAY_API_V1 } from '../../api/groups.js';
 
 export const GATEWAY_CLASS_DESCRIPTION = 'The default Istio GatewayClass';
 
 export function defaultGatewayClass(): KubeObject {
   return {
-    apiVersion: 'gateway.networking.k8s.io/v1',
+    apiVersion: GATEWAY_API_V1,
     kind: 'GatewayClass',
     metadata: { name: 'istio' },
     spec: { controllerName: ISTIO_CONTROLLER, description: GATEWAY_CLASS_DESCRIPTION },

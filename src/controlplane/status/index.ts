@@ -10,6 +10,7 @@ import { kubeTime, refOf, writeStatus } from './conditions.js';
 import { recordEvent } from './events.js';
 import { defaultGatewayClass, gatewayClassStatus, gatewayProgramming, gatewayStatus, routeStatus } from './gateway-api.js';
 import { desiredRevision, istioStatus, revisionInUse, revisionStatus } from './istio.js';
+import { GATEWAY_API_GROUP, SAIL_GROUP } from '../../api/groups.js';
 
 export interface StatusOptions {
   readonly now?: Date;
@@ -29,7 +30,7 @@ export function reconcileStatus(store: Store, snapshot: MeshSnapshot, options: S
   let writes = 0;
 
   // GatewayClass `istio`: Istio creates it when it is missing.
-  let gc: KubeObject | undefined = snapshot.get('gateway.networking.k8s.io', 'GatewayClass', undefined, 'istio');
+  let gc: KubeObject | undefined = snapshot.get(GATEWAY_API_GROUP, 'GatewayClass', undefined, 'istio');
   if (!gc) {
     try {
       gc = store.get(refOf(defaultGatewayClass())) ?? store.create(defaultGatewayClass());
@@ -60,7 +61,7 @@ export function reconcileStatus(store: Store, snapshot: MeshSnapshot, options: S
   const istio = activeIstio(snapshot);
   if (istio) {
     const desired = desiredRevision(istio);
-    let rev = snapshot.get('sailoperator.io', 'IstioRevision', undefined, desired.metadata.name);
+    let rev = snapshot.get(SAIL_GROUP, 'IstioRevision', undefined, desired.metadata.name);
     try {
       if (!rev) {
         rev = store.get(refOf(desired)) ?? store.create(desired);

@@ -1,22 +1,23 @@
 // The sail-operator view: IstioRevision `default` derived from the Istio resource, and the Istio resource's status.
 import type { KubeObject } from '../../api/object.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { rec, str } from '../fields.js';
-import { GW_GROUP, isIstioGateway } from '../translate/gateway-api.js';
+import { rec } from '../fields.js';
+import { isIstioGateway } from '../translate/gateway-api.js';
 import { mergeConditions } from './conditions.js';
 import { isGatewayInjected, type Deployment } from '../../api/kinds/deployment.js';
-
-export const DEFAULT_ISTIO_VERSION = 'v1.24.3';
+import { APPS_GROUP, GATEWAY_API_GROUP, SAIL_V1 } from '../../api/groups.js';
+import { DEFAULT_ISTIO_VERSION } from '../../api/kinds/sail-common.js';
+import { istioDefaults, type Istio } from '../../api/kinds/sail-istio.js';
 
 /** The revision name of an Istio resource: `default` for the one named default (InPlace), else its name. */
 export function revisionName(istio: KubeObject): string {
   return istio.metadata.name;
 }
 
-export function desiredRevision(istio: KubeObject): KubeObject {
-  const spec = rec(istio.spec);
+export function desiredRevision(istio: Istio): KubeObject {
+  const spec = istioDefaults(istio.spec ?? undefined);
   return {
-    apiVersion: 'sailoperator.io/v1',
+    apiVersion: SAIL_V1,
     kind: 'IstioRevision',
     metadata: {
       name: revisionName(istio),
@@ -25,8 +26,8 @@ export function desiredRevision(istio: KubeObject): KubeObject {
     },
     spec: {
       type: 'Local',
-      version: str(spec.version) ?? DEFAULT_ISTIO_VERSION,
-      namespace: str(spec.namespace) ?? 'istio-system',
+      version: spec.version ?? DEFAULT_ISTIO_VERSION,
+      namespace: spec.namespace,
       ...(spec.values !== undefined ? { values: spec.values } : {}),
     },
   };
@@ -39,9 +40,9 @@ export function revisionInUse(snapshot: MeshSnapshot, revision: string): boolean
     if (labels['istio.io/rev'] === revision) return true;
     if (revision === 'default' && labels['istio-injection'] === 'enabled') return true;
   }
-  if (revision === 'default' && snapshot.of(GW_GROUP, 'Gateway').some(isIstioGateway)) return true;
+  if (revision === 'default' && snapshot.of(GATEWAY_API_GROUP, 'Gateway').some(isIstioGateway)) return true;
   // A gateway installed through gateway injection runs the revision's proxy (as its pods would say).
-  for (const d of snapshot.of('apps', 'Deployment')) {
+  for (const d of snapshot.of(APPS_GROUP, 'Deployment')) {
     if (!isGatewayInjected(d as unknown as Deployment)) continue;
     const rev = (d as unknown as Deployment).spec?.template?.metadata?.labels?.['istio.io/rev'] ?? 'default';
     if (rev === revision) return true;

@@ -8,8 +8,7 @@ import type { MeshSnapshot } from '../snapshot.js';
 import { arr, compareStrings, rec, str, strArr, strMap, type Rec } from '../fields.js';
 import { labelsMatch } from '../hosts.js';
 import { meshSecurity } from './peer-authentication.js';
-
-const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+import { GATEWAY_API_GROUP, GATEWAY_NAME_LABEL, ISTIO_SECURITY_GROUP } from '../../api/groups.js';
 
 /** Does `policy` select this proxy? */
 function applies(policy: KubeObject, identity: ProxyIdentity, rootNamespace: string): boolean {
@@ -18,7 +17,7 @@ function applies(policy: KubeObject, identity: ProxyIdentity, rootNamespace: str
   const refs = arr(spec.targetRefs).map(rec);
   if (refs.length > 0) {
     // Only a Gateway API Gateway names a proxy; Service and ServiceEntry targets are for waypoints (not modelled).
-    return ns === identity.namespace && refs.some((r) => str(r.kind) === 'Gateway' && str(r.group) === 'gateway.networking.k8s.io' && str(r.name) === identity.labels[GATEWAY_NAME_LABEL]);
+    return ns === identity.namespace && refs.some((r) => str(r.kind) === 'Gateway' && str(r.group) === GATEWAY_API_GROUP && str(r.name) === identity.labels[GATEWAY_NAME_LABEL]);
   }
   if (ns !== identity.namespace && ns !== rootNamespace) return false;
   const sel = strMap(rec(spec.selector).matchLabels);
@@ -62,7 +61,7 @@ function rule(r: Rec): AuthorizationRule {
 export function authorizationFor(snapshot: MeshSnapshot, identity: ProxyIdentity): AuthorizationConfig | undefined {
   const { rootNamespace } = meshSecurity(snapshot);
   const policies: AuthorizationPolicyRule[] = [];
-  const sorted = [...snapshot.of('security.istio.io', 'AuthorizationPolicy')].sort((a, b) =>
+  const sorted = [...snapshot.of(ISTIO_SECURITY_GROUP, 'AuthorizationPolicy')].sort((a, b) =>
     compareStrings(`${a.metadata.namespace ?? ''}/${a.metadata.name}`, `${b.metadata.namespace ?? ''}/${b.metadata.name}`));
   for (const p of sorted) {
     const spec = rec(p.spec);

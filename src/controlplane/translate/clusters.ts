@@ -1,12 +1,14 @@
 // Registry services + DestinationRules → clusters: `outbound|port|subset|host`, discovery type, endpoints, TLS origination, pools.
-import type { KubeObject } from '../../api/object.js';
+import { trafficPolicyForPort, type DestinationRule, type DestinationRuleSpec, type PortTrafficPolicy, type Subset } from '../../api/kinds/destination-rule.js';
 import { istioMutualSni, outboundClusterName } from '../../proxyconfig/naming.js';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, type Cluster, type ClusterService, type ConnectionPool, type Endpoint, type OutlierDetection, type UpstreamTls } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { ageKey, arr, num, rec, str, strArr, strMap, type Rec } from '../fields.js';
-import { durationMs, hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
+import { ageKey } from '../fields.js';
+import { durationMs } from '../../api/duration.js';
+import { hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
 import { isHttpProtocol, type MeshService, type ServicePort } from '../registry/index.js';
 import { upstreamMaterial, type CredentialLookup, type MaterialResult } from './tls-material.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export type { PemReader } from './tls-material.js';
 
@@ -20,7 +22,7 @@ export const BLACKHOLE: Cluster = Object.freeze({
 } as const);
 
 interface DestinationRuleEntry {
-  readonly obj: KubeObject;
+  readonly obj: DestinationRule;
   readonly host: string;
   readonly namespace: string;
   readonly age: string;
@@ -32,9 +34,9 @@ export class DestinationRuleIndex {
   private readonly wildcard: DestinationRuleEntry[] = [];
 
   constructor(snapshot: MeshSnapshot) {
-    const all = snapshot.of('networking.istio.io', 'DestinationRule').map((obj) => {
+    const all = (snapshot.of(ISTIO_NETWORKING_GROUP, 'DestinationRule') as readonly DestinationRule[]).map((obj) => {
       const ns = obj.metadata.namespace ?? 'default';
-      return { obj, host: resolveShortName(str(rec(obj.spec).host) ?? '', ns), namespace: ns, age: ageKey(obj.metadata) };
+      return { obj, host: resolveShortName(obj.spec?.host ?? '', ns), namespace: ns, age: ageKey(obj.metadata) };
     }).sort((a, b) => (a.age < b.age ? -1 : a.age > b.age ? 1 : 0));
     for (const e of all) {
       if (isWildcard(e.host)) this.wildcard.push(e);
@@ -51,12 +53,12 @@ export class DestinationRuleIndex {
    * The rule for `host`: an exact host beats a wildcard (longest first); among equals the proxy's
    * own namespace, then the service's, then the oldest.
    */
-  lookup(host: string, proxyNamespace: string, serviceNamespace: string, proxyLabels: Readonly<Record<string, string>>): KubeObject | undefined {
+  lookup(host: string, proxyNamespace: string, serviceNamespace: string, proxyLabels: Readonly<Record<string, string>>): DestinationRule | undefined {
     const usable = (e: DestinationRuleEntry) => {
-      const spec = rec(e.obj.spec);
-      if (!isExportedTo(strArr(spec.exportTo), e.namespace, proxyNamespace)) return false;
-      const ws = rec(spec.workloadSelector);
-      if (ws.matchLabels !== undefined) return e.namespace === proxyNamespace && labelsMatch(strMap(ws.matchLabels), proxyLabels);
+      const spec = e.obj.spec;
+      if (!isExportedTo(spec?.exportTo ?? [], e.namespace, proxyNamespace)) return false;
+      const selector = spec?.workloadSelector?.matchLabels;
+      if (selector != null) return e.namespace === proxyNamespace && labelsMatch(selector, proxyLabels);
       return true;
     };
     const pick = (list: readonly DestinationRuleEntry[]) => {
@@ -73,15 +75,15 @@ export class DestinationRuleIndex {
     return wild.length ? pick(wild) : undefined;
   }
 
-  private readonly mergeCache = new Map<string, KubeObject>();
+  private readonly mergeCache = new Map<string, DestinationRule>();
 
   /**
    * Istio merges the rules for one host within a namespace (both without a workloadSelector): the
    * oldest keeps its metadata and top-level policy, younger ones add subsets it lacks (and the
    * policy when it has none). So two tutorials' rules on one egress gateway Service both work.
    */
-  private merged(chosen: DestinationRuleEntry, usable: readonly DestinationRuleEntry[]): KubeObject {
-    const noSelector = (e: DestinationRuleEntry) => rec(rec(e.obj.spec).workloadSelector).matchLabels === undefined;
+  private merged(chosen: DestinationRuleEntry, usable: readonly DestinationRuleEntry[]): DestinationRule {
+    const noSelector = (e: DestinationRuleEntry) => e.obj.spec?.workloadSelector?.matchLabels === undefined;
     if (!noSelector(chosen)) return chosen.obj;
     // `usable` is oldest first; the chosen rule's same-host, same-namespace peers merge into the oldest.
     const group = usable.filter((e) => e.namespace === chosen.namespace && e.host === chosen.host && noSelector(e));
@@ -90,92 +92,86 @@ export class DestinationRuleIndex {
     const hit = this.mergeCache.get(key);
     if (hit) return hit;
     const [first, ...rest] = group;
-    const spec: Rec = { ...rec(first!.obj.spec) };
-    const subsets = arr(spec.subsets).map(rec);
-    const names = new Set(subsets.map((x) => str(x.name)));
+    const firstSpec = first!.obj.spec;
+    const subsets: Subset[] = [...(firstSpec?.subsets ?? [])];
+    const names = new Set(subsets.map((x) => x.name));
+    let trafficPolicy = firstSpec?.trafficPolicy;
     for (const e of rest) {
-      const other = rec(e.obj.spec);
-      for (const sub of arr(other.subsets).map(rec)) {
-        if (names.has(str(sub.name))) continue;
-        names.add(str(sub.name));
+      const other = e.obj.spec;
+      for (const sub of other?.subsets ?? []) {
+        if (names.has(sub.name)) continue;
+        names.add(sub.name);
         subsets.push(sub);
       }
-      if (spec.trafficPolicy === undefined && other.trafficPolicy !== undefined) spec.trafficPolicy = other.trafficPolicy;
+      if (trafficPolicy === undefined && other?.trafficPolicy !== undefined) trafficPolicy = other.trafficPolicy;
     }
-    if (subsets.length) spec.subsets = subsets;
-    const out: KubeObject = { ...first!.obj, spec };
+    const spec: DestinationRuleSpec = {
+      ...firstSpec!,
+      ...(trafficPolicy !== undefined ? { trafficPolicy } : {}),
+      ...(subsets.length ? { subsets } : {}),
+    };
+    const out: DestinationRule = { ...first!.obj, spec };
     this.mergeCache.set(key, out);
     return out;
   }
 }
 
-/** Merged policy for one port: the port-level settings override the rule-wide ones field by field. */
-function policyForPort(policy: Rec, port: number): Rec {
-  if (policy.portLevelSettings === undefined) return policy;
-  const merged: Rec = { ...policy };
-  delete merged.portLevelSettings;
-  for (const pls of arr(policy.portLevelSettings).map(rec)) {
-    if (num(rec(pls.port).number) !== port) continue;
-    for (const k of ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls']) if (pls[k] !== undefined) merged[k] = pls[k];
-  }
-  return merged;
-}
+const NO_POLICY: PortTrafficPolicy = Object.freeze({});
 
-function lbPolicy(policy: Rec): Cluster['lbPolicy'] {
-  const simple = str(rec(policy.loadBalancer).simple);
+function lbPolicy(policy: PortTrafficPolicy): Cluster['lbPolicy'] {
+  const simple = policy.loadBalancer?.simple;
   if (simple === 'ROUND_ROBIN' || simple === 'RANDOM' || simple === 'LEAST_REQUEST') return simple;
   if (simple === 'LEAST_CONN') return 'LEAST_REQUEST';
   return 'LEAST_REQUEST'; // Istio's default.
 }
 
-function connectionPool(policy: Rec): ConnectionPool | undefined {
-  const cp = rec(policy.connectionPool);
-  const tcp = rec(cp.tcp);
-  const http = rec(cp.http);
+function connectionPool(policy: PortTrafficPolicy): ConnectionPool | undefined {
+  const tcp = policy.connectionPool?.tcp;
+  const http = policy.connectionPool?.http;
   const out: { -readonly [K in keyof ConnectionPool]: ConnectionPool[K] } = {};
-  if (num(tcp.maxConnections) !== undefined) out.maxConnections = num(tcp.maxConnections)!;
-  if (num(http.http1MaxPendingRequests) !== undefined) out.http1MaxPendingRequests = num(http.http1MaxPendingRequests)!;
-  if (num(http.http2MaxRequests) !== undefined) out.http2MaxRequests = num(http.http2MaxRequests)!;
-  if (num(http.maxRequestsPerConnection) !== undefined) out.maxRequestsPerConnection = num(http.maxRequestsPerConnection)!;
-  if (num(http.maxRetries) !== undefined) out.maxRetries = num(http.maxRetries)!;
-  const idle = durationMs(http.idleTimeout) ?? durationMs(tcp.idleTimeout);
+  if (tcp?.maxConnections != null) out.maxConnections = tcp.maxConnections;
+  if (http?.http1MaxPendingRequests != null) out.http1MaxPendingRequests = http.http1MaxPendingRequests;
+  if (http?.http2MaxRequests != null) out.http2MaxRequests = http.http2MaxRequests;
+  if (http?.maxRequestsPerConnection != null) out.maxRequestsPerConnection = http.maxRequestsPerConnection;
+  if (http?.maxRetries != null) out.maxRetries = http.maxRetries;
+  const idle = durationMs(http?.idleTimeout) ?? durationMs(tcp?.idleTimeout);
   if (idle !== undefined) out.idleTimeoutMs = idle;
   return Object.keys(out).length ? out : undefined;
 }
 
-function outlierDetection(policy: Rec): OutlierDetection | undefined {
+function outlierDetection(policy: PortTrafficPolicy): OutlierDetection | undefined {
   if (policy.outlierDetection === undefined) return undefined;
-  const od = rec(policy.outlierDetection);
-  const c5 = num(od.consecutive5xxErrors) ?? num(rec(od.consecutive5xxErrors).value);
-  const cg = num(od.consecutiveGatewayErrors) ?? num(rec(od.consecutiveGatewayErrors).value);
+  const od = policy.outlierDetection ?? {};
+  const c5 = od.consecutive5xxErrors ?? undefined;
+  const cg = od.consecutiveGatewayErrors ?? undefined;
   return {
     ...(c5 !== undefined ? { consecutive5xxErrors: c5 } : {}),
     ...(cg !== undefined ? { consecutiveGatewayErrors: cg } : {}),
     intervalMs: durationMs(od.interval) ?? 10_000,
     baseEjectionTimeMs: durationMs(od.baseEjectionTime) ?? 30_000,
-    maxEjectionPercent: num(od.maxEjectionPercent) ?? 10,
+    maxEjectionPercent: od.maxEjectionPercent ?? 10,
   };
 }
 
 /** The cluster's TLS origination; 'unavailable' when named material cannot be used (the cluster then fails closed). */
-function upstreamTls(policy: Rec, service: MeshService, credentialNameApplies: boolean, read: (value: string) => MaterialResult, sni: () => string, lookup?: CredentialLookup): UpstreamTls | undefined | 'unavailable' {
-  const tls = rec(policy.tls);
-  const mode = str(tls.mode);
+function upstreamTls(policy: PortTrafficPolicy, service: MeshService, credentialNameApplies: boolean, read: (value: string) => MaterialResult, sni: () => string, lookup?: CredentialLookup): UpstreamTls | undefined | 'unavailable' {
+  const tls = policy.tls ?? {};
+  const mode = tls.mode ?? undefined;
   if (mode === 'ISTIO_MUTUAL') {
     // The mesh's own mTLS: the proxy's workload certificate; SANs only when the rule names them.
-    const sans = strArr(tls.subjectAltNames);
-    return { mode, sni: str(tls.sni) ?? sni(), ...(sans.length ? { subjectAltNames: sans } : {}) };
+    const sans = tls.subjectAltNames ?? [];
+    return { mode, sni: tls.sni ?? sni(), ...(sans.length ? { subjectAltNames: [...sans] } : {}) };
   }
   if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined; // DISABLE, or no tls: auto mTLS may apply.
   const material = upstreamMaterial(tls, credentialNameApplies, read, lookup);
   if ('problem' in material) return 'unavailable';
   const out: { -readonly [K in keyof UpstreamTls]: UpstreamTls[K] } = { mode };
-  if (str(tls.sni)) out.sni = str(tls.sni)!;
+  if (tls.sni) out.sni = tls.sni;
   if (material.caCertificates) out.caCertificates = material.caCertificates;
   if (material.clientCertificate) out.clientCertificate = material.clientCertificate;
   if (material.privateKey) out.privateKey = material.privateKey;
-  const sans = strArr(tls.subjectAltNames);
-  const effective = sans.length ? sans : service.subjectAltNames ?? [];
+  const sans = tls.subjectAltNames ?? [];
+  const effective = sans.length ? [...sans] : service.subjectAltNames ?? [];
   if (effective.length) out.subjectAltNames = effective;
   if (tls.insecureSkipVerify === true) out.insecureSkipVerify = true;
   return out;
@@ -190,10 +186,10 @@ function discoveryType(service: MeshService): Cluster['type'] {
   }
 }
 
-function clusterProtocol(service: MeshService, port: ServicePort, originatesTls: boolean, policy: Rec): Cluster['protocol'] {
+function clusterProtocol(service: MeshService, port: ServicePort, originatesTls: boolean, policy: PortTrafficPolicy): Cluster['protocol'] {
   if (port.protocol === 'HTTP2' || port.protocol === 'GRPC' || port.protocol === 'GRPC-WEB') return 'HTTP2';
   if (port.protocol === 'HTTP') {
-    if (str(rec(rec(policy.connectionPool).http).h2UpgradePolicy) === 'UPGRADE') return 'HTTP2';
+    if (policy.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE') return 'HTTP2';
     // Sidecar → gateway is HTTP/2 in Istio (mTLS with ALPN), which is why the gateway logs `HTTP/2`.
     if (service.origin === 'Service' && service.endpoints.length > 0 && service.endpoints.every((e) => e.meshGateway)) return 'HTTP2';
     return 'HTTP1';
@@ -239,8 +235,8 @@ function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels:
  * a proxy, unless their PeerAuthentication is DISABLE. On the local mesh only gateway pods take
  * inbound traffic through a proxy, so those are the endpoints that qualify. HTTP clusters only.
  */
-function autoMtls(service: MeshService, port: ServicePort, subset: string | undefined, policy: Rec, ctx: ClusterBuildContext): UpstreamTls | undefined {
-  if (!ctx.autoMtls || str(rec(policy.tls).mode) !== undefined) return undefined;
+function autoMtls(service: MeshService, port: ServicePort, subset: string | undefined, policy: PortTrafficPolicy, ctx: ClusterBuildContext): UpstreamTls | undefined {
+  if (!ctx.autoMtls || (policy.tls?.mode ?? undefined) !== undefined) return undefined;
   if (service.origin !== 'Service' || !isHttpProtocol(port.protocol) || service.endpoints.length === 0) return undefined;
   for (const e of service.endpoints) {
     if (!e.meshGateway) return undefined;
@@ -249,8 +245,8 @@ function autoMtls(service: MeshService, port: ServicePort, subset: string | unde
   return { mode: 'ISTIO_MUTUAL', auto: true, sni: istioMutualSni(port.port, subset, service.host) };
 }
 
-function buildCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, subsetLabels: Readonly<Record<string, string>> | undefined, policy: Rec, ctx: ClusterBuildContext, drHasSelector: boolean): Cluster {
-  const merged = policyForPort(policy, port.port);
+/** `merged`: the DestinationRule's policy for this port (and subset), see trafficPolicyForPort. */
+function buildCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, subsetLabels: Readonly<Record<string, string>> | undefined, merged: PortTrafficPolicy, ctx: ClusterBuildContext, drHasSelector: boolean): Cluster {
   const tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial, () => istioMutualSni(port.port, subset, service.host), ctx.credential)
     ?? autoMtls(service, port, subset, merged, ctx);
   if (tls === 'unavailable') return failClosedCluster(service, ref, port, subset, merged);
@@ -263,7 +259,7 @@ function buildCluster(service: MeshService, ref: ClusterService, port: ServicePo
     type,
     endpoints: type === 'LOGICAL_DNS' && endpoints.length > 1 ? endpoints.slice(0, 1) : endpoints,
     lbPolicy: lbPolicy(merged),
-    connectTimeoutMs: durationMs(rec(rec(merged.connectionPool).tcp).connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    connectTimeoutMs: durationMs(merged.connectionPool?.tcp?.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
     protocol: clusterProtocol(service, port, tls !== undefined && tls.mode !== 'ISTIO_MUTUAL', merged),
     ...(tls ? { tls } : {}),
     ...(pool ? { connectionPool: pool } : {}),
@@ -277,13 +273,13 @@ function buildCluster(service: MeshService, ref: ClusterService, port: ServicePo
  * and connections are closed. Istio's proxy fails the handshake instead (UF, "Secret is not supplied
  * by SDS"); what matters is the same: nothing is sent without the configured trust and identity.
  */
-function failClosedCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, merged: Rec): Cluster {
+function failClosedCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, merged: PortTrafficPolicy): Cluster {
   return {
     name: outboundClusterName(port.port, subset, service.host),
     type: 'STATIC',
     endpoints: [],
     lbPolicy: lbPolicy(merged),
-    connectTimeoutMs: durationMs(rec(rec(merged.connectionPool).tcp).connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    connectTimeoutMs: durationMs(merged.connectionPool?.tcp?.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
     protocol: clusterProtocol(service, port, true, merged),
     service: ref,
   };
@@ -303,21 +299,17 @@ export function serviceClusters(service: MeshService, ctx: ClusterBuildContext):
     if (cached) return cached;
   }
   const ref: ClusterService = { host: service.host, name: service.name, namespace: service.namespace };
-  const spec = rec(dr?.spec);
-  const policy = rec(spec.trafficPolicy);
-  const hasSelector = rec(spec.workloadSelector).matchLabels !== undefined;
-  const subsets = arr(spec.subsets);
+  const spec = dr?.spec;
+  const hasSelector = spec?.workloadSelector?.matchLabels !== undefined;
   const out: Cluster[] = [];
   for (const port of service.ports) {
+    const policy = trafficPolicyForPort(spec?.trafficPolicy ?? undefined, port.port) ?? NO_POLICY;
     out.push(buildCluster(service, ref, port, undefined, undefined, policy, ctx, hasSelector));
-    for (const subset of subsets.map(rec)) {
-      const name = str(subset.name);
-      if (!name) continue;
+    for (const subset of spec?.subsets ?? []) {
+      if (!subset.name) continue;
       // A subset's policy overrides the rule's, field by field (port-level settings included).
-      const sp = rec(subset.trafficPolicy);
-      const combined: Rec = { ...policyForPort(policy, port.port) };
-      for (const [k, v] of Object.entries(policyForPort(sp, port.port))) combined[k] = v;
-      out.push(buildCluster(service, ref, port, name, strMap(subset.labels), combined, ctx, hasSelector));
+      const combined: PortTrafficPolicy = { ...policy, ...trafficPolicyForPort(subset.trafficPolicy ?? undefined, port.port) };
+      out.push(buildCluster(service, ref, port, subset.name, subset.labels ?? {}, combined, ctx, hasSelector));
     }
   }
   if (!dr) {

@@ -15,6 +15,9 @@ import type { GatewayModel, VirtualServiceModel } from './model.js';
 import { translateSidecar } from './sidecar.js';
 import { authorizationFor } from './authorization.js';
 import { meshSecurity, PeerAuthIndex } from './peer-authentication.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
+import type { IstioGateway } from '../../api/kinds/istio-gateway.js';
+import type { VirtualService } from '../../api/kinds/virtual-service.js';
 
 export interface TranslateOptions {
   /**
@@ -41,8 +44,8 @@ export function snapshotModels(snapshot: MeshSnapshot): SnapshotModels {
   if (!m) {
     const gwApi = gatewayApiModel(snapshot);
     m = {
-      gateways: [...snapshot.of('networking.istio.io', 'Gateway').map(gatewayModel), ...gwApi.gateways],
-      virtualServices: [...snapshot.of('networking.istio.io', 'VirtualService').map(virtualServiceModel), ...gwApi.virtualServices],
+      gateways: [...(snapshot.of(ISTIO_NETWORKING_GROUP, 'Gateway') as readonly IstioGateway[]).map(gatewayModel), ...gwApi.gateways],
+      virtualServices: [...(snapshot.of(ISTIO_NETWORKING_GROUP, 'VirtualService') as readonly VirtualService[]).map(virtualServiceModel), ...gwApi.virtualServices],
       destinationRules: new DestinationRuleIndex(snapshot),
     };
     models.set(snapshot, m);

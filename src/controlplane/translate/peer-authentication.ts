@@ -2,9 +2,10 @@
 // force for a workload port: workload (selector, then port-level) over namespace over mesh, UNSET inherits.
 import type { KubeObject } from '../../api/object.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { activeIstio } from '../mesh-settings.js';
+import { activeMeshConfig } from '../mesh-settings.js';
 import { ageKey, rec, str, strMap } from '../fields.js';
 import { labelsMatch } from '../hosts.js';
+import { ISTIO_SECURITY_GROUP } from '../../api/groups.js';
 
 export type EffectiveMtls = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
@@ -17,12 +18,8 @@ export interface MeshSecurity {
 }
 
 export function meshSecurity(snapshot: MeshSnapshot): MeshSecurity {
-  const mc = rec(rec(rec(activeIstio(snapshot)?.spec).values).meshConfig);
-  return {
-    rootNamespace: str(mc.rootNamespace) ?? 'istio-system',
-    trustDomain: str(mc.trustDomain) ?? 'cluster.local',
-    autoMtls: mc.enableAutoMtls !== false,
-  };
+  const mc = activeMeshConfig(snapshot);
+  return { rootNamespace: mc.rootNamespace, trustDomain: mc.trustDomain, autoMtls: mc.enableAutoMtls };
 }
 
 type Mode = 'UNSET' | EffectiveMtls;
@@ -40,7 +37,7 @@ export class PeerAuthIndex {
 
   private constructor(snapshot: MeshSnapshot) {
     // Oldest first: among policies of one scope the oldest wins, as in Istio.
-    this.#all = [...snapshot.of('security.istio.io', 'PeerAuthentication')].sort((a, b) => {
+    this.#all = [...snapshot.of(ISTIO_SECURITY_GROUP, 'PeerAuthentication')].sort((a, b) => {
       const x = ageKey(a.metadata);
       const y = ageKey(b.metadata);
       return x < y ? -1 : x > y ? 1 : 0;

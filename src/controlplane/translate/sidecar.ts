@@ -15,13 +15,14 @@ import { isHttpProtocol, isTlsProtocol, type MeshService, type ServiceRegistry }
 import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext } from './clusters.js';
 import { defaultRoute, GATEWAY_API_SOURCE, l4MatchApplies, sortByGatewayApiPrecedence, virtualServiceRoutes, weightedClusters, type RouteContext } from './http-routes.js';
 import { MESH_GATEWAY, type L4RuleModel, type VirtualServiceModel } from './model.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export const ROOT_NAMESPACE = 'istio-system';
 const MESH_ONLY: ReadonlySet<string> = new Set([MESH_GATEWAY]);
 
 /** The Sidecar resource that applies: a selector match in the namespace, else the namespace default, else the root namespace's. */
 export function sidecarResourceFor(snapshot: MeshSnapshot, identity: ProxyIdentity): KubeObject | undefined {
-  const all = snapshot.of('networking.istio.io', 'Sidecar');
+  const all = snapshot.of(ISTIO_NETWORKING_GROUP, 'Sidecar');
   const inNs = all.filter((s) => s.metadata.namespace === identity.namespace);
   const selected = inNs.find((s) => {
     const sel = rec(rec(s.spec).workloadSelector).labels;

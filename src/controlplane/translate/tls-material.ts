@@ -11,6 +11,8 @@ import type { KubeObject } from '../../api/object.js';
 import { describeObject } from '../../api/object.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { arr, num, rec, str, type Rec } from '../fields.js';
+import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
+import type { ClientTlsSettings } from '../../api/kinds/destination-rule.js';
 
 /** Resolves a TLS field: inline PEM is returned as is, anything else is read as a file. Undefined or a throw: unreadable. */
 export type PemReader = (pathOrPem: string) => string | undefined;
@@ -103,7 +105,7 @@ export interface UpstreamMaterial {
  * `credentialNameApplies`: Istio reads `credentialName` at gateways and for rules with a
  * workloadSelector; Secrets are not stored here, so there it cannot be resolved.
  */
-export function upstreamMaterial(tls: Rec, credentialNameApplies: boolean, read: (value: string) => MaterialResult, lookup?: CredentialLookup): UpstreamMaterial | { readonly problem: FieldProblem } {
+export function upstreamMaterial(tls: ClientTlsSettings, credentialNameApplies: boolean, read: (value: string) => MaterialResult, lookup?: CredentialLookup): UpstreamMaterial | { readonly problem: FieldProblem } {
   const mode = str(tls.mode);
   const credential = str(tls.credentialName);
   if (credential && credentialNameApplies) {
@@ -197,7 +199,7 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
   const secrets = snapshot.of('', 'Secret');
   // Proxy-independent: a Secret is looked up in the resource's own namespace (where gateways that use it usually run).
   const lookupIn = (ns: string | undefined): CredentialLookup => credentialsIn(secrets, ns ?? 'default');
-  for (const dr of snapshot.of('networking.istio.io', 'DestinationRule')) {
+  for (const dr of snapshot.of(ISTIO_NETWORKING_GROUP, 'DestinationRule')) {
     const spec = rec(dr.spec);
     const host = str(spec.host) ?? '';
     const settings = [
@@ -207,7 +209,7 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
     for (const s of settings) {
       const mode = str(s.tls.mode);
       if (mode !== 'SIMPLE' && mode !== 'MUTUAL') continue;
-      const m = upstreamMaterial(s.tls, true, read, lookupIn(dr.metadata.namespace));
+      const m = upstreamMaterial(s.tls as ClientTlsSettings, true, read, lookupIn(dr.metadata.namespace));
       if (!('problem' in m)) continue;
       const clusters = `outbound|${s.port ?? '*'}|*|${host}`;
       out.push({
@@ -219,7 +221,7 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
       });
     }
   }
-  for (const gw of snapshot.of('networking.istio.io', 'Gateway')) {
+  for (const gw of snapshot.of(ISTIO_NETWORKING_GROUP, 'Gateway')) {
     arr(rec(gw.spec).servers).forEach((sv, i) => {
       const s = rec(sv);
       const tls = rec(s.tls);

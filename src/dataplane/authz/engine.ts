@@ -5,6 +5,7 @@ import type {
   AuthorizationCondition, AuthorizationConfig, AuthorizationOperation, AuthorizationPolicyRule, AuthorizationRule, AuthorizationSource,
 } from '../../proxyconfig/types.js';
 import { ConfigError } from '../routing/errors.js';
+import { authorityHost } from '../../proxyconfig/authority.js';
 
 /** What a request or connection offers to the policies. HTTP fields are absent on TCP connections. */
 export interface AuthzAttributes {
@@ -98,12 +99,6 @@ function namespaceOf(principal: string | undefined): string | undefined {
   return parts[1] === 'ns' ? parts[2] : undefined;
 }
 
-function hostOnly(authority: string): string {
-  if (authority.startsWith('[')) { const e = authority.indexOf(']'); return e > 0 ? authority.slice(1, e) : authority; }
-  const c = authority.lastIndexOf(':');
-  return c >= 0 && authority.indexOf(':') === c ? authority.slice(0, c) : authority;
-}
-
 function pathOnly(p: string): string {
   const q = p.indexOf('?');
   return q < 0 ? p : p.slice(0, q);
@@ -121,7 +116,7 @@ function sourceCheck(s: AuthorizationSource, where: string): Check[] {
 
 function operationCheck(o: AuthorizationOperation, deny: boolean): Check[] {
   const out: Array<Check | undefined> = [
-    httpOnly(pair(o.hosts, o.notHosts, (p) => anyOf(p, true), (a) => (a.http === undefined ? undefined : hostOnly(a.http.host))), deny),
+    httpOnly(pair(o.hosts, o.notHosts, (p) => anyOf(p, true), (a) => (a.http === undefined ? undefined : authorityHost(a.http.host))), deny),
     pair(o.ports, o.notPorts, (p) => anyOf(p), (a) => String(a.destinationPort)),
     httpOnly(pair(o.methods, o.notMethods, (p) => anyOf(p), (a) => a.http?.method), deny),
     httpOnly(pair(o.paths, o.notPaths, (p) => anyOf(p), (a) => (a.http === undefined ? undefined : pathOnly(a.http.path))), deny),

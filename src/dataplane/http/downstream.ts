@@ -3,23 +3,7 @@
 // The Exchange reads and writes only through this, so the request path carries no
 // IncomingMessage, ServerResponse or stream objects.
 import type { Socket } from 'node:net';
-import type { HeaderMap } from '../routing/index.js';
-
-/** Where the request body goes. Chunks flow until the source is paused. */
-export interface BodySink {
-  onData(chunk: Buffer): void;
-  /** The whole body arrived (trailers of a chunked/h2 body, if any). */
-  onEnd(trailers: HeaderMap | undefined): void;
-  /** The downstream went away (or sent garbage) before the body ended. */
-  onError(err: Error): void;
-}
-
-/** A request body read as it arrives: a Downstream itself, or a wrapper of one (counting, buffering). */
-export interface BodySource {
-  readBody(sink: BodySink): void;
-  pauseBody(): void;
-  resumeBody(): void;
-}
+import type { BodySink, BodySource, HeaderMap } from './message.js';
 
 export interface Downstream extends BodySource {
   /** Upper-case method. */

@@ -23,8 +23,10 @@ import { absoluteForm, DownstreamCodecError } from '../http1/framing.js';
 import { REASONS } from '../http1/head.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { headerValue, upstreamRequestHeaders } from './headers.js';
-import type { BodySink, BodySource, Downstream } from './downstream.js';
+import type { Downstream } from './downstream.js';
+import type { BodySink, BodySource } from './message.js';
 import { peerOf, type PeerInfo } from '../identity/workload-identity.js';
+import { authorityHost, splitHostPort } from '../../proxyconfig/authority.js';
 import { RBAC_DENIED_BODY } from '../authz/engine.js';
 import { log } from '../log.js';
 import { Attempt, type AttemptOutcome, type AttemptOwner } from './attempt.js';
@@ -320,7 +322,7 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
       if (rw.authority !== undefined) this.#upAuthority = rw.authority;
       if (this.#upPath !== this.path) up['x-envoy-original-path'] = this.path;
     }
-    this.#tlsHost = hostOnly(this.#upAuthority);
+    this.#tlsHost = authorityHost(this.#upAuthority);
 
     const ready = cr.ready();
     if (ready !== undefined) {
@@ -825,19 +827,4 @@ function describeBug(err: unknown): string {
   return out;
 }
 
-function hostOnly(authority: string): string {
-  return splitHostPort(authority, 0).host;
-}
-
 /** `host[:port]` / `[v6]:port` → host and port (default when absent). */
-export function splitHostPort(authority: string, defaultPort: number): { host: string; port: number } {
-  if (authority.charCodeAt(0) === 91 /* [ */) {
-    const end = authority.indexOf(']');
-    const host = authority.slice(1, end);
-    const rest = authority.slice(end + 1);
-    return { host, port: rest.startsWith(':') ? Number(rest.slice(1)) || defaultPort : defaultPort };
-  }
-  const c = authority.lastIndexOf(':');
-  if (c < 0) return { host: authority, port: defaultPort };
-  return { host: authority.slice(0, c), port: Number(authority.slice(c + 1)) || defaultPort };
-}

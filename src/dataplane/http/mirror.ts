@@ -5,6 +5,7 @@ import type { HeaderMap } from '../routing/index.js';
 import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
 import type { UpstreamCallHandler } from '../upstream/call.js';
 import { log } from '../log.js';
+import { portColon } from '../../proxyconfig/authority.js';
 
 const debug = (err: Error): void => log('debug', `mirror: ${err.message}`);
 
@@ -27,11 +28,9 @@ const DISCARD: UpstreamCallHandler = {
 };
 
 /** Envoy's shadow host: `-shadow` after the host name, before any port (`a.com:8080` → `a.com-shadow:8080`). */
-function shadowAuthority(authority: string): string {
-  const colon = authority.lastIndexOf(':');
-  const bracket = authority.lastIndexOf(']');
-  if (colon > bracket && colon > 0) return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
-  return `${authority}-shadow`;
+export function shadowAuthority(authority: string): string {
+  const colon = portColon(authority);
+  return colon < 0 ? `${authority}-shadow` : `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
 }
 
 /** Sends a copy of `req` to each mirror whose percentage hits; never throws, never waits. */

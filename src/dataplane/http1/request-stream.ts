@@ -2,7 +2,8 @@
 // parsed head, the body as it arrives (queued until read), and the response written through the
 // connection. Everything about the socket (reading, writing, framing bytes) is the connection's.
 import type { Socket } from 'node:net';
-import type { BodySink, Downstream } from '../http/downstream.js';
+import type { Downstream } from '../http/downstream.js';
+import type { BodySink } from '../http/message.js';
 import type { HeaderMap } from '../routing/index.js';
 import { headerLines, httpDate, statusLine } from './head.js';
 import type { ServerConnection } from './server-connection.js';

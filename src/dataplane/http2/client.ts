@@ -5,7 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
-import type { BodySink, BodySource } from '../http/downstream.js';
+import type { BodySink, BodySource } from '../http/message.js';
 import type { HeaderMap } from '../routing/index.js';
 import {
   connectError, UpstreamError, type UpstreamBody, type UpstreamCall, type UpstreamCallHandler, type UpstreamPool, type UpstreamRequestHead,

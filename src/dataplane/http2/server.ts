@@ -1,7 +1,8 @@
 // The server side: a connection that accepts streams from a client (h2c prior knowledge, or h2
 // after TLS), each one a Downstream for the Exchange.
 import type { Socket } from 'node:net';
-import type { BodySink, Downstream } from '../http/downstream.js';
+import type { Downstream } from '../http/downstream.js';
+import type { BodySink } from '../http/message.js';
 import type { HeaderMap } from '../routing/index.js';
 import { CONNECTION_SPECIFIC, H2Connection, type H2Limits } from './connection.js';
 import * as C from './constants.js';

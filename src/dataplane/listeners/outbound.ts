@@ -3,7 +3,8 @@
 // CONNECT tunnels to the TLS, TCP or HTTP listener of theirs; else the fallback (Passthrough/BlackHole).
 import type { Socket } from 'node:net';
 import type { CompiledConfig, CompiledOutboundListener } from '../config/compile.js';
-import { Exchange, splitHostPort } from '../http/exchange.js';
+import { Exchange } from '../http/exchange.js';
+import { splitHostPort } from '../../proxyconfig/authority.js';
 import type { Downstream } from '../http/downstream.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { proxyTcp, refuseConnection } from '../l4/tcp-proxy.js';

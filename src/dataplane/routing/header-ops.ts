@@ -2,8 +2,9 @@
 
 import type { HeaderOperations } from '../../proxyconfig/types.js';
 
-/** Headers as node:http gives them: lower-case names, repeated headers as arrays. */
-export type HeaderMap = Record<string, string | string[] | undefined>;
+import type { HeaderMap } from '../http/message.js';
+
+export type { HeaderMap };
 
 /**
  * Applies `ops` to `headers` in place. `set` overwrites, `add` appends a value (keeping existing

@@ -5,6 +5,7 @@ import type { RouteTable, VirtualHost, Route } from '../../proxyconfig/types.js'
 import { CompiledRoute, type RequestView } from './route-match.js';
 import { ConfigError } from './errors.js';
 import { precompileRewrite } from './rewrite.js';
+import { portColon } from '../../proxyconfig/authority.js';
 
 export interface CompiledVirtualHost {
   readonly name: string;
@@ -133,23 +134,9 @@ class RouteTableMatcher implements CompiledRouteTable {
 
 /** Splits a lower-cased authority into the host (IPv6 keeps its brackets) and `host:port` when a port is known. */
 export function splitAuthority(a: string, port?: number): { host: string; withPort: string | undefined } {
-  let host = a;
-  let portStr: string | undefined;
-  if (a.charCodeAt(0) === 91 /* [ */) {
-    const close = a.indexOf(']');
-    if (close > 0) {
-      host = a.slice(0, close + 1);
-      if (a.charCodeAt(close + 1) === 58 /* : */) portStr = a.slice(close + 2);
-    }
-  } else {
-    const colon = a.lastIndexOf(':');
-    // More than one colon without brackets is a bare IPv6 address, not host:port.
-    if (colon >= 0 && a.indexOf(':') === colon) {
-      host = a.slice(0, colon);
-      portStr = a.slice(colon + 1);
-    }
-  }
-  if (portStr !== undefined && portStr !== '') return { host, withPort: `${host}:${portStr}` };
+  const colon = portColon(a);
+  const host = colon < 0 ? a : a.slice(0, colon);
+  if (colon >= 0 && colon < a.length - 1) return { host, withPort: a };
   if (port !== undefined) return { host, withPort: `${host}:${port}` };
   return { host, withPort: undefined };
 }

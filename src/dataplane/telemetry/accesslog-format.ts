@@ -4,6 +4,7 @@
 import type { AccessLogSettings } from '../../proxyconfig/types.js';
 import { ConfigError } from '../routing/errors.js';
 import { hostname } from 'node:os';
+import { authorityHost, authorityPort } from '../../proxyconfig/authority.js';
 
 /** One access-log record, filled in by the HTTP and TCP paths. Unknown fields stay undefined (`-`). */
 export interface AccessLogEntry {
@@ -97,23 +98,8 @@ type Segment = string | OperatorSegment;
 
 const HOSTNAME = hostname();
 
-function addrWithoutPort(a: string | undefined): string | undefined {
-  if (a === undefined) return undefined;
-  if (a.charCodeAt(0) === 91 /* [ */) {
-    const close = a.indexOf(']');
-    return close > 0 ? a.slice(1, close) : a;
-  }
-  const colon = a.lastIndexOf(':');
-  if (colon < 0 || a.indexOf(':') !== colon) return a;
-  return a.slice(0, colon);
-}
-
-function addrPort(a: string | undefined): string | undefined {
-  if (a === undefined) return undefined;
-  const colon = a.lastIndexOf(':');
-  if (colon < 0 || (a.charCodeAt(0) !== 91 && a.indexOf(':') !== colon)) return undefined;
-  return a.slice(colon + 1);
-}
+const hostOf = (a: string | undefined): string | undefined => (a === undefined ? undefined : authorityHost(a));
+const portOf = (a: string | undefined): string | undefined => (a === undefined ? undefined : authorityPort(a));
 
 /** Operators without arguments. */
 const SIMPLE: Record<string, { get: Getter; numeric?: boolean }> = {
@@ -128,21 +114,21 @@ const SIMPLE: Record<string, { get: Getter; numeric?: boolean }> = {
   DURATION: { get: (e) => Math.floor(e.durationMs), numeric: true },
   UPSTREAM_HOST: { get: (e) => e.upstreamHost },
   UPSTREAM_REMOTE_ADDRESS: { get: (e) => e.upstreamHost },
-  UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: { get: (e) => addrWithoutPort(e.upstreamHost) },
+  UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: { get: (e) => hostOf(e.upstreamHost) },
   // Istio sets no alt_stat_name by default, so both print the cluster's name.
   UPSTREAM_CLUSTER: { get: (e) => e.upstreamCluster },
   UPSTREAM_CLUSTER_RAW: { get: (e) => e.upstreamCluster },
   UPSTREAM_LOCAL_ADDRESS: { get: (e) => e.upstreamLocalAddress },
-  UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT: { get: (e) => addrWithoutPort(e.upstreamLocalAddress) },
-  UPSTREAM_LOCAL_PORT: { get: (e) => addrPort(e.upstreamLocalAddress) },
+  UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT: { get: (e) => hostOf(e.upstreamLocalAddress) },
+  UPSTREAM_LOCAL_PORT: { get: (e) => portOf(e.upstreamLocalAddress) },
   DOWNSTREAM_LOCAL_ADDRESS: { get: (e) => e.downstreamLocalAddress },
-  DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT: { get: (e) => addrWithoutPort(e.downstreamLocalAddress) },
-  DOWNSTREAM_LOCAL_PORT: { get: (e) => addrPort(e.downstreamLocalAddress) },
+  DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT: { get: (e) => hostOf(e.downstreamLocalAddress) },
+  DOWNSTREAM_LOCAL_PORT: { get: (e) => portOf(e.downstreamLocalAddress) },
   DOWNSTREAM_REMOTE_ADDRESS: { get: (e) => e.downstreamRemoteAddress },
-  DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: { get: (e) => addrWithoutPort(e.downstreamRemoteAddress) },
-  DOWNSTREAM_REMOTE_PORT: { get: (e) => addrPort(e.downstreamRemoteAddress) },
+  DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: { get: (e) => hostOf(e.downstreamRemoteAddress) },
+  DOWNSTREAM_REMOTE_PORT: { get: (e) => portOf(e.downstreamRemoteAddress) },
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS: { get: (e) => e.downstreamRemoteAddress },
-  DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: { get: (e) => addrWithoutPort(e.downstreamRemoteAddress) },
+  DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: { get: (e) => hostOf(e.downstreamRemoteAddress) },
   REQUESTED_SERVER_NAME: { get: (e) => e.requestedServerName },
   DOWNSTREAM_PEER_URI_SAN: { get: (e) => e.peerUriSan },
   DOWNSTREAM_LOCAL_URI_SAN: { get: (e) => e.localUriSan },

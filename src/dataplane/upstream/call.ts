@@ -8,7 +8,7 @@
 // every codec. Failures are typed by kind at the codec, where the phase of the failure is known;
 // the caller switches on the kind and never reads error codes.
 import type { HeaderMap } from '../routing/index.js';
-import type { BodySource } from '../http/downstream.js';
+import type { BodySource } from '../http/message.js';
 
 /** What an upstream request needs besides its body. */
 export interface UpstreamRequestHead {

@@ -1,4 +1,5 @@
-// A cluster at run time: its endpoints (H3's ClusterEndpoints), its connection pools and its limits.
+// A cluster at run time: its endpoints (ClusterEndpoints, ./endpoints.ts), a connection pool per
+// endpoint (H1Pool or H2Session, keyed by address, port and SNI) and its circuit-breaking limits.
 //
 // Kept across config swaps while the cluster's definition is unchanged, so pools and DNS state survive.
 import type { Cluster } from '../../proxyconfig/types.js';
@@ -10,6 +11,7 @@ import { effectiveUpstreamTls, originationOptions } from './tls-origination.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { sourceAddressFor } from './source-address.js';
 import { H1Pool } from './h1-pool.js';
+import { authorityHost } from '../../proxyconfig/authority.js';
 
 /** Istio's default maxConnections / pending / requests: effectively unlimited. */
 const UNLIMITED = 2 ** 32 - 1;
@@ -60,7 +62,7 @@ export class ClusterRuntime {
   upstream(target: UpstreamTarget, host: string): HttpUpstream {
     const c = this.cluster;
     const t = effectiveUpstreamTls(c.tls, this.identity);
-    const sni = t ? (t.sni ?? hostOnly(target.hostname ?? host)) : '';
+    const sni = t ? (t.sni ?? authorityHost(target.hostname ?? host)) : '';
     const key = `${target.address}:${target.port}|${sni}`;
     let u = this.#upstreams.get(key);
     if (u !== undefined) return u;
@@ -99,11 +101,3 @@ export class ClusterRuntime {
   }
 }
 
-function hostOnly(authority: string): string {
-  if (authority.startsWith('[')) {
-    const end = authority.indexOf(']');
-    return end > 0 ? authority.slice(1, end) : authority;
-  }
-  const c = authority.lastIndexOf(':');
-  return c >= 0 && authority.indexOf(':') === c ? authority.slice(0, c) : authority;
-}

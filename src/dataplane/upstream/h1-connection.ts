@@ -12,9 +12,7 @@ import {
 import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError, lowerName } from '../http1/head.js';
 import { atBatch, flushWrites, writeDirect, writeSoon } from '../http1/socket-writes.js';
 import { responseHeadReject } from '../http1/framing.js';
-import type { HeaderMap } from '../routing/index.js';
-import type { BodySink } from '../http/downstream.js';
-import type { BodySource } from '../http/downstream.js';
+import type { BodySink, BodySource, HeaderMap } from '../http/message.js';
 import type { H1Body, H1Call, H1Handler, H1PoolOptions } from './h1-pool.js';
 import { connectError as connectFailure, errnoCode, UpstreamError } from './call.js';
 

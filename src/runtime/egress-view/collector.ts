@@ -5,7 +5,7 @@
 import type { KubeObject } from '../../api/object.js';
 import { KINDS } from '../../api/kinds.js';
 import type { Finding } from '../../analyze/finding.js';
-import type { ProxyStatusRow } from '../../controlplane/distribution/protocol.js';
+import type { ProxyStatusRow } from '../../proxyconfig/distribution/protocol.js';
 import type { Store } from '../../store/types.js';
 import { adminGet } from '../pods/admin-client.js';
 import type { WorkloadInfo } from '../workloads.js';

@@ -5,7 +5,7 @@
 import type { KubeObject } from '../../api/object.js';
 import { groupOf } from '../../api/object.js';
 import type { Finding } from '../../analyze/finding.js';
-import type { ProxyStatusRow } from '../../controlplane/distribution/protocol.js';
+import type { ProxyStatusRow } from '../../proxyconfig/distribution/protocol.js';
 import { hostMatches, labelsMatch } from '../../controlplane/hosts.js';
 import { addBuckets, histogramQuantile, type Buckets, type Sample } from './prometheus.js';
 import type { Problem } from './access-log.js';

@@ -5,6 +5,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { PodNetworkError } from './node-network.js';
+import { parseHostPort } from '../../proxyconfig/authority.js';
 
 const TYPE_A = 1;
 const CLASS_IN = 1;
@@ -132,9 +133,9 @@ export class ClusterDns {
 
   /** Relays the query to the upstream server and its answer back (undefined: no answer in time). */
   private forward(msg: Buffer): Promise<Buffer | undefined> {
-    const m = /^(.+):(\d+)$/.exec(this.opts.upstream!);
-    if (!m) return Promise.resolve(undefined);
-    const host = m[1]!.replace(/^\[|\]$/g, '');
+    const upstream = parseHostPort(this.opts.upstream!);
+    if (!upstream) return Promise.resolve(undefined);
+    const host = upstream.host;
     const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     return new Promise((resolve) => {
       const done = (reply: Buffer | undefined): void => {
@@ -145,7 +146,7 @@ export class ClusterDns {
       const timer = setTimeout(() => done(undefined), FORWARD_TIMEOUT_MS);
       sock.on('message', (reply) => done(reply));
       sock.on('error', () => done(undefined));
-      sock.send(msg, Number(m[2]), host);
+      sock.send(msg, upstream.port, host);
     });
   }
 

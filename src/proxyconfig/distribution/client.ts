@@ -1,7 +1,7 @@
 // ConfigClient: a proxy's side of distribution — subscribe, apply, ACK/NACK, reconnect with jittered backoff, keep the last good config.
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import type { ProxyConfig, ProxyIdentity } from '../../proxyconfig/types.js';
+import type { ProxyConfig, ProxyIdentity } from '../types.js';
 import { Backoff } from './backoff.js';
 import { checkControlPlaneIdentity, readClientCredentials } from './client-identity.js';
 import { DISCOVERY_PATH, LineDecoder, NDJSON, encode, type ClientMessage, type ServerMessage } from './protocol.js';

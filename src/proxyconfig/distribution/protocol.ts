@@ -4,7 +4,7 @@
 //   control plane → proxy: config{version, nonce, config} whenever the proxy's config changes
 //
 // A stale ack/nack (an older nonce) is ignored, as in xDS.
-import type { ProxyConfig, ProxyIdentity } from '../../proxyconfig/types.js';
+import type { ProxyConfig, ProxyIdentity } from '../types.js';
 
 export const DISCOVERY_PATH = '/v1/discovery';
 export const PROXY_STATUS_PATH = '/v1/proxy-status';
