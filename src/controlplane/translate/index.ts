@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { PROXY_CONFIG_API, type Cluster, type Listener, type ProxyConfig, type ProxyIdentity, type RouteTable } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { sortedRecord } from '../fields.js';
-import { meshSettings } from '../mesh-settings.js';
+import { meshSettings, ssrfGuardMode } from '../mesh-settings.js';
+import { ssrfGuardFor, type SsrfGuardContext } from './ssrf-guard.js';
 import { registryFor } from '../registry/index.js';
 import { DestinationRuleIndex } from './clusters.js';
 import { credentialsIn, memoMaterial, type PemReader } from './tls-material.js';
@@ -22,6 +23,8 @@ export interface TranslateOptions {
    * read as a file. Defaults to the local file system; tests pass fixtures.
    */
   readonly readPem?: PemReader;
+  /** The mesh's own networks and control endpoints for the SSRF guard (from the runtime); absent: built-in ranges only. */
+  readonly ssrfGuard?: SsrfGuardContext;
 }
 
 /** Inline PEM as is, else the file's text; throws (ENOENT, EACCES…) when the file cannot be read. */
@@ -225,6 +228,8 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   } else {
     ({ mesh: effectiveMesh, listeners, routeTables, clusters } = translateSidecar({ snapshot, identity, mesh, registry, virtualServices: m.virtualServices, clusterContext }));
   }
+  const guardMode = ssrfGuardMode(snapshot);
+  if (guardMode !== 'DISABLED') effectiveMesh = { ...effectiveMesh, ssrfGuard: ssrfGuardFor(guardMode, registry, identity.namespace, options.ssrfGuard) };
   const authorization = authorizationFor(snapshot, identity);
   const body = {
     apiVersion: PROXY_CONFIG_API,

@@ -26,7 +26,9 @@ import type { ProxyRuntime } from '../runtime.js';
 import { cleanResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
 import type { BodySink, BodySource, Downstream } from './downstream.js';
 import { peerOf, type PeerInfo } from '../identity/workload-identity.js';
-import { RBAC_DENIED_BODY } from '../authz/engine.js';
+import { RBAC_DENIED_BODY, auditMetadata } from '../authz/engine.js';
+import { SSRF_DENIED_BODY, SSRF_FLAG, SsrfGuard, reportWouldDeny, ssrfDetails, wouldDenyMetadata } from '../upstream/ssrf-guard.js';
+import { log } from '../log.js';
 
 /** How an upstream attempt failed before a response was committed downstream. */
 type FailureKind = 'connect' | 'reset' | 'refused' | 'protocol' | 'per-try-timeout' | 'overflow';
@@ -88,6 +90,7 @@ export class Exchange implements AccessLogEntry, RequestView {
   requestedServerName: string | undefined;
   routeName: string | undefined = undefined;
   readonly peerUriSan: string | undefined;
+  dynamicMetadata: Record<string, Record<string, string>> | undefined = undefined;
 
   readonly #rt: ProxyRuntime;
   readonly #peer: PeerInfo | undefined;
@@ -248,7 +251,10 @@ export class Exchange implements AccessLogEntry, RequestView {
       sni: this.requestedServerName,
       http: { host: this.authority, method: this.method, path: this.path, header: (n) => this.header(n) },
     });
-    if (v.audited) rt.metrics.rbac('http', 'logged');
+    if (v.audited) {
+      rt.metrics.rbac('http', 'logged');
+      this.dynamicMetadata = { ...this.dynamicMetadata, ...auditMetadata(v) };
+    }
     if (v.shadowDenied) rt.metrics.rbac('http', 'shadow_denied');
     if (v.allowed) {
       rt.metrics.rbac('http', 'allowed');
@@ -433,6 +439,21 @@ export class Exchange implements AccessLogEntry, RequestView {
     const cr = this.#cluster!;
     this.#target = target;
     this.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
+    const guard = this.#cfg.ssrf;
+    if (guard !== undefined && SsrfGuard.applies(cr.cluster)) {
+      // On the address about to be dialled: a name that re-resolves elsewhere is checked again.
+      const v = guard.check(target);
+      if (v !== undefined) {
+        if (v.enforced) {
+          this.#rt.metrics.ssrf('denied', v.reason, 'http');
+          this.#localReply(403, SSRF_FLAG, ssrfDetails(v), SSRF_DENIED_BODY);
+          return;
+        }
+        this.#rt.metrics.ssrf('would_deny', v.reason, 'http');
+        this.dynamicMetadata = { ...this.dynamicMetadata, ...wouldDenyMetadata(v) };
+        reportWouldDeny(v, target, cr.name, (line) => log('warning', line));
+      }
+    }
     cr.endpoints.requestStarted(target);
     const upstream = cr.upstream(target, this.#tlsHost);
     this.#upstreamStartHr = performance.now();

@@ -5,6 +5,7 @@ import type { HeaderMap } from '../routing/index.js';
 import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
 import type { H1Handler } from '../upstream/h1-pool.js';
 import { log } from '../log.js';
+import { SsrfGuard } from '../upstream/ssrf-guard.js';
 
 const debug = (err: Error): void => log('debug', `mirror: ${err.message}`);
 
@@ -41,15 +42,19 @@ export function mirrorRequest(cfg: CompiledConfig, mirrors: readonly RequestMirr
     const cr = cfg.clusters.get(m.cluster);
     if (cr === undefined || cr.cluster.type === 'ORIGINAL_DST') continue;
     const ready = cr.ready();
-    if (ready === undefined) send(cr, req);
-    else ready.then(() => send(cr, req), () => {});
+    const guard = cfg.ssrf !== undefined && cfg.ssrf.enforcing && SsrfGuard.applies(cr.cluster) ? cfg.ssrf : undefined;
+    if (ready === undefined) send(cr, req, guard);
+    else ready.then(() => send(cr, req, guard), () => {});
   }
 }
 
-function send(cr: ClusterRuntime, req: MirroredRequest): void {
+function send(cr: ClusterRuntime, req: MirroredRequest, guard: SsrfGuard | undefined): void {
   try {
     const target = cr.endpoints.pick();
     if (target === undefined) return;
+    // A copy to a destination the SSRF guard denies is dropped (fire and forget: nothing to answer).
+    const v = guard?.check(target);
+    if (v !== undefined) { log('debug', `mirror: ${cr.name}: ssrf guard denied ${target.address}:${target.port} (${v.reason})`); return; }
     const up = cr.upstream(target, req.authority);
     const authority = shadowAuthority(req.authority);
     if (up.kind === 'h1') {
