@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { PROXY_CONFIG_API, type Cluster, type Listener, type ProxyConfig, type ProxyIdentity, type RouteTable } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { sortedRecord } from '../fields.js';
-import { meshSettings, ssrfGuardMode } from '../mesh-settings.js';
+import { meshSettings, ssrfGuardMode, trustDomainOf } from '../mesh-settings.js';
 import { ssrfGuardFor, type SsrfGuardContext } from './ssrf-guard.js';
 import { registryFor } from '../registry/index.js';
 import { DestinationRuleIndex } from './clusters.js';
@@ -217,7 +217,7 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   const clusterContext = {
     proxyNamespace: identity.namespace, proxyLabels: identity.labels, proxyIsGateway: identity.role === 'router', destinationRules: m.destinationRules, readMaterial: memoMaterial(readPem),
     credential: credentialsIn(snapshot.of('', 'Secret'), identity.namespace),
-    autoMtls: meshSecurity(snapshot).autoMtls, peerMode: (ns: string, labels: Readonly<Record<string, string>>, port: number | undefined) => peerAuth.modeFor(ns, labels, port),
+    autoMtls: meshSecurity(snapshot).autoMtls, trustDomain: trustDomainOf(snapshot.of('sailoperator.io', 'Istio')), peerMode: (ns: string, labels: Readonly<Record<string, string>>, port: number | undefined) => peerAuth.modeFor(ns, labels, port),
   };
   let listeners: Listener[];
   let routeTables: RouteTable[];
