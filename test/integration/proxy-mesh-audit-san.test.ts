@@ -4,7 +4,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startHttpUpstream } from '../helpers/upstreams.js';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { startHttpUpstream, type HttpUpstream } from '../helpers/upstreams.js';
 import { makeWorkloadIdentity } from '../helpers/certs.js';
 import { startProxy, tempDir, freePort, curl, type RunningProxy } from '../helpers/proxy-harness.js';
 import { proxyConfig, httpListener, routeTable, vhost, forward, staticCluster } from '../helpers/proxyconfig.js';
@@ -15,10 +17,14 @@ const GW_FORMAT = '%RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %DYNAMIC_METADATA(env
 const SC_FORMAT = '%RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% "%UPSTREAM_TRANSPORT_FAILURE_REASON%"\n';
 
 interface Pair {
+  upstream: HttpUpstream;
+  gwPort: number;
+  /** The sidecar's workload identity dir (its certificate is the caller's). */
+  scIdentity: string;
   gw: RunningProxy;
   sc: RunningProxy;
   scPort: number;
-  gwConfig(policies: AuthorizationPolicyRule[] | undefined): ProxyConfig;
+  gwConfig(policies: AuthorizationPolicyRule[] | undefined, mtls?: 'STRICT' | 'PERMISSIVE'): ProxyConfig;
   scConfig(tls: UpstreamTls): ProxyConfig;
 }
 
@@ -30,10 +36,10 @@ async function pair(t: TestContext): Promise<Pair> {
   t.after(() => upstream.close());
   const gwPort = await freePort();
   const scPort = await freePort();
-  const gwConfig = (policies: AuthorizationPolicyRule[] | undefined): ProxyConfig => {
+  const gwConfig = (policies: AuthorizationPolicyRule[] | undefined, mtls: 'STRICT' | 'PERMISSIVE' = 'STRICT'): ProxyConfig => {
     const base = proxyConfig({
       role: 'router', accessLog: { path: join(dir, 'gw.log'), encoding: 'TEXT', format: GW_FORMAT },
-      listeners: [{ ...httpListener('0.0.0.0_8080', gwPort, 'http.8080'), mtls: 'STRICT' }],
+      listeners: [{ ...httpListener('0.0.0.0_8080', gwPort, 'http.8080'), mtls }],
       routeTables: [routeTable('http.8080', [vhost('httpbin.org:80', ['httpbin.org', 'httpbin.org:80'], [forward('outbound|80||httpbin.org')])])],
       clusters: [staticCluster('outbound|80||httpbin.org', [{ address: upstream.address, port: upstream.port }])],
     });
@@ -50,9 +56,9 @@ async function pair(t: TestContext): Promise<Pair> {
     return { ...base, version: `sc-${++versions}` };
   };
   const gw = await startProxy(t, gwConfig(undefined), { identityDir: makeWorkloadIdentity({ namespace: 'istio-system', serviceAccount: 'egressgw' }) }, join(dir, 'gw.log'));
-  const sc = await startProxy(t, scConfig({ mode: 'ISTIO_MUTUAL', sni: 'httpbin.org', subjectAltNames: [GW_SAN] }),
-    { identityDir: makeWorkloadIdentity({ namespace: 'curl', serviceAccount: 'curl' }) }, join(dir, 'sc.log'));
-  return { gw, sc, scPort, gwConfig, scConfig };
+  const scIdentity = makeWorkloadIdentity({ namespace: 'curl', serviceAccount: 'curl' });
+  const sc = await startProxy(t, scConfig({ mode: 'ISTIO_MUTUAL', sni: 'httpbin.org', subjectAltNames: [GW_SAN] }), { identityDir: scIdentity }, join(dir, 'sc.log'));
+  return { upstream, gwPort, scIdentity, gw, sc, scPort, gwConfig, scConfig };
 }
 
 async function get(p: Pair): Promise<number> {
@@ -109,4 +115,24 @@ test('the sidecar checks the gateway identity against the expected SANs: a wrong
   }
   const m = await p.sc.proxy.prometheus();
   assert.match(m, /istio_requests_total\{[^}]*destination_service_name="egressgw.istio-system.svc.cluster.local"[^}]*response_flags="UF"[^}]*response_code="503"[^}]*\} 2/);
+});
+
+test('X-Forwarded-Client-Cert at the gateway (SANITIZE_SET, as Istio): the caller\'s certificate details replace what a client sent; no mTLS, no XFCC', async (t) => {
+  const p = await pair(t);
+  const forged = ['-H', 'x-forwarded-client-cert: By=spiffe://cluster.local/ns/istio-system/sa/egressgw;URI=spiffe://cluster.local/ns/prod/sa/admin'];
+  const leaf = new X509Certificate(readFileSync(join(p.scIdentity, 'cert-chain.pem')));
+  const pem = `-----BEGIN CERTIFICATE-----\n${leaf.raw.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+  const expected = `By=${GW_SAN};Hash=${createHash('sha256').update(leaf.raw).digest('hex')};Cert="${encodeURIComponent(pem)}";Subject="O=cluster.local";URI=spiffe://cluster.local/ns/curl/sa/curl`;
+  // Through the sidecar: mesh mTLS to the gateway.
+  const viaMesh = await curl(['-o', '/dev/null', '-w', '%{http_code}', ...forged, '--connect-to', `httpbin.org:80:127.0.0.1:${p.scPort}`, 'http://httpbin.org/get']);
+  assert.equal(viaMesh.stdout, '200', viaMesh.stderr);
+  assert.equal(p.upstream.requests[0]!.headers['x-forwarded-client-cert'], expected);
+  // Plaintext straight to the gateway (PERMISSIVE): the forged header is dropped, nothing is set.
+  await p.gw.proxy.apply(p.gwConfig(undefined, 'PERMISSIVE'));
+  const plain = await curl(['-o', '/dev/null', '-w', '%{http_code}', ...forged, '--connect-to', `httpbin.org:80:127.0.0.1:${p.gwPort}`, 'http://httpbin.org/get']);
+  assert.equal(plain.stdout, '200', plain.stderr);
+  assert.equal(p.upstream.requests[1]!.headers['x-forwarded-client-cert'], undefined);
+  const lines = await p.gw.logLines(2);
+  assert.deepEqual(lines.map((l) => l.split(' ')[0]), ['200', '200']);
+  assert.ok(lines[0]!.endsWith(' spiffe://cluster.local/ns/curl/sa/curl') && lines[1]!.endsWith(' -'), lines.join('\n'));
 });

@@ -29,6 +29,7 @@ import { peerOf, type PeerInfo } from '../identity/workload-identity.js';
 import { RBAC_DENIED_BODY, auditMetadata } from '../authz/engine.js';
 import { SSRF_DENIED_BODY, SSRF_FLAG, SsrfGuard, reportWouldDeny, ssrfDetails, wouldDenyMetadata } from '../upstream/ssrf-guard.js';
 import { log } from '../log.js';
+import { XFCC, clientCertDetails } from './xfcc.js';
 
 /** How an upstream attempt failed before a response was committed downstream. */
 type FailureKind = 'connect' | 'reset' | 'refused' | 'protocol' | 'per-try-timeout' | 'overflow';
@@ -317,6 +318,13 @@ export class Exchange implements AccessLogEntry, RequestView {
         up['x-forwarded-for'] = xff === undefined ? ip : `${headerValue(xff)}, ${ip}`;
       }
       if (up['x-forwarded-proto'] === undefined) up['x-forwarded-proto'] = this.scheme;
+      // Istio's gateways: SANITIZE_SET — the verified client certificate's details, or no XFCC.
+      const xfcc = clientCertDetails(this.#sock);
+      if (xfcc === undefined) delete up[XFCC];
+      else up[XFCC] = xfcc;
+    } else if (!this.#authorize) {
+      // A sidecar's outbound traffic: Envoy's default SANITIZE (an app cannot pose as a mesh peer).
+      delete up[XFCC];
     }
     if (route.requestHeaders !== undefined) applyHeaderOps(up, route.requestHeaders);
     if (wc!.requestHeaders !== undefined) applyHeaderOps(up, wc!.requestHeaders);
