@@ -3,7 +3,7 @@
 // running sidecar. The unlisted stand-in lives on loopback, so the SSRF guard (on by default)
 // denies the passthrough until meshConfig.outpost.ssrfGuard says REPORT_ONLY.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -46,6 +46,12 @@ test('ALLOW_ANY passes an unlisted host through; REGISTRY_ONLY blocks it with 50
   const guardLine = (await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy', '--tail', '1'])).stdout;
   assert.match(guardLine, /" 403 SSRF ssrf_guard_denied\{mesh_network\}|" 403 SSRF ssrf_guard_denied\{loopback\}/);
   assert.match(guardLine, / PassthroughCluster /);
+  // The mesh's own API through the sidecar: a control endpoint.
+  const api = new URL((JSON.parse(readFileSync(join(mesh.stateDir, 'api.json'), 'utf8')) as { url: string }).url);
+  const toApi = await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${api.host}/version`]);
+  assert.equal(toApi.stdout, '403');
+  const apiLine = (await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy', '--tail', '1'])).stdout;
+  assert.match(apiLine, /" 403 SSRF ssrf_guard_denied\{control_plane\} /);
 
   writeFileSync(file, istioYaml('ALLOW_ANY', 'REPORT_ONLY'));
   await mesh.ok(['apply', '-f', file]);
