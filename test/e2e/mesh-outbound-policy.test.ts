@@ -46,9 +46,9 @@ test('ALLOW_ANY passes an unlisted host through; REGISTRY_ONLY blocks it with 50
   const guardLine = (await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy', '--tail', '1'])).stdout;
   assert.match(guardLine, /" 403 SSRF ssrf_guard_denied\{mesh_network\}|" 403 SSRF ssrf_guard_denied\{loopback\}/);
   assert.match(guardLine, / PassthroughCluster /);
-  // The mesh's own API through the sidecar: a control endpoint.
+  // The mesh's own API through the sidecar (exec's no_proxy keeps it direct; --noproxy '' sends it via the sidecar): a control endpoint.
   const api = new URL((JSON.parse(readFileSync(join(mesh.stateDir, 'api.json'), 'utf8')) as { url: string }).url);
-  const toApi = await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${api.host}/version`]);
+  const toApi = await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', '--noproxy', '', '-o', '/dev/null', '-w', '%{http_code}', `http://${api.host}/version`]);
   assert.equal(toApi.stdout, '403');
   const apiLine = (await mesh.ok(['logs', '-n', 'apps', '-c', 'istio-proxy', '--tail', '1'])).stdout;
   assert.match(apiLine, /" 403 SSRF ssrf_guard_denied\{control_plane\} /);

@@ -115,8 +115,6 @@ export function refuseConnection(rt: ProxyRuntime, socket: Socket, info: TcpSess
 
 /** Proxies `downstream` by `route`. Never throws; every failure is logged and closes the socket. */
 export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute | undefined, info: TcpSessionInfo): void {
-  // eslint-disable-next-line no-param-reassign -- a deferred CONNECT reply moves the written-bytes baseline
-
   const cfg = rt.current;
   const startTime = info.startTime ?? Date.now();
   const startHr = performance.now() - (Date.now() - startTime);

@@ -121,8 +121,19 @@ export class SsrfGuard {
     return c.type !== 'STATIC';
   }
 
+  /** Verdicts by endpoint object: a DNS cluster's endpoints live across requests (fresh ones for ORIGINAL_DST). */
+  readonly #memo = new WeakMap<UpstreamTarget, SsrfVerdict | null>();
+
   /** The verdict for dialling `t`; undefined: allowed. */
   check(t: UpstreamTarget): SsrfVerdict | undefined {
+    const hit = this.#memo.get(t);
+    if (hit !== undefined) return hit ?? undefined;
+    const v = this.#decide(t);
+    this.#memo.set(t, v ?? null);
+    return v;
+  }
+
+  #decide(t: UpstreamTarget): SsrfVerdict | undefined {
     const ip = normalizeAddress(t.address);
     const fam = family(ip);
     if (fam === undefined) return undefined;
