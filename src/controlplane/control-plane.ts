@@ -10,6 +10,7 @@ import { reconcileStatus } from './status/index.js';
 import { reportTlsMaterialProblems } from './status/tls-problems.js';
 import { canonicalJson, readPemFromFs, translate } from './translate/index.js';
 import type { PemReader } from './translate/tls-material.js';
+import type { SsrfGuardContext } from './translate/ssrf-guard.js';
 
 export interface ControlPlaneOptions {
   readonly store: Store;
@@ -33,6 +34,8 @@ export interface ControlPlaneOptions {
   readonly leading?: () => boolean;
   /** On a cluster: proxies authenticate to distribution with their service-account tokens. */
   readonly tokenAuth?: DistributionTokenAuth;
+  /** The mesh's networks and control endpoints for proxies' SSRF guard (see setSsrfGuardContext). */
+  readonly ssrfGuard?: SsrfGuardContext;
 }
 
 export class ControlPlane {
@@ -48,8 +51,10 @@ export class ControlPlane {
   private readonly configCache = new Map<string, ProxyConfig>();
   private cacheSnapshot?: MeshSnapshot;
   private tlsReported: ReadonlySet<string> = new Set();
+  private ssrfGuard: SsrfGuardContext | undefined;
 
   constructor(private readonly opts: ControlPlaneOptions) {
+    this.ssrfGuard = opts.ssrfGuard;
     this.server = new DistributionServer({
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
@@ -99,6 +104,14 @@ export class ControlPlane {
     this.schedule();
   }
 
+  /** The mesh's own addresses changed (an endpoint learnt after start): every proxy's guard is rebuilt and pushed. */
+  setSsrfGuardContext(ctx: SsrfGuardContext): void {
+    this.ssrfGuard = ctx;
+    this.configCache.clear();
+    this.cacheSnapshot = undefined;
+    if (this.running) this.server.push();
+  }
+
   proxyStatus(): ProxyStatusRow[] {
     return this.server.status();
   }
@@ -113,7 +126,7 @@ export class ControlPlane {
     const key = canonicalJson(identity);
     let cfg = this.configCache.get(key);
     if (!cfg) {
-      cfg = translate(snapshot, identity, this.opts.readPem ? { readPem: this.opts.readPem } : {});
+      cfg = translate(snapshot, identity, { ...(this.opts.readPem ? { readPem: this.opts.readPem } : {}), ...(this.ssrfGuard ? { ssrfGuard: this.ssrfGuard } : {}) });
       this.configCache.set(key, cfg);
     }
     return cfg;

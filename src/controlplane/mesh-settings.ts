@@ -35,3 +35,14 @@ export function meshSettings(snapshot: MeshSnapshot): MeshSettings {
     ...(dnsMs !== undefined ? { dnsResolutionTimeoutMs: dnsMs } : {}),
   };
 }
+
+export type SsrfGuardMode = 'ENFORCE' | 'REPORT_ONLY' | 'DISABLED';
+
+/**
+ * outpost's SSRF guard mode: `spec.values.meshConfig.outpost.ssrfGuard` of the Istio resource in
+ * charge (ENFORCE when absent: secure by default; REPORT_ONLY logs and counts, denies nothing).
+ */
+export function ssrfGuardMode(snapshot: MeshSnapshot): SsrfGuardMode {
+  const v = activeIstio(snapshot)?.spec?.values?.meshConfig?.outpost?.ssrfGuard;
+  return v === 'REPORT_ONLY' || v === 'DISABLED' ? v : 'ENFORCE';
+}

@@ -51,6 +51,49 @@ export interface MeshSettings {
    * `spec.values.meshConfig.defaultConfig.dnsResolutionTimeout`.
    */
   readonly dnsResolutionTimeoutMs?: number;
+  /**
+   * The SSRF guard (outpost's own, beyond Istio; Smokescreen does the same by default). Absent: off.
+   * From the Istio resource's `spec.values.meshConfig.outpost.ssrfGuard` (default ENFORCE).
+   */
+  readonly ssrfGuard?: SsrfGuardSettings;
+}
+
+/**
+ * Where PassthroughCluster and DNS-resolved clusters (STRICT_DNS, LOGICAL_DNS, ORIGINAL_DST: CONNECT
+ * tunnels and forward-proxy targets too) must not connect. STATIC clusters are exempt: their
+ * addresses are named by the config itself. Checked on the resolved address, just before the
+ * upstream connection is made (DNS rebinding safe); an IPv4-mapped IPv6 address counts as its IPv4
+ * address. Order, first that applies wins:
+ * 1. an address in `allowAddresses` (named by a ServiceEntry's `addresses` or endpoints) is allowed;
+ * 2. an `ip:port` in `denyEndpoints` (the mesh's API and distribution) is denied;
+ * 3. an address in a `denyRanges` entry on one of `adminPorts` is denied (`proxy_admin`);
+ * 4. a connection for a host named in `allowHosts` (ServiceEntry hosts, `*.` wildcards) is allowed;
+ * 5. an address in a `denyRanges` entry is denied with that entry's reason; anything else is allowed.
+ * A denied HTTP request gets 403 with flag `SSRF` and details `ssrf_guard_denied{<reason>}`; a
+ * denied CONNECT gets 403 and the same; another TCP connection is reset. REPORT_ONLY denies
+ * nothing: the access log's `%DYNAMIC_METADATA(outpost.ssrf_guard:would_deny)%` carries the reason.
+ */
+export interface SsrfGuardSettings {
+  readonly mode: 'ENFORCE' | 'REPORT_ONLY';
+  /** CIDRs (`127.0.0.0/8`, `fe80::/10`) with the reason a denial names (`loopback`, `pod_network`, …). */
+  readonly denyRanges: readonly SsrfDenyRange[];
+  readonly denyEndpoints?: readonly SsrfDenyEndpoint[];
+  /** Ports of proxies' admin endpoints (15000). */
+  readonly adminPorts?: readonly number[];
+  readonly allowHosts?: readonly string[];
+  /** IPs or CIDRs. */
+  readonly allowAddresses?: readonly string[];
+}
+
+export interface SsrfDenyRange {
+  readonly cidr: string;
+  readonly reason: string;
+}
+
+export interface SsrfDenyEndpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly reason: string;
 }
 
 export interface AccessLogSettings {

@@ -1,6 +1,7 @@
 // The local mesh in one process: store, Kubernetes API, control plane, workloads and the
 // control endpoint, over one state directory.
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describeObject, type KubeObject } from '../api/object.js';
 import { startApiServer } from '../apiserver/server.js';
@@ -8,6 +9,7 @@ import type { LogOptions, LogSource } from '../apiserver/resources.js';
 import { badRequest } from '../apiserver/status.js';
 import { writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { ControlPlane } from '../controlplane/control-plane.js';
+import { ADMIN_PORT } from './proxy-process.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 import { AddressBook, subnetFor } from './addresses.js';
@@ -305,7 +307,13 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     // Late binding: the control plane's certificate rotates after it exists.
     let controlPlaneRef: ControlPlane | undefined;
     const distributionTls = meshIdentity.distributionTls((cert, key) => controlPlaneRef?.setDistributionCertificate(cert, key));
-    const controlPlane = await startControlPlaneOnStablePort(paths, (port) => (controlPlaneRef = new ControlPlane({ store, host, port, token, log, distributionTls })), log);
+    // The SSRF guard's view of the mesh: its networks, and its control endpoints as they come up.
+    const guardNetworks = network
+      ? [{ cidr: `198.18.0.0/16`, reason: 'pod_network' }, { cidr: `198.19.0.0/16`, reason: 'service_network' }]
+      : [{ cidr: `${addresses.meshAddress().replace(/\.\d+$/, '.0')}/24`, reason: 'mesh_network' }];
+    const controlEndpoints = [api.url, api.httpsUrl].flatMap((u) => controlEndpointOf(u));
+    const ssrfGuard = { networks: guardNetworks, controlEndpoints, adminPorts: [ADMIN_PORT] };
+    const controlPlane = await startControlPlaneOnStablePort(paths, (port) => (controlPlaneRef = new ControlPlane({ store, host, port, token, log, distributionTls, ssrfGuard })), log);
     cleanups.push(() => controlPlane.stop());
     const workloads = new WorkloadManager({
       store,
@@ -382,6 +390,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       },
     });
     cleanups.push(() => control.close());
+    controlPlane.setSsrfGuardContext({ ...ssrfGuard, controlEndpoints: [...controlEndpoints, ...controlEndpointOf(controlPlane.distributionUrl), ...controlEndpointOf(control.url)] });
 
     writeKubeconfig(paths.kubeconfig, { url: api.httpsUrl ?? api.url, token, ...(api.caPem ? { caPem: api.caPem } : {}) });
     const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, ...(dashboard ? { dashboardUrl: dashboard.url } : {}), pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString(), ...(opts.supervisorPid ? { supervisorPid: opts.supervisorPid } : {}), ...(notes.length ? { notes } : {}) };
@@ -400,6 +409,19 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
   } catch (err) {
     await unwind();
     throw err;
+  }
+}
+
+/** An http(s) URL's `ip:port` as an SSRF guard control endpoint (none for a name or no URL). */
+function controlEndpointOf(url: string | undefined): { address: string; port: number; reason: string }[] {
+  if (url === undefined) return [];
+  try {
+    const u = new URL(url);
+    const address = u.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+    return isIP(address) !== 0 ? [{ address, port, reason: 'control_plane' }] : [];
+  } catch {
+    return [];
   }
 }
 

@@ -454,6 +454,8 @@ export class WorkloadManager {
         spec: {
           containers: pod.containers,
           nodeName: 'outpost',
+          // As Kubernetes fills it: the mesh identity peers expect of this pod (ISTIO_MUTUAL SANs).
+          serviceAccountName: serviceAccountOf(pod.deployment),
         },
       };
       try {

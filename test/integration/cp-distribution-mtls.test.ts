@@ -156,3 +156,21 @@ test('certificates rotate at half-life; the new one is valid and accepted; the o
   assert.equal(fresh.status, 200);
   assert.ok(logs.some((l) => l.startsWith('identity: rotated spiffe://cluster.local/ns/curl/sa/curl')));
 });
+
+test('the distribution client reads its credentials with the proxy identity loader: a key others can read is refused with the file named', async () => {
+  const { readClientCredentials } = await import('../../src/controlplane/distribution/client-identity.js');
+  const { readIdentity } = await import('../../src/dataplane/identity/workload-identity.js');
+  const { chmodSync, cpSync } = await import('node:fs');
+  const identities = new WorkloadIdentities({ ca, dir: join(state, 'identity-loader'), log: (l) => logs.push(l) });
+  try {
+    const id = identities.ensure('curl/loader', { namespace: 'curl', serviceAccount: 'curl', trustDomain: TD });
+    const m = readIdentity(id.dir);
+    assert.deepEqual(readClientCredentials(id.dir), { cert: m.certChain, key: m.key, ca: m.rootCert });
+    const copy = join(state, 'identity-loader-copy');
+    cpSync(id.dir, copy, { recursive: true });
+    chmodSync(join(copy, 'key.pem'), 0o644);
+    assert.throws(() => readClientCredentials(copy), (err: Error) => err.name === 'IdentityError' && err.message === `${join(copy, 'key.pem')}: readable by other users (mode 644); must be 0600`);
+  } finally {
+    identities.stop();
+  }
+});

@@ -14,6 +14,8 @@ export interface MeshConfigValues {
   readonly trustDomain?: string;
   readonly rootNamespace?: string;
   readonly enableAutoMtls?: boolean;
+  /** outpost's own settings: `ssrfGuard` ENFORCE (default), REPORT_ONLY or DISABLED. */
+  readonly outpost?: { readonly ssrfGuard?: 'ENFORCE' | 'REPORT_ONLY' | 'DISABLED' };
   readonly [field: string]: unknown;
 }
 
@@ -40,6 +42,8 @@ export const VALUES_TREE: FieldNode = {
         accessLogFormat: 's',
         outboundTrafficPolicy: { p: { mode: ['e', 'ALLOW_ANY', 'REGISTRY_ONLY', 'ALLOW_ANY_DYNAMIC_DNS'] } },
         defaultConfig: '*',
+        // outpost's own mesh settings (not Istio's): the SSRF guard in every proxy.
+        outpost: { p: { ssrfGuard: ['e', 'ENFORCE', 'REPORT_ONLY', 'DISABLED'] } },
       },
     },
     global: '*',

@@ -59,6 +59,7 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
           ports: resolved,
           labels: sortedRecord(pod.metadata.labels ?? {}),
           ...(isGatewayPod(pod) ? { meshGateway: true } : {}),
+          ...(str(rec(pod.spec).serviceAccountName) ? { serviceAccount: str(rec(pod.spec).serviceAccountName)! } : {}),
         });
       }
       endpoints.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));

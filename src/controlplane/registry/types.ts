@@ -25,6 +25,8 @@ export interface ServiceEndpoint {
   readonly weight?: number;
   /** The endpoint is a gateway proxy (Gateway API or injected gateway pod); sidecars speak HTTP/2 to it, as Istio does over mTLS. */
   readonly meshGateway?: boolean;
+  /** The pod's service account (spec.serviceAccountName), when the pod names one: its mesh identity. */
+  readonly serviceAccount?: string;
 }
 
 export interface MeshService {

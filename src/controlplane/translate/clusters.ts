@@ -212,6 +212,27 @@ export interface ClusterBuildContext {
   readonly peerMode: (namespace: string, labels: Readonly<Record<string, string>>, port: number | undefined) => 'STRICT' | 'PERMISSIVE' | 'DISABLE';
   /** Secrets of the proxy's namespace, for credentialName. */
   readonly credential?: CredentialLookup;
+  /** The mesh's trust domain, for the SPIFFE IDs an ISTIO_MUTUAL peer must present. */
+  readonly trustDomain?: string;
+}
+
+/**
+ * The identities an ISTIO_MUTUAL upstream may present when no DestinationRule names them, as Istio
+ * fills the cluster's subjectAltNames: the ServiceEntry's subjectAltNames, else the service accounts
+ * of the endpoints (of the subset) as `spiffe://<trustDomain>/ns/<ns>/sa/<sa>`. Undefined when an
+ * endpoint's account is unknown or not its proxy's own (then any mesh identity is accepted, as before).
+ */
+function meshSubjectAltNames(service: MeshService, subsetLabels: Readonly<Record<string, string>> | undefined, td: string | undefined): string[] | undefined {
+  if (service.subjectAltNames !== undefined && service.subjectAltNames.length > 0) return [...service.subjectAltNames];
+  if (td === undefined || service.origin !== 'Service') return undefined;
+  const ids = new Set<string>();
+  for (const e of service.endpoints) {
+    if (subsetLabels && !labelsMatch(subsetLabels, e.labels)) continue;
+    // Only a gateway pod's proxy is its own (a namespace's shared sidecar may hold another account).
+    if (!e.meshGateway || e.serviceAccount === undefined) return undefined;
+    ids.add(`spiffe://${td}/ns/${service.namespace}/sa/${e.serviceAccount}`);
+  }
+  return ids.size > 0 ? [...ids].sort() : undefined;
 }
 
 function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels: Readonly<Record<string, string>> | undefined): Endpoint[] {
@@ -247,9 +268,13 @@ function autoMtls(service: MeshService, port: ServicePort, subset: string | unde
 
 /** `merged`: the DestinationRule's policy for this port (and subset), see trafficPolicyForPort. */
 function buildCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, subsetLabels: Readonly<Record<string, string>> | undefined, merged: PortTrafficPolicy, ctx: ClusterBuildContext, drHasSelector: boolean): Cluster {
-  const tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial, () => istioMutualSni(port.port, subset, service.host), ctx.credential)
+  let tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial, () => istioMutualSni(port.port, subset, service.host), ctx.credential)
     ?? autoMtls(service, port, subset, merged, ctx);
   if (tls === 'unavailable') return failClosedCluster(service, ref, port, subset, merged);
+  if (tls?.mode === 'ISTIO_MUTUAL' && tls.subjectAltNames === undefined) {
+    const sans = meshSubjectAltNames(service, subsetLabels, ctx.trustDomain);
+    if (sans !== undefined) tls = { ...tls, subjectAltNames: sans };
+  }
   const type = discoveryType(service);
   const endpoints = type === 'ORIGINAL_DST' ? [] : clusterEndpoints(service, port, subsetLabels);
   const pool = connectionPool(merged);

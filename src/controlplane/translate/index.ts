@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { PROXY_CONFIG_API, type Cluster, type Listener, type ProxyConfig, type ProxyIdentity, type RouteTable } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { sortedRecord } from '../fields.js';
-import { meshSettings } from '../mesh-settings.js';
+import { meshSettings, ssrfGuardMode, trustDomainOf } from '../mesh-settings.js';
+import { ssrfGuardFor, type SsrfGuardContext } from './ssrf-guard.js';
 import { registryFor } from '../registry/index.js';
 import { DestinationRuleIndex } from './clusters.js';
 import { credentialsIn, memoMaterial, type PemReader } from './tls-material.js';
@@ -25,6 +26,8 @@ export interface TranslateOptions {
    * read as a file. Defaults to the local file system; tests pass fixtures.
    */
   readonly readPem?: PemReader;
+  /** The mesh's own networks and control endpoints for the SSRF guard (from the runtime); absent: built-in ranges only. */
+  readonly ssrfGuard?: SsrfGuardContext;
 }
 
 /** Inline PEM as is, else the file's text; throws (ENOENT, EACCES…) when the file cannot be read. */
@@ -217,7 +220,7 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   const clusterContext = {
     proxyNamespace: identity.namespace, proxyLabels: identity.labels, proxyIsGateway: identity.role === 'router', destinationRules: m.destinationRules, readMaterial: memoMaterial(readPem),
     credential: credentialsIn(snapshot.of('', 'Secret'), identity.namespace),
-    autoMtls: meshSecurity(snapshot).autoMtls, peerMode: (ns: string, labels: Readonly<Record<string, string>>, port: number | undefined) => peerAuth.modeFor(ns, labels, port),
+    autoMtls: meshSecurity(snapshot).autoMtls, trustDomain: trustDomainOf(snapshot.of('sailoperator.io', 'Istio')), peerMode: (ns: string, labels: Readonly<Record<string, string>>, port: number | undefined) => peerAuth.modeFor(ns, labels, port),
   };
   let listeners: Listener[];
   let routeTables: RouteTable[];
@@ -228,6 +231,8 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   } else {
     ({ mesh: effectiveMesh, listeners, routeTables, clusters } = translateSidecar({ snapshot, identity, mesh, registry, virtualServices: m.virtualServices, clusterContext }));
   }
+  const guardMode = ssrfGuardMode(snapshot);
+  if (guardMode !== 'DISABLED') effectiveMesh = { ...effectiveMesh, ssrfGuard: ssrfGuardFor(guardMode, registry, identity.namespace, options.ssrfGuard) };
   const authorization = authorizationFor(snapshot, identity);
   const body = {
     apiVersion: PROXY_CONFIG_API,

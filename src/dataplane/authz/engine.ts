@@ -29,6 +29,8 @@ export interface AuthzVerdict {
   readonly details?: string;
   /** Envoy's shadow/log results, for the counters and the log hint. */
   readonly audited: boolean;
+  /** The first matching AUDIT rule (`ns[…]-policy[…]-rule[…]`), when one matched. */
+  readonly auditRule?: string;
   readonly shadowDenied: boolean;
 }
 
@@ -186,6 +188,15 @@ function compileRule(p: AuthorizationPolicyRule, r: AuthorizationRule, i: number
   };
 }
 
+/**
+ * The access log's dynamic metadata for a matched AUDIT rule: Envoy's RBAC filter with action LOG
+ * (what Istio makes of AUDIT) sets `envoy.common` `access_log_hint`; outpost adds the rule's name.
+ */
+export function auditMetadata(v: AuthzVerdict): Record<string, Record<string, string>> | undefined {
+  if (!v.audited) return undefined;
+  return { 'envoy.common': { access_log_hint: 'true' }, ...(v.auditRule !== undefined ? { 'outpost.rbac': { audit_policy: v.auditRule } } : {}) };
+}
+
 /** A config's policies, compiled once per config (errors are a NACK). */
 export class Authorizer {
   readonly #deny: CompiledPolicy[] = [];
@@ -205,18 +216,23 @@ export class Authorizer {
   /** Istio's order: DENY, then ALLOW (none enforced: allow); AUDIT alongside. */
   evaluate(a: AuthzAttributes): AuthzVerdict {
     let audited = false;
-    for (const p of this.#audit) if (p.rules.some((r) => ruleMatches(r, a))) { audited = true; break; }
+    let auditRule: string | undefined;
+    for (const p of this.#audit) {
+      const r = p.rules.find((x) => ruleMatches(x, a));
+      if (r !== undefined) { audited = true; auditRule = r.name; break; }
+    }
+    const withAudit = <T extends AuthzVerdict>(v: T): T => (auditRule === undefined ? v : { ...v, auditRule });
     let shadowDenied = false;
     for (const p of this.#deny) {
       for (const r of p.rules) {
         if (!ruleMatches(r, a)) continue;
         if (p.dryRun) { shadowDenied = true; break; }
-        return { allowed: false, details: `rbac_access_denied_matched_policy[${r.name}]`, audited, shadowDenied };
+        return withAudit({ allowed: false, details: `rbac_access_denied_matched_policy[${r.name}]`, audited, shadowDenied });
       }
     }
     const enforced = this.#allow.filter((p) => !p.dryRun);
-    if (enforced.length === 0) return audited || shadowDenied ? { allowed: true, audited, shadowDenied } : ALLOWED;
-    for (const p of enforced) for (const r of p.rules) if (ruleMatches(r, a)) return { allowed: true, audited, shadowDenied };
-    return { allowed: false, details: 'rbac_access_denied_matched_policy[none]', audited, shadowDenied };
+    if (enforced.length === 0) return audited || shadowDenied ? withAudit({ allowed: true, audited, shadowDenied }) : ALLOWED;
+    for (const p of enforced) for (const r of p.rules) if (ruleMatches(r, a)) return withAudit({ allowed: true, audited, shadowDenied });
+    return withAudit({ allowed: false, details: 'rbac_access_denied_matched_policy[none]', audited, shadowDenied });
   }
 }

@@ -12,6 +12,7 @@ import { withTlsFiles } from './tls-files.js';
 import type { Resolver } from '../dns/resolver.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { Authorizer } from '../authz/engine.js';
+import { SsrfGuard } from '../upstream/ssrf-guard.js';
 
 /** How a listener takes mesh mTLS (see ListenerBase.mtls; ISTIO_MUTUAL servers are STRICT). */
 export type MeshTlsMode = 'STRICT' | 'PERMISSIVE' | undefined;
@@ -64,6 +65,8 @@ export class CompiledConfig {
     readonly clusters: ReadonlyMap<string, ClusterRuntime>,
     /** The AuthorizationPolicies in force; undefined: everything is allowed. */
     readonly authz: Authorizer | undefined,
+    /** The SSRF guard; undefined: off (configs without mesh.ssrfGuard). */
+    readonly ssrf: SsrfGuard | undefined = undefined,
   ) {
     this.version = config.version;
     this.isRouter = config.proxy.role === 'router';
@@ -137,7 +140,8 @@ export function compileConfig(given: ProxyConfig, previous: ReadonlyMap<string, 
     clusters.set(c.name, prev !== undefined && prev.definitionKey === key ? prev : new ClusterRuntime(c, resolver, key, cfg.proxy.ip, identity));
   }
   const authz = cfg.authorization === undefined ? undefined : new Authorizer(cfg.authorization);
-  return new CompiledConfig(cfg, byName, bound, virtualByPort, clusters, authz);
+  const ssrf = cfg.mesh?.ssrfGuard === undefined ? undefined : new SsrfGuard(cfg.mesh.ssrfGuard);
+  return new CompiledConfig(cfg, byName, bound, virtualByPort, clusters, authz, ssrf);
 }
 
 function meshMode(l: Listener, where: string): MeshTlsMode {

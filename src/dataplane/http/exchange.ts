@@ -27,7 +27,9 @@ import type { Downstream } from './downstream.js';
 import type { BodySink, BodySource } from './message.js';
 import { peerOf, type PeerInfo } from '../identity/workload-identity.js';
 import { authorityHost, splitHostPort } from '../../proxyconfig/authority.js';
-import { RBAC_DENIED_BODY } from '../authz/engine.js';
+import { RBAC_DENIED_BODY, auditMetadata } from '../authz/engine.js';
+import { SSRF_DENIED_BODY, SSRF_FLAG, SsrfGuard, reportWouldDeny, ssrfDetails, wouldDenyMetadata } from '../upstream/ssrf-guard.js';
+import { XFCC, clientCertDetails } from './xfcc.js';
 import { log } from '../log.js';
 import { Attempt, type AttemptOutcome, type AttemptOwner } from './attempt.js';
 import { retriableStatus, retriesFailure, retryDelayMs, type FailureKind } from './retry-policy.js';
@@ -86,6 +88,7 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
   requestedServerName: string | undefined;
   routeName: string | undefined = undefined;
   readonly peerUriSan: string | undefined;
+  dynamicMetadata: Record<string, Record<string, string>> | undefined = undefined;
 
   readonly #rt: ProxyRuntime;
   readonly #peer: PeerInfo | undefined;
@@ -244,7 +247,10 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
       sni: this.requestedServerName,
       http: { host: this.authority, method: this.method, path: this.path, header: (n) => this.header(n) },
     });
-    if (v.audited) rt.metrics.rbac('http', 'logged');
+    if (v.audited) {
+      rt.metrics.rbac('http', 'logged');
+      this.dynamicMetadata = { ...this.dynamicMetadata, ...auditMetadata(v) };
+    }
     if (v.shadowDenied) rt.metrics.rbac('http', 'shadow_denied');
     if (v.allowed) {
       rt.metrics.rbac('http', 'allowed');
@@ -307,6 +313,13 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
         up['x-forwarded-for'] = xff === undefined ? ip : `${headerValue(xff)}, ${ip}`;
       }
       if (up['x-forwarded-proto'] === undefined) up['x-forwarded-proto'] = this.scheme;
+      // Istio's gateways: SANITIZE_SET — the verified client certificate's details, or no XFCC.
+      const xfcc = clientCertDetails(this.#sock);
+      if (xfcc === undefined) delete up[XFCC];
+      else up[XFCC] = xfcc;
+    } else if (!this.#authorize) {
+      // A sidecar's outbound traffic: Envoy's default SANITIZE (an app cannot pose as a mesh peer).
+      delete up[XFCC];
     }
     if (route.requestHeaders !== undefined) applyHeaderOps(up, route.requestHeaders);
     if (wc!.requestHeaders !== undefined) applyHeaderOps(up, wc!.requestHeaders);
@@ -429,6 +442,21 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
     const cr = this.#cluster!;
     this.#target = target;
     this.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
+    const guard = this.#cfg.ssrf;
+    if (guard !== undefined && SsrfGuard.applies(cr.cluster)) {
+      // On the address about to be dialled: a name that re-resolves elsewhere is checked again.
+      const v = guard.check(target);
+      if (v !== undefined) {
+        if (v.enforced) {
+          this.#rt.metrics.ssrf('denied', v.reason, 'http');
+          this.#localReply(403, SSRF_FLAG, ssrfDetails(v), SSRF_DENIED_BODY);
+          return;
+        }
+        this.#rt.metrics.ssrf('would_deny', v.reason, 'http');
+        this.dynamicMetadata = { ...this.dynamicMetadata, ...wouldDenyMetadata(v) };
+        reportWouldDeny(v, target, cr.name, (line) => log('warning', line));
+      }
+    }
     cr.endpoints.requestStarted(target);
     const upstream = cr.upstream(target, this.#tlsHost);
     this.#upstreamStartHr = performance.now();

@@ -6,6 +6,7 @@ import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
 import type { UpstreamCallHandler } from '../upstream/call.js';
 import { log } from '../log.js';
 import { portColon } from '../../proxyconfig/authority.js';
+import { SsrfGuard } from '../upstream/ssrf-guard.js';
 
 const debug = (err: Error): void => log('debug', `mirror: ${err.message}`);
 
@@ -40,15 +41,19 @@ export function mirrorRequest(cfg: CompiledConfig, mirrors: readonly RequestMirr
     const cr = cfg.clusters.get(m.cluster);
     if (cr === undefined || cr.cluster.type === 'ORIGINAL_DST') continue;
     const ready = cr.ready();
-    if (ready === undefined) send(cr, req);
-    else ready.then(() => send(cr, req), () => {});
+    const guard = cfg.ssrf !== undefined && cfg.ssrf.enforcing && SsrfGuard.applies(cr.cluster) ? cfg.ssrf : undefined;
+    if (ready === undefined) send(cr, req, guard);
+    else ready.then(() => send(cr, req, guard), () => {});
   }
 }
 
-function send(cr: ClusterRuntime, req: MirroredRequest): void {
+function send(cr: ClusterRuntime, req: MirroredRequest, guard: SsrfGuard | undefined): void {
   try {
     const target = cr.endpoints.pick();
     if (target === undefined) return;
+    // A copy to a destination the SSRF guard denies is dropped (fire and forget: nothing to answer).
+    const v = guard?.check(target);
+    if (v !== undefined) { log('debug', `mirror: ${cr.name}: ssrf guard denied ${target.address}:${target.port} (${v.reason})`); return; }
     const up = cr.upstream(target, req.authority);
     const authority = shadowAuthority(req.authority);
     up.dispatch({ method: req.method, path: req.path, authority, headers: { ...req.headers } }, req.body, DISCARD);

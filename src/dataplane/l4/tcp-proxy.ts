@@ -13,6 +13,11 @@ import { DnsError } from '../dns/resolver.js';
 import { sourceAddressFor } from '../upstream/source-address.js';
 import { peerOf } from '../identity/workload-identity.js';
 import tls from 'node:tls';
+import { SSRF_DENIED_BODY, SSRF_FLAG, SsrfGuard, reportWouldDeny, ssrfDetails, wouldDenyMetadata } from '../upstream/ssrf-guard.js';
+import { log } from '../log.js';
+
+/** The answer to a CONNECT whose tunnel may start. */
+export const CONNECT_OK = 'HTTP/1.1 200 Connection established\r\n\r\n';
 
 /** Resets a connection (RST); a TLS socket (mesh mTLS) has no TCP handle of its own: destroy it and reset the one below. */
 export function resetSocket(s: Socket): void {
@@ -36,6 +41,13 @@ export interface TcpSessionInfo {
   writtenBaseline?: number;
   /** Epoch ms the connection started; default now. */
   startTime?: number;
+  /**
+   * A CONNECT whose 200 is not sent yet: sent once the destination passed the SSRF guard (a denied
+   * one gets 403 instead). Other failures keep today's answer: 200, then the tunnel is reset.
+   */
+  connectReplyPending?: boolean;
+  /** Metadata for the access-log line (a matched AUDIT policy). */
+  dynamicMetadata?: Record<string, Record<string, string>>;
 }
 
 /** The access-log entry of one TCP connection. */
@@ -61,6 +73,7 @@ export class TcpLogEntry implements AccessLogEntry {
   requestedServerName: string | undefined;
   routeName: string | undefined;
   readonly peerUriSan: string | undefined;
+  dynamicMetadata: Record<string, Record<string, string>> | undefined = undefined;
 
   constructor(socket: Socket, startTime: number, sni: string | undefined, routeName: string | undefined) {
     this.startTime = startTime;
@@ -108,6 +121,10 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
   const e = new TcpLogEntry(downstream, startTime, info.sni, route?.name);
   const wc = route === undefined ? undefined : pickWeighted(route.clusters);
   if (wc === undefined) {
+    if (info.connectReplyPending === true && !downstream.destroyed) {
+      downstream.write(CONNECT_OK);
+      info = { ...info, writtenBaseline: downstream.bytesWritten };
+    }
     refuseConnection(rt, downstream, info, ResponseFlag.NR, 'filter_chain_not_found');
     return;
   }
@@ -115,10 +132,20 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
   const cr = cfg.clusters.get(wc.cluster);
   rt.metrics.tcpOpened(cr?.cluster, wc.cluster, e.peerUriSan);
 
+  if (info.dynamicMetadata !== undefined) e.dynamicMetadata = info.dynamicMetadata;
   let upstream: Socket | undefined;
   let closed = false;
   const readBase = info.readBaseline ?? 0;
-  const writtenBase = info.writtenBaseline ?? 0;
+  let writtenBase = info.writtenBaseline ?? 0;
+  let replyPending = info.connectReplyPending === true;
+  /** Sends a deferred CONNECT's 200 (bytesWritten counts queued bytes, so the baseline follows it). */
+  const replyOk = (): void => {
+    if (!replyPending) return;
+    replyPending = false;
+    if (downstream.destroyed) return;
+    downstream.write(CONNECT_OK);
+    writtenBase = downstream.bytesWritten;
+  };
   const finish = (): void => {
     if (closed) return;
     closed = true;
@@ -129,6 +156,7 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
     rt.metrics.tcpClosed(cr?.cluster, wc.cluster, e.bytesSent, e.bytesReceived, e.responseFlags, e.peerUriSan);
   };
   const fail = (flag: string): void => {
+    replyOk();
     e.responseFlags = addResponseFlag(e.responseFlags, flag);
     resetSocket(downstream);
     upstream?.destroy();
@@ -143,9 +171,44 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
   downstream.once('close', () => { upstream?.destroy(); finish(); });
   downstream.pause();
 
+  /** The SSRF guard said no: a CONNECT gets 403, any other connection is reset. */
+  const deny = (details: string): void => {
+    if (closed) return;
+    e.responseFlags = addResponseFlag(e.responseFlags, SSRF_FLAG);
+    e.responseCodeDetails = details;
+    e.connectionTerminationDetails = details;
+    if (replyPending && !downstream.destroyed) {
+      replyPending = false;
+      e.responseCode = 403;
+      writtenBase = downstream.bytesWritten;
+      downstream.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(SSRF_DENIED_BODY)}\r\nconnection: close\r\n\r\n${SSRF_DENIED_BODY}`);
+      downstream.resume();
+      finish();
+      return;
+    }
+    resetSocket(downstream);
+    finish();
+  };
+
   const connect = (target: UpstreamTarget): void => {
     if (closed || downstream.destroyed) return;
     e.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
+    const guard = cfg.ssrf;
+    if (guard !== undefined && SsrfGuard.applies(cr.cluster)) {
+      // On the address about to be dialled (a CONNECT host or SNI resolved just now, a DNS cluster's endpoint).
+      const v = guard.check(target);
+      if (v !== undefined) {
+        if (v.enforced) {
+          rt.metrics.ssrf('denied', v.reason, 'tcp');
+          deny(ssrfDetails(v));
+          return;
+        }
+        rt.metrics.ssrf('would_deny', v.reason, 'tcp');
+        e.dynamicMetadata = { ...e.dynamicMetadata, ...wouldDenyMetadata(v) };
+        reportWouldDeny(v, target, cr.name, (line) => log('warning', line));
+      }
+    }
+    replyOk();
     cr.endpoints.requestStarted(target);
     const localAddress = sourceAddressFor(cfg.config.proxy.ip, target.address);
     // Upstream bytes are read into one buffer per tunnel and written from it (no Buffer per read):

@@ -5,7 +5,7 @@ import type * as TlsHello from 'read-tls-client-hello';
 import type { CompiledTlsListener } from '../config/compile.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { ResponseFlag } from '../telemetry/flags.js';
-import { proxyTcp, refuseConnection } from './tcp-proxy.js';
+import { proxyTcp, refuseConnection, type TcpSessionInfo } from './tcp-proxy.js';
 import { authorizeConnection } from '../authz/connection.js';
 
 const TIMED_OUT = Symbol('timeout');
@@ -61,8 +61,9 @@ export function handleTlsPassthrough(rt: ProxyRuntime, l: CompiledTlsListener, s
       refuseConnection(rt, socket, { sni, startTime }, ResponseFlag.NR, 'filter_chain_not_found');
       return;
     }
-    if (!authorizeConnection(rt, socket, l.listener.port, sni, startTime)) return;
-    proxyTcp(rt, socket, route, { sni, startTime });
+    let dynamicMetadata: TcpSessionInfo['dynamicMetadata'];
+    if (!authorizeConnection(rt, socket, l.listener.port, sni, startTime, (m) => { dynamicMetadata = m; })) return;
+    proxyTcp(rt, socket, route, { sni, startTime, ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}) });
   }, (err: { code?: string }) => {
     if (err?.code === 'CLIENT_GONE') { socket.destroy(); return; }
     if (socket.destroyed) return;

@@ -6,7 +6,7 @@ import type { CompiledConfig, CompiledListener } from '../config/compile.js';
 import { listenerKey } from '../config/compile.js';
 import { Exchange } from '../http/exchange.js';
 import { handleTlsPassthrough } from '../l4/tls-passthrough.js';
-import { proxyTcp } from '../l4/tcp-proxy.js';
+import { proxyTcp, type TcpSessionInfo } from '../l4/tcp-proxy.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { log } from '../log.js';
 import { HttpServers, sniffFirst, type HttpLimits } from './http-servers.js';
@@ -149,8 +149,9 @@ export class ListenerManager {
       case 'TCP': {
         const start = Date.now();
         acceptMesh(cl.mesh, this.#meshTerminator(), socket, (sock) => {
-          if (!authorizeConnection(this.#rt, sock, cl.listener.port, undefined, start)) return;
-          proxyTcp(this.#rt, sock, cl.listener.route, { startTime: start });
+          let dynamicMetadata: TcpSessionInfo['dynamicMetadata'];
+          if (!authorizeConnection(this.#rt, sock, cl.listener.port, undefined, start, (m) => { dynamicMetadata = m; })) return;
+          proxyTcp(this.#rt, sock, cl.listener.route, { startTime: start, ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}) });
         }, `listener ${name}`);
         return;
       }

@@ -7,15 +7,13 @@ import { Exchange } from '../http/exchange.js';
 import { splitHostPort } from '../../proxyconfig/authority.js';
 import type { Downstream } from '../http/downstream.js';
 import type { ProxyRuntime } from '../runtime.js';
-import { proxyTcp, refuseConnection } from '../l4/tcp-proxy.js';
+import { CONNECT_OK, proxyTcp, refuseConnection } from '../l4/tcp-proxy.js';
 import { ResponseFlag } from '../telemetry/flags.js';
 import { readSni } from '../l4/tls-passthrough.js';
 import { absoluteForm } from '../http1/framing.js';
 
 /** Hands a CONNECT tunnel's bytes to an HTTP listener (parsed as HTTP). */
 export type HttpTunnelSink = (listenerName: string, socket: Socket) => void;
-
-const CONNECT_OK = 'HTTP/1.1 200 Connection established\r\n\r\n';
 
 /** Routes one HTTP request received on the outbound listener `name`. */
 export function handleOutboundRequest(rt: ProxyRuntime, name: string, ds: Downstream): void {
@@ -72,14 +70,23 @@ export function handleConnect(rt: ProxyRuntime, name: string, target: string, so
   const ol = cfg.byName.get(name) as CompiledOutboundListener | undefined;
   const sni = host.toLowerCase();
 
-  socket.write(CONNECT_OK);
-  // bytesWritten counts queued bytes too, so the 200 line is already in it.
-  const info = { sni, originalHost: host, originalPort: port, readBaseline, writtenBaseline: socket.bytesWritten, startTime };
+  // With the SSRF guard on, a tunnel proxied to a cluster is answered once its destination passed
+  // the guard (403 otherwise); without it, and for every other case, the 200 goes now.
+  const defer = cfg.ssrf !== undefined;
+  const info = { sni, originalHost: host, originalPort: port, readBaseline, writtenBaseline: 0, startTime, connectReplyPending: defer };
+  const okNow = (): void => {
+    socket.write(CONNECT_OK);
+    // bytesWritten counts queued bytes too, so the 200 line is already in it.
+    info.writtenBaseline = socket.bytesWritten;
+    info.connectReplyPending = false;
+  };
+  if (!defer) okNow();
 
   if (vl?.kind === 'TLS') {
     // The CONNECT host stands in for the SNI: the same chains and policy as transparent TLS.
     const route = vl.sni.route(sni);
     if (route === undefined) {
+      if (defer) okNow();
       refuseConnection(rt, socket, info, ResponseFlag.NR, 'filter_chain_not_found');
       return;
     }
@@ -91,10 +98,12 @@ export function handleConnect(rt: ProxyRuntime, name: string, target: string, so
     return;
   }
   if (vl?.kind === 'HTTP') {
+    if (defer) okNow();
     toHttp(vl.listener.name, socket);
     return;
   }
   if (ol?.kind !== 'OUTBOUND') {
+    if (defer) okNow();
     refuseConnection(rt, socket, info, ResponseFlag.NR, 'filter_chain_not_found');
     return;
   }

@@ -41,6 +41,11 @@ export interface AccessLogEntry {
   peerUriSan?: string;
   /** This proxy's own URI SAN on that connection (%DOWNSTREAM_LOCAL_URI_SAN%). */
   localUriSan?: string;
+  /**
+   * Envoy's dynamic metadata by filter namespace (%DYNAMIC_METADATA(ns:key)%): `envoy.common`
+   * `access_log_hint` for a matched AUDIT policy, `outpost.ssrf_guard` `would_deny` in report-only mode.
+   */
+  dynamicMetadata?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 /** Istio's default TEXT format (EnvoyTextLogFormat), Istio ≥ 1.24. */
@@ -318,6 +323,19 @@ function compileOperator(name: string, args: string | undefined, maxLen: number,
     case 'TRAILER':
       if (args === undefined) throw new ConfigError(`${where}: TRAILER needs a header name`);
       return { get: headerOperator(args, where, responseHeaderGetter), put: undefined, maxLen, numeric: false };
+    case 'DYNAMIC_METADATA': {
+      if (args === undefined || args === '') throw new ConfigError(`${where}: DYNAMIC_METADATA needs a namespace`);
+      const [ns, ...path] = args.split(':');
+      const key = path.join(':');
+      return {
+        get: (e) => {
+          const m = e.dynamicMetadata?.[ns!];
+          if (m === undefined) return undefined;
+          return key === '' ? JSON.stringify(m) : m[key];
+        },
+        put: undefined, maxLen, numeric: false,
+      };
+    }
     case 'START_TIME': {
       if (args === undefined || args === '') {
         return { get: (e) => formatIsoMillis(e.startTime), put: (e, buf, pos) => putIsoMillis(e.startTime, buf, pos), maxLen, numeric: false };

@@ -103,6 +103,8 @@ export interface MetricsSnapshot {
   http: Array<{ labels: string; requests: number; duration: HistogramData; requestBytes: HistogramData; responseBytes: HistogramData }>;
   tcp: Array<{ labels: string; opened: number; closed: number; sent: number; received: number }>;
   rbac?: Record<string, number>;
+  /** Labelled counters by series text (`name{labels}`). */
+  counters?: Record<string, number>;
 }
 
 function histData(h: Histogram): HistogramData {
@@ -120,6 +122,8 @@ export class ProxyMetrics {
   /** #source with source_principal set to a caller's SPIFFE ID, by ID (bounded). */
   readonly #sourceByPeer = new Map<string, string>();
   readonly #rbac = new Map<string, number>();
+  /** Labelled counters of outpost's own (SSRF guard) by series text. */
+  readonly #counters = new Map<string, number>();
   readonly #tag: string;
   /** Per cluster name: the destination labels up to request_protocol. */
   readonly #destLabels = new Map<string, string>();
@@ -156,6 +160,15 @@ export class ProxyMetrics {
   rbac(filter: 'http' | 'tcp', outcome: RbacOutcome): void {
     const k = `envoy_${filter}_rbac_${outcome}`;
     this.#rbac.set(k, (this.#rbac.get(k) ?? 0) + 1);
+  }
+
+  /**
+   * Counts an SSRF guard verdict: `outpost_ssrf_guard_total{decision="denied"|"would_deny",reason=…,protocol="http"|"tcp"}`.
+   * Reasons come from config, so the series stay few.
+   */
+  ssrf(decision: 'denied' | 'would_deny', reason: string, protocol: 'http' | 'tcp'): void {
+    const k = `outpost_ssrf_guard_total{decision="${decision}",reason="${esc(reason)}",protocol="${protocol}"}`;
+    this.#counters.set(k, (this.#counters.get(k) ?? 0) + 1);
   }
 
   #dest(cluster: Cluster | undefined, clusterName: string): string {
@@ -255,6 +268,7 @@ export class ProxyMetrics {
       })),
       tcp: [...this.#tcp.values()].map((x) => ({ labels: x.labels, opened: x.opened, closed: x.closed, sent: x.sent, received: x.received })),
       ...(this.#rbac.size > 0 ? { rbac: Object.fromEntries(this.#rbac) } : {}),
+      ...(this.#counters.size > 0 ? { counters: Object.fromEntries(this.#counters) } : {}),
     };
   }
 
@@ -277,11 +291,17 @@ export class ProxyMetrics {
       x.received += c.received;
     }
     this.#absorbRbac(snap.rbac);
+    this.#absorbCounters(snap.counters);
   }
 
   #absorbRbac(r: Record<string, number> | undefined): void {
     if (r === undefined) return;
     for (const [k, v] of Object.entries(r)) this.#rbac.set(k, (this.#rbac.get(k) ?? 0) + v);
+  }
+
+  #absorbCounters(c: Record<string, number> | undefined): void {
+    if (c === undefined) return;
+    for (const [k, v] of Object.entries(c)) this.#counters.set(k, (this.#counters.get(k) ?? 0) + v);
   }
 
   /** The /stats/prometheus body. */
@@ -311,6 +331,13 @@ export class ProxyMetrics {
       counter('istio_tcp_sent_bytes_total', (s) => s.sent, true);
     }
     for (const [k, v] of [...this.#rbac.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) out.push(`# TYPE ${k} counter`, `${k} ${v}`);
+    let lastName = '';
+    for (const [k, v] of [...this.#counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const name = k.slice(0, k.indexOf('{'));
+      if (name !== lastName) out.push(`# TYPE ${name} counter`);
+      lastName = name;
+      out.push(`${k} ${v}`);
+    }
     return out.join('\n') + '\n';
   }
 }
