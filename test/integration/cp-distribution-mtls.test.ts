@@ -158,7 +158,7 @@ test('certificates rotate at half-life; the new one is valid and accepted; the o
 });
 
 test('the distribution client reads its credentials with the proxy identity loader: a key others can read is refused with the file named', async () => {
-  const { readClientCredentials } = await import('../../src/controlplane/distribution/client-identity.js');
+  const { readClientCredentials } = await import('../../src/proxyconfig/distribution/client-identity.js');
   const { readIdentity } = await import('../../src/dataplane/identity/workload-identity.js');
   const { chmodSync, cpSync } = await import('node:fs');
   const identities = new WorkloadIdentities({ ca, dir: join(state, 'identity-loader'), log: (l) => logs.push(l) });

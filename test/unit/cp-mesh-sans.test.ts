@@ -12,11 +12,11 @@ const curl: ProxyIdentity = { id: 'curl-1.curl', role: 'sidecar', namespace: 'cu
 const TO_GW = 'outbound|80|rh-docs|egressgw.gw-ns.svc.cluster.local';
 
 function withAccount(objs: KubeObject[], sa: string | undefined): KubeObject[] {
-  return objs.map((o) => (o.kind === 'Pod' && o.metadata.namespace === 'gw-ns' && sa !== undefined ? { ...o, spec: { ...o.spec, serviceAccountName: sa } } : o));
+  return objs.map((o) => (o.kind === 'Pod' && o.metadata.namespace === 'gw-ns' && sa !== undefined ? { ...o, spec: { ...(o.spec as object), serviceAccountName: sa } } : o));
 }
 
 function trustDomain(objs: KubeObject[], td: string): KubeObject[] {
-  return objs.map((o) => (o.kind === 'Istio' ? { ...o, spec: { ...o.spec, values: { meshConfig: { ...((o.spec as { values?: { meshConfig?: object } }).values?.meshConfig ?? {}), trustDomain: td } } } } : o));
+  return objs.map((o) => (o.kind === 'Istio' ? { ...o, spec: { ...(o.spec as object), values: { meshConfig: { ...((o.spec as { values?: { meshConfig?: object } }).values?.meshConfig ?? {}), trustDomain: td } } } } : o));
 }
 
 test('auto mTLS to gateway pods: subjectAltNames from their service accounts, in the trust domain; none when a pod names none', () => {
