@@ -7,6 +7,7 @@ import type { KubeObject } from '../api/object.js';
 import { humanDuration } from '../api/duration.js';
 import { evaluate, parsePath } from '../api/jsonpath.js';
 import { acceptsMedia } from './discovery.js';
+import { formatLabelSelector, type LabelSelectorSpec } from '../api/kinds/network-policy.js';
 
 export interface TableColumnDefinition {
   name: string;
@@ -52,6 +53,7 @@ function selectorText(sel: unknown): string {
 }
 
 const CORE: Record<string, Column[]> = {
+  'networking.k8s.io/NetworkPolicy': [col('Pod-Selector', 'string', (o) => formatLabelSelector(rec(o.spec).podSelector as LabelSelectorSpec | undefined), 0, 'The pods the policy selects.'), AGE],
   '/Namespace': [col('Status', 'string', (o) => rec(o.status).phase ?? 'Active', 0, 'The status of the namespace'), AGE],
   '/Pod': [
     col('Ready', 'string', (o) => `${list(rec(o.status).containerStatuses).filter((s) => s.ready === true).length}/${list(rec(o.spec).containers).length}`, 0, 'The aggregate readiness state of this pod for accepting traffic.'),

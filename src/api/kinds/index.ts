@@ -24,6 +24,7 @@ import { podKind } from './pod.js';
 import { sailIstioKind } from './sail-istio.js';
 import { istioRevisionKind } from './istio-revision.js';
 import { istioCniKind } from './istio-cni.js';
+import { networkPolicyKind } from './network-policy.js';
 
 export type { KindModule } from './kind-module.js';
 
@@ -31,7 +32,7 @@ const MODULES: readonly KindModule[] = [
   serviceEntryKind, istioGatewayKind, virtualServiceKind, destinationRuleKind, sidecarKind, authorizationPolicyKind, peerAuthenticationKind,
   gatewayClassKind, gatewayApiGatewayKind, httpRouteKind, grpcRouteKind, tlsRouteKind, tcpRouteKind, referenceGrantKind,
   namespaceKind, serviceKind, serviceAccountKind, deploymentKind, configMapKind, secretKind, eventKind, podKind,
-  sailIstioKind, istioRevisionKind, istioCniKind,
+  sailIstioKind, istioRevisionKind, istioCniKind, networkPolicyKind,
 ];
 
 const BY_KEY = new Map(MODULES.map((m) => [`${m.group}/${m.kind}`, m]));
@@ -63,3 +64,4 @@ export * from './sail-common.js';
 export * from './sail-istio.js';
 export * from './istio-revision.js';
 export * from './istio-cni.js';
+export * from './network-policy.js';

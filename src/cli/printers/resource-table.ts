@@ -6,6 +6,7 @@ import { ageOf } from '../../api/duration.js';
 import { evaluate, parsePath, valueText } from '../../api/jsonpath.js';
 import { formatTable } from './table.js';
 import { podStatusText } from '../../api/pod-status.js';
+import { formatLabelSelector, type LabelSelectorSpec } from '../../api/kinds/network-policy.js';
 
 interface Column {
   header: string;
@@ -93,6 +94,7 @@ function columnsFor(info: KindInfo): Column[] {
   if (info.group === '' && info.kind === 'Service') return serviceColumns();
   if (info.group === '' && info.kind === 'Namespace') return namespaceColumns();
   if (info.group === '' && info.kind === 'Event') return eventColumns();
+  if (info.group === 'networking.k8s.io' && info.kind === 'NetworkPolicy') return [{ header: 'POD-SELECTOR', cell: (o) => formatLabelSelector(rec(o.spec).podSelector as LabelSelectorSpec | undefined) }, age];
   const cols: Column[] = info.printerColumns.map((c) => ({
     header: c.name.toUpperCase(),
     cell: (o: KubeObject) => printerCell(c, o),
