@@ -182,7 +182,7 @@ spec:
 ${container}
 ---
 `;
-  const web = JSON.stringify("require('http').createServer((q, s) => s.end('web ' + q.url + '\\n')).listen(8080); require('net').createServer((c) => { c.on('error', () => {}); c.end('metrics\\n'); }).listen(9000, () => console.log('up'))");
+  const web = JSON.stringify("const h = require('http').createServer((q, s) => s.end('web ' + q.url + '\\n')); h.keepAliveTimeout = 0; h.listen(8080); require('net').createServer((c) => { c.on('error', () => {}); c.end('metrics\\n'); }).listen(9000, () => console.log('up'))");
   return `apiVersion: v1
 kind: Namespace
 metadata: {name: apps}
@@ -227,12 +227,16 @@ test('ingress policies: namespace and pod selectors, named ports, ipBlock except
   t.after(() => {
     if (conn.exitCode === null) conn.kill('SIGKILL');
   });
-  const answers = createInterface({ input: conn.stdout! });
-  const next = (): Promise<string> => new Promise((resolve) => answers.once('line', (l) => resolve(JSON.parse(l) as string)));
+  // Every line the connection's process prints, in order; a waiter gets the next one (or "exited").
+  const lines: string[] = [];
+  let wake: (() => void) | undefined;
+  createInterface({ input: conn.stdout! }).on('line', (l) => { lines.push(JSON.parse(l) as string); wake?.(); });
+  conn.on('exit', () => { lines.push('exited'); wake?.(); });
   const ask = async (path: string): Promise<string> => {
-    const p = next();
+    const seen = lines.length;
     conn.stdin!.write(`${path}\n`);
-    return p;
+    while (lines.length === seen) await new Promise<void>((r) => (wake = r));
+    return lines[seen]!;
   };
   assert.equal(await ask('one'), 'HTTP/1.1 200 OK web /one');
 
@@ -290,10 +294,10 @@ spec:
 `);
   const refused = await mesh.outpost(['apply', '-f', bad]);
   assert.notEqual(refused.code, 0);
-  assert.match(refused.stderr, /spec\.ingress\[0\]\.from\[0\]: Forbidden: may not specify both ipBlock and another peer/);
-  assert.match(refused.stderr, /spec\.ingress\[0\]\.from\[0\]\.ipBlock\.except\[0\]: Invalid value: "192\.168\.0\.0\/16": must be a strict subset of `cidr`/);
-  assert.match(refused.stderr, /spec\.ingress\[0\]\.ports\[0\]\.endPort: Invalid value: 90: may not be specified when `port` is non-numeric/);
-  assert.match(refused.stderr, /spec\.ingress\[0\]\.ports\[1\]\.protocol: Unsupported value: "ICMP"/);
+  assert.match(refused.stderr, /NetworkPolicy apps\/bad: spec\.ingress\[0\]\.from\[0\]: forbidden: may not specify both ipBlock and another peer$/m);
+  assert.match(refused.stderr, /spec\.ingress\[0\]\.from\[0\]\.ipBlock\.except\[0\]: invalid value "192\.168\.0\.0\/16": must be a strict subset of `cidr`$/m);
+  assert.match(refused.stderr, /spec\.ingress\[0\]\.ports\[0\]\.endPort: invalid value 90: may not be specified when `port` is non-numeric$/m);
+  assert.match(refused.stderr, /spec\.ingress\[0\]\.ports\[1\]\.protocol: unsupported value "ICMP": supported values: "SCTP", "TCP", "UDP"$/m);
   assert.equal((await mesh.outpost(['get', 'netpol', 'bad', '-n', 'apps'])).code, 1);
 
   conn.stdin!.end();
