@@ -161,7 +161,7 @@ spec:
   const still = await inCurl(['curl', '-sS', '--max-time', '10', '--noproxy', '*', 'http://httpbin.org/get']);
   assert.notEqual(still.code, 0);
   // No policy left in curl: the pod allows everything again.
-  await mesh.ok(['delete', 'netpol', '--all', '-n', 'curl']);
+  await mesh.ok(['delete', 'netpol', 'allow-dns', 'allow-istio-system-and-egress-gateway', '-n', 'curl']);
   const open = await eventually('direct egress allowed again', async () => {
     const r = await inCurl(['curl', '-sS', '--max-time', '10', '--noproxy', '*', 'http://httpbin.org/get']);
     return r.code === 0 ? r.stdout : undefined;
