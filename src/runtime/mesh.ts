@@ -46,7 +46,7 @@ import { redactSecrets } from '../proxyconfig/redact.js';
 import { startMeshIdentity, type MeshCaOptions } from './mesh-identity.js';
 import { adminGet } from './pods/admin-client.js';
 import { choosePodNetwork, type PodNetworkMode } from './pods/pod-network-mode.js';
-import { NodeNetwork, nodeNetworkNames, removeNodeNetwork } from './pods/node-network.js';
+import { NodeNetwork, nodeNetworkNames, pickFreePodSubnet, removeNodeNetwork } from './pods/node-network.js';
 import { ClusterDns } from './pods/cluster-dns.js';
 import { ServiceRouting } from './pods/service-routing.js';
 import { NetworkPolicyEnforcer } from './pods/network-policy/enforcer.js';
@@ -278,7 +278,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     const exampleLeftAlone = ensured.leftAlone.filter((o) => fromExample.has(o)).map(describe);
     const notes = exampleLeftAlone.length > 0 ? [`example: left ${exampleLeftAlone.length} object(s) that already existed as they are: ${exampleLeftAlone.join(', ')}`] : [];
     for (const n of notes) log(n);
-    const names = nodeNetworkNames(paths.dir);
+    let names = nodeNetworkNames(paths.dir);
     if ((await choosePodNetwork(opts.podNetwork ?? 'loopback', log)) === 'netns') {
       network = new NodeNetwork(names);
       cleanups.push(() => network!.teardown());
@@ -286,6 +286,9 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       // kept (their proxies are adopted below, as in the loopback model); otherwise all goes first.
       if (!(await network.adopt(log))) {
         for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
+        // A /24 no other mesh's bridge here has.
+        names = await pickFreePodSubnet(paths.dir, names);
+        network = new NodeNetwork(names);
         await network.setup();
       }
       // The node's address on the bridge: pods reach the API and the control plane there.
