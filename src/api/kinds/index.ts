@@ -25,6 +25,7 @@ import { sailIstioKind } from './sail-istio.js';
 import { istioRevisionKind } from './istio-revision.js';
 import { istioCniKind } from './istio-cni.js';
 import { networkPolicyKind } from './network-policy.js';
+import { endpointSliceKind } from './endpoint-slice.js';
 
 export type { KindModule } from './kind-module.js';
 
@@ -32,7 +33,7 @@ const MODULES: readonly KindModule[] = [
   serviceEntryKind, istioGatewayKind, virtualServiceKind, destinationRuleKind, sidecarKind, authorizationPolicyKind, peerAuthenticationKind,
   gatewayClassKind, gatewayApiGatewayKind, httpRouteKind, grpcRouteKind, tlsRouteKind, tcpRouteKind, referenceGrantKind,
   namespaceKind, serviceKind, serviceAccountKind, deploymentKind, configMapKind, secretKind, eventKind, podKind,
-  sailIstioKind, istioRevisionKind, istioCniKind, networkPolicyKind,
+  sailIstioKind, istioRevisionKind, istioCniKind, networkPolicyKind, endpointSliceKind,
 ];
 
 const BY_KEY = new Map(MODULES.map((m) => [`${m.group}/${m.kind}`, m]));
@@ -65,3 +66,4 @@ export * from './sail-istio.js';
 export * from './istio-revision.js';
 export * from './istio-cni.js';
 export * from './network-policy.js';
+export * from './endpoint-slice.js';
