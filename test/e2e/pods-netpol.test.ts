@@ -191,6 +191,13 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: other}
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
 ${deploy('apps', 'web', `      - name: web
         image: ignored
         command: [${NODE}, "-e", ${web}]
@@ -214,9 +221,17 @@ test('ingress policies: namespace and pod selectors, named ports, ipBlock except
   const local = await podOf(mesh, 'apps', 'client');
   const remote = await podOf(mesh, 'other', 'client');
   const from = (pod: { name: string }, ns: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => mesh.outpost(['exec', pod.name, '-n', ns, '--', ...args]);
-  const reach = async (pod: { name: string }, ns: string, port: number): Promise<string> => (await from(pod, ns, TCP_CONNECT(web.ip, port))).stdout.trim();
+  const reach = async (pod: { name: string }, ns: string, port: number, host = web.ip): Promise<string> => (await from(pod, ns, TCP_CONNECT(host, port))).stdout.trim();
   assert.equal(await reach(local, 'apps', 8080), 'tcp connected');
   assert.equal(await reach(remote, 'other', 9000), 'tcp connected');
+  // The Service's cluster IP (DNATed by the node) and its EndpointSlice.
+  const vip = (await mesh.ok(['get', 'svc', 'web', '-n', 'apps', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
+  assert.equal(await reach(local, 'apps', 80, vip), 'tcp connected');
+  const slices = await eventually('the web Service\'s EndpointSlice', async () => {
+    const r = await mesh.ok(['get', 'endpointslices', '-n', 'apps', '-l', 'kubernetes.io/service-name=web']);
+    return r.stdout.includes(web.ip) ? r.stdout : undefined;
+  });
+  assert.match(slices, new RegExp(`^NAME\\s+ADDRESSTYPE\\s+PORTS\\s+ENDPOINTS\\s+AGE\\nweb-\\w{5}\\s+IPv4\\s+8080\\s+${web.ip.replace(/\./g, '\\.')}\\s+\\S+\\n$`));
 
   // A connection that stays open from `other`'s client to web:8080 (keep-alive; one request per input line).
   const conn = spawn('nsenter', [`--net=/run/netns/${remote.netns}`, process.execPath, '-e', `
@@ -259,6 +274,9 @@ spec:
   assert.equal(await ask('two'), 'HTTP/1.1 200 OK web /two');
   await eventually('other → web:8080 allowed, web:9000 not', async () => (await reach(remote, 'other', 8080)) === 'tcp connected' && (await reach(remote, 'other', 9000)) === 'tcp ECONNREFUSED' ? true : undefined);
   assert.equal(await reach(local, 'apps', 8080), 'tcp ECONNREFUSED', 'apps is not team=blue');
+  // Through the cluster IP too: the node checks the endpoint's ingress rules after DNAT.
+  assert.equal(await reach(local, 'apps', 80, vip), 'tcp ECONNREFUSED', 'apps is not team=blue (via the cluster IP)');
+  assert.equal(await reach(remote, 'other', 80, vip), 'tcp connected');
 
   // The namespace's labels change: recomputed.
   await mesh.ok(['label', 'namespace', 'apps', 'team=blue']);
