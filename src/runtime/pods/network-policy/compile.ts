@@ -283,11 +283,13 @@ export function compileNetworkPolicies(input: CompileInput): CompileResult {
     }
     const fam = pod.ip.includes(':') ? 'ip6' : 'ip';
     // At the node, only connections it DNATed to a cluster IP's endpoint: the rest is checked in the pods.
+    // Dropped there, not rejected: a reset from the node would carry the endpoint's address, which
+    // the client (connected to the cluster IP) ignores; it times out either way.
     if (r.egress) {
-      nodeEgress.push(...uniq(r.egress.map((c) => `ct status dnat ${fam} saddr ${pod.ip} ${clauseText(c, 'daddr')}`)), ...REJECT.map((l) => `ct status dnat ${fam} saddr ${pod.ip} ${l}`));
+      nodeEgress.push(...uniq(r.egress.map((c) => `ct status dnat ${fam} saddr ${pod.ip} ${clauseText(c, 'daddr')}`)), `ct status dnat ${fam} saddr ${pod.ip} drop`);
     }
     if (r.ingress) {
-      nodeIngress.push(...uniq(r.ingress.map((c) => `ct status dnat ${fam} daddr ${pod.ip} ${clauseText(c, 'saddr')}`)), ...REJECT.map((l) => `ct status dnat ${fam} daddr ${pod.ip} ${l}`));
+      nodeIngress.push(...uniq(r.ingress.map((c) => `ct status dnat ${fam} daddr ${pod.ip} ${clauseText(c, 'saddr')}`)), `ct status dnat ${fam} daddr ${pod.ip} drop`);
     }
     pods.set(podId(pod), { ...r, ruleset: podRuleset(r, input) });
   }
