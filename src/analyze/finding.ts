@@ -50,4 +50,8 @@ export const CODES = {
   EgressGatewayResolutionNone: 'OUT0001',
   /** outpost: an HTTPRoute's hostnames match none of its parent Gateway's listener hostnames. */
   NoMatchingListenerHostname: 'OUT0002',
+  /** outpost: a NetworkPolicy whose podSelector selects no pod of its namespace. */
+  NetworkPolicySelectsNoPod: 'OUT0003',
+  /** outpost: egress default-deny in an injected namespace without DNS, the control plane or the egress gateway allowed. */
+  EgressPolicyBlocksMesh: 'OUT0004',
 } as const;

@@ -15,13 +15,14 @@ import { analyzeSidecars } from './analyzers/sidecar.js';
 import { analyzeWorkloads } from './analyzers/workload.js';
 import { analyzeAuthorizationPolicies } from './analyzers/authorization-policy.js';
 import { analyzeDeprecations } from './analyzers/deprecation.js';
+import { analyzeNetworkPolicies } from './analyzers/network-policy.js';
 
 export type { Finding, FindingLevel } from './finding.js';
 export { CODES } from './finding.js';
 
 const ANALYZERS = [
   analyzeVirtualServices, analyzeVirtualServiceRules, analyzeIstioGateways, analyzeGatewayApi, analyzeServiceEntries, analyzeDestinationRules,
-  analyzeSidecars, analyzeWorkloads, analyzeAuthorizationPolicies, analyzeNamespaces, analyzeDeprecations,
+  analyzeSidecars, analyzeWorkloads, analyzeAuthorizationPolicies, analyzeNamespaces, analyzeDeprecations, analyzeNetworkPolicies,
 ];
 
 const LEVEL_ORDER = { Error: 0, Warning: 1, Info: 2 } as const;

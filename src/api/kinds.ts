@@ -44,6 +44,8 @@ export const KINDS: readonly KindInfo[] = [
   { group: CORE_GROUP, kind: 'Event', versions: ['v1'], plural: 'events', singular: 'event', shortNames: ['ev'], namespaced: true, categories: [], printerColumns: [] },
   { group: 'coordination.k8s.io', kind: 'Lease', versions: ['v1'], plural: 'leases', singular: 'lease', shortNames: [], namespaced: true, categories: [], printerColumns: [{ name: 'Holder', type: 'string', jsonPath: '.spec.holderIdentity' }] },
   { group: APPS_GROUP, kind: 'Deployment', versions: ['v1'], plural: 'deployments', singular: 'deployment', shortNames: ['deploy'], namespaced: true, categories: ['all'], printerColumns: [{ name: 'Ready', type: 'string', jsonPath: '.status.readyReplicas' }] },
+  { group: 'networking.k8s.io', kind: 'NetworkPolicy', versions: ['v1'], plural: 'networkpolicies', singular: 'networkpolicy', shortNames: ['netpol'], namespaced: true, categories: [], printerColumns: [{ name: 'Pod-Selector', type: 'string', jsonPath: '.spec.podSelector' }] },
+  { group: 'discovery.k8s.io', kind: 'EndpointSlice', versions: ['v1'], plural: 'endpointslices', singular: 'endpointslice', shortNames: [], namespaced: true, categories: [], printerColumns: [{ name: 'AddressType', type: 'string', jsonPath: '.addressType' }] },
   // Gateway API
   { group: GATEWAY_API_GROUP, kind: 'GatewayClass', versions: ['v1', 'v1beta1'], plural: 'gatewayclasses', singular: 'gatewayclass', shortNames: ['gc'], namespaced: false, categories: GW_CATS,
     printerColumns: [{ name: 'Controller', type: 'string', jsonPath: '.spec.controllerName' }, { name: 'Accepted', type: 'string', jsonPath: '.status.conditions[?(@.type=="Accepted")].status' }, AGE, { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 }] },

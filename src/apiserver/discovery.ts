@@ -28,6 +28,7 @@ export function findKind(group: string, version: string, plural: string): KindIn
 }
 
 function hasStatus(k: KindInfo): boolean {
+  if (k.group === 'discovery.k8s.io') return false;
   return !(k.group === '' && (k.kind === 'ConfigMap' || k.kind === 'Secret' || k.kind === 'Event' || k.kind === 'ServiceAccount'));
 }
 

@@ -45,7 +45,7 @@ function kindSchema(k: KindInfo, version: string): Schema {
     metadata: { allOf: [{ $ref: `#/components/schemas/${META_REF}` }], description: "Standard object's metadata." },
   };
   // ServiceAccount's tree describes the whole object; the others describe spec.
-  const objectRooted = k.group === '' && k.kind === 'ServiceAccount';
+  const objectRooted = (k.group === '' && k.kind === 'ServiceAccount') || (k.group === 'discovery.k8s.io' && k.kind === 'EndpointSlice');
   let properties: Record<string, Schema>;
   if (objectRooted && tree) properties = { ...base, ...((nodeSchema(tree).properties as Record<string, Schema>) ?? {}) };
   else {

@@ -7,6 +7,7 @@ import type { KubeObject } from '../api/object.js';
 import { humanDuration } from '../api/duration.js';
 import { evaluate, parsePath } from '../api/jsonpath.js';
 import { acceptsMedia } from './discovery.js';
+import { formatLabelSelector, type LabelSelectorSpec } from '../api/kinds/network-policy.js';
 
 export interface TableColumnDefinition {
   name: string;
@@ -45,6 +46,17 @@ function age(ts: unknown, now: number): string {
 const NAME = col('Name', 'string', (o) => o.metadata.name, 0, 'Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names', 'name');
 const AGE = col('Age', 'string', (o, now) => age(o.metadata.creationTimestamp, now), 0, 'CreationTimestamp is a timestamp representing the server time when this object was created.');
 
+/** kubectl's EndpointSlice cells: ports `80,443` (`<unset>` for none), up to 3 addresses then `+ N more...`. */
+export function endpointSlicePorts(o: KubeObject): string {
+  const ports = list((o as Record<string, unknown>).ports).map((p) => (p.port === undefined ? '<unset>' : String(p.port)));
+  return ports.length ? ports.join(',') : '<unset>';
+}
+export function endpointSliceAddresses(o: KubeObject): string {
+  const all = list((o as Record<string, unknown>).endpoints).flatMap((e) => (Array.isArray(e.addresses) ? e.addresses.map(String) : []));
+  if (all.length === 0) return '<unset>';
+  return all.length > 3 ? `${all.slice(0, 3).join(',')} + ${all.length - 3} more...` : all.join(',');
+}
+
 function selectorText(sel: unknown): string {
   const m = rec(sel);
   const pairs = Object.entries(rec(m.matchLabels ?? m)).filter(([, v]) => typeof v === 'string').map(([k, v]) => `${k}=${String(v)}`);
@@ -52,6 +64,13 @@ function selectorText(sel: unknown): string {
 }
 
 const CORE: Record<string, Column[]> = {
+  'discovery.k8s.io/EndpointSlice': [
+    col('AddressType', 'string', (o) => o.addressType ?? '', 0, 'Type of address carried by this EndpointSlice'),
+    col('Ports', 'string', (o) => endpointSlicePorts(o), 0, 'Ports served by this EndpointSlice'),
+    col('Endpoints', 'string', (o) => endpointSliceAddresses(o), 0, 'Addresses of the endpoints in this slice'),
+    AGE,
+  ],
+  'networking.k8s.io/NetworkPolicy': [col('Pod-Selector', 'string', (o) => formatLabelSelector(rec(o.spec).podSelector as LabelSelectorSpec | undefined), 0, 'The pods the policy selects.'), AGE],
   '/Namespace': [col('Status', 'string', (o) => rec(o.status).phase ?? 'Active', 0, 'The status of the namespace'), AGE],
   '/Pod': [
     col('Ready', 'string', (o) => `${list(rec(o.status).containerStatuses).filter((s) => s.ready === true).length}/${list(rec(o.spec).containers).length}`, 0, 'The aggregate readiness state of this pod for accepting traffic.'),

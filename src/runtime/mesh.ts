@@ -39,6 +39,9 @@ import { loadExample, startExampleExternals } from './example.js';
 import { readLogFile } from './log-file.js';
 import { DEFAULT_LOG_ROTATION, startLogRotation, type LogRotationOptions } from './log-rotation.js';
 
+/** Why NetworkPolicy is not enforced in the loopback model (the `up` line and every policy's status). */
+const LOOPBACK_NOT_ENFORCED = 'not enforced: pods share the machine\'s network (loopback model); NetworkPolicy needs pods in their own network namespaces (--pod-network netns, as root with nft)';
+
 /** Istio's plain-text xDS port (15010), asked for first on the mesh's own loopback address. */
 const DEFAULT_DISTRIBUTION_PORT = 15010;
 import { privateUmask, securePrivateTree } from './private-state.js';
@@ -46,14 +49,16 @@ import { redactSecrets } from '../proxyconfig/redact.js';
 import { startMeshIdentity, type MeshCaOptions } from './mesh-identity.js';
 import { adminGet } from './pods/admin-client.js';
 import { choosePodNetwork, type PodNetworkMode } from './pods/pod-network-mode.js';
-import { NodeNetwork, nodeNetworkNames, removeNodeNetwork } from './pods/node-network.js';
+import { NodeNetwork, nodeNetworkNames, pickFreePodSubnet, removeNodeNetwork } from './pods/node-network.js';
 import { ClusterDns } from './pods/cluster-dns.js';
 import { ServiceRouting } from './pods/service-routing.js';
 import { EgressViewCollector } from './egress-view/collector.js';
 import { startDashboardServer } from './egress-view/server.js';
 
 export { probeRunningMesh };
-import { SAIL_V1 } from '../api/groups.js';
+import { SAIL_GROUP, SAIL_V1 } from '../api/groups.js';
+import { NetworkPolicyEnforcer } from './pods/network-policy/enforcer.js';
+import { nodeHostedPeers } from './pods/network-policy/node-peers.js';
 
 export interface MeshOptions {
   stateDir: string;
@@ -271,7 +276,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     const exampleLeftAlone = ensured.leftAlone.filter((o) => fromExample.has(o)).map(describe);
     const notes = exampleLeftAlone.length > 0 ? [`example: left ${exampleLeftAlone.length} object(s) that already existed as they are: ${exampleLeftAlone.join(', ')}`] : [];
     for (const n of notes) log(n);
-    const names = nodeNetworkNames(paths.dir);
+    let names = nodeNetworkNames(paths.dir);
     if ((await choosePodNetwork(opts.podNetwork ?? 'loopback', log)) === 'netns') {
       network = new NodeNetwork(names);
       cleanups.push(() => network!.teardown());
@@ -279,6 +284,9 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       // kept (their proxies are adopted below, as in the loopback model); otherwise all goes first.
       if (!(await network.adopt(log))) {
         for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
+        // A /24 no other mesh's bridge here has.
+        names = await pickFreePodSubnet(paths.dir, names);
+        network = new NodeNetwork(names);
         await network.setup();
       }
       // The node's address on the bridge: pods reach the API and the control plane there.
@@ -287,6 +295,9 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     } else {
       // The loopback model now: a netns mesh's leftovers go.
       for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
+      // One line at start (the log, and `up`'s summary): policies are stored and shown, not enforced.
+      notes.push(`NetworkPolicy: ${LOOPBACK_NOT_ENFORCED}`);
+      log(notes[notes.length - 1]!);
     }
     let resolver = opts.resolver;
     if (opts.example) {
@@ -315,6 +326,8 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     const ssrfGuard = { networks: guardNetworks, controlEndpoints, adminPorts: [ADMIN_PORT] };
     const controlPlane = await startControlPlaneOnStablePort(paths, (port) => (controlPlaneRef = new ControlPlane({ store, host, port, token, log, distributionTls, ssrfGuard })), log);
     cleanups.push(() => controlPlane.stop());
+    // Late binding: the workloads call it before a new pod's processes start; it asks them for the pods.
+    let policyRef: NetworkPolicyEnforcer | undefined;
     const workloads = new WorkloadManager({
       store,
       paths,
@@ -325,8 +338,14 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       resolver,
       leftovers,
       log,
-      ...(network ? { network } : {}),
+      ...(network ? { network, beforePodsStart: () => policyRef?.sync() ?? Promise.resolve() } : {}),
     });
+    const distributionPort = Number(new URL(controlPlane.distributionUrl).port);
+    const policies = (policyRef = new NetworkPolicyEnforcer(network
+      ? { store, log, names: network.names, pods: () => workloads.podNetworks(), nodePeers: () => nodeHostedPeers(network!.names.gateway, distributionPort, istioNamespace(store)) }
+      : { store, log, unavailable: LOOPBACK_NOT_ENFORCED }));
+    await policies.start();
+    cleanups.push(() => policies.stop());
     if (network) {
       // Services' cluster IPs and names for pods: DNS on the node's bridge address.
       const dns = new ClusterDns({ address: host, upstream: resolver?.server, hostsFile: resolver?.hostsFile });
@@ -423,6 +442,12 @@ function controlEndpointOf(url: string | undefined): { address: string; port: nu
   } catch {
     return [];
   }
+}
+
+/** The control plane's namespace: the Istio resource's spec.namespace (Sail's default istio-system). */
+function istioNamespace(store: Store): string {
+  const ns = (store.list({ group: SAIL_GROUP, kind: 'Istio' }).items[0]?.spec as { namespace?: unknown } | undefined)?.namespace;
+  return typeof ns === 'string' && ns ? ns : 'istio-system';
 }
 
 function podLogs(workloads: WorkloadManager | undefined, ns: string, pod: string, opts: LogOptions): LogSource | undefined {

@@ -41,6 +41,20 @@ export interface WorkloadManagerOptions {
   log: (line: string) => void;
   /** The pod network (netns model): every pod its own network namespace and address. Absent: loopback model. */
   network?: NodeNetwork;
+  /** Netns model: runs once every planned pod has its network namespace, before any process of a new pod starts (NetworkPolicy goes in first). */
+  beforePodsStart?: () => Promise<void>;
+}
+
+/** A pod with its own network namespace, as NetworkPolicy enforcement sees it. */
+export interface PodNetworkInfo {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  ip: string;
+  netns: string;
+  ports: { name?: string; port: number; protocol?: string }[];
+  /** The namespace object itself: a new one (same name, recreated) has to get its rules again. */
+  sandbox: object;
 }
 
 /** How long a replacement waits for the new proxy to be ready before replacing the next one. */
@@ -138,6 +152,25 @@ export class WorkloadManager {
 
   list(): WorkloadInfo[] {
     return [...this.running.values()].map((r) => this.info(r));
+  }
+
+  /** Netns model: every pod that has its network namespace now (Deployment replicas, gateways, namespaces' shared sidecar pods). */
+  podNetworks(): PodNetworkInfo[] {
+    const net = this.opts.network;
+    if (!net) return [];
+    const out = new Map<string, PodNetworkInfo>();
+    const add = (namespace: string, name: string, labels: Record<string, string>, containers: readonly { ports?: unknown[] }[]): void => {
+      const key = sandboxKey(namespace, name);
+      const sb = net.sandbox(key);
+      if (!sb || out.has(key)) return;
+      const ports = containers.flatMap((c) => (c.ports ?? []) as { containerPort?: unknown; name?: unknown; protocol?: unknown }[])
+        .filter((p) => typeof p.containerPort === 'number')
+        .map((p) => ({ port: p.containerPort as number, ...(typeof p.name === 'string' ? { name: p.name } : {}), ...(typeof p.protocol === 'string' ? { protocol: p.protocol } : {}) }));
+      out.set(key, { namespace, name, labels, ip: sb.ip, netns: sb.netns, ports, sandbox: sb });
+    };
+    for (const pod of this.plan.pods) add(pod.deployment.metadata.namespace ?? 'default', pod.podName, pod.labels, pod.containers);
+    for (const p of this.plan.proxies) add(p.namespace, p.podName, p.labels, []);
+    return [...out.values()];
   }
 
   find(namespace: string, name?: string): WorkloadInfo | undefined {
@@ -258,6 +291,13 @@ export class WorkloadManager {
     }
     await Promise.all(stops);
     await this.syncSandboxes(plan);
+    if (this.opts.beforePodsStart) {
+      try {
+        await this.opts.beforePodsStart();
+      } catch (err) {
+        this.opts.log(`workloads: network policy: ${(err as Error).message}`);
+      }
+    }
     for (const p of plan.proxies) {
       if (this.running.has(p.key)) {
         // A changed service account or trust domain: the running proxy's files are re-issued in place.

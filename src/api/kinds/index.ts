@@ -29,6 +29,8 @@ import { sailIstioKind } from './sail-istio.js';
 import { istioRevisionKind } from './istio-revision.js';
 import { istioCniKind } from './istio-cni.js';
 import { leaseKind } from './lease.js';
+import { networkPolicyKind } from './network-policy.js';
+import { endpointSliceKind } from './endpoint-slice.js';
 
 export type { KindModule } from './kind-module.js';
 
@@ -36,7 +38,7 @@ const MODULES: readonly KindModule[] = [
   serviceEntryKind, istioGatewayKind, virtualServiceKind, destinationRuleKind, sidecarKind, authorizationPolicyKind, peerAuthenticationKind,
   gatewayClassKind, gatewayApiGatewayKind, httpRouteKind, grpcRouteKind, tlsRouteKind, tcpRouteKind, referenceGrantKind,
   namespaceKind, serviceKind, serviceAccountKind, deploymentKind, configMapKind, secretKind, eventKind, podKind,
-  sailIstioKind, istioRevisionKind, istioCniKind, leaseKind,
+  sailIstioKind, istioRevisionKind, istioCniKind, leaseKind, networkPolicyKind, endpointSliceKind,
 ];
 
 const BY_KEY = new Map(MODULES.map((m) => [kindKey(m), m]));
@@ -76,3 +78,5 @@ export * from './sail-common.js';
 export * from './sail-istio.js';
 export * from './istio-revision.js';
 export * from './istio-cni.js';
+export * from './network-policy.js';
+export * from './endpoint-slice.js';

@@ -34,6 +34,8 @@ const ROOTS = {
   'Event': ['kubernetes-models/v1/Event', 'IEvent', ''],
   'Pod': ['kubernetes-models/v1/Pod', 'IPod', 'spec'],
   'apps/Deployment': ['kubernetes-models/apps/v1/Deployment', 'IDeployment', 'spec'],
+  'networking.k8s.io/NetworkPolicy': ['kubernetes-models/networking.k8s.io/v1/NetworkPolicy', 'INetworkPolicy', 'spec'],
+  'discovery.k8s.io/EndpointSlice': ['kubernetes-models/discovery.k8s.io/v1/EndpointSlice', 'IEndpointSlice', ''],
 };
 
 const src = Object.entries(ROOTS).map(([, [mod, name]], i) => `import type { ${name} as T${i} } from '${mod}';\nexport type R${i} = T${i};`).join('\n');

@@ -3,6 +3,7 @@
 import type { KubeObject } from '../../api/object.js';
 import { ageOf } from '../../api/duration.js';
 import { formatTable } from './table.js';
+import { formatLabelSelector, policyTypes, type NetworkPolicyPeer, type NetworkPolicyPort, type NetworkPolicySpec } from '../../api/kinds/network-policy.js';
 
 /** `creationTimestamp` → `Creation Timestamp`, `podIP` → `Pod IP`, as kubectl titles CRD fields. */
 export function titleCase(key: string): string {
@@ -66,8 +67,65 @@ function describeSecret(obj: KubeObject): string {
   return out.join('\n') + '\n';
 }
 
+/** kubectl's NetworkPolicy description (what each rule allows), with whether outpost enforces it. */
+function describeNetworkPolicy(obj: KubeObject, events: KubeObject[]): string {
+  const spec = (obj.spec ?? {}) as NetworkPolicySpec;
+  const out = [`${'Name:'.padEnd(14)}${obj.metadata.name}`, `${'Namespace:'.padEnd(14)}${obj.metadata.namespace ?? ''}`];
+  out.push(`${'Created on:'.padEnd(14)}${obj.metadata.creationTimestamp ?? ''}`);
+  out.push(...mapLines('Labels', obj.metadata.labels).map((l) => l.replace(/^(\S+:)\s*/, (_, h: string) => h.padEnd(14))), ...mapLines('Annotations', obj.metadata.annotations).map((l) => l.replace(/^(\S+:)\s*/, (_, h: string) => h.padEnd(14))));
+  const sel = formatLabelSelector(spec.podSelector);
+  out.push('Spec:', `  PodSelector:     ${sel === '<none>' ? '<none> (Allowing the specific traffic to all pods in this namespace)' : sel}`);
+  const types = policyTypes(spec);
+  const peerLines = (peers: readonly NetworkPolicyPeer[] | undefined, title: string): string[] => {
+    if (!peers || peers.length === 0) return [`    ${title}: <any> (traffic not restricted by ${title === 'To' ? 'destination' : 'source'})`];
+    const lines = [`    ${title}:`];
+    for (const p of peers) {
+      if (p.ipBlock) lines.push('      IPBlock:', `        CIDR: ${p.ipBlock.cidr}`, `        Except: ${(p.ipBlock.except ?? []).join(', ')}`);
+      else if (p.podSelector && p.namespaceSelector) lines.push(`      NamespaceSelector: ${formatLabelSelector(p.namespaceSelector)}`, `      PodSelector: ${formatLabelSelector(p.podSelector)}`);
+      else if (p.podSelector) lines.push(`      PodSelector: ${formatLabelSelector(p.podSelector)}`);
+      else if (p.namespaceSelector) lines.push(`      NamespaceSelector: ${formatLabelSelector(p.namespaceSelector)}`);
+    }
+    return lines;
+  };
+  const portLines = (ports: readonly NetworkPolicyPort[] | undefined, title: string): string[] =>
+    !ports || ports.length === 0 ? [`    ${title} Port: <any> (traffic allowed to all ports)`]
+      : ports.map((p) => `    ${title} Port: ${p.port === undefined ? '<any>' : String(p.port)}${p.endPort !== undefined ? `-${p.endPort}` : ''}/${p.protocol ?? 'TCP'}`);
+  const rules = (list: readonly { ports?: readonly NetworkPolicyPort[]; from?: readonly NetworkPolicyPeer[]; to?: readonly NetworkPolicyPeer[] }[] | undefined, dir: 'From' | 'To', isolated: boolean, what: string): string[] => {
+    if (!isolated) return [`    Not affecting ${what} traffic`];
+    if (!list || list.length === 0) return [`    <none> (Selected pods are isolated for ${what} connectivity)`];
+    const lines: string[] = [];
+    list.forEach((r, i) => {
+      if (i > 0) lines.push('    ----------');
+      lines.push(...portLines(r.ports, 'To'), ...peerLines(dir === 'From' ? r.from : r.to, dir));
+    });
+    return lines;
+  };
+  out.push('  Allowing ingress traffic:', ...rules(spec.ingress, 'From', types.ingress, 'ingress'));
+  out.push('  Allowing egress traffic:', ...rules(spec.egress, 'To', types.egress, 'egress'));
+  out.push(`  Policy Types: ${[types.ingress ? 'Ingress' : '', types.egress ? 'Egress' : ''].filter(Boolean).join(', ')}`);
+  const conds = ((obj.status as { conditions?: { type?: string; status?: string; message?: string }[] } | undefined)?.conditions ?? []);
+  const enforced = conds.find((c) => c.type === 'Enforced');
+  out.push(`Enforcement:  ${enforced ? (enforced.status === 'True' ? enforced.message ?? 'enforced' : `not enforced: ${(enforced.message ?? 'unknown').replace(/^not enforced: /, '')}`) : 'not enforced: no mesh has reported on this policy yet (is `outpost up` running?)'}`);
+  out.push(...eventLines(events));
+  return out.join('\n') + '\n';
+}
+
+function eventLines(events: KubeObject[]): string[] {
+  if (events.length === 0) return ['Events:       <none>'];
+  const rows = events.map((e) => [
+    String(e.type ?? ''),
+    String(e.reason ?? ''),
+    ageOf(String(e.lastTimestamp ?? e.metadata.creationTimestamp ?? '')),
+    String((e.source as { component?: string } | undefined)?.component ?? ''),
+    String(e.message ?? ''),
+  ]);
+  const table = formatTable(['Type', 'Reason', 'Age', 'From', 'Message'], [['----', '------', '----', '----', '-------'], ...rows], 2);
+  return ['Events:', ...table.trimEnd().split('\n').map((l) => `  ${l}`)];
+}
+
 export function formatDescribe(obj: KubeObject, events: KubeObject[]): string {
   if (obj.apiVersion === 'v1' && obj.kind === 'Secret') return describeSecret(obj);
+  if (obj.apiVersion === 'networking.k8s.io/v1' && obj.kind === 'NetworkPolicy') return describeNetworkPolicy(obj, events);
   const out: string[] = [];
   out.push(`${'Name:'.padEnd(13)}${obj.metadata.name}`);
   if (obj.metadata.namespace) out.push(`${'Namespace:'.padEnd(13)}${obj.metadata.namespace}`);
@@ -94,18 +152,6 @@ export function formatDescribe(obj: KubeObject, events: KubeObject[]): string {
     out.push('Status:');
     block(obj.status, 2, out);
   }
-  if (events.length === 0) out.push('Events:       <none>');
-  else {
-    out.push('Events:');
-    const rows = events.map((e) => [
-      String(e.type ?? ''),
-      String(e.reason ?? ''),
-      ageOf(String(e.lastTimestamp ?? e.metadata.creationTimestamp ?? '')),
-      String((e.source as { component?: string } | undefined)?.component ?? ''),
-      String(e.message ?? ''),
-    ]);
-    const table = formatTable(['Type', 'Reason', 'Age', 'From', 'Message'], [['----', '------', '----', '----', '-------'], ...rows], 2);
-    out.push(...table.trimEnd().split('\n').map((l) => `  ${l}`));
-  }
+  out.push(...eventLines(events));
   return out.join('\n') + '\n';
 }

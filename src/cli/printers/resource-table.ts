@@ -7,6 +7,8 @@ import { evaluate, parsePath, valueText } from '../../api/jsonpath.js';
 import { formatTable } from './table.js';
 import { podStatusText } from '../../api/pod-status.js';
 import { APPS_GROUP } from '../../api/groups.js';
+import { formatLabelSelector, type LabelSelectorSpec } from '../../api/kinds/network-policy.js';
+import { endpointSliceAddresses, endpointSlicePorts } from '../../apiserver/table.js';
 
 interface Column {
   header: string;
@@ -94,6 +96,10 @@ function columnsFor(info: KindInfo): Column[] {
   if (info.group === '' && info.kind === 'Service') return serviceColumns();
   if (info.group === '' && info.kind === 'Namespace') return namespaceColumns();
   if (info.group === '' && info.kind === 'Event') return eventColumns();
+  if (info.group === 'discovery.k8s.io' && info.kind === 'EndpointSlice') {
+    return [{ header: 'ADDRESSTYPE', cell: (o) => String((o as Record<string, unknown>).addressType ?? '') }, { header: 'PORTS', cell: endpointSlicePorts }, { header: 'ENDPOINTS', cell: endpointSliceAddresses }, age];
+  }
+  if (info.group === 'networking.k8s.io' && info.kind === 'NetworkPolicy') return [{ header: 'POD-SELECTOR', cell: (o) => formatLabelSelector(rec(o.spec).podSelector as LabelSelectorSpec | undefined) }, age];
   const cols: Column[] = info.printerColumns.map((c) => ({
     header: c.name.toUpperCase(),
     cell: (o: KubeObject) => printerCell(c, o),

@@ -3,7 +3,8 @@
 // the mesh's id, so `outpost down` and the next `up` find a crashed mesh's leftovers.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -22,10 +23,25 @@ export interface NodeNetworkNames {
   gateway: string;
 }
 
+/** The state dir's record of the /24 its pods got (pickFreePodSubnet); absent: the hash's choice. */
+const SUBNET_FILE = 'pod-subnet';
+
+function persistedSubnet(stateDir: string): number | undefined {
+  try {
+    const n = Number(readFileSync(join(stateDir, SUBNET_FILE), 'utf8').trim());
+    return Number.isInteger(n) && n >= 0 && n < 256 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function nodeNetworkNames(stateDir: string): NodeNetworkNames {
   const h = createHash('sha256').update(`outpost-pods:${stateDir}`).digest();
   const id = h.subarray(0, 3).toString('hex');
-  const n = h[3]!;
+  return namesFor(id, persistedSubnet(stateDir) ?? h[3]!);
+}
+
+function namesFor(id: string, n: number): NodeNetworkNames {
   return {
     id,
     bridge: `opbr${id}`,
@@ -35,6 +51,33 @@ export function nodeNetworkNames(stateDir: string): NodeNetworkNames {
     serviceSubnet: `198.19.${n}.0/24`,
     gateway: `198.18.${n}.1`,
   };
+}
+
+/** Third octets of 198.18.x.0/24 networks some interface or route here already uses (another mesh's bridge). */
+async function usedPodSubnets(): Promise<Set<number>> {
+  const used = new Set<number>();
+  const grab = (text: string): void => {
+    for (const m of text.matchAll(/\b198\.18\.(\d{1,3})\.\d{1,3}/g)) used.add(Number(m[1]));
+  };
+  grab(await sh('ip', ['-4', '-o', 'addr', 'show']).catch(() => ''));
+  grab(await sh('ip', ['-4', 'route', 'show']).catch(() => ''));
+  return used;
+}
+
+/**
+ * A pod subnet no other network here uses: the hash's choice when free, else the next free /24
+ * (recorded in the state dir, so later `up`s and `down` agree). Two meshes can no longer collide.
+ */
+export async function pickFreePodSubnet(stateDir: string, names: NodeNetworkNames): Promise<NodeNetworkNames> {
+  const used = await usedPodSubnets();
+  const start = Number(names.podSubnet.split('.')[2]);
+  for (let i = 0; i < 256; i++) {
+    const n = (start + i) % 256;
+    if (used.has(n)) continue;
+    writeFileSync(join(stateDir, SUBNET_FILE), `${n}\n`);
+    return namesFor(names.id, n);
+  }
+  throw new PodNetworkError(`no free /24 left in 198.18.0.0/16 for the pod network`);
 }
 
 export class PodNetworkError extends Error {

@@ -6,6 +6,7 @@ import { kubeServices } from '../../controlplane/registry/kube-services.js';
 import type { Store, WatchEvent } from '../../store/types.js';
 import { CLUSTER_DOMAIN, type ClusterDns } from './cluster-dns.js';
 import { sh, type NodeNetworkNames } from './node-network.js';
+import { syncEndpointSlices } from './endpoint-slices.js';
 
 const SERVICES_CHAIN = 'services';
 
@@ -85,6 +86,7 @@ export class ServiceRouting {
       const ns = p.metadata.namespace ?? 'default';
       byNs.set(ns, [...(byNs.get(ns) ?? []), p]);
     }
+    syncEndpointSlices(store, services, pods, this.opts.log);
     const mesh = kubeServices(services, byNs);
     const records = new Map<string, string[]>();
     const rules: string[] = [];
