@@ -4,10 +4,11 @@ import { compareStrings } from '../fields.js';
 import { hostMatches, isExportedTo, isWildcard } from '../hosts.js';
 import { kubeServices, podsByNamespace } from './kube-services.js';
 import { serviceEntryServices } from './service-entries.js';
+import { allocateVips } from './vip-allocation.js';
 import type { MeshService } from './types.js';
 
 export * from './types.js';
-export { isGatewayPod, isPodReady } from './kube-services.js';
+export { isGatewayPod, isPodReady, hasCapturingSidecar, SIDECAR_STATUS_ANNOTATION } from './kube-services.js';
 
 export class ServiceRegistry {
   /** All services, ordered by host, then Kubernetes Services before ServiceEntries, then oldest first. */
@@ -90,7 +91,7 @@ export function registryFor(snapshot: MeshSnapshot): ServiceRegistry {
     const pods = podsByNamespace(snapshot.of('', 'Pod'));
     reg = new ServiceRegistry([
       ...kubeServices(snapshot.of('', 'Service'), pods),
-      ...serviceEntryServices(snapshot.of('networking.istio.io', 'ServiceEntry')),
+      ...allocateVips(serviceEntryServices(snapshot.of('networking.istio.io', 'ServiceEntry'))),
     ]);
     cache.set(snapshot, reg);
   }

@@ -1,4 +1,5 @@
 // Kubernetes Services as registry entries: selector → Running pods with an IP → endpoints at the targetPort.
+import { isIPv4 } from 'node:net';
 import type { KubeObject } from '../../api/object.js';
 import { serviceFqdn } from '../../proxyconfig/naming.js';
 import { arr, ageKey, num, rec, sortedRecord, str, strMap } from '../fields.js';
@@ -10,6 +11,13 @@ export function isGatewayPod(pod: KubeObject): boolean {
   const labels = pod.metadata.labels ?? {};
   const annotations = pod.metadata.annotations ?? {};
   return Boolean(labels['gateway.networking.k8s.io/gateway-name']) || (annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
+}
+
+/** Istio marks injected pods with this annotation; outpost sets it on pods whose traffic their sidecar captures. */
+export const SIDECAR_STATUS_ANNOTATION = 'sidecar.istio.io/status';
+
+export function hasCapturingSidecar(pod: KubeObject): boolean {
+  return pod.metadata.annotations?.[SIDECAR_STATUS_ANNOTATION] !== undefined;
 }
 
 export function isPodReady(pod: KubeObject): boolean {
@@ -57,7 +65,7 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
           address: str(rec(pod.status).podIP)!,
           ports: resolved,
           labels: sortedRecord(pod.metadata.labels ?? {}),
-          ...(isGatewayPod(pod) ? { meshGateway: true } : {}),
+          ...(isGatewayPod(pod) ? { meshGateway: true } : hasCapturingSidecar(pod) ? { meshSidecar: true } : {}),
         });
       }
       endpoints.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
@@ -74,6 +82,7 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
       location: 'MESH_INTERNAL',
       exportTo,
       endpoints,
+      ...(clusterIpOf(svc) ? { clusterIP: clusterIpOf(svc) } : {}),
       age: ageKey(svc.metadata),
     });
   }
@@ -90,4 +99,10 @@ export function podsByNamespace(pods: readonly KubeObject[]): Map<string, KubeOb
     list.push(pod);
   }
   return map;
+}
+
+/** spec.clusterIP when it is an IPv4 address (not `None`, not empty). */
+function clusterIpOf(svc: KubeObject): string | undefined {
+  const ip = (svc.spec as Record<string, unknown> | undefined)?.clusterIP;
+  return typeof ip === 'string' && isIPv4(ip) ? ip : undefined;
 }

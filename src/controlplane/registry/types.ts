@@ -25,6 +25,8 @@ export interface ServiceEndpoint {
   readonly weight?: number;
   /** The endpoint is a gateway proxy (Gateway API or injected gateway pod); sidecars speak HTTP/2 to it, as Istio does over mTLS. */
   readonly meshGateway?: boolean;
+  /** The endpoint's pod has a sidecar that captures its inbound traffic (Istio's `sidecar.istio.io/status`): auto mTLS applies. */
+  readonly meshSidecar?: boolean;
 }
 
 export interface MeshService {
@@ -44,6 +46,14 @@ export interface MeshService {
   readonly subjectAltNames?: readonly string[];
   /** ServiceEntry `addresses`: the VIPs (or CIDRs) clients dial; absent when none were given. */
   readonly addresses?: readonly string[];
+  /**
+   * An address from 240.240.0.0/16 for a ServiceEntry host without `addresses` (Istio's DNS
+   * auto-allocation): the sidecar's DNS proxy answers it, and a captured connection to it names
+   * this service and port. See vip-allocation.ts.
+   */
+  readonly autoAddress?: string;
+  /** A Kubernetes Service's cluster IP (spec.clusterIP), when it has one. */
+  readonly clusterIP?: string;
   /** Sort key for "oldest wins" on host collisions. */
   readonly age: string;
 }

@@ -61,7 +61,7 @@ export function handleTlsPassthrough(rt: ProxyRuntime, l: CompiledTlsListener, s
       refuseConnection(rt, socket, { sni, startTime }, ResponseFlag.NR, 'filter_chain_not_found');
       return;
     }
-    if (!authorizeConnection(rt, socket, l.listener.port, sni, startTime)) return;
+    if (l.listener.capture !== 'outbound' && !authorizeConnection(rt, socket, l.listener.port, sni, startTime)) return;
     proxyTcp(rt, socket, route, { sni, startTime });
   }, (err: { code?: string }) => {
     if (err?.code === 'CLIENT_GONE') { socket.destroy(); return; }
