@@ -8,6 +8,7 @@ import type { LogOptions, LogSource } from '../apiserver/resources.js';
 import { badRequest } from '../apiserver/status.js';
 import { writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { ControlPlane } from '../controlplane/control-plane.js';
+import type { ProxyIdentity } from '../proxyconfig/types.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 import { AddressBook, subnetFor } from './addresses.js';
@@ -321,7 +322,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       resolver,
       leftovers,
       log,
-      ...(network ? { network } : {}),
+      ...(network ? { network, configFor: (identity: ProxyIdentity) => controlPlane.configFor(identity) } : {}),
     });
     if (network) {
       // Services' cluster IPs and names for pods: DNS on the node's bridge address.

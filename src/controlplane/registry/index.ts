@@ -8,7 +8,7 @@ import { allocateVips } from './vip-allocation.js';
 import type { MeshService } from './types.js';
 
 export * from './types.js';
-export { isGatewayPod, isPodReady, hasCapturingSidecar, SIDECAR_STATUS_ANNOTATION } from './kube-services.js';
+export { isGatewayPod, isPodReady, hasCapturingSidecar, INBOUND_CAPTURE_ANNOTATION } from './kube-services.js';
 
 export class ServiceRegistry {
   /** All services, ordered by host, then Kubernetes Services before ServiceEntries, then oldest first. */

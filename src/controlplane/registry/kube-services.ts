@@ -13,11 +13,15 @@ export function isGatewayPod(pod: KubeObject): boolean {
   return Boolean(labels['gateway.networking.k8s.io/gateway-name']) || (annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
 }
 
-/** Istio marks injected pods with this annotation; outpost sets it on pods whose traffic their sidecar captures. */
-export const SIDECAR_STATUS_ANNOTATION = 'sidecar.istio.io/status';
+/**
+ * Set by the local mesh on pods whose sidecar captures their inbound traffic (the netns model), where
+ * Istio's `sidecar.istio.io/status` alone would do: with the loopback model an injected pod's
+ * sidecar takes no inbound traffic, so auto mTLS toward it would fail.
+ */
+export const INBOUND_CAPTURE_ANNOTATION = 'outpost.dev/inbound-capture';
 
 export function hasCapturingSidecar(pod: KubeObject): boolean {
-  return pod.metadata.annotations?.[SIDECAR_STATUS_ANNOTATION] !== undefined;
+  return pod.metadata.annotations?.[INBOUND_CAPTURE_ANNOTATION] === 'true';
 }
 
 export function isPodReady(pod: KubeObject): boolean {

@@ -25,7 +25,7 @@ export interface ServiceEndpoint {
   readonly weight?: number;
   /** The endpoint is a gateway proxy (Gateway API or injected gateway pod); sidecars speak HTTP/2 to it, as Istio does over mTLS. */
   readonly meshGateway?: boolean;
-  /** The endpoint's pod has a sidecar that captures its inbound traffic (Istio's `sidecar.istio.io/status`): auto mTLS applies. */
+  /** The endpoint's pod has a sidecar that captures its inbound traffic (annotation `outpost.dev/inbound-capture`): auto mTLS applies. */
   readonly meshSidecar?: boolean;
 }
 

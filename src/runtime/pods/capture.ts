@@ -76,6 +76,8 @@ export function parseCaptureAnnotations(annotations: Readonly<Record<string, str
 
 export interface CaptureRulesInput {
   capture: CaptureConfig;
+  /** The pod's address, where virtualOutbound (15001) listens (a redirect would go to 127.0.0.1). */
+  podIP: string;
   policy: MeshSettings['outboundTrafficPolicy'];
   annotations: CaptureAnnotations;
 }
@@ -104,8 +106,9 @@ export function captureRuleset(input: CaptureRulesInput): string {
   if (a.includeOutboundIPRanges !== undefined) {
     out.push(a.includeOutboundIPRanges.length ? `    ip daddr != ${set(a.includeOutboundIPRanges)} return` : '    return');
   }
-  if (capture.httpPorts.length) out.push(`    tcp dport ${set(capture.httpPorts)} redirect to :${VIRTUAL_OUTBOUND_PORT}`);
-  if (input.policy === 'REGISTRY_ONLY') out.push(`    meta l4proto tcp redirect to :${VIRTUAL_OUTBOUND_PORT}`);
+  const outbound = `dnat ip to ${input.podIP}:${VIRTUAL_OUTBOUND_PORT}`;
+  if (capture.httpPorts.length) out.push(`    tcp dport ${set(capture.httpPorts)} ${outbound}`);
+  if (input.policy === 'REGISTRY_ONLY') out.push(`    meta nfproto ipv4 meta l4proto tcp ${outbound}`);
   out.push('  }');
   const inbound = capture.inbound.filter((i) => !a.excludeInboundPorts.includes(i.port));
   if (inbound.length) {
