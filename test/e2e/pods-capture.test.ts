@@ -120,14 +120,10 @@ interface PodRow { ns: string; name: string; ready: string; ip: string }
 
 test('capture: apps without proxy settings go through their sidecar; inbound passes it too', { skip, timeout: 240_000 }, async (t) => {
   const node = makeTestNetns();
-  t.after(() => node.remove());
   const httpbin = await startNetnsExternal(node);
-  t.after(() => httpbin.close());
   const certs = testCerts();
   const stopOthers = await startOtherExternals(node, certs.dir);
-  t.after(stopOthers);
   const tmp = mkdtempSync(join(tmpdir(), 'outpost-capture-'));
-  t.after(() => rmSync(tmp, { recursive: true, force: true }));
   const hostsFile = join(tmp, 'hosts');
   writeFileSync(hostsFile, `${httpbin.address} httpbin.org\n${OTHER} tls.example.com tcp.example.com other.example.net\n`);
   const caFile = join(tmp, 'ca.pem');
@@ -135,7 +131,14 @@ test('capture: apps without proxy settings go through their sidecar; inbound pas
   const yaml = join(tmp, 'extra.yaml');
   writeFileSync(yaml, extra('REGISTRY_ONLY'));
 
+  // After hooks run in order: the mesh goes down (its hook is registered first), then the stand-ins, then the namespace.
   const mesh = await startTestMesh(t, { netns: node.name, hostsFile, noStart: true });
+  t.after(async () => {
+    await httpbin.close();
+    await stopOthers();
+    node.remove();
+    rmSync(tmp, { recursive: true, force: true });
+  });
   await mesh.up();
   await mesh.ok(['apply', '-f', EXAMPLE_DIR]);
   await mesh.ok(['apply', '-f', yaml]);
