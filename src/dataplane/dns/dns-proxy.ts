@@ -98,6 +98,10 @@ export class DnsProxy {
     return this.#udp?.address().port;
   }
 
+  get tcpPort(): number | undefined {
+    return (this.#tcp?.address() as net.AddressInfo | null)?.port;
+  }
+
   async start(): Promise<void> {
     const udp = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
