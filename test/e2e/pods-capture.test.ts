@@ -118,7 +118,7 @@ spec:
 
 interface PodRow { ns: string; name: string; ready: string; ip: string }
 
-test('capture: apps without proxy settings go through their sidecar; inbound passes it too', { skip, timeout: 240_000 }, async (t) => {
+test('capture: apps without proxy settings go through their sidecar; inbound passes it too', { skip, timeout: 480_000 }, async (t) => {
   const node = makeTestNetns();
   const httpbin = await startNetnsExternal(node);
   const certs = testCerts();
