@@ -286,7 +286,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       }
       // The node's address on the bridge: pods reach the API and the control plane there.
       host = names.gateway;
-      log(`pods: network namespaces on bridge ${names.bridge}, pod addresses from ${names.podSubnet}, node ${names.gateway}`);
+      log(`pods: network namespaces on bridge ${names.bridge}, pod addresses from ${names.podSubnet}, node ${names.gateway}; injected pods' traffic captured by their sidecars`);
     } else {
       // The loopback model now: a netns mesh's leftovers go.
       for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
