@@ -123,6 +123,8 @@ export class WorkloadManager {
   private readonly containers: PodContainers | undefined;
   /** The capture ruleset last applied per pod network key (netns model). */
   private readonly captureApplied = new Map<string, string>();
+  /** Captured pods whose rules could not be written: their apps do not start (never fail open). */
+  private readonly captureFailed = new Set<string>();
   private captureTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: WorkloadManagerOptions) {
@@ -342,8 +344,10 @@ export class WorkloadManager {
       try {
         await applyCaptureRuleset(r.netns, rules);
         this.captureApplied.set(key, rules);
+        this.captureFailed.delete(key);
       } catch (err) {
-        this.opts.log(`capture: pod ${key}: ${(err as Error).message}`);
+        this.captureFailed.add(key);
+        this.opts.log(`capture: pod ${key}: ${(err as Error).message}; its containers are not started`);
       }
     }
     for (const key of this.captureApplied.keys()) if (!live.has(key)) this.captureApplied.delete(key);
@@ -389,7 +393,7 @@ export class WorkloadManager {
       const ns = pod.deployment.metadata.namespace ?? 'default';
       const key = sandboxKey(ns, pod.podName);
       const sb = net.sandbox(key);
-      if (!sb) continue;
+      if (!sb || this.captureFailed.has(key)) continue;
       const spec = (pod.deployment.spec as { template?: { spec?: { restartPolicy?: string } } } | undefined)?.template?.spec;
       const sidecar = pod.proxyKey && this.plan.proxies.find((p) => p.key === pod.proxyKey)?.role === 'sidecar' ? `http://${sb.ip}:${VIRTUAL_OUTBOUND_PORT}` : undefined;
       toRun.push({
