@@ -14,8 +14,9 @@
 // sidecar listens on each VIP:port and clusterIP:port itself, so the address and port a connection
 // arrives on name the service (Istio's `<vip>_<port>` listeners). Inbound, a map sends each app port
 // to its own listener port. Measured alternative: reading the original destination from
-// /proc/net/nf_conntrack walks the whole conntrack hash (262144 buckets here): 24 ms per lookup,
-// against no per-connection cost for local routes and nft maps.
+// /proc/net/nf_conntrack walks the whole conntrack hash (262144 buckets here, even when empty):
+// 1.6 ms per accepted connection in-process, against no per-connection cost for local routes and
+// nft maps (the kernel's routing and NAT lookups happen anyway).
 import type { CaptureConfig, MeshSettings } from '../../proxyconfig/types.js';
 import { AUTO_ALLOCATE_RANGE, DNS_PROXY_PORT, PROXY_GID, VIRTUAL_OUTBOUND_PORT } from '../../proxyconfig/naming.js';
 import { sh } from './node-network.js';
