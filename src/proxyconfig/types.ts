@@ -182,6 +182,11 @@ export interface CaptureConfig {
   readonly dns: readonly DnsName[];
   /** Ports of HTTP outbound listeners: the pod's connections to these ports on other addresses go to virtualOutbound (routed by Host). */
   readonly httpPorts: readonly number[];
+  /**
+   * Connections to a VIP or cluster IP on `port` are sent to the same address on `listenerPort`,
+   * where the proxy listens (an app's own wildcard listener on `port` would clash with the proxy's).
+   */
+  readonly outbound: readonly { readonly port: number; readonly listenerPort: number }[];
   /** Inbound capture: connections to the app's `port` from outside the pod go to the proxy's `listenerPort`. */
   readonly inbound: readonly { readonly port: number; readonly listenerPort: number }[];
 }

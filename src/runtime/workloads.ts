@@ -19,7 +19,7 @@ import { PodContainers, runsProcess, type PodToRun } from './pods/pod-containers
 import { VIRTUAL_OUTBOUND_PORT } from '../proxyconfig/naming.js';
 import type { AdminAddress } from './pods/admin-client.js';
 import type { ProxyConfig, ProxyIdentity } from '../proxyconfig/types.js';
-import { PROXY_GID } from '../proxyconfig/naming.js';
+import { AUTO_ALLOCATE_RANGE, PROXY_GID } from '../proxyconfig/naming.js';
 import { INBOUND_CAPTURE_ANNOTATION } from '../controlplane/registry/index.js';
 import { addCaptureRoutes, applyCaptureRuleset, captureRuleset, parseCaptureAnnotations, type CaptureAnnotations } from './pods/capture.js';
 import { MANAGED_BY_LABEL, planWorkloads, type PlannedPod, type PlannedProxy, type WorkloadPlan } from './workload-plan.js';
@@ -339,7 +339,7 @@ export class WorkloadManager {
         continue;
       }
       if (!cfg.capture) continue;
-      const rules = captureRuleset({ capture: cfg.capture, podIP: r.ip, policy: cfg.mesh.outboundTrafficPolicy, annotations: this.captureAnnotations(r) });
+      const rules = captureRuleset({ capture: cfg.capture, podIP: r.ip, localRanges: [AUTO_ALLOCATE_RANGE, net.names.serviceSubnet], policy: cfg.mesh.outboundTrafficPolicy, annotations: this.captureAnnotations(r) });
       if (this.captureApplied.get(key) === rules) continue;
       try {
         await applyCaptureRuleset(r.netns, rules);

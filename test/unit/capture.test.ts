@@ -69,6 +69,11 @@ test('a captured sidecar listens on VIPs and cluster IPs, has a DNS table and in
   assert.deepEqual(db?.protocol === 'TCP' ? db.route.clusters.map((c) => c.cluster) : [], ['outbound|5432||db.example.com']);
   assert.equal(byName.get(`${vip('secure.example.com')}_443`)?.protocol, 'TLS');
   assert.equal(byName.get('198.19.7.5_80')?.protocol, 'HTTP');
+  // Each destination port has its own listener port on the VIPs (an app's wildcard listener on 80 must not clash).
+  const o = new Map(cfg.capture!.outbound.map((x) => [x.port, x.listenerPort]));
+  assert.equal(byName.get('198.19.7.5_80')?.port, o.get(80));
+  assert.equal(db?.port, o.get(5432));
+  assert.ok([...o.values()].every((p) => p >= 15200));
   // Inbound: the Service's target port 8080 (HTTP) and 9090 (TCP), STRICT except where portLevelMtls disables it.
   assert.deepEqual(cfg.capture!.inbound, [{ port: 8080, listenerPort: 15006 }, { port: 9090, listenerPort: 15101 }]);
   const in8080 = byName.get('virtualInbound_8080')!;
@@ -83,16 +88,20 @@ test('a captured sidecar listens on VIPs and cluster IPs, has a DNS table and in
 });
 
 test('the pod ruleset: proxy group and in-pod traffic pass, DNS to 15053, HTTP ports to 15001, REGISTRY_ONLY takes the rest', () => {
-  const capture = { dns: [], httpPorts: [80, 8080], inbound: [{ port: 8080, listenerPort: 15006 }] };
+  const capture = { dns: [], httpPorts: [80, 8080], outbound: [{ port: 80, listenerPort: 15200 }, { port: 5432, listenerPort: 15201 }], inbound: [{ port: 8080, listenerPort: 15006 }] };
+  const base = { podIP: '198.18.7.2', localRanges: ['240.240.0.0/16', '198.19.7.0/24'] };
   const none = parseCaptureAnnotations({});
-  const strict = captureRuleset({ capture, podIP: '198.18.7.2', policy: 'REGISTRY_ONLY', annotations: none });
+  const strict = captureRuleset({ ...base, capture, policy: 'REGISTRY_ONLY', annotations: none });
+  // VIPs and cluster IPs: the same address on the sidecar's port for that destination port, before anything passes on lo.
+  assert.match(strict, /ip daddr \{ 240\.240\.0\.0\/16, 198\.19\.7\.0\/24 \} tcp dport \{ 80, 5432 \} dnat ip to ip daddr : tcp dport map \{ 80 : 15200, 5432 : 15201 \}/);
+  assert.ok(strict.indexOf('dnat ip to ip daddr') < strict.indexOf('oifname "lo" return'));
   assert.match(strict, /meta skgid 1337 return/);
   assert.match(strict, /oifname "lo" return/);
   assert.match(strict, /udp dport 53 redirect to :15053/);
   assert.match(strict, /tcp dport \{ 80, 8080 \} dnat ip to 198\.18\.7\.2:15001/);
   assert.match(strict, /meta nfproto ipv4 meta l4proto tcp dnat ip to 198\.18\.7\.2:15001/);
   assert.match(strict, /tcp dport \{ 8080 \} redirect to :tcp dport map \{ 8080 : 15006 \}/);
-  const open = captureRuleset({ capture, podIP: '198.18.7.2', policy: 'ALLOW_ANY', annotations: none });
+  const open = captureRuleset({ ...base, capture, policy: 'ALLOW_ANY', annotations: none });
   assert.doesNotMatch(open, /meta l4proto tcp dnat/);
   const ann = parseCaptureAnnotations({
     'traffic.sidecar.istio.io/excludeOutboundPorts': '5432, 6379',
@@ -100,7 +109,7 @@ test('the pod ruleset: proxy group and in-pod traffic pass, DNS to 15053, HTTP p
     'traffic.sidecar.istio.io/includeOutboundIPRanges': '203.0.113.0/24',
     'traffic.sidecar.istio.io/excludeInboundPorts': '8080',
   });
-  const r = captureRuleset({ capture, podIP: '198.18.7.2', policy: 'REGISTRY_ONLY', annotations: ann });
+  const r = captureRuleset({ ...base, capture, policy: 'REGISTRY_ONLY', annotations: ann });
   assert.match(r, /tcp dport \{ 5432, 6379 \} return\n {4}udp dport \{ 5432, 6379 \} return/);
   assert.match(r, /ip daddr \{ 10\.0\.0\.0\/8, 192\.0\.2\.1 \} return/);
   assert.match(r, /ip daddr != \{ 203\.0\.113\.0\/24 \} return/);

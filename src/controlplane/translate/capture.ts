@@ -38,6 +38,11 @@ export function inboundListenerPort(index: number): number {
   return index === 0 ? VIRTUAL_INBOUND_PORT : 15100 + index;
 }
 
+/** Where the proxy listens for destination port number `index` (in port order) on VIPs and cluster IPs: 15200, 15201 … */
+export function outboundListenerPort(index: number): number {
+  return 15200 + index;
+}
+
 /** The address a service is dialled at in a captured pod: its auto-allocated VIP, else its cluster IP. */
 function dialAddress(s: MeshService): string | undefined {
   return s.autoAddress ?? s.clusterIP;
@@ -80,13 +85,18 @@ export function translateCapture(input: CaptureInput): CaptureOutput {
     }
   }
   dns.sort((a, b) => compareStrings(a.name, b.name));
+  // The pod's rules move each destination port to its own listener port on the same address.
+  const ports = [...new Set(listeners.map((l) => l.port))].sort((a, b) => a - b);
+  const outbound = ports.map((port, i) => ({ port, listenerPort: outboundListenerPort(i) }));
+  const mapped = new Map(outbound.map((o) => [o.port, o.listenerPort]));
+  for (const [i, l] of listeners.entries()) listeners[i] = { ...l, port: mapped.get(l.port)! };
 
   const inbound = inboundListeners(input);
   return {
     listeners: [...listeners, ...inbound.listeners],
     routeTables: inbound.routeTables,
     clusters: inbound.clusters,
-    capture: { dns, httpPorts: [...httpPorts].sort((a, b) => a - b), inbound: inbound.ports },
+    capture: { dns, httpPorts: [...httpPorts].sort((a, b) => a - b), outbound, inbound: inbound.ports },
   };
 }
 

@@ -11,8 +11,10 @@
 //
 // Keeping the original destination (Node has no SO_ORIGINAL_DST): the pod gets local routes for
 // 240.240.0.0/16 (auto-allocated ServiceEntry VIPs) and the service range (cluster IPs), and the
-// sidecar listens on each VIP:port and clusterIP:port itself, so the address and port a connection
-// arrives on name the service (Istio's `<vip>_<port>` listeners). Inbound, a map sends each app port
+// sidecar listens on the VIPs and cluster IPs themselves, so the address a connection arrives on
+// names the service (Istio's `<vip>_<port>` listeners). A map moves each destination port to a
+// listener port of its own on the same address (80 → 15200 …): the app's own wildcard listener on
+// port 80 would clash with the sidecar's VIP:80. Inbound, a map sends each app port
 // to its own listener port. Measured alternative: reading the original destination from
 // /proc/net/nf_conntrack walks the whole conntrack hash (262144 buckets here, even when empty):
 // 1.6 ms per accepted connection in-process, against no per-connection cost for local routes and
@@ -79,6 +81,8 @@ export interface CaptureRulesInput {
   capture: CaptureConfig;
   /** The pod's address, where virtualOutbound (15001) listens (a redirect would go to 127.0.0.1). */
   podIP: string;
+  /** Ranges local in the pod where the sidecar listens itself: the VIP range and the service range. */
+  localRanges: string[];
   policy: MeshSettings['outboundTrafficPolicy'];
   annotations: CaptureAnnotations;
 }
@@ -96,9 +100,15 @@ export function captureRuleset(input: CaptureRulesInput): string {
     '    type nat hook output priority -100; policy accept;',
     // The proxy's own connections (upstreams, its DNS forwarding, distribution) are never captured.
     `    meta skgid ${PROXY_GID} return`,
+  ];
+  if (capture.outbound.length) {
+    // To a VIP or cluster IP: the same address, the proxy's listener port for that destination port.
+    out.push(`    ip daddr ${set(input.localRanges)} tcp dport ${set(capture.outbound.map((o) => o.port))} dnat ip to ip daddr : tcp dport map { ${capture.outbound.map((o) => `${o.port} : ${o.listenerPort}`).join(', ')} }`);
+  }
+  out.push(
     // Within the pod: 127/8, the pod's own address, and the VIPs and cluster IPs the sidecar listens on.
     '    oifname "lo" return',
-  ];
+  );
   if (a.excludeOutboundPorts.length) {
     out.push(`    tcp dport ${set(a.excludeOutboundPorts)} return`, `    udp dport ${set(a.excludeOutboundPorts)} return`);
   }
