@@ -7,6 +7,8 @@ import { readBootstrap, type ProxyBootstrap } from './bootstrap.js';
 import { log } from './log.js';
 import { nodeInternalsReport } from './node-internals.js';
 import { parseHostPort } from '../proxyconfig/authority.js';
+import { DnsProxy } from './dns/dns-proxy.js';
+import { DNS_PROXY_PORT } from '../proxyconfig/naming.js';
 
 export interface ProxyProcessArgs {
   /** A static ProxyConfig file. */
@@ -92,7 +94,9 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   if (configFile !== undefined) {
     const load = async (): Promise<void> => {
       try {
-        await proxy.apply(readConfig(configFile));
+        const cfg = readConfig(configFile);
+        await proxy.apply(cfg);
+        await dns.update(cfg);
       } catch (err) {
         log('error', `config ${configFile}: ${(err as Error).message}`);
       }
@@ -102,6 +106,9 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
     process.on('SIGHUP', onHup);
     cleanups.push(() => { process.off('SIGHUP', onHup); });
   }
+  // A captured pod's DNS goes to this proxy (Istio's agent DNS proxy), once a config asks for it.
+  const dns = new CaptureDns(resolver.server);
+  cleanups.push(() => dns.close());
   if (boot?.controlPlane !== undefined) {
     const { ConfigClient } = await import('../proxyconfig/distribution/client.js');
     const client = new ConfigClient({
@@ -110,7 +117,7 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
       ...(boot.controlPlane.tokenFile !== undefined ? { tokenFile: boot.controlPlane.tokenFile } : {}),
       ...(boot.identityDir !== undefined && boot.controlPlane.url.startsWith('https:') ? { identityDir: boot.identityDir } : {}),
       identity: boot.identity,
-      onConfig: (cfg) => proxy.apply(cfg),
+      onConfig: (cfg) => proxy.apply(cfg).then(() => dns.update(cfg)),
       onState: (s) => log(s === 'connected' ? 'info' : 'warning', `control plane ${boot!.controlPlane!.url}: ${s}`),
       log: (line) => log('info', line),
     });
@@ -134,4 +141,27 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   await proxy.close(5000);
   log('info', 'proxy stopped');
   return 0;
+}
+
+/** Starts the DNS proxy with the first config that has a capture section, and keeps its table current. */
+class CaptureDns {
+  #proxy: DnsProxy | undefined;
+  #starting: Promise<void> | undefined;
+
+  constructor(private readonly upstream: string | undefined) {}
+
+  async update(cfg: ProxyConfig): Promise<void> {
+    if (cfg.capture === undefined) return;
+    if (this.#proxy === undefined) {
+      const p = new DnsProxy({ address: '127.0.0.1', port: DNS_PROXY_PORT, ...(this.upstream !== undefined ? { upstream: this.upstream } : {}) });
+      this.#proxy = p;
+      this.#starting = p.start().catch((err: Error) => log('error', `dns proxy: cannot listen on 127.0.0.1:${DNS_PROXY_PORT}: ${err.message}`));
+    }
+    this.#proxy.setTable(cfg.capture.dns);
+    await this.#starting;
+  }
+
+  close(): void {
+    this.#proxy?.close();
+  }
 }

@@ -65,3 +65,25 @@ export const BLOCK_ALL_ROUTE = 'block_all';
 export const VIRTUAL_OUTBOUND_LISTENER = 'virtualOutbound';
 export const VIRTUAL_OUTBOUND_PORT = 15001;
 export const GATEWAY_STATUS_PORT = 15021;
+
+/** Istio's range for auto-allocated ServiceEntry addresses (DNS proxying with address auto-allocation). */
+export const AUTO_ALLOCATE_RANGE = '240.240.0.0/16';
+
+/** The port of Istio's DNS proxy in the agent (DNS_PROXY_ADDR localhost:15053). */
+export const DNS_PROXY_PORT = 15053;
+
+/** Istio's inbound capture port (15006); captured app ports get their own listeners from 15006 up. */
+export const VIRTUAL_INBOUND_PORT = 15006;
+
+/** Istio's group (and user) id of the proxy: its own connections are not captured. */
+export const PROXY_GID = 1337;
+
+/** Listener on a captured destination address: Istio's `<address>_<port>`. */
+export function addressListenerName(address: string, port: number): string {
+  return `${address}_${port}`;
+}
+
+/** Istio's inbound cluster for an app port: `inbound|8080||`. */
+export function inboundClusterName(port: number): string {
+  return `inbound|${port}||`;
+}

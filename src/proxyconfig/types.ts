@@ -23,6 +23,8 @@ export interface ProxyConfig {
   readonly clusters: readonly Cluster[];
   /** AuthorizationPolicies that apply to this proxy; absent: every request and connection is allowed. */
   readonly authorization?: AuthorizationConfig;
+  /** Traffic capture in the proxy's pod (sidecars whose identity asks for it): DNS table and what the pod's nftables need. */
+  readonly capture?: CaptureConfig;
 }
 
 export type ProxyRole = 'sidecar' | 'router';
@@ -38,6 +40,12 @@ export interface ProxyIdentity {
   readonly labels: Readonly<Record<string, string>>;
   /** The workload's own address (its pod IP; on the local mesh a 127.x.y.z). Listeners bind here. */
   readonly ip?: string;
+  /**
+   * The pod's traffic is captured into this sidecar (Istio's init container; the netns pod model):
+   * the config then has listeners on destination addresses (auto-allocated ServiceEntry VIPs,
+   * cluster IPs), an inbound listener per app port, and `capture` (the DNS table).
+   */
+  readonly capture?: boolean;
 }
 
 export interface MeshSettings {
@@ -127,6 +135,12 @@ export interface ListenerBase {
    * (DISABLE): plaintext only. The caller's identity is its certificate's SPIFFE URI SAN.
    */
   readonly mtls?: 'STRICT' | 'PERMISSIVE';
+  /**
+   * `outbound`: bound on a destination address (a ServiceEntry VIP or a cluster IP, local in the
+   * pod) that the app's captured connections reach; routed as the sidecar's outbound traffic, so
+   * AuthorizationPolicy does not apply. `inbound`: Istio's 15006 role for one app port.
+   */
+  readonly capture?: 'outbound' | 'inbound';
 }
 
 /** HTTP/1.1 and HTTP/2 (prior knowledge, h2c upgrade, or ALPN when TLS is terminated). */
@@ -203,6 +217,27 @@ export interface PemDownstreamTls {
   /** PEM text; required for MUTUAL. */
   readonly caCertificates?: string;
   readonly minProtocolVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** What a captured pod needs beyond listeners (see ProxyIdentity.capture). */
+export interface CaptureConfig {
+  /** Istio's DNS proxy: the agent answers these names itself (A records, TTL 30 s); others go to its resolver. */
+  readonly dns: readonly DnsName[];
+  /** Ports of HTTP outbound listeners: the pod's connections to these ports on other addresses go to virtualOutbound (routed by Host). */
+  readonly httpPorts: readonly number[];
+  /**
+   * Connections to a VIP or cluster IP on `port` are sent to the same address on `listenerPort`,
+   * where the proxy listens (an app's own wildcard listener on `port` would clash with the proxy's).
+   */
+  readonly outbound: readonly { readonly port: number; readonly listenerPort: number }[];
+  /** Inbound capture: connections to the app's `port` from outside the pod go to the proxy's `listenerPort`. */
+  readonly inbound: readonly { readonly port: number; readonly listenerPort: number }[];
+}
+
+export interface DnsName {
+  /** Lower-case FQDN without the trailing dot. */
+  readonly name: string;
+  readonly addresses: readonly string[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import { badRequest } from '../apiserver/status.js';
 import { writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { ControlPlane } from '../controlplane/control-plane.js';
 import { ADMIN_PORT } from './proxy-process.js';
+import type { ProxyIdentity } from '../proxyconfig/types.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 import { AddressBook, subnetFor } from './addresses.js';
@@ -291,7 +292,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       }
       // The node's address on the bridge: pods reach the API and the control plane there.
       host = names.gateway;
-      log(`pods: network namespaces on bridge ${names.bridge}, pod addresses from ${names.podSubnet}, node ${names.gateway}`);
+      log(`pods: network namespaces on bridge ${names.bridge}, pod addresses from ${names.podSubnet}, node ${names.gateway}; injected pods' traffic captured by their sidecars`);
     } else {
       // The loopback model now: a netns mesh's leftovers go.
       for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
@@ -338,7 +339,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       resolver,
       leftovers,
       log,
-      ...(network ? { network, beforePodsStart: () => policyRef?.sync() ?? Promise.resolve() } : {}),
+      ...(network ? { network, beforePodsStart: () => policyRef?.sync() ?? Promise.resolve(), configFor: (identity: ProxyIdentity) => controlPlane.configFor(identity) } : {}),
     });
     const distributionPort = Number(new URL(controlPlane.distributionUrl).port);
     const policies = (policyRef = new NetworkPolicyEnforcer(network

@@ -63,6 +63,8 @@ export interface ProxyProcessOptions {
   log: (line: string) => void;
   /** Run inside this network namespace (`ip netns exec`): the proxy of a pod with its own network. */
   netns?: string;
+  /** The proxy's group id (its sockets are exempt from the pod's capture by it). */
+  gid?: number;
   /** Called when readiness changes (admin /ready answers 200, or the process died). */
   onReadyChange: (ready: boolean) => void;
 }
@@ -137,6 +139,7 @@ export class ProxyProcess {
         // Its own process group: a Ctrl-C meant for `outpost up` (or a signal to its group) does
         // not reach the proxy; the mesh stops it, or it outlives a control plane that died.
         detached: true,
+        ...(this.opts.gid !== undefined ? { gid: this.opts.gid } : {}),
         // Proxies log warnings and errors only unless asked, as istio-proxy does by default.
         env: { OUTPOST_LOG_LEVEL: 'warning', ...process.env, OUTPOST_PROXY_KEY: this.opts.key },
       });

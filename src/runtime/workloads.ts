@@ -18,6 +18,10 @@ import type { ContainerSpec } from './pods/container-process.js';
 import { PodContainers, runsProcess, type PodToRun } from './pods/pod-containers.js';
 import { VIRTUAL_OUTBOUND_PORT } from '../proxyconfig/naming.js';
 import type { AdminAddress } from './pods/admin-client.js';
+import type { ProxyConfig, ProxyIdentity } from '../proxyconfig/types.js';
+import { AUTO_ALLOCATE_RANGE, PROXY_GID } from '../proxyconfig/naming.js';
+import { INBOUND_CAPTURE_ANNOTATION } from '../controlplane/registry/index.js';
+import { addCaptureRoutes, applyCaptureRuleset, captureRuleset, parseCaptureAnnotations, type CaptureAnnotations } from './pods/capture.js';
 import { MANAGED_BY_LABEL, planWorkloads, type PlannedPod, type PlannedProxy, type WorkloadPlan } from './workload-plan.js';
 import { APPS_GROUP, SAIL_GROUP } from '../api/groups.js';
 
@@ -43,6 +47,11 @@ export interface WorkloadManagerOptions {
   network?: NodeNetwork;
   /** Netns model: runs once every planned pod has its network namespace, before any process of a new pod starts (NetworkPolicy goes in first). */
   beforePodsStart?: () => Promise<void>;
+  /**
+   * A proxy's config as the control plane gives it (netns model): the capture rules of a sidecar's pod
+   * follow its config. Absent: sidecars do not capture.
+   */
+  configFor?: (identity: ProxyIdentity) => ProxyConfig;
 }
 
 /** A pod with its own network namespace, as NetworkPolicy enforcement sees it. */
@@ -87,6 +96,7 @@ interface Running {
   proc: ProxyProcess;
   ip: string;
   netns?: string;
+  identity: ProxyIdentity;
 }
 
 // Istio: its meshConfig.trustDomain is part of every workload's identity.
@@ -126,6 +136,11 @@ export class WorkloadManager {
 
   /** App containers that run a command (netns model). */
   private readonly containers: PodContainers | undefined;
+  /** The capture ruleset last applied per pod network key (netns model). */
+  private readonly captureApplied = new Map<string, string>();
+  /** Captured pods whose rules could not be written: their apps do not start (never fail open). */
+  private readonly captureFailed = new Set<string>();
+  private captureTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: WorkloadManagerOptions) {
     this.leftovers = new Map((opts.leftovers ?? []).map((r) => [r.bootstrap, r]));
@@ -140,6 +155,8 @@ export class WorkloadManager {
     this.unwatch = this.opts.store.watch(rev, (ev: WatchEvent) => {
       if (WATCHED.has(ev.object.kind)) this.scheduleReconcile();
       else if (ev.type === 'DELETED' && ev.object.kind === 'Pod' && this.opts.network) this.replacePod(ev.object);
+      // Capture rules follow each sidecar's config (its HTTP ports, inbound ports, the outbound policy).
+      if (this.capturing) this.scheduleCaptureSync();
     });
   }
 
@@ -206,6 +223,7 @@ export class WorkloadManager {
     this.stopped = true;
     this.unwatch?.();
     clearTimeout(this.reconcileTimer);
+    clearTimeout(this.captureTimer);
     await this.reconciling.catch(() => undefined);
     await Promise.all([...this.running.values()].map((r) => r.proc.stop()));
     await this.containers?.stopAll();
@@ -310,8 +328,70 @@ export class WorkloadManager {
         this.opts.log(`workloads: cannot start ${p.key}: ${(err as Error).message}`);
       }
     }
+    // As Istio's init container: the pod's traffic is captured before its app starts.
+    await this.syncCapture();
     await this.syncContainers(plan);
     this.syncPods(plan);
+  }
+
+  /** Sidecars capture their pod's traffic in the netns model. */
+  private get capturing(): boolean {
+    return this.opts.network !== undefined && this.opts.configFor !== undefined;
+  }
+
+  private scheduleCaptureSync(): void {
+    if (this.stopped) return;
+    clearTimeout(this.captureTimer);
+    this.captureTimer = setTimeout(() => {
+      this.reconciling = this.reconciling.then(() => this.syncCapture()).catch((err: unknown) => this.opts.log(`capture: ${(err as Error).message}`));
+    }, 50);
+  }
+
+  /** Capture annotations of the pod a sidecar serves; a bad one is reported once and left out (capture stays whole). */
+  private captureAnnotations(r: Running): CaptureAnnotations {
+    const pod = this.plan.pods.find((p) => p.proxyKey === r.plan.key);
+    try {
+      return parseCaptureAnnotations(pod?.annotations ?? {});
+    } catch (err) {
+      const msg = `pod ${r.plan.namespace}/${r.plan.podName}: ${(err as Error).message}; capturing all traffic`;
+      if (!this.warned.has(msg)) {
+        this.warned.add(msg);
+        this.opts.log(`warning: ${msg}`);
+      }
+      return { excludeOutboundPorts: [], excludeOutboundIPRanges: [], excludeInboundPorts: [] };
+    }
+  }
+
+  /** Writes every captured pod's nftables table from its sidecar's config, where it changed. */
+  private async syncCapture(): Promise<void> {
+    const net = this.opts.network;
+    const configFor = this.opts.configFor;
+    if (!net || !configFor || this.stopped) return;
+    const live = new Set<string>();
+    for (const r of this.running.values()) {
+      if (r.plan.role !== 'sidecar' || !r.netns) continue;
+      const key = sandboxKey(r.plan.namespace, r.plan.podName);
+      live.add(key);
+      let cfg: ProxyConfig;
+      try {
+        cfg = configFor(r.identity);
+      } catch (err) {
+        this.opts.log(`capture: no config for ${r.identity.id}: ${(err as Error).message}`);
+        continue;
+      }
+      if (!cfg.capture) continue;
+      const rules = captureRuleset({ capture: cfg.capture, podIP: r.ip, localRanges: [AUTO_ALLOCATE_RANGE, net.names.serviceSubnet], policy: cfg.mesh.outboundTrafficPolicy, annotations: this.captureAnnotations(r) });
+      if (this.captureApplied.get(key) === rules) continue;
+      try {
+        await applyCaptureRuleset(r.netns, rules);
+        this.captureApplied.set(key, rules);
+        this.captureFailed.delete(key);
+      } catch (err) {
+        this.captureFailed.add(key);
+        this.opts.log(`capture: pod ${key}: ${(err as Error).message}; its containers are not started`);
+      }
+    }
+    for (const key of this.captureApplied.keys()) if (!live.has(key)) this.captureApplied.delete(key);
   }
 
   /** Leftover proxies no workload wants any more (their Deployment went while the control plane was down). */
@@ -354,7 +434,7 @@ export class WorkloadManager {
       const ns = pod.deployment.metadata.namespace ?? 'default';
       const key = sandboxKey(ns, pod.podName);
       const sb = net.sandbox(key);
-      if (!sb) continue;
+      if (!sb || this.captureFailed.has(key)) continue;
       const spec = (pod.deployment.spec as { template?: { spec?: { restartPolicy?: string } } } | undefined)?.template?.spec;
       const sidecar = pod.proxyKey && this.plan.proxies.find((p) => p.key === pod.proxyKey)?.role === 'sidecar' ? `http://${sb.ip}:${VIRTUAL_OUTBOUND_PORT}` : undefined;
       toRun.push({
@@ -366,6 +446,7 @@ export class WorkloadManager {
         containers: pod.containers.filter((c) => c.name !== 'istio-proxy') as ContainerSpec[],
         restartPolicy: spec?.restartPolicy,
         ...(sidecar ? { sidecar } : {}),
+        ...(sidecar && this.capturing ? { captured: true } : {}),
         noProxy: [net.names.gateway],
       });
     }
@@ -376,14 +457,18 @@ export class WorkloadManager {
     const sandbox = this.opts.network?.sandbox(sandboxKey(p.namespace, p.podName));
     if (this.opts.network && !sandbox) throw new Error('the pod has no network namespace');
     const ip = sandbox?.ip ?? this.opts.addresses.addressOf(p.key.replace(/\/gateway\//, '/deployment/'));
-    const identity = {
+    const capture = p.role === 'sidecar' && sandbox !== undefined && this.capturing;
+    const identity: ProxyIdentity = {
       id: `${p.podName}.${p.namespace}`,
       role: p.role,
       namespace: p.namespace,
       workload: p.workload,
       labels: p.labels,
       ip,
+      ...(capture ? { capture: true } : {}),
     };
+    // The sidecar listens on VIPs and cluster IPs: their ranges must be local in the pod before its first config.
+    if (capture) await addCaptureRoutes(sandbox.netns, this.opts.network!.names.serviceSubnet);
     const identityDir = this.ensureIdentity(p, identity.id);
     const safeKey = p.key.replace(/\//g, '_');
     const tokenFile = writeAdminToken(this.opts.paths, safeKey);
@@ -405,12 +490,14 @@ export class WorkloadManager {
       logFile: logFileFor(this.opts.paths, p.namespace, p.workload),
       pidFile: proxyPidFile(this.opts.paths, safeKey),
       ...(sandbox ? { netns: sandbox.netns } : {}),
+      // Istio runs the proxy as 1337 and captures everything else; the group alone keeps it root for its 0600 files.
+      ...(capture ? { gid: PROXY_GID } : {}),
       log: this.opts.log,
       onReadyChange: () => {
         if (this.running.get(p.key)?.proc === proc) this.syncPods(this.plan);
       },
     });
-    this.running.set(p.key, { plan: p, proc, ip, ...(sandbox ? { netns: sandbox.netns } : {}) });
+    this.running.set(p.key, { plan: p, proc, ip, identity, ...(sandbox ? { netns: sandbox.netns } : {}) });
     const leftover = this.leftovers.get(proc.opts.bootstrapFile);
     this.leftovers.delete(proc.opts.bootstrapFile);
     if (leftover && isOurProxy(leftover)) {
@@ -486,7 +573,9 @@ export class WorkloadManager {
           name: pod.podName,
           namespace: ns,
           labels: { ...pod.labels, [MANAGED_BY_LABEL]: 'outpost' },
-          annotations: netns ? { ...pod.annotations, [NETNS_ANNOTATION]: netns } : Object.keys(pod.annotations).length ? pod.annotations : undefined,
+          annotations: netns
+            ? { ...pod.annotations, [NETNS_ANNOTATION]: netns, ...(this.capturesInbound(pod) ? { [INBOUND_CAPTURE_ANNOTATION]: 'true' } : {}) }
+            : Object.keys(pod.annotations).length ? pod.annotations : undefined,
           ownerReferences: pod.deployment.metadata.uid
             ? [{ apiVersion: 'apps/v1', kind: 'Deployment', name: pod.deployment.metadata.name, uid: pod.deployment.metadata.uid, controller: true, blockOwnerDeletion: true }]
             : undefined,
@@ -511,6 +600,11 @@ export class WorkloadManager {
     counts.total++;
     if (podReady) counts.ready++;
     this.readyCounts.set(uid, counts);
+  }
+
+  /** The pod's own sidecar captures its inbound traffic (auto mTLS toward it then applies). */
+  private capturesInbound(pod: PlannedPod): boolean {
+    return this.capturing && pod.proxyKey !== undefined && this.plan.proxies.find((p) => p.key === pod.proxyKey)?.role === 'sidecar';
   }
 
   /** Writes the Pod's status; returns whether the pod is ready. */

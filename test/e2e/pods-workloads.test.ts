@@ -149,12 +149,13 @@ test('Deployments run as pods, Services have cluster IPs and names', { skip }, a
   // Readiness gates the endpoints: the gated pod is not ready, its Service refuses; once ready, it answers.
   const gated = of(await pods(), 'gated')[0]!;
   assert.equal(gated.ready, '1/2');
-  const refused = await inClient('curl -sS --max-time 10 --noproxy "*" http://gated/');
+  // The client's sidecar answers for the cluster IP (capture): 503 with no ready endpoint, as Istio's "no healthy upstream".
+  const refused = await inClient('curl -sSf --max-time 10 --noproxy "*" http://gated/');
   assert.notEqual(refused.code, 0, `answered while not ready: ${refused.stdout}`);
   writeFileSync(readyFile, '');
   await eventually('the gated pod ready', async () => (of(await pods(), 'gated')[0]?.ready === '2/2' ? true : undefined), 200);
   const answered = await eventually('the gated Service answers', async () => {
-    const r = await inClient('curl -sS --max-time 10 --noproxy "*" http://gated/');
+    const r = await inClient('curl -sSf --max-time 10 --noproxy "*" http://gated/');
     return r.code === 0 ? r.stdout : undefined;
   });
   assert.equal(answered, 'gated\n');

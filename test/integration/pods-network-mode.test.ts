@@ -20,6 +20,6 @@ test('auto falls back to loopback with one line when namespaces cannot be made',
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { auto: string; lines: string[]; netns: string };
   assert.equal(out.auto, 'loopback');
-  assert.deepEqual(out.lines, ['pods share the loopback (one 127.x address each), not network namespaces: creating network namespaces needs root (CAP_NET_ADMIN)']);
+  assert.deepEqual(out.lines, ['pods share the loopback (one 127.x address each), not network namespaces: creating network namespaces needs root (CAP_NET_ADMIN); no traffic capture (apps reach their sidecar through http_proxy)']);
   assert.equal(out.netns, '--pod-network=netns: creating network namespaces needs root (CAP_NET_ADMIN)');
 });

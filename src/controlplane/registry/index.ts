@@ -4,11 +4,12 @@ import { compareStrings } from '../fields.js';
 import { hostMatches, isExportedTo, isWildcard } from '../hosts.js';
 import { kubeServices, podsByNamespace } from './kube-services.js';
 import { serviceEntryServices } from './service-entries.js';
+import { allocateVips } from './vip-allocation.js';
 import type { MeshService } from './types.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
 export * from './types.js';
-export { isGatewayPod, isPodReady } from './kube-services.js';
+export { isGatewayPod, isPodReady, hasCapturingSidecar, INBOUND_CAPTURE_ANNOTATION } from './kube-services.js';
 
 export class ServiceRegistry {
   /** All services, ordered by host, then Kubernetes Services before ServiceEntries, then oldest first. */
@@ -91,7 +92,7 @@ export function registryFor(snapshot: MeshSnapshot): ServiceRegistry {
     const pods = podsByNamespace(snapshot.of('', 'Pod'));
     reg = new ServiceRegistry([
       ...kubeServices(snapshot.of('', 'Service'), pods),
-      ...serviceEntryServices(snapshot.of(ISTIO_NETWORKING_GROUP, 'ServiceEntry')),
+      ...allocateVips(serviceEntryServices(snapshot.of(ISTIO_NETWORKING_GROUP, 'ServiceEntry'))),
     ]);
     cache.set(snapshot, reg);
   }

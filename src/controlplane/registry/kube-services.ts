@@ -1,4 +1,5 @@
 // Kubernetes Services as registry entries: selector → Running pods with an IP → endpoints at the targetPort.
+import { isIPv4 } from 'node:net';
 import type { KubeObject } from '../../api/object.js';
 import { serviceFqdn } from '../../proxyconfig/naming.js';
 import { arr, ageKey, num, rec, sortedRecord, str, strMap } from '../fields.js';
@@ -11,6 +12,17 @@ export function isGatewayPod(pod: KubeObject): boolean {
   const labels = pod.metadata.labels ?? {};
   const annotations = pod.metadata.annotations ?? {};
   return Boolean(labels[GATEWAY_NAME_LABEL]) || (annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
+}
+
+/**
+ * Set by the local mesh on pods whose sidecar captures their inbound traffic (the netns model), where
+ * Istio's `sidecar.istio.io/status` alone would do: with the loopback model an injected pod's
+ * sidecar takes no inbound traffic, so auto mTLS toward it would fail.
+ */
+export const INBOUND_CAPTURE_ANNOTATION = 'outpost.dev/inbound-capture';
+
+export function hasCapturingSidecar(pod: KubeObject): boolean {
+  return pod.metadata.annotations?.[INBOUND_CAPTURE_ANNOTATION] === 'true';
 }
 
 export function isPodReady(pod: KubeObject): boolean {
@@ -58,7 +70,7 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
           address: str(rec(pod.status).podIP)!,
           ports: resolved,
           labels: sortedRecord(pod.metadata.labels ?? {}),
-          ...(isGatewayPod(pod) ? { meshGateway: true } : {}),
+          ...(isGatewayPod(pod) ? { meshGateway: true } : hasCapturingSidecar(pod) ? { meshSidecar: true } : {}),
           ...(str(rec(pod.spec).serviceAccountName) ? { serviceAccount: str(rec(pod.spec).serviceAccountName)! } : {}),
         });
       }
@@ -76,6 +88,7 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
       location: 'MESH_INTERNAL',
       exportTo,
       endpoints,
+      ...(clusterIpOf(svc) ? { clusterIP: clusterIpOf(svc) } : {}),
       age: ageKey(svc.metadata),
     });
   }
@@ -92,4 +105,10 @@ export function podsByNamespace(pods: readonly KubeObject[]): Map<string, KubeOb
     list.push(pod);
   }
   return map;
+}
+
+/** spec.clusterIP when it is an IPv4 address (not `None`, not empty). */
+function clusterIpOf(svc: KubeObject): string | undefined {
+  const ip = (svc.spec as Record<string, unknown> | undefined)?.clusterIP;
+  return typeof ip === 'string' && isIPv4(ip) ? ip : undefined;
 }

@@ -27,6 +27,8 @@ export interface ServiceEndpoint {
   readonly meshGateway?: boolean;
   /** The pod's service account (spec.serviceAccountName), when the pod names one: its mesh identity. */
   readonly serviceAccount?: string;
+  /** The endpoint's pod has a sidecar that captures its inbound traffic (annotation `outpost.dev/inbound-capture`): auto mTLS applies. */
+  readonly meshSidecar?: boolean;
 }
 
 export interface MeshService {
@@ -46,6 +48,14 @@ export interface MeshService {
   readonly subjectAltNames?: readonly string[];
   /** ServiceEntry `addresses`: the VIPs (or CIDRs) clients dial; absent when none were given. */
   readonly addresses?: readonly string[];
+  /**
+   * An address from 240.240.0.0/16 for a ServiceEntry host without `addresses` (Istio's DNS
+   * auto-allocation): the sidecar's DNS proxy answers it, and a captured connection to it names
+   * this service and port. See vip-allocation.ts.
+   */
+  readonly autoAddress?: string;
+  /** A Kubernetes Service's cluster IP (spec.clusterIP), when it has one. */
+  readonly clusterIP?: string;
   /** Sort key for "oldest wins" on host collisions. */
   readonly age: string;
 }

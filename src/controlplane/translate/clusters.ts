@@ -253,14 +253,14 @@ function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels:
 
 /**
  * Istio's auto mTLS: with no tls in the DestinationRule, a sidecar sends mTLS to endpoints that run
- * a proxy, unless their PeerAuthentication is DISABLE. On the local mesh only gateway pods take
- * inbound traffic through a proxy, so those are the endpoints that qualify. HTTP clusters only.
+ * a proxy, unless their PeerAuthentication is DISABLE. On the local mesh those are gateway pods and
+ * pods whose sidecar captures inbound traffic (netns model). HTTP clusters only.
  */
 function autoMtls(service: MeshService, port: ServicePort, subset: string | undefined, policy: PortTrafficPolicy, ctx: ClusterBuildContext): UpstreamTls | undefined {
   if (!ctx.autoMtls || (policy.tls?.mode ?? undefined) !== undefined) return undefined;
   if (service.origin !== 'Service' || !isHttpProtocol(port.protocol) || service.endpoints.length === 0) return undefined;
   for (const e of service.endpoints) {
-    if (!e.meshGateway) return undefined;
+    if (!e.meshGateway && !e.meshSidecar) return undefined;
     if (ctx.peerMode(service.namespace, e.labels, e.ports.get(port.port)) === 'DISABLE') return undefined;
   }
   return { mode: 'ISTIO_MUTUAL', auto: true, sni: istioMutualSni(port.port, subset, service.host) };

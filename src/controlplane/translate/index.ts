@@ -1,7 +1,7 @@
 // translate(snapshot, identity) → ProxyConfig: pure and deterministic; the version is a hash of the content.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { PROXY_CONFIG_API, type Cluster, type Listener, type ProxyConfig, type ProxyIdentity, type RouteTable } from '../../proxyconfig/types.js';
+import { PROXY_CONFIG_API, type CaptureConfig, type Cluster, type Listener, type ProxyConfig, type ProxyIdentity, type RouteTable } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { sortedRecord } from '../fields.js';
 import { meshSettings, ssrfGuardMode, trustDomainOf } from '../mesh-settings.js';
@@ -14,6 +14,7 @@ import { translateGateway } from './gateway.js';
 import { gatewayModel, virtualServiceModel } from './istio-model.js';
 import type { GatewayModel, VirtualServiceModel } from './model.js';
 import { translateSidecar } from './sidecar.js';
+import { translateCapture } from './capture.js';
 import { authorizationFor } from './authorization.js';
 import { meshSecurity, PeerAuthIndex } from './peer-authentication.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
@@ -226,10 +227,18 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   let routeTables: RouteTable[];
   let clusters: Cluster[];
   let effectiveMesh = mesh;
+  let capture: CaptureConfig | undefined;
   if (identity.role === 'router') {
     ({ listeners, routeTables, clusters } = translateGateway({ snapshot, identity, registry, gateways: m.gateways, virtualServices: m.virtualServices, clusterContext }));
   } else {
     ({ mesh: effectiveMesh, listeners, routeTables, clusters } = translateSidecar({ snapshot, identity, mesh, registry, virtualServices: m.virtualServices, clusterContext }));
+    if (identity.capture === true) {
+      const c = translateCapture({ snapshot, identity, registry, listeners, clusters, peerMode: (port) => peerAuth.modeFor(identity.namespace, identity.labels, port) });
+      listeners = [...listeners, ...c.listeners];
+      routeTables = [...routeTables, ...c.routeTables];
+      clusters = [...clusters, ...c.clusters];
+      capture = c.capture;
+    }
   }
   const guardMode = ssrfGuardMode(snapshot);
   if (guardMode !== 'DISABLED') effectiveMesh = { ...effectiveMesh, ssrfGuard: ssrfGuardFor(guardMode, registry, identity.namespace, options.ssrfGuard) };
@@ -243,10 +252,12 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
     routeTables: uniqueByName(routeTables),
     clusters: uniqueSortedByName(clusters),
     ...(authorization !== undefined ? { authorization } : {}),
+    ...(capture !== undefined ? { capture } : {}),
   };
   const version = contentVersion(body);
   return {
     apiVersion: body.apiVersion, version, proxy: body.proxy, mesh: body.mesh, listeners: body.listeners, routeTables: body.routeTables, clusters: body.clusters,
     ...(authorization !== undefined ? { authorization } : {}),
+    ...(capture !== undefined ? { capture } : {}),
   };
 }

@@ -62,7 +62,7 @@ export function handleTlsPassthrough(rt: ProxyRuntime, l: CompiledTlsListener, s
       return;
     }
     let dynamicMetadata: TcpSessionInfo['dynamicMetadata'];
-    if (!authorizeConnection(rt, socket, l.listener.port, sni, startTime, (m) => { dynamicMetadata = m; })) return;
+    if (l.listener.capture !== 'outbound' && !authorizeConnection(rt, socket, l.listener.port, sni, startTime, (m) => { dynamicMetadata = m; })) return;
     proxyTcp(rt, socket, route, { sni, startTime, ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}) });
   }, (err: { code?: string }) => {
     if (err?.code === 'CLIENT_GONE') { socket.destroy(); return; }

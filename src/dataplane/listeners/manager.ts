@@ -150,7 +150,8 @@ export class ListenerManager {
         const start = Date.now();
         acceptMesh(cl.mesh, this.#meshTerminator(), socket, (sock) => {
           let dynamicMetadata: TcpSessionInfo['dynamicMetadata'];
-          if (!authorizeConnection(this.#rt, sock, cl.listener.port, undefined, start, (m) => { dynamicMetadata = m; })) return;
+          // A captured outbound connection is the app's own egress: AuthorizationPolicy guards what the pod accepts.
+          if (cl.listener.capture !== 'outbound' && !authorizeConnection(this.#rt, sock, cl.listener.port, undefined, start, (m) => { dynamicMetadata = m; })) return;
           proxyTcp(this.#rt, sock, cl.listener.route, { startTime: start, ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}) });
         }, `listener ${name}`);
         return;
@@ -195,7 +196,7 @@ export class ListenerManager {
         const cur = rt.current.byName.get(name) ?? last.get(name);
         if (cur === undefined || cur.kind !== 'HTTP') { notFound(ds); return; }
         // AuthorizationPolicy guards what a listener accepts itself, not a sidecar's outbound traffic handed over to it.
-        new Exchange(rt, ds, cur.listener.port, undefined, undefined, cur.listener.bindToPort).run(cur.routes);
+        new Exchange(rt, ds, cur.listener.port, undefined, undefined, cur.listener.bindToPort && cur.listener.capture !== 'outbound').run(cur.routes);
       }, this.#limits);
       if (cl.kind === 'HTTP') s.setTls(cl.tls, cl.tlsKey);
     }

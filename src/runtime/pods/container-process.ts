@@ -28,6 +28,8 @@ export interface ContainerOptions {
   spec: ContainerSpec;
   netns: string;
   podIP: string;
+  /** The pod's inbound traffic is captured by its sidecar: probes run inside the pod. */
+  captured?: boolean;
   logFile: string;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
   /** Added to the container's own env (HOSTNAME, proxy settings of its sidecar). */
@@ -130,7 +132,7 @@ export class ContainerProcess {
     const delay = first ? (probe.initialDelaySeconds ?? 0) * 1000 : (probe.periodSeconds ?? 10) * 1000;
     const child = this.child;
     this.probeTimer = setTimeout(() => {
-      void runProbe(probe, { podIP: this.opts.podIP, netns: this.opts.netns, ports: this.opts.spec.ports ?? [] }).then((ok) => {
+      void runProbe(probe, { podIP: this.opts.podIP, netns: this.opts.netns, ports: this.opts.spec.ports ?? [], ...(this.opts.captured ? { inPod: true } : {}) }).then((ok) => {
         if (this.child !== child || this.stopping) return;
         if (ok) {
           this.failures = 0;

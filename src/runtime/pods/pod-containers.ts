@@ -16,6 +16,8 @@ export interface PodToRun {
   restartPolicy?: string;
   /** The pod's sidecar outbound listener, when injected: the app's proxy settings point there. */
   sidecar?: string;
+  /** The sidecar captures the pod's traffic: probes run inside the pod (see probes.ts). */
+  captured?: boolean;
   /** Addresses that stay direct (the mesh's API). */
   noProxy: string[];
 }
@@ -80,6 +82,7 @@ export class PodContainers {
           pidFile: join(this.pidDir, `${key.replace(/[^a-zA-Z0-9_.-]/g, '_')}.pid`),
           netns: pod.netns,
           podIP: pod.podIP,
+          ...(pod.captured ? { captured: true } : {}),
           logFile: this.logFile(pod.namespace, pod.podName, spec.name),
           restartPolicy: pod.restartPolicy === 'Never' || pod.restartPolicy === 'OnFailure' ? pod.restartPolicy : 'Always',
           baseEnv: { HOSTNAME: pod.podName, ...proxyEnv },

@@ -37,6 +37,6 @@ export async function choosePodNetwork(mode: PodNetworkMode, log: (line: string)
   const why = await netnsUnavailable();
   if (why === undefined) return 'netns';
   if (mode === 'netns') throw new PodNetworkError(`--pod-network=netns: ${why}`);
-  log(`pods share the loopback (one 127.x address each), not network namespaces: ${why}`);
+  log(`pods share the loopback (one 127.x address each), not network namespaces: ${why}; no traffic capture (apps reach their sidecar through http_proxy)`);
   return 'loopback';
 }

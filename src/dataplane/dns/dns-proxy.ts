@@ -1,0 +1,179 @@
+// Istio's DNS proxy (the agent's 15053, UDP and TCP): a captured pod's queries land here. Names in
+// the table the control plane sends (ServiceEntry hosts with their VIPs, Services with their cluster
+// IPs) are answered authoritatively with TTL 30 s, records shuffled; a known name asked for another
+// type gets NOERROR with no records (not NXDOMAIN, so the client does not give up on the name). Every
+// other query is forwarded as is to the proxy's resolver (the node's DNS); no answer in 5 s, SERVFAIL.
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import net from 'node:net';
+import type { DnsName } from '../../proxyconfig/types.js';
+import { log } from '../log.js';
+
+const TYPE_A = 1;
+const CLASS_IN = 1;
+const RCODE_SERVFAIL = 2;
+const TTL = 30;
+const FORWARD_TIMEOUT_MS = 5000;
+/** A TCP client gets this long to send its query. */
+const TCP_IDLE_MS = 10_000;
+
+interface Question {
+  name: string;
+  type: number;
+  /** Offset just past the question. */
+  end: number;
+}
+
+export function parseQuestion(msg: Buffer): Question | undefined {
+  if (msg.length < 12 || msg.readUInt16BE(4) !== 1) return undefined;
+  const labels: string[] = [];
+  let off = 12;
+  while (off < msg.length) {
+    const len = msg[off]!;
+    if (len === 0) break;
+    if (len > 63 || off + 1 + len > msg.length) return undefined;
+    labels.push(msg.subarray(off + 1, off + 1 + len).toString('latin1'));
+    off += 1 + len;
+  }
+  if (off + 5 > msg.length) return undefined;
+  return { name: labels.join('.').toLowerCase(), type: msg.readUInt16BE(off + 1), end: off + 5 };
+}
+
+/** A response to `query` with `addresses` as A records (none: NOERROR/empty or the given rcode). */
+export function dnsAnswer(query: Buffer, q: Question, rcode: number, addresses: readonly string[]): Buffer {
+  const header = Buffer.from(query.subarray(0, 12));
+  header[2] = 0x80 | (query[2]! & 0x79) | 0x04; // QR, opcode and RD copied, AA
+  header[3] = 0x80 | rcode; // RA
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(addresses.length, 6);
+  header.writeUInt16BE(0, 8);
+  header.writeUInt16BE(0, 10);
+  const records = addresses.map((ip) => {
+    const rr = Buffer.alloc(16);
+    rr.writeUInt16BE(0xc00c, 0);
+    rr.writeUInt16BE(TYPE_A, 2);
+    rr.writeUInt16BE(CLASS_IN, 4);
+    rr.writeUInt32BE(TTL, 6);
+    rr.writeUInt16BE(4, 10);
+    ip.split('.').forEach((o, i) => (rr[12 + i] = Number(o)));
+    return rr;
+  });
+  return Buffer.concat([header, query.subarray(12, q.end), ...records]);
+}
+
+function shuffled<T>(list: readonly T[]): T[] {
+  const out = [...list];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+export interface DnsProxyOptions {
+  readonly address: string;
+  readonly port: number;
+  /** `IP:PORT` unknown names are forwarded to; absent: they get SERVFAIL. */
+  readonly upstream?: string;
+}
+
+export class DnsProxy {
+  #table = new Map<string, readonly string[]>();
+  #udp: UdpSocket | undefined;
+  #tcp: net.Server | undefined;
+  readonly #upstream: { host: string; port: number } | undefined;
+
+  constructor(private readonly opts: DnsProxyOptions) {
+    const u = opts.upstream;
+    if (u !== undefined) {
+      const i = u.lastIndexOf(':');
+      this.#upstream = i > 0 ? { host: u.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(u.slice(i + 1)) } : { host: u, port: 53 };
+    }
+  }
+
+  setTable(names: readonly DnsName[]): void {
+    this.#table = new Map(names.map((n) => [n.name.toLowerCase(), n.addresses]));
+  }
+
+  get udpPort(): number | undefined {
+    return this.#udp?.address().port;
+  }
+
+  get tcpPort(): number | undefined {
+    return (this.#tcp?.address() as net.AddressInfo | null)?.port;
+  }
+
+  async start(): Promise<void> {
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(this.opts.port, this.opts.address, () => { udp.off('error', reject); resolve(); });
+    });
+    udp.on('error', (err) => log('warning', `dns proxy: ${err.message}`));
+    udp.on('message', (msg, rinfo) => {
+      void this.#answer(msg).then((out) => { if (out) udp.send(out, rinfo.port, rinfo.address); });
+    });
+    this.#udp = udp;
+    const tcp = net.createServer((sock) => this.#serveTcp(sock));
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(this.opts.port, this.opts.address, () => { tcp.off('error', reject); resolve(); });
+    });
+    tcp.on('error', (err) => log('warning', `dns proxy: ${err.message}`));
+    this.#tcp = tcp;
+    log('info', `dns proxy listening on ${this.opts.address}:${this.opts.port} (udp, tcp)`);
+  }
+
+  close(): void {
+    this.#udp?.close();
+    this.#tcp?.close();
+  }
+
+  /** DNS over TCP: 2-byte length-prefixed messages, several per connection. */
+  #serveTcp(sock: net.Socket): void {
+    sock.on('error', () => {});
+    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
+    let buf = Buffer.alloc(0);
+    sock.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+        buf = buf.subarray(2 + msg.length);
+        void this.#answer(Buffer.from(msg)).then((out) => {
+          if (!out || sock.destroyed) return;
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(out.length);
+          sock.write(Buffer.concat([len, out]));
+        });
+      }
+      if (buf.length > 65537) sock.destroy();
+    });
+  }
+
+  async #answer(msg: Buffer): Promise<Buffer | undefined> {
+    const q = parseQuestion(msg);
+    if (q === undefined) return undefined;
+    const known = this.#table.get(q.name);
+    if (known !== undefined) return dnsAnswer(msg, q, 0, q.type === TYPE_A ? shuffled(known) : []);
+    if (this.#upstream === undefined) return dnsAnswer(msg, q, RCODE_SERVFAIL, []);
+    return (await this.#forward(msg)) ?? dnsAnswer(msg, q, RCODE_SERVFAIL, []);
+  }
+
+  #forward(msg: Buffer): Promise<Buffer | undefined> {
+    const up = this.#upstream!;
+    return new Promise((resolve) => {
+      const s = createSocket(net.isIPv6(up.host) ? 'udp6' : 'udp4');
+      const done = (out: Buffer | undefined): void => {
+        clearTimeout(timer);
+        s.close();
+        resolve(out);
+      };
+      const timer = setTimeout(() => done(undefined), FORWARD_TIMEOUT_MS);
+      s.on('error', () => done(undefined));
+      s.on('message', (reply) => {
+        // Only the answer to this query (same id).
+        if (reply.length >= 12 && reply.readUInt16BE(0) === msg.readUInt16BE(0)) done(reply);
+      });
+      s.send(msg, up.port, up.host);
+    });
+  }
+}
