@@ -8,7 +8,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { startHttpUpstream, startTcpEcho } from '../helpers/upstreams.js';
 import { startDnsServer } from '../helpers/dns-server.js';
-import { startProxy, tempDir, curl, parseLogLine, freePort, waitFor } from '../helpers/proxy-harness.js';
+import { startProxy, tempDir, curl, freePort, waitFor } from '../helpers/proxy-harness.js';
 import {
   proxyConfig, httpListener, outboundListener, routeTable, vhost, forward, dnsCluster, passthroughCluster, blackholeCluster, fallbackTables, textLog,
 } from '../helpers/proxyconfig.js';

@@ -541,9 +541,8 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
    */
   upstreamHeaders(status: number, headers: HeaderMap): boolean {
     if (this.#finished) return false;
-    const ex = this;
-    ex.upstreamServiceTimeMs = Math.round(performance.now() - this.#upstreamStartHr);
-    headers['x-envoy-upstream-service-time'] = String(ex.upstreamServiceTimeMs);
+    this.upstreamServiceTimeMs = Math.round(performance.now() - this.#upstreamStartHr);
+    headers['x-envoy-upstream-service-time'] = String(this.upstreamServiceTimeMs);
     headers['server'] = this.#cfg.serverHeader;
     applyHeaderOps(headers, this.#route?.responseHeaders);
     applyHeaderOps(headers, this.#weighted?.responseHeaders);

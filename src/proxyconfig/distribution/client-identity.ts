@@ -1,7 +1,7 @@
 // The proxy's credentials for mutual TLS to config distribution, from its identity dir through the
 // proxy's own identity loader (one loader: the same checks on the files, the same errors, as mesh mTLS).
 import type { PeerCertificate } from 'node:tls';
-import { readIdentity, spiffeIdsOf } from '../../dataplane/identity/workload-identity.js';
+import { readIdentity, spiffeIdsOf } from '../identity-files.js';
 
 export interface ClientCredentials {
   readonly cert: string;
