@@ -27,6 +27,8 @@ export interface ControllerOptions {
   readonly leaderElection?: false | LeaderElectionSettings;
   /** The sidecar injection webhook (HTTPS); absent: no webhook. */
   readonly webhook?: { readonly host: string; readonly port: number; readonly certFile: string; readonly keyFile: string; readonly settings: InjectionSettings };
+  /** Distribution over TLS with this certificate and key (PEM); proxies verify it with its CA. */
+  readonly distributionTls?: { readonly cert: string; readonly key: string };
 }
 
 export interface LeaderElectionSettings {
@@ -84,6 +86,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     token: opts.distributionToken,
     log: opts.log,
     tokenAuth: proxyTokenAuth(new KubeHttp(kc), store),
+    ...(opts.distributionTls ? { serverTls: opts.distributionTls } : {}),
     ...(elector ? { leading: () => elector.isLeader() } : {}),
   });
   await controlPlane.start();

@@ -10,8 +10,10 @@ import { DISTRIBUTION_AUDIENCE } from './proxy-auth.js';
 export interface InjectionSettings {
   /** The outpost image (controller and proxies). */
   readonly image: string;
-  /** Distribution URL as pods reach it, e.g. http://outpost-controller.istio-system.svc:15012 */
+  /** Distribution URL as pods reach it, e.g. https://outpost-controller.istio-system.svc:15012 */
   readonly controllerUrl: string;
+  /** The CA (PEM) an https controller URL's certificate chains to; public, so it goes in the env. */
+  readonly controllerCa?: string;
 }
 
 export const INJECTED_ANNOTATION = 'sidecar.istio.io/status';
@@ -30,6 +32,7 @@ function proxyEnv(settings: InjectionSettings): unknown[] {
     field('INSTANCE_IP', 'status.podIP'),
     field('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
     { name: 'OUTPOST_CONTROLLER_URL', value: settings.controllerUrl },
+    ...(settings.controllerCa ? [{ name: 'OUTPOST_CONTROLLER_CA', value: settings.controllerCa }] : []),
     { name: 'OUTPOST_TOKEN_FILE', value: `${TOKEN_DIR}/outpost-token` },
     { name: 'OUTPOST_POD_LABELS_FILE', value: `${PODINFO_DIR}/labels` },
   ];

@@ -99,12 +99,14 @@ export function installObjects(opts: InstallOptions): KubeObject[] {
                   '--leader-elect-namespace', ns,
                   '--webhook-address', `0.0.0.0:${WEBHOOK_PORT}`,
                   '--webhook-cert-dir', '/etc/outpost/webhook',
+                  // The same certificate (it names the Service) serves distribution over TLS.
+                  '--distribution-cert-dir', '/etc/outpost/webhook',
                   '--proxy-image', opts.image,
-                  '--controller-url', `http://${svcHost}:${DISTRIBUTION_PORT}`,
+                  '--controller-url', `https://${svcHost}:${DISTRIBUTION_PORT}`,
                 ],
                 env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
                 ports: [
-                  { name: 'http2-xds', containerPort: DISTRIBUTION_PORT, protocol: 'TCP' },
+                  { name: 'https-xds', containerPort: DISTRIBUTION_PORT, protocol: 'TCP' },
                   { name: 'https-webhook', containerPort: WEBHOOK_PORT, protocol: 'TCP' },
                 ],
                 volumeMounts: [{ name: 'webhook-tls', mountPath: '/etc/outpost/webhook', readOnly: true }],
@@ -123,7 +125,7 @@ export function installObjects(opts: InstallOptions): KubeObject[] {
       spec: {
         selector: { app: CONTROLLER_NAME },
         ports: [
-          { name: 'http2-xds', port: DISTRIBUTION_PORT, targetPort: DISTRIBUTION_PORT, appProtocol: 'kubernetes.io/h2c' },
+          { name: 'https-xds', port: DISTRIBUTION_PORT, targetPort: DISTRIBUTION_PORT },
           { name: 'https-webhook', port: 443, targetPort: WEBHOOK_PORT },
         ],
       },

@@ -34,6 +34,8 @@ export interface ControlPlaneOptions {
   readonly leading?: () => boolean;
   /** On a cluster: proxies authenticate to distribution with their service-account tokens. */
   readonly tokenAuth?: DistributionTokenAuth;
+  /** On a cluster: distribution over TLS with this certificate (no client certificates). */
+  readonly serverTls?: { readonly cert: string; readonly key: string };
   /** The mesh's networks and control endpoints for proxies' SSRF guard (see setSsrfGuardContext). */
   readonly ssrfGuard?: SsrfGuardContext;
 }
@@ -63,6 +65,7 @@ export class ControlPlane {
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.distributionTls ? { tls: opts.distributionTls } : {}),
       ...(opts.tokenAuth ? { tokenAuth: opts.tokenAuth } : {}),
+      ...(opts.serverTls ? { serverTls: opts.serverTls } : {}),
     });
   }
 

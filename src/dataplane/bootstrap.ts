@@ -7,7 +7,7 @@ export interface ProxyBootstrap {
   /** tokenFile: a file (0600) holding the token admin changes need (POST /logging). socket: the admin endpoint also on this Unix socket path (reachable from outside the pod's network namespace). */
   readonly admin: { readonly address: string; readonly port: number; readonly tokenFile?: string; readonly socket?: string };
   /** Stream ProxyConfigs from the control plane (ACK/NACK). */
-  readonly controlPlane?: { readonly url: string; readonly token?: string; readonly tokenFile?: string };
+  readonly controlPlane?: { readonly url: string; readonly token?: string; readonly tokenFile?: string; readonly ca?: string };
   /** A static ProxyConfig file (re-read on SIGHUP); used when there is no control plane. */
   readonly configFile?: string;
   readonly resolver?: { readonly server?: string; readonly hostsFile?: string };
@@ -53,6 +53,7 @@ function checkBootstrap(raw: unknown, where: string): ProxyBootstrap {
   const cp = b.controlPlane as Record<string, unknown> | undefined;
   if (cp !== undefined && (typeof cp !== 'object' || typeof cp.url !== 'string')) fail('controlPlane.url', 'must be a URL');
   if (cp !== undefined && cp.tokenFile !== undefined && typeof cp.tokenFile !== 'string') fail('controlPlane.tokenFile', 'must be a path');
+  if (cp !== undefined && cp.ca !== undefined && (typeof cp.ca !== 'string' || !cp.ca.includes('BEGIN CERTIFICATE'))) fail('controlPlane.ca', 'must be PEM certificates');
   if (b.configFile !== undefined && typeof b.configFile !== 'string') fail('configFile', 'must be a path');
   if (cp === undefined && b.configFile === undefined) fail('(root)', 'needs controlPlane or configFile');
   const r = b.resolver as Record<string, unknown> | undefined;

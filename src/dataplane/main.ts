@@ -115,6 +115,7 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
       url: boot.controlPlane.url,
       ...(boot.controlPlane.token !== undefined ? { token: boot.controlPlane.token } : {}),
       ...(boot.controlPlane.tokenFile !== undefined ? { tokenFile: boot.controlPlane.tokenFile } : {}),
+      ...(boot.controlPlane.ca !== undefined && boot.identityDir === undefined ? { ca: boot.controlPlane.ca } : {}),
       ...(boot.identityDir !== undefined && boot.controlPlane.url.startsWith('https:') ? { identityDir: boot.identityDir } : {}),
       identity: boot.identity,
       onConfig: (cfg) => proxy.apply(cfg).then(() => dns.update(cfg)),

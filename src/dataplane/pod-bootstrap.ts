@@ -51,6 +51,9 @@ export function bootstrapFromPodEnv(role: ProxyRole, env: NodeJS.ProcessEnv): Pr
     throw new BootstrapError(`outpost proxy ${role}: cannot read the pod's labels from ${labelsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const ip = env['INSTANCE_IP'];
+  // The controller's CA (PEM, not a secret): an https controller URL is verified against it.
+  const ca = env['OUTPOST_CONTROLLER_CA'];
+  if (url.startsWith('https:') && !ca) throw new BootstrapError(`outpost proxy ${role}: OUTPOST_CONTROLLER_URL is https but OUTPOST_CONTROLLER_CA is not set`);
   return {
     identity: {
       id: `${podName}.${namespace}`,
@@ -61,6 +64,6 @@ export function bootstrapFromPodEnv(role: ProxyRole, env: NodeJS.ProcessEnv): Pr
       ...(ip ? { ip } : {}),
     },
     admin: { address: '127.0.0.1', port: Number(env['OUTPOST_ADMIN_PORT'] ?? 15000) },
-    controlPlane: { url, tokenFile: env['OUTPOST_TOKEN_FILE'] ?? DEFAULT_TOKEN_FILE },
+    controlPlane: { url, tokenFile: env['OUTPOST_TOKEN_FILE'] ?? DEFAULT_TOKEN_FILE, ...(ca ? { ca } : {}) },
   };
 }

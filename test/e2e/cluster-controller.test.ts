@@ -246,8 +246,9 @@ test('proxies started as the controller\'s pods would be get their own config wi
   writeFileSync(join(certDir, 'tls.crt'), webhookCert.certPem);
   writeFileSync(join(certDir, 'tls.key'), webhookCert.keyPem, { mode: 0o600 });
   const distributionPort = await freePort();
-  const distributionUrl = `http://127.0.0.1:${distributionPort}`;
-  const controller = await startController(kubeconfig, ['--distribution-address', `127.0.0.1:${distributionPort}`, '--webhook-address', '127.0.0.1:0', '--webhook-cert-dir', certDir, '--proxy-image', 'outpost:test', '--controller-url', distributionUrl]);
+  // Distribution over TLS with the same certificate, as `outpost install` sets it up; injected proxies trust it.
+  const distributionUrl = `https://127.0.0.1:${distributionPort}`;
+  const controller = await startController(kubeconfig, ['--distribution-address', `127.0.0.1:${distributionPort}`, '--distribution-cert-dir', certDir, '--webhook-address', '127.0.0.1:0', '--webhook-cert-dir', certDir, '--proxy-image', 'outpost:test', '--controller-url', distributionUrl]);
   t.after(() => controller.stop());
   const webhookUrl = await eventually('the webhook URL', async () => /injection webhook on (\S+)/.exec(controller.stderr())?.[1]);
 
@@ -345,7 +346,7 @@ test('proxies started as the controller\'s pods would be get their own config wi
   assert.match(line, /"GET \/get HTTP\/2" 200 /, 'sidecar → gateway is HTTP/2, as the seed shows');
 
   // A proxy may subscribe only as its own pod: the curl pod's token claiming the gateway is refused.
-  const session = http2.connect(distributionUrl);
+  const session = http2.connect(distributionUrl, { ca: webhookCert.certPem });
   t.after(() => session.close());
   const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const stream = session.request({ ':method': 'POST', ':path': DISCOVERY_PATH, 'content-type': NDJSON, authorization: `Bearer ${readFileSync(curlEnv.OUTPOST_TOKEN_FILE!, 'utf8')}` });

@@ -46,6 +46,8 @@ test('a sidecar: the proxy container with its bootstrap env, token and labels vo
     OUTPOST_POD_LABELS_FILE: '/etc/istio/pod/labels',
   });
   assert.deepEqual(app.env.map((e: any) => e.name), ['A', 'http_proxy', 'https_proxy', 'no_proxy'], 'the app keeps its env and gets the explicit proxy');
+  const withCa = applyJsonPatch(pod(), injectionPatch(pod(), { 'istio-injection': 'enabled' }, { ...settings, controllerCa: 'PEM' })) as any;
+  assert.equal(withCa.spec.containers[1].env.find((e: any) => e.name === 'OUTPOST_CONTROLLER_CA').value, 'PEM', 'an https controller: its CA (public) in the env');
   const token = out.spec.volumes.find((v: any) => v.name === 'outpost-token');
   assert.deepEqual(token.projected.sources[0].serviceAccountToken, { audience: 'outpost', expirationSeconds: 43200, path: 'outpost-token' });
   assert.ok(out.metadata.annotations['sidecar.istio.io/status'], 'marked, so a second pass injects nothing');

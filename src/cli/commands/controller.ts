@@ -27,6 +27,7 @@ interface ControllerFlags {
   webhookCertDir?: string;
   proxyImage?: string;
   controllerUrl?: string;
+  distributionCertDir?: string;
 }
 
 function parseAddress(text: string, flag = '--distribution-address'): { host: string; port: number } {
@@ -49,16 +50,25 @@ export function registerController(program: Command): void {
     .option('--leader-elect-lease-duration <d>', 'how long a Lease holds without renewal (default 15s)')
     .option('--leader-elect-renew-deadline <d>', 'how long a leader tries to renew before it steps down (default 10s)')
     .option('--leader-elect-retry-period <d>', 'how often candidates try and the leader renews (default 2s)')
+    .option('--distribution-cert-dir <dir>', 'serve distribution over TLS with tls.crt and tls.key from here (its tls.crt is what injected proxies trust)')
     .option('--webhook-address <host:port>', 'serve the sidecar injection webhook (HTTPS) here')
     .option('--webhook-cert-dir <dir>', 'the webhook\'s tls.crt and tls.key (a mounted kubernetes.io/tls Secret)')
     .option('--proxy-image <ref>', 'the image injected proxies run')
     .option('--controller-url <url>', 'distribution as pods reach it (e.g. http://outpost-controller.istio-system.svc:15012)')
     .action(async (o: ControllerFlags) => {
+      let distributionTls: { cert: string; key: string } | undefined;
+      if (o.distributionCertDir) {
+        try {
+          distributionTls = { cert: readFileSync(`${o.distributionCertDir}/tls.crt`, 'utf8'), key: readFileSync(`${o.distributionCertDir}/tls.key`, 'utf8') };
+        } catch (err) {
+          throw new CliError(`outpost controller: --distribution-cert-dir: ${(err as Error).message}`, 1);
+        }
+      }
       let webhook;
       if (o.webhookAddress) {
         if (!o.webhookCertDir || !o.proxyImage || !o.controllerUrl) throw new CliError('outpost controller: --webhook-address needs --webhook-cert-dir, --proxy-image and --controller-url', 2);
         const w = parseAddress(o.webhookAddress, '--webhook-address');
-        webhook = { host: w.host, port: w.port, certFile: `${o.webhookCertDir}/tls.crt`, keyFile: `${o.webhookCertDir}/tls.key`, settings: { image: o.proxyImage, controllerUrl: o.controllerUrl } };
+        webhook = { host: w.host, port: w.port, certFile: `${o.webhookCertDir}/tls.crt`, keyFile: `${o.webhookCertDir}/tls.key`, settings: { image: o.proxyImage, controllerUrl: o.controllerUrl, ...(distributionTls ? { controllerCa: distributionTls.cert } : {}) } };
       }
       const leaderElection =
         o.leaderElect === false
@@ -96,6 +106,7 @@ export function registerController(program: Command): void {
           log,
           leaderElection,
           ...(webhook ? { webhook } : {}),
+          ...(distributionTls ? { distributionTls } : {}),
           ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
           ...(o.context ? { context: o.context } : {}),
           ...(process.env['OUTPOST_WATCH_TIMEOUT_SECONDS'] ? { watchTimeoutSeconds: Number(process.env['OUTPOST_WATCH_TIMEOUT_SECONDS']) } : {}),

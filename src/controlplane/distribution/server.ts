@@ -17,6 +17,8 @@ export interface DistributionServerOptions {
   readonly configFor: (identity: ProxyIdentity) => ProxyConfig;
   readonly log?: (line: string) => void;
   readonly tls?: DistributionTls;
+  /** TLS without client certificates (a cluster: proxies authenticate with tokens); ignored with `tls`. */
+  readonly serverTls?: { readonly cert: string; readonly key: string };
   /**
    * On a cluster: a bearer token other than the admin token is a proxy's service-account token,
    * checked here (TokenReview, as istiod does); then `authorizeToken` decides who it may subscribe as.
@@ -82,7 +84,12 @@ export class DistributionServer {
   async start(): Promise<void> {
     const tls = this.opts.tls;
     // Without a valid client certificate of the mesh's root the handshake itself fails.
-    const server = tls ? http2.createSecureServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true }) : http2.createServer();
+    const plainTls = tls ? undefined : this.opts.serverTls;
+    const server = tls
+      ? http2.createSecureServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true })
+      : plainTls
+        ? http2.createSecureServer({ cert: plainTls.cert, key: plainTls.key })
+        : http2.createServer();
     this.server = server;
     server.on('session', (s) => {
       this.sessions.add(s);
@@ -99,7 +106,7 @@ export class DistributionServer {
     });
     const addr = server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    this.listeningUrl = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
+    this.listeningUrl = `${tls || plainTls ? 'https' : 'http'}://${host}:${addr.port}`;
   }
 
   /** A rotated server certificate: new connections get it, open ones keep theirs. */

@@ -11,6 +11,8 @@ export interface ConfigClientOptions {
   readonly token?: string;
   /** A file holding the bearer token, read at every connect (a pod's projected token rotates). */
   readonly tokenFile?: string;
+  /** An https url without mutual TLS (a cluster): the CA (PEM) the server's certificate must chain to. */
+  readonly ca?: string;
   /** Mutual TLS (an https url): the proxy's identity dir (cert-chain.pem, key.pem, root-cert.pem). */
   readonly identityDir?: string;
   readonly identity: ProxyIdentity;
@@ -111,7 +113,12 @@ export class ConfigClient {
     let session: http2.ClientHttp2Session;
     try {
       // Read at each connect: a rotated certificate is used from the next connection on.
-      const tls = this.opts.identityDir !== undefined ? { ...readClientCredentials(this.opts.identityDir), checkServerIdentity: checkControlPlaneIdentity } : {};
+      const tls =
+        this.opts.identityDir !== undefined
+          ? { ...readClientCredentials(this.opts.identityDir), checkServerIdentity: checkControlPlaneIdentity }
+          : this.opts.ca !== undefined
+            ? { ca: this.opts.ca }
+            : {};
       session = http2.connect(this.opts.url, tls);
     } catch (err) {
       this.opts.log?.(`config client: ${(err as Error).message}`);
