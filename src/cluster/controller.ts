@@ -6,7 +6,7 @@ import { ControlPlane } from '../controlplane/control-plane.js';
 import { CONTROLLER_KINDS } from './controller-kinds.js';
 import { ClusterStore } from './cluster-store.js';
 import { KubeHttp } from './kube-http.js';
-import { LeaderElector } from './leader-election.js';
+import { LeaderElector, type LeaderElectionSettings } from './leader-election.js';
 import { proxyTokenAuth } from './proxy-auth.js';
 import type { InjectionSettings } from './injection.js';
 import { startInjectionWebhook, type InjectionWebhook } from './injection-webhook.js';
@@ -31,14 +31,6 @@ export interface ControllerOptions {
   readonly distributionTls?: { readonly cert: string; readonly key: string };
 }
 
-export interface LeaderElectionSettings {
-  readonly namespace: string;
-  readonly name: string;
-  readonly identity: string;
-  readonly leaseDurationMs: number;
-  readonly renewDeadlineMs: number;
-  readonly retryPeriodMs: number;
-}
 
 export interface RunningController {
   readonly store: ClusterStore;

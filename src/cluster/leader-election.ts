@@ -4,8 +4,8 @@
 // both win. A leader that cannot renew within the renew deadline steps down (and keeps trying).
 import { KubeHttpError, type KubeHttp } from './kube-http.js';
 
-export interface LeaderElectionOptions {
-  readonly http: KubeHttp;
+/** Where the Lease is, who this candidate is, and the timing (client-go's flags). */
+export interface LeaderElectionSettings {
   readonly namespace: string;
   readonly name: string;
   /** This candidate's identity (pod name + a random suffix, as client-go's). */
@@ -13,6 +13,10 @@ export interface LeaderElectionOptions {
   readonly leaseDurationMs: number;
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
+}
+
+export interface LeaderElectionOptions extends LeaderElectionSettings {
+  readonly http: KubeHttp;
   readonly onStartedLeading: () => void;
   readonly onStoppedLeading: () => void;
   readonly log?: (line: string) => void;

@@ -67,22 +67,36 @@ function startController(kubeconfig: string, extra: string[] = []): Promise<Cont
   });
 }
 
-function condition(obj: KubeObject | undefined, type: string): { status?: string; reason?: string; message?: string } | undefined {
-  const conds = ((obj?.status as { conditions?: { type: string }[] } | undefined)?.conditions ?? []) as { type: string; status?: string; reason?: string }[];
-  return conds.find((c) => c.type === type);
+interface ClusterApi {
+  dir: string;
+  store: ReturnType<typeof openSqliteStore>;
+  api: Awaited<ReturnType<typeof startApiServer>>;
+  token: string;
+  kubeconfig: string;
 }
 
-test('outpost controller programs the seed Gateway API egress against a Kubernetes API, resumes after a restart, relists after 410', { skip, timeout: 180_000 }, async (t) => {
+/** outpost's API server alone, as the cluster's API server, with a kubeconfig for it; all removed after the test. */
+async function startClusterApi(t: { after: (fn: () => unknown) => void }, opts: { historyLimit?: number } = {}): Promise<ClusterApi> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-cluster-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  // A short event history, so that churn compacts a watcher's position away (410 Gone).
-  const store = openSqliteStore(join(dir, 'store.db'), { historyLimit: 40 });
+  const store = openSqliteStore(join(dir, 'store.db'), opts.historyLimit !== undefined ? { historyLimit: opts.historyLimit } : {});
   t.after(() => store.close());
   const token = 'cluster-test-token';
   const api = await startApiServer({ store, token });
   t.after(() => api.close());
   const kubeconfig = join(dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, { url: api.url, token });
+  return { dir, store, api, token, kubeconfig };
+}
+
+function condition(obj: KubeObject | undefined, type: string): { status?: string; reason?: string; message?: string } | undefined {
+  const conds = ((obj?.status as { conditions?: { type: string }[] } | undefined)?.conditions ?? []) as { type: string; status?: string; reason?: string }[];
+  return conds.find((c) => c.type === type);
+}
+
+test('outpost controller programs the seed Gateway API egress against a Kubernetes API, resumes after a restart, relists after 410', { skip, timeout: 180_000 }, async (t) => {
+  // A short event history, so that churn compacts a watcher's position away (410 Gone).
+  const { store, kubeconfig } = await startClusterApi(t, { historyLimit: 40 });
   // The controller's own namespace, where its Lease lives.
   store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
 
@@ -162,15 +176,7 @@ test('outpost controller programs the seed Gateway API egress against a Kubernet
 });
 
 test('two controllers: one leads and writes; when it goes, the other takes over', { skip, timeout: 180_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-cluster-le-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const store = openSqliteStore(join(dir, 'store.db'));
-  t.after(() => store.close());
-  const token = 'cluster-test-token';
-  const api = await startApiServer({ store, token });
-  t.after(() => api.close());
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeKubeconfig(kubeconfig, { url: api.url, token });
+  const { store, kubeconfig } = await startClusterApi(t);
   store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
   store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'egress-gateway' } });
 
@@ -228,15 +234,7 @@ function startPodProxy(role: 'router' | 'sidecar', env: Record<string, string>, 
 test('proxies started as the controller\'s pods would be get their own config with their service-account tokens and carry the seed\'s traffic', { skip, timeout: 180_000 }, async (t) => {
   const ext = await startExternalServices();
   t.after(() => ext.close());
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-cluster-px-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const store = openSqliteStore(join(dir, 'store.db'));
-  t.after(() => store.close());
-  const token = 'cluster-test-token';
-  const api = await startApiServer({ store, token });
-  t.after(() => api.close());
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeKubeconfig(kubeconfig, { url: api.url, token });
+  const { dir, store, api, token, kubeconfig } = await startClusterApi(t);
   for (const name of ['istio-system', 'egress-gateway', 'curl']) store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(name === 'curl' ? { labels: { 'istio-injection': 'enabled' } } : {}) } });
   store.apply([{ apiVersion: 'sailoperator.io/v1', kind: 'Istio', metadata: { name: 'default' }, spec: { namespace: 'istio-system', values: { meshConfig: { accessLogFile: '/dev/stdout' } } } }]);
   // The injection webhook's certificate, as `outpost install` makes it (a kubernetes.io/tls Secret mounted in the controller).

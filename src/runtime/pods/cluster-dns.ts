@@ -5,14 +5,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { PodNetworkError } from './node-network.js';
+import { RCODE_NXDOMAIN, RCODE_SERVFAIL, TYPE_A, dnsAnswer as answer, parseQuestion } from '../../dataplane/dns/dns-message.js';
 import { parseHostPort } from '../../proxyconfig/authority.js';
 
-const TYPE_A = 1;
-const CLASS_IN = 1;
-const RCODE_SERVFAIL = 2;
-const RCODE_NXDOMAIN = 3;
-/** Istio's DNS proxy answers mesh names with TTL 30 s. */
-const TTL = 30;
 const FORWARD_TIMEOUT_MS = 5000;
 
 export const CLUSTER_DOMAIN = 'cluster.local';
@@ -23,50 +18,6 @@ export interface ClusterDnsOptions {
   /** `IP:PORT` other names go to. */
   upstream?: string;
   hostsFile?: string;
-}
-
-interface Question {
-  name: string;
-  type: number;
-  /** Offset just past the question section. */
-  end: number;
-}
-
-function parseQuestion(msg: Buffer): Question | undefined {
-  if (msg.length < 12 || msg.readUInt16BE(4) !== 1) return undefined;
-  const labels: string[] = [];
-  let off = 12;
-  while (off < msg.length) {
-    const len = msg[off]!;
-    if (len === 0) break;
-    if (len > 63 || off + 1 + len > msg.length) return undefined;
-    labels.push(msg.subarray(off + 1, off + 1 + len).toString('latin1'));
-    off += 1 + len;
-  }
-  if (off + 5 > msg.length) return undefined;
-  return { name: labels.join('.').toLowerCase(), type: msg.readUInt16BE(off + 1), end: off + 5 };
-}
-
-function answer(query: Buffer, q: Question, rcode: number, addresses: string[]): Buffer {
-  const header = Buffer.from(query.subarray(0, 12));
-  // QR, opcode copied, AA, RD copied, RA.
-  header[2] = 0x80 | (query[2]! & 0x79) | 0x04;
-  header[3] = 0x80 | rcode;
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(addresses.length, 6);
-  header.writeUInt16BE(0, 8);
-  header.writeUInt16BE(0, 10);
-  const records = addresses.map((ip) => {
-    const rr = Buffer.alloc(16);
-    rr.writeUInt16BE(0xc00c, 0); // pointer to the question's name
-    rr.writeUInt16BE(TYPE_A, 2);
-    rr.writeUInt16BE(CLASS_IN, 4);
-    rr.writeUInt32BE(TTL, 6);
-    rr.writeUInt16BE(4, 10);
-    ip.split('.').forEach((o, i) => (rr[12 + i] = Number(o)));
-    return rr;
-  });
-  return Buffer.concat([header, query.subarray(12, q.end), ...records]);
 }
 
 export class ClusterDns {
