@@ -179,7 +179,8 @@ test('capture: apps without proxy settings go through their sidecar; inbound pas
   await sidecarLog(curl, '|egressgw.gw-ns.svc.cluster.local');
 
   // TLS by SNI and TCP by the VIP, without proxy settings.
-  const tlsRes = await inPod(curl, `${NOPROXY} curl -sS --max-time 10 --cacert ${caFile} https://tls.example.com/`);
+  // Connection: close, so the passthrough connection (logged when it ends) ends with the response.
+  const tlsRes = await inPod(curl, `${NOPROXY} curl -sS --max-time 10 -H 'Connection: close' --cacert ${caFile} https://tls.example.com/`);
   assert.equal(tlsRes.code, 0, tlsRes.stderr);
   assert.equal(tlsRes.stdout, 'tls ok\n');
   await sidecarLog(curl, 'outbound|443||tls.example.com');
