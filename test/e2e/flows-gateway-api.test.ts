@@ -177,8 +177,12 @@ test('GW EG-HTTPS: TLSRoute on a ServiceEntry to <gw>-istio:443, TLSRoute on the
   const applied = await mesh.ok(['apply', '-f', world.yaml('gw-tls.yaml', cnnTlsGatewayApi('apps'))]);
   assert.match(applied.stdout, /^tlsroute\.gateway\.networking\.k8s\.io\/forward-cnn-from-egress-gateway created$/m);
   await waitProgrammed(mesh, 'cnn-egress-gateway', 'apps');
-  // kubectl's `get all` (a category): the automated deployment's Service, Pod and Deployment.
-  const all = await mesh.ok(['get', 'all', '-n', 'apps']);
+  // kubectl's `get all` (a category): the automated deployment's Service, Pod and Deployment
+  // (the Deployment's status is written just after the pod's readiness that made it Programmed).
+  const all = await eventually('get all shows the gateway Deployment ready', async () => {
+    const r = await mesh.ok(['get', 'all', '-n', 'apps']);
+    return /^deployment\.apps\/cnn-egress-gateway-istio\s+1\/1\s/m.test(r.stdout) ? r : undefined;
+  });
   assert.match(all.stdout, /^service\/cnn-egress-gateway-istio\s+ClusterIP\s/m);
   assert.match(all.stdout, /^deployment\.apps\/cnn-egress-gateway-istio\s+1\/1\s/m);
   assert.match(all.stdout, /^pod\/cnn-egress-gateway-istio-\S+\s+1\/1\s+Running\s/m);

@@ -40,8 +40,11 @@ test('seed §3.3: egress through a Gateway API gateway', async (t) => {
   assert.match(described, /Reason:\s+Accepted\n\s+Status:\s+True\n\s+Type:\s+Accepted/);
 
   // The automated deployment: a workload named <gateway>-istio.
-  const deploy = await mesh.ok(['get', 'deployment', 'httpbin-egress-gateway-istio', '-n', 'egress-gateway']);
-  assert.match(deploy.stdout, /^httpbin-egress-gateway-istio\s+1\/1\s/m);
+  // Programmed follows the pod's readiness; the Deployment's own status is written just after it.
+  await eventually('the Deployment shows 1/1 ready', async () => {
+    const deploy = await mesh.ok(['get', 'deployment', 'httpbin-egress-gateway-istio', '-n', 'egress-gateway']);
+    return /^httpbin-egress-gateway-istio\s+1\/1\s/m.test(deploy.stdout) ? true : undefined;
+  });
   const gwIp = (await mesh.ok(['get', 'pod', '-n', 'egress-gateway', '-l', 'gateway.networking.k8s.io/gateway-name=httpbin-egress-gateway', '-o', 'jsonpath={.items[0].status.podIP}'])).stdout;
   assert.match(gwIp, /^127\.\d+\.\d+\.\d+$/);
 
