@@ -179,11 +179,15 @@ test('capture: apps without proxy settings go through their sidecar; inbound pas
   await sidecarLog(curl, '|egressgw.gw-ns.svc.cluster.local');
 
   // TLS by SNI and TCP by the VIP, without proxy settings.
-  // Connection: close, so the passthrough connection (logged when it ends) ends with the response.
-  const tlsRes = await inPod(curl, `${NOPROXY} curl -sS --max-time 10 -H 'Connection: close' --cacert ${caFile} https://tls.example.com/`);
-  assert.equal(tlsRes.code, 0, tlsRes.stderr);
-  assert.equal(tlsRes.stdout, 'tls ok\n');
-  await sidecarLog(curl, 'outbound|443||tls.example.com');
+  // The pod's capture rules follow its sidecar's config a moment after a change (the listener-port
+  // map), so the request is repeated (bounded) until one is seen passing the sidecar by SNI.
+  await eventually('a TLS request by SNI passes the sidecar', async () => {
+    const tlsRes = await inPod(curl, `${NOPROXY} curl -sS --max-time 10 -H 'Connection: close' --cacert ${caFile} https://tls.example.com/`);
+    assert.equal(tlsRes.code, 0, tlsRes.stderr);
+    assert.equal(tlsRes.stdout, 'tls ok\n');
+    const logs = await mesh.ok(['logs', `pod/${curl.name}`, '-n', curl.ns, '-c', 'istio-proxy']);
+    return logs.stdout.includes('outbound|443||tls.example.com') ? true : undefined;
+  }, 10);
   const tcpRes = await inPod(curl, `${NOPROXY} ${JSON.stringify(NODE)} -e "const s = require('net').connect(5432, 'tcp.example.com', () => s.write('hi')); s.on('data', (b) => { process.stdout.write(String(b)); s.destroy(); })"`);
   assert.equal(tcpRes.code, 0, tcpRes.stderr);
   assert.equal(tcpRes.stdout, 'tcp-echo:hi');
