@@ -27,14 +27,19 @@ const rounds = opt('--rounds', 3);
 const traceGc = argv.includes('--gc-trace');
 const keep = argv.includes('--keep');
 if (!(seconds > 0 && seconds <= 60) || !(rounds >= 1 && rounds <= 9)) throw new Error('--seconds 1..60, --rounds 1..9');
-const variants = argv.flatMap((a, i) => (argv[i - 1] === '--variant' ? [a] : [])).map((v) => {
-  const eq = v.indexOf('=');
-  if (eq <= 0) throw new Error(`--variant ${v}: expected label=[node flags] [@bin]`);
-  const words = v.slice(eq + 1).split(/\s+/).filter(Boolean);
-  const bin = words.find((w) => w.startsWith('@'))?.slice(1) ?? OUTPOST_BIN;
-  // The word `nolog` turns the access log off.
-  return { label: v.slice(0, eq), flags: words.filter((w) => !w.startsWith('@') && w !== 'nolog'), bin, log: !words.includes('nolog') };
-});
+const variants = argv
+  .flatMap((a, i) => (argv[i - 1] === '--variant' ? [a] : []))
+  .map((v) => {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new Error(`--variant ${v}: expected label=[node flags] [@bin]`);
+    const words = v
+      .slice(eq + 1)
+      .split(/\s+/)
+      .filter(Boolean);
+    const bin = words.find((w) => w.startsWith('@'))?.slice(1) ?? OUTPOST_BIN;
+    // The word `nolog` turns the access log off.
+    return { label: v.slice(0, eq), flags: words.filter((w) => !w.startsWith('@') && w !== 'nolog'), bin, log: !words.includes('nolog') };
+  });
 if (variants.length === 0) variants.push({ label: 'head', flags: [], bin: OUTPOST_BIN, log: true });
 const log = (m) => process.stderr.write(`[ab] ${m}\n`);
 
@@ -67,7 +72,15 @@ async function main() {
     for (const v of variants) {
       const id = `gw-${round}-${v.label.replace(/\W+/g, '_')}`;
       const gwConfig = await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: v.log ? join(runDir, `${id}.log`) : undefined });
-      const gw = outpostProxyService({ id, config: gwConfig, hostsFile, runDir, cpu: 0, bin: v.bin, nodeArgs: [...(traceGc ? ['--trace-gc', '--trace-gc-nvp'] : []), ...v.flags] });
+      const gw = outpostProxyService({
+        id,
+        config: gwConfig,
+        hostsFile,
+        runDir,
+        cpu: 0,
+        bin: v.bin,
+        nodeArgs: [...(traceGc ? ['--trace-gc', '--trace-gc-nvp'] : []), ...v.flags],
+      });
       await gw.start();
       const target = { ip: gw.ip, port: gw.port, form: 'origin' };
       await probe(target);
@@ -78,8 +91,21 @@ async function main() {
       const rss = peakRss(gw.pids()) / (1 << 20);
       await gw.stop();
       const gc = gcSummary(readFileSync(join(gw.dir, 'stdout.log'), 'utf8'));
-      log(`${v.label} round ${round + 1}: ${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, ${cpuPerReqUs.toFixed(1)} µs CPU/req, peak RSS ${rss.toFixed(0)} MB${w.errors ? `, ${w.errors} errors` : ''}`);
-      results.get(v.label).push({ rps: w.rps, p99: w.p99_us / 1000, p999: w.p999_us / 1000, below: w.below, cpuPerReqUs, rss, ...gc, perReqScavengeUs: (gc.scavengeMs * 1000) / w.requests });
+      log(
+        `${v.label} round ${round + 1}: ${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, ${cpuPerReqUs.toFixed(1)} µs CPU/req, peak RSS ${rss.toFixed(0)} MB${w.errors ? `, ${w.errors} errors` : ''}`,
+      );
+      results
+        .get(v.label)
+        .push({
+          rps: w.rps,
+          p99: w.p99_us / 1000,
+          p999: w.p999_us / 1000,
+          below: w.below,
+          cpuPerReqUs,
+          rss,
+          ...gc,
+          perReqScavengeUs: (gc.scavengeMs * 1000) / w.requests,
+        });
     }
   }
   await stopAll();
@@ -88,17 +114,40 @@ async function main() {
   const m = (rows, k) => median(rows.map((r) => r[k]));
   const header = ['variant', 'node flags', 'req/s @64', 'p99 ms', 'p99.9 ms', 'µs CPU/req', 'peak RSS MB'];
   if (traceGc) header.push('scavenges', 'scavenge ms (max)', 'µs GC/req', 'mark-sweeps (ms)');
-  console.log(renderTable(header, variants.map((v) => {
-    const rows = results.get(v.label);
-    const row = [v.label, v.flags.join(' ') || '-', m(rows, 'rps').toFixed(0), m(rows, 'p99').toFixed(2), m(rows, 'p999').toFixed(2), m(rows, 'cpuPerReqUs').toFixed(1), m(rows, 'rss').toFixed(0)];
-    if (traceGc) row.push(m(rows, 'scavenges').toFixed(0), `${m(rows, 'scavengeMs').toFixed(0)} (${m(rows, 'maxScavengeMs').toFixed(2)})`, m(rows, 'perReqScavengeUs').toFixed(2), `${m(rows, 'markSweeps').toFixed(0)} (${m(rows, 'markSweepMs').toFixed(0)})`);
-    return row;
-  })));
+  console.log(
+    renderTable(
+      header,
+      variants.map((v) => {
+        const rows = results.get(v.label);
+        const row = [
+          v.label,
+          v.flags.join(' ') || '-',
+          m(rows, 'rps').toFixed(0),
+          m(rows, 'p99').toFixed(2),
+          m(rows, 'p999').toFixed(2),
+          m(rows, 'cpuPerReqUs').toFixed(1),
+          m(rows, 'rss').toFixed(0),
+        ];
+        if (traceGc)
+          row.push(
+            m(rows, 'scavenges').toFixed(0),
+            `${m(rows, 'scavengeMs').toFixed(0)} (${m(rows, 'maxScavengeMs').toFixed(2)})`,
+            m(rows, 'perReqScavengeUs').toFixed(2),
+            `${m(rows, 'markSweeps').toFixed(0)} (${m(rows, 'markSweepMs').toFixed(0)})`,
+          );
+        return row;
+      }),
+    ),
+  );
   console.log('');
-  console.log(latencyHistogram(variants.map((v) => {
-    const rows = results.get(v.label);
-    return { name: v.label, belows: rows.map((r) => r.below), p99: m(rows, 'p99') * 1000, p999: m(rows, 'p999') * 1000 };
-  })));
+  console.log(
+    latencyHistogram(
+      variants.map((v) => {
+        const rows = results.get(v.label);
+        return { name: v.label, belows: rows.map((r) => r.below), p99: m(rows, 'p99') * 1000, p999: m(rows, 'p999') * 1000 };
+      }),
+    ),
+  );
   if (keep) log(`kept ${runDir}`);
   else rmSync(runDir, { recursive: true, force: true });
 }

@@ -40,7 +40,9 @@ const server = http.createServer(async (req, res) => {
     res.end();
     if (accessLog) {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      accessLog.write(`[${new Date().toISOString()}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${up.statusCode} - 0 ${bytes} ${ms.toFixed(0)} "${req.headers['user-agent'] ?? '-'}" "${req.headers.host}" "${upstream}"\n`);
+      accessLog.write(
+        `[${new Date().toISOString()}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${up.statusCode} - 0 ${bytes} ${ms.toFixed(0)} "${req.headers['user-agent'] ?? '-'}" "${req.headers.host}" "${upstream}"\n`,
+      );
     }
   } catch (e) {
     if (!res.headersSent) res.writeHead(503).end(String(e.message));

@@ -27,22 +27,47 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function meshObjects(ses: number, vss: number): KubeObject[] {
   const objs: KubeObject[] = [
-    { apiVersion: 'sailoperator.io/v1', kind: 'Istio', metadata: { name: 'default' }, spec: { version: 'v1.24.3', values: { meshConfig: { accessLogFile: '/dev/stdout' } } } },
+    {
+      apiVersion: 'sailoperator.io/v1',
+      kind: 'Istio',
+      metadata: { name: 'default' },
+      spec: { version: 'v1.24.3', values: { meshConfig: { accessLogFile: '/dev/stdout' } } },
+    },
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'curl', labels: { 'istio-injection': 'enabled' } } },
   ];
   for (let i = 0; i < ses; i++) {
     objs.push({
-      apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: `se-${i}`, namespace: `team-${i % 20}` },
-      spec: { hosts: [`svc-${i}.example.com`], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }, { number: 443, name: 'tls', protocol: 'TLS' }], resolution: 'DNS', location: 'MESH_EXTERNAL' },
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: { name: `se-${i}`, namespace: `team-${i % 20}` },
+      spec: {
+        hosts: [`svc-${i}.example.com`],
+        ports: [
+          { number: 80, name: 'http', protocol: 'HTTP' },
+          { number: 443, name: 'tls', protocol: 'TLS' },
+        ],
+        resolution: 'DNS',
+        location: 'MESH_EXTERNAL',
+      },
     });
   }
   for (let i = 0; i < vss; i++) {
     objs.push({
-      apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${i}`, namespace: `team-${i % 20}` },
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: `vs-${i}`, namespace: `team-${i % 20}` },
       spec: {
         hosts: [`svc-${i}.example.com`],
         http: [
-          { name: 'api', match: [{ uri: { prefix: '/api' }, headers: { 'x-canary': { exact: 'yes' } } }], route: [{ destination: { host: `svc-${i}.example.com`, port: { number: 80 } }, weight: 90 }, { destination: { host: `svc-${(i + 1) % ses}.example.com`, port: { number: 80 } }, weight: 10 }], timeout: '3s' },
+          {
+            name: 'api',
+            match: [{ uri: { prefix: '/api' }, headers: { 'x-canary': { exact: 'yes' } } }],
+            route: [
+              { destination: { host: `svc-${i}.example.com`, port: { number: 80 } }, weight: 90 },
+              { destination: { host: `svc-${(i + 1) % ses}.example.com`, port: { number: 80 } }, weight: 10 },
+            ],
+            timeout: '3s',
+          },
           { route: [{ destination: { host: `svc-${i}.example.com` } }], retries: { attempts: 3, perTryTimeout: '1s' } },
         ],
       },
@@ -84,10 +109,15 @@ function benchTranslation(): void {
     secondTimes.push(performance.now() - t2);
     peak = Math.max(peak, process.memoryUsage().rss);
     clusters = cfg.clusters.length;
-    if (r === 0) console.log(`config: ${cfg.listeners.length} listeners, ${cfg.routeTables.reduce((n, t) => n + t.virtualHosts.length, 0)} virtual hosts, ${clusters} clusters, ${(JSON.stringify(cfg).length / 1048576).toFixed(1)} MB as JSON`);
+    if (r === 0)
+      console.log(
+        `config: ${cfg.listeners.length} listeners, ${cfg.routeTables.reduce((n, t) => n + t.virtualHosts.length, 0)} virtual hosts, ${clusters} clusters, ${(JSON.stringify(cfg).length / 1048576).toFixed(1)} MB as JSON`,
+      );
   }
   console.log(`next proxy of the same snapshot: median ${median(secondTimes).toFixed(0)} ms, min ${Math.min(...secondTimes).toFixed(0)}`);
-  console.log(`translation (${SES} ServiceEntries, ${VSS} VirtualServices, one sidecar; snapshot + registry + translate): median ${median(times).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)} over ${ROUNDS} rounds (of which snapshot (freeze, no copy) median ${median(snapshotTimes).toFixed(0)} ms, translate incl. registry median ${median(translateTimes).toFixed(0)} ms; process CPU median ${median(cpuTimes).toFixed(0)} ms, GC threads included); peak RSS ${mb(peak)} (goal < 1 s, < 300 MB)`);
+  console.log(
+    `translation (${SES} ServiceEntries, ${VSS} VirtualServices, one sidecar; snapshot + registry + translate): median ${median(times).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)} over ${ROUNDS} rounds (of which snapshot (freeze, no copy) median ${median(snapshotTimes).toFixed(0)} ms, translate incl. registry median ${median(translateTimes).toFixed(0)} ms; process CPU median ${median(cpuTimes).toFixed(0)} ms, GC threads included); peak RSS ${mb(peak)} (goal < 1 s, < 300 MB)`,
+  );
 }
 
 async function benchPropagation(): Promise<void> {
@@ -99,11 +129,19 @@ async function benchPropagation(): Promise<void> {
     store.apply(meshObjects(200, 20));
     await cp.start();
     for (let i = 0; i < PROXIES; i++) {
-      const c = new ConfigClient({ url: cp.distributionUrl, token: 'bench', identity: { id: `p-${i}.curl`, role: 'sidecar', namespace: 'curl', workload: `w-${i % 5}`, ip: `127.0.1.${i + 2}`, labels: { app: `w-${i % 5}` } }, onConfig: async () => undefined });
+      const c = new ConfigClient({
+        url: cp.distributionUrl,
+        token: 'bench',
+        identity: { id: `p-${i}.curl`, role: 'sidecar', namespace: 'curl', workload: `w-${i % 5}`, ip: `127.0.1.${i + 2}`, labels: { app: `w-${i % 5}` } },
+        onConfig: async () => undefined,
+      });
       c.start();
       clients.push(c);
     }
-    const allSynced = () => { const rows = cp.proxyStatus(); return rows.length === PROXIES && rows.every((r) => r.synced); };
+    const allSynced = () => {
+      const rows = cp.proxyStatus();
+      return rows.length === PROXIES && rows.every((r) => r.synced);
+    };
     const wait = async (cond: () => boolean, limitMs: number) => {
       const deadline = Date.now() + limitMs;
       while (!cond()) {
@@ -117,11 +155,23 @@ async function benchPropagation(): Promise<void> {
       await wait(() => allSynced() && cp.revision() === store.revision(), 30_000);
       const before = new Map(cp.proxyStatus().map((row) => [row.id, row.ackedVersion]));
       const t0 = performance.now();
-      store.apply([{ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: `bench-${r}`, namespace: 'curl' }, spec: { hosts: [`bench-${r}.example.com`], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], resolution: 'DNS' } }]);
-      await wait(() => { const rows = cp.proxyStatus(); return rows.length === PROXIES && rows.every((row) => row.ackedVersion !== before.get(row.id) && row.synced); }, 30_000);
+      store.apply([
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'ServiceEntry',
+          metadata: { name: `bench-${r}`, namespace: 'curl' },
+          spec: { hosts: [`bench-${r}.example.com`], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], resolution: 'DNS' },
+        },
+      ]);
+      await wait(() => {
+        const rows = cp.proxyStatus();
+        return rows.length === PROXIES && rows.every((row) => row.ackedVersion !== before.get(row.id) && row.synced);
+      }, 30_000);
       samples.push(performance.now() - t0);
     }
-    console.log(`propagation (apply → last of ${PROXIES} proxies ACKed, debounce 100 ms): median ${median(samples).toFixed(0)} ms, min ${Math.min(...samples).toFixed(0)}, max ${Math.max(...samples).toFixed(0)} over ${ROUNDS} rounds (goal < 2 s)`);
+    console.log(
+      `propagation (apply → last of ${PROXIES} proxies ACKed, debounce 100 ms): median ${median(samples).toFixed(0)} ms, min ${Math.min(...samples).toFixed(0)}, max ${Math.max(...samples).toFixed(0)} over ${ROUNDS} rounds (goal < 2 s)`,
+    );
   } finally {
     await Promise.all(clients.map((c) => c.stop()));
     await cp.stop();

@@ -36,18 +36,40 @@ async function main() {
   const { runDir, scripts, pm, hostsFile } = await startLab('outpost-profile');
   const cpuProf = (name) => ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`];
   const gwConfig = await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: logOn ? join(runDir, 'gw-access.log') : undefined });
-  const gw = outpostProxyService({ id: 'gw', config: gwConfig, hostsFile, runDir, cpu: 0, nodeArgs: [...PROXY_NODE_FLAGS, ...(twoHop && !profileGateway ? [] : cpuProf('gateway'))] });
+  const gw = outpostProxyService({
+    id: 'gw',
+    config: gwConfig,
+    hostsFile,
+    runDir,
+    cpu: 0,
+    nodeArgs: [...PROXY_NODE_FLAGS, ...(twoHop && !profileGateway ? [] : cpuProf('gateway'))],
+  });
   await gw.start();
   let target = { ip: gw.ip, port: gw.port, form: 'origin' };
   let sc;
   if (twoHop) {
-    const scConfig = await sidecarProxyConfig({ ip: '127.0.98.6', port: 15001, gateway: { ip: gw.ip, port: gw.port }, logFile: logOn ? join(runDir, 'sc-access.log') : undefined, protocol: h2 ? 'HTTP2' : 'HTTP1' });
-    sc = outpostProxyService({ id: 'sc', config: scConfig, hostsFile, runDir, cpu: 0, nodeArgs: [...PROXY_NODE_FLAGS, ...(profileGateway ? [] : cpuProf('sidecar'))] });
+    const scConfig = await sidecarProxyConfig({
+      ip: '127.0.98.6',
+      port: 15001,
+      gateway: { ip: gw.ip, port: gw.port },
+      logFile: logOn ? join(runDir, 'sc-access.log') : undefined,
+      protocol: h2 ? 'HTTP2' : 'HTTP1',
+    });
+    sc = outpostProxyService({
+      id: 'sc',
+      config: scConfig,
+      hostsFile,
+      runDir,
+      cpu: 0,
+      nodeArgs: [...PROXY_NODE_FLAGS, ...(profileGateway ? [] : cpuProf('sidecar'))],
+    });
     await sc.start();
     target = { ip: sc.ip, port: sc.port, form: 'absolute' };
   }
   await probe(target);
-  log(`load: wrk -t1 -c64 -d${seconds}s against ${twoHop ? 'the sidecar (two hops)' : 'the gateway'}, access log ${logOn ? 'on' : 'off'}; cpu_dma_latency ${pm.held ? 'held' : 'not held'}`);
+  log(
+    `load: wrk -t1 -c64 -d${seconds}s against ${twoHop ? 'the sidecar (two hops)' : 'the gateway'}, access log ${logOn ? 'on' : 'off'}; cpu_dma_latency ${pm.held ? 'held' : 'not held'}`,
+  );
   const from = Number(process.hrtime.bigint() / 1000n);
   const w = await runWrk({ ...target, connections: 64, seconds, cpu: 1, scripts });
   const to = Number(process.hrtime.bigint() / 1000n);
@@ -57,18 +79,37 @@ async function main() {
   await profiled.stop(); // SIGINT: node writes the profile on a normal exit
   await stopAll();
   releaseCpuDmaLatency();
-  const fresh = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f)).sort();
+  const fresh = readdirSync(profDir)
+    .filter((f) => f.endsWith('.cpuprofile') && !before.has(f))
+    .sort();
   if (fresh.length === 0) throw new Error('no .cpuprofile was written: the proxy must exit normally on SIGINT for --cpu-prof to write one');
   const file = join(profDir, fresh.at(-1));
   const { totalMs, idleMs, rows } = analyzeProfile(file, REPO, [from, to]);
   rows.sort((a, b) => b.selfMs - a.selfMs);
   console.log(`\nprofile ${file}: ${(totalMs / 1000).toFixed(1)} s busy, ${(idleMs / 1000).toFixed(1)} s idle under load; % of busy time\n`);
-  console.log(renderTable(['function', 'where', 'self %', 'total %'], rows.slice(0, top).map((r) => [r.name.slice(0, 40), r.where, r.selfPct.toFixed(1), r.totalPct.toFixed(1)])));
+  console.log(
+    renderTable(
+      ['function', 'where', 'self %', 'total %'],
+      rows.slice(0, top).map((r) => [r.name.slice(0, 40), r.where, r.selfPct.toFixed(1), r.totalPct.toFixed(1)]),
+    ),
+  );
   console.log('\nself time by file:\n');
-  console.log(renderTable(['file', 'self %'], byFile(rows).slice(0, 15).map(([f, p]) => [f, p.toFixed(1)])));
+  console.log(
+    renderTable(
+      ['file', 'self %'],
+      byFile(rows)
+        .slice(0, 15)
+        .map(([f, p]) => [f, p.toFixed(1)]),
+    ),
+  );
   const ours = rows.filter((r) => r.where.startsWith('src/')).sort((a, b) => b.totalMs - a.totalMs);
   console.log('\noutpost functions by inclusive time:\n');
-  console.log(renderTable(['function', 'where', 'self %', 'total %'], ours.slice(0, top).map((r) => [r.name.slice(0, 40), r.where, r.selfPct.toFixed(1), r.totalPct.toFixed(1)])));
+  console.log(
+    renderTable(
+      ['function', 'where', 'self %', 'total %'],
+      ours.slice(0, top).map((r) => [r.name.slice(0, 40), r.where, r.selfPct.toFixed(1), r.totalPct.toFixed(1)]),
+    ),
+  );
   rmSync(runDir, { recursive: true, force: true });
 }
 

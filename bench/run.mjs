@@ -50,7 +50,11 @@ function parseArgs(argv) {
     if (a === '--quick') o.quick = true;
     else if (a === '--rounds') o.rounds = positiveInt(a, val());
     else if (a === '--seconds') o.seconds = positiveInt(a, val());
-    else if (a === '--only') o.only = val().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--only')
+      o.only = val()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (a === '--net') o.net = val();
     else if (a === '--no-tunnel') o.tunnel = false;
     else if (a === '--no-cli') o.cli = false;
@@ -87,7 +91,7 @@ function logGrowth(file, from) {
   const fd = openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
-    for (let pos = from; pos < size; ) {
+    for (let pos = from; pos < size;) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
       if (n <= 0) break;
       for (let i = 0; i < n; i++) if (buf[i] === 10) lines++;
@@ -177,7 +181,11 @@ async function main() {
     targets.push(up.gatewayTarget, up.twoHopTarget);
     outpostGateway = 'outpost-up';
   } else {
-    log(caps.built ? '`outpost up` is not available yet: skipping the user-started gateway' : 'dist/ is missing: run `npx tsc -p tsconfig.json` to include outpost');
+    log(
+      caps.built
+        ? '`outpost up` is not available yet: skipping the user-started gateway'
+        : 'dist/ is missing: run `npx tsc -p tsconfig.json` to include outpost',
+    );
   }
   let sidecar;
   if (caps.proxy) {
@@ -236,13 +244,35 @@ async function main() {
     // both workload certificates, the gateway's listener STRICT (its own gateway and sidecar processes).
     const identity = meshIdentities(join(runDir, 'identities'));
     const gwMtlsConfig = await gatewayProxyConfig({ ip: ip(10), port: 80, logFile: join(runDir, 'outpost-mtls-gw', 'access.log'), mtls: 'STRICT' });
-    const gwMtls = outpostProxyService({ id: 'outpost-mtls-gw', config: gwMtlsConfig, hostsFile, runDir, cpu: PROXY_CPU, identityDir: identity('gw', NS_GW, 'httpbin-egress-gateway-istio') });
+    const gwMtls = outpostProxyService({
+      id: 'outpost-mtls-gw',
+      config: gwMtlsConfig,
+      hostsFile,
+      runDir,
+      cpu: PROXY_CPU,
+      identityDir: identity('gw', NS_GW, 'httpbin-egress-gateway-istio'),
+    });
     const scMtlsLog = join(runDir, 'outpost-mtls-sidecar', 'access.log');
     const scMtlsConfig = await sidecarProxyConfig({
-      ip: ip(11), port: 15001, gateway: { ip: gwMtls.ip, port: gwMtls.port }, logFile: scMtlsLog, protocol: 'HTTP2',
-      tls: { mode: 'ISTIO_MUTUAL', sni: 'outbound_.80_._.httpbin-egress-gateway-istio.egress-gateway.svc.cluster.local', subjectAltNames: [`spiffe://cluster.local/ns/${NS_GW}/sa/httpbin-egress-gateway-istio`] },
+      ip: ip(11),
+      port: 15001,
+      gateway: { ip: gwMtls.ip, port: gwMtls.port },
+      logFile: scMtlsLog,
+      protocol: 'HTTP2',
+      tls: {
+        mode: 'ISTIO_MUTUAL',
+        sni: 'outbound_.80_._.httpbin-egress-gateway-istio.egress-gateway.svc.cluster.local',
+        subjectAltNames: [`spiffe://cluster.local/ns/${NS_GW}/sa/httpbin-egress-gateway-istio`],
+      },
     });
-    const scMtls = outpostProxyService({ id: 'outpost-mtls-sidecar', config: scMtlsConfig, hostsFile, runDir, cpu: PROXY_CPU, identityDir: identity('sidecar', 'curl', 'curl') });
+    const scMtls = outpostProxyService({
+      id: 'outpost-mtls-sidecar',
+      config: scMtlsConfig,
+      hostsFile,
+      runDir,
+      cpu: PROXY_CPU,
+      identityDir: identity('sidecar', 'curl', 'curl'),
+    });
     targets.push({
       id: 'outpost-2hop-mtls',
       name: 'outpost sidecar→gateway (mTLS)',
@@ -261,7 +291,19 @@ async function main() {
 
   // Measure order within a round: the figures compared most (outpost's gateway against nginx)
   // next to each other in time, so a burst of other work on the machine hits both alike.
-  const ORDER = ['direct', 'nginx', 'outpost-up', 'outpost', 'haproxy', 'squid', 'node-baseline', 'outpost-c2', 'outpost-up-2hop', 'outpost-2hop', 'outpost-2hop-mtls'];
+  const ORDER = [
+    'direct',
+    'nginx',
+    'outpost-up',
+    'outpost',
+    'haproxy',
+    'squid',
+    'node-baseline',
+    'outpost-c2',
+    'outpost-up-2hop',
+    'outpost-2hop',
+    'outpost-2hop-mtls',
+  ];
   const rank = (t) => {
     const i = ORDER.indexOf(t.id.replace(/-nolog$/, ''));
     return (t.id.endsWith('-nolog') ? 100 : 0) + (i < 0 ? 50 : i);
@@ -301,11 +343,15 @@ async function main() {
   }
 
   // ---- interleaved rounds: A B C … A B C …
-  const tunnelTargets = !settings.tunnel ? [] : [
-    { id: 'direct', name: 'direct', proxy: undefined, pids: () => [] },
-    ...(selected.some((t) => t.id === 'squid' && !state.get('squid').failed) ? [{ id: 'squid', name: 'Squid CONNECT', proxy: selected.find((t) => t.id === 'squid'), pids: () => pidsOf(selected.find((t) => t.id === 'squid')) }] : []),
-    ...(sidecar && started.has(sidecar) ? [{ id: 'outpost-sidecar', name: 'outpost sidecar CONNECT', proxy: sidecar, pids: () => sidecar.pids() }] : []),
-  ];
+  const tunnelTargets = !settings.tunnel
+    ? []
+    : [
+        { id: 'direct', name: 'direct', proxy: undefined, pids: () => [] },
+        ...(selected.some((t) => t.id === 'squid' && !state.get('squid').failed)
+          ? [{ id: 'squid', name: 'Squid CONNECT', proxy: selected.find((t) => t.id === 'squid'), pids: () => pidsOf(selected.find((t) => t.id === 'squid')) }]
+          : []),
+        ...(sidecar && started.has(sidecar) ? [{ id: 'outpost-sidecar', name: 'outpost sidecar CONNECT', proxy: sidecar, pids: () => sidecar.pids() }] : []),
+      ];
   const tunnelState = new Map(tunnelTargets.map((t) => [t.id, { target: t, rounds: [], failed: undefined }]));
   if (settings.tunnel) {
     // One unmeasured download each first: the first read of the sparse file and the first
@@ -328,7 +374,9 @@ async function main() {
         const warmup = !settings.quick || round === 0;
         st.rounds.push(await measure(t, pidsOf(t), upstream.pids(), { ...settings, warmupSeconds: warmup ? settings.warmupSeconds : 0 }, scripts));
         const r = st.rounds.at(-1);
-        log(`  ${t.name.padEnd(26)} ${r.rps64.toFixed(0).padStart(6)} req/s  p99@64 ${(r.p99_64 / 1000).toFixed(2)} ms  p50@1 ${(r.p50_1 / 1000).toFixed(3)} ms${t.kind === 'floor' ? '' : `  ${r.cpuPer1k.toFixed(3)} CPU-s/1k`}${r.errors ? `  errors ${r.errors}` : ''}${r.logRatio !== undefined ? `  log lines/req ${r.logRatio.toFixed(2)}` : ''}${r.backgroundCpuShare > 0.05 ? `  (busy machine: ${(100 * r.backgroundCpuShare).toFixed(0)}% CPU elsewhere)` : ''}`);
+        log(
+          `  ${t.name.padEnd(26)} ${r.rps64.toFixed(0).padStart(6)} req/s  p99@64 ${(r.p99_64 / 1000).toFixed(2)} ms  p50@1 ${(r.p50_1 / 1000).toFixed(3)} ms${t.kind === 'floor' ? '' : `  ${r.cpuPer1k.toFixed(3)} CPU-s/1k`}${r.errors ? `  errors ${r.errors}` : ''}${r.logRatio !== undefined ? `  log lines/req ${r.logRatio.toFixed(2)}` : ''}${r.backgroundCpuShare > 0.05 ? `  (busy machine: ${(100 * r.backgroundCpuShare).toFixed(0)}% CPU elsewhere)` : ''}`,
+        );
       } catch (e) {
         st.failed = e.message;
         log(`  ${t.name} failed: ${e.message}`);
@@ -423,7 +471,9 @@ async function main() {
     '',
     settingsLine(results),
     `${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.os}, kernel ${results.machine.kernel}; ` +
-      Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', '),
+      Object.entries(versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
     '',
     mainTable(results),
     '',
@@ -470,7 +520,12 @@ async function cliOnly(opts) {
   if (!opts.keep) scratchDir = runDir;
   const hostsFile = join(runDir, 'hosts');
   writeFileSync(hostsFile, `127.0.0.1 ${EXTERNAL_HOST}\n`);
-  const results = { startedAt: new Date().toISOString(), settings: { quick: opts.quick, only: ['cli'] }, machine: machineInfo(), versions: { node: process.version } };
+  const results = {
+    startedAt: new Date().toISOString(),
+    settings: { quick: opts.quick, only: ['cli'] },
+    machine: machineInfo(),
+    versions: { node: process.version },
+  };
   results.cli = await cliStartup({ runDir, hostsFile, quick: opts.quick, quietWaitSeconds: opts.quick ? 1 : 10 });
   await stopAll();
   process.stdout.write(`\n${cliTable(results)}\n`);
@@ -594,7 +649,10 @@ function updateReadme(results) {
     '',
     `Run ${results.startedAt} (\`bench/results/${results.startedAt.replace(/[:.]/g, '-')}.json\`). ` +
       `${m.cpus} vCPU ${m.cpuModel}${m.virtualization === 'unknown' ? '' : ` (${m.virtualization})`}, ${m.memoryGB} GB, ${m.os}, kernel ${m.kernel}. ` +
-      Object.entries(results.versions).map(([k, v]) => `${k} ${v}`).join(', ') + '.',
+      Object.entries(results.versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') +
+      '.',
     '',
     settingsLine(results),
     '',

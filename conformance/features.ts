@@ -10,9 +10,9 @@ export const GATEWAY_API_VERSION = 'v1.5.1';
 export const GATEWAY_API_CHANNEL = 'experimental';
 
 export const TEST_FILES = [
-  'test/integration/gwapi-conformance-http.test.ts',
-  'test/integration/gwapi-conformance-extended.test.ts',
-  'test/integration/gwapi-conformance-grpc.test.ts',
+  'test/integration/dataplane/gwapi-conformance-http.test.ts',
+  'test/integration/dataplane/gwapi-conformance-extended.test.ts',
+  'test/integration/dataplane/gwapi-conformance-grpc.test.ts',
 ];
 
 export interface Profile {

@@ -59,15 +59,26 @@ export function writeWrkScripts(dir) {
  */
 export async function runWrk({ ip, port, form, connections, seconds, cpu, scripts, timeoutS = 2 }) {
   const args = [
-    '-c', String(cpu),
-    'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, `--timeout`, `${timeoutS}s`, '--latency',
-    '-H', `Host: ${EXTERNAL_HOST}`,
-    '-s', form === 'absolute' ? scripts.absolute : scripts.origin,
+    '-c',
+    String(cpu),
+    'wrk',
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    `--timeout`,
+    `${timeoutS}s`,
+    '--latency',
+    '-H',
+    `Host: ${EXTERNAL_HOST}`,
+    '-s',
+    form === 'absolute' ? scripts.absolute : scripts.origin,
     `http://${ip}:${port}/`,
   ];
   // bash's `times` reports the CPU its children used: wrk's own cost, to tell it apart from
   // whatever else the machine was doing during the run.
-  const r = await runCommand('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'wrk', 'nice', '-n', String(LOAD_NICE), 'taskset', ...args], { timeoutMs: (seconds + 30) * 1000 });
+  const r = await runCommand('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'wrk', 'nice', '-n', String(LOAD_NICE), 'taskset', ...args], {
+    timeoutMs: (seconds + 30) * 1000,
+  });
   const line = r.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (r.code !== 0 || !line) {
     throw new Error(`wrk against ${ip}:${port} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
@@ -82,21 +93,25 @@ export async function runWrk({ ip, port, form, connections, seconds, cpu, script
  * with CONNECT (curl -p -x). Resolves MB/s (10^6 bytes) and the byte count.
  */
 export async function runCurlDownload({ ip, port, path, proxy, cpu, maxSeconds = 30 }) {
-  const args = ['-c', String(cpu), 'curl', '-sS', '-o', '/dev/null', '--max-time', String(maxSeconds),
-    '-w', '%{http_code} %{size_download} %{time_total}'];
+  const args = ['-c', String(cpu), 'curl', '-sS', '-o', '/dev/null', '--max-time', String(maxSeconds), '-w', '%{http_code} %{size_download} %{time_total}'];
   if (proxy) args.push('-p', '-x', `http://${proxy.ip}:${proxy.port}`);
   args.push(`http://${ip}:${port}${path}`);
   const r = await runCommand('nice', ['-n', String(LOAD_NICE), 'taskset', ...args], { timeoutMs: (maxSeconds + 10) * 1000 });
   const [code, size, total] = r.stdout.trim().split(' ');
   if (r.code !== 0 || code !== '200') {
-    throw new Error(`curl ${proxy ? `via CONNECT ${proxy.ip}:${proxy.port} ` : ''}to ${ip}:${port}${path} failed (exit ${r.code}, HTTP ${code}): ${r.stderr.trim()}`);
+    throw new Error(
+      `curl ${proxy ? `via CONNECT ${proxy.ip}:${proxy.port} ` : ''}to ${ip}:${port}${path} failed (exit ${r.code}, HTTP ${code}): ${r.stderr.trim()}`,
+    );
   }
   return { bytes: Number(size), seconds: Number(total), mbps: Number(size) / Number(total) / 1e6 };
 }
 
 /** The children's user+sys seconds from bash's `times` (its second line: `0m1.234s 0m0.567s`). */
 function childCpu(stderr) {
-  const lines = stderr.trim().split('\n').filter((l) => /^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim()));
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => /^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim()));
   const last = lines.at(-1);
   if (!last) return NaN;
   return last

@@ -35,20 +35,32 @@ export function outpostUp({ runDir, cpu, hostsFile, log }) {
     async start() {
       if (proc) return;
       mkdirSync(dir, { recursive: true });
-      proc = startProcess('outpost-up', 'taskset', ['-c', String(cpu), process.execPath, OUTPOST_BIN, 'up', '--state-dir', stateDir, '--hosts-file', hostsFile, '--pod-network', 'loopback'], {
-        stdoutFile: join(dir, 'up.log'),
-        stderrFile: join(dir, 'up.log'),
-        cwd: dir,
-      });
+      proc = startProcess(
+        'outpost-up',
+        'taskset',
+        ['-c', String(cpu), process.execPath, OUTPOST_BIN, 'up', '--state-dir', stateDir, '--hosts-file', hostsFile, '--pod-network', 'loopback'],
+        {
+          stdoutFile: join(dir, 'up.log'),
+          stderrFile: join(dir, 'up.log'),
+          cwd: dir,
+        },
+      );
       // api.json appears once the mesh's API and control endpoint listen.
       const deadline = Date.now() + 60_000;
-      for (let ok = false; !ok; ) {
+      for (let ok = false; !ok;) {
         if (proc.exited) throw new Error(`outpost up exited (${proc.exitCode}): ${tail(join(dir, 'up.log'))}`);
         if (Date.now() > deadline) throw new Error(`outpost up did not become ready in 60 s: ${tail(join(dir, 'up.log'))}`);
-        ok = existsSync(join(stateDir, 'api.json')) && (await control('/v1/health', 2000).then(() => true, () => false));
+        ok =
+          existsSync(join(stateDir, 'api.json')) &&
+          (await control('/v1/health', 2000).then(
+            () => true,
+            () => false,
+          ));
         if (!ok) await new Promise((r) => setTimeout(r, 100));
       }
-      const applied = await runCommand(process.execPath, [OUTPOST_BIN, 'apply', '-f', SEED_YAML, '-n', NAMESPACE, '--state-dir', stateDir], { timeoutMs: 60_000 });
+      const applied = await runCommand(process.execPath, [OUTPOST_BIN, 'apply', '-f', SEED_YAML, '-n', NAMESPACE, '--state-dir', stateDir], {
+        timeoutMs: 60_000,
+      });
       if (applied.code !== 0) throw new Error(`outpost apply of the seed's Gateway API config failed: ${(applied.stderr || applied.stdout).trim()}`);
       log(`outpost up: ${applied.stdout.trim().split('\n').join('; ')}`);
       // Bounded polling: the gateway Deployment is created by the control plane, then started.
@@ -60,7 +72,8 @@ export function outpostUp({ runDir, cpu, hostsFile, log }) {
         if (proc.exited) throw new Error(`outpost up exited (${proc.exitCode}): ${tail(join(dir, 'up.log'))}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      if (!gateway?.ready) throw new Error(`gateway ${NAMESPACE}/${GATEWAY_WORKLOAD} not ready after 60 s${gateway?.lastError ? `: ${gateway.lastError}` : ''}`);
+      if (!gateway?.ready)
+        throw new Error(`gateway ${NAMESPACE}/${GATEWAY_WORKLOAD} not ready after 60 s${gateway?.lastError ? `: ${gateway.lastError}` : ''}`);
       await control('/v1/wait-synced?timeoutMs=30000', 35_000);
       await waitForPort(gateway.ip, GATEWAY_PORT, 10_000, proc);
       if (sidecar?.ready) await waitForPort(sidecar.ip, SIDECAR_PORT, 10_000, proc);

@@ -16,9 +16,7 @@ export const UPSTREAM_BODY =
 
 /** nginx's scratch directories, all inside the run directory (never /var/lib/nginx). */
 function nginxTempPaths(dir) {
-  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-    .map((k) => `  ${k}_temp_path ${join(dir, `${k}-temp`)};`)
-    .join('\n');
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${join(dir, `${k}-temp`)};`).join('\n');
 }
 
 /**

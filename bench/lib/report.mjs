@@ -25,7 +25,20 @@ export function renderTable(header, rows, markdown = false) {
 }
 
 export function mainTable(results, markdown = false) {
-  const header = ['proxy', 'req/s @64', '×nginx', 'p50@64 ms', 'p99@64 ms', '×nginx', 'p50@1 ms', 'p99@1 ms', 'CPU s/1k req', '×nginx', 'RSS idle/peak MB', 'errors'];
+  const header = [
+    'proxy',
+    'req/s @64',
+    '×nginx',
+    'p50@64 ms',
+    'p99@64 ms',
+    '×nginx',
+    'p50@1 ms',
+    'p99@1 ms',
+    'CPU s/1k req',
+    '×nginx',
+    'RSS idle/peak MB',
+    'errors',
+  ];
   const rows = [];
   for (const t of results.targets) {
     if (t.failed) {
@@ -108,8 +121,15 @@ export function scalingTable(results, markdown = false) {
     .map((t) => {
       const s = t.summary;
       const perCore = s.rps64.median / s.coresUsed.median;
-      return [t.name, t.id === 'outpost-c2' ? `2 (CPUs ${results.settings.proxyCpu},${results.settings.loadCpu}, shared with wrk and upstream)` : `1 (CPU ${results.settings.proxyCpu})`,
-        fmt(s.coresUsed.median, 2), fmtK(s.rps64.median), fmtK(perCore)];
+      return [
+        t.name,
+        t.id === 'outpost-c2'
+          ? `2 (CPUs ${results.settings.proxyCpu},${results.settings.loadCpu}, shared with wrk and upstream)`
+          : `1 (CPU ${results.settings.proxyCpu})`,
+        fmt(s.coresUsed.median, 2),
+        fmtK(s.rps64.median),
+        fmtK(perCore),
+      ];
     });
   if (rows.length < 2) return '';
   return renderTable(['proxy', 'CPUs given', 'CPUs used', 'req/s @64', 'req/s per CPU used'], rows, markdown);

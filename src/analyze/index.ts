@@ -21,8 +21,18 @@ export type { Finding, FindingLevel } from './finding.js';
 export { CODES } from './finding.js';
 
 const ANALYZERS = [
-  analyzeVirtualServices, analyzeVirtualServiceRules, analyzeIstioGateways, analyzeGatewayApi, analyzeServiceEntries, analyzeDestinationRules,
-  analyzeSidecars, analyzeWorkloads, analyzeAuthorizationPolicies, analyzeNamespaces, analyzeDeprecations, analyzeNetworkPolicies,
+  analyzeVirtualServices,
+  analyzeVirtualServiceRules,
+  analyzeIstioGateways,
+  analyzeGatewayApi,
+  analyzeServiceEntries,
+  analyzeDestinationRules,
+  analyzeSidecars,
+  analyzeWorkloads,
+  analyzeAuthorizationPolicies,
+  analyzeNamespaces,
+  analyzeDeprecations,
+  analyzeNetworkPolicies,
 ];
 
 const LEVEL_ORDER = { Error: 0, Warning: 1, Info: 2 } as const;
@@ -31,10 +41,15 @@ const LEVEL_ORDER = { Error: 0, Warning: 1, Info: 2 } as const;
 export function analyze(objects: ReadonlyArray<KubeObject | SourceDocument>, defaultNamespace = 'default'): Finding[] {
   const snap = new Snapshot(objects, defaultNamespace);
   const findings = ANALYZERS.flatMap((a) => a(snap));
-  return findings.sort((a, b) =>
-    LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] ||
-    cmp(a.resource.kind, b.resource.kind) || cmp(a.resource.namespace ?? '', b.resource.namespace ?? '') || cmp(a.resource.name, b.resource.name) ||
-    cmp(a.code, b.code) || (a.origin?.line ?? 0) - (b.origin?.line ?? 0));
+  return findings.sort(
+    (a, b) =>
+      LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] ||
+      cmp(a.resource.kind, b.resource.kind) ||
+      cmp(a.resource.namespace ?? '', b.resource.namespace ?? '') ||
+      cmp(a.resource.name, b.resource.name) ||
+      cmp(a.code, b.code) ||
+      (a.origin?.line ?? 0) - (b.origin?.line ?? 0),
+  );
 }
 
 function cmp(a: string, b: string): number {

@@ -19,7 +19,11 @@ export interface Entry {
 export const CLUSTER_DOMAIN = 'cluster.local';
 
 /** Gateway classes Istio provides without a GatewayClass object, and whether they deploy `<gw>-<class>`. */
-export const BUILTIN_GATEWAY_CLASSES: ReadonlyMap<string, boolean> = new Map([['istio', true], ['istio-waypoint', false], ['istio-remote', false]]);
+export const BUILTIN_GATEWAY_CLASSES: ReadonlyMap<string, boolean> = new Map([
+  ['istio', true],
+  ['istio-waypoint', false],
+  ['istio-remote', false],
+]);
 
 function isSourceDocument(x: KubeObject | SourceDocument): x is SourceDocument {
   return typeof (x as SourceDocument).position === 'function' && 'object' in x;
@@ -38,7 +42,7 @@ export class Snapshot {
         obj,
         group: groupOf(obj.apiVersion),
         kind: obj.kind,
-        namespace: namespaced ? (obj.metadata.namespace || defaultNamespace) : '',
+        namespace: namespaced ? obj.metadata.namespace || defaultNamespace : '',
         name: obj.metadata.name,
         position: isSourceDocument(x) ? (p: string) => x.position(p, 'key') : () => undefined,
       };
@@ -75,7 +79,8 @@ export class Snapshot {
     const pods = this.of('', 'Pod').map((p) => ({ entry: p, labels: p.obj.metadata.labels ?? {}, name: p.name }));
     const out = [...pods];
     for (const d of this.of(APPS_GROUP, 'Deployment')) {
-      const spec = d.obj.spec as { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { labels?: Record<string, string> } } } | undefined;
+      const spec = d.obj.spec as
+        { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { labels?: Record<string, string> } } } | undefined;
       const labels = spec?.template?.metadata?.labels ?? {};
       const sel = spec?.selector?.matchLabels ?? labels;
       if (pods.some((p) => p.entry.namespace === d.namespace && Object.keys(sel).length > 0 && labelsMatch(sel, p.labels))) continue;
@@ -136,7 +141,10 @@ export function labelsMatch(selector: Record<string, string>, labels: Record<str
 
 /** A label selector as Kubernetes prints it: `k=v` pairs sorted by key, comma-separated. */
 export function describeSelector(selector: Record<string, string>): string {
-  return Object.keys(selector).sort().map((k) => `${k}=${selector[k]}`).join(',');
+  return Object.keys(selector)
+    .sort()
+    .map((k) => `${k}=${selector[k]}`)
+    .join(',');
 }
 
 /** Whether an object exported with `exportTo` is visible from namespace `from`. */

@@ -8,7 +8,7 @@ import { kindFor } from '../api/kinds.js';
 function keyOf(obj: KubeObject, defaultNamespace: string): string | undefined {
   if (!obj || typeof obj !== 'object' || typeof obj.kind !== 'string' || typeof obj.apiVersion !== 'string' || !obj.metadata) return undefined;
   const namespaced = kindFor(obj.apiVersion, obj.kind)?.namespaced ?? true;
-  return JSON.stringify([groupOf(obj.apiVersion), obj.kind, namespaced ? (obj.metadata.namespace || defaultNamespace) : '', obj.metadata.name]);
+  return JSON.stringify([groupOf(obj.apiVersion), obj.kind, namespaced ? obj.metadata.namespace || defaultNamespace : '', obj.metadata.name]);
 }
 
 /** The live objects that no file replaces, then every file document. */

@@ -2,7 +2,7 @@
 // API's (GEP-2257 is a subset) and kubelet's flags all accept; and ages as kubectl prints them.
 // In api/ because validation, the control plane, the CLI printers and the API server's Tables need it.
 
-const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 1e-3, 'µs': 1e-3, ns: 1e-6 };
+const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 1e-3, µs: 1e-3, ns: 1e-6 };
 const TERM = /(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/y;
 
 /**

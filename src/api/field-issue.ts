@@ -2,8 +2,13 @@
 import { formatPath, type PathSegment } from './field-path.js';
 
 export type FieldIssueReason =
-  | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueRequired' | 'FieldValueDuplicate'
-  | 'FieldValueTypeInvalid' | 'FieldValueForbidden' | 'FieldValueUnknown';
+  | 'FieldValueInvalid'
+  | 'FieldValueNotSupported'
+  | 'FieldValueRequired'
+  | 'FieldValueDuplicate'
+  | 'FieldValueTypeInvalid'
+  | 'FieldValueForbidden'
+  | 'FieldValueUnknown';
 
 export interface FieldIssue {
   /** 'spec.ports[0].number' */

@@ -29,8 +29,11 @@ export function parsePath(path: string): PathSegment[] {
 /** JSON pointer (`/spec/ports/0/number`, as ajv reports) → segments. */
 export function pointerToSegments(pointer: string): PathSegment[] {
   if (!pointer) return [];
-  return pointer.slice(1).split('/').map((p) => {
-    const s = p.replace(/~1/g, '/').replace(/~0/g, '~');
-    return /^\d+$/.test(s) ? Number(s) : s;
-  });
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((p) => {
+      const s = p.replace(/~1/g, '/').replace(/~0/g, '~');
+      return /^\d+$/.test(s) ? Number(s) : s;
+    });
 }

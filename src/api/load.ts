@@ -10,7 +10,11 @@ import { parsePath, type PathSegment } from './field-path.js';
 import { validateObject } from './validate.js';
 import { findInvalidUtf8, findYamlTooDeep, formatBytes, MAX_INPUT_BYTES, MAX_NESTING_DEPTH } from './input-limits.js';
 
-export interface SourcePosition { file: string; line: number; column: number }
+export interface SourcePosition {
+  file: string;
+  line: number;
+  column: number;
+}
 
 export interface SourceDocument {
   object: KubeObject;
@@ -58,7 +62,12 @@ export function formatLoadError(e: LoadError): string {
 }
 
 /** allowDuplicates: the same object in several documents is not an error (delete -f names objects, it does not define them). */
-export async function loadSources(inputs: { paths: string[]; stdin?: string | Buffer; defaultNamespace?: string; allowDuplicates?: boolean }): Promise<LoadResult> {
+export async function loadSources(inputs: {
+  paths: string[];
+  stdin?: string | Buffer;
+  defaultNamespace?: string;
+  allowDuplicates?: boolean;
+}): Promise<LoadResult> {
   const result: LoadResult = { documents: [], errors: [], warnings: [] };
   const texts: Array<{ file: string; text: string }> = [];
   let stdinUsed = false;
@@ -80,12 +89,18 @@ export async function loadSources(inputs: { paths: string[]; stdin?: string | Bu
     for (const d of docs) {
       const o = d.object;
       const info = kindFor(o.apiVersion, o.kind);
-      const ns = info?.namespaced ? (o.metadata.namespace || inputs.defaultNamespace || 'default') : undefined;
+      const ns = info?.namespaced ? o.metadata.namespace || inputs.defaultNamespace || 'default' : undefined;
       const key = `${groupOf(o.apiVersion)}/${o.kind}/${ns ?? ''}/${o.metadata.name}`;
       const prev = seen.get(key);
       const pos = d.position('metadata.name');
       if (prev && !inputs.allowDuplicates) {
-        fileErrors.push({ ...pos, kind: o.kind, ...(ns ? { namespace: ns } : {}), name: o.metadata.name, message: `duplicate resource: also defined at ${prev.file}:${prev.line}:${prev.column}` });
+        fileErrors.push({
+          ...pos,
+          kind: o.kind,
+          ...(ns ? { namespace: ns } : {}),
+          name: o.metadata.name,
+          message: `duplicate resource: also defined at ${prev.file}:${prev.line}:${prev.column}`,
+        });
       } else {
         seen.set(key, pos);
       }
@@ -101,7 +116,12 @@ async function collect(p: string, out: Array<{ file: string; text: string }>, er
   try {
     st = await stat(p);
   } catch (err) {
-    errors.push({ file: p, line: 0, column: 0, message: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${(err as Error).message}` });
+    errors.push({
+      file: p,
+      line: 0,
+      column: 0,
+      message: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${(err as Error).message}`,
+    });
     return;
   }
   if (st.isDirectory()) {
@@ -132,12 +152,22 @@ function addInput(file: string, data: string | Buffer, out: Array<{ file: string
     return;
   }
   if (data.length > MAX_INPUT_BYTES) {
-    errors.push({ file, line: 0, column: 0, message: `the input is ${formatBytes(data.length)}, more than the ${formatBytes(MAX_INPUT_BYTES)} limit: split it` });
+    errors.push({
+      file,
+      line: 0,
+      column: 0,
+      message: `the input is ${formatBytes(data.length)}, more than the ${formatBytes(MAX_INPUT_BYTES)} limit: split it`,
+    });
     return;
   }
   const bad = findInvalidUtf8(data);
   if (bad) {
-    errors.push({ file, line: bad.line, column: bad.column, message: `invalid UTF-8: byte 0x${bad.byte.toString(16).padStart(2, '0')} at byte offset ${bad.offset} (YAML and JSON must be UTF-8)` });
+    errors.push({
+      file,
+      line: bad.line,
+      column: bad.column,
+      message: `invalid UTF-8: byte 0x${bad.byte.toString(16).padStart(2, '0')} at byte offset ${bad.offset} (YAML and JSON must be UTF-8)`,
+    });
     return;
   }
   out.push({ file, text: data.toString('utf8') });
@@ -186,11 +216,20 @@ export function parseText(file: string, text: string, errors: LoadError[], warni
     }
     const v = value as Record<string, unknown> | null;
     const items: Array<{ obj: unknown; prefix: PathSegment[] }> =
-      v && typeof v === 'object' && !Array.isArray(v) && typeof v['kind'] === 'string' && v['kind'].endsWith('List') && Array.isArray(v['items']) && (v['apiVersion'] === 'v1' || v['apiVersion'] === undefined)
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      typeof v['kind'] === 'string' &&
+      v['kind'].endsWith('List') &&
+      Array.isArray(v['items']) &&
+      (v['apiVersion'] === 'v1' || v['apiVersion'] === undefined)
         ? v['items'].map((obj, i) => ({ obj, prefix: ['items', i] }))
         : [{ obj: value, prefix: [] }];
     for (const { obj, prefix } of items) {
-      const position = (p: string, where: 'value' | 'key' = 'value'): SourcePosition => ({ file, ...positionOf(doc, [...prefix, ...parsePath(p)], at, docStart, where === 'key') });
+      const position = (p: string, where: 'value' | 'key' = 'value'): SourcePosition => ({
+        file,
+        ...positionOf(doc, [...prefix, ...parsePath(p)], at, docStart, where === 'key'),
+      });
       const ident = identity(obj, defaultNamespace);
       const mine = placeholders.filter((ph) => startsWith(ph.path, prefix));
       if (mine.length > 0) {
@@ -241,7 +280,13 @@ function cleanYamlMessage(m: string): string {
  * The position of a field path in a YAML document: the value's start (the key's start when
  * preferKey), or the key of the deepest ancestor that exists (for missing fields).
  */
-function positionOf(doc: Document.Parsed, segs: readonly PathSegment[], at: (o: number) => { line: number; column: number }, fallback: { line: number; column: number }, preferKey: boolean): { line: number; column: number } {
+function positionOf(
+  doc: Document.Parsed,
+  segs: readonly PathSegment[],
+  at: (o: number) => { line: number; column: number },
+  fallback: { line: number; column: number },
+  preferKey: boolean,
+): { line: number; column: number } {
   let node: unknown = doc.contents;
   let best: { line: number; column: number } = fallback;
   if (node && (node as YamlNode).range) best = at((node as YamlNode).range![0]);
@@ -272,7 +317,11 @@ function positionOf(doc: Document.Parsed, segs: readonly PathSegment[], at: (o: 
   return best;
 }
 
-interface Placeholder { name: string; offset: number; path: PathSegment[] }
+interface Placeholder {
+  name: string;
+  offset: number;
+  path: PathSegment[];
+}
 
 const PLACEHOLDER = /<([A-Za-z][\w.-]*)>/g;
 

@@ -7,14 +7,16 @@ const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])
 /** Error text for a DNS-1123 subdomain (most object names), or undefined when valid. */
 export function checkDns1123Subdomain(v: string): string | undefined {
   if (v.length > 253) return 'must be no more than 253 characters';
-  if (!SUBDOMAIN.test(v)) return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')";
+  if (!SUBDOMAIN.test(v))
+    return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')";
   return undefined;
 }
 
 /** Error text for a DNS-1123 label (namespace and Service names), or undefined when valid. */
 export function checkDns1123Label(v: string): string | undefined {
   if (v.length > 63) return 'must be no more than 63 characters';
-  if (!LABEL.test(v)) return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name')";
+  if (!LABEL.test(v))
+    return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name')";
   return undefined;
 }
 
@@ -36,7 +38,8 @@ export function checkIstioHost(host: string, opts: { allowBareWildcard?: boolean
     if (i === 0 && l === '*') continue;
     if (l.includes('*')) return 'a wildcard is only allowed as the whole left-most label ("*.example.com")';
     if (l === '' && i === labels.length - 1 && i > 0) continue; // trailing dot (FQDN)
-    if (!HOST_LABEL.test(l) || l.length > 63) return 'each label must consist of alphanumeric characters or \'-\', start and end with an alphanumeric character, and be at most 63 characters';
+    if (!HOST_LABEL.test(l) || l.length > 63)
+      return "each label must consist of alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters";
   }
   return undefined;
 }
@@ -53,14 +56,16 @@ export function checkQualifiedName(key: string): string | undefined {
   const prefix = slash < 0 ? '' : key.slice(0, slash);
   const name = slash < 0 ? key : key.slice(slash + 1);
   if (slash >= 0 && (prefix === '' || checkDns1123Subdomain(prefix))) return 'prefix part must be a lowercase RFC 1123 subdomain';
-  if (name.length === 0 || name.length > 63 || !LABEL_NAME.test(name)) return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, at most 63 characters";
+  if (name.length === 0 || name.length > 63 || !LABEL_NAME.test(name))
+    return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, at most 63 characters";
   return undefined;
 }
 
 /** A label value: error text or undefined. */
 export function checkLabelValue(v: string): string | undefined {
   if (v === '') return undefined;
-  if (v.length > 63 || !LABEL_NAME.test(v)) return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, at most 63 characters";
+  if (v.length > 63 || !LABEL_NAME.test(v))
+    return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, at most 63 characters";
   return undefined;
 }
 
@@ -74,4 +79,3 @@ export function isIpOrCidr(v: string): boolean {
   if (!fam || !/^\d+$/.test(bits)) return false;
   return Number(bits) <= (fam === 4 ? 32 : 128);
 }
-

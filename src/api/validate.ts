@@ -35,18 +35,35 @@ export function hasErrors(issues: readonly FieldIssue[]): boolean {
 
 function validateInto(obj: unknown, out: IssueList): void {
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    out.add('', 'FieldValueTypeInvalid', `a resource must be a mapping with apiVersion, kind and metadata, not ${Array.isArray(obj) ? 'a list' : obj === null ? 'an empty document' : `a ${typeof obj}`}`);
+    out.add(
+      '',
+      'FieldValueTypeInvalid',
+      `a resource must be a mapping with apiVersion, kind and metadata, not ${Array.isArray(obj) ? 'a list' : obj === null ? 'an empty document' : `a ${typeof obj}`}`,
+    );
     return;
   }
   const o = obj as Record<string, unknown>;
   const apiVersion = o['apiVersion'];
   const kind = o['kind'];
   let ok = true;
-  if (apiVersion === undefined || apiVersion === null || apiVersion === '') { out.required('apiVersion'); ok = false; }
-  else if (typeof apiVersion !== 'string') { out.wrongType('apiVersion', apiVersion, 'string'); ok = false; }
-  if (kind === undefined || kind === null || kind === '') { out.required('kind'); ok = false; }
-  else if (typeof kind !== 'string') { out.wrongType('kind', kind, 'string'); ok = false; }
-  if (!ok) { checkMetadata(o, true, out); return; }
+  if (apiVersion === undefined || apiVersion === null || apiVersion === '') {
+    out.required('apiVersion');
+    ok = false;
+  } else if (typeof apiVersion !== 'string') {
+    out.wrongType('apiVersion', apiVersion, 'string');
+    ok = false;
+  }
+  if (kind === undefined || kind === null || kind === '') {
+    out.required('kind');
+    ok = false;
+  } else if (typeof kind !== 'string') {
+    out.wrongType('kind', kind, 'string');
+    ok = false;
+  }
+  if (!ok) {
+    checkMetadata(o, true, out);
+    return;
+  }
   const info = kindFor(apiVersion as string, kind as string);
   if (!info) {
     const sameKind = KINDS.filter((k) => k.kind === kind);
@@ -56,7 +73,11 @@ function validateInto(obj: unknown, out: IssueList): void {
     } else {
       const group = groupOf(apiVersion as string);
       const inGroup = KINDS.filter((k) => k.group === group).map((k) => k.kind);
-      out.add('kind', 'FieldValueNotSupported', `no matches for kind ${JSON.stringify(kind)} in version ${JSON.stringify(apiVersion)}${inGroup.length ? `: supported kinds: ${[...new Set(inGroup)].map((k) => JSON.stringify(k)).join(', ')}` : ''}`);
+      out.add(
+        'kind',
+        'FieldValueNotSupported',
+        `no matches for kind ${JSON.stringify(kind)} in version ${JSON.stringify(apiVersion)}${inGroup.length ? `: supported kinds: ${[...new Set(inGroup)].map((k) => JSON.stringify(k)).join(', ')}` : ''}`,
+      );
     }
     checkMetadata(o, true, out);
     return;
@@ -65,7 +86,10 @@ function validateInto(obj: unknown, out: IssueList): void {
   const mod = kindModule(info);
   const treeRoot = mod?.treeRoot ?? 'spec';
   const allowedTop = new Set(['apiVersion', 'kind', 'metadata']);
-  if (treeRoot === 'spec') { allowedTop.add('spec'); allowedTop.add('status'); }
+  if (treeRoot === 'spec') {
+    allowedTop.add('spec');
+    allowedTop.add('status');
+  }
   const rootNode = treeRoot === 'object' ? mod?.fieldTree : undefined;
   const rootProps = rootNode && typeof rootNode === 'object' && 'p' in rootNode ? rootNode.p : {};
   for (const key of Object.keys(o)) {
@@ -86,8 +110,15 @@ function validateInto(obj: unknown, out: IssueList): void {
 
 function checkMetadata(o: Record<string, unknown>, namespaced: boolean, out: IssueList): void {
   const md = o['metadata'];
-  if (md === undefined || md === null) { out.required('metadata'); out.required('metadata.name'); return; }
-  if (typeof md !== 'object' || Array.isArray(md)) { out.wrongType('metadata', md, 'object'); return; }
+  if (md === undefined || md === null) {
+    out.required('metadata');
+    out.required('metadata.name');
+    return;
+  }
+  if (typeof md !== 'object' || Array.isArray(md)) {
+    out.wrongType('metadata', md, 'object');
+    return;
+  }
   checkFields(md, OBJECT_META_TREE, ['metadata'], out);
   const meta = md as Record<string, unknown>;
   const name = meta['name'];

@@ -21,7 +21,10 @@ export interface Admitted {
 }
 
 export class Admission {
-  constructor(private readonly validate?: Validator, private readonly defaults?: Defaulter) {}
+  constructor(
+    private readonly validate?: Validator,
+    private readonly defaults?: Defaulter,
+  ) {}
 
   /** The issues of obj after defaults (errors and warnings), without throwing. */
   check(obj: KubeObject, mode: FieldValidation): { object: KubeObject; errors: FieldIssue[]; warnings: string[] } {
@@ -45,7 +48,11 @@ export class Admission {
     const unknown = r.errors.filter((i) => i.reason === 'FieldValueUnknown');
     if (unknown.length > 0) {
       const version = obj.apiVersion.split('/').pop();
-      throw new HttpError(400, 'BadRequest', `${obj.kind} in version "${version}" cannot be handled as a ${obj.kind}: strict decoding error: ${unknown.map((i) => `unknown field "${i.path}"`).join(', ')}`);
+      throw new HttpError(
+        400,
+        'BadRequest',
+        `${obj.kind} in version "${version}" cannot be handled as a ${obj.kind}: strict decoding error: ${unknown.map((i) => `unknown field "${i.path}"`).join(', ')}`,
+      );
     }
     if (r.errors.length > 0) throw invalidError(obj.kind, group, obj.metadata?.name ?? '', r.errors);
     return { object: r.object, warnings: r.warnings };

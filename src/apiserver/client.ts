@@ -7,7 +7,6 @@ import { httpFetch, type HttpResponse } from './http-fetch.js';
 import type { Status, StatusCause } from './status.js';
 import { BATCH_APPLY_PATH } from './paths.js';
 
-
 /** A failed request: the Status the server returned (or one made up for a transport failure). */
 export class ApiError extends Error {
   readonly code: number;
@@ -17,7 +16,10 @@ export class ApiError extends Error {
   /** True when no answer came (refused, reset, timed out): the message says what to do, not what the server said. */
   readonly transport: boolean;
 
-  constructor(readonly status: Status, options?: { cause?: unknown; transport?: boolean }) {
+  constructor(
+    readonly status: Status,
+    options?: { cause?: unknown; transport?: boolean },
+  ) {
     super(status.message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'ApiError';
     this.transport = options?.transport ?? false;
@@ -61,7 +63,7 @@ function transportCode(err: unknown): string {
     if (typeof code === 'string' && code !== 'ERR_INVALID_STATE') return code;
     e = (e as { cause?: unknown }).cause;
   }
-  return (err as Error)?.name === 'TimeoutError' ? 'timeout' : (err as Error)?.message ?? String(err);
+  return (err as Error)?.name === 'TimeoutError' ? 'timeout' : ((err as Error)?.message ?? String(err));
 }
 
 /**
@@ -71,11 +73,12 @@ function transportCode(err: unknown): string {
 function transportError(base: string, method: string, path: string, err: unknown, started: boolean): ApiError {
   const code = transportCode(err);
   const op = `${method} ${path.split('?')[0]}`;
-  const message = code === 'ECONNREFUSED' && !started
-    ? `cannot reach the outpost API at ${base} (connection refused): the mesh is not running there; start it with \`outpost up -d\``
-    : method === 'GET'
-      ? `lost the connection to the outpost API at ${base} during ${op} (${code}): the mesh may have stopped; check with \`outpost get\` once it runs again`
-      : `lost the connection to the outpost API at ${base} during ${op} (${code}): the mesh may have stopped, and the change may or may not have been made; check with \`outpost get\` once it runs again, then repeat the command`;
+  const message =
+    code === 'ECONNREFUSED' && !started
+      ? `cannot reach the outpost API at ${base} (connection refused): the mesh is not running there; start it with \`outpost up -d\``
+      : method === 'GET'
+        ? `lost the connection to the outpost API at ${base} during ${op} (${code}): the mesh may have stopped; check with \`outpost get\` once it runs again`
+        : `lost the connection to the outpost API at ${base} during ${op} (${code}): the mesh may have stopped, and the change may or may not have been made; check with \`outpost get\` once it runs again, then repeat the command`;
   return new ApiError(failure(503, 'ServiceUnavailable', message), { cause: err, transport: true });
 }
 
@@ -170,7 +173,10 @@ export class ApiClient {
     if (query.labelSelector) params.set('labelSelector', query.labelSelector);
     if (query.fieldSelector) params.set('fieldSelector', query.fieldSelector);
     const qs = params.toString();
-    const out = await this.request<{ items: KubeObject[]; metadata: { resourceVersion: string } }>('GET', `${this.collectionPath(info, query.namespace)}${qs ? `?${qs}` : ''}`);
+    const out = await this.request<{ items: KubeObject[]; metadata: { resourceVersion: string } }>(
+      'GET',
+      `${this.collectionPath(info, query.namespace)}${qs ? `?${qs}` : ''}`,
+    );
     return { items: out.items, resourceVersion: out.metadata.resourceVersion };
   }
 

@@ -42,7 +42,13 @@ function apiGroup(g: { name: string; versions: string[] }): unknown {
 }
 
 export function apiGroupList(): unknown {
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups().filter((g) => g.name !== '').map(apiGroup) };
+  return {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: groups()
+      .filter((g) => g.name !== '')
+      .map(apiGroup),
+  };
 }
 
 export function apiGroupDoc(name: string): unknown | undefined {
@@ -55,7 +61,15 @@ export function apiResourceList(group: string, version: string): unknown | undef
   if (kinds.length === 0) return undefined;
   const resources: unknown[] = [];
   for (const k of kinds) {
-    resources.push({ name: k.plural, singularName: k.singular, namespaced: k.namespaced, kind: k.kind, verbs: VERBS, ...(k.shortNames.length ? { shortNames: k.shortNames } : {}), ...(k.categories.length ? { categories: k.categories } : {}) });
+    resources.push({
+      name: k.plural,
+      singularName: k.singular,
+      namespaced: k.namespaced,
+      kind: k.kind,
+      verbs: VERBS,
+      ...(k.shortNames.length ? { shortNames: k.shortNames } : {}),
+      ...(k.categories.length ? { categories: k.categories } : {}),
+    });
     if (hasStatus(k)) resources.push({ name: `${k.plural}/status`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs: STATUS_VERBS });
     if (k.group === '' && k.kind === 'Pod') resources.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
   }
@@ -81,10 +95,12 @@ function discoveryResource(k: KindInfo, version: string): unknown {
 
 /** The aggregated discovery document: `core` true for /api (the legacy group), false for /apis. */
 export function aggregatedDiscovery(core: boolean): unknown {
-  const items = groups().filter((g) => (g.name === '') === core).map((g) => ({
-    metadata: { name: g.name, creationTimestamp: null },
-    versions: g.versions.map((v) => ({ version: v, resources: kindsIn(g.name, v).map((k) => discoveryResource(k, v)), freshness: 'Current' })),
-  }));
+  const items = groups()
+    .filter((g) => (g.name === '') === core)
+    .map((g) => ({
+      metadata: { name: g.name, creationTimestamp: null },
+      versions: g.versions.map((v) => ({ version: v, resources: kindsIn(g.name, v).map((k) => discoveryResource(k, v)), freshness: 'Current' })),
+    }));
   return { kind: 'APIGroupDiscoveryList', apiVersion: 'apidiscovery.k8s.io/v2', metadata: {}, items };
 }
 
@@ -92,10 +108,15 @@ export function aggregatedDiscovery(core: boolean): unknown {
 export function acceptsMedia(accept: string | undefined, params: Record<string, string>): boolean {
   if (!accept) return false;
   return accept.split(',').some((media) => {
-    const got = new Map(media.split(';').slice(1).map((p) => {
-      const [k, v] = p.split('=');
-      return [k!.trim(), (v ?? '').trim()] as const;
-    }));
+    const got = new Map(
+      media
+        .split(';')
+        .slice(1)
+        .map((p) => {
+          const [k, v] = p.split('=');
+          return [k!.trim(), (v ?? '').trim()] as const;
+        }),
+    );
     return Object.entries(params).every(([k, v]) => got.get(k) === v);
   });
 }

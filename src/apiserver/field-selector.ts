@@ -10,7 +10,10 @@ export interface FieldRequirement {
 
 export function parseFieldSelector(selector: string): FieldRequirement[] {
   const out: FieldRequirement[] = [];
-  for (const part of selector.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of selector
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z0-9_.]+)\s*(==|!=|=)\s*(.*)$/.exec(part);
     if (!m) throw badRequest(`invalid field selector: "${part}": expected a field, an operator (=, ==, !=) and a value`);
     out.push({ path: m[1]!.split('.'), value: m[3]!, equal: m[2] !== '!=' });

@@ -4,7 +4,11 @@ import { findInvalidUtf8, findJsonTooDeep, formatBytes, MAX_INPUT_BYTES, MAX_NES
 import { HttpError, type Status } from './status.js';
 
 function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit} bytes (${formatBytes(limit)}); send fewer objects per request`);
+  return new HttpError(
+    413,
+    'RequestEntityTooLarge',
+    `Request entity too large: limit is ${limit} bytes (${formatBytes(limit)}); send fewer objects per request`,
+  );
 }
 
 /** The body as text: valid UTF-8 or a 400 naming the first bad byte. */
@@ -15,7 +19,11 @@ export async function readBody(req: IncomingMessage, limit = MAX_INPUT_BYTES): P
 export function bodyText(raw: Buffer): string {
   const bad = findInvalidUtf8(raw);
   if (bad) {
-    throw new HttpError(400, 'BadRequest', `the request body is not valid UTF-8: byte 0x${bad.byte.toString(16).padStart(2, '0')} at offset ${bad.offset} (line ${bad.line}, column ${bad.column})`);
+    throw new HttpError(
+      400,
+      'BadRequest',
+      `the request body is not valid UTF-8: byte 0x${bad.byte.toString(16).padStart(2, '0')} at offset ${bad.offset} (line ${bad.line}, column ${bad.column})`,
+    );
   }
   return raw.toString('utf8');
 }
@@ -39,7 +47,11 @@ export function parseJsonBody(text: string): unknown {
   // JSON.parse copes with any depth, but the code after it recurses: refuse, and say where.
   const deep = findJsonTooDeep(text);
   if (deep) {
-    throw new HttpError(400, 'BadRequest', `the request body nests deeper than ${MAX_NESTING_DEPTH} levels at line ${deep.line}, column ${deep.column}, under ${deep.path}`);
+    throw new HttpError(
+      400,
+      'BadRequest',
+      `the request body nests deeper than ${MAX_NESTING_DEPTH} levels at line ${deep.line}, column ${deep.column}, under ${deep.path}`,
+    );
   }
   try {
     return JSON.parse(text);

@@ -16,7 +16,10 @@ function fail(message: string): HttpError {
 function tokens(pointer: string): string[] {
   if (pointer === '') return [];
   if (!pointer.startsWith('/')) throw fail(`the path "${pointer}" is not a JSON pointer`);
-  return pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 type Container = Record<string, unknown> | unknown[];
@@ -75,17 +78,32 @@ export function applyJsonPatch(doc: unknown, ops: unknown): unknown {
   if (!Array.isArray(ops)) throw new HttpError(400, 'BadRequest', 'a JSON patch must be an array of operations');
   let out = structuredClone(doc);
   for (const raw of ops as Operation[]) {
-    if (!raw || typeof raw.op !== 'string' || typeof raw.path !== 'string') throw new HttpError(400, 'BadRequest', `invalid JSON patch operation: ${JSON.stringify(raw)}`);
+    if (!raw || typeof raw.op !== 'string' || typeof raw.path !== 'string')
+      throw new HttpError(400, 'BadRequest', `invalid JSON patch operation: ${JSON.stringify(raw)}`);
     switch (raw.op) {
-      case 'add': out = add(out, raw.path, structuredClone(raw.value)); break;
-      case 'remove': out = remove(out, raw.path); break;
-      case 'replace': getAt(out, raw.path); out = add(remove(out, raw.path), raw.path, structuredClone(raw.value)); break;
-      case 'move': { const v = getAt(out, raw.from ?? ''); out = add(remove(out, raw.from ?? ''), raw.path, v); break; }
-      case 'copy': out = add(out, raw.path, structuredClone(getAt(out, raw.from ?? ''))); break;
+      case 'add':
+        out = add(out, raw.path, structuredClone(raw.value));
+        break;
+      case 'remove':
+        out = remove(out, raw.path);
+        break;
+      case 'replace':
+        getAt(out, raw.path);
+        out = add(remove(out, raw.path), raw.path, structuredClone(raw.value));
+        break;
+      case 'move': {
+        const v = getAt(out, raw.from ?? '');
+        out = add(remove(out, raw.from ?? ''), raw.path, v);
+        break;
+      }
+      case 'copy':
+        out = add(out, raw.path, structuredClone(getAt(out, raw.from ?? '')));
+        break;
       case 'test':
         if (!deepEqual(getAt(out, raw.path), raw.value)) throw fail(`testing value ${raw.path} failed: test failed`);
         break;
-      default: throw new HttpError(400, 'BadRequest', `unexpected JSON patch operation "${raw.op}"`);
+      default:
+        throw new HttpError(400, 'BadRequest', `unexpected JSON patch operation "${raw.op}"`);
     }
   }
   return out;

@@ -50,7 +50,13 @@ function kindSchema(k: KindInfo, version: string): Schema {
   if (objectRooted && tree) properties = { ...base, ...((nodeSchema(tree).properties as Record<string, Schema>) ?? {}) };
   else {
     properties = { ...base, spec: { ...nodeSchema(tree), description: `Specification of the desired state of the ${k.kind}.` } };
-    if (k.kind === 'Secret') properties = { ...base, type: { type: 'string' }, data: { type: 'object', additionalProperties: { type: 'string', format: 'byte' } }, stringData: { type: 'object', additionalProperties: { type: 'string' } } };
+    if (k.kind === 'Secret')
+      properties = {
+        ...base,
+        type: { type: 'string' },
+        data: { type: 'object', additionalProperties: { type: 'string', format: 'byte' } },
+        stringData: { type: 'object', additionalProperties: { type: 'string' } },
+      };
     if (k.kind === 'ConfigMap') properties = { ...base, data: { type: 'object', additionalProperties: { type: 'string' } } };
   }
   properties.status = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, description: `Most recently observed status of the ${k.kind}.` };
@@ -80,10 +86,24 @@ function paths(k: KindInfo, version: string): Record<string, unknown> {
   const ref = { $ref: `#/components/schemas/${schemaName(k, version)}` };
   const body = { content: { '*/*': { schema: ref } }, required: true };
   const ok = { 200: { description: 'OK', content: { 'application/json': { schema: ref } } } };
-  const validation = { name: 'fieldValidation', in: 'query', schema: { type: 'string', uniqueItems: true }, description: 'How the server treats unknown or duplicate fields: Ignore, Warn or Strict.' };
+  const validation = {
+    name: 'fieldValidation',
+    in: 'query',
+    schema: { type: 'string', uniqueItems: true },
+    description: 'How the server treats unknown or duplicate fields: Ignore, Warn or Strict.',
+  };
   const manager = { name: 'fieldManager', in: 'query', schema: { type: 'string', uniqueItems: true } };
-  const op = (action: string, extra: Schema = {}): Schema => ({ operationId: `${action}${k.kind}`, responses: ok, 'x-kubernetes-action': action, 'x-kubernetes-group-version-kind': gvk, ...extra });
-  const pathParams = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, ...(k.namespaced ? [{ name: 'namespace', in: 'path', required: true, schema: { type: 'string' } }] : [])];
+  const op = (action: string, extra: Schema = {}): Schema => ({
+    operationId: `${action}${k.kind}`,
+    responses: ok,
+    'x-kubernetes-action': action,
+    'x-kubernetes-group-version-kind': gvk,
+    ...extra,
+  });
+  const pathParams = [
+    { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+    ...(k.namespaced ? [{ name: 'namespace', in: 'path', required: true, schema: { type: 'string' } }] : []),
+  ];
   return {
     [collection]: {
       get: op('list'),
@@ -93,7 +113,12 @@ function paths(k: KindInfo, version: string): Record<string, unknown> {
     [`${collection}/{name}`]: {
       get: op('get'),
       put: op('put', { requestBody: body, parameters: [validation, manager] }),
-      patch: op('patch', { requestBody: { content: { 'application/merge-patch+json': { schema: { type: 'object' } }, 'application/apply-patch+yaml': { schema: { type: 'object' } } } }, parameters: [validation, manager] }),
+      patch: op('patch', {
+        requestBody: {
+          content: { 'application/merge-patch+json': { schema: { type: 'object' } }, 'application/apply-patch+yaml': { schema: { type: 'object' } } },
+        },
+        parameters: [validation, manager],
+      }),
       delete: op('delete'),
       parameters: pathParams,
     },
@@ -104,7 +129,9 @@ function paths(k: KindInfo, version: string): Record<string, unknown> {
 export function openApiV3Document(group: string, version: string): unknown | undefined {
   const kinds = kindsIn(group, version);
   if (kinds.length === 0) return undefined;
-  const schemas: Record<string, Schema> = { [META_REF]: { ...nodeSchema(FIELD_TREES.ObjectMeta), description: 'ObjectMeta is metadata that all persisted resources must have.' } };
+  const schemas: Record<string, Schema> = {
+    [META_REF]: { ...nodeSchema(FIELD_TREES.ObjectMeta), description: 'ObjectMeta is metadata that all persisted resources must have.' },
+  };
   let allPaths: Record<string, unknown> = {};
   for (const k of kinds) {
     schemas[schemaName(k, version)] = kindSchema(k, version);
@@ -119,7 +146,11 @@ export function openApiV3Root(): unknown {
   for (const g of groups()) {
     for (const v of g.versions) {
       const key = g.name ? `apis/${g.name}/${v}` : `api/${v}`;
-      const hash = createHash('sha512').update(JSON.stringify(openApiV3Document(g.name, v))).digest('hex').slice(0, 128).toUpperCase();
+      const hash = createHash('sha512')
+        .update(JSON.stringify(openApiV3Document(g.name, v)))
+        .digest('hex')
+        .slice(0, 128)
+        .toUpperCase();
       out[key] = { serverRelativeURL: `/openapi/v3/${key}?hash=${hash}` };
     }
   }

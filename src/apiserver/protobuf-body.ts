@@ -6,7 +6,11 @@ import { HttpError } from './status.js';
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]); // "k8s\0"
 
-interface Field { num: number; wire: number; value: bigint | Buffer }
+interface Field {
+  num: number;
+  wire: number;
+  value: bigint | Buffer;
+}
 
 function* fields(buf: Buffer): Generator<Field> {
   let i = 0;
@@ -44,10 +48,11 @@ function str(v: bigint | Buffer): string {
 function mapEntry(v: bigint | Buffer): [string, string] {
   let k = '';
   let val = '';
-  if (Buffer.isBuffer(v)) for (const f of fields(v)) {
-    if (f.num === 1) k = str(f.value);
-    else if (f.num === 2) val = str(f.value);
-  }
+  if (Buffer.isBuffer(v))
+    for (const f of fields(v)) {
+      if (f.num === 1) k = str(f.value);
+      else if (f.num === 2) val = str(f.value);
+    }
   return [k, val];
 }
 
@@ -60,8 +65,13 @@ function objectMeta(buf: Buffer): ObjectMeta {
     else if (f.num === 2) (meta as unknown as Record<string, unknown>).generateName = str(f.value);
     else if (f.num === 3) meta.namespace = str(f.value);
     else if (f.num === 6) meta.resourceVersion = str(f.value);
-    else if (f.num === 11) { const [k, v] = mapEntry(f.value); labels[k] = v; }
-    else if (f.num === 12) { const [k, v] = mapEntry(f.value); annotations[k] = v; }
+    else if (f.num === 11) {
+      const [k, v] = mapEntry(f.value);
+      labels[k] = v;
+    } else if (f.num === 12) {
+      const [k, v] = mapEntry(f.value);
+      annotations[k] = v;
+    }
   }
   if (Object.keys(labels).length) meta.labels = labels;
   if (Object.keys(annotations).length) meta.annotations = annotations;
@@ -74,7 +84,8 @@ export function isProtobuf(contentType: string | undefined): boolean {
 
 /** The object in a protobuf request body (Namespace, ConfigMap, ServiceAccount). */
 export function decodeProtobufObject(body: Buffer): KubeObject {
-  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC)) throw new HttpError(400, 'BadRequest', 'the protobuf body does not start with the Kubernetes envelope');
+  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC))
+    throw new HttpError(400, 'BadRequest', 'the protobuf body does not start with the Kubernetes envelope');
   let apiVersion = '';
   let kind = '';
   let raw: Buffer | undefined;
@@ -91,12 +102,19 @@ export function decodeProtobufObject(body: Buffer): KubeObject {
     const obj: KubeObject = { apiVersion, kind, metadata: { name: '' } };
     const supported = apiVersion === 'v1' && (kind === 'Namespace' || kind === 'ConfigMap' || kind === 'ServiceAccount');
     if (!supported) {
-      throw new HttpError(415, 'UnsupportedMediaType', `outpost reads protobuf only for Namespaces, ConfigMaps and ServiceAccounts, not ${kind || 'this object'}: write it as YAML and use kubectl apply -f`);
+      throw new HttpError(
+        415,
+        'UnsupportedMediaType',
+        `outpost reads protobuf only for Namespaces, ConfigMaps and ServiceAccounts, not ${kind || 'this object'}: write it as YAML and use kubectl apply -f`,
+      );
     }
     const data: Record<string, string> = {};
     for (const f of fields(raw)) {
       if (f.num === 1 && Buffer.isBuffer(f.value)) obj.metadata = objectMeta(f.value);
-      else if (kind === 'ConfigMap' && f.num === 2) { const [k, v] = mapEntry(f.value); data[k] = v; }
+      else if (kind === 'ConfigMap' && f.num === 2) {
+        const [k, v] = mapEntry(f.value);
+        data[k] = v;
+      }
     }
     if (kind === 'ConfigMap' && Object.keys(data).length) obj.data = data;
     return obj;

@@ -121,8 +121,8 @@ export class ResourceHandler {
   private selected(r: ResourceRequest, query: URLSearchParams): (o: KubeObject) => boolean {
     const labels = parseLabelSelector(query.get('labelSelector') ?? '');
     const fields = parseFieldSelector(query.get('fieldSelector') ?? '');
-    return (o) => (!r.info.namespaced || !r.namespace || o.metadata.namespace === r.namespace)
-      && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o);
+    return (o) =>
+      (!r.info.namespaced || !r.namespace || o.metadata.namespace === r.namespace) && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o);
   }
 
   private listItems(r: ResourceRequest, query: URLSearchParams): { items: KubeObject[]; resourceVersion: string } {
@@ -172,7 +172,11 @@ export class ResourceHandler {
       if (started) res.write(line);
       else pending.push(line);
     });
-    res.writeHead(200, { 'Content-Type': asTable ? TABLE_CONTENT_TYPE : 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    res.writeHead(200, {
+      'Content-Type': asTable ? TABLE_CONTENT_TYPE : 'application/json',
+      'Cache-Control': 'no-cache, private',
+      'Transfer-Encoding': 'chunked',
+    });
     started = true;
     for (const line of pending) res.write(line);
     res.flushHeaders();
@@ -184,12 +188,27 @@ export class ResourceHandler {
         clearTimeout(timer);
         resolve();
       };
-      const timer = timeoutSeconds > 0 ? setTimeout(() => { done(); res.end(); }, timeoutSeconds * 1000) : undefined;
+      const timer =
+        timeoutSeconds > 0
+          ? setTimeout(() => {
+              done();
+              res.end();
+            }, timeoutSeconds * 1000)
+          : undefined;
       // Bookmarks (allowWatchBookmarks): the store's revision, so a watcher of a quiet kind can
       // resume from a recent position instead of one that history has compacted away.
       const bookmarks =
         query.get('allowWatchBookmarks') === 'true' && !asTable
-          ? setInterval(() => res.write(frame({ type: 'BOOKMARK', object: { kind: r.info.kind, apiVersion: apiVersionOf(r.info, r.version), metadata: { resourceVersion: this.store.revision() } } })), BOOKMARK_INTERVAL_MS)
+          ? setInterval(
+              () =>
+                res.write(
+                  frame({
+                    type: 'BOOKMARK',
+                    object: { kind: r.info.kind, apiVersion: apiVersionOf(r.info, r.version), metadata: { resourceVersion: this.store.revision() } },
+                  }),
+                ),
+              BOOKMARK_INTERVAL_MS,
+            )
           : undefined;
       bookmarks?.unref();
       res.once('close', () => clearInterval(bookmarks));
@@ -290,7 +309,8 @@ export class ResourceHandler {
     if (r.info.kind === 'Namespace' && r.info.group === '') object.status ??= { phase: 'Active' };
     withManager(object, query.get('fieldManager') ?? managerOf(req), 'Update', r);
     if (this.isDryRun(query)) {
-      if (this.store.get(this.ref(r, object.metadata.name))) throw new HttpError(409, 'AlreadyExists', `${qualified(r.info)} "${object.metadata.name}" already exists`, detailsOf(r.info, object.metadata.name));
+      if (this.store.get(this.ref(r, object.metadata.name)))
+        throw new HttpError(409, 'AlreadyExists', `${qualified(r.info)} "${object.metadata.name}" already exists`, detailsOf(r.info, object.metadata.name));
       this.send(res, 201, r, object, warnings);
       return;
     }
@@ -308,7 +328,8 @@ export class ResourceHandler {
 
   private async update(req: IncomingMessage, res: ServerResponse, r: ResourceRequest, query: URLSearchParams): Promise<void> {
     const obj = await this.readObject(req, r);
-    if (obj.metadata.name && obj.metadata.name !== r.name) throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${r.name})`);
+    if (obj.metadata.name && obj.metadata.name !== r.name)
+      throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${r.name})`);
     obj.metadata.name = r.name!;
     const current = this.mustGet(r);
     if (r.subresource === 'status') {
@@ -347,14 +368,19 @@ export class ResourceHandler {
         apply = (c) => applyJsonPatch(c, patch) as KubeObject;
         break;
       default:
-        throw new HttpError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+        throw new HttpError(
+          415,
+          'UnsupportedMediaType',
+          `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+        );
     }
     const manager = query.get('fieldManager') ?? managerOf(req);
     // A patch without a resourceVersion applies to whatever is current: retry when a writer got in between.
     for (let attempt = 0; ; attempt++) {
       const current = this.out(r, this.mustGet(r));
       const patched = apply(structuredClone(current));
-      if (!patched || typeof patched !== 'object' || Array.isArray(patched)) throw new HttpError(422, 'Invalid', 'the patch made the object something other than a JSON object');
+      if (!patched || typeof patched !== 'object' || Array.isArray(patched))
+        throw new HttpError(422, 'Invalid', 'the patch made the object something other than a JSON object');
       const preRv = (patched.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
       const explicitRv = preRv !== undefined && preRv !== current.metadata.resourceVersion ? preRv : undefined;
       try {
@@ -384,11 +410,20 @@ export class ResourceHandler {
   }
 
   /** Server-side apply, as a merge of the applied configuration; the manager is recorded in managedFields. */
-  private async serverSideApply(res: ServerResponse, r: ResourceRequest, query: URLSearchParams, text: string, mode: ReturnType<typeof fieldValidationOf>): Promise<void> {
+  private async serverSideApply(
+    res: ServerResponse,
+    r: ResourceRequest,
+    query: URLSearchParams,
+    text: string,
+    mode: ReturnType<typeof fieldValidationOf>,
+  ): Promise<void> {
     const manager = query.get('fieldManager');
     if (!manager) throw badRequest('PATCH, application/apply-patch+yaml: fieldManager is required for apply patch');
     const deep = findYamlTooDeep(text);
-    if (deep) throw badRequest(`error decoding YAML: the applied configuration nests deeper than ${MAX_NESTING_DEPTH} levels at line ${deep.line}, column ${deep.column}`);
+    if (deep)
+      throw badRequest(
+        `error decoding YAML: the applied configuration nests deeper than ${MAX_NESTING_DEPTH} levels at line ${deep.line}, column ${deep.column}`,
+      );
     let applied: unknown;
     try {
       applied = parseYaml(text);
@@ -398,9 +433,11 @@ export class ResourceHandler {
     if (!applied || typeof applied !== 'object' || Array.isArray(applied)) throw badRequest('the applied configuration must be an object');
     const cfg = applied as KubeObject;
     cfg.metadata ??= { name: r.name! };
-    if (cfg.metadata.name && cfg.metadata.name !== r.name) throw badRequest(`the name of the object (${cfg.metadata.name}) does not match the name on the URL (${r.name})`);
+    if (cfg.metadata.name && cfg.metadata.name !== r.name)
+      throw badRequest(`the name of the object (${cfg.metadata.name}) does not match the name on the URL (${r.name})`);
     cfg.metadata.name = r.name!;
-    if (cfg.kind !== undefined && cfg.kind !== r.info.kind) throw badRequest(`the kind in the data (${String(cfg.kind)}) does not match the expected kind (${r.info.kind})`);
+    if (cfg.kind !== undefined && cfg.kind !== r.info.kind)
+      throw badRequest(`the kind in the data (${String(cfg.kind)}) does not match the expected kind (${r.info.kind})`);
     this.placeNamespace(cfg, r);
     const current = this.store.get(this.ref(r));
     if (r.subresource === 'status') {
@@ -415,7 +452,13 @@ export class ResourceHandler {
       if (r.info.namespaced) this.requireNamespace(object.metadata.namespace);
       withManager(object, manager, 'Apply', r, desired);
       if (this.isDryRun(query)) return this.send(res, 201, r, object, warnings);
-      return this.send(res, 201, r, this.createWithStatus(r.info.kind === 'Namespace' && !r.info.group ? { ...object, status: { phase: 'Active' } } : object), warnings);
+      return this.send(
+        res,
+        201,
+        r,
+        this.createWithStatus(r.info.kind === 'Namespace' && !r.info.group ? { ...object, status: { phase: 'Active' } } : object),
+        warnings,
+      );
     }
     const { apiVersion: _a, kind: _k, ...content } = desired;
     const merged = mergePatch(this.out(r, current), content) as KubeObject;
@@ -443,7 +486,12 @@ export class ResourceHandler {
         if (!(err instanceof StoreError && err.reason === 'NotFound')) throw err;
       }
     }
-    sendJson(res, 200, { kind: `${r.info.kind}List`, apiVersion: apiVersionOf(r.info, r.version), metadata: { resourceVersion: this.store.revision() }, items: deleted });
+    sendJson(res, 200, {
+      kind: `${r.info.kind}List`,
+      apiVersion: apiVersionOf(r.info, r.version),
+      metadata: { resourceVersion: this.store.revision() },
+      items: deleted,
+    });
   }
 }
 
@@ -472,10 +520,24 @@ function fieldsOf(v: unknown): Record<string, unknown> {
 function withManager(obj: KubeObject, manager: string, operation: 'Apply' | 'Update', r: ResourceRequest, applied?: KubeObject): void {
   const entries = (Array.isArray(obj.metadata.managedFields) ? obj.metadata.managedFields : []) as Record<string, unknown>[];
   const others = entries.filter((e) => !(e.manager === manager && e.operation === operation && !e.subresource));
-  const fields = operation === 'Apply' && applied
-    ? fieldsOf({ metadata: pick(applied.metadata, ['labels', 'annotations']), ...Object.fromEntries(Object.entries(applied).filter(([k]) => k !== 'metadata' && k !== 'status')) })
-    : fieldsOf({ metadata: pick(obj.metadata, ['labels', 'annotations']), ...Object.fromEntries(Object.entries(obj).filter(([k]) => k !== 'metadata' && k !== 'status')) });
-  const entry = { manager, operation, apiVersion: apiVersionOf(r.info, r.version), time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), fieldsType: 'FieldsV1', fieldsV1: fields };
+  const fields =
+    operation === 'Apply' && applied
+      ? fieldsOf({
+          metadata: pick(applied.metadata, ['labels', 'annotations']),
+          ...Object.fromEntries(Object.entries(applied).filter(([k]) => k !== 'metadata' && k !== 'status')),
+        })
+      : fieldsOf({
+          metadata: pick(obj.metadata, ['labels', 'annotations']),
+          ...Object.fromEntries(Object.entries(obj).filter(([k]) => k !== 'metadata' && k !== 'status')),
+        });
+  const entry = {
+    manager,
+    operation,
+    apiVersion: apiVersionOf(r.info, r.version),
+    time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    fieldsType: 'FieldsV1',
+    fieldsV1: fields,
+  };
   const previous = entries.find((e) => e.manager === manager && e.operation === operation && !e.subresource);
   // Keep the old timestamp when nothing changed, so a no-op write stays a no-op in the store.
   if (previous && canonicalJson(previous.fieldsV1) === canonicalJson(fields) && previous.apiVersion === entry.apiVersion) entry.time = String(previous.time);

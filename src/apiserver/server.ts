@@ -127,7 +127,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       return;
     }
     if (method === 'GET') {
-      if (path === '/version') return sendJson(res, 200, { ...SERVED_KUBE_VERSION, gitCommit: '', gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z', goVersion: 'node', compiler: 'node', platform: `${process.platform}/${process.arch}` });
+      if (path === '/version')
+        return sendJson(res, 200, {
+          ...SERVED_KUBE_VERSION,
+          gitCommit: '',
+          gitTreeState: 'clean',
+          buildDate: '2025-01-01T00:00:00Z',
+          goVersion: 'node',
+          compiler: 'node',
+          platform: `${process.platform}/${process.arch}`,
+        });
       if (path === '/api') {
         if (wantsAggregated(accept)) return sendJson(res, 200, aggregatedDiscovery(true), AGGREGATED_CONTENT_TYPE);
         return sendJson(res, 200, apiVersions(serverAddress));
@@ -147,7 +156,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
     if (method === 'POST') {
       // TokenRequest and TokenReview: virtual resources, nothing stored.
-      if (segments.length === 7 && segments[0] === 'api' && segments[1] === 'v1' && segments[2] === 'namespaces' && segments[4] === 'serviceaccounts' && segments[6] === 'token') {
+      if (
+        segments.length === 7 &&
+        segments[0] === 'api' &&
+        segments[1] === 'v1' &&
+        segments[2] === 'namespaces' &&
+        segments[4] === 'serviceaccounts' &&
+        segments[6] === 'token'
+      ) {
         return sendJson(res, 201, tokens.request(segments[3]!, segments[5]!, parseJsonBody(await readBody(req))));
       }
       if (path === '/apis/authentication.k8s.io/v1/tokenreviews') return sendJson(res, 201, tokens.review(parseJsonBody(await readBody(req))));
@@ -160,7 +176,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (segments[0] !== 'api' && segments[0] !== 'apis') throw notFound('the server could not find the requested resource');
     const r = resourceRequest(segments);
     if (r === 'discovery') {
-      const doc = method === 'GET' ? apiResourceList(segments[0] === 'api' ? '' : segments[1]!, segments[0] === 'api' ? segments[1]! : segments[2]!) : undefined;
+      const doc =
+        method === 'GET' ? apiResourceList(segments[0] === 'api' ? '' : segments[1]!, segments[0] === 'api' ? segments[1]! : segments[2]!) : undefined;
       if (!doc) throw notFound('the server could not find the requested resource');
       return sendJson(res, 200, doc);
     }
@@ -172,7 +189,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     route(req, res).catch((err: unknown) => {
       const e = toHttpError(err);
       // A store that cannot serve is an operational condition (one line); anything else is a bug (its stack).
-      if (e.code >= 500) process.stderr.write(`outpost api: ${req.method} ${req.url}: ${err instanceof StoreUnavailableError ? err.message : err instanceof Error ? err.stack : String(err)}\n`);
+      if (e.code >= 500)
+        process.stderr.write(
+          `outpost api: ${req.method} ${req.url}: ${err instanceof StoreUnavailableError ? err.message : err instanceof Error ? err.stack : String(err)}\n`,
+        );
       if (res.headersSent) res.end();
       else {
         // The rest of a too-large body is not worth reading: close instead of keeping the connection.
@@ -224,11 +244,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   return {
     url,
     ...(httpsUrl && cert ? { httpsUrl, caPem: cert.certPem } : {}),
-    close: () => new Promise<void>((resolve) => {
-      listener.close(() => resolve());
-      for (const s of sockets) s.destroy();
-      http.closeAllConnections();
-      https?.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        listener.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        http.closeAllConnections();
+        https?.closeAllConnections();
+      }),
   };
 }

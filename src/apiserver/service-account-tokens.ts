@@ -42,18 +42,25 @@ export class ServiceAccountTokens {
     const sa = this.store.get({ group: '', kind: 'ServiceAccount', namespace, name });
     if (!sa) throw new HttpError(404, 'NotFound', `serviceaccounts "${name}" not found`);
     const spec = ((body as { spec?: unknown } | null)?.spec ?? {}) as { audiences?: unknown; expirationSeconds?: unknown; boundObjectRef?: unknown };
-    const audiences = Array.isArray(spec.audiences) && spec.audiences.every((a) => typeof a === 'string') && spec.audiences.length ? (spec.audiences as string[]) : [ISSUER];
+    const audiences =
+      Array.isArray(spec.audiences) && spec.audiences.every((a) => typeof a === 'string') && spec.audiences.length ? (spec.audiences as string[]) : [ISSUER];
     const expiration = spec.expirationSeconds === undefined ? DEFAULT_EXPIRATION_S : Number(spec.expirationSeconds);
     if (!Number.isInteger(expiration) || expiration < MIN_EXPIRATION_S) {
-      throw new HttpError(422, 'Invalid', `TokenRequest.authentication.k8s.io "${name}" is invalid: spec.expirationSeconds: Invalid value: ${JSON.stringify(spec.expirationSeconds)}: may not specify a duration less than 10 minutes`);
+      throw new HttpError(
+        422,
+        'Invalid',
+        `TokenRequest.authentication.k8s.io "${name}" is invalid: spec.expirationSeconds: Invalid value: ${JSON.stringify(spec.expirationSeconds)}: may not specify a duration less than 10 minutes`,
+      );
     }
     let pod: { name: string; uid: string } | undefined;
     const bound = spec.boundObjectRef as { kind?: unknown; name?: unknown; uid?: unknown } | undefined;
     if (bound) {
-      if (bound.kind !== 'Pod' || typeof bound.name !== 'string') throw new HttpError(422, 'Invalid', 'spec.boundObjectRef: only a Pod (kind Pod, name) is supported');
+      if (bound.kind !== 'Pod' || typeof bound.name !== 'string')
+        throw new HttpError(422, 'Invalid', 'spec.boundObjectRef: only a Pod (kind Pod, name) is supported');
       const p = this.store.get({ group: '', kind: 'Pod', namespace, name: bound.name });
       if (!p) throw new HttpError(404, 'NotFound', `pods "${bound.name}" not found`);
-      if (typeof bound.uid === 'string' && bound.uid && bound.uid !== p.metadata.uid) throw new HttpError(409, 'Conflict', `the UID in the bound object reference (${bound.uid}) does not match the UID in record (${p.metadata.uid})`);
+      if (typeof bound.uid === 'string' && bound.uid && bound.uid !== p.metadata.uid)
+        throw new HttpError(409, 'Conflict', `the UID in the bound object reference (${bound.uid}) does not match the UID in record (${p.metadata.uid})`);
       const podSa = (p.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default';
       if (podSa !== name) throw new HttpError(400, 'BadRequest', `pod ${bound.name} is not bound to service account ${name}`);
       pod = { name: p.metadata.name, uid: p.metadata.uid ?? '' };
@@ -95,7 +102,12 @@ export class ServiceAccountTokens {
               uid: result.claims['kubernetes.io'].serviceaccount.uid,
               groups: ['system:serviceaccounts', `system:serviceaccounts:${result.claims['kubernetes.io'].namespace}`, 'system:authenticated'],
               ...(result.claims['kubernetes.io'].pod
-                ? { extra: { 'authentication.kubernetes.io/pod-name': [result.claims['kubernetes.io'].pod.name], 'authentication.kubernetes.io/pod-uid': [result.claims['kubernetes.io'].pod.uid] } }
+                ? {
+                    extra: {
+                      'authentication.kubernetes.io/pod-name': [result.claims['kubernetes.io'].pod.name],
+                      'authentication.kubernetes.io/pod-uid': [result.claims['kubernetes.io'].pod.uid],
+                    },
+                  }
                 : {}),
             },
             audiences: result.audiences,
@@ -106,7 +118,12 @@ export class ServiceAccountTokens {
   private check(token: string, wanted: string[]): { claims: Claims; audiences: string[] } | { error: string } {
     const parts = token.split('.');
     if (parts.length !== 3) return { error: 'not a JWT' };
-    const ok = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key: this.publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2]!, 'base64url'));
+    const ok = verify(
+      'sha256',
+      Buffer.from(`${parts[0]}.${parts[1]}`),
+      { key: this.publicKey, dsaEncoding: 'ieee-p1363' },
+      Buffer.from(parts[2]!, 'base64url'),
+    );
     if (!ok) return { error: 'invalid signature' };
     let claims: Claims;
     try {

@@ -29,13 +29,27 @@ export interface Status {
 
 /** An error that becomes a Status response. */
 export class HttpError extends Error {
-  constructor(readonly code: number, readonly reason: string, message: string, readonly details?: StatusDetails) {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: StatusDetails,
+  ) {
     super(message);
     this.name = 'HttpError';
   }
 
   toStatus(): Status {
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, ...(this.details ? { details: this.details } : {}), code: this.code };
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: this.message,
+      reason: this.reason,
+      ...(this.details ? { details: this.details } : {}),
+      code: this.code,
+    };
   }
 }
 

@@ -26,13 +26,16 @@ export interface Table {
 }
 
 type Cell = (o: KubeObject, now: number) => unknown;
-interface Column { def: TableColumnDefinition; cell: Cell }
+interface Column {
+  def: TableColumnDefinition;
+  cell: Cell;
+}
 
 function rec(v: unknown): Record<string, unknown> {
   return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 function list(v: unknown): Record<string, unknown>[] {
-  return Array.isArray(v) ? (v.map(rec)) : [];
+  return Array.isArray(v) ? v.map(rec) : [];
 }
 function col(name: string, type: string, cell: Cell, priority = 0, description = '', format = ''): Column {
   return { def: { name, type, format, description, priority }, cell };
@@ -43,8 +46,21 @@ function age(ts: unknown, now: number): string {
   return Number.isNaN(t) ? '<unknown>' : humanDuration(now - t);
 }
 
-const NAME = col('Name', 'string', (o) => o.metadata.name, 0, 'Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names', 'name');
-const AGE = col('Age', 'string', (o, now) => age(o.metadata.creationTimestamp, now), 0, 'CreationTimestamp is a timestamp representing the server time when this object was created.');
+const NAME = col(
+  'Name',
+  'string',
+  (o) => o.metadata.name,
+  0,
+  'Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names',
+  'name',
+);
+const AGE = col(
+  'Age',
+  'string',
+  (o, now) => age(o.metadata.creationTimestamp, now),
+  0,
+  'CreationTimestamp is a timestamp representing the server time when this object was created.',
+);
 
 /** kubectl's EndpointSlice cells: ports `80,443` (`<unset>` for none), up to 3 addresses then `+ N more...`. */
 export function endpointSlicePorts(o: KubeObject): string {
@@ -59,7 +75,9 @@ export function endpointSliceAddresses(o: KubeObject): string {
 
 function selectorText(sel: unknown): string {
   const m = rec(sel);
-  const pairs = Object.entries(rec(m.matchLabels ?? m)).filter(([, v]) => typeof v === 'string').map(([k, v]) => `${k}=${String(v)}`);
+  const pairs = Object.entries(rec(m.matchLabels ?? m))
+    .filter(([, v]) => typeof v === 'string')
+    .map(([k, v]) => `${k}=${String(v)}`);
   return pairs.length ? pairs.join(',') : '<none>';
 }
 
@@ -70,44 +88,119 @@ const CORE: Record<string, Column[]> = {
     col('Endpoints', 'string', (o) => endpointSliceAddresses(o), 0, 'Addresses of the endpoints in this slice'),
     AGE,
   ],
-  'networking.k8s.io/NetworkPolicy': [col('Pod-Selector', 'string', (o) => formatLabelSelector(rec(o.spec).podSelector as LabelSelectorSpec | undefined), 0, 'The pods the policy selects.'), AGE],
+  'networking.k8s.io/NetworkPolicy': [
+    col('Pod-Selector', 'string', (o) => formatLabelSelector(rec(o.spec).podSelector as LabelSelectorSpec | undefined), 0, 'The pods the policy selects.'),
+    AGE,
+  ],
   '/Namespace': [col('Status', 'string', (o) => rec(o.status).phase ?? 'Active', 0, 'The status of the namespace'), AGE],
   '/Pod': [
-    col('Ready', 'string', (o) => `${list(rec(o.status).containerStatuses).filter((s) => s.ready === true).length}/${list(rec(o.spec).containers).length}`, 0, 'The aggregate readiness state of this pod for accepting traffic.'),
+    col(
+      'Ready',
+      'string',
+      (o) => `${list(rec(o.status).containerStatuses).filter((s) => s.ready === true).length}/${list(rec(o.spec).containers).length}`,
+      0,
+      'The aggregate readiness state of this pod for accepting traffic.',
+    ),
     col('Status', 'string', (o) => podStatusText(o), 0, 'The aggregate status of the containers in this pod.'),
-    col('Restarts', 'string', (o) => String(list(rec(o.status).containerStatuses).reduce((n, s) => n + Number(s.restartCount ?? 0), 0)), 0, 'The number of times the containers in this pod have been restarted.'),
+    col(
+      'Restarts',
+      'string',
+      (o) => String(list(rec(o.status).containerStatuses).reduce((n, s) => n + Number(s.restartCount ?? 0), 0)),
+      0,
+      'The number of times the containers in this pod have been restarted.',
+    ),
     AGE,
     col('IP', 'string', (o) => rec(o.status).podIP ?? '<none>', 1, 'The IP address assigned to the pod'),
     col('Node', 'string', (o) => rec(o.spec).nodeName ?? '<none>', 1, 'The name of the node assigned to the pod'),
   ],
   'apps/Deployment': [
     col('Ready', 'string', (o) => `${Number(rec(o.status).readyReplicas ?? 0)}/${Number(rec(o.spec).replicas ?? 1)}`, 0, 'Number of the pod with ready state'),
-    col('Up-to-date', 'integer', (o) => Number(rec(o.status).updatedReplicas ?? 0), 0, 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.'),
-    col('Available', 'integer', (o) => Number(rec(o.status).availableReplicas ?? 0), 0, 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.'),
+    col(
+      'Up-to-date',
+      'integer',
+      (o) => Number(rec(o.status).updatedReplicas ?? 0),
+      0,
+      'Total number of non-terminated pods targeted by this deployment that have the desired template spec.',
+    ),
+    col(
+      'Available',
+      'integer',
+      (o) => Number(rec(o.status).availableReplicas ?? 0),
+      0,
+      'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.',
+    ),
     AGE,
-    col('Containers', 'string', (o) => list(rec(rec(rec(o.spec).template).spec).containers).map((c) => c.name).join(','), 1, 'Names of each container in the template.'),
-    col('Images', 'string', (o) => list(rec(rec(rec(o.spec).template).spec).containers).map((c) => c.image).join(','), 1, 'Images referenced by each container in the template.'),
+    col(
+      'Containers',
+      'string',
+      (o) =>
+        list(rec(rec(rec(o.spec).template).spec).containers)
+          .map((c) => c.name)
+          .join(','),
+      1,
+      'Names of each container in the template.',
+    ),
+    col(
+      'Images',
+      'string',
+      (o) =>
+        list(rec(rec(rec(o.spec).template).spec).containers)
+          .map((c) => c.image)
+          .join(','),
+      1,
+      'Images referenced by each container in the template.',
+    ),
     col('Selector', 'string', (o) => selectorText(rec(o.spec).selector), 1, 'Label selector for pods.'),
   ],
   '/Service': [
     col('Type', 'string', (o) => rec(o.spec).type ?? 'ClusterIP', 0, 'The type of the service.'),
     col('Cluster-IP', 'string', (o) => rec(o.spec).clusterIP ?? '<none>', 0, 'The cluster IP of the service.'),
-    col('External-IP', 'string', (o) => {
-      const ing = list(rec(rec(o.status).loadBalancer).ingress).map((i) => i.ip ?? i.hostname).filter(Boolean);
-      return ing.length ? ing.join(',') : rec(o.spec).type === 'LoadBalancer' ? '<pending>' : '<none>';
-    }, 0, 'The external IP of the service.'),
-    col('Port(s)', 'string', (o) => list(rec(o.spec).ports).map((p) => `${String(p.port)}${p.nodePort ? `:${String(p.nodePort)}` : ''}/${String(p.protocol ?? 'TCP')}`).join(',') || '<none>', 0, 'The ports of the service.'),
+    col(
+      'External-IP',
+      'string',
+      (o) => {
+        const ing = list(rec(rec(o.status).loadBalancer).ingress)
+          .map((i) => i.ip ?? i.hostname)
+          .filter(Boolean);
+        return ing.length ? ing.join(',') : rec(o.spec).type === 'LoadBalancer' ? '<pending>' : '<none>';
+      },
+      0,
+      'The external IP of the service.',
+    ),
+    col(
+      'Port(s)',
+      'string',
+      (o) =>
+        list(rec(o.spec).ports)
+          .map((p) => `${String(p.port)}${p.nodePort ? `:${String(p.nodePort)}` : ''}/${String(p.protocol ?? 'TCP')}`)
+          .join(',') || '<none>',
+      0,
+      'The ports of the service.',
+    ),
     AGE,
     col('Selector', 'string', (o) => selectorText(rec(o.spec).selector), 1, 'The selector of the service.'),
   ],
-  '/Secret': [col('Type', 'string', (o) => o.type ?? 'Opaque', 0, 'The type of the secret.'), col('Data', 'integer', (o) => Object.keys(rec(o.data)).length, 0, 'Number of data entries.'), AGE],
+  '/Secret': [
+    col('Type', 'string', (o) => o.type ?? 'Opaque', 0, 'The type of the secret.'),
+    col('Data', 'integer', (o) => Object.keys(rec(o.data)).length, 0, 'Number of data entries.'),
+    AGE,
+  ],
   '/ConfigMap': [col('Data', 'integer', (o) => Object.keys(rec(o.data)).length + Object.keys(rec(o.binaryData)).length, 0, 'Number of data entries.'), AGE],
   '/ServiceAccount': [col('Secrets', 'integer', (o) => list(o.secrets).length, 0, 'Number of secrets.'), AGE],
   '/Event': [
     col('Last Seen', 'string', (o, now) => age(o.lastTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp, now), 0, 'Time when the event was last seen.'),
     col('Type', 'string', (o) => o.type ?? '', 0, 'Type of this event.'),
     col('Reason', 'string', (o) => o.reason ?? '', 0, 'Short, machine understandable string that describes the reason for the event.'),
-    col('Object', 'string', (o) => { const io = rec(o.involvedObject); return `${String(io.kind ?? '').toLowerCase()}/${String(io.name ?? '')}`; }, 0, 'The object this event is about.'),
+    col(
+      'Object',
+      'string',
+      (o) => {
+        const io = rec(o.involvedObject);
+        return `${String(io.kind ?? '').toLowerCase()}/${String(io.name ?? '')}`;
+      },
+      0,
+      'The object this event is about.',
+    ),
     col('Message', 'string', (o) => o.message ?? '', 0, 'A human-readable description of the status of this operation.'),
   ],
 };

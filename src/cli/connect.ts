@@ -16,7 +16,7 @@ export interface MeshConnection {
 
 /** Adds `--state-dir DIR` to a verb. */
 export function withStateDir(cmd: Command): Command {
-  return cmd.option('--state-dir <dir>', 'the mesh\'s state directory (default: $OUTPOST_STATE_DIR or ./.outpost)');
+  return cmd.option('--state-dir <dir>', "the mesh's state directory (default: $OUTPOST_STATE_DIR or ./.outpost)");
 }
 
 function notRunningMessage(stateDirFlag?: string): string {

@@ -3,7 +3,11 @@
 
 /** An error meant for the user: printed as is (no stack), with its exit code. `cause` is shown at -v 1 and up. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'CliError';
   }

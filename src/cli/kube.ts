@@ -24,13 +24,13 @@ export function kindOrThrow(name: string): KindInfo {
 }
 
 export function refOf(info: KindInfo, name: string, namespace?: string): ObjectRef {
-  return { group: info.group, kind: info.kind, namespace: info.namespaced ? namespace ?? 'default' : undefined, name };
+  return { group: info.group, kind: info.kind, namespace: info.namespaced ? (namespace ?? 'default') : undefined, name };
 }
 
 function isNotFound(err: unknown): boolean {
   if (!(err instanceof ApiError)) return false;
   const e = err as unknown as { status?: { code?: number } | number; code?: number };
-  const code = typeof e.status === 'number' ? e.status : e.status?.code ?? e.code;
+  const code = typeof e.status === 'number' ? e.status : (e.status?.code ?? e.code);
   return code === 404;
 }
 

@@ -22,7 +22,10 @@ export function parseLabelArgs(args: string[]): LabelChanges {
     const key = a.slice(0, eq);
     const value = a.slice(eq + 1);
     if (!LABEL_KEY.test(key) || key.length > 317) throw new CliError(`error: invalid label spec: ${a}: invalid label key "${key}"`);
-    if (!LABEL_VALUE.test(value) || value.length > 63) throw new CliError(`error: invalid label value: "${a}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+    if (!LABEL_VALUE.test(value) || value.length > 63)
+      throw new CliError(
+        `error: invalid label value: "${a}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+      );
     set[key] = value;
   }
   if (Object.keys(set).length === 0 && remove.length === 0) throw new CliError('error: at least one label update is required');

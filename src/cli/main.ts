@@ -15,7 +15,8 @@ export function verbOf(argv: readonly string[]): string | undefined {
     const a = argv[i]!;
     if (a === '--state-dir') i++;
     else if (a.startsWith('--state-dir=')) continue;
-    else if (a.startsWith('-')) return undefined; // -h, --help, --, an unknown option: every verb
+    else if (a.startsWith('-'))
+      return undefined; // -h, --help, --, an unknown option: every verb
     else return a;
   }
   return undefined;

@@ -137,7 +137,12 @@ export class ClusterStore implements Store {
     const optimistic = this.cacheLocal('MODIFIED', { ...before, status } as KubeObject);
     // A merge patch of the whole status: the control plane owns it, no resourceVersion conflicts.
     const body = { status: nullMissing(before.status, status) };
-    this.send(optimistic, before, { method: 'PATCH', path: `${route.item(ref.namespace, ref.name)}/status`, body, contentType: 'application/merge-patch+json' });
+    this.send(optimistic, before, {
+      method: 'PATCH',
+      path: `${route.item(ref.namespace, ref.name)}/status`,
+      body,
+      contentType: 'application/merge-patch+json',
+    });
     return optimistic;
   }
 
@@ -145,7 +150,12 @@ export class ClusterStore implements Store {
     const route = this.routeOf({ group: ref.group, kind: ref.kind });
     const before = this.get(ref);
     if (!before) throw new StoreError('NotFound', `${ref.kind} "${ref.name}" not found`, 404);
-    this.send(before, before, { method: 'PATCH', path: route.item(ref.namespace, ref.name) + (subresource ? '/status' : ''), body: patch, contentType: 'application/merge-patch+json' });
+    this.send(before, before, {
+      method: 'PATCH',
+      path: route.item(ref.namespace, ref.name) + (subresource ? '/status' : ''),
+      body: patch,
+      contentType: 'application/merge-patch+json',
+    });
     return before;
   }
 

@@ -11,7 +11,6 @@ import { proxyTokenAuth } from './proxy-auth.js';
 import type { InjectionSettings } from './injection.js';
 import { startInjectionWebhook, type InjectionWebhook } from './injection-webhook.js';
 
-
 export interface ControllerOptions {
   /** A kubeconfig file; absent: in-cluster config when running in a pod, else $KUBECONFIG / ~/.kube/config. */
   readonly kubeconfig?: string;
@@ -26,11 +25,16 @@ export interface ControllerOptions {
   /** Elect one writer among replicas on a Lease (default on); off: this replica always writes. */
   readonly leaderElection?: false | LeaderElectionSettings;
   /** The sidecar injection webhook (HTTPS); absent: no webhook. */
-  readonly webhook?: { readonly host: string; readonly port: number; readonly certFile: string; readonly keyFile: string; readonly settings: InjectionSettings };
+  readonly webhook?: {
+    readonly host: string;
+    readonly port: number;
+    readonly certFile: string;
+    readonly keyFile: string;
+    readonly settings: InjectionSettings;
+  };
   /** Distribution over TLS with this certificate and key (PEM); proxies verify it with its CA. */
   readonly distributionTls?: { readonly cert: string; readonly key: string };
 }
-
 
 export interface RunningController {
   readonly store: ClusterStore;
@@ -46,7 +50,8 @@ export function loadKubeConfig(file?: string, context?: string): KubeConfig {
   if (file) kc.loadFromFile(file);
   else kc.loadFromDefault();
   if (context) kc.setCurrentContext(context);
-  if (!kc.getCurrentCluster()) throw new Error(file ? `${file}: no current cluster` : 'no kubeconfig found (give --kubeconfig, set KUBECONFIG, or run in a pod)');
+  if (!kc.getCurrentCluster())
+    throw new Error(file ? `${file}: no current cluster` : 'no kubeconfig found (give --kubeconfig, set KUBECONFIG, or run in a pod)');
   return kc;
 }
 

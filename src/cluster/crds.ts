@@ -35,7 +35,15 @@ export function customResourceDefinition(k: KindInfo): KubeObject {
         schema: { openAPIV3Schema: crdSchema(k, version) },
         subresources: { status: {} },
         ...(k.printerColumns.length
-          ? { additionalPrinterColumns: k.printerColumns.map((c) => ({ name: c.name, type: c.type, jsonPath: c.jsonPath, ...(c.description ? { description: c.description } : {}), ...(c.priority ? { priority: c.priority } : {}) })) }
+          ? {
+              additionalPrinterColumns: k.printerColumns.map((c) => ({
+                name: c.name,
+                type: c.type,
+                jsonPath: c.jsonPath,
+                ...(c.description ? { description: c.description } : {}),
+                ...(c.priority ? { priority: c.priority } : {}),
+              })),
+            }
           : {}),
       })),
     },

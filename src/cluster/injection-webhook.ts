@@ -14,7 +14,15 @@ export interface InjectionWebhook {
   close(): Promise<void>;
 }
 
-export async function startInjectionWebhook(opts: { host: string; port: number; certFile: string; keyFile: string; store: Store; settings: InjectionSettings; log: (line: string) => void }): Promise<InjectionWebhook> {
+export async function startInjectionWebhook(opts: {
+  host: string;
+  port: number;
+  certFile: string;
+  keyFile: string;
+  store: Store;
+  settings: InjectionSettings;
+  log: (line: string) => void;
+}): Promise<InjectionWebhook> {
   const server: Server = createServer({ cert: readFileSync(opts.certFile), key: readFileSync(opts.keyFile) }, (req, res) => {
     if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== INJECT_PATH) {
       res.writeHead(404).end();
@@ -42,7 +50,11 @@ export async function startInjectionWebhook(opts: { host: string; port: number; 
       } catch (err) {
         // Never block a pod on our bug: allow it uninjected, and say why.
         opts.log(`injection: ${(err as Error).stack ?? String(err)}`);
-        answer = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: (review as { request?: { uid?: string } })?.request?.uid ?? '', allowed: true } };
+        answer = {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          response: { uid: (review as { request?: { uid?: string } })?.request?.uid ?? '', allowed: true },
+        };
       }
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer));
     });

@@ -45,8 +45,19 @@ const PROXY_MOUNTS = [
 
 const PROXY_VOLUMES = [
   // Bound to the pod, audience-limited, rotated by the kubelet: what distribution accepts.
-  { name: 'outpost-token', projected: { sources: [{ serviceAccountToken: { audience: DISTRIBUTION_AUDIENCE, expirationSeconds: 43200, path: 'outpost-token' } }] } },
-  { name: 'istio-podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }, { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } }] } },
+  {
+    name: 'outpost-token',
+    projected: { sources: [{ serviceAccountToken: { audience: DISTRIBUTION_AUDIENCE, expirationSeconds: 43200, path: 'outpost-token' } }] },
+  },
+  {
+    name: 'istio-podinfo',
+    downwardAPI: {
+      items: [
+        { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+        { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } },
+      ],
+    },
+  },
 ];
 
 /** Why a pod gets nothing, or which template it gets. */
@@ -87,7 +98,11 @@ export function injectionPatch(pod: KubeObject, namespaceLabels: Readonly<Record
   } else {
     const proxyUrl = 'http://127.0.0.1:15001';
     containers.forEach((c, i) => {
-      const env = [{ name: 'http_proxy', value: proxyUrl }, { name: 'https_proxy', value: proxyUrl }, { name: 'no_proxy', value: 'localhost,127.0.0.1,::1' }];
+      const env = [
+        { name: 'http_proxy', value: proxyUrl },
+        { name: 'https_proxy', value: proxyUrl },
+        { name: 'no_proxy', value: 'localhost,127.0.0.1,::1' },
+      ];
       const have = new Set((c.env ?? []).map((e) => e.name));
       const add = env.filter((e) => !have.has(e.name));
       if (!add.length) return;

@@ -97,7 +97,9 @@ export class LeaderElector {
 
   private setLeading(leading: boolean): void {
     this.leading = leading;
-    this.opts.log?.(`leader election: ${this.opts.identity} ${leading ? 'became the leader' : 'stopped leading'} (lease ${this.opts.namespace}/${this.opts.name})`);
+    this.opts.log?.(
+      `leader election: ${this.opts.identity} ${leading ? 'became the leader' : 'stopped leading'} (lease ${this.opts.namespace}/${this.opts.name})`,
+    );
     if (leading) this.opts.onStartedLeading();
     else this.opts.onStoppedLeading();
   }

@@ -69,7 +69,12 @@ export function installObjects(opts: InstallOptions): KubeObject[] {
       subjects: [{ kind: 'ServiceAccount', name: CONTROLLER_NAME, namespace: ns }],
     } as unknown as KubeObject,
     // Leader election: the Lease in the controller's own namespace only.
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(`${CONTROLLER_NAME}-leader-election`), rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }] } as unknown as KubeObject,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: meta(`${CONTROLLER_NAME}-leader-election`),
+      rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }],
+    } as unknown as KubeObject,
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
@@ -77,7 +82,13 @@ export function installObjects(opts: InstallOptions): KubeObject[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${CONTROLLER_NAME}-leader-election` },
       subjects: [{ kind: 'ServiceAccount', name: CONTROLLER_NAME, namespace: ns }],
     } as unknown as KubeObject,
-    { apiVersion: 'v1', kind: 'Secret', metadata: meta(`${CONTROLLER_NAME}-webhook-tls`), type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(opts.webhookCert.certPem).toString('base64'), 'tls.key': Buffer.from(opts.webhookCert.keyPem).toString('base64') } } as unknown as KubeObject,
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: meta(`${CONTROLLER_NAME}-webhook-tls`),
+      type: 'kubernetes.io/tls',
+      data: { 'tls.crt': Buffer.from(opts.webhookCert.certPem).toString('base64'), 'tls.key': Buffer.from(opts.webhookCert.keyPem).toString('base64') },
+    } as unknown as KubeObject,
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -95,14 +106,21 @@ export function installObjects(opts: InstallOptions): KubeObject[] {
                 image: opts.image,
                 args: [
                   'controller',
-                  '--distribution-address', `0.0.0.0:${DISTRIBUTION_PORT}`,
-                  '--leader-elect-namespace', ns,
-                  '--webhook-address', `0.0.0.0:${WEBHOOK_PORT}`,
-                  '--webhook-cert-dir', '/etc/outpost/webhook',
+                  '--distribution-address',
+                  `0.0.0.0:${DISTRIBUTION_PORT}`,
+                  '--leader-elect-namespace',
+                  ns,
+                  '--webhook-address',
+                  `0.0.0.0:${WEBHOOK_PORT}`,
+                  '--webhook-cert-dir',
+                  '/etc/outpost/webhook',
                   // The same certificate (it names the Service) serves distribution over TLS.
-                  '--distribution-cert-dir', '/etc/outpost/webhook',
-                  '--proxy-image', opts.image,
-                  '--controller-url', `https://${svcHost}:${DISTRIBUTION_PORT}`,
+                  '--distribution-cert-dir',
+                  '/etc/outpost/webhook',
+                  '--proxy-image',
+                  opts.image,
+                  '--controller-url',
+                  `https://${svcHost}:${DISTRIBUTION_PORT}`,
                 ],
                 env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
                 ports: [
@@ -110,7 +128,13 @@ export function installObjects(opts: InstallOptions): KubeObject[] {
                   { name: 'https-webhook', containerPort: WEBHOOK_PORT, protocol: 'TCP' },
                 ],
                 volumeMounts: [{ name: 'webhook-tls', mountPath: '/etc/outpost/webhook', readOnly: true }],
-                securityContext: { runAsNonRoot: true, runAsUser: 1337, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+                securityContext: {
+                  runAsNonRoot: true,
+                  runAsUser: 1337,
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
               },
             ],
             volumes: [{ name: 'webhook-tls', secret: { secretName: `${CONTROLLER_NAME}-webhook-tls`, defaultMode: 0o400 } }],
@@ -135,8 +159,16 @@ export function installObjects(opts: InstallOptions): KubeObject[] {
       kind: 'MutatingWebhookConfiguration',
       metadata: { name: 'outpost-sidecar-injector', labels },
       webhooks: [
-        webhook('namespace.sidecar-injector.outpost.dev', { matchExpressions: [{ key: 'istio-injection', operator: 'In', values: ['enabled'] }] }, { matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'NotIn', values: ['false'] }] }),
-        webhook('object.sidecar-injector.outpost.dev', { matchExpressions: [{ key: 'istio-injection', operator: 'DoesNotExist' }] }, { matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'In', values: ['true'] }] }),
+        webhook(
+          'namespace.sidecar-injector.outpost.dev',
+          { matchExpressions: [{ key: 'istio-injection', operator: 'In', values: ['enabled'] }] },
+          { matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'NotIn', values: ['false'] }] },
+        ),
+        webhook(
+          'object.sidecar-injector.outpost.dev',
+          { matchExpressions: [{ key: 'istio-injection', operator: 'DoesNotExist' }] },
+          { matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'In', values: ['true'] }] },
+        ),
         webhook('gateway.sidecar-injector.outpost.dev', {}, { matchExpressions: [{ key: 'gateway.networking.k8s.io/gateway-name', operator: 'Exists' }] }),
       ],
     } as unknown as KubeObject,
@@ -149,7 +181,10 @@ export function installObjects(opts: InstallOptions): KubeObject[] {
       // A controller that is down must not stop pods from starting; they start uninjected (and say so in their annotations).
       failurePolicy: 'Ignore',
       reinvocationPolicy: 'Never',
-      clientConfig: { service: { name: CONTROLLER_NAME, namespace: ns, path: INJECT_PATH, port: 443 }, caBundle: Buffer.from(opts.webhookCert.certPem).toString('base64') },
+      clientConfig: {
+        service: { name: CONTROLLER_NAME, namespace: ns, path: INJECT_PATH, port: 443 },
+        caBundle: Buffer.from(opts.webhookCert.certPem).toString('base64'),
+      },
       rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
       namespaceSelector,
       objectSelector,

@@ -18,7 +18,8 @@ export function objectPaths(obj: KubeObject): { collection: string; item: string
   const ns = obj.metadata.namespace;
   const cluster = CLUSTER_KINDS[obj.kind];
   if (cluster) {
-    const collection = cluster.namespaced && ns ? `${cluster.base}/namespaces/${encodeURIComponent(ns)}/${cluster.plural}` : `${cluster.base}/${cluster.plural}`;
+    const collection =
+      cluster.namespaced && ns ? `${cluster.base}/namespaces/${encodeURIComponent(ns)}/${cluster.plural}` : `${cluster.base}/${cluster.plural}`;
     return { collection, item: `${collection}/${name}` };
   }
   const route = kindRoute(groupOf(obj.apiVersion), obj.kind);

@@ -129,7 +129,10 @@ export class ControlPlane {
     const key = canonicalJson(identity);
     let cfg = this.configCache.get(key);
     if (!cfg) {
-      cfg = translate(snapshot, identity, { ...(this.opts.readPem ? { readPem: this.opts.readPem } : {}), ...(this.ssrfGuard ? { ssrfGuard: this.ssrfGuard } : {}) });
+      cfg = translate(snapshot, identity, {
+        ...(this.opts.readPem ? { readPem: this.opts.readPem } : {}),
+        ...(this.ssrfGuard ? { ssrfGuard: this.ssrfGuard } : {}),
+      });
       this.configCache.set(key, cfg);
     }
     return cfg;

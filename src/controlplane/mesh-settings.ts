@@ -30,7 +30,9 @@ export function meshSettings(snapshot: MeshSnapshot): MeshSettings {
   const mc = activeMeshConfig(snapshot);
   const dnsMs = durationMs(mc.dnsResolutionTimeout);
   return {
-    ...(mc.accessLogFile ? { accessLog: { path: mc.accessLogFile, encoding: mc.accessLogEncoding, ...(mc.accessLogFormat ? { format: mc.accessLogFormat } : {}) } } : {}),
+    ...(mc.accessLogFile
+      ? { accessLog: { path: mc.accessLogFile, encoding: mc.accessLogEncoding, ...(mc.accessLogFormat ? { format: mc.accessLogFormat } : {}) } }
+      : {}),
     outboundTrafficPolicy: mc.outboundTrafficPolicyMode,
     ...(dnsMs !== undefined ? { dnsResolutionTimeoutMs: dnsMs } : {}),
   };

@@ -107,8 +107,7 @@ export function snapshotFromObjects(objects: readonly KubeObject[], revision = '
   return Object.freeze({
     revision,
     of: (group: string, kind: string) => byKind.get(kindKey(group, kind)) ?? empty,
-    get: (group: string, kind: string, namespace: string | undefined, name: string) =>
-      index.get(`${kindKey(group, kind)}/${namespace ?? ''}/${name}`),
+    get: (group: string, kind: string, namespace: string | undefined, name: string) => index.get(`${kindKey(group, kind)}/${namespace ?? ''}/${name}`),
   });
 }
 

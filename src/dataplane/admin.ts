@@ -35,7 +35,13 @@ export class AdminServer {
   readonly #unix: http.Server | undefined;
   #port: number | undefined;
 
-  constructor(private readonly proxy: AdminView, private readonly address: string, private readonly wantedPort: number, private readonly token?: string, private readonly socketPath?: string) {
+  constructor(
+    private readonly proxy: AdminView,
+    private readonly address: string,
+    private readonly wantedPort: number,
+    private readonly token?: string,
+    private readonly socketPath?: string,
+  ) {
     this.#server = http.createServer((req, res) => this.#handle(req, res));
     this.#server.on('clientError', (_err, socket) => socket.destroy());
     if (socketPath !== undefined) {
@@ -50,7 +56,9 @@ export class AdminServer {
 
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`admin: cannot bind ${this.address}:${this.wantedPort}: ${err.code ?? err.message}`)));
+      this.#server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new Error(`admin: cannot bind ${this.address}:${this.wantedPort}: ${err.code ?? err.message}`)),
+      );
       this.#server.listen(this.wantedPort, this.address, () => {
         this.#server.removeAllListeners('error');
         this.#server.on('error', () => {});
@@ -104,7 +112,7 @@ export class AdminServer {
     const url = new URL(req.url ?? '/', 'http://admin');
     const p = this.proxy;
     if (req.method !== 'GET' && req.method !== 'HEAD' && !this.#mayMutate(req)) {
-      send(res, 401, 'admin: changes need the proxy\'s admin token (Authorization: Bearer <token>)\n');
+      send(res, 401, "admin: changes need the proxy's admin token (Authorization: Bearer <token>)\n");
       return;
     }
     switch (url.pathname) {
@@ -115,21 +123,30 @@ export class AdminServer {
         sendJson(res, 200, { version: p.config?.version ?? null, config: p.config ? redactSecrets(p.config) : null, lastNack: p.lastNack ?? null });
         return;
       case '/stats/prometheus':
-        if (!p.ready) { send(res, 200, ''); return; }
-      {
-        const body = await p.prometheus();
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-        res.end(body);
-        return;
-      }
+        if (!p.ready) {
+          send(res, 200, '');
+          return;
+        }
+        {
+          const body = await p.prometheus();
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          res.end(body);
+          return;
+        }
       case '/clusters':
         await this.#clusters(url, res);
         return;
       case '/logging': {
         const level = url.searchParams.get('level');
         if (level !== null) {
-          if (req.method !== 'POST') { send(res, 405, 'use POST to change the level\n'); return; }
-          if (!isLogLevel(level)) { send(res, 400, `unknown level ${level}; use debug, info, warning or error\n`); return; }
+          if (req.method !== 'POST') {
+            send(res, 405, 'use POST to change the level\n');
+            return;
+          }
+          if (!isLogLevel(level)) {
+            send(res, 400, `unknown level ${level}; use debug, info, warning or error\n`);
+            return;
+          }
           setLogLevel(level);
           p.onLogLevel?.(level);
         }

@@ -36,7 +36,9 @@ export function readBootstrap(file: string): ProxyBootstrap {
 }
 
 function checkBootstrap(raw: unknown, where: string): ProxyBootstrap {
-  const fail = (field: string, what: string): never => { throw new BootstrapError(`${where}: ${field}: ${what}`); };
+  const fail = (field: string, what: string): never => {
+    throw new BootstrapError(`${where}: ${field}: ${what}`);
+  };
   if (raw === null || typeof raw !== 'object') fail('(root)', 'must be an object');
   const b = raw as Record<string, unknown>;
   const id = b.identity as Record<string, unknown> | undefined;
@@ -53,11 +55,15 @@ function checkBootstrap(raw: unknown, where: string): ProxyBootstrap {
   const cp = b.controlPlane as Record<string, unknown> | undefined;
   if (cp !== undefined && (typeof cp !== 'object' || typeof cp.url !== 'string')) fail('controlPlane.url', 'must be a URL');
   if (cp !== undefined && cp.tokenFile !== undefined && typeof cp.tokenFile !== 'string') fail('controlPlane.tokenFile', 'must be a path');
-  if (cp !== undefined && cp.ca !== undefined && (typeof cp.ca !== 'string' || !cp.ca.includes('BEGIN CERTIFICATE'))) fail('controlPlane.ca', 'must be PEM certificates');
+  if (cp !== undefined && cp.ca !== undefined && (typeof cp.ca !== 'string' || !cp.ca.includes('BEGIN CERTIFICATE')))
+    fail('controlPlane.ca', 'must be PEM certificates');
   if (b.configFile !== undefined && typeof b.configFile !== 'string') fail('configFile', 'must be a path');
   if (cp === undefined && b.configFile === undefined) fail('(root)', 'needs controlPlane or configFile');
   const r = b.resolver as Record<string, unknown> | undefined;
-  if (r !== undefined && (typeof r !== 'object' || (r.server !== undefined && typeof r.server !== 'string') || (r.hostsFile !== undefined && typeof r.hostsFile !== 'string'))) {
+  if (
+    r !== undefined &&
+    (typeof r !== 'object' || (r.server !== undefined && typeof r.server !== 'string') || (r.hostsFile !== undefined && typeof r.hostsFile !== 'string'))
+  ) {
     fail('resolver', 'must be {server?: "IP:PORT", hostsFile?: path}');
   }
   if (b.identityDir !== undefined && (typeof b.identityDir !== 'string' || !b.identityDir.startsWith('/'))) fail('identityDir', 'must be an absolute path');

@@ -4,7 +4,9 @@ export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warning: 2, error: 3 };
 let threshold: LogLevel = (process.env.OUTPOST_LOG_LEVEL as LogLevel | undefined) ?? 'info';
-let sink: (line: string) => void = (line) => { process.stderr.write(line); };
+let sink: (line: string) => void = (line) => {
+  process.stderr.write(line);
+};
 
 export function setLogLevel(level: LogLevel): void {
   threshold = level;

@@ -65,17 +65,25 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   }
   const configFile = args.configFile ?? boot?.configFile;
   if (configFile === undefined && boot?.controlPlane === undefined) throw new ProxyStartError('proxy: give --config FILE or --bootstrap FILE');
-  const admin = args.admin !== undefined ? parseAddress(args.admin, '--admin') : boot?.admin ?? { address: '127.0.0.1', port: 15000 };
+  const admin = args.admin !== undefined ? parseAddress(args.admin, '--admin') : (boot?.admin ?? { address: '127.0.0.1', port: 15000 });
   const resolver = {
     ...(boot?.resolver ?? {}),
     ...(args.dnsServer !== undefined ? { server: args.dnsServer } : {}),
     ...(args.hostsFile !== undefined ? { hostsFile: args.hostsFile } : {}),
   };
   const concurrency = args.concurrency ?? boot?.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new ProxyStartError(`concurrency must be a whole number from 1 to 1024 (got ${concurrency})`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024)
+    throw new ProxyStartError(`concurrency must be a whole number from 1 to 1024 (got ${concurrency})`);
   const adminToken = boot?.admin.tokenFile !== undefined ? readAdminToken(boot.admin.tokenFile) : undefined;
   const identityDir = args.identityDir ?? boot?.identityDir;
-  const opts = { resolver, adminAddress: admin.address, adminPort: admin.port, ...(identityDir !== undefined ? { identityDir } : {}), ...(adminToken !== undefined ? { adminToken } : {}), adminSocket: boot?.admin.socket };
+  const opts = {
+    resolver,
+    adminAddress: admin.address,
+    adminPort: admin.port,
+    ...(identityDir !== undefined ? { identityDir } : {}),
+    ...(adminToken !== undefined ? { adminToken } : {}),
+    adminSocket: boot?.admin.socket,
+  };
   let proxy;
   try {
     proxy = concurrency === 1 ? new Proxy(opts) : new (await import('./workers.js')).ProxyCluster({ ...opts, workers: concurrency });
@@ -102,9 +110,14 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
       }
     };
     await load();
-    const onHup = (): void => { log('info', `SIGHUP: re-reading ${configFile}`); void load(); };
+    const onHup = (): void => {
+      log('info', `SIGHUP: re-reading ${configFile}`);
+      void load();
+    };
     process.on('SIGHUP', onHup);
-    cleanups.push(() => { process.off('SIGHUP', onHup); });
+    cleanups.push(() => {
+      process.off('SIGHUP', onHup);
+    });
   }
   // A captured pod's DNS goes to this proxy (Istio's agent DNS proxy), once a config asks for it.
   const dns = new CaptureDns(resolver.server);

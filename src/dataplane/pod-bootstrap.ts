@@ -48,7 +48,9 @@ export function bootstrapFromPodEnv(role: ProxyRole, env: NodeJS.ProcessEnv): Pr
   try {
     labelsText = readFileSync(labelsFile, 'utf8');
   } catch (err) {
-    throw new BootstrapError(`outpost proxy ${role}: cannot read the pod's labels from ${labelsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new BootstrapError(
+      `outpost proxy ${role}: cannot read the pod's labels from ${labelsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   const ip = env['INSTANCE_IP'];
   // The controller's CA (PEM, not a secret): an https controller URL is verified against it.

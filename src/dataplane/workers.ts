@@ -29,9 +29,7 @@ export type ToWorker =
   | { t: 'stop'; graceMs: number };
 
 /** Worker → primary. */
-export type FromWorker =
-  | { t: 'started' }
-  | { t: 'reply'; id: number; ok: boolean; error?: string; data?: unknown };
+export type FromWorker = { t: 'started' } | { t: 'reply'; id: number; ok: boolean; error?: string; data?: unknown };
 
 /** How long a worker may take to answer (apply binds sockets; stats are immediate). */
 const REPLY_TIMEOUT_MS = 30_000;
@@ -99,11 +97,22 @@ export class ProxyCluster implements AdminView {
     let started!: () => void;
     let failed!: (err: Error) => void;
     let up = false;
-    const slot: Slot = { worker, started: new Promise<void>((res, rej) => { started = res; failed = rej; }), version: undefined };
+    const slot: Slot = {
+      worker,
+      started: new Promise<void>((res, rej) => {
+        started = res;
+        failed = rej;
+      }),
+      version: undefined,
+    };
     slot.started.catch(() => {});
     const bornAt = Date.now();
     worker.on('message', (m: FromWorker) => {
-      if (m?.t === 'started') { up = true; started(); return; }
+      if (m?.t === 'started') {
+        up = true;
+        started();
+        return;
+      }
       if (m?.t === 'reply') {
         const p = this.#pending.get(m.id);
         if (p === undefined) return;
@@ -123,7 +132,9 @@ export class ProxyCluster implements AdminView {
       log('warning', `worker ${index} (pid ${worker.process.pid}) exited (${signal ?? code}); starting another`);
       // A worker that dies at once again and again is restarted at most once a second.
       const delay = Date.now() - bornAt < 1000 ? 1000 : 0;
-      setTimeout(() => { if (!this.#closing) this.#replace(index); }, delay).unref();
+      setTimeout(() => {
+        if (!this.#closing) this.#replace(index);
+      }, delay).unref();
     });
     return slot;
   }
@@ -135,10 +146,15 @@ export class ProxyCluster implements AdminView {
       // The replacement gets the config in force before it takes connections.
       const cfg = this.#config;
       if (cfg !== undefined) {
-        void next.started.then(() => this.#ask(next, { t: 'apply', id: 0, cfg })).then((r) => {
-          if (r.ok) next.version = cfg.version;
-          else log('error', `worker ${index}: config ${cfg.version} rejected: ${r.error ?? '?'}`);
-        }, () => {});
+        void next.started
+          .then(() => this.#ask(next, { t: 'apply', id: 0, cfg }))
+          .then(
+            (r) => {
+              if (r.ok) next.version = cfg.version;
+              else log('error', `worker ${index}: config ${cfg.version} rejected: ${r.error ?? '?'}`);
+            },
+            () => {},
+          );
       }
     }
   }
@@ -230,11 +246,17 @@ export class ProxyCluster implements AdminView {
       if (!r.ok || !Array.isArray(r.data)) continue;
       for (const c of r.data as ClusterStat[]) {
         const have = byName.get(c.name);
-        if (have === undefined) { byName.set(c.name, c); continue; }
+        if (have === undefined) {
+          byName.set(c.name, c);
+          continue;
+        }
         have.activeRequests += c.activeRequests;
         for (const e of c.endpoints) {
           const h = have.endpoints.find((x) => x.address === e.address && x.port === e.port);
-          if (h === undefined) { have.endpoints.push(e); continue; }
+          if (h === undefined) {
+            have.endpoints.push(e);
+            continue;
+          }
           h.active += e.active;
           h.total += e.total;
           h.failures += e.failures;
@@ -247,7 +269,11 @@ export class ProxyCluster implements AdminView {
 
   onLogLevel(level: LogLevel): void {
     for (const s of this.#slots) {
-      try { s.worker.send({ t: 'log-level', level } satisfies ToWorker); } catch { /* exiting */ }
+      try {
+        s.worker.send({ t: 'log-level', level } satisfies ToWorker);
+      } catch {
+        /* exiting */
+      }
     }
   }
 
@@ -256,13 +282,25 @@ export class ProxyCluster implements AdminView {
     if (this.#closing) return;
     this.#closing = true;
     await this.#queue.catch(() => {});
-    const exits = this.#slots.map((s) => new Promise<void>((resolve) => {
-      if (s.worker.isDead()) { resolve(); return; }
-      s.worker.once('exit', () => resolve());
-      try { s.worker.send({ t: 'stop', graceMs } satisfies ToWorker); } catch { s.worker.process.kill('SIGTERM'); }
-      // A worker that hangs is killed after its grace period (and some).
-      setTimeout(() => { if (!s.worker.isDead()) s.worker.process.kill('SIGKILL'); }, graceMs + 5000).unref();
-    }));
+    const exits = this.#slots.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.worker.isDead()) {
+            resolve();
+            return;
+          }
+          s.worker.once('exit', () => resolve());
+          try {
+            s.worker.send({ t: 'stop', graceMs } satisfies ToWorker);
+          } catch {
+            s.worker.process.kill('SIGTERM');
+          }
+          // A worker that hangs is killed after its grace period (and some).
+          setTimeout(() => {
+            if (!s.worker.isDead()) s.worker.process.kill('SIGKILL');
+          }, graceMs + 5000).unref();
+        }),
+    );
     await Promise.all(exits);
     await this.#admin?.close();
   }
@@ -279,7 +317,10 @@ export function workerExecArgv(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') { i++; continue; }
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') {
+      i++;
+      continue;
+    }
     if (a.startsWith('--eval=') || a.startsWith('--print=')) continue;
     out.push(a);
   }
@@ -293,7 +334,11 @@ export async function runWorker(): Promise<void> {
   const proxy = new Proxy({ ...opts, adminPort: undefined });
   let stopping = false;
   const reply = (id: number, ok: boolean, extra: { error?: string; data?: unknown } = {}): void => {
-    try { process.send?.({ t: 'reply', id, ok, ...extra } satisfies FromWorker); } catch { /* primary gone */ }
+    try {
+      process.send?.({ t: 'reply', id, ok, ...extra } satisfies FromWorker);
+    } catch {
+      /* primary gone */
+    }
   };
   const stop = async (graceMs: number): Promise<void> => {
     if (stopping) return;
@@ -305,13 +350,19 @@ export async function runWorker(): Promise<void> {
   process.on('message', (m: ToWorker) => {
     switch (m?.t) {
       case 'apply':
-        proxy.apply(m.cfg).then(() => reply(m.id, true), (err: Error) => reply(m.id, false, { error: err.message }));
+        proxy.apply(m.cfg).then(
+          () => reply(m.id, true),
+          (err: Error) => reply(m.id, false, { error: err.message }),
+        );
         return;
       case 'stats':
         reply(m.id, true, { data: proxy.ready ? proxy.metrics.snapshot() : { http: [], tcp: [] } });
         return;
       case 'clusters':
-        proxy.clusterStats().then((data) => reply(m.id, true, { data }), (err: Error) => reply(m.id, false, { error: err.message }));
+        proxy.clusterStats().then(
+          (data) => reply(m.id, true, { data }),
+          (err: Error) => reply(m.id, false, { error: err.message }),
+        );
         return;
       case 'log-level':
         setLogLevel(m.level);
@@ -325,6 +376,8 @@ export async function runWorker(): Promise<void> {
   // vanished (the IPC channel closed) leaves no orphaned worker behind.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
-  process.on('disconnect', () => { void stop(opts.drainMs ?? 5000); });
+  process.on('disconnect', () => {
+    void stop(opts.drainMs ?? 5000);
+  });
   process.send?.({ t: 'started' } satisfies FromWorker);
 }

@@ -66,7 +66,8 @@ export function readIdentity(dir: string): IdentityMaterial {
   const rootCert = read(ROOT_CERT_FILE);
   const keyPath = join(dir, KEY_FILE);
   // The key must be the proxy's own: a key others can read is refused rather than used.
-  if ((statSync(keyPath).mode & 0o077) !== 0) throw new IdentityError(`${keyPath}: readable by other users (mode ${(statSync(keyPath).mode & 0o777).toString(8)}); must be 0600`);
+  if ((statSync(keyPath).mode & 0o077) !== 0)
+    throw new IdentityError(`${keyPath}: readable by other users (mode ${(statSync(keyPath).mode & 0o777).toString(8)}); must be 0600`);
   const pems = certChain.match(PEM_CERT) ?? [];
   if (pems.length === 0) throw new IdentityError(`${join(dir, CERT_CHAIN_FILE)}: no certificate`);
   let chain: X509Certificate[];
@@ -89,7 +90,8 @@ export function readIdentity(dir: string): IdentityMaterial {
   const ids = spiffeIdsOf(leaf.subjectAltName);
   if (ids.length !== 1) throw new IdentityError(`${join(dir, CERT_CHAIN_FILE)}: the leaf needs exactly one spiffe:// URI SAN (has ${ids.length})`);
   const principal = principalOf(ids[0]!);
-  if (principal === undefined) throw new IdentityError(`${join(dir, CERT_CHAIN_FILE)}: ${ids[0]} is not spiffe://<trust domain>/ns/<namespace>/sa/<service account>`);
+  if (principal === undefined)
+    throw new IdentityError(`${join(dir, CERT_CHAIN_FILE)}: ${ids[0]} is not spiffe://<trust domain>/ns/<namespace>/sa/<service account>`);
   const notAfter = Date.parse(leaf.validTo);
   if (!(notAfter > Date.now())) throw new IdentityError(`${join(dir, CERT_CHAIN_FILE)}: the leaf expired at ${leaf.validTo}`);
   // Leaf → intermediates → a root of the bundle: each signed by the next.
@@ -97,7 +99,10 @@ export function readIdentity(dir: string): IdentityMaterial {
     const c = chain[i]!;
     const next = chain[i + 1];
     const ok = next !== undefined ? c.verify(next.publicKey) : roots.some((r) => c.verify(r.publicKey));
-    if (!ok) throw new IdentityError(`${join(dir, CERT_CHAIN_FILE)}: certificate ${i} is not signed by ${next !== undefined ? `certificate ${i + 1}` : `a root of ${ROOT_CERT_FILE}`}`);
+    if (!ok)
+      throw new IdentityError(
+        `${join(dir, CERT_CHAIN_FILE)}: certificate ${i} is not signed by ${next !== undefined ? `certificate ${i + 1}` : `a root of ${ROOT_CERT_FILE}`}`,
+      );
   }
   return { certChain, key, rootCert, spiffeId: ids[0]!, principal, notAfter };
 }

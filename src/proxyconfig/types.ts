@@ -301,12 +301,9 @@ export type StringMatch =
   | { readonly kind: 'regex'; readonly value: string };
 
 export type HeaderMatch =
-  | { readonly name: string; readonly match: StringMatch; readonly invert?: boolean }
-  | { readonly name: string; readonly present: boolean };
+  { readonly name: string; readonly match: StringMatch; readonly invert?: boolean } | { readonly name: string; readonly present: boolean };
 
-export type QueryParamMatch =
-  | { readonly name: string; readonly match: StringMatch }
-  | { readonly name: string; readonly present: boolean };
+export type QueryParamMatch = { readonly name: string; readonly match: StringMatch } | { readonly name: string; readonly present: boolean };
 
 export type RouteAction = ForwardAction | RedirectAction | DirectResponseAction;
 

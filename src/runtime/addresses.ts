@@ -17,7 +17,10 @@ export function subnetFor(stateDir: string): string {
 export class AddressBook {
   private readonly byKey = new Map<string, string>();
 
-  constructor(private readonly file: string, private readonly subnet: string) {
+  constructor(
+    private readonly file: string,
+    private readonly subnet: string,
+  ) {
     if (existsSync(file)) {
       try {
         const saved = JSON.parse(readFileSync(file, 'utf8')) as { subnet?: string; addresses?: Record<string, string> };

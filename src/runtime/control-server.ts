@@ -77,16 +77,20 @@ export async function startControlServer(opts: { host: string; port?: number; to
   const addr = server.address() as AddressInfo;
   return {
     url: `http://${opts.host}:${addr.port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 /** The CLI's side of the control endpoint. */
 export class ControlClient {
-  constructor(private readonly url: string, private readonly token: string) {}
+  constructor(
+    private readonly url: string,
+    private readonly token: string,
+  ) {}
 
   async get<T>(path: string, params: Record<string, string | number | undefined> = {}, timeoutMs = 130_000): Promise<T> {
     const u = new URL(path, this.url);
@@ -99,20 +103,31 @@ export class ControlClient {
 
   /** POSTs without a body and reads the JSON answer. */
   async postJson<T>(path: string, timeoutMs = 5000): Promise<T> {
-    const res = await fetch(new URL(path, this.url), { method: 'POST', headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(new URL(path, this.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     const body = (await res.json()) as T & { error?: string };
     if (!res.ok) throw new ControlError(res.status, body.error ?? `HTTP ${res.status}`);
     return body;
   }
 
   async post(path: string): Promise<void> {
-    const res = await httpFetch(new URL(path, this.url), { method: 'POST', headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(5000) });
+    const res = await httpFetch(new URL(path, this.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.token}` },
+      signal: AbortSignal.timeout(5000),
+    });
     res.body.resume();
   }
 }
 
 export class ControlError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'ControlError';
   }

@@ -13,7 +13,9 @@ function headersOf(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     // httpbin shows header names in canonical Title-Case.
-    const name = req.rawHeaders[i]!.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase()).join('-');
+    const name = req.rawHeaders[i]!.split('-')
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase())
+      .join('-');
     out[name] = req.rawHeaders[i + 1]!;
   }
   return out;
@@ -31,7 +33,12 @@ export function httpbinHandler(req: IncomingMessage, res: ServerResponse): void 
   const status = /^\/status\/(\d{3})$/.exec(url.pathname);
   req.resume();
   if (url.pathname === '/get' || url.pathname === '/anything') {
-    return json(res, 200, { args: Object.fromEntries(url.searchParams), headers: headersOf(req), origin, url: `http://${req.headers.host ?? 'httpbin.org'}${url.pathname}${url.search}` });
+    return json(res, 200, {
+      args: Object.fromEntries(url.searchParams),
+      headers: headersOf(req),
+      origin,
+      url: `http://${req.headers.host ?? 'httpbin.org'}${url.pathname}${url.search}`,
+    });
   }
   if (url.pathname === '/headers') return json(res, 200, { headers: headersOf(req) });
   if (url.pathname === '/ip') return json(res, 200, { origin });
@@ -59,9 +66,10 @@ export async function startHttpStandIn(host: string, port: number, handler: (req
   return {
     host,
     port: addr.port,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

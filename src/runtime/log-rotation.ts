@@ -1,9 +1,7 @@
 // Size-based rotation of the local mesh's log files, as kubelet rotates container logs
 // (containerLogMaxSize, containerLogMaxFiles, checked every containerLogMonitorInterval): the
 // live file keeps its name, rotated ones are `FILE.1` (newest) … `FILE.<maxFiles-1>` (oldest).
-import {
-  closeSync, existsSync, fstatSync, ftruncateSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface LogRotationOptions {

@@ -39,7 +39,9 @@ export function startMeshIdentity(o: { paths: StatePaths; store: Store; ca?: Mes
     identities,
     trustDomain,
     distributionTls(onRotate) {
-      const own = identities.ensure('istio-system/istiod', { namespace: 'istio-system', serviceAccount: 'istiod', trustDomain: trustDomain() }, (next) => onRotate(next.certChainPem, next.keyPem));
+      const own = identities.ensure('istio-system/istiod', { namespace: 'istio-system', serviceAccount: 'istiod', trustDomain: trustDomain() }, (next) =>
+        onRotate(next.certChainPem, next.keyPem),
+      );
       return {
         cert: own.current.certChainPem,
         key: own.current.keyPem,

@@ -16,7 +16,10 @@ const OUTPOST_BIN = fileURLToPath(new URL('../../bin/outpost', import.meta.url))
 export const DETACHED_CHILD_ENV = 'OUTPOST_UP_DETACHED_CHILD';
 
 export class MeshDidNotStartError extends Error {
-  constructor(readonly meshLog: string, readonly tail: string) {
+  constructor(
+    readonly meshLog: string,
+    readonly tail: string,
+  ) {
     super(`the mesh did not start (see ${meshLog}):\n${tail}`);
   }
 }

@@ -68,7 +68,11 @@ export async function shutdownMesh(paths: StatePaths, warn: (line: string) => vo
   const supervisor = isOutpostPid(ep?.supervisorPid) ? ep!.supervisorPid! : undefined;
   if (supervisor !== undefined) kill(supervisor, 'SIGTERM');
   const ups = [...new Set([supervisor, ep?.pid, upLockHolder(paths)].filter((p): p is number => p !== undefined && isPidAlive(p)))];
-  const proxies = new Map<number, ProxyPidRecord>(readProxyPids(paths).filter(isOurProxy).map((r) => [r.pid, r]));
+  const proxies = new Map<number, ProxyPidRecord>(
+    readProxyPids(paths)
+      .filter(isOurProxy)
+      .map((r) => [r.pid, r]),
+  );
   const removeNetwork = async (): Promise<void> => {
     for (const what of await removeNodeNetwork(nodeNetworkNames(paths.dir))) warn(`removed ${what} left over from a previous run`);
   };

@@ -41,7 +41,8 @@ import { readLogFile } from './log-file.js';
 import { DEFAULT_LOG_ROTATION, startLogRotation, type LogRotationOptions } from './log-rotation.js';
 
 /** Why NetworkPolicy is not enforced in the loopback model (the `up` line and every policy's status). */
-const LOOPBACK_NOT_ENFORCED = 'not enforced: pods share the machine\'s network (loopback model); NetworkPolicy needs pods in their own network namespaces (--pod-network netns, as root with nft)';
+const LOOPBACK_NOT_ENFORCED =
+  "not enforced: pods share the machine's network (loopback model); NetworkPolicy needs pods in their own network namespaces (--pod-network netns, as root with nft)";
 
 /** Istio's plain-text xDS port (15010), asked for first on the mesh's own loopback address. */
 const DEFAULT_DISTRIBUTION_PORT = 15010;
@@ -273,9 +274,14 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     const fromExample = new Set(example);
     // The example's objects are created on a first start (its Istio resource in place of the
     // default one); on a later start each one exists and is left exactly as the user has it.
-    const ensured = ensureObjects(store, overlay([...defaultObjects(), ...(opts.seedObjects ?? [])], example), (obj, line) => log(fromExample.has(obj) ? `example: ${line}` : line));
+    const ensured = ensureObjects(store, overlay([...defaultObjects(), ...(opts.seedObjects ?? [])], example), (obj, line) =>
+      log(fromExample.has(obj) ? `example: ${line}` : line),
+    );
     const exampleLeftAlone = ensured.leftAlone.filter((o) => fromExample.has(o)).map(describe);
-    const notes = exampleLeftAlone.length > 0 ? [`example: left ${exampleLeftAlone.length} object(s) that already existed as they are: ${exampleLeftAlone.join(', ')}`] : [];
+    const notes =
+      exampleLeftAlone.length > 0
+        ? [`example: left ${exampleLeftAlone.length} object(s) that already existed as they are: ${exampleLeftAlone.join(', ')}`]
+        : [];
     for (const n of notes) log(n);
     let names = nodeNetworkNames(paths.dir);
     if ((await choosePodNetwork(opts.podNetwork ?? 'loopback', log)) === 'netns') {
@@ -292,7 +298,9 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       }
       // The node's address on the bridge: pods reach the API and the control plane there.
       host = names.gateway;
-      log(`pods: network namespaces on bridge ${names.bridge}, pod addresses from ${names.podSubnet}, node ${names.gateway}; injected pods' traffic captured by their sidecars`);
+      log(
+        `pods: network namespaces on bridge ${names.bridge}, pod addresses from ${names.podSubnet}, node ${names.gateway}; injected pods' traffic captured by their sidecars`,
+      );
     } else {
       // The loopback model now: a netns mesh's leftovers go.
       for (const what of await removeNodeNetwork(names)) log(`removed ${what} left over from a previous run`);
@@ -307,7 +315,8 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       cleanups.push(async () => {
         for (const s of externals.servers) await s.close();
       });
-      if (resolver?.hostsFile) log(`example: using your hosts file ${resolver.hostsFile}; add "${externals.servers[0]!.host} httpbin.org" to it for the stand-in`);
+      if (resolver?.hostsFile)
+        log(`example: using your hosts file ${resolver.hostsFile}; add "${externals.servers[0]!.host} httpbin.org" to it for the stand-in`);
       else resolver = { ...resolver, hostsFile: externals.hostsFile };
     }
     // Workloads start after the API; kubectl logs asks them through this late binding.
@@ -321,11 +330,18 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     const distributionTls = meshIdentity.distributionTls((cert, key) => controlPlaneRef?.setDistributionCertificate(cert, key));
     // The SSRF guard's view of the mesh: its networks, and its control endpoints as they come up.
     const guardNetworks = network
-      ? [{ cidr: `198.18.0.0/16`, reason: 'pod_network' }, { cidr: `198.19.0.0/16`, reason: 'service_network' }]
+      ? [
+          { cidr: `198.18.0.0/16`, reason: 'pod_network' },
+          { cidr: `198.19.0.0/16`, reason: 'service_network' },
+        ]
       : [{ cidr: `${addresses.meshAddress().replace(/\.\d+$/, '.0')}/24`, reason: 'mesh_network' }];
     const controlEndpoints = [api.url, api.httpsUrl].flatMap((u) => controlEndpointOf(u));
     const ssrfGuard = { networks: guardNetworks, controlEndpoints, adminPorts: [ADMIN_PORT] };
-    const controlPlane = await startControlPlaneOnStablePort(paths, (port) => (controlPlaneRef = new ControlPlane({ store, host, port, token, log, distributionTls, ssrfGuard })), log);
+    const controlPlane = await startControlPlaneOnStablePort(
+      paths,
+      (port) => (controlPlaneRef = new ControlPlane({ store, host, port, token, log, distributionTls, ssrfGuard })),
+      log,
+    );
     cleanups.push(() => controlPlane.stop());
     // Late binding: the workloads call it before a new pod's processes start; it asks them for the pods.
     let policyRef: NetworkPolicyEnforcer | undefined;
@@ -339,12 +355,22 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       resolver,
       leftovers,
       log,
-      ...(network ? { network, beforePodsStart: () => policyRef?.sync() ?? Promise.resolve(), configFor: (identity: ProxyIdentity) => controlPlane.configFor(identity) } : {}),
+      ...(network
+        ? { network, beforePodsStart: () => policyRef?.sync() ?? Promise.resolve(), configFor: (identity: ProxyIdentity) => controlPlane.configFor(identity) }
+        : {}),
     });
     const distributionPort = Number(new URL(controlPlane.distributionUrl).port);
-    const policies = (policyRef = new NetworkPolicyEnforcer(network
-      ? { store, log, names: network.names, pods: () => workloads.podNetworks(), nodePeers: () => nodeHostedPeers(network!.names.gateway, distributionPort, istioNamespace(store)) }
-      : { store, log, unavailable: LOOPBACK_NOT_ENFORCED }));
+    const policies = (policyRef = new NetworkPolicyEnforcer(
+      network
+        ? {
+            store,
+            log,
+            names: network.names,
+            pods: () => workloads.podNetworks(),
+            nodePeers: () => nodeHostedPeers(network!.names.gateway, distributionPort, istioNamespace(store)),
+          }
+        : { store, log, unavailable: LOOPBACK_NOT_ENFORCED },
+    ));
     await policies.start();
     cleanups.push(() => policies.stop());
     if (network) {
@@ -375,21 +401,27 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
 
     // The dashboard listens on the mesh's loopback address even when pods have their own network:
     // pods never reach it, and its cookie-based sessions stay out of the Kubernetes API's origin.
-    const dashboard = opts.dashboard === false ? undefined : await startDashboardServer({
-      host: loopbackHost,
-      port: opts.dashboard?.port ?? 0,
-      token,
-      collector: (() => {
-        const c = new EgressViewCollector({ store, workloads: () => workloads.list(), proxyStatus: () => controlPlane.proxyStatus(), log }, { intervalMs: opts.dashboard?.intervalMs });
-        cleanups.push(() => c.stop());
-        return c;
-      })(),
-      proxyConfig: async (id) => {
-        const found = (await proxyConfigOf(controlPlane, workloads.list(), id)) as { config: unknown; dump?: { version?: string } } | undefined;
-        return found && { id, config: found.config, dumpVersion: found.dump?.version };
-      },
-      log,
-    });
+    const dashboard =
+      opts.dashboard === false
+        ? undefined
+        : await startDashboardServer({
+            host: loopbackHost,
+            port: opts.dashboard?.port ?? 0,
+            token,
+            collector: (() => {
+              const c = new EgressViewCollector(
+                { store, workloads: () => workloads.list(), proxyStatus: () => controlPlane.proxyStatus(), log },
+                { intervalMs: opts.dashboard?.intervalMs },
+              );
+              cleanups.push(() => c.stop());
+              return c;
+            })(),
+            proxyConfig: async (id) => {
+              const found = (await proxyConfigOf(controlPlane, workloads.list(), id)) as { config: unknown; dump?: { version?: string } } | undefined;
+              return found && { id, config: found.config, dumpVersion: found.dump?.version };
+            },
+            log,
+          });
     if (dashboard) cleanups.push(() => dashboard.close());
 
     const control: ControlServer = await startControlServer({
@@ -410,10 +442,23 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       },
     });
     cleanups.push(() => control.close());
-    controlPlane.setSsrfGuardContext({ ...ssrfGuard, controlEndpoints: [...controlEndpoints, ...controlEndpointOf(controlPlane.distributionUrl), ...controlEndpointOf(control.url)] });
+    controlPlane.setSsrfGuardContext({
+      ...ssrfGuard,
+      controlEndpoints: [...controlEndpoints, ...controlEndpointOf(controlPlane.distributionUrl), ...controlEndpointOf(control.url)],
+    });
 
     writeKubeconfig(paths.kubeconfig, { url: api.httpsUrl ?? api.url, token, ...(api.caPem ? { caPem: api.caPem } : {}) });
-    const endpoint: MeshEndpoint = { url: api.url, token, controlUrl: control.url, ...(dashboard ? { dashboardUrl: dashboard.url } : {}), pid: process.pid, stateDir: paths.dir, startedAt: new Date().toISOString(), ...(opts.supervisorPid ? { supervisorPid: opts.supervisorPid } : {}), ...(notes.length ? { notes } : {}) };
+    const endpoint: MeshEndpoint = {
+      url: api.url,
+      token,
+      controlUrl: control.url,
+      ...(dashboard ? { dashboardUrl: dashboard.url } : {}),
+      pid: process.pid,
+      stateDir: paths.dir,
+      startedAt: new Date().toISOString(),
+      ...(opts.supervisorPid ? { supervisorPid: opts.supervisorPid } : {}),
+      ...(notes.length ? { notes } : {}),
+    };
     writeEndpoint(paths, endpoint);
     log(`mesh up: API ${api.url}, control ${control.url}${dashboard ? `, dashboard ${dashboard.url}` : ''}, state dir ${paths.dir}`);
     const abandon = (): void => {

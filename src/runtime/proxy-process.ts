@@ -263,13 +263,13 @@ export async function stopPid(pid: number, graceMs: number, child?: ChildProcess
   const exited = child
     ? new Promise<void>((resolve) => child.once('exit', () => resolve()))
     : new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (gone()) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 25);
-    });
+        const poll = setInterval(() => {
+          if (gone()) {
+            clearInterval(poll);
+            resolve();
+          }
+        }, 25);
+      });
   const signal = (sig: NodeJS.Signals): void => {
     try {
       process.kill(pid, sig);

@@ -60,11 +60,13 @@ export function superviseMesh(opts: SuperviseOptions): Promise<number> {
       c.on('error', (err) => opts.log(`cannot start the mesh: ${err.message}`));
       c.on('exit', (code, signal) => {
         child = undefined;
-        if (stopping || code === 0) return finish(stopping ? 0 : code ?? 0);
+        if (stopping || code === 0) return finish(stopping ? 0 : (code ?? 0));
         if (!everUp) return finish(code ?? 1);
         if (Date.now() - startedAt >= healthyAfterMs) backoff.reset();
         const delay = Math.round(backoff.next());
-        opts.log(`the control plane (pid ${c.pid}) died (${signal ? `signal ${signal}` : `exit code ${code}`}); the proxies keep serving; restarting it in ${delay} ms`);
+        opts.log(
+          `the control plane (pid ${c.pid}) died (${signal ? `signal ${signal}` : `exit code ${code}`}); the proxies keep serving; restarting it in ${delay} ms`,
+        );
         restartTimer = setTimeout(() => {
           void opts.otherUp().then((other) => {
             if (stopping) return finish(0);

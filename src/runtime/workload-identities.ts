@@ -68,7 +68,11 @@ export class WorkloadIdentities {
    * The identity of `key` as `spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>`: issued
    * (and written) when new or when that id changed, else the current one.
    */
-  ensure(key: string, who: { namespace: string; serviceAccount: string; trustDomain: string; proxyId?: string }, onIssued?: (id: IssuedIdentity) => void): WorkloadIdentity {
+  ensure(
+    key: string,
+    who: { namespace: string; serviceAccount: string; trustDomain: string; proxyId?: string },
+    onIssued?: (id: IssuedIdentity) => void,
+  ): WorkloadIdentity {
     const id = spiffeId(who.namespace, who.serviceAccount, who.trustDomain);
     const existing = this.entries.get(key);
     if (existing && existing.spiffeId === id && existing.proxyId === who.proxyId) return existing;
@@ -77,7 +81,10 @@ export class WorkloadIdentities {
     const current = this.opts.ca.issue(id, this.opts.ttlMs ?? DEFAULT_WORKLOAD_CERT_TTL_MS);
     writeIdentityDir(dir, current);
     const entry: Entry = {
-      key, dir, spiffeId: id, current,
+      key,
+      dir,
+      spiffeId: id,
+      current,
       ...(who.proxyId !== undefined ? { proxyId: who.proxyId } : {}),
       ...(onIssued ? { onIssued } : {}),
       fingerprints: new Map([[current.fingerprint256, current.notAfter.getTime()]]),

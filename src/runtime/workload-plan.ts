@@ -64,14 +64,21 @@ interface PodTemplate {
 }
 
 function templateOf(deploy: KubeObject): PodTemplate {
-  return ((deploy.spec as { template?: PodTemplate } | undefined)?.template) ?? {};
+  return (deploy.spec as { template?: PodTemplate } | undefined)?.template ?? {};
 }
 
 /** A gateway Deployment: gateway injection (`inject.istio.io/templates: gateway`) or a Gateway API automated deployment. */
 export function isGatewayDeployment(deploy: KubeObject): boolean {
   const t = templateOf(deploy);
   const templates = t.metadata?.annotations?.[INJECT_TEMPLATES_ANNOTATION];
-  if (templates && templates.split(',').map((s) => s.trim()).includes('gateway')) return true;
+  if (
+    templates &&
+    templates
+      .split(',')
+      .map((s) => s.trim())
+      .includes('gateway')
+  )
+    return true;
   return Boolean(t.metadata?.labels?.[GATEWAY_NAME_LABEL] ?? deploy.metadata.labels?.[GATEWAY_NAME_LABEL]);
 }
 
@@ -154,7 +161,8 @@ export function planWorkloads(input: {
     });
   }
   const sorted = [...input.deployments].sort((a, b) =>
-    `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+    `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+  );
   for (const deploy of sorted) {
     if (deploy.metadata.deletionTimestamp) continue;
     const ns = deploy.metadata.namespace ?? 'default';
@@ -179,28 +187,37 @@ export function planWorkloads(input: {
         fingerprint: fingerprint(['router', podName, labels]),
       });
       pods.push({ deployment: deploy, podName, labels, annotations, proxyKey: key, containers: containers.length ? containers : [proxyContainer] });
-    } else for (let index = 0; index < (input.replicaPods ? replicas ?? 1 : 1); index++) {
-      const times = input.replaced?.get(`${ns}/${deploy.metadata.name}/${index}`) ?? 0;
-      const podName = index === 0 && times === 0 ? podNameFor(deploy) : podNameFor(deploy, `${index}.${times}`);
-      const podOptOut = labels['sidecar.istio.io/inject'] === 'false';
-      const withSidecar = injected.has(ns) && !podOptOut;
-      let proxyKey = withSidecar ? `${ns}/sidecar` : undefined;
-      if (withSidecar && input.sidecarPerPod) {
-        proxyKey = `${ns}/pod/${podName}`;
-        const rev = proxies.find((p) => p.key === `${ns}/sidecar`)?.labels['istio.io/rev'] ?? 'default';
-        const podLabels = { ...labels, 'istio.io/rev': rev };
-        proxies.push({ key: proxyKey, role: 'sidecar', namespace: ns, workload: deploy.metadata.name, podName, labels: podLabels, fingerprint: fingerprint(['sidecar', podName, podLabels]) });
+    } else
+      for (let index = 0; index < (input.replicaPods ? (replicas ?? 1) : 1); index++) {
+        const times = input.replaced?.get(`${ns}/${deploy.metadata.name}/${index}`) ?? 0;
+        const podName = index === 0 && times === 0 ? podNameFor(deploy) : podNameFor(deploy, `${index}.${times}`);
+        const podOptOut = labels['sidecar.istio.io/inject'] === 'false';
+        const withSidecar = injected.has(ns) && !podOptOut;
+        let proxyKey = withSidecar ? `${ns}/sidecar` : undefined;
+        if (withSidecar && input.sidecarPerPod) {
+          proxyKey = `${ns}/pod/${podName}`;
+          const rev = proxies.find((p) => p.key === `${ns}/sidecar`)?.labels['istio.io/rev'] ?? 'default';
+          const podLabels = { ...labels, 'istio.io/rev': rev };
+          proxies.push({
+            key: proxyKey,
+            role: 'sidecar',
+            namespace: ns,
+            workload: deploy.metadata.name,
+            podName,
+            labels: podLabels,
+            fingerprint: fingerprint(['sidecar', podName, podLabels]),
+          });
+        }
+        pods.push({
+          deployment: deploy,
+          podName,
+          labels,
+          annotations: withSidecar ? { ...annotations, 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } : annotations,
+          proxyKey,
+          containers: withSidecar ? [...containers, proxyContainer] : containers,
+          replica: `${ns}/${deploy.metadata.name}/${index}`,
+        });
       }
-      pods.push({
-        deployment: deploy,
-        podName,
-        labels,
-        annotations: withSidecar ? { ...annotations, 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } : annotations,
-        proxyKey,
-        containers: withSidecar ? [...containers, proxyContainer] : containers,
-        replica: `${ns}/${deploy.metadata.name}/${index}`,
-      });
-    }
   }
   return { proxies, pods, warnings };
 }

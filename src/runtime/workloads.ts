@@ -180,9 +180,14 @@ export class WorkloadManager {
       const key = sandboxKey(namespace, name);
       const sb = net.sandbox(key);
       if (!sb || out.has(key)) return;
-      const ports = containers.flatMap((c) => (c.ports ?? []) as { containerPort?: unknown; name?: unknown; protocol?: unknown }[])
+      const ports = containers
+        .flatMap((c) => (c.ports ?? []) as { containerPort?: unknown; name?: unknown; protocol?: unknown }[])
         .filter((p) => typeof p.containerPort === 'number')
-        .map((p) => ({ port: p.containerPort as number, ...(typeof p.name === 'string' ? { name: p.name } : {}), ...(typeof p.protocol === 'string' ? { protocol: p.protocol } : {}) }));
+        .map((p) => ({
+          port: p.containerPort as number,
+          ...(typeof p.name === 'string' ? { name: p.name } : {}),
+          ...(typeof p.protocol === 'string' ? { protocol: p.protocol } : {}),
+        }));
       out.set(key, { namespace, name, labels, ip: sb.ip, netns: sb.netns, ports, sandbox: sb });
     };
     for (const pod of this.plan.pods) add(pod.deployment.metadata.namespace ?? 'default', pod.podName, pod.labels, pod.containers);
@@ -256,7 +261,9 @@ export class WorkloadManager {
 
   /** `kubectl delete pod`: as a ReplicaSet does, a new pod (new name, new processes) takes the slot. */
   private replacePod(deleted: KubeObject): void {
-    const pod = this.plan.pods.find((p) => p.podName === deleted.metadata.name && (p.deployment.metadata.namespace ?? 'default') === deleted.metadata.namespace);
+    const pod = this.plan.pods.find(
+      (p) => p.podName === deleted.metadata.name && (p.deployment.metadata.namespace ?? 'default') === deleted.metadata.namespace,
+    );
     if (!pod?.replica || this.stopped) return;
     this.replaced.set(pod.replica, (this.replaced.get(pod.replica) ?? 0) + 1);
     this.scheduleReconcile();
@@ -272,9 +279,11 @@ export class WorkloadManager {
   }
 
   private reconcileNow(): Promise<void> {
-    this.reconciling = this.reconciling.then(() => this.reconcile()).catch((err: unknown) => {
-      this.opts.log(`workloads: reconcile failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-    });
+    this.reconciling = this.reconciling
+      .then(() => this.reconcile())
+      .catch((err: unknown) => {
+        this.opts.log(`workloads: reconcile failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      });
     return this.reconciling;
   }
 
@@ -304,7 +313,11 @@ export class WorkloadManager {
       if (!next || next.fingerprint !== r.plan.fingerprint) {
         this.opts.log(`workloads: stopping ${key}`);
         this.running.delete(key);
-        stops.push(r.proc.stop().then(() => { if (!this.running.has(key)) this.opts.identity?.identities.release(key); }));
+        stops.push(
+          r.proc.stop().then(() => {
+            if (!this.running.has(key)) this.opts.identity?.identities.release(key);
+          }),
+        );
       }
     }
     await Promise.all(stops);
@@ -380,7 +393,13 @@ export class WorkloadManager {
         continue;
       }
       if (!cfg.capture) continue;
-      const rules = captureRuleset({ capture: cfg.capture, podIP: r.ip, localRanges: [AUTO_ALLOCATE_RANGE, net.names.serviceSubnet], policy: cfg.mesh.outboundTrafficPolicy, annotations: this.captureAnnotations(r) });
+      const rules = captureRuleset({
+        capture: cfg.capture,
+        podIP: r.ip,
+        localRanges: [AUTO_ALLOCATE_RANGE, net.names.serviceSubnet],
+        policy: cfg.mesh.outboundTrafficPolicy,
+        annotations: this.captureAnnotations(r),
+      });
       if (this.captureApplied.get(key) === rules) continue;
       try {
         await applyCaptureRuleset(r.netns, rules);
@@ -398,20 +417,25 @@ export class WorkloadManager {
   private async stopUnclaimedLeftovers(): Promise<void> {
     const left = [...this.leftovers.values()];
     this.leftovers.clear();
-    await Promise.all(left.map(async (rec) => {
-      if (isOurProxy(rec)) {
-        this.opts.log(`workloads: stopping proxy pid ${rec.pid} left from the previous run (${rec.bootstrap}): no workload wants it now`);
-        await stopPid(rec.pid, 5000);
-      }
-      rmSync(rec.file, { force: true });
-    }));
+    await Promise.all(
+      left.map(async (rec) => {
+        if (isOurProxy(rec)) {
+          this.opts.log(`workloads: stopping proxy pid ${rec.pid} left from the previous run (${rec.bootstrap}): no workload wants it now`);
+          await stopPid(rec.pid, 5000);
+        }
+        rmSync(rec.file, { force: true });
+      }),
+    );
   }
 
   /** Netns model: a network namespace for every planned pod and shared sidecar; gone pods' are removed. */
   private async syncSandboxes(plan: WorkloadPlan): Promise<void> {
     const net = this.opts.network;
     if (!net) return;
-    const wanted = new Set([...plan.pods.map((p) => sandboxKey(p.deployment.metadata.namespace ?? 'default', p.podName)), ...plan.proxies.map((p) => sandboxKey(p.namespace, p.podName))]);
+    const wanted = new Set([
+      ...plan.pods.map((p) => sandboxKey(p.deployment.metadata.namespace ?? 'default', p.podName)),
+      ...plan.proxies.map((p) => sandboxKey(p.namespace, p.podName)),
+    ]);
     for (const key of net.keys()) {
       if (wanted.has(key)) continue;
       await this.containers?.stopPod(key);
@@ -436,7 +460,8 @@ export class WorkloadManager {
       const sb = net.sandbox(key);
       if (!sb || this.captureFailed.has(key)) continue;
       const spec = (pod.deployment.spec as { template?: { spec?: { restartPolicy?: string } } } | undefined)?.template?.spec;
-      const sidecar = pod.proxyKey && this.plan.proxies.find((p) => p.key === pod.proxyKey)?.role === 'sidecar' ? `http://${sb.ip}:${VIRTUAL_OUTBOUND_PORT}` : undefined;
+      const sidecar =
+        pod.proxyKey && this.plan.proxies.find((p) => p.key === pod.proxyKey)?.role === 'sidecar' ? `http://${sb.ip}:${VIRTUAL_OUTBOUND_PORT}` : undefined;
       toRun.push({
         key,
         namespace: ns,
@@ -475,13 +500,17 @@ export class WorkloadManager {
     const bootstrap: ProxyBootstrapFile = {
       identity,
       // In a pod's namespace the admin port is on the pod's own 127.0.0.1; the node uses the socket.
-      admin: sandbox ? { address: '127.0.0.1', port: ADMIN_PORT, tokenFile, socket: adminSocketPath(this.opts.paths, p.key) } : { address: ip, port: ADMIN_PORT, tokenFile },
+      admin: sandbox
+        ? { address: '127.0.0.1', port: ADMIN_PORT, tokenFile, socket: adminSocketPath(this.opts.paths, p.key) }
+        : { address: ip, port: ADMIN_PORT, tokenFile },
       controlPlane: this.opts.controlPlane,
       ...(identityDir !== undefined ? { identityDir } : {}),
       // In a pod, the mesh's --dns-server may be out of reach (the node's 127.x): the node's DNS forwards to it.
       resolver: sandbox
         ? { server: `${this.opts.network!.names.gateway}:53`, ...(this.opts.resolver?.hostsFile ? { hostsFile: this.opts.resolver.hostsFile } : {}) }
-        : this.opts.resolver && (this.opts.resolver.server || this.opts.resolver.hostsFile) ? { ...this.opts.resolver } : undefined,
+        : this.opts.resolver && (this.opts.resolver.server || this.opts.resolver.hostsFile)
+          ? { ...this.opts.resolver }
+          : undefined,
     };
     const proc = new ProxyProcess({
       key: p.key,
@@ -522,9 +551,10 @@ export class WorkloadManager {
   private ensureIdentity(p: PlannedProxy, proxyId: string): string | undefined {
     const identity = this.opts.identity;
     if (!identity) return undefined;
-    const serviceAccount = p.role === 'router'
-      ? serviceAccountOf(p.deployment)
-      : sidecarServiceAccount(this.plan.pods.filter((pod) => pod.proxyKey === p.key).map((pod) => pod.deployment));
+    const serviceAccount =
+      p.role === 'router'
+        ? serviceAccountOf(p.deployment)
+        : sidecarServiceAccount(this.plan.pods.filter((pod) => pod.proxyKey === p.key).map((pod) => pod.deployment));
     try {
       return identity.identities.ensure(p.key, { namespace: p.namespace, serviceAccount, trustDomain: identity.trustDomain(), proxyId }).dir;
     } catch (err) {
@@ -545,7 +575,12 @@ export class WorkloadManager {
       const ready = pod.proxyKey ? r?.proc.state === 'ready' : true;
       const sandbox = this.opts.network?.sandbox(sandboxKey(pod.deployment.metadata.namespace ?? 'default', pod.podName));
       if (this.opts.network && !sandbox) continue;
-      this.writePod(pod, sandbox?.ip ?? r?.ip ?? this.opts.addresses.addressOf(`${pod.deployment.metadata.namespace}/deployment/${pod.deployment.metadata.name}`), ready, sandbox?.netns);
+      this.writePod(
+        pod,
+        sandbox?.ip ?? r?.ip ?? this.opts.addresses.addressOf(`${pod.deployment.metadata.namespace}/deployment/${pod.deployment.metadata.name}`),
+        ready,
+        sandbox?.netns,
+      );
     }
     for (const existing of store.list({ group: '', kind: 'Pod', labelSelector: `${MANAGED_BY_LABEL}=outpost` }).items) {
       const id = `${existing.metadata.namespace}/${existing.metadata.name}`;
@@ -575,9 +610,20 @@ export class WorkloadManager {
           labels: { ...pod.labels, [MANAGED_BY_LABEL]: 'outpost' },
           annotations: netns
             ? { ...pod.annotations, [NETNS_ANNOTATION]: netns, ...(this.capturesInbound(pod) ? { [INBOUND_CAPTURE_ANNOTATION]: 'true' } : {}) }
-            : Object.keys(pod.annotations).length ? pod.annotations : undefined,
+            : Object.keys(pod.annotations).length
+              ? pod.annotations
+              : undefined,
           ownerReferences: pod.deployment.metadata.uid
-            ? [{ apiVersion: 'apps/v1', kind: 'Deployment', name: pod.deployment.metadata.name, uid: pod.deployment.metadata.uid, controller: true, blockOwnerDeletion: true }]
+            ? [
+                {
+                  apiVersion: 'apps/v1',
+                  kind: 'Deployment',
+                  name: pod.deployment.metadata.name,
+                  uid: pod.deployment.metadata.uid,
+                  controller: true,
+                  blockOwnerDeletion: true,
+                },
+              ]
             : undefined,
         },
         spec: {
@@ -612,9 +658,10 @@ export class WorkloadManager {
     const store = this.opts.store;
     const ns = pod.deployment.metadata.namespace ?? 'default';
     const podKey = sandboxKey(ns, pod.podName);
-    const proxyRestarts = pod.proxyKey ? this.running.get(pod.proxyKey)?.proc.restarts ?? 0 : 0;
+    const proxyRestarts = pod.proxyKey ? (this.running.get(pod.proxyKey)?.proc.restarts ?? 0) : 0;
     // The proxy's container follows the proxy; an app container that runs a process follows it; one that runs nothing is ready.
-    const isProxyContainer = (name: string): boolean => name === 'istio-proxy' || (pod.proxyKey !== undefined && this.running.get(pod.proxyKey)?.plan.role === 'router');
+    const isProxyContainer = (name: string): boolean =>
+      name === 'istio-proxy' || (pod.proxyKey !== undefined && this.running.get(pod.proxyKey)?.plan.role === 'router');
     const states = pod.containers.map((c) => ({ name: c.name, own: isProxyContainer(c.name) ? undefined : this.containers?.state(podKey, c.name) }));
     const ready = proxyReady && states.every((c) => !c.own || c.own.ready);
     const ref = { group: '', kind: 'Pod', namespace: ns, name: pod.podName };
@@ -625,11 +672,11 @@ export class WorkloadManager {
     const readyStr = ready ? 'True' : 'False';
     const prevReady = prev.conditions?.find((c) => c.type === 'Ready');
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const since = prevReady?.status === readyStr ? prevReady.lastTransitionTime ?? now : now;
+    const since = prevReady?.status === readyStr ? (prevReady.lastTransitionTime ?? now) : now;
     const status = {
       phase: ready || podIP ? 'Running' : 'Pending',
       // The node's address: its bridge address when pods have their own networks.
-      hostIP: podIP ? this.opts.network?.names.gateway ?? podIP : undefined,
+      hostIP: podIP ? (this.opts.network?.names.gateway ?? podIP) : undefined,
       podIP,
       podIPs: podIP ? [{ ip: podIP }] : [],
       startTime: prev.startTime ?? now,
@@ -639,9 +686,17 @@ export class WorkloadManager {
         { type: 'ContainersReady', status: readyStr, lastTransitionTime: since },
         { type: 'PodScheduled', status: 'True', lastTransitionTime: prev.startTime ?? now },
       ],
-      containerStatuses: states.map(({ name, own }) => own
-        ? { name, ...own }
-        : { name, ready: proxyReady, restartCount: isProxyContainer(name) ? proxyRestarts : 0, started: true, state: { running: { startedAt: prev.startTime ?? now } } }),
+      containerStatuses: states.map(({ name, own }) =>
+        own
+          ? { name, ...own }
+          : {
+              name,
+              ready: proxyReady,
+              restartCount: isProxyContainer(name) ? proxyRestarts : 0,
+              started: true,
+              state: { running: { startedAt: prev.startTime ?? now } },
+            },
+      ),
     };
     if (JSON.stringify(stripTimes(obj.status)) === JSON.stringify(stripTimes(status))) return ready;
     try {
@@ -667,7 +722,14 @@ export class WorkloadManager {
       readyReplicas: n,
       availableReplicas: n,
       ...(n < total ? { unavailableReplicas: total - n } : {}),
-      conditions: [{ type: 'Available', status: ready ? 'True' : 'False', reason: ready ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', message: ready ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.' }],
+      conditions: [
+        {
+          type: 'Available',
+          status: ready ? 'True' : 'False',
+          reason: ready ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+          message: ready ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.',
+        },
+      ],
     };
     if (JSON.stringify(prev) === JSON.stringify(status)) return;
     try {

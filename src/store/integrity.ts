@@ -14,7 +14,12 @@ export const STICKY_PROBLEMS: ReadonlySet<StoreProblem> = new Set(['deleted', 'r
 
 /** The store cannot serve: the API answers 503 ServiceUnavailable with this message. */
 export class StoreUnavailableError extends StoreError {
-  constructor(readonly problem: StoreProblem, readonly file: string, message: string, cause?: unknown) {
+  constructor(
+    readonly problem: StoreProblem,
+    readonly file: string,
+    message: string,
+    cause?: unknown,
+  ) {
     super('ServiceUnavailable', message, 503);
     this.name = 'StoreUnavailableError';
     if (cause !== undefined) this.cause = cause;
@@ -72,7 +77,8 @@ export function classify(err: unknown, file: string): StoreUnavailableError | un
   // SQLite itself notices a renamed or unlinked file on some writes.
   if (code === 'SQLITE_READONLY_DBMOVED') return make('deleted');
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return make('locked');
-  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return make('readonly', message);
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'EROFS' || code === 'EACCES' || code === 'EPERM')
+    return make('readonly', message);
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR')) {
     // SQLite does not pass errno on; the file system tells which it was.
     if (directoryIsFull(file)) return make('full');
@@ -100,7 +106,10 @@ export class FileIdentity {
   private readonly fd: number;
   private readonly ids = new Map<string, string>();
 
-  constructor(private readonly file: string, companions: string[] = []) {
+  constructor(
+    private readonly file: string,
+    companions: string[] = [],
+  ) {
     this.fd = openSync(file, 'r');
     const st = fstatSync(this.fd);
     this.ids.set(file, `${st.dev}:${st.ino}`);

@@ -1,9 +1,7 @@
 // Kubernetes label selectors: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, comma-joined (AND).
 import { StoreError } from './types.js';
 
-export type Requirement =
-  | { key: string; op: 'in' | 'notin'; values: string[] }
-  | { key: string; op: 'exists' | '!exists' };
+export type Requirement = { key: string; op: 'in' | 'notin'; values: string[] } | { key: string; op: 'exists' | '!exists' };
 
 export type LabelSelector = Requirement[];
 
@@ -65,8 +63,14 @@ export function parseLabelSelector(selector: string): LabelSelector {
           checkValue(v);
           values.push(v);
           skipWs();
-          if (s[i] === ',') { i++; continue; }
-          if (s[i] === ')') { i++; break; }
+          if (s[i] === ',') {
+            i++;
+            continue;
+          }
+          if (s[i] === ')') {
+            i++;
+            break;
+          }
           throw bad(s, `found '${s[i] ?? 'end of string'}', expected: ',' or ')'`);
         }
         out.push({ key, op, values });
@@ -88,10 +92,14 @@ export function matchesLabels(selector: LabelSelector, labels: Record<string, st
   return selector.every((r) => {
     const has = Object.prototype.hasOwnProperty.call(l, r.key);
     switch (r.op) {
-      case 'exists': return has;
-      case '!exists': return !has;
-      case 'in': return has && r.values.includes(l[r.key]!);
-      case 'notin': return !has || !r.values.includes(l[r.key]!);
+      case 'exists':
+        return has;
+      case '!exists':
+        return !has;
+      case 'in':
+        return has && r.values.includes(l[r.key]!);
+      case 'notin':
+        return !has || !r.values.includes(l[r.key]!);
     }
   });
 }

@@ -18,15 +18,7 @@ import { classify, FileIdentity, problemMessage, STICKY_PROBLEMS, StoreUnavailab
 import { matchesLabels, parseLabelSelector } from './label-selector.js';
 import { canonicalJson, mergePatch } from './merge-patch.js';
 import { qualifiedResource } from './resource-names.js';
-import {
-  StoreError,
-  type ApplyResult,
-  type ListQuery,
-  type ListResult,
-  type Store,
-  type WatchEvent,
-  type WatchEventType,
-} from './types.js';
+import { StoreError, type ApplyResult, type ListQuery, type ListResult, type Store, type WatchEvent, type WatchEventType } from './types.js';
 
 export interface SqliteStoreOptions {
   /** How many events the log keeps; watching from an older revision is Gone (410). Default 10000. */
@@ -106,8 +98,8 @@ function storedContent(obj: KubeObject): string {
 
 function checkShape(obj: KubeObject): void {
   if (!obj || typeof obj !== 'object') throw new StoreError('BadRequest', 'the object must be a JSON object', 400);
-  if (typeof obj.apiVersion !== 'string' || !obj.apiVersion) throw new StoreError('BadRequest', 'Object \'apiVersion\' is missing', 400);
-  if (typeof obj.kind !== 'string' || !obj.kind) throw new StoreError('BadRequest', 'Object \'Kind\' is missing', 400);
+  if (typeof obj.apiVersion !== 'string' || !obj.apiVersion) throw new StoreError('BadRequest', "Object 'apiVersion' is missing", 400);
+  if (typeof obj.kind !== 'string' || !obj.kind) throw new StoreError('BadRequest', "Object 'Kind' is missing", 400);
   if (!obj.metadata || typeof obj.metadata.name !== 'string' || !obj.metadata.name) {
     throw new StoreError('Invalid', `${obj.kind} "" is invalid: metadata.name: Required value: name or generateName is required`, 422);
   }
@@ -161,7 +153,9 @@ class SqliteStore implements Store {
       listAll: db.prepare<[string, string], Row>('SELECT body, rv FROM objects WHERE grp = ? AND kind = ? ORDER BY ns, name'),
       listNs: db.prepare<[string, string, string], Row>('SELECT body, rv FROM objects WHERE grp = ? AND kind = ? AND ns = ? ORDER BY name'),
       inNs: db.prepare<[string], { grp: string; kind: string; ns: string; name: string }>('SELECT grp, kind, ns, name FROM objects WHERE ns = ?'),
-      upsert: db.prepare('INSERT INTO objects (grp, kind, ns, name, uid, rv, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (grp, kind, ns, name) DO UPDATE SET uid = excluded.uid, rv = excluded.rv, body = excluded.body'),
+      upsert: db.prepare(
+        'INSERT INTO objects (grp, kind, ns, name, uid, rv, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (grp, kind, ns, name) DO UPDATE SET uid = excluded.uid, rv = excluded.rv, body = excluded.body',
+      ),
       del: db.prepare('DELETE FROM objects WHERE grp = ? AND kind = ? AND ns = ? AND name = ?'),
       ownersDel: db.prepare('DELETE FROM owners WHERE grp = ? AND kind = ? AND ns = ? AND name = ?'),
       ownersAdd: db.prepare('INSERT INTO owners (owner_uid, grp, kind, ns, name) VALUES (?, ?, ?, ?, ?)'),
@@ -195,17 +189,22 @@ class SqliteStore implements Store {
   list(query: ListQuery): ListResult {
     const selector = query.labelSelector ? parseLabelSelector(query.labelSelector) : [];
     // One read transaction so the items and the revision agree.
-    return this.read(() => this.db.transaction((): ListResult => {
-      const rows = query.namespace !== undefined && query.namespace !== ''
-        ? this.stmts.listNs.all(query.group, query.kind, query.namespace)
-        : this.stmts.listAll.all(query.group, query.kind);
-      const items: KubeObject[] = [];
-      for (const row of rows) {
-        const obj = JSON.parse(row.body) as KubeObject;
-        if (selector.length === 0 || matchesLabels(selector, obj.metadata.labels)) items.push(obj);
-      }
-      return { items, resourceVersion: String(this.metaValue('revision')) };
-    }).deferred());
+    return this.read(() =>
+      this.db
+        .transaction((): ListResult => {
+          const rows =
+            query.namespace !== undefined && query.namespace !== ''
+              ? this.stmts.listNs.all(query.group, query.kind, query.namespace)
+              : this.stmts.listAll.all(query.group, query.kind);
+          const items: KubeObject[] = [];
+          for (const row of rows) {
+            const obj = JSON.parse(row.body) as KubeObject;
+            if (selector.length === 0 || matchesLabels(selector, obj.metadata.labels)) items.push(obj);
+          }
+          return { items, resourceVersion: String(this.metaValue('revision')) };
+        })
+        .deferred(),
+    );
   }
 
   revision(): string {
@@ -241,9 +240,7 @@ class SqliteStore implements Store {
       }
       const merged = mergePatch(current, p) as KubeObject;
       // The main resource ignores status; the status subresource ignores everything else (as Kubernetes does).
-      const next: KubeObject = subresource === 'status'
-        ? { ...current, status: merged.status }
-        : { ...merged, status: current.status };
+      const next: KubeObject = subresource === 'status' ? { ...current, status: merged.status } : { ...merged, status: current.status };
       if (next.status === undefined) delete next.status;
       next.metadata = { ...next.metadata, name: current.metadata.name, namespace: current.metadata.namespace };
       next.apiVersion = merged.apiVersion ?? current.apiVersion;
@@ -272,20 +269,22 @@ class SqliteStore implements Store {
 
   apply(objs: KubeObject[]): ApplyResult[] {
     for (const o of objs) checkShape(o);
-    return this.write(() => objs.map((obj): ApplyResult => {
-      const key = keyOfObject(obj);
-      const current = this.getKey(key);
-      if (!current) return { object: this.createIn(obj), outcome: 'created' };
-      if (obj.metadata.resourceVersion) this.checkPrecondition(current, obj.metadata.resourceVersion);
-      if (applyContent(current) === applyContent(obj)) return { object: current, outcome: 'unchanged' };
-      const desired: KubeObject = {
-        ...obj,
-        metadata: { ...obj.metadata, ownerReferences: obj.metadata.ownerReferences ?? current.metadata.ownerReferences },
-        status: current.status,
-      };
-      if (desired.metadata.ownerReferences === undefined) delete desired.metadata.ownerReferences;
-      return { object: this.replaceIn(current, desired), outcome: 'configured' };
-    }));
+    return this.write(() =>
+      objs.map((obj): ApplyResult => {
+        const key = keyOfObject(obj);
+        const current = this.getKey(key);
+        if (!current) return { object: this.createIn(obj), outcome: 'created' };
+        if (obj.metadata.resourceVersion) this.checkPrecondition(current, obj.metadata.resourceVersion);
+        if (applyContent(current) === applyContent(obj)) return { object: current, outcome: 'unchanged' };
+        const desired: KubeObject = {
+          ...obj,
+          metadata: { ...obj.metadata, ownerReferences: obj.metadata.ownerReferences ?? current.metadata.ownerReferences },
+          status: current.status,
+        };
+        if (desired.metadata.ownerReferences === undefined) delete desired.metadata.ownerReferences;
+        return { object: this.replaceIn(current, desired), outcome: 'configured' };
+      }),
+    );
   }
 
   // ---- watch ----

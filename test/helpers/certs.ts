@@ -18,8 +18,14 @@ export interface TestCerts {
 
 /** Names the test server certificate is valid for. */
 export const SERVER_NAMES = [
-  'localhost', 'docs.redhat.com', 'httpbin.org', 'nginx.example.com', 'edition.cnn.com',
-  '*.wikipedia.org', '*.example.com', 'upstream.test',
+  'localhost',
+  'docs.redhat.com',
+  'httpbin.org',
+  'nginx.example.com',
+  'edition.cnn.com',
+  '*.wikipedia.org',
+  '*.example.com',
+  'upstream.test',
 ];
 
 let cached: TestCerts | undefined;
@@ -29,17 +35,62 @@ function openssl(dir: string, args: string[]): void {
 }
 
 function makeCa(dir: string, name: string): void {
-  openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '30', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '30',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
 }
 
 function makeLeaf(dir: string, name: string, cn: string, ext: string): void {
   writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', `${name}.pem`, '-days', '30', '-extfile', `${name}.ext`]);
+  openssl(dir, [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/CN=${cn}`,
+  ]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '30',
+    '-extfile',
+    `${name}.ext`,
+  ]);
 }
 
 export function testCerts(): TestCerts {
@@ -101,13 +152,43 @@ export function makeWorkloadIdentity(o: WorkloadIdentityOptions): string {
   const caName = o.foreignRoot ? 'foreign-root' : 'mesh-root';
   const ext = `subjectAltName=URI:spiffe://${td}/ns/${o.namespace}/sa/${o.serviceAccount}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`;
   writeFileSync(join(roots.dir, `${name}.ext`), ext);
-  openssl(roots.dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/O=${td}`]);
-  openssl(roots.dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}.key`, '-CAcreateserial',
-    '-out', `${name}.pem`, '-days', String(o.days ?? 1), '-extfile', `${name}.ext`]);
+  openssl(roots.dir, [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/O=${td}`,
+  ]);
+  openssl(roots.dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${caName}.pem`,
+    '-CAkey',
+    `${caName}.key`,
+    '-CAcreateserial',
+    '-out',
+    `${name}.pem`,
+    '-days',
+    String(o.days ?? 1),
+    '-extfile',
+    `${name}.ext`,
+  ]);
   const out = join(roots.dir, `identity-${name}`);
   mkdirSync(out, { mode: 0o700 });
-  const put = (f: string, text: string): void => { writeFileSync(join(out, f), text, { mode: 0o600 }); chmodSync(join(out, f), 0o600); };
+  const put = (f: string, text: string): void => {
+    writeFileSync(join(out, f), text, { mode: 0o600 });
+    chmodSync(join(out, f), 0o600);
+  };
   put('key.pem', readFileSync(join(roots.dir, `${name}.key`), 'utf8'));
   put('root-cert.pem', readFileSync(roots.mesh, 'utf8'));
   put('cert-chain.pem', readFileSync(join(roots.dir, `${name}.pem`), 'utf8'));

@@ -1,5 +1,5 @@
 // A control plane and proxies as separate processes, so a test can SIGKILL one and restart it:
-// the ControlPlane hosted by test/integration/cp-restart-child.ts, `outpost proxy --bootstrap`
+// the ControlPlane hosted by test/integration/controlplane/cp-restart-child.ts, `outpost proxy --bootstrap`
 // run from source (as test/helpers/fuzz.ts runs `outpost proxy --config`), and the control
 // plane's proxy status read over its own HTTP/2 endpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,14 +11,19 @@ import type { ProxyStatusRow } from '../../src/proxyconfig/distribution/protocol
 import { PROXY_STATUS_PATH } from '../../src/proxyconfig/distribution/protocol.js';
 
 const REPO = new URL('../../', import.meta.url);
-const CP_CHILD = fileURLToPath(new URL('test/integration/cp-restart-child.ts', REPO));
+const CP_CHILD = fileURLToPath(new URL('test/integration/controlplane/cp-restart-child.ts', REPO));
 /** Bound on stderr kept per child, so a chatty child cannot grow the test's memory. */
 const STDERR_CAP = 256 * 1024;
 
 export type ExitStatus = { code: number | null; signal: NodeJS.Signals | null };
 
 /** Polls `get` until it returns something truthy (errors count as "not yet"); bounded. */
-export async function until<T>(what: string, get: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, detail?: () => string): Promise<T> {
+export async function until<T>(
+  what: string,
+  get: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  detail?: () => string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   for (;;) {
@@ -42,7 +47,10 @@ export class ChildHandle {
   private state?: ExitStatus;
   readonly exited: Promise<ExitStatus>;
 
-  constructor(readonly name: string, readonly child: ChildProcess) {
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
     child.stderr?.on('data', (d: Buffer) => {
       this.err += d.toString();
       if (this.err.length > STDERR_CAP) {
@@ -78,10 +86,15 @@ export class ChildHandle {
 
   /** Waits for a stderr line matching `re` written after `mark`. */
   waitForLog(re: RegExp, mark: number, what: string, timeoutMs = 10_000): Promise<RegExpExecArray> {
-    return until(`${this.name}: ${what}`, () => {
-      if (this.state) throw new Error(`${this.name} exited (${this.state.code ?? this.state.signal})`);
-      return re.exec(this.since(mark)) ?? undefined;
-    }, timeoutMs, () => `${this.name} stderr:\n${this.err.slice(-4000)}`);
+    return until(
+      `${this.name}: ${what}`,
+      () => {
+        if (this.state) throw new Error(`${this.name} exited (${this.state.code ?? this.state.signal})`);
+        return re.exec(this.since(mark)) ?? undefined;
+      },
+      timeoutMs,
+      () => `${this.name} stderr:\n${this.err.slice(-4000)}`,
+    );
   }
 
   /** SIGKILL and wait for the exit. */
@@ -107,7 +120,8 @@ export type ChildControlPlane = ChildHandle & { readonly url: string };
 /** Starts a ControlPlane in its own process on `port` over the SQLite store at `dbPath`; resolves once it listens. */
 export async function spawnControlPlane(dbPath: string, port: number, token: string): Promise<ChildControlPlane> {
   const child = spawn(process.execPath, ['--import', 'tsx', CP_CHILD, dbPath, String(port), token], {
-    cwd: fileURLToPath(REPO), stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: fileURLToPath(REPO),
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const h = new ChildHandle('control plane', child);
   let out = '';
@@ -116,10 +130,19 @@ export async function spawnControlPlane(dbPath: string, port: number, token: str
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /^listening (\S+)$/m.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]!); }
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
     });
-    void h.exited.then((s) => { clearTimeout(timer); reject(new Error(`control plane exited (${s.code ?? s.signal}) before listening; stderr:\n${h.stderr()}`)); });
-  }).catch(async (err: Error) => { await h.kill(); throw err; });
+    void h.exited.then((s) => {
+      clearTimeout(timer);
+      reject(new Error(`control plane exited (${s.code ?? s.signal}) before listening; stderr:\n${h.stderr()}`));
+    });
+  }).catch(async (err: Error) => {
+    await h.kill();
+    throw err;
+  });
   return Object.assign(h, { url });
 }
 
@@ -136,7 +159,9 @@ export async function spawnBootstrapProxy(bootstrap: ProxyBootstrap, file: strin
   const main = new URL('src/cli/main.ts', REPO).href;
   const code = `const { run } = await import(${JSON.stringify(main)}); process.exitCode = await run(process.argv.slice(1));`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, 'proxy', '--bootstrap', file], {
-    cwd: fileURLToPath(REPO), stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'info' },
+    cwd: fileURLToPath(REPO),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, OUTPOST_LOG_LEVEL: 'info' },
   });
   const h = new ChildHandle(`proxy ${bootstrap.identity.id}`, child);
   try {
@@ -159,13 +184,23 @@ export async function fetchProxyStatus(url: string, token: string, timeoutMs = 2
   try {
     return await new Promise<ProxyStatusRow[]>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`proxy status from ${url}: no answer in ${timeoutMs} ms`)), timeoutMs);
-      session.on('error', (err) => { clearTimeout(timer); reject(err); });
+      session.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
       const req = session.request({ ':method': 'GET', ':path': PROXY_STATUS_PATH, authorization: `Bearer ${token}` });
       let status = 0;
       let body = '';
-      req.on('response', (h) => { status = Number(h[':status']); });
-      req.on('data', (d: Buffer) => { body += d.toString(); });
-      req.on('error', (err) => { clearTimeout(timer); reject(err); });
+      req.on('response', (h) => {
+        status = Number(h[':status']);
+      });
+      req.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
       req.on('end', () => {
         clearTimeout(timer);
         if (status !== 200) reject(new Error(`proxy status from ${url}: ${status} ${body}`));

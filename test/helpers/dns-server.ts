@@ -220,7 +220,9 @@ export interface SilentDnsServer {
 export async function startSilentDnsServer(): Promise<SilentDnsServer> {
   const udp = createSocket('udp4');
   let received = 0;
-  udp.on('message', () => { received++; });
+  udp.on('message', () => {
+    received++;
+  });
   await new Promise<void>((resolve, reject) => {
     udp.once('error', reject);
     udp.bind(0, '127.0.0.1', () => resolve());
@@ -228,7 +230,9 @@ export async function startSilentDnsServer(): Promise<SilentDnsServer> {
   const port = udp.address().port;
   return {
     address: `127.0.0.1:${port}`,
-    get received() { return received; },
+    get received() {
+      return received;
+    },
     close: () => new Promise<void>((r) => udp.close(() => r())),
   };
 }

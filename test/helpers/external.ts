@@ -77,7 +77,13 @@ export async function startExternalServices(): Promise<ExternalServices> {
         try {
           servers.push(
             await startHttpStandIn(ip, 80, (req, res) => {
-              seen[name]!.push({ method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '', remoteAddress: req.socket.remoteAddress ?? '', headers: req.headers });
+              seen[name]!.push({
+                method: req.method ?? '',
+                url: req.url ?? '',
+                host: req.headers.host ?? '',
+                remoteAddress: req.socket.remoteAddress ?? '',
+                headers: req.headers,
+              });
               handler(req, res);
             }),
           );
@@ -94,7 +100,12 @@ export async function startExternalServices(): Promise<ExternalServices> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'outpost-ext-'));
   const hostsFile = join(dir, 'hosts');
-  writeFileSync(hostsFile, Object.entries(addresses).map(([name, ip]) => `${ip} ${name}\n`).join(''));
+  writeFileSync(
+    hostsFile,
+    Object.entries(addresses)
+      .map(([name, ip]) => `${ip} ${name}\n`)
+      .join(''),
+  );
   return {
     addresses,
     hostsFile,

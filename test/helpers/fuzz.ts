@@ -56,7 +56,9 @@ export function rawExchange(host: string, port: number, data: string | Buffer, o
       chunks.push(c);
       if (o.until?.(Buffer.concat(chunks))) finish(false, false);
     });
-    sock.on('error', (err: NodeJS.ErrnoException) => { error = err.code ?? err.message; });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      error = err.code ?? err.message;
+    });
     sock.on('end', () => finish(true, false));
     sock.on('close', () => finish(true, false));
     sock.once('connect', () => {
@@ -151,7 +153,11 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -178,7 +184,12 @@ export async function captureClientHellos(variants: ReadonlyArray<tls.Connection
       server.listen(0, '127.0.0.1', () => {
         const c = tls.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, rejectUnauthorized: false, ...v });
         c.on('error', () => {});
-        c.on('close', () => { if (buf.length === 0) { server.close(); reject(new Error('no ClientHello captured')); } });
+        c.on('close', () => {
+          if (buf.length === 0) {
+            server.close();
+            reject(new Error('no ClientHello captured'));
+          }
+        });
       });
     });
     out.push(hello);
@@ -192,18 +203,32 @@ export async function captureClientHellos(variants: ReadonlyArray<tls.Connection
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
 export class Rng {
   #s: number;
-  constructor(seed: number) { this.#s = seed >>> 0; }
+  constructor(seed: number) {
+    this.#s = seed >>> 0;
+  }
   next(): number {
     let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
-  int(n: number): number { return Math.floor(this.next() * n); }
-  range(lo: number, hi: number): number { return lo + this.int(hi - lo + 1); }
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]!; }
-  chance(p: number): boolean { return this.next() < p; }
-  bytes(n: number): Buffer { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) b[i] = this.int(256); return b; }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  bytes(n: number): Buffer {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = this.int(256);
+    return b;
+  }
 }
 
 /** A per-case generator: the case can be replayed from (seed, index) alone. */
@@ -215,15 +240,44 @@ export function caseRng(seed: number, index: number): Rng {
 export function mutateBytes(r: Rng, input: Buffer, rounds = r.range(1, 4)): Buffer {
   let b: Buffer = Buffer.from(input);
   for (let i = 0; i < rounds; i++) {
-    if (b.length === 0) { b = r.bytes(r.range(1, 16)); continue; }
+    if (b.length === 0) {
+      b = r.bytes(r.range(1, 16));
+      continue;
+    }
     switch (r.int(7)) {
-      case 0: { const j = r.int(b.length); b[j] = b[j]! ^ (1 << r.int(8)); break; }
-      case 1: { const j = r.int(b.length); b[j] = r.int(256); break; }
-      case 2: { const j = r.int(b.length + 1); b = Buffer.concat([b.subarray(0, j), r.bytes(r.range(1, 8)), b.subarray(j)]); break; }
-      case 3: { const j = r.int(b.length); b = Buffer.concat([b.subarray(0, j), b.subarray(j + r.range(1, 16))]); break; }
-      case 4: b = b.subarray(0, r.int(b.length)); break;
-      case 5: { const j = r.int(b.length); const n = r.range(1, 32); b = Buffer.concat([b.subarray(0, j + n), b.subarray(j, j + n), b.subarray(j + n)]); break; }
-      default: { const j = r.int(b.length); b[j] = r.pick([0x00, 0x0a, 0x0d, 0x20, 0x3a, 0x7f, 0xff, 0x22, 0x25]); }
+      case 0: {
+        const j = r.int(b.length);
+        b[j] = b[j]! ^ (1 << r.int(8));
+        break;
+      }
+      case 1: {
+        const j = r.int(b.length);
+        b[j] = r.int(256);
+        break;
+      }
+      case 2: {
+        const j = r.int(b.length + 1);
+        b = Buffer.concat([b.subarray(0, j), r.bytes(r.range(1, 8)), b.subarray(j)]);
+        break;
+      }
+      case 3: {
+        const j = r.int(b.length);
+        b = Buffer.concat([b.subarray(0, j), b.subarray(j + r.range(1, 16))]);
+        break;
+      }
+      case 4:
+        b = b.subarray(0, r.int(b.length));
+        break;
+      case 5: {
+        const j = r.int(b.length);
+        const n = r.range(1, 32);
+        b = Buffer.concat([b.subarray(0, j + n), b.subarray(j, j + n), b.subarray(j + n)]);
+        break;
+      }
+      default: {
+        const j = r.int(b.length);
+        b[j] = r.pick([0x00, 0x0a, 0x0d, 0x20, 0x3a, 0x7f, 0xff, 0x22, 0x25]);
+      }
     }
   }
   return b;
@@ -254,20 +308,60 @@ export function mutateHttp(r: Rng, seed: string): Buffer {
   const lines = s.slice(0, headEnd).split('\r\n');
   let body = s.slice(headEnd + 4);
   switch (r.int(14)) {
-    case 0: lines.splice(r.range(1, lines.length), 0, lines[r.range(1, lines.length - 1)] ?? 'Host: x'); break; // duplicate a header
-    case 1: lines.push(`Content-Length: ${r.pick(['99999999999999999999', '-1', '1e3', '12, 13', '0x10', ' 5', '18446744073709551616', '4294967296'])}`); break;
-    case 2: lines.push('Transfer-Encoding: chunked'); body = r.pick(['ffffffffffffffff\r\nab\r\n', 'zz\r\nhello\r\n0\r\n\r\n', '-5\r\nhello\r\n0\r\n\r\n', '5;ext="\x00"\r\nhello\r\n0\r\n\r\n', '5\r\nhello0\r\n\r\n', '3\nabc\n0\n\n', '0\r\nTrailer: \x7f\r\n\r\n']); break;
-    case 3: lines.push('Transfer-Encoding: chunked', 'Content-Length: 5'); body = '0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'; break;
-    case 4: lines.push(r.pick(['Transfer-Encoding: chunked, chunked', 'Transfer-Encoding: gzip', 'Transfer-Encoding: \x0bchunked', 'Transfer-Encoding : chunked'])); break;
-    case 5: lines.push(`X-Long-${'n'.repeat(r.range(100, 9000))}: v`); break;
-    case 6: lines.push(`X-Fold: a\r\n ${'b'.repeat(r.range(1, 50))}`); break;
-    case 7: lines[0] = r.pick(['GET', 'get', 'G\x00T', 'PRI', 'CONNECT', '\x16\x03\x01', 'M'.repeat(r.range(1, 300))]) + lines[0]!.slice(lines[0]!.indexOf(' ')); break;
-    case 8: lines[0] = lines[0]!.replace(/HTTP\/1\.[01]$/, r.pick(['HTTP/9.9', 'HTTP/1.1x', 'HTTP/2.0', 'HTTP/1', 'http/1.1', ''])); break;
-    case 9: s = lines.join(r.pick(['\n', '\r', '\r\r\n'])) + '\r\n\r\n' + body; return r.chance(0.5) ? mutateBytes(r, Buffer.from(s, 'latin1')) : Buffer.from(s, 'latin1');
-    case 10: lines.splice(1, 0, `Host: ${r.pick(['', ' ', '[::1', '[::1]:99999', 'a:b:c', 'x'.repeat(300), '\u00e9.example', 'h:-1', ':80', '@', '127.0.0.1:0'])}`); break;
-    case 11: for (let i = r.range(50, 400); i > 0; i--) lines.push(`X-H${i}: ${i}`); break;
-    case 12: lines[0] = lines[0]!.replace(/ \S+ /, ` ${r.pick(['/%', '/%zz', '/\x00', '/../../etc', '//', 'http://[::1', 'http://', '*', '/' + 'p'.repeat(r.range(100, 20000))])} `); break;
-    default: break;
+    case 0:
+      lines.splice(r.range(1, lines.length), 0, lines[r.range(1, lines.length - 1)] ?? 'Host: x');
+      break; // duplicate a header
+    case 1:
+      lines.push(`Content-Length: ${r.pick(['99999999999999999999', '-1', '1e3', '12, 13', '0x10', ' 5', '18446744073709551616', '4294967296'])}`);
+      break;
+    case 2:
+      lines.push('Transfer-Encoding: chunked');
+      body = r.pick([
+        'ffffffffffffffff\r\nab\r\n',
+        'zz\r\nhello\r\n0\r\n\r\n',
+        '-5\r\nhello\r\n0\r\n\r\n',
+        '5;ext="\x00"\r\nhello\r\n0\r\n\r\n',
+        '5\r\nhello0\r\n\r\n',
+        '3\nabc\n0\n\n',
+        '0\r\nTrailer: \x7f\r\n\r\n',
+      ]);
+      break;
+    case 3:
+      lines.push('Transfer-Encoding: chunked', 'Content-Length: 5');
+      body = '0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+      break;
+    case 4:
+      lines.push(r.pick(['Transfer-Encoding: chunked, chunked', 'Transfer-Encoding: gzip', 'Transfer-Encoding: \x0bchunked', 'Transfer-Encoding : chunked']));
+      break;
+    case 5:
+      lines.push(`X-Long-${'n'.repeat(r.range(100, 9000))}: v`);
+      break;
+    case 6:
+      lines.push(`X-Fold: a\r\n ${'b'.repeat(r.range(1, 50))}`);
+      break;
+    case 7:
+      lines[0] = r.pick(['GET', 'get', 'G\x00T', 'PRI', 'CONNECT', '\x16\x03\x01', 'M'.repeat(r.range(1, 300))]) + lines[0]!.slice(lines[0]!.indexOf(' '));
+      break;
+    case 8:
+      lines[0] = lines[0]!.replace(/HTTP\/1\.[01]$/, r.pick(['HTTP/9.9', 'HTTP/1.1x', 'HTTP/2.0', 'HTTP/1', 'http/1.1', '']));
+      break;
+    case 9:
+      s = lines.join(r.pick(['\n', '\r', '\r\r\n'])) + '\r\n\r\n' + body;
+      return r.chance(0.5) ? mutateBytes(r, Buffer.from(s, 'latin1')) : Buffer.from(s, 'latin1');
+    case 10:
+      lines.splice(1, 0, `Host: ${r.pick(['', ' ', '[::1', '[::1]:99999', 'a:b:c', 'x'.repeat(300), '\u00e9.example', 'h:-1', ':80', '@', '127.0.0.1:0'])}`);
+      break;
+    case 11:
+      for (let i = r.range(50, 400); i > 0; i--) lines.push(`X-H${i}: ${i}`);
+      break;
+    case 12:
+      lines[0] = lines[0]!.replace(
+        / \S+ /,
+        ` ${r.pick(['/%', '/%zz', '/\x00', '/../../etc', '//', 'http://[::1', 'http://', '*', '/' + 'p'.repeat(r.range(100, 20000))])} `,
+      );
+      break;
+    default:
+      break;
   }
   s = lines.join('\r\n') + '\r\n\r\n' + body;
   const b = Buffer.from(s, 'latin1');
@@ -292,42 +386,87 @@ export function hpackGet(authority: string, path = '/'): Buffer {
   const a = Buffer.from(authority, 'latin1');
   const parts = [Buffer.from([0x82, 0x86])];
   if (path === '/') parts.push(Buffer.from([0x84]));
-  else { const p = Buffer.from(path, 'latin1'); parts.push(Buffer.from([0x04, p.length]), p); }
+  else {
+    const p = Buffer.from(path, 'latin1');
+    parts.push(Buffer.from([0x04, p.length]), p);
+  }
   parts.push(Buffer.from([0x01, a.length]), a);
   return Buffer.concat(parts);
 }
 
 function settingsPayload(pairs: Array<[number, number]>): Buffer {
   const b = Buffer.alloc(pairs.length * 6);
-  pairs.forEach(([id, v], i) => { b.writeUInt16BE(id, i * 6); b.writeUInt32BE(v >>> 0, i * 6 + 2); });
+  pairs.forEach(([id, v], i) => {
+    b.writeUInt16BE(id, i * 6);
+    b.writeUInt32BE(v >>> 0, i * 6 + 2);
+  });
   return b;
 }
 
 /** A preface, a SETTINGS frame, then a sequence of valid-looking and mutated frames. */
 export function h2Case(r: Rng, authority: string): Buffer {
   const frames: Buffer[] = [H2_PREFACE];
-  if (r.chance(0.9)) frames.push(h2Frame(0x4, 0, 0, settingsPayload(r.chance(0.3) ? [[r.range(1, 8), r.pick([0, 1, 2, 16383, 16777216, 0x7fffffff, 0xffffffff])]] : [])));
+  if (r.chance(0.9))
+    frames.push(h2Frame(0x4, 0, 0, settingsPayload(r.chance(0.3) ? [[r.range(1, 8), r.pick([0, 1, 2, 16383, 16777216, 0x7fffffff, 0xffffffff])]] : [])));
   const n = r.range(1, 6);
   let stream = 1;
   for (let i = 0; i < n; i++) {
     const block = hpackGet(authority, r.chance(0.2) ? '/h2/' + 'x'.repeat(r.range(1, 200)) : '/');
     switch (r.int(16)) {
-      case 0: frames.push(h2Frame(0x1, 0x5, stream, block)); stream += 2; break; // valid HEADERS, END_STREAM
-      case 1: frames.push(h2Frame(0x1, 0x4, stream, block), h2Frame(0x0, 0x1, stream, r.bytes(r.range(0, 64)))); stream += 2; break; // HEADERS + DATA
-      case 2: frames.push(h2Frame(0x1, 0x5, r.pick([0, 2, 4, 0x7fffffff, 0xffffffff]), block)); break; // bad stream ids
-      case 3: frames.push(h2Frame(0x1, 0x1, stream, block)); for (let k = r.range(1, 40); k > 0; k--) frames.push(h2Frame(0x9, 0, stream, r.bytes(r.range(0, 32)))); break; // CONTINUATION run, never ended
-      case 4: frames.push(h2Frame(0x1, 0x5, stream, mutateBytes(r, block))); stream += 2; break; // HPACK noise
-      case 5: frames.push(h2Frame(0x0, 0x1, r.pick([0, stream, 99]), r.bytes(r.range(0, 100)))); break; // DATA on idle/0
-      case 6: frames.push(h2Frame(0x8, 0, r.pick([0, stream]), Buffer.from([0, 0, 0, 0]))); break; // WINDOW_UPDATE 0
-      case 7: frames.push(h2Frame(0x8, 0, 0, Buffer.from([0x7f, 0xff, 0xff, 0xff]))); frames.push(h2Frame(0x8, 0, 0, Buffer.from([0x7f, 0xff, 0xff, 0xff]))); break; // window overflow
-      case 8: frames.push(h2Frame(0x2, 0, stream, Buffer.from([0, 0, 0, stream, 16]))); break; // PRIORITY on itself
-      case 9: frames.push(h2Frame(0x3, 0, r.pick([0, stream, stream + 2]), Buffer.from([0, 0, 0, 8]))); break; // RST_STREAM idle
-      case 10: frames.push(h2Frame(0x6, 0, r.pick([0, 1]), r.bytes(r.pick([0, 7, 8, 9])))); break; // PING
-      case 11: frames.push(h2Frame(0x7, 0, 0, Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 0, 0, r.int(14)]), r.bytes(r.range(0, 20))]))); break; // GOAWAY
-      case 12: frames.push(h2Frame(0x1, 0x5, stream, block, block.length + r.range(1, 1_000_000))); break; // length lies (too long)
-      case 13: frames.push(h2Frame(0x1, 0x0d, stream, Buffer.concat([Buffer.from([r.int(256)]), block]))); stream += 2; break; // PADDED, pad length may exceed
-      case 14: frames.push(h2Frame(r.range(10, 255), r.int(256), r.int(8), r.bytes(r.range(0, 40)))); break; // unknown frame type
-      default: frames.push(h2Frame(0x4, r.pick([0, 1]), r.pick([0, 1]), r.bytes(r.pick([0, 5, 6, 7, 12])))); break; // SETTINGS odd sizes / ack with payload
+      case 0:
+        frames.push(h2Frame(0x1, 0x5, stream, block));
+        stream += 2;
+        break; // valid HEADERS, END_STREAM
+      case 1:
+        frames.push(h2Frame(0x1, 0x4, stream, block), h2Frame(0x0, 0x1, stream, r.bytes(r.range(0, 64))));
+        stream += 2;
+        break; // HEADERS + DATA
+      case 2:
+        frames.push(h2Frame(0x1, 0x5, r.pick([0, 2, 4, 0x7fffffff, 0xffffffff]), block));
+        break; // bad stream ids
+      case 3:
+        frames.push(h2Frame(0x1, 0x1, stream, block));
+        for (let k = r.range(1, 40); k > 0; k--) frames.push(h2Frame(0x9, 0, stream, r.bytes(r.range(0, 32))));
+        break; // CONTINUATION run, never ended
+      case 4:
+        frames.push(h2Frame(0x1, 0x5, stream, mutateBytes(r, block)));
+        stream += 2;
+        break; // HPACK noise
+      case 5:
+        frames.push(h2Frame(0x0, 0x1, r.pick([0, stream, 99]), r.bytes(r.range(0, 100))));
+        break; // DATA on idle/0
+      case 6:
+        frames.push(h2Frame(0x8, 0, r.pick([0, stream]), Buffer.from([0, 0, 0, 0])));
+        break; // WINDOW_UPDATE 0
+      case 7:
+        frames.push(h2Frame(0x8, 0, 0, Buffer.from([0x7f, 0xff, 0xff, 0xff])));
+        frames.push(h2Frame(0x8, 0, 0, Buffer.from([0x7f, 0xff, 0xff, 0xff])));
+        break; // window overflow
+      case 8:
+        frames.push(h2Frame(0x2, 0, stream, Buffer.from([0, 0, 0, stream, 16])));
+        break; // PRIORITY on itself
+      case 9:
+        frames.push(h2Frame(0x3, 0, r.pick([0, stream, stream + 2]), Buffer.from([0, 0, 0, 8])));
+        break; // RST_STREAM idle
+      case 10:
+        frames.push(h2Frame(0x6, 0, r.pick([0, 1]), r.bytes(r.pick([0, 7, 8, 9]))));
+        break; // PING
+      case 11:
+        frames.push(h2Frame(0x7, 0, 0, Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 0, 0, r.int(14)]), r.bytes(r.range(0, 20))])));
+        break; // GOAWAY
+      case 12:
+        frames.push(h2Frame(0x1, 0x5, stream, block, block.length + r.range(1, 1_000_000)));
+        break; // length lies (too long)
+      case 13:
+        frames.push(h2Frame(0x1, 0x0d, stream, Buffer.concat([Buffer.from([r.int(256)]), block])));
+        stream += 2;
+        break; // PADDED, pad length may exceed
+      case 14:
+        frames.push(h2Frame(r.range(10, 255), r.int(256), r.int(8), r.bytes(r.range(0, 40))));
+        break; // unknown frame type
+      default:
+        frames.push(h2Frame(0x4, r.pick([0, 1]), r.pick([0, 1]), r.bytes(r.pick([0, 5, 6, 7, 12]))));
+        break; // SETTINGS odd sizes / ack with payload
     }
   }
   const b = Buffer.concat(frames);
@@ -357,7 +496,9 @@ function sniSpan(h: Buffer): { start: number; end: number } | undefined {
       }
       o += 4 + len;
     }
-  } catch { /* a hello too short to walk */ }
+  } catch {
+    /* a hello too short to walk */
+  }
   return undefined;
 }
 
@@ -365,10 +506,19 @@ function sniSpan(h: Buffer): { start: number; end: number } | undefined {
 export function mutateHello(r: Rng, hello: Buffer): Buffer {
   const h = Buffer.from(hello);
   switch (r.int(10)) {
-    case 0: h.writeUInt16BE(r.pick([0, 1, 0x4000, 0xffff]), 3); return h; // record length lies
-    case 1: h.writeUIntBE(r.pick([0, 1, 0xffffff, h.length]), 6, 3); return h; // handshake length lies
-    case 2: { const s = sniSpan(h); if (s) for (let i = s.start; i < s.end; i++) h[i] = r.pick([0x00, 0x2e, 0xff, 0x2a, 0x20, 0x41 + r.int(26)]); return h; } // SNI bytes
-    case 3: { // split the hello over several records (legal TLS)
+    case 0:
+      h.writeUInt16BE(r.pick([0, 1, 0x4000, 0xffff]), 3);
+      return h; // record length lies
+    case 1:
+      h.writeUIntBE(r.pick([0, 1, 0xffffff, h.length]), 6, 3);
+      return h; // handshake length lies
+    case 2: {
+      const s = sniSpan(h);
+      if (s) for (let i = s.start; i < s.end; i++) h[i] = r.pick([0x00, 0x2e, 0xff, 0x2a, 0x20, 0x41 + r.int(26)]);
+      return h;
+    } // SNI bytes
+    case 3: {
+      // split the hello over several records (legal TLS)
       const body = h.subarray(5);
       const recs: Buffer[] = [];
       for (let o = 0; o < body.length;) {
@@ -380,12 +530,24 @@ export function mutateHello(r: Rng, hello: Buffer): Buffer {
       }
       return Buffer.concat(recs);
     }
-    case 4: return Buffer.concat([Buffer.from([0x80, 0x2e, 0x01, 0x00, 0x02]), r.bytes(r.range(0, 60))]); // SSLv2-style hello
-    case 5: return h.subarray(0, r.int(h.length)); // truncated
-    case 6: { h[0] = r.pick([0x14, 0x15, 0x17, 0x18, 0x16]); h[1] = r.pick([0x00, 0x02, 0x03, 0xff]); return mutateBytes(r, h, 1); }
-    case 7: return Buffer.concat([h, r.bytes(r.range(1, 200))]); // trailing junk
-    case 8: { const s = sniSpan(h); if (s) h.writeUInt16BE(r.pick([0, 0xffff, s.end - s.start + 7]), s.start - 2); return h; } // SNI length lies
-    default: return mutateBytes(r, h, r.range(1, 6));
+    case 4:
+      return Buffer.concat([Buffer.from([0x80, 0x2e, 0x01, 0x00, 0x02]), r.bytes(r.range(0, 60))]); // SSLv2-style hello
+    case 5:
+      return h.subarray(0, r.int(h.length)); // truncated
+    case 6: {
+      h[0] = r.pick([0x14, 0x15, 0x17, 0x18, 0x16]);
+      h[1] = r.pick([0x00, 0x02, 0x03, 0xff]);
+      return mutateBytes(r, h, 1);
+    }
+    case 7:
+      return Buffer.concat([h, r.bytes(r.range(1, 200))]); // trailing junk
+    case 8: {
+      const s = sniSpan(h);
+      if (s) h.writeUInt16BE(r.pick([0, 0xffff, s.end - s.start + 7]), s.start - 2);
+      return h;
+    } // SNI length lies
+    default:
+      return mutateBytes(r, h, r.range(1, 6));
   }
 }
 
@@ -413,13 +575,22 @@ export async function spawnProxy(cfg: ProxyConfig, dir: string, extraArgs: strin
   writeFileSync(file, JSON.stringify(cfg));
   const main = new URL('src/cli/main.ts', REPO).href;
   const code = `const { run } = await import(${JSON.stringify(main)}); process.exitCode = await run(process.argv.slice(1));`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, 'proxy', '--config', file, '--admin', '127.0.0.1:0', ...extraArgs], {
-    cwd: new URL('.', REPO).pathname, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'info' },
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', code, 'proxy', '--config', file, '--admin', '127.0.0.1:0', ...extraArgs],
+    {
+      cwd: new URL('.', REPO).pathname,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, OUTPOST_LOG_LEVEL: 'info' },
+    },
+  );
   let err = '';
   let exitState: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => { exitState = { code, signal }; resolve(exitState); });
+    child.once('exit', (code, signal) => {
+      exitState = { code, signal };
+      resolve(exitState);
+    });
   });
   const ports = new Map<string, number>();
   let adminPort = 0;
@@ -431,10 +602,19 @@ export async function spawnProxy(cfg: ProxyConfig, dir: string, extraArgs: strin
       for (const m of err.matchAll(/listener (\S+) \(\w+\) bound on [^\s]+:(\d+)/g)) ports.set(m[1]!, Number(m[2]));
       const a = /admin endpoint on [^\s]+:(\d+)/.exec(err);
       if (a) adminPort = Number(a[1]);
-      if (/config \S+ applied/.test(err)) { clearTimeout(timer); resolve(); }
-      if (/rejected|config .*: /.test(err) && !/applied/.test(err)) { clearTimeout(timer); reject(new Error(`proxy child rejected its config:\n${err}`)); }
+      if (/config \S+ applied/.test(err)) {
+        clearTimeout(timer);
+        resolve();
+      }
+      if (/rejected|config .*: /.test(err) && !/applied/.test(err)) {
+        clearTimeout(timer);
+        reject(new Error(`proxy child rejected its config:\n${err}`));
+      }
     });
-    void exited.then((s) => { clearTimeout(timer); reject(new Error(`proxy child exited (${s.code ?? s.signal}) before ready; stderr:\n${err}`)); });
+    void exited.then((s) => {
+      clearTimeout(timer);
+      reject(new Error(`proxy child exited (${s.code ?? s.signal}) before ready; stderr:\n${err}`));
+    });
   });
   try {
     await ready;
@@ -443,7 +623,9 @@ export async function spawnProxy(cfg: ProxyConfig, dir: string, extraArgs: strin
     throw e;
   }
   return {
-    child, ports, adminPort,
+    child,
+    ports,
+    adminPort,
     stderr: () => err,
     exit: () => exitState,
     stop: async () => {

@@ -91,17 +91,23 @@ export interface GatewayStatusView {
 
 function baseObjects(backends: ReadonlyMap<string, HttpUpstream>): KubeObject[] {
   const out: KubeObject[] = [INFRA_NS, WEB_NS, APP_NS].map((ns) => ({
-    apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'gateway-conformance': ns === INFRA_NS ? 'infra' : ns === WEB_NS ? 'web-backend' : 'app-backend' } },
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: ns, labels: { 'gateway-conformance': ns === INFRA_NS ? 'infra' : ns === WEB_NS ? 'web-backend' : 'app-backend' } },
   }));
   for (const b of BACKENDS) {
     const up = backends.get(b.name)!;
     const portSpec = b.kind === 'h2c' ? { name: 'http', appProtocol: 'kubernetes.io/h2c' } : b.kind === 'grpc' ? { name: 'grpc' } : { name: 'http' };
     out.push({
-      apiVersion: 'v1', kind: 'Service', metadata: { name: b.name, namespace: b.ns },
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: b.name, namespace: b.ns },
       spec: { selector: { app: b.name }, ports: [{ ...portSpec, port: 8080, targetPort: up.port, protocol: 'TCP' }] },
     });
     out.push({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: `${b.name}-0`, namespace: b.ns, labels: { app: b.name } },
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `${b.name}-0`, namespace: b.ns, labels: { app: b.name } },
       spec: { containers: [{ name: 'backend', image: 'echo' }] },
       status: { phase: 'Running', podIP: POD_IP, conditions: [{ type: 'Ready', status: 'True' }] },
     });
@@ -128,10 +134,13 @@ export async function conformanceWorld(t: TestContext): Promise<ConformanceWorld
       const docs = parseText('conformance.yaml', yaml, errors);
       if (errors.length) throw new Error(errors.map(formatLoadError).join('\n'));
       const clusterScoped = new Set(['Namespace', 'GatewayClass']);
-      const objects = [...baseObjects(backends), ...docs.map((d) => ({
-        ...d.object,
-        metadata: { generation: 1, ...(clusterScoped.has(d.object.kind) ? {} : { namespace: INFRA_NS }), ...d.object.metadata },
-      }))];
+      const objects = [
+        ...baseObjects(backends),
+        ...docs.map((d) => ({
+          ...d.object,
+          metadata: { generation: 1, ...(clusterScoped.has(d.object.kind) ? {} : { namespace: INFRA_NS }), ...d.object.metadata },
+        })),
+      ];
       // The deployer's objects and a running gateway pod for every Gateway of class istio.
       const gateways = objects.filter((o) => o.kind === 'Gateway' && (o.spec as { gatewayClassName?: string }).gatewayClassName === 'istio');
       const identities: ProxyIdentity[] = [];
@@ -140,7 +149,14 @@ export async function conformanceWorld(t: TestContext): Promise<ConformanceWorld
         const made = desiredGatewayObjects(gw);
         const pod = podFor(made[0]!, gwIp);
         objects.push(...made, pod);
-        identities.push({ id: `${pod.metadata.name}.${pod.metadata.namespace}`, role: 'router', namespace: pod.metadata.namespace!, workload: made[0]!.metadata.name, ip: gwIp, labels: pod.metadata.labels! });
+        identities.push({
+          id: `${pod.metadata.name}.${pod.metadata.namespace}`,
+          role: 'router',
+          namespace: pod.metadata.namespace!,
+          workload: made[0]!.metadata.name,
+          ip: gwIp,
+          labels: pod.metadata.labels!,
+        });
       }
       const snapshot = snapshotFromObjects(objects);
       for (const id of identities) await startProxy(t, translate(snapshot, id, { readPem: () => undefined }));
@@ -150,10 +166,15 @@ export async function conformanceWorld(t: TestContext): Promise<ConformanceWorld
         gatewayStatus(name, ns = INFRA_NS) {
           const info = model.gatewayInfo.get(`${ns}/${name}`);
           if (!info) throw new Error(`no Gateway ${ns}/${name} of class istio`);
-          const st = gatewayStatus(info, gatewayProgramming(snapshot, info), NOW) as { conditions: unknown; listeners: { name: string; conditions: unknown; attachedRoutes: number; supportedKinds: unknown[] }[] };
+          const st = gatewayStatus(info, gatewayProgramming(snapshot, info), NOW) as {
+            conditions: unknown;
+            listeners: { name: string; conditions: unknown; attachedRoutes: number; supportedKinds: unknown[] }[];
+          };
           return {
             conditions: conditionsOf(st.conditions),
-            listeners: Object.fromEntries(st.listeners.map((l) => [l.name, { conditions: conditionsOf(l.conditions), attachedRoutes: l.attachedRoutes, supportedKinds: l.supportedKinds }])),
+            listeners: Object.fromEntries(
+              st.listeners.map((l) => [l.name, { conditions: conditionsOf(l.conditions), attachedRoutes: l.attachedRoutes, supportedKinds: l.supportedKinds }]),
+            ),
           };
         },
         routeConditions(kind, name, ns = INFRA_NS) {
@@ -174,7 +195,11 @@ function reply(status: number, headers: http.IncomingHttpHeaders, body: string):
   const backend = typeof headers['x-upstream'] === 'string' ? headers['x-upstream'] : undefined;
   let echo: Reply['echo'];
   if (backend !== undefined && String(headers['content-type'] ?? '').startsWith('application/json')) {
-    try { echo = JSON.parse(body) as Reply['echo']; } catch { echo = undefined; }
+    try {
+      echo = JSON.parse(body) as Reply['echo'];
+    } catch {
+      echo = undefined;
+    }
   }
   return { status, headers, body, backend, echo };
 }
@@ -182,11 +207,16 @@ function reply(status: number, headers: http.IncomingHttpHeaders, body: string):
 function h1Request(ip: string, port: number, spec: RequestSpec, tls?: { ca: string; servername: string }): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const options = {
-      host: ip, port, path: spec.path ?? '/', method: spec.method ?? 'GET', agent: false as const, setHost: false,
+      host: ip,
+      port,
+      path: spec.path ?? '/',
+      method: spec.method ?? 'GET',
+      agent: false as const,
+      setHost: false,
       headers: { host: spec.host ?? 'example.com', ...spec.headers },
       timeout: 10_000,
     };
-    const req = (tls ? https.request({ ...options, ca: tls.ca, servername: tls.servername }, onResponse) : http.request(options, onResponse));
+    const req = tls ? https.request({ ...options, ca: tls.ca, servername: tls.servername }, onResponse) : http.request(options, onResponse);
     function onResponse(res: http.IncomingMessage): void {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -202,16 +232,33 @@ function h1Request(ip: string, port: number, spec: RequestSpec, tls?: { ca: stri
 function h2Request(ip: string, port: number, spec: Omit<RequestSpec, 'body'> & { body?: Buffer }): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://${ip}:${port}`);
-    const timer = setTimeout(() => { session.destroy(); reject(new Error(`no HTTP/2 answer from the gateway on port ${port} in 10 s`)); }, 10_000);
-    session.on('error', (err) => { clearTimeout(timer); reject(err); });
+    const timer = setTimeout(() => {
+      session.destroy();
+      reject(new Error(`no HTTP/2 answer from the gateway on port ${port} in 10 s`));
+    }, 10_000);
+    session.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     const req = session.request({ ':method': spec.method ?? 'GET', ':path': spec.path ?? '/', ':authority': spec.host ?? 'example.com', ...spec.headers });
     let status = 0;
     let headers: http.IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
-    req.on('response', (h) => { status = Number(h[':status']); headers = h as http.IncomingHttpHeaders; });
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      headers = h as http.IncomingHttpHeaders;
+    });
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', (err) => { clearTimeout(timer); session.destroy(); reject(err); });
-    req.on('end', () => { clearTimeout(timer); session.close(); resolve(reply(status, headers, Buffer.concat(chunks).toString())); });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      session.destroy();
+      reject(err);
+    });
+    req.on('end', () => {
+      clearTimeout(timer);
+      session.close();
+      resolve(reply(status, headers, Buffer.concat(chunks).toString()));
+    });
     req.end(spec.body);
   });
 }

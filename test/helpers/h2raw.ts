@@ -10,12 +10,37 @@ export interface Frame {
   readonly payload: Buffer;
 }
 
-export const T = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
-export const E = { NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, FLOW_CONTROL_ERROR: 3, STREAM_CLOSED: 5, FRAME_SIZE_ERROR: 6, REFUSED_STREAM: 7, CANCEL: 8, COMPRESSION_ERROR: 9, ENHANCE_YOUR_CALM: 11 } as const;
+export const T = {
+  DATA: 0,
+  HEADERS: 1,
+  PRIORITY: 2,
+  RST_STREAM: 3,
+  SETTINGS: 4,
+  PUSH_PROMISE: 5,
+  PING: 6,
+  GOAWAY: 7,
+  WINDOW_UPDATE: 8,
+  CONTINUATION: 9,
+} as const;
+export const E = {
+  NO_ERROR: 0,
+  PROTOCOL_ERROR: 1,
+  INTERNAL_ERROR: 2,
+  FLOW_CONTROL_ERROR: 3,
+  STREAM_CLOSED: 5,
+  FRAME_SIZE_ERROR: 6,
+  REFUSED_STREAM: 7,
+  CANCEL: 8,
+  COMPRESSION_ERROR: 9,
+  ENHANCE_YOUR_CALM: 11,
+} as const;
 
 export function settings(pairs: Array<[number, number]> = []): Buffer {
   const b = Buffer.alloc(pairs.length * 6);
-  pairs.forEach(([id, v], i) => { b.writeUInt16BE(id, i * 6); b.writeUInt32BE(v >>> 0, i * 6 + 2); });
+  pairs.forEach(([id, v], i) => {
+    b.writeUInt16BE(id, i * 6);
+    b.writeUInt32BE(v >>> 0, i * 6 + 2);
+  });
   return h2Frame(T.SETTINGS, 0, 0, b);
 }
 
@@ -65,13 +90,21 @@ export class RawH2 {
       while (this.#buf.length >= 9) {
         const len = this.#buf.readUIntBE(0, 3);
         if (this.#buf.length < 9 + len) break;
-        this.frames.push({ type: this.#buf[3]!, flags: this.#buf[4]!, stream: this.#buf.readUInt32BE(5) & 0x7fffffff, payload: this.#buf.subarray(9, 9 + len) });
+        this.frames.push({
+          type: this.#buf[3]!,
+          flags: this.#buf[4]!,
+          stream: this.#buf.readUInt32BE(5) & 0x7fffffff,
+          payload: this.#buf.subarray(9, 9 + len),
+        });
         this.#buf = this.#buf.subarray(9 + len);
       }
       this.#wake();
     });
     socket.on('error', () => {});
-    socket.on('close', () => { this.closed = true; this.#wake(); });
+    socket.on('close', () => {
+      this.closed = true;
+      this.#wake();
+    });
   }
 
   #wake(): void {
@@ -83,7 +116,10 @@ export class RawH2 {
   /** Connects and (unless `preface` is false) sends the preface and an empty SETTINGS. */
   static async connect(port: number, o: { preface?: boolean; settings?: Array<[number, number]>; host?: string } = {}): Promise<RawH2> {
     const s = net.connect({ port, host: o.host ?? '127.0.0.1' });
-    await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
+    await new Promise<void>((resolve, reject) => {
+      s.once('connect', resolve);
+      s.once('error', reject);
+    });
     const c = new RawH2(s);
     if (o.preface !== false) c.send(H2_PREFACE, settings(o.settings ?? []));
     return c;
@@ -104,7 +140,10 @@ export class RawH2 {
       if (this.closed || Date.now() > deadline) return pred();
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.max(1, deadline - Date.now()));
-        this.#waiters.push(() => { clearTimeout(t); resolve(); });
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
     return true;

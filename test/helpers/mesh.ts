@@ -28,7 +28,9 @@ export function runOutpost(args: string[], opts: RunOptions = {}): Promise<RunRe
   return new Promise((resolve, reject) => {
     // nsenter, not `ip netns exec`: the mount namespace stays the machine's, so the pod namespaces
     // outpost makes in there (bind mounts under /run/netns) are seen by every later command.
-    const [file, argv] = opts.netns ? ['nsenter', [`--net=/run/netns/${opts.netns}`, process.execPath, OUTPOST_BIN, ...args]] : [process.execPath, [OUTPOST_BIN, ...args]];
+    const [file, argv] = opts.netns
+      ? ['nsenter', [`--net=/run/netns/${opts.netns}`, process.execPath, OUTPOST_BIN, ...args]]
+      : [process.execPath, [OUTPOST_BIN, ...args]];
     const child = spawn(file, argv, {
       cwd: opts.cwd,
       // Tests keep the loopback model unless they run inside a network namespace they made (test/helpers/netns.ts).
@@ -81,7 +83,8 @@ export async function startTestMesh(t: TestContextLike, opts: TestMeshOptions = 
     return i < 0 ? [...args, '--state-dir', stateDir] : [...args.slice(0, i), '--state-dir', stateDir, ...args.slice(i)];
   };
   const upArgs = (): string[] => [
-    'up', '-d',
+    'up',
+    '-d',
     ...(opts.hostsFile ? ['--hosts-file', opts.hostsFile] : []),
     ...(opts.dnsServer ? ['--dns-server', opts.dnsServer] : []),
     ...(opts.upArgs ?? []),

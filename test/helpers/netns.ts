@@ -85,7 +85,9 @@ export async function startNetnsExternal(ns: TestNetns, address = '203.0.113.10'
     console.log('ready');
     process.stdin.resume();
     process.stdin.on('end', () => process.exit(0));`;
-  const child: ChildProcess = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, '--input-type=module', '-e', script], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const seen: NetnsExternal['seen'] = [];
   await new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });

@@ -13,7 +13,10 @@ import { setLogSink } from '../../src/dataplane/log.js';
 
 // Component logs would clutter test output; keep them for failing assertions instead.
 export const componentLog: string[] = [];
-setLogSink((line) => { componentLog.push(line); if (componentLog.length > 500) componentLog.shift(); });
+setLogSink((line) => {
+  componentLog.push(line);
+  if (componentLog.length > 500) componentLog.shift();
+});
 
 export interface RunningProxy {
   readonly proxy: Proxy;
@@ -41,7 +44,12 @@ export async function startProxy(t: TestContext, cfg: ProxyConfig | undefined, o
       const deadline = Date.now() + 5000;
       for (;;) {
         await proxy.accessLog?.flush();
-        const lines = path && existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l !== '') : [];
+        const lines =
+          path && existsSync(path)
+            ? readFileSync(path, 'utf8')
+                .split('\n')
+                .filter((l) => l !== '')
+            : [];
         if (lines.length >= n || Date.now() > deadline) return lines;
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -111,19 +119,60 @@ export function logFields(line: string): string[] {
 
 /** Named fields of Istio's default TEXT format. */
 export interface LogLine {
-  start: string; request: string; code: string; flags: string; details: string; termination: string;
-  transportFailure: string; bytesReceived: string; bytesSent: string; duration: string; upstreamServiceTime: string;
-  xff: string; userAgent: string; requestId: string; authority: string; upstreamHost: string; upstreamCluster: string;
-  upstreamLocal: string; downstreamLocal: string; downstreamRemote: string; sni: string; route: string;
+  start: string;
+  request: string;
+  code: string;
+  flags: string;
+  details: string;
+  termination: string;
+  transportFailure: string;
+  bytesReceived: string;
+  bytesSent: string;
+  duration: string;
+  upstreamServiceTime: string;
+  xff: string;
+  userAgent: string;
+  requestId: string;
+  authority: string;
+  upstreamHost: string;
+  upstreamCluster: string;
+  upstreamLocal: string;
+  downstreamLocal: string;
+  downstreamRemote: string;
+  sni: string;
+  route: string;
 }
 
 export function parseLogLine(line: string): LogLine {
   const f = logFields(line);
-  const names: Array<keyof LogLine> = ['start', 'request', 'code', 'flags', 'details', 'termination', 'transportFailure',
-    'bytesReceived', 'bytesSent', 'duration', 'upstreamServiceTime', 'xff', 'userAgent', 'requestId', 'authority',
-    'upstreamHost', 'upstreamCluster', 'upstreamLocal', 'downstreamLocal', 'downstreamRemote', 'sni', 'route'];
+  const names: Array<keyof LogLine> = [
+    'start',
+    'request',
+    'code',
+    'flags',
+    'details',
+    'termination',
+    'transportFailure',
+    'bytesReceived',
+    'bytesSent',
+    'duration',
+    'upstreamServiceTime',
+    'xff',
+    'userAgent',
+    'requestId',
+    'authority',
+    'upstreamHost',
+    'upstreamCluster',
+    'upstreamLocal',
+    'downstreamLocal',
+    'downstreamRemote',
+    'sni',
+    'route',
+  ];
   if (f.length !== names.length) throw new Error(`access-log line has ${f.length} fields, expected ${names.length}: ${line}`);
   const o = {} as LogLine;
-  names.forEach((n, i) => { o[n] = f[i]!; });
+  names.forEach((n, i) => {
+    o[n] = f[i]!;
+  });
   return o;
 }

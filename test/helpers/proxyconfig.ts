@@ -1,10 +1,27 @@
 // Small builders for hand-made ProxyConfigs in data-plane tests.
 import { createHash } from 'node:crypto';
 import {
-  BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, PROXY_CONFIG_API,
-  type AccessLogSettings, type Cluster, type DownstreamTls, type Endpoint, type ForwardAction, type HttpListener,
-  type Listener, type OutboundListener, type ProxyConfig, type ProxyRole, type Route, type RouteMatch, type RouteTable,
-  type SniChain, type TcpListener, type TcpRoute, type TlsPassthroughListener, type VirtualHost,
+  BLACKHOLE_CLUSTER,
+  PASSTHROUGH_CLUSTER,
+  PROXY_CONFIG_API,
+  type AccessLogSettings,
+  type Cluster,
+  type DownstreamTls,
+  type Endpoint,
+  type ForwardAction,
+  type HttpListener,
+  type Listener,
+  type OutboundListener,
+  type ProxyConfig,
+  type ProxyRole,
+  type Route,
+  type RouteMatch,
+  type RouteTable,
+  type SniChain,
+  type TcpListener,
+  type TcpRoute,
+  type TlsPassthroughListener,
+  type VirtualHost,
 } from '../../src/proxyconfig/types.js';
 import { ALLOW_ANY_ROUTE, BLOCK_ALL_ROUTE } from '../../src/proxyconfig/naming.js';
 
@@ -22,9 +39,12 @@ export function proxyConfig(p: ConfigParts): ProxyConfig {
   const body = {
     apiVersion: PROXY_CONFIG_API,
     proxy: {
-      id: p.role === 'sidecar' ? 'curl-1.curl' : 'egressgw-1.gw-ns', role: p.role ?? 'router',
-      namespace: p.role === 'sidecar' ? 'curl' : 'gw-ns', workload: p.role === 'sidecar' ? 'curl' : 'egressgw',
-      labels: { app: p.role === 'sidecar' ? 'curl' : 'egressgw' }, ...(p.ip ? { ip: p.ip } : {}),
+      id: p.role === 'sidecar' ? 'curl-1.curl' : 'egressgw-1.gw-ns',
+      role: p.role ?? 'router',
+      namespace: p.role === 'sidecar' ? 'curl' : 'gw-ns',
+      workload: p.role === 'sidecar' ? 'curl' : 'egressgw',
+      labels: { app: p.role === 'sidecar' ? 'curl' : 'egressgw' },
+      ...(p.ip ? { ip: p.ip } : {}),
     },
     mesh: { ...(p.accessLog ? { accessLog: p.accessLog } : {}), outboundTrafficPolicy: p.policy ?? 'ALLOW_ANY' },
     listeners: p.listeners,
@@ -39,12 +59,30 @@ export function textLog(path: string): AccessLogSettings {
   return { path, encoding: 'TEXT' };
 }
 
-export function httpListener(name: string, port: number, routeTable: string, o: { address?: string; bindToPort?: boolean; tls?: DownstreamTls } = {}): HttpListener {
+export function httpListener(
+  name: string,
+  port: number,
+  routeTable: string,
+  o: { address?: string; bindToPort?: boolean; tls?: DownstreamTls } = {},
+): HttpListener {
   return { name, address: o.address ?? '127.0.0.1', port, bindToPort: o.bindToPort ?? true, protocol: 'HTTP', routeTable, ...(o.tls ? { tls: o.tls } : {}) };
 }
 
-export function tlsListener(name: string, port: number, chains: SniChain[], o: { address?: string; bindToPort?: boolean; defaultChain?: TcpRoute } = {}): TlsPassthroughListener {
-  return { name, address: o.address ?? '127.0.0.1', port, bindToPort: o.bindToPort ?? true, protocol: 'TLS', chains, ...(o.defaultChain ? { defaultChain: o.defaultChain } : {}) };
+export function tlsListener(
+  name: string,
+  port: number,
+  chains: SniChain[],
+  o: { address?: string; bindToPort?: boolean; defaultChain?: TcpRoute } = {},
+): TlsPassthroughListener {
+  return {
+    name,
+    address: o.address ?? '127.0.0.1',
+    port,
+    bindToPort: o.bindToPort ?? true,
+    protocol: 'TLS',
+    chains,
+    ...(o.defaultChain ? { defaultChain: o.defaultChain } : {}),
+  };
 }
 
 export function tcpListener(name: string, port: number, cluster: string, o: { address?: string; bindToPort?: boolean } = {}): TcpListener {
@@ -53,7 +91,11 @@ export function tcpListener(name: string, port: number, cluster: string, o: { ad
 
 export function outboundListener(port: number, policy: 'ALLOW_ANY' | 'REGISTRY_ONLY', o: { address?: string } = {}): OutboundListener {
   return {
-    name: 'virtualOutbound', address: o.address ?? '127.0.0.1', port, bindToPort: true, protocol: 'OUTBOUND',
+    name: 'virtualOutbound',
+    address: o.address ?? '127.0.0.1',
+    port,
+    bindToPort: true,
+    protocol: 'OUTBOUND',
     fallback: tcpRoute(policy === 'ALLOW_ANY' ? PASSTHROUGH_CLUSTER : BLACKHOLE_CLUSTER),
     fallbackRouteTable: policy === 'ALLOW_ANY' ? 'allow_any' : 'block_all',
   };
@@ -76,16 +118,29 @@ export function vhost(name: string, domains: string[], routes: Route[]): Virtual
 }
 
 /** A route forwarding everything (or `match`) to one cluster. */
-export function forward(cluster: string, o: Partial<Omit<ForwardAction, 'kind' | 'clusters'>> & { name?: string; match?: RouteMatch } & Pick<Route, 'requestHeaders' | 'responseHeaders' | 'fault'> = {}): Route {
+export function forward(
+  cluster: string,
+  o: Partial<Omit<ForwardAction, 'kind' | 'clusters'>> & { name?: string; match?: RouteMatch } & Pick<
+      Route,
+      'requestHeaders' | 'responseHeaders' | 'fault'
+    > = {},
+): Route {
   const { name, match, requestHeaders, responseHeaders, fault, ...action } = o;
   return {
-    ...(name ? { name } : {}), match: match ?? { path: { kind: 'prefix', value: '/' } },
+    ...(name ? { name } : {}),
+    match: match ?? { path: { kind: 'prefix', value: '/' } },
     action: { kind: 'forward', clusters: [{ cluster, weight: 100 }], ...action },
-    ...(requestHeaders ? { requestHeaders } : {}), ...(responseHeaders ? { responseHeaders } : {}), ...(fault ? { fault } : {}),
+    ...(requestHeaders ? { requestHeaders } : {}),
+    ...(responseHeaders ? { responseHeaders } : {}),
+    ...(fault ? { fault } : {}),
   };
 }
 
-export function staticCluster(name: string, endpoints: Array<Pick<Endpoint, 'address' | 'port'>>, o: Partial<Omit<Cluster, 'name' | 'endpoints'>> = {}): Cluster {
+export function staticCluster(
+  name: string,
+  endpoints: Array<Pick<Endpoint, 'address' | 'port'>>,
+  o: Partial<Omit<Cluster, 'name' | 'endpoints'>> = {},
+): Cluster {
   return { name, type: 'STATIC', endpoints, lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: 10_000, protocol: 'HTTP1', ...o };
 }
 
@@ -105,6 +160,12 @@ export function blackholeCluster(): Cluster {
 export function fallbackTables(): RouteTable[] {
   return [
     routeTable('allow_any', [vhost(ALLOW_ANY_ROUTE, ['*'], [forward(PASSTHROUGH_CLUSTER, { name: ALLOW_ANY_ROUTE })])]),
-    routeTable('block_all', [vhost(BLOCK_ALL_ROUTE, ['*'], [{ name: BLOCK_ALL_ROUTE, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'directResponse', status: 502 } }])]),
+    routeTable('block_all', [
+      vhost(
+        BLOCK_ALL_ROUTE,
+        ['*'],
+        [{ name: BLOCK_ALL_ROUTE, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'directResponse', status: 502 } }],
+      ),
+    ]),
   ];
 }

@@ -44,20 +44,33 @@ function handle(name: string, requests: ReceivedRequest[], req: AnyReq, res: Any
     const url = req.url ?? '/';
     const sock = req.socket as tls.TLSSocket;
     const rec: ReceivedRequest = {
-      method: req.method ?? '', url, httpVersion: req.httpVersion, headers: req.headers,
-      body: Buffer.concat(chunks).toString(), servername: (sock as { servername?: string }).servername || undefined,
+      method: req.method ?? '',
+      url,
+      httpVersion: req.httpVersion,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString(),
+      servername: (sock as { servername?: string }).servername || undefined,
     };
     requests.push(rec);
     const path = url.split('?')[0]!;
     let m: RegExpExecArray | null;
-    if (path === '/reset') { req.socket.destroy(); return; }
-    if (path === '/garbage') { req.socket.end('\x00\x01garbage that is not http\r\n\r\n'); return; }
+    if (path === '/reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (path === '/garbage') {
+      req.socket.end('\x00\x01garbage that is not http\r\n\r\n');
+      return;
+    }
     if ((m = /^\/delay\/(\d+)$/.exec(path))) {
       const t = setTimeout(() => reply(res, 200, name, rec), Number(m[1]));
       res.on('close', () => clearTimeout(t));
       return;
     }
-    if ((m = /^\/status\/(\d+)$/.exec(path))) { reply(res, Number(m[1]), name, rec); return; }
+    if ((m = /^\/status\/(\d+)$/.exec(path))) {
+      reply(res, Number(m[1]), name, rec);
+      return;
+    }
     if ((m = /^\/bytes\/(\d+)$/.exec(path))) {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-upstream': name });
       res.end(Buffer.alloc(Number(m[1]), 0x61));
@@ -82,25 +95,41 @@ function reply(res: AnyRes, status: number, name: string, rec: ReceivedRequest):
 function track(server: net.Server): { count(): number; destroyAll(): void } {
   const sockets = new Set<net.Socket>();
   let n = 0;
-  server.on('connection', (s: net.Socket) => { n++; sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => {}); });
-  server.on('secureConnection', (s: net.Socket) => { s.on('error', () => {}); });
-  return { count: () => n, destroyAll: () => { for (const s of sockets) s.destroy(); } };
+  server.on('connection', (s: net.Socket) => {
+    n++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+  });
+  server.on('secureConnection', (s: net.Socket) => {
+    s.on('error', () => {});
+  });
+  return {
+    count: () => n,
+    destroyAll: () => {
+      for (const s of sockets) s.destroy();
+    },
+  };
 }
 
 async function listen(server: net.Server, address: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, address, () => { server.off('error', reject); resolve(); });
+    server.listen(0, address, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return (server.address() as AddressInfo).port;
 }
 
 function closer(server: net.Server, t: { destroyAll(): void }, extra?: () => void): () => Promise<void> {
-  return () => new Promise<void>((resolve) => {
-    extra?.();
-    t.destroyAll();
-    server.close(() => resolve());
-  });
+  return () =>
+    new Promise<void>((resolve) => {
+      extra?.();
+      t.destroyAll();
+      server.close(() => resolve());
+    });
 }
 
 export interface UpstreamOptions {
@@ -120,13 +149,18 @@ export async function startHttpUpstream(opts: UpstreamOptions = {}): Promise<Htt
 }
 
 /** An HTTPS (HTTP/1.1 over TLS) upstream; with `requestClientCert`, it demands a client certificate signed by `ca`. */
-export async function startHttpsUpstream(opts: UpstreamOptions & { cert: string; key: string; ca?: string; requestClientCert?: boolean; h2?: boolean }): Promise<HttpUpstream> {
+export async function startHttpsUpstream(
+  opts: UpstreamOptions & { cert: string; key: string; ca?: string; requestClientCert?: boolean; h2?: boolean },
+): Promise<HttpUpstream> {
   const name = opts.name ?? 'https';
   const address = opts.address ?? '127.0.0.1';
   const requests: ReceivedRequest[] = [];
   const tlsOpts = {
-    cert: opts.cert, key: opts.key, ca: opts.ca,
-    requestCert: !!opts.requestClientCert, rejectUnauthorized: !!opts.requestClientCert,
+    cert: opts.cert,
+    key: opts.key,
+    ca: opts.ca,
+    requestCert: !!opts.requestClientCert,
+    rejectUnauthorized: !!opts.requestClientCert,
   };
   const server: net.Server = opts.h2
     ? http2.createSecureServer({ ...tlsOpts, allowHTTP1: true }, (req, res) => handle(name, requests, req, res))
@@ -134,9 +168,22 @@ export async function startHttpsUpstream(opts: UpstreamOptions & { cert: string;
   server.on('tlsClientError', () => {});
   const t = track(server);
   const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (s: http2.ServerHttp2Session) => { sessions.add(s); s.on('close', () => sessions.delete(s)); s.on('error', () => {}); });
+  server.on('session', (s: http2.ServerHttp2Session) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+    s.on('error', () => {});
+  });
   const port = await listen(server, address);
-  return { port, address, name, requests, connections: t.count, close: closer(server, t, () => { for (const s of sessions) s.destroy(); }) };
+  return {
+    port,
+    address,
+    name,
+    requests,
+    connections: t.count,
+    close: closer(server, t, () => {
+      for (const s of sessions) s.destroy();
+    }),
+  };
 }
 
 /** A cleartext HTTP/2 (prior knowledge) upstream. */
@@ -146,10 +193,23 @@ export async function startH2cUpstream(opts: UpstreamOptions = {}): Promise<Http
   const requests: ReceivedRequest[] = [];
   const server = http2.createServer((req, res) => handle(name, requests, req, res));
   const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)); s.on('error', () => {}); });
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+    s.on('error', () => {});
+  });
   const t = track(server);
   const port = await listen(server, address);
-  return { port, address, name, requests, connections: t.count, close: closer(server, t, () => { for (const s of sessions) s.destroy(); }) };
+  return {
+    port,
+    address,
+    name,
+    requests,
+    connections: t.count,
+    close: closer(server, t, () => {
+      for (const s of sessions) s.destroy();
+    }),
+  };
 }
 
 export interface TcpUpstream {

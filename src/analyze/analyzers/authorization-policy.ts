@@ -33,25 +33,48 @@ export function analyzeAuthorizationPolicies(snap: Snapshot): Finding[] {
   const meshPods = snap.pods().filter((p) => {
     const own = p.labels['sidecar.istio.io/inject'];
     if (own !== undefined) return own === 'true';
-    if (p.entry.kind === 'Pod' && ((p.entry.obj.spec as { containers?: Array<{ name?: string }> } | undefined)?.containers ?? []).some((c) => c?.name === 'istio-proxy')) return true;
+    if (
+      p.entry.kind === 'Pod' &&
+      ((p.entry.obj.spec as { containers?: Array<{ name?: string }> } | undefined)?.containers ?? []).some((c) => c?.name === 'istio-proxy')
+    )
+      return true;
     const ns = snap.find('', 'Namespace', '', p.entry.namespace);
     return ns ? namespaceInjection(ns.obj).injected : false;
   });
   const gatewayPods = [
     ...snap.managedGatewayDeployments().map((g) => ({ namespace: g.entry.namespace, labels: g.labels })),
-    ...snap.of('', 'Pod').filter((p) => p.obj.metadata.labels?.[GATEWAY_NAME_LABEL] !== undefined).map((p) => ({ namespace: p.namespace, labels: p.obj.metadata.labels! })),
+    ...snap
+      .of('', 'Pod')
+      .filter((p) => p.obj.metadata.labels?.[GATEWAY_NAME_LABEL] !== undefined)
+      .map((p) => ({ namespace: p.namespace, labels: p.obj.metadata.labels! })),
   ];
   for (const ap of snap.of(ISTIO_SECURITY_GROUP, 'AuthorizationPolicy')) {
     const spec = (ap.obj.spec ?? {}) as AuthorizationPolicySpec;
     const selector = spec.selector?.matchLabels && typeof spec.selector.matchLabels === 'object' ? spec.selector.matchLabels : undefined;
     if (ap.namespace === root) {
       if (selector && !meshPods.some((p) => labelsMatch(selector, p.labels))) {
-        findings.push(report(ap, CODES.NoMatchingWorkloadsFound, 'Warning', `No matching workloads for this resource with the following labels: ${describeSelector(selector)}`, 'spec.selector'));
+        findings.push(
+          report(
+            ap,
+            CODES.NoMatchingWorkloadsFound,
+            'Warning',
+            `No matching workloads for this resource with the following labels: ${describeSelector(selector)}`,
+            'spec.selector',
+          ),
+        );
       }
     } else {
       const inNs = meshPods.filter((p) => p.entry.namespace === ap.namespace);
       if (!selector ? inNs.length === 0 : !inNs.some((p) => labelsMatch(selector, p.labels))) {
-        findings.push(report(ap, CODES.NoMatchingWorkloadsFound, 'Warning', `No matching workloads for this resource with the following labels: ${selector ? describeSelector(selector) : ''}`, selector ? 'spec.selector' : 'metadata.name'));
+        findings.push(
+          report(
+            ap,
+            CODES.NoMatchingWorkloadsFound,
+            'Warning',
+            `No matching workloads for this resource with the following labels: ${selector ? describeSelector(selector) : ''}`,
+            selector ? 'spec.selector' : 'metadata.name',
+          ),
+        );
       }
     }
     (Array.isArray(spec.rules) ? spec.rules : []).forEach((rule, i) => {
@@ -62,14 +85,31 @@ export function analyzeAuthorizationPolicies(snap: Snapshot): Finding[] {
           const list = source[field];
           (Array.isArray(list) ? list : []).forEach((pattern, k) => {
             if (typeof pattern !== 'string' || namespaces.some((n) => namespaceMatches(n, pattern))) return;
-            findings.push(report(ap, CODES.ReferencedResourceNotFound, 'Error', `Referenced namespace not found: "${pattern}"`, `spec.rules[${i}].from[${j}].source.${field}[${k}]`));
+            findings.push(
+              report(
+                ap,
+                CODES.ReferencedResourceNotFound,
+                'Error',
+                `Referenced namespace not found: "${pattern}"`,
+                `spec.rules[${i}].from[${j}].source.${field}[${k}]`,
+              ),
+            );
           });
         }
       });
     });
     if (selector && !(Array.isArray(spec.targetRefs) && spec.targetRefs.length > 0)) {
       const gws = new Set(gatewayPods.filter((p) => p.namespace === ap.namespace && labelsMatch(selector, p.labels)).map((p) => p.labels[GATEWAY_NAME_LABEL]!));
-      for (const gw of gws) findings.push(report(ap, CODES.IneffectiveSelector, 'Warning', `Ineffective selector on Kubernetes Gateway ${gw}. Use the TargetRef field instead.`, 'spec.selector'));
+      for (const gw of gws)
+        findings.push(
+          report(
+            ap,
+            CODES.IneffectiveSelector,
+            'Warning',
+            `Ineffective selector on Kubernetes Gateway ${gw}. Use the TargetRef field instead.`,
+            'spec.selector',
+          ),
+        );
     }
   }
   return findings;

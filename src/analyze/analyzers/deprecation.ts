@@ -13,7 +13,15 @@ export function analyzeDeprecations(snap: Snapshot): Finding[] {
     (Array.isArray(http) ? http : []).forEach((r: { fault?: { delay?: { percent?: unknown } } } | undefined, i) => {
       const percent = r?.fault?.delay?.percent;
       if (typeof percent === 'number' && percent > 0) {
-        findings.push(report(vs, CODES.Deprecated, 'Warning', 'Deprecated: HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage', `spec.http[${i}].fault.delay.percent`));
+        findings.push(
+          report(
+            vs,
+            CODES.Deprecated,
+            'Warning',
+            'Deprecated: HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage',
+            `spec.http[${i}].fault.delay.percent`,
+          ),
+        );
       }
     });
   }

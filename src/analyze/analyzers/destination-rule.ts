@@ -17,7 +17,15 @@ export function analyzeDestinationRules(snap: Snapshot): Finding[] {
     findings.push(...uncheckedServerCertificates(dr, spec));
     const owner = hostOwners(snap, resolveShortName(spec.host, dr.namespace), dr.namespace)[0];
     if (!owner) {
-      findings.push(report(dr, CODES.UnknownDestinationRuleHost, 'Warning', `The host ${spec.host} defined in the DestinationRule does not match any services in the mesh.`, 'spec.host'));
+      findings.push(
+        report(
+          dr,
+          CODES.UnknownDestinationRuleHost,
+          'Warning',
+          `The host ${spec.host} defined in the DestinationRule does not match any services in the mesh.`,
+          'spec.host',
+        ),
+      );
       continue;
     }
     // As Istio does: a subset selects the ServiceEntry's workloadSelector plus the subset's labels,
@@ -27,8 +35,15 @@ export function analyzeDestinationRules(snap: Snapshot): Finding[] {
       if (!subset || typeof subset.name !== 'string') return;
       const selector = { ...base, ...(subset.labels ?? {}) };
       if (workloads.some((w) => labelsMatch(selector, w.labels))) return;
-      findings.push(report(dr, CODES.DestinationRuleSubsetNotSelectPods, 'Error',
-        `The Subset ${subset.name} defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).`, `spec.subsets[${i}]`));
+      findings.push(
+        report(
+          dr,
+          CODES.DestinationRuleSubsetNotSelectPods,
+          'Error',
+          `The Subset ${subset.name} defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).`,
+          `spec.subsets[${i}]`,
+        ),
+      );
     });
   }
   return findings;
@@ -49,15 +64,29 @@ function uncheckedServerCertificates(dr: Entry, spec: DestinationRuleSpec): Find
   const name = ref(dr.namespace, dr.name);
   const mode = unverified(spec.trafficPolicy?.tls, spec);
   if (mode) {
-    findings.push(report(dr, CODES.NoServerCertificateVerificationDestinationLevel, 'Warning',
-      `DestinationRule ${name} in namespace ${dr.namespace} has TLS mode set to ${mode} but no caCertificates are set to validate server identity for host: ${spec.host}`, 'spec.trafficPolicy.tls'));
+    findings.push(
+      report(
+        dr,
+        CODES.NoServerCertificateVerificationDestinationLevel,
+        'Warning',
+        `DestinationRule ${name} in namespace ${dr.namespace} has TLS mode set to ${mode} but no caCertificates are set to validate server identity for host: ${spec.host}`,
+        'spec.trafficPolicy.tls',
+      ),
+    );
   }
   const portLevel = spec.trafficPolicy?.portLevelSettings;
   (Array.isArray(portLevel) ? portLevel : []).forEach((p, i) => {
     const m = unverified(p?.tls, spec);
     if (!m) return;
-    findings.push(report(dr, CODES.NoServerCertificateVerificationPortLevel, 'Warning',
-      `DestinationRule ${name} in namespace ${dr.namespace} has TLS mode set to ${m} but no caCertificates are set to validate server identity for host: ${spec.host} at port number:${p?.port?.number}`, `spec.trafficPolicy.portLevelSettings[${i}].tls`));
+    findings.push(
+      report(
+        dr,
+        CODES.NoServerCertificateVerificationPortLevel,
+        'Warning',
+        `DestinationRule ${name} in namespace ${dr.namespace} has TLS mode set to ${m} but no caCertificates are set to validate server identity for host: ${spec.host} at port number:${p?.port?.number}`,
+        `spec.trafficPolicy.portLevelSettings[${i}].tls`,
+      ),
+    );
   });
   return findings;
 }

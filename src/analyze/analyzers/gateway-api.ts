@@ -26,7 +26,9 @@ export function analyzeGatewayApi(snap: Snapshot): Finding[] {
       findings.push(report(gw, CODES.ReferencedResourceNotFound, 'Error', `Referenced gatewayclass not found: "${cls}"`, 'spec.gatewayClassName'));
     }
   }
-  const grants = snap.of(GATEWAY_API_GROUP, 'ReferenceGrant').map((e) => ({ ...e.obj, metadata: { ...e.obj.metadata, namespace: e.namespace } }) as ReferenceGrant);
+  const grants = snap
+    .of(GATEWAY_API_GROUP, 'ReferenceGrant')
+    .map((e) => ({ ...e.obj, metadata: { ...e.obj.metadata, namespace: e.namespace } }) as ReferenceGrant);
   for (const kind of ['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute']) {
     for (const route of snap.of(GATEWAY_API_GROUP, kind)) findings.push(...analyzeRoute(snap, route, grants));
   }
@@ -34,7 +36,12 @@ export function analyzeGatewayApi(snap: Snapshot): Finding[] {
   return findings;
 }
 
-interface Condition { type?: unknown; status?: unknown; reason?: unknown; message?: unknown }
+interface Condition {
+  type?: unknown;
+  status?: unknown;
+  reason?: unknown;
+  message?: unknown;
+}
 
 /** IST0171: Accepted, Programmed or ResolvedRefs False on a Gateway, or on an HTTPRoute's or GRPCRoute's parent. */
 function negativeConditions(snap: Snapshot): Finding[] {
@@ -43,7 +50,14 @@ function negativeConditions(snap: Snapshot): Finding[] {
   const check = (e: Entry, conditions: unknown) => {
     for (const c of (Array.isArray(conditions) ? conditions : []) as Condition[]) {
       if (!c || c.status !== 'False' || !NEGATIVE.includes(String(c.type))) continue;
-      findings.push(report(e, CODES.NegativeConditionStatus, 'Warning', `A condition with a negative status is present: type=${String(c.type)}, reason=${String(c.reason ?? '')}, message=${String(c.message ?? '')}.`));
+      findings.push(
+        report(
+          e,
+          CODES.NegativeConditionStatus,
+          'Warning',
+          `A condition with a negative status is present: type=${String(c.type)}, reason=${String(c.reason ?? '')}, message=${String(c.message ?? '')}.`,
+        ),
+      );
     }
   };
   for (const gw of snap.of(GATEWAY_API_GROUP, 'Gateway')) check(gw, (gw.obj.status as { conditions?: unknown } | undefined)?.conditions);
@@ -69,21 +83,49 @@ function analyzeRoute(snap: Snapshot, route: Entry, grants: ReferenceGrant[]): F
     const path = `spec.parentRefs[${i}]`;
     if (group === GATEWAY_API_GROUP && kind === 'Gateway') {
       const gw = snap.find(GATEWAY_API_GROUP, 'Gateway', ns, p.name);
-      if (!gw) { findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced parent Gateway not found: "${ref(ns, p.name)}"`, `${path}.name`)); return; }
+      if (!gw) {
+        findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced parent Gateway not found: "${ref(ns, p.name)}"`, `${path}.name`));
+        return;
+      }
       parentGateways.push(gw);
       const listeners = (gw.obj.spec as GatewaySpec | undefined)?.listeners ?? [];
       if (p.sectionName !== undefined && !listeners.some((l) => l?.name === p.sectionName)) {
-        findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced parent listener not found: "${ref(ns, p.name)}/${p.sectionName}"`, `${path}.sectionName`));
+        findings.push(
+          report(
+            route,
+            CODES.ReferencedResourceNotFound,
+            'Error',
+            `Referenced parent listener not found: "${ref(ns, p.name)}/${p.sectionName}"`,
+            `${path}.sectionName`,
+          ),
+        );
       }
       const routeHosts = Array.isArray(spec.hostnames) ? spec.hostnames : [];
       const listenerHosts = listeners.map((l) => l?.hostname).filter((h): h is string => typeof h === 'string');
-      if (routeHosts.length > 0 && listenerHosts.length === listeners.length && listenerHosts.length > 0 && !routeHosts.some((rh) => listenerHosts.some((lh) => hostsIntersect(lh, rh)))) {
-        findings.push(report(route, CODES.NoMatchingListenerHostname, 'Warning', `no hostnames matched parent hostname ${listenerHosts.map((h) => JSON.stringify(h)).join(', ')} of Gateway ${ref(ns, p.name)}`, 'spec.hostnames'));
+      if (
+        routeHosts.length > 0 &&
+        listenerHosts.length === listeners.length &&
+        listenerHosts.length > 0 &&
+        !routeHosts.some((rh) => listenerHosts.some((lh) => hostsIntersect(lh, rh)))
+      ) {
+        findings.push(
+          report(
+            route,
+            CODES.NoMatchingListenerHostname,
+            'Warning',
+            `no hostnames matched parent hostname ${listenerHosts.map((h) => JSON.stringify(h)).join(', ')} of Gateway ${ref(ns, p.name)}`,
+            'spec.hostnames',
+          ),
+        );
       }
     } else if (group === ISTIO_NETWORKING_GROUP && kind === 'ServiceEntry') {
-      if (!snap.find(ISTIO_NETWORKING_GROUP, 'ServiceEntry', ns, p.name)) findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced parent ServiceEntry not found: "${ref(ns, p.name)}"`, `${path}.name`));
+      if (!snap.find(ISTIO_NETWORKING_GROUP, 'ServiceEntry', ns, p.name))
+        findings.push(
+          report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced parent ServiceEntry not found: "${ref(ns, p.name)}"`, `${path}.name`),
+        );
     } else if (group === '' && kind === 'Service') {
-      if (!snap.find('', 'Service', ns, p.name)) findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced parent Service not found: "${ref(ns, p.name)}"`, `${path}.name`));
+      if (!snap.find('', 'Service', ns, p.name))
+        findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced parent Service not found: "${ref(ns, p.name)}"`, `${path}.name`));
     }
   });
   const serviceHosts = snap.serviceHosts();
@@ -97,8 +139,23 @@ function analyzeRoute(snap: Snapshot, route: Entry, grants: ReferenceGrant[]): F
         const ns = b.namespace ?? route.namespace;
         if (!serviceHosts.has(serviceHostname(b.name, ns, CLUSTER_DOMAIN))) {
           findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced backend Service not found: "${ref(ns, b.name)}"`, `${path}.name`));
-        } else if (ns !== route.namespace && !grantAllows(grants, { group: GATEWAY_API_GROUP, kind: route.kind, namespace: route.namespace }, { group: '', kind: 'Service', namespace: ns, name: b.name })) {
-          findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced backend Service not accessible: "${ref(ns, b.name)}" (missing a ReferenceGrant in namespace ${ns}?)`, `${path}.namespace`));
+        } else if (
+          ns !== route.namespace &&
+          !grantAllows(
+            grants,
+            { group: GATEWAY_API_GROUP, kind: route.kind, namespace: route.namespace },
+            { group: '', kind: 'Service', namespace: ns, name: b.name },
+          )
+        ) {
+          findings.push(
+            report(
+              route,
+              CODES.ReferencedResourceNotFound,
+              'Error',
+              `Referenced backend Service not accessible: "${ref(ns, b.name)}" (missing a ReferenceGrant in namespace ${ns}?)`,
+              `${path}.namespace`,
+            ),
+          );
         }
       } else if (group === ISTIO_NETWORKING_GROUP && kind === 'Hostname') {
         const owners = hostOwners(snap, b.name, route.namespace);
@@ -107,8 +164,15 @@ function analyzeRoute(snap: Snapshot, route: Entry, grants: ReferenceGrant[]): F
         } else if (parentGateways.length > 0 && !owners.some((o) => o.kind === 'Service')) {
           const none = owners.find((o) => o.kind === 'ServiceEntry' && ((o.entry.obj.spec as ServiceEntrySpec).resolution ?? 'NONE') === 'NONE');
           if (none) {
-            findings.push(report(route, CODES.EgressGatewayResolutionNone, 'Error',
-              `ServiceEntry ${ref(none.entry.namespace, none.entry.name)} has resolution NONE, so gateway ${ref(parentGateways[0]!.namespace, parentGateways[0]!.name)} would forward "${b.name}" to the original destination, which is the gateway itself (a forwarding loop); set resolution: DNS`, `${path}.name`));
+            findings.push(
+              report(
+                route,
+                CODES.EgressGatewayResolutionNone,
+                'Error',
+                `ServiceEntry ${ref(none.entry.namespace, none.entry.name)} has resolution NONE, so gateway ${ref(parentGateways[0]!.namespace, parentGateways[0]!.name)} would forward "${b.name}" to the original destination, which is the gateway itself (a forwarding loop); set resolution: DNS`,
+                `${path}.name`,
+              ),
+            );
           }
         }
       }

@@ -48,13 +48,22 @@ export function analyzeIstioGateways(snap: Snapshot): Finding[] {
     (Array.isArray(spec?.servers) ? spec!.servers : []).forEach((server, i) => {
       const n = server?.port?.number;
       if (typeof n === 'number' && !ports.has(n)) {
-        findings.push(report(gw, CODES.GatewayPortNotDefinedOnService, 'Warning',
-          `The gateway is listening on a target port (port ${n}) that is not defined in the Service associated with its workload instances (Pod selector ${describeSelector(selector)}). If you need to access the gateway port through the gateway Service, it will not be available.`, 'spec.selector'));
+        findings.push(
+          report(
+            gw,
+            CODES.GatewayPortNotDefinedOnService,
+            'Warning',
+            `The gateway is listening on a target port (port ${n}) that is not defined in the Service associated with its workload instances (Pod selector ${describeSelector(selector)}). If you need to access the gateway port through the gateway Service, it will not be available.`,
+            'spec.selector',
+          ),
+        );
       }
       // The Secret is looked up where the gateway's pods run (the Gateway's own namespace when none is found).
       const cn = server?.tls?.credentialName;
       if (typeof cn === 'string' && cn !== '' && !secretNamespaces.some((ns) => secretNames.has(`${ns}/${cn}`))) {
-        findings.push(report(gw, CODES.ReferencedResourceNotFound, 'Error', `Referenced credentialName not found: "${cn}"`, `spec.servers[${i}].tls.credentialName`));
+        findings.push(
+          report(gw, CODES.ReferencedResourceNotFound, 'Error', `Referenced credentialName not found: "${cn}"`, `spec.servers[${i}].tls.credentialName`),
+        );
       }
     });
   }
@@ -76,7 +85,15 @@ export function analyzeIstioGateways(snap: Snapshot): Finding[] {
           const hy = (Array.isArray(y.hosts) ? y.hosts : []).map((h: string) => splitServerHost(String(h)).dnsName);
           const common = hx.filter((h: string) => hy.some((k: string) => hostsIntersect(h, k)));
           if (common.length > 0) {
-            findings.push(report(ga, CODES.ConflictingGateways, 'Error', `Conflict with gateways ${ref(gb.namespace, gb.name)} (workload selector ${sa}, port ${x.port.number}, hosts ${common.join(',')}).`, `spec.servers[${i}]`));
+            findings.push(
+              report(
+                ga,
+                CODES.ConflictingGateways,
+                'Error',
+                `Conflict with gateways ${ref(gb.namespace, gb.name)} (workload selector ${sa}, port ${x.port.number}, hosts ${common.join(',')}).`,
+                `spec.servers[${i}]`,
+              ),
+            );
             return;
           }
         }
@@ -108,8 +125,14 @@ function duplicateCertificates(gateways: readonly Entry[]): Finding[] {
     for (const gb of gateways) {
       if (ga === gb || !selectorWithin(selectorOf(ga), selectorOf(gb))) continue;
       if (!tlsOf(ga).some((x) => tlsOf(gb).some((y) => sameCertificate(x, y)))) continue;
-      findings.push(report(ga, CODES.GatewayDuplicateCertificate, 'Warning',
-        `Duplicate certificate in multiple gateways [${ref(ga.namespace, ga.name)} ${ref(gb.namespace, gb.name)}] may cause 404s if clients re-use HTTP2 connections.`));
+      findings.push(
+        report(
+          ga,
+          CODES.GatewayDuplicateCertificate,
+          'Warning',
+          `Duplicate certificate in multiple gateways [${ref(ga.namespace, ga.name)} ${ref(gb.namespace, gb.name)}] may cause 404s if clients re-use HTTP2 connections.`,
+        ),
+      );
     }
   }
   return findings;

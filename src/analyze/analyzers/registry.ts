@@ -4,7 +4,10 @@ import type { DestinationRuleSpec } from '../../api/kinds/destination-rule.js';
 import { hostMatches, isExportedTo, resolveShortName, type Entry, type Snapshot } from '../snapshot.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
-export interface HostOwner { entry: Entry; kind: 'Service' | 'ServiceEntry' }
+export interface HostOwner {
+  entry: Entry;
+  kind: 'Service' | 'ServiceEntry';
+}
 
 /** Who defines `host` (already expanded) for a caller in namespace `from`. Services win over ServiceEntries. */
 export function hostOwners(snap: Snapshot, host: string, from: string): HostOwner[] {

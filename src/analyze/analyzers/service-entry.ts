@@ -14,7 +14,8 @@ export function analyzeServiceEntries(snap: Snapshot): Finding[] {
     if (!spec || (Array.isArray(spec.addresses) && spec.addresses.length > 0)) continue;
     const ports = Array.isArray(spec.ports) ? spec.ports : [];
     const i = ports.findIndex((p) => !p?.protocol || p.protocol.toUpperCase() === 'TCP');
-    if (i >= 0) findings.push(report(se, CODES.ServiceEntryAddressesRequired, 'Warning', 'ServiceEntry addresses are required for this protocol.', `spec.ports[${i}]`));
+    if (i >= 0)
+      findings.push(report(se, CODES.ServiceEntryAddressesRequired, 'Warning', 'ServiceEntry addresses are required for this protocol.', `spec.ports[${i}]`));
   }
   findings.push(...conflictingProtocols(entries));
   return findings;
@@ -55,8 +56,14 @@ function conflictingProtocols(entries: readonly Entry[]): Finding[] {
     for (const { se } of all) {
       if (reported.has(se)) continue;
       reported.add(se);
-      findings.push(report(se, CODES.ConflictingServiceEntryProtocol, 'Warning',
-        `Multiple ServiceEntries (${names}) define the same host "${host}" and port ${port} with conflicting protocols (${protocols.join(', ')}).`));
+      findings.push(
+        report(
+          se,
+          CODES.ConflictingServiceEntryProtocol,
+          'Warning',
+          `Multiple ServiceEntries (${names}) define the same host "${host}" and port ${port} with conflicting protocols (${protocols.join(', ')}).`,
+        ),
+      );
     }
   }
   return findings;

@@ -19,7 +19,9 @@ export function analyzeSidecars(snap: Snapshot): Finding[] {
     }
     const selected = pods.filter((p) => p.entry.namespace === sc.namespace && labelsMatch(labels, p.labels));
     if (selected.length === 0) {
-      findings.push(report(sc, CODES.ReferencedResourceNotFound, 'Error', `Referenced selector not found: "${describeSelector(labels)}"`, 'spec.workloadSelector'));
+      findings.push(
+        report(sc, CODES.ReferencedResourceNotFound, 'Error', `Referenced selector not found: "${describeSelector(labels)}"`, 'spec.workloadSelector'),
+      );
     }
     for (const p of selected) {
       const key = `${p.entry.namespace}/${p.name}`;
@@ -28,19 +30,35 @@ export function analyzeSidecars(snap: Snapshot): Finding[] {
       byPod.set(key, e);
     }
   }
-  const names = (list: readonly Entry[]) => `[${list.map((e) => e.name).sort().join(' ')}]`;
+  const names = (list: readonly Entry[]) =>
+    `[${list
+      .map((e) => e.name)
+      .sort()
+      .join(' ')}]`;
   for (const { ns, pod, sidecars } of byPod.values()) {
     if (sidecars.length < 2) continue;
     for (const sc of sidecars) {
-      findings.push(report(sc, CODES.ConflictingSidecarWorkloadSelectors, 'Error',
-        `The Sidecars ${names(sidecars)} in namespace "${ns}" select the same workload pod "${pod}", which can lead to undefined behavior.`));
+      findings.push(
+        report(
+          sc,
+          CODES.ConflictingSidecarWorkloadSelectors,
+          'Error',
+          `The Sidecars ${names(sidecars)} in namespace "${ns}" select the same workload pod "${pod}", which can lead to undefined behavior.`,
+        ),
+      );
     }
   }
   for (const [ns, list] of unselected) {
     if (list.length < 2) continue;
     for (const sc of list) {
-      findings.push(report(sc, CODES.MultipleSidecarsWithoutWorkloadSelectors, 'Error',
-        `The Sidecars ${names(list)} in namespace "${ns}" have no workload selector, which can lead to undefined behavior.`));
+      findings.push(
+        report(
+          sc,
+          CODES.MultipleSidecarsWithoutWorkloadSelectors,
+          'Error',
+          `The Sidecars ${names(list)} in namespace "${ns}" have no workload selector, which can lead to undefined behavior.`,
+        ),
+      );
     }
   }
   return findings;

@@ -32,13 +32,25 @@ function label(x: unknown, index: number, named: boolean): string {
 function canonical(x: unknown, dropName: boolean): string {
   if (Array.isArray(x)) return `[${x.map((v) => canonical(v, false)).join(',')}]`;
   if (x && typeof x === 'object') {
-    const keys = Object.keys(x).filter((k) => !(dropName && k === 'name') && (x as Rec)[k] !== undefined).sort();
+    const keys = Object.keys(x)
+      .filter((k) => !(dropName && k === 'name') && (x as Rec)[k] !== undefined)
+      .sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((x as Rec)[k], false)}`).join(',')}}`;
   }
   return JSON.stringify(x);
 }
 
-interface PrefixMatch { rule: string; match: string; prefix: string; port: unknown; method: string; authority: string; headers: Map<string, string>; query: Map<string, string>; withoutHeaders: Map<string, string> }
+interface PrefixMatch {
+  rule: string;
+  match: string;
+  prefix: string;
+  port: unknown;
+  method: string;
+  authority: string;
+  headers: Map<string, string>;
+  query: Map<string, string>;
+  withoutHeaders: Map<string, string>;
+}
 
 function exactOrPrefix(m: unknown): string {
   const r = m && typeof m === 'object' ? (m as Rec) : {};
@@ -58,11 +70,16 @@ function prefixMatch(match: Rec, rule: string, matchLabel: string): PrefixMatch 
   const prefix = uri && typeof uri['prefix'] === 'string' ? uri['prefix'] : '';
   if (!prefix) return undefined;
   return {
-    rule, match: matchLabel, prefix, port: match['port'],
+    rule,
+    match: matchLabel,
+    prefix,
+    port: match['port'],
     // Istio's validation treats a match without a method as GET for this comparison.
     method: exactOrPrefix(match['method']) || 'exact:GET',
     authority: exactOrPrefix(match['authority']),
-    headers: conditionMap(match['headers']), query: conditionMap(match['queryParams']), withoutHeaders: conditionMap(match['withoutHeaders']),
+    headers: conditionMap(match['headers']),
+    query: conditionMap(match['queryParams']),
+    withoutHeaders: conditionMap(match['withoutHeaders']),
   };
 }
 
@@ -71,7 +88,11 @@ function covers(earlier: PrefixMatch, later: PrefixMatch): boolean {
   if (!later.prefix.startsWith(earlier.prefix) || later.port !== earlier.port) return false;
   const within = (a: string, b: string) => a === b || a.startsWith(b);
   if (!within(earlier.method, later.method) || !within(earlier.authority, later.authority)) return false;
-  for (const [a, b] of [[earlier.headers, later.headers], [earlier.query, later.query], [earlier.withoutHeaders, later.withoutHeaders]] as const) {
+  for (const [a, b] of [
+    [earlier.headers, later.headers],
+    [earlier.query, later.query],
+    [earlier.withoutHeaders, later.withoutHeaders],
+  ] as const) {
     if (a.size !== b.size) return false;
     for (const [k, v] of a) {
       const w = b.get(k);
@@ -87,7 +108,15 @@ function unreachableRules(vs: Entry, field: 'http' | 'tcp' | 'tls', routes: read
   const unused = (i: number, rule: string, reason: string) =>
     findings.push(report(vs, CODES.VirtualServiceUnreachableRule, 'Warning', `VirtualService rule ${rule} not used (${reason}).`, `spec.${field}[${i}]`));
   const ineffective = (i: number, rule: string, match: string, dup: string) =>
-    findings.push(report(vs, CODES.VirtualServiceIneffectiveMatch, 'Info', `VirtualService rule ${rule} match ${match} is not used (duplicate/overlapping match in rule ${dup}).`, `spec.${field}[${i}]`));
+    findings.push(
+      report(
+        vs,
+        CODES.VirtualServiceIneffectiveMatch,
+        'Info',
+        `VirtualService rule ${rule} match ${match} is not used (duplicate/overlapping match in rule ${dup}).`,
+        `spec.${field}[${i}]`,
+      ),
+    );
   const seen = new Map<string, number>();
   let catchAll = -1;
   const prefixes: Array<PrefixMatch & { index: number }> = [];
@@ -100,7 +129,10 @@ function unreachableRules(vs: Entry, field: 'http' | 'tcp' | 'tls', routes: read
       catchAll = i;
       return;
     }
-    if (catchAll >= 0) { unused(i, rule, 'route without matches defined before'); return; }
+    if (catchAll >= 0) {
+      unused(i, rule, 'route without matches defined before');
+      return;
+    }
     let duplicates = 0;
     matches.forEach((m, j) => {
       const key = canonical(m, named);

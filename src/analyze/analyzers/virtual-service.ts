@@ -13,14 +13,28 @@ import { ref, report } from './report.js';
 import { gatewayServicePorts } from '../../controlplane/deployer/index.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
-interface RouteDest { dest: Destination; path: string; gateways: readonly string[]; mirror: boolean }
+interface RouteDest {
+  dest: Destination;
+  path: string;
+  gateways: readonly string[];
+  mirror: boolean;
+}
 
-type AnyRoute = { match?: readonly { gateways?: readonly string[] }[]; route?: readonly { destination?: Destination }[]; mirror?: Destination; mirrors?: readonly { destination?: Destination }[] };
+type AnyRoute = {
+  match?: readonly { gateways?: readonly string[] }[];
+  route?: readonly { destination?: Destination }[];
+  mirror?: Destination;
+  mirrors?: readonly { destination?: Destination }[];
+};
 
 /** Every destination of every route, mirrors included (Istio checks both: "host" and "mirror host"). */
 function destinations(spec: VirtualServiceSpec): RouteDest[] {
   const out: RouteDest[] = [];
-  const groups: Array<[string, readonly AnyRoute[] | undefined]> = [['http', spec.http], ['tls', spec.tls], ['tcp', spec.tcp]];
+  const groups: Array<[string, readonly AnyRoute[] | undefined]> = [
+    ['http', spec.http],
+    ['tls', spec.tls],
+    ['tcp', spec.tcp],
+  ];
   for (const [field, routes] of groups) {
     (Array.isArray(routes) ? routes : []).forEach((r, i) => {
       const matches: ReadonlyArray<{ gateways?: readonly string[] } | undefined> = Array.isArray(r?.match) && r.match.length > 0 ? r.match : [undefined];
@@ -74,22 +88,40 @@ export function analyzeVirtualServices(snap: Snapshot): Finding[] {
       if (!gw) findings.push(report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced gateway not found: "${g.ref}"`, g.path));
       // Istio checks the hosts of spec.gateways only; a gateway that does not exist has none of them.
       if (g.path === 'spec.gateways' && (!gw || !hostsInGateway(hosts, vs.namespace, gw))) {
-        findings.push(report(vs, CODES.VirtualServiceHostNotFoundInGateway, 'Warning',
-          `one or more host [${hosts.join(' ')}] defined in VirtualService ${ref(vs.namespace, vs.name)} not found in Gateway ${key}.`, g.path));
+        findings.push(
+          report(
+            vs,
+            CODES.VirtualServiceHostNotFoundInGateway,
+            'Warning',
+            `one or more host [${hosts.join(' ')}] defined in VirtualService ${ref(vs.namespace, vs.name)} not found in Gateway ${key}.`,
+            g.path,
+          ),
+        );
       }
     }
     for (const { dest, path, gateways, mirror } of destinations(spec)) {
       const host = resolveShortName(dest.host, vs.namespace);
       const owners = hostOwners(snap, host, vs.namespace);
       if (owners.length === 0) {
-        findings.push(report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced ${mirror ? 'mirror host' : 'host'} not found: "${dest.host}"`, `${path}.host`));
+        findings.push(
+          report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced ${mirror ? 'mirror host' : 'host'} not found: "${dest.host}"`, `${path}.host`),
+        );
       } else {
         findings.push(...checkDestinationPort(vs, dest, path, owners[0]!));
       }
       if (typeof dest.subset === 'string' && dest.subset !== '') {
         const rules = destinationRulesFor(snap, host, vs.namespace);
         const found = rules.some((dr) => ((dr.obj.spec as DestinationRuleSpec).subsets ?? []).some((s) => s?.name === dest.subset));
-        if (!found) findings.push(report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced ${mirror ? 'mirror' : 'host'}+subset in destinationrule not found: "${dest.host}+${dest.subset}"`, `${path}.subset`));
+        if (!found)
+          findings.push(
+            report(
+              vs,
+              CODES.ReferencedResourceNotFound,
+              'Error',
+              `Referenced ${mirror ? 'mirror' : 'host'}+subset in destinationrule not found: "${dest.host}+${dest.subset}"`,
+              `${path}.subset`,
+            ),
+          );
       }
       const atGateway = gateways.filter((g) => g !== MESH_GATEWAY);
       if (!mirror && atGateway.length > 0 && !owners.some((o) => o.kind === 'Service')) {
@@ -97,8 +129,15 @@ export function analyzeVirtualServices(snap: Snapshot): Finding[] {
         if (none) {
           const gw = resolveGatewayRef(atGateway[0]!, vs.namespace);
           const gwName = gw === MESH_GATEWAY ? MESH_GATEWAY : `${gw.namespace}/${gw.name}`;
-          findings.push(report(vs, CODES.EgressGatewayResolutionNone, 'Error',
-            `ServiceEntry ${ref(none.entry.namespace, none.entry.name)} has resolution NONE, so gateway ${gwName} would forward "${dest.host}" to the original destination, which is the gateway itself (a forwarding loop); set resolution: DNS`, `${path}.host`));
+          findings.push(
+            report(
+              vs,
+              CODES.EgressGatewayResolutionNone,
+              'Error',
+              `ServiceEntry ${ref(none.entry.namespace, none.entry.name)} has resolution NONE, so gateway ${gwName} would forward "${dest.host}" to the original destination, which is the gateway itself (a forwarding loop); set resolution: DNS`,
+              `${path}.host`,
+            ),
+          );
         }
       }
     }
@@ -112,7 +151,9 @@ type HttpRoutes = ReadonlyArray<{ route?: ReadonlyArray<{ destination?: Destinat
 
 function httpDestinations(spec: VirtualServiceSpec | undefined): Destination[] {
   const routes: HttpRoutes = Array.isArray(spec?.http) ? spec!.http : [];
-  return routes.flatMap((r) => (Array.isArray(r?.route) ? r!.route : []).map((d) => d?.destination).filter((d): d is Destination => Boolean(d && typeof d.host === 'string')));
+  return routes.flatMap((r) =>
+    (Array.isArray(r?.route) ? r!.route : []).map((d) => d?.destination).filter((d): d is Destination => Boolean(d && typeof d.host === 'string')),
+  );
 }
 
 /**
@@ -120,19 +161,40 @@ function httpDestinations(spec: VirtualServiceSpec | undefined): Destination[] {
  * while another VirtualService for that host splits it by subset, which the gateway's requests skip.
  */
 function subsetsBypassedAtGateways(vss: readonly Entry[]): Finding[] {
-  const withSubsets = vss.map((v) => {
-    const spec = v.obj.spec as VirtualServiceSpec | undefined;
-    const hosts = Array.isArray(spec?.hosts) ? spec!.hosts : [];
-    return { v, hosts: new Set(httpDestinations(spec).filter((d) => d.subset && hosts.includes(d.host)).map((d) => d.host)) };
-  }).filter((x) => x.hosts.size > 0);
+  const withSubsets = vss
+    .map((v) => {
+      const spec = v.obj.spec as VirtualServiceSpec | undefined;
+      const hosts = Array.isArray(spec?.hosts) ? spec!.hosts : [];
+      return {
+        v,
+        hosts: new Set(
+          httpDestinations(spec)
+            .filter((d) => d.subset && hosts.includes(d.host))
+            .map((d) => d.host),
+        ),
+      };
+    })
+    .filter((x) => x.hosts.size > 0);
   const findings: Finding[] = [];
   for (const vs of vss) {
     const spec = vs.obj.spec as VirtualServiceSpec | undefined;
     if (!Array.isArray(spec?.gateways) || spec!.gateways.length === 0) continue;
-    const plain = new Set(httpDestinations(spec).filter((d) => !d.subset).map((d) => d.host));
+    const plain = new Set(
+      httpDestinations(spec)
+        .filter((d) => !d.subset)
+        .map((d) => d.host),
+    );
     for (const { v, hosts } of withSubsets) {
       if (![...hosts].some((h) => plain.has(h))) continue;
-      findings.push(report(vs, CODES.IngressRouteRulesNotAffected, 'Warning', `Subset in virtual service ${ref(v.namespace, v.name)} has no effect on ingress gateway ${ref(vs.namespace, vs.name)} requests`, 'spec.http'));
+      findings.push(
+        report(
+          vs,
+          CODES.IngressRouteRulesNotAffected,
+          'Warning',
+          `Subset in virtual service ${ref(v.namespace, v.name)} has no effect on ingress gateway ${ref(vs.namespace, vs.name)} requests`,
+          'spec.http',
+        ),
+      );
     }
   }
   return findings;
@@ -152,8 +214,15 @@ function checkDestinationPort(vs: Entry, dest: Destination, path: string, owner:
   const number = dest.port?.number;
   if (typeof number !== 'number') {
     if (ports.length <= 1) return [];
-    return [report(vs, CODES.VirtualServiceDestinationPortSelectorRequired, 'Error',
-      `This VirtualService routes to a service "${dest.host}" that exposes multiple ports [${ports.join(' ')}]. Specifying a port in the destination is required to disambiguate.`, `${path}.host`)];
+    return [
+      report(
+        vs,
+        CODES.VirtualServiceDestinationPortSelectorRequired,
+        'Error',
+        `This VirtualService routes to a service "${dest.host}" that exposes multiple ports [${ports.join(' ')}]. Specifying a port in the destination is required to disambiguate.`,
+        `${path}.host`,
+      ),
+    ];
   }
   if (ports.includes(number)) return [];
   return [report(vs, CODES.ReferencedResourceNotFound, 'Error', `Referenced host:port not found: "${dest.host}:${number}"`, `${path}.port.number`)];
@@ -191,8 +260,15 @@ function meshHostConflicts(vss: readonly Entry[]): Finding[] {
     if (list.length < 2) continue;
     const names = list.map((v) => ref(v.namespace, v.name)).join(',');
     for (const vs of list) {
-      findings.push(report(vs, CODES.ConflictingMeshGatewayVirtualServiceHosts, 'Error',
-        `The VirtualServices ${names} associated with mesh gateway define the same host ${host} which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.`, 'spec.hosts'));
+      findings.push(
+        report(
+          vs,
+          CODES.ConflictingMeshGatewayVirtualServiceHosts,
+          'Error',
+          `The VirtualServices ${names} associated with mesh gateway define the same host ${host} which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.`,
+          'spec.hosts',
+        ),
+      );
     }
   }
   return findings;

@@ -37,7 +37,13 @@ function isIstioComponent(labels: Record<string, string> | undefined): boolean {
   return labels?.['istio'] !== undefined || labels?.['release'] === 'istio';
 }
 
-function inMesh(snap: Snapshot, namespace: string, labels: Record<string, string>, annotations: Record<string, string>, containers: PodSpecLike['containers']): boolean {
+function inMesh(
+  snap: Snapshot,
+  namespace: string,
+  labels: Record<string, string>,
+  annotations: Record<string, string>,
+  containers: PodSpecLike['containers'],
+): boolean {
   if ((containers ?? []).some((c) => c?.name === 'istio-proxy')) return true;
   const own = labels['sidecar.istio.io/inject'] ?? annotations['sidecar.istio.io/inject'];
   if (own !== undefined) return own === 'true';
@@ -56,31 +62,70 @@ export function analyzeWorkloads(snap: Snapshot): Finding[] {
       if (!p || typeof p.port !== 'number') return;
       const externalName = spec?.type === 'ExternalName';
       if (hasKnownProtocol(p) && !(externalName && p.name === 'tcp')) return;
-      findings.push(externalName
-        ? report(svc, CODES.ExternalNameServiceTypeInvalidPortName, 'Warning', 'Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched traffic for ports serving TCP protocol from being forwarded correctly', `spec.ports[${i}]`)
-        : report(svc, CODES.PortNameIsNotUnderNamingConvention, 'Info', `Port name ${p.name ?? ''} (port: ${p.port}, targetPort: ${p.targetPort ?? p.port}) doesn't follow the naming convention of Istio port.`, `spec.ports[${i}]`));
+      findings.push(
+        externalName
+          ? report(
+              svc,
+              CODES.ExternalNameServiceTypeInvalidPortName,
+              'Warning',
+              'Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched traffic for ports serving TCP protocol from being forwarded correctly',
+              `spec.ports[${i}]`,
+            )
+          : report(
+              svc,
+              CODES.PortNameIsNotUnderNamingConvention,
+              'Info',
+              `Port name ${p.name ?? ''} (port: ${p.port}, targetPort: ${p.targetPort ?? p.port}) doesn't follow the naming convention of Istio port.`,
+              `spec.ports[${i}]`,
+            ),
+      );
     });
   }
   for (const d of snap.of(APPS_GROUP, 'Deployment')) {
-    const tpl = (d.obj.spec as { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: PodSpecLike } } | undefined)?.template;
+    const tpl = (
+      d.obj.spec as { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: PodSpecLike } } | undefined
+    )?.template;
     const labels = tpl?.metadata?.labels ?? {};
-    if (!isIstioComponent(d.obj.metadata.labels) && usesProxyUid(tpl?.spec)) findings.push(report(d, CODES.InvalidApplicationUID, 'Warning', 'User ID (UID) 1337 is reserved for the sidecar proxy.'));
+    if (!isIstioComponent(d.obj.metadata.labels) && usesProxyUid(tpl?.spec))
+      findings.push(report(d, CODES.InvalidApplicationUID, 'Warning', 'User ID (UID) 1337 is reserved for the sidecar proxy.'));
     // The Gateway API deployer's Deployments run outpost's proxy, whatever their image says.
     if (hasAutoImage(tpl?.spec) && !ownedByGateway(d) && !injectionWebhookMatches(snap, d.namespace, labels)) {
-      findings.push(report(d, CODES.ImageAutoWithoutInjectionWarning, 'Warning', `Deployment ${d.name} contains \`image: auto\` but does not match any Istio injection webhook selectors.`));
+      findings.push(
+        report(
+          d,
+          CODES.ImageAutoWithoutInjectionWarning,
+          'Warning',
+          `Deployment ${d.name} contains \`image: auto\` but does not match any Istio injection webhook selectors.`,
+        ),
+      );
     }
     if (!inMesh(snap, d.namespace, labels, tpl?.metadata?.annotations ?? {}, tpl?.spec?.containers)) continue;
     findings.push(...serviceAssociations(d, labels, services));
   }
   for (const pod of snap.of('', 'Pod')) {
     const spec = pod.obj.spec as PodSpecLike | undefined;
-    if (!isIstioComponent(pod.obj.metadata.labels) && usesProxyUid(spec)) findings.push(report(pod, CODES.InvalidApplicationUID, 'Warning', 'User ID (UID) 1337 is reserved for the sidecar proxy.'));
+    if (!isIstioComponent(pod.obj.metadata.labels) && usesProxyUid(spec))
+      findings.push(report(pod, CODES.InvalidApplicationUID, 'Warning', 'User ID (UID) 1337 is reserved for the sidecar proxy.'));
     // A Pod the mesh made for a Deployment was injected by it; one applied by hand never is.
     if (hasAutoImage(spec) && !(pod.obj.metadata.ownerReferences ?? []).length) {
-      findings.push(report(pod, CODES.ImageAutoWithoutInjectionError, 'Error', `Pod ${pod.name} contains \`image: auto\` but does not match any Istio injection webhook selectors.`));
+      findings.push(
+        report(
+          pod,
+          CODES.ImageAutoWithoutInjectionError,
+          'Error',
+          `Pod ${pod.name} contains \`image: auto\` but does not match any Istio injection webhook selectors.`,
+        ),
+      );
     }
     if (missesProxy(snap, pod, spec)) {
-      findings.push(report(pod, CODES.PodMissingProxy, 'Warning', `The pod ${ref(pod.namespace, pod.name)} is missing the Istio proxy. This can often be resolved by restarting or redeploying the workload.`));
+      findings.push(
+        report(
+          pod,
+          CODES.PodMissingProxy,
+          'Warning',
+          `The pod ${ref(pod.namespace, pod.name)} is missing the Istio proxy. This can often be resolved by restarting or redeploying the workload.`,
+        ),
+      );
     }
   }
   return findings;
@@ -149,13 +194,27 @@ function serviceAssociations(d: Entry, labels: Record<string, string>, services:
   for (const [port, protocols] of byPort) {
     if (protocols.size < 2) continue;
     const names = [...protocols.values()].flat().sort();
-    findings.push(report(d, CODES.DeploymentAssociatedToMultipleServices, 'Warning', `This deployment ${d.name} is associated with multiple services using port ${port} but different protocols: [${names.join(' ')}]`));
+    findings.push(
+      report(
+        d,
+        CODES.DeploymentAssociatedToMultipleServices,
+        'Warning',
+        `This deployment ${d.name} is associated with multiple services using port ${port} but different protocols: [${names.join(' ')}]`,
+      ),
+    );
   }
   for (const [target, ports] of byTarget) {
     if (ports.size < 2) continue;
     const names = [...ports.values()].sort();
     const numbers = [...ports.keys()].sort((a, b) => a - b);
-    findings.push(report(d, CODES.DeploymentConflictingPorts, 'Warning', `This deployment ${d.name} is associated with multiple services [${names.join(' ')}] using targetPort "${target}" but different ports: [${numbers.join(' ')}].`));
+    findings.push(
+      report(
+        d,
+        CODES.DeploymentConflictingPorts,
+        'Warning',
+        `This deployment ${d.name} is associated with multiple services [${names.join(' ')}] using targetPort "${target}" but different ports: [${numbers.join(' ')}].`,
+      ),
+    );
   }
   return findings;
 }

@@ -9,7 +9,13 @@ import { GATEWAY_API_GROUP, ISTIO_NETWORKING_GROUP, ISTIO_SECURITY_GROUP } from 
 
 /** `when` keys the proxies evaluate (besides `request.headers[<name>]`). */
 export const SUPPORTED_CONDITION_KEYS: readonly string[] = [
-  'source.ip', 'remote.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port', 'connection.sni',
+  'source.ip',
+  'remote.ip',
+  'source.namespace',
+  'source.principal',
+  'destination.ip',
+  'destination.port',
+  'connection.sni',
 ];
 
 const HEADER_KEY = /^request\.headers\[[^\]]+\]$/;
@@ -55,7 +61,8 @@ export function authorizationAction(spec: AuthorizationPolicySpec | undefined): 
 function validate(obj: KubeObject, out: IssueList): void {
   const spec = rec(obj.spec);
   const action = str(spec['action']) ?? 'ALLOW';
-  if (action === 'CUSTOM') out.invalid(['spec', 'action'], action, 'CUSTOM is not supported: outpost has no external authorization provider (use ALLOW, DENY or AUDIT)');
+  if (action === 'CUSTOM')
+    out.invalid(['spec', 'action'], action, 'CUSTOM is not supported: outpost has no external authorization provider (use ALLOW, DENY or AUDIT)');
   if (action !== 'CUSTOM' && spec['provider']) out.forbidden(['spec', 'provider'], 'provider must only be set with the CUSTOM action');
   if (spec['selector'] && spec['targetRefs']) out.forbidden(['spec', 'targetRefs'], 'only one of selector or targetRefs can be set');
   checkLabels(rec(spec['selector'])['matchLabels'], ['spec', 'selector', 'matchLabels'], out);
@@ -63,9 +70,18 @@ function validate(obj: KubeObject, out: IssueList): void {
     const ref = rec(r);
     const kind = str(ref['kind']);
     const group = str(ref['group']) ?? '';
-    const ok = (kind === 'Gateway' && group === GATEWAY_API_GROUP) || (kind === 'Service' && group === '') || (kind === 'ServiceEntry' && group === ISTIO_NETWORKING_GROUP);
-    if (!ok) out.invalid(['spec', 'targetRefs', i], `${group}/${kind ?? ''}`, 'must be a Gateway (gateway.networking.k8s.io), a Service or a ServiceEntry (networking.istio.io)');
-    if (ref['namespace'] !== undefined && ref['namespace'] !== obj.metadata.namespace) out.forbidden(['spec', 'targetRefs', i, 'namespace'], 'must be the policy\'s own namespace');
+    const ok =
+      (kind === 'Gateway' && group === GATEWAY_API_GROUP) ||
+      (kind === 'Service' && group === '') ||
+      (kind === 'ServiceEntry' && group === ISTIO_NETWORKING_GROUP);
+    if (!ok)
+      out.invalid(
+        ['spec', 'targetRefs', i],
+        `${group}/${kind ?? ''}`,
+        'must be a Gateway (gateway.networking.k8s.io), a Service or a ServiceEntry (networking.istio.io)',
+      );
+    if (ref['namespace'] !== undefined && ref['namespace'] !== obj.metadata.namespace)
+      out.forbidden(['spec', 'targetRefs', i, 'namespace'], "must be the policy's own namespace");
   });
   arr(spec['rules']).forEach((r, i) => {
     const rule = rec(r);
@@ -75,7 +91,8 @@ function validate(obj: KubeObject, out: IssueList): void {
     arr(rule['from']).forEach((f, j) => {
       const src = rec(rec(f)['source']);
       for (const k of ['requestPrincipals', 'notRequestPrincipals']) {
-        if (src[k] !== undefined) out.forbidden(['spec', 'rules', i, 'from', j, 'source', k], `${k} needs request authentication (JWT), which outpost does not support`);
+        if (src[k] !== undefined)
+          out.forbidden(['spec', 'rules', i, 'from', j, 'source', k], `${k} needs request authentication (JWT), which outpost does not support`);
       }
       for (const k of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']) checkCidrs(src[k], ['spec', 'rules', i, 'from', j, 'source', k], out);
     });
@@ -83,7 +100,8 @@ function validate(obj: KubeObject, out: IssueList): void {
       const c = rec(w);
       const key = str(c['key']);
       if (!key) out.required(['spec', 'rules', i, 'when', j, 'key']);
-      else if (key.startsWith('request.auth.')) out.invalid(['spec', 'rules', i, 'when', j, 'key'], key, 'request.auth.* needs request authentication (JWT), which outpost does not support');
+      else if (key.startsWith('request.auth.'))
+        out.invalid(['spec', 'rules', i, 'when', j, 'key'], key, 'request.auth.* needs request authentication (JWT), which outpost does not support');
       else if (!HEADER_KEY.test(key) && !SUPPORTED_CONDITION_KEYS.includes(key)) {
         out.invalid(['spec', 'rules', i, 'when', j, 'key'], key, `not supported; use request.headers[<name>], ${SUPPORTED_CONDITION_KEYS.join(', ')}`);
       } else if (IP_KEYS.has(key)) {

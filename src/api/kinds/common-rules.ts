@@ -38,7 +38,10 @@ export function checkUniquePorts(ports: unknown[], path: PathSegment[], out: Iss
 }
 
 function pathText(path: PathSegment[]): string {
-  return path.map((s) => (typeof s === 'number' ? `[${s}]` : s)).join('.').replace(/\.\[/g, '[');
+  return path
+    .map((s) => (typeof s === 'number' ? `[${s}]` : s))
+    .join('.')
+    .replace(/\.\[/g, '[');
 }
 
 /** exportTo: `.`, `*`, `~` or namespace names; no duplicates; `*` and `~` stand alone. */
@@ -79,7 +82,13 @@ export function checkHostList(v: unknown, path: PathSegment[], out: IssueList, o
 
 /** Field must be present and a non-empty list. */
 export function requireList(v: unknown, path: PathSegment[], out: IssueList, what = 'at least one item'): boolean {
-  if (v === undefined || v === null) { out.required(path); return false; }
-  if (Array.isArray(v) && v.length === 0) { out.required(path, `must have ${what}`); return false; }
+  if (v === undefined || v === null) {
+    out.required(path);
+    return false;
+  }
+  if (Array.isArray(v) && v.length === 0) {
+    out.required(path, `must have ${what}`);
+    return false;
+  }
   return Array.isArray(v);
 }

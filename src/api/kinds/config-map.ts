@@ -10,10 +10,17 @@ function validate(obj: KubeObject, out: IssueList): void {
   const o = obj as unknown as Record<string, unknown>;
   const data = rec(o['data']);
   const binary = rec(o['binaryData']);
-  for (const [field, map] of [['data', data], ['binaryData', binary]] as const) {
+  for (const [field, map] of [
+    ['data', data],
+    ['binaryData', binary],
+  ] as const) {
     for (const key of Object.keys(map)) {
       if (key.length > 253 || !KEY.test(key)) {
-        out.invalid([field, key], key, "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')");
+        out.invalid(
+          [field, key],
+          key,
+          "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+        );
       }
     }
   }

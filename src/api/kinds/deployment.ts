@@ -27,7 +27,11 @@ export interface DeploymentSpec {
   readonly template: PodTemplateSpec;
 }
 
-export interface DeploymentStatus { readonly replicas?: number; readonly readyReplicas?: number; readonly availableReplicas?: number }
+export interface DeploymentStatus {
+  readonly replicas?: number;
+  readonly readyReplicas?: number;
+  readonly availableReplicas?: number;
+}
 
 export type Deployment = KubeObject<DeploymentSpec, DeploymentStatus>;
 
@@ -40,23 +44,39 @@ export function isGatewayInjected(d: Pick<Deployment, 'spec'>): boolean {
 
 function validate(obj: KubeObject, out: IssueList): void {
   const spec = rec(obj.spec);
-  if (obj.spec === undefined || obj.spec === null) { out.required(['spec']); return; }
+  if (obj.spec === undefined || obj.spec === null) {
+    out.required(['spec']);
+    return;
+  }
   const selector = spec['selector'];
   if (selector === undefined || selector === null) out.required(['spec', 'selector']);
   const matchLabels = rec(rec(selector)['matchLabels']);
   checkLabels(matchLabels, ['spec', 'selector', 'matchLabels'], out);
   const template = rec(spec['template']);
-  if (spec['template'] === undefined) { out.required(['spec', 'template']); return; }
+  if (spec['template'] === undefined) {
+    out.required(['spec', 'template']);
+    return;
+  }
   const labels = rec(rec(template['metadata'])['labels']);
   checkLabels(labels, ['spec', 'template', 'metadata', 'labels'], out);
   if (selector && Object.keys(matchLabels).length === 0 && arr(rec(selector)['matchExpressions']).length === 0) {
     out.invalid(['spec', 'selector'], 'empty', 'empty selector is invalid for deployment');
   }
   const mismatch = Object.entries(matchLabels).some(([k, v]) => labels[k] !== v);
-  if (mismatch) out.invalid(['spec', 'template', 'metadata', 'labels'], Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(','), '`selector` does not match template `labels`');
+  if (mismatch)
+    out.invalid(
+      ['spec', 'template', 'metadata', 'labels'],
+      Object.entries(labels)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(','),
+      '`selector` does not match template `labels`',
+    );
   if (typeof spec['replicas'] === 'number' && spec['replicas'] < 0) out.invalid(['spec', 'replicas'], spec['replicas'], 'must be greater than or equal to 0');
   const podSpec = rec(template['spec']);
-  if (template['spec'] === undefined) { out.required(['spec', 'template', 'spec']); return; }
+  if (template['spec'] === undefined) {
+    out.required(['spec', 'template', 'spec']);
+    return;
+  }
   if (!requireList(podSpec['containers'], ['spec', 'template', 'spec', 'containers'], out, 'at least one container')) return;
   const names = new Set<string>();
   arr(podSpec['containers']).forEach((c, i) => {
@@ -86,4 +106,11 @@ function schemaDefaults(obj: KubeObject): KubeObject {
   return { ...obj, spec: { replicas: 1, ...spec } };
 }
 
-export const deploymentKind: KindModule = { group: APPS_GROUP, kind: 'Deployment', fieldTree: FIELD_TREES['apps/Deployment'], specRequired: true, validate, schemaDefaults };
+export const deploymentKind: KindModule = {
+  group: APPS_GROUP,
+  kind: 'Deployment',
+  fieldTree: FIELD_TREES['apps/Deployment'],
+  specRequired: true,
+  validate,
+  schemaDefaults,
+};

@@ -30,8 +30,13 @@ export interface LoadBalancerSettings {
 export interface ConnectionPoolSettings {
   readonly tcp?: { readonly maxConnections?: number; readonly connectTimeout?: string; readonly idleTimeout?: string; readonly maxConnectionDuration?: string };
   readonly http?: {
-    readonly http1MaxPendingRequests?: number; readonly http2MaxRequests?: number; readonly maxRequestsPerConnection?: number; readonly maxRetries?: number;
-    readonly idleTimeout?: string; readonly maxConcurrentStreams?: number; readonly h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
+    readonly http1MaxPendingRequests?: number;
+    readonly http2MaxRequests?: number;
+    readonly maxRequestsPerConnection?: number;
+    readonly maxRetries?: number;
+    readonly idleTimeout?: string;
+    readonly maxConcurrentStreams?: number;
+    readonly h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
   };
 }
 
@@ -114,9 +119,11 @@ function checkPolicy(p: unknown, path: PathSegment[], out: IssueList): void {
   const od = rec(policy['outlierDetection']);
   checkDuration(od['interval'], [...path, 'outlierDetection', 'interval'], out);
   checkDuration(od['baseEjectionTime'], [...path, 'outlierDetection', 'baseEjectionTime'], out);
-  if (typeof od['maxEjectionPercent'] === 'number' && (od['maxEjectionPercent'] < 0 || od['maxEjectionPercent'] > 100)) out.invalid([...path, 'outlierDetection', 'maxEjectionPercent'], od['maxEjectionPercent'], 'must be between 0 and 100');
+  if (typeof od['maxEjectionPercent'] === 'number' && (od['maxEjectionPercent'] < 0 || od['maxEjectionPercent'] > 100))
+    out.invalid([...path, 'outlierDetection', 'maxEjectionPercent'], od['maxEjectionPercent'], 'must be between 0 and 100');
   const lb = rec(policy['loadBalancer']);
-  if (lb['simple'] !== undefined && lb['consistentHash'] !== undefined) out.invalid([...path, 'loadBalancer'], 'simple,consistentHash', 'only one of simple or consistentHash may be set');
+  if (lb['simple'] !== undefined && lb['consistentHash'] !== undefined)
+    out.invalid([...path, 'loadBalancer'], 'simple,consistentHash', 'only one of simple or consistentHash may be set');
   const ports = new Map<number, number>();
   arr(policy['portLevelSettings']).forEach((s, i) => {
     const pls = rec(s);
@@ -145,7 +152,10 @@ function validate(obj: KubeObject, out: IssueList): void {
   arr(spec['subsets']).forEach((s, i) => {
     const subset = rec(s);
     const name = subset['name'];
-    if (name === undefined || name === null || name === '') { out.required(['spec', 'subsets', i, 'name']); return; }
+    if (name === undefined || name === null || name === '') {
+      out.required(['spec', 'subsets', i, 'name']);
+      return;
+    }
     if (typeof name === 'string') {
       const err = checkDns1123Label(name);
       if (err) out.invalid(['spec', 'subsets', i, 'name'], name, err);

@@ -18,4 +18,10 @@ function validate(obj: KubeObject, out: IssueList): void {
   arr(o['ports']).forEach((p, i) => checkPortNumber(rec(p)['port'], ['ports', i, 'port'], out));
 }
 
-export const endpointSliceKind: KindModule = { group: 'discovery.k8s.io', kind: 'EndpointSlice', fieldTree: FIELD_TREES['discovery.k8s.io/EndpointSlice'], treeRoot: 'object', validate };
+export const endpointSliceKind: KindModule = {
+  group: 'discovery.k8s.io',
+  kind: 'EndpointSlice',
+  fieldTree: FIELD_TREES['discovery.k8s.io/EndpointSlice'],
+  treeRoot: 'object',
+  validate,
+};

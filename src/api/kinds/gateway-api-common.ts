@@ -37,7 +37,9 @@ export interface RouteParentStatus {
   readonly conditions: readonly Condition[];
 }
 
-export interface RouteStatus { readonly parents?: readonly RouteParentStatus[] }
+export interface RouteStatus {
+  readonly parents?: readonly RouteParentStatus[];
+}
 
 /** The schema defaults of a parentRef: group gateway.networking.k8s.io, kind Gateway. */
 export function parentRefDefaults(p: ParentReference): Required<Pick<ParentReference, 'group' | 'kind'>> & ParentReference {
@@ -52,7 +54,10 @@ export function backendRefDefaults<T extends BackendRef>(b: T): T & Required<Pic
 /** Adds schema defaults to the parentRefs of a route spec object (pure). */
 export function withParentRefDefaults(spec: Record<string, unknown>): Record<string, unknown> {
   if (!Array.isArray(spec['parentRefs'])) return spec;
-  return { ...spec, parentRefs: spec['parentRefs'].map((p) => (p && typeof p === 'object' ? { group: GATEWAY_API_GROUP, kind: 'Gateway', ...(p as object) } : p)) };
+  return {
+    ...spec,
+    parentRefs: spec['parentRefs'].map((p) => (p && typeof p === 'object' ? { group: GATEWAY_API_GROUP, kind: 'Gateway', ...(p as object) } : p)),
+  };
 }
 
 /**
@@ -79,7 +84,8 @@ export function withBackendRefDefaults(list: unknown): unknown {
 /** CEL rules of the route CRDs on parentRefs. */
 export function checkParentRefs(v: unknown, path: PathSegment[], out: IssueList): void {
   const refs = arr(v).map(rec);
-  const key = (p: Record<string, unknown>) => `${str(p['group']) ?? GATEWAY_API_GROUP}/${str(p['kind']) ?? 'Gateway'}/${str(p['namespace']) ?? ''}/${str(p['name']) ?? ''}`;
+  const key = (p: Record<string, unknown>) =>
+    `${str(p['group']) ?? GATEWAY_API_GROUP}/${str(p['kind']) ?? 'Gateway'}/${str(p['namespace']) ?? ''}/${str(p['name']) ?? ''}`;
   const seen = new Map<string, number>();
   refs.forEach((p, i) => {
     const k = key(p);
@@ -88,7 +94,11 @@ export function checkParentRefs(v: unknown, path: PathSegment[], out: IssueList)
       const a = refs[prev]!;
       const same = (str(a['sectionName']) ?? '') === (str(p['sectionName']) ?? '') && (a['port'] ?? '') === (p['port'] ?? '');
       if (same || (!a['sectionName'] && !a['port']) || (!p['sectionName'] && !p['port'])) {
-        out.invalid([...path, i], str(p['name']) ?? '', 'sectionName or port must be specified when parentRefs includes 2 or more references to the same parent, and must be unique');
+        out.invalid(
+          [...path, i],
+          str(p['name']) ?? '',
+          'sectionName or port must be specified when parentRefs includes 2 or more references to the same parent, and must be unique',
+        );
       }
     }
     seen.set(k, i);

@@ -11,7 +11,11 @@ export type FromNamespaces = 'All' | 'Same' | 'Selector' | 'None';
 
 export interface LabelSelector {
   readonly matchLabels?: Readonly<Record<string, string>>;
-  readonly matchExpressions?: readonly { readonly key: string; readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; readonly values?: readonly string[] }[];
+  readonly matchExpressions?: readonly {
+    readonly key: string;
+    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    readonly values?: readonly string[];
+  }[];
 }
 
 export interface AllowedRoutes {
@@ -25,7 +29,11 @@ export interface Listener {
   readonly port: number;
   /** HTTP | HTTPS | TLS | TCP | UDP (or an implementation-specific domain-prefixed protocol such as HBONE). */
   readonly protocol: string;
-  readonly tls?: { readonly mode?: 'Terminate' | 'Passthrough'; readonly certificateRefs?: readonly { readonly group?: string; readonly kind?: string; readonly name: string; readonly namespace?: string }[]; readonly options?: Readonly<Record<string, string>> };
+  readonly tls?: {
+    readonly mode?: 'Terminate' | 'Passthrough';
+    readonly certificateRefs?: readonly { readonly group?: string; readonly kind?: string; readonly name: string; readonly namespace?: string }[];
+    readonly options?: Readonly<Record<string, string>>;
+  };
   readonly allowedRoutes?: AllowedRoutes;
 }
 
@@ -63,10 +71,18 @@ export function listenerAllowedRoutes(l: Listener): Required<Pick<AllowedRoutes,
 export function defaultRouteKinds(protocol: string): readonly { group: string; kind: string }[] {
   const g = GATEWAY_API_GROUP;
   switch (protocol) {
-    case 'HTTP': case 'HTTPS': return [{ group: g, kind: 'HTTPRoute' }, { group: g, kind: 'GRPCRoute' }];
-    case 'TLS': return [{ group: g, kind: 'TLSRoute' }];
-    case 'TCP': return [{ group: g, kind: 'TCPRoute' }];
-    default: return [];
+    case 'HTTP':
+    case 'HTTPS':
+      return [
+        { group: g, kind: 'HTTPRoute' },
+        { group: g, kind: 'GRPCRoute' },
+      ];
+    case 'TLS':
+      return [{ group: g, kind: 'TLSRoute' }];
+    case 'TCP':
+      return [{ group: g, kind: 'TCPRoute' }];
+    default:
+      return [];
   }
 }
 
@@ -89,18 +105,22 @@ function validate(obj: KubeObject, out: IssueList): void {
     const combo = `${String(listener['port'])}/${protocol}/${str(listener['hostname']) ?? ''}`;
     if (combos.has(combo)) out.duplicate([...base], name ?? combo, 'Combination of port, protocol and hostname must be unique for each listener');
     combos.set(combo, i);
-    if ((protocol === 'TCP' || protocol === 'UDP') && listener['hostname'] !== undefined) out.forbidden([...base, 'hostname'], `hostname must not be specified for protocols ['TCP', 'UDP']`);
+    if ((protocol === 'TCP' || protocol === 'UDP') && listener['hostname'] !== undefined)
+      out.forbidden([...base, 'hostname'], `hostname must not be specified for protocols ['TCP', 'UDP']`);
     const tls = listener['tls'];
-    if ((protocol === 'HTTP' || protocol === 'TCP' || protocol === 'UDP') && tls !== undefined && tls !== null) out.forbidden([...base, 'tls'], `tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']`);
+    if ((protocol === 'HTTP' || protocol === 'TCP' || protocol === 'UDP') && tls !== undefined && tls !== null)
+      out.forbidden([...base, 'tls'], `tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']`);
     if (protocol === 'HTTPS' && (tls === undefined || tls === null)) out.required([...base, 'tls'], `tls must be specified for protocols ['HTTPS', 'TLS']`);
     if (protocol === 'TLS' && (tls === undefined || tls === null)) out.required([...base, 'tls'], `tls must be specified for protocols ['HTTPS', 'TLS']`);
     const t = rec(tls);
     if ((str(t['mode']) ?? 'Terminate') === 'Terminate' && tls && arr(t['certificateRefs']).length === 0 && Object.keys(rec(t['options'])).length === 0) {
       out.required([...base, 'tls', 'certificateRefs'], 'certificateRefs or options must be specified when mode is Terminate');
     }
-    if (protocol === 'HTTPS' && str(t['mode']) === 'Passthrough') out.invalid([...base, 'tls', 'mode'], 'Passthrough', 'Passthrough needs protocol TLS, not HTTPS');
+    if (protocol === 'HTTPS' && str(t['mode']) === 'Passthrough')
+      out.invalid([...base, 'tls', 'mode'], 'Passthrough', 'Passthrough needs protocol TLS, not HTTPS');
     const ns = rec(rec(listener['allowedRoutes'])['namespaces']);
-    if (ns['from'] === 'Selector' && !ns['selector']) out.required([...base, 'allowedRoutes', 'namespaces', 'selector'], "selector must be specified when from is set to 'Selector'");
+    if (ns['from'] === 'Selector' && !ns['selector'])
+      out.required([...base, 'allowedRoutes', 'namespaces', 'selector'], "selector must be specified when from is set to 'Selector'");
   });
 }
 

@@ -11,7 +11,9 @@ export interface GatewayClassSpec {
   readonly description?: string;
   readonly parametersRef?: { readonly group: string; readonly kind: string; readonly name: string; readonly namespace?: string };
 }
-export interface GatewayClassStatus { readonly conditions?: readonly Condition[] }
+export interface GatewayClassStatus {
+  readonly conditions?: readonly Condition[];
+}
 export type GatewayClass = KubeObject<GatewayClassSpec, GatewayClassStatus>;
 
 /** Istio's built-in class and its controller. */

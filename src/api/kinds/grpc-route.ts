@@ -48,7 +48,8 @@ function schemaDefaults(obj: KubeObject): KubeObject {
       if (!m || typeof m !== 'object') return m;
       const match = { ...(m as Record<string, unknown>) };
       if (match['method'] && typeof match['method'] === 'object') match['method'] = { type: 'Exact', ...(match['method'] as object) };
-      if (Array.isArray(match['headers'])) match['headers'] = match['headers'].map((h) => (h && typeof h === 'object' ? { type: 'Exact', ...(h as object) } : h));
+      if (Array.isArray(match['headers']))
+        match['headers'] = match['headers'].map((h) => (h && typeof h === 'object' ? { type: 'Exact', ...(h as object) } : h));
       return match;
     });
     return { ...rule, matches };

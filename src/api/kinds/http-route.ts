@@ -4,7 +4,15 @@ import type { IssueList } from '../field-issue.js';
 import type { PathSegment } from '../field-path.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { isDuration, parseDuration } from '../duration.js';
-import { checkBackendRefs, checkParentRefs, withBackendRefDefaults, withParentRefDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
+import {
+  checkBackendRefs,
+  checkParentRefs,
+  withBackendRefDefaults,
+  withParentRefDefaults,
+  type BackendRef,
+  type ParentReference,
+  type RouteStatus,
+} from './gateway-api-common.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
 import { GATEWAY_API_GROUP } from '../groups.js';
 
@@ -27,12 +35,23 @@ export interface HTTPRouteFilter {
   readonly type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestMirror' | 'RequestRedirect' | 'URLRewrite' | 'ExtensionRef' | 'CORS';
   readonly requestHeaderModifier?: HTTPHeaderFilter;
   readonly responseHeaderModifier?: HTTPHeaderFilter;
-  readonly requestRedirect?: { readonly scheme?: string; readonly hostname?: string; readonly path?: { readonly type: string; readonly replaceFullPath?: string; readonly replacePrefixMatch?: string }; readonly port?: number; readonly statusCode?: number };
-  readonly urlRewrite?: { readonly hostname?: string; readonly path?: { readonly type: string; readonly replaceFullPath?: string; readonly replacePrefixMatch?: string } };
+  readonly requestRedirect?: {
+    readonly scheme?: string;
+    readonly hostname?: string;
+    readonly path?: { readonly type: string; readonly replaceFullPath?: string; readonly replacePrefixMatch?: string };
+    readonly port?: number;
+    readonly statusCode?: number;
+  };
+  readonly urlRewrite?: {
+    readonly hostname?: string;
+    readonly path?: { readonly type: string; readonly replaceFullPath?: string; readonly replacePrefixMatch?: string };
+  };
   readonly requestMirror?: { readonly backendRef: BackendRef };
 }
 
-export interface HTTPBackendRef extends BackendRef { readonly filters?: readonly HTTPRouteFilter[] }
+export interface HTTPBackendRef extends BackendRef {
+  readonly filters?: readonly HTTPRouteFilter[];
+}
 
 export interface HTTPRouteRule {
   readonly name?: string;
@@ -76,7 +95,8 @@ function checkFilters(v: unknown, path: PathSegment[], out: IssueList, hasBacken
   for (const t of ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite']) {
     if ((counts.get(t) ?? 0) > 1) out.invalid(path, t, `${t} filter cannot be repeated`);
   }
-  if (counts.has('RequestRedirect') && counts.has('URLRewrite')) out.invalid(path, 'RequestRedirect,URLRewrite', 'May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both');
+  if (counts.has('RequestRedirect') && counts.has('URLRewrite'))
+    out.invalid(path, 'RequestRedirect,URLRewrite', 'May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both');
   if (counts.has('RequestRedirect') && hasBackends) out.invalid(path, 'RequestRedirect', 'RequestRedirect filter must not be used together with backendRefs');
 }
 
@@ -92,11 +112,22 @@ function validate(obj: KubeObject, out: IssueList): void {
       const value = p['value'];
       if (typeof value !== 'string') return;
       if (type === 'Exact' || type === 'PathPrefix') {
-        if (!value.startsWith('/')) out.invalid([...base, 'matches', j, 'path', 'value'], value, "value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']");
-        else if (value.includes('//')) out.invalid([...base, 'matches', j, 'path', 'value'], value, "must not contain '//' when type one of ['Exact', 'PathPrefix']");
-        else if (/\/\.\.?(\/|$)/.test(value)) out.invalid([...base, 'matches', j, 'path', 'value'], value, "must not contain '/./' or '/../' when type one of ['Exact', 'PathPrefix']");
+        if (!value.startsWith('/'))
+          out.invalid(
+            [...base, 'matches', j, 'path', 'value'],
+            value,
+            "value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
+          );
+        else if (value.includes('//'))
+          out.invalid([...base, 'matches', j, 'path', 'value'], value, "must not contain '//' when type one of ['Exact', 'PathPrefix']");
+        else if (/\/\.\.?(\/|$)/.test(value))
+          out.invalid([...base, 'matches', j, 'path', 'value'], value, "must not contain '/./' or '/../' when type one of ['Exact', 'PathPrefix']");
       } else if (type === 'RegularExpression') {
-        try { new RegExp(value); } catch { out.invalid([...base, 'matches', j, 'path', 'value'], value, 'not a valid regular expression'); }
+        try {
+          new RegExp(value);
+        } catch {
+          out.invalid([...base, 'matches', j, 'path', 'value'], value, 'not a valid regular expression');
+        }
       }
     });
     const backends = arr(rule['backendRefs']);
@@ -109,7 +140,8 @@ function validate(obj: KubeObject, out: IssueList): void {
     }
     if (typeof t['request'] === 'string' && typeof t['backendRequest'] === 'string' && isDuration(t['request']) && isDuration(t['backendRequest'])) {
       const req = parseDuration(t['request'])!;
-      if (req !== 0 && parseDuration(t['backendRequest'])! > req) out.invalid([...base, 'timeouts', 'backendRequest'], t['backendRequest'], 'backendRequest timeout cannot be longer than request timeout');
+      if (req !== 0 && parseDuration(t['backendRequest'])! > req)
+        out.invalid([...base, 'timeouts', 'backendRequest'], t['backendRequest'], 'backendRequest timeout cannot be longer than request timeout');
     }
   });
 }
@@ -130,8 +162,10 @@ function schemaDefaults(obj: KubeObject): KubeObject {
           const match = { ...(m as Record<string, unknown>) };
           const path = match['path'] === undefined ? {} : rec(match['path']);
           match['path'] = { type: 'PathPrefix', value: '/', ...path };
-          if (Array.isArray(match['headers'])) match['headers'] = match['headers'].map((h) => (h && typeof h === 'object' ? { type: 'Exact', ...(h as object) } : h));
-          if (Array.isArray(match['queryParams'])) match['queryParams'] = match['queryParams'].map((h) => (h && typeof h === 'object' ? { type: 'Exact', ...(h as object) } : h));
+          if (Array.isArray(match['headers']))
+            match['headers'] = match['headers'].map((h) => (h && typeof h === 'object' ? { type: 'Exact', ...(h as object) } : h));
+          if (Array.isArray(match['queryParams']))
+            match['queryParams'] = match['queryParams'].map((h) => (h && typeof h === 'object' ? { type: 'Exact', ...(h as object) } : h));
           return match;
         }),
         ...(rule['backendRefs'] !== undefined ? { backendRefs: withBackendRefDefaults(rule['backendRefs']) } : {}),

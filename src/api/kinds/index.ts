@@ -35,10 +35,34 @@ import { endpointSliceKind } from './endpoint-slice.js';
 export type { KindModule } from './kind-module.js';
 
 const MODULES: readonly KindModule[] = [
-  serviceEntryKind, istioGatewayKind, virtualServiceKind, destinationRuleKind, sidecarKind, authorizationPolicyKind, peerAuthenticationKind,
-  gatewayClassKind, gatewayApiGatewayKind, httpRouteKind, grpcRouteKind, tlsRouteKind, tcpRouteKind, referenceGrantKind,
-  namespaceKind, serviceKind, serviceAccountKind, deploymentKind, configMapKind, secretKind, eventKind, podKind,
-  sailIstioKind, istioRevisionKind, istioCniKind, leaseKind, networkPolicyKind, endpointSliceKind,
+  serviceEntryKind,
+  istioGatewayKind,
+  virtualServiceKind,
+  destinationRuleKind,
+  sidecarKind,
+  authorizationPolicyKind,
+  peerAuthenticationKind,
+  gatewayClassKind,
+  gatewayApiGatewayKind,
+  httpRouteKind,
+  grpcRouteKind,
+  tlsRouteKind,
+  tcpRouteKind,
+  referenceGrantKind,
+  namespaceKind,
+  serviceKind,
+  serviceAccountKind,
+  deploymentKind,
+  configMapKind,
+  secretKind,
+  eventKind,
+  podKind,
+  sailIstioKind,
+  istioRevisionKind,
+  istioCniKind,
+  leaseKind,
+  networkPolicyKind,
+  endpointSliceKind,
 ];
 
 const BY_KEY = new Map(MODULES.map((m) => [kindKey(m), m]));
@@ -47,7 +71,9 @@ const BY_KEY = new Map(MODULES.map((m) => [kindKey(m), m]));
   const strays = [...BY_KEY.keys()].filter((k) => !rows.has(k));
   const missing = [...rows].filter((k) => !BY_KEY.has(k));
   if (strays.length > 0 || missing.length > 0 || BY_KEY.size !== MODULES.length) {
-    throw new Error(`kind modules and the registry of kinds (src/api/kinds.ts) disagree: no row for ${strays.join(', ') || '-'}; no module for ${missing.join(', ') || '-'}`);
+    throw new Error(
+      `kind modules and the registry of kinds (src/api/kinds.ts) disagree: no row for ${strays.join(', ') || '-'}; no module for ${missing.join(', ') || '-'}`,
+    );
   }
 }
 

@@ -6,8 +6,16 @@ import { checkNamespaceField, checkVersion, type SailCondition } from './sail-co
 import { rec, type KindModule } from './kind-module.js';
 import { SAIL_GROUP } from '../groups.js';
 
-export interface IstioCNISpec { readonly version?: string; readonly namespace?: string; readonly profile?: string; readonly values?: Readonly<Record<string, unknown>> }
-export interface IstioCNIStatus { readonly state?: string; readonly conditions?: readonly SailCondition[] }
+export interface IstioCNISpec {
+  readonly version?: string;
+  readonly namespace?: string;
+  readonly profile?: string;
+  readonly values?: Readonly<Record<string, unknown>>;
+}
+export interface IstioCNIStatus {
+  readonly state?: string;
+  readonly conditions?: readonly SailCondition[];
+}
 export type IstioCNI = KubeObject<IstioCNISpec, IstioCNIStatus>;
 
 /** Sail's default namespace for the CNI agent. */

@@ -106,11 +106,20 @@ function validate(obj: KubeObject, out: IssueList): void {
     if (protocol === 'HTTPS' && tls && (mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH')) {
       out.invalid([...base, 'tls', 'mode'], mode, `${mode} mode needs protocol TLS, not HTTPS`);
     }
-    if ((mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && tls && !tlsRec['credentialName'] && !tlsRec['credentialNames'] && !tlsRec['serverCertificate']) {
+    if (
+      (mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') &&
+      tls &&
+      !tlsRec['credentialName'] &&
+      !tlsRec['credentialNames'] &&
+      !tlsRec['serverCertificate']
+    ) {
       out.required([...base, 'tls', 'credentialName'], `${mode} mode needs credentialName or serverCertificate and privateKey`);
     }
     if (mode === 'ISTIO_MUTUAL' && (tlsRec['credentialName'] || tlsRec['serverCertificate'] || tlsRec['privateKey'] || tlsRec['caCertificates'])) {
-      out.forbidden([...base, 'tls'], 'ISTIO_MUTUAL mode uses the mesh certificates; credentialName, serverCertificate, privateKey and caCertificates must be empty');
+      out.forbidden(
+        [...base, 'tls'],
+        'ISTIO_MUTUAL mode uses the mesh certificates; credentialName, serverCertificate, privateKey and caCertificates must be empty',
+      );
     }
   });
 }

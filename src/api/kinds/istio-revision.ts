@@ -13,7 +13,10 @@ export interface IstioRevisionSpec {
   readonly values?: SailValues;
 }
 
-export interface IstioRevisionStatus { readonly state?: string; readonly conditions?: readonly SailCondition[] }
+export interface IstioRevisionStatus {
+  readonly state?: string;
+  readonly conditions?: readonly SailCondition[];
+}
 
 export type IstioRevision = KubeObject<IstioRevisionSpec, IstioRevisionStatus>;
 

@@ -5,8 +5,12 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkDns1123Label } from '../names.js';
 import type { KindModule } from './kind-module.js';
 
-export interface NamespaceSpec { readonly finalizers?: readonly string[] }
-export interface NamespaceStatus { readonly phase?: 'Active' | 'Terminating' }
+export interface NamespaceSpec {
+  readonly finalizers?: readonly string[];
+}
+export interface NamespaceStatus {
+  readonly phase?: 'Active' | 'Terminating';
+}
 export type Namespace = KubeObject<NamespaceSpec, NamespaceStatus>;
 
 /**

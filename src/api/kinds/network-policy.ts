@@ -61,9 +61,14 @@ export function selectorMatches(sel: LabelSelectorSpec | undefined, labels: Read
   for (const e of sel?.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(l, e.key);
     const values = e.values ?? [];
-    const ok = e.operator === 'In' ? has && values.includes(l[e.key]!)
-      : e.operator === 'NotIn' ? !has || !values.includes(l[e.key]!)
-        : e.operator === 'Exists' ? has : !has;
+    const ok =
+      e.operator === 'In'
+        ? has && values.includes(l[e.key]!)
+        : e.operator === 'NotIn'
+          ? !has || !values.includes(l[e.key]!)
+          : e.operator === 'Exists'
+            ? has
+            : !has;
     if (!ok) return false;
   }
   return true;
@@ -71,7 +76,9 @@ export function selectorMatches(sel: LabelSelectorSpec | undefined, labels: Read
 
 /** kubectl's text for a selector (`app=a,tier in (x,y)`; `<none>` when empty). */
 export function formatLabelSelector(sel: LabelSelectorSpec | undefined): string {
-  const parts = Object.entries(sel?.matchLabels ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
+  const parts = Object.entries(sel?.matchLabels ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
   for (const e of sel?.matchExpressions ?? []) {
     const values = [...(e.values ?? [])].sort().join(',');
     if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
@@ -102,7 +109,7 @@ function cidrContains(outer: { family: number; bits: number; address: string }, 
   if (outer.family !== inner.family) return false;
   if (outer.family === 6) return true; // IPv6 containment is left to the kernel; pods here are IPv4.
   const mask = outer.bits === 0 ? 0 : (0xffffffff << (32 - outer.bits)) >>> 0;
-  return ((ipv4ToInt(outer.address) & mask) >>> 0) === ((ipv4ToInt(inner.address) & mask) >>> 0);
+  return (ipv4ToInt(outer.address) & mask) >>> 0 === (ipv4ToInt(inner.address) & mask) >>> 0;
 }
 
 function checkSelector(v: unknown, path: PathSegment[], out: IssueList): void {
@@ -114,11 +121,18 @@ function checkSelector(v: unknown, path: PathSegment[], out: IssueList): void {
     const op = str(e['operator']);
     if (e['key'] === undefined) out.required([...p, 'key']);
     else checkLabels({ [String(e['key'])]: '' }, [...p, 'key'], out);
-    if (op === undefined) { out.required([...p, 'operator']); return; }
-    if (!OPERATORS.includes(op)) { out.unsupported([...p, 'operator'], op, OPERATORS); return; }
+    if (op === undefined) {
+      out.required([...p, 'operator']);
+      return;
+    }
+    if (!OPERATORS.includes(op)) {
+      out.unsupported([...p, 'operator'], op, OPERATORS);
+      return;
+    }
     const values = arr(e['values']);
-    if ((op === 'In' || op === 'NotIn') && values.length === 0) out.required([...p, 'values'], 'must be specified when `operator` is \'In\' or \'NotIn\'');
-    if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0) out.forbidden([...p, 'values'], 'may not be specified when `operator` is \'Exists\' or \'DoesNotExist\'');
+    if ((op === 'In' || op === 'NotIn') && values.length === 0) out.required([...p, 'values'], "must be specified when `operator` is 'In' or 'NotIn'");
+    if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0)
+      out.forbidden([...p, 'values'], "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
   });
 }
 
@@ -137,7 +151,11 @@ function checkPort(v: unknown, path: PathSegment[], out: IssueList): void {
   } else if (typeof port === 'string') {
     if (end !== undefined) out.invalid([...path, 'endPort'], end, 'may not be specified when `port` is non-numeric');
     if (port.length > 15 || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(port) || !/[a-z]/.test(port) || port.includes('--')) {
-      out.invalid([...path, 'port'], port, 'must be a port number or an IANA service name (at most 15 lowercase alphanumeric characters or \'-\', with at least one letter, no \'--\')');
+      out.invalid(
+        [...path, 'port'],
+        port,
+        "must be a port number or an IANA service name (at most 15 lowercase alphanumeric characters or '-', with at least one letter, no '--')",
+      );
     }
   } else if (end !== undefined) {
     out.invalid([...path, 'endPort'], end, 'may not be specified when `port` is not specified');
@@ -147,8 +165,14 @@ function checkPort(v: unknown, path: PathSegment[], out: IssueList): void {
 function checkPeer(v: unknown, path: PathSegment[], out: IssueList): void {
   const peer = rec(v);
   let n = 0;
-  if (peer['podSelector'] !== undefined && peer['podSelector'] !== null) { n++; checkSelector(peer['podSelector'], [...path, 'podSelector'], out); }
-  if (peer['namespaceSelector'] !== undefined && peer['namespaceSelector'] !== null) { n++; checkSelector(peer['namespaceSelector'], [...path, 'namespaceSelector'], out); }
+  if (peer['podSelector'] !== undefined && peer['podSelector'] !== null) {
+    n++;
+    checkSelector(peer['podSelector'], [...path, 'podSelector'], out);
+  }
+  if (peer['namespaceSelector'] !== undefined && peer['namespaceSelector'] !== null) {
+    n++;
+    checkSelector(peer['namespaceSelector'], [...path, 'namespaceSelector'], out);
+  }
   const ipb = peer['ipBlock'];
   if (ipb !== undefined && ipb !== null) {
     n++;
@@ -163,7 +187,8 @@ function checkPeer(v: unknown, path: PathSegment[], out: IssueList): void {
           if (typeof x !== 'string') return;
           const inner = parseCidr(x);
           if (!inner) out.invalid([...path, 'ipBlock', 'except', i], x, 'must be a valid CIDR');
-          else if (!cidrContains(outer, inner) || outer.bits >= inner.bits) out.invalid([...path, 'ipBlock', 'except', i], x, 'must be a strict subset of `cidr`');
+          else if (!cidrContains(outer, inner) || outer.bits >= inner.bits)
+            out.invalid([...path, 'ipBlock', 'except', i], x, 'must be a strict subset of `cidr`');
         });
       }
     }
@@ -207,13 +232,14 @@ function schemaDefaults(obj: KubeObject): KubeObject {
   if (obj.spec !== undefined && (obj.spec === null || typeof obj.spec !== 'object' || Array.isArray(obj.spec))) return obj;
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   const out: Record<string, unknown> = { ...spec, podSelector: spec['podSelector'] ?? {} };
-  const withTcp = (rules: unknown): unknown => Array.isArray(rules)
-    ? rules.map((r) => {
-      const rule = rec(r);
-      if (!Array.isArray(rule['ports'])) return r;
-      return { ...rule, ports: (rule['ports'] as unknown[]).map((p) => (p && typeof p === 'object' ? { protocol: 'TCP', ...(p as object) } : p)) };
-    })
-    : rules;
+  const withTcp = (rules: unknown): unknown =>
+    Array.isArray(rules)
+      ? rules.map((r) => {
+          const rule = rec(r);
+          if (!Array.isArray(rule['ports'])) return r;
+          return { ...rule, ports: (rule['ports'] as unknown[]).map((p) => (p && typeof p === 'object' ? { protocol: 'TCP', ...(p as object) } : p)) };
+        })
+      : rules;
   if (spec['ingress'] !== undefined) out['ingress'] = withTcp(spec['ingress']);
   if (spec['egress'] !== undefined) out['egress'] = withTcp(spec['egress']);
   if (!Array.isArray(spec['policyTypes']) || spec['policyTypes'].length === 0) {

@@ -28,7 +28,8 @@ function validate(obj: KubeObject, out: IssueList): void {
   const ports = rec(spec['portLevelMtls']);
   const hasSelector = Object.keys(rec(selector['matchLabels'])).length > 0;
   // Istio's webhook: port-level settings need a workload selector (ports are the workload's own).
-  if (Object.keys(ports).length > 0 && !hasSelector) out.forbidden(['spec', 'portLevelMtls'], 'portLevelMtls requires a workload selector (spec.selector.matchLabels)');
+  if (Object.keys(ports).length > 0 && !hasSelector)
+    out.forbidden(['spec', 'portLevelMtls'], 'portLevelMtls requires a workload selector (spec.selector.matchLabels)');
   for (const [port, v] of Object.entries(ports)) {
     const n = Number(port);
     if (!/^\d+$/.test(port) || n < 1 || n > 65535) out.invalid(['spec', 'portLevelMtls', port], port, 'must be a port number from 1 to 65535');

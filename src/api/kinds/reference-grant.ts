@@ -17,9 +17,13 @@ export function grantAllows(
   from: { group: string; kind: string; namespace: string },
   to: { group: string; kind: string; namespace: string; name: string },
 ): boolean {
-  return grants.some((g) => g.metadata.namespace === to.namespace && g.spec !== undefined &&
-    g.spec.from.some((f) => f.group === from.group && f.kind === from.kind && f.namespace === from.namespace) &&
-    g.spec.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === undefined || t.name === '' || t.name === to.name)));
+  return grants.some(
+    (g) =>
+      g.metadata.namespace === to.namespace &&
+      g.spec !== undefined &&
+      g.spec.from.some((f) => f.group === from.group && f.kind === from.kind && f.namespace === from.namespace) &&
+      g.spec.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === undefined || t.name === '' || t.name === to.name)),
+  );
 }
 
 export const referenceGrantKind: KindModule = {

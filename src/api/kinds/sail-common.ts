@@ -26,7 +26,13 @@ export interface SailValues {
   readonly [field: string]: unknown;
 }
 
-export interface SailCondition { readonly type: string; readonly status: 'True' | 'False' | 'Unknown'; readonly reason?: string; readonly message?: string; readonly lastTransitionTime?: string }
+export interface SailCondition {
+  readonly type: string;
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly reason?: string;
+  readonly message?: string;
+  readonly lastTransitionTime?: string;
+}
 
 /** The control-plane version outpost reports when a resource asks for `default` or gives none. */
 export const DEFAULT_ISTIO_VERSION = 'v1.24.3';

@@ -10,7 +10,11 @@ export interface IstioSpec {
   readonly version?: string;
   readonly namespace?: string;
   readonly profile?: string;
-  readonly updateStrategy?: { readonly type?: 'InPlace' | 'RevisionBased'; readonly inactiveRevisionDeletionGracePeriodSeconds?: number; readonly updateWorkloads?: boolean };
+  readonly updateStrategy?: {
+    readonly type?: 'InPlace' | 'RevisionBased';
+    readonly inactiveRevisionDeletionGracePeriodSeconds?: number;
+    readonly updateWorkloads?: boolean;
+  };
   readonly values?: SailValues;
 }
 
@@ -43,7 +47,8 @@ function validate(obj: KubeObject, out: IssueList): void {
   checkVersion(spec['version'], ['spec', 'version'], out);
   checkNamespaceField(spec['namespace'], ['spec', 'namespace'], out);
   const g = rec(spec['updateStrategy'])['inactiveRevisionDeletionGracePeriodSeconds'];
-  if (typeof g === 'number' && g < 0) out.invalid(['spec', 'updateStrategy', 'inactiveRevisionDeletionGracePeriodSeconds'], g, 'must be greater than or equal to 0');
+  if (typeof g === 'number' && g < 0)
+    out.invalid(['spec', 'updateStrategy', 'inactiveRevisionDeletionGracePeriodSeconds'], g, 'must be greater than or equal to 0');
   const dns = rec(rec(rec(spec['values'])['meshConfig'])['defaultConfig'])['dnsResolutionTimeout'];
   if (dns !== undefined && (typeof dns !== 'string' || !/^\d+(\.\d+)?(ms|s|m|h)$/.test(dns))) {
     out.invalid(['spec', 'values', 'meshConfig', 'defaultConfig', 'dnsResolutionTimeout'], dns, 'must be a duration such as "5s" or "500ms"');

@@ -15,7 +15,11 @@ function validate(obj: KubeObject, out: IssueList): void {
   for (const field of ['data', 'stringData'] as const) {
     for (const [key, value] of Object.entries(rec(o[field]))) {
       if (key.length > 253 || !KEY.test(key)) {
-        out.invalid([field, key], key, "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')");
+        out.invalid(
+          [field, key],
+          key,
+          "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+        );
       }
       if (field === 'data' && typeof value === 'string' && (value.length % 4 !== 0 || !BASE64.test(value))) {
         out.invalid([field, key], '<redacted>', 'illegal base64 data');

@@ -45,7 +45,9 @@ export interface ServiceEntrySpec {
 export type ServiceEntry = KubeObject<ServiceEntrySpec>;
 
 /** Istio's semantic defaults: resolution NONE, location MESH_EXTERNAL, exported to every namespace. */
-export function serviceEntryDefaults(spec: ServiceEntrySpec): Required<Pick<ServiceEntrySpec, 'resolution' | 'location' | 'exportTo' | 'ports' | 'addresses' | 'endpoints'>> & ServiceEntrySpec {
+export function serviceEntryDefaults(
+  spec: ServiceEntrySpec,
+): Required<Pick<ServiceEntrySpec, 'resolution' | 'location' | 'exportTo' | 'ports' | 'addresses' | 'endpoints'>> & ServiceEntrySpec {
   return {
     ...spec,
     resolution: spec.resolution ?? 'NONE',
@@ -92,8 +94,10 @@ function validate(obj: KubeObject, out: IssueList): void {
     out.forbidden(['spec', 'workloadSelector'], 'only one of workloadSelector or endpoints can be set');
   }
   if (resolution === 'NONE' && hasEndpoints) out.forbidden(['spec', 'endpoints'], 'NONE mode cannot set endpoints');
-  if (resolution === 'DNS_ROUND_ROBIN' && arr(endpoints).length > 1) out.invalid(['spec', 'endpoints'], `${arr(endpoints).length} endpoints`, 'DNS_ROUND_ROBIN mode cannot have multiple endpoints');
-  if (resolution === 'STATIC' && !hasEndpoints && !spec['workloadSelector']) out.required(['spec', 'endpoints'], 'STATIC resolution needs endpoints or a workloadSelector');
+  if (resolution === 'DNS_ROUND_ROBIN' && arr(endpoints).length > 1)
+    out.invalid(['spec', 'endpoints'], `${arr(endpoints).length} endpoints`, 'DNS_ROUND_ROBIN mode cannot have multiple endpoints');
+  if (resolution === 'STATIC' && !hasEndpoints && !spec['workloadSelector'])
+    out.required(['spec', 'endpoints'], 'STATIC resolution needs endpoints or a workloadSelector');
   const hosts = arr(spec['hosts']).filter((h): h is string => typeof h === 'string');
   if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && !hasEndpoints) {
     hosts.forEach((h) => {
@@ -110,7 +114,8 @@ function validate(obj: KubeObject, out: IssueList): void {
     const r = rec(e);
     const address = r['address'];
     if (typeof address === 'string') {
-      if (resolution === 'STATIC' && !isIP(address) && !address.startsWith('unix://')) out.invalid(['spec', 'endpoints', i, 'address'], address, 'must be an IP address (or unix:// path) when resolution is STATIC');
+      if (resolution === 'STATIC' && !isIP(address) && !address.startsWith('unix://'))
+        out.invalid(['spec', 'endpoints', i, 'address'], address, 'must be an IP address (or unix:// path) when resolution is STATIC');
       if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && !isIP(address)) {
         const err = checkIstioHost(address);
         if (err) out.invalid(['spec', 'endpoints', i, 'address'], address, err);

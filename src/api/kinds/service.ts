@@ -26,7 +26,9 @@ export interface ServiceSpec {
   readonly externalName?: string;
 }
 
-export interface ServiceStatus { readonly loadBalancer?: { readonly ingress?: readonly { readonly ip?: string; readonly hostname?: string }[] } }
+export interface ServiceStatus {
+  readonly loadBalancer?: { readonly ingress?: readonly { readonly ip?: string; readonly hostname?: string }[] };
+}
 
 export type Service = KubeObject<ServiceSpec, ServiceStatus>;
 
@@ -75,7 +77,11 @@ function validate(obj: KubeObject, out: IssueList): void {
     const tp = port['targetPort'];
     if (typeof tp === 'number') checkPortNumber(tp, ['spec', 'ports', i, 'targetPort'], out);
     else if (typeof tp === 'string' && (tp.length > 15 || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(tp) || !/[a-z]/.test(tp))) {
-      out.invalid(['spec', 'ports', i, 'targetPort'], tp, 'must be a port number or an IANA service name (at most 15 lowercase alphanumeric characters or \'-\', with at least one letter)');
+      out.invalid(
+        ['spec', 'ports', i, 'targetPort'],
+        tp,
+        "must be a port number or an IANA service name (at most 15 lowercase alphanumeric characters or '-', with at least one letter)",
+      );
     }
     const pname = str(port['name']);
     if (ports.length > 1 && !pname) out.required(['spec', 'ports', i, 'name'], 'a name is required when a Service has more than one port');
@@ -91,7 +97,8 @@ function validate(obj: KubeObject, out: IssueList): void {
   });
   checkLabels(spec['selector'], ['spec', 'selector'], out);
   const cip = spec['clusterIP'];
-  if (typeof cip === 'string' && cip !== '' && cip !== 'None' && !isIP(cip)) out.invalid(['spec', 'clusterIP'], cip, 'must be "None", empty or a valid IP address');
+  if (typeof cip === 'string' && cip !== '' && cip !== 'None' && !isIP(cip))
+    out.invalid(['spec', 'clusterIP'], cip, 'must be "None", empty or a valid IP address');
 }
 
 function schemaDefaults(obj: KubeObject): KubeObject {

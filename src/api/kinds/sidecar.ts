@@ -18,7 +18,10 @@ export interface SidecarSpec {
   readonly workloadSelector?: { readonly labels?: Readonly<Record<string, string>> };
   readonly egress?: readonly SidecarEgressListener[];
   readonly ingress?: readonly Readonly<Record<string, unknown>>[];
-  readonly outboundTrafficPolicy?: { readonly mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY'; readonly egressProxy?: { readonly host?: string; readonly port?: { readonly number?: number } } };
+  readonly outboundTrafficPolicy?: {
+    readonly mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+    readonly egressProxy?: { readonly host?: string; readonly port?: { readonly number?: number } };
+  };
 }
 
 export type Sidecar = KubeObject<SidecarSpec>;
@@ -33,10 +36,14 @@ function validate(obj: KubeObject, out: IssueList): void {
     arr(eg['hosts']).forEach((h, j) => {
       if (typeof h !== 'string') return;
       const slash = h.indexOf('/');
-      if (slash < 0) { out.invalid(['spec', 'egress', i, 'hosts', j], h, 'must be of the form "namespace/dnsName"'); return; }
+      if (slash < 0) {
+        out.invalid(['spec', 'egress', i, 'hosts', j], h, 'must be of the form "namespace/dnsName"');
+        return;
+      }
       const ns = h.slice(0, slash);
       const dns = h.slice(slash + 1);
-      if (ns !== '*' && ns !== '.' && ns !== '~' && checkDns1123Label(ns)) out.invalid(['spec', 'egress', i, 'hosts', j], h, 'namespace part must be "*", ".", "~" or a namespace name');
+      if (ns !== '*' && ns !== '.' && ns !== '~' && checkDns1123Label(ns))
+        out.invalid(['spec', 'egress', i, 'hosts', j], h, 'namespace part must be "*", ".", "~" or a namespace name');
       else {
         const err = checkIstioHost(dns, { allowBareWildcard: true });
         if (err) out.invalid(['spec', 'egress', i, 'hosts', j], h, err);

@@ -9,7 +9,11 @@ import { checkExportTo, checkPortNumber, requireList } from './common-rules.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
 import { ISTIO_NETWORKING_GROUP } from '../groups.js';
 
-export interface StringMatch { readonly exact?: string; readonly prefix?: string; readonly regex?: string }
+export interface StringMatch {
+  readonly exact?: string;
+  readonly prefix?: string;
+  readonly regex?: string;
+}
 
 export interface HTTPMatchRequest {
   readonly name?: string;
@@ -28,24 +32,65 @@ export interface HTTPMatchRequest {
   readonly statPrefix?: string;
 }
 
-export interface Destination { readonly host: string; readonly subset?: string; readonly port?: { readonly number?: number } }
+export interface Destination {
+  readonly host: string;
+  readonly subset?: string;
+  readonly port?: { readonly number?: number };
+}
 
-export interface HeaderOperations { readonly set?: Readonly<Record<string, string>>; readonly add?: Readonly<Record<string, string>>; readonly remove?: readonly string[] }
-export interface Headers { readonly request?: HeaderOperations; readonly response?: HeaderOperations }
+export interface HeaderOperations {
+  readonly set?: Readonly<Record<string, string>>;
+  readonly add?: Readonly<Record<string, string>>;
+  readonly remove?: readonly string[];
+}
+export interface Headers {
+  readonly request?: HeaderOperations;
+  readonly response?: HeaderOperations;
+}
 
-export interface HTTPRouteDestination { readonly destination: Destination; readonly weight?: number; readonly headers?: Headers }
-export interface RouteDestination { readonly destination: Destination; readonly weight?: number }
+export interface HTTPRouteDestination {
+  readonly destination: Destination;
+  readonly weight?: number;
+  readonly headers?: Headers;
+}
+export interface RouteDestination {
+  readonly destination: Destination;
+  readonly weight?: number;
+}
 
-export interface HTTPRetry { readonly attempts?: number; readonly perTryTimeout?: string; readonly retryOn?: string; readonly retryRemoteLocalities?: boolean; readonly backoff?: string }
-export interface HTTPRedirect { readonly uri?: string; readonly authority?: string; readonly port?: number; readonly derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT'; readonly scheme?: string; readonly redirectCode?: number }
-export interface HTTPRewrite { readonly uri?: string; readonly authority?: string; readonly uriRegexRewrite?: { readonly match?: string; readonly rewrite?: string } }
-export interface HTTPDirectResponse { readonly status: number; readonly body?: { readonly string?: string; readonly bytes?: string } }
+export interface HTTPRetry {
+  readonly attempts?: number;
+  readonly perTryTimeout?: string;
+  readonly retryOn?: string;
+  readonly retryRemoteLocalities?: boolean;
+  readonly backoff?: string;
+}
+export interface HTTPRedirect {
+  readonly uri?: string;
+  readonly authority?: string;
+  readonly port?: number;
+  readonly derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';
+  readonly scheme?: string;
+  readonly redirectCode?: number;
+}
+export interface HTTPRewrite {
+  readonly uri?: string;
+  readonly authority?: string;
+  readonly uriRegexRewrite?: { readonly match?: string; readonly rewrite?: string };
+}
+export interface HTTPDirectResponse {
+  readonly status: number;
+  readonly body?: { readonly string?: string; readonly bytes?: string };
+}
 /** `percent` is the integer field Istio deprecated for `percentage`. */
 export interface HTTPFaultInjection {
   readonly delay?: { readonly fixedDelay?: string; readonly percentage?: { readonly value?: number }; readonly percent?: number };
   readonly abort?: { readonly httpStatus?: number; readonly grpcStatus?: string; readonly percentage?: { readonly value?: number }; readonly percent?: number };
 }
-export interface HTTPMirrorPolicy { readonly destination: Destination; readonly percentage?: { readonly value?: number } }
+export interface HTTPMirrorPolicy {
+  readonly destination: Destination;
+  readonly percentage?: { readonly value?: number };
+}
 
 export interface IstioHTTPRoute {
   readonly name?: string;
@@ -75,7 +120,10 @@ export interface TLSMatchAttributes {
   readonly gateways?: readonly string[];
   readonly sourceNamespace?: string;
 }
-export interface IstioTLSRoute { readonly match: readonly TLSMatchAttributes[]; readonly route?: readonly RouteDestination[] }
+export interface IstioTLSRoute {
+  readonly match: readonly TLSMatchAttributes[];
+  readonly route?: readonly RouteDestination[];
+}
 
 export interface L4MatchAttributes {
   readonly destinationSubnets?: readonly string[];
@@ -84,7 +132,10 @@ export interface L4MatchAttributes {
   readonly gateways?: readonly string[];
   readonly sourceNamespace?: string;
 }
-export interface IstioTCPRoute { readonly match?: readonly L4MatchAttributes[]; readonly route?: readonly RouteDestination[] }
+export interface IstioTCPRoute {
+  readonly match?: readonly L4MatchAttributes[];
+  readonly route?: readonly RouteDestination[];
+}
 
 export interface VirtualServiceSpec {
   readonly hosts?: readonly string[];
@@ -126,12 +177,18 @@ function checkGatewayRef(g: unknown, path: PathSegment[], out: IssueList): void 
   const slash = g.indexOf('/');
   const ns = slash < 0 ? undefined : g.slice(0, slash);
   const name = slash < 0 ? g : g.slice(slash + 1);
-  if (ns !== undefined && checkDns1123Label(ns)) { out.invalid(path, g, 'gateway must be "mesh", "<name>" or "<namespace>/<name>" with a valid namespace'); return; }
+  if (ns !== undefined && checkDns1123Label(ns)) {
+    out.invalid(path, g, 'gateway must be "mesh", "<name>" or "<namespace>/<name>" with a valid namespace');
+    return;
+  }
   if (name.includes('/') || checkDns1123Subdomain(name)) out.invalid(path, g, 'gateway must be "mesh", "<name>" or "<namespace>/<name>" with a valid name');
 }
 
 function checkDestination(d: unknown, path: PathSegment[], out: IssueList): void {
-  if (d === undefined || d === null) { out.required(path); return; }
+  if (d === undefined || d === null) {
+    out.required(path);
+    return;
+  }
   const dest = rec(d);
   const host = dest['host'];
   if (host === undefined || host === null || host === '') out.required([...path, 'host']);
@@ -169,11 +226,16 @@ function validate(obj: KubeObject, out: IssueList): void {
   // Without hosts a VirtualService is a delegate (included by another one's http.delegate).
   const isDelegate = spec['hosts'] === undefined || spec['hosts'] === null;
   if (!isDelegate) requireList(spec['hosts'], ['spec', 'hosts'], out, 'at least one host');
-  if (isDelegate && gateways.length > 0) out.required(['spec', 'hosts'], 'a virtual service with gateways must have at least one host (only delegates have none)');
-  if (isDelegate && (arr(spec['tls']).length > 0 || arr(spec['tcp']).length > 0)) out.forbidden(['spec', 'tls'], 'a delegate virtual service (no hosts) must have only http routes');
+  if (isDelegate && gateways.length > 0)
+    out.required(['spec', 'hosts'], 'a virtual service with gateways must have at least one host (only delegates have none)');
+  if (isDelegate && (arr(spec['tls']).length > 0 || arr(spec['tcp']).length > 0))
+    out.forbidden(['spec', 'tls'], 'a delegate virtual service (no hosts) must have only http routes');
   arr(spec['hosts']).forEach((h, i) => {
     if (typeof h !== 'string') return;
-    if (h === '*' && boundToMesh) { out.invalid(['spec', 'hosts', i], h, 'wildcard host "*" is not allowed for virtual services bound to the mesh gateway'); return; }
+    if (h === '*' && boundToMesh) {
+      out.invalid(['spec', 'hosts', i], h, 'wildcard host "*" is not allowed for virtual services bound to the mesh gateway');
+      return;
+    }
     const err = checkIstioHost(h, { allowBareWildcard: true, allowIp: true });
     if (err) out.invalid(['spec', 'hosts', i], h, err);
   });
@@ -196,7 +258,8 @@ function validate(obj: KubeObject, out: IssueList): void {
     const hasRedirect = route['redirect'] !== undefined && route['redirect'] !== null;
     const hasDirect = route['directResponse'] !== undefined && route['directResponse'] !== null;
     const hasDelegate = route['delegate'] !== undefined && route['delegate'] !== null;
-    if (!hasRoute && !hasRedirect && !hasDirect && !hasDelegate) out.required([...base, 'route'], 'HTTP route must have route, redirect, directResponse or delegate');
+    if (!hasRoute && !hasRedirect && !hasDirect && !hasDelegate)
+      out.required([...base, 'route'], 'HTTP route must have route, redirect, directResponse or delegate');
     if (hasRoute && hasRedirect) out.forbidden([...base, 'redirect'], 'HTTP route cannot contain both route and redirect');
     if (hasRoute && hasDirect) out.forbidden([...base, 'directResponse'], 'HTTP route cannot contain both route and directResponse');
     if (hasRedirect && hasDirect) out.forbidden([...base, 'directResponse'], 'HTTP route cannot contain both redirect and directResponse');
@@ -213,20 +276,27 @@ function validate(obj: KubeObject, out: IssueList): void {
           if (set.length > 1) out.invalid([...base, 'match', j, f], set.join(','), 'only one of exact, prefix or regex may be set');
           const re = (sm as Record<string, unknown>)['regex'];
           if (typeof re === 'string') {
-            try { new RegExp(re); } catch { out.invalid([...base, 'match', j, f, 'regex'], re, 'not a valid regular expression'); }
+            try {
+              new RegExp(re);
+            } catch {
+              out.invalid([...base, 'match', j, f, 'regex'], re, 'not a valid regular expression');
+            }
           }
         }
       }
     });
     checkDurationField(route['timeout'], [...base, 'timeout'], out);
     const retries = rec(route['retries']);
-    if (typeof retries['attempts'] === 'number' && retries['attempts'] < 0) out.invalid([...base, 'retries', 'attempts'], retries['attempts'], 'attempts must not be negative');
+    if (typeof retries['attempts'] === 'number' && retries['attempts'] < 0)
+      out.invalid([...base, 'retries', 'attempts'], retries['attempts'], 'attempts must not be negative');
     checkDurationField(retries['perTryTimeout'], [...base, 'retries', 'perTryTimeout'], out);
     const redirect = rec(route['redirect']);
     checkPortNumber(redirect['port'], [...base, 'redirect', 'port'], out);
-    if (typeof redirect['redirectCode'] === 'number' && (redirect['redirectCode'] < 300 || redirect['redirectCode'] > 399)) out.invalid([...base, 'redirect', 'redirectCode'], redirect['redirectCode'], 'redirect code must be a 3xx status');
+    if (typeof redirect['redirectCode'] === 'number' && (redirect['redirectCode'] < 300 || redirect['redirectCode'] > 399))
+      out.invalid([...base, 'redirect', 'redirectCode'], redirect['redirectCode'], 'redirect code must be a 3xx status');
     const direct = rec(route['directResponse']);
-    if (hasDirect && typeof direct['status'] === 'number' && (direct['status'] < 200 || direct['status'] > 599)) out.invalid([...base, 'directResponse', 'status'], direct['status'], 'status must be between 200 and 599');
+    if (hasDirect && typeof direct['status'] === 'number' && (direct['status'] < 200 || direct['status'] > 599))
+      out.invalid([...base, 'directResponse', 'status'], direct['status'], 'status must be between 200 and 599');
     const delay = rec(rec(route['fault'])['delay']);
     checkDurationField(delay['fixedDelay'], [...base, 'fault', 'delay', 'fixedDelay'], out);
     if (route['mirror']) checkDestination(route['mirror'], [...base, 'mirror'], out);

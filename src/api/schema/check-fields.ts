@@ -29,11 +29,17 @@ export function checkFields(value: unknown, node: FieldNode, path: PathSegment[]
     return;
   }
   if ('l' in node) {
-    if (!Array.isArray(value)) { out.wrongType(path, value, 'array'); return; }
+    if (!Array.isArray(value)) {
+      out.wrongType(path, value, 'array');
+      return;
+    }
     value.forEach((item, i) => checkFields(item, node.l, [...path, i], out));
     return;
   }
-  if (typeof value !== 'object' || Array.isArray(value)) { out.wrongType(path, value, 'object'); return; }
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    out.wrongType(path, value, 'object');
+    return;
+  }
   const obj = value as Record<string, unknown>;
   if ('m' in node) {
     for (const [k, v] of Object.entries(obj)) checkFields(v, node.m, [...path, k], out);

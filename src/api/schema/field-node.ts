@@ -7,7 +7,11 @@
  * {p, r, o} an object with known properties p, required r, and o=1 when other keys are allowed.
  */
 export type FieldNode =
-  | 's' | 'i' | 'b' | 'is' | '*'
+  | 's'
+  | 'i'
+  | 'b'
+  | 'is'
+  | '*'
   | readonly string[]
   | { readonly l: FieldNode }
   | { readonly m: FieldNode }

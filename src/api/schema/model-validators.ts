@@ -18,7 +18,12 @@ import { validate as validateReferenceGrant } from '@kubernetes-models/gateway-a
 import type { IssueList } from '../field-issue.js';
 import { pointerToSegments, type PathSegment } from '../field-path.js';
 
-interface AjvError { instancePath: string; keyword: string; params: Record<string, unknown>; message?: string }
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
 type Check = (obj: Record<string, unknown>) => AjvError[];
 
 function modelCheck(Model: new (data: never) => { validate(): void }): Check {
@@ -82,25 +87,63 @@ export function checkWithModel(groupKind: string, modelApiVersion: string, obj: 
     if (out.hasErrorAt(segs)) continue;
     const v = valueAt(obj, segs);
     switch (e.keyword) {
-      case 'required': out.required(segs); break;
-      case 'enum': out.unsupported(segs, v, (e.params['allowedValues'] as string[]) ?? []); break;
-      case 'type': out.wrongType(segs, v, String(e.params['type'])); break;
-      case 'minimum': out.invalid(segs, v, `must be greater than or equal to ${String(e.params['limit'])}`); break;
-      case 'maximum': out.invalid(segs, v, `must be less than or equal to ${String(e.params['limit'])}`); break;
-      case 'exclusiveMinimum': out.invalid(segs, v, `must be greater than ${String(e.params['limit'])}`); break;
-      case 'exclusiveMaximum': out.invalid(segs, v, `must be less than ${String(e.params['limit'])}`); break;
-      case 'pattern': out.invalid(segs, v, `must match the regular expression ${JSON.stringify(e.params['pattern'])}`); break;
-      case 'minLength': out.invalid(segs, v, `must be at least ${String(e.params['limit'])} characters long`); break;
-      case 'maxLength': out.add(segs, 'FieldValueInvalid', `too long: must have at most ${String(e.params['limit'])} characters`); break;
-      case 'minItems': out.required(segs, `must have at least ${String(e.params['limit'])} item${e.params['limit'] === 1 ? '' : 's'}`); break;
-      case 'maxItems': out.add(segs, 'FieldValueInvalid', `too many: must have at most ${String(e.params['limit'])} items`); break;
-      case 'minProperties': out.required(segs, `must have at least ${String(e.params['limit'])} entries`); break;
-      case 'maxProperties': out.add(segs, 'FieldValueInvalid', `too many: must have at most ${String(e.params['limit'])} entries`); break;
-      case 'uniqueItems': out.duplicate(segs, v, 'items must be unique'); break;
-      case 'oneOf': out.invalid(segs, v, 'exactly one of the alternative fields must be set'); break;
-      case 'anyOf': case 'not': out.invalid(segs, v, 'this combination of fields is not allowed'); break;
-      case 'format': out.invalid(segs, v, `must be a valid ${String(e.params['format'])}`); break;
-      default: out.invalid(segs, v, e.message ?? `fails the schema rule "${e.keyword}"`);
+      case 'required':
+        out.required(segs);
+        break;
+      case 'enum':
+        out.unsupported(segs, v, (e.params['allowedValues'] as string[]) ?? []);
+        break;
+      case 'type':
+        out.wrongType(segs, v, String(e.params['type']));
+        break;
+      case 'minimum':
+        out.invalid(segs, v, `must be greater than or equal to ${String(e.params['limit'])}`);
+        break;
+      case 'maximum':
+        out.invalid(segs, v, `must be less than or equal to ${String(e.params['limit'])}`);
+        break;
+      case 'exclusiveMinimum':
+        out.invalid(segs, v, `must be greater than ${String(e.params['limit'])}`);
+        break;
+      case 'exclusiveMaximum':
+        out.invalid(segs, v, `must be less than ${String(e.params['limit'])}`);
+        break;
+      case 'pattern':
+        out.invalid(segs, v, `must match the regular expression ${JSON.stringify(e.params['pattern'])}`);
+        break;
+      case 'minLength':
+        out.invalid(segs, v, `must be at least ${String(e.params['limit'])} characters long`);
+        break;
+      case 'maxLength':
+        out.add(segs, 'FieldValueInvalid', `too long: must have at most ${String(e.params['limit'])} characters`);
+        break;
+      case 'minItems':
+        out.required(segs, `must have at least ${String(e.params['limit'])} item${e.params['limit'] === 1 ? '' : 's'}`);
+        break;
+      case 'maxItems':
+        out.add(segs, 'FieldValueInvalid', `too many: must have at most ${String(e.params['limit'])} items`);
+        break;
+      case 'minProperties':
+        out.required(segs, `must have at least ${String(e.params['limit'])} entries`);
+        break;
+      case 'maxProperties':
+        out.add(segs, 'FieldValueInvalid', `too many: must have at most ${String(e.params['limit'])} entries`);
+        break;
+      case 'uniqueItems':
+        out.duplicate(segs, v, 'items must be unique');
+        break;
+      case 'oneOf':
+        out.invalid(segs, v, 'exactly one of the alternative fields must be set');
+        break;
+      case 'anyOf':
+      case 'not':
+        out.invalid(segs, v, 'this combination of fields is not allowed');
+        break;
+      case 'format':
+        out.invalid(segs, v, `must be a valid ${String(e.params['format'])}`);
+        break;
+      default:
+        out.invalid(segs, v, e.message ?? `fails the schema rule "${e.keyword}"`);
     }
   }
 }

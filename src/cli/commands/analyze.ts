@@ -11,7 +11,14 @@ import { readAllStdin } from './validate.js';
 
 export type AnalyzeOutput = 'text' | 'json' | 'yaml';
 
-interface AnalyzeOptions { filename?: string[]; output: string; namespace?: string; allNamespaces?: boolean; useKube: boolean; stateDir?: string }
+interface AnalyzeOptions {
+  filename?: string[];
+  output: string;
+  namespace?: string;
+  allNamespaces?: boolean;
+  useKube: boolean;
+  stateDir?: string;
+}
 
 export interface AnalyzeRendering {
   /** The findings in the chosen format (stdout). */
@@ -27,7 +34,11 @@ export interface AnalyzeRendering {
  * allNamespaces, the only namespace whose findings are shown (istioctl's filter); `files` names the
  * analyzed files for the success line.
  */
-export async function analyzeCommandCore(objects: ReadonlyArray<KubeObject | SourceDocument>, output: AnalyzeOutput, opts: { namespace?: string; allNamespaces?: boolean; files?: readonly string[] } = {}): Promise<AnalyzeRendering> {
+export async function analyzeCommandCore(
+  objects: ReadonlyArray<KubeObject | SourceDocument>,
+  output: AnalyzeOutput,
+  opts: { namespace?: string; allNamespaces?: boolean; files?: readonly string[] } = {},
+): Promise<AnalyzeRendering> {
   const { analyze, formatFinding, hasErrorFindings, scopeFindings } = await import('../../analyze/index.js');
   const ns = opts.namespace ?? 'default';
   const all = analyze(objects, ns);
@@ -36,16 +47,23 @@ export async function analyzeCommandCore(objects: ReadonlyArray<KubeObject | Sou
   let notes = '';
   if (shown.length === 0) {
     const files = opts.files ?? [];
-    notes += files.length > 1 ? `\u2714 No validation issues found when analyzing:\n${files.map((f) => `  - ${f}\n`).join('')}`
-      : `\u2714 No validation issues found when analyzing ${files.length === 1 ? files[0] : opts.allNamespaces ? 'all namespaces' : `namespace: ${ns}`}.\n`;
+    notes +=
+      files.length > 1
+        ? `\u2714 No validation issues found when analyzing:\n${files.map((f) => `  - ${f}\n`).join('')}`
+        : `\u2714 No validation issues found when analyzing ${files.length === 1 ? files[0] : opts.allNamespaces ? 'all namespaces' : `namespace: ${ns}`}.\n`;
   }
   if (elsewhere.size > 0) {
     const count = [...elsewhere.values()].reduce((a, b) => a + b, 0);
     notes += `Note: ${count} more finding${count === 1 ? '' : 's'} in other namespaces (${[...elsewhere.keys()].join(', ')}); use -A (--all-namespaces) to show them.\n`;
   }
-  const text = output === 'json' ? `${JSON.stringify(shown, null, 2)}\n`
-    : output === 'yaml' ? (shown.length ? stringify(shown) : '[]\n')
-      : shown.map((f) => `${formatFinding(f)}\n`).join('');
+  const text =
+    output === 'json'
+      ? `${JSON.stringify(shown, null, 2)}\n`
+      : output === 'yaml'
+        ? shown.length
+          ? stringify(shown)
+          : '[]\n'
+        : shown.map((f) => `${formatFinding(f)}\n`).join('');
   return { text, notes, exitCode };
 }
 
@@ -64,15 +82,20 @@ export function registerAnalyze(program: Command): void {
     .command('analyze')
     .argument('[paths...]', 'files or directories, as -f names them (istioctl analyze a.yaml b.yaml)')
     .description('Check resources together (references, gateway bindings, host conflicts) as istioctl analyze does')
-    .option('-f, --filename <path>', 'file, directory or - (repeatable); analyzed together with the running mesh\'s resources, which they override', (v: string, prev: string[] = []) => [...prev, v])
-    .option('-k, --use-kube [bool]', 'include the running mesh\'s resources; --use-kube=false analyzes the files alone', parseBool('--use-kube'), true)
+    .option(
+      '-f, --filename <path>',
+      "file, directory or - (repeatable); analyzed together with the running mesh's resources, which they override",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('-k, --use-kube [bool]', "include the running mesh's resources; --use-kube=false analyzes the files alone", parseBool('--use-kube'), true)
     .option('-o, --output <format>', 'text, json or yaml', 'text')
     .option('-n, --namespace <ns>', 'namespace to report on (default "default"), and for documents that name none')
     .option('-A, --all-namespaces', 'report on every namespace')
-    .option('--state-dir <dir>', 'the mesh\'s state directory (default: $OUTPOST_STATE_DIR or ./.outpost)')
+    .option('--state-dir <dir>', "the mesh's state directory (default: $OUTPOST_STATE_DIR or ./.outpost)")
     .action(async (paths: string[], opts: AnalyzeOptions) => {
       const output = opts.output as AnalyzeOutput;
-      if (!['text', 'json', 'yaml'].includes(output)) throw new CliError(`outpost analyze: unsupported output format "${opts.output}": supported values: "text", "json", "yaml"`, 1);
+      if (!['text', 'json', 'yaml'].includes(output))
+        throw new CliError(`outpost analyze: unsupported output format "${opts.output}": supported values: "text", "json", "yaml"`, 1);
       const files = [...(opts.filename ?? []), ...paths];
       if (!opts.useKube && files.length === 0) throw new CliError('outpost analyze: --use-kube=false analyzes files only: name them with -f', 1);
       const ns = opts.namespace ?? 'default';
@@ -113,7 +136,10 @@ async function listMeshObjects(stateDirFlag: string | undefined, required: boole
   const endpoint = readEndpoint(paths);
   if (!endpoint) {
     if (!required) return undefined;
-    throw new CliError(`outpost: the mesh is not running (state dir ${displayStateDir(stateDirFlag)}). Start it with \`outpost up -d\`, or analyze files with -f.`, 1);
+    throw new CliError(
+      `outpost: the mesh is not running (state dir ${displayStateDir(stateDirFlag)}). Start it with \`outpost up -d\`, or analyze files with -f.`,
+      1,
+    );
   }
   const objects: KubeObject[] = [];
   for (const k of KINDS) {
@@ -128,7 +154,8 @@ async function listMeshObjects(stateDirFlag: string | undefined, required: boole
     if (res.status === 404) continue;
     if (!res.ok) throw new CliError(`outpost: listing ${k.plural} failed: HTTP ${res.status}`, 1);
     const list = (await res.json()) as { items?: KubeObject[] };
-    for (const item of list.items ?? []) objects.push({ ...item, apiVersion: item.apiVersion ?? (k.group ? `${k.group}/${version}` : version), kind: item.kind ?? k.kind });
+    for (const item of list.items ?? [])
+      objects.push({ ...item, apiVersion: item.apiVersion ?? (k.group ? `${k.group}/${version}` : version), kind: item.kind ?? k.kind });
   }
   return objects;
 }

@@ -17,10 +17,18 @@ interface ApplyOptions {
 }
 
 /** Loads the files, reporting every error with its position; sets namespaces as kubectl does. */
-export async function loadForApply(files: string[], namespace: string | undefined, opts: { allowDuplicates?: boolean } = {}): Promise<{ objects: KubeObject[]; sources: string[] }> {
+export async function loadForApply(
+  files: string[],
+  namespace: string | undefined,
+  opts: { allowDuplicates?: boolean } = {},
+): Promise<{ objects: KubeObject[]; sources: string[] }> {
   const usesStdin = files.includes('-');
   const stdin = usesStdin ? await readAllStdin() : undefined;
-  const loaded = await loadSources({ paths: files.filter((f) => f !== '-'), ...(stdin !== undefined ? { stdin } : {}), ...(opts.allowDuplicates ? { allowDuplicates: true } : {}) });
+  const loaded = await loadSources({
+    paths: files.filter((f) => f !== '-'),
+    ...(stdin !== undefined ? { stdin } : {}),
+    ...(opts.allowDuplicates ? { allowDuplicates: true } : {}),
+  });
   for (const w of loaded.warnings) process.stderr.write(`Warning: ${formatLoadError(w)}\n`);
   if (loaded.errors.length > 0) {
     throw new CliError(loaded.errors.map((e) => formatLoadError(e)).join('\n'));
@@ -34,7 +42,9 @@ export async function loadForApply(files: string[], namespace: string | undefine
     if (info?.namespaced) {
       const own = obj.metadata.namespace;
       if (own && namespace && own !== namespace) {
-        problems.push(`error: the namespace from the provided object "${own}" does not match the namespace "${namespace}". You must pass '--namespace=${own}' to perform this operation.`);
+        problems.push(
+          `error: the namespace from the provided object "${own}" does not match the namespace "${namespace}". You must pass '--namespace=${own}' to perform this operation.`,
+        );
         continue;
       }
       obj.metadata.namespace = own ?? namespace ?? 'default';
@@ -46,7 +56,6 @@ export async function loadForApply(files: string[], namespace: string | undefine
   if (objects.length === 0) throw new CliError('error: no objects passed to apply');
   return { objects, sources };
 }
-
 
 export function registerApply(program: Command): void {
   withStateDir(
@@ -72,7 +81,9 @@ export function registerApply(program: Command): void {
     // The API takes one request of at most MAX_INPUT_BYTES; say so before sending, not after.
     const size = Buffer.byteLength(JSON.stringify({ items: objects, fieldManager: 'outpost' }));
     if (size > MAX_INPUT_BYTES) {
-      throw new CliError(`error: these ${objects.length} objects are ${formatBytes(size)} as JSON, more than the API takes in one apply (${formatBytes(MAX_INPUT_BYTES)}): apply the files in smaller groups`);
+      throw new CliError(
+        `error: these ${objects.length} objects are ${formatBytes(size)} as JSON, more than the API takes in one apply (${formatBytes(MAX_INPUT_BYTES)}): apply the files in smaller groups`,
+      );
     }
     let results;
     try {

@@ -45,14 +45,14 @@ export function registerController(program: Command): void {
     .option('--context <name>', 'kubeconfig context')
     .option('--distribution-address <host:port>', 'where proxies get their config (default 0.0.0.0:15012)')
     .option('--distribution-token-file <file>', 'bearer token proxies present to distribution (default: a new random one, printed once)')
-    .option('--no-leader-elect', 'do not elect a leader: this replica always writes status and the deployer\'s objects')
+    .option('--no-leader-elect', "do not elect a leader: this replica always writes status and the deployer's objects")
     .option('--leader-elect-namespace <ns>', 'namespace of the coordination.k8s.io Lease (default istio-system)')
     .option('--leader-elect-lease-duration <d>', 'how long a Lease holds without renewal (default 15s)')
     .option('--leader-elect-renew-deadline <d>', 'how long a leader tries to renew before it steps down (default 10s)')
     .option('--leader-elect-retry-period <d>', 'how often candidates try and the leader renews (default 2s)')
     .option('--distribution-cert-dir <dir>', 'serve distribution over TLS with tls.crt and tls.key from here (its tls.crt is what injected proxies trust)')
     .option('--webhook-address <host:port>', 'serve the sidecar injection webhook (HTTPS) here')
-    .option('--webhook-cert-dir <dir>', 'the webhook\'s tls.crt and tls.key (a mounted kubernetes.io/tls Secret)')
+    .option('--webhook-cert-dir <dir>', "the webhook's tls.crt and tls.key (a mounted kubernetes.io/tls Secret)")
     .option('--proxy-image <ref>', 'the image injected proxies run')
     .option('--controller-url <url>', 'distribution as pods reach it (e.g. http://outpost-controller.istio-system.svc:15012)')
     .action(async (o: ControllerFlags) => {
@@ -66,9 +66,16 @@ export function registerController(program: Command): void {
       }
       let webhook;
       if (o.webhookAddress) {
-        if (!o.webhookCertDir || !o.proxyImage || !o.controllerUrl) throw new CliError('outpost controller: --webhook-address needs --webhook-cert-dir, --proxy-image and --controller-url', 2);
+        if (!o.webhookCertDir || !o.proxyImage || !o.controllerUrl)
+          throw new CliError('outpost controller: --webhook-address needs --webhook-cert-dir, --proxy-image and --controller-url', 2);
         const w = parseAddress(o.webhookAddress, '--webhook-address');
-        webhook = { host: w.host, port: w.port, certFile: `${o.webhookCertDir}/tls.crt`, keyFile: `${o.webhookCertDir}/tls.key`, settings: { image: o.proxyImage, controllerUrl: o.controllerUrl, ...(distributionTls ? { controllerCa: distributionTls.cert } : {}) } };
+        webhook = {
+          host: w.host,
+          port: w.port,
+          certFile: `${o.webhookCertDir}/tls.crt`,
+          keyFile: `${o.webhookCertDir}/tls.key`,
+          settings: { image: o.proxyImage, controllerUrl: o.controllerUrl, ...(distributionTls ? { controllerCa: distributionTls.cert } : {}) },
+        };
       }
       const leaderElection =
         o.leaderElect === false
@@ -82,7 +89,10 @@ export function registerController(program: Command): void {
               renewDeadlineMs: flagDuration('--leader-elect-renew-deadline', o.leaderElectRenewDeadline ?? '10s'),
               retryPeriodMs: flagDuration('--leader-elect-retry-period', o.leaderElectRetryPeriod ?? '2s'),
             };
-      if (leaderElection && !(leaderElection.retryPeriodMs < leaderElection.renewDeadlineMs && leaderElection.renewDeadlineMs < leaderElection.leaseDurationMs)) {
+      if (
+        leaderElection &&
+        !(leaderElection.retryPeriodMs < leaderElection.renewDeadlineMs && leaderElection.renewDeadlineMs < leaderElection.leaseDurationMs)
+      ) {
         throw new CliError('outpost controller: the retry period must be shorter than the renew deadline, and that shorter than the lease duration', 2);
       }
       const { host, port } = parseAddress(o.distributionAddress ?? '0.0.0.0:15012');
@@ -114,7 +124,9 @@ export function registerController(program: Command): void {
       } catch (err) {
         throw new CliError(`outpost controller: ${(err as Error).message}`, 1);
       }
-      log(`controller: watching ${running.server}; distribution on ${running.controlPlane.distributionUrl}${running.webhook ? `; injection webhook on ${running.webhook.url}` : ''}`);
+      log(
+        `controller: watching ${running.server}; distribution on ${running.controlPlane.distributionUrl}${running.webhook ? `; injection webhook on ${running.webhook.url}` : ''}`,
+      );
       process.stdout.write(`controller ready: distribution ${running.controlPlane.distributionUrl}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

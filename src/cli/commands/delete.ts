@@ -34,7 +34,8 @@ export function registerDelete(program: Command): void {
   ).action(async (kind: string | undefined, names: string[], opts: DeleteOptions) => {
     const targets: { ref: ObjectRef; display: string; notFound: string }[] = [];
     if (opts.filename?.length) {
-      if (kind) throw new CliError('error: there is no need to specify a resource type as a separate argument when passing arguments in resource/name form or with -f');
+      if (kind)
+        throw new CliError('error: there is no need to specify a resource type as a separate argument when passing arguments in resource/name form or with -f');
       // Tutorials' files share objects (one ServiceEntry in several): each is deleted once.
       const { objects } = await loadForApply(opts.filename, opts.namespace, { allowDuplicates: true });
       const seen = new Set<string>();
@@ -45,7 +46,10 @@ export function registerDelete(program: Command): void {
         targets.push({
           ref: { group: groupOf(o.apiVersion), kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name },
           display: quoted(objectName(o)),
-          notFound: ((info) => (info ? notFoundMessage(info, o.metadata.name) : `Error from server (NotFound): ${o.kind.toLowerCase()} "${o.metadata.name}" not found`))(kindFor(o.apiVersion, o.kind)),
+          notFound: ((info) =>
+            info ? notFoundMessage(info, o.metadata.name) : `Error from server (NotFound): ${o.kind.toLowerCase()} "${o.metadata.name}" not found`)(
+            kindFor(o.apiVersion, o.kind),
+          ),
         });
       }
     } else {
@@ -60,7 +64,11 @@ export function registerDelete(program: Command): void {
       if (list.length === 0) throw new CliError('error: resource(s) were provided, but no name was specified');
       const info = kindOrThrow(k);
       for (const n of list) {
-        targets.push({ ref: refOf(info, n, opts.namespace), display: `${info.group ? `${info.singular}.${info.group}` : info.singular} "${n}"`, notFound: notFoundMessage(info, n) });
+        targets.push({
+          ref: refOf(info, n, opts.namespace),
+          display: `${info.group ? `${info.singular}.${info.group}` : info.singular} "${n}"`,
+          notFound: notFoundMessage(info, n),
+        });
       }
     }
     const mesh = await connect(opts.stateDir);

@@ -26,7 +26,7 @@ export function registerDescribe(program: Command): void {
   ).action(async (kind: string, name: string | undefined, opts: DescribeOptions) => {
     const info = kindOrThrow(kind);
     const mesh = await connect(opts.stateDir);
-    const namespace = info.namespaced ? (opts.allNamespaces ? undefined : opts.namespace ?? 'default') : undefined;
+    const namespace = info.namespaced ? (opts.allNamespaces ? undefined : (opts.namespace ?? 'default')) : undefined;
     try {
       let items: KubeObject[];
       if (name) {
@@ -34,7 +34,14 @@ export function registerDescribe(program: Command): void {
         if (!obj) throw new CliError(notFoundMessage(info, name));
         items = [obj];
       } else {
-        items = (await mesh.api.list({ group: info.group, kind: info.kind, ...(namespace ? { namespace } : {}), ...(opts.selector ? { labelSelector: opts.selector } : {}) })).items;
+        items = (
+          await mesh.api.list({
+            group: info.group,
+            kind: info.kind,
+            ...(namespace ? { namespace } : {}),
+            ...(opts.selector ? { labelSelector: opts.selector } : {}),
+          })
+        ).items;
         if (items.length === 0) {
           process.stderr.write(namespace ? `No resources found in ${namespace} namespace.\n` : 'No resources found\n');
           return;

@@ -15,7 +15,9 @@ export function registerDown(program: Command): void {
         process.stdout.write(`outpost: the mesh is not running (state dir ${where})\n`);
         return;
       case 'orphans-stopped':
-        process.stdout.write(`outpost: the control plane was not running; stopped ${result.proxies} prox${result.proxies === 1 ? 'y' : 'ies'} it left serving (state dir ${where})\n`);
+        process.stdout.write(
+          `outpost: the control plane was not running; stopped ${result.proxies} prox${result.proxies === 1 ? 'y' : 'ies'} it left serving (state dir ${where})\n`,
+        );
         return;
       case 'left':
         process.stdout.write(`outpost: could not stop pid(s) ${result.pids.join(', ')} (state dir ${where})\n`);

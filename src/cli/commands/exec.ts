@@ -58,18 +58,29 @@ export function registerExec(program: Command): void {
     const revisions = (await mesh.api.list({ group: SAIL_GROUP, kind: 'IstioRevision' })).items;
     const injection = namespaceInjection(nsObj, new Set(revisions.map((r) => r.metadata.name)));
     let env: Record<string, string> = {};
-    const netns = pod?.netns ?? (podArg ? undefined : (await mesh.control.get<WorkloadInfo[]>('/v1/workloads')).find((w) => w.namespace === ns && w.workload === SIDECAR_WORKLOAD && injection.injected)?.netns);
+    const netns =
+      pod?.netns ??
+      (podArg
+        ? undefined
+        : (await mesh.control.get<WorkloadInfo[]>('/v1/workloads')).find((w) => w.namespace === ns && w.workload === SIDECAR_WORKLOAD && injection.injected)
+            ?.netns);
     if (injection.injected && (!pod || pod.injected)) {
       let sidecar: WorkloadInfo | undefined;
       const deadline = Date.now() + WAIT_MS;
       // The sidecar appears shortly after the label; wait for it as kubectl waits for a pod.
       while (Date.now() < deadline) {
         const all = await mesh.control.get<WorkloadInfo[]>('/v1/workloads');
-        sidecar = pod ? all.find((w) => w.namespace === ns && w.role === 'sidecar' && w.podName === pod.name) : all.find((w) => w.namespace === ns && w.role === 'sidecar' && w.workload === SIDECAR_WORKLOAD) ?? all.find((w) => w.namespace === ns && w.role === 'sidecar');
+        sidecar = pod
+          ? all.find((w) => w.namespace === ns && w.role === 'sidecar' && w.podName === pod.name)
+          : (all.find((w) => w.namespace === ns && w.role === 'sidecar' && w.workload === SIDECAR_WORKLOAD) ??
+            all.find((w) => w.namespace === ns && w.role === 'sidecar'));
         if (sidecar?.ready) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      if (!sidecar) throw new CliError(`outpost: namespace ${ns} is labelled for injection, but its sidecar did not start in ${WAIT_MS / 1000}s (see \`outpost logs -n ${ns} -c istio-proxy\`)`);
+      if (!sidecar)
+        throw new CliError(
+          `outpost: namespace ${ns} is labelled for injection, but its sidecar did not start in ${WAIT_MS / 1000}s (see \`outpost logs -n ${ns} -c istio-proxy\`)`,
+        );
       if (!sidecar.ready) throw new CliError(`outpost: the sidecar of namespace ${ns} is not ready${sidecar.lastError ? `: ${sidecar.lastError}` : ''}`);
       if (opts.wait !== false) {
         const sync = await mesh.control.get<SyncResult>('/v1/wait-synced', { timeoutMs: 15_000 });
@@ -99,7 +110,9 @@ async function podWithNetwork(api: ApiClient, ns: string, arg: string): Promise<
   let pod: KubeObject | undefined;
   const deploy = /^(?:deployments?|deploy)(?:\.apps)?\/(.+)$/.exec(arg)?.[1];
   if (deploy) {
-    pod = (await api.list({ group: '', kind: 'Pod', namespace: ns })).items.find((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deploy));
+    pod = (await api.list({ group: '', kind: 'Pod', namespace: ns })).items.find((p) =>
+      p.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deploy),
+    );
     if (!pod) throw new CliError(`error: no pod of deployment ${deploy} in namespace ${ns}`);
   } else {
     pod = await getOptional(api, { group: '', kind: 'Pod', namespace: ns, name: arg.replace(/^pods?\//, '') });

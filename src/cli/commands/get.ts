@@ -40,18 +40,27 @@ async function structuredOutput(output: string | undefined, data: unknown, names
 export async function printObjects(info: KindInfo, items: KubeObject[], output: string | undefined, single: boolean, allNamespaces: boolean): Promise<string> {
   const list = { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } };
   const data: unknown = single ? items[0] : list;
-  return (await structuredOutput(output, data, () => items.map((o) => `${resourceName(info)}/${o.metadata.name}\n`).join('')))
-    ?? formatResourceTable(info, items, { wide: output === 'wide', allNamespaces });
+  return (
+    (await structuredOutput(output, data, () => items.map((o) => `${resourceName(info)}/${o.metadata.name}\n`).join(''))) ??
+    formatResourceTable(info, items, { wide: output === 'wide', allNamespaces })
+  );
 }
 
 /**
  * Several kinds at once (`get gateways,httproutes`), as kubectl prints them: one table per kind
  * that has objects, names as kind.group/name, a blank line between tables; yaml/json: one List.
  */
-export async function printGroups(groups: { info: KindInfo; items: KubeObject[] }[], output: string | undefined, single: boolean, allNamespaces: boolean): Promise<string> {
+export async function printGroups(
+  groups: { info: KindInfo; items: KubeObject[] }[],
+  output: string | undefined,
+  single: boolean,
+  allNamespaces: boolean,
+): Promise<string> {
   const all = groups.flatMap((g) => g.items);
   const data: unknown = single && all.length === 1 ? all[0] : { apiVersion: 'v1', kind: 'List', items: all, metadata: { resourceVersion: '' } };
-  const structured = await structuredOutput(output, data, () => groups.flatMap((g) => g.items.map((o) => `${resourceName(g.info)}/${o.metadata.name}\n`)).join(''));
+  const structured = await structuredOutput(output, data, () =>
+    groups.flatMap((g) => g.items.map((o) => `${resourceName(g.info)}/${o.metadata.name}\n`)).join(''),
+  );
   if (structured !== undefined) return structured;
   return groups
     .filter((g) => g.items.length > 0)
@@ -60,14 +69,19 @@ export async function printGroups(groups: { info: KindInfo; items: KubeObject[] 
 }
 
 async function fetchItems(mesh: MeshConnection, info: KindInfo, name: string | undefined, opts: GetOptions): Promise<KubeObject[]> {
-  const namespace = info.namespaced ? (opts.allNamespaces ? undefined : opts.namespace ?? 'default') : undefined;
+  const namespace = info.namespaced ? (opts.allNamespaces ? undefined : (opts.namespace ?? 'default')) : undefined;
   let items: KubeObject[];
   if (name) {
     const obj = await getOptional(mesh.api, refOf(info, name, namespace));
     if (!obj) throw new CliError(notFoundMessage(info, name));
     items = [obj];
   } else {
-    const res = await mesh.api.list({ group: info.group, kind: info.kind, ...(namespace ? { namespace } : {}), ...(opts.selector ? { labelSelector: opts.selector } : {}) });
+    const res = await mesh.api.list({
+      group: info.group,
+      kind: info.kind,
+      ...(namespace ? { namespace } : {}),
+      ...(opts.selector ? { labelSelector: opts.selector } : {}),
+    });
     items = [...res.items].sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
   }
   for (const o of items) o.apiVersion ||= apiVersionOf(info);
@@ -97,7 +111,8 @@ export function registerGet(program: Command): void {
       .option('-l, --selector <selector>', 'label selector (app=curl,tier!=db)'),
   ).action(async (kind: string, name: string | undefined, opts: GetOptions) => {
     const names = kind.split(',').map((k) => k.trim());
-    if (names.some((k) => k === '')) throw new CliError(`error: arguments in resource/name form must have a single resource and name; "${kind}" has an empty kind`);
+    if (names.some((k) => k === ''))
+      throw new CliError(`error: arguments in resource/name form must have a single resource and name; "${kind}" has an empty kind`);
     // A category (`all`, `istio-io`, `gateway-api`) stands for its kinds, as kubectl expands it.
     const categories = names.filter((k) => !resolveKindName(k) && KINDS.some((i) => i.categories.includes(k)));
     const expanded = names.flatMap((k) => (categories.includes(k) ? categoryKinds(k) : [kindOrThrow(k)]));

@@ -20,7 +20,8 @@ async function objectsFor(o: InstallFlags) {
   const { installObjects, CONTROLLER_NAME } = await import('../../cluster/manifests.js');
   const namespace = o.namespace ?? 'istio-system';
   const replicas = o.replicas === undefined ? undefined : Number(o.replicas);
-  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1)) throw new CliError(`outpost install: --replicas must be a whole number of at least 1 (got ${JSON.stringify(o.replicas)})`, 2);
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1))
+    throw new CliError(`outpost install: --replicas must be a whole number of at least 1 (got ${JSON.stringify(o.replicas)})`, 2);
   const webhookCert = makeServingCert([`${CONTROLLER_NAME}.${namespace}.svc`, `${CONTROLLER_NAME}.${namespace}.svc.cluster.local`]);
   return installObjects({ image: o.image ?? `outpost:${outpostVersion()}`, namespace, webhookCert, ...(replicas ? { replicas } : {}) });
 }
@@ -31,7 +32,7 @@ export function registerInstall(program: Command): void {
     .description('Install outpost on a Kubernetes cluster (CRDs, controller, RBAC, injection webhook); --dry-run prints the YAML')
     .option('--dry-run', 'print the objects as YAML instead of applying them')
     .option('--image <ref>', 'the outpost image for the controller and proxies (default outpost:<version>)')
-    .option('-n, --namespace <ns>', 'the controller\'s namespace (default istio-system)')
+    .option('-n, --namespace <ns>', "the controller's namespace (default istio-system)")
     .option('--replicas <n>', 'controller replicas (default 2; one leads)')
     .option('--kubeconfig <file>', 'kubeconfig of the cluster')
     .option('--context <name>', 'kubeconfig context')
@@ -43,7 +44,11 @@ export function registerInstall(program: Command): void {
       }
       const { applyObjects } = await import('../../cluster/apply.js');
       try {
-        await applyObjects(objects, { ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), ...(o.context ? { context: o.context } : {}), log: (l) => process.stdout.write(`${l}\n`) });
+        await applyObjects(objects, {
+          ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+          ...(o.context ? { context: o.context } : {}),
+          log: (l) => process.stdout.write(`${l}\n`),
+        });
       } catch (err) {
         throw new CliError(`outpost install: ${(err as Error).message}`, 1);
       }
@@ -51,7 +56,7 @@ export function registerInstall(program: Command): void {
   program
     .command('uninstall')
     .description('Remove what `outpost install` put on the cluster (CRDs, and with them every resource of their kinds, only with --purge)')
-    .option('-n, --namespace <ns>', 'the controller\'s namespace (default istio-system)')
+    .option('-n, --namespace <ns>', "the controller's namespace (default istio-system)")
     .option('--purge', 'also delete the CRDs and so every resource of their kinds')
     .option('--kubeconfig <file>', 'kubeconfig of the cluster')
     .option('--context <name>', 'kubeconfig context')
@@ -60,7 +65,11 @@ export function registerInstall(program: Command): void {
       const objects = (await objectsFor(o)).filter((obj) => obj.kind !== 'Namespace' && (o.purge || obj.kind !== 'CustomResourceDefinition'));
       const { deleteObjects } = await import('../../cluster/apply.js');
       try {
-        await deleteObjects(objects.reverse(), { ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), ...(o.context ? { context: o.context } : {}), log: (l) => process.stdout.write(`${l}\n`) });
+        await deleteObjects(objects.reverse(), {
+          ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+          ...(o.context ? { context: o.context } : {}),
+          log: (l) => process.stdout.write(`${l}\n`),
+        });
       } catch (err) {
         throw new CliError(`outpost uninstall: ${(err as Error).message}`, 1);
       }

@@ -6,7 +6,10 @@ import { connect, withStateDir } from '../connect.js';
 
 export function registerKubeconfig(program: Command): void {
   withStateDir(
-    program.command('kubeconfig').description('Print the kubeconfig for kubectl (or its path with --path)').option('--path', 'print only the file path (for KUBECONFIG=)'),
+    program
+      .command('kubeconfig')
+      .description('Print the kubeconfig for kubectl (or its path with --path)')
+      .option('--path', 'print only the file path (for KUBECONFIG=)'),
   ).action(async (opts: { stateDir?: string; path?: boolean }) => {
     const paths = statePaths(resolveStateDir(opts.stateDir));
     if (!existsSync(paths.kubeconfig)) await connect(opts.stateDir);

@@ -22,13 +22,22 @@ interface LogsOptions {
 }
 
 /** Which workload's log a `logs` target names. */
-export function pickWorkload(workloads: WorkloadInfo[], ns: string, kind: string, name: string, container: string | undefined, podOwners: Map<string, string>): WorkloadInfo | string {
+export function pickWorkload(
+  workloads: WorkloadInfo[],
+  ns: string,
+  kind: string,
+  name: string,
+  container: string | undefined,
+  podOwners: Map<string, string>,
+): WorkloadInfo | string {
   const inNs = workloads.filter((w) => w.namespace === ns);
-  const deployment = kind === 'pod' || kind === 'pods' || kind === 'po' ? podOwners.get(name) ?? name : name;
+  const deployment = kind === 'pod' || kind === 'pods' || kind === 'po' ? (podOwners.get(name) ?? name) : name;
   const gateway = inNs.find((w) => w.role === 'router' && (w.workload === deployment || w.podName === name));
   if (gateway && (container === undefined || container === 'istio-proxy')) return gateway;
   // A pod's own sidecar (netns model), else the namespace's shared one.
-  const sidecar = inNs.find((w) => w.role === 'sidecar' && (w.podName === name || (podOwners.get(name) === undefined && w.workload === deployment))) ?? inNs.find((w) => w.role === 'sidecar');
+  const sidecar =
+    inNs.find((w) => w.role === 'sidecar' && (w.podName === name || (podOwners.get(name) === undefined && w.workload === deployment))) ??
+    inNs.find((w) => w.role === 'sidecar');
   if (container === 'istio-proxy') {
     return sidecar ?? `outpost: namespace ${ns} has no sidecar (label it istio-injection=enabled or istio.io/rev=<revision>)`;
   }
@@ -40,7 +49,7 @@ export function registerLogs(program: Command): void {
     program
       .command('logs')
       .description("Print a gateway's log, or a namespace sidecar's with -c istio-proxy")
-      .argument('[target]', 'deployment/NAME, pod/NAME or a pod name (none with -c istio-proxy: the namespace\'s sidecar)')
+      .argument('[target]', "deployment/NAME, pod/NAME or a pod name (none with -c istio-proxy: the namespace's sidecar)")
       .option('-n, --namespace <ns>', 'namespace (default: default)')
       .option('-c, --container <name>', 'istio-proxy: the sidecar of the workload')
       .option('--tail <lines>', 'only the last N lines (-1: all)', '-1')
@@ -51,7 +60,7 @@ export function registerLogs(program: Command): void {
     const ns = opts.namespace ?? 'default';
     const mesh = await connect(opts.stateDir);
     if (target === undefined) {
-      if (opts.container !== 'istio-proxy') throw new CliError('error: expected deployment/NAME or a pod name (or -c istio-proxy for the namespace\'s sidecar)');
+      if (opts.container !== 'istio-proxy') throw new CliError("error: expected deployment/NAME or a pod name (or -c istio-proxy for the namespace's sidecar)");
       const workloads = await mesh.control.get<WorkloadInfo[]>('/v1/workloads');
       const sidecar = workloads.find((w) => w.namespace === ns && w.role === 'sidecar');
       if (!sidecar) throw new CliError(`outpost: namespace ${ns} has no sidecar (label it istio-injection=enabled or istio.io/rev=<revision>)`);
@@ -60,7 +69,8 @@ export function registerLogs(program: Command): void {
     const slash = target.indexOf('/');
     const kind = slash < 0 ? 'pod' : target.slice(0, slash).toLowerCase();
     const name = slash < 0 ? target : target.slice(slash + 1);
-    if (!['deployment', 'deployments', 'deploy', 'pod', 'pods', 'po'].includes(kind)) throw new CliError(`error: cannot get logs of ${kind}; use deployment/NAME or pod/NAME`);
+    if (!['deployment', 'deployments', 'deploy', 'pod', 'pods', 'po'].includes(kind))
+      throw new CliError(`error: cannot get logs of ${kind}; use deployment/NAME or pod/NAME`);
     const isDeploy = kind.startsWith('deploy');
     const obj = await getOptional(mesh.api, { group: isDeploy ? APPS_GROUP : '', kind: isDeploy ? 'Deployment' : 'Pod', namespace: ns, name });
     if (!obj) throw new CliError(`Error from server (NotFound): ${isDeploy ? 'deployments.apps' : 'pods'} "${name}" not found`);
@@ -81,10 +91,21 @@ export function registerLogs(program: Command): void {
 }
 
 /** The log of an app container that runs a command (netns model), when the pod (or the Deployment's first pod) has one. */
-async function appContainerLog(api: ApiClient, stateDir: string, ns: string, pod: KubeObject | undefined, deployment: string | undefined, container: string | undefined): Promise<string | undefined> {
-  pod ??= (await api.list({ group: '', kind: 'Pod', namespace: ns })).items.find((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deployment));
+async function appContainerLog(
+  api: ApiClient,
+  stateDir: string,
+  ns: string,
+  pod: KubeObject | undefined,
+  deployment: string | undefined,
+  container: string | undefined,
+): Promise<string | undefined> {
+  pod ??= (await api.list({ group: '', kind: 'Pod', namespace: ns })).items.find((p) =>
+    p.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deployment),
+  );
   if (!pod) return undefined;
-  const containers = ((pod.spec as { containers?: { name: string; command?: unknown }[] } | undefined)?.containers ?? []).filter((c) => c.name !== 'istio-proxy' && runsProcess(c));
+  const containers = ((pod.spec as { containers?: { name: string; command?: unknown }[] } | undefined)?.containers ?? []).filter(
+    (c) => c.name !== 'istio-proxy' && runsProcess(c),
+  );
   const c = container === undefined ? (containers.length === 1 ? containers[0] : undefined) : containers.find((x) => x.name === container);
   if (!c) return undefined;
   const file = containerLogFile(statePaths(stateDir).logs, ns, pod.metadata.name, c.name);

@@ -10,7 +10,17 @@ import { proxyConfigTable, type ProxyConfigSection } from '../printers/proxy-con
 import { APPS_GROUP } from '../../api/groups.js';
 
 const SECTIONS = ['listeners', 'routes', 'clusters', 'endpoints', 'all'] as const;
-const ALIASES: Record<string, (typeof SECTIONS)[number]> = { listener: 'listeners', l: 'listeners', route: 'routes', r: 'routes', cluster: 'clusters', c: 'clusters', endpoint: 'endpoints', ep: 'endpoints', a: 'all' };
+const ALIASES: Record<string, (typeof SECTIONS)[number]> = {
+  listener: 'listeners',
+  l: 'listeners',
+  route: 'routes',
+  r: 'routes',
+  cluster: 'clusters',
+  c: 'clusters',
+  endpoint: 'endpoints',
+  ep: 'endpoints',
+  a: 'all',
+};
 
 /** Finds the proxy a user names: `<pod>.<ns>`, a pod name, `deployment/NAME`, a gateway Deployment name, or `sidecar`. */
 export function findProxy(workloads: WorkloadInfo[], target: string, namespace: string | undefined): WorkloadInfo | undefined {
@@ -24,8 +34,11 @@ export function findProxy(workloads: WorkloadInfo[], target: string, namespace: 
     name = name.slice(0, dot);
   }
   const candidates = workloads.filter((w) => ns === undefined || w.namespace === ns);
-  return candidates.find((w) => w.podName === name) ?? candidates.find((w) => w.workload === name)
-    ?? (ns !== undefined ? undefined : workloads.find((w) => w.workload === name));
+  return (
+    candidates.find((w) => w.podName === name) ??
+    candidates.find((w) => w.workload === name) ??
+    (ns !== undefined ? undefined : workloads.find((w) => w.workload === name))
+  );
 }
 
 /** What an app-workload target names (`<pod>[.<ns>]`, `pod/NAME`, `deployment/NAME`), for the namespace-sidecar fallback. */
@@ -55,7 +68,8 @@ export function registerProxyConfig(program: Command): void {
   ).action(async (sectionArg: string, target: string, opts: { namespace?: string; output: string; stateDir?: string }) => {
     const section = (SECTIONS as readonly string[]).includes(sectionArg) ? (sectionArg as (typeof SECTIONS)[number]) : ALIASES[sectionArg];
     if (!section) throw new CliError(`error: unknown proxy-config section "${sectionArg}"; use one of ${SECTIONS.join(', ')}`);
-    if (opts.output !== 'short' && opts.output !== 'json' && opts.output !== 'yaml') throw new CliError(`error: unknown output format "${opts.output}" (short, json)`);
+    if (opts.output !== 'short' && opts.output !== 'json' && opts.output !== 'yaml')
+      throw new CliError(`error: unknown output format "${opts.output}" (short, json)`);
     const mesh = await connect(opts.stateDir);
     const workloads = await mesh.control.get<WorkloadInfo[]>('/v1/workloads');
     let w = findProxy(workloads, target, opts.namespace);
@@ -63,7 +77,8 @@ export function registerProxyConfig(program: Command): void {
       // An app pod or deployment of an injected namespace: its traffic goes through the namespace's sidecar.
       const t = parseWorkloadTarget(target, opts.namespace);
       const sidecar = workloads.find((x) => x.role === 'sidecar' && x.namespace === t.namespace);
-      if (sidecar && await getOptional(mesh.api, { group: t.kind === 'Deployment' ? APPS_GROUP : '', kind: t.kind, namespace: t.namespace, name: t.name })) w = sidecar;
+      if (sidecar && (await getOptional(mesh.api, { group: t.kind === 'Deployment' ? APPS_GROUP : '', kind: t.kind, namespace: t.namespace, name: t.name })))
+        w = sidecar;
     }
     if (!w) {
       const known = workloads.map((x) => x.proxyId).join(', ') || 'none';
@@ -72,7 +87,14 @@ export function registerProxyConfig(program: Command): void {
     const got = await mesh.control.get<{ config: ProxyConfig }>('/v1/proxy-config', { proxy: w.proxyId });
     const cfg = got.config;
     if (opts.output === 'json') {
-      const pick = section === 'all' ? cfg : section === 'routes' ? cfg.routeTables : section === 'endpoints' ? cfg.clusters.map((c) => ({ cluster: c.name, endpoints: c.endpoints })) : cfg[section];
+      const pick =
+        section === 'all'
+          ? cfg
+          : section === 'routes'
+            ? cfg.routeTables
+            : section === 'endpoints'
+              ? cfg.clusters.map((c) => ({ cluster: c.name, endpoints: c.endpoints }))
+              : cfg[section];
       process.stdout.write(JSON.stringify(pick, null, 2) + '\n');
       return;
     }

@@ -32,7 +32,13 @@ export function registerProxyStatus(program: Command): void {
       .filter((id) => (proxy === undefined || id === proxy) && (opts.namespace === undefined || id.endsWith(`.${opts.namespace}`)))
       .sort();
     if (opts.output === 'json') {
-      process.stdout.write(JSON.stringify(ids.map((id) => byId.get(id) ?? { id, sentVersion: '', ackedVersion: '', synced: false }), null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          ids.map((id) => byId.get(id) ?? { id, sentVersion: '', ackedVersion: '', synced: false }),
+          null,
+          2,
+        ) + '\n',
+      );
       return;
     }
     const version = outpostVersion();

@@ -74,17 +74,20 @@ function logRotation(opts: UpOptions): LogRotationOptions {
   const r: { -readonly [K in keyof LogRotationOptions]: LogRotationOptions[K] } = { ...DEFAULT_LOG_ROTATION };
   if (opts.containerLogMaxSize !== undefined) {
     const n = parseByteQuantity(opts.containerLogMaxSize);
-    if (n === undefined || n <= 0) throw new CliError(`outpost: --container-log-max-size wants a size such as 10Mi or 512Ki, not "${opts.containerLogMaxSize}"`);
+    if (n === undefined || n <= 0)
+      throw new CliError(`outpost: --container-log-max-size wants a size such as 10Mi or 512Ki, not "${opts.containerLogMaxSize}"`);
     r.maxBytes = n;
   }
   if (opts.containerLogMaxFiles !== undefined) {
     const n = Number(opts.containerLogMaxFiles);
-    if (!Number.isInteger(n) || n < 2) throw new CliError(`outpost: --container-log-max-files must be an integer of at least 2, not "${opts.containerLogMaxFiles}"`);
+    if (!Number.isInteger(n) || n < 2)
+      throw new CliError(`outpost: --container-log-max-files must be an integer of at least 2, not "${opts.containerLogMaxFiles}"`);
     r.maxFiles = n;
   }
   if (opts.containerLogMonitorInterval !== undefined) {
     const ms = parseDuration(opts.containerLogMonitorInterval);
-    if (ms === undefined || ms < 10) throw new CliError(`outpost: --container-log-monitor-interval wants a duration such as 10s or 500ms, not "${opts.containerLogMonitorInterval}"`);
+    if (ms === undefined || ms < 10)
+      throw new CliError(`outpost: --container-log-monitor-interval wants a duration such as 10s or 500ms, not "${opts.containerLogMonitorInterval}"`);
     r.intervalMs = ms;
   }
   return r;
@@ -100,14 +103,22 @@ function podNetworkMode(opts: UpOptions): PodNetworkMode {
 }
 
 function alreadyRunning(ep: MeshEndpoint, flag?: string): CliError {
-  return new CliError(`outpost: a mesh is already running on state dir ${displayStateDir(flag)} (pid ${ep.pid}, API ${ep.url}). Stop it with \`outpost down\`.`);
+  return new CliError(
+    `outpost: a mesh is already running on state dir ${displayStateDir(flag)} (pid ${ep.pid}, API ${ep.url}). Stop it with \`outpost down\`.`,
+  );
 }
 
 export function formatWorkloads(workloads: WorkloadInfo[]): string {
   if (workloads.length === 0) return '  (no workloads yet: apply a gateway Deployment or label a namespace for injection)\n';
   const rows = [...workloads]
     .sort((a, b) => `${a.namespace}/${a.workload}`.localeCompare(`${b.namespace}/${b.workload}`))
-    .map((w) => [w.namespace, w.role === 'router' ? `deployment/${w.workload}` : w.podName === 'sidecar' ? 'sidecar' : `pod/${w.podName}`, w.role, w.ip, w.ready ? 'Ready' : w.lastError ? `NotReady: ${w.lastError}` : 'NotReady']);
+    .map((w) => [
+      w.namespace,
+      w.role === 'router' ? `deployment/${w.workload}` : w.podName === 'sidecar' ? 'sidecar' : `pod/${w.podName}`,
+      w.role,
+      w.ip,
+      w.ready ? 'Ready' : w.lastError ? `NotReady: ${w.lastError}` : 'NotReady',
+    ]);
   return formatTable(['NAMESPACE', 'WORKLOAD', 'ROLE', 'ADDRESS', 'STATUS'], rows).replace(/^/gm, '  ');
 }
 
@@ -157,7 +168,9 @@ async function upDetached(opts: UpOptions, paths: StatePaths): Promise<void> {
   const dirFlag = opts.stateDir ?? process.env.OUTPOST_STATE_DIR;
   process.stdout.write(`  logs: ${meshLog}; stop with \`outpost down${dirFlag ? ` --state-dir ${dirFlag}` : ''}\`\n`);
   if (notReady.length > 0) {
-    throw new CliError(`outpost: ${notReady.length} workload(s) are not ready: ${notReady.map((w) => `${w.namespace}/${w.workload}${w.lastError ? ` (${w.lastError})` : ''}`).join(', ')}`);
+    throw new CliError(
+      `outpost: ${notReady.length} workload(s) are not ready: ${notReady.map((w) => `${w.namespace}/${w.workload}${w.lastError ? ` (${w.lastError})` : ''}`).join(', ')}`,
+    );
   }
 }
 
@@ -190,7 +203,9 @@ async function upForeground(opts: UpOptions, paths: StatePaths): Promise<void> {
     if (err instanceof MeshAlreadyRunningError) throw alreadyRunning(err.endpoint, opts.stateDir);
     if (err instanceof CaError) throw new CliError(`outpost: ${err.message}`);
     if (err instanceof MeshStartingError) {
-      throw new CliError(`outpost: a mesh is already running on state dir ${displayStateDir(opts.stateDir)} (pid ${err.pid}, still starting). Stop it with \`outpost down\`.`);
+      throw new CliError(
+        `outpost: a mesh is already running on state dir ${displayStateDir(opts.stateDir)} (pid ${err.pid}, still starting). Stop it with \`outpost down\`.`,
+      );
     }
     if (err instanceof PodNetworkError) throw new CliError(`outpost: ${err.message}`);
     throw err;
@@ -216,12 +231,18 @@ export function registerUp(program: Command): void {
       .option('-d, --detach', 'run in the background; return once everything is ready')
       .option('--dns-server <ip:port>', 'DNS server the proxies ask for external hosts')
       .option('--hosts-file <file>', 'hosts file the proxies read before DNS')
-      .option('--pod-network <mode>', 'auto (network namespaces when root, else loopback), netns (each pod its own network namespace), loopback (each workload a 127.x address); default OUTPOST_POD_NETWORK or auto')
+      .option(
+        '--pod-network <mode>',
+        'auto (network namespaces when root, else loopback), netns (each pod its own network namespace), loopback (each workload a 127.x address); default OUTPOST_POD_NETWORK or auto',
+      )
       .option('--example', "apply the seed's Istio-API example (httpbin.org through an egress gateway) with a local httpbin.org stand-in")
       .option('--container-log-max-size <size>', 'rotate a log file once it is larger than this, as kubelet (default 10Mi)')
       .option('--container-log-max-files <n>', 'log files kept per workload, the live one included, as kubelet (default 5)')
       .option('--container-log-monitor-interval <duration>', 'how often log sizes are checked, as kubelet (default 10s)')
-      .option('--ca-cert <file>', "plug-in CA: the signing certificate (root or intermediate), then its chain up to the root (default: a root made in the state dir)")
+      .option(
+        '--ca-cert <file>',
+        'plug-in CA: the signing certificate (root or intermediate), then its chain up to the root (default: a root made in the state dir)',
+      )
       .option('--ca-key <file>', "plug-in CA: the signing certificate's private key")
       .option('--workload-cert-ttl <duration>', 'lifetime of workload certificates, rotated at half of it (default 24h)'),
   ).action(async (opts: UpOptions) => {

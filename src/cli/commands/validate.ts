@@ -2,7 +2,10 @@
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 
-interface ValidateOptions { filename: string[]; namespace?: string }
+interface ValidateOptions {
+  filename: string[];
+  namespace?: string;
+}
 
 /** stdin's bytes (loadSources checks they are UTF-8 and says where they are not). */
 export async function readAllStdin(): Promise<Buffer> {
@@ -21,7 +24,11 @@ export function registerValidate(program: Command): void {
       // Loaded lazily: the schema validators are only needed by this verb.
       const { loadSources, formatLoadError } = await import('../../api/load.js');
       const stdin = opts.filename.includes('-') ? await readAllStdin() : undefined;
-      const result = await loadSources({ paths: opts.filename, ...(stdin !== undefined ? { stdin } : {}), ...(opts.namespace ? { defaultNamespace: opts.namespace } : {}) });
+      const result = await loadSources({
+        paths: opts.filename,
+        ...(stdin !== undefined ? { stdin } : {}),
+        ...(opts.namespace ? { defaultNamespace: opts.namespace } : {}),
+      });
       for (const w of result.warnings) process.stderr.write(`Warning: ${formatLoadError(w)}\n`);
       if (result.errors.length > 0) {
         throw new CliError(result.errors.map(formatLoadError).join('\n'), 1);

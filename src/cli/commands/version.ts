@@ -7,7 +7,10 @@ export function outpostVersion(): string {
 }
 
 export function registerVersion(program: Command): void {
-  program.command('version').description('Print the outpost version').action(() => {
-    process.stdout.write(`outpost ${outpostVersion()} (node ${process.version})\n`);
-  });
+  program
+    .command('version')
+    .description('Print the outpost version')
+    .action(() => {
+      process.stdout.write(`outpost ${outpostVersion()} (node ${process.version})\n`);
+    });
 }

@@ -59,7 +59,7 @@ function mapLines(title: string, m: Record<string, string> | undefined): string[
 
 /** kubectl's Secret description: the type and each key's size, never the values. */
 function describeSecret(obj: KubeObject): string {
-  const data = ((obj as unknown as { data?: Record<string, string> }).data) ?? {};
+  const data = (obj as unknown as { data?: Record<string, string> }).data ?? {};
   const out = [`${'Name:'.padEnd(13)}${obj.metadata.name}`, `${'Namespace:'.padEnd(13)}${obj.metadata.namespace ?? ''}`];
   out.push(...mapLines('Labels', obj.metadata.labels), ...mapLines('Annotations', obj.metadata.annotations), '');
   out.push(`Type:  ${String((obj as unknown as { type?: string }).type ?? 'Opaque')}`, '', 'Data', '====');
@@ -72,7 +72,10 @@ function describeNetworkPolicy(obj: KubeObject, events: KubeObject[]): string {
   const spec = (obj.spec ?? {}) as NetworkPolicySpec;
   const out = [`${'Name:'.padEnd(14)}${obj.metadata.name}`, `${'Namespace:'.padEnd(14)}${obj.metadata.namespace ?? ''}`];
   out.push(`${'Created on:'.padEnd(14)}${obj.metadata.creationTimestamp ?? ''}`);
-  out.push(...mapLines('Labels', obj.metadata.labels).map((l) => l.replace(/^(\S+:)\s*/, (_, h: string) => h.padEnd(14))), ...mapLines('Annotations', obj.metadata.annotations).map((l) => l.replace(/^(\S+:)\s*/, (_, h: string) => h.padEnd(14))));
+  out.push(
+    ...mapLines('Labels', obj.metadata.labels).map((l) => l.replace(/^(\S+:)\s*/, (_, h: string) => h.padEnd(14))),
+    ...mapLines('Annotations', obj.metadata.annotations).map((l) => l.replace(/^(\S+:)\s*/, (_, h: string) => h.padEnd(14))),
+  );
   const sel = formatLabelSelector(spec.podSelector);
   out.push('Spec:', `  PodSelector:     ${sel === '<none>' ? '<none> (Allowing the specific traffic to all pods in this namespace)' : sel}`);
   const types = policyTypes(spec);
@@ -81,16 +84,26 @@ function describeNetworkPolicy(obj: KubeObject, events: KubeObject[]): string {
     const lines = [`    ${title}:`];
     for (const p of peers) {
       if (p.ipBlock) lines.push('      IPBlock:', `        CIDR: ${p.ipBlock.cidr}`, `        Except: ${(p.ipBlock.except ?? []).join(', ')}`);
-      else if (p.podSelector && p.namespaceSelector) lines.push(`      NamespaceSelector: ${formatLabelSelector(p.namespaceSelector)}`, `      PodSelector: ${formatLabelSelector(p.podSelector)}`);
+      else if (p.podSelector && p.namespaceSelector)
+        lines.push(`      NamespaceSelector: ${formatLabelSelector(p.namespaceSelector)}`, `      PodSelector: ${formatLabelSelector(p.podSelector)}`);
       else if (p.podSelector) lines.push(`      PodSelector: ${formatLabelSelector(p.podSelector)}`);
       else if (p.namespaceSelector) lines.push(`      NamespaceSelector: ${formatLabelSelector(p.namespaceSelector)}`);
     }
     return lines;
   };
   const portLines = (ports: readonly NetworkPolicyPort[] | undefined, title: string): string[] =>
-    !ports || ports.length === 0 ? [`    ${title} Port: <any> (traffic allowed to all ports)`]
-      : ports.map((p) => `    ${title} Port: ${p.port === undefined ? '<any>' : String(p.port)}${p.endPort !== undefined ? `-${p.endPort}` : ''}/${p.protocol ?? 'TCP'}`);
-  const rules = (list: readonly { ports?: readonly NetworkPolicyPort[]; from?: readonly NetworkPolicyPeer[]; to?: readonly NetworkPolicyPeer[] }[] | undefined, dir: 'From' | 'To', isolated: boolean, what: string): string[] => {
+    !ports || ports.length === 0
+      ? [`    ${title} Port: <any> (traffic allowed to all ports)`]
+      : ports.map(
+          (p) =>
+            `    ${title} Port: ${p.port === undefined ? '<any>' : String(p.port)}${p.endPort !== undefined ? `-${p.endPort}` : ''}/${p.protocol ?? 'TCP'}`,
+        );
+  const rules = (
+    list: readonly { ports?: readonly NetworkPolicyPort[]; from?: readonly NetworkPolicyPeer[]; to?: readonly NetworkPolicyPeer[] }[] | undefined,
+    dir: 'From' | 'To',
+    isolated: boolean,
+    what: string,
+  ): string[] => {
     if (!isolated) return [`    Not affecting ${what} traffic`];
     if (!list || list.length === 0) return [`    <none> (Selected pods are isolated for ${what} connectivity)`];
     const lines: string[] = [];
@@ -103,9 +116,11 @@ function describeNetworkPolicy(obj: KubeObject, events: KubeObject[]): string {
   out.push('  Allowing ingress traffic:', ...rules(spec.ingress, 'From', types.ingress, 'ingress'));
   out.push('  Allowing egress traffic:', ...rules(spec.egress, 'To', types.egress, 'egress'));
   out.push(`  Policy Types: ${[types.ingress ? 'Ingress' : '', types.egress ? 'Egress' : ''].filter(Boolean).join(', ')}`);
-  const conds = ((obj.status as { conditions?: { type?: string; status?: string; message?: string }[] } | undefined)?.conditions ?? []);
+  const conds = (obj.status as { conditions?: { type?: string; status?: string; message?: string }[] } | undefined)?.conditions ?? [];
   const enforced = conds.find((c) => c.type === 'Enforced');
-  out.push(`Enforcement:  ${enforced ? (enforced.status === 'True' ? enforced.message ?? 'enforced' : `not enforced: ${(enforced.message ?? 'unknown').replace(/^not enforced: /, '')}`) : 'not enforced: no mesh has reported on this policy yet (is `outpost up` running?)'}`);
+  out.push(
+    `Enforcement:  ${enforced ? (enforced.status === 'True' ? (enforced.message ?? 'enforced') : `not enforced: ${(enforced.message ?? 'unknown').replace(/^not enforced: /, '')}`) : 'not enforced: no mesh has reported on this policy yet (is `outpost up` running?)'}`,
+  );
   out.push(...eventLines(events));
   return out.join('\n') + '\n';
 }
@@ -120,7 +135,13 @@ function eventLines(events: KubeObject[]): string[] {
     String(e.message ?? ''),
   ]);
   const table = formatTable(['Type', 'Reason', 'Age', 'From', 'Message'], [['----', '------', '----', '----', '-------'], ...rows], 2);
-  return ['Events:', ...table.trimEnd().split('\n').map((l) => `  ${l}`)];
+  return [
+    'Events:',
+    ...table
+      .trimEnd()
+      .split('\n')
+      .map((l) => `  ${l}`),
+  ];
 }
 
 export function formatDescribe(obj: KubeObject, events: KubeObject[]): string {

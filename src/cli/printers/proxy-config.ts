@@ -21,7 +21,10 @@ function listenerDestination(l: Listener): string {
     case 'HTTP':
       return `Route: ${l.routeTable}`;
     case 'TLS':
-      return l.chains.map((c) => `Cluster: ${c.route.clusters.map((w) => w.cluster).join(',')}`).join('; ') || (l.defaultChain ? `Cluster: ${l.defaultChain.clusters.map((w) => w.cluster).join(',')}` : '-');
+      return (
+        l.chains.map((c) => `Cluster: ${c.route.clusters.map((w) => w.cluster).join(',')}`).join('; ') ||
+        (l.defaultChain ? `Cluster: ${l.defaultChain.clusters.map((w) => w.cluster).join(',')}` : '-')
+      );
     case 'TCP':
       return `Cluster: ${l.route.clusters.map((w) => w.cluster).join(',')}`;
     case 'OUTBOUND':

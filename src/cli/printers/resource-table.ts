@@ -33,7 +33,10 @@ function podColumns(): Column[] {
       },
     },
     { header: 'STATUS', cell: (o) => podStatusText(o) },
-    { header: 'RESTARTS', cell: (o) => String(((rec(o.status).containerStatuses as { restartCount?: number }[] | undefined) ?? []).reduce((n, s) => n + (s.restartCount ?? 0), 0)) },
+    {
+      header: 'RESTARTS',
+      cell: (o) => String(((rec(o.status).containerStatuses as { restartCount?: number }[] | undefined) ?? []).reduce((n, s) => n + (s.restartCount ?? 0), 0)),
+    },
     age,
     { header: 'IP', cell: (o) => String(rec(o.status).podIP ?? '<none>'), wideOnly: true },
     { header: 'NODE', cell: (o) => String(rec(o.spec).nodeName ?? '<none>'), wideOnly: true },
@@ -57,7 +60,8 @@ function serviceColumns(): Column[] {
     { header: 'EXTERNAL-IP', cell: () => '<none>' },
     {
       header: 'PORT(S)',
-      cell: (o) => ((rec(o.spec).ports as { port?: number; protocol?: string }[] | undefined) ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || '<none>',
+      cell: (o) =>
+        ((rec(o.spec).ports as { port?: number; protocol?: string }[] | undefined) ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || '<none>',
     },
     age,
   ];
@@ -72,7 +76,13 @@ function eventColumns(): Column[] {
     { header: 'LAST SEEN', cell: (o) => ageOf(String(o.lastTimestamp ?? o.metadata.creationTimestamp ?? '')) },
     { header: 'TYPE', cell: (o) => String(o.type ?? '') },
     { header: 'REASON', cell: (o) => String(o.reason ?? '') },
-    { header: 'OBJECT', cell: (o) => { const io = rec(o.involvedObject); return `${String(io.kind ?? '').toLowerCase()}/${String(io.name ?? '')}`; } },
+    {
+      header: 'OBJECT',
+      cell: (o) => {
+        const io = rec(o.involvedObject);
+        return `${String(io.kind ?? '').toLowerCase()}/${String(io.name ?? '')}`;
+      },
+    },
     { header: 'MESSAGE', cell: (o) => String(o.message ?? '') },
   ];
 }
@@ -97,9 +107,15 @@ function columnsFor(info: KindInfo): Column[] {
   if (info.group === '' && info.kind === 'Namespace') return namespaceColumns();
   if (info.group === '' && info.kind === 'Event') return eventColumns();
   if (info.group === 'discovery.k8s.io' && info.kind === 'EndpointSlice') {
-    return [{ header: 'ADDRESSTYPE', cell: (o) => String((o as Record<string, unknown>).addressType ?? '') }, { header: 'PORTS', cell: endpointSlicePorts }, { header: 'ENDPOINTS', cell: endpointSliceAddresses }, age];
+    return [
+      { header: 'ADDRESSTYPE', cell: (o) => String((o as Record<string, unknown>).addressType ?? '') },
+      { header: 'PORTS', cell: endpointSlicePorts },
+      { header: 'ENDPOINTS', cell: endpointSliceAddresses },
+      age,
+    ];
   }
-  if (info.group === 'networking.k8s.io' && info.kind === 'NetworkPolicy') return [{ header: 'POD-SELECTOR', cell: (o) => formatLabelSelector(rec(o.spec).podSelector as LabelSelectorSpec | undefined) }, age];
+  if (info.group === 'networking.k8s.io' && info.kind === 'NetworkPolicy')
+    return [{ header: 'POD-SELECTOR', cell: (o) => formatLabelSelector(rec(o.spec).podSelector as LabelSelectorSpec | undefined) }, age];
   const cols: Column[] = info.printerColumns.map((c) => ({
     header: c.name.toUpperCase(),
     cell: (o: KubeObject) => printerCell(c, o),
@@ -113,7 +129,11 @@ function columnsFor(info: KindInfo): Column[] {
  * showKind: names as `kind.group/name`, as kubectl prints them when one `get` lists several
  * kinds (`get gateways,httproutes`).
  */
-export function formatResourceTable(info: KindInfo, items: readonly KubeObject[], opts: { wide?: boolean; allNamespaces?: boolean; showKind?: boolean } = {}): string {
+export function formatResourceTable(
+  info: KindInfo,
+  items: readonly KubeObject[],
+  opts: { wide?: boolean; allNamespaces?: boolean; showKind?: boolean } = {},
+): string {
   const cols = columnsFor(info).filter((c) => opts.wide || !c.wideOnly);
   const headers = [...(opts.allNamespaces && info.namespaced ? ['NAMESPACE'] : []), 'NAME', ...cols.map((c) => c.header)];
   const rows = items.map((o) => [

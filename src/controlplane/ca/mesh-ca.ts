@@ -77,7 +77,10 @@ function serialNumber(): Buffer {
 }
 
 function toPem(label: string, body: Buffer): string {
-  const b64 = body.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = body
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
@@ -86,7 +89,16 @@ function signCertificate(tbs: der.Der, signer: Signer, key: KeyObject): Buffer {
   return der.sequence(tbs, signer.algorithm, der.bitString(signature));
 }
 
-function tbsCertificate(o: { serial: Buffer; signer: Signer; issuer: der.Der; subject: der.Der; notBefore: Date; notAfter: Date; spki: Buffer; extensions: der.Der[] }): der.Der {
+function tbsCertificate(o: {
+  serial: Buffer;
+  signer: Signer;
+  issuer: der.Der;
+  subject: der.Der;
+  notBefore: Date;
+  notAfter: Date;
+  spki: Buffer;
+  extensions: der.Der[];
+}): der.Der {
   return der.sequence(
     der.explicit(0, der.integer(2)),
     der.integer(o.serial),
@@ -212,16 +224,22 @@ export class MeshCa {
       throw new CaError(`${keyFlag} ${keyFile}: not a private key: ${(err as Error).message}`);
     }
     const first = certs[0]!;
-    if (!first.ca) throw new CaError(`${certFlag} ${certFile}: the first certificate (${first.subject.replace(/\n/g, ', ')}) is not a CA (basicConstraints CA:TRUE)`);
+    if (!first.ca)
+      throw new CaError(`${certFlag} ${certFile}: the first certificate (${first.subject.replace(/\n/g, ', ')}) is not a CA (basicConstraints CA:TRUE)`);
     if (!first.checkPrivateKey(key)) throw new CaError(`${keyFlag} ${keyFile} does not match the first certificate in ${certFile}`);
     if (Date.parse(first.validTo) <= Date.now()) throw new CaError(`${certFlag} ${certFile}: the CA certificate expired on ${first.validTo}`);
     for (let i = 0; i + 1 < certs.length; i++) {
       if (!certs[i]!.checkIssued(certs[i + 1]!) || !certs[i]!.verify(certs[i + 1]!.publicKey)) {
-        throw new CaError(`${certFlag} ${certFile}: certificate ${i + 1} is not signed by certificate ${i + 2} (order: signing certificate, intermediates, root)`);
+        throw new CaError(
+          `${certFlag} ${certFile}: certificate ${i + 1} is not signed by certificate ${i + 2} (order: signing certificate, intermediates, root)`,
+        );
       }
     }
     const root = certs[certs.length - 1]!;
-    if (!isSelfSigned(root)) throw new CaError(`${certFlag} ${certFile}: must end with the self-signed root certificate (the last one is issued by ${root.issuer.replace(/\n/g, ', ')})`);
+    if (!isSelfSigned(root))
+      throw new CaError(
+        `${certFlag} ${certFile}: must end with the self-signed root certificate (the last one is issued by ${root.issuer.replace(/\n/g, ', ')})`,
+      );
     // A lone self-signed certificate is its own root: leaves then carry no intermediates.
     return new MeshCa(key, certs.length > 1 ? pems.slice(0, -1) : [], pems[pems.length - 1]!, source);
   }

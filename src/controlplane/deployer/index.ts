@@ -13,7 +13,12 @@ export const SERVICE_TYPE_ANNOTATION = 'networking.istio.io/service-type';
 
 /** A listener name as a Kubernetes port name: lower case, `[a-z0-9-]`, at most 63 characters. */
 export function sanitizePortName(name: string): string {
-  const s = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
   return s;
 }
 
@@ -30,16 +35,18 @@ export function gatewayServicePorts(gw: KubeObject): PortSpec[] {
   const ports: PortSpec[] = [{ name: 'status-port', port: GATEWAY_STATUS_PORT, protocol: 'TCP', appProtocol: 'tcp', targetPort: GATEWAY_STATUS_PORT }];
   const seenPorts = new Set<number>([GATEWAY_STATUS_PORT]);
   const seenNames = new Set<string>(['status-port']);
-  arr(rec(gw.spec).listeners).map(rec).forEach((l, i) => {
-    const port = num(l.port);
-    if (port === undefined || seenPorts.has(port)) return;
-    seenPorts.add(port);
-    const protocol = (str(l.protocol) ?? 'TCP').toLowerCase();
-    let name = sanitizePortName(str(l.name) ?? '') || `${protocol}-${i}`;
-    if (seenNames.has(name)) name = `${name}-${i}`;
-    seenNames.add(name);
-    ports.push({ name, port, protocol: 'TCP', appProtocol: protocol, targetPort: port });
-  });
+  arr(rec(gw.spec).listeners)
+    .map(rec)
+    .forEach((l, i) => {
+      const port = num(l.port);
+      if (port === undefined || seenPorts.has(port)) return;
+      seenPorts.add(port);
+      const protocol = (str(l.protocol) ?? 'TCP').toLowerCase();
+      let name = sanitizePortName(str(l.name) ?? '') || `${protocol}-${i}`;
+      if (seenNames.has(name)) name = `${name}-${i}`;
+      seenNames.add(name);
+      ports.push({ name, port, protocol: 'TCP', appProtocol: protocol, targetPort: port });
+    });
   return ports;
 }
 
@@ -57,7 +64,9 @@ export function desiredGatewayObjects(gw: KubeObject): KubeObject[] {
   const infraAnnotations = strMap(infra.annotations);
   const labels = { ...strMap(infra.labels), [GATEWAY_NAME_LABEL]: gw.metadata.name, [ISTIO_GATEWAY_NAME_LABEL]: gw.metadata.name };
   const annotations = Object.keys(infraAnnotations).length ? { annotations: infraAnnotations } : {};
-  const ownerReferences = [{ apiVersion: gw.apiVersion, kind: 'Gateway', name: gw.metadata.name, uid: gw.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
+  const ownerReferences = [
+    { apiVersion: gw.apiVersion, kind: 'Gateway', name: gw.metadata.name, uid: gw.metadata.uid ?? '', controller: true, blockOwnerDeletion: true },
+  ];
   const ports = gatewayServicePorts(gw);
   const serviceType = gw.metadata.annotations?.[SERVICE_TYPE_ANNOTATION] ?? 'LoadBalancer';
   return [
@@ -75,12 +84,14 @@ export function desiredGatewayObjects(gw: KubeObject): KubeObject[] {
           },
           spec: {
             serviceAccountName: name,
-            containers: [{
-              name: 'istio-proxy',
-              image: 'auto',
-              args: ['proxy', 'router'],
-              ports: ports.map((p) => ({ containerPort: p.targetPort, name: p.name, protocol: 'TCP' })),
-            }],
+            containers: [
+              {
+                name: 'istio-proxy',
+                image: 'auto',
+                args: ['proxy', 'router'],
+                ports: ports.map((p) => ({ containerPort: p.targetPort, name: p.name, protocol: 'TCP' })),
+              },
+            ],
           },
         },
       },
@@ -119,7 +130,12 @@ export interface DeployerResult {
   deleted: string[];
 }
 
-const refOf = (o: KubeObject) => ({ group: o.apiVersion.includes('/') ? o.apiVersion.split('/')[0]! : '', kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
+const refOf = (o: KubeObject) => ({
+  group: o.apiVersion.includes('/') ? o.apiVersion.split('/')[0]! : '',
+  kind: o.kind,
+  namespace: o.metadata.namespace,
+  name: o.metadata.name,
+});
 
 /** Brings the store to the desired deployments; writes only what differs. */
 export function reconcileGatewayDeployments(store: Store, snapshot: MeshSnapshot, log?: (line: string) => void): DeployerResult {
@@ -142,7 +158,9 @@ export function reconcileGatewayDeployments(store: Store, snapshot: MeshSnapshot
           store.update({
             ...existing,
             metadata: {
-              ...existing.metadata, labels: { ...(existing.metadata.labels ?? {}), ...desired.metadata.labels }, ownerReferences: desired.metadata.ownerReferences!,
+              ...existing.metadata,
+              labels: { ...(existing.metadata.labels ?? {}), ...desired.metadata.labels },
+              ownerReferences: desired.metadata.ownerReferences!,
               ...(Object.keys(merged).length ? { annotations: merged } : {}),
             },
             spec,
@@ -155,7 +173,11 @@ export function reconcileGatewayDeployments(store: Store, snapshot: MeshSnapshot
     }
   }
   // Objects we made for a Gateway that no longer wants them (class changed, became unmanaged).
-  for (const [group, kind] of [[APPS_GROUP, 'Deployment'], ['', 'Service'], ['', 'ServiceAccount']] as const) {
+  for (const [group, kind] of [
+    [APPS_GROUP, 'Deployment'],
+    ['', 'Service'],
+    ['', 'ServiceAccount'],
+  ] as const) {
     // ServiceAccounts are not part of the snapshot (translation never reads them): ask the store.
     const objects = kind === 'ServiceAccount' ? store.list({ group, kind }).items : snapshot.of(group, kind);
     for (const obj of objects) {

@@ -6,7 +6,16 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig, ProxyIdentity } from '../../proxyconfig/types.js';
-import { DISCOVERY_PATH, LineDecoder, NDJSON, PROXY_STATUS_PATH, encode, isValidIdentity, type ClientMessage, type ProxyStatusRow } from '../../proxyconfig/distribution/protocol.js';
+import {
+  DISCOVERY_PATH,
+  LineDecoder,
+  NDJSON,
+  PROXY_STATUS_PATH,
+  encode,
+  isValidIdentity,
+  type ClientMessage,
+  type ProxyStatusRow,
+} from '../../proxyconfig/distribution/protocol.js';
 
 export interface DistributionServerOptions {
   readonly host?: string;
@@ -130,17 +139,19 @@ export class DistributionServer {
   }
 
   status(): ProxyStatusRow[] {
-    return [...this.subs.values()].map((s) => ({
-      id: s.identity.id,
-      role: s.identity.role,
-      namespace: s.identity.namespace,
-      workload: s.identity.workload,
-      sentVersion: s.sentVersion,
-      ackedVersion: s.ackedVersion,
-      ...(s.nackError !== undefined ? { nackError: s.nackError } : {}),
-      connectedAt: s.connectedAt,
-      synced: s.ackedVersion !== '' && s.ackedVersion === s.sentVersion && s.sentVersion === s.desiredVersion,
-    })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...this.subs.values()]
+      .map((s) => ({
+        id: s.identity.id,
+        role: s.identity.role,
+        namespace: s.identity.namespace,
+        workload: s.identity.workload,
+        sentVersion: s.sentVersion,
+        ackedVersion: s.ackedVersion,
+        ...(s.nackError !== undefined ? { nackError: s.nackError } : {}),
+        connectedAt: s.connectedAt,
+        synced: s.ackedVersion !== '' && s.ackedVersion === s.sentVersion && s.sentVersion === s.desiredVersion,
+      }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   private send(sub: Subscription): void {
@@ -207,7 +218,11 @@ export class DistributionServer {
   }
 
   /** The subscription stream: `refusal` says why the client may not subscribe as an identity. */
-  private serveDiscovery(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, refusalOf: (identity: ProxyIdentity) => string | undefined): void {
+  private serveDiscovery(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    refusalOf: (identity: ProxyIdentity) => string | undefined,
+  ): void {
     const path = headers[':path'] ?? '';
     if (path !== DISCOVERY_PATH || headers[':method'] !== 'POST') {
       stream.respond({ ':status': 404, 'content-type': 'application/json' });
@@ -254,7 +269,9 @@ export class DistributionServer {
       },
       (err) => this.opts.log?.(`distribution: ${err.message}`),
     );
-    stream.on('data', (chunk: Buffer) => { if (!stream.destroyed && !stream.closed) decoder.push(chunk); });
+    stream.on('data', (chunk: Buffer) => {
+      if (!stream.destroyed && !stream.closed) decoder.push(chunk);
+    });
     const done = () => {
       if (sub && this.subs.get(sub.identity.id) === sub) {
         this.subs.delete(sub.identity.id);
@@ -262,7 +279,9 @@ export class DistributionServer {
       }
     };
     stream.on('close', done);
-    stream.on('end', () => { if (!stream.destroyed) stream.end(); });
+    stream.on('end', () => {
+      if (!stream.destroyed) stream.end();
+    });
   }
 
   /** Why this stream's client certificate may not subscribe as `identity` (undefined: it may, or TLS is off). */

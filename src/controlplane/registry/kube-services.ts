@@ -48,14 +48,16 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
     const ns = svc.metadata.namespace ?? 'default';
     const spec = rec(svc.spec);
     if (str(spec.type) === 'ExternalName') continue; // Not modelled: it has no endpoints of its own.
-    const ports: ServicePort[] = arr(spec.ports).map(rec).flatMap((p) => {
-      const port = num(p.port);
-      if (port === undefined) return [];
-      const name = str(p.name) ?? '';
-      const target = p.targetPort;
-      const targetPort = typeof target === 'string' && !/^\d+$/.test(target) ? target : num(target);
-      return [{ port, name, protocol: kubePortProtocol(str(p.appProtocol), name), ...(targetPort !== undefined ? { targetPort } : {}) }];
-    });
+    const ports: ServicePort[] = arr(spec.ports)
+      .map(rec)
+      .flatMap((p) => {
+        const port = num(p.port);
+        if (port === undefined) return [];
+        const name = str(p.name) ?? '';
+        const target = p.targetPort;
+        const targetPort = typeof target === 'string' && !/^\d+$/.test(target) ? target : num(target);
+        return [{ port, name, protocol: kubePortProtocol(str(p.appProtocol), name), ...(targetPort !== undefined ? { targetPort } : {}) }];
+      });
     const selector = strMap(spec.selector);
     const endpoints: ServiceEndpoint[] = [];
     if (Object.keys(selector).length > 0) {
@@ -77,7 +79,9 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
       endpoints.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
     }
     const exportTo = (svc.metadata.annotations?.['networking.istio.io/exportTo'] ?? '')
-      .split(',').map((s) => s.trim()).filter(Boolean);
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     out.push({
       host: serviceFqdn(svc.metadata.name, ns),
       name: svc.metadata.name,

@@ -69,8 +69,18 @@ export function isTlsProtocol(p: Protocol): boolean {
 }
 
 const KNOWN: Record<string, Protocol> = {
-  http: 'HTTP', http2: 'HTTP2', grpc: 'GRPC', 'grpc-web': 'GRPC-WEB', https: 'HTTPS', tls: 'TLS',
-  tcp: 'TCP', mongo: 'MONGO', udp: 'UDP', 'kubernetes.io/h2c': 'HTTP2', 'kubernetes.io/ws': 'HTTP', 'kubernetes.io/wss': 'HTTPS',
+  http: 'HTTP',
+  http2: 'HTTP2',
+  grpc: 'GRPC',
+  'grpc-web': 'GRPC-WEB',
+  https: 'HTTPS',
+  tls: 'TLS',
+  tcp: 'TCP',
+  mongo: 'MONGO',
+  udp: 'UDP',
+  'kubernetes.io/h2c': 'HTTP2',
+  'kubernetes.io/ws': 'HTTP',
+  'kubernetes.io/wss': 'HTTPS',
 };
 
 /** Protocol from a declared protocol string (ServiceEntry/Gateway `protocol`), case-insensitive; TCP when unknown. */

@@ -36,7 +36,12 @@ export function sameStatus(a: unknown, b: unknown): boolean {
 
 export function refOf(obj: KubeObject): { group: string; kind: string; namespace?: string; name: string } {
   const slash = obj.apiVersion.indexOf('/');
-  return { group: slash < 0 ? '' : obj.apiVersion.slice(0, slash), kind: obj.kind, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}), name: obj.metadata.name };
+  return {
+    group: slash < 0 ? '' : obj.apiVersion.slice(0, slash),
+    kind: obj.kind,
+    ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+    name: obj.metadata.name,
+  };
 }
 
 /** Writes status when it differs; returns whether it wrote. Conflicts are left to the next round. */

@@ -6,7 +6,15 @@ import { kubeTime } from './conditions.js';
 
 export const EVENT_SOURCE = 'istio.io/gateway-controller';
 
-export function recordEvent(store: Store, about: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, now = new Date(), log?: (line: string) => void): void {
+export function recordEvent(
+  store: Store,
+  about: KubeObject,
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+  now = new Date(),
+  log?: (line: string) => void,
+): void {
   const ns = about.metadata.namespace ?? 'default';
   const time = kubeTime(now);
   try {
@@ -15,8 +23,12 @@ export function recordEvent(store: Store, about: KubeObject, type: 'Normal' | 'W
       kind: 'Event',
       metadata: { name: `${about.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: ns },
       involvedObject: {
-        apiVersion: about.apiVersion, kind: about.kind, namespace: about.metadata.namespace, name: about.metadata.name,
-        uid: about.metadata.uid, resourceVersion: about.metadata.resourceVersion,
+        apiVersion: about.apiVersion,
+        kind: about.kind,
+        namespace: about.metadata.namespace,
+        name: about.metadata.name,
+        uid: about.metadata.uid,
+        resourceVersion: about.metadata.resourceVersion,
       },
       reason,
       message,

@@ -23,9 +23,11 @@ export function gatewayClassStatus(gc: KubeObject, now: string): unknown {
   const generation = gc.metadata.generation ?? 1;
   return {
     ...rec(gc.status),
-    conditions: mergeConditions(rec(gc.status).conditions, [
-      { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Handled by Istio controller', observedGeneration: generation },
-    ], now),
+    conditions: mergeConditions(
+      rec(gc.status).conditions,
+      [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Handled by Istio controller', observedGeneration: generation }],
+      now,
+    ),
   };
 }
 
@@ -60,31 +62,52 @@ export function gatewayStatus(info: GatewayInfo, programming: GatewayProgramming
   const accepted = info.unsupportedAddress
     ? { type: 'Accepted', status: 'False', reason: 'UnsupportedAddress', message: info.unsupportedAddress }
     : valid.length === info.listeners.length
-    ? { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Resource accepted' }
-    : valid.length > 0
-      ? { type: 'Accepted', status: 'True', reason: 'ListenersNotValid', message: "One or more of the Gateway's listeners are invalid" }
-      : { type: 'Accepted', status: 'False', reason: 'ListenersNotValid', message: "None of the Gateway's listeners are valid" };
+      ? { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Resource accepted' }
+      : valid.length > 0
+        ? { type: 'Accepted', status: 'True', reason: 'ListenersNotValid', message: "One or more of the Gateway's listeners are invalid" }
+        : { type: 'Accepted', status: 'False', reason: 'ListenersNotValid', message: "None of the Gateway's listeners are valid" };
   const ports = [...new Set(info.listeners.map((l) => l.port))];
   const assigned = humanJoin(ports.map((p) => `${programming.fqdn}:${p}`));
   const programmed = info.unsupportedAddress
     ? { type: 'Programmed', status: 'False', reason: 'Invalid', message: `Gateway is not accepted: ${info.unsupportedAddress}` }
     : !programming.serviceExists
-    ? { type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: `Failed to assign to any requested addresses: hostname "${programming.fqdn}" not found` }
-    : programming.ready
-      ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: `Resource programmed, assigned to service(s) ${assigned}` }
-      : { type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: `Assigned to service(s) ${assigned}, but failed to assign to all requested addresses: no instances found for hostname "${programming.fqdn}"` };
+      ? {
+          type: 'Programmed',
+          status: 'False',
+          reason: 'AddressNotAssigned',
+          message: `Failed to assign to any requested addresses: hostname "${programming.fqdn}" not found`,
+        }
+      : programming.ready
+        ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: `Resource programmed, assigned to service(s) ${assigned}` }
+        : {
+            type: 'Programmed',
+            status: 'False',
+            reason: 'AddressNotAssigned',
+            message: `Assigned to service(s) ${assigned}, but failed to assign to all requested addresses: no instances found for hostname "${programming.fqdn}"`,
+          };
   const oldAddresses = arr(old.addresses);
   const addresses = programming.ready ? [{ type: 'Hostname', value: programming.fqdn }] : oldAddresses;
   const oldListeners = arr(old.listeners).map(rec);
   return {
     ...old,
     ...(addresses.length ? { addresses } : {}),
-    conditions: mergeConditions(old.conditions, [{ ...accepted, observedGeneration: generation }, { ...programmed, observedGeneration: generation }], now),
+    conditions: mergeConditions(
+      old.conditions,
+      [
+        { ...accepted, observedGeneration: generation },
+        { ...programmed, observedGeneration: generation },
+      ],
+      now,
+    ),
     listeners: info.listeners.map((l) => ({
       name: l.name,
       supportedKinds: l.supportedKinds,
       attachedRoutes: l.attachedRoutes,
-      conditions: mergeConditions(oldListeners.find((o) => o.name === l.name)?.conditions, l.conditions.map((c) => ({ ...c, observedGeneration: generation })), now),
+      conditions: mergeConditions(
+        oldListeners.find((o) => o.name === l.name)?.conditions,
+        l.conditions.map((c) => ({ ...c, observedGeneration: generation })),
+        now,
+      ),
     })),
   };
 }

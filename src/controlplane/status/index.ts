@@ -18,7 +18,9 @@ export interface StatusOptions {
 }
 
 function conditionStatus(status: unknown, type: string): string | undefined {
-  const c = arr(rec(status).conditions).map(rec).find((x) => x.type === type);
+  const c = arr(rec(status).conditions)
+    .map(rec)
+    .find((x) => x.type === type);
   return typeof c?.status === 'string' ? c.status : undefined;
 }
 
@@ -49,7 +51,9 @@ export function reconcileStatus(store: Store, snapshot: MeshSnapshot, options: S
       const was = conditionStatus(info.gateway.status, 'Programmed');
       const is = conditionStatus(desired, 'Programmed');
       if (is === 'True' && was !== 'True') {
-        const msg = arr(desired.conditions).map(rec).find((c) => c.type === 'Programmed')?.message;
+        const msg = arr(desired.conditions)
+          .map(rec)
+          .find((c) => c.type === 'Programmed')?.message;
         recordEvent(store, info.gateway, 'Normal', 'Programmed', String(msg), nowDate, log);
       }
     }

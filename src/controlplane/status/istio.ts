@@ -22,7 +22,9 @@ export function desiredRevision(istio: Istio): KubeObject {
     metadata: {
       name: revisionName(istio),
       labels: { 'sailoperator.io/revision': revisionName(istio) },
-      ownerReferences: [{ apiVersion: istio.apiVersion, kind: 'Istio', name: istio.metadata.name, uid: istio.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        { apiVersion: istio.apiVersion, kind: 'Istio', name: istio.metadata.name, uid: istio.metadata.uid ?? '', controller: true, blockOwnerDeletion: true },
+      ],
     },
     spec: {
       type: 'Local',
@@ -56,14 +58,18 @@ export function revisionStatus(rev: KubeObject, inUse: boolean, now: string): Re
   return {
     ...old,
     observedGeneration: generation,
-    conditions: mergeConditions(old.conditions, [
-      { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: '' },
-      { type: 'Ready', status: 'True', reason: 'Healthy', message: '' },
-      { type: 'DependenciesHealthy', status: 'True', reason: 'Healthy', message: '' },
-      inUse
-        ? { type: 'InUse', status: 'True', reason: 'ReferencedByWorkloads', message: 'Referenced by at least one pod or namespace' }
-        : { type: 'InUse', status: 'False', reason: 'NotReferencedByAnything', message: 'Not referenced by any pod or namespace' },
-    ], now),
+    conditions: mergeConditions(
+      old.conditions,
+      [
+        { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: '' },
+        { type: 'Ready', status: 'True', reason: 'Healthy', message: '' },
+        { type: 'DependenciesHealthy', status: 'True', reason: 'Healthy', message: '' },
+        inUse
+          ? { type: 'InUse', status: 'True', reason: 'ReferencedByWorkloads', message: 'Referenced by at least one pod or namespace' }
+          : { type: 'InUse', status: 'False', reason: 'NotReferencedByAnything', message: 'Not referenced by any pod or namespace' },
+      ],
+      now,
+    ),
     state: 'Healthy',
   };
 }
@@ -76,11 +82,15 @@ export function istioStatus(istio: KubeObject, inUse: boolean, now: string): Rec
     observedGeneration: generation,
     activeRevisionName: revisionName(istio),
     revisions: { total: 1, ready: 1, inUse: inUse ? 1 : 0 },
-    conditions: mergeConditions(old.conditions, [
-      { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: '' },
-      { type: 'Ready', status: 'True', reason: 'Healthy', message: '' },
-      { type: 'RevisionsReady', status: 'True', reason: 'Healthy', message: '' },
-    ], now),
+    conditions: mergeConditions(
+      old.conditions,
+      [
+        { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: '' },
+        { type: 'Ready', status: 'True', reason: 'Healthy', message: '' },
+        { type: 'RevisionsReady', status: 'True', reason: 'Healthy', message: '' },
+      ],
+      now,
+    ),
     state: 'Healthy',
   };
 }

@@ -22,7 +22,13 @@ function eventMessage(p: TlsMaterialProblem): string {
  * an identical Event already in the store (from before a restart) counts as reported. Returns the
  * keys of the current problems, to pass in next time (a fixed and re-broken file is reported again).
  */
-export function reportTlsMaterialProblems(store: Store, snapshot: MeshSnapshot, readPem: PemReader, reported: ReadonlySet<string>, options: TlsReportOptions = {}): Set<string> {
+export function reportTlsMaterialProblems(
+  store: Store,
+  snapshot: MeshSnapshot,
+  readPem: PemReader,
+  reported: ReadonlySet<string>,
+  options: TlsReportOptions = {},
+): Set<string> {
   const current = new Set<string>();
   for (const p of tlsMaterialProblems(snapshot, readPem)) {
     const meta = p.object.metadata;
@@ -34,7 +40,9 @@ export function reportTlsMaterialProblems(store: Store, snapshot: MeshSnapshot, 
     const known = store.list({ group: '', kind: 'Event', ...(meta.namespace ? { namespace: meta.namespace } : {}) }).items.some((ev) => {
       const e = ev as unknown as Record<string, unknown>;
       const about = rec(e.involvedObject);
-      return about.kind === p.object.kind && about.name === meta.name && about.uid === meta.uid && e.reason === TLS_MATERIAL_EVENT_REASON && e.message === message;
+      return (
+        about.kind === p.object.kind && about.name === meta.name && about.uid === meta.uid && e.reason === TLS_MATERIAL_EVENT_REASON && e.message === message
+      );
     });
     if (!known) recordEvent(store, p.object, 'Warning', TLS_MATERIAL_EVENT_REASON, message, options.now ?? new Date(), options.log);
   }

@@ -2,7 +2,13 @@
 // (selector, targetRefs Gateway, namespace-wide, or mesh-wide from the root namespace), in a stable order.
 import type { KubeObject } from '../../api/object.js';
 import type {
-  AuthorizationCondition, AuthorizationConfig, AuthorizationOperation, AuthorizationPolicyRule, AuthorizationRule, AuthorizationSource, ProxyIdentity,
+  AuthorizationCondition,
+  AuthorizationConfig,
+  AuthorizationOperation,
+  AuthorizationPolicyRule,
+  AuthorizationRule,
+  AuthorizationSource,
+  ProxyIdentity,
 } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { arr, compareStrings, rec, str, strArr, strMap, type Rec } from '../fields.js';
@@ -17,7 +23,10 @@ function applies(policy: KubeObject, identity: ProxyIdentity, rootNamespace: str
   const refs = arr(spec.targetRefs).map(rec);
   if (refs.length > 0) {
     // Only a Gateway API Gateway names a proxy; Service and ServiceEntry targets are for waypoints (not modelled).
-    return ns === identity.namespace && refs.some((r) => str(r.kind) === 'Gateway' && str(r.group) === GATEWAY_API_GROUP && str(r.name) === identity.labels[GATEWAY_NAME_LABEL]);
+    return (
+      ns === identity.namespace &&
+      refs.some((r) => str(r.kind) === 'Gateway' && str(r.group) === GATEWAY_API_GROUP && str(r.name) === identity.labels[GATEWAY_NAME_LABEL])
+    );
   }
   if (ns !== identity.namespace && ns !== rootNamespace) return false;
   const sel = strMap(rec(spec.selector).matchLabels);
@@ -34,7 +43,8 @@ function put<T extends object>(o: T, k: string, v: readonly string[] | undefined
 
 function source(s: Rec): AuthorizationSource {
   const out: AuthorizationSource = {};
-  for (const k of ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']) put(out, k, list(s[k]));
+  for (const k of ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'])
+    put(out, k, list(s[k]));
   return out;
 }
 
@@ -49,11 +59,13 @@ function operation(o: Rec): AuthorizationOperation {
 function rule(r: Rec): AuthorizationRule {
   const from = arr(r.from).map((f) => source(rec(rec(f).source)));
   const to = arr(r.to).map((t) => operation(rec(rec(t).operation)));
-  const when: AuthorizationCondition[] = arr(r.when).map(rec).map((c) => ({
-    key: str(c.key) ?? '',
-    ...(Array.isArray(c.values) ? { values: strArr(c.values) } : {}),
-    ...(Array.isArray(c.notValues) ? { notValues: strArr(c.notValues) } : {}),
-  }));
+  const when: AuthorizationCondition[] = arr(r.when)
+    .map(rec)
+    .map((c) => ({
+      key: str(c.key) ?? '',
+      ...(Array.isArray(c.values) ? { values: strArr(c.values) } : {}),
+      ...(Array.isArray(c.notValues) ? { notValues: strArr(c.notValues) } : {}),
+    }));
   return { ...(from.length ? { from } : {}), ...(to.length ? { to } : {}), ...(when.length ? { when } : {}) };
 }
 
@@ -62,7 +74,8 @@ export function authorizationFor(snapshot: MeshSnapshot, identity: ProxyIdentity
   const { rootNamespace } = meshSecurity(snapshot);
   const policies: AuthorizationPolicyRule[] = [];
   const sorted = [...snapshot.of(ISTIO_SECURITY_GROUP, 'AuthorizationPolicy')].sort((a, b) =>
-    compareStrings(`${a.metadata.namespace ?? ''}/${a.metadata.name}`, `${b.metadata.namespace ?? ''}/${b.metadata.name}`));
+    compareStrings(`${a.metadata.namespace ?? ''}/${a.metadata.name}`, `${b.metadata.namespace ?? ''}/${b.metadata.name}`),
+  );
   for (const p of sorted) {
     const spec = rec(p.spec);
     const action = str(spec.action) ?? 'ALLOW';

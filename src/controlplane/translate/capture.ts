@@ -1,12 +1,8 @@
 // What a sidecar whose pod is captured needs (ProxyIdentity.capture): listeners on the destination
 // addresses the pod's apps dial (ServiceEntry VIPs, cluster IPs), one inbound listener per app port
 // (Istio's 15006 role), and the table its DNS proxy answers from.
-import {
-  VIRTUAL_INBOUND_PORT, addressListenerName, inboundClusterName, outboundClusterName, sidecarListenerName,
-} from '../../proxyconfig/naming.js';
-import type {
-  CaptureConfig, Cluster, DnsName, Listener, ProxyIdentity, RouteTable, TcpRoute,
-} from '../../proxyconfig/types.js';
+import { VIRTUAL_INBOUND_PORT, addressListenerName, inboundClusterName, outboundClusterName, sidecarListenerName } from '../../proxyconfig/naming.js';
+import type { CaptureConfig, Cluster, DnsName, Listener, ProxyIdentity, RouteTable, TcpRoute } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { arr, compareStrings, num, rec, str, strMap } from '../fields.js';
 import { isWildcard, labelsMatch } from '../hosts.js';
@@ -78,8 +74,8 @@ export function translateCapture(input: CaptureInput): CaptureOutput {
       } else {
         // Plain TCP: the address names the service, as Istio's `<vip>_<port>` listeners do. The port's
         // wildcard listener keeps its VirtualService route when it is this service's.
-        const route: TcpRoute = vl?.protocol === 'TCP' && vl.route.clusters.some((c) => c.cluster.endsWith(`|${s.host}`))
-          ? vl.route : { clusters: [{ cluster: own, weight: 100 }] };
+        const route: TcpRoute =
+          vl?.protocol === 'TCP' && vl.route.clusters.some((c) => c.cluster.endsWith(`|${s.host}`)) ? vl.route : { clusters: [{ cluster: own, weight: 100 }] };
         listeners.push({ ...base, protocol: 'TCP', route });
       }
     }
@@ -106,7 +102,9 @@ export function translateCapture(input: CaptureInput): CaptureOutput {
  */
 function appPorts(snapshot: MeshSnapshot, identity: ProxyIdentity): Map<number, Protocol> {
   const containers: { name?: string; port: number }[] = [];
-  const deploy = snapshot.of('apps', 'Deployment').find((d) => d.metadata.name === identity.workload && (d.metadata.namespace ?? 'default') === identity.namespace);
+  const deploy = snapshot
+    .of('apps', 'Deployment')
+    .find((d) => d.metadata.name === identity.workload && (d.metadata.namespace ?? 'default') === identity.namespace);
   for (const c of arr(rec(rec(rec(rec(deploy?.spec).template).spec)).containers).map(rec)) {
     for (const p of arr(c.ports).map(rec)) {
       const port = num(p.containerPort);
@@ -121,7 +119,7 @@ function appPorts(snapshot: MeshSnapshot, identity: ProxyIdentity): Map<number, 
     for (const p of arr(rec(svc.spec).ports).map(rec)) {
       if ((str(p.protocol) ?? 'TCP') !== 'TCP') continue;
       const t = p.targetPort;
-      const port = typeof t === 'string' && !/^\d+$/.test(t) ? containers.find((c) => c.name === t)?.port : num(t) ?? num(p.port);
+      const port = typeof t === 'string' && !/^\d+$/.test(t) ? containers.find((c) => c.name === t)?.port : (num(t) ?? num(p.port));
       if (port === undefined) continue;
       const protocol = kubePortProtocol(str(p.appProtocol), str(p.name));
       if (!out.has(port) || isHttpProtocol(protocol)) out.set(port, protocol);
@@ -132,7 +130,12 @@ function appPorts(snapshot: MeshSnapshot, identity: ProxyIdentity): Map<number, 
   return out;
 }
 
-function inboundListeners(input: CaptureInput): { listeners: Listener[]; routeTables: RouteTable[]; clusters: Cluster[]; ports: { port: number; listenerPort: number }[] } {
+function inboundListeners(input: CaptureInput): {
+  listeners: Listener[];
+  routeTables: RouteTable[];
+  clusters: Cluster[];
+  ports: { port: number; listenerPort: number }[];
+} {
   const { identity } = input;
   const ports = appPorts(input.snapshot, identity);
   const listeners: Listener[] = [];
@@ -141,30 +144,48 @@ function inboundListeners(input: CaptureInput): { listeners: Listener[]; routeTa
   const mapping: { port: number; listenerPort: number }[] = [];
   // Istio ≥ 1.10 forwards inbound traffic to the pod's own address, so apps bound to it (not only to 127.0.0.1) are reached.
   const appAddress = identity.ip ?? '127.0.0.1';
-  [...ports.keys()].sort((a, b) => a - b).forEach((port, i) => {
-    const protocol = ports.get(port)!;
-    const listenerPort = inboundListenerPort(i);
-    mapping.push({ port, listenerPort });
-    const name = inboundClusterName(port);
-    const mode = input.peerMode(port);
-    const http = isHttpProtocol(protocol);
-    clusters.push({
-      name, type: 'STATIC', endpoints: [{ address: appAddress, port }], lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: 10_000,
-      protocol: http ? (protocol === 'HTTP' ? 'HTTP1' : 'HTTP2') : 'TCP',
-    });
-    const base = {
-      name: `virtualInbound_${port}`, address: '0.0.0.0', port: listenerPort, bindToPort: true, capture: 'inbound' as const,
-      ...(mode === 'DISABLE' ? {} : { mtls: mode }),
-    };
-    if (http) {
-      routeTables.push({
+  [...ports.keys()]
+    .sort((a, b) => a - b)
+    .forEach((port, i) => {
+      const protocol = ports.get(port)!;
+      const listenerPort = inboundListenerPort(i);
+      mapping.push({ port, listenerPort });
+      const name = inboundClusterName(port);
+      const mode = input.peerMode(port);
+      const http = isHttpProtocol(protocol);
+      clusters.push({
         name,
-        virtualHosts: [{ name: `inbound|http|${port}`, domains: ['*'], routes: [{ name: 'default', match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', clusters: [{ cluster: name, weight: 100 }] } }] }],
+        type: 'STATIC',
+        endpoints: [{ address: appAddress, port }],
+        lbPolicy: 'ROUND_ROBIN',
+        connectTimeoutMs: 10_000,
+        protocol: http ? (protocol === 'HTTP' ? 'HTTP1' : 'HTTP2') : 'TCP',
       });
-      listeners.push({ ...base, protocol: 'HTTP', routeTable: name });
-    } else {
-      listeners.push({ ...base, protocol: 'TCP', route: { clusters: [{ cluster: name, weight: 100 }] } });
-    }
-  });
+      const base = {
+        name: `virtualInbound_${port}`,
+        address: '0.0.0.0',
+        port: listenerPort,
+        bindToPort: true,
+        capture: 'inbound' as const,
+        ...(mode === 'DISABLE' ? {} : { mtls: mode }),
+      };
+      if (http) {
+        routeTables.push({
+          name,
+          virtualHosts: [
+            {
+              name: `inbound|http|${port}`,
+              domains: ['*'],
+              routes: [
+                { name: 'default', match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', clusters: [{ cluster: name, weight: 100 }] } },
+              ],
+            },
+          ],
+        });
+        listeners.push({ ...base, protocol: 'HTTP', routeTable: name });
+      } else {
+        listeners.push({ ...base, protocol: 'TCP', route: { clusters: [{ cluster: name, weight: 100 }] } });
+      }
+    });
   return { listeners, routeTables, clusters, ports: mapping };
 }

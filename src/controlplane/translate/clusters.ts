@@ -1,7 +1,16 @@
 // Registry services + DestinationRules → clusters: `outbound|port|subset|host`, discovery type, endpoints, TLS origination, pools.
 import { trafficPolicyForPort, type DestinationRule, type DestinationRuleSpec, type PortTrafficPolicy, type Subset } from '../../api/kinds/destination-rule.js';
 import { istioMutualSni, outboundClusterName } from '../../proxyconfig/naming.js';
-import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, type Cluster, type ClusterService, type ConnectionPool, type Endpoint, type OutlierDetection, type UpstreamTls } from '../../proxyconfig/types.js';
+import {
+  BLACKHOLE_CLUSTER,
+  PASSTHROUGH_CLUSTER,
+  type Cluster,
+  type ClusterService,
+  type ConnectionPool,
+  type Endpoint,
+  type OutlierDetection,
+  type UpstreamTls,
+} from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { ageKey } from '../fields.js';
 import { durationMs } from '../../api/duration.js';
@@ -15,10 +24,20 @@ export type { PemReader } from './tls-material.js';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export const PASSTHROUGH: Cluster = Object.freeze({
-  name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', endpoints: Object.freeze([]), lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, protocol: 'TCP',
+  name: PASSTHROUGH_CLUSTER,
+  type: 'ORIGINAL_DST',
+  endpoints: Object.freeze([]),
+  lbPolicy: 'ROUND_ROBIN',
+  connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+  protocol: 'TCP',
 } as const);
 export const BLACKHOLE: Cluster = Object.freeze({
-  name: BLACKHOLE_CLUSTER, type: 'STATIC', endpoints: Object.freeze([]), lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, protocol: 'TCP',
+  name: BLACKHOLE_CLUSTER,
+  type: 'STATIC',
+  endpoints: Object.freeze([]),
+  lbPolicy: 'ROUND_ROBIN',
+  connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+  protocol: 'TCP',
 } as const);
 
 interface DestinationRuleEntry {
@@ -34,10 +53,12 @@ export class DestinationRuleIndex {
   private readonly wildcard: DestinationRuleEntry[] = [];
 
   constructor(snapshot: MeshSnapshot) {
-    const all = (snapshot.of(ISTIO_NETWORKING_GROUP, 'DestinationRule') as readonly DestinationRule[]).map((obj) => {
-      const ns = obj.metadata.namespace ?? 'default';
-      return { obj, host: resolveShortName(obj.spec?.host ?? '', ns), namespace: ns, age: ageKey(obj.metadata) };
-    }).sort((a, b) => (a.age < b.age ? -1 : a.age > b.age ? 1 : 0));
+    const all = (snapshot.of(ISTIO_NETWORKING_GROUP, 'DestinationRule') as readonly DestinationRule[])
+      .map((obj) => {
+        const ns = obj.metadata.namespace ?? 'default';
+        return { obj, host: resolveShortName(obj.spec?.host ?? '', ns), namespace: ns, age: ageKey(obj.metadata) };
+      })
+      .sort((a, b) => (a.age < b.age ? -1 : a.age > b.age ? 1 : 0));
     for (const e of all) {
       if (isWildcard(e.host)) this.wildcard.push(e);
       else {
@@ -154,7 +175,14 @@ function outlierDetection(policy: PortTrafficPolicy): OutlierDetection | undefin
 }
 
 /** The cluster's TLS origination; 'unavailable' when named material cannot be used (the cluster then fails closed). */
-function upstreamTls(policy: PortTrafficPolicy, service: MeshService, credentialNameApplies: boolean, read: (value: string) => MaterialResult, sni: () => string, lookup?: CredentialLookup): UpstreamTls | undefined | 'unavailable' {
+function upstreamTls(
+  policy: PortTrafficPolicy,
+  service: MeshService,
+  credentialNameApplies: boolean,
+  read: (value: string) => MaterialResult,
+  sni: () => string,
+  lookup?: CredentialLookup,
+): UpstreamTls | undefined | 'unavailable' {
   const tls = policy.tls ?? {};
   const mode = tls.mode ?? undefined;
   if (mode === 'ISTIO_MUTUAL') {
@@ -171,7 +199,7 @@ function upstreamTls(policy: PortTrafficPolicy, service: MeshService, credential
   if (material.clientCertificate) out.clientCertificate = material.clientCertificate;
   if (material.privateKey) out.privateKey = material.privateKey;
   const sans = tls.subjectAltNames ?? [];
-  const effective = sans.length ? [...sans] : service.subjectAltNames ?? [];
+  const effective = sans.length ? [...sans] : (service.subjectAltNames ?? []);
   if (effective.length) out.subjectAltNames = effective;
   if (tls.insecureSkipVerify === true) out.insecureSkipVerify = true;
   return out;
@@ -179,10 +207,14 @@ function upstreamTls(policy: PortTrafficPolicy, service: MeshService, credential
 
 function discoveryType(service: MeshService): Cluster['type'] {
   switch (service.resolution) {
-    case 'DNS': return 'STRICT_DNS';
-    case 'DNS_ROUND_ROBIN': return 'LOGICAL_DNS';
-    case 'STATIC': return 'STATIC';
-    default: return 'ORIGINAL_DST';
+    case 'DNS':
+      return 'STRICT_DNS';
+    case 'DNS_ROUND_ROBIN':
+      return 'LOGICAL_DNS';
+    case 'STATIC':
+      return 'STATIC';
+    default:
+      return 'ORIGINAL_DST';
   }
 }
 
@@ -242,11 +274,20 @@ function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels:
     const p = e.ports.get(port.port);
     if (p === undefined) continue;
     let hasLabels = false;
-    for (const _ in e.labels) { hasLabels = true; break; }
+    for (const _ in e.labels) {
+      hasLabels = true;
+      break;
+    }
     // Key order is part of the config's content hash: address, port, weight, labels.
-    out.push(e.weight === undefined
-      ? (hasLabels ? { address: e.address, port: p, labels: e.labels } : { address: e.address, port: p })
-      : (hasLabels ? { address: e.address, port: p, weight: e.weight, labels: e.labels } : { address: e.address, port: p, weight: e.weight }));
+    out.push(
+      e.weight === undefined
+        ? hasLabels
+          ? { address: e.address, port: p, labels: e.labels }
+          : { address: e.address, port: p }
+        : hasLabels
+          ? { address: e.address, port: p, weight: e.weight, labels: e.labels }
+          : { address: e.address, port: p, weight: e.weight },
+    );
   }
   return out;
 }
@@ -256,7 +297,13 @@ function clusterEndpoints(service: MeshService, port: ServicePort, subsetLabels:
  * a proxy, unless their PeerAuthentication is DISABLE. On the local mesh those are gateway pods and
  * pods whose sidecar captures inbound traffic (netns model). HTTP clusters only.
  */
-function autoMtls(service: MeshService, port: ServicePort, subset: string | undefined, policy: PortTrafficPolicy, ctx: ClusterBuildContext): UpstreamTls | undefined {
+function autoMtls(
+  service: MeshService,
+  port: ServicePort,
+  subset: string | undefined,
+  policy: PortTrafficPolicy,
+  ctx: ClusterBuildContext,
+): UpstreamTls | undefined {
   if (!ctx.autoMtls || (policy.tls?.mode ?? undefined) !== undefined) return undefined;
   if (service.origin !== 'Service' || !isHttpProtocol(port.protocol) || service.endpoints.length === 0) return undefined;
   for (const e of service.endpoints) {
@@ -267,9 +314,25 @@ function autoMtls(service: MeshService, port: ServicePort, subset: string | unde
 }
 
 /** `merged`: the DestinationRule's policy for this port (and subset), see trafficPolicyForPort. */
-function buildCluster(service: MeshService, ref: ClusterService, port: ServicePort, subset: string | undefined, subsetLabels: Readonly<Record<string, string>> | undefined, merged: PortTrafficPolicy, ctx: ClusterBuildContext, drHasSelector: boolean): Cluster {
-  let tls = upstreamTls(merged, service, ctx.proxyIsGateway || drHasSelector, ctx.readMaterial, () => istioMutualSni(port.port, subset, service.host), ctx.credential)
-    ?? autoMtls(service, port, subset, merged, ctx);
+function buildCluster(
+  service: MeshService,
+  ref: ClusterService,
+  port: ServicePort,
+  subset: string | undefined,
+  subsetLabels: Readonly<Record<string, string>> | undefined,
+  merged: PortTrafficPolicy,
+  ctx: ClusterBuildContext,
+  drHasSelector: boolean,
+): Cluster {
+  let tls =
+    upstreamTls(
+      merged,
+      service,
+      ctx.proxyIsGateway || drHasSelector,
+      ctx.readMaterial,
+      () => istioMutualSni(port.port, subset, service.host),
+      ctx.credential,
+    ) ?? autoMtls(service, port, subset, merged, ctx);
   if (tls === 'unavailable') return failClosedCluster(service, ref, port, subset, merged);
   if (tls?.mode === 'ISTIO_MUTUAL' && tls.subjectAltNames === undefined) {
     const sans = meshSubjectAltNames(service, subsetLabels, ctx.trustDomain);

@@ -10,7 +10,17 @@ import { hostsIntersect, narrowerHost } from '../hosts.js';
 import { durationMs } from '../../api/duration.js';
 import { DEFAULT_RETRY } from './http-routes.js';
 import { credentialsIn } from './tls-material.js';
-import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type MirrorModel, type RedirectModel, type VirtualServiceModel } from './model.js';
+import {
+  MESH_GATEWAY,
+  type DestinationModel,
+  type GatewayModel,
+  type HttpMatchModel,
+  type HttpRuleModel,
+  type L4RuleModel,
+  type MirrorModel,
+  type RedirectModel,
+  type VirtualServiceModel,
+} from './model.js';
 import { GATEWAY_API_GROUP, GATEWAY_NAME_LABEL, ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 import { defaultRouteKinds } from '../../api/kinds/gateway-api-gateway.js';
 
@@ -103,11 +113,20 @@ export function selectorMatches(selector: Rec, labels: Record<string, string>): 
     const values = strArr(e.values);
     const has = Object.prototype.hasOwnProperty.call(labels, key);
     switch (str(e.operator)) {
-      case 'In': if (!has || !values.includes(labels[key]!)) return false; break;
-      case 'NotIn': if (has && values.includes(labels[key]!)) return false; break;
-      case 'Exists': if (!has) return false; break;
-      case 'DoesNotExist': if (has) return false; break;
-      default: return false;
+      case 'In':
+        if (!has || !values.includes(labels[key]!)) return false;
+        break;
+      case 'NotIn':
+        if (has && values.includes(labels[key]!)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+      default:
+        return false;
     }
   }
   return true;
@@ -117,8 +136,12 @@ function referenceGranted(snapshot: MeshSnapshot, fromKind: string, fromNs: stri
   for (const grant of snapshot.of(GATEWAY_API_GROUP, 'ReferenceGrant')) {
     if (grant.metadata.namespace !== toNs) continue;
     const spec = rec(grant.spec);
-    const fromOk = arr(spec.from).map(rec).some((f) => str(f.group) === GATEWAY_API_GROUP && str(f.kind) === fromKind && str(f.namespace) === fromNs);
-    const toOk = arr(spec.to).map(rec).some((t) => (str(t.group) ?? '') === toGroup && str(t.kind) === toKind && (!str(t.name) || str(t.name) === toName));
+    const fromOk = arr(spec.from)
+      .map(rec)
+      .some((f) => str(f.group) === GATEWAY_API_GROUP && str(f.kind) === fromKind && str(f.namespace) === fromNs);
+    const toOk = arr(spec.to)
+      .map(rec)
+      .some((t) => (str(t.group) ?? '') === toGroup && str(t.kind) === toKind && (!str(t.name) || str(t.name) === toName));
     if (fromOk && toOk) return true;
   }
   return false;
@@ -152,17 +175,25 @@ function resolveCertificateRefs(snapshot: MeshSnapshot, gwNs: string, refs: read
     const name = str(ref.name) ?? '';
     const ns = str(ref.namespace) ?? gwNs;
     const invalid = (message: string): CertificateResult => ({ error: { reason: 'InvalidCertificateRef', message } });
-    if ((group !== '' && group !== 'core') || kind !== 'Secret') return invalid(`invalid certificate reference ${group}/${kind} ${name}: only a core Secret is supported`);
+    if ((group !== '' && group !== 'core') || kind !== 'Secret')
+      return invalid(`invalid certificate reference ${group}/${kind} ${name}: only a core Secret is supported`);
     if (ns !== gwNs && !referenceGranted(snapshot, 'Gateway', gwNs, '', 'Secret', ns, name)) {
-      return { error: { reason: 'RefNotPermitted', message: `certificateRef ${name}/${ns} not accessible to a Gateway in namespace "${gwNs}" (missing a ReferenceGrant?)` } };
+      return {
+        error: {
+          reason: 'RefNotPermitted',
+          message: `certificateRef ${name}/${ns} not accessible to a Gateway in namespace "${gwNs}" (missing a ReferenceGrant?)`,
+        },
+      };
     }
     const secret = snapshot.get('', 'Secret', ns, name);
     if (!secret) return invalid(`invalid certificate reference ${ns}/${name}: Secret not found`);
     const type = str((secret as unknown as Rec).type);
-    if (type !== undefined && type !== 'kubernetes.io/tls' && type !== 'Opaque') return invalid(`invalid certificate reference ${ns}/${name}: Secret type ${JSON.stringify(type)} is not kubernetes.io/tls`);
+    if (type !== undefined && type !== 'kubernetes.io/tls' && type !== 'Opaque')
+      return invalid(`invalid certificate reference ${ns}/${name}: Secret type ${JSON.stringify(type)} is not kubernetes.io/tls`);
     const c = lookup(name, ns);
     if (!c?.cert || !c.key) return invalid(`invalid certificate reference ${ns}/${name}: Secret has no tls.crt and tls.key`);
-    if (!parsesAsKeyPair(c.cert, c.key)) return invalid(`invalid certificate reference ${ns}/${name}: tls.crt or tls.key is not a valid PEM certificate and private key`);
+    if (!parsesAsKeyPair(c.cert, c.key))
+      return invalid(`invalid certificate reference ${ns}/${name}: tls.crt or tls.key is not a valid PEM certificate and private key`);
     first ??= { name, namespace: ns };
   }
   return first ?? { error: { reason: 'InvalidCertificateRef', message: 'no certificateRefs to terminate TLS with' } };
@@ -182,10 +213,16 @@ function resolveBackend(snapshot: MeshSnapshot, routeKind: string, routeNs: stri
   const registry = registryFor(snapshot);
   const dest = (host: string): DestinationModel => ({ host, ...(port !== undefined ? { port } : {}), weight });
   if (group === '' && kind === 'Service') {
-    if (name.includes('.')) return { error: { reason: 'InvalidDestination', message: 'service name invalid; the name of the Service must be used, not the hostname.' } };
+    if (name.includes('.'))
+      return { error: { reason: 'InvalidDestination', message: 'service name invalid; the name of the Service must be used, not the hostname.' } };
     const ns = str(ref.namespace) ?? routeNs;
     if (ns !== routeNs && !referenceGranted(snapshot, routeKind, routeNs, '', 'Service', ns, name)) {
-      return { error: { reason: 'RefNotPermitted', message: `backendRef ${name}/${ns} not accessible to a ${routeKind} in namespace "${routeNs}" (missing a ReferenceGrant?)` } };
+      return {
+        error: {
+          reason: 'RefNotPermitted',
+          message: `backendRef ${name}/${ns} not accessible to a ${routeKind} in namespace "${routeNs}" (missing a ReferenceGrant?)`,
+        },
+      };
     }
     const host = serviceFqdn(name, ns);
     if (!registry.lookup(host, routeNs)) return { error: { reason: 'BackendNotFound', message: `backend(${host}) not found` } };
@@ -200,7 +237,12 @@ function resolveBackend(snapshot: MeshSnapshot, routeKind: string, routeNs: stri
   if (group === ISTIO_NETWORKING_GROUP && kind === 'ServiceEntry') {
     const ns = str(ref.namespace) ?? routeNs;
     if (ns !== routeNs && !referenceGranted(snapshot, routeKind, routeNs, ISTIO_NETWORKING_GROUP, 'ServiceEntry', ns, name)) {
-      return { error: { reason: 'RefNotPermitted', message: `backendRef ${name}/${ns} not accessible to a ${routeKind} in namespace "${routeNs}" (missing a ReferenceGrant?)` } };
+      return {
+        error: {
+          reason: 'RefNotPermitted',
+          message: `backendRef ${name}/${ns} not accessible to a ${routeKind} in namespace "${routeNs}" (missing a ReferenceGrant?)`,
+        },
+      };
     }
     const se = snapshot.get(ISTIO_NETWORKING_GROUP, 'ServiceEntry', ns, name);
     const host = strArr(rec(se?.spec).hosts)[0];
@@ -213,8 +255,10 @@ function resolveBackend(snapshot: MeshSnapshot, routeKind: string, routeNs: stri
 function pathMatch(p: Rec): StringMatch | undefined {
   const value = str(p.value) ?? '/';
   switch (str(p.type) ?? 'PathPrefix') {
-    case 'Exact': return { kind: 'exact', value };
-    case 'RegularExpression': return { kind: 'regex', value };
+    case 'Exact':
+      return { kind: 'exact', value };
+    case 'RegularExpression':
+      return { kind: 'regex', value };
     default: {
       // PathPrefix matches whole segments and ignores a trailing `/` (as Istio, with Envoy's
       // path_separated_prefix); `/` alone stays a plain prefix, since it matches every path either way.
@@ -225,25 +269,35 @@ function pathMatch(p: Rec): StringMatch | undefined {
 }
 
 function headerList(list: unknown): HeaderMatch[] {
-  return arr(list).map(rec).flatMap((h) => {
-    const name = str(h.name);
-    if (!name) return [];
-    const value = str(h.value) ?? '';
-    return [{ name: name.toLowerCase(), match: str(h.type) === 'RegularExpression' ? { kind: 'regex', value } : { kind: 'exact', value } } as HeaderMatch];
-  });
+  return arr(list)
+    .map(rec)
+    .flatMap((h) => {
+      const name = str(h.name);
+      if (!name) return [];
+      const value = str(h.value) ?? '';
+      return [{ name: name.toLowerCase(), match: str(h.type) === 'RegularExpression' ? { kind: 'regex', value } : { kind: 'exact', value } } as HeaderMatch];
+    });
 }
 
 function queryList(list: unknown): QueryParamMatch[] {
-  return arr(list).map(rec).flatMap((q) => {
-    const name = str(q.name);
-    if (!name) return [];
-    const value = str(q.value) ?? '';
-    return [{ name, match: str(q.type) === 'RegularExpression' ? { kind: 'regex', value } : { kind: 'exact', value } } as QueryParamMatch];
-  });
+  return arr(list)
+    .map(rec)
+    .flatMap((q) => {
+      const name = str(q.name);
+      if (!name) return [];
+      const value = str(q.value) ?? '';
+      return [{ name, match: str(q.type) === 'RegularExpression' ? { kind: 'regex', value } : { kind: 'exact', value } } as QueryParamMatch];
+    });
 }
 
 function headerModifier(f: Rec): HeaderOperations | undefined {
-  const toMap = (l: unknown) => Object.fromEntries(arr(l).map(rec).filter((h) => str(h.name)).map((h) => [str(h.name)!.toLowerCase(), str(h.value) ?? '']));
+  const toMap = (l: unknown) =>
+    Object.fromEntries(
+      arr(l)
+        .map(rec)
+        .filter((h) => str(h.name))
+        .map((h) => [str(h.name)!.toLowerCase(), str(h.value) ?? '']),
+    );
   const set = sortedRecord(toMap(f.set));
   const add = sortedRecord(toMap(f.add));
   const remove = strArr(f.remove);
@@ -299,13 +353,24 @@ function httpRule(snapshot: MeshSnapshot, route: KubeObject, rule: Rec, index: n
       case 'RequestMirror': {
         const m = rec(f.requestMirror);
         const r = resolveBackend(snapshot, route.kind, ns, rec(m.backendRef));
-        if (r.error) { backendErrors.push(r.error); break; }
+        if (r.error) {
+          backendErrors.push(r.error);
+          break;
+        }
         const percentage = mirrorPercentage(m);
         mirrors.push({ destination: r.destination!, ...(percentage !== undefined ? { percentage } : {}) });
         break;
       }
-      case 'RequestHeaderModifier': { const h = headerModifier(rec(f.requestHeaderModifier)); if (h) out.requestHeaders = h; break; }
-      case 'ResponseHeaderModifier': { const h = headerModifier(rec(f.responseHeaderModifier)); if (h) out.responseHeaders = h; break; }
+      case 'RequestHeaderModifier': {
+        const h = headerModifier(rec(f.requestHeaderModifier));
+        if (h) out.requestHeaders = h;
+        break;
+      }
+      case 'ResponseHeaderModifier': {
+        const h = headerModifier(rec(f.responseHeaderModifier));
+        if (h) out.responseHeaders = h;
+        break;
+      }
       case 'RequestRedirect': {
         const r = rec(f.requestRedirect);
         const action: { -readonly [K in keyof RedirectModel]: RedirectModel[K] } = { kind: 'redirect', code: num(r.statusCode) ?? 302 };
@@ -333,7 +398,8 @@ function httpRule(snapshot: MeshSnapshot, route: KubeObject, rule: Rec, index: n
         if (Object.keys(rw).length) out.rewrite = rw;
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   const timeout = durationMs(rec(rule.timeouts).request);
@@ -376,7 +442,9 @@ function httpRule(snapshot: MeshSnapshot, route: KubeObject, rule: Rec, index: n
 function routeRetry(r: Rec, backendTimeoutMs: number | undefined): RetryPolicy | null {
   const attempts = num(r.attempts) ?? DEFAULT_RETRY.attempts;
   if (attempts <= 0) return null;
-  const codes = arr(r.codes).filter((c): c is number => typeof c === 'number').map(String);
+  const codes = arr(r.codes)
+    .filter((c): c is number => typeof c === 'number')
+    .map(String);
   const backoff = durationMs(r.backoff);
   return {
     attempts,
@@ -405,16 +473,22 @@ const BACKEND_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier'];
 export function unsupportedFields(rules: readonly Rec[]): string | undefined {
   const found: string[] = [];
   rules.forEach((rule, i) => {
-    arr(rule.filters).map(rec).forEach((f, j) => {
-      const type = str(f.type) ?? '';
-      if (!RULE_FILTERS.includes(type)) found.push(`spec.rules[${i}].filters[${j}].type: unsupported value ${JSON.stringify(type)}`);
-    });
-    arr(rule.backendRefs).map(rec).forEach((b, k) => {
-      arr(b.filters).map(rec).forEach((f, j) => {
+    arr(rule.filters)
+      .map(rec)
+      .forEach((f, j) => {
         const type = str(f.type) ?? '';
-        if (!BACKEND_FILTERS.includes(type)) found.push(`spec.rules[${i}].backendRefs[${k}].filters[${j}].type: unsupported value ${JSON.stringify(type)}`);
+        if (!RULE_FILTERS.includes(type)) found.push(`spec.rules[${i}].filters[${j}].type: unsupported value ${JSON.stringify(type)}`);
       });
-    });
+    arr(rule.backendRefs)
+      .map(rec)
+      .forEach((b, k) => {
+        arr(b.filters)
+          .map(rec)
+          .forEach((f, j) => {
+            const type = str(f.type) ?? '';
+            if (!BACKEND_FILTERS.includes(type)) found.push(`spec.rules[${i}].backendRefs[${k}].filters[${j}].type: unsupported value ${JSON.stringify(type)}`);
+          });
+      });
     if (rule.sessionPersistence !== undefined) found.push(`spec.rules[${i}].sessionPersistence: not supported`);
   });
   return found.length ? `${found.join('; ')} (supported filters: ${RULE_FILTERS.join(', ')})` : undefined;
@@ -424,14 +498,26 @@ export function unsupportedFields(rules: readonly Rec[]): string | undefined {
 function backendFilters(d: DestinationModel, ref: Rec): DestinationModel {
   let out = d;
   for (const f of arr(ref.filters).map(rec)) {
-    if (str(f.type) === 'RequestHeaderModifier') { const h = headerModifier(rec(f.requestHeaderModifier)); if (h) out = { ...out, requestHeaders: h }; }
-    if (str(f.type) === 'ResponseHeaderModifier') { const h = headerModifier(rec(f.responseHeaderModifier)); if (h) out = { ...out, responseHeaders: h }; }
+    if (str(f.type) === 'RequestHeaderModifier') {
+      const h = headerModifier(rec(f.requestHeaderModifier));
+      if (h) out = { ...out, requestHeaders: h };
+    }
+    if (str(f.type) === 'ResponseHeaderModifier') {
+      const h = headerModifier(rec(f.responseHeaderModifier));
+      if (h) out = { ...out, responseHeaders: h };
+    }
   }
   return out;
 }
 
 /** TLSRoute/TCPRoute rules: backends only. The SNI hosts (TLS) and port come from the parent. */
-function l4Rules(snapshot: MeshSnapshot, route: KubeObject, rules: readonly Rec[], sniHosts: readonly string[] | undefined, port: number | undefined): { rules: L4RuleModel[]; backendErrors: { reason: string; message: string }[] } {
+function l4Rules(
+  snapshot: MeshSnapshot,
+  route: KubeObject,
+  rules: readonly Rec[],
+  sniHosts: readonly string[] | undefined,
+  port: number | undefined,
+): { rules: L4RuleModel[]; backendErrors: { reason: string; message: string }[] } {
   const ns = route.metadata.namespace ?? 'default';
   const backendErrors: { reason: string; message: string }[] = [];
   const out: L4RuleModel[] = [];
@@ -493,41 +579,67 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
       const protocol = str(l.protocol) ?? '';
       const hostname = str(l.hostname)?.toLowerCase();
       const allowed = rec(l.allowedRoutes);
-      const declaredKinds = arr(allowed.kinds).map(rec).map((k) => ({ group: str(k.group) ?? GATEWAY_API_GROUP, kind: str(k.kind) ?? '' }));
+      const declaredKinds = arr(allowed.kinds)
+        .map(rec)
+        .map((k) => ({ group: str(k.group) ?? GATEWAY_API_GROUP, kind: str(k.kind) ?? '' }));
       // Only the kinds this protocol carries are supported; the others make ResolvedRefs False.
       const compatible = defaultRouteKinds(protocol);
       const isCompatible = (k: { group: string; kind: string }) => compatible.some((c) => c.group === k.group && c.kind === k.kind);
       const kinds = declaredKinds.length ? declaredKinds.filter(isCompatible) : compatible;
       const invalidKinds = declaredKinds.filter((k) => !isCompatible(k));
-      const conflicted = raw.some((o) => o !== l && num(o.port) === port &&
-        ((str(o.protocol) ?? '') !== protocol || (str(o.hostname)?.toLowerCase() ?? '') === (hostname ?? '')));
+      const conflicted = raw.some(
+        (o) => o !== l && num(o.port) === port && ((str(o.protocol) ?? '') !== protocol || (str(o.hostname)?.toLowerCase() ?? '') === (hostname ?? '')),
+      );
       const protocolConflict = raw.some((o) => o !== l && num(o.port) === port && (str(o.protocol) ?? '') !== protocol);
       const supported = SUPPORTED_PROTOCOLS.has(protocol);
       // HTTPS (and TLS with mode Terminate) end TLS at the gateway with a Secret from certificateRefs.
       // Terminating TLS listeners (TLS protocol, routes see plaintext) are not carried out yet.
       const tlsSpec = rec(l.tls);
       const terminates = protocol === 'HTTPS' || (protocol === 'TLS' && str(tlsSpec.mode) === 'Terminate');
-      const certificate: CertificateResult | undefined = !terminates ? undefined
+      const certificate: CertificateResult | undefined = !terminates
+        ? undefined
         : protocol === 'TLS'
           ? { error: { reason: 'InvalidCertificateRef', message: 'TLS listeners with mode Terminate are not supported yet (use HTTPS, or mode Passthrough)' } }
           : resolveCertificateRefs(snapshot, ns, arr(tlsSpec.certificateRefs).map(rec));
       const certError = certificate && 'error' in certificate ? certificate.error : undefined;
       const tlsOk = !certError;
       const conditions: Condition[] = [
-        supported ? cond('Accepted', true, 'Accepted', 'No errors found') : cond('Accepted', false, 'UnsupportedProtocol', `protocol "${protocol}" is unsupported`),
+        supported
+          ? cond('Accepted', true, 'Accepted', 'No errors found')
+          : cond('Accepted', false, 'UnsupportedProtocol', `protocol "${protocol}" is unsupported`),
         conflicted
-          ? { type: 'Conflicted', status: 'True', reason: protocolConflict ? 'ProtocolConflict' : 'HostnameConflict', message: protocolConflict ? 'Multiple listeners on the same port use different protocols' : 'Multiple listeners on the same port use the same hostname' }
+          ? {
+              type: 'Conflicted',
+              status: 'True',
+              reason: protocolConflict ? 'ProtocolConflict' : 'HostnameConflict',
+              message: protocolConflict
+                ? 'Multiple listeners on the same port use different protocols'
+                : 'Multiple listeners on the same port use the same hostname',
+            }
           : cond('Conflicted', false, 'NoConflicts', 'No errors found'),
-        supported && !conflicted && tlsOk ? cond('Programmed', true, 'Programmed', 'No errors found') : cond('Programmed', false, 'Invalid', certError ? 'Bad TLS configuration' : 'Listener is not programmed'),
+        supported && !conflicted && tlsOk
+          ? cond('Programmed', true, 'Programmed', 'No errors found')
+          : cond('Programmed', false, 'Invalid', certError ? 'Bad TLS configuration' : 'Listener is not programmed'),
         !tlsOk
           ? cond('ResolvedRefs', false, certError!.reason, certError!.message)
           : invalidKinds.length
-            ? cond('ResolvedRefs', false, 'InvalidRouteKinds', `Invalid route kinds: ${invalidKinds.map((k) => `${k.group}/${k.kind}`).join(', ')}${supported ? ` (a ${protocol} listener supports ${compatible.map((k) => k.kind).join(', ')})` : ''}`)
+            ? cond(
+                'ResolvedRefs',
+                false,
+                'InvalidRouteKinds',
+                `Invalid route kinds: ${invalidKinds.map((k) => `${k.group}/${k.kind}`).join(', ')}${supported ? ` (a ${protocol} listener supports ${compatible.map((k) => k.kind).join(', ')})` : ''}`,
+              )
             : cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found'),
       ];
       const info: ListenerInfo = {
-        name, port, protocol, ...(hostname ? { hostname } : {}), supportedKinds: kinds,
-        attachedRoutes: 0, conditions, valid: supported && !conflicted && tlsOk,
+        name,
+        port,
+        protocol,
+        ...(hostname ? { hostname } : {}),
+        supportedKinds: kinds,
+        attachedRoutes: 0,
+        conditions,
+        valid: supported && !conflicted && tlsOk,
       };
       const credential = certificate && !('error' in certificate) ? certificate : undefined;
       specs.push({ name, port, protocol, ...(hostname ? { hostname } : {}), allowed, kinds, info, ...(credential ? { credential } : {}) });
@@ -547,16 +659,28 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
     }
     // Only a Hostname address (naming the Service of an unmanaged gateway) is supported: the local
     // mesh gives each gateway its own address, so requested IP addresses cannot be honoured.
-    const badAddresses = arr(rec(gw.spec).addresses).map(rec).filter((a) => (str(a.type) ?? 'IPAddress') !== 'Hostname');
+    const badAddresses = arr(rec(gw.spec).addresses)
+      .map(rec)
+      .filter((a) => (str(a.type) ?? 'IPAddress') !== 'Hostname');
     const unsupportedAddress = badAddresses.length
       ? `spec.addresses: only type Hostname is supported, not ${badAddresses.map((a) => `${str(a.type) ?? 'IPAddress'} ${JSON.stringify(str(a.value) ?? '')}`).join(', ')}`
       : undefined;
-    gatewayInfo.set(`${ns}/${gw.metadata.name}`, { gateway: gw, managed: !unmanaged, serviceName, serviceNamespace, listeners: specs.map((s) => s.info), ...(unsupportedAddress ? { unsupportedAddress } : {}) });
+    gatewayInfo.set(`${ns}/${gw.metadata.name}`, {
+      gateway: gw,
+      managed: !unmanaged,
+      serviceName,
+      serviceNamespace,
+      listeners: specs.map((s) => s.info),
+      ...(unsupportedAddress ? { unsupportedAddress } : {}),
+    });
     for (const s of specs) {
       if (!s.info.valid || unsupportedAddress) continue;
-      const tls = s.protocol === 'TLS' ? { tls: { mode: 'PASSTHROUGH' as const } }
-        : s.credential ? { tls: { mode: 'SIMPLE' as const, credentialName: s.credential.name, credentialNamespace: s.credential.namespace } }
-          : {};
+      const tls =
+        s.protocol === 'TLS'
+          ? { tls: { mode: 'PASSTHROUGH' as const } }
+          : s.credential
+            ? { tls: { mode: 'SIMPLE' as const, credentialName: s.credential.name, credentialNamespace: s.credential.namespace } }
+            : {};
       gateways.push({
         key: listenerKey(gw, s.name),
         namespace: ns,
@@ -578,10 +702,11 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
       const parents: RouteParentResult[] = [];
       const backendErrors: { reason: string; message: string }[] = [];
       // Rules are built once per distinct parentRef port (mesh parents restrict matches to it).
-      const builtRules = (port: number | undefined) => rules.map((r, i) => {
-        const b = httpRule(snapshot, route, r, i, port);
-        return b;
-      });
+      const builtRules = (port: number | undefined) =>
+        rules.map((r, i) => {
+          const b = httpRule(snapshot, route, r, i, port);
+          return b;
+        });
       const base = l4 ? [] : builtRules(undefined);
       for (const b of base) backendErrors.push(...b.backendErrors);
       if (l4) backendErrors.push(...l4Rules(snapshot, route, rules, undefined, undefined).backendErrors);
@@ -591,9 +716,18 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         const built = l4Rules(snapshot, route, rules, kind === 'TLSRoute' ? sni : undefined, port).rules;
         return kind === 'TLSRoute' ? { http: [], tls: built, tcp: [] } : { http: [], tls: [], tcp: built };
       };
-      const resolved = backendErrors.length === 0
-        ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved')
-        : cond('ResolvedRefs', false, backendErrors[0]!.reason, backendErrors.map((e) => e.message).filter((m, i, a) => a.indexOf(m) === i).join('; '));
+      const resolved =
+        backendErrors.length === 0
+          ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved')
+          : cond(
+              'ResolvedRefs',
+              false,
+              backendErrors[0]!.reason,
+              backendErrors
+                .map((e) => e.message)
+                .filter((m, i, a) => a.indexOf(m) === i)
+                .join('; '),
+            );
       // Fields the API accepts but outpost does not carry out: the route is refused, and says why.
       const unsupported = l4 ? undefined : unsupportedFields(rules);
       const source = `/apis/${GATEWAY_API_GROUP}/${l4 ? 'v1alpha2' : 'v1'}/namespaces/${ns}/${kind.toLowerCase()}/${route.metadata.name}`;
@@ -610,9 +744,15 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         if (pGroup === GATEWAY_API_GROUP && pKind === 'Gateway') {
           const gw = snapshot.get(GATEWAY_API_GROUP, 'Gateway', pNs, pName);
           if (gw && !isIstioGateway(gw)) continue; // Another controller's parent: not ours to report.
-          if (unsupported) { fail('UnsupportedValue', unsupported); continue; }
+          if (unsupported) {
+            fail('UnsupportedValue', unsupported);
+            continue;
+          }
           const specs = listenersByGateway.get(`${pNs}/${pName}`);
-          if (!gw || !specs) { fail('NoMatchingParent', `parent gateway "${pNs}/${pName}" not found`); continue; }
+          if (!gw || !specs) {
+            fail('NoMatchingParent', `parent gateway "${pNs}/${pName}" not found`);
+            continue;
+          }
           const candidates = specs.filter((s) => (section === undefined || s.name === section) && (pPort === undefined || s.port === pPort));
           if (candidates.length === 0) {
             fail('NoMatchingParent', section !== undefined ? `sectionName ${JSON.stringify(section)} not found` : `port ${pPort} not found`);
@@ -621,28 +761,56 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
           const errors: { reason: string; message: string }[] = [];
           let attached = 0;
           for (const l of candidates) {
-            if (!l.kinds.some((k) => k.group === GATEWAY_API_GROUP && k.kind === kind)) { errors.push({ reason: 'NotAllowedByListeners', message: `kind ${GATEWAY_API_GROUP}/${kind} is not allowed` }); continue; }
+            if (!l.kinds.some((k) => k.group === GATEWAY_API_GROUP && k.kind === kind)) {
+              errors.push({ reason: 'NotAllowedByListeners', message: `kind ${GATEWAY_API_GROUP}/${kind} is not allowed` });
+              continue;
+            }
             const lh = l.hostname ?? '*';
             const hosts = routeHosts.length === 0 ? [lh] : routeHosts.filter((h) => hostsIntersect(h, lh)).map((h) => narrowerHost(h, lh));
-            if (hosts.length === 0) { errors.push({ reason: 'NoMatchingListenerHostname', message: `no hostnames matched parent hostname ${JSON.stringify(lh)}` }); continue; }
+            if (hosts.length === 0) {
+              errors.push({ reason: 'NoMatchingListenerHostname', message: `no hostnames matched parent hostname ${JSON.stringify(lh)}` });
+              continue;
+            }
             const from = str(rec(l.allowed.namespaces).from) ?? 'Same';
-            const allowedNs = from === 'All' || (from === 'Same' && ns === pNs) ||
+            const allowedNs =
+              from === 'All' ||
+              (from === 'Same' && ns === pNs) ||
               (from === 'Selector' && selectorMatches(rec(rec(l.allowed.namespaces).selector), namespaceLabels(snapshot, ns)));
-            if (!allowedNs) { errors.push({ reason: 'NotAllowedByListeners', message: `hostnames matched parent hostname ${JSON.stringify(lh)}, but namespace ${JSON.stringify(ns)} is not allowed by the parent` }); continue; }
-            if (!l.info.valid) { errors.push({ reason: 'NoMatchingParent', message: `listener ${JSON.stringify(l.name)} is not valid` }); continue; }
+            if (!allowedNs) {
+              errors.push({
+                reason: 'NotAllowedByListeners',
+                message: `hostnames matched parent hostname ${JSON.stringify(lh)}, but namespace ${JSON.stringify(ns)} is not allowed by the parent`,
+              });
+              continue;
+            }
+            if (!l.info.valid) {
+              errors.push({ reason: 'NoMatchingParent', message: `listener ${JSON.stringify(l.name)} is not valid` });
+              continue;
+            }
             attached++;
             l.info.attachedRoutes++;
             virtualServices.push({
-              namespace: ns, name: route.metadata.name, source, hosts,
-              gateways: [listenerKey(gw, l.name)], exportTo: ['*'],
-              ...routeRules(hosts, undefined), age: ageKey(route.metadata),
+              namespace: ns,
+              name: route.metadata.name,
+              source,
+              hosts,
+              gateways: [listenerKey(gw, l.name)],
+              exportTo: ['*'],
+              ...routeRules(hosts, undefined),
+              age: ageKey(route.metadata),
             });
           }
           if (attached > 0) ok();
           else {
             const top = Math.max(...errors.map((e) => RANK[e.reason] ?? 0));
             const best = errors.filter((e) => (RANK[e.reason] ?? 0) === top);
-            fail(best[0]!.reason, best.map((e) => e.message).filter((m, i, a) => a.indexOf(m) === i).join('; '));
+            fail(
+              best[0]!.reason,
+              best
+                .map((e) => e.message)
+                .filter((m, i, a) => a.indexOf(m) === i)
+                .join('; '),
+            );
           }
           continue;
         }
@@ -651,28 +819,59 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
         let exportTo: string[] = ['*'];
         if (pGroup === ISTIO_NETWORKING_GROUP && pKind === 'ServiceEntry') {
           const se = snapshot.get(ISTIO_NETWORKING_GROUP, 'ServiceEntry', pNs, pName);
-          if (!se) { fail('NoMatchingParent', `parent service entry: ${JSON.stringify(pName)} not found`); continue; }
+          if (!se) {
+            fail('NoMatchingParent', `parent service entry: ${JSON.stringify(pName)} not found`);
+            continue;
+          }
           hosts = strArr(rec(se.spec).hosts).map((h) => h.toLowerCase());
           const seExport = strArr(rec(se.spec).exportTo);
           if (seExport.length) exportTo = seExport.map((e) => (e === '.' ? pNs : e));
-          if (pPort !== undefined && !arr(rec(se.spec).ports).map(rec).some((p) => num(p.number) === pPort)) { fail('NoMatchingParent', `port ${pPort} not found`); continue; }
+          if (
+            pPort !== undefined &&
+            !arr(rec(se.spec).ports)
+              .map(rec)
+              .some((p) => num(p.number) === pPort)
+          ) {
+            fail('NoMatchingParent', `port ${pPort} not found`);
+            continue;
+          }
         } else if ((pGroup === '' || pGroup === 'core') && pKind === 'Service') {
           const svc = snapshot.get('', 'Service', pNs, pName);
-          if (!svc) { fail('NoMatchingParent', `parent service: ${JSON.stringify(pName)} not found`); continue; }
+          if (!svc) {
+            fail('NoMatchingParent', `parent service: ${JSON.stringify(pName)} not found`);
+            continue;
+          }
           hosts = [serviceFqdn(pName, pNs)];
-          if (pPort !== undefined && !arr(rec(svc.spec).ports).map(rec).some((p) => num(p.port) === pPort)) { fail('NoMatchingParent', `port ${pPort} not found`); continue; }
+          if (
+            pPort !== undefined &&
+            !arr(rec(svc.spec).ports)
+              .map(rec)
+              .some((p) => num(p.port) === pPort)
+          ) {
+            fail('NoMatchingParent', `port ${pPort} not found`);
+            continue;
+          }
         } else {
           continue; // Not a parent kind Istio handles.
         }
-        if (unsupported) { fail('UnsupportedValue', unsupported); continue; }
+        if (unsupported) {
+          fail('UnsupportedValue', unsupported);
+          continue;
+        }
         // A consumer route (in another namespace than its parent) applies only to its own namespace's clients.
         if (ns !== pNs) exportTo = [ns];
         // A TLSRoute's hostnames narrow the parent's hosts (SNI); without them, all of its hosts.
         const parentHosts = hosts;
         const sni = routeHosts.length ? parentHosts.flatMap((h) => routeHosts.filter((r) => hostsIntersect(r, h)).map((r) => narrowerHost(r, h))) : parentHosts;
         virtualServices.push({
-          namespace: ns, name: route.metadata.name, source, hosts, gateways: [MESH_GATEWAY], exportTo,
-          ...routeRules(sni, pPort), age: ageKey(route.metadata),
+          namespace: ns,
+          name: route.metadata.name,
+          source,
+          hosts,
+          gateways: [MESH_GATEWAY],
+          exportTo,
+          ...routeRules(sni, pPort),
+          age: ageKey(route.metadata),
         });
         ok();
       }

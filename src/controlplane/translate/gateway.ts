@@ -147,17 +147,31 @@ export function translateGateway(input: GatewayInput): GatewayOutput {
         }
       }
       const table = gatewayRouteTableName(targetPort);
-      const virtualHosts: VirtualHost[] = [...vhosts.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([domain, vh]) => ({
-        name: virtualHostName(domain, port),
-        domains: domain === '*' ? ['*'] : [domain, `${domain}:${port}`],
-        routes: vh.redirect ? [{ match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'redirect', scheme: 'https', code: 301 } }]
-          : vh.routes.length > 1 && vh.routes.every(isGatewayApiRoute) ? sortByGatewayApiPrecedence(vh.routes) : vh.routes,
-      }));
+      const virtualHosts: VirtualHost[] = [...vhosts.entries()]
+        .sort(([a], [b]) => compareStrings(a, b))
+        .map(([domain, vh]) => ({
+          name: virtualHostName(domain, port),
+          domains: domain === '*' ? ['*'] : [domain, `${domain}:${port}`],
+          routes: vh.redirect
+            ? [{ match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'redirect', scheme: 'https', code: 301 } }]
+            : vh.routes.length > 1 && vh.routes.every(isGatewayApiRoute)
+              ? sortByGatewayApiPrecedence(vh.routes)
+              : vh.routes,
+        }));
       const tls = servers.map((b) => downstreamTls(b.server, input.clusterContext)).find((t) => t !== undefined);
       if (tls === 'invalid') continue; // A terminating server without readable certificates cannot be served.
       routeTables.push({ name: table, virtualHosts });
       const mtls = tls ? undefined : meshMtls(targetPort);
-      listeners.push({ name: listenerName, address, port: targetPort, bindToPort: true, protocol: 'HTTP', routeTable: table, ...(tls ? { tls } : {}), ...(mtls ? { mtls } : {}) });
+      listeners.push({
+        name: listenerName,
+        address,
+        port: targetPort,
+        bindToPort: true,
+        protocol: 'HTTP',
+        routeTable: table,
+        ...(tls ? { tls } : {}),
+        ...(mtls ? { mtls } : {}),
+      });
     } else if (kind === 'TLS') {
       const chains: SniChain[] = [];
       const taken = new Set<string>();
@@ -170,7 +184,8 @@ export function translateGateway(input: GatewayInput): GatewayOutput {
           for (const rule of vs.tls) {
             for (const m of rule.matches) {
               if (!l4MatchApplies(m, vs, bctx)) continue;
-              const sni = (m.sniHosts ?? []).flatMap((h) => rules.filter((r) => hostsIntersect(r.host, h)).map((r) => narrowerHost(r.host, h)))
+              const sni = (m.sniHosts ?? [])
+                .flatMap((h) => rules.filter((r) => hostsIntersect(r.host, h)).map((r) => narrowerHost(r.host, h)))
                 .filter((h, i, a) => a.indexOf(h) === i && !taken.has(h));
               if (!sni.length) continue;
               for (const h of sni) taken.add(h);
@@ -184,7 +199,10 @@ export function translateGateway(input: GatewayInput): GatewayOutput {
       let route: TcpRoute | undefined;
       for (const vs of bound) {
         const rule = vs.tcp.find((r) => r.matches.length === 0 || r.matches.some((m) => l4MatchApplies(m, vs, ctx)));
-        if (rule) { route = { clusters: weightedClusters(rule.destinations, ctx) }; break; }
+        if (rule) {
+          route = { clusters: weightedClusters(rule.destinations, ctx) };
+          break;
+        }
       }
       const mtls = meshMtls(targetPort);
       if (route) listeners.push({ name: listenerName, address, port: targetPort, bindToPort: true, protocol: 'TCP', route, ...(mtls ? { mtls } : {}) });

@@ -39,12 +39,14 @@ export function destinationCluster(d: DestinationModel, ctx: Pick<RouteContext, 
 
 export function weightedClusters(dests: readonly DestinationModel[], ctx: RouteContext): WeightedCluster[] {
   const allZero = dests.every((d) => d.weight <= 0);
-  return dests.filter((d) => allZero || d.weight > 0).map((d) => ({
-    cluster: destinationCluster(d, ctx),
-    weight: allZero ? 1 : d.weight,
-    ...(d.requestHeaders ? { requestHeaders: d.requestHeaders } : {}),
-    ...(d.responseHeaders ? { responseHeaders: d.responseHeaders } : {}),
-  }));
+  return dests
+    .filter((d) => allZero || d.weight > 0)
+    .map((d) => ({
+      cluster: destinationCluster(d, ctx),
+      weight: allZero ? 1 : d.weight,
+      ...(d.requestHeaders ? { requestHeaders: d.requestHeaders } : {}),
+      ...(d.responseHeaders ? { responseHeaders: d.responseHeaders } : {}),
+    }));
 }
 
 function action(rule: HttpRuleModel, ctx: RouteContext): RouteAction {
@@ -62,7 +64,10 @@ function action(rule: HttpRuleModel, ctx: RouteContext): RouteAction {
   if (retry) forward.retry = retry;
   if (rule.rewrite) forward.rewrite = rule.rewrite;
   if (rule.mirrors?.length) {
-    forward.mirrors = rule.mirrors.map((m) => ({ cluster: destinationCluster(m.destination, ctx), ...(m.percentage !== undefined ? { percentage: m.percentage } : {}) }));
+    forward.mirrors = rule.mirrors.map((m) => ({
+      cluster: destinationCluster(m.destination, ctx),
+      ...(m.percentage !== undefined ? { percentage: m.percentage } : {}),
+    }));
   }
   return forward;
 }
@@ -71,13 +76,14 @@ function action(rule: HttpRuleModel, ctx: RouteContext): RouteAction {
 export function virtualServiceRoutes(vs: VirtualServiceModel, ctx: RouteContext): Route[] {
   const out: Route[] = [];
   for (const rule of vs.http) {
-    const matches = rule.matches.length === 0
-      ? [{ match: { path: { kind: 'prefix' as const, value: '/' } } } as const]
-      : rule.matches.filter((m) => (m.port === undefined || m.port === ctx.port) && gatewaysAllow(m.gateways ?? vs.gateways, ctx.gateways));
+    const matches =
+      rule.matches.length === 0
+        ? [{ match: { path: { kind: 'prefix' as const, value: '/' } } } as const]
+        : rule.matches.filter((m) => (m.port === undefined || m.port === ctx.port) && gatewaysAllow(m.gateways ?? vs.gateways, ctx.gateways));
     if (rule.matches.length === 0 && !gatewaysAllow(vs.gateways, ctx.gateways)) continue;
     for (const m of matches) {
       const matchName = 'name' in m ? m.name : undefined;
-      const name = rule.name !== undefined && matchName ? `${rule.name}.${matchName}` : rule.name ?? matchName;
+      const name = rule.name !== undefined && matchName ? `${rule.name}.${matchName}` : (rule.name ?? matchName);
       out.push({
         ...(name !== undefined ? { name } : {}),
         match: m.match,
@@ -113,10 +119,15 @@ export function isGatewayApiRoute(r: Route): boolean {
 
 function pathRank(m: RouteMatch): number {
   switch (m.path?.kind) {
-    case 'exact': return 3;
-    case 'prefix': case 'pathPrefix': return 2;
-    case 'regex': return 1;
-    default: return -1;
+    case 'exact':
+      return 3;
+    case 'prefix':
+    case 'pathPrefix':
+      return 2;
+    case 'regex':
+      return 1;
+    default:
+      return -1;
   }
 }
 

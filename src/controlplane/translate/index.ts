@@ -1,7 +1,15 @@
 // translate(snapshot, identity) → ProxyConfig: pure and deterministic; the version is a hash of the content.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { PROXY_CONFIG_API, type CaptureConfig, type Cluster, type Listener, type ProxyConfig, type ProxyIdentity, type RouteTable } from '../../proxyconfig/types.js';
+import {
+  PROXY_CONFIG_API,
+  type CaptureConfig,
+  type Cluster,
+  type Listener,
+  type ProxyConfig,
+  type ProxyIdentity,
+  type RouteTable,
+} from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { sortedRecord } from '../fields.js';
 import { meshSettings, ssrfGuardMode, trustDomainOf } from '../mesh-settings.js';
@@ -49,7 +57,10 @@ export function snapshotModels(snapshot: MeshSnapshot): SnapshotModels {
     const gwApi = gatewayApiModel(snapshot);
     m = {
       gateways: [...(snapshot.of(ISTIO_NETWORKING_GROUP, 'Gateway') as readonly IstioGateway[]).map(gatewayModel), ...gwApi.gateways],
-      virtualServices: [...(snapshot.of(ISTIO_NETWORKING_GROUP, 'VirtualService') as readonly VirtualService[]).map(virtualServiceModel), ...gwApi.virtualServices],
+      virtualServices: [
+        ...(snapshot.of(ISTIO_NETWORKING_GROUP, 'VirtualService') as readonly VirtualService[]).map(virtualServiceModel),
+        ...gwApi.virtualServices,
+      ],
       destinationRules: new DestinationRuleIndex(snapshot),
     };
     models.set(snapshot, m);
@@ -219,9 +230,15 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   const mesh = meshSettings(snapshot);
   const peerAuth = PeerAuthIndex.of(snapshot);
   const clusterContext = {
-    proxyNamespace: identity.namespace, proxyLabels: identity.labels, proxyIsGateway: identity.role === 'router', destinationRules: m.destinationRules, readMaterial: memoMaterial(readPem),
+    proxyNamespace: identity.namespace,
+    proxyLabels: identity.labels,
+    proxyIsGateway: identity.role === 'router',
+    destinationRules: m.destinationRules,
+    readMaterial: memoMaterial(readPem),
     credential: credentialsIn(snapshot.of('', 'Secret'), identity.namespace),
-    autoMtls: meshSecurity(snapshot).autoMtls, trustDomain: trustDomainOf(snapshot.of('sailoperator.io', 'Istio')), peerMode: (ns: string, labels: Readonly<Record<string, string>>, port: number | undefined) => peerAuth.modeFor(ns, labels, port),
+    autoMtls: meshSecurity(snapshot).autoMtls,
+    trustDomain: trustDomainOf(snapshot.of('sailoperator.io', 'Istio')),
+    peerMode: (ns: string, labels: Readonly<Record<string, string>>, port: number | undefined) => peerAuth.modeFor(ns, labels, port),
   };
   let listeners: Listener[];
   let routeTables: RouteTable[];
@@ -229,11 +246,30 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   let effectiveMesh = mesh;
   let capture: CaptureConfig | undefined;
   if (identity.role === 'router') {
-    ({ listeners, routeTables, clusters } = translateGateway({ snapshot, identity, registry, gateways: m.gateways, virtualServices: m.virtualServices, clusterContext }));
+    ({ listeners, routeTables, clusters } = translateGateway({
+      snapshot,
+      identity,
+      registry,
+      gateways: m.gateways,
+      virtualServices: m.virtualServices,
+      clusterContext,
+    }));
   } else {
-    ({ mesh: effectiveMesh, listeners, routeTables, clusters } = translateSidecar({ snapshot, identity, mesh, registry, virtualServices: m.virtualServices, clusterContext }));
+    ({
+      mesh: effectiveMesh,
+      listeners,
+      routeTables,
+      clusters,
+    } = translateSidecar({ snapshot, identity, mesh, registry, virtualServices: m.virtualServices, clusterContext }));
     if (identity.capture === true) {
-      const c = translateCapture({ snapshot, identity, registry, listeners, clusters, peerMode: (port) => peerAuth.modeFor(identity.namespace, identity.labels, port) });
+      const c = translateCapture({
+        snapshot,
+        identity,
+        registry,
+        listeners,
+        clusters,
+        peerMode: (port) => peerAuth.modeFor(identity.namespace, identity.labels, port),
+      });
       listeners = [...listeners, ...c.listeners];
       routeTables = [...routeTables, ...c.routeTables];
       clusters = [...clusters, ...c.clusters];
@@ -256,7 +292,13 @@ export function translate(snapshot: MeshSnapshot, identity: ProxyIdentity, optio
   };
   const version = contentVersion(body);
   return {
-    apiVersion: body.apiVersion, version, proxy: body.proxy, mesh: body.mesh, listeners: body.listeners, routeTables: body.routeTables, clusters: body.clusters,
+    apiVersion: body.apiVersion,
+    version,
+    proxy: body.proxy,
+    mesh: body.mesh,
+    listeners: body.listeners,
+    routeTables: body.routeTables,
+    clusters: body.clusters,
     ...(authorization !== undefined ? { authorization } : {}),
     ...(capture !== undefined ? { capture } : {}),
   };

@@ -4,12 +4,33 @@ import type { FaultInjection, HeaderMatch, HeaderOperations, QueryParamMatch, Re
 import { ageKey, sortedRecord } from '../fields.js';
 import { ISTIO_NETWORKING_V1 } from '../../api/groups.js';
 import type {
-  Destination, HeaderOperations as VsHeaderOperations, HTTPFaultInjection, HTTPMatchRequest, HTTPRetry, HTTPRouteDestination, IstioHTTPRoute,
-  IstioTCPRoute, IstioTLSRoute, L4MatchAttributes, StringMatch as VsStringMatch, VirtualService,
+  Destination,
+  HeaderOperations as VsHeaderOperations,
+  HTTPFaultInjection,
+  HTTPMatchRequest,
+  HTTPRetry,
+  HTTPRouteDestination,
+  IstioHTTPRoute,
+  IstioTCPRoute,
+  IstioTLSRoute,
+  L4MatchAttributes,
+  StringMatch as VsStringMatch,
+  VirtualService,
 } from '../../api/kinds/virtual-service.js';
 import { resolveShortName } from '../hosts.js';
 import { durationMs } from '../../api/duration.js';
-import { MESH_GATEWAY, type DestinationModel, type GatewayModel, type HttpMatchModel, type HttpRuleModel, type L4RuleModel, type MirrorModel, type RedirectModel, type ServerModel, type VirtualServiceModel } from './model.js';
+import {
+  MESH_GATEWAY,
+  type DestinationModel,
+  type GatewayModel,
+  type HttpMatchModel,
+  type HttpRuleModel,
+  type L4RuleModel,
+  type MirrorModel,
+  type RedirectModel,
+  type ServerModel,
+  type VirtualServiceModel,
+} from './model.js';
 
 /** `mesh`, `<ns>/<name>` or a bare name (the rule's own namespace) → a gateway key. */
 export function gatewayKey(ref: string, namespace: string): string {
@@ -92,14 +113,16 @@ export function destinations(routes: readonly HTTPRouteDestination[] | null | un
     const w = r.weight ?? undefined;
     const req = headerOps(r.headers?.request);
     const res = headerOps(r.headers?.response);
-    return [{
-      host: resolveShortName(host, namespace),
-      ...(d.subset ? { subset: d.subset } : {}),
-      ...(port !== undefined ? { port } : {}),
-      weight: w ?? (list.length === 1 ? 100 : 0),
-      ...(req ? { requestHeaders: req } : {}),
-      ...(res ? { responseHeaders: res } : {}),
-    }];
+    return [
+      {
+        host: resolveShortName(host, namespace),
+        ...(d.subset ? { subset: d.subset } : {}),
+        ...(port !== undefined ? { port } : {}),
+        weight: w ?? (list.length === 1 ? 100 : 0),
+        ...(req ? { requestHeaders: req } : {}),
+        ...(res ? { responseHeaders: res } : {}),
+      },
+    ];
   });
 }
 
@@ -122,7 +145,10 @@ function retryPolicy(v: HTTPRetry | null | undefined): RetryPolicy | null | unde
   if (attempts <= 0) return null;
   const perTry = durationMs(r.perTryTimeout);
   const backoff = durationMs(r.backoff);
-  const retryOn = (r.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes').split(',').map((s) => s.trim()).filter(Boolean);
+  const retryOn = (r.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return { attempts, retryOn, ...(perTry !== undefined ? { perTryTimeoutMs: perTry } : {}), ...(backoff ? { backoffBaseMs: backoff } : {}) };
 }
 
@@ -227,23 +253,27 @@ export function gatewayModel(gw: IstioGateway): GatewayModel {
     const tls = s.tls ?? undefined;
     const hasTls = s.tls !== undefined;
     const mode = (tls?.mode ?? 'PASSTHROUGH') as NonNullable<ServerModel['tls']>['mode'];
-    return [{
-      port: number,
-      portName: port.name ?? String(number),
-      protocol: (port.protocol ?? 'TCP').toUpperCase(),
-      hosts: (s.hosts ?? []).map((h) => (h.includes('/') ? (h.startsWith('./') ? `${ns}/${h.slice(2)}` : h) : `*/${h}`).toLowerCase()),
-      ...(hasTls ? {
-        tls: {
-          mode,
-          ...(tls?.httpsRedirect === true ? { httpsRedirect: true } : {}),
-          ...(tls?.serverCertificate ? { serverCertificate: tls.serverCertificate } : {}),
-          ...(tls?.privateKey ? { privateKey: tls.privateKey } : {}),
-          ...(tls?.caCertificates ? { caCertificates: tls.caCertificates } : {}),
-          ...(tls?.credentialName ? { credentialName: tls.credentialName } : {}),
-          ...(tls?.minProtocolVersion ? { minProtocolVersion: tls.minProtocolVersion } : {}),
-        },
-      } : {}),
-    }];
+    return [
+      {
+        port: number,
+        portName: port.name ?? String(number),
+        protocol: (port.protocol ?? 'TCP').toUpperCase(),
+        hosts: (s.hosts ?? []).map((h) => (h.includes('/') ? (h.startsWith('./') ? `${ns}/${h.slice(2)}` : h) : `*/${h}`).toLowerCase()),
+        ...(hasTls
+          ? {
+              tls: {
+                mode,
+                ...(tls?.httpsRedirect === true ? { httpsRedirect: true } : {}),
+                ...(tls?.serverCertificate ? { serverCertificate: tls.serverCertificate } : {}),
+                ...(tls?.privateKey ? { privateKey: tls.privateKey } : {}),
+                ...(tls?.caCertificates ? { caCertificates: tls.caCertificates } : {}),
+                ...(tls?.credentialName ? { credentialName: tls.credentialName } : {}),
+                ...(tls?.minProtocolVersion ? { minProtocolVersion: tls.minProtocolVersion } : {}),
+              },
+            }
+          : {}),
+      },
+    ];
   });
   return { key: `${ns}/${gw.metadata.name}`, namespace: ns, name: gw.metadata.name, selector: { ...(spec?.selector ?? {}) }, servers };
 }

@@ -56,7 +56,9 @@ export class PeerAuthIndex {
     const hasSelector = (p: KubeObject) => Object.keys(strMap(rec(rec(p.spec).selector).matchLabels)).length > 0;
     const mesh = this.#all.find((p) => p.metadata.namespace === this.#root && !hasSelector(p));
     const ns = this.#all.find((p) => p.metadata.namespace === namespace && !hasSelector(p));
-    const workload = this.#all.find((p) => p.metadata.namespace === namespace && hasSelector(p) && labelsMatch(strMap(rec(rec(p.spec).selector).matchLabels), labels));
+    const workload = this.#all.find(
+      (p) => p.metadata.namespace === namespace && hasSelector(p) && labelsMatch(strMap(rec(rec(p.spec).selector).matchLabels), labels),
+    );
     let mode: Mode = 'UNSET';
     if (workload !== undefined) {
       if (port !== undefined) mode = modeOf(rec(rec(workload.spec).portLevelMtls)[String(port)]);

@@ -1,19 +1,51 @@
 // Sidecar (role sidecar) outbound config: virtualOutbound, one listener per service port, route tables per HTTP port, clusters.
 import type { KubeObject } from '../../api/object.js';
 import {
-  ALLOW_ANY_ROUTE, BLOCK_ALL_ROUTE, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT,
-  outboundClusterName, sidecarListenerName, sidecarRouteTableName, virtualHostName,
+  ALLOW_ANY_ROUTE,
+  BLOCK_ALL_ROUTE,
+  VIRTUAL_OUTBOUND_LISTENER,
+  VIRTUAL_OUTBOUND_PORT,
+  outboundClusterName,
+  sidecarListenerName,
+  sidecarRouteTableName,
+  virtualHostName,
 } from '../../proxyconfig/naming.js';
 import {
-  BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER,
-  type Cluster, type Listener, type MeshSettings, type ProxyIdentity, type RouteTable, type SniChain, type TcpRoute, type VirtualHost,
+  BLACKHOLE_CLUSTER,
+  PASSTHROUGH_CLUSTER,
+  type Cluster,
+  type Listener,
+  type MeshSettings,
+  type ProxyIdentity,
+  type RouteTable,
+  type SniChain,
+  type TcpRoute,
+  type VirtualHost,
 } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { arr, compareStrings, rec, str, strArr, strMap } from '../fields.js';
-import { hostMatches, hostsIntersect, isExportedTo, isWildcard, labelsMatch, narrowerHost, parseHostRule, ruleAllowsNamespace, type HostRule } from '../hosts.js';
+import {
+  hostMatches,
+  hostsIntersect,
+  isExportedTo,
+  isWildcard,
+  labelsMatch,
+  narrowerHost,
+  parseHostRule,
+  ruleAllowsNamespace,
+  type HostRule,
+} from '../hosts.js';
 import { isHttpProtocol, isTlsProtocol, type MeshService, type ServiceRegistry } from '../registry/index.js';
 import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext } from './clusters.js';
-import { defaultRoute, GATEWAY_API_SOURCE, l4MatchApplies, sortByGatewayApiPrecedence, virtualServiceRoutes, weightedClusters, type RouteContext } from './http-routes.js';
+import {
+  defaultRoute,
+  GATEWAY_API_SOURCE,
+  l4MatchApplies,
+  sortByGatewayApiPrecedence,
+  virtualServiceRoutes,
+  weightedClusters,
+  type RouteContext,
+} from './http-routes.js';
 import { MESH_GATEWAY, type L4RuleModel, type VirtualServiceModel } from './model.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
 
@@ -28,9 +60,11 @@ export function sidecarResourceFor(snapshot: MeshSnapshot, identity: ProxyIdenti
     const sel = rec(rec(s.spec).workloadSelector).labels;
     return sel !== undefined && labelsMatch(strMap(sel), identity.labels);
   });
-  return selected
-    ?? inNs.find((s) => rec(rec(s.spec).workloadSelector).labels === undefined)
-    ?? all.find((s) => s.metadata.namespace === ROOT_NAMESPACE && rec(rec(s.spec).workloadSelector).labels === undefined);
+  return (
+    selected ??
+    inNs.find((s) => rec(rec(s.spec).workloadSelector).labels === undefined) ??
+    all.find((s) => s.metadata.namespace === ROOT_NAMESPACE && rec(rec(s.spec).workloadSelector).labels === undefined)
+  );
 }
 
 /** Indexes mesh-bound VirtualServices for one proxy namespace: exact hosts, then wildcards longest first. */
@@ -107,9 +141,23 @@ function oldest(list: readonly MeshService[]): MeshService | undefined {
 
 export function catchAllVirtualHost(policy: MeshSettings['outboundTrafficPolicy']): VirtualHost {
   if (policy === 'REGISTRY_ONLY') {
-    return { name: BLOCK_ALL_ROUTE, domains: ['*'], routes: [{ name: BLOCK_ALL_ROUTE, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'directResponse', status: 502 } }] };
+    return {
+      name: BLOCK_ALL_ROUTE,
+      domains: ['*'],
+      routes: [{ name: BLOCK_ALL_ROUTE, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'directResponse', status: 502 } }],
+    };
   }
-  return { name: ALLOW_ANY_ROUTE, domains: ['*'], routes: [{ name: ALLOW_ANY_ROUTE, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', clusters: [{ cluster: PASSTHROUGH_CLUSTER, weight: 100 }] } }] };
+  return {
+    name: ALLOW_ANY_ROUTE,
+    domains: ['*'],
+    routes: [
+      {
+        name: ALLOW_ANY_ROUTE,
+        match: { path: { kind: 'prefix', value: '/' } },
+        action: { kind: 'forward', clusters: [{ cluster: PASSTHROUGH_CLUSTER, weight: 100 }] },
+      },
+    ],
+  };
 }
 
 function fallbackRoute(policy: MeshSettings['outboundTrafficPolicy']): TcpRoute {
@@ -138,8 +186,8 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
   const sidecar = sidecarResourceFor(snapshot, identity);
   const sidecarSpec = rec(sidecar?.spec);
   const overridePolicy = str(rec(sidecarSpec.outboundTrafficPolicy).mode);
-  const mesh: MeshSettings = overridePolicy === 'ALLOW_ANY' || overridePolicy === 'REGISTRY_ONLY'
-    ? { ...input.mesh, outboundTrafficPolicy: overridePolicy } : input.mesh;
+  const mesh: MeshSettings =
+    overridePolicy === 'ALLOW_ANY' || overridePolicy === 'REGISTRY_ONLY' ? { ...input.mesh, outboundTrafficPolicy: overridePolicy } : input.mesh;
   const policy = mesh.outboundTrafficPolicy;
 
   let services = registry.visibleTo(ns);
@@ -150,7 +198,9 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
     // VirtualService comes in when one of its hosts overlaps an egress host of its namespace.
     const rules: HostRule[] = egress.flatMap((e) => strArr(e.hosts).map((h) => parseHostRule(h, sidecar.metadata.namespace ?? ns)));
     services = services.filter((s) => rules.some((r) => ruleAllowsNamespace(r, s.namespace) && hostMatches(r.host, s.host)));
-    virtualServices = virtualServices.filter((vs) => rules.some((r) => ruleAllowsNamespace(r, vs.namespace) && vs.hosts.some((h) => hostsIntersect(r.host, h))));
+    virtualServices = virtualServices.filter((vs) =>
+      rules.some((r) => ruleAllowsNamespace(r, vs.namespace) && vs.hosts.some((h) => hostsIntersect(r.host, h))),
+    );
   }
 
   const vsIndex = new MeshVirtualServices(virtualServices, ns);
@@ -168,10 +218,17 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
   }
 
   const address = identity.ip ?? '127.0.0.1';
-  const listeners: Listener[] = [{
-    name: VIRTUAL_OUTBOUND_LISTENER, address, port: VIRTUAL_OUTBOUND_PORT, bindToPort: true, protocol: 'OUTBOUND',
-    fallback: fallbackRoute(policy), fallbackRouteTable: VIRTUAL_OUTBOUND_LISTENER,
-  }];
+  const listeners: Listener[] = [
+    {
+      name: VIRTUAL_OUTBOUND_LISTENER,
+      address,
+      port: VIRTUAL_OUTBOUND_PORT,
+      bindToPort: true,
+      protocol: 'OUTBOUND',
+      fallback: fallbackRoute(policy),
+      fallbackRouteTable: VIRTUAL_OUTBOUND_LISTENER,
+    },
+  ];
   const routeTables: RouteTable[] = [{ name: VIRTUAL_OUTBOUND_LISTENER, virtualHosts: [catchAllVirtualHost(policy)] }];
 
   for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
@@ -188,7 +245,8 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
         const vs = vsIndex.forHost(s.host);
         // Gateway API routes on one parent merge into one rule list, ordered by match precedence (Istio merges
         // them; VirtualServices stay one per host).
-        const gwApi = vs && vs.source.startsWith(GATEWAY_API_SOURCE) ? vsIndex.allForHost(s.host).filter((x) => x.source.startsWith(GATEWAY_API_SOURCE)) : undefined;
+        const gwApi =
+          vs && vs.source.startsWith(GATEWAY_API_SOURCE) ? vsIndex.allForHost(s.host).filter((x) => x.source.startsWith(GATEWAY_API_SOURCE)) : undefined;
         const vsRoutes = gwApi ? sortByGatewayApiPrecedence(gwApi.flatMap((x) => virtualServiceRoutes(x, ctx))) : vs ? virtualServiceRoutes(vs, ctx) : [];
         const routes = vsRoutes.length ? vsRoutes : [defaultRoute(s.host, port)];
         vhosts.push({ name: virtualHostName(s.host, port), domains, routes });
@@ -203,16 +261,20 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
       const taken = new Set<string>();
       for (const s of tls) {
         let covered = false;
-        for (const vs of vsIndex.allForHost(s.host)) for (const rule of vs.tls) {
-          for (const m of rule.matches) {
-            if (!l4MatchApplies(m, vs, ctx)) continue;
-            const sni = (m.sniHosts ?? []).filter((h) => hostsIntersect(h, s.host)).map((h) => narrowerHost(h, s.host)).filter((h) => !taken.has(h));
-            if (!sni.length) continue;
-            for (const h of sni) taken.add(h);
-            chains.push({ sniHosts: sni, route: { clusters: weightedClusters(rule.destinations, ctx) } });
-            covered = true;
+        for (const vs of vsIndex.allForHost(s.host))
+          for (const rule of vs.tls) {
+            for (const m of rule.matches) {
+              if (!l4MatchApplies(m, vs, ctx)) continue;
+              const sni = (m.sniHosts ?? [])
+                .filter((h) => hostsIntersect(h, s.host))
+                .map((h) => narrowerHost(h, s.host))
+                .filter((h) => !taken.has(h));
+              if (!sni.length) continue;
+              for (const h of sni) taken.add(h);
+              chains.push({ sniHosts: sni, route: { clusters: weightedClusters(rule.destinations, ctx) } });
+              covered = true;
+            }
           }
-        }
         if (!covered && !taken.has(s.host)) {
           taken.add(s.host);
           chains.push({ sniHosts: [s.host], route: { clusters: [{ cluster: outboundClusterName(port, undefined, s.host), weight: 100 }] } });
@@ -227,7 +289,7 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
       const s = oldest(svcs.filter((x) => !x.addresses)) ?? oldest(svcs)!;
       let rule: L4RuleModel | undefined;
       for (const vs of vsIndex.allForHost(s.host)) {
-        rule = vs.tcp.find((r) => r.matches.length === 0 ? vs.gateways.includes(MESH_GATEWAY) : r.matches.some((m) => l4MatchApplies(m, vs, ctx)));
+        rule = vs.tcp.find((r) => (r.matches.length === 0 ? vs.gateways.includes(MESH_GATEWAY) : r.matches.some((m) => l4MatchApplies(m, vs, ctx))));
         if (rule) break;
       }
       const route: TcpRoute = rule

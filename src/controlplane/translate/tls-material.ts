@@ -105,12 +105,17 @@ export interface UpstreamMaterial {
  * `credentialNameApplies`: Istio reads `credentialName` at gateways and for rules with a
  * workloadSelector; Secrets are not stored here, so there it cannot be resolved.
  */
-export function upstreamMaterial(tls: ClientTlsSettings, credentialNameApplies: boolean, read: (value: string) => MaterialResult, lookup?: CredentialLookup): UpstreamMaterial | { readonly problem: FieldProblem } {
+export function upstreamMaterial(
+  tls: ClientTlsSettings,
+  credentialNameApplies: boolean,
+  read: (value: string) => MaterialResult,
+  lookup?: CredentialLookup,
+): UpstreamMaterial | { readonly problem: FieldProblem } {
   const mode = str(tls.mode);
   const credential = str(tls.credentialName);
   if (credential && credentialNameApplies) {
     const c = lookup?.(credential);
-    if (!c) return credentialProblem(credential, 'cannot be resolved: no Secret of that name in the gateway\'s namespace');
+    if (!c) return credentialProblem(credential, "cannot be resolved: no Secret of that name in the gateway's namespace");
     if (mode === 'MUTUAL' && (!c.cert || !c.key)) return credentialProblem(credential, 'names a Secret without tls.crt and tls.key (needed for MUTUAL)');
     if (mode === 'SIMPLE' && !c.ca) return credentialProblem(credential, 'names a Secret without ca.crt (needed for SIMPLE)');
     return {
@@ -140,12 +145,24 @@ export interface ServerMaterial {
 }
 
 /** The PEM material of an Istio Gateway server's tls (SIMPLE or MUTUAL), or the first problem. */
-export function serverMaterial(tls: { readonly mode: string; readonly serverCertificate?: string; readonly privateKey?: string; readonly caCertificates?: string; readonly credentialName?: string; readonly credentialNamespace?: string }, read: (value: string) => MaterialResult, lookup?: CredentialLookup): ServerMaterial | { readonly problem: FieldProblem } {
+export function serverMaterial(
+  tls: {
+    readonly mode: string;
+    readonly serverCertificate?: string;
+    readonly privateKey?: string;
+    readonly caCertificates?: string;
+    readonly credentialName?: string;
+    readonly credentialNamespace?: string;
+  },
+  read: (value: string) => MaterialResult,
+  lookup?: CredentialLookup,
+): ServerMaterial | { readonly problem: FieldProblem } {
   if (tls.credentialName && !tls.serverCertificate) {
     const c = lookup?.(tls.credentialName, tls.credentialNamespace);
-    if (!c) return credentialProblem(tls.credentialName, 'cannot be resolved: no Secret of that name in the gateway\'s namespace');
+    if (!c) return credentialProblem(tls.credentialName, "cannot be resolved: no Secret of that name in the gateway's namespace");
     if (!c.cert || !c.key) return credentialProblem(tls.credentialName, 'names a Secret without tls.crt and tls.key');
-    if (tls.mode === 'MUTUAL' && !c.ca) return credentialProblem(tls.credentialName, 'names a Secret without ca.crt (or a <name>-cacert Secret), needed for MUTUAL');
+    if (tls.mode === 'MUTUAL' && !c.ca)
+      return credentialProblem(tls.credentialName, 'names a Secret without ca.crt (or a <name>-cacert Secret), needed for MUTUAL');
     return { certificateChain: c.cert, privateKey: c.key, ...(tls.mode === 'MUTUAL' ? { caCertificates: c.ca! } : {}) };
   }
   const got: Record<string, string> = {};
@@ -227,13 +244,17 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
       const tls = rec(s.tls);
       const mode = str(tls.mode);
       if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return;
-      const m = serverMaterial({
-        mode,
-        ...(str(tls.serverCertificate) ? { serverCertificate: str(tls.serverCertificate)! } : {}),
-        ...(str(tls.privateKey) ? { privateKey: str(tls.privateKey)! } : {}),
-        ...(str(tls.caCertificates) ? { caCertificates: str(tls.caCertificates)! } : {}),
-        ...(str(tls.credentialName) ? { credentialName: str(tls.credentialName)! } : {}),
-      }, read, lookupIn(gw.metadata.namespace));
+      const m = serverMaterial(
+        {
+          mode,
+          ...(str(tls.serverCertificate) ? { serverCertificate: str(tls.serverCertificate)! } : {}),
+          ...(str(tls.privateKey) ? { privateKey: str(tls.privateKey)! } : {}),
+          ...(str(tls.caCertificates) ? { caCertificates: str(tls.caCertificates)! } : {}),
+          ...(str(tls.credentialName) ? { credentialName: str(tls.credentialName)! } : {}),
+        },
+        read,
+        lookupIn(gw.metadata.namespace),
+      );
       if (!('problem' in m)) return;
       out.push({
         object: gw,

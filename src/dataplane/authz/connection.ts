@@ -10,7 +10,14 @@ import type { ProxyRuntime } from '../runtime.js';
  * True when the connection may go on; otherwise it has been closed and logged. A matched AUDIT
  * policy's metadata goes to `audit` (for the connection's own access-log line).
  */
-export function authorizeConnection(rt: ProxyRuntime, socket: Socket, port: number, sni: string | undefined, startTime: number, audit?: (m: Record<string, Record<string, string>>) => void): boolean {
+export function authorizeConnection(
+  rt: ProxyRuntime,
+  socket: Socket,
+  port: number,
+  sni: string | undefined,
+  startTime: number,
+  audit?: (m: Record<string, Record<string, string>>) => void,
+): boolean {
   const authz = rt.current.authz;
   if (authz === undefined) return true;
   const peer = peerOf(socket);

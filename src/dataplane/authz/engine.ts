@@ -2,7 +2,12 @@
 // DENY before ALLOW, no ALLOW policy means allow, AUDIT marks without deciding; per HTTP request or per TCP connection.
 import net from 'node:net';
 import type {
-  AuthorizationCondition, AuthorizationConfig, AuthorizationOperation, AuthorizationPolicyRule, AuthorizationRule, AuthorizationSource,
+  AuthorizationCondition,
+  AuthorizationConfig,
+  AuthorizationOperation,
+  AuthorizationPolicyRule,
+  AuthorizationRule,
+  AuthorizationSource,
 } from '../../proxyconfig/types.js';
 import { ConfigError } from '../routing/errors.js';
 import { authorityHost } from '../../proxyconfig/authority.js';
@@ -45,8 +50,14 @@ function stringMatcher(pattern: string, ignoreCase: boolean): Matcher {
   const p = ignoreCase ? pattern.toLowerCase() : pattern;
   const norm = ignoreCase ? (v: string) => v.toLowerCase() : (v: string) => v;
   if (p === '*') return (v) => v !== undefined && v !== '';
-  if (p.endsWith('*')) { const pre = p.slice(0, -1); return (v) => v !== undefined && norm(v).startsWith(pre); }
-  if (p.startsWith('*')) { const suf = p.slice(1); return (v) => v !== undefined && norm(v).endsWith(suf); }
+  if (p.endsWith('*')) {
+    const pre = p.slice(0, -1);
+    return (v) => v !== undefined && norm(v).startsWith(pre);
+  }
+  if (p.startsWith('*')) {
+    const suf = p.slice(1);
+    return (v) => v !== undefined && norm(v).endsWith(suf);
+  }
   return (v) => v !== undefined && norm(v) === p;
 }
 
@@ -80,7 +91,12 @@ function cidrMatcher(blocks: readonly string[], where: string): Matcher {
  */
 type Check = (a: AuthzAttributes) => boolean;
 
-function pair(yes: readonly string[] | undefined, no: readonly string[] | undefined, m: (p: readonly string[]) => Matcher, get: (a: AuthzAttributes) => string | undefined): Check | undefined {
+function pair(
+  yes: readonly string[] | undefined,
+  no: readonly string[] | undefined,
+  m: (p: readonly string[]) => Matcher,
+  get: (a: AuthzAttributes) => string | undefined,
+): Check | undefined {
   const y = yes !== undefined ? m(yes) : undefined;
   const n = no !== undefined ? m(no) : undefined;
   if (y === undefined && n === undefined) return undefined;
@@ -108,20 +124,69 @@ function pathOnly(p: string): string {
 
 function sourceCheck(s: AuthorizationSource, where: string): Check[] {
   const out: Array<Check | undefined> = [
-    pair(s.principals, s.notPrincipals, (p) => anyOf(p), (a) => a.principal),
-    pair(s.namespaces, s.notNamespaces, (p) => anyOf(p), (a) => namespaceOf(a.principal)),
-    pair(s.ipBlocks, s.notIpBlocks, (p) => cidrMatcher(p, `${where}.ipBlocks`), (a) => a.sourceIp),
-    pair(s.remoteIpBlocks, s.notRemoteIpBlocks, (p) => cidrMatcher(p, `${where}.remoteIpBlocks`), (a) => a.sourceIp),
+    pair(
+      s.principals,
+      s.notPrincipals,
+      (p) => anyOf(p),
+      (a) => a.principal,
+    ),
+    pair(
+      s.namespaces,
+      s.notNamespaces,
+      (p) => anyOf(p),
+      (a) => namespaceOf(a.principal),
+    ),
+    pair(
+      s.ipBlocks,
+      s.notIpBlocks,
+      (p) => cidrMatcher(p, `${where}.ipBlocks`),
+      (a) => a.sourceIp,
+    ),
+    pair(
+      s.remoteIpBlocks,
+      s.notRemoteIpBlocks,
+      (p) => cidrMatcher(p, `${where}.remoteIpBlocks`),
+      (a) => a.sourceIp,
+    ),
   ];
   return out.filter((c): c is Check => c !== undefined);
 }
 
 function operationCheck(o: AuthorizationOperation, deny: boolean): Check[] {
   const out: Array<Check | undefined> = [
-    httpOnly(pair(o.hosts, o.notHosts, (p) => anyOf(p, true), (a) => (a.http === undefined ? undefined : authorityHost(a.http.host))), deny),
-    pair(o.ports, o.notPorts, (p) => anyOf(p), (a) => String(a.destinationPort)),
-    httpOnly(pair(o.methods, o.notMethods, (p) => anyOf(p), (a) => a.http?.method), deny),
-    httpOnly(pair(o.paths, o.notPaths, (p) => anyOf(p), (a) => (a.http === undefined ? undefined : pathOnly(a.http.path))), deny),
+    httpOnly(
+      pair(
+        o.hosts,
+        o.notHosts,
+        (p) => anyOf(p, true),
+        (a) => (a.http === undefined ? undefined : authorityHost(a.http.host)),
+      ),
+      deny,
+    ),
+    pair(
+      o.ports,
+      o.notPorts,
+      (p) => anyOf(p),
+      (a) => String(a.destinationPort),
+    ),
+    httpOnly(
+      pair(
+        o.methods,
+        o.notMethods,
+        (p) => anyOf(p),
+        (a) => a.http?.method,
+      ),
+      deny,
+    ),
+    httpOnly(
+      pair(
+        o.paths,
+        o.notPaths,
+        (p) => anyOf(p),
+        (a) => (a.http === undefined ? undefined : pathOnly(a.http.path)),
+      ),
+      deny,
+    ),
   ];
   return out.filter((c): c is Check => c !== undefined);
 }
@@ -139,13 +204,29 @@ function conditionCheck(c: AuthorizationCondition, deny: boolean, where: string)
     http = true;
   } else {
     switch (c.key) {
-      case 'source.ip': case 'remote.ip': get = (a) => a.sourceIp; ipKey = true; break;
-      case 'destination.ip': get = (a) => a.destinationIp; ipKey = true; break;
-      case 'source.namespace': get = (a) => namespaceOf(a.principal); break;
-      case 'source.principal': get = (a) => a.principal; break;
-      case 'destination.port': get = (a) => String(a.destinationPort); break;
-      case 'connection.sni': get = (a) => a.sni; break;
-      default: throw new ConfigError(`${where}: condition key ${JSON.stringify(c.key)} is not supported`);
+      case 'source.ip':
+      case 'remote.ip':
+        get = (a) => a.sourceIp;
+        ipKey = true;
+        break;
+      case 'destination.ip':
+        get = (a) => a.destinationIp;
+        ipKey = true;
+        break;
+      case 'source.namespace':
+        get = (a) => namespaceOf(a.principal);
+        break;
+      case 'source.principal':
+        get = (a) => a.principal;
+        break;
+      case 'destination.port':
+        get = (a) => String(a.destinationPort);
+        break;
+      case 'connection.sni':
+        get = (a) => a.sni;
+        break;
+      default:
+        throw new ConfigError(`${where}: condition key ${JSON.stringify(c.key)} is not supported`);
     }
   }
   const check = pair(c.values, c.notValues, (p) => (ipKey ? cidrMatcher(p, where) : anyOf(p)), get) ?? (() => true);
@@ -208,7 +289,11 @@ export class Authorizer {
     cfg.policies.forEach((p, i) => {
       const pw = `${where}.policies[${i}] (${p.name})`;
       if (p.action !== 'ALLOW' && p.action !== 'DENY' && p.action !== 'AUDIT') throw new ConfigError(`${pw}: action must be ALLOW, DENY or AUDIT`);
-      const compiled: CompiledPolicy = { action: p.action, dryRun: p.dryRun === true, rules: ((p.rules as readonly AuthorizationRule[] | undefined) ?? []).map((r: AuthorizationRule, j: number) => compileRule(p, r, j, pw)) };
+      const compiled: CompiledPolicy = {
+        action: p.action,
+        dryRun: p.dryRun === true,
+        rules: ((p.rules as readonly AuthorizationRule[] | undefined) ?? []).map((r: AuthorizationRule, j: number) => compileRule(p, r, j, pw)),
+      };
       (p.action === 'DENY' ? this.#deny : p.action === 'ALLOW' ? this.#allow : this.#audit).push(compiled);
     });
   }
@@ -219,14 +304,21 @@ export class Authorizer {
     let auditRule: string | undefined;
     for (const p of this.#audit) {
       const r = p.rules.find((x) => ruleMatches(x, a));
-      if (r !== undefined) { audited = true; auditRule = r.name; break; }
+      if (r !== undefined) {
+        audited = true;
+        auditRule = r.name;
+        break;
+      }
     }
     const withAudit = <T extends AuthzVerdict>(v: T): T => (auditRule === undefined ? v : { ...v, auditRule });
     let shadowDenied = false;
     for (const p of this.#deny) {
       for (const r of p.rules) {
         if (!ruleMatches(r, a)) continue;
-        if (p.dryRun) { shadowDenied = true; break; }
+        if (p.dryRun) {
+          shadowDenied = true;
+          break;
+        }
         return withAudit({ allowed: false, details: `rbac_access_denied_matched_policy[${r.name}]`, audited, shadowDenied });
       }
     }

@@ -2,7 +2,14 @@
 // tables, SNI routers and cluster runtimes. Built aside; any error here is a NACK.
 import tls from 'node:tls';
 import type {
-  Cluster, PemDownstreamTls, HttpListener, Listener, OutboundListener, ProxyConfig, TcpListener, TlsPassthroughListener,
+  Cluster,
+  PemDownstreamTls,
+  HttpListener,
+  Listener,
+  OutboundListener,
+  ProxyConfig,
+  TcpListener,
+  TlsPassthroughListener,
 } from '../../proxyconfig/types.js';
 import { compileRouteTable, ConfigError, type CompiledRouteTable } from '../routing/index.js';
 import { SniRouter } from '../l4/sni-router.js';
@@ -82,7 +89,12 @@ export function listenerKey(address: string, port: number): string {
  * Compiles `cfg`. Cluster runtimes whose definition is unchanged are taken from `previous`
  * (the caller closes the ones not carried over once the swap is done).
  */
-export function compileConfig(given: ProxyConfig, previous: ReadonlyMap<string, ClusterRuntime> | undefined, resolver: Resolver, identity?: WorkloadIdentity): CompiledConfig {
+export function compileConfig(
+  given: ProxyConfig,
+  previous: ReadonlyMap<string, ClusterRuntime> | undefined,
+  resolver: Resolver,
+  identity?: WorkloadIdentity,
+): CompiledConfig {
   if (given === null || typeof given !== 'object') throw new ConfigError('config: not an object');
   // TLS files named in the config are read by this proxy, now; an unreadable one is a NACK.
   const cfg = withTlsFiles(given);
@@ -109,7 +121,11 @@ export function compileConfig(given: ProxyConfig, previous: ReadonlyMap<string, 
     if (clusterDefs.has(c.name)) throw new ConfigError(`${where}: duplicate cluster name`);
     if (!['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST'].includes(c.type)) throw new ConfigError(`${where}: unknown type ${JSON.stringify(c.type)}`);
     if (c.tls) {
-      try { validateUpstreamTls(c.tls, where); } catch (err) { throw new ConfigError((err as Error).message); }
+      try {
+        validateUpstreamTls(c.tls, where);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
     }
     clusterDefs.set(c.name, c);
   }
@@ -175,7 +191,8 @@ function downstreamTls(t: PemDownstreamTls, where: string): tls.TlsOptions {
   if ((t.mode as string) !== 'SIMPLE' && t.mode !== 'MUTUAL') throw new ConfigError(`${where}: unknown tls mode ${JSON.stringify(t.mode)}`);
   if (t.mode === 'MUTUAL' && !t.caCertificates) throw new ConfigError(`${where}: tls MUTUAL needs caCertificates`);
   const opts: tls.TlsOptions = {
-    cert: t.certificateChain, key: t.privateKey,
+    cert: t.certificateChain,
+    key: t.privateKey,
     ALPNProtocols: ['h2', 'http/1.1'],
     ...(t.minProtocolVersion ? { minVersion: t.minProtocolVersion } : {}),
     ...(t.mode === 'MUTUAL' ? { ca: t.caCertificates, requestCert: true, rejectUnauthorized: true } : {}),

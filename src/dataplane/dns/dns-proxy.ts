@@ -61,17 +61,25 @@ export class DnsProxy {
     const udp = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
-      udp.bind(this.opts.port, this.opts.address, () => { udp.off('error', reject); resolve(); });
+      udp.bind(this.opts.port, this.opts.address, () => {
+        udp.off('error', reject);
+        resolve();
+      });
     });
     udp.on('error', (err) => log('warning', `dns proxy: ${err.message}`));
     udp.on('message', (msg, rinfo) => {
-      void this.#answer(msg).then((out) => { if (out) udp.send(out, rinfo.port, rinfo.address); });
+      void this.#answer(msg).then((out) => {
+        if (out) udp.send(out, rinfo.port, rinfo.address);
+      });
     });
     this.#udp = udp;
     const tcp = net.createServer((sock) => this.#serveTcp(sock));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen(this.opts.port, this.opts.address, () => { tcp.off('error', reject); resolve(); });
+      tcp.listen(this.opts.port, this.opts.address, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
     });
     tcp.on('error', (err) => log('warning', `dns proxy: ${err.message}`));
     this.#tcp = tcp;

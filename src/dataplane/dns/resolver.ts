@@ -143,7 +143,16 @@ export class Resolver {
         }
         reject(e);
       }, ms);
-      q.then((r) => { clearTimeout(timer); resolve(r); }, (err: unknown) => { clearTimeout(timer); reject(err); });
+      q.then(
+        (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
   }
 

@@ -7,9 +7,7 @@ import type { RetryPolicy } from '../../proxyconfig/types.js';
 import type { HeaderMap } from '../routing/index.js';
 import { ResponseFlag, RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import type { UpstreamTarget } from '../upstream/endpoints.js';
-import type {
-  UpstreamBody, UpstreamCall, UpstreamCallHandler, UpstreamError, UpstreamPool, UpstreamRequestHead,
-} from '../upstream/call.js';
+import type { UpstreamBody, UpstreamCall, UpstreamCallHandler, UpstreamError, UpstreamPool, UpstreamRequestHead } from '../upstream/call.js';
 import type { Downstream } from './downstream.js';
 import { retriableStatus, type FailureKind } from './retry-policy.js';
 
@@ -107,7 +105,9 @@ export class Attempt implements UpstreamCallHandler {
     this.#call?.abort();
   }
 
-  #resume = (): void => { this.#call?.resume(); };
+  #resume = (): void => {
+    this.#call?.resume();
+  };
 
   // ---- UpstreamCallHandler
 
@@ -164,7 +164,11 @@ export class Attempt implements UpstreamCallHandler {
     if (this.#started) {
       // Headers already went downstream: all we can do is cut the response.
       if (err.kind === 'internal') this.#ex.internalError(err);
-      else this.#ex.resetAfterStart(ResponseFlag.UC, err.kind === 'protocol' ? D.UPSTREAM_RESET_AFTER_RESPONSE_STARTED_PROTOCOL_ERROR : RESET_AFTER_START_TERMINATION);
+      else
+        this.#ex.resetAfterStart(
+          ResponseFlag.UC,
+          err.kind === 'protocol' ? D.UPSTREAM_RESET_AFTER_RESPONSE_STARTED_PROTOCOL_ERROR : RESET_AFTER_START_TERMINATION,
+        );
       this.#settle(COMMITTED);
       return;
     }

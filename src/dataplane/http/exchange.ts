@@ -11,9 +11,7 @@ import type { ForwardAction, HeaderOperations, RequestMirror, RetryPolicy, Route
 import { mirrorRequest } from './mirror.js';
 import type { CompiledConfig } from '../config/compile.js';
 import { newRequestId } from './request-id.js';
-import {
-  applyHeaderOps, pickWeighted, redirectLocation, rewritePath, type CompiledRouteTable, type HeaderMap, type RequestView,
-} from '../routing/index.js';
+import { applyHeaderOps, pickWeighted, redirectLocation, rewritePath, type CompiledRouteTable, type HeaderMap, type RequestView } from '../routing/index.js';
 import { ResponseFlag, RESPONSE_CODE_DETAILS as D, addResponseFlag } from '../telemetry/flags.js';
 import type { AccessLogEntry } from '../telemetry/accesslog.js';
 import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
@@ -149,7 +147,7 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
       this.authority = ds.authority;
       // An absolute-form target (the codec took its authority): routed on its path, as Envoy does.
       const url = ds.url;
-      this.path = url.charCodeAt(0) === 47 /* / */ ? url : absoluteForm(url)?.path ?? url;
+      this.path = url.charCodeAt(0) === 47 /* / */ ? url : (absoluteForm(url)?.path ?? url);
     }
     const peer = peerOf(sock);
     this.#peer = peer;
@@ -339,7 +337,10 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
 
     const ready = cr.ready();
     if (ready !== undefined) {
-      ready.then(() => this.#guard(this.#admit, a), (err: unknown) => this.#internalError(err));
+      ready.then(
+        () => this.#guard(this.#admit, a),
+        (err: unknown) => this.#internalError(err),
+      );
       return;
     }
     this.#admit(a);
@@ -421,12 +422,15 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
     const cr = this.#cluster!;
     if (cr.cluster.type === 'ORIGINAL_DST') {
       const { host, port } = splitHostPort(this.#upAuthority, this.scheme === 'https' ? 443 : 80);
-      cr.endpoints.resolveOriginal(host, port).then((t) => {
-        if (!this.#finished) this.#guard(this.#attemptTo, t);
-      }, (err: unknown) => {
-        if (err instanceof DnsError) this.#localReply(503, ResponseFlag.DF, D.DNS_RESOLUTION_FAILED, `${RESET_PREFIX}dns resolution failure`);
-        else this.#internalError(err);
-      });
+      cr.endpoints.resolveOriginal(host, port).then(
+        (t) => {
+          if (!this.#finished) this.#guard(this.#attemptTo, t);
+        },
+        (err: unknown) => {
+          if (err instanceof DnsError) this.#localReply(503, ResponseFlag.DF, D.DNS_RESOLUTION_FAILED, `${RESET_PREFIX}dns resolution failure`);
+          else this.#internalError(err);
+        },
+      );
       return;
     }
     this.#attemptTo(cr.endpoints.pick(this.#tried));
@@ -435,7 +439,8 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
   #attemptTo(target: UpstreamTarget | undefined): void {
     if (target === undefined) {
       // A DNS cluster whose names did not resolve (or not in time) has no endpoints because of DNS.
-      if (this.#cluster!.endpoints.dnsFailure !== undefined) this.#localReply(503, ResponseFlag.DF, D.DNS_RESOLUTION_FAILED, `${RESET_PREFIX}dns resolution failure`);
+      if (this.#cluster!.endpoints.dnsFailure !== undefined)
+        this.#localReply(503, ResponseFlag.DF, D.DNS_RESOLUTION_FAILED, `${RESET_PREFIX}dns resolution failure`);
       else this.#localReply(503, ResponseFlag.UH, D.NO_HEALTHY_UPSTREAM, BODY_NO_HEALTHY);
       return;
     }
@@ -573,7 +578,10 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
       const g = trailers['grpc-status'];
       if (typeof g === 'string') this.#grpcStatus = g;
       let any = false;
-      for (const _k in trailers) { any = true; break; }
+      for (const _k in trailers) {
+        any = true;
+        break;
+      }
       if (!any) trailers = undefined;
     }
     this.#ds.end(undefined, trailers);
@@ -599,7 +607,6 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
     this.#localReply(504, ResponseFlag.UT, D.RESPONSE_TIMEOUT, BODY_TIMEOUT);
   }
 
-
   #finalFailure(o: AttemptOutcome & { kind: 'status' | 'failure' }): void {
     if (o.kind === 'status') {
       // The last try's retriable status goes downstream as the upstream sent it.
@@ -613,8 +620,12 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
       case 'tls': {
         const reason = o.error?.transportReason;
         this.upstreamTransportFailureReason = reason;
-        this.#localReply(503, ResponseFlag.UF, reason ? `upstream_reset_before_response_started{connection_failure,${reason}}` : D.UPSTREAM_CONNECTION_FAILURE,
-          `${RESET_PREFIX}connection failure${reason ? `, transport failure reason: ${reason}` : ''}`);
+        this.#localReply(
+          503,
+          ResponseFlag.UF,
+          reason ? `upstream_reset_before_response_started{connection_failure,${reason}}` : D.UPSTREAM_CONNECTION_FAILURE,
+          `${RESET_PREFIX}connection failure${reason ? `, transport failure reason: ${reason}` : ''}`,
+        );
         return;
       }
       case 'reset-before-headers':
@@ -761,15 +772,21 @@ class CountingBody implements BodySource, BodySink {
     this.#ds.readBody(this);
   }
 
-  pauseBody(): void { this.#ds.pauseBody(); }
-  resumeBody(): void { this.#ds.resumeBody(); }
+  pauseBody(): void {
+    this.#ds.pauseBody();
+  }
+  resumeBody(): void {
+    this.#ds.resumeBody();
+  }
 
   onData(chunk: Buffer): void {
     this.#ex.countRequestBytes(chunk.length);
     this.#sink!.onData(chunk);
   }
 
-  onEnd(trailers: HeaderMap | undefined): void { this.#sink!.onEnd(trailers); }
+  onEnd(trailers: HeaderMap | undefined): void {
+    this.#sink!.onEnd(trailers);
+  }
   onError(err: Error): void {
     this.#ex.downstreamBodyFailed(err);
     this.#sink!.onError(err);
@@ -785,16 +802,27 @@ function readBounded(src: BodySource, limit: number, done: (body: Buffer | undef
     onData(c) {
       if (over) return;
       n += c.length;
-      if (n > limit) { over = true; done(undefined); return; }
+      if (n > limit) {
+        over = true;
+        done(undefined);
+        return;
+      }
       chunks.push(c);
     },
-    onEnd() { if (!over) done(Buffer.concat(chunks, n)); },
-    onError(err) { if (!over) done(Buffer.concat(chunks, n), err); },
+    onEnd() {
+      if (!over) done(Buffer.concat(chunks, n));
+    },
+    onError(err) {
+      if (!over) done(Buffer.concat(chunks, n), err);
+    },
   });
 }
 
 /** A connection's `ip:port` pair as logged, made once per connection (not per request). */
-interface Addresses { readonly local: string; readonly remote: string }
+interface Addresses {
+  readonly local: string;
+  readonly remote: string;
+}
 const ADDRESSES = new WeakMap<Socket, Addresses>();
 
 function addressesOf(s: Socket): Addresses {
@@ -845,10 +873,10 @@ const CONNECT_FAILURES: ReadonlySet<FailureKind> = new Set(['connect-refused', '
 
 /** An internal error for the log: its stack, and its causes' (an UpstreamError of kind 'internal' wraps the throw). */
 function describeBug(err: unknown): string {
-  let out = err instanceof Error ? err.stack ?? `${err.name}: ${err.message}` : String(err);
+  let out = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
   let cause = err instanceof Error ? err.cause : undefined;
   for (let depth = 0; cause !== undefined && depth < 3; depth++) {
-    out += `\ncaused by: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`;
+    out += `\ncaused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`;
     cause = cause instanceof Error ? cause.cause : undefined;
   }
   return out;

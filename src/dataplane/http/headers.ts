@@ -4,8 +4,17 @@ import type { HeaderMap } from '../routing/index.js';
 
 /** Headers that describe one connection and are dropped when forwarding (both directions). */
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings',
-  'host', 'expect', 'proxy-authorization', 'trailer',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'http2-settings',
+  'host',
+  'expect',
+  'proxy-authorization',
+  'trailer',
 ]);
 
 /**

@@ -22,7 +22,9 @@ export interface MirroredRequest {
 /** The mirror's answer is read and dropped; failures only reach the debug log. */
 const DISCARD: UpstreamCallHandler = {
   onConnected() {},
-  onHead() { return true; },
+  onHead() {
+    return true;
+  },
   onData() {},
   onEnd() {},
   onError: debug,
@@ -43,7 +45,11 @@ export function mirrorRequest(cfg: CompiledConfig, mirrors: readonly RequestMirr
     const ready = cr.ready();
     const guard = cfg.ssrf !== undefined && cfg.ssrf.enforcing && SsrfGuard.applies(cr.cluster) ? cfg.ssrf : undefined;
     if (ready === undefined) send(cr, req, guard);
-    else ready.then(() => send(cr, req, guard), () => {});
+    else
+      ready.then(
+        () => send(cr, req, guard),
+        () => {},
+      );
   }
 }
 
@@ -53,7 +59,10 @@ function send(cr: ClusterRuntime, req: MirroredRequest, guard: SsrfGuard | undef
     if (target === undefined) return;
     // A copy to a destination the SSRF guard denies is dropped (fire and forget: nothing to answer).
     const v = guard?.check(target);
-    if (v !== undefined) { log('debug', `mirror: ${cr.name}: ssrf guard denied ${target.address}:${target.port} (${v.reason})`); return; }
+    if (v !== undefined) {
+      log('debug', `mirror: ${cr.name}: ssrf guard denied ${target.address}:${target.port} (${v.reason})`);
+      return;
+    }
     const up = cr.upstream(target, req.authority);
     const authority = shadowAuthority(req.authority);
     up.dispatch({ method: req.method, path: req.path, authority, headers: { ...req.headers } }, req.body, DISCARD);

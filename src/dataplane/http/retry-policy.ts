@@ -17,15 +17,15 @@ export type FailureKind = UpstreamErrorKind | 'per-try-timeout';
 const RETRIED_BY: Readonly<Record<FailureKind, readonly string[]>> = {
   'connect-refused': ['connect-failure', '5xx', 'gateway-error', 'reset'],
   'connect-timeout': ['connect-failure', '5xx', 'gateway-error', 'reset'],
-  'tls': ['connect-failure', '5xx', 'gateway-error', 'reset'],
+  tls: ['connect-failure', '5xx', 'gateway-error', 'reset'],
   'reset-before-headers': ['reset', '5xx'],
   'refused-stream': ['refused-stream', '5xx', 'reset'],
-  'protocol': ['reset', '5xx'],
+  protocol: ['reset', '5xx'],
   'per-try-timeout': ['5xx', 'gateway-error', 'reset'],
   'reset-after-headers': [],
-  'overflow': [],
+  overflow: [],
   'body-aborted': [],
-  'internal': [],
+  internal: [],
 };
 
 /** Whether one of `retryOn`'s terms retries a failure of this kind. */
@@ -37,7 +37,11 @@ export function retriesFailure(retryOn: readonly string[], kind: FailureKind): b
 
 /** gRPC status names retryOn accepts, and the grpc-status each stands for. */
 const GRPC_RETRY_ON: Readonly<Record<string, string>> = {
-  cancelled: '1', 'deadline-exceeded': '4', 'resource-exhausted': '8', internal: '13', unavailable: '14',
+  cancelled: '1',
+  'deadline-exceeded': '4',
+  'resource-exhausted': '8',
+  internal: '13',
+  unavailable: '14',
 };
 
 /** Whether a response status (or its gRPC status) is one `retryOn` asks to retry. */

@@ -15,21 +15,34 @@ const cache = new WeakMap<object, string | null>();
 /** RFC 2253 (what Envoy prints): the RDNs last to first, comma-separated, specials escaped. */
 function rfc2253(subject: string): string {
   const rdns = subject.split('\n').filter((l) => l !== '');
-  return rdns.reverse().map((rdn) => {
-    const eq = rdn.indexOf('=');
-    if (eq < 0) return rdn;
-    const v = rdn.slice(eq + 1).replace(/([,+"\\<>;])/g, '\\$1').replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
-    return `${rdn.slice(0, eq)}=${v}`;
-  }).join(',');
+  return rdns
+    .reverse()
+    .map((rdn) => {
+      const eq = rdn.indexOf('=');
+      if (eq < 0) return rdn;
+      const v = rdn
+        .slice(eq + 1)
+        .replace(/([,+"\\<>;])/g, '\\$1')
+        .replace(/^([ #])/, '\\$1')
+        .replace(/ $/, '\\ ');
+      return `${rdn.slice(0, eq)}=${v}`;
+    })
+    .join(',');
 }
 
 function sansOf(san: string | undefined, kind: 'URI' | 'DNS'): string[] {
   if (!san) return [];
-  return san.split(', ').filter((p) => p.startsWith(`${kind}:`)).map((p) => p.slice(kind.length + 1));
+  return san
+    .split(', ')
+    .filter((p) => p.startsWith(`${kind}:`))
+    .map((p) => p.slice(kind.length + 1));
 }
 
 function pemOf(der: Buffer): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
@@ -55,7 +68,11 @@ export function clientCertDetails(sock: Socket | null): string | undefined {
       parts.push(`Hash=${createHash('sha256').update(peer.raw).digest('hex')}`);
       parts.push(`Cert="${encodeURIComponent(pemOf(peer.raw))}"`);
       let subject = '';
-      try { subject = rfc2253(new X509Certificate(peer.raw).subject); } catch { subject = ''; }
+      try {
+        subject = rfc2253(new X509Certificate(peer.raw).subject);
+      } catch {
+        subject = '';
+      }
       parts.push(`Subject="${subject.replace(/"/g, '\\"')}"`);
       for (const uri of sansOf(peer.subjectaltname, 'URI')) parts.push(`URI=${uri}`);
       for (const dns of sansOf(peer.subjectaltname, 'DNS')) parts.push(`DNS=${dns}`);

@@ -136,7 +136,10 @@ export function absoluteForm(url: string): AbsoluteForm | undefined {
   let end = url.length;
   for (let i = scheme; i < url.length; i++) {
     const ch = url.charCodeAt(i);
-    if (ch === 47 /* / */ || ch === 63 /* ? */ || ch === 35 /* # */) { end = i; break; }
+    if (ch === 47 /* / */ || ch === 63 /* ? */ || ch === 35 /* # */) {
+      end = i;
+      break;
+    }
   }
   let authority = url.slice(scheme, end);
   const at = authority.lastIndexOf('@');

@@ -62,8 +62,15 @@ export const METHODS: readonly string[] = common.methods;
  * are undefined in onHeadersComplete): collect them there.
  */
 export type OnHeadersComplete = (
-  versionMajor: number, versionMinor: number, rawHeaders: string[] | undefined, method: number,
-  url: string | undefined, statusCode: number, statusMessage: string | undefined, upgrade: boolean, shouldKeepAlive: boolean,
+  versionMajor: number,
+  versionMinor: number,
+  rawHeaders: string[] | undefined,
+  method: number,
+  url: string | undefined,
+  statusCode: number,
+  statusMessage: string | undefined,
+  upgrade: boolean,
+  shouldKeepAlive: boolean,
 ) => number | void;
 
 /** Called at the first byte of each message. */

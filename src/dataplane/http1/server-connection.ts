@@ -9,8 +9,17 @@ import { absoluteForm, DownstreamCodecError, parseErrorReject, requestHeadReject
 import { atBatch, flushWrites, writeDirect, writeSoon } from './socket-writes.js';
 import { socketHandle } from '../node-internals.js';
 import {
-  HTTPParser, METHODS, newParser, kOnBody, kOnExecute, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete,
-  type LlhttpParser, type ParseError,
+  HTTPParser,
+  METHODS,
+  newParser,
+  kOnBody,
+  kOnExecute,
+  kOnHeaders,
+  kOnHeadersComplete,
+  kOnMessageBegin,
+  kOnMessageComplete,
+  type LlhttpParser,
+  type ParseError,
 } from './llhttp.js';
 import { MAX_QUEUED_BODY, RequestStream } from './request-stream.js';
 import type { H1ClientError, H1Limits, H1ServerHooks } from './server.js';
@@ -58,7 +67,10 @@ export class ServerShared {
   /** closeIdle was called: every response closes its connection. */
   draining = false;
   readonly conns = new Set<ServerConnection>();
-  constructor(readonly hooks: H1ServerHooks, readonly limits: H1Limits) {}
+  constructor(
+    readonly hooks: H1ServerHooks,
+    readonly limits: H1Limits,
+  ) {}
 }
 
 function closeParser(p: LlhttpParser): void {
@@ -104,7 +116,10 @@ export class ServerConnection {
   consumed = false;
   canConsume = false;
 
-  constructor(readonly shared: ServerShared, readonly socket: Socket) {
+  constructor(
+    readonly shared: ServerShared,
+    readonly socket: Socket,
+  ) {
     this.encrypted = (socket as { encrypted?: boolean }).encrypted === true;
     const p = newParser(HTTPParser.REQUEST, shared.limits.maxHeaderBytes);
     this.parser = p;
@@ -213,8 +228,15 @@ export class ServerConnection {
   };
 
   #onHeadersComplete = (
-    major: number, minor: number, raw: string[] | undefined, method: number, url: string | undefined,
-    _status: number, _msg: string | undefined, upgrade: boolean, keepAlive: boolean,
+    major: number,
+    minor: number,
+    raw: string[] | undefined,
+    method: number,
+    url: string | undefined,
+    _status: number,
+    _msg: string | undefined,
+    upgrade: boolean,
+    keepAlive: boolean,
   ): void => {
     if (this.stopped) return;
     this.headStart = 0;
@@ -253,7 +275,7 @@ export class ServerConnection {
       else {
         const cl = headers['content-length'];
         if (cl !== undefined) {
-          const v = typeof cl === 'string' ? cl : cl[0] ?? '';
+          const v = typeof cl === 'string' ? cl : (cl[0] ?? '');
           hasBody = v !== '0' && Number(v) > 0;
         }
       }
@@ -264,8 +286,19 @@ export class ServerConnection {
       expectContinue = typeof e === 'string' && e.length === 12 && e.toLowerCase() === '100-continue';
     }
     const req = new RequestStream(
-      this, m, url ?? '', headers, authority, http10 ? 'HTTP/1.0' : 'HTTP/1.1', major !== 1,
-      this.encrypted, this.socket, hasBody, keepAlive, upgrade, expectContinue,
+      this,
+      m,
+      url ?? '',
+      headers,
+      authority,
+      http10 ? 'HTTP/1.0' : 'HTTP/1.1',
+      major !== 1,
+      this.encrypted,
+      this.socket,
+      hasBody,
+      keepAlive,
+      upgrade,
+      expectContinue,
     );
     // An upgrade is served as a plain request without body; what follows the head is not HTTP.
     if (upgrade) req.discarding = true;
@@ -551,8 +584,15 @@ export class ServerConnection {
   }
 
   get idle(): boolean {
-    return this.active === null && this.held.length === 0 && this.parsing === null && this.headStart === 0 &&
-      !this.closing && !this.closed && this.connectTarget === null;
+    return (
+      this.active === null &&
+      this.held.length === 0 &&
+      this.parsing === null &&
+      this.headStart === 0 &&
+      !this.closing &&
+      !this.closed &&
+      this.connectTarget === null
+    );
   }
 
   /** Timeouts, checked by the server's sweep: headers, keep-alive, lingering close. */
@@ -657,4 +697,3 @@ export class ServerConnection {
     if (a !== null) a.connectionGone(err);
   };
 }
-

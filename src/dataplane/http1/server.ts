@@ -44,7 +44,10 @@ export class H1Server {
   #sweepTimer: NodeJS.Timeout | undefined = undefined;
   readonly #sweepMs: number;
 
-  constructor(readonly hooks: H1ServerHooks, readonly limits: H1Limits) {
+  constructor(
+    readonly hooks: H1ServerHooks,
+    readonly limits: H1Limits,
+  ) {
     this.#shared = new ServerShared(hooks, limits);
     // One timer per server checks every connection's timeouts (headers, keep-alive, lingering
     // close), like node:http's connectionsCheckingInterval, instead of a timer per request.

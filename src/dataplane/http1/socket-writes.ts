@@ -157,8 +157,16 @@ export function writeDirect(socket: Socket, data: Buffer | string): boolean {
 function writeNow(s: Tracked, data: Buffer | string): boolean {
   const socket: Socket = s;
   const h = socketHandle<StreamHandle>(s);
-  if (B === undefined || h == null || !(h instanceof B.TCP) || (s[kPending] ?? 0) !== 0 ||
-      s.writableLength !== 0 || s.writableEnded || s.destroyed || s.connecting) {
+  if (
+    B === undefined ||
+    h == null ||
+    !(h instanceof B.TCP) ||
+    (s[kPending] ?? 0) !== 0 ||
+    s.writableLength !== 0 ||
+    s.writableEnded ||
+    s.destroyed ||
+    s.connecting
+  ) {
     return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
   }
   const req = spare ?? new B.WriteWrap();

@@ -8,7 +8,13 @@ import type { Socket } from 'node:net';
 import type { BodySink, BodySource } from '../http/message.js';
 import type { HeaderMap } from '../routing/index.js';
 import {
-  connectError, UpstreamError, type UpstreamBody, type UpstreamCall, type UpstreamCallHandler, type UpstreamPool, type UpstreamRequestHead,
+  connectError,
+  UpstreamError,
+  type UpstreamBody,
+  type UpstreamCall,
+  type UpstreamCallHandler,
+  type UpstreamPool,
+  type UpstreamRequestHead,
 } from '../upstream/call.js';
 import type { OriginationOptions } from '../upstream/tls-origination.js';
 import { CONNECTION_SPECIFIC, DEFAULT_H2_LIMITS, H2Connection, type H2Limits } from './connection.js';
@@ -58,7 +64,10 @@ export class H2Pool implements UpstreamPool {
   /** A request that was waiting on a connection that went away (GOAWAY) before it started. */
   resubmit(req: H2Request): void {
     if (req.aborted) return;
-    if (this.#closed) { req.fail(new UpstreamError('connect-refused', 'ECONNREFUSED', 'upstream pool closed')); return; }
+    if (this.#closed) {
+      req.fail(new UpstreamError('connect-refused', 'ECONNREFUSED', 'upstream pool closed'));
+      return;
+    }
     let c = this.#conn;
     if (c === undefined || !c.usable) {
       c = new H2ClientConnection(this.#o, this);
@@ -104,9 +113,17 @@ export class H2Request implements UpstreamCall {
     this.handler = handler;
   }
 
-  pause(): void { this.#paused = true; this.stream?.pause(); }
-  resume(): void { this.#paused = false; this.stream?.resume(); }
-  get paused(): boolean { return this.#paused; }
+  pause(): void {
+    this.#paused = true;
+    this.stream?.pause();
+  }
+  resume(): void {
+    this.#paused = false;
+    this.stream?.resume();
+  }
+  get paused(): boolean {
+    return this.#paused;
+  }
 
   abort(): void {
     if (this.aborted || this.done) return;
@@ -118,7 +135,10 @@ export class H2Request implements UpstreamCall {
   fail(err: UpstreamError): void {
     if (this.aborted || this.done) return;
     this.done = true;
-    if (this.inDispatch) { queueMicrotask(() => this.#tellError(err)); return; }
+    if (this.inDispatch) {
+      queueMicrotask(() => this.#tellError(err));
+      return;
+    }
     this.#tellError(err);
   }
 
@@ -132,7 +152,12 @@ export class H2Request implements UpstreamCall {
   }
 
   connected(localAddress: string): void {
-    if (this.inDispatch) { queueMicrotask(() => { if (!this.aborted && !this.done) this.handler.onConnected(localAddress); }); return; }
+    if (this.inDispatch) {
+      queueMicrotask(() => {
+        if (!this.aborted && !this.done) this.handler.onConnected(localAddress);
+      });
+      return;
+    }
     if (!this.aborted && !this.done) this.handler.onConnected(localAddress);
   }
 
@@ -172,7 +197,13 @@ export class H2ClientConnection extends H2Connection {
     s.once(o.tls !== undefined ? 'secureConnect' : 'connect', () => {
       clearTimeout(this.#connectTimer);
       if (o.tls !== undefined && (s as tls.TLSSocket).alpnProtocol !== 'h2') {
-        this.#connectError = new UpstreamError('tls', 'ERR_HTTP2_ALPN', 'upstream did not negotiate h2 (ALPN)', undefined, 'TLS_error:no_h2_alpn:TLS_error_end');
+        this.#connectError = new UpstreamError(
+          'tls',
+          'ERR_HTTP2_ALPN',
+          'upstream did not negotiate h2 (ALPN)',
+          undefined,
+          'TLS_error:no_h2_alpn:TLS_error_end',
+        );
         s.destroy();
         return;
       }
@@ -215,7 +246,16 @@ export class H2ClientConnection extends H2Connection {
     if (this.#nextId >= MAX_STREAM_ID) this.#retire();
     this.lastPeerStream = id;
     const h = req.head;
-    const fields: string[] = [':method', h.method, ':scheme', this.socket instanceof tls.TLSSocket ? 'https' : 'http', ':authority', h.authority, ':path', h.path];
+    const fields: string[] = [
+      ':method',
+      h.method,
+      ':scheme',
+      this.socket instanceof tls.TLSSocket ? 'https' : 'http',
+      ':authority',
+      h.authority,
+      ':path',
+      h.path,
+    ];
     try {
       outgoingFields(fields, h.headers);
     } catch (err) {
@@ -225,7 +265,10 @@ export class H2ClientConnection extends H2Connection {
     // Only `te: trailers` may cross (RFC 9113 §8.2.2); host is :authority now.
     for (let i = 8; i < fields.length; i += 2) {
       const n = fields[i]!;
-      if (n === 'host' || (n === 'te' && fields[i + 1] !== 'trailers')) { fields.splice(i, 2); i -= 2; }
+      if (n === 'host' || (n === 'te' && fields[i + 1] !== 'trailers')) {
+        fields.splice(i, 2);
+        i -= 2;
+      }
     }
     const st = new H2ClientStream(this, id, req);
     req.stream = st;
@@ -241,7 +284,10 @@ export class H2ClientConnection extends H2Connection {
       return;
     }
     if (st.closed) return;
-    if (endStream) { st.localEnd(); return; }
+    if (endStream) {
+      st.localEnd();
+      return;
+    }
     if (Buffer.isBuffer(body)) {
       st.writeData(body);
       st.writeEnd(undefined);
@@ -258,7 +304,10 @@ export class H2ClientConnection extends H2Connection {
       if (this.isIdle(id)) throw new H2ConnectionError(C.E_PROTOCOL_ERROR, `HEADERS on idle stream ${id}`);
       return; // a stream we reset: its frames may still be on the way
     }
-    if (oversize) { st.failWith(new UpstreamError('protocol', 'ERR_HTTP2_HEADER_OVERFLOW', 'upstream response headers above the header list limit'), C.E_CANCEL); return; }
+    if (oversize) {
+      st.failWith(new UpstreamError('protocol', 'ERR_HTTP2_HEADER_OVERFLOW', 'upstream response headers above the header list limit'), C.E_CANCEL);
+      return;
+    }
     st.onHeaders(endStream, names, values);
   }
 
@@ -279,8 +328,9 @@ export class H2ClientConnection extends H2Connection {
   protected onClosed(): void {
     clearTimeout(this.#connectTimer);
     this.#retire();
-    const err = this.#ready ? new UpstreamError('reset-before-headers', 'ECONNRESET', 'upstream connection closed')
-      : this.#connectError ?? connectError(this.#connectCause, this.#timedOut, 'upstream connection closed before it was established');
+    const err = this.#ready
+      ? new UpstreamError('reset-before-headers', 'ECONNRESET', 'upstream connection closed')
+      : (this.#connectError ?? connectError(this.#connectCause, this.#timedOut, 'upstream connection closed before it was established'));
     for (const req of this.#waiting.splice(0)) req.fail(err.copy());
   }
 
@@ -291,7 +341,9 @@ export class H2ClientConnection extends H2Connection {
   }
 
   /** Whether the connection was ever established (streams only exist once it was). */
-  get ready(): boolean { return this.#ready; }
+  get ready(): boolean {
+    return this.#ready;
+  }
 }
 
 export class H2ClientStream extends H2Stream {
@@ -304,7 +356,9 @@ export class H2ClientStream extends H2Stream {
     this.req = req;
   }
 
-  protected get consuming(): boolean { return this.#started; }
+  protected get consuming(): boolean {
+    return this.#started;
+  }
 
   protected deliver(chunk: Buffer): void {
     const r = this.req;
@@ -330,10 +384,16 @@ export class H2ClientStream extends H2Stream {
   onHeaders(endStream: boolean, names: string[], values: string[]): void {
     if (this.#status !== 0) {
       // Trailers: must end the stream and carry no pseudo-headers.
-      if (!endStream) { this.failWith(protocolError('trailers without END_STREAM'), C.E_PROTOCOL_ERROR); return; }
+      if (!endStream) {
+        this.failWith(protocolError('trailers without END_STREAM'), C.E_PROTOCOL_ERROR);
+        return;
+      }
       const t: HeaderMap = {};
       for (let i = 0; i < names.length; i++) {
-        if (names[i]!.charCodeAt(0) === 58) { this.failWith(protocolError('pseudo-header in trailers'), C.E_PROTOCOL_ERROR); return; }
+        if (names[i]!.charCodeAt(0) === 58) {
+          this.failWith(protocolError('pseudo-header in trailers'), C.E_PROTOCOL_ERROR);
+          return;
+        }
         add(t, names[i]!, values[i]!);
       }
       this.#endWith(t);
@@ -345,15 +405,24 @@ export class H2ClientStream extends H2Stream {
       const n = names[i]!;
       const v = values[i]!;
       if (n.charCodeAt(0) === 58) {
-        if (n !== ':status' || status !== 0 || i !== 0) { this.failWith(protocolError(`bad pseudo-header ${n}`), C.E_PROTOCOL_ERROR); return; }
+        if (n !== ':status' || status !== 0 || i !== 0) {
+          this.failWith(protocolError(`bad pseudo-header ${n}`), C.E_PROTOCOL_ERROR);
+          return;
+        }
         status = /^\d{3}$/.test(v) ? Number(v) : -1;
         continue;
       }
-      if (!validName(n) || !validValue(v) || CONNECTION_SPECIFIC.has(n)) { this.failWith(protocolError(`malformed response header ${n}`), C.E_PROTOCOL_ERROR); return; }
+      if (!validName(n) || !validValue(v) || CONNECTION_SPECIFIC.has(n)) {
+        this.failWith(protocolError(`malformed response header ${n}`), C.E_PROTOCOL_ERROR);
+        return;
+      }
       if (n === 'content-length') this.expectedLength = Number(v);
       add(h, n, v);
     }
-    if (status < 100) { this.failWith(protocolError('response without a valid :status'), C.E_PROTOCOL_ERROR); return; }
+    if (status < 100) {
+      this.failWith(protocolError('response without a valid :status'), C.E_PROTOCOL_ERROR);
+      return;
+    }
     if (status < 200) {
       // Interim (1xx): the final head follows on the same stream.
       if (endStream) this.failWith(protocolError('interim response with END_STREAM'), C.E_PROTOCOL_ERROR);
@@ -407,12 +476,22 @@ export class H2ClientStream extends H2Stream {
     const sink: BodySink = {
       onData: (c) => {
         if (this.closed) return;
-        if (!this.writeData(c)) { src.pauseBody(); this.onDrain(resume); }
+        if (!this.writeData(c)) {
+          src.pauseBody();
+          this.onDrain(resume);
+        }
       },
       onEnd: (trailers) => {
         if (this.closed) return;
         let t: string[] | undefined;
-        if (trailers !== undefined) { t = []; try { outgoingFields(t, trailers); } catch { t = undefined; } }
+        if (trailers !== undefined) {
+          t = [];
+          try {
+            outgoingFields(t, trailers);
+          } catch {
+            t = undefined;
+          }
+        }
         this.writeEnd(t !== undefined && t.length > 0 ? t : undefined);
       },
       onError: (err) => this.failWith(new UpstreamError('body-aborted', 'ERR_BODY_ABORTED', `request body aborted: ${err.message}`, err), C.E_CANCEL),
@@ -426,14 +505,21 @@ export class H2ClientStream extends H2Stream {
     if (code === -1 && this.remoteEnded) return;
     if (connGone) {
       const f = this.conn.failedWith;
-      if (f !== 0 && f !== C.E_INTERNAL_ERROR) r.fail(new UpstreamError('protocol', `ERR_HTTP2_${C.errorName(f)}`, `upstream broke HTTP/2 (${C.errorName(f)})`));
+      if (f !== 0 && f !== C.E_INTERNAL_ERROR)
+        r.fail(new UpstreamError('protocol', `ERR_HTTP2_${C.errorName(f)}`, `upstream broke HTTP/2 (${C.errorName(f)})`));
       else r.fail(r.resetError('ECONNRESET', 'upstream connection closed'));
       return;
     }
-    if (byPeer && code === C.E_REFUSED_STREAM && !r.headed) { r.fail(new UpstreamError('refused-stream', 'REFUSED_STREAM', 'upstream refused the stream (REFUSED_STREAM)')); return; }
+    if (byPeer && code === C.E_REFUSED_STREAM && !r.headed) {
+      r.fail(new UpstreamError('refused-stream', 'REFUSED_STREAM', 'upstream refused the stream (REFUSED_STREAM)'));
+      return;
+    }
     if (byPeer && code === C.E_NO_ERROR && this.remoteEnded) return;
     // Our own resets for frames the upstream got wrong (flow control, stream state) are protocol errors.
-    if (!byPeer && code !== C.E_CANCEL) { r.fail(new UpstreamError('protocol', `ERR_HTTP2_${C.errorName(code)}`, `upstream broke HTTP/2 (${C.errorName(code)})`)); return; }
+    if (!byPeer && code !== C.E_CANCEL) {
+      r.fail(new UpstreamError('protocol', `ERR_HTTP2_${C.errorName(code)}`, `upstream broke HTTP/2 (${C.errorName(code)})`));
+      return;
+    }
     r.fail(r.resetError(`RST_STREAM(${C.errorName(code)})`, `upstream stream reset (${C.errorName(code)})`));
   }
 

@@ -144,7 +144,10 @@ export abstract class H2Connection {
     const l = this.limits;
     let off = this.#reserve(24 + 9 + 6 * 5 + 13);
     const out = this.#scratch;
-    if (clientPreface) { C.PREFACE.copy(out, off); off += 24; }
+    if (clientPreface) {
+      C.PREFACE.copy(out, off);
+      off += 24;
+    }
     const settings: Array<[number, number]> = [
       [C.S_MAX_CONCURRENT_STREAMS, l.maxConcurrentStreams],
       [C.S_INITIAL_WINDOW_SIZE, l.streamWindow],
@@ -152,11 +155,16 @@ export abstract class H2Connection {
       [C.S_ENABLE_PUSH, 0],
     ];
     off = frameHeader(out, off, settings.length * 6, C.T_SETTINGS, 0, 0);
-    for (const [id, v] of settings) { out.writeUInt16BE(id, off); out.writeUInt32BE(v, off + 2); off += 6; }
+    for (const [id, v] of settings) {
+      out.writeUInt16BE(id, off);
+      out.writeUInt32BE(v, off + 2);
+      off += 6;
+    }
     const inc = l.connectionWindow - C.DEFAULT_WINDOW;
     if (inc > 0) {
       off = frameHeader(out, off, 4, C.T_WINDOW_UPDATE, 0, 0);
-      out.writeUInt32BE(inc, off); off += 4;
+      out.writeUInt32BE(inc, off);
+      off += 4;
       this.#recvWindow += inc;
     }
     this.#outLen = off;
@@ -236,17 +244,37 @@ export abstract class H2Connection {
       if (++this.#emptyRun > this.limits.maxConsecutiveEmptyFrames) throw new H2ConnectionError(C.E_ENHANCE_YOUR_CALM, 'too many empty frames');
     } else this.#emptyRun = 0;
     switch (type) {
-      case C.T_DATA: this.#onDataFrame(flags, id, buf, s, e); break;
-      case C.T_HEADERS: this.#onHeaders(flags, id, buf, s, e); break;
-      case C.T_PRIORITY: this.#onPriority(id, buf, s, e); break;
-      case C.T_RST_STREAM: this.#onRst(id, buf, s, e); break;
-      case C.T_SETTINGS: this.#onSettings(flags, id, buf, s, e); break;
-      case C.T_PUSH_PROMISE: throw new H2ConnectionError(C.E_PROTOCOL_ERROR, 'PUSH_PROMISE (push is disabled)');
-      case C.T_PING: this.#onPing(flags, id, buf, s, e); break;
-      case C.T_GOAWAY: this.#onGoawayFrame(id, buf, s, e); break;
-      case C.T_WINDOW_UPDATE: this.#onWindowUpdate(id, buf, s, e); break;
-      case C.T_CONTINUATION: this.#onContinuation(flags, id, buf, s, e); break;
-      default: break; // unknown frame types are ignored (§5.5)
+      case C.T_DATA:
+        this.#onDataFrame(flags, id, buf, s, e);
+        break;
+      case C.T_HEADERS:
+        this.#onHeaders(flags, id, buf, s, e);
+        break;
+      case C.T_PRIORITY:
+        this.#onPriority(id, buf, s, e);
+        break;
+      case C.T_RST_STREAM:
+        this.#onRst(id, buf, s, e);
+        break;
+      case C.T_SETTINGS:
+        this.#onSettings(flags, id, buf, s, e);
+        break;
+      case C.T_PUSH_PROMISE:
+        throw new H2ConnectionError(C.E_PROTOCOL_ERROR, 'PUSH_PROMISE (push is disabled)');
+      case C.T_PING:
+        this.#onPing(flags, id, buf, s, e);
+        break;
+      case C.T_GOAWAY:
+        this.#onGoawayFrame(id, buf, s, e);
+        break;
+      case C.T_WINDOW_UPDATE:
+        this.#onWindowUpdate(id, buf, s, e);
+        break;
+      case C.T_CONTINUATION:
+        this.#onContinuation(flags, id, buf, s, e);
+        break;
+      default:
+        break; // unknown frame types are ignored (§5.5)
     }
   }
 
@@ -274,9 +302,15 @@ export abstract class H2Connection {
       this.sendRst(id, C.E_STREAM_CLOSED);
       return;
     }
-    if (st.remoteEnded) { this.resetStream(st, C.E_STREAM_CLOSED); return; }
+    if (st.remoteEnded) {
+      this.resetStream(st, C.E_STREAM_CLOSED);
+      return;
+    }
     st.recvWindow -= len;
-    if (st.recvWindow < 0) { this.resetStream(st, C.E_FLOW_CONTROL_ERROR); return; }
+    if (st.recvWindow < 0) {
+      this.resetStream(st, C.E_FLOW_CONTROL_ERROR);
+      return;
+    }
     st.active = true;
     // Padding never reaches the consumer: credited to the stream now.
     const padding = len - (de - ds);
@@ -284,11 +318,17 @@ export abstract class H2Connection {
     const end = (flags & C.F_END_STREAM) !== 0;
     if (de > ds) {
       st.received += de - ds;
-      if (st.expectedLength >= 0 && st.received > st.expectedLength) { this.resetStream(st, C.E_PROTOCOL_ERROR); return; }
+      if (st.expectedLength >= 0 && st.received > st.expectedLength) {
+        this.resetStream(st, C.E_PROTOCOL_ERROR);
+        return;
+      }
       st.dataIn(buf.subarray(ds, de));
     }
     if (end) {
-      if (st.expectedLength >= 0 && st.received !== st.expectedLength) { this.resetStream(st, C.E_PROTOCOL_ERROR); return; }
+      if (st.expectedLength >= 0 && st.received !== st.expectedLength) {
+        this.resetStream(st, C.E_PROTOCOL_ERROR);
+        return;
+      }
       st.remoteEnd(undefined);
     }
   }
@@ -341,7 +381,10 @@ export abstract class H2Connection {
 
   #sink = (name: string, value: string): void => {
     this.#listSize += name.length + value.length + 32;
-    if (this.#listSize > this.limits.maxHeaderListSize) { this.#oversize = true; return; }
+    if (this.#listSize > this.limits.maxHeaderListSize) {
+      this.#oversize = true;
+      return;
+    }
     this.#names.push(name);
     this.#values.push(value);
   };
@@ -365,10 +408,14 @@ export abstract class H2Connection {
 
   #onPriority(id: number, buf: Buffer, s: number, e: number): void {
     if (id === 0) throw new H2ConnectionError(C.E_PROTOCOL_ERROR, 'PRIORITY on stream 0');
-    if (e - s !== 5) { this.sendRst(id, C.E_FRAME_SIZE_ERROR); return; }
+    if (e - s !== 5) {
+      this.sendRst(id, C.E_FRAME_SIZE_ERROR);
+      return;
+    }
     if ((buf.readUInt32BE(s) & 0x7fffffff) === id) {
       const st = this.streams.get(id);
-      if (st !== undefined) this.resetStream(st, C.E_PROTOCOL_ERROR); else this.sendRst(id, C.E_PROTOCOL_ERROR);
+      if (st !== undefined) this.resetStream(st, C.E_PROTOCOL_ERROR);
+      else this.sendRst(id, C.E_PROTOCOL_ERROR);
     }
     // Otherwise ignored: RFC 9113 deprecates the priority scheme.
   }
@@ -388,12 +435,21 @@ export abstract class H2Connection {
   }
 
   /** Counts a stream opened (reset=false) or reset early (true) in the current one-second window; true: over the limit. */
-  protected windowCheck(reset: boolean): boolean { return this.#windowCheck(reset); }
+  protected windowCheck(reset: boolean): boolean {
+    return this.#windowCheck(reset);
+  }
 
   #windowCheck(reset: boolean): boolean {
     const now = Date.now();
-    if (now - this.#windowStart >= 1000) { this.#windowStart = now; this.#windowStreams = 0; this.#windowResets = 0; }
-    if (!reset) { this.#windowStreams++; return false; }
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#windowStreams = 0;
+      this.#windowResets = 0;
+    }
+    if (!reset) {
+      this.#windowStreams++;
+      return false;
+    }
     this.#windowResets++;
     return this.#windowResets > this.limits.maxPrematureResets && this.#windowResets * 2 >= this.#windowStreams;
   }
@@ -409,11 +465,15 @@ export abstract class H2Connection {
       const k = buf.readUInt16BE(p);
       const v = buf.readUInt32BE(p + 2);
       switch (k) {
-        case C.S_HEADER_TABLE_SIZE: this.encoder.setPeerMaxSize(v); break;
+        case C.S_HEADER_TABLE_SIZE:
+          this.encoder.setPeerMaxSize(v);
+          break;
         case C.S_ENABLE_PUSH:
           if (v > 1) throw new H2ConnectionError(C.E_PROTOCOL_ERROR, 'SETTINGS_ENABLE_PUSH above 1');
           break;
-        case C.S_MAX_CONCURRENT_STREAMS: this.peerMaxConcurrent = v; break;
+        case C.S_MAX_CONCURRENT_STREAMS:
+          this.peerMaxConcurrent = v;
+          break;
         case C.S_INITIAL_WINDOW_SIZE: {
           if (v > C.MAX_WINDOW) throw new H2ConnectionError(C.E_FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1');
           const delta = v - this.peerInitialWindow;
@@ -429,7 +489,8 @@ export abstract class H2Connection {
           if (v < C.MIN_MAX_FRAME_SIZE || v > C.MAX_MAX_FRAME_SIZE) throw new H2ConnectionError(C.E_PROTOCOL_ERROR, 'SETTINGS_MAX_FRAME_SIZE out of range');
           this.peerMaxFrameSize = v;
           break;
-        default: break; // unknown settings are ignored; MAX_HEADER_LIST_SIZE is advisory
+        default:
+          break; // unknown settings are ignored; MAX_HEADER_LIST_SIZE is advisory
       }
     }
     const off = this.#reserve(9);
@@ -468,9 +529,15 @@ export abstract class H2Connection {
     if (this.isIdle(id)) throw new H2ConnectionError(C.E_PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${id}`);
     const st = this.streams.get(id);
     if (st === undefined) return;
-    if (inc === 0) { this.resetStream(st, C.E_PROTOCOL_ERROR); return; }
+    if (inc === 0) {
+      this.resetStream(st, C.E_PROTOCOL_ERROR);
+      return;
+    }
     st.sendWindow += inc;
-    if (st.sendWindow > C.MAX_WINDOW) { this.resetStream(st, C.E_FLOW_CONTROL_ERROR); return; }
+    if (st.sendWindow > C.MAX_WINDOW) {
+      this.resetStream(st, C.E_FLOW_CONTROL_ERROR);
+      return;
+    }
     st.active = true;
     if (st.queuedBytes > 0) this.#unblock();
   }
@@ -495,12 +562,22 @@ export abstract class H2Connection {
     if (this.streams.size === 0) {
       // Idle: no stream open and nothing read since the last tick, for idleTimeoutMs.
       if (this.#active) this.#lastActive = now;
-      else if (now - this.#lastActive >= this.limits.idleTimeoutMs) { this.goaway(C.E_NO_ERROR); this.#endSoon(); return; }
+      else if (now - this.#lastActive >= this.limits.idleTimeoutMs) {
+        this.goaway(C.E_NO_ERROR);
+        this.#endSoon();
+        return;
+      }
     } else {
       this.#lastActive = now;
       for (const st of this.streams.values()) {
-        if (!st.active && now - st.lastCheck >= this.limits.streamIdleTimeoutMs) { st.idleTimeout(); continue; }
-        if (st.active) { st.active = false; st.lastCheck = now; }
+        if (!st.active && now - st.lastCheck >= this.limits.streamIdleTimeoutMs) {
+          st.idleTimeout();
+          continue;
+        }
+        if (st.active) {
+          st.active = false;
+          st.lastCheck = now;
+        }
       }
     }
     this.#active = false;
@@ -622,7 +699,9 @@ export abstract class H2Connection {
   };
 
   /** The socket's buffer is full: writers wait for drain. */
-  get congested(): boolean { return this.#congested; }
+  get congested(): boolean {
+    return this.#congested;
+  }
 
   /** Queues a head to leave at the end of the turn (or with the stream's first DATA). */
   queueHead(st: H2Stream): void {
@@ -724,7 +803,10 @@ export abstract class H2Connection {
     const b = this.#blocked;
     while (b.length > 0 && this.sendWindow > 0) {
       const st = b[0]!;
-      if (st.closed) { b.shift(); continue; }
+      if (st.closed) {
+        b.shift();
+        continue;
+      }
       b.shift();
       if (!this.pumpStream(st)) break;
       if (!this.#congested) st.drained();
@@ -798,7 +880,10 @@ export abstract class H2Connection {
   }
 
   destroy(): void {
-    if (this.socket.destroyed) { this.#onClose(); return; }
+    if (this.socket.destroyed) {
+      this.#onClose();
+      return;
+    }
     this.socket.destroy();
     this.#onClose();
   }

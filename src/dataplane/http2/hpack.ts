@@ -4,19 +4,67 @@
 import { huffmanDecode, huffmanEncode, huffmanLength } from './huffman.js';
 
 export const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
-  [':authority', ''], [':method', 'GET'], [':method', 'POST'], [':path', '/'], [':path', '/index.html'],
-  [':scheme', 'http'], [':scheme', 'https'], [':status', '200'], [':status', '204'], [':status', '206'],
-  [':status', '304'], [':status', '400'], [':status', '404'], [':status', '500'], ['accept-charset', ''],
-  ['accept-encoding', 'gzip, deflate'], ['accept-language', ''], ['accept-ranges', ''], ['accept', ''],
-  ['access-control-allow-origin', ''], ['age', ''], ['allow', ''], ['authorization', ''], ['cache-control', ''],
-  ['content-disposition', ''], ['content-encoding', ''], ['content-language', ''], ['content-length', ''],
-  ['content-location', ''], ['content-range', ''], ['content-type', ''], ['cookie', ''], ['date', ''],
-  ['etag', ''], ['expect', ''], ['expires', ''], ['from', ''], ['host', ''], ['if-match', ''],
-  ['if-modified-since', ''], ['if-none-match', ''], ['if-range', ''], ['if-unmodified-since', ''],
-  ['last-modified', ''], ['link', ''], ['location', ''], ['max-forwards', ''], ['proxy-authenticate', ''],
-  ['proxy-authorization', ''], ['range', ''], ['referer', ''], ['refresh', ''], ['retry-after', ''],
-  ['server', ''], ['set-cookie', ''], ['strict-transport-security', ''], ['transfer-encoding', ''],
-  ['user-agent', ''], ['vary', ''], ['via', ''], ['www-authenticate', ''],
+  [':authority', ''],
+  [':method', 'GET'],
+  [':method', 'POST'],
+  [':path', '/'],
+  [':path', '/index.html'],
+  [':scheme', 'http'],
+  [':scheme', 'https'],
+  [':status', '200'],
+  [':status', '204'],
+  [':status', '206'],
+  [':status', '304'],
+  [':status', '400'],
+  [':status', '404'],
+  [':status', '500'],
+  ['accept-charset', ''],
+  ['accept-encoding', 'gzip, deflate'],
+  ['accept-language', ''],
+  ['accept-ranges', ''],
+  ['accept', ''],
+  ['access-control-allow-origin', ''],
+  ['age', ''],
+  ['allow', ''],
+  ['authorization', ''],
+  ['cache-control', ''],
+  ['content-disposition', ''],
+  ['content-encoding', ''],
+  ['content-language', ''],
+  ['content-length', ''],
+  ['content-location', ''],
+  ['content-range', ''],
+  ['content-type', ''],
+  ['cookie', ''],
+  ['date', ''],
+  ['etag', ''],
+  ['expect', ''],
+  ['expires', ''],
+  ['from', ''],
+  ['host', ''],
+  ['if-match', ''],
+  ['if-modified-since', ''],
+  ['if-none-match', ''],
+  ['if-range', ''],
+  ['if-unmodified-since', ''],
+  ['last-modified', ''],
+  ['link', ''],
+  ['location', ''],
+  ['max-forwards', ''],
+  ['proxy-authenticate', ''],
+  ['proxy-authorization', ''],
+  ['range', ''],
+  ['referer', ''],
+  ['refresh', ''],
+  ['retry-after', ''],
+  ['server', ''],
+  ['set-cookie', ''],
+  ['strict-transport-security', ''],
+  ['transfer-encoding', ''],
+  ['user-agent', ''],
+  ['vary', ''],
+  ['via', ''],
+  ['www-authenticate', ''],
 ];
 
 /** name → first static index (1-based); "name\0value" → static index of the full field. */
@@ -50,22 +98,34 @@ class DynamicTable {
   }
 
   /** Entry i (0 = newest). */
-  name(i: number): string { return this.names[(this.#head - i + this.names.length) % this.names.length]!; }
-  value(i: number): string { return this.values[(this.#head - i + this.values.length) % this.values.length]!; }
+  name(i: number): string {
+    return this.names[(this.#head - i + this.names.length) % this.names.length]!;
+  }
+  value(i: number): string {
+    return this.values[(this.#head - i + this.values.length) % this.values.length]!;
+  }
 
   add(name: string, value: string): void {
     const sz = name.length + value.length + 32;
-    if (sz > this.maxSize) { this.clear(); return; }
+    if (sz > this.maxSize) {
+      this.clear();
+      return;
+    }
     while (this.size + sz > this.maxSize) this.evict();
     const cap = this.names.length;
     if (this.length === cap) {
       // Grow: unroll the ring into order (oldest first) with room to spare.
       const n: string[] = [];
       const v: string[] = [];
-      for (let i = this.length - 1; i >= 0; i--) { n.push(this.name(i)); v.push(this.value(i)); }
+      for (let i = this.length - 1; i >= 0; i--) {
+        n.push(this.name(i));
+        v.push(this.value(i));
+      }
       const grown = Math.max(16, cap * 2);
-      n.length = grown; v.length = grown;
-      this.names = n; this.values = v;
+      n.length = grown;
+      v.length = grown;
+      this.names = n;
+      this.values = v;
       this.#head = this.length - 1;
     }
     this.#head = (this.#head + 1) % this.names.length;
@@ -107,7 +167,9 @@ export class HpackDecoder {
     this.#limit = maxTableSize;
   }
 
-  get tableSize(): number { return this.#table.size; }
+  get tableSize(): number {
+    return this.#table.size;
+  }
 
   /**
    * Decodes one complete header block, calling `sink` per field. Throws HpackError on a malformed
@@ -208,18 +270,42 @@ function readInt(buf: Buffer, p: number, end: number, prefix: number): [number, 
 /** Writes an N-bit-prefix integer with `flags` in the first byte's high bits; returns the end offset. */
 export function writeInt(out: Buffer, off: number, prefix: number, flags: number, v: number): number {
   const max = (1 << prefix) - 1;
-  if (v < max) { out[off++] = flags | v; return off; }
+  if (v < max) {
+    out[off++] = flags | v;
+    return off;
+  }
   out[off++] = flags | max;
   v -= max;
-  while (v >= 128) { out[off++] = (v & 0x7f) | 0x80; v = Math.floor(v / 128); }
+  while (v >= 128) {
+    out[off++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
   out[off++] = v;
   return off;
 }
 
 /** Header names whose values change with every message: indexing them only churns the table. */
-const NO_INDEX = new Set([':path', 'content-length', 'date', 'etag', 'last-modified', 'if-modified-since', 'if-none-match',
-  'location', 'age', 'x-request-id', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'traceparent', 'tracestate',
-  'x-envoy-expected-rq-timeout-ms', 'x-envoy-upstream-service-time', 'grpc-timeout', 'set-cookie']);
+const NO_INDEX = new Set([
+  ':path',
+  'content-length',
+  'date',
+  'etag',
+  'last-modified',
+  'if-modified-since',
+  'if-none-match',
+  'location',
+  'age',
+  'x-request-id',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'traceparent',
+  'tracestate',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-upstream-service-time',
+  'grpc-timeout',
+  'set-cookie',
+]);
 /** Never indexed (RFC 7541 §7.1.3): credentials stay out of every table on the path. */
 const NEVER_INDEX = new Set(['authorization', 'proxy-authorization', 'cookie']);
 

@@ -17,7 +17,7 @@ export function huffmanEncode(s: string, out: Buffer, off: number): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i) & 0xff;
     const len = HUFFMAN_LENGTHS[c]!;
-    acc = acc * (2 ** len) + HUFFMAN_CODES[c]!;
+    acc = acc * 2 ** len + HUFFMAN_CODES[c]!;
     n += len;
     while (n >= 8) {
       n -= 8;
@@ -27,7 +27,7 @@ export function huffmanEncode(s: string, out: Buffer, off: number): number {
       acc -= byte * d;
     }
   }
-  if (n > 0) out[off++] = (acc * (2 ** (8 - n))) | ((1 << (8 - n)) - 1);
+  if (n > 0) out[off++] = (acc * 2 ** (8 - n)) | ((1 << (8 - n)) - 1);
   return off;
 }
 
@@ -48,7 +48,10 @@ const accepting = new Uint8Array(256);
     for (let i = len - 1; i >= 0; i--) {
       const bit = Math.floor(code / 2 ** i) & 1;
       const slot = node * 2 + bit;
-      if (i === 0) { child[slot] = ~sym; return; }
+      if (i === 0) {
+        child[slot] = ~sym;
+        return;
+      }
       if (child[slot]! < 0) child[slot] = nodes++;
       node = child[slot]!;
     }
@@ -71,12 +74,15 @@ const accepting = new Uint8Array(256);
         const next = child[cur * 2 + ((nib >> b) & 1)]!;
         if (next < 0) {
           const sym = ~next;
-          if (sym === 256) { fail = true; break; }
+          if (sym === 256) {
+            fail = true;
+            break;
+          }
           out = EMIT | (sym << 16);
           cur = 0;
         } else cur = next;
       }
-      table[n * 16 + nib] = fail ? FAIL : (out | cur);
+      table[n * 16 + nib] = fail ? FAIL : out | cur;
     }
   }
 })();

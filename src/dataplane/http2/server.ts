@@ -46,7 +46,10 @@ export class H2ServerConnection extends H2Connection {
     this.lastPeerStream = id;
     // After our GOAWAY, new streams are ignored (§6.8).
     if (this.goawaySent) return;
-    if (this.streams.size >= this.limits.maxConcurrentStreams) { this.sendRst(id, C.E_REFUSED_STREAM); return; }
+    if (this.streams.size >= this.limits.maxConcurrentStreams) {
+      this.sendRst(id, C.E_REFUSED_STREAM);
+      return;
+    }
     if (oversize) {
       // Envoy answers headers over max_request_headers_kb with 431.
       this.writeHeaders(id, [':status', '431'], true);
@@ -54,7 +57,10 @@ export class H2ServerConnection extends H2Connection {
       return;
     }
     const req = parseRequest(names, values);
-    if (req === undefined) { this.sendRst(id, C.E_PROTOCOL_ERROR); return; }
+    if (req === undefined) {
+      this.sendRst(id, C.E_PROTOCOL_ERROR);
+      return;
+    }
     if (this.windowCheck(false)) return;
     const st = new H2ServerStream(this, id, req, endStream);
     this.addStream(st);
@@ -63,15 +69,27 @@ export class H2ServerConnection extends H2Connection {
   }
 
   #trailers(st: H2ServerStream, endStream: boolean, names: string[], values: string[]): void {
-    if (st.remoteEnded) { this.resetStream(st, C.E_STREAM_CLOSED); return; }
-    if (!endStream) { this.resetStream(st, C.E_PROTOCOL_ERROR); return; }
+    if (st.remoteEnded) {
+      this.resetStream(st, C.E_STREAM_CLOSED);
+      return;
+    }
+    if (!endStream) {
+      this.resetStream(st, C.E_PROTOCOL_ERROR);
+      return;
+    }
     const t: HeaderMap = {};
     for (let i = 0; i < names.length; i++) {
       const n = names[i]!;
-      if (n.charCodeAt(0) === 58 || !validName(n) || !validValue(values[i]!)) { this.resetStream(st, C.E_PROTOCOL_ERROR); return; }
+      if (n.charCodeAt(0) === 58 || !validName(n) || !validValue(values[i]!)) {
+        this.resetStream(st, C.E_PROTOCOL_ERROR);
+        return;
+      }
       addField(t, n, values[i]!);
     }
-    if (st.expectedLength >= 0 && st.received !== st.expectedLength) { this.resetStream(st, C.E_PROTOCOL_ERROR); return; }
+    if (st.expectedLength >= 0 && st.received !== st.expectedLength) {
+      this.resetStream(st, C.E_PROTOCOL_ERROR);
+      return;
+    }
     st.remoteEnd(t);
   }
 
@@ -103,11 +121,19 @@ function parseRequest(names: string[], values: string[]): ParsedRequest | undefi
     const v = values[i]!;
     if (n.charCodeAt(0) === 58 /* : */) {
       if (regular) return undefined;
-      if (n === ':method') { if (method !== undefined) return undefined; method = v; }
-      else if (n === ':path') { if (path !== undefined) return undefined; path = v; }
-      else if (n === ':scheme') { if (scheme !== undefined) return undefined; scheme = v; }
-      else if (n === ':authority') { if (authority !== undefined) return undefined; authority = v; }
-      else return undefined;
+      if (n === ':method') {
+        if (method !== undefined) return undefined;
+        method = v;
+      } else if (n === ':path') {
+        if (path !== undefined) return undefined;
+        path = v;
+      } else if (n === ':scheme') {
+        if (scheme !== undefined) return undefined;
+        scheme = v;
+      } else if (n === ':authority') {
+        if (authority !== undefined) return undefined;
+        authority = v;
+      } else return undefined;
       continue;
     }
     regular = true;
@@ -222,9 +248,13 @@ export class H2ServerStream extends H2Stream implements Downstream {
     }
   }
 
-  get requestComplete(): boolean { return this.remoteEnded; }
+  get requestComplete(): boolean {
+    return this.remoteEnded;
+  }
 
-  protected get consuming(): boolean { return this.#sink !== undefined; }
+  protected get consuming(): boolean {
+    return this.#sink !== undefined;
+  }
 
   protected deliver(chunk: Buffer): void {
     if (!this.#discard) this.#sink!.onData(chunk);
@@ -246,8 +276,12 @@ export class H2ServerStream extends H2Stream implements Downstream {
     this.flushIn();
   }
 
-  pauseBody(): void { this.pause(); }
-  resumeBody(): void { this.resume(); }
+  pauseBody(): void {
+    this.pause();
+  }
+  resumeBody(): void {
+    this.resume();
+  }
 
   discardBody(): void {
     this.#discard = true;
@@ -255,8 +289,12 @@ export class H2ServerStream extends H2Stream implements Downstream {
     this.resume();
   }
 
-  get headersSent(): boolean { return this.#headersSent; }
-  get ended(): boolean { return this.#ended; }
+  get headersSent(): boolean {
+    return this.#headersSent;
+  }
+  get ended(): boolean {
+    return this.#ended;
+  }
 
   writeHead(status: number, headers: HeaderMap): void {
     if (this.#headersSent) throw new Error('headers already sent');
@@ -293,7 +331,11 @@ export class H2ServerStream extends H2Stream implements Downstream {
     let t: string[] | undefined;
     if (trailers !== undefined) {
       t = [];
-      try { outgoingFields(t, trailers); } catch { t = undefined; }
+      try {
+        outgoingFields(t, trailers);
+      } catch {
+        t = undefined;
+      }
       if (t !== undefined && t.length === 0) t = undefined;
     }
     if (this.#head !== undefined && (chunk === undefined || chunk.length === 0) && t === undefined) {
@@ -313,12 +355,15 @@ export class H2ServerStream extends H2Stream implements Downstream {
   }
 
   onClose(cb: () => void): void {
-    if (this.closed) { cb(); return; }
+    if (this.closed) {
+      cb();
+      return;
+    }
     (this.#closeCbs ??= []).push(cb);
   }
 
   protected closedWith(code: number, _byPeer: boolean, _connGone: boolean): void {
-    if (!this.#bodyDone && this.#sink !== undefined && !this.#discard && (code !== -1 && code !== C.E_NO_ERROR)) {
+    if (!this.#bodyDone && this.#sink !== undefined && !this.#discard && code !== -1 && code !== C.E_NO_ERROR) {
       this.#bodyDone = true;
       this.#sink.onError(new Error(`downstream stream reset (${C.errorName(code)}) before the request body ended`));
     }

@@ -88,9 +88,13 @@ export abstract class H2Stream {
     if (this.localEnded) this.conn.closeStream(this, -1, false);
   }
 
-  protected get paused(): boolean { return this.#paused; }
+  protected get paused(): boolean {
+    return this.#paused;
+  }
 
-  pause(): void { this.#paused = true; }
+  pause(): void {
+    this.#paused = true;
+  }
 
   /** Resumes delivery: what was held goes first. */
   resume(): void {
@@ -154,7 +158,10 @@ export abstract class H2Stream {
   }
 
   onDrain(cb: () => void): void {
-    if (this.closed) { cb(); return; }
+    if (this.closed) {
+      cb();
+      return;
+    }
     (this.#drainCbs ??= []).push(cb);
   }
 
@@ -171,7 +178,10 @@ export abstract class H2Stream {
     this.outQueue.length = 0;
     this.queuedBytes = 0;
     // A stream that completed keeps what the consumer has not taken yet (it was paused).
-    if (code !== -1) { this.#inQueue = undefined; this.#endPending = false; }
+    if (code !== -1) {
+      this.#inQueue = undefined;
+      this.#endPending = false;
+    }
     const cbs = this.#drainCbs;
     this.#drainCbs = undefined;
     this.closedWith(code, byPeer, connGone);

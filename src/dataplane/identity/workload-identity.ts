@@ -8,7 +8,6 @@ import { CERT_CHAIN_FILE, principalOf, readIdentity, spiffeIdsOf, type IdentityM
 
 export { IdentityError, readIdentity, spiffeIdsOf, type IdentityMaterial } from '../../proxyconfig/identity-files.js';
 
-
 /** How soon a failed reload (half-written rotation, key and cert not matching yet) is retried. */
 const RETRY_MS = 500;
 
@@ -24,7 +23,10 @@ export class WorkloadIdentity {
   #lastChain: string;
   readonly #listeners = new Set<() => void>();
 
-  private constructor(readonly dir: string, m: IdentityMaterial) {
+  private constructor(
+    readonly dir: string,
+    m: IdentityMaterial,
+  ) {
     this.#material = m;
     this.#context = contextOf(m);
     this.#lastChain = m.certChain;
@@ -71,7 +73,11 @@ export class WorkloadIdentity {
     this.#context = contextOf(m);
     log('info', `workload identity ${m.spiffeId} reloaded (valid until ${new Date(m.notAfter).toISOString()})`);
     for (const cb of this.#listeners) {
-      try { cb(); } catch (err) { log('error', `identity listener: ${(err as Error).message}`); }
+      try {
+        cb();
+      } catch (err) {
+        log('error', `identity listener: ${(err as Error).message}`);
+      }
     }
     return true;
   }
@@ -106,7 +112,10 @@ export class WorkloadIdentity {
     if (chain === this.#lastChain) return;
     if (this.#retry !== undefined) return;
     if (!this.reload()) {
-      this.#retry = setTimeout(() => { this.#retry = undefined; this.#check(); }, RETRY_MS);
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined;
+        this.#check();
+      }, RETRY_MS);
       this.#retry.unref();
     }
   }

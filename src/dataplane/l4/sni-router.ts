@@ -13,7 +13,10 @@ export class SniRouter {
     for (const chain of l.chains) {
       for (const raw of chain.sniHosts) {
         const h = raw.toLowerCase();
-        if (h === '*') { any ??= chain.route; continue; }
+        if (h === '*') {
+          any ??= chain.route;
+          continue;
+        }
         if (h.startsWith('*.')) {
           this.#suffixes.push({ suffix: h.slice(1), route: chain.route });
           continue;

@@ -24,7 +24,13 @@ export function resetSocket(s: Socket): void {
   if (s instanceof tls.TLSSocket) {
     const raw = (s as unknown as { _parent?: Socket })._parent;
     s.destroy();
-    if (raw !== undefined && !raw.destroyed) { try { raw.resetAndDestroy(); } catch { raw.destroy(); } }
+    if (raw !== undefined && !raw.destroyed) {
+      try {
+        raw.resetAndDestroy();
+      } catch {
+        raw.destroy();
+      }
+    }
     return;
   }
   s.resetAndDestroy();
@@ -97,7 +103,14 @@ export class TcpLogEntry implements AccessLogEntry {
 const TUNNEL_BUFFER = 256 * 1024;
 
 /** Closes a connection nobody will serve and logs it (no filter chain, no cluster…). */
-export function refuseConnection(rt: ProxyRuntime, socket: Socket, info: TcpSessionInfo, flag: string, termination: string | undefined, cluster?: string): void {
+export function refuseConnection(
+  rt: ProxyRuntime,
+  socket: Socket,
+  info: TcpSessionInfo,
+  flag: string,
+  termination: string | undefined,
+  cluster?: string,
+): void {
   const e = new TcpLogEntry(socket, info.startTime ?? Date.now(), info.sni, undefined);
   e.responseFlags = flag;
   e.connectionTerminationDetails = termination;
@@ -168,7 +181,10 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
     fail(cr === undefined && wc.cluster !== BLACKHOLE_CLUSTER ? ResponseFlag.NC : ResponseFlag.UH);
     return;
   }
-  downstream.once('close', () => { upstream?.destroy(); finish(); });
+  downstream.once('close', () => {
+    upstream?.destroy();
+    finish();
+  });
   downstream.pause();
 
   /** The SSRF guard said no: a CONNECT gets 403, any other connection is reset. */
@@ -181,7 +197,9 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
       replyPending = false;
       e.responseCode = 403;
       writtenBase = downstream.bytesWritten;
-      downstream.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(SSRF_DENIED_BODY)}\r\nconnection: close\r\n\r\n${SSRF_DENIED_BODY}`);
+      downstream.end(
+        `HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(SSRF_DENIED_BODY)}\r\nconnection: close\r\n\r\n${SSRF_DENIED_BODY}`,
+      );
       downstream.resume();
       finish();
       return;
@@ -218,7 +236,10 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
     const onread = {
       buffer: buf,
       callback: (n: number, b: Uint8Array): boolean => {
-        if (downstream.destroyed) { up.destroy(); return false; }
+        if (downstream.destroyed) {
+          up.destroy();
+          return false;
+        }
         downstream.write(b.subarray(0, n));
         if (downstream.writableLength > 0) {
           up.pause();
@@ -227,10 +248,16 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
         return true;
       },
     };
-    const resumeUp = (): void => { if (!up.destroyed) up.resume(); };
+    const resumeUp = (): void => {
+      if (!up.destroyed) up.resume();
+    };
     const up = net.connect({ host: target.address, port: target.port, noDelay: true, onread, ...(localAddress !== undefined ? { localAddress } : {}) });
     upstream = up;
-    const timer = setTimeout(() => { up.destroy(); cr.endpoints.requestFinished(target, 'connect-failure'); fail(ResponseFlag.UF); }, cr.cluster.connectTimeoutMs);
+    const timer = setTimeout(() => {
+      up.destroy();
+      cr.endpoints.requestFinished(target, 'connect-failure');
+      fail(ResponseFlag.UF);
+    }, cr.cluster.connectTimeoutMs);
     let connected = false;
     up.on('error', () => {
       if (!connected) {
@@ -253,24 +280,35 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
       up.resume();
       downstream.resume();
     });
-    up.once('end', () => { downstream.end(); });
-    up.once('close', () => { if (connected) downstream.end(); });
+    up.once('end', () => {
+      downstream.end();
+    });
+    up.once('close', () => {
+      if (connected) downstream.end();
+    });
   };
 
   const ready = cr.ready();
   const go = (): void => {
     if (cr.cluster.type === 'ORIGINAL_DST') {
-      if (info.originalHost === undefined || info.originalPort === undefined) { fail(ResponseFlag.UH); return; }
+      if (info.originalHost === undefined || info.originalPort === undefined) {
+        fail(ResponseFlag.UH);
+        return;
+      }
       cr.endpoints.resolveOriginal(info.originalHost, info.originalPort).then(connect, (err: unknown) => {
         fail(err instanceof DnsError ? ResponseFlag.DF : ResponseFlag.UF);
       });
       return;
     }
     const t = cr.endpoints.pick();
-    if (t === undefined) { fail(cr.endpoints.dnsFailure !== undefined ? ResponseFlag.DF : ResponseFlag.UH); return; }
+    if (t === undefined) {
+      fail(cr.endpoints.dnsFailure !== undefined ? ResponseFlag.DF : ResponseFlag.UH);
+      return;
+    }
     connect(t);
   };
-  if (ready !== undefined) ready.then(go, go); else go();
+  if (ready !== undefined) ready.then(go, go);
+  else go();
 }
 
 export type { ClusterRuntime };

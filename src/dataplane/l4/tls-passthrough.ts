@@ -24,7 +24,9 @@ function hello(): typeof TlsHello {
 export function readSni(socket: Socket, timeoutMs: number): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
   let onGone: (() => void) | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs); });
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
+  });
   // A client that leaves mid-hello (FIN on a half-open socket, or a reset) is noticed at once,
   // not at the hello timeout.
   const gone = new Promise<never>((_, reject) => {
@@ -38,36 +40,51 @@ export function readSni(socket: Socket, timeoutMs: number): Promise<string | und
     socket.off('close', onGone!);
   };
   const { readTlsClientHello, getExtensionData } = hello();
-  return Promise.race([readTlsClientHello(socket), timeout, gone]).then((hello) => {
-    cleanup();
-    if (hello === TIMED_OUT) throw Object.assign(new Error('no ClientHello in time'), { code: 'HELLO_TIMEOUT' });
-    const sn = getExtensionData(hello, 0x0000) as { serverName?: string } | null | undefined;
-    return sn?.serverName || undefined;
-  }, (err: unknown) => {
-    cleanup();
-    throw err;
-  });
+  return Promise.race([readTlsClientHello(socket), timeout, gone]).then(
+    (hello) => {
+      cleanup();
+      if (hello === TIMED_OUT) throw Object.assign(new Error('no ClientHello in time'), { code: 'HELLO_TIMEOUT' });
+      const sn = getExtensionData(hello, 0x0000) as { serverName?: string } | null | undefined;
+      return sn?.serverName || undefined;
+    },
+    (err: unknown) => {
+      cleanup();
+      throw err;
+    },
+  );
 }
 
 export function handleTlsPassthrough(rt: ProxyRuntime, l: CompiledTlsListener, socket: Socket): void {
   const startTime = Date.now();
-  readSni(socket, rt.helloTimeoutMs).then((sni) => {
-    if (socket.destroyed) return;
-    // Route with the listener as it is now: a swap during the hello is taken into account.
-    const cur = rt.current.byName.get(l.listener.name);
-    const router = cur?.kind === 'TLS' ? cur.sni : l.sni;
-    const route = router.route(sni);
-    if (route === undefined) {
-      refuseConnection(rt, socket, { sni, startTime }, ResponseFlag.NR, 'filter_chain_not_found');
-      return;
-    }
-    let dynamicMetadata: TcpSessionInfo['dynamicMetadata'];
-    if (l.listener.capture !== 'outbound' && !authorizeConnection(rt, socket, l.listener.port, sni, startTime, (m) => { dynamicMetadata = m; })) return;
-    proxyTcp(rt, socket, route, { sni, startTime, ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}) });
-  }, (err: { code?: string }) => {
-    if (err?.code === 'CLIENT_GONE') { socket.destroy(); return; }
-    if (socket.destroyed) return;
-    const timedOut = err?.code === 'HELLO_TIMEOUT';
-    refuseConnection(rt, socket, { startTime }, ResponseFlag.NR, timedOut ? 'tls_inspector_timeout' : 'filter_chain_not_found');
-  });
+  readSni(socket, rt.helloTimeoutMs).then(
+    (sni) => {
+      if (socket.destroyed) return;
+      // Route with the listener as it is now: a swap during the hello is taken into account.
+      const cur = rt.current.byName.get(l.listener.name);
+      const router = cur?.kind === 'TLS' ? cur.sni : l.sni;
+      const route = router.route(sni);
+      if (route === undefined) {
+        refuseConnection(rt, socket, { sni, startTime }, ResponseFlag.NR, 'filter_chain_not_found');
+        return;
+      }
+      let dynamicMetadata: TcpSessionInfo['dynamicMetadata'];
+      if (
+        l.listener.capture !== 'outbound' &&
+        !authorizeConnection(rt, socket, l.listener.port, sni, startTime, (m) => {
+          dynamicMetadata = m;
+        })
+      )
+        return;
+      proxyTcp(rt, socket, route, { sni, startTime, ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}) });
+    },
+    (err: { code?: string }) => {
+      if (err?.code === 'CLIENT_GONE') {
+        socket.destroy();
+        return;
+      }
+      if (socket.destroyed) return;
+      const timedOut = err?.code === 'HELLO_TIMEOUT';
+      refuseConnection(rt, socket, { startTime }, ResponseFlag.NR, timedOut ? 'tls_inspector_timeout' : 'filter_chain_not_found');
+    },
+  );
 }

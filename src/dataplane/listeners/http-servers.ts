@@ -33,18 +33,30 @@ export class HttpServers {
   readonly #h2conns = new Set<H2ServerConnection>();
   readonly #onRequest: RequestHandler;
 
-  constructor(private readonly rt: ProxyRuntime, onRequest: RequestHandler, limits: HttpLimits, onConnect?: ConnectHandler) {
+  constructor(
+    private readonly rt: ProxyRuntime,
+    onRequest: RequestHandler,
+    limits: HttpLimits,
+    onConnect?: ConnectHandler,
+  ) {
     this.#onRequest = onRequest;
-    this.h1 = new H1Server({
-      onRequest,
-      ...(onConnect !== undefined ? { onConnect } : {}),
-      onClientError: this.#logClientError,
-    }, limits);
+    this.h1 = new H1Server(
+      {
+        onRequest,
+        ...(onConnect !== undefined ? { onConnect } : {}),
+        onClientError: this.#logClientError,
+      },
+      limits,
+    );
   }
 
   /** Sets (or replaces) the TLS-terminating server; unchanged material keeps the existing one. */
   setTls(options: tls.TlsOptions | undefined, key: string): void {
-    if (options === undefined) { this.#secure = undefined; this.#tlsKey = ''; return; }
+    if (options === undefined) {
+      this.#secure = undefined;
+      this.#tlsKey = '';
+      return;
+    }
     if (this.#secure !== undefined && key === this.#tlsKey) return;
     if (this.#secure !== undefined) {
       this.#secure.setSecureContext(options);
@@ -74,13 +86,19 @@ export class HttpServers {
   }
 
   acceptTls(socket: Socket): void {
-    if (this.#secure === undefined) { socket.destroy(); return; }
+    if (this.#secure === undefined) {
+      socket.destroy();
+      return;
+    }
     this.#track(socket);
     this.#secure.emit('connection', socket);
   }
 
   #dispatchPlain(socket: Socket, buf: Buffer | null): void {
-    if (buf === null) { socket.destroy(); return; }
+    if (buf === null) {
+      socket.destroy();
+      return;
+    }
     const n = Math.min(buf.length, H2_PREFACE.length);
     if (buf[0] === 0x50 /* P */ && buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
       this.#h2(socket);
@@ -94,7 +112,9 @@ export class HttpServers {
     this.#h2conns.add(new H2ServerConnection(socket, DEFAULT_H2_LIMITS, this.#onRequest, this.#h2Gone));
   }
 
-  #h2Gone = (c: H2ServerConnection): void => { this.#h2conns.delete(c); };
+  #h2Gone = (c: H2ServerConnection): void => {
+    this.#h2conns.delete(c);
+  };
 
   #track(socket: Socket): void {
     this.#sockets.add(socket);
@@ -142,7 +162,10 @@ export function sniffFirst(socket: Socket, cb: (first: Buffer | null) => void): 
     socket.unshift(b);
     cb(b);
   };
-  const onEnd = (): void => { cleanup(); cb(null); };
+  const onEnd = (): void => {
+    cleanup();
+    cb(null);
+  };
   const cleanup = (): void => {
     socket.off('readable', onReadable);
     socket.off('end', onEnd);

@@ -129,12 +129,17 @@ export class ListenerManager {
     // Only this socket's connections drain; other listeners' keep-alive connections are untouched.
     b.server.close();
     if (b.sockets.size === 0) return;
-    setTimeout(() => { for (const s of b.sockets) s.destroy(); }, this.#drainMs).unref();
+    setTimeout(() => {
+      for (const s of b.sockets) s.destroy();
+    }, this.#drainMs).unref();
   }
 
   #dispatch(key: string, socket: Socket): void {
     const cl = this.#rt.current.bound.get(key);
-    if (cl === undefined) { socket.destroy(); return; }
+    if (cl === undefined) {
+      socket.destroy();
+      return;
+    }
     const name = cl.listener.name;
     switch (cl.kind) {
       case 'HTTP': {
@@ -148,17 +153,32 @@ export class ListenerManager {
         return;
       case 'TCP': {
         const start = Date.now();
-        acceptMesh(cl.mesh, this.#meshTerminator(), socket, (sock) => {
-          let dynamicMetadata: TcpSessionInfo['dynamicMetadata'];
-          // A captured outbound connection is the app's own egress: AuthorizationPolicy guards what the pod accepts.
-          if (cl.listener.capture !== 'outbound' && !authorizeConnection(this.#rt, sock, cl.listener.port, undefined, start, (m) => { dynamicMetadata = m; })) return;
-          proxyTcp(this.#rt, sock, cl.listener.route, { startTime: start, ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}) });
-        }, `listener ${name}`);
+        acceptMesh(
+          cl.mesh,
+          this.#meshTerminator(),
+          socket,
+          (sock) => {
+            let dynamicMetadata: TcpSessionInfo['dynamicMetadata'];
+            // A captured outbound connection is the app's own egress: AuthorizationPolicy guards what the pod accepts.
+            if (
+              cl.listener.capture !== 'outbound' &&
+              !authorizeConnection(this.#rt, sock, cl.listener.port, undefined, start, (m) => {
+                dynamicMetadata = m;
+              })
+            )
+              return;
+            proxyTcp(this.#rt, sock, cl.listener.route, { startTime: start, ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}) });
+          },
+          `listener ${name}`,
+        );
         return;
       }
       case 'OUTBOUND':
         sniffFirst(socket, (first) => {
-          if (first === null) { socket.destroy(); return; }
+          if (first === null) {
+            socket.destroy();
+            return;
+          }
           // 0x16: a TLS handshake record — captured TLS without CONNECT.
           if (first[0] === 0x16) handleOutboundTls(this.#rt, name, socket);
           else this.#serversFor(cl).acceptPlain(socket, first);
@@ -181,23 +201,39 @@ export class ListenerManager {
     if (s !== undefined) return s;
     const rt = this.#rt;
     if (cl.kind === 'OUTBOUND') {
-      s = new HttpServers(rt, (ds) => handleOutboundRequest(rt, name, ds), this.#limits, (target, socket, head) => {
-        socket.on('error', noop);
-        handleConnect(rt, name, target, socket, head, (listenerName, tunnel) => {
-          const l = this.#rt.current.byName.get(listenerName);
-          if (l === undefined || l.kind !== 'HTTP') { tunnel.destroy(); return; }
-          const ts = this.#serversFor(l);
-          if (l.tls !== undefined) ts.acceptTls(tunnel); else ts.acceptPlain(tunnel, undefined);
-        });
-      });
+      s = new HttpServers(
+        rt,
+        (ds) => handleOutboundRequest(rt, name, ds),
+        this.#limits,
+        (target, socket, head) => {
+          socket.on('error', noop);
+          handleConnect(rt, name, target, socket, head, (listenerName, tunnel) => {
+            const l = this.#rt.current.byName.get(listenerName);
+            if (l === undefined || l.kind !== 'HTTP') {
+              tunnel.destroy();
+              return;
+            }
+            const ts = this.#serversFor(l);
+            if (l.tls !== undefined) ts.acceptTls(tunnel);
+            else ts.acceptPlain(tunnel, undefined);
+          });
+        },
+      );
     } else {
       const last = this.#last;
-      s = new HttpServers(rt, (ds) => {
-        const cur = rt.current.byName.get(name) ?? last.get(name);
-        if (cur === undefined || cur.kind !== 'HTTP') { notFound(ds); return; }
-        // AuthorizationPolicy guards what a listener accepts itself, not a sidecar's outbound traffic handed over to it.
-        new Exchange(rt, ds, cur.listener.port, undefined, undefined, cur.listener.bindToPort && cur.listener.capture !== 'outbound').run(cur.routes);
-      }, this.#limits);
+      s = new HttpServers(
+        rt,
+        (ds) => {
+          const cur = rt.current.byName.get(name) ?? last.get(name);
+          if (cur === undefined || cur.kind !== 'HTTP') {
+            notFound(ds);
+            return;
+          }
+          // AuthorizationPolicy guards what a listener accepts itself, not a sidecar's outbound traffic handed over to it.
+          new Exchange(rt, ds, cur.listener.port, undefined, undefined, cur.listener.bindToPort && cur.listener.capture !== 'outbound').run(cur.routes);
+        },
+        this.#limits,
+      );
       if (cl.kind === 'HTTP') s.setTls(cl.tls, cl.tlsKey);
     }
     this.#last.set(name, cl);

@@ -22,12 +22,18 @@ export class MeshTlsTerminator {
     this.#server.on('secureConnection', (t: tls.TLSSocket) => {
       const raw = (t as unknown as { _parent?: Socket })._parent;
       const p = raw === undefined ? undefined : this.#pending.get(raw);
-      if (p === undefined) { t.destroy(); return; }
+      if (p === undefined) {
+        t.destroy();
+        return;
+      }
       this.#pending.delete(raw!);
       clearTimeout(p.timer);
       t.on('error', noop);
       const peer = peerFromTlsSocket(t);
-      if (peer === undefined) { t.destroy(); return; }
+      if (peer === undefined) {
+        t.destroy();
+        return;
+      }
       setPeer(t, peer);
       p.next(t);
     });
@@ -60,10 +66,22 @@ export class MeshTlsTerminator {
  * workload identity; plaintext passes under PERMISSIVE and is closed under STRICT. Without a
  * workload identity nothing can be terminated: PERMISSIVE serves plaintext, STRICT closes.
  */
-export function acceptMesh(mode: MeshTlsMode, terminator: MeshTlsTerminator | undefined, socket: Socket, next: (s: Socket, first: Buffer | undefined) => void, where: string): void {
-  if (mode === undefined) { next(socket, undefined); return; }
+export function acceptMesh(
+  mode: MeshTlsMode,
+  terminator: MeshTlsTerminator | undefined,
+  socket: Socket,
+  next: (s: Socket, first: Buffer | undefined) => void,
+  where: string,
+): void {
+  if (mode === undefined) {
+    next(socket, undefined);
+    return;
+  }
   sniffFirst(socket, (first) => {
-    if (first === null) { socket.destroy(); return; }
+    if (first === null) {
+      socket.destroy();
+      return;
+    }
     // 0x16: a TLS handshake record.
     if (first[0] === 0x16) {
       if (terminator === undefined) {
@@ -74,7 +92,10 @@ export function acceptMesh(mode: MeshTlsMode, terminator: MeshTlsTerminator | un
       terminator.terminate(socket, (t) => next(t, undefined));
       return;
     }
-    if (mode === 'STRICT') { socket.destroy(); return; }
+    if (mode === 'STRICT') {
+      socket.destroy();
+      return;
+    }
     next(socket, first);
   });
 }

@@ -113,20 +113,29 @@ export function handleConnect(rt: ProxyRuntime, name: string, target: string, so
 /** TLS bytes straight to the outbound listener (no CONNECT): route by SNI on port 443's listener. */
 export function handleOutboundTls(rt: ProxyRuntime, name: string, socket: Socket): void {
   const startTime = Date.now();
-  readSni(socket, rt.helloTimeoutMs).then((sni) => {
-    if (socket.destroyed) return;
-    const cfg = rt.current;
-    const vl = cfg.virtualByPort.get(443);
-    const info = { sni, originalHost: sni, originalPort: 443, startTime };
-    if (vl?.kind === 'TLS') {
-      const route = vl.sni.route(sni);
-      if (route !== undefined) { proxyTcp(rt, socket, route, info); return; }
-    }
-    const ol = cfg.byName.get(name);
-    if (ol?.kind === 'OUTBOUND' && sni !== undefined) { proxyTcp(rt, socket, ol.listener.fallback, info); return; }
-    refuseConnection(rt, socket, info, ResponseFlag.NR, 'filter_chain_not_found');
-  }, (err: { code?: string }) => {
-    if (socket.destroyed) return;
-    refuseConnection(rt, socket, { startTime }, ResponseFlag.NR, err?.code === 'HELLO_TIMEOUT' ? 'tls_inspector_timeout' : 'filter_chain_not_found');
-  });
+  readSni(socket, rt.helloTimeoutMs).then(
+    (sni) => {
+      if (socket.destroyed) return;
+      const cfg = rt.current;
+      const vl = cfg.virtualByPort.get(443);
+      const info = { sni, originalHost: sni, originalPort: 443, startTime };
+      if (vl?.kind === 'TLS') {
+        const route = vl.sni.route(sni);
+        if (route !== undefined) {
+          proxyTcp(rt, socket, route, info);
+          return;
+        }
+      }
+      const ol = cfg.byName.get(name);
+      if (ol?.kind === 'OUTBOUND' && sni !== undefined) {
+        proxyTcp(rt, socket, ol.listener.fallback, info);
+        return;
+      }
+      refuseConnection(rt, socket, info, ResponseFlag.NR, 'filter_chain_not_found');
+    },
+    (err: { code?: string }) => {
+      if (socket.destroyed) return;
+      refuseConnection(rt, socket, { startTime }, ResponseFlag.NR, err?.code === 'HELLO_TIMEOUT' ? 'tls_inspector_timeout' : 'filter_chain_not_found');
+    },
+  );
 }

@@ -173,7 +173,13 @@ function responseHeaderGetter(name: string): Getter {
 function headerOperator(args: string, where: string, getter: (name: string) => Getter): Getter {
   const q = args.indexOf('?');
   const main = (q < 0 ? args : args.slice(0, q)).trim().toLowerCase();
-  const alt = q < 0 ? undefined : args.slice(q + 1).trim().toLowerCase();
+  const alt =
+    q < 0
+      ? undefined
+      : args
+          .slice(q + 1)
+          .trim()
+          .toLowerCase();
   if (main === '' || alt === '') throw new ConfigError(`${where}: empty header name`);
   const g = getter(main);
   if (alt === undefined) return g;
@@ -245,22 +251,54 @@ function compileTimeFormat(fmt: string, where: string): (ms: number) => string {
     }
     let fn: ((d: Date, ms: number) => string) | undefined;
     switch (spec) {
-      case 'Y': fn = (d) => pad(d.getUTCFullYear(), 4); break;
-      case 'y': fn = (d) => pad(d.getUTCFullYear() % 100, 2); break;
-      case 'm': fn = (d) => pad(d.getUTCMonth() + 1, 2); break;
-      case 'd': fn = (d) => pad(d.getUTCDate(), 2); break;
-      case 'e': fn = (d) => String(d.getUTCDate()).padStart(2, ' '); break;
-      case 'H': fn = (d) => pad(d.getUTCHours(), 2); break;
-      case 'M': fn = (d) => pad(d.getUTCMinutes(), 2); break;
-      case 'S': fn = (d) => pad(d.getUTCSeconds(), 2); break;
-      case 'j': fn = (d) => pad(Math.floor((d.getTime() - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1, 3); break;
-      case 'z': fn = () => '+0000'; break;
-      case 'Z': fn = () => 'UTC'; break;
-      case 's': fn = (_d, ms) => String(Math.floor(ms / 1000)); break;
-      case 'T': fn = (d) => `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`; break;
-      case 'F': fn = (d) => `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}`; break;
-      case 'b': fn = (d) => MONTHS[d.getUTCMonth()]!; break;
-      case 'a': fn = (d) => DAYS[d.getUTCDay()]!; break;
+      case 'Y':
+        fn = (d) => pad(d.getUTCFullYear(), 4);
+        break;
+      case 'y':
+        fn = (d) => pad(d.getUTCFullYear() % 100, 2);
+        break;
+      case 'm':
+        fn = (d) => pad(d.getUTCMonth() + 1, 2);
+        break;
+      case 'd':
+        fn = (d) => pad(d.getUTCDate(), 2);
+        break;
+      case 'e':
+        fn = (d) => String(d.getUTCDate()).padStart(2, ' ');
+        break;
+      case 'H':
+        fn = (d) => pad(d.getUTCHours(), 2);
+        break;
+      case 'M':
+        fn = (d) => pad(d.getUTCMinutes(), 2);
+        break;
+      case 'S':
+        fn = (d) => pad(d.getUTCSeconds(), 2);
+        break;
+      case 'j':
+        fn = (d) => pad(Math.floor((d.getTime() - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1, 3);
+        break;
+      case 'z':
+        fn = () => '+0000';
+        break;
+      case 'Z':
+        fn = () => 'UTC';
+        break;
+      case 's':
+        fn = (_d, ms) => String(Math.floor(ms / 1000));
+        break;
+      case 'T':
+        fn = (d) => `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`;
+        break;
+      case 'F':
+        fn = (d) => `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}`;
+        break;
+      case 'b':
+        fn = (d) => MONTHS[d.getUTCMonth()]!;
+        break;
+      case 'a':
+        fn = (d) => DAYS[d.getUTCDay()]!;
+        break;
       case 'f': {
         const n = digits;
         fn = (_d, ms) => {
@@ -269,7 +307,9 @@ function compileTimeFormat(fmt: string, where: string): (ms: number) => string {
         };
         break;
       }
-      case '%': lit += '%'; continue;
+      case '%':
+        lit += '%';
+        continue;
       default:
         throw new ConfigError(`${where}: unsupported START_TIME specifier %${spec}`);
     }
@@ -333,7 +373,9 @@ function compileOperator(name: string, args: string | undefined, maxLen: number,
           if (m === undefined) return undefined;
           return key === '' ? JSON.stringify(m) : m[key];
         },
-        put: undefined, maxLen, numeric: false,
+        put: undefined,
+        maxLen,
+        numeric: false,
       };
     }
     case 'START_TIME': {
@@ -519,16 +561,18 @@ function compileRenderer(settings: Pick<AccessLogSettings, 'encoding' | 'format'
       });
     }
     const compiled = fields.map(([k, f]) => ({ prefix: JSON.stringify(k) + ':', segs: parseFormat(f, `access log format key ${JSON.stringify(k)}`) }));
-    return { fn: (e) => {
-      let out = '{';
-      for (let i = 0; i < compiled.length; i++) {
-        const c = compiled[i]!;
-        if (i > 0) out += ',';
-        out += c.prefix;
-        out += renderJsonValue(c.segs, e);
-      }
-      return out + '}\n';
-    } };
+    return {
+      fn: (e) => {
+        let out = '{';
+        for (let i = 0; i < compiled.length; i++) {
+          const c = compiled[i]!;
+          if (i > 0) out += ',';
+          out += c.prefix;
+          out += renderJsonValue(c.segs, e);
+        }
+        return out + '}\n';
+      },
+    };
   }
   let format = settings.format === undefined || settings.format === '' ? ISTIO_DEFAULT_TEXT_FORMAT : settings.format;
   // Istio appends the newline a custom format lacks.

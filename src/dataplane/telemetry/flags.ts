@@ -63,8 +63,34 @@ export type ResponseFlagName = (typeof ResponseFlag)[keyof typeof ResponseFlag];
 
 /** Envoy's order for printing several flags (e.g. `UF,URX`). */
 const FLAG_ORDER: readonly ResponseFlagName[] = [
-  'LH', 'UH', 'UT', 'LR', 'UR', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'UAEX', 'RLSE', 'DC', 'URX', 'SI', 'IH', 'DPE',
-  'UMSDR', 'RFCF', 'NFCF', 'DT', 'UPE', 'NC', 'OM', 'DF', 'DO',
+  'LH',
+  'UH',
+  'UT',
+  'LR',
+  'UR',
+  'UF',
+  'UC',
+  'UO',
+  'NR',
+  'DI',
+  'FI',
+  'RL',
+  'UAEX',
+  'RLSE',
+  'DC',
+  'URX',
+  'SI',
+  'IH',
+  'DPE',
+  'UMSDR',
+  'RFCF',
+  'NFCF',
+  'DT',
+  'UPE',
+  'NC',
+  'OM',
+  'DF',
+  'DO',
 ];
 const FLAG_RANK = new Map<string, number>(FLAG_ORDER.map((f, i) => [f, i]));
 

@@ -264,7 +264,11 @@ export class ProxyMetrics {
   snapshot(): MetricsSnapshot {
     return {
       http: [...this.#http.values()].map((x) => ({
-        labels: x.labels, requests: x.requests, duration: histData(x.duration), requestBytes: histData(x.requestBytes), responseBytes: histData(x.responseBytes),
+        labels: x.labels,
+        requests: x.requests,
+        duration: histData(x.duration),
+        requestBytes: histData(x.requestBytes),
+        responseBytes: histData(x.responseBytes),
       })),
       tcp: [...this.#tcp.values()].map((x) => ({ labels: x.labels, opened: x.opened, closed: x.closed, sent: x.sent, received: x.received })),
       ...(this.#rbac.size > 0 ? { rbac: Object.fromEntries(this.#rbac) } : {}),

@@ -55,7 +55,14 @@ export class ClusterRuntime {
   /** Resolves once the first DNS answer (if any) is in; cheap afterwards. */
   ready(): Promise<void> | undefined {
     if (this.#ready) return undefined;
-    return this.endpoints.ready().then(() => { this.#ready = true; }, () => { this.#ready = true; });
+    return this.endpoints.ready().then(
+      () => {
+        this.#ready = true;
+      },
+      () => {
+        this.#ready = true;
+      },
+    );
   }
 
   /** The HTTP connection pool for one endpoint; `host` is the request host (TLS SNI default). */
@@ -100,4 +107,3 @@ export class ClusterRuntime {
     this.#upstreams.clear();
   }
 }
-

@@ -5,10 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
-import {
-  HTTPParser, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, newParser,
-  type LlhttpParser, type ParseError,
-} from '../http1/llhttp.js';
+import { HTTPParser, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, newParser, type LlhttpParser, type ParseError } from '../http1/llhttp.js';
 import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError, lowerName } from '../http1/head.js';
 import { atBatch, flushWrites, writeDirect, writeSoon } from '../http1/socket-writes.js';
 import { responseHeadReject } from '../http1/framing.js';
@@ -147,8 +144,12 @@ function emitConnected(req: H1Request, localAddress: string): void {
 
 /** A connection closed under `req` after it connected. */
 function resetError(req: H1Request, cause: Error | undefined): UpstreamError {
-  return new UpstreamError(req.headed ? 'reset-after-headers' : 'reset-before-headers', errnoCode(cause, 'ECONNRESET'),
-    `upstream connection closed before the response completed${cause ? `: ${cause.message}` : ''}`, cause);
+  return new UpstreamError(
+    req.headed ? 'reset-after-headers' : 'reset-before-headers',
+    errnoCode(cause, 'ECONNRESET'),
+    `upstream connection closed before the response completed${cause ? `: ${cause.message}` : ''}`,
+    cause,
+  );
 }
 
 const CONNECTING = 0;
@@ -291,7 +292,10 @@ export class H1Connection {
     } else {
       // Plain TCP reads land in one buffer shared by every upstream connection (see READ_BUFFER).
       s = net.connect({
-        host: o.address, port: o.port, noDelay: true, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
+        host: o.address,
+        port: o.port,
+        noDelay: true,
+        ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
         onread: { buffer: READ_BUFFER, callback: this.onSocketRead.bind(this) },
       });
       s.on('connect', this.onConnect.bind(this));
@@ -579,8 +583,7 @@ export class H1Connection {
     if (req !== null) {
       this.completed = null;
       this.served++;
-      if (this.state === BUSY && !this.stray && !this.ended && this.keepAlive && req.bodyDone &&
-          this.assigned < this.owner.maxRequests) {
+      if (this.state === BUSY && !this.stray && !this.ended && this.keepAlive && req.bodyDone && this.assigned < this.owner.maxRequests) {
         this.owner.release(this);
       } else {
         this.destroy();
@@ -600,8 +603,15 @@ export class H1Connection {
   }
 
   private onParserHeadersComplete(
-    _maj: number, minor: number, rawHeaders: string[] | undefined, _method: number, _url: string | undefined,
-    status: number, _msg: string | undefined, _upgrade: boolean, shouldKeepAlive: boolean,
+    _maj: number,
+    minor: number,
+    rawHeaders: string[] | undefined,
+    _method: number,
+    _url: string | undefined,
+    status: number,
+    _msg: string | undefined,
+    _upgrade: boolean,
+    shouldKeepAlive: boolean,
   ): number {
     let raw = rawHeaders;
     const pre = this.headRaw;

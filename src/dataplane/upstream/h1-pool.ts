@@ -5,7 +5,13 @@
 import { headerLines } from '../http1/head.js';
 import { H1Connection, H1Request, invalidHeader, type ConnOwner } from './h1-connection.js';
 import {
-  errnoCode, UpstreamError, type UpstreamBody, type UpstreamCall, type UpstreamCallHandler, type UpstreamPool, type UpstreamRequestHead,
+  errnoCode,
+  UpstreamError,
+  type UpstreamBody,
+  type UpstreamCall,
+  type UpstreamCallHandler,
+  type UpstreamPool,
+  type UpstreamRequestHead,
 } from './call.js';
 import type { OriginationOptions } from './tls-origination.js';
 
@@ -53,8 +59,7 @@ class PoolState implements ConnOwner {
 
   constructor(options: H1PoolOptions) {
     this.options = options;
-    this.maxRequests = options.maxRequestsPerConnection !== undefined && options.maxRequestsPerConnection > 0
-      ? options.maxRequestsPerConnection : Infinity;
+    this.maxRequests = options.maxRequestsPerConnection !== undefined && options.maxRequestsPerConnection > 0 ? options.maxRequestsPerConnection : Infinity;
     this.maxHeaderBytes = options.maxResponseHeaderBytes ?? 60 * 1024;
     this.maxConnections = options.maxConnections !== undefined && options.maxConnections > 0 ? options.maxConnections : Infinity;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
@@ -79,7 +84,14 @@ class PoolState implements ConnOwner {
     } catch (err) {
       // Only invalid options get here (a bad port or address).
       this.open--;
-      req.fail(new UpstreamError('connect-refused', errnoCode(err, 'ERR_INVALID_ARG_VALUE'), `cannot connect to ${this.options.address}:${this.options.port}: ${(err as Error).message}`, err as Error));
+      req.fail(
+        new UpstreamError(
+          'connect-refused',
+          errnoCode(err, 'ERR_INVALID_ARG_VALUE'),
+          `cannot connect to ${this.options.address}:${this.options.port}: ${(err as Error).message}`,
+          err as Error,
+        ),
+      );
     }
   }
 

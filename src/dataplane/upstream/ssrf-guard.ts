@@ -35,7 +35,7 @@ function groups6(a: string): number[] | undefined {
     s = s.slice(0, dotted.index + 1) + (s.endsWith('::' + dotted[1]) ? ':' : '');
     if (s.endsWith(':') && !s.endsWith('::')) s = s.slice(0, -1);
   }
-  const [head, rest] = s.includes('::') ? s.split('::') as [string, string] : [s, undefined];
+  const [head, rest] = s.includes('::') ? (s.split('::') as [string, string]) : [s, undefined];
   const h = head === '' ? [] : head.split(':').map((x) => parseInt(x, 16));
   const r = rest === undefined || rest === '' ? [] : rest.split(':').map((x) => parseInt(x, 16));
   const fill = 8 - tail.length - h.length - r.length;
@@ -98,7 +98,8 @@ export class SsrfGuard {
     });
     s.denyRanges.forEach((r, i) => {
       const p = parseCidr(r.cidr, `${where}.denyRanges[${i}].cidr`);
-      if (typeof r.reason !== 'string' || !/^[a-z0-9_]+$/.test(r.reason)) throw new ConfigError(`${where}.denyRanges[${i}].reason: must be lower-case letters, digits and _`);
+      if (typeof r.reason !== 'string' || !/^[a-z0-9_]+$/.test(r.reason))
+        throw new ConfigError(`${where}.denyRanges[${i}].reason: must be lower-case letters, digits and _`);
       const list = new net.BlockList();
       list.addSubnet(p.ip, p.prefix, p.fam);
       this.#ranges.push({ list, reason: r.reason });
@@ -141,7 +142,11 @@ export class SsrfGuard {
     const ep = this.#endpoints.get(`${ip}|${t.port}`);
     if (ep !== undefined) return { reason: ep, enforced: this.enforcing };
     let reason: string | undefined;
-    for (const r of this.#ranges) if (r.list.check(ip, fam)) { reason = r.reason; break; }
+    for (const r of this.#ranges)
+      if (r.list.check(ip, fam)) {
+        reason = r.reason;
+        break;
+      }
     if (reason === undefined) return undefined;
     if (this.#adminPorts.has(t.port)) return { reason: 'proxy_admin', enforced: this.enforcing };
     if (t.hostname !== undefined && this.#hostAllowed(t.hostname)) return undefined;

@@ -36,9 +36,10 @@ export function originationOptions(t: UpstreamTls, host: string, alpn?: string[]
   const opts: OriginationOptions = {
     servername,
     rejectUnauthorized: t.insecureSkipVerify !== true,
-    checkServerIdentity: sans && sans.length > 0
-      ? (_h, cert) => checkSans(sans, cert)
-      : (_h, cert) => (t.insecureSkipVerify ? undefined : tls.checkServerIdentity(servername, cert)),
+    checkServerIdentity:
+      sans && sans.length > 0
+        ? (_h, cert) => checkSans(sans, cert)
+        : (_h, cert) => (t.insecureSkipVerify ? undefined : tls.checkServerIdentity(servername, cert)),
   };
   if (t.caCertificates) opts.ca = t.caCertificates;
   if (t.mode === 'MUTUAL') {
@@ -59,7 +60,8 @@ function meshOptions(t: UpstreamTls, servername: string, alpn: string[] | undefi
       if (identity === undefined) return codeError('no workload identity for ISTIO_MUTUAL', 'ERR_TLS_CERT_ALTNAME_INVALID');
       const ids = spiffeIdsOf(cert.subjectaltname);
       if (ids.length === 0) return codeError('peer certificate has no spiffe:// URI SAN', 'ERR_TLS_CERT_ALTNAME_INVALID');
-      if (sans.length > 0 && !ids.some((id) => sans.includes(id))) return codeError(`peer identity ${ids.join(', ')} is none of ${sans.join(', ')}`, 'ERR_TLS_CERT_ALTNAME_INVALID');
+      if (sans.length > 0 && !ids.some((id) => sans.includes(id)))
+        return codeError(`peer identity ${ids.join(', ')} is none of ${sans.join(', ')}`, 'ERR_TLS_CERT_ALTNAME_INVALID');
       return undefined;
     },
   };

@@ -74,7 +74,10 @@ export class ConfigClient {
     if (session && !session.destroyed) {
       await new Promise<void>((resolve) => {
         session.close(() => resolve());
-        setTimeout(() => { session.destroy(); resolve(); }, 1000).unref();
+        setTimeout(() => {
+          session.destroy();
+          resolve();
+        }, 1000).unref();
       });
     }
     await this.queue.catch(() => undefined);
@@ -142,14 +145,20 @@ export class ConfigClient {
     const keepaliveMs = this.opts.keepaliveMs ?? 15_000;
     if (keepaliveMs > 0) {
       const pinger = setInterval(() => {
-        if (this.session !== session) { clearInterval(pinger); return; }
+        if (this.session !== session) {
+          clearInterval(pinger);
+          return;
+        }
         const deadline = setTimeout(() => {
           this.opts.log?.('config client: the control plane did not answer a keepalive ping');
           lost();
         }, keepaliveMs);
         deadline.unref?.();
         try {
-          session.ping((err) => { clearTimeout(deadline); if (err) lost(); });
+          session.ping((err) => {
+            clearTimeout(deadline);
+            if (err) lost();
+          });
         } catch {
           clearTimeout(deadline);
           lost();

@@ -28,7 +28,10 @@ export type ServerMessage = ConfigMessage;
 export class LineDecoder {
   private buffer = '';
 
-  constructor(private readonly onMessage: (msg: unknown) => void, private readonly onError: (err: Error) => void) {}
+  constructor(
+    private readonly onMessage: (msg: unknown) => void,
+    private readonly onError: (err: Error) => void,
+  ) {}
 
   push(chunk: Buffer | string): void {
     this.buffer += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
@@ -74,6 +77,14 @@ export interface ProxyStatusRow {
 
 export function isValidIdentity(v: unknown): v is ProxyIdentity {
   const i = v as ProxyIdentity;
-  return Boolean(i) && typeof i.id === 'string' && i.id.length > 0 && (i.role === 'sidecar' || i.role === 'router') &&
-    typeof i.namespace === 'string' && typeof i.workload === 'string' && typeof i.labels === 'object' && i.labels !== null;
+  return (
+    Boolean(i) &&
+    typeof i.id === 'string' &&
+    i.id.length > 0 &&
+    (i.role === 'sidecar' || i.role === 'router') &&
+    typeof i.namespace === 'string' &&
+    typeof i.workload === 'string' &&
+    typeof i.labels === 'object' &&
+    i.labels !== null
+  );
 }

@@ -23,7 +23,8 @@ export interface AccessLogLine {
 }
 
 // [START] "METHOD PATH PROTO" CODE FLAGS DETAILS TERM "UTFR" RX TX DUR UST "XFF" "UA" "REQID" "AUTHORITY" "UPSTREAM" CLUSTER ULOCAL DLOCAL DREMOTE SNI ROUTE
-const ISTIO_TEXT = /^\[(\S+)\] "(\S+) (\S+) (\S+)" (\d+) (\S+) (\S+) (\S+) "[^"]*" \d+ \d+ (\d+) \S+ "[^"]*" "[^"]*" "[^"]*" "([^"]*)" "([^"]*)" (\S+) \S+ \S+ \S+ (\S+) (\S+)$/;
+const ISTIO_TEXT =
+  /^\[(\S+)\] "(\S+) (\S+) (\S+)" (\d+) (\S+) (\S+) (\S+) "[^"]*" \d+ \d+ (\d+) \S+ "[^"]*" "[^"]*" "[^"]*" "([^"]*)" "([^"]*)" (\S+) \S+ \S+ \S+ (\S+) (\S+)$/;
 
 export function parseAccessLogLine(line: string): AccessLogLine | undefined {
   const m = ISTIO_TEXT.exec(line);
@@ -31,8 +32,20 @@ export function parseAccessLogLine(line: string): AccessLogLine | undefined {
   const time = Date.parse(m[1]!);
   if (Number.isNaN(time)) return undefined;
   return {
-    time, method: m[2]!, path: m[3]!, protocol: m[4]!, code: Number(m[5]), flags: m[6]!, details: m[7]!,
-    durationMs: Number(m[9]), authority: m[10]!, upstreamHost: m[11]!, cluster: m[12]!, sni: m[13]!, route: m[14]!, line,
+    time,
+    method: m[2]!,
+    path: m[3]!,
+    protocol: m[4]!,
+    code: Number(m[5]),
+    flags: m[6]!,
+    details: m[7]!,
+    durationMs: Number(m[9]),
+    authority: m[10]!,
+    upstreamHost: m[11]!,
+    cluster: m[12]!,
+    sni: m[13]!,
+    route: m[14]!,
+    line,
   };
 }
 
@@ -55,7 +68,10 @@ export class LogTail {
   #offset = -1;
   #partial = '';
 
-  constructor(readonly file: string, private readonly maxBytes = 1 << 20) {}
+  constructor(
+    readonly file: string,
+    private readonly maxBytes = 1 << 20,
+  ) {}
 
   /** Complete new lines. On the first call, only the last `maxBytes` of the file are read. */
   read(): string[] {

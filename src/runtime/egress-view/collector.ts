@@ -113,7 +113,9 @@ export class EgressViewCollector {
       if (this.#storeTimer || this.#subscribers.size === 0) return;
       this.#storeTimer = setTimeout(() => {
         this.#storeTimer = undefined;
-        this.view().then((v) => this.#publish(v)).catch(() => undefined);
+        this.view()
+          .then((v) => this.#publish(v))
+          .catch(() => undefined);
       }, 300);
     };
     try {
@@ -139,15 +141,18 @@ export class EgressViewCollector {
     if (this.#objectsDirty) await this.#readObjects();
     const proxies = await Promise.all(workloads.map((w) => this.#scrape(w)));
     this.#readLogs(workloads);
-    const { view, rates } = buildView({
-      now: Date.now(),
-      revision: this.#src.store.revision(),
-      proxies,
-      status: this.#src.proxyStatus(),
-      objects: this.#objects,
-      findings: this.#findings,
-      recent: this.#recent,
-    }, this.#rates);
+    const { view, rates } = buildView(
+      {
+        now: Date.now(),
+        revision: this.#src.store.revision(),
+        proxies,
+        status: this.#src.proxyStatus(),
+        objects: this.#objects,
+        findings: this.#findings,
+        recent: this.#recent,
+      },
+      this.#rates,
+    );
     this.#rates = rates;
     return view;
   }
@@ -188,7 +193,18 @@ export class EgressViewCollector {
         const l = parseAccessLogLine(line);
         const problem = l && problemOf(l);
         if (!l || !problem) continue;
-        fresh.push({ time: l.time, proxy: w.proxyId, problem, code: l.code, flags: l.flags, details: l.details, authority: l.authority, cluster: l.cluster, route: l.route, line: l.line });
+        fresh.push({
+          time: l.time,
+          proxy: w.proxyId,
+          problem,
+          code: l.code,
+          flags: l.flags,
+          details: l.details,
+          authority: l.authority,
+          cluster: l.cluster,
+          route: l.route,
+          line: l.line,
+        });
       }
     }
     if (fresh.length > 0) this.#recent = [...this.#recent, ...fresh].sort((a, b) => a.time - b.time).slice(-this.#recentLimit);

@@ -65,7 +65,8 @@ function assetFiles(): Map<string, { file: string; type: string }> {
 
 const SECURITY_HEADERS: Record<string, string> = {
   // Scripts (and the layout's worker) only from here; cytoscape writes its canvas layers' styles inline, hence style-src's 'unsafe-inline'.
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'no-referrer',
@@ -219,7 +220,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       // A form posted from another site must not sign this browser in (login CSRF).
       if (req.headers.origin !== undefined && req.headers.origin !== origin) return send(res, 403, 'text/plain', 'cross-origin sign-in refused\n');
       const form = await readForm(req);
-      if (!form || !equalSecret(form.get('token')?.trim() ?? '', opts.token)) return unauthorized(req, res, 'That token is not the mesh\'s.');
+      if (!form || !equalSecret(form.get('token')?.trim() ?? '', opts.token)) return unauthorized(req, res, "That token is not the mesh's.");
       newSession(res);
       return redirect(res, DASHBOARD_PATH);
     }
@@ -231,7 +232,13 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       return redirect(res, DASHBOARD_PATH);
     }
     if (method !== 'GET') return send(res, 405, 'text/plain', 'method not allowed\n');
-    if (sub === '' || sub === 'index.html') return send(res, 200, 'text/html; charset=utf-8', readFileSync(fileURLToPath(new URL('../../../src/runtime/egress-view/web/index.html', import.meta.url))));
+    if (sub === '' || sub === 'index.html')
+      return send(
+        res,
+        200,
+        'text/html; charset=utf-8',
+        readFileSync(fileURLToPath(new URL('../../../src/runtime/egress-view/web/index.html', import.meta.url))),
+      );
     if (sub === 'api/view') return json(res, 200, await opts.collector.view());
     if (sub === 'api/events') return events(req, res);
     if (sub === 'api/proxy-config') {
@@ -273,10 +280,11 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       tickets.set(t, Date.now() + TICKET_MS);
       return `${origin}${DASHBOARD_PATH}login?ticket=${t}`;
     },
-    close: () => new Promise<void>((resolve) => {
-      for (const s of streams) s.end();
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of streams) s.end();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -139,8 +139,16 @@ const GW_API = 'gateway.networking.k8s.io';
 const MESH_SUFFIX = '.svc.cluster.local';
 /** Kinds whose status and findings the dashboard puts next to them. */
 const STATUS_KINDS = new Set([
-  `${ISTIO}/ServiceEntry`, `${ISTIO}/Gateway`, `${ISTIO}/VirtualService`, `${ISTIO}/DestinationRule`, `${ISTIO}/Sidecar`,
-  `${GW_API}/Gateway`, `${GW_API}/HTTPRoute`, `${GW_API}/GRPCRoute`, `${GW_API}/TLSRoute`, `${GW_API}/TCPRoute`,
+  `${ISTIO}/ServiceEntry`,
+  `${ISTIO}/Gateway`,
+  `${ISTIO}/VirtualService`,
+  `${ISTIO}/DestinationRule`,
+  `${ISTIO}/Sidecar`,
+  `${GW_API}/Gateway`,
+  `${GW_API}/HTTPRoute`,
+  `${GW_API}/GRPCRoute`,
+  `${GW_API}/TLSRoute`,
+  `${GW_API}/TCPRoute`,
   'security.istio.io/AuthorizationPolicy',
 ]);
 
@@ -177,8 +185,13 @@ function traffic(acc: Acc, key: string, now: number, previous: RateMemory, next:
   const p50 = histogramQuantile(0.5, acc.buckets);
   const p99 = histogramQuantile(0.99, acc.buckets);
   return {
-    requests: acc.requests, connections: acc.connections, rate: round(rate), errors: acc.errors, denials: acc.denials,
-    ...(p50 !== undefined ? { p50Ms: round(p50) } : {}), ...(p99 !== undefined ? { p99Ms: round(p99) } : {}),
+    requests: acc.requests,
+    connections: acc.connections,
+    rate: round(rate),
+    errors: acc.errors,
+    denials: acc.denials,
+    ...(p50 !== undefined ? { p50Ms: round(p50) } : {}),
+    ...(p99 !== undefined ? { p99Ms: round(p99) } : {}),
   };
 }
 
@@ -221,7 +234,12 @@ export function buildView(input: ViewInput, previous: RateMemory = new Map()): {
 
   // Proxies, grouped by workload (a gateway's replicas are one node).
   const proxyNode = (p: { namespace: string; workload: string; role: 'sidecar' | 'router' }): string =>
-    addNode({ id: `px:${p.namespace}/${p.workload}`, kind: p.role === 'router' ? 'gateway' : 'sidecar', label: p.role === 'router' || p.workload === 'sidecar' ? p.workload : `${p.workload} sidecar`, parent: `ns:${p.namespace}` });
+    addNode({
+      id: `px:${p.namespace}/${p.workload}`,
+      kind: p.role === 'router' ? 'gateway' : 'sidecar',
+      label: p.role === 'router' || p.workload === 'sidecar' ? p.workload : `${p.workload} sidecar`,
+      parent: `ns:${p.namespace}`,
+    });
   for (const p of input.proxies) proxyNode(p);
 
   // The Services in front of gateways: sidecars' traffic to them is traffic to that gateway.
@@ -257,7 +275,12 @@ export function buildView(input: ViewInput, previous: RateMemory = new Map()): {
     if (gw) return gw;
     if (service.endsWith(MESH_SUFFIX)) {
       const ns = l['destination_service_namespace'];
-      return addNode({ id: `svc:${service}`, kind: 'service', label: l['destination_service_name'] ?? service, ...(ns && ns !== 'unknown' ? { parent: `ns:${ns}` } : {}) });
+      return addNode({
+        id: `svc:${service}`,
+        kind: 'service',
+        label: l['destination_service_name'] ?? service,
+        ...(ns && ns !== 'unknown' ? { parent: `ns:${ns}` } : {}),
+      });
     }
     return addNode({ id: `host:${service}`, kind: 'host', label: service });
   };
@@ -309,18 +332,29 @@ export function buildView(input: ViewInput, previous: RateMemory = new Map()): {
       merge(acc, e.acc);
     }
   }
-  for (const w of workloadEdges) edges.push({ id: `${w.from}->${w.to}`, source: w.from, target: w.to, requests: 0, connections: 0, rate: 0, errors: 0, denials: 0 });
+  for (const w of workloadEdges)
+    edges.push({ id: `${w.from}->${w.to}`, source: w.from, target: w.to, requests: 0, connections: 0, rate: 0, errors: 0, denials: 0 });
 
   const hosts = hostRows(input, hostAcc, previous, rates, (h) => addNode({ id: `host:${h}`, kind: 'host', label: h }));
   const statusByKey = new Map(input.status.map((r) => [r.id, r]));
-  const proxies: ProxyRow[] = input.proxies.map((p) => {
-    const row = statusByKey.get(p.id);
-    return {
-      id: p.id, role: p.role, namespace: p.namespace, workload: p.workload, ready: p.ready, state: p.state,
-      sync: syncStateOf(row), sentVersion: row?.sentVersion ?? '', ackedVersion: row?.ackedVersion ?? '',
-      ...(row?.nackError ? { nackError: row.nackError } : {}), ...(p.scrapeError ? { scrapeError: p.scrapeError } : {}),
-    };
-  }).sort((a, b) => a.id.localeCompare(b.id));
+  const proxies: ProxyRow[] = input.proxies
+    .map((p) => {
+      const row = statusByKey.get(p.id);
+      return {
+        id: p.id,
+        role: p.role,
+        namespace: p.namespace,
+        workload: p.workload,
+        ready: p.ready,
+        state: p.state,
+        sync: syncStateOf(row),
+        sentVersion: row?.sentVersion ?? '',
+        ackedVersion: row?.ackedVersion ?? '',
+        ...(row?.nackError ? { nackError: row.nackError } : {}),
+        ...(p.scrapeError ? { scrapeError: p.scrapeError } : {}),
+      };
+    })
+    .sort((a, b) => a.id.localeCompare(b.id));
 
   return {
     view: {
@@ -380,23 +414,32 @@ function hostRows(input: ViewInput, hostAcc: Map<string, Acc>, previous: RateMem
     }
     for (const gw of istioGateways) {
       for (const server of arr(rec(gw.spec)['servers'])) {
-        const hosts = arr(rec(server)['hosts']).filter((h): h is string => typeof h === 'string').map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h));
+        const hosts = arr(rec(server)['hosts'])
+          .filter((h): h is string => typeof h === 'string')
+          .map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h));
         if (hosts.some((h) => hostMatches(h, host))) gateways.add(`Gateway ${nsName(gw)}`);
       }
     }
     for (const rt of routeKinds) {
       const spec = rec(rt.spec);
       const parents = arr(spec['parentRefs']).map(rec);
-      const viaServiceEntry = parents.some((p) => p['kind'] === 'ServiceEntry' && [...r.se].includes(`${str(p['namespace']) ?? rt.metadata.namespace}/${str(p['name'])}`));
+      const viaServiceEntry = parents.some(
+        (p) => p['kind'] === 'ServiceEntry' && [...r.se].includes(`${str(p['namespace']) ?? rt.metadata.namespace}/${str(p['name'])}`),
+      );
       const byHostname = arr(spec['hostnames']).some((h) => typeof h === 'string' && hostMatches(h, host));
       const toHost = arr(spec['rules']).some((rule) => arr(rec(rule)['backendRefs']).some((b) => rec(b)['kind'] === 'Hostname' && rec(b)['name'] === host));
       if (!viaServiceEntry && !byHostname && !toHost) continue;
       routes.add(`${rt.kind} ${nsName(rt)}`);
-      for (const p of parents) if ((p['kind'] ?? 'Gateway') === 'Gateway') gateways.add(`Gateway ${str(p['namespace']) ?? rt.metadata.namespace}/${str(p['name'])} (Gateway API)`);
+      for (const p of parents)
+        if ((p['kind'] ?? 'Gateway') === 'Gateway') gateways.add(`Gateway ${str(p['namespace']) ?? rt.metadata.namespace}/${str(p['name'])} (Gateway API)`);
     }
     ensureNode(host);
     out.push({
-      host, ports: [...r.ports].sort(), serviceEntries: [...r.se].sort(), routes: [...routes].sort(), gateways: [...gateways].sort(),
+      host,
+      ports: [...r.ports].sort(),
+      serviceEntries: [...r.se].sort(),
+      routes: [...routes].sort(),
+      gateways: [...gateways].sort(),
       ...traffic(hostAcc.get(host) ?? newAcc(), `host:${host}`, input.now, previous, rates),
     });
   }
@@ -404,10 +447,15 @@ function hostRows(input: ViewInput, hostAcc: Map<string, Acc>, previous: RateMem
 }
 
 function conditionsOf(list: unknown, scope?: string): ConditionRow[] {
-  return arr(list).map(rec).map((c) => ({
-    ...(scope ? { scope } : {}), type: str(c['type']) ?? '?', status: str(c['status']) ?? '?',
-    ...(str(c['reason']) ? { reason: str(c['reason'])! } : {}), ...(str(c['message']) ? { message: str(c['message'])! } : {}),
-  }));
+  return arr(list)
+    .map(rec)
+    .map((c) => ({
+      ...(scope ? { scope } : {}),
+      type: str(c['type']) ?? '?',
+      status: str(c['status']) ?? '?',
+      ...(str(c['reason']) ? { reason: str(c['reason'])! } : {}),
+      ...(str(c['message']) ? { message: str(c['message'])! } : {}),
+    }));
 }
 
 /** Egress-related objects with their status conditions, and every object an analyzer has something to say about. */
@@ -430,17 +478,40 @@ function objectRows(input: ViewInput): ObjectRow[] {
     const status = rec(o.status);
     const conditions = [
       ...conditionsOf(status['conditions']),
-      ...arr(status['parents']).map(rec).flatMap((p) => conditionsOf(p['conditions'], `parent ${str(rec(p['parentRef'])['kind']) ?? 'Gateway'} ${str(rec(p['parentRef'])['namespace']) ?? o.metadata.namespace}/${str(rec(p['parentRef'])['name'])}`)),
-      ...arr(status['listeners']).map(rec).flatMap((l) => conditionsOf(l['conditions'], `listener ${str(l['name'])}`)),
+      ...arr(status['parents'])
+        .map(rec)
+        .flatMap((p) =>
+          conditionsOf(
+            p['conditions'],
+            `parent ${str(rec(p['parentRef'])['kind']) ?? 'Gateway'} ${str(rec(p['parentRef'])['namespace']) ?? o.metadata.namespace}/${str(rec(p['parentRef'])['name'])}`,
+          ),
+        ),
+      ...arr(status['listeners'])
+        .map(rec)
+        .flatMap((l) => conditionsOf(l['conditions'], `listener ${str(l['name'])}`)),
     ];
-    rows.push({ kind: o.kind, group: groupOf(o.apiVersion), ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name, conditions, findings: f });
+    rows.push({
+      kind: o.kind,
+      group: groupOf(o.apiVersion),
+      ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
+      name: o.metadata.name,
+      conditions,
+      findings: f,
+    });
   }
   // Findings about objects that are not in the store (a missing reference's owner is, but be safe).
   for (const f of input.findings) {
     const k = key(f.resource.kind, f.resource.namespace, f.resource.name);
     if (seen.has(k)) continue;
     seen.add(k);
-    rows.push({ kind: f.resource.kind, group: '', ...(f.resource.namespace ? { namespace: f.resource.namespace } : {}), name: f.resource.name, conditions: [], findings: findings.get(k) ?? [] });
+    rows.push({
+      kind: f.resource.kind,
+      group: '',
+      ...(f.resource.namespace ? { namespace: f.resource.namespace } : {}),
+      name: f.resource.name,
+      conditions: [],
+      findings: findings.get(k) ?? [],
+    });
   }
   return rows.sort((a, b) => a.kind.localeCompare(b.kind) || (a.namespace ?? '').localeCompare(b.namespace ?? '') || a.name.localeCompare(b.name));
 }

@@ -42,21 +42,29 @@ export interface CaptureAnnotations {
 }
 
 function ports(value: string, key: string): number[] {
-  return value.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
-    const n = Number(x);
-    if (!/^\d+$/.test(x) || n < 1 || n > 65535) throw new Error(`annotation ${key}: ${JSON.stringify(x)} is not a port (1-65535)`);
-    return n;
-  });
+  return value
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      const n = Number(x);
+      if (!/^\d+$/.test(x) || n < 1 || n > 65535) throw new Error(`annotation ${key}: ${JSON.stringify(x)} is not a port (1-65535)`);
+      return n;
+    });
 }
 
 function cidrs(value: string, key: string): string[] {
-  return value.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
-    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(x);
-    if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || (m[5] !== undefined && Number(m[5]) > 32)) {
-      throw new Error(`annotation ${key}: ${JSON.stringify(x)} is not an IPv4 address or CIDR`);
-    }
-    return x;
-  });
+  return value
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(x);
+      if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || (m[5] !== undefined && Number(m[5]) > 32)) {
+        throw new Error(`annotation ${key}: ${JSON.stringify(x)} is not an IPv4 address or CIDR`);
+      }
+      return x;
+    });
 }
 
 /** Reads Istio's capture annotations; a bad value throws an error naming the annotation and the value. */
@@ -67,7 +75,8 @@ export function parseCaptureAnnotations(annotations: Readonly<Record<string, str
   if (eop !== undefined) out.excludeOutboundPorts = ports(eop, ANNOTATIONS.excludeOutboundPorts);
   const eip = get(ANNOTATIONS.excludeOutboundIPRanges);
   if (eip !== undefined) {
-    if (eip.trim() === '*') throw new Error(`annotation ${ANNOTATIONS.excludeOutboundIPRanges}: "*" is not allowed (Istio: leave out includeOutboundIPRanges instead)`);
+    if (eip.trim() === '*')
+      throw new Error(`annotation ${ANNOTATIONS.excludeOutboundIPRanges}: "*" is not allowed (Istio: leave out includeOutboundIPRanges instead)`);
     out.excludeOutboundIPRanges = cidrs(eip, ANNOTATIONS.excludeOutboundIPRanges);
   }
   const iip = get(ANNOTATIONS.includeOutboundIPRanges);
@@ -103,7 +112,9 @@ export function captureRuleset(input: CaptureRulesInput): string {
   ];
   if (capture.outbound.length) {
     // To a VIP or cluster IP: the same address, the proxy's listener port for that destination port.
-    out.push(`    ip daddr ${set(input.localRanges)} tcp dport ${set(capture.outbound.map((o) => o.port))} dnat ip to ip daddr : tcp dport map { ${capture.outbound.map((o) => `${o.port} : ${o.listenerPort}`).join(', ')} }`);
+    out.push(
+      `    ip daddr ${set(input.localRanges)} tcp dport ${set(capture.outbound.map((o) => o.port))} dnat ip to ip daddr : tcp dport map { ${capture.outbound.map((o) => `${o.port} : ${o.listenerPort}`).join(', ')} }`,
+    );
   }
   out.push(
     // Within the pod: 127/8, the pod's own address, and the VIPs and cluster IPs the sidecar listens on.

@@ -39,9 +39,17 @@ export class ClusterDns {
   start(): Promise<void> {
     const socket = createSocket('udp4');
     this.socket = socket;
-    socket.on('message', (msg, rinfo) => void this.handle(msg).then((reply) => reply && socket.send(reply, rinfo.port, rinfo.address)).catch(() => undefined));
+    socket.on(
+      'message',
+      (msg, rinfo) =>
+        void this.handle(msg)
+          .then((reply) => reply && socket.send(reply, rinfo.port, rinfo.address))
+          .catch(() => undefined),
+    );
     return new Promise((resolve, reject) => {
-      socket.once('error', (err: NodeJS.ErrnoException) => reject(new PodNetworkError(`the pods' DNS server cannot bind ${this.opts.address}:${this.opts.port ?? 53}/udp: ${err.code ?? err.message}`)));
+      socket.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new PodNetworkError(`the pods' DNS server cannot bind ${this.opts.address}:${this.opts.port ?? 53}/udp: ${err.code ?? err.message}`)),
+      );
       socket.bind(this.opts.port ?? 53, this.opts.address, () => {
         socket.removeAllListeners('error');
         socket.on('error', () => undefined);

@@ -20,7 +20,11 @@ export interface ContainerState {
   ready: boolean;
   restartCount: number;
   started: boolean;
-  state: { running?: { startedAt: string }; waiting?: { reason: string; message?: string }; terminated?: { exitCode: number; reason: string; finishedAt: string } };
+  state: {
+    running?: { startedAt: string };
+    waiting?: { reason: string; message?: string };
+    terminated?: { exitCode: number; reason: string; finishedAt: string };
+  };
   lastState?: { terminated?: { exitCode: number; reason: string; finishedAt: string } };
 }
 
@@ -71,7 +75,11 @@ export class ContainerProcess {
   start(): void {
     const { spec } = this.opts;
     if (spec.workingDir && !existsSync(spec.workingDir)) {
-      this.update({ ready: false, started: false, state: { waiting: { reason: 'CreateContainerError', message: `workingDir ${spec.workingDir}: no such directory` } } });
+      this.update({
+        ready: false,
+        started: false,
+        state: { waiting: { reason: 'CreateContainerError', message: `workingDir ${spec.workingDir}: no such directory` } },
+      });
       return;
     }
     this.spawnOnce();
@@ -116,7 +124,11 @@ export class ContainerProcess {
         return;
       }
       this.status.restartCount++;
-      this.update({ ready: false, state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(this.backoffMs / 1000)}s restarting failed container=${spec.name}` } }, lastState: { terminated } });
+      this.update({
+        ready: false,
+        state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(this.backoffMs / 1000)}s restarting failed container=${spec.name}` } },
+        lastState: { terminated },
+      });
       this.restartTimer = setTimeout(() => this.spawnOnce(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
     });
@@ -132,7 +144,12 @@ export class ContainerProcess {
     const delay = first ? (probe.initialDelaySeconds ?? 0) * 1000 : (probe.periodSeconds ?? 10) * 1000;
     const child = this.child;
     this.probeTimer = setTimeout(() => {
-      void runProbe(probe, { podIP: this.opts.podIP, netns: this.opts.netns, ports: this.opts.spec.ports ?? [], ...(this.opts.captured ? { inPod: true } : {}) }).then((ok) => {
+      void runProbe(probe, {
+        podIP: this.opts.podIP,
+        netns: this.opts.netns,
+        ports: this.opts.spec.ports ?? [],
+        ...(this.opts.captured ? { inPod: true } : {}),
+      }).then((ok) => {
         if (this.child !== child || this.stopping) return;
         if (ok) {
           this.failures = 0;
@@ -172,7 +189,7 @@ export class ContainerProcess {
 
 /** `$(VAR)` references to earlier variables, as Kubernetes expands them in env, command and args; `$$(` escapes. */
 export function expandVars(s: string, env: Record<string, string>): string {
-  return s.replace(/\$\$\(|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string | undefined) => (name === undefined ? '$(' : env[name] ?? m));
+  return s.replace(/\$\$\(|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string | undefined) => (name === undefined ? '$(' : (env[name] ?? m)));
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

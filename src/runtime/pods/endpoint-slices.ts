@@ -36,7 +36,13 @@ export function desiredSlice(svc: KubeObject, pods: readonly KubeObject[]): Kube
   if (spec.type === 'ExternalName' || Object.keys(selector).length === 0) return undefined;
   const ns = svc.metadata.namespace ?? 'default';
   const selected = pods
-    .filter((p) => (p.metadata.namespace ?? 'default') === ns && Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v) && typeof rec(p.status).podIP === 'string' && rec(p.status).podIP !== '')
+    .filter(
+      (p) =>
+        (p.metadata.namespace ?? 'default') === ns &&
+        Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v) &&
+        typeof rec(p.status).podIP === 'string' &&
+        rec(p.status).podIP !== '',
+    )
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   return {
     apiVersion: 'discovery.k8s.io/v1',
@@ -45,7 +51,13 @@ export function desiredSlice(svc: KubeObject, pods: readonly KubeObject[]): Kube
       name: sliceName(svc.metadata.name, ns),
       namespace: ns,
       labels: { [SERVICE_NAME_LABEL]: svc.metadata.name, [MANAGED_BY_LABEL]: MANAGER },
-      ...(svc.metadata.uid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: svc.metadata.name, uid: svc.metadata.uid, controller: true, blockOwnerDeletion: true }] } : {}),
+      ...(svc.metadata.uid
+        ? {
+            ownerReferences: [
+              { apiVersion: 'v1', kind: 'Service', name: svc.metadata.name, uid: svc.metadata.uid, controller: true, blockOwnerDeletion: true },
+            ],
+          }
+        : {}),
     },
     addressType: 'IPv4',
     endpoints: selected.map((p) => {
@@ -59,7 +71,12 @@ export function desiredSlice(svc: KubeObject, pods: readonly KubeObject[]): Kube
     }),
     ports: ((spec.ports ?? []) as Rec[]).map((p) => {
       const port = targetPort(p, selected);
-      return { ...(typeof p.name === 'string' ? { name: p.name } : { name: '' }), ...(port !== undefined ? { port } : {}), protocol: typeof p.protocol === 'string' ? p.protocol : 'TCP', ...(typeof p.appProtocol === 'string' ? { appProtocol: p.appProtocol } : {}) };
+      return {
+        ...(typeof p.name === 'string' ? { name: p.name } : { name: '' }),
+        ...(port !== undefined ? { port } : {}),
+        protocol: typeof p.protocol === 'string' ? p.protocol : 'TCP',
+        ...(typeof p.appProtocol === 'string' ? { appProtocol: p.appProtocol } : {}),
+      };
     }),
   } as KubeObject;
 }

@@ -121,7 +121,10 @@ export interface PodSandbox {
 /** Ends every process still inside a pod's namespace (a crashed mesh's containers), so none outlives it. */
 async function killNetnsProcesses(netns: string): Promise<void> {
   const pids = await sh('ip', ['netns', 'pids', netns]).catch(() => '');
-  for (const pid of pids.split('\n').map(Number).filter((p) => Number.isInteger(p) && p > 1)) {
+  for (const pid of pids
+    .split('\n')
+    .map(Number)
+    .filter((p) => Number.isInteger(p) && p > 1)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -219,31 +222,35 @@ export class NodeNetwork {
     // Per network namespace: on a test's namespace this changes only that namespace.
     writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
     // Pod traffic leaving the node is masqueraded; traffic between pods and to the node stays as is.
-    await sh('nft', ['-f', '-'], [
-      `table inet ${nftTable} {`,
-      '  chain forward {',
-      '    type filter hook forward priority filter; policy accept;',
-      '  }',
-      // Cluster IPs: rewritten (src/runtime/pods/service-routing.ts) for pods (prerouting) and the node (output).
-      '  chain services {',
-      '  }',
-      '  chain prerouting {',
-      '    type nat hook prerouting priority dstnat; policy accept;',
-      '    jump services',
-      '  }',
-      '  chain output {',
-      '    type nat hook output priority -100; policy accept;',
-      '    jump services',
-      '  }',
-      '  chain postrouting {',
-      '    type nat hook postrouting priority srcnat; policy accept;',
-      `    ip saddr ${podSubnet} oifname != "${bridge}" masquerade`,
-      // A pod's reply to a cluster IP connection would go straight back over the bridge, past the
-      // un-DNAT: through the node it comes instead (kube-proxy's masquerade-all, without br_netfilter).
-      `    ct status dnat oifname "${bridge}" masquerade`,
-      '  }',
-      '}',
-    ].join('\n') + '\n');
+    await sh(
+      'nft',
+      ['-f', '-'],
+      [
+        `table inet ${nftTable} {`,
+        '  chain forward {',
+        '    type filter hook forward priority filter; policy accept;',
+        '  }',
+        // Cluster IPs: rewritten (src/runtime/pods/service-routing.ts) for pods (prerouting) and the node (output).
+        '  chain services {',
+        '  }',
+        '  chain prerouting {',
+        '    type nat hook prerouting priority dstnat; policy accept;',
+        '    jump services',
+        '  }',
+        '  chain output {',
+        '    type nat hook output priority -100; policy accept;',
+        '    jump services',
+        '  }',
+        '  chain postrouting {',
+        '    type nat hook postrouting priority srcnat; policy accept;',
+        `    ip saddr ${podSubnet} oifname != "${bridge}" masquerade`,
+        // A pod's reply to a cluster IP connection would go straight back over the bridge, past the
+        // un-DNAT: through the node it comes instead (kube-proxy's masquerade-all, without br_netfilter).
+        `    ct status dnat oifname "${bridge}" masquerade`,
+        '  }',
+        '}',
+      ].join('\n') + '\n',
+    );
   }
 
   keys(): string[] {

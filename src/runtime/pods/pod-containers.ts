@@ -34,7 +34,11 @@ export function runsProcess(c: { command?: unknown } | { [field: string]: unknow
 export class PodContainers {
   private readonly byKey = new Map<string, ContainerProcess>();
 
-  constructor(private readonly paths: StatePaths, private readonly onChange: () => void, private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly paths: StatePaths,
+    private readonly onChange: () => void,
+    private readonly log: (line: string) => void,
+  ) {}
 
   private get pidDir(): string {
     return join(this.paths.runtime, 'containers');
@@ -46,18 +50,20 @@ export class PodContainers {
    */
   async stopLeftovers(): Promise<void> {
     if (!existsSync(this.pidDir)) return;
-    await Promise.all(readdirSync(this.pidDir).map(async (f) => {
-      const file = join(this.pidDir, f);
-      const [pidText, started] = readFileSync(file, 'utf8').split('\n');
-      const pid = Number(pidText);
-      if (Number.isInteger(pid) && pid > 1 && started && processStartTime(pid) === started) {
-        this.log(`workloads: stopping container process ${pid} left from the previous run (${f.replace(/\.pid$/, '')})`);
-        signalGroup(pid, 'SIGTERM');
-        await stopPid(pid, 5000);
-        signalGroup(pid, 'SIGKILL');
-      }
-      rmSync(file, { force: true });
-    }));
+    await Promise.all(
+      readdirSync(this.pidDir).map(async (f) => {
+        const file = join(this.pidDir, f);
+        const [pidText, started] = readFileSync(file, 'utf8').split('\n');
+        const pid = Number(pidText);
+        if (Number.isInteger(pid) && pid > 1 && started && processStartTime(pid) === started) {
+          this.log(`workloads: stopping container process ${pid} left from the previous run (${f.replace(/\.pid$/, '')})`);
+          signalGroup(pid, 'SIGTERM');
+          await stopPid(pid, 5000);
+          signalGroup(pid, 'SIGKILL');
+        }
+        rmSync(file, { force: true });
+      }),
+    );
   }
 
   logFile(namespace: string, podName: string, container: string): string {
@@ -74,7 +80,14 @@ export class PodContainers {
         wanted.add(key);
         if (this.byKey.has(key)) continue;
         const proxyEnv: Record<string, string> = pod.sidecar
-          ? { http_proxy: pod.sidecar, HTTP_PROXY: pod.sidecar, https_proxy: pod.sidecar, HTTPS_PROXY: pod.sidecar, no_proxy: ['localhost', '127.0.0.1', ...pod.noProxy].join(','), NO_PROXY: ['localhost', '127.0.0.1', ...pod.noProxy].join(',') }
+          ? {
+              http_proxy: pod.sidecar,
+              HTTP_PROXY: pod.sidecar,
+              https_proxy: pod.sidecar,
+              HTTPS_PROXY: pod.sidecar,
+              no_proxy: ['localhost', '127.0.0.1', ...pod.noProxy].join(','),
+              NO_PROXY: ['localhost', '127.0.0.1', ...pod.noProxy].join(','),
+            }
           : {};
         mkdirSync(this.pidDir, { recursive: true });
         const proc = new ContainerProcess({

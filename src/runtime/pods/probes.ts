@@ -43,11 +43,14 @@ export function runProbe(probe: Probe, target: ProbeTarget): Promise<boolean> {
     if (port === undefined) return Promise.resolve(false);
     return new Promise((resolve) => {
       const headers = Object.fromEntries((g.httpHeaders ?? []).map((h) => [h.name, h.value]));
-      const req = http.get({ host: g.host ?? target.podIP, port, path: g.path ?? '/', headers: { 'user-agent': 'kube-probe/1.31', ...headers }, timeout: timeoutMs, agent: false }, (res) => {
-        res.resume();
-        // The kubelet counts 200–399 as success.
-        resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
-      });
+      const req = http.get(
+        { host: g.host ?? target.podIP, port, path: g.path ?? '/', headers: { 'user-agent': 'kube-probe/1.31', ...headers }, timeout: timeoutMs, agent: false },
+        (res) => {
+          res.resume();
+          // The kubelet counts 200–399 as success.
+          resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
+        },
+      );
       req.on('timeout', () => req.destroy());
       req.on('error', () => resolve(false));
     });
@@ -82,7 +85,18 @@ function runInPod(probe: Probe, target: ProbeTarget, timeoutMs: number): Promise
     const headers = (g.httpHeaders ?? []).flatMap((h) => ['-H', `${h.name}: ${h.value}`]);
     // 200–399 as the kubelet counts success; no redirects followed, no proxy.
     const url = `${g.scheme === 'HTTPS' ? 'https' : 'http'}://${host}:${port}${g.path ?? '/'}`;
-    return runInNetns(['sh', '-c', 'c=$(curl -sk --noproxy "*" -o /dev/null -w "%{http_code}" --max-time "$0" -A kube-probe/1.31 "$@") && [ "$c" -ge 200 ] && [ "$c" -lt 400 ]', secs, ...headers, url], target.netns, timeoutMs + 1000);
+    return runInNetns(
+      [
+        'sh',
+        '-c',
+        'c=$(curl -sk --noproxy "*" -o /dev/null -w "%{http_code}" --max-time "$0" -A kube-probe/1.31 "$@") && [ "$c" -ge 200 ] && [ "$c" -lt 400 ]',
+        secs,
+        ...headers,
+        url,
+      ],
+      target.netns,
+      timeoutMs + 1000,
+    );
   }
   const port = probePort(probe.tcpSocket!.port, target.ports);
   if (port === undefined || !/^[\w.:-]+$/.test(probe.tcpSocket!.host ?? target.podIP)) return Promise.resolve(false);
@@ -92,7 +106,10 @@ function runInPod(probe: Probe, target: ProbeTarget, timeoutMs: number): Promise
 function runInNetns(cmd: string[], netns: string, timeoutMs: number): Promise<boolean> {
   if (cmd.length === 0) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', netns, ...cmd], { stdio: 'ignore', env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const child = spawn('ip', ['netns', 'exec', netns, ...cmd], {
+      stdio: 'ignore',
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', () => resolve(false));
     child.on('exit', (code) => {

@@ -53,7 +53,9 @@ export class ServiceRouting {
   /** Gives a cluster IP to each ClusterIP Service without one: the lowest free address of the service range. */
   private allocate(services: KubeObject[]): boolean {
     const base = this.opts.names.serviceSubnet.split('.').slice(0, 3).join('.');
-    const used = new Set(services.map((s) => (s.spec as Record<string, unknown> | undefined)?.clusterIP).filter((ip): ip is string => typeof ip === 'string' && ip !== ''));
+    const used = new Set(
+      services.map((s) => (s.spec as Record<string, unknown> | undefined)?.clusterIP).filter((ip): ip is string => typeof ip === 'string' && ip !== ''),
+    );
     let changed = false;
     for (const svc of services) {
       const spec = (svc.spec ?? {}) as Record<string, unknown>;
@@ -66,7 +68,10 @@ export class ServiceRouting {
       }
       used.add(ip);
       try {
-        this.opts.store.patch({ group: '', kind: 'Service', namespace: svc.metadata.namespace, name: svc.metadata.name }, { spec: { clusterIP: ip, clusterIPs: [ip] } });
+        this.opts.store.patch(
+          { group: '', kind: 'Service', namespace: svc.metadata.namespace, name: svc.metadata.name },
+          { spec: { clusterIP: ip, clusterIPs: [ip] } },
+        );
         changed = true;
       } catch (err) {
         this.opts.log(`services: cannot give ${svc.metadata.namespace}/${svc.metadata.name} a cluster IP: ${(err as Error).message}`);
@@ -97,7 +102,10 @@ export class ServiceRouting {
       const entry = mesh.find((m) => m.name === svc.metadata.name && m.namespace === ns);
       const endpoints = entry?.endpoints ?? [];
       if (spec.clusterIP === 'None') {
-        records.set(fqdn, endpoints.map((e) => e.address));
+        records.set(
+          fqdn,
+          endpoints.map((e) => e.address),
+        );
         continue;
       }
       const vip = typeof spec.clusterIP === 'string' && spec.clusterIP ? spec.clusterIP : undefined;
@@ -109,8 +117,12 @@ export class ServiceRouting {
         const targets = endpoints.flatMap((e) => (e.ports.get(p.port!) !== undefined ? [`${e.address} . ${e.ports.get(p.port!)}`] : []));
         const match = `ip daddr ${vip} ${proto} dport ${p.port}`;
         // No ready endpoint: refused at once, as kube-proxy does.
-        if (targets.length === 0) rules.push(`add rule inet ${this.opts.names.nftTable} ${SERVICES_CHAIN} ${match} ${proto === 'tcp' ? 'reject with tcp reset' : 'reject'}`);
-        else rules.push(`add rule inet ${this.opts.names.nftTable} ${SERVICES_CHAIN} ${match} dnat ip to numgen random mod ${targets.length} map { ${targets.map((t, i) => `${i} : ${t}`).join(', ')} }`);
+        if (targets.length === 0)
+          rules.push(`add rule inet ${this.opts.names.nftTable} ${SERVICES_CHAIN} ${match} ${proto === 'tcp' ? 'reject with tcp reset' : 'reject'}`);
+        else
+          rules.push(
+            `add rule inet ${this.opts.names.nftTable} ${SERVICES_CHAIN} ${match} dnat ip to numgen random mod ${targets.length} map { ${targets.map((t, i) => `${i} : ${t}`).join(', ')} }`,
+          );
       }
     }
     this.opts.dns.setRecords(records);

@@ -51,8 +51,16 @@ export interface CompileInput {
 
 type Proto = 'tcp' | 'udp' | 'sctp';
 type Peer = { kind: 'any' } | { kind: 'ips'; ips: string[] } | { kind: 'cidr'; family: 4 | 6; cidr: string; except: string[] };
-interface PortMatch { proto?: Proto; lo?: number; hi?: number }
-interface Clause { peer: Peer; port: PortMatch; policy: string }
+interface PortMatch {
+  proto?: Proto;
+  lo?: number;
+  hi?: number;
+}
+interface Clause {
+  peer: Peer;
+  port: PortMatch;
+  policy: string;
+}
 
 export interface PodRules {
   pod: PolicyPod;
@@ -133,7 +141,7 @@ function ipInCidr(ip: string, cidr: string): boolean {
   if (!c || c.family !== 4 || ip.includes(':')) return false;
   const toInt = (a: string): number => a.split('.').reduce((x, o) => x * 256 + Number(o), 0);
   const mask = c.bits === 0 ? 0 : (0xffffffff << (32 - c.bits)) >>> 0;
-  return ((toInt(ip) & mask) >>> 0) === ((toInt(c.address) & mask) >>> 0);
+  return (toInt(ip) & mask) >>> 0 === (toInt(c.address) & mask) >>> 0;
 }
 
 /**
@@ -257,7 +265,11 @@ export function podRuleset(r: Omit<PodRules, 'ruleset'>, input: Pick<CompileInpu
 export function compileNetworkPolicies(input: CompileInput): CompileResult {
   const pods = new Map<string, PodRules>();
   const selected = new Map<string, string[]>();
-  const policies = [...input.policies].sort((a, b) => podId({ namespace: a.metadata.namespace ?? 'default', name: a.metadata.name }).localeCompare(podId({ namespace: b.metadata.namespace ?? 'default', name: b.metadata.name })));
+  const policies = [...input.policies].sort((a, b) =>
+    podId({ namespace: a.metadata.namespace ?? 'default', name: a.metadata.name }).localeCompare(
+      podId({ namespace: b.metadata.namespace ?? 'default', name: b.metadata.name }),
+    ),
+  );
   for (const pol of policies) selected.set(podId({ namespace: pol.metadata.namespace ?? 'default', name: pol.metadata.name }), []);
   const nodeEgress: string[] = [];
   const nodeIngress: string[] = [];
@@ -286,10 +298,16 @@ export function compileNetworkPolicies(input: CompileInput): CompileResult {
     // Dropped there, not rejected: a reset from the node would carry the endpoint's address, which
     // the client (connected to the cluster IP) ignores; it times out either way.
     if (r.egress) {
-      nodeEgress.push(...uniq(r.egress.map((c) => `ct status dnat ${fam} saddr ${pod.ip} ${clauseText(c, 'daddr')}`)), `ct status dnat ${fam} saddr ${pod.ip} drop`);
+      nodeEgress.push(
+        ...uniq(r.egress.map((c) => `ct status dnat ${fam} saddr ${pod.ip} ${clauseText(c, 'daddr')}`)),
+        `ct status dnat ${fam} saddr ${pod.ip} drop`,
+      );
     }
     if (r.ingress) {
-      nodeIngress.push(...uniq(r.ingress.map((c) => `ct status dnat ${fam} daddr ${pod.ip} ${clauseText(c, 'saddr')}`)), `ct status dnat ${fam} daddr ${pod.ip} drop`);
+      nodeIngress.push(
+        ...uniq(r.ingress.map((c) => `ct status dnat ${fam} daddr ${pod.ip} ${clauseText(c, 'saddr')}`)),
+        `ct status dnat ${fam} daddr ${pod.ip} drop`,
+      );
     }
     pods.set(podId(pod), { ...r, ruleset: podRuleset(r, input) });
   }
@@ -304,7 +322,10 @@ export function nodeRuleset(table: string, result: Pick<CompileResult, 'nodeEgre
     `flush chain inet ${table} netpol_egress`,
     `flush chain inet ${table} netpol_ingress`,
   ];
-  for (const [chain, rules] of [['netpol_egress', result.nodeEgress], ['netpol_ingress', result.nodeIngress]] as const) {
+  for (const [chain, rules] of [
+    ['netpol_egress', result.nodeEgress],
+    ['netpol_ingress', result.nodeIngress],
+  ] as const) {
     if (rules.length === 0) continue;
     lines.push(`add rule inet ${table} ${chain} ct state established,related accept`);
     for (const r of rules) lines.push(`add rule inet ${table} ${chain} ${r}`);

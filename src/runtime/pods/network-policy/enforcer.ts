@@ -27,7 +27,14 @@ export interface NetworkPolicyEnforcerOptions {
   nodePeers?: () => PolicyPod[];
 }
 
-interface Condition { type: string; status: 'True' | 'False'; reason: string; message: string; observedGeneration?: number; lastTransitionTime: string }
+interface Condition {
+  type: string;
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+  lastTransitionTime: string;
+}
 
 export class NetworkPolicyEnforcer {
   private unwatch: (() => void) | undefined;

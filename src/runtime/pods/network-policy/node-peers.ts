@@ -10,7 +10,10 @@ export function nodeHostedPeers(nodeAddress: string, distributionPort: number, i
       name: 'kube-dns',
       labels: { 'k8s-app': 'kube-dns' },
       ip: nodeAddress,
-      ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }],
+      ports: [
+        { name: 'dns', port: 53, protocol: 'UDP' },
+        { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+      ],
       onNode: true,
     },
     {

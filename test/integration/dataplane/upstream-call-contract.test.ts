@@ -1,0 +1,351 @@
+// The upstream-call lifecycle (src/dataplane/upstream/call.ts) as a contract every codec keeps:
+// the same cases against each UpstreamPool implementation, on loopback against node:http and
+// node:http2 servers. A new codec joins by adding its factory to CODECS.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { H1Pool } from '../../../src/dataplane/upstream/h1-pool.js';
+import { H2Pool } from '../../../src/dataplane/http2/client.js';
+import type { UpstreamBody, UpstreamCall, UpstreamError, UpstreamPool, UpstreamRequestHead } from '../../../src/dataplane/upstream/call.js';
+import type { BodySink, BodySource } from '../../../src/dataplane/http/message.js';
+import type { HeaderMap } from '../../../src/dataplane/routing/index.js';
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+type Res = http.ServerResponse | http2.Http2ServerResponse;
+
+interface Codec {
+  readonly name: string;
+  /** A server speaking this codec's protocol on loopback. */
+  server(t: TestContext, handler: (req: Req, res: Res) => void): Promise<number>;
+  pool(t: TestContext, port: number): UpstreamPool;
+  /** Resets the request's stream (HTTP/2) or connection (HTTP/1.1). */
+  reset(req: Req): void;
+}
+
+async function listen(t: TestContext, server: net.Server): Promise<number> {
+  const socks = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    socks.add(s);
+    s.on('close', () => socks.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of socks) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+}
+
+const CODECS: Codec[] = [
+  {
+    name: 'h1 (H1Pool)',
+    server: (t, handler) => listen(t, http.createServer({ keepAliveTimeout: 30_000 }, handler)),
+    pool: (t, port) => {
+      const p = new H1Pool({ address: '127.0.0.1', port, connectTimeoutMs: 2000 });
+      t.after(() => p.close());
+      return p;
+    },
+    reset: (req) => (req as http.IncomingMessage).socket.resetAndDestroy(),
+  },
+  {
+    name: "h2 (H2Pool, outpost's codec, against node:http2)",
+    server: (t, handler) => {
+      const s = http2.createServer(handler);
+      s.on('sessionError', () => {});
+      return listen(t, s);
+    },
+    pool: (t, port) => {
+      const p = new H2Pool({ address: '127.0.0.1', port, connectTimeoutMs: 2000 });
+      t.after(() => p.close());
+      return p;
+    },
+    reset: (req) => (req as http2.Http2ServerRequest).stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
+  },
+];
+
+interface Outcome {
+  readonly events: string[];
+  status: number;
+  headers: HeaderMap;
+  body: Buffer;
+  trailers: HeaderMap | undefined;
+  error: UpstreamError | undefined;
+  local: string;
+}
+
+/** Dispatches one request; `done` settles on onEnd/onError. Checks order and that nothing is called synchronously. */
+function send(
+  pool: UpstreamPool,
+  head: Partial<UpstreamRequestHead>,
+  body: UpstreamBody = null,
+  onData?: (call: UpstreamCall, chunk: Buffer) => void,
+): { call: UpstreamCall; done: Promise<Outcome> } {
+  const o: Outcome = { events: [], status: 0, headers: {}, body: Buffer.alloc(0), trailers: undefined, error: undefined, local: '' };
+  const chunks: Buffer[] = [];
+  let inDispatch = true;
+  let settled = false;
+  let settle!: (o: Outcome) => void;
+  const done = new Promise<Outcome>((r) => {
+    settle = r;
+  });
+  const h: UpstreamRequestHead = { method: 'GET', path: '/', authority: 'upstream.test', headers: {}, ...head };
+  const call: UpstreamCall = pool.dispatch(h, body, {
+    onConnected(local) {
+      assert.ok(!inDispatch, 'onConnected called synchronously');
+      o.events.push('connected');
+      o.local = local;
+    },
+    onHead(status, headers) {
+      assert.ok(!settled, 'onHead after the end');
+      o.events.push('head');
+      o.status = status;
+      o.headers = headers;
+      return true;
+    },
+    onData(chunk) {
+      assert.ok(!settled, 'onData after the end');
+      chunks.push(chunk);
+      onData?.(call, chunk);
+    },
+    onEnd(trailers) {
+      assert.ok(!settled, 'onEnd twice or after onError');
+      settled = true;
+      o.events.push('end');
+      o.trailers = trailers;
+      o.body = Buffer.concat(chunks);
+      settle(o);
+    },
+    onError(err) {
+      assert.ok(!inDispatch, 'onError called synchronously');
+      assert.ok(!settled, 'onError after the end');
+      settled = true;
+      o.events.push('error');
+      o.error = err;
+      o.body = Buffer.concat(chunks);
+      settle(o);
+    },
+  });
+  inDispatch = false;
+  return { call, done };
+}
+
+/** A request body arriving in pieces, as a Downstream would deliver it; honours pauseBody. */
+class Source implements BodySource {
+  sink: BodySink | null = null;
+  i = 0;
+  paused = false;
+  pauses = 0;
+  constructor(
+    readonly chunks: Buffer[],
+    readonly failAt?: number,
+  ) {}
+  readBody(sink: BodySink): void {
+    this.sink = sink;
+    setImmediate(() => this.pump());
+  }
+  pauseBody(): void {
+    if (!this.paused) this.pauses++;
+    this.paused = true;
+  }
+  resumeBody(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    setImmediate(() => this.pump());
+  }
+  pump(): void {
+    while (!this.paused) {
+      if (this.failAt === this.i) {
+        this.sink!.onError(new Error('client went away'));
+        return;
+      }
+      if (this.i >= this.chunks.length) {
+        this.sink!.onEnd(undefined);
+        return;
+      }
+      this.sink!.onData(this.chunks[this.i++]!);
+    }
+  }
+}
+
+function sha(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+function echo(req: Req, res: Res): void {
+  const hash = createHash('sha256');
+  let len = 0;
+  req.on('data', (c: Buffer) => {
+    hash.update(c);
+    len += c.length;
+  });
+  req.on('end', () => {
+    res.setHeader('content-type', 'application/json');
+    res.end(
+      JSON.stringify({
+        method: req.method,
+        url: req.url,
+        host: req.headers.host ?? req.headers[':authority'],
+        x: req.headers['x-test'],
+        len,
+        sha: hash.digest('hex'),
+      }),
+    );
+  });
+}
+
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+for (const codec of CODECS) {
+  test(`${codec.name}: request head, response head without connection headers, body, end`, async (t) => {
+    const port = await codec.server(t, echo);
+    const pool = codec.pool(t, port);
+    const o = await send(pool, { method: 'GET', path: '/p?q=1', authority: 'a.example:81', headers: { 'x-test': 'v' } }).done;
+    assert.deepEqual(o.events, ['connected', 'head', 'end']);
+    assert.equal(o.status, 200);
+    assert.match(o.local, /^127\.0\.0\.1:\d+$/);
+    for (const name of Object.keys(o.headers))
+      assert.ok(!name.startsWith(':') && name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding', name);
+    const got = JSON.parse(o.body.toString()) as Record<string, unknown>;
+    assert.equal(got['method'], 'GET');
+    assert.equal(got['url'], '/p?q=1');
+    assert.equal(got['host'], 'a.example:81');
+    assert.equal(got['x'], 'v');
+    assert.equal(pool.lastLocalAddress, o.local);
+  });
+
+  test(`${codec.name}: a streamed 4 MiB request body, with backpressure, and a Buffer body`, async (t) => {
+    const port = await codec.server(t, echo);
+    const pool = codec.pool(t, port);
+    const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
+    const src = new Source(chunks);
+    const o = await send(pool, { method: 'POST' }, src).done;
+    assert.equal(o.status, 200, o.error?.message);
+    const got = JSON.parse(o.body.toString()) as { len: number; sha: string };
+    assert.equal(got.len, 4 * 1024 * 1024);
+    assert.equal(got.sha, sha(Buffer.concat(chunks)));
+    assert.ok(src.pauses > 0, 'the codec never paused the body source');
+    const b = Buffer.from('all of it');
+    const o2 = await send(pool, { method: 'PUT' }, b).done;
+    assert.equal((JSON.parse(o2.body.toString()) as { sha: string }).sha, sha(b));
+  });
+
+  test(`${codec.name}: trailers reach onEnd`, async (t) => {
+    const port = await codec.server(t, (_req, res) => {
+      if (res instanceof http.ServerResponse) res.setHeader('trailer', 'grpc-status');
+      (res as http.ServerResponse).write('x');
+      res.addTrailers({ 'grpc-status': '0' });
+      res.end();
+    });
+    const o = await send(codec.pool(t, port), {}).done;
+    assert.deepEqual(o.events, ['connected', 'head', 'end']);
+    assert.equal(o.trailers?.['grpc-status'], '0');
+  });
+
+  test(`${codec.name}: pause() stops the response body until resume()`, async (t) => {
+    const big = Buffer.alloc(2 * 1024 * 1024, 7);
+    const port = await codec.server(t, (_req, res) => res.end(big));
+    let paused = false;
+    let during = 0;
+    const { done } = send(codec.pool(t, port), {}, null, (call) => {
+      if (paused) {
+        during++;
+        return;
+      }
+      paused = true;
+      call.pause();
+      // Long enough for a whole 2 MiB to arrive if pause did nothing (loopback), then resume.
+      setTimeout(() => {
+        paused = false;
+        call.resume();
+      }, 200);
+    });
+    const o = await done;
+    assert.equal(o.body.length, big.length);
+    // A codec may hand over what it already had in hand, not the rest of the body.
+    assert.ok(during < 16, `${during} chunks arrived while paused`);
+  });
+
+  test(`${codec.name}: connect refused → connect-refused`, async (t) => {
+    const o = await send(codec.pool(t, await closedPort()), {}).done;
+    assert.deepEqual(o.events, ['error']);
+    assert.equal(o.error?.kind, 'connect-refused');
+  });
+
+  test(`${codec.name}: reset before the response head → reset-before-headers; after it → reset-after-headers`, async (t) => {
+    const port = await codec.server(t, (req, res) => {
+      if (req.url === '/before') {
+        codec.reset(req);
+        return;
+      }
+      res.writeHead(200, { 'content-length': '1000' });
+      (res as http.ServerResponse).write('0123456789', () => setTimeout(() => codec.reset(req), 20));
+    });
+    const pool = codec.pool(t, port);
+    const a = await send(pool, { path: '/before' }).done;
+    assert.equal(a.error?.kind, 'reset-before-headers', a.error?.message);
+    assert.ok(!a.events.includes('head'));
+    const b = await send(pool, { path: '/after' }).done;
+    assert.equal(b.error?.kind, 'reset-after-headers', b.error?.message);
+    assert.equal(b.status, 200);
+    assert.equal(b.body.toString(), '0123456789');
+  });
+
+  test(`${codec.name}: the request body source fails → body-aborted`, async (t) => {
+    const port = await codec.server(t, echo);
+    const src = new Source([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], 2);
+    const o = await send(codec.pool(t, port), { method: 'POST' }, src).done;
+    assert.equal(o.error?.kind, 'body-aborted');
+  });
+
+  test(`${codec.name}: abort() ends the call; nothing is called after it, and the pool serves the next call`, async (t) => {
+    let arrived!: () => void;
+    const seen = new Promise<void>((r) => {
+      arrived = r;
+    });
+    const port = await codec.server(t, (req, res) => {
+      if (req.url === '/hang') {
+        arrived();
+        return;
+      }
+      res.end('ok');
+    });
+    const pool = codec.pool(t, port);
+    const { call, done } = send(pool, { path: '/hang' });
+    let after = false;
+    void done.then(() => {
+      after = true;
+    });
+    await seen;
+    call.abort();
+    const o = await send(pool, { path: '/next' }).done;
+    assert.equal(o.body.toString(), 'ok');
+    assert.equal(after, false, 'a callback after abort()');
+  });
+}
+
+test('h2 (H2Pool): RST_STREAM(REFUSED_STREAM) before the head → refused-stream', async (t) => {
+  const codec = CODECS[1]!;
+  const port = await codec.server(t, (req) => (req as http2.Http2ServerRequest).stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+  const o = await send(codec.pool(t, port), {}).done;
+  assert.equal(o.error?.kind, 'refused-stream');
+});
+
+test('h2 (H2Pool): a header HTTP/2 cannot carry → protocol', async (t) => {
+  const codec = CODECS[1]!;
+  const port = await codec.server(t, echo);
+  const o = await send(codec.pool(t, port), { headers: { 'x bad': 'v' } }).done;
+  assert.equal(o.error?.kind, 'protocol', o.error?.message);
+});

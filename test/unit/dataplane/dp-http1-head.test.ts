@@ -1,0 +1,87 @@
+// HTTP/1.1 head writing and raw-header reading (src/dataplane/http1/head.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  endToEndHeaderMap,
+  headerLines,
+  headerMapFromRaw,
+  httpDate,
+  InvalidHeaderError,
+  isToken,
+  isValidValue,
+  lowerName,
+  statusLine,
+} from '../../../src/dataplane/http1/head.js';
+
+test('statusLine: known and unknown reasons, cached', () => {
+  assert.equal(statusLine(200), 'HTTP/1.1 200 OK\r\n');
+  assert.equal(statusLine(503), 'HTTP/1.1 503 Service Unavailable\r\n');
+  assert.equal(statusLine(299), 'HTTP/1.1 299 Unknown\r\n');
+  assert.equal(statusLine(200), statusLine(200));
+});
+
+test('headerLines: one line per value, arrays repeated, undefined skipped, order kept', () => {
+  assert.equal(
+    headerLines({ 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], skip: undefined, 'x-empty': '' }),
+    'content-type: text/plain\r\nset-cookie: a=1\r\nset-cookie: b=2\r\nx-empty: \r\n',
+  );
+  assert.equal(headerLines({}), '');
+});
+
+test('headerLines: rejects CR/LF/NUL in values and non-token names, naming the header', () => {
+  assert.throws(
+    () => headerLines({ 'x-a': 'ok\r\nx-injected: 1' }),
+    (e: unknown) => e instanceof InvalidHeaderError && e.header === 'x-a',
+  );
+  assert.throws(() => headerLines({ 'x-b': ['fine', 'bad\u0000'] }), InvalidHeaderError);
+  assert.throws(() => headerLines({ 'bad name': 'v' }), /invalid header "bad name"/);
+  assert.throws(() => headerLines({ 'x-c': 'snowman \u2603' }), InvalidHeaderError);
+  // obs-text (latin1 high bytes) and HTAB are allowed, as llhttp allows them on the way in.
+  assert.equal(headerLines({ 'x-d': 'caf\u00e9\tok' }), 'x-d: caf\u00e9\tok\r\n');
+});
+
+test('isToken / isValidValue edges', () => {
+  assert.equal(isToken(''), false);
+  assert.equal(isToken("x-!#$%&'*+-.^_`|~09AZaz"), true);
+  assert.equal(isToken('x:y'), false);
+  assert.equal(isValidValue(''), true);
+  assert.equal(isValidValue('\x7f'), false);
+});
+
+test('headerMapFromRaw: lower-case names, repeats become arrays in order', () => {
+  const h = headerMapFromRaw(['Host', 'a', 'X-Multi', '1', 'x-multi', '2', 'X-MULTI', '3', 'Content-Length', '0']);
+  assert.deepEqual(h, { host: 'a', 'x-multi': ['1', '2', '3'], 'content-length': '0' });
+});
+
+test('lowerName returns the same string when already lower-case', () => {
+  const s = 'x-already-lower';
+  assert.equal(lowerName(s), s);
+  assert.equal(lowerName('X-Up'), 'x-up');
+});
+
+test('httpDate is an IMF-fixdate', () => {
+  assert.match(httpDate(), /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+});
+
+test('endToEndHeaderMap drops connection-specific headers and what Connection lists', () => {
+  const h = endToEndHeaderMap([
+    'Connection',
+    'keep-alive, X-Private',
+    'Keep-Alive',
+    'timeout=5',
+    'Transfer-Encoding',
+    'chunked',
+    'X-Private',
+    'secret',
+    'Set-Cookie',
+    'a=1',
+    'set-cookie',
+    'b=2',
+    'Trailer',
+    'x-t',
+    'Content-Type',
+    'text/plain',
+  ]);
+  assert.deepEqual(h, { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
+  assert.deepEqual(endToEndHeaderMap(['Connection', 'close', 'X-A', '1']), { 'x-a': '1' });
+});
