@@ -8,7 +8,7 @@
 // and only when the older of the two is deleted). Istio 1.23+ writes its allocation into the entry's
 // status; a pure function of the snapshot keeps the control plane's translation free of writes.
 import { createHash } from 'node:crypto';
-import { compareStrings } from '../fields.js';
+import { compareStrings } from '../sort-order.js';
 import { isWildcard } from '../hosts.js';
 import type { MeshService } from './types.js';
 

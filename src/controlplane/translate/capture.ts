@@ -4,9 +4,13 @@
 import { VIRTUAL_INBOUND_PORT, addressListenerName, inboundClusterName, outboundClusterName, sidecarListenerName } from '../../proxyconfig/naming.js';
 import type { CaptureConfig, Cluster, DnsName, Listener, ProxyIdentity, RouteTable, TcpRoute } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { arr, compareStrings, num, rec, str, strMap } from '../fields.js';
+import { compareStrings } from '../sort-order.js';
 import { isWildcard, labelsMatch } from '../hosts.js';
-import { isHttpProtocol, kubePortProtocol, type MeshService, type Protocol, type ServiceRegistry } from '../registry/index.js';
+import { isHttpProtocol, type MeshService, type Protocol, type ServiceRegistry } from '../registry/index.js';
+import { APPS_GROUP } from '../../api/groups.js';
+import type { Deployment } from '../../api/kinds/deployment.js';
+import { kubePortProtocol } from '../../api/kinds/port-protocol.js';
+import { serviceTargetPort, type Service } from '../../api/kinds/service.js';
 
 export interface CaptureInput {
   readonly snapshot: MeshSnapshot;
@@ -102,26 +106,25 @@ export function translateCapture(input: CaptureInput): CaptureOutput {
  */
 function appPorts(snapshot: MeshSnapshot, identity: ProxyIdentity): Map<number, Protocol> {
   const containers: { name?: string; port: number }[] = [];
-  const deploy = snapshot
-    .of('apps', 'Deployment')
-    .find((d) => d.metadata.name === identity.workload && (d.metadata.namespace ?? 'default') === identity.namespace);
-  for (const c of arr(rec(rec(rec(rec(deploy?.spec).template).spec)).containers).map(rec)) {
-    for (const p of arr(c.ports).map(rec)) {
-      const port = num(p.containerPort);
-      if (port !== undefined && (str(p.protocol) ?? 'TCP') === 'TCP') containers.push({ ...(str(p.name) ? { name: str(p.name)! } : {}), port });
+  const deploy = (snapshot.of(APPS_GROUP, 'Deployment') as readonly Deployment[]).find(
+    (d) => d.metadata.name === identity.workload && (d.metadata.namespace ?? 'default') === identity.namespace,
+  );
+  for (const c of deploy?.spec?.template?.spec?.containers ?? []) {
+    for (const p of c.ports ?? []) {
+      if ((p.protocol ?? 'TCP') === 'TCP') containers.push({ ...(p.name ? { name: p.name } : {}), port: p.containerPort });
     }
   }
   const out = new Map<number, Protocol>();
-  for (const svc of snapshot.of('', 'Service')) {
+  for (const svc of snapshot.of('', 'Service') as readonly Service[]) {
     if ((svc.metadata.namespace ?? 'default') !== identity.namespace) continue;
-    const sel = strMap(rec(svc.spec).selector);
+    const sel = svc.spec?.selector ?? {};
     if (Object.keys(sel).length === 0 || !labelsMatch(sel, identity.labels)) continue;
-    for (const p of arr(rec(svc.spec).ports).map(rec)) {
-      if ((str(p.protocol) ?? 'TCP') !== 'TCP') continue;
-      const t = p.targetPort;
-      const port = typeof t === 'string' && !/^\d+$/.test(t) ? containers.find((c) => c.name === t)?.port : (num(t) ?? num(p.port));
+    for (const p of svc.spec?.ports ?? []) {
+      if ((p.protocol ?? 'TCP') !== 'TCP') continue;
+      const t = serviceTargetPort(p);
+      const port = typeof t === 'string' ? containers.find((c) => c.name === t)?.port : t;
       if (port === undefined) continue;
-      const protocol = kubePortProtocol(str(p.appProtocol), str(p.name));
+      const protocol = kubePortProtocol(p.appProtocol, p.name);
       if (!out.has(port) || isHttpProtocol(protocol)) out.set(port, protocol);
     }
   }

@@ -1,5 +1,4 @@
 // Sidecar (role sidecar) outbound config: virtualOutbound, one listener per service port, route tables per HTTP port, clusters.
-import type { KubeObject } from '../../api/object.js';
 import {
   ALLOW_ANY_ROUTE,
   BLOCK_ALL_ROUTE,
@@ -23,7 +22,7 @@ import {
   type VirtualHost,
 } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { arr, compareStrings, rec, str, strArr, strMap } from '../fields.js';
+import { compareStrings } from '../sort-order.js';
 import {
   hostMatches,
   hostsIntersect,
@@ -48,23 +47,21 @@ import {
 } from './http-routes.js';
 import { MESH_GATEWAY, type L4RuleModel, type VirtualServiceModel } from './model.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
+import type { Sidecar } from '../../api/kinds/sidecar.js';
 
 export const ROOT_NAMESPACE = 'istio-system';
 const MESH_ONLY: ReadonlySet<string> = new Set([MESH_GATEWAY]);
 
 /** The Sidecar resource that applies: a selector match in the namespace, else the namespace default, else the root namespace's. */
-export function sidecarResourceFor(snapshot: MeshSnapshot, identity: ProxyIdentity): KubeObject | undefined {
-  const all = snapshot.of(ISTIO_NETWORKING_GROUP, 'Sidecar');
+export function sidecarResourceFor(snapshot: MeshSnapshot, identity: ProxyIdentity): Sidecar | undefined {
+  const all = snapshot.of(ISTIO_NETWORKING_GROUP, 'Sidecar') as readonly Sidecar[];
   const inNs = all.filter((s) => s.metadata.namespace === identity.namespace);
+  const selectorOf = (s: Sidecar) => s.spec?.workloadSelector?.labels;
   const selected = inNs.find((s) => {
-    const sel = rec(rec(s.spec).workloadSelector).labels;
-    return sel !== undefined && labelsMatch(strMap(sel), identity.labels);
+    const sel = selectorOf(s);
+    return sel !== undefined && labelsMatch(sel, identity.labels);
   });
-  return (
-    selected ??
-    inNs.find((s) => rec(rec(s.spec).workloadSelector).labels === undefined) ??
-    all.find((s) => s.metadata.namespace === ROOT_NAMESPACE && rec(rec(s.spec).workloadSelector).labels === undefined)
-  );
+  return selected ?? inNs.find((s) => selectorOf(s) === undefined) ?? all.find((s) => s.metadata.namespace === ROOT_NAMESPACE && selectorOf(s) === undefined);
 }
 
 /** Indexes mesh-bound VirtualServices for one proxy namespace: exact hosts, then wildcards longest first. */
@@ -184,19 +181,18 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
   const { snapshot, identity, registry } = input;
   const ns = identity.namespace;
   const sidecar = sidecarResourceFor(snapshot, identity);
-  const sidecarSpec = rec(sidecar?.spec);
-  const overridePolicy = str(rec(sidecarSpec.outboundTrafficPolicy).mode);
+  const overridePolicy = sidecar?.spec?.outboundTrafficPolicy?.mode;
   const mesh: MeshSettings =
     overridePolicy === 'ALLOW_ANY' || overridePolicy === 'REGISTRY_ONLY' ? { ...input.mesh, outboundTrafficPolicy: overridePolicy } : input.mesh;
   const policy = mesh.outboundTrafficPolicy;
 
   let services = registry.visibleTo(ns);
   let virtualServices = input.virtualServices;
-  const egress = arr(sidecarSpec.egress).map(rec);
+  const egress = sidecar?.spec?.egress ?? [];
   if (sidecar && egress.length) {
     // Sidecar egress hosts import services and VirtualServices alike (Istio's sidecar scope): a
     // VirtualService comes in when one of its hosts overlaps an egress host of its namespace.
-    const rules: HostRule[] = egress.flatMap((e) => strArr(e.hosts).map((h) => parseHostRule(h, sidecar.metadata.namespace ?? ns)));
+    const rules: HostRule[] = egress.flatMap((e) => e.hosts.map((h) => parseHostRule(h, sidecar.metadata.namespace ?? ns)));
     services = services.filter((s) => rules.some((r) => ruleAllowsNamespace(r, s.namespace) && hostMatches(r.host, s.host)));
     virtualServices = virtualServices.filter((vs) =>
       rules.some((r) => ruleAllowsNamespace(r, vs.namespace) && vs.hosts.some((h) => hostsIntersect(r.host, h))),

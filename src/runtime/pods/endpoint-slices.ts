@@ -3,6 +3,7 @@
 // `ready` condition says which), with the Service's ports resolved to the pods' target ports.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../api/object.js';
+import type { Pod } from '../../api/kinds/pod.js';
 import { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../../api/kinds/endpoint-slice.js';
 import { isPodReady } from '../../controlplane/registry/kube-services.js';
 import type { Store } from '../../store/types.js';
@@ -61,7 +62,7 @@ export function desiredSlice(svc: KubeObject, pods: readonly KubeObject[]): Kube
     },
     addressType: 'IPv4',
     endpoints: selected.map((p) => {
-      const ready = isPodReady(p);
+      const ready = isPodReady(p as Pod);
       return {
         addresses: [String(rec(p.status).podIP)],
         conditions: { ready, serving: ready, terminating: false },
