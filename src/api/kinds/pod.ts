@@ -7,6 +7,7 @@ import type { KindModule } from './kind-module.js';
 export interface PodSpec {
   readonly containers: readonly ContainerSpec[];
   readonly serviceAccountName?: string;
+  readonly nodeName?: string;
 }
 
 export interface PodCondition {
