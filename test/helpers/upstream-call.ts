@@ -42,6 +42,14 @@ export function sendCall(
   const done = new Promise<CallOutcome>((r) => {
     settle = r;
   });
+  /** onEnd or onError: exactly once, and last. */
+  const finish = (event: 'end' | 'error'): void => {
+    assert.ok(!settled, `on${event === 'end' ? 'End' : 'Error'} after the end`);
+    settled = true;
+    o.events.push(event);
+    o.body = Buffer.concat(chunks);
+    settle(o);
+  };
   const h: UpstreamRequestHead = { method: 'GET', path: '/', authority: 'upstream.test', headers: {}, ...head };
   const call: UpstreamCall = pool.dispatch(h, body, {
     onConnected(local) {
@@ -63,21 +71,13 @@ export function sendCall(
       hooks.onData?.(call, chunk, o);
     },
     onEnd(trailers) {
-      assert.ok(!settled, 'onEnd twice or after onError');
-      settled = true;
-      o.events.push('end');
       o.trailers = trailers;
-      o.body = Buffer.concat(chunks);
-      settle(o);
+      finish('end');
     },
     onError(err) {
       assert.ok(!inDispatch, 'onError called synchronously');
-      assert.ok(!settled, 'onError after the end');
-      settled = true;
-      o.events.push('error');
       o.error = err;
-      o.body = Buffer.concat(chunks);
-      settle(o);
+      finish('error');
     },
   });
   inDispatch = false;
