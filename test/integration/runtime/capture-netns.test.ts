@@ -7,7 +7,8 @@
 // through them; DNS to any resolver address on port 53 (UDP, TCP, both families) is answered by the
 // sidecar, other UDP is untouched; connections to a ServiceEntry's explicit addresses reach that
 // entry's listener, routed by destination address; a request whose Host is a VIP matches its
-// ServiceEntry; an IPv6 excludeOutboundIPRanges lets that range past the sidecar.
+// ServiceEntry; inbound IPv6 to the app's port passes the sidecar; an IPv6 excludeOutboundIPRanges
+// lets that range past the sidecar.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -73,6 +74,13 @@ function meshObjects(accessLog: string): KubeObject[] {
       endpoints: [{ address: OTHER }],
     }),
     se('six', { hosts: ['six.example.com'], addresses: [FIXED6], ports: [{ number: 9000, name: 'tcp', protocol: 'TCP' }], resolution: 'NONE' }),
+    // The pod's own app port, for inbound capture.
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'curl', namespace: 'curl' },
+      spec: { clusterIP: '198.19.250.5', selector: { app: 'curl' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    },
   ];
 }
 
@@ -309,6 +317,21 @@ test(
     );
     assert.deepEqual(explicit, [`${FIXED} got a`, `${OTHER} got b`, `${FIXED6} got c`]);
     for (const host of ['fixed', 'other', 'six']) await logged(`outbound|9000||${host}.example.com`);
+
+    // Inbound over IPv6: from the node to the app's port, through the sidecar's inbound listener (on ::).
+    const app = await startIn(pod, [NODE, '-e', `require('http').createServer((q, r) => r.end('app ok')).listen(8080, () => console.log('ready'))`], /^ready$/);
+    stopAll.push(app.child);
+    const inbound = await new Promise<string>((resolve) => {
+      const child = spawn('nsenter', [`--net=/run/netns/${node.name}`, 'curl', '-sS', '--max-time', '8', `http://[${POD6}]:8080/`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      child.on('close', () => resolve(out));
+    });
+    assert.equal(inbound, 'app ok');
+    await logged('inbound|8080||');
 
     // excludeOutboundIPRanges with an IPv6 range: that destination is reached directly, past the sidecar.
     await applyCaptureRuleset(pod, rules({ 'traffic.sidecar.istio.io/excludeOutboundIPRanges': `${EXT6}/128` }));
