@@ -55,6 +55,8 @@ export interface MeshService {
    * this service and port. See vip-allocation.ts.
    */
   readonly autoAddress?: string;
+  /** Its IPv6 twin from 2001:2::/48 (Istio's AutoAllocatedIPv6Address), answered to pods that have IPv6. */
+  readonly autoAddressV6?: string;
   /** A Kubernetes Service's cluster IP (spec.clusterIP), when it has one. */
   readonly clusterIP?: string;
   /** Sort key for "oldest wins" on host collisions. */

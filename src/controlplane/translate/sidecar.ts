@@ -35,6 +35,7 @@ import {
   type HostRule,
 } from '../hosts.js';
 import { isHttpProtocol, isTlsProtocol, type MeshService, type ServiceRegistry } from '../registry/index.js';
+import { singleAddress } from '../registry/vip-allocation.js';
 import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext } from './clusters.js';
 import {
   defaultRoute,
@@ -109,10 +110,27 @@ export class MeshVirtualServices {
   }
 }
 
+/** An address as a Host header carries it: IPv6 in brackets. */
+function hostLiteral(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/**
+ * The addresses a captured pod dials a service at, as virtual-host domains: its VIPs (auto-allocated,
+ * IPv6 only for a dual-stack pod), its cluster IP, its explicit single addresses. A request captured
+ * to a VIP may carry it in Host (`curl http://240.240.0.7/`); Istio puts the address in the domains
+ * too. A sidecar whose pod is not captured is reached by name (http_proxy) and gets none.
+ */
+function addressDomains(svc: MeshService, identity: ProxyIdentity): string[] {
+  if (!identity.capture) return [];
+  const out = [svc.autoAddress, identity.ip6 !== undefined ? svc.autoAddressV6 : undefined, svc.clusterIP];
+  for (const a of svc.addresses ?? []) out.push(singleAddress(a));
+  return out.filter((a): a is string => a !== undefined && a !== '' && a !== '0.0.0.0' && (identity.ip6 !== undefined || !a.includes(':'))).map(hostLiteral);
+}
+
 /** The domains of a service's virtual host that no earlier virtual host took (each name, then `name:port`). */
-function serviceDomains(svc: MeshService, port: number, proxyNamespace: string, seen: Set<string> | undefined): string[] {
-  // Without Kubernetes Services on the port every name is a distinct registry host: nothing to skip.
-  if (!seen) return [svc.host, `${svc.host}:${port}`];
+function serviceDomains(svc: MeshService, port: number, identity: ProxyIdentity, seen: Set<string>): string[] {
+  const proxyNamespace = identity.namespace;
   const out: string[] = [];
   const add = (n: string) => {
     for (const d of [n, `${n}:${port}`]) {
@@ -127,6 +145,8 @@ function serviceDomains(svc: MeshService, port: number, proxyNamespace: string, 
     add(`${svc.name}.${svc.namespace}`);
     if (svc.namespace === proxyNamespace) add(svc.name);
   }
+  // Two entries may name one address: the first keeps it (one domain, one virtual host).
+  for (const a of addressDomains(svc, identity)) add(a);
   return out;
 }
 
@@ -220,6 +240,8 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
       address,
       port: VIRTUAL_OUTBOUND_PORT,
       bindToPort: true,
+      // A dual-stack captured pod's IPv6 connections are redirected to ::1 (Istio's ip6tables REDIRECT).
+      ...(identity.capture && identity.ip6 !== undefined ? { additionalAddresses: ['::1'] } : {}),
       protocol: 'OUTBOUND',
       fallback: fallbackRoute(policy),
       fallbackRouteTable: VIRTUAL_OUTBOUND_LISTENER,
@@ -233,10 +255,10 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
     const name = sidecarListenerName(port);
     // One protocol per port: HTTP wins over TLS over TCP (Istio would split by destination address; we have none).
     if (http.length) {
-      const seen = http.some((s) => s.origin === 'Service') ? new Set<string>() : undefined;
+      const seen = new Set<string>();
       const vhosts: VirtualHost[] = [];
       for (const s of http) {
-        const domains = serviceDomains(s, port, ns, seen);
+        const domains = serviceDomains(s, port, identity, seen);
         if (!domains.length) continue;
         const vs = vsIndex.forHost(s.host);
         // Gateway API routes on one parent merge into one rule list, ordered by match precedence (Istio merges
