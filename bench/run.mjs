@@ -15,7 +15,8 @@ import { meshIdentities } from './lib/mesh-identity.mjs';
 import { writeWrkScripts, runWrk, runCurlDownload } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { summarize, median } from './lib/stats.mjs';
-import { mainTable, tunnelTable, checksTable, scalingTable, latencyTable, settingsLine, targetsCheck, cliTable } from './lib/report.mjs';
+import { mainTable, tunnelTable, checksTable, scalingTable, latencyTable, settingsLine, targetsCheck, cliTable, captureTable } from './lib/report.mjs';
+import { captureLab } from './lib/capture.mjs';
 import { measureCliStartup } from './lib/cli-startup.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -31,8 +32,10 @@ const USAGE = `usage: npm run bench -- [options]
   --seconds S        wrk duration at 64 connections (default 10, quick 2)
   --only a,b         only these targets (ids: direct nginx haproxy squid node-baseline outpost
                      outpost-2hop outpost-2hop-mtls outpost-c2 outpost-up outpost-up-2hop; add -nolog for the
-                     log-off runs; cli: the CLI start-up, which \`--only cli\` runs alone, without root)
+                     log-off runs; cli: the CLI start-up, which \`--only cli\` runs alone, without root;
+                     capture: what traffic capture costs, in a network namespace of its own)
   --no-cli           skip the CLI start-up (hyperfine: outpost version, outpost get pods)
+  --no-capture       skip the capture section (connection set-up and CONNECT in a pod, with and without capture)
   --net 127.0.99     the /24 of loopback addresses to use (default 127.0.99)
   --no-tunnel        skip the CONNECT tunnel figures
   --readme           write the table into bench/README.md (done by default for full runs)
@@ -40,7 +43,18 @@ const USAGE = `usage: npm run bench -- [options]
   --help`;
 
 function parseArgs(argv) {
-  const o = { quick: false, rounds: undefined, seconds: undefined, only: undefined, net: '127.0.99', tunnel: true, cli: true, readme: undefined, keep: false };
+  const o = {
+    quick: false,
+    rounds: undefined,
+    seconds: undefined,
+    only: undefined,
+    net: '127.0.99',
+    tunnel: true,
+    cli: true,
+    capture: true,
+    readme: undefined,
+    keep: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -58,6 +72,7 @@ function parseArgs(argv) {
     else if (a === '--net') o.net = val();
     else if (a === '--no-tunnel') o.tunnel = false;
     else if (a === '--no-cli') o.cli = false;
+    else if (a === '--no-capture') o.capture = false;
     else if (a === '--readme') o.readme = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--help' || a === '-h') {
@@ -67,6 +82,7 @@ function parseArgs(argv) {
   }
   if (o.only?.includes('cli')) o.cli = true;
   else if (o.only) o.cli = false;
+  if (o.only) o.capture = o.only.includes('capture');
   if (!/^127\.\d{1,3}\.\d{1,3}$/.test(o.net)) throw new Error(`--net must look like 127.X.Y (got ${o.net})`);
   return o;
 }
@@ -142,8 +158,11 @@ async function main() {
     loadCpu: LOAD_CPU,
     // Before each measurement, wait up to this long for other work on the machine to stop.
     quietWaitSeconds: opts.quick ? 1 : 10,
+    capture: opts.capture,
   };
   if (opts.only?.every((id) => id === 'cli')) return cliOnly(opts);
+  // `--only capture[,cli]` runs no proxy target and no upstream on the loopback.
+  const runMain = !opts.only || opts.only.some((id) => id !== 'cli' && id !== 'capture');
   if (os.cpus().length < 2) throw new Error('the benchmark pins proxy and load on two different CPUs; this machine has one');
 
   await ensureTools(log);
@@ -311,14 +330,14 @@ async function main() {
   targets.sort((a, b) => rank(a) - rank(b));
   const selected = opts.only ? targets.filter((t) => opts.only.includes(t.id)) : targets;
   if (opts.only) {
-    const unknown = opts.only.filter((id) => id !== 'cli' && !targets.some((t) => t.id === id));
-    if (unknown.length) throw new Error(`--only: no target ${unknown.join(', ')} (have ${targets.map((t) => t.id).join(', ')})`);
-    if (!selected.some((t) => t.id === 'nginx')) log('nginx is not selected: ratios to nginx will be empty');
+    const unknown = opts.only.filter((id) => id !== 'cli' && id !== 'capture' && !targets.some((t) => t.id === id));
+    if (unknown.length) throw new Error(`--only: no target ${unknown.join(', ')} (have ${targets.map((t) => t.id).join(', ')}, capture, cli)`);
+    if (runMain && !selected.some((t) => t.id === 'nginx')) log('nginx is not selected: ratios to nginx will be empty');
   }
 
   // ---- start everything once; a target that fails to start or answer is reported, not fatal
   log(`run directory ${runDir}`);
-  await upstream.start();
+  if (runMain) await upstream.start();
   const started = new Set();
   const services = (t) => t.services ?? [t];
   const pidsOf = (t) => [...new Set(services(t).flatMap((s) => s.pids()))];
@@ -343,15 +362,23 @@ async function main() {
   }
 
   // ---- interleaved rounds: A B C … A B C …
-  const tunnelTargets = !settings.tunnel
-    ? []
-    : [
-        { id: 'direct', name: 'direct', proxy: undefined, pids: () => [] },
-        ...(selected.some((t) => t.id === 'squid' && !state.get('squid').failed)
-          ? [{ id: 'squid', name: 'Squid CONNECT', proxy: selected.find((t) => t.id === 'squid'), pids: () => pidsOf(selected.find((t) => t.id === 'squid')) }]
-          : []),
-        ...(sidecar && started.has(sidecar) ? [{ id: 'outpost-sidecar', name: 'outpost sidecar CONNECT', proxy: sidecar, pids: () => sidecar.pids() }] : []),
-      ];
+  const tunnelTargets =
+    !settings.tunnel || !runMain
+      ? []
+      : [
+          { id: 'direct', name: 'direct', proxy: undefined, pids: () => [] },
+          ...(selected.some((t) => t.id === 'squid' && !state.get('squid').failed)
+            ? [
+                {
+                  id: 'squid',
+                  name: 'Squid CONNECT',
+                  proxy: selected.find((t) => t.id === 'squid'),
+                  pids: () => pidsOf(selected.find((t) => t.id === 'squid')),
+                },
+              ]
+            : []),
+          ...(sidecar && started.has(sidecar) ? [{ id: 'outpost-sidecar', name: 'outpost sidecar CONNECT', proxy: sidecar, pids: () => sidecar.pids() }] : []),
+        ];
   const tunnelState = new Map(tunnelTargets.map((t) => [t.id, { target: t, rounds: [], failed: undefined }]));
   if (settings.tunnel) {
     // One unmeasured download each first: the first read of the sparse file and the first
@@ -364,7 +391,7 @@ async function main() {
     }
   }
   const deadline = Date.now() + 60 * 60 * 1000; // a hard bound on the whole measuring phase
-  for (let round = 0; round < settings.rounds && Date.now() < deadline; round++) {
+  for (let round = 0; runMain && round < settings.rounds && Date.now() < deadline; round++) {
     log(`round ${round + 1}/${settings.rounds}`);
     for (const t of selected) {
       const st = state.get(t.id);
@@ -462,6 +489,8 @@ async function main() {
   results.finishedAt = new Date().toISOString();
 
   await stopAll();
+  // Capture next, in its own network namespace, with the loopback proxies stopped.
+  if (opts.capture) results.capture = await captureSection({ runDir, settings, scripts, caps });
   // The CLI last, on a machine the proxies no longer load (the PM-QoS hold still on, as for them).
   if (opts.cli) results.cli = await cliStartup({ runDir, hostsFile, quick: opts.quick, quietWaitSeconds: settings.quietWaitSeconds });
   releaseCpuDmaLatency();
@@ -469,21 +498,14 @@ async function main() {
   // ---- output
   const out = [
     '',
-    settingsLine(results),
+    ...(runMain ? [settingsLine(results)] : []),
     `${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.os}, kernel ${results.machine.kernel}; ` +
       Object.entries(versions)
         .map(([k, v]) => `${k} ${v}`)
         .join(', '),
     '',
-    mainTable(results),
-    '',
-    tunnelTable(results),
-    '',
-    checksTable(results),
-    '',
-    scalingTable(results),
-    '',
-    latencyTable(results),
+    ...(runMain ? [mainTable(results), '', tunnelTable(results), '', checksTable(results), '', scalingTable(results), '', latencyTable(results), ''] : []),
+    captureTable(results),
     '',
     cliTable(results),
     '',
@@ -494,11 +516,40 @@ async function main() {
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   log(`results: ${file}`);
   if (opts.readme ?? !opts.quick) {
-    updateReadme(results);
-    log('bench/README.md: latest results updated');
+    if (runMain) updateReadme(results);
+    else updateCliReadme(results);
+    updateCaptureReadme(results);
+    log(`bench/README.md: ${runMain ? 'latest results' : 'capture section'} updated`);
   }
   if (!opts.keep) rmSync(runDir, { recursive: true, force: true });
   else log(`kept ${runDir}`);
+}
+
+/** The capture section (bench/lib/capture.mjs); a failure is recorded, not fatal. */
+async function captureSection({ runDir, settings, scripts, caps }) {
+  const why = process.getuid?.() !== 0 ? 'needs root (network namespaces, nftables)' : !caps.up ? '`outpost up` is not available (build dist/)' : undefined;
+  if (why) {
+    log(`capture: skipped: ${why}`);
+    return { failed: why };
+  }
+  const lab = captureLab({
+    runDir,
+    settings: { quick: settings.quick, rounds: settings.rounds, proxyCpu: PROXY_CPU, loadCpu: LOAD_CPU, scripts },
+    log,
+    waitForQuiet,
+    quietWaitSeconds: settings.quietWaitSeconds,
+    cpus: CPUS,
+  });
+  activeCapture = lab;
+  try {
+    return await lab.run();
+  } catch (e) {
+    log(`capture failed: ${e.message}`);
+    return { failed: e.message, node: lab.node };
+  } finally {
+    await lab.stop();
+    activeCapture = undefined;
+  }
 }
 
 /** Runs the CLI start-up measurement; a failure is recorded, not fatal. */
@@ -614,6 +665,30 @@ const README_END = '<!-- bench:latest:end -->';
 const CLI_START = '<!-- bench:cli:start -->';
 const CLI_END = '<!-- bench:cli:end -->';
 
+const CAPTURE_START = '<!-- bench:capture:start -->';
+const CAPTURE_END = '<!-- bench:capture:end -->';
+
+/** Rewrites the README's capture section (its own markers, so \`--only capture\` leaves the rest). */
+function updateCaptureReadme(results) {
+  const file = join(HERE, 'README.md');
+  if (!results.capture || !existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(CAPTURE_START);
+  const b = text.indexOf(CAPTURE_END);
+  if (a < 0 || b < a) return;
+  const m = results.machine;
+  const section = [
+    CAPTURE_START,
+    '',
+    `Run ${results.startedAt} (\`bench/results/${results.startedAt.replace(/[:.]/g, '-')}.json\`). ${m.cpus} vCPU ${m.cpuModel}, ${m.os}, kernel ${m.kernel}, node ${process.version}.`,
+    '',
+    captureTable(results, true),
+    '',
+    CAPTURE_END,
+  ].join('\n');
+  writeFileSync(file, text.slice(0, a) + section + text.slice(b + CAPTURE_END.length));
+}
+
 /** Rewrites the README's CLI start-up section (its own markers, so \`--only cli\` leaves the rest). */
 function updateCliReadme(results) {
   const file = join(HERE, 'README.md');
@@ -674,10 +749,13 @@ function updateReadme(results) {
 // ---- every process started is stopped: normal end, error, Ctrl-C
 let stopping = false;
 let scratchDir;
+/** The capture lab while it runs: its namespaces must go whatever ends the run. */
+let activeCapture;
 async function bail(code, why) {
   if (stopping) return;
   stopping = true;
   if (why) log(why);
+  await activeCapture?.stop();
   await stopAll();
   releaseCpuDmaLatency();
   if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
@@ -685,7 +763,10 @@ async function bail(code, why) {
 }
 process.on('SIGINT', () => void bail(130, 'interrupted: stopping every process started'));
 process.on('SIGTERM', () => void bail(143, 'terminated: stopping every process started'));
-process.on('exit', killAllSync);
+process.on('exit', () => {
+  killAllSync();
+  activeCapture?.removeSync();
+});
 
 main().then(
   () => process.exit(0),

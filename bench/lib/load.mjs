@@ -53,11 +53,16 @@ export function writeWrkScripts(dir) {
   return { origin, absolute };
 }
 
+/** `ip netns exec NS` before a command when it runs in a network namespace (a pod's: its resolv.conf too). */
+const inNetns = (netns, command, args) => (netns ? ['ip', ['netns', 'exec', netns, command, ...args]] : [command, args]);
+
 /**
  * One wrk run pinned to `cpu`. form 'origin' sends `GET /` with Host httpbin.org; 'absolute'
  * sends the absolute URL (forward-proxy style). Resolves wrk's figures plus rps.
+ * The capture section adds: `netns` (run in that network namespace), `url` (instead of
+ * http://ip:port/, e.g. https://name/ for TLS by SNI), `headers` (e.g. `Connection: close`).
  */
-export async function runWrk({ ip, port, form, connections, seconds, cpu, scripts, timeoutS = 2 }) {
+export async function runWrk({ ip, port, form, connections, seconds, cpu, scripts, timeoutS = 2, netns, url, host = EXTERNAL_HOST, headers = [] }) {
   const args = [
     '-c',
     String(cpu),
@@ -69,19 +74,19 @@ export async function runWrk({ ip, port, form, connections, seconds, cpu, script
     `${timeoutS}s`,
     '--latency',
     '-H',
-    `Host: ${EXTERNAL_HOST}`,
+    `Host: ${host}`,
+    ...headers.flatMap((h) => ['-H', h]),
     '-s',
     form === 'absolute' ? scripts.absolute : scripts.origin,
-    `http://${ip}:${port}/`,
+    url ?? `http://${ip}:${port}/`,
   ];
   // bash's `times` reports the CPU its children used: wrk's own cost, to tell it apart from
   // whatever else the machine was doing during the run.
-  const r = await runCommand('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'wrk', 'nice', '-n', String(LOAD_NICE), 'taskset', ...args], {
-    timeoutMs: (seconds + 30) * 1000,
-  });
+  const [cmd, argv] = inNetns(netns, 'bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'wrk', 'nice', '-n', String(LOAD_NICE), 'taskset', ...args]);
+  const r = await runCommand(cmd, argv, { timeoutMs: (seconds + 30) * 1000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (r.code !== 0 || !line) {
-    throw new Error(`wrk against ${ip}:${port} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+    throw new Error(`wrk against ${url ?? `${ip}:${port}`} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
   }
   const w = JSON.parse(line.slice('WRKJSON '.length));
   const errors = w.err_connect + w.err_read + w.err_write + w.err_status + w.err_timeout;
@@ -90,18 +95,19 @@ export async function runWrk({ ip, port, form, connections, seconds, cpu, script
 
 /**
  * Downloads `path` from ip:port once with curl pinned to `cpu`, direct or through an HTTP proxy
- * with CONNECT (curl -p -x). Resolves MB/s (10^6 bytes) and the byte count.
+ * with CONNECT (curl -p -x). Resolves MB/s (10^6 bytes) and the byte count. `netns` runs it in
+ * that network namespace; `host` dials a name instead of ip (resolved there).
  */
-export async function runCurlDownload({ ip, port, path, proxy, cpu, maxSeconds = 30 }) {
+export async function runCurlDownload({ ip, port, path, proxy, cpu, maxSeconds = 30, netns, host }) {
   const args = ['-c', String(cpu), 'curl', '-sS', '-o', '/dev/null', '--max-time', String(maxSeconds), '-w', '%{http_code} %{size_download} %{time_total}'];
-  if (proxy) args.push('-p', '-x', `http://${proxy.ip}:${proxy.port}`);
-  args.push(`http://${ip}:${port}${path}`);
-  const r = await runCommand('nice', ['-n', String(LOAD_NICE), 'taskset', ...args], { timeoutMs: (maxSeconds + 10) * 1000 });
+  args.push(...(proxy ? ['-p', '-x', `http://${proxy.ip}:${proxy.port}`] : ['--noproxy', '*']));
+  const url = `http://${host ?? ip}:${port}${path}`;
+  args.push(url);
+  const [cmd, argv] = inNetns(netns, 'nice', ['-n', String(LOAD_NICE), 'taskset', ...args]);
+  const r = await runCommand(cmd, argv, { timeoutMs: (maxSeconds + 10) * 1000 });
   const [code, size, total] = r.stdout.trim().split(' ');
   if (r.code !== 0 || code !== '200') {
-    throw new Error(
-      `curl ${proxy ? `via CONNECT ${proxy.ip}:${proxy.port} ` : ''}to ${ip}:${port}${path} failed (exit ${r.code}, HTTP ${code}): ${r.stderr.trim()}`,
-    );
+    throw new Error(`curl ${proxy ? `via CONNECT ${proxy.ip}:${proxy.port} ` : ''}to ${url} failed (exit ${r.code}, HTTP ${code}): ${r.stderr.trim()}`);
   }
   return { bytes: Number(size), seconds: Number(total), mbps: Number(size) / Number(total) / 1e6 };
 }
@@ -122,4 +128,36 @@ function childCpu(stderr) {
       return Number(m[1]) * 60 + Number(m[2]);
     })
     .reduce((a, b) => a + b, 0);
+}
+
+/**
+ * `count` requests one after another, each on a fresh TCP connection (`Connection: close`): per
+ * request the time to the first response byte from the start of the connection (curl's own
+ * clock: connect, TLS or CONNECT if any, request, first byte). One curl process walks a URL glob
+ * (`?n=[1-count]`), so no process start lands in the figures. `proxy` sends the requests through
+ * an HTTP proxy (absolute-form, or CONNECT for https); otherwise proxy settings are ignored.
+ * Resolves { ttfb_us: [...], connects, codes }.
+ */
+export async function runCurlFresh({ netns, url, count, cpu, proxy, insecure = false, maxSeconds = 60 }) {
+  const args = ['-c', String(cpu), 'curl', '-s', '--max-time', '5', '-H', 'Connection: close'];
+  args.push('-w', '\\nTTFB %{http_code} %{num_connects} %{time_starttransfer}\\n');
+  if (insecure) args.push('-k');
+  args.push(...(proxy ? ['-x', `http://${proxy.ip}:${proxy.port}`] : ['--noproxy', '*']));
+  args.push(`${url}?n=[1-${count}]`);
+  const [cmd, argv] = inNetns(netns, 'nice', ['-n', String(LOAD_NICE), 'taskset', ...args]);
+  const r = await runCommand(cmd, argv, { timeoutMs: maxSeconds * 1000 });
+  const rows = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('TTFB '))
+    .map((l) => l.split(' '));
+  const bad = rows.filter((f) => f[1] !== '200');
+  if (r.code !== 0 || rows.length !== count || bad.length > 0) {
+    throw new Error(
+      `curl ×${count} to ${url}${proxy ? ` via ${proxy.ip}:${proxy.port}` : ''} failed (exit ${r.code}, ${rows.length} answers, HTTP ${[...new Set(bad.map((f) => f[1]))].join(',') || '200'}): ${r.stderr.trim().slice(0, 300)}`,
+    );
+  }
+  return {
+    ttfb_us: rows.map((f) => Number(f[3]) * 1e6).sort((a, b) => a - b),
+    connects: rows.reduce((a, f) => a + Number(f[2]), 0),
+  };
 }

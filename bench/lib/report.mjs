@@ -232,3 +232,62 @@ export function latencyTable(results, markdown = false) {
     }));
   return latencyHistogram(cols, markdown);
 }
+
+/**
+ * The capture section (bench/lib/capture.mjs): connection set-up per path into the sidecar against
+ * the same path without it, capture against http_proxy, and tunnel/passthrough throughput.
+ */
+export function captureTable(results, markdown = false) {
+  const c = results.capture;
+  if (!c) return '';
+  if (c.failed) return `Capture: failed: ${c.failed}`;
+  const ms = (s) => range(s, fmtMs);
+  const x = (s) => fmt(s?.median, 2);
+  const header = [
+    'capture: connection set-up',
+    `new conn/s @${c.settings.connections}`,
+    '×direct',
+    'TTFB p50 ms',
+    'TTFB p99 ms',
+    '×direct p50',
+    'added p50 ms',
+    'outpost CPU ms/conn',
+    'errors',
+  ];
+  const rows = c.setup.map((s) =>
+    s.failed
+      ? [s.name, `failed: ${s.failed.slice(0, 60)}`, '', '', '', '', '', '', '']
+      : [
+          s.name,
+          range(s.summary.connPerSec, fmtK),
+          s.base ? x(s.summary.ratioConnPerSec) : '',
+          ms(s.summary.ttfbP50_us),
+          ms(s.summary.ttfbP99_us),
+          s.base ? x(s.summary.ratioTtfbP50) : '',
+          s.base ? fmtMs(s.summary.addedTtfbP50_us?.median) : '',
+          s.pod === 'captured' ? range(s.summary.outpostCpuMsPerConn, (v) => fmt(v, 3)) : '–',
+          String(s.summary.errors),
+        ],
+  );
+  const vs = c.captureVsHttpProxy;
+  const tunnel = c.tunnel.map((t) =>
+    t.failed
+      ? [t.name, `failed: ${t.failed.slice(0, 60)}`, '', '']
+      : [t.name, range(t.summary.mbps, (v) => fmt(v, 0)), fmt(t.summary.ratio?.median, 2), t.id === 'direct' ? '–' : fmt(t.summary.outpostCpuPerGB?.median, 2)],
+  );
+  const s = c.settings;
+  const busy = c.background?.cpuShare?.n
+    ? ` Other work on the machine during the wrk runs: median ${(100 * c.background.cpuShare.median).toFixed(1)} % of all CPUs (max ${(100 * c.background.cpuShare.max).toFixed(1)} %)${c.background.cpuShare.max > 0.05 ? ' — a busy machine: read the ratios' : ''}.`
+    : '';
+  return [
+    `Capture, inside network namespace ${c.node} (outpost up --pod-network netns on CPU ${results.settings.proxyCpu}; the outside, nginx on a veth address, and the load in the pods on CPU ${results.settings.loadCpu}): ` +
+      `${s.rounds} interleaved rounds; new connections: wrk -c${s.connections} -d${s.wrkSeconds}s with Connection: close; TTFB: ${s.requests} requests one after another, each on a new connection, from connect to first byte (curl); ` +
+      `tunnel: ${(s.tunnelBytes / 2 ** 20).toFixed(0)} MiB download. Medians (min–max); × against the same path without the sidecar in the same round.${busy}`,
+    '',
+    renderTable(header, rows, markdown),
+    '',
+    `captured ÷ http_proxy (same sidecar, same round): new conn/s ${x(vs?.connPerSec)}, TTFB p50 ${x(vs?.ttfbP50)}, outpost CPU per connection ${x(vs?.outpostCpuMsPerConn)}`,
+    '',
+    renderTable(['capture: CONNECT and TCP passthrough', 'MB/s', '×direct', 'outpost CPU s/GB'], tunnel, markdown),
+  ].join('\n');
+}

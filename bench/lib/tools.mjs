@@ -12,6 +12,11 @@ const TOOLS = [
   { command: 'curl', packages: ['curl'] },
   { command: 'taskset', packages: ['util-linux'] },
   { command: 'hyperfine', packages: ['hyperfine'] },
+  // The capture section: network namespaces, the pods' nftables rules, the TLS stand-in's certificate.
+  { command: 'ip', packages: ['iproute2'] },
+  { command: 'nft', packages: ['nftables'] },
+  { command: 'nsenter', packages: ['util-linux'] },
+  { command: 'openssl', packages: ['openssl'] },
 ];
 
 async function has(command) {
