@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cpuSeconds, machineCpu, processTree, runCommand, startProcess, stopProcess } from './procs.mjs';
+import { cpuSeconds, cpuSplit, machineCpu, processTree, runCommand, startProcess, stopProcess } from './procs.mjs';
 import { OUTPOST_BIN, REPO } from './outpost.mjs';
 import { EXTERNAL_HOST, LOAD_NICE, UPSTREAM_BODY } from './peers.mjs';
 import { runCurlDownload, runCurlFresh, runWrk } from './load.mjs';
@@ -367,13 +367,16 @@ ${temp}
         headers: ['Connection: close'],
       };
       if (round === 0) await runWrk({ ...base, seconds: cfg.warmupSeconds });
-      const cpu0 = cpuSeconds(meshPids());
+      const cpu0 = cpuSplit(meshPids());
       const up0 = cpuSeconds(upstreamPids());
       const m0 = machineCpu();
       const t0 = process.hrtime.bigint();
       const w = await runWrk({ ...base, seconds: cfg.wrkSeconds });
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-      const cpu = cpuSeconds(meshPids()) - cpu0;
+      const cpu1 = cpuSplit(meshPids());
+      const cpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
+      // The kernel's share (stime): in a captured pod the DNAT and conntrack work lands there.
+      r.outpostSystemShare = cpu > 0 ? (cpu1.system - cpu0.system) / cpu : NaN;
       const m1 = machineCpu();
       r.connPerSec = w.rps;
       r.connections = w.requests;
@@ -429,7 +432,7 @@ ${temp}
             const r = await measureSetup(st.row, pods, round);
             st.rounds.push(r);
             log(
-              `  ${st.row.name.padEnd(36)} ${r.connPerSec === undefined ? '     –' : r.connPerSec.toFixed(0).padStart(6)} conn/s  TTFB p50 ${(r.ttfbP50_us / 1000).toFixed(3)} ms p99 ${(r.ttfbP99_us / 1000).toFixed(3)} ms${r.outpostCpuMsPerConn !== undefined && st.row.pod === 'captured' ? `  outpost ${r.outpostCpuMsPerConn.toFixed(3)} CPU-ms/conn` : ''}${r.freshConnections < r.requests ? `  (only ${r.freshConnections} new connections)` : ''}${r.wrkErrors ? `  errors ${r.wrkErrors}` : ''}${r.backgroundCpuShare > 0.05 ? `  (busy machine: ${(100 * r.backgroundCpuShare).toFixed(0)}% CPU elsewhere)` : ''}`,
+              `  ${st.row.name.padEnd(36)} ${r.connPerSec === undefined ? '     –' : r.connPerSec.toFixed(0).padStart(6)} conn/s  TTFB p50 ${(r.ttfbP50_us / 1000).toFixed(3)} ms p99 ${(r.ttfbP99_us / 1000).toFixed(3)} ms${r.outpostCpuMsPerConn !== undefined && st.row.pod === 'captured' ? `  outpost ${r.outpostCpuMsPerConn.toFixed(3)} CPU-ms/conn (${(100 * r.outpostSystemShare).toFixed(0)}% system)` : ''}${r.freshConnections < r.requests ? `  (only ${r.freshConnections} new connections)` : ''}${r.wrkErrors ? `  errors ${r.wrkErrors}` : ''}${r.backgroundCpuShare > 0.05 ? `  (busy machine: ${(100 * r.backgroundCpuShare).toFixed(0)}% CPU elsewhere)` : ''}`,
             );
           } catch (e) {
             st.failed = e.message;
@@ -466,6 +469,7 @@ ${temp}
             ttfbP50_us: summarize(rs.map((r) => r.ttfbP50_us)),
             ttfbP99_us: summarize(rs.map((r) => r.ttfbP99_us)),
             outpostCpuMsPerConn: summarize(rs.map((r) => r.outpostCpuMsPerConn)),
+            outpostSystemShare: summarize(rs.map((r) => r.outpostSystemShare)),
             ratioConnPerSec: ratio(st, 'connPerSec', base),
             ratioTtfbP50: ratio(st, 'ttfbP50_us', base),
             addedTtfbP50_us: summarize(rs.map((r, i) => (base?.[i] ? r.ttfbP50_us - base[i].ttfbP50_us : NaN))),

@@ -182,6 +182,20 @@ export function cpuSeconds(pids) {
   return ticks / CLK_TCK;
 }
 
+/** utime and stime apart, in seconds, of the given pids: where a proxy's CPU goes, its code or the kernel's. */
+export function cpuSplit(pids) {
+  let user = 0;
+  let system = 0;
+  for (const pid of pids) {
+    const s = readStat(pid);
+    if (s) {
+      user += s.utime;
+      system += s.stime;
+    }
+  }
+  return { user: user / CLK_TCK, system: system / CLK_TCK };
+}
+
 function statusField(pid, field) {
   try {
     const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));

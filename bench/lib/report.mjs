@@ -252,11 +252,12 @@ export function captureTable(results, markdown = false) {
     '×direct p50',
     'added p50 ms',
     'outpost CPU ms/conn',
+    'of it kernel',
     'errors',
   ];
   const rows = c.setup.map((s) =>
     s.failed
-      ? [s.name, `failed: ${s.failed.slice(0, 60)}`, '', '', '', '', '', '', '']
+      ? [s.name, `failed: ${s.failed.slice(0, 60)}`, '', '', '', '', '', '', '', '']
       : [
           s.name,
           range(s.summary.connPerSec, fmtK),
@@ -266,6 +267,7 @@ export function captureTable(results, markdown = false) {
           s.base ? x(s.summary.ratioTtfbP50) : '',
           s.base ? fmtMs(s.summary.addedTtfbP50_us?.median) : '',
           s.pod === 'captured' ? range(s.summary.outpostCpuMsPerConn, (v) => fmt(v, 3)) : '–',
+          s.pod === 'captured' && s.summary.outpostSystemShare?.n ? `${(100 * s.summary.outpostSystemShare.median).toFixed(0)} %` : '–',
           String(s.summary.errors),
         ],
   );
