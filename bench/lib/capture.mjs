@@ -351,6 +351,11 @@ ${temp}
     });
   }
 
+  /** A mesh that died mid-run (its pods' DNS with it) would only make every later row fail slowly. */
+  function meshAlive() {
+    if (mesh.exited) throw new Error(`outpost up exited (${mesh.exitCode}) during the measurements: ${tail(join(dir, 'up.log'))}`);
+  }
+
   async function measureSetup(row, pods, round) {
     const r = { round };
     const netns = pods[row.pod].netns;
@@ -428,6 +433,7 @@ ${temp}
         log(`capture round ${round + 1}/${settings.rounds}`);
         for (const [, st] of sState) {
           if (st.failed || stopped) continue;
+          meshAlive();
           try {
             const r = await measureSetup(st.row, pods, round);
             st.rounds.push(r);
@@ -441,6 +447,7 @@ ${temp}
         }
         for (const [, ts] of tState) {
           if (ts.failed || stopped) continue;
+          meshAlive();
           try {
             const d = await measureTunnel(ts.row, pods);
             ts.rounds.push(d);
