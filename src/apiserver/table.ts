@@ -7,7 +7,8 @@ import type { KubeObject } from '../api/object.js';
 import { humanDuration } from '../api/duration.js';
 import { evaluate, parsePath } from '../api/jsonpath.js';
 import { acceptsMedia } from './discovery.js';
-import { formatLabelSelector, type LabelSelectorSpec } from '../api/kinds/network-policy.js';
+import { formatLabelSelector, type LabelSelectorSpec } from '../api/label-selector.js';
+import { endpointSliceAddresses, endpointSlicePorts } from '../api/endpoint-slice-cells.js';
 
 export interface TableColumnDefinition {
   name: string;
@@ -61,17 +62,6 @@ const AGE = col(
   0,
   'CreationTimestamp is a timestamp representing the server time when this object was created.',
 );
-
-/** kubectl's EndpointSlice cells: ports `80,443` (`<unset>` for none), up to 3 addresses then `+ N more...`. */
-export function endpointSlicePorts(o: KubeObject): string {
-  const ports = list((o as Record<string, unknown>).ports).map((p) => (p.port === undefined ? '<unset>' : String(p.port)));
-  return ports.length ? ports.join(',') : '<unset>';
-}
-export function endpointSliceAddresses(o: KubeObject): string {
-  const all = list((o as Record<string, unknown>).endpoints).flatMap((e) => (Array.isArray(e.addresses) ? e.addresses.map(String) : []));
-  if (all.length === 0) return '<unset>';
-  return all.length > 3 ? `${all.slice(0, 3).join(',')} + ${all.length - 3} more...` : all.join(',');
-}
 
 function selectorText(sel: unknown): string {
   const m = rec(sel);

@@ -8,17 +8,9 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkDns1123Subdomain } from '../names.js';
 import { checkLabels } from './common-rules.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import type { LabelSelectorSpec } from '../label-selector.js';
 
-export interface LabelSelectorRequirement {
-  readonly key: string;
-  readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-  readonly values?: readonly string[];
-}
-
-export interface LabelSelectorSpec {
-  readonly matchLabels?: Readonly<Record<string, string>>;
-  readonly matchExpressions?: readonly LabelSelectorRequirement[];
-}
+export { formatLabelSelector, selectorMatches, type LabelSelectorRequirement, type LabelSelectorSpec } from '../label-selector.js';
 
 export type NetworkPolicyProtocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -52,41 +44,6 @@ export function policyTypes(spec: NetworkPolicySpec | undefined): { ingress: boo
   const types = spec?.policyTypes;
   if (types && types.length > 0) return { ingress: types.includes('Ingress'), egress: types.includes('Egress') };
   return { ingress: true, egress: (spec?.egress?.length ?? 0) > 0 };
-}
-
-/** True when labels satisfy a LabelSelector (an empty selector selects everything). */
-export function selectorMatches(sel: LabelSelectorSpec | undefined, labels: Readonly<Record<string, string>> | undefined): boolean {
-  const l = labels ?? {};
-  for (const [k, v] of Object.entries(sel?.matchLabels ?? {})) if (l[k] !== v) return false;
-  for (const e of sel?.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(l, e.key);
-    const values = e.values ?? [];
-    const ok =
-      e.operator === 'In'
-        ? has && values.includes(l[e.key]!)
-        : e.operator === 'NotIn'
-          ? !has || !values.includes(l[e.key]!)
-          : e.operator === 'Exists'
-            ? has
-            : !has;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/** kubectl's text for a selector (`app=a,tier in (x,y)`; `<none>` when empty). */
-export function formatLabelSelector(sel: LabelSelectorSpec | undefined): string {
-  const parts = Object.entries(sel?.matchLabels ?? {})
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `${k}=${v}`);
-  for (const e of sel?.matchExpressions ?? []) {
-    const values = [...(e.values ?? [])].sort().join(',');
-    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
-    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
-    else if (e.operator === 'Exists') parts.push(e.key);
-    else parts.push(`!${e.key}`);
-  }
-  return parts.length ? parts.join(',') : '<none>';
 }
 
 /** A CIDR as Go's ParseCIDR takes it: address/prefix, both families. */

@@ -82,7 +82,10 @@ async function fetchItems(mesh: MeshConnection, info: KindInfo, name: string | u
       ...(namespace ? { namespace } : {}),
       ...(opts.selector ? { labelSelector: opts.selector } : {}),
     });
-    items = [...res.items].sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
+    // By namespace/name in code-unit order, the API server's (etcd's) key order. Not localeCompare: its
+    // first call loads ICU's collator, ~8 ms of CPU in a command that takes ~50 ms beyond node's own start.
+    const key = (o: KubeObject): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    items = [...res.items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   }
   for (const o of items) o.apiVersion ||= apiVersionOf(info);
   return items;

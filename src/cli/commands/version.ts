@@ -6,11 +6,16 @@ export function outpostVersion(): string {
   return pkg.version;
 }
 
+/** What `outpost version` prints; bin/outpost prints it without loading the command parser (start-up). */
+export function versionLine(): string {
+  return `outpost ${outpostVersion()} (node ${process.version})\n`;
+}
+
 export function registerVersion(program: Command): void {
   program
     .command('version')
     .description('Print the outpost version')
     .action(() => {
-      process.stdout.write(`outpost ${outpostVersion()} (node ${process.version})\n`);
+      process.stdout.write(versionLine());
     });
 }

@@ -7,8 +7,8 @@ import { evaluate, parsePath, valueText } from '../../api/jsonpath.js';
 import { formatTable } from './table.js';
 import { podStatusText } from '../../api/pod-status.js';
 import { APPS_GROUP } from '../../api/groups.js';
-import { formatLabelSelector, type LabelSelectorSpec } from '../../api/kinds/network-policy.js';
-import { endpointSliceAddresses, endpointSlicePorts } from '../../apiserver/table.js';
+import { formatLabelSelector, type LabelSelectorSpec } from '../../api/label-selector.js';
+import { endpointSliceAddresses, endpointSlicePorts } from '../../api/endpoint-slice-cells.js';
 
 interface Column {
   header: string;
