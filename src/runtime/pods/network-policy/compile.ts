@@ -206,14 +206,20 @@ function peerText(peer: Peer, field: 'saddr' | 'daddr'): string {
   return `${fam} ${field} ${peer.cidr} ${except.length ? `${fam} ${field} != { ${except.join(', ')} } ` : ''}`;
 }
 
-function portText(p: PortMatch): string {
+/**
+ * `original`: the port the connection was addressed to, before any NAT in the pod: in a pod's input
+ * hook a captured connection's port is already its sidecar's inbound listener (the capture table's
+ * prerouting redirect runs first), while the policy names the app's port, as a CNI checks at the veth.
+ */
+function portText(p: PortMatch, original = false): string {
   if (!p.proto) return '';
   if (p.lo === undefined) return `meta l4proto ${p.proto} `;
-  return `${p.proto} dport ${p.hi !== undefined ? `${p.lo}-${p.hi}` : p.lo} `;
+  const ports = p.hi !== undefined ? `${p.lo}-${p.hi}` : p.lo;
+  return original ? `meta l4proto ${p.proto} ct original proto-dst ${ports} ` : `${p.proto} dport ${ports} `;
 }
 
-function clauseText(c: Clause, field: 'saddr' | 'daddr'): string {
-  return `${peerText(c.peer, field)}${portText(c.port)}accept comment ${JSON.stringify(c.policy)}`;
+function clauseText(c: Clause, field: 'saddr' | 'daddr', original = false): string {
+  return `${peerText(c.peer, field)}${portText(c.port, original)}accept comment ${JSON.stringify(c.policy)}`;
 }
 
 // TCP gets a reset, the rest an ICMP "administratively prohibited": a denied connection fails at once.
@@ -241,7 +247,7 @@ export function podRuleset(r: Omit<PodRules, 'ruleset'>, input: Pick<CompileInpu
       '    iifname "lo" accept',
       // The node: kubelet-style probes, and connections to cluster IPs (masqueraded, policed at the node after DNAT).
       `    ip saddr ${input.nodeAddress} accept`,
-      ...uniq(r.ingress.map((c) => `    ${clauseText(c, 'saddr')}`)),
+      ...uniq(r.ingress.map((c) => `    ${clauseText(c, 'saddr', true)}`)),
       ...REJECT.map((l) => `    ${l}`),
     );
   } else lines.push('    # not isolated for ingress: no policy selects this pod for Ingress');
