@@ -6,7 +6,7 @@
 // named port, ipBlock with except, namespace labels changing, and a policy change that leaves an
 // established allowed connection alone.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +181,19 @@ spec:
 
   // Direct egress from the curl pod: refused at its own eth0 (the sidecar's passthrough connection
   // to an address no ServiceEntry names, and a port capture leaves alone under ALLOW_ANY).
+  // The request made before the policies left the sidecar a kept-alive passthrough connection to
+  // the stand-in: established, so conntrack keeps it (as Kubernetes keeps established connections).
+  // It ends when the stand-in's keep-alive timeout closes it; only then is a request a new connection.
+  await eventually(
+    "the sidecar's passthrough connection from before the policies closed",
+    async () =>
+      execFileSync('ip', ['netns', 'exec', curl.netns, 'ss', '-Htn', 'state', 'established', 'dst', `${ext.address}:80`])
+        .toString()
+        .trim() === ''
+        ? true
+        : undefined,
+    200,
+  );
   const noproxy = await inCurl(direct);
   assert.notEqual(noproxy.code, 0, `direct egress got through: ${noproxy.stdout}`);
   assert.match((await inCurl(TCP_CONNECT(ext.address, 4444))).stdout, /^tcp ECONNREFUSED$/m);
