@@ -38,6 +38,8 @@ export interface ControlPlaneOptions {
   readonly serverTls?: { readonly cert: string; readonly key: string };
   /** The mesh's networks and control endpoints for proxies' SSRF guard (see setSsrfGuardContext). */
   readonly ssrfGuard?: SsrfGuardContext;
+  /** Runs before each config is sent to its proxy (see DistributionServerOptions.beforeSend). */
+  readonly beforeSend?: (identity: ProxyIdentity, config: ProxyConfig) => Promise<void>;
 }
 
 export class ControlPlane {
@@ -66,6 +68,7 @@ export class ControlPlane {
       ...(opts.distributionTls ? { tls: opts.distributionTls } : {}),
       ...(opts.tokenAuth ? { tokenAuth: opts.tokenAuth } : {}),
       ...(opts.serverTls ? { serverTls: opts.serverTls } : {}),
+      ...(opts.beforeSend ? { beforeSend: opts.beforeSend } : {}),
     });
   }
 

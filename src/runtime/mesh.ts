@@ -10,7 +10,7 @@ import { badRequest } from '../apiserver/status.js';
 import { writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { ControlPlane } from '../controlplane/control-plane.js';
 import { ADMIN_PORT } from './proxy-process.js';
-import type { ProxyIdentity } from '../proxyconfig/types.js';
+import type { ProxyConfig, ProxyIdentity } from '../proxyconfig/types.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 import { AddressBook, subnetFor } from './addresses.js';
@@ -337,9 +337,12 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
       : [{ cidr: `${addresses.meshAddress().replace(/\.\d+$/, '.0')}/24`, reason: 'mesh_network' }];
     const controlEndpoints = [api.url, api.httpsUrl].flatMap((u) => controlEndpointOf(u));
     const ssrfGuard = { networks: guardNetworks, controlEndpoints, adminPorts: [ADMIN_PORT] };
+    // Late binding: a captured pod's rules are written before its sidecar gets each config (netns model).
+    let captureRef: WorkloadManager | undefined;
+    const beforeSend = network ? (identity: ProxyIdentity, cfg: ProxyConfig) => captureRef?.captureBeforeConfig(identity, cfg) ?? Promise.resolve() : undefined;
     const controlPlane = await startControlPlaneOnStablePort(
       paths,
-      (port) => (controlPlaneRef = new ControlPlane({ store, host, port, token, log, distributionTls, ssrfGuard })),
+      (port) => (controlPlaneRef = new ControlPlane({ store, host, port, token, log, distributionTls, ssrfGuard, ...(beforeSend ? { beforeSend } : {}) })),
       log,
     );
     cleanups.push(() => controlPlane.stop());
@@ -359,6 +362,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
         ? { network, beforePodsStart: () => policyRef?.sync() ?? Promise.resolve(), configFor: (identity: ProxyIdentity) => controlPlane.configFor(identity) }
         : {}),
     });
+    captureRef = workloads;
     const distributionPort = Number(new URL(controlPlane.distributionUrl).port);
     const policies = (policyRef = new NetworkPolicyEnforcer(
       network

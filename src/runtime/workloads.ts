@@ -140,7 +140,8 @@ export class WorkloadManager {
   private readonly captureApplied = new Map<string, string>();
   /** Captured pods whose rules could not be written: their apps do not start (never fail open). */
   private readonly captureFailed = new Set<string>();
-  private captureTimer: NodeJS.Timeout | undefined;
+  /** Capture writes, one at a time, so an older ruleset never lands after a newer one. */
+  private captureQueue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: WorkloadManagerOptions) {
     this.leftovers = new Map((opts.leftovers ?? []).map((r) => [r.bootstrap, r]));
@@ -155,8 +156,6 @@ export class WorkloadManager {
     this.unwatch = this.opts.store.watch(rev, (ev: WatchEvent) => {
       if (WATCHED.has(ev.object.kind)) this.scheduleReconcile();
       else if (ev.type === 'DELETED' && ev.object.kind === 'Pod' && this.opts.network) this.replacePod(ev.object);
-      // Capture rules follow each sidecar's config (its HTTP ports, inbound ports, the outbound policy).
-      if (this.capturing) this.scheduleCaptureSync();
     });
   }
 
@@ -228,8 +227,8 @@ export class WorkloadManager {
     this.stopped = true;
     this.unwatch?.();
     clearTimeout(this.reconcileTimer);
-    clearTimeout(this.captureTimer);
     await this.reconciling.catch(() => undefined);
+    await this.captureQueue;
     await Promise.all([...this.running.values()].map((r) => r.proc.stop()));
     await this.containers?.stopAll();
     // Pods stay in the store as not ready: the mesh is down, the config is not gone.
@@ -352,12 +351,21 @@ export class WorkloadManager {
     return this.opts.network !== undefined && this.opts.configFor !== undefined;
   }
 
-  private scheduleCaptureSync(): void {
-    if (this.stopped) return;
-    clearTimeout(this.captureTimer);
-    this.captureTimer = setTimeout(() => {
-      this.reconciling = this.reconciling.then(() => this.syncCapture()).catch((err: unknown) => this.opts.log(`capture: ${(err as Error).message}`));
-    }, 50);
+  /**
+   * The control plane calls this before it sends a proxy a config (its beforeSend): a captured pod's
+   * rules are made to match that config (listener ports, inbound ports, the outbound policy) first,
+   * so once the sidecar has a config, and ACKs it, its pod's capture already sends traffic there.
+   */
+  captureBeforeConfig(identity: ProxyIdentity, cfg: ProxyConfig): Promise<void> {
+    return this.queueCapture(async () => {
+      const r = [...this.running.values()].find((x) => x.identity.id === identity.id && x.plan.role === 'sidecar' && x.netns !== undefined);
+      if (r && !this.stopped) await this.writeCapture(r, cfg);
+    });
+  }
+
+  private queueCapture(work: () => Promise<void>): Promise<void> {
+    this.captureQueue = this.captureQueue.then(work).catch((err: unknown) => this.opts.log(`capture: ${(err as Error).message}`));
+    return this.captureQueue;
   }
 
   /** Capture annotations of the pod a sidecar serves; a bad one is reported once and left out (capture stays whole). */
@@ -375,43 +383,49 @@ export class WorkloadManager {
     }
   }
 
-  /** Writes every captured pod's nftables table from its sidecar's config, where it changed. */
-  private async syncCapture(): Promise<void> {
-    const net = this.opts.network;
-    const configFor = this.opts.configFor;
-    if (!net || !configFor || this.stopped) return;
-    const live = new Set<string>();
-    for (const r of this.running.values()) {
-      if (r.plan.role !== 'sidecar' || !r.netns) continue;
-      const key = sandboxKey(r.plan.namespace, r.plan.podName);
-      live.add(key);
-      let cfg: ProxyConfig;
-      try {
-        cfg = configFor(r.identity);
-      } catch (err) {
-        this.opts.log(`capture: no config for ${r.identity.id}: ${(err as Error).message}`);
-        continue;
+  /** Writes every captured pod's nftables table from its sidecar's config as the control plane has it now, where it changed. */
+  private syncCapture(): Promise<void> {
+    return this.queueCapture(async () => {
+      const configFor = this.opts.configFor;
+      if (!this.opts.network || !configFor || this.stopped) return;
+      const live = new Set<string>();
+      for (const r of this.running.values()) {
+        if (r.plan.role !== 'sidecar' || !r.netns) continue;
+        live.add(sandboxKey(r.plan.namespace, r.plan.podName));
+        let cfg: ProxyConfig;
+        try {
+          cfg = configFor(r.identity);
+        } catch (err) {
+          this.opts.log(`capture: no config for ${r.identity.id}: ${(err as Error).message}`);
+          continue;
+        }
+        await this.writeCapture(r, cfg);
       }
-      if (!cfg.capture) continue;
-      const rules = captureRuleset({
-        capture: cfg.capture,
-        podIP: r.ip,
-        ...(r.identity.ip6 !== undefined ? { podIP6: r.identity.ip6 } : {}),
-        localRanges: [AUTO_ALLOCATE_RANGE, ...(r.identity.ip6 !== undefined ? [AUTO_ALLOCATE_RANGE_V6] : []), net.names.serviceSubnet],
-        policy: cfg.mesh.outboundTrafficPolicy,
-        annotations: this.captureAnnotations(r),
-      });
-      if (this.captureApplied.get(key) === rules) continue;
-      try {
-        await applyCaptureRuleset(r.netns, rules);
-        this.captureApplied.set(key, rules);
-        this.captureFailed.delete(key);
-      } catch (err) {
-        this.captureFailed.add(key);
-        this.opts.log(`capture: pod ${key}: ${(err as Error).message}; its containers are not started`);
-      }
+      for (const key of this.captureApplied.keys()) if (!live.has(key)) this.captureApplied.delete(key);
+    });
+  }
+
+  /** One sidecar's pod: its capture table from this config, where it changed (a failure keeps the pod's apps from starting). */
+  private async writeCapture(r: Running, cfg: ProxyConfig): Promise<void> {
+    if (!cfg.capture || !r.netns) return;
+    const key = sandboxKey(r.plan.namespace, r.plan.podName);
+    const rules = captureRuleset({
+      capture: cfg.capture,
+      podIP: r.ip,
+      ...(r.identity.ip6 !== undefined ? { podIP6: r.identity.ip6 } : {}),
+      localRanges: [AUTO_ALLOCATE_RANGE, ...(r.identity.ip6 !== undefined ? [AUTO_ALLOCATE_RANGE_V6] : []), this.opts.network!.names.serviceSubnet],
+      policy: cfg.mesh.outboundTrafficPolicy,
+      annotations: this.captureAnnotations(r),
+    });
+    if (this.captureApplied.get(key) === rules) return;
+    try {
+      await applyCaptureRuleset(r.netns, rules);
+      this.captureApplied.set(key, rules);
+      this.captureFailed.delete(key);
+    } catch (err) {
+      this.captureFailed.add(key);
+      this.opts.log(`capture: pod ${key}: ${(err as Error).message}; its containers are not started`);
     }
-    for (const key of this.captureApplied.keys()) if (!live.has(key)) this.captureApplied.delete(key);
   }
 
   /** Leftover proxies no workload wants any more (their Deployment went while the control plane was down). */

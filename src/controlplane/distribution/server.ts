@@ -33,6 +33,13 @@ export interface DistributionServerOptions {
    * checked here (TokenReview, as istiod does); then `authorizeToken` decides who it may subscribe as.
    */
   readonly tokenAuth?: DistributionTokenAuth;
+  /**
+   * Runs before a config is written to its proxy, which gets it only once this settles (a failure
+   * is logged and the config sent anyway). The node uses it to make a captured pod's traffic rules
+   * match the listeners of the config first, so a config the proxy has (and ACKs) is one its pod's
+   * capture already sends traffic to.
+   */
+  readonly beforeSend?: (identity: ProxyIdentity, config: ProxyConfig) => Promise<void>;
 }
 
 /** Who a service-account token belongs to. */
@@ -69,6 +76,10 @@ interface Subscription {
   nackError?: string;
   /** Version of the config held for the proxy at the last push. */
   desiredVersion: string;
+  /** The version being prepared by `beforeSend` (sent when that settles, unless a newer one came). */
+  preparing?: string;
+  /** Sends in order: a newer config waits for the one before it. */
+  sending: Promise<void>;
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
@@ -163,7 +174,26 @@ export class DistributionServer {
       return;
     }
     sub.desiredVersion = config.version;
-    if (config.version === sub.sentVersion || sub.stream.destroyed) return;
+    if (sub.stream.destroyed) return;
+    const before = this.opts.beforeSend;
+    if (!before) {
+      if (config.version !== sub.sentVersion) this.write(sub, config);
+      return;
+    }
+    if (config.version === (sub.preparing ?? sub.sentVersion)) return;
+    sub.preparing = config.version;
+    sub.sending = sub.sending
+      .then(() => before(sub.identity, config))
+      .catch((err: unknown) => this.opts.log?.(`distribution: before sending ${config.version} to ${sub.identity.id}: ${(err as Error).message}`))
+      .then(() => {
+        // A newer config was asked for meanwhile: it follows, prepared in turn.
+        if (sub.preparing !== config.version) return;
+        sub.preparing = undefined;
+        if (!sub.stream.destroyed && config.version !== sub.sentVersion) this.write(sub, config);
+      });
+  }
+
+  private write(sub: Subscription, config: ProxyConfig): void {
     const nonce = String(++this.nonce);
     sub.sentVersion = config.version;
     sub.sentNonce = nonce;
@@ -253,7 +283,16 @@ export class DistributionServer {
           stream.respond({ ':status': 200, 'content-type': NDJSON });
           const previous = this.subs.get(msg.identity.id);
           if (previous && previous.stream !== stream) previous.stream.close(http2.constants.NGHTTP2_CANCEL);
-          sub = { identity: msg.identity, stream, connectedAt: new Date().toISOString(), sentVersion: '', sentNonce: '', ackedVersion: '', desiredVersion: '' };
+          sub = {
+            identity: msg.identity,
+            stream,
+            connectedAt: new Date().toISOString(),
+            sentVersion: '',
+            sentNonce: '',
+            ackedVersion: '',
+            desiredVersion: '',
+            sending: Promise.resolve(),
+          };
           this.subs.set(msg.identity.id, sub);
           this.opts.log?.(`distribution: ${msg.identity.id} (${msg.identity.role}) subscribed`);
           this.send(sub);

@@ -133,7 +133,7 @@ test('capture: apps without proxy settings go through their sidecar; inbound pas
   const stopOthers = await startOtherExternals(node, certs.dir);
   const tmp = mkdtempSync(join(tmpdir(), 'outpost-capture-'));
   const hostsFile = join(tmp, 'hosts');
-  writeFileSync(hostsFile, `${httpbin.address} httpbin.org\n${OTHER} tls.example.com tcp.example.com other.example.net\n`);
+  writeFileSync(hostsFile, `${httpbin.address} httpbin.org\n${OTHER} tls.example.com tcp.example.com other.example.net late.example.com\n`);
   const caFile = join(tmp, 'ca.pem');
   writeFileSync(caFile, certs.caPem);
   const yaml = join(tmp, 'extra.yaml');
@@ -199,20 +199,14 @@ test('capture: apps without proxy settings go through their sidecar; inbound pas
   }
   await sidecarLog(curl, '|egressgw.gw-ns.svc.cluster.local');
 
-  // TLS by SNI and TCP by the VIP, without proxy settings.
-  // The pod's capture rules follow its sidecar's config a moment after a change (the listener-port
-  // map), so the request is repeated (bounded) until one is seen passing the sidecar by SNI.
-  await eventually(
-    'a TLS request by SNI passes the sidecar',
-    async () => {
-      const tlsRes = await inPod(curl, `${NOPROXY} curl -sS --max-time 10 -H 'Connection: close' --cacert ${caFile} https://tls.example.com/`);
-      assert.equal(tlsRes.code, 0, tlsRes.stderr);
-      assert.equal(tlsRes.stdout, 'tls ok\n');
-      const logs = await mesh.ok(['logs', `pod/${curl.name}`, '-n', curl.ns, '-c', 'istio-proxy']);
-      return logs.stdout.includes('outbound|443||tls.example.com') ? true : undefined;
-    },
-    10,
-  );
+  // TLS by SNI and TCP by the VIP, without proxy settings. The sidecar answered the names above, so
+  // it has the ServiceEntries' config, and a pod's capture rules are written before its sidecar gets
+  // a config: the first connection is captured. Connection: close, so the connection (logged when it
+  // ends) ends with the response; the log line itself is written after curl exits, hence the wait.
+  const tlsRes = await inPod(curl, `${NOPROXY} curl -sS --max-time 10 -H 'Connection: close' --cacert ${caFile} https://tls.example.com/`);
+  assert.equal(tlsRes.code, 0, tlsRes.stderr);
+  assert.equal(tlsRes.stdout, 'tls ok\n');
+  await sidecarLog(curl, 'outbound|443||tls.example.com');
   const tcpRes = await inPod(
     curl,
     `${NOPROXY} ${JSON.stringify(NODE)} -e "const s = require('net').connect(5432, 'tcp.example.com', () => s.write('hi')); s.on('data', (b) => { process.stdout.write(String(b)); s.destroy(); })"`,
@@ -235,13 +229,76 @@ test('capture: apps without proxy settings go through their sidecar; inbound pas
   assert.notEqual(codes[2], '200', 'a raw connection to an unregistered port reached it');
   await sidecarLog(curl, 'block_all');
 
-  // Inbound: the client's request to the web Service passes web's sidecar (inbound cluster in its log).
+  // A ServiceEntry applied while the pod runs: the first connection made as soon as the sidecar
+  // answers the name with its VIP (it has the new config) is captured, because the pod's rules
+  // are written before its sidecar is sent that config. One process in the pod asks until the VIP
+  // comes, then connects at once.
+  writeFileSync(
+    yaml,
+    `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: late-se, namespace: curl}
+spec:
+  hosts: [late.example.com]
+  ports: [{number: 7777, name: tcp, protocol: TCP}]
+  resolution: DNS
+  location: MESH_EXTERNAL
+`,
+  );
+  await mesh.ok(['apply', '-f', yaml]);
+  const late = await inPod(
+    curl,
+    `${NOPROXY} ${JSON.stringify(NODE)} -e ${JSON.stringify(
+      `const dns = require('dns'); const net = require('net'); const deadline = Date.now() + 20000;
+      const ask = () => dns.lookup('late.example.com', { family: 4 }, (err, addr) => {
+        if (!err && addr.startsWith('240.240.')) {
+          const s = net.connect(7777, addr, () => s.write('GET / HTTP/1.1\\r\\nHost: late.example.com\\r\\nConnection: close\\r\\n\\r\\n'));
+          let got = ''; s.on('data', (b) => (got += b)); s.on('end', () => console.log(got.split('\\r\\n')[0]));
+          s.on('error', (e) => console.log('connect ' + e.code));
+        } else if (Date.now() < deadline) setTimeout(ask, 10);
+        else console.log('no VIP for late.example.com');
+      });
+      ask();`.replace(/\n\s*/g, ' '),
+    )}`,
+  );
+  assert.equal(late.stdout, 'HTTP/1.1 200 OK\n', late.stderr);
+  await sidecarLog(curl, 'outbound|7777||late.example.com');
+
+  // Inbound, PERMISSIVE: plaintext from the uninjected pod reaches the app through web's sidecar.
+  const fromPlain = await inPod(plain, `curl -sS --max-time 10 http://${web.ip}:8080/`);
+  assert.equal(fromPlain.stdout, 'web ok\n', `PERMISSIVE takes plaintext: ${fromPlain.stderr}`);
+
+  // An ingress NetworkPolicy on the captured web pod names the app's port: it is checked on the port
+  // the client dialled (8080), not on the sidecar's inbound listener capture redirects it to. (Before
+  // the client's first request to web: its sidecar keeps connections open, and an established one passes.)
+  writeFileSync(
+    yaml,
+    `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-curl, namespace: apps}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: curl}}}]
+    ports: [{port: http}]
+`,
+  );
+  await mesh.ok(['apply', '-f', yaml]);
+  await eventually('web-from-curl enforced', async () =>
+    /^Enforcement:\s+enforced with nftables/m.test((await mesh.ok(['describe', 'netpol', 'web-from-curl', '-n', 'apps'])).stdout) ? true : undefined,
+  );
+  // The client's request to the web Service passes web's sidecar (its inbound listener logs the curl pod's address).
   const toWeb = await inPod(curl, `${NOPROXY} curl -sS --max-time 10 http://web.apps.svc.cluster.local/`);
   assert.equal(toWeb.code, 0, toWeb.stderr);
   assert.equal(toWeb.stdout, 'web ok\n');
-  await sidecarLog(web, 'inbound|8080||');
-  const fromPlain = await inPod(plain, `curl -sS --max-time 10 http://${web.ip}:8080/`);
-  assert.equal(fromPlain.stdout, 'web ok\n', `PERMISSIVE takes plaintext: ${fromPlain.stderr}`);
+  await sidecarLog(web, `:15006 ${curl.ip}:`);
+  // From another namespace: refused by the policy at once (a TCP reset: curl's "couldn't connect", 7).
+  const denied = await inPod(plain, `curl -sS --max-time 10 http://${web.ip}:8080/; echo "exit $?"`);
+  assert.match(denied.stdout, /^exit 7$/m, denied.stderr);
+  await mesh.ok(['delete', 'netpol', 'web-from-curl', '-n', 'apps']);
+  await eventually('plaintext from plain reaches web again', async () =>
+    (await inPod(plain, `curl -sS --max-time 5 http://${web.ip}:8080/`)).stdout === 'web ok\n' ? true : undefined,
+  );
 
   // STRICT: plaintext from the uninjected pod is refused (pod IP and cluster IP); the injected client still gets through (auto mTLS).
   writeFileSync(

@@ -165,3 +165,67 @@ test('the control plane goes away and comes back: the client keeps its config, r
   assert.equal(applies, 1, 'the same version is not applied twice');
   assert.deepEqual(states.slice(0, 3), ['connected', 'disconnected', 'connected']);
 });
+
+test('beforeSend: a config reaches its proxy only once its preparation settled; a newer one overtakes a waiting one', async (t) => {
+  const state = { snapshot: snapshotFromObjects(loadObjects('mesh-base')) };
+  const prepared: string[] = [];
+  const releases: (() => void)[] = [];
+  const logs: string[] = [];
+  let fail = false;
+  const server = new DistributionServer({
+    port: 0,
+    token: TOKEN,
+    configFor: (id) => translate(state.snapshot, id),
+    log: (l) => logs.push(l),
+    beforeSend: async (identity, cfg) => {
+      assert.equal(identity.id, curl.id);
+      prepared.push(cfg.version);
+      await new Promise<void>((r) => releases.push(r));
+      if (fail) throw new Error('nft: cannot write');
+    },
+  });
+  await server.start();
+  t.after(() => server.stop());
+  const got: string[] = [];
+  const client = new ConfigClient({
+    url: server.url,
+    token: TOKEN,
+    identity: curl,
+    onConfig: async (cfg) => {
+      got.push(cfg.version);
+    },
+  });
+  client.start();
+  t.after(() => client.stop());
+  await until('the first preparation', () => prepared.length === 1);
+  assert.equal(server.status()[0]!.sentVersion, '', 'nothing sent while it is prepared');
+  assert.equal(server.status()[0]!.synced, false);
+  releases.shift()!();
+  await until('the first config acked', () => server.status()[0]?.ackedVersion === prepared[0]);
+  assert.deepEqual(got, [prepared[0]]);
+
+  // Two changes while the first is being prepared: the second is prepared after it, and only it is sent.
+  state.snapshot = snapshotFromObjects(loadObjects('mesh-base', 'seed-istio-api'));
+  server.push();
+  await until('the second preparation', () => prepared.length === 2);
+  state.snapshot = snapshotFromObjects(loadObjects('mesh-base'));
+  server.push();
+  // Back to the config the proxy has: still prepared again (the pod's rules follow), nothing new sent.
+  releases.shift()!();
+  await until('the third preparation', () => prepared.length === 3);
+  assert.equal(prepared[2], prepared[0]);
+  assert.equal(server.status()[0]!.sentVersion, prepared[0], 'the overtaken config was not sent');
+  releases.shift()!();
+  await until('synced', () => server.status()[0]?.synced === true);
+  assert.deepEqual(got, [prepared[0]]);
+
+  // A preparation that fails is logged; the config goes out anyway (the proxy is not held back).
+  fail = true;
+  state.snapshot = snapshotFromObjects(loadObjects('mesh-base', 'seed-istio-api'));
+  server.push();
+  await until('the fourth preparation', () => prepared.length === 4);
+  releases.shift()!();
+  await until('the fourth config acked', () => server.status()[0]?.ackedVersion === prepared[3]);
+  assert.deepEqual(got, [prepared[0], prepared[3]]);
+  assert.ok(logs.some((l) => l.includes(`before sending ${prepared[3]} to curl-1.curl: nft: cannot write`)));
+});

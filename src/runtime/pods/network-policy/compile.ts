@@ -206,14 +206,20 @@ function peerText(peer: Peer, field: 'saddr' | 'daddr'): string {
   return `${fam} ${field} ${peer.cidr} ${except.length ? `${fam} ${field} != { ${except.join(', ')} } ` : ''}`;
 }
 
-function portText(p: PortMatch): string {
+/**
+ * `original`: the port the connection was addressed to, before any NAT in the pod: in a pod's input
+ * hook a captured connection's port is already its sidecar's inbound listener (the capture table's
+ * prerouting redirect runs first), while the policy names the app's port, as a CNI checks at the veth.
+ */
+function portText(p: PortMatch, original = false): string {
   if (!p.proto) return '';
   if (p.lo === undefined) return `meta l4proto ${p.proto} `;
-  return `${p.proto} dport ${p.hi !== undefined ? `${p.lo}-${p.hi}` : p.lo} `;
+  const ports = p.hi !== undefined ? `${p.lo}-${p.hi}` : p.lo;
+  return original ? `meta l4proto ${p.proto} ct original proto-dst ${ports} ` : `${p.proto} dport ${ports} `;
 }
 
-function clauseText(c: Clause, field: 'saddr' | 'daddr'): string {
-  return `${peerText(c.peer, field)}${portText(c.port)}accept comment ${JSON.stringify(c.policy)}`;
+function clauseText(c: Clause, field: 'saddr' | 'daddr', original = false): string {
+  return `${peerText(c.peer, field)}${portText(c.port, original)}accept comment ${JSON.stringify(c.policy)}`;
 }
 
 // TCP gets a reset, the rest an ICMP "administratively prohibited": a denied connection fails at once.
@@ -241,7 +247,7 @@ export function podRuleset(r: Omit<PodRules, 'ruleset'>, input: Pick<CompileInpu
       '    iifname "lo" accept',
       // The node: kubelet-style probes, and connections to cluster IPs (masqueraded, policed at the node after DNAT).
       `    ip saddr ${input.nodeAddress} accept`,
-      ...uniq(r.ingress.map((c) => `    ${clauseText(c, 'saddr')}`)),
+      ...uniq(r.ingress.map((c) => `    ${clauseText(c, 'saddr', true)}`)),
       ...REJECT.map((l) => `    ${l}`),
     );
   } else lines.push('    # not isolated for ingress: no policy selects this pod for Ingress');
@@ -250,9 +256,13 @@ export function podRuleset(r: Omit<PodRules, 'ruleset'>, input: Pick<CompileInpu
     lines.push(
       `    # isolated for egress by ${r.egressPolicies.join(', ')}`,
       '    ct state established,related accept',
-      // The pod's own loopback: among others, what a capture table redirects to the sidecar; the
-      // sidecar's own connection out is what leaves eth0 and is checked here.
-      '    oifname "lo" accept',
+      // What stays in the pod: its loopback, its own address, the VIPs and cluster IPs its sidecar
+      // listens on, and what the capture table redirects to the sidecar (DNS to 127.0.0.1:15053,
+      // TCP to 15001). Asked of the destination as it is now, not of `oifname`: the output hook
+      // keeps the interface routed before the capture table's NAT (priority -100), so a query to the
+      // node's DNS redirected to the sidecar still says eth0 here. The sidecar's own connections
+      // onwards leave eth0 and are checked below.
+      '    fib daddr type local accept',
       `    ip daddr ${input.serviceSubnet} accept comment "cluster IPs: checked at the node after DNAT"`,
       ...uniq(r.egress.map((c) => `    ${clauseText(c, 'daddr')}`)),
       ...REJECT.map((l) => `    ${l}`),
