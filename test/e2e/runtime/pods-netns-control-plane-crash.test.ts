@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { nodeNetworkNames } from '../../../src/runtime/pods/node-network.js';
-import { eventually, startTestMesh } from '../../helpers/mesh.js';
-import { makeTestNetns, netnsSkipReason, startNetnsExternal } from '../../helpers/netns.js';
+import { eventually } from '../../helpers/mesh.js';
+import { netnsSkipReason, startNetnsMesh } from '../../helpers/netns.js';
+import { processesIn } from '../../helpers/pods.js';
 
 const skip = netnsSkipReason();
 /** The client loop's bounds: at most this many requests, each with curl's own time limit. */
@@ -44,36 +45,11 @@ function proxyPids(stateDir: string): number[] {
 }
 
 /** The pids of `sleep infinity` (the curl pod's app container) in a namespace. */
-function sleepersIn(netns: string): number[] {
-  return execFileSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' })
-    .split('\n')
-    .map(Number)
-    .filter((p) => {
-      try {
-        return p > 0 && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/bin/sleep\0infinity');
-      } catch {
-        return false;
-      }
-    });
-}
+const sleepersIn = (netns: string): number[] => processesIn(netns, ['/bin/sleep', 'infinity']);
 
 test('kill -9 of the control plane with pods in network namespaces: no request lost, the proxies adopted, config flows again', { skip }, async (t) => {
-  const node = makeTestNetns();
   // The stand-in for httpbin.org runs apart from the mesh process (the example's own dies with it).
-  let ext;
-  try {
-    ext = await startNetnsExternal(node);
-  } catch (err) {
-    node.remove();
-    throw err;
-  }
-  const mesh = await startTestMesh(t, { netns: node.name, hostsFile: ext.hostsFile, upArgs: ['--example'], noStart: true });
-  // After the mesh's own cleanup (`down` inside the node namespace), which startTestMesh registered first.
-  t.after(async () => {
-    await ext.close();
-    node.remove();
-  });
-  await mesh.up();
+  const { node, mesh } = await startNetnsMesh(t, { upArgs: ['--example'] });
   const names = nodeNetworkNames(mesh.stateDir);
   const podName = (await mesh.ok(['get', 'pods', '-n', 'curl', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout;
   const pod = JSON.parse((await mesh.ok(['get', 'pod', podName, '-n', 'curl', '-o', 'json'])).stdout) as { metadata: { annotations: Record<string, string> } };
