@@ -110,6 +110,13 @@ export const UDP_SEND = (host: string, port: number): string[] => [
   `const s = require('dgram').createSocket('udp4'); s.send('x', ${port}, ${JSON.stringify(host)}, (err) => { console.log(err ? 'udp ' + err.code : 'udp sent'); s.close(); });`,
 ];
 
+/** An A query for `name` sent to `server`:53 (UDP), as an app with its own resolver would: prints `answer A,B` or `dns <error code>`. */
+export const RESOLVE_VIA = (server: string, name: string): string[] => [
+  process.execPath,
+  '-e',
+  `const r = new (require('dns').promises.Resolver)({ timeout: 3000, tries: 1 }); r.setServers([${JSON.stringify(server)}]); r.resolve4(${JSON.stringify(name)}).then((a) => console.log('answer ' + a.join(',')), (e) => console.log('dns ' + e.code));`,
+];
+
 /** A TCP connection from Node: prints `tcp connected`, `tcp timeout` (5 s) or `tcp <error code>`. */
 export const TCP_CONNECT = (host: string, port: number): string[] => [
   process.execPath,

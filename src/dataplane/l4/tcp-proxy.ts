@@ -284,7 +284,13 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
       downstream.end();
     });
     up.once('close', () => {
-      if (connected) downstream.end();
+      if (!connected) return;
+      // The upstream is gone: stop piping into it and read the client to its end (discarding), so the
+      // client's FIN closes the connection and it is logged. (An unpipe on the upstream's close would
+      // pause the downstream: never reading its end, it never closed, and was never logged.)
+      downstream.unpipe(up);
+      downstream.resume();
+      downstream.end();
     });
   };
 

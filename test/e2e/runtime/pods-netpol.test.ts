@@ -14,7 +14,16 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { eventually, startTestMesh } from '../../helpers/mesh.js';
 import { makeTestNetns, netnsSkipReason, startNetnsMesh } from '../../helpers/netns.js';
-import { deploymentYaml, OPENSHIFT_EGRESS_POLICIES, OPENSHIFT_EGRESS_POLICY_NAMES, podOf, policyEnforced, TCP_CONNECT, UDP_SEND } from '../../helpers/pods.js';
+import {
+  deploymentYaml,
+  OPENSHIFT_EGRESS_POLICIES,
+  OPENSHIFT_EGRESS_POLICY_NAMES,
+  podOf,
+  policyEnforced,
+  RESOLVE_VIA,
+  TCP_CONNECT,
+  UDP_SEND,
+} from '../../helpers/pods.js';
 
 const skip = netnsSkipReason();
 const NODE = JSON.stringify(process.execPath);
@@ -58,20 +67,13 @@ test('OpenShift-style egress policies: the seed passes through the gateway, dire
     return r.stdout.includes(`${curl.ip}:`) && r.stdout.includes('"GET /get HTTP/') ? true : undefined;
   });
 
-  // Capture alone should give the seed's result too (issue 13). Known gap: under these policies the
-  // name does not resolve in the captured pod (curl: (6)); without policies it does (pods-capture).
-  let capturedOk = false;
-  await t.test(
-    'capture alone under the egress policies',
-    { todo: 'names do not resolve in a captured pod under default-deny egress (DNS through the sidecar)' },
-    async () => {
-      const captured = await inCurl(['curl', '-sS', '--max-time', '10', '--noproxy', '*', 'http://httpbin.org/get']);
-      assert.equal(captured.code, 0, captured.stderr);
-      assert.equal((JSON.parse(captured.stdout) as { origin: string }).origin, gw.ip, 'captured, it left through the gateway pod');
-      capturedOk = true;
-    },
-  );
-  const reached = seen + (capturedOk ? 2 : 1);
+  // Capture alone gives the seed's result too: the name resolves through the sidecar's DNS proxy
+  // (its query onwards goes to kube-dns, allowed by allow-dns), and the connection to the VIP is the
+  // sidecar's, on to the gateway pod.
+  const captured = await inCurl(['curl', '-sS', '--max-time', '10', '--noproxy', '*', 'http://httpbin.org/get']);
+  assert.equal(captured.code, 0, captured.stderr);
+  assert.equal((JSON.parse(captured.stdout) as { origin: string }).origin, gw.ip, 'captured, it left through the gateway pod');
+  const reached = seen + 2;
 
   // Direct egress from the curl pod: refused at its own eth0 (the sidecar's passthrough connection
   // to an address no ServiceEntry names, and a port capture leaves alone under ALLOW_ANY).
@@ -79,14 +81,13 @@ test('OpenShift-style egress policies: the seed passes through the gateway, dire
   assert.notEqual(noproxy.code, 0, `direct egress got through: ${noproxy.stdout}`);
   assert.match((await inCurl(TCP_CONNECT(ext.address, 4444))).stdout, /^tcp ECONNREFUSED$/m);
   assert.match((await inCurl(UDP_SEND(ext.address, 9999))).stdout, /^udp EPERM$/m);
-  // A resolver other than the cluster DNS: UDP 53 elsewhere is not DNS to kube-dns.
-  assert.match((await inCurl(UDP_SEND(ext.address, 53))).stdout, /^udp EPERM$/m);
+  // A resolver other than the cluster DNS: capture sends every DNS query to the sidecar, which
+  // answers it (httpbin.org: its VIP); nothing goes to the other address.
+  assert.match((await inCurl(RESOLVE_VIA(ext.address, 'httpbin.org'))).stdout, /^answer 240\.240\.\d+\.\d+$/m);
   assert.equal(ext.seen.length, reached, 'nothing else reached httpbin.org');
-  // The cluster DNS should still answer (allow-dns). Known gap, as above: with capture the query goes
-  // to the sidecar's DNS proxy and gets no answer under these policies.
-  await t.test('names resolve in the captured pod under allow-dns', { todo: 'DNS through the sidecar under default-deny egress' }, async () => {
-    assert.match((await inCurl(['getent', 'hosts', 'egressgw.gw-ns.svc.cluster.local'])).stdout, /^198\.19\.\d+\.\d+\s/m);
-  });
+  // Names still resolve (allow-dns): the query is redirected to the sidecar's DNS proxy, which
+  // answers a mesh Service itself, and forwards other names to the cluster DNS.
+  assert.match((await inCurl(['getent', 'hosts', 'egressgw.gw-ns.svc.cluster.local'])).stdout, /^198\.19\.\d+\.\d+\s/m);
 
   // The rules are in the pod's own table; describe says what each policy allows.
   const described = (await mesh.ok(['describe', 'netpol', 'allow-dns', '-n', 'curl'])).stdout;

@@ -152,3 +152,44 @@ test('a TCP listener pipes bytes both ways to its cluster', async (t) => {
   assert.equal(f.bytesReceived, '3');
   assert.equal(f.bytesSent, '13');
 });
+
+test('an upstream that closes first (HTTP with Connection: close over TLS): each connection ends when its client does, logged and counted closed', async (t) => {
+  const c = testCerts();
+  // Like a server answering `Connection: close`: the response, then its end, before the client's close_notify.
+  const server = tls.createServer({ cert: c.serverCertPem, key: c.serverKeyPem }, (s) => {
+    s.on('error', () => undefined);
+    s.once('data', () => s.end('HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\ntls ok\n'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as net.AddressInfo).port;
+  const tlsPort = await freePort();
+  const logPath = join(tempDir(t), 'access.log');
+  const cfg = proxyConfig({
+    role: 'router',
+    accessLog: textLog(logPath),
+    listeners: [tlsListener('0.0.0.0_443', tlsPort, [sniChain(['tls.example.com'], 'outbound|443||tls.example.com')])],
+    clusters: [staticCluster('outbound|443||tls.example.com', [{ address: '127.0.0.1', port }], { protocol: 'TCP' })],
+  });
+  const p = await startProxy(t, cfg, {}, logPath);
+  for (let i = 0; i < 3; i++) {
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'tls.example.com', ca: c.caPem, checkServerIdentity: () => undefined }, () =>
+        s.write('GET / HTTP/1.1\r\nHost: tls.example.com\r\nConnection: close\r\n\r\n'),
+      );
+      let body = '';
+      s.on('data', (d: Buffer) => (body += String(d)));
+      // The client's close_notify and FIN come after the proxy has already seen the upstream go.
+      s.on('end', () => {
+        s.end();
+        resolve(body);
+      });
+      s.on('error', reject);
+    });
+    assert.match(got, /tls ok\n$/);
+  }
+  const lines = await p.logLines(3);
+  assert.equal(lines.length, 3, lines.join('\n'));
+  for (const l of lines) assert.equal(parseLogLine(l).upstreamCluster, 'outbound|443||tls.example.com');
+  assert.match(p.proxy.metrics.render(), /istio_tcp_connections_closed_total\{[^}]*destination_service="tls.example.com"[^}]*\} 3/);
+});

@@ -250,9 +250,13 @@ export function podRuleset(r: Omit<PodRules, 'ruleset'>, input: Pick<CompileInpu
     lines.push(
       `    # isolated for egress by ${r.egressPolicies.join(', ')}`,
       '    ct state established,related accept',
-      // The pod's own loopback: among others, what a capture table redirects to the sidecar; the
-      // sidecar's own connection out is what leaves eth0 and is checked here.
-      '    oifname "lo" accept',
+      // What stays in the pod: its loopback, its own address, the VIPs and cluster IPs its sidecar
+      // listens on, and what the capture table redirects to the sidecar (DNS to 127.0.0.1:15053,
+      // TCP to 15001). Asked of the destination as it is now, not of `oifname`: the output hook
+      // keeps the interface routed before the capture table's NAT (priority -100), so a query to the
+      // node's DNS redirected to the sidecar still says eth0 here. The sidecar's own connections
+      // onwards leave eth0 and are checked below.
+      '    fib daddr type local accept',
       `    ip daddr ${input.serviceSubnet} accept comment "cluster IPs: checked at the node after DNAT"`,
       ...uniq(r.egress.map((c) => `    ${clauseText(c, 'daddr')}`)),
       ...REJECT.map((l) => `    ${l}`),
