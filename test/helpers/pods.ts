@@ -104,10 +104,10 @@ export const OPENSHIFT_EGRESS_POLICY_NAMES: readonly (readonly [string, string])
 ];
 
 /** A UDP datagram from Node: prints `udp sent` or `udp <error code>`. */
-export const UDP_SEND = (host: string, port: number): string[] => [
+export const UDP_SEND = (host: string, port: number, payload = 'x'): string[] => [
   process.execPath,
   '-e',
-  `const s = require('dgram').createSocket('udp4'); s.send('x', ${port}, ${JSON.stringify(host)}, (err) => { console.log(err ? 'udp ' + err.code : 'udp sent'); s.close(); });`,
+  `const s = require('dgram').createSocket('udp4'); s.send(${JSON.stringify(payload)}, ${port}, ${JSON.stringify(host)}, (err) => { console.log(err ? 'udp ' + err.code : 'udp sent'); s.close(); });`,
 ];
 
 /** An A query for `name` sent to `server`:53 (UDP), as an app with its own resolver would: prints `answer A,B` or `dns <error code>`. */
@@ -164,5 +164,20 @@ ${replicas !== undefined ? `  replicas: ${replicas}\n` : ''}  selector: {matchLa
     spec:
       containers:
 ${containers.replace(/\n?$/, '\n')}---
+`;
+}
+
+/** The mesh's `Istio` resource: access logs on stdout (in `encoding`), and the outbound traffic policy. Ends without `---`. */
+export function istioYaml(outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY', encoding: 'TEXT' | 'JSON' = 'TEXT'): string {
+  return `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata: {name: default}
+spec:
+  namespace: istio-system
+  values:
+    meshConfig:
+      accessLogFile: /dev/stdout
+      accessLogEncoding: ${encoding}
+      outboundTrafficPolicy: {mode: ${outboundTrafficPolicy}}
 `;
 }

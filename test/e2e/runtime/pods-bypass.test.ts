@@ -17,11 +17,14 @@ import { eventually, type RunResult } from '../../helpers/mesh.js';
 import { netnsSkipReason, startNetnsMesh, startNetnsScript, type TestNetns } from '../../helpers/netns.js';
 import {
   environmentOf,
+  istioYaml,
   OPENSHIFT_EGRESS_POLICIES,
   OPENSHIFT_EGRESS_POLICY_NAMES,
   podOf,
   policyEnforced,
   processesIn,
+  RESOLVE_VIA,
+  UDP_SEND,
   deploymentYaml,
   type TestPod,
 } from '../../helpers/pods.js';
@@ -67,11 +70,6 @@ interface BypassRow {
   run(c: Ctx, marker: string): Promise<Tried>;
   without: Outcome;
   with: Outcome;
-  /**
-   * Modes whose result under the policies waits for the fix of h13-dns: in a pod isolated for egress,
-   * what capture redirects to the sidecar (DNS to 127.0.0.1:15053, TCP to 15001) is refused.
-   */
-  pending?: Mode[];
 }
 
 const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -138,34 +136,29 @@ const BLACKHOLE = 'curl exit 0, HTTP 502; nothing reached the outside; sidecar: 
 const CONNECT_BLACKHOLE = 'CONNECT reply HTTP/1.1 200 Connection established, ECONNRESET; nothing reached the outside; sidecar: 0 UH - BlackHoleCluster';
 const SSRF = 'curl exit 0, HTTP 403; nothing reached the outside; sidecar: 403 SSRF ssrf_guard_denied{proxy_admin} PassthroughCluster';
 
+/** What a request to an unregistered host gets, through capture, with or without http_proxy in the environment. */
+const UNREGISTERED_HOST: Pick<BypassRow, 'without' | 'with'> = {
+  without: {
+    ALLOW_ANY: 'curl exit 0, HTTP 200; reached it from the pod; sidecar: 200 - via_upstream PassthroughCluster',
+    REGISTRY_ONLY: BLACKHOLE,
+  },
+  with: {
+    ALLOW_ANY:
+      'curl exit 0, HTTP 503; nothing reached the outside; sidecar: 503 UF upstream_reset_before_response_started{connection_failure} PassthroughCluster',
+    REGISTRY_ONLY: BLACKHOLE,
+  },
+};
+
 const ROWS: BypassRow[] = [
   {
     attempt: "`curl --noproxy '*'` to an unregistered host",
     run: (c, m) => curl(c, `--noproxy '*' http://${UNLISTED}/${m}`),
-    without: {
-      ALLOW_ANY: 'curl exit 0, HTTP 200; reached it from the pod; sidecar: 200 - via_upstream PassthroughCluster',
-      REGISTRY_ONLY: BLACKHOLE,
-    },
-    with: {
-      ALLOW_ANY:
-        'curl exit 0, HTTP 503; nothing reached the outside; sidecar: 503 UF upstream_reset_before_response_started{connection_failure} PassthroughCluster',
-      REGISTRY_ONLY: BLACKHOLE,
-    },
-    pending: ['ALLOW_ANY', 'REGISTRY_ONLY'],
+    ...UNREGISTERED_HOST,
   },
   {
     attempt: '`env -u http_proxy -u HTTP_PROXY curl` to an unregistered host',
     run: (c, m) => curl({ ...c, sh: (cmd) => c.sh(`${NO_PROXY_ENV} sh -c ${sq(cmd)}`) }, `http://${UNLISTED}/${m}`),
-    without: {
-      ALLOW_ANY: 'curl exit 0, HTTP 200; reached it from the pod; sidecar: 200 - via_upstream PassthroughCluster',
-      REGISTRY_ONLY: BLACKHOLE,
-    },
-    with: {
-      ALLOW_ANY:
-        'curl exit 0, HTTP 503; nothing reached the outside; sidecar: 503 UF upstream_reset_before_response_started{connection_failure} PassthroughCluster',
-      REGISTRY_ONLY: BLACKHOLE,
-    },
-    pending: ['ALLOW_ANY', 'REGISTRY_ONLY'],
+    ...UNREGISTERED_HOST,
   },
   {
     attempt: 'a raw TCP socket to an external address, unregistered port',
@@ -178,41 +171,33 @@ const ROWS: BypassRow[] = [
       ALLOW_ANY: 'tcp ECONNREFUSED; nothing reached the outside',
       REGISTRY_ONLY: 'tcp reply HTTP/1.1 502 Bad Gateway; nothing reached the outside; sidecar: 502 - direct_response block_all',
     },
-    pending: ['REGISTRY_ONLY'],
   },
   {
     attempt: 'UDP to an external address',
-    run: async (c, m) => {
-      const js = `const s = require('dgram').createSocket('udp4'); s.send('${m}', 9999, '${OTHER}', (err) => { console.log(err ? 'udp ' + err.code : 'udp sent'); s.close(); });`;
-      return { result: (await c.sh(`${NODE} -e ${sq(js)}`)).stdout.trim() };
-    },
+    run: async (c, m) => ({ result: (await c.sh(UDP_SEND(OTHER, 9999, m).map(sq).join(' '))).stdout.trim() }),
     without: 'udp sent; reached it from the pod',
     with: 'udp EPERM; nothing reached the outside',
   },
   {
     attempt: "a DNS query to a resolver other than the sidecar's",
     run: async (c) => {
-      const js = `const r = new (require('dns').promises.Resolver)({ timeout: 3000, tries: 1 }); r.setServers(['${OTHER}']);
-        r.resolve4('httpbin.org').then((a) => console.log('answer ' + a.map((x) => (x.startsWith('240.240.') ? 'a VIP of 240.240.0.0/16' : x)).join(' ')), (e) => console.log('dns ' + e.code));`;
-      return { result: (await c.sh(`${NODE} -e ${sq(js)}`)).stdout.trim() };
+      const out = (await c.sh(RESOLVE_VIA(OTHER, 'httpbin.org').map(sq).join(' '))).stdout.trim();
+      return { result: out.replace(/\b240\.240\.\d+\.\d+\b/g, 'a VIP of 240.240.0.0/16') };
     },
     without: 'answer a VIP of 240.240.0.0/16; nothing reached the outside',
     with: 'answer a VIP of 240.240.0.0/16; nothing reached the outside',
-    pending: ['ALLOW_ANY', 'REGISTRY_ONLY'],
   },
   {
     attempt: "another pod's admin port (15000)",
     run: (c) => curl(c, `--noproxy '*' http://${c.other.ip}:15000/config_dump`),
     without: { ALLOW_ANY: 'curl exit 7, HTTP 000; nothing reached the outside', REGISTRY_ONLY: BLACKHOLE },
     with: { ALLOW_ANY: 'curl exit 7, HTTP 000; nothing reached the outside', REGISTRY_ONLY: BLACKHOLE },
-    pending: ['REGISTRY_ONLY'],
   },
   {
     attempt: "the gateway's admin port (15000)",
     run: (c) => curl(c, `--noproxy '*' http://${c.gw.ip}:15000/config_dump`),
     without: { ALLOW_ANY: 'curl exit 7, HTTP 000; nothing reached the outside', REGISTRY_ONLY: BLACKHOLE },
     with: { ALLOW_ANY: 'curl exit 7, HTTP 000; nothing reached the outside', REGISTRY_ONLY: BLACKHOLE },
-    pending: ['REGISTRY_ONLY'],
   },
   {
     attempt: "the pod's own sidecar admin (127.0.0.1:15000): `GET /config_dump`, `POST /logging`",
@@ -229,14 +214,12 @@ const ROWS: BypassRow[] = [
     run: (c) => curl(c.withPodEnv, `-k ${c.api}/api/v1/namespaces/istio-system/secrets`),
     without: { ALLOW_ANY: 'curl exit 0, HTTP 401; nothing reached the outside', REGISTRY_ONLY: BLACKHOLE },
     with: { ALLOW_ANY: 'curl exit 7, HTTP 000; nothing reached the outside', REGISTRY_ONLY: BLACKHOLE },
-    pending: ['REGISTRY_ONLY'],
   },
   {
     attempt: "the mesh's control endpoint with the pod's environment",
     run: (c) => curl(c.withPodEnv, `${c.control}/v1/workloads`),
     without: { ALLOW_ANY: 'curl exit 0, HTTP 401; nothing reached the outside', REGISTRY_ONLY: BLACKHOLE },
     with: { ALLOW_ANY: 'curl exit 7, HTTP 000; nothing reached the outside', REGISTRY_ONLY: BLACKHOLE },
-    pending: ['REGISTRY_ONLY'],
   },
   {
     attempt: "config distribution (istiod's port) with the pod's environment",
@@ -249,7 +232,6 @@ const ROWS: BypassRow[] = [
       ALLOW_ANY: 'tls ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED; nothing reached the outside',
       REGISTRY_ONLY: 'tls ECONNRESET; nothing reached the outside; sidecar: 0 NR - -',
     },
-    pending: ['REGISTRY_ONLY'],
   },
   {
     attempt: "a request through the sidecar (http_proxy) to the gateway's admin port",
@@ -323,18 +305,6 @@ async function startOutside(node: TestNetns, seen: Reached[]): Promise<() => Pro
   return () => proc.close();
 }
 
-const istio = (mode: Mode): string => `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata: {name: default}
-spec:
-  namespace: istio-system
-  values:
-    meshConfig:
-      accessLogFile: /dev/stdout
-      accessLogEncoding: JSON
-      outboundTrafficPolicy: {mode: ${mode}}
-`;
-
 interface LogEntry {
   path: string | null;
   response_code: number | null;
@@ -346,7 +316,6 @@ interface LogEntry {
 }
 
 const SEED_ROW = "the seed's request (`curl http://httpbin.org/get`), with http_proxy and with capture alone";
-const PENDING = 'names do not resolve, and capture redirects are refused, in a captured pod under default-deny egress (fix on branch h13-dns)';
 
 const expected = (o: Outcome, mode: Mode): string => (typeof o === 'string' ? o : o[mode]);
 
@@ -418,7 +387,7 @@ ${deploymentYaml('apps', 'other', '      - {name: main, image: ignored, command:
     const who = (from: string | undefined): string => (from === curlPod.ip ? 'the pod' : from === gw.ip ? 'the gateway' : (from ?? 'nobody'));
 
     const setMode = async (mode: Mode): Promise<void> => {
-      writeFileSync(yaml, istio(mode));
+      writeFileSync(yaml, istioYaml(mode, 'JSON'));
       await mesh.ok(['apply', '-f', yaml]);
       // The pod's capture table follows its sidecar's config: under REGISTRY_ONLY every TCP connection goes to 15001.
       await eventually(`the curl pod captures as ${mode}`, async () => {
@@ -434,8 +403,7 @@ ${deploymentYaml('apps', 'other', '      - {name: main, image: ignored, command:
         ['with capture alone', `${NO_PROXY_ENV} `],
       ] as const) {
         const marker = `seed-${column}-${mode}-${how.replace(/ /g, '-')}`;
-        const pending = column === 'with' && how === 'with capture alone' && PENDING;
-        await t.test(`${column} the policies, ${mode}: the seed's request ${how}`, { todo: pending || undefined }, async () => {
+        await t.test(`${column} the policies, ${mode}: the seed's request ${how}`, async () => {
           const r = await sh(`${env}curl -sS -o /dev/null -w '%{http_code}' --max-time 5 http://httpbin.org/get?${marker}`);
           assert.equal(r.stdout, '200', r.stderr);
           assert.equal(who(ext.seen.find((s) => s.url.includes(marker))?.remoteAddress), 'the gateway');
@@ -458,8 +426,7 @@ ${deploymentYaml('apps', 'other', '      - {name: main, image: ignored, command:
       await eventually('the barrier reached the outside', async () => (outside.some((r) => r.url.includes(barrier)) ? true : undefined));
       for (const [i, row] of ROWS.entries()) {
         const want = expected(row[column], mode);
-        const pending = column === 'with' && row.pending?.includes(mode) && PENDING;
-        await t.test(`${column} the policies, ${mode}: ${row.attempt}`, { todo: pending || undefined }, async () => {
+        await t.test(`${column} the policies, ${mode}: ${row.attempt}`, async () => {
           const marker = `bypass-${i}-${phase}`;
           const reached = outside.filter((r) => r.url.includes(marker) || (r.kind === 'dns' && row.attempt.includes('DNS')));
           const port = tried[i]!.port;

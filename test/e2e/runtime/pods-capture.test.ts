@@ -15,7 +15,7 @@ import { EXAMPLE_DIR } from '../../../src/runtime/example.js';
 import { testCerts } from '../../helpers/certs.js';
 import { eventually, startTestMesh } from '../../helpers/mesh.js';
 import { makeTestNetns, netnsSkipReason, startNetnsExternal, startNetnsScript, type TestNetns } from '../../helpers/netns.js';
-import { deploymentYaml } from '../../helpers/pods.js';
+import { deploymentYaml, istioYaml } from '../../helpers/pods.js';
 
 const skip = netnsSkipReason();
 const NODE = process.execPath;
@@ -38,16 +38,7 @@ async function startOtherExternals(ns: TestNetns, certDir: string): Promise<() =
   return () => proc.close();
 }
 
-const extra = (policy: string): string => `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata: {name: default}
-spec:
-  namespace: istio-system
-  values:
-    meshConfig:
-      accessLogFile: /dev/stdout
-      outboundTrafficPolicy: {mode: ${policy}}
----
+const extra = (policy: 'ALLOW_ANY' | 'REGISTRY_ONLY'): string => `${istioYaml(policy)}---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: tls-se, namespace: curl}
