@@ -94,18 +94,16 @@ async function main() {
       log(
         `${v.label} round ${round + 1}: ${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, ${cpuPerReqUs.toFixed(1)} µs CPU/req, peak RSS ${rss.toFixed(0)} MB${w.errors ? `, ${w.errors} errors` : ''}`,
       );
-      results
-        .get(v.label)
-        .push({
-          rps: w.rps,
-          p99: w.p99_us / 1000,
-          p999: w.p999_us / 1000,
-          below: w.below,
-          cpuPerReqUs,
-          rss,
-          ...gc,
-          perReqScavengeUs: (gc.scavengeMs * 1000) / w.requests,
-        });
+      results.get(v.label).push({
+        rps: w.rps,
+        p99: w.p99_us / 1000,
+        p999: w.p999_us / 1000,
+        below: w.below,
+        cpuPerReqUs,
+        rss,
+        ...gc,
+        perReqScavengeUs: (gc.scavengeMs * 1000) / w.requests,
+      });
     }
   }
   await stopAll();

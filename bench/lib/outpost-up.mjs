@@ -38,7 +38,23 @@ export function outpostUp({ runDir, cpu, hostsFile, log }) {
       proc = startProcess(
         'outpost-up',
         'taskset',
-        ['-c', String(cpu), process.execPath, OUTPOST_BIN, 'up', '--state-dir', stateDir, '--hosts-file', hostsFile, '--pod-network', 'loopback'],
+        // Log rotation (kubelet's 10Mi × 5 files by default) would drop most of a run's access-log lines
+        // before they are counted: the bench keeps them all.
+        [
+          '-c',
+          String(cpu),
+          process.execPath,
+          OUTPOST_BIN,
+          'up',
+          '--state-dir',
+          stateDir,
+          '--hosts-file',
+          hostsFile,
+          '--pod-network',
+          'loopback',
+          '--container-log-max-size',
+          '8Gi',
+        ],
         {
           stdoutFile: join(dir, 'up.log'),
           stderrFile: join(dir, 'up.log'),

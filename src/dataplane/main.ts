@@ -99,6 +99,9 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   log('info', nodeInternalsReport());
 
   const cleanups: Array<() => Promise<void> | void> = [];
+  // A captured pod's DNS goes to this proxy (Istio's agent DNS proxy), once a config asks for it.
+  const dns = new CaptureDns(resolver.server);
+  cleanups.push(() => dns.close());
   if (configFile !== undefined) {
     const load = async (): Promise<void> => {
       try {
@@ -119,9 +122,6 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
       process.off('SIGHUP', onHup);
     });
   }
-  // A captured pod's DNS goes to this proxy (Istio's agent DNS proxy), once a config asks for it.
-  const dns = new CaptureDns(resolver.server);
-  cleanups.push(() => dns.close());
   if (boot?.controlPlane !== undefined) {
     const { ConfigClient } = await import('../proxyconfig/distribution/client.js');
     const client = new ConfigClient({
@@ -157,25 +157,29 @@ export async function runProxyProcess(args: ProxyProcessArgs): Promise<number> {
   return 0;
 }
 
-/** Starts the DNS proxy with the first config that has a capture section, and keeps its table current. */
+/**
+ * Starts the DNS proxy with the first config that has a capture section, and keeps its table current:
+ * on 127.0.0.1, and on ::1 too in a dual-stack pod (IPv6 queries to port 53 are redirected there).
+ */
 class CaptureDns {
-  #proxy: DnsProxy | undefined;
-  #starting: Promise<void> | undefined;
+  readonly #proxies = new Map<string, { proxy: DnsProxy; starting: Promise<void> }>();
 
   constructor(private readonly upstream: string | undefined) {}
 
   async update(cfg: ProxyConfig): Promise<void> {
     if (cfg.capture === undefined) return;
-    if (this.#proxy === undefined) {
-      const p = new DnsProxy({ address: '127.0.0.1', port: DNS_PROXY_PORT, ...(this.upstream !== undefined ? { upstream: this.upstream } : {}) });
-      this.#proxy = p;
-      this.#starting = p.start().catch((err: Error) => log('error', `dns proxy: cannot listen on 127.0.0.1:${DNS_PROXY_PORT}: ${err.message}`));
+    for (const address of cfg.proxy.ip6 !== undefined ? ['127.0.0.1', '::1'] : ['127.0.0.1']) {
+      if (this.#proxies.has(address)) continue;
+      const proxy = new DnsProxy({ address, port: DNS_PROXY_PORT, ...(this.upstream !== undefined ? { upstream: this.upstream } : {}) });
+      const at = address.includes(':') ? `[${address}]` : address;
+      const starting = proxy.start().catch((err: Error) => log('error', `dns proxy: cannot listen on ${at}:${DNS_PROXY_PORT}: ${err.message}`));
+      this.#proxies.set(address, { proxy, starting });
     }
-    this.#proxy.setTable(cfg.capture.dns);
-    await this.#starting;
+    for (const p of this.#proxies.values()) p.proxy.setTable(cfg.capture.dns);
+    await Promise.all([...this.#proxies.values()].map((p) => p.starting));
   }
 
   close(): void {
-    this.#proxy?.close();
+    for (const p of this.#proxies.values()) p.proxy.close();
   }
 }

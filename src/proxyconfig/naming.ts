@@ -68,6 +68,8 @@ export const GATEWAY_STATUS_PORT = 15021;
 
 /** Istio's range for auto-allocated ServiceEntry addresses (DNS proxying with address auto-allocation). */
 export const AUTO_ALLOCATE_RANGE = '240.240.0.0/16';
+/** Its IPv6 counterpart (Istio's AutoAllocatedIPv6Address). */
+export const AUTO_ALLOCATE_RANGE_V6 = '2001:2::/48';
 
 /** The port of Istio's DNS proxy in the agent (DNS_PROXY_ADDR localhost:15053). */
 export const DNS_PROXY_PORT = 15053;

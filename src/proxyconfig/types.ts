@@ -41,6 +41,11 @@ export interface ProxyIdentity {
   /** The workload's own address (its pod IP; on the local mesh a 127.x.y.z). Listeners bind here. */
   readonly ip?: string;
   /**
+   * The pod's IPv6 address when it has one (dual stack): its sidecar then answers AAAA for
+   * ServiceEntry hosts, listens on their IPv6 VIPs, and takes captured IPv6 connections on ::1.
+   */
+  readonly ip6?: string;
+  /**
    * The pod's traffic is captured into this sidecar (Istio's init container; the netns pod model):
    * the config then has listeners on destination addresses (auto-allocated ServiceEntry VIPs,
    * cluster IPs), an inbound listener per app port, and `capture` (the DNS table).
@@ -141,6 +146,14 @@ export interface ListenerBase {
    * AuthorizationPolicy does not apply. `inbound`: Istio's 15006 role for one app port.
    */
   readonly capture?: 'outbound' | 'inbound';
+  /**
+   * A captured listener for one destination address the app dialled (a ServiceEntry's explicit
+   * address, reached through a port map): ORIGINAL_DST clusters connect to it, since the socket's
+   * own address is the proxy's.
+   */
+  readonly originalDestination?: { readonly address: string; readonly port: number };
+  /** More addresses bound with the same port (Envoy's additional_addresses): `::1` for captured IPv6. */
+  readonly additionalAddresses?: readonly string[];
 }
 
 /** HTTP/1.1 and HTTP/2 (prior knowledge, h2c upgrade, or ALPN when TLS is terminated). */
@@ -221,7 +234,7 @@ export interface PemDownstreamTls {
 
 /** What a captured pod needs beyond listeners (see ProxyIdentity.capture). */
 export interface CaptureConfig {
-  /** Istio's DNS proxy: the agent answers these names itself (A records, TTL 30 s); others go to its resolver. */
+  /** Istio's DNS proxy: the agent answers these names itself (A and AAAA records, TTL 30 s); others go to its resolver. */
   readonly dns: readonly DnsName[];
   /** Ports of HTTP outbound listeners: the pod's connections to these ports on other addresses go to virtualOutbound (routed by Host). */
   readonly httpPorts: readonly number[];
@@ -230,6 +243,18 @@ export interface CaptureConfig {
    * where the proxy listens (an app's own wildcard listener on `port` would clash with the proxy's).
    */
   readonly outbound: readonly { readonly port: number; readonly listenerPort: number }[];
+  /**
+   * ServiceEntries' explicit `addresses` (IPs or CIDRs) on TCP and TLS ports: a connection to
+   * `address` on `port` goes to the proxy's `listenerPort` on the pod's address (IPv6: on ::1),
+   * where the listener for that address and port is. Absent: none.
+   */
+  readonly addressed?: readonly { readonly address: string; readonly port: number; readonly listenerPort: number }[];
+  /**
+   * Explicit address ranges (CIDRs) of passthrough ServiceEntries (resolution NONE) on TCP and TLS
+   * ports: left uncaptured, the kernel connecting where the app dialled, since a listener could not
+   * tell which address of the range that was. Absent: none.
+   */
+  readonly passthrough?: readonly { readonly address: string; readonly port: number }[];
   /** Inbound capture: connections to the app's `port` from outside the pod go to the proxy's `listenerPort`. */
   readonly inbound: readonly { readonly port: number; readonly listenerPort: number }[];
 }
@@ -237,6 +262,7 @@ export interface CaptureConfig {
 export interface DnsName {
   /** Lower-case FQDN without the trailing dot. */
   readonly name: string;
+  /** IPv4 addresses answer A queries, IPv6 ones AAAA. */
   readonly addresses: readonly string[];
 }
 

@@ -19,9 +19,9 @@ import { PodContainers, runsProcess, type PodToRun } from './pods/pod-containers
 import { VIRTUAL_OUTBOUND_PORT } from '../proxyconfig/naming.js';
 import type { AdminAddress } from './pods/admin-client.js';
 import type { ProxyConfig, ProxyIdentity } from '../proxyconfig/types.js';
-import { AUTO_ALLOCATE_RANGE, PROXY_GID } from '../proxyconfig/naming.js';
+import { AUTO_ALLOCATE_RANGE, AUTO_ALLOCATE_RANGE_V6, PROXY_GID } from '../proxyconfig/naming.js';
 import { INBOUND_CAPTURE_ANNOTATION } from '../controlplane/registry/index.js';
-import { addCaptureRoutes, applyCaptureRuleset, captureRuleset, parseCaptureAnnotations, type CaptureAnnotations } from './pods/capture.js';
+import { addCaptureRoutes, applyCaptureRuleset, captureRuleset, parseCaptureAnnotations, podIPv6, type CaptureAnnotations } from './pods/capture.js';
 import { MANAGED_BY_LABEL, planWorkloads, type PlannedPod, type PlannedProxy, type WorkloadPlan } from './workload-plan.js';
 import { APPS_GROUP, SAIL_GROUP } from '../api/groups.js';
 
@@ -396,7 +396,8 @@ export class WorkloadManager {
       const rules = captureRuleset({
         capture: cfg.capture,
         podIP: r.ip,
-        localRanges: [AUTO_ALLOCATE_RANGE, net.names.serviceSubnet],
+        ...(r.identity.ip6 !== undefined ? { podIP6: r.identity.ip6 } : {}),
+        localRanges: [AUTO_ALLOCATE_RANGE, ...(r.identity.ip6 !== undefined ? [AUTO_ALLOCATE_RANGE_V6] : []), net.names.serviceSubnet],
         policy: cfg.mesh.outboundTrafficPolicy,
         annotations: this.captureAnnotations(r),
       });
@@ -483,6 +484,8 @@ export class WorkloadManager {
     if (this.opts.network && !sandbox) throw new Error('the pod has no network namespace');
     const ip = sandbox?.ip ?? this.opts.addresses.addressOf(p.key.replace(/\/gateway\//, '/deployment/'));
     const capture = p.role === 'sidecar' && sandbox !== undefined && this.capturing;
+    // A pod with an IPv6 address is captured for IPv6 too (Istio's ip6tables rules); an IPv4-only one is left as it is.
+    const ip6 = capture ? await podIPv6(sandbox.netns) : undefined;
     const identity: ProxyIdentity = {
       id: `${p.podName}.${p.namespace}`,
       role: p.role,
@@ -490,10 +493,11 @@ export class WorkloadManager {
       workload: p.workload,
       labels: p.labels,
       ip,
+      ...(ip6 !== undefined ? { ip6 } : {}),
       ...(capture ? { capture: true } : {}),
     };
     // The sidecar listens on VIPs and cluster IPs: their ranges must be local in the pod before its first config.
-    if (capture) await addCaptureRoutes(sandbox.netns, this.opts.network!.names.serviceSubnet);
+    if (capture) await addCaptureRoutes(sandbox.netns, this.opts.network!.names.serviceSubnet, ip6 !== undefined);
     const identityDir = this.ensureIdentity(p, identity.id);
     const safeKey = p.key.replace(/\//g, '_');
     const tokenFile = writeAdminToken(this.opts.paths, safeKey);

@@ -106,3 +106,7 @@ export * from './istio-revision.js';
 export * from './istio-cni.js';
 export * from './network-policy.js';
 export * from './endpoint-slice.js';
+export * from './pod.js';
+export * from './secret.js';
+export * from './event.js';
+export * from './port-protocol.js';

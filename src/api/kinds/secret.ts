@@ -5,6 +5,23 @@ import type { IssueList } from '../field-issue.js';
 import type { FieldNode } from '../schema/field-node.js';
 import { rec, str, type KindModule } from './kind-module.js';
 
+export interface Secret extends KubeObject {
+  /** Values in base64 (stringData is folded in on admission). */
+  readonly data?: Readonly<Record<string, string>>;
+  readonly stringData?: Readonly<Record<string, string>>;
+  readonly type?: string;
+  readonly immutable?: boolean;
+}
+
+/** The first of `keys` the Secret has a non-empty value for, decoded from base64 to text. */
+export function secretText(secret: Secret, ...keys: string[]): string | undefined {
+  for (const k of keys) {
+    const v = secret.data?.[k];
+    if (v) return Buffer.from(v, 'base64').toString('utf8');
+  }
+  return undefined;
+}
+
 const KEY = /^[-._a-zA-Z0-9]+$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 

@@ -44,18 +44,24 @@ export interface ServiceEntrySpec {
 
 export type ServiceEntry = KubeObject<ServiceEntrySpec>;
 
+/** Shared and frozen: most entries leave these unset, and a registry of thousands reads them all. */
+const EXPORT_ALL: readonly string[] = Object.freeze(['*']);
+const NONE: readonly never[] = Object.freeze([]);
+
 /** Istio's semantic defaults: resolution NONE, location MESH_EXTERNAL, exported to every namespace. */
 export function serviceEntryDefaults(
   spec: ServiceEntrySpec,
-): Required<Pick<ServiceEntrySpec, 'resolution' | 'location' | 'exportTo' | 'ports' | 'addresses' | 'endpoints'>> & ServiceEntrySpec {
+): Required<Pick<ServiceEntrySpec, 'resolution' | 'location' | 'exportTo' | 'ports' | 'addresses' | 'endpoints' | 'subjectAltNames'>> & ServiceEntrySpec {
   return {
     ...spec,
+    hosts: spec.hosts ?? NONE,
     resolution: spec.resolution ?? 'NONE',
     location: spec.location ?? 'MESH_EXTERNAL',
-    exportTo: spec.exportTo && spec.exportTo.length > 0 ? spec.exportTo : ['*'],
-    ports: spec.ports ?? [],
-    addresses: spec.addresses ?? [],
-    endpoints: spec.endpoints ?? [],
+    exportTo: spec.exportTo && spec.exportTo.length > 0 ? spec.exportTo : EXPORT_ALL,
+    ports: spec.ports ?? NONE,
+    addresses: spec.addresses ?? NONE,
+    endpoints: spec.endpoints ?? NONE,
+    subjectAltNames: spec.subjectAltNames ?? NONE,
   };
 }
 

@@ -37,16 +37,10 @@ export function serviceHostname(name: string, namespace: string, domain = 'clust
   return `${name}.${namespace}.svc.${domain}`;
 }
 
-/** Istio's protocol for a Service port: appProtocol, else the name prefix (`http-…`, `grpc`…), else TCP. */
-export function servicePortProtocol(p: ServicePortSpec): string {
-  const known = ['http', 'http2', 'https', 'grpc', 'grpc-web', 'tcp', 'tls', 'mongo', 'redis', 'mysql', 'udp'];
-  if (p.appProtocol) return p.appProtocol.toUpperCase();
-  const name = (p.name ?? '').toLowerCase();
-  const prefix = name.split('-')[0] ?? '';
-  if (known.includes(name)) return name.toUpperCase();
-  if (known.includes(prefix)) return prefix.toUpperCase();
-  if (p.protocol === 'UDP') return 'UDP';
-  return 'TCP';
+/** Where a port sends traffic: its targetPort (a numeric string counts as the number) or a container port's name; the port itself when unset. */
+export function serviceTargetPort(p: ServicePortSpec): number | string {
+  const t = p.targetPort ?? p.port;
+  return typeof t === 'string' && /^\d+$/.test(t) ? Number(t) : t;
 }
 
 function validate(obj: KubeObject, out: IssueList): void {

@@ -3,10 +3,11 @@ import type { KubeObject } from '../../api/object.js';
 import { gatewayDeploymentName, GATEWAY_STATUS_PORT } from '../../proxyconfig/naming.js';
 import type { Store } from '../../store/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { arr, num, rec, str, strMap } from '../fields.js';
 import { ISTIO_GATEWAY_CLASS, isIstioGateway, unmanagedAddress } from '../translate/gateway-api.js';
 import { canonicalJson } from '../translate/index.js';
 import { APPS_GROUP, GATEWAY_API_GROUP, GATEWAY_NAME_LABEL } from '../../api/groups.js';
+import type { Gateway } from '../../api/kinds/gateway-api-gateway.js';
+import type { ServiceSpec } from '../../api/kinds/service.js';
 
 export const ISTIO_GATEWAY_NAME_LABEL = 'istio.io/gateway-name';
 export const SERVICE_TYPE_ANNOTATION = 'networking.istio.io/service-type';
@@ -30,23 +31,24 @@ interface PortSpec {
   targetPort: number;
 }
 
-/** Istio's extractServicePorts: status-port first, then one port per unique listener port. */
+/**
+ * Istio's extractServicePorts: status-port first, then one port per unique listener port. `analyze`
+ * hands in Gateways from files that were never validated: a listener without a port is passed over.
+ */
 export function gatewayServicePorts(gw: KubeObject): PortSpec[] {
   const ports: PortSpec[] = [{ name: 'status-port', port: GATEWAY_STATUS_PORT, protocol: 'TCP', appProtocol: 'tcp', targetPort: GATEWAY_STATUS_PORT }];
   const seenPorts = new Set<number>([GATEWAY_STATUS_PORT]);
   const seenNames = new Set<string>(['status-port']);
-  arr(rec(gw.spec).listeners)
-    .map(rec)
-    .forEach((l, i) => {
-      const port = num(l.port);
-      if (port === undefined || seenPorts.has(port)) return;
-      seenPorts.add(port);
-      const protocol = (str(l.protocol) ?? 'TCP').toLowerCase();
-      let name = sanitizePortName(str(l.name) ?? '') || `${protocol}-${i}`;
-      if (seenNames.has(name)) name = `${name}-${i}`;
-      seenNames.add(name);
-      ports.push({ name, port, protocol: 'TCP', appProtocol: protocol, targetPort: port });
-    });
+  ((gw as Gateway).spec?.listeners ?? []).forEach((l, i) => {
+    const port = l.port;
+    if (typeof port !== 'number' || seenPorts.has(port)) return;
+    seenPorts.add(port);
+    const protocol = (l.protocol ?? 'TCP').toLowerCase();
+    let name = sanitizePortName(l.name ?? '') || `${protocol}-${i}`;
+    if (seenNames.has(name)) name = `${name}-${i}`;
+    seenNames.add(name);
+    ports.push({ name, port, protocol: 'TCP', appProtocol: protocol, targetPort: port });
+  });
   return ports;
 }
 
@@ -60,9 +62,9 @@ export function desiredGatewayObjects(gw: KubeObject): KubeObject[] {
   const ns = gw.metadata.namespace ?? 'default';
   const name = gatewayDeploymentName(gw.metadata.name, ISTIO_GATEWAY_CLASS);
   // spec.infrastructure's labels and annotations go on everything generated (the gateway's own labels win).
-  const infra = rec(rec(gw.spec).infrastructure);
-  const infraAnnotations = strMap(infra.annotations);
-  const labels = { ...strMap(infra.labels), [GATEWAY_NAME_LABEL]: gw.metadata.name, [ISTIO_GATEWAY_NAME_LABEL]: gw.metadata.name };
+  const infra = (gw as Gateway).spec?.infrastructure;
+  const infraAnnotations = { ...infra?.annotations };
+  const labels = { ...infra?.labels, [GATEWAY_NAME_LABEL]: gw.metadata.name, [ISTIO_GATEWAY_NAME_LABEL]: gw.metadata.name };
   const annotations = Object.keys(infraAnnotations).length ? { annotations: infraAnnotations } : {};
   const ownerReferences = [
     { apiVersion: gw.apiVersion, kind: 'Gateway', name: gw.metadata.name, uid: gw.metadata.uid ?? '', controller: true, blockOwnerDeletion: true },
@@ -113,9 +115,12 @@ export function desiredGatewayObjects(gw: KubeObject): KubeObject[] {
 
 /** The part of an object the deployer owns: compared to decide whether to write. */
 function ownedPart(obj: KubeObject): string {
-  const spec = rec(obj.spec);
-  const ownedSpec = obj.kind === 'Service' ? { type: spec.type, selector: spec.selector, ports: spec.ports } : spec;
-  return canonicalJson({ labels: obj.metadata.labels ?? {}, ownerReferences: obj.metadata.ownerReferences ?? [], spec: ownedSpec });
+  let spec: unknown = obj.spec ?? {};
+  if (obj.kind === 'Service') {
+    const { type, selector, ports } = spec as ServiceSpec;
+    spec = { type, selector, ports };
+  }
+  return canonicalJson({ labels: obj.metadata.labels ?? {}, ownerReferences: obj.metadata.ownerReferences ?? [], spec });
 }
 
 /** Whether `existing` lacks an annotation the deployer wants (user-added ones are kept). */
@@ -153,7 +158,7 @@ export function reconcileGatewayDeployments(store: Store, snapshot: MeshSnapshot
           store.create(desired);
           result.created.push(id);
         } else if (ownedPart(existing) !== ownedPart(desired) || missingAnnotations(existing, desired)) {
-          const spec = { ...rec(existing.spec), ...rec(desired.spec) };
+          const spec = { ...(existing.spec as object | undefined), ...(desired.spec as object) };
           const merged = { ...(existing.metadata.annotations ?? {}), ...(desired.metadata.annotations ?? {}) };
           store.update({
             ...existing,

@@ -1,12 +1,15 @@
 // The service registry: every host the mesh knows (Kubernetes Services and ServiceEntries), and which of them a namespace sees.
 import type { MeshSnapshot } from '../snapshot.js';
-import { compareStrings } from '../fields.js';
+import { compareStrings } from '../sort-order.js';
 import { hostMatches, isExportedTo, isWildcard } from '../hosts.js';
 import { kubeServices, podsByNamespace } from './kube-services.js';
 import { serviceEntryServices } from './service-entries.js';
 import { allocateVips } from './vip-allocation.js';
 import type { MeshService } from './types.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
+import type { Pod } from '../../api/kinds/pod.js';
+import type { Service } from '../../api/kinds/service.js';
+import type { ServiceEntry } from '../../api/kinds/service-entry.js';
 
 export * from './types.js';
 export { isGatewayPod, isPodReady, hasCapturingSidecar, INBOUND_CAPTURE_ANNOTATION } from './kube-services.js';
@@ -89,10 +92,10 @@ const cache = new WeakMap<MeshSnapshot, ServiceRegistry>();
 export function registryFor(snapshot: MeshSnapshot): ServiceRegistry {
   let reg = cache.get(snapshot);
   if (!reg) {
-    const pods = podsByNamespace(snapshot.of('', 'Pod'));
+    const pods = podsByNamespace(snapshot.of('', 'Pod') as readonly Pod[]);
     reg = new ServiceRegistry([
-      ...kubeServices(snapshot.of('', 'Service'), pods),
-      ...allocateVips(serviceEntryServices(snapshot.of(ISTIO_NETWORKING_GROUP, 'ServiceEntry'))),
+      ...kubeServices(snapshot.of('', 'Service') as readonly Service[], pods),
+      ...allocateVips(serviceEntryServices(snapshot.of(ISTIO_NETWORKING_GROUP, 'ServiceEntry') as readonly ServiceEntry[])),
     ]);
     cache.set(snapshot, reg);
   }

@@ -1,10 +1,12 @@
 // Kubernetes Services as registry entries: selector → Running pods with an IP → endpoints at the targetPort.
 import { isIPv4 } from 'node:net';
 import type { KubeObject } from '../../api/object.js';
-import { serviceFqdn } from '../../proxyconfig/naming.js';
-import { arr, ageKey, num, rec, sortedRecord, str, strMap } from '../fields.js';
+import { namedContainerPort, type Pod } from '../../api/kinds/pod.js';
+import { serviceHostname, serviceTargetPort, type Service } from '../../api/kinds/service.js';
+import { kubePortProtocol } from '../../api/kinds/port-protocol.js';
+import { ageKey, sortedRecord } from '../sort-order.js';
 import { labelsMatch } from '../hosts.js';
-import { kubePortProtocol, type MeshService, type ServiceEndpoint, type ServicePort } from './types.js';
+import type { MeshService, ServiceEndpoint, ServicePort } from './types.js';
 import { GATEWAY_NAME_LABEL } from '../../api/groups.js';
 
 /** A pod is a gateway proxy when it was made from the gateway template (injection or Gateway API deployment). */
@@ -25,55 +27,40 @@ export function hasCapturingSidecar(pod: KubeObject): boolean {
   return pod.metadata.annotations?.[INBOUND_CAPTURE_ANNOTATION] === 'true';
 }
 
-export function isPodReady(pod: KubeObject): boolean {
-  const status = rec(pod.status);
-  if (str(status.phase) !== 'Running' || !str(status.podIP)) return false;
-  const conditions = arr(status.conditions).map(rec);
-  const ready = conditions.find((c) => c.type === 'Ready');
+export function isPodReady(pod: Pod): boolean {
+  const status = pod.status;
+  if (status?.phase !== 'Running' || !status.podIP) return false;
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
   return !ready || ready.status === 'True';
 }
 
-function namedContainerPort(pod: KubeObject, name: string): number | undefined {
-  for (const c of arr(rec(pod.spec).containers).map(rec)) {
-    for (const p of arr(c.ports).map(rec)) {
-      if (p.name === name) return num(p.containerPort);
-    }
-  }
-  return undefined;
-}
-
-export function kubeServices(services: readonly KubeObject[], podsByNamespace: ReadonlyMap<string, readonly KubeObject[]>): MeshService[] {
+export function kubeServices(services: readonly Service[], podsByNamespace: ReadonlyMap<string, readonly Pod[]>): MeshService[] {
   const out: MeshService[] = [];
   for (const svc of services) {
     const ns = svc.metadata.namespace ?? 'default';
-    const spec = rec(svc.spec);
-    if (str(spec.type) === 'ExternalName') continue; // Not modelled: it has no endpoints of its own.
-    const ports: ServicePort[] = arr(spec.ports)
-      .map(rec)
-      .flatMap((p) => {
-        const port = num(p.port);
-        if (port === undefined) return [];
-        const name = str(p.name) ?? '';
-        const target = p.targetPort;
-        const targetPort = typeof target === 'string' && !/^\d+$/.test(target) ? target : num(target);
-        return [{ port, name, protocol: kubePortProtocol(str(p.appProtocol), name), ...(targetPort !== undefined ? { targetPort } : {}) }];
-      });
-    const selector = strMap(spec.selector);
+    const spec = svc.spec;
+    if (spec?.type === 'ExternalName') continue; // Not modelled: it has no endpoints of its own.
+    const ports: ServicePort[] = (spec?.ports ?? []).map((p) => {
+      const name = p.name ?? '';
+      return { port: p.port, name, protocol: kubePortProtocol(p.appProtocol, name), targetPort: serviceTargetPort(p) };
+    });
+    const selector = spec?.selector ?? {};
     const endpoints: ServiceEndpoint[] = [];
     if (Object.keys(selector).length > 0) {
       for (const pod of podsByNamespace.get(ns) ?? []) {
         if (!labelsMatch(selector, pod.metadata.labels) || !isPodReady(pod)) continue;
         const resolved = new Map<number, number>();
         for (const p of ports) {
-          const t = p.targetPort === undefined ? p.port : typeof p.targetPort === 'number' ? p.targetPort : namedContainerPort(pod, p.targetPort);
+          const t = typeof p.targetPort === 'string' ? namedContainerPort(pod.spec, p.targetPort) : p.targetPort;
           if (t !== undefined) resolved.set(p.port, t);
         }
+        const serviceAccount = pod.spec?.serviceAccountName;
         endpoints.push({
-          address: str(rec(pod.status).podIP)!,
+          address: pod.status!.podIP!,
           ports: resolved,
           labels: sortedRecord(pod.metadata.labels ?? {}),
           ...(isGatewayPod(pod) ? { meshGateway: true } : hasCapturingSidecar(pod) ? { meshSidecar: true } : {}),
-          ...(str(rec(pod.spec).serviceAccountName) ? { serviceAccount: str(rec(pod.spec).serviceAccountName)! } : {}),
+          ...(serviceAccount ? { serviceAccount } : {}),
         });
       }
       endpoints.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
@@ -82,8 +69,9 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+    const clusterIP = spec?.clusterIP && isIPv4(spec.clusterIP) ? spec.clusterIP : undefined;
     out.push({
-      host: serviceFqdn(svc.metadata.name, ns),
+      host: serviceHostname(svc.metadata.name, ns),
       name: svc.metadata.name,
       namespace: ns,
       origin: 'Service',
@@ -92,7 +80,7 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
       location: 'MESH_INTERNAL',
       exportTo,
       endpoints,
-      ...(clusterIpOf(svc) ? { clusterIP: clusterIpOf(svc) } : {}),
+      ...(clusterIP ? { clusterIP } : {}),
       age: ageKey(svc.metadata),
     });
   }
@@ -100,8 +88,8 @@ export function kubeServices(services: readonly KubeObject[], podsByNamespace: R
 }
 
 /** Pods grouped by namespace (for selector matching). */
-export function podsByNamespace(pods: readonly KubeObject[]): Map<string, KubeObject[]> {
-  const map = new Map<string, KubeObject[]>();
+export function podsByNamespace(pods: readonly Pod[]): Map<string, Pod[]> {
+  const map = new Map<string, Pod[]>();
   for (const pod of pods) {
     const ns = pod.metadata.namespace ?? 'default';
     let list = map.get(ns);
@@ -109,10 +97,4 @@ export function podsByNamespace(pods: readonly KubeObject[]): Map<string, KubeOb
     list.push(pod);
   }
   return map;
-}
-
-/** spec.clusterIP when it is an IPv4 address (not `None`, not empty). */
-function clusterIpOf(svc: KubeObject): string | undefined {
-  const ip = (svc.spec as Record<string, unknown> | undefined)?.clusterIP;
-  return typeof ip === 'string' && isIPv4(ip) ? ip : undefined;
 }

@@ -1,6 +1,7 @@
 // The registry's model: one MeshService per host, from a Kubernetes Service or a ServiceEntry host.
+import type { Protocol } from '../../api/kinds/port-protocol.js';
 
-export type Protocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'GRPC-WEB' | 'HTTPS' | 'TLS' | 'TCP' | 'MONGO' | 'UDP';
+export type { Protocol };
 
 export type Resolution = 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
 
@@ -54,6 +55,8 @@ export interface MeshService {
    * this service and port. See vip-allocation.ts.
    */
   readonly autoAddress?: string;
+  /** Its IPv6 twin from 2001:2::/48 (Istio's AutoAllocatedIPv6Address), answered to pods that have IPv6. */
+  readonly autoAddressV6?: string;
   /** A Kubernetes Service's cluster IP (spec.clusterIP), when it has one. */
   readonly clusterIP?: string;
   /** Sort key for "oldest wins" on host collisions. */
@@ -66,40 +69,4 @@ export function isHttpProtocol(p: Protocol): boolean {
 
 export function isTlsProtocol(p: Protocol): boolean {
   return p === 'HTTPS' || p === 'TLS';
-}
-
-const KNOWN: Record<string, Protocol> = {
-  http: 'HTTP',
-  http2: 'HTTP2',
-  grpc: 'GRPC',
-  'grpc-web': 'GRPC-WEB',
-  https: 'HTTPS',
-  tls: 'TLS',
-  tcp: 'TCP',
-  mongo: 'MONGO',
-  udp: 'UDP',
-  'kubernetes.io/h2c': 'HTTP2',
-  'kubernetes.io/ws': 'HTTP',
-  'kubernetes.io/wss': 'HTTPS',
-};
-
-/** Protocol from a declared protocol string (ServiceEntry/Gateway `protocol`), case-insensitive; TCP when unknown. */
-export function parseProtocol(value: string | undefined): Protocol {
-  return (value && KNOWN[value.toLowerCase()]) || 'TCP';
-}
-
-/**
- * A Kubernetes Service port's protocol as Istio selects it: appProtocol, then the port name's
- * prefix before `-` (`http-web` → HTTP), else TCP (Istio would sniff; we do not).
- */
-export function kubePortProtocol(appProtocol: string | undefined, name: string | undefined): Protocol {
-  if (appProtocol && KNOWN[appProtocol.toLowerCase()]) return KNOWN[appProtocol.toLowerCase()]!;
-  if (name) {
-    const lower = name.toLowerCase();
-    if (KNOWN[lower]) return KNOWN[lower]!;
-    const prefix = lower.split('-')[0]!;
-    if (lower.startsWith('grpc-web')) return 'GRPC-WEB';
-    if (KNOWN[prefix]) return KNOWN[prefix]!;
-  }
-  return 'TCP';
 }

@@ -2,7 +2,6 @@
 import type { KubeObject } from '../../api/object.js';
 import type { Store } from '../../store/types.js';
 import { canonicalJson } from '../translate/index.js';
-import { arr, rec, str } from '../fields.js';
 
 export interface KubeCondition {
   type: string;
@@ -18,13 +17,21 @@ export function kubeTime(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
-/** Desired conditions with lastTransitionTime kept from `existing` where the status did not change. */
+/** A condition as found in a stored status: written by us or another controller, and not validated, so every field may be missing. */
+export type StoredCondition = { readonly [K in keyof KubeCondition]?: unknown };
+
+/** The condition of `type` in a stored list of conditions (`status.conditions`, anything that is not a list: none). */
+export function findCondition(conditions: unknown, type: string): StoredCondition | undefined {
+  if (!Array.isArray(conditions)) return undefined;
+  return (conditions as readonly unknown[]).find((c): c is StoredCondition => c !== null && typeof c === 'object' && (c as StoredCondition).type === type);
+}
+
+/** Desired conditions with lastTransitionTime kept from `existing` (a stored list) where the status did not change. */
 export function mergeConditions(existing: unknown, desired: readonly Omit<KubeCondition, 'lastTransitionTime'>[], now: string): KubeCondition[] {
-  const old = arr(existing).map(rec);
   return desired.map((c) => {
-    const prev = old.find((o) => o.type === c.type);
-    const keep = prev && str(prev.status) === c.status && str(prev.lastTransitionTime);
-    return { ...c, lastTransitionTime: keep ? str(prev.lastTransitionTime)! : now };
+    const prev = findCondition(existing, c.type);
+    const since = prev?.status === c.status ? prev.lastTransitionTime : undefined;
+    return { ...c, lastTransitionTime: typeof since === 'string' && since ? since : now };
   });
 }
 

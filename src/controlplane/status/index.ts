@@ -2,26 +2,24 @@
 import type { KubeObject } from '../../api/object.js';
 import type { Store } from '../../store/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { arr, rec } from '../fields.js';
 import { activeIstio } from '../mesh-settings.js';
 import { canonicalJson } from '../translate/index.js';
 import { gatewayApiModel } from '../translate/gateway-api.js';
-import { kubeTime, refOf, writeStatus } from './conditions.js';
+import { findCondition, kubeTime, refOf, writeStatus, type StoredCondition } from './conditions.js';
 import { recordEvent } from './events.js';
 import { defaultGatewayClass, gatewayClassStatus, gatewayProgramming, gatewayStatus, routeStatus } from './gateway-api.js';
 import { desiredRevision, istioStatus, revisionInUse, revisionStatus } from './istio.js';
 import { GATEWAY_API_GROUP, SAIL_GROUP } from '../../api/groups.js';
+import type { IstioRevision } from '../../api/kinds/istio-revision.js';
 
 export interface StatusOptions {
   readonly now?: Date;
   readonly log?: (line: string) => void;
 }
 
-function conditionStatus(status: unknown, type: string): string | undefined {
-  const c = arr(rec(status).conditions)
-    .map(rec)
-    .find((x) => x.type === type);
-  return typeof c?.status === 'string' ? c.status : undefined;
+/** A status's condition of `type` (stored statuses are not validated: anything but an object has none). */
+function condition(status: unknown, type: string): StoredCondition | undefined {
+  return status !== null && typeof status === 'object' ? findCondition((status as { conditions?: unknown }).conditions, type) : undefined;
 }
 
 /** Writes every status the snapshot implies; returns how many objects were written. */
@@ -48,14 +46,9 @@ export function reconcileStatus(store: Store, snapshot: MeshSnapshot, options: S
     const desired = gatewayStatus(info, gatewayProgramming(snapshot, info), now);
     if (writeStatus(store, info.gateway, desired, log)) {
       writes++;
-      const was = conditionStatus(info.gateway.status, 'Programmed');
-      const is = conditionStatus(desired, 'Programmed');
-      if (is === 'True' && was !== 'True') {
-        const msg = arr(desired.conditions)
-          .map(rec)
-          .find((c) => c.type === 'Programmed')?.message;
-        recordEvent(store, info.gateway, 'Normal', 'Programmed', String(msg), nowDate, log);
-      }
+      const was = condition(info.gateway.status, 'Programmed');
+      const is = condition(desired, 'Programmed');
+      if (is?.status === 'True' && was?.status !== 'True') recordEvent(store, info.gateway, 'Normal', 'Programmed', String(is.message), nowDate, log);
     }
   }
   for (const info of model.routeInfo.values()) {
@@ -78,7 +71,7 @@ export function reconcileStatus(store: Store, snapshot: MeshSnapshot, options: S
       log?.(`status: IstioRevision ${desired.metadata.name}: ${(err as Error).message}`);
     }
     const inUse = revisionInUse(snapshot, desired.metadata.name);
-    if (rev && writeStatus(store, rev, revisionStatus(rev, inUse, now), log)) writes++;
+    if (rev && writeStatus(store, rev, revisionStatus(rev as IstioRevision, inUse, now), log)) writes++;
     if (writeStatus(store, istio, istioStatus(istio, inUse, now), log)) writes++;
   }
   return writes;

@@ -1,20 +1,20 @@
 // The sail-operator view: IstioRevision `default` derived from the Istio resource, and the Istio resource's status.
 import type { KubeObject } from '../../api/object.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { rec } from '../fields.js';
 import { isIstioGateway } from '../translate/gateway-api.js';
 import { mergeConditions } from './conditions.js';
 import { isGatewayInjected, type Deployment } from '../../api/kinds/deployment.js';
 import { APPS_GROUP, GATEWAY_API_GROUP, SAIL_V1 } from '../../api/groups.js';
 import { DEFAULT_ISTIO_VERSION } from '../../api/kinds/sail-common.js';
 import { istioDefaults, type Istio } from '../../api/kinds/sail-istio.js';
+import type { IstioRevision } from '../../api/kinds/istio-revision.js';
 
 /** The revision name of an Istio resource: `default` for the one named default (InPlace), else its name. */
 export function revisionName(istio: KubeObject): string {
   return istio.metadata.name;
 }
 
-export function desiredRevision(istio: Istio): KubeObject {
+export function desiredRevision(istio: Istio): IstioRevision {
   const spec = istioDefaults(istio.spec ?? undefined);
   return {
     apiVersion: SAIL_V1,
@@ -52,14 +52,14 @@ export function revisionInUse(snapshot: MeshSnapshot, revision: string): boolean
   return snapshot.of('', 'Pod').some((p) => p.metadata.labels?.['istio.io/rev'] === revision);
 }
 
-export function revisionStatus(rev: KubeObject, inUse: boolean, now: string): Record<string, unknown> {
+export function revisionStatus(rev: IstioRevision, inUse: boolean, now: string): Record<string, unknown> {
   const generation = rev.metadata.generation ?? 1;
-  const old = rec(rev.status);
+  const old = rev.status;
   return {
     ...old,
     observedGeneration: generation,
     conditions: mergeConditions(
-      old.conditions,
+      old?.conditions,
       [
         { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: '' },
         { type: 'Ready', status: 'True', reason: 'Healthy', message: '' },
@@ -74,16 +74,16 @@ export function revisionStatus(rev: KubeObject, inUse: boolean, now: string): Re
   };
 }
 
-export function istioStatus(istio: KubeObject, inUse: boolean, now: string): Record<string, unknown> {
+export function istioStatus(istio: Istio, inUse: boolean, now: string): Record<string, unknown> {
   const generation = istio.metadata.generation ?? 1;
-  const old = rec(istio.status);
+  const old = istio.status;
   return {
     ...old,
     observedGeneration: generation,
     activeRevisionName: revisionName(istio),
     revisions: { total: 1, ready: 1, inUse: inUse ? 1 : 0 },
     conditions: mergeConditions(
-      old.conditions,
+      old?.conditions,
       [
         { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: '' },
         { type: 'Ready', status: 'True', reason: 'Healthy', message: '' },

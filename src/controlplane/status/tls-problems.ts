@@ -1,7 +1,7 @@
 // Unreadable TLS material, made visible: one log line and one Warning Event per problem on the resource that names it.
 import type { Store } from '../../store/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { rec } from '../fields.js';
+import type { KubeEvent } from '../../api/kinds/event.js';
 import { formatTlsMaterialProblem, tlsMaterialProblems, type PemReader, type TlsMaterialProblem } from '../translate/tls-material.js';
 import { recordEvent } from './events.js';
 
@@ -37,11 +37,11 @@ export function reportTlsMaterialProblems(
     current.add(key);
     if (reported.has(key)) continue;
     options.log?.(`control plane: ${formatTlsMaterialProblem(p)}`);
-    const known = store.list({ group: '', kind: 'Event', ...(meta.namespace ? { namespace: meta.namespace } : {}) }).items.some((ev) => {
-      const e = ev as unknown as Record<string, unknown>;
-      const about = rec(e.involvedObject);
+    const events = store.list({ group: '', kind: 'Event', ...(meta.namespace ? { namespace: meta.namespace } : {}) }).items as readonly KubeEvent[];
+    const known = events.some((e) => {
+      const about = e.involvedObject;
       return (
-        about.kind === p.object.kind && about.name === meta.name && about.uid === meta.uid && e.reason === TLS_MATERIAL_EVENT_REASON && e.message === message
+        about?.kind === p.object.kind && about.name === meta.name && about.uid === meta.uid && e.reason === TLS_MATERIAL_EVENT_REASON && e.message === message
       );
     });
     if (!known) recordEvent(store, p.object, 'Warning', TLS_MATERIAL_EVENT_REASON, message, options.now ?? new Date(), options.log);

@@ -12,7 +12,7 @@ import {
   type UpstreamTls,
 } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { ageKey } from '../fields.js';
+import { ageKey } from '../sort-order.js';
 import { durationMs } from '../../api/duration.js';
 import { hostMatches, isExportedTo, isWildcard, labelsMatch, resolveShortName } from '../hosts.js';
 import { isHttpProtocol, type MeshService, type ServicePort } from '../registry/index.js';

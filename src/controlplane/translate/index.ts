@@ -11,7 +11,7 @@ import {
   type RouteTable,
 } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { sortedRecord } from '../fields.js';
+import { sortedRecord } from '../sort-order.js';
 import { meshSettings, ssrfGuardMode, trustDomainOf } from '../mesh-settings.js';
 import { ssrfGuardFor, type SsrfGuardContext } from './ssrf-guard.js';
 import { registryFor } from '../registry/index.js';

@@ -1,7 +1,7 @@
 // Istio VirtualServices and Gateways → the routing model.
 import type { IstioGateway } from '../../api/kinds/istio-gateway.js';
 import type { FaultInjection, HeaderMatch, HeaderOperations, QueryParamMatch, RetryPolicy, RouteMatch, StringMatch } from '../../proxyconfig/types.js';
-import { ageKey, sortedRecord } from '../fields.js';
+import { ageKey, sortedRecord } from '../sort-order.js';
 import { ISTIO_NETWORKING_V1 } from '../../api/groups.js';
 import type {
   Destination,

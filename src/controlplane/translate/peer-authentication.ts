@@ -1,11 +1,11 @@
 // Mesh security settings (root namespace, trust domain, auto mTLS) and the PeerAuthentication in
 // force for a workload port: workload (selector, then port-level) over namespace over mesh, UNSET inherits.
-import type { KubeObject } from '../../api/object.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { activeMeshConfig } from '../mesh-settings.js';
-import { ageKey, rec, str, strMap } from '../fields.js';
+import { ageKey } from '../sort-order.js';
 import { labelsMatch } from '../hosts.js';
 import { ISTIO_SECURITY_GROUP } from '../../api/groups.js';
+import type { MutualTlsMode, PeerAuthentication } from '../../api/kinds/peer-authentication.js';
 
 export type EffectiveMtls = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
@@ -24,20 +24,24 @@ export function meshSecurity(snapshot: MeshSnapshot): MeshSecurity {
 
 type Mode = 'UNSET' | EffectiveMtls;
 
-function modeOf(v: unknown): Mode {
-  const m = str(rec(v).mode);
-  return m === 'STRICT' || m === 'PERMISSIVE' || m === 'DISABLE' ? m : 'UNSET';
+function modeOf(v: { readonly mode?: MutualTlsMode } | undefined): Mode {
+  return v?.mode ?? 'UNSET';
+}
+
+/** A workload policy: one whose selector names labels (an empty selector is namespace-wide). */
+function hasSelector(p: PeerAuthentication): boolean {
+  return Object.keys(p.spec?.selector?.matchLabels ?? {}).length > 0;
 }
 
 const indexes = new WeakMap<MeshSnapshot, PeerAuthIndex>();
 
 export class PeerAuthIndex {
-  readonly #all: readonly KubeObject[];
+  readonly #all: readonly PeerAuthentication[];
   readonly #root: string;
 
   private constructor(snapshot: MeshSnapshot) {
     // Oldest first: among policies of one scope the oldest wins, as in Istio.
-    this.#all = [...snapshot.of(ISTIO_SECURITY_GROUP, 'PeerAuthentication')].sort((a, b) => {
+    this.#all = [...(snapshot.of(ISTIO_SECURITY_GROUP, 'PeerAuthentication') as readonly PeerAuthentication[])].sort((a, b) => {
       const x = ageKey(a.metadata);
       const y = ageKey(b.metadata);
       return x < y ? -1 : x > y ? 1 : 0;
@@ -53,19 +57,16 @@ export class PeerAuthIndex {
 
   /** The mode a workload accepts on `port` (its own, target port); PERMISSIVE when nothing says otherwise. */
   modeFor(namespace: string, labels: Readonly<Record<string, string>>, port: number | undefined): EffectiveMtls {
-    const hasSelector = (p: KubeObject) => Object.keys(strMap(rec(rec(p.spec).selector).matchLabels)).length > 0;
     const mesh = this.#all.find((p) => p.metadata.namespace === this.#root && !hasSelector(p));
     const ns = this.#all.find((p) => p.metadata.namespace === namespace && !hasSelector(p));
-    const workload = this.#all.find(
-      (p) => p.metadata.namespace === namespace && hasSelector(p) && labelsMatch(strMap(rec(rec(p.spec).selector).matchLabels), labels),
-    );
+    const workload = this.#all.find((p) => p.metadata.namespace === namespace && hasSelector(p) && labelsMatch(p.spec?.selector?.matchLabels, labels));
     let mode: Mode = 'UNSET';
     if (workload !== undefined) {
-      if (port !== undefined) mode = modeOf(rec(rec(workload.spec).portLevelMtls)[String(port)]);
-      if (mode === 'UNSET') mode = modeOf(rec(workload.spec).mtls);
+      if (port !== undefined) mode = modeOf(workload.spec?.portLevelMtls?.[String(port)]);
+      if (mode === 'UNSET') mode = modeOf(workload.spec?.mtls);
     }
-    if (mode === 'UNSET' && ns !== undefined) mode = modeOf(rec(ns.spec).mtls);
-    if (mode === 'UNSET' && mesh !== undefined) mode = modeOf(rec(mesh.spec).mtls);
+    if (mode === 'UNSET' && ns !== undefined) mode = modeOf(ns.spec?.mtls);
+    if (mode === 'UNSET' && mesh !== undefined) mode = modeOf(mesh.spec?.mtls);
     return mode === 'UNSET' ? 'PERMISSIVE' : mode;
   }
 }

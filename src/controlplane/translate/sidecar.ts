@@ -1,5 +1,4 @@
 // Sidecar (role sidecar) outbound config: virtualOutbound, one listener per service port, route tables per HTTP port, clusters.
-import type { KubeObject } from '../../api/object.js';
 import {
   ALLOW_ANY_ROUTE,
   BLOCK_ALL_ROUTE,
@@ -23,7 +22,7 @@ import {
   type VirtualHost,
 } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { arr, compareStrings, rec, str, strArr, strMap } from '../fields.js';
+import { compareStrings } from '../sort-order.js';
 import {
   hostMatches,
   hostsIntersect,
@@ -36,6 +35,7 @@ import {
   type HostRule,
 } from '../hosts.js';
 import { isHttpProtocol, isTlsProtocol, type MeshService, type ServiceRegistry } from '../registry/index.js';
+import { singleAddress } from '../registry/vip-allocation.js';
 import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext } from './clusters.js';
 import {
   defaultRoute,
@@ -48,23 +48,21 @@ import {
 } from './http-routes.js';
 import { MESH_GATEWAY, type L4RuleModel, type VirtualServiceModel } from './model.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
+import type { Sidecar } from '../../api/kinds/sidecar.js';
 
 export const ROOT_NAMESPACE = 'istio-system';
 const MESH_ONLY: ReadonlySet<string> = new Set([MESH_GATEWAY]);
 
 /** The Sidecar resource that applies: a selector match in the namespace, else the namespace default, else the root namespace's. */
-export function sidecarResourceFor(snapshot: MeshSnapshot, identity: ProxyIdentity): KubeObject | undefined {
-  const all = snapshot.of(ISTIO_NETWORKING_GROUP, 'Sidecar');
+export function sidecarResourceFor(snapshot: MeshSnapshot, identity: ProxyIdentity): Sidecar | undefined {
+  const all = snapshot.of(ISTIO_NETWORKING_GROUP, 'Sidecar') as readonly Sidecar[];
   const inNs = all.filter((s) => s.metadata.namespace === identity.namespace);
+  const selectorOf = (s: Sidecar) => s.spec?.workloadSelector?.labels;
   const selected = inNs.find((s) => {
-    const sel = rec(rec(s.spec).workloadSelector).labels;
-    return sel !== undefined && labelsMatch(strMap(sel), identity.labels);
+    const sel = selectorOf(s);
+    return sel !== undefined && labelsMatch(sel, identity.labels);
   });
-  return (
-    selected ??
-    inNs.find((s) => rec(rec(s.spec).workloadSelector).labels === undefined) ??
-    all.find((s) => s.metadata.namespace === ROOT_NAMESPACE && rec(rec(s.spec).workloadSelector).labels === undefined)
-  );
+  return selected ?? inNs.find((s) => selectorOf(s) === undefined) ?? all.find((s) => s.metadata.namespace === ROOT_NAMESPACE && selectorOf(s) === undefined);
 }
 
 /** Indexes mesh-bound VirtualServices for one proxy namespace: exact hosts, then wildcards longest first. */
@@ -112,10 +110,27 @@ export class MeshVirtualServices {
   }
 }
 
+/** An address as a Host header carries it: IPv6 in brackets. */
+function hostLiteral(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/**
+ * The addresses a captured pod dials a service at, as virtual-host domains: its VIPs (auto-allocated,
+ * IPv6 only for a dual-stack pod), its cluster IP, its explicit single addresses. A request captured
+ * to a VIP may carry it in Host (`curl http://240.240.0.7/`); Istio puts the address in the domains
+ * too. A sidecar whose pod is not captured is reached by name (http_proxy) and gets none.
+ */
+function addressDomains(svc: MeshService, identity: ProxyIdentity): string[] {
+  if (!identity.capture) return [];
+  const out = [svc.autoAddress, identity.ip6 !== undefined ? svc.autoAddressV6 : undefined, svc.clusterIP];
+  for (const a of svc.addresses ?? []) out.push(singleAddress(a));
+  return out.filter((a): a is string => a !== undefined && a !== '' && a !== '0.0.0.0' && (identity.ip6 !== undefined || !a.includes(':'))).map(hostLiteral);
+}
+
 /** The domains of a service's virtual host that no earlier virtual host took (each name, then `name:port`). */
-function serviceDomains(svc: MeshService, port: number, proxyNamespace: string, seen: Set<string> | undefined): string[] {
-  // Without Kubernetes Services on the port every name is a distinct registry host: nothing to skip.
-  if (!seen) return [svc.host, `${svc.host}:${port}`];
+function serviceDomains(svc: MeshService, port: number, identity: ProxyIdentity, seen: Set<string>): string[] {
+  const proxyNamespace = identity.namespace;
   const out: string[] = [];
   const add = (n: string) => {
     for (const d of [n, `${n}:${port}`]) {
@@ -130,6 +145,8 @@ function serviceDomains(svc: MeshService, port: number, proxyNamespace: string, 
     add(`${svc.name}.${svc.namespace}`);
     if (svc.namespace === proxyNamespace) add(svc.name);
   }
+  // Two entries may name one address: the first keeps it (one domain, one virtual host).
+  for (const a of addressDomains(svc, identity)) add(a);
   return out;
 }
 
@@ -184,19 +201,18 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
   const { snapshot, identity, registry } = input;
   const ns = identity.namespace;
   const sidecar = sidecarResourceFor(snapshot, identity);
-  const sidecarSpec = rec(sidecar?.spec);
-  const overridePolicy = str(rec(sidecarSpec.outboundTrafficPolicy).mode);
+  const overridePolicy = sidecar?.spec?.outboundTrafficPolicy?.mode;
   const mesh: MeshSettings =
     overridePolicy === 'ALLOW_ANY' || overridePolicy === 'REGISTRY_ONLY' ? { ...input.mesh, outboundTrafficPolicy: overridePolicy } : input.mesh;
   const policy = mesh.outboundTrafficPolicy;
 
   let services = registry.visibleTo(ns);
   let virtualServices = input.virtualServices;
-  const egress = arr(sidecarSpec.egress).map(rec);
+  const egress = sidecar?.spec?.egress ?? [];
   if (sidecar && egress.length) {
     // Sidecar egress hosts import services and VirtualServices alike (Istio's sidecar scope): a
     // VirtualService comes in when one of its hosts overlaps an egress host of its namespace.
-    const rules: HostRule[] = egress.flatMap((e) => strArr(e.hosts).map((h) => parseHostRule(h, sidecar.metadata.namespace ?? ns)));
+    const rules: HostRule[] = egress.flatMap((e) => e.hosts.map((h) => parseHostRule(h, sidecar.metadata.namespace ?? ns)));
     services = services.filter((s) => rules.some((r) => ruleAllowsNamespace(r, s.namespace) && hostMatches(r.host, s.host)));
     virtualServices = virtualServices.filter((vs) =>
       rules.some((r) => ruleAllowsNamespace(r, vs.namespace) && vs.hosts.some((h) => hostsIntersect(r.host, h))),
@@ -224,6 +240,8 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
       address,
       port: VIRTUAL_OUTBOUND_PORT,
       bindToPort: true,
+      // A dual-stack captured pod's IPv6 connections are redirected to ::1 (Istio's ip6tables REDIRECT).
+      ...(identity.capture && identity.ip6 !== undefined ? { additionalAddresses: ['::1'] } : {}),
       protocol: 'OUTBOUND',
       fallback: fallbackRoute(policy),
       fallbackRouteTable: VIRTUAL_OUTBOUND_LISTENER,
@@ -237,10 +255,10 @@ export function translateSidecar(input: SidecarInput): SidecarOutput {
     const name = sidecarListenerName(port);
     // One protocol per port: HTTP wins over TLS over TCP (Istio would split by destination address; we have none).
     if (http.length) {
-      const seen = http.some((s) => s.origin === 'Service') ? new Set<string>() : undefined;
+      const seen = new Set<string>();
       const vhosts: VirtualHost[] = [];
       for (const s of http) {
-        const domains = serviceDomains(s, port, ns, seen);
+        const domains = serviceDomains(s, port, identity, seen);
         if (!domains.length) continue;
         const vs = vsIndex.forHost(s.host);
         // Gateway API routes on one parent merge into one rule list, ordered by match precedence (Istio merges

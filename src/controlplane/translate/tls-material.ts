@@ -10,9 +10,10 @@
 import type { KubeObject } from '../../api/object.js';
 import { describeObject } from '../../api/object.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { arr, num, rec, str, type Rec } from '../fields.js';
 import { ISTIO_NETWORKING_GROUP } from '../../api/groups.js';
-import type { ClientTlsSettings } from '../../api/kinds/destination-rule.js';
+import type { ClientTlsSettings, DestinationRule, TrafficPolicy } from '../../api/kinds/destination-rule.js';
+import type { IstioGateway } from '../../api/kinds/istio-gateway.js';
+import { secretText, type Secret } from '../../api/kinds/secret.js';
 
 /** Resolves a TLS field: inline PEM is returned as is, anything else is read as a file. Undefined or a throw: unreadable. */
 export type PemReader = (pathOrPem: string) => string | undefined;
@@ -68,24 +69,16 @@ export interface CredentialMaterial {
  */
 export type CredentialLookup = (name: string, namespace?: string) => CredentialMaterial | undefined;
 
-function secretValue(data: Rec, ...keys: string[]): string | undefined {
-  for (const k of keys) {
-    const v = str(data[k]);
-    if (v) return Buffer.from(v, 'base64').toString('utf8');
-  }
-  return undefined;
-}
-
 /** Lookups over Secrets, by default in `namespace`; a `<name>-cacert` Secret supplies the CA when the main one has none. */
 export function credentialsIn(secrets: readonly KubeObject[], namespace: string): CredentialLookup {
-  const byKey = new Map(secrets.map((x) => [`${x.metadata.namespace ?? 'default'}/${x.metadata.name}`, rec((x as unknown as Rec).data)]));
+  const byKey = new Map((secrets as readonly Secret[]).map((x) => [`${x.metadata.namespace ?? 'default'}/${x.metadata.name}`, x]));
   return (name, ns = namespace) => {
-    const data = byKey.get(`${ns}/${name}`);
-    if (!data) return undefined;
-    const caData = byKey.get(`${ns}/${name}-cacert`);
-    const cert = secretValue(data, 'tls.crt', 'cert');
-    const key = secretValue(data, 'tls.key', 'key');
-    const ca = secretValue(data, 'ca.crt', 'cacert') ?? (caData ? secretValue(caData, 'ca.crt', 'cacert') : undefined);
+    const secret = byKey.get(`${ns}/${name}`);
+    if (!secret) return undefined;
+    const caSecret = byKey.get(`${ns}/${name}-cacert`);
+    const cert = secretText(secret, 'tls.crt', 'cert');
+    const key = secretText(secret, 'tls.key', 'key');
+    const ca = secretText(secret, 'ca.crt', 'cacert') ?? (caSecret ? secretText(caSecret, 'ca.crt', 'cacert') : undefined);
     return { ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(ca ? { ca } : {}) };
   };
 }
@@ -111,8 +104,8 @@ export function upstreamMaterial(
   read: (value: string) => MaterialResult,
   lookup?: CredentialLookup,
 ): UpstreamMaterial | { readonly problem: FieldProblem } {
-  const mode = str(tls.mode);
-  const credential = str(tls.credentialName);
+  const mode = tls.mode;
+  const credential = tls.credentialName;
   if (credential && credentialNameApplies) {
     const c = lookup?.(credential);
     if (!c) return credentialProblem(credential, "cannot be resolved: no Secret of that name in the gateway's namespace");
@@ -126,7 +119,7 @@ export function upstreamMaterial(
   const out: { -readonly [K in keyof UpstreamMaterial]: UpstreamMaterial[K] } = {};
   const fields = mode === 'MUTUAL' ? (['caCertificates', 'clientCertificate', 'privateKey'] as const) : (['caCertificates'] as const);
   for (const field of fields) {
-    const value = str(tls[field]);
+    const value = tls[field];
     if (!value) {
       if (field !== 'caCertificates') return { problem: { field, value: '', reason: 'is required for MUTUAL' } };
       continue;
@@ -195,13 +188,12 @@ export function formatTlsMaterialProblem(p: TlsMaterialProblem): string {
   return `Warning (${where}) ${p.path}${value} ${p.reason}; ${p.effect}`;
 }
 
-function tlsSettings(policy: Rec, prefix: string): { path: string; tls: Rec; port?: number }[] {
-  const out: { path: string; tls: Rec; port?: number }[] = [];
-  if (policy.tls !== undefined) out.push({ path: `${prefix}.tls`, tls: rec(policy.tls) });
-  arr(policy.portLevelSettings).forEach((pls, i) => {
-    const p = rec(pls);
-    const port = num(rec(p.port).number);
-    if (p.tls !== undefined) out.push({ path: `${prefix}.portLevelSettings[${i}].tls`, tls: rec(p.tls), ...(port !== undefined ? { port } : {}) });
+function tlsSettings(policy: TrafficPolicy | undefined, prefix: string): { path: string; tls: ClientTlsSettings; port?: number }[] {
+  const out: { path: string; tls: ClientTlsSettings; port?: number }[] = [];
+  if (policy?.tls) out.push({ path: `${prefix}.tls`, tls: policy.tls });
+  (policy?.portLevelSettings ?? []).forEach((p, i) => {
+    const port = p.port?.number;
+    if (p.tls) out.push({ path: `${prefix}.portLevelSettings[${i}].tls`, tls: p.tls, ...(port !== undefined ? { port } : {}) });
   });
   return out;
 }
@@ -216,17 +208,17 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
   const secrets = snapshot.of('', 'Secret');
   // Proxy-independent: a Secret is looked up in the resource's own namespace (where gateways that use it usually run).
   const lookupIn = (ns: string | undefined): CredentialLookup => credentialsIn(secrets, ns ?? 'default');
-  for (const dr of snapshot.of(ISTIO_NETWORKING_GROUP, 'DestinationRule')) {
-    const spec = rec(dr.spec);
-    const host = str(spec.host) ?? '';
+  for (const dr of snapshot.of(ISTIO_NETWORKING_GROUP, 'DestinationRule') as readonly DestinationRule[]) {
+    const spec = dr.spec;
+    const host = spec?.host ?? '';
     const settings = [
-      ...tlsSettings(rec(spec.trafficPolicy), 'spec.trafficPolicy'),
-      ...arr(spec.subsets).flatMap((s, i) => tlsSettings(rec(rec(s).trafficPolicy), `spec.subsets[${i}].trafficPolicy`)),
+      ...tlsSettings(spec?.trafficPolicy, 'spec.trafficPolicy'),
+      ...(spec?.subsets ?? []).flatMap((s, i) => tlsSettings(s.trafficPolicy, `spec.subsets[${i}].trafficPolicy`)),
     ];
     for (const s of settings) {
-      const mode = str(s.tls.mode);
+      const mode = s.tls.mode;
       if (mode !== 'SIMPLE' && mode !== 'MUTUAL') continue;
-      const m = upstreamMaterial(s.tls as ClientTlsSettings, true, read, lookupIn(dr.metadata.namespace));
+      const m = upstreamMaterial(s.tls, true, read, lookupIn(dr.metadata.namespace));
       if (!('problem' in m)) continue;
       const clusters = `outbound|${s.port ?? '*'}|*|${host}`;
       out.push({
@@ -238,19 +230,17 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
       });
     }
   }
-  for (const gw of snapshot.of(ISTIO_NETWORKING_GROUP, 'Gateway')) {
-    arr(rec(gw.spec).servers).forEach((sv, i) => {
-      const s = rec(sv);
-      const tls = rec(s.tls);
-      const mode = str(tls.mode);
-      if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return;
+  for (const gw of snapshot.of(ISTIO_NETWORKING_GROUP, 'Gateway') as readonly IstioGateway[]) {
+    (gw.spec?.servers ?? []).forEach((s, i) => {
+      const tls = s.tls;
+      if (tls?.mode !== 'SIMPLE' && tls?.mode !== 'MUTUAL') return;
       const m = serverMaterial(
         {
-          mode,
-          ...(str(tls.serverCertificate) ? { serverCertificate: str(tls.serverCertificate)! } : {}),
-          ...(str(tls.privateKey) ? { privateKey: str(tls.privateKey)! } : {}),
-          ...(str(tls.caCertificates) ? { caCertificates: str(tls.caCertificates)! } : {}),
-          ...(str(tls.credentialName) ? { credentialName: str(tls.credentialName)! } : {}),
+          mode: tls.mode,
+          ...(tls.serverCertificate ? { serverCertificate: tls.serverCertificate } : {}),
+          ...(tls.privateKey ? { privateKey: tls.privateKey } : {}),
+          ...(tls.caCertificates ? { caCertificates: tls.caCertificates } : {}),
+          ...(tls.credentialName ? { credentialName: tls.credentialName } : {}),
         },
         read,
         lookupIn(gw.metadata.namespace),
@@ -261,7 +251,7 @@ export function tlsMaterialProblems(snapshot: MeshSnapshot, readPem: PemReader):
         path: `spec.servers[${i}].tls.${m.problem.field}`,
         value: m.problem.value,
         reason: m.problem.reason,
-        effect: `the gateway does not serve port ${num(rec(s.port).number) ?? '?'} (no listener)`,
+        effect: `the gateway does not serve port ${s.port?.number ?? '?'} (no listener)`,
       });
     });
   }

@@ -85,6 +85,11 @@ export function listenerKey(address: string, port: number): string {
   return `${address}:${port}`;
 }
 
+/** The address of a listener key (an IPv6 address has colons of its own). */
+export function listenerKeyAddress(key: string): string {
+  return key.slice(0, key.lastIndexOf(':'));
+}
+
 /**
  * Compiles `cfg`. Cluster runtimes whose definition is unchanged are taken from `previous`
  * (the caller closes the ones not carried over once the swap is done).
@@ -140,9 +145,14 @@ export function compileConfig(
     const c = compileListener(l, where, table);
     byName.set(l.name, c);
     if (l.bindToPort) {
-      const key = listenerKey(l.address, l.port);
-      if (bound.has(key)) throw new ConfigError(`${where}: ${key} is already used by listener ${bound.get(key)!.listener.name}`);
-      bound.set(key, c);
+      const extra = l.additionalAddresses ?? [];
+      if (!Array.isArray(extra) || extra.some((a) => typeof a !== 'string' || a === ''))
+        throw new ConfigError(`${where}: additionalAddresses must be addresses`);
+      for (const address of [l.address, ...extra]) {
+        const key = listenerKey(address, l.port);
+        if (bound.has(key)) throw new ConfigError(`${where}: ${key} is already used by listener ${bound.get(key)!.listener.name}`);
+        bound.set(key, c);
+      }
     } else if (!virtualByPort.has(l.port)) {
       virtualByPort.set(l.port, c);
     }

@@ -1,13 +1,13 @@
 // Istio's DNS proxy (the agent's 15053, UDP and TCP): a captured pod's queries land here. Names in
 // the table the control plane sends (ServiceEntry hosts with their VIPs, Services with their cluster
-// IPs) are answered authoritatively with TTL 30 s, records shuffled; a known name asked for another
-// type gets NOERROR with no records (not NXDOMAIN, so the client does not give up on the name). Every
+// IPs) are answered authoritatively with TTL 30 s, records shuffled (A with the IPv4 addresses, AAAA
+// with the IPv6 ones); a known name asked for another type or family gets NOERROR with no records (not NXDOMAIN, so the client does not give up on the name). Every
 // other query is forwarded as is to the proxy's resolver (the node's DNS); no answer in 5 s, SERVFAIL.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import net from 'node:net';
 import type { DnsName } from '../../proxyconfig/types.js';
 import { log } from '../log.js';
-import { RCODE_SERVFAIL, TYPE_A, dnsAnswer, parseQuestion } from './dns-message.js';
+import { RCODE_SERVFAIL, addressesFor, dnsAnswer, parseQuestion } from './dns-message.js';
 
 export { dnsAnswer, parseQuestion } from './dns-message.js';
 
@@ -58,7 +58,7 @@ export class DnsProxy {
   }
 
   async start(): Promise<void> {
-    const udp = createSocket('udp4');
+    const udp = createSocket(net.isIPv6(this.opts.address) ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
       udp.bind(this.opts.port, this.opts.address, () => {
@@ -83,7 +83,8 @@ export class DnsProxy {
     });
     tcp.on('error', (err) => log('warning', `dns proxy: ${err.message}`));
     this.#tcp = tcp;
-    log('info', `dns proxy listening on ${this.opts.address}:${this.opts.port} (udp, tcp)`);
+    const at = this.opts.address.includes(':') ? `[${this.opts.address}]` : this.opts.address;
+    log('info', `dns proxy listening on ${at}:${this.opts.port} (udp, tcp)`);
   }
 
   close(): void {
@@ -116,7 +117,7 @@ export class DnsProxy {
     const q = parseQuestion(msg);
     if (q === undefined) return undefined;
     const known = this.#table.get(q.name);
-    if (known !== undefined) return dnsAnswer(msg, q, 0, q.type === TYPE_A ? shuffled(known) : []);
+    if (known !== undefined) return dnsAnswer(msg, q, 0, shuffled(addressesFor(q.type, known)));
     if (this.#upstream === undefined) return dnsAnswer(msg, q, RCODE_SERVFAIL, []);
     return (await this.#forward(msg)) ?? dnsAnswer(msg, q, RCODE_SERVFAIL, []);
   }

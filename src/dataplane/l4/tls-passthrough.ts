@@ -75,7 +75,14 @@ export function handleTlsPassthrough(rt: ProxyRuntime, l: CompiledTlsListener, s
         })
       )
         return;
-      proxyTcp(rt, socket, route, { sni, startTime, ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}) });
+      // A captured connection to an explicit address: ORIGINAL_DST goes where the app dialled.
+      const od = l.listener.originalDestination;
+      proxyTcp(rt, socket, route, {
+        sni,
+        startTime,
+        ...(od !== undefined ? { originalHost: od.address, originalPort: od.port } : {}),
+        ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}),
+      });
     },
     (err: { code?: string }) => {
       if (err?.code === 'CLIENT_GONE') {

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import type { CompiledConfig, CompiledListener } from '../config/compile.js';
-import { listenerKey } from '../config/compile.js';
+import { listenerKey, listenerKeyAddress } from '../config/compile.js';
 import { Exchange } from '../http/exchange.js';
 import { handleTlsPassthrough } from '../l4/tls-passthrough.js';
 import { proxyTcp, type TcpSessionInfo } from '../l4/tcp-proxy.js';
@@ -108,7 +108,9 @@ export class ListenerManager {
       server.once('error', (err: NodeJS.ErrnoException) => {
         reject(new Error(`listener ${cl.listener.name}: cannot bind ${key}: ${err.code ?? err.message}`));
       });
-      server.listen({ host: cl.listener.address, port: cl.listener.port }, () => {
+      const address = listenerKeyAddress(key);
+      // `::` takes IPv6 alone, so a listener can have 0.0.0.0 and :: on one port (a dual-stack pod's inbound).
+      server.listen({ host: address, port: cl.listener.port, ...(address === '::' ? { ipv6Only: true } : {}) }, () => {
         server.removeAllListeners('error');
         server.on('error', (err) => log('error', `listener ${key}: ${err.message}`));
         const port = (server.address() as net.AddressInfo).port;
@@ -119,7 +121,7 @@ export class ListenerManager {
           socket.once('close', () => sockets.delete(socket));
           this.#dispatch(key, socket);
         });
-        log('info', `listener ${cl.listener.name} (${cl.kind}) bound on ${cl.listener.address}:${port}`);
+        log('info', `listener ${cl.listener.name} (${cl.kind}) bound on ${address.includes(':') ? `[${address}]` : address}:${port}`);
         resolve(b);
       });
     });
@@ -167,7 +169,12 @@ export class ListenerManager {
               })
             )
               return;
-            proxyTcp(this.#rt, sock, cl.listener.route, { startTime: start, ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}) });
+            const od = cl.listener.originalDestination;
+            proxyTcp(this.#rt, sock, cl.listener.route, {
+              startTime: start,
+              ...(od !== undefined ? { originalHost: od.address, originalPort: od.port } : {}),
+              ...(dynamicMetadata !== undefined ? { dynamicMetadata } : {}),
+            });
           },
           `listener ${name}`,
         );

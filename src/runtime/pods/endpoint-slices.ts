@@ -3,6 +3,9 @@
 // `ready` condition says which), with the Service's ports resolved to the pods' target ports.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../api/object.js';
+import { namedContainerPort, type Pod } from '../../api/kinds/pod.js';
+import { serviceTargetPort, type Service, type ServicePortSpec } from '../../api/kinds/service.js';
+import { labelsMatch } from '../../controlplane/hosts.js';
 import { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../../api/kinds/endpoint-slice.js';
 import { isPodReady } from '../../controlplane/registry/kube-services.js';
 import type { Store } from '../../store/types.js';
@@ -10,39 +13,32 @@ import type { Store } from '../../store/types.js';
 const MANAGER = 'outpost';
 
 type Rec = Record<string, unknown>;
-const rec = (v: unknown): Rec => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Rec) : {});
 
 function sliceName(svc: string, ns: string): string {
   // Kubernetes appends 5 random characters; a hash keeps the name stable across restarts.
   return `${svc}-${createHash('sha256').update(`${ns}/${svc}`).digest('hex').slice(0, 5)}`;
 }
 
-function targetPort(port: Rec, pods: KubeObject[]): number | undefined {
-  const t = port.targetPort ?? port.port;
+/** The port on the pods: a number, or the first selected pod's container port of that name. */
+function targetPort(port: ServicePortSpec, pods: readonly Pod[]): number | undefined {
+  const t = serviceTargetPort(port);
   if (typeof t === 'number') return t;
-  if (typeof t === 'string' && /^\d+$/.test(t)) return Number(t);
   for (const pod of pods) {
-    for (const c of (rec(pod.spec).containers ?? []) as Rec[]) {
-      for (const p of (c.ports ?? []) as Rec[]) if (p.name === t && typeof p.containerPort === 'number') return p.containerPort;
-    }
+    const n = namedContainerPort(pod.spec, t);
+    if (n !== undefined) return n;
   }
   return undefined;
 }
 
 /** The slice a Service should have now (undefined: none, e.g. no selector or ExternalName). */
-export function desiredSlice(svc: KubeObject, pods: readonly KubeObject[]): KubeObject | undefined {
-  const spec = rec(svc.spec);
-  const selector = rec(spec.selector) as Record<string, string>;
-  if (spec.type === 'ExternalName' || Object.keys(selector).length === 0) return undefined;
+export function desiredSlice(service: KubeObject, podObjects: readonly KubeObject[]): KubeObject | undefined {
+  const svc = service as Service;
+  const pods = podObjects as readonly Pod[];
+  const selector = svc.spec?.selector ?? {};
+  if (svc.spec?.type === 'ExternalName' || Object.keys(selector).length === 0) return undefined;
   const ns = svc.metadata.namespace ?? 'default';
   const selected = pods
-    .filter(
-      (p) =>
-        (p.metadata.namespace ?? 'default') === ns &&
-        Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v) &&
-        typeof rec(p.status).podIP === 'string' &&
-        rec(p.status).podIP !== '',
-    )
+    .filter((p) => (p.metadata.namespace ?? 'default') === ns && labelsMatch(selector, p.metadata.labels) && Boolean(p.status?.podIP))
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   return {
     apiVersion: 'discovery.k8s.io/v1',
@@ -63,22 +59,22 @@ export function desiredSlice(svc: KubeObject, pods: readonly KubeObject[]): Kube
     endpoints: selected.map((p) => {
       const ready = isPodReady(p);
       return {
-        addresses: [String(rec(p.status).podIP)],
+        addresses: [p.status!.podIP!],
         conditions: { ready, serving: ready, terminating: false },
-        nodeName: String(rec(p.spec).nodeName ?? 'outpost'),
+        nodeName: p.spec?.nodeName ?? 'outpost',
         targetRef: { kind: 'Pod', namespace: ns, name: p.metadata.name, ...(p.metadata.uid ? { uid: p.metadata.uid } : {}) },
       };
     }),
-    ports: ((spec.ports ?? []) as Rec[]).map((p) => {
+    ports: (svc.spec?.ports ?? []).map((p) => {
       const port = targetPort(p, selected);
       return {
-        ...(typeof p.name === 'string' ? { name: p.name } : { name: '' }),
+        name: p.name ?? '',
         ...(port !== undefined ? { port } : {}),
-        protocol: typeof p.protocol === 'string' ? p.protocol : 'TCP',
-        ...(typeof p.appProtocol === 'string' ? { appProtocol: p.appProtocol } : {}),
+        protocol: p.protocol ?? 'TCP',
+        ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
       };
     }),
-  } as KubeObject;
+  };
 }
 
 const content = (o: KubeObject): string => JSON.stringify([o.metadata.labels, (o as Rec).addressType, (o as Rec).endpoints, (o as Rec).ports]);

@@ -2,6 +2,8 @@
 // service range for every ClusterIP Service, nft DNAT from cluster IP:port to a random ready
 // endpoint, and the DNS records pods resolve (`<svc>.<ns>.svc.cluster.local`; headless → pod IPs).
 import type { KubeObject } from '../../api/object.js';
+import type { Pod } from '../../api/kinds/pod.js';
+import type { Service } from '../../api/kinds/service.js';
 import { kubeServices } from '../../controlplane/registry/kube-services.js';
 import type { Store, WatchEvent } from '../../store/types.js';
 import { CLUSTER_DOMAIN, type ClusterDns } from './cluster-dns.js';
@@ -92,7 +94,7 @@ export class ServiceRouting {
       byNs.set(ns, [...(byNs.get(ns) ?? []), p]);
     }
     syncEndpointSlices(store, services, pods, this.opts.log);
-    const mesh = kubeServices(services, byNs);
+    const mesh = kubeServices(services as readonly Service[], byNs as ReadonlyMap<string, readonly Pod[]>);
     const records = new Map<string, string[]>();
     const rules: string[] = [];
     for (const svc of services) {

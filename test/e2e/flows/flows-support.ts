@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { testCerts } from '../../helpers/certs.js';
 import { eventually, startTestMesh, type TestMesh } from '../../helpers/mesh.js';
+import { istioResource, outboundPolicy } from '../../helpers/istio-resource.js';
 
 export interface SeenRequest {
   method: string;
@@ -175,22 +176,7 @@ export function answerAfterDelay(req: IncomingMessage, res: ServerResponse, body
 }
 
 /** meshConfig lines (for istioResource / startFlowMesh) that make the mesh REGISTRY_ONLY. */
-export const REGISTRY_ONLY = '      outboundTrafficPolicy:\n        mode: REGISTRY_ONLY\n';
-
-/** The access-log config every flow needs: the Istio resource with accessLogFile set. */
-export function istioResource(extraMeshConfig = ''): string {
-  return `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: default
-spec:
-  version: v1.24.3
-  namespace: istio-system
-  values:
-    meshConfig:
-      accessLogFile: /dev/stdout
-${extraMeshConfig}`;
-}
+export const REGISTRY_ONLY = outboundPolicy('REGISTRY_ONLY');
 
 /**
  * An egress gateway installed through gateway injection (as the seed's egressgw.yaml), serving

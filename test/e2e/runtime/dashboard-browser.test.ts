@@ -13,26 +13,11 @@ import type { Page } from 'playwright-core';
 import { DOCS_HOST, UNLISTED_HOST, startExternalServices } from '../../helpers/external.js';
 import { artifactsDir, browserSkipReason, launchChromium } from '../../helpers/browser.js';
 import { eventually, startTestMesh, type TestMesh } from '../../helpers/mesh.js';
+import { istioResource, outboundPolicy } from '../../helpers/istio-resource.js';
 
 const SEED = fileURLToPath(new URL('../../fixtures/seed/', import.meta.url));
 const seed = (name: string): string => join(SEED, name);
 const REQUESTS = 3;
-
-function istioYaml(policy: 'ALLOW_ANY' | 'REGISTRY_ONLY'): string {
-  return `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: default
-spec:
-  version: v1.24.3
-  namespace: istio-system
-  values:
-    meshConfig:
-      accessLogFile: /dev/stdout
-      outboundTrafficPolicy:
-        mode: ${policy}
-`;
-}
 
 async function seedPath(mesh: TestMesh): Promise<void> {
   await mesh.ok(['apply', '-f', seed('istio.yaml')]);
@@ -176,7 +161,7 @@ test('the egress dashboard in chromium: the seed path, a blocked request, live c
   await page.locator('#proxies tbody tr', { hasText: 'gw-ns' }).locator('text=SYNCED').waitFor();
 
   // A blocked request (REGISTRY_ONLY) shows in the list, without a reload.
-  await mesh.ok(['apply', '-f', '-'], { input: istioYaml('REGISTRY_ONLY') });
+  await mesh.ok(['apply', '-f', '-'], { input: istioResource(outboundPolicy('REGISTRY_ONLY')) });
   await eventually(
     'the sidecar blocks an unlisted host',
     async () => {

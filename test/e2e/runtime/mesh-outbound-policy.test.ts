@@ -9,21 +9,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { UNLISTED_HOST, startExternalServices } from '../../helpers/external.js';
 import { startTestMesh } from '../../helpers/mesh.js';
+import { istioResource, outboundPolicy } from '../../helpers/istio-resource.js';
 
-function istioYaml(mode: string, ssrfGuard?: string): string {
-  return `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: default
-spec:
-  version: v1.24.3
-  namespace: istio-system
-  values:
-    meshConfig:
-      accessLogFile: /dev/stdout
-      outboundTrafficPolicy:
-        mode: ${mode}
-${ssrfGuard !== undefined ? `      outpost:\n        ssrfGuard: ${ssrfGuard}\n` : ''}`;
+function istioYaml(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY', ssrfGuard?: string): string {
+  return istioResource(outboundPolicy(mode) + (ssrfGuard !== undefined ? `      outpost:\n        ssrfGuard: ${ssrfGuard}\n` : ''));
 }
 
 test('ALLOW_ANY passes an unlisted host through; REGISTRY_ONLY blocks it with 502', async (t) => {

@@ -7,73 +7,18 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Worker } from 'node:worker_threads';
-import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { H1Pool, UpstreamError, type H1Body, type H1Call, type H1PoolOptions, type H1RequestHead } from '../../../src/dataplane/upstream/h1-pool.js';
-import type { BodySink, BodySource } from '../../../src/dataplane/http/message.js';
-import type { HeaderMap } from '../../../src/dataplane/routing/index.js';
+import { H1Pool, type H1Body, type H1Call, type H1PoolOptions, type H1RequestHead } from '../../../src/dataplane/upstream/h1-pool.js';
 import { testCerts } from '../../helpers/certs.js';
+import { ChunkedBody, digestBody, sendCall, sha256, type CallHooks, type CallOutcome } from '../../helpers/upstream-call.js';
 
 // ---- helpers
 
-interface Outcome {
-  readonly events: string[];
-  status: number;
-  headers: HeaderMap;
-  body: Buffer;
-  trailers: HeaderMap | undefined;
-  error: UpstreamError | undefined;
-  local: string;
-}
+type Outcome = CallOutcome;
 
-interface Hooks {
-  onHead?(call: H1Call, status: number): boolean;
-  onData?(call: H1Call, chunk: Buffer, o: Outcome): void;
-}
-
-/** Dispatches one request; `done` settles on onEnd/onError. Checks the handler is never called synchronously. */
-function send(pool: H1Pool, head: Partial<H1RequestHead>, body: H1Body = null, hooks: Hooks = {}): { call: H1Call; done: Promise<Outcome> } {
-  const o: Outcome = { events: [], status: 0, headers: {}, body: Buffer.alloc(0), trailers: undefined, error: undefined, local: '' };
-  const chunks: Buffer[] = [];
-  let inDispatch = true;
-  let settle!: (o: Outcome) => void;
-  const done = new Promise<Outcome>((r) => {
-    settle = r;
-  });
-  const h: H1RequestHead = { method: 'GET', path: '/', authority: 'upstream.test', headers: {}, ...head };
-  const call: H1Call = pool.dispatch(h, body, {
-    onConnected(local) {
-      assert.ok(!inDispatch, 'onConnected called synchronously');
-      o.events.push('connected');
-      o.local = local;
-    },
-    onHead(status, headers) {
-      o.events.push('head');
-      o.status = status;
-      o.headers = headers;
-      return hooks.onHead ? hooks.onHead(call, status) : true;
-    },
-    onData(chunk) {
-      o.events.push('data');
-      chunks.push(chunk);
-      hooks.onData?.(call, chunk, o);
-    },
-    onEnd(trailers) {
-      o.events.push('end');
-      o.trailers = trailers;
-      o.body = Buffer.concat(chunks);
-      settle(o);
-    },
-    onError(err) {
-      assert.ok(!inDispatch, 'onError called synchronously');
-      o.events.push('error');
-      o.error = err;
-      o.body = Buffer.concat(chunks);
-      settle(o);
-    },
-  });
-  inDispatch = false;
-  return { call, done };
+/** One call, recording each response chunk as a `data` event. */
+function send(pool: H1Pool, head: Partial<H1RequestHead>, body: H1Body = null, hooks: CallHooks = {}): { call: H1Call; done: Promise<Outcome> } {
+  return sendCall(pool, head, body, { ...hooks, dataEvents: true });
 }
 
 function get(pool: H1Pool, head: Partial<H1RequestHead> = {}, body: H1Body = null): Promise<Outcome> {
@@ -153,82 +98,14 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
   }
 }
 
-/** A request body arriving in pieces, as a Downstream would deliver it. */
-class FakeSource implements BodySource {
-  sink: BodySink | null = null;
-  i = 0;
-  paused = false;
-  pauses = 0;
-  ended = false;
-  onPause: (() => void) | undefined = undefined;
-  constructor(
-    readonly chunks: Buffer[],
-    readonly trailers?: HeaderMap,
-    readonly failAt?: number,
-  ) {}
-  readBody(sink: BodySink): void {
-    assert.equal(this.sink, null, 'readBody called twice');
-    this.sink = sink;
-    setImmediate(() => this.pump());
-  }
-  pauseBody(): void {
-    if (!this.paused) {
-      this.pauses++;
-      this.onPause?.();
-    }
-    this.paused = true;
-  }
-  resumeBody(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    setImmediate(() => this.pump());
-  }
-  // One chunk per turn, so body and socket events interleave as with a real client.
-  pump(): void {
-    if (this.paused || this.ended) return;
-    if (this.failAt === this.i) {
-      this.ended = true;
-      this.sink!.onError(new Error('client went away'));
-      return;
-    }
-    if (this.i < this.chunks.length) {
-      this.sink!.onData(this.chunks[this.i++]!);
-      setImmediate(() => this.pump());
-      return;
-    }
-    this.ended = true;
-    this.sink!.onEnd(this.trailers);
-  }
-}
-
 /** A node:http server echoing what it received, as JSON. */
 function echoServer(t: TestContext): Promise<Served> {
   return httpServer(t, (req, res) => {
-    const hash = createHash('sha256');
-    let len = 0;
-    req.on('data', (c: Buffer) => {
-      hash.update(c);
-      len += c.length;
-    });
-    req.on('end', () => {
+    digestBody(req, ({ len, sha }) => {
       res.setHeader('content-type', 'application/json');
-      res.end(
-        JSON.stringify({
-          method: req.method,
-          url: req.url,
-          headers: req.headers,
-          trailers: req.trailers,
-          len,
-          sha: hash.digest('hex'),
-          remote: req.socket.remoteAddress,
-        }),
-      );
+      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, trailers: req.trailers, len, sha, remote: req.socket.remoteAddress }));
     });
   });
-}
-
-function sha(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
 }
 
 /** Deterministic body bytes for a size, so every byte of a response can be checked. */
@@ -439,7 +316,7 @@ test('Content-Length responses of many sizes, body bytes exact (one connection)'
   for (const size of sizes) {
     const o = await get(pool, { path: `/${size}` });
     assert.equal(o.body.length, size);
-    assert.equal(sha(o.body), sha(pattern(size)), `size ${size}`);
+    assert.equal(sha256(o.body), sha256(pattern(size)), `size ${size}`);
   }
   assert.equal(srv.conns.length, 1);
 });
@@ -507,7 +384,7 @@ test('POST with a Buffer body: content-length set, a wrong given one replaced', 
   assert.equal(j.headers['x-a'], '1, 2');
   assert.equal(j.headers['host'], 'upstream.test');
   assert.equal(j.len, 100_000);
-  assert.equal(j.sha, sha(body));
+  assert.equal(j.sha, sha256(body));
   // null body with a given content-length: 0 is sent as is
   const e = JSON.parse((await get(pool, { method: 'POST', headers: { 'content-length': '0' } })).body.toString());
   assert.equal(e.headers['content-length'], '0');
@@ -518,26 +395,26 @@ test('streamed body with content-length is sent raw', async (t) => {
   const srv = await echoServer(t);
   const pool = newPool(t, srv.port);
   const chunks = [Buffer.from('hello '), Buffer.alloc(0), Buffer.from('streamed '), Buffer.from('world')];
-  const o = await get(pool, { method: 'PUT', headers: { 'content-length': '20' } }, new FakeSource(chunks));
+  const o = await get(pool, { method: 'PUT', headers: { 'content-length': '20' } }, new ChunkedBody(chunks));
   const j = JSON.parse(o.body.toString());
   assert.equal(j.headers['content-length'], '20');
   assert.equal(j.headers['transfer-encoding'], undefined);
-  assert.equal(j.sha, sha(Buffer.concat(chunks)));
+  assert.equal(j.sha, sha256(Buffer.concat(chunks)));
 });
 
 test('streamed body without content-length is chunked, with request trailers', async (t) => {
   const srv = await echoServer(t);
   const pool = newPool(t, srv.port);
   const chunks = [pattern(10), Buffer.alloc(0), pattern(70_000), pattern(3)];
-  const o = await get(pool, { method: 'POST', headers: { te: 'trailers' } }, new FakeSource(chunks, { 'x-body-sum': 'abc', 'x-r': ['1', '2'] }));
+  const o = await get(pool, { method: 'POST', headers: { te: 'trailers' } }, new ChunkedBody(chunks, { trailers: { 'x-body-sum': 'abc', 'x-r': ['1', '2'] } }));
   const j = JSON.parse(o.body.toString());
   assert.equal(j.headers['transfer-encoding'], 'chunked');
   assert.equal(j.len, 70_013);
-  assert.equal(j.sha, sha(Buffer.concat(chunks)));
+  assert.equal(j.sha, sha256(Buffer.concat(chunks)));
   assert.equal(j.trailers['x-body-sum'], 'abc');
   assert.equal(j.trailers['x-r'], '1, 2');
   // The connection stays usable after a chunked request.
-  const again = await get(pool, { method: 'POST' }, new FakeSource([Buffer.from('x')]));
+  const again = await get(pool, { method: 'POST' }, new ChunkedBody([Buffer.from('x')]));
   assert.equal(JSON.parse(again.body.toString()).len, 1);
   assert.equal(srv.conns.length, 1);
 });
@@ -547,29 +424,23 @@ test('request body backpressure pauses and resumes the source', async (t) => {
   const srv = await httpServer(t, (req, res) => {
     upstreamReq = req;
     req.pause(); // resumed once the pool has had to pause the source
-    const hash = createHash('sha256');
-    let len = 0;
-    req.on('data', (c: Buffer) => {
-      hash.update(c);
-      len += c.length;
-    });
-    req.on('end', () => res.end(JSON.stringify({ len, sha: hash.digest('hex') })));
+    digestBody(req, (d) => res.end(JSON.stringify(d)));
   });
   const pool = newPool(t, srv.port);
   const chunks = Array.from({ length: 256 }, (_, i) => pattern(65_536 + i));
-  const src = new FakeSource(chunks);
+  const src = new ChunkedBody(chunks);
   src.onPause = () => upstreamReq?.resume();
   const o = await get(pool, { method: 'POST' }, src);
   assert.ok(src.pauses >= 1, 'source never paused');
   const j = JSON.parse(o.body.toString());
   assert.equal(j.len, Buffer.concat(chunks).length);
-  assert.equal(j.sha, sha(Buffer.concat(chunks)));
+  assert.equal(j.sha, sha256(Buffer.concat(chunks)));
 });
 
 test('a body source error aborts the request: reset ERR_BODY_ABORTED, connection closed', async (t) => {
   const srv = await echoServer(t);
   const pool = newPool(t, srv.port);
-  const o = await get(pool, { method: 'POST' }, new FakeSource([Buffer.from('a'), Buffer.from('b')], undefined, 1));
+  const o = await get(pool, { method: 'POST' }, new ChunkedBody([Buffer.from('a'), Buffer.from('b')], { failAt: 1 }));
   assert.equal(o.error?.kind, 'body-aborted');
   assert.equal(o.error?.code, 'ERR_BODY_ABORTED');
   await srv.closedConn(0);
@@ -716,7 +587,7 @@ test('stale keep-alive connection: upstream drops the 2nd request without answer
   assert.equal(srv.conns.length, 2);
   assert.deepEqual(b.events.filter((e) => e === 'connected').length, 2);
   // A streamed body cannot be sent again: the same situation is a reset.
-  const c = await get(pool, { method: 'POST', headers: { 'content-length': '1' } }, new FakeSource([Buffer.from('x')]));
+  const c = await get(pool, { method: 'POST', headers: { 'content-length': '1' } }, new ChunkedBody([Buffer.from('x')]));
   assert.equal(c.error?.kind, 'reset-before-headers');
 });
 

@@ -6,13 +6,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { H1Pool } from '../../../src/dataplane/upstream/h1-pool.js';
 import { H2Pool } from '../../../src/dataplane/http2/client.js';
-import type { UpstreamBody, UpstreamCall, UpstreamError, UpstreamPool, UpstreamRequestHead } from '../../../src/dataplane/upstream/call.js';
-import type { BodySink, BodySource } from '../../../src/dataplane/http/message.js';
-import type { HeaderMap } from '../../../src/dataplane/routing/index.js';
+import type { UpstreamBody, UpstreamCall, UpstreamPool, UpstreamRequestHead } from '../../../src/dataplane/upstream/call.js';
+import { closedPort } from '../../helpers/upstreams.js';
+import { ChunkedBody, digestBody, sendCall, sha256, type CallOutcome } from '../../helpers/upstream-call.js';
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -70,142 +69,21 @@ const CODECS: Codec[] = [
   },
 ];
 
-interface Outcome {
-  readonly events: string[];
-  status: number;
-  headers: HeaderMap;
-  body: Buffer;
-  trailers: HeaderMap | undefined;
-  error: UpstreamError | undefined;
-  local: string;
-}
-
-/** Dispatches one request; `done` settles on onEnd/onError. Checks order and that nothing is called synchronously. */
+/** One call, with a hook on each response chunk. */
 function send(
   pool: UpstreamPool,
   head: Partial<UpstreamRequestHead>,
   body: UpstreamBody = null,
   onData?: (call: UpstreamCall, chunk: Buffer) => void,
-): { call: UpstreamCall; done: Promise<Outcome> } {
-  const o: Outcome = { events: [], status: 0, headers: {}, body: Buffer.alloc(0), trailers: undefined, error: undefined, local: '' };
-  const chunks: Buffer[] = [];
-  let inDispatch = true;
-  let settled = false;
-  let settle!: (o: Outcome) => void;
-  const done = new Promise<Outcome>((r) => {
-    settle = r;
-  });
-  const h: UpstreamRequestHead = { method: 'GET', path: '/', authority: 'upstream.test', headers: {}, ...head };
-  const call: UpstreamCall = pool.dispatch(h, body, {
-    onConnected(local) {
-      assert.ok(!inDispatch, 'onConnected called synchronously');
-      o.events.push('connected');
-      o.local = local;
-    },
-    onHead(status, headers) {
-      assert.ok(!settled, 'onHead after the end');
-      o.events.push('head');
-      o.status = status;
-      o.headers = headers;
-      return true;
-    },
-    onData(chunk) {
-      assert.ok(!settled, 'onData after the end');
-      chunks.push(chunk);
-      onData?.(call, chunk);
-    },
-    onEnd(trailers) {
-      assert.ok(!settled, 'onEnd twice or after onError');
-      settled = true;
-      o.events.push('end');
-      o.trailers = trailers;
-      o.body = Buffer.concat(chunks);
-      settle(o);
-    },
-    onError(err) {
-      assert.ok(!inDispatch, 'onError called synchronously');
-      assert.ok(!settled, 'onError after the end');
-      settled = true;
-      o.events.push('error');
-      o.error = err;
-      o.body = Buffer.concat(chunks);
-      settle(o);
-    },
-  });
-  inDispatch = false;
-  return { call, done };
-}
-
-/** A request body arriving in pieces, as a Downstream would deliver it; honours pauseBody. */
-class Source implements BodySource {
-  sink: BodySink | null = null;
-  i = 0;
-  paused = false;
-  pauses = 0;
-  constructor(
-    readonly chunks: Buffer[],
-    readonly failAt?: number,
-  ) {}
-  readBody(sink: BodySink): void {
-    this.sink = sink;
-    setImmediate(() => this.pump());
-  }
-  pauseBody(): void {
-    if (!this.paused) this.pauses++;
-    this.paused = true;
-  }
-  resumeBody(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    setImmediate(() => this.pump());
-  }
-  pump(): void {
-    while (!this.paused) {
-      if (this.failAt === this.i) {
-        this.sink!.onError(new Error('client went away'));
-        return;
-      }
-      if (this.i >= this.chunks.length) {
-        this.sink!.onEnd(undefined);
-        return;
-      }
-      this.sink!.onData(this.chunks[this.i++]!);
-    }
-  }
-}
-
-function sha(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
+): { call: UpstreamCall; done: Promise<CallOutcome> } {
+  return sendCall(pool, head, body, onData ? { onData } : {});
 }
 
 function echo(req: Req, res: Res): void {
-  const hash = createHash('sha256');
-  let len = 0;
-  req.on('data', (c: Buffer) => {
-    hash.update(c);
-    len += c.length;
-  });
-  req.on('end', () => {
+  digestBody(req, ({ len, sha }) => {
     res.setHeader('content-type', 'application/json');
-    res.end(
-      JSON.stringify({
-        method: req.method,
-        url: req.url,
-        host: req.headers.host ?? req.headers[':authority'],
-        x: req.headers['x-test'],
-        len,
-        sha: hash.digest('hex'),
-      }),
-    );
+    res.end(JSON.stringify({ method: req.method, url: req.url, host: req.headers.host ?? req.headers[':authority'], x: req.headers['x-test'], len, sha }));
   });
-}
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 for (const codec of CODECS) {
@@ -230,16 +108,16 @@ for (const codec of CODECS) {
     const port = await codec.server(t, echo);
     const pool = codec.pool(t, port);
     const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
-    const src = new Source(chunks);
+    const src = new ChunkedBody(chunks, { burst: true });
     const o = await send(pool, { method: 'POST' }, src).done;
     assert.equal(o.status, 200, o.error?.message);
     const got = JSON.parse(o.body.toString()) as { len: number; sha: string };
     assert.equal(got.len, 4 * 1024 * 1024);
-    assert.equal(got.sha, sha(Buffer.concat(chunks)));
+    assert.equal(got.sha, sha256(Buffer.concat(chunks)));
     assert.ok(src.pauses > 0, 'the codec never paused the body source');
     const b = Buffer.from('all of it');
     const o2 = await send(pool, { method: 'PUT' }, b).done;
-    assert.equal((JSON.parse(o2.body.toString()) as { sha: string }).sha, sha(b));
+    assert.equal((JSON.parse(o2.body.toString()) as { sha: string }).sha, sha256(b));
   });
 
   test(`${codec.name}: trailers reach onEnd`, async (t) => {
@@ -305,7 +183,7 @@ for (const codec of CODECS) {
 
   test(`${codec.name}: the request body source fails → body-aborted`, async (t) => {
     const port = await codec.server(t, echo);
-    const src = new Source([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], 2);
+    const src = new ChunkedBody([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], { failAt: 2, burst: true });
     const o = await send(codec.pool(t, port), { method: 'POST' }, src).done;
     assert.equal(o.error?.kind, 'body-aborted');
   });

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../../src/api/object.js';
 import { snapshotFromObjects } from '../../../src/controlplane/snapshot.js';
-import { registryFor, kubePortProtocol } from '../../../src/controlplane/registry/index.js';
+import { registryFor } from '../../../src/controlplane/registry/index.js';
+import { kubePortProtocol } from '../../../src/api/kinds/port-protocol.js';
 
 const pod = (name: string, ns: string, labels: Record<string, string>, ip: string, phase = 'Running', ready = 'True', ports: unknown[] = []): KubeObject => ({
   apiVersion: 'v1',

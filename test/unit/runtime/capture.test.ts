@@ -234,3 +234,162 @@ test('the DNS proxy answers its table over UDP and TCP and forwards the rest', a
   });
   assert.deepEqual(aRecords(reply).addresses, ['240.240.1.2', '240.240.1.3']);
 });
+
+const goldenCapture = {
+  dns: [],
+  httpPorts: [80],
+  outbound: [
+    { port: 80, listenerPort: 15200 },
+    { port: 5432, listenerPort: 15201 },
+  ],
+  addressed: [
+    { address: '10.9.8.7', port: 9000, listenerPort: 15202 },
+    { address: '203.0.113.0/28', port: 9000, listenerPort: 15203 },
+    { address: 'fd00:9::9', port: 443, listenerPort: 15204 },
+  ],
+  passthrough: [
+    { address: '192.0.2.0/24', port: 6379 },
+    { address: 'fd00:8::/64', port: 6379 },
+  ],
+  inbound: [{ port: 8080, listenerPort: 15006 }],
+};
+
+test('golden ruleset, IPv4-only pod: no IPv6 rule at all; explicit addresses through the address+port map', () => {
+  const r = captureRuleset({
+    capture: goldenCapture,
+    podIP: '198.18.7.2',
+    localRanges: ['240.240.0.0/16', '198.19.7.0/24'],
+    policy: 'REGISTRY_ONLY',
+    annotations: parseCaptureAnnotations({ 'traffic.sidecar.istio.io/excludeOutboundIPRanges': '10.0.0.0/8,fd00:1::/64' }),
+  });
+  assert.equal(
+    r,
+    `table inet outpost_capture {}
+delete table inet outpost_capture
+table inet outpost_capture {
+  chain output {
+    type nat hook output priority -100; policy accept;
+    meta skgid 1337 return
+    ip daddr { 240.240.0.0/16, 198.19.7.0/24 } tcp dport { 80, 5432 } dnat ip to ip daddr : tcp dport map { 80 : 15200, 5432 : 15201 }
+    oifname "lo" return
+    ip daddr { 10.0.0.0/8 } return
+    udp dport 53 redirect to :15053
+    tcp dport 53 redirect to :15053
+    ip daddr . tcp dport { 192.0.2.0/24 . 6379 } return
+    meta l4proto tcp dnat ip to ip daddr . tcp dport map { 10.9.8.7 . 9000 : 198.18.7.2 . 15202, 203.0.113.0/28 . 9000 : 198.18.7.2 . 15203 }
+    meta nfproto ipv4 tcp dport { 80 } dnat ip to 198.18.7.2:15001
+    meta nfproto ipv4 meta l4proto tcp dnat ip to 198.18.7.2:15001
+  }
+  chain prerouting {
+    type nat hook prerouting priority -100; policy accept;
+    iifname != "eth0" return
+    tcp dport { 8080 } redirect to :tcp dport map { 8080 : 15006 }
+  }
+}
+`,
+  );
+});
+
+test('golden ruleset, dual-stack pod: IPv6 as IPv4, to the sidecar on ::1; ranges per family', () => {
+  const r = captureRuleset({
+    capture: goldenCapture,
+    podIP: '198.18.7.2',
+    podIP6: 'fd00:7::2',
+    localRanges: ['240.240.0.0/16', '2001:2::/48', '198.19.7.0/24'],
+    policy: 'REGISTRY_ONLY',
+    annotations: parseCaptureAnnotations({
+      'traffic.sidecar.istio.io/excludeOutboundPorts': '6380',
+      'traffic.sidecar.istio.io/excludeOutboundIPRanges': '10.0.0.0/8, fd00:1::/64',
+    }),
+  });
+  assert.equal(
+    r,
+    `table inet outpost_capture {}
+delete table inet outpost_capture
+table inet outpost_capture {
+  chain output {
+    type nat hook output priority -100; policy accept;
+    meta skgid 1337 return
+    ip daddr { 240.240.0.0/16, 198.19.7.0/24 } tcp dport { 80, 5432 } dnat ip to ip daddr : tcp dport map { 80 : 15200, 5432 : 15201 }
+    ip6 daddr { 2001:2::/48 } tcp dport { 80, 5432 } dnat ip6 to ip6 daddr : tcp dport map { 80 : 15200, 5432 : 15201 }
+    oifname "lo" return
+    tcp dport { 6380 } return
+    udp dport { 6380 } return
+    ip daddr { 10.0.0.0/8 } return
+    ip6 daddr { fd00:1::/64 } return
+    udp dport 53 redirect to :15053
+    tcp dport 53 redirect to :15053
+    ip daddr . tcp dport { 192.0.2.0/24 . 6379 } return
+    ip6 daddr . tcp dport { fd00:8::/64 . 6379 } return
+    meta l4proto tcp dnat ip to ip daddr . tcp dport map { 10.9.8.7 . 9000 : 198.18.7.2 . 15202, 203.0.113.0/28 . 9000 : 198.18.7.2 . 15203 }
+    meta l4proto tcp redirect to :ip6 daddr . tcp dport map { fd00:9::9 . 443 : 15204 }
+    meta nfproto ipv4 tcp dport { 80 } dnat ip to 198.18.7.2:15001
+    meta nfproto ipv6 tcp dport { 80 } redirect to :15001
+    meta nfproto ipv4 meta l4proto tcp dnat ip to 198.18.7.2:15001
+    meta nfproto ipv6 meta l4proto tcp redirect to :15001
+  }
+  chain prerouting {
+    type nat hook prerouting priority -100; policy accept;
+    iifname != "eth0" return
+    tcp dport { 8080 } redirect to :tcp dport map { 8080 : 15006 }
+  }
+}
+`,
+  );
+  // includeOutboundIPRanges per family: a family with no included range is not captured (DNS still is).
+  const only4 = captureRuleset({
+    capture: goldenCapture,
+    podIP: '198.18.7.2',
+    podIP6: 'fd00:7::2',
+    localRanges: [],
+    policy: 'ALLOW_ANY',
+    annotations: parseCaptureAnnotations({ 'traffic.sidecar.istio.io/includeOutboundIPRanges': '203.0.113.0/24' }),
+  });
+  assert.match(only4, /tcp dport 53 redirect to :15053\n {4}ip daddr != \{ 203\.0\.113\.0\/24 \} return\n {4}meta nfproto ipv6 return\n/);
+  const only6 = captureRuleset({
+    capture: goldenCapture,
+    podIP: '198.18.7.2',
+    podIP6: 'fd00:7::2',
+    localRanges: [],
+    policy: 'ALLOW_ANY',
+    annotations: parseCaptureAnnotations({ 'traffic.sidecar.istio.io/includeOutboundIPRanges': 'fd00:ee::/32' }),
+  });
+  assert.match(only6, /meta nfproto ipv4 return\n {4}ip6 daddr != \{ fd00:ee::\/32 \} return\n/);
+  assert.throws(
+    () => parseCaptureAnnotations({ 'traffic.sidecar.istio.io/excludeOutboundIPRanges': 'fd00::/129' }),
+    /excludeOutboundIPRanges: "fd00::\/129" is not an IPv4 or IPv6 address or CIDR/,
+  );
+  assert.throws(() => parseCaptureAnnotations({ 'traffic.sidecar.istio.io/excludeOutboundIPRanges': 'fd00:::1' }), /is not an IPv4 or IPv6/);
+});
+
+test('the DNS proxy answers AAAA with the IPv6 addresses, A with the IPv4 ones, and listens on ::1', async (t) => {
+  const proxy = new DnsProxy({ address: '::1', port: 0 });
+  await proxy.start();
+  t.after(() => proxy.close());
+  proxy.setTable([
+    { name: 'api.example.com', addresses: ['240.240.1.2', '2001:2::f0f0:102'] },
+    { name: 'v4.example.com', addresses: ['240.240.1.3'] },
+  ]);
+  const client = createSocket('udp6');
+  t.after(() => client.close());
+  const ask = (msg: Buffer): Promise<Buffer> =>
+    new Promise((resolve) => {
+      client.once('message', resolve);
+      client.send(msg, proxy.udpPort!, '::1');
+    });
+  const records = (msg: Buffer): string[] => {
+    const q = parseQuestion(msg)!;
+    const out: string[] = [];
+    let off = q.end;
+    for (let i = 0; i < msg.readUInt16BE(6); i++) {
+      const len = msg.readUInt16BE(off + 10);
+      const data = msg.subarray(off + 12, off + 12 + len);
+      out.push(`${msg.readUInt16BE(off + 2)} ${len === 4 ? [...data].join('.') : data.toString('hex')}`);
+      off += 12 + len;
+    }
+    return out;
+  };
+  assert.deepEqual(records(await ask(query('api.example.com', 28))), ['28 200100020000000000000000f0f00102']);
+  assert.deepEqual(records(await ask(query('api.example.com', 1))), ['1 240.240.1.2']);
+  assert.deepEqual(records(await ask(query('v4.example.com', 28))), [], 'known name, no IPv6 address: NOERROR, empty');
+});
