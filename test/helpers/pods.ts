@@ -166,18 +166,3 @@ ${replicas !== undefined ? `  replicas: ${replicas}\n` : ''}  selector: {matchLa
 ${containers.replace(/\n?$/, '\n')}---
 `;
 }
-
-/** The mesh's `Istio` resource: access logs on stdout (in `encoding`), and the outbound traffic policy. Ends without `---`. */
-export function istioYaml(outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY', encoding: 'TEXT' | 'JSON' = 'TEXT'): string {
-  return `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata: {name: default}
-spec:
-  namespace: istio-system
-  values:
-    meshConfig:
-      accessLogFile: /dev/stdout
-      accessLogEncoding: ${encoding}
-      outboundTrafficPolicy: {mode: ${outboundTrafficPolicy}}
-`;
-}

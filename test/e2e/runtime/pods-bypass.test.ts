@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXAMPLE_DIR } from '../../../src/runtime/example.js';
+import { istioResource, outboundPolicy } from '../../helpers/istio-resource.js';
 import { eventually, type RunResult } from '../../helpers/mesh.js';
 import { netnsSkipReason, startNetnsMesh, startNetnsScript, type TestNetns } from '../../helpers/netns.js';
 import {
   environmentOf,
-  istioYaml,
   OPENSHIFT_EGRESS_POLICIES,
   OPENSHIFT_EGRESS_POLICY_NAMES,
   podOf,
@@ -387,7 +387,7 @@ ${deploymentYaml('apps', 'other', '      - {name: main, image: ignored, command:
     const who = (from: string | undefined): string => (from === curlPod.ip ? 'the pod' : from === gw.ip ? 'the gateway' : (from ?? 'nobody'));
 
     const setMode = async (mode: Mode): Promise<void> => {
-      writeFileSync(yaml, istioYaml(mode, 'JSON'));
+      writeFileSync(yaml, istioResource(`${outboundPolicy(mode)}      accessLogEncoding: JSON\n`));
       await mesh.ok(['apply', '-f', yaml]);
       // The pod's capture table follows its sidecar's config: under REGISTRY_ONLY every TCP connection goes to 15001.
       await eventually(`the curl pod captures as ${mode}`, async () => {

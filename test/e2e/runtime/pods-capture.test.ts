@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXAMPLE_DIR } from '../../../src/runtime/example.js';
 import { testCerts } from '../../helpers/certs.js';
+import { istioResource, outboundPolicy } from '../../helpers/istio-resource.js';
 import { eventually, startTestMesh } from '../../helpers/mesh.js';
 import { makeTestNetns, netnsSkipReason, startNetnsExternal, startNetnsScript, type TestNetns } from '../../helpers/netns.js';
-import { deploymentYaml, istioYaml } from '../../helpers/pods.js';
+import { deploymentYaml } from '../../helpers/pods.js';
 
 const skip = netnsSkipReason();
 const NODE = process.execPath;
@@ -38,7 +39,7 @@ async function startOtherExternals(ns: TestNetns, certDir: string): Promise<() =
   return () => proc.close();
 }
 
-const extra = (policy: 'ALLOW_ANY' | 'REGISTRY_ONLY'): string => `${istioYaml(policy)}---
+const extra = (policy: 'ALLOW_ANY' | 'REGISTRY_ONLY'): string => `${istioResource(outboundPolicy(policy))}---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: tls-se, namespace: curl}
