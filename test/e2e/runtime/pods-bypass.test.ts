@@ -330,7 +330,7 @@ test(
     const { node, ext, mesh } = await startNetnsMesh(t, { hostsFile });
     const outside: Reached[] = [];
     t.after(await startOutside(node, outside));
-    const yaml = join(tmp, 'apps.yaml');
+    const yaml = join(tmp, 'manifest.yaml');
     writeFileSync(
       yaml,
       `apiVersion: v1

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeNetworkNames } from '../../../src/runtime/pods/node-network.js';
 import { eventually, startTestMesh } from '../../helpers/mesh.js';
+import { running as isAlive } from '../../helpers/mesh-processes.js';
 import { makeTestNetns, netnsSkipReason } from '../../helpers/netns.js';
 import { deploymentYaml } from '../../helpers/pods.js';
 
@@ -206,12 +207,3 @@ test('Deployments run as pods, Services have cluster IPs and names', { skip }, a
   assert.deepEqual(orphans.filter(isAlive), [], 'no pod process outlives down');
   assert.equal((await node.run('nft', ['list', 'tables'])).stdout.trim(), '');
 });
-
-/** Alive and not a zombie waiting for its reaper. */
-function isAlive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
