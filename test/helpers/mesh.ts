@@ -61,7 +61,7 @@ export interface TestMesh {
   up(extra?: string[]): Promise<RunResult>;
 }
 
-interface TestContextLike {
+export interface TestContextLike {
   after(fn: () => Promise<void> | void): void;
 }
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { startTestMesh, type TestContextLike, type TestMesh, type TestMeshOptions } from './mesh.js';
 
 export interface TestNetns {
   name: string;
@@ -76,27 +77,15 @@ export async function startNetnsExternal(ns: TestNetns, address = '203.0.113.10'
   execFileSync('ip', ['-n', ns.name, 'addr', 'add', `${address}/24`, 'dev', 'ext0']);
   execFileSync('ip', ['-n', ns.name, 'link', 'set', 'ext0', 'up']);
   execFileSync('ip', ['-n', ns.name, 'link', 'set', 'ext1', 'up']);
+  const seen: NetnsExternal['seen'] = [];
   const script = `
     const { httpbinHandler, startHttpStandIn } = await import(${JSON.stringify(STAND_IN)});
     await startHttpStandIn(${JSON.stringify(address)}, 80, (req, res) => {
       console.log(JSON.stringify({ method: req.method, url: req.url, host: req.headers.host ?? '', remoteAddress: req.socket.remoteAddress ?? '' }));
       httpbinHandler(req, res);
     });
-    console.log('ready');
-    process.stdin.resume();
-    process.stdin.on('end', () => process.exit(0));`;
-  const child: ChildProcess = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, '--input-type=module', '-e', script], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const seen: NetnsExternal['seen'] = [];
-  await new Promise<void>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      if (line === 'ready') resolve();
-      else seen.push(JSON.parse(line) as NetnsExternal['seen'][number]);
-    });
-    child.once('exit', (code) => reject(new Error(`the httpbin.org stand-in exited (${code})`)));
-  });
+    console.log('ready');`;
+  const proc = await startNetnsScript(ns, script, (line) => seen.push(JSON.parse(line) as NetnsExternal['seen'][number]), 'the httpbin.org stand-in');
   const dir = mkdtempSync(join(tmpdir(), 'outpost-netns-ext-'));
   const hostsFile = join(dir, 'hosts');
   writeFileSync(hostsFile, `${address} httpbin.org\n`);
@@ -105,12 +94,73 @@ export async function startNetnsExternal(ns: TestNetns, address = '203.0.113.10'
     hostsFile,
     seen,
     close: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.stdin!.end();
-        await exited;
-      }
+      await proc.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A Node script running inside a test namespace (stand-ins of the outside). */
+export interface NetnsScript {
+  /** Ends the script's stdin, which ends the script, and awaits its exit. */
+  close(): Promise<void>;
+}
+
+/**
+ * Runs `script` (an ES module; `require` works too) inside the namespace: resolves once it prints
+ * `ready`, hands every other line it prints to onLine, and ends it when its stdin closes.
+ */
+export async function startNetnsScript(ns: TestNetns, script: string, onLine: (line: string) => void = () => {}, what = 'a stand-in'): Promise<NetnsScript> {
+  const source = `import { createRequire } from 'node:module'; const require = createRequire(process.cwd() + '/');
+    process.stdin.resume(); process.stdin.on('end', () => process.exit(0));
+    ${script}`;
+  const child: ChildProcess = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, '--input-type=module', '-e', source], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let ready = false;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!ready && line === 'ready') {
+        ready = true;
+        resolve();
+      } else onLine(line);
+    });
+    child.once('exit', (code) => {
+      if (!ready) reject(new Error(`${what} exited (${code}) before it was ready`));
+    });
+  });
+  return {
+    close: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.stdin!.end();
+      await exited;
+    },
+  };
+}
+
+/**
+ * A mesh with pods in their own namespaces, inside a namespace made for the test, with httpbin.org's
+ * stand-in there. Torn down after the test in this order: the mesh, the stand-in, the namespace.
+ */
+export async function startNetnsMesh(
+  t: TestContextLike,
+  opts: Omit<TestMeshOptions, 'netns' | 'noStart'> = {},
+): Promise<{ node: TestNetns; ext: NetnsExternal; mesh: TestMesh }> {
+  const node = makeTestNetns();
+  let ext: NetnsExternal;
+  try {
+    ext = await startNetnsExternal(node);
+  } catch (err) {
+    node.remove();
+    throw err;
+  }
+  // startTestMesh registers its own cleanup (`down` inside the namespace) first.
+  const mesh = await startTestMesh(t, { hostsFile: ext.hostsFile, ...opts, netns: node.name, noStart: true });
+  t.after(async () => {
+    await ext.close();
+    node.remove();
+  });
+  await mesh.up();
+  return { node, ext, mesh };
 }

@@ -5,11 +5,12 @@
 // a proxy whose bootstrap changed is replaced rather than adopted.
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { eventually, startTestMesh } from '../../helpers/mesh.js';
+import { meshEndpoint, proxyPids, running } from '../../helpers/mesh-processes.js';
 import {
   CNN_HTTP_PORT,
   cnnGatewaySubset,
@@ -26,32 +27,6 @@ const EXAMPLE = fileURLToPath(new URL('../../../examples/seed-istio-api/', impor
 const MAX_REQUESTS = 5000;
 const LOOP_DEADLINE_MS = 30_000;
 const REQUESTS_AFTER_RESTART = 100;
-
-/** Running (not zombie) per /proc. */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function endpoint(stateDir: string): { pid: number; supervisorPid?: number } | undefined {
-  try {
-    return JSON.parse(readFileSync(join(stateDir, 'api.json'), 'utf8')) as { pid: number; supervisorPid?: number };
-  } catch {
-    return undefined;
-  }
-}
-
-function proxyPids(stateDir: string): number[] {
-  const dir = join(stateDir, 'run');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.pid'))
-    .map((f) => Number(readFileSync(join(dir, f), 'utf8').split('\n')[0]))
-    .sort();
-}
 
 /** The stand-in answers with the port it was reached on, so a route change is visible in the body. */
 function byPort(req: IncomingMessage, res: ServerResponse): void {
@@ -95,7 +70,7 @@ test('kill -9 of the control plane under traffic through sidecar → gateway los
   const first = await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', `http://${CNN}/`]);
   assert.equal(first.stdout, 'port 80\n');
   const proxy = new URL((await mesh.ok(['exec', '-n', 'apps', '--', 'sh', '-c', 'printf %s "$http_proxy"'])).stdout);
-  const before = endpoint(mesh.stateDir)!;
+  const before = meshEndpoint(mesh.stateDir)!;
   assert.ok(before.supervisorPid !== undefined && running(before.supervisorPid), 'up -d runs a supervisor');
   const proxiesBefore = proxyPids(mesh.stateDir);
   assert.equal(proxiesBefore.length, 2, 'the sidecar of apps and the gateway egressgw');
@@ -110,7 +85,7 @@ test('kill -9 of the control plane under traffic through sidecar → gateway los
     await eventually(
       'the supervisor restarts the control plane',
       async () => {
-        const ep = endpoint(mesh.stateDir);
+        const ep = meshEndpoint(mesh.stateDir);
         if (!ep || ep.pid === before.pid) return undefined;
         const r = await mesh.outpost(['get', 'namespace', 'apps', '-o', 'name']);
         return r.code === 0 ? true : undefined;
@@ -143,7 +118,7 @@ test('kill -9 of the control plane under traffic through sidecar → gateway los
   assert.ok(!running(before.pid), 'the killed control plane is gone');
 
   // The same proxy processes serve on: adopted, not restarted.
-  const after = endpoint(mesh.stateDir)!;
+  const after = meshEndpoint(mesh.stateDir)!;
   assert.equal(after.supervisorPid, before.supervisorPid);
   assert.deepEqual(proxyPids(mesh.stateDir), proxiesBefore);
   assert.ok(proxiesBefore.every(running));
@@ -175,7 +150,7 @@ test('up --example after a crash leaves what the user changed (REGISTRY_ONLY sta
   assert.match((await mesh.ok(['apply', '-f', istio])).stdout, /configured/);
 
   // A crash of everything: the supervisor and the mesh process, so nothing restarts it.
-  const ep = endpoint(mesh.stateDir)!;
+  const ep = meshEndpoint(mesh.stateDir)!;
   process.kill(ep.supervisorPid!, 'SIGKILL');
   process.kill(ep.pid, 'SIGKILL');
   await eventually('the mesh processes are gone', async () => (running(ep.pid) || running(ep.supervisorPid!) ? undefined : true));
@@ -193,7 +168,7 @@ test('a proxy started with another bootstrap than the new up would write is repl
   await mesh.ok(['apply', '-f', world.yaml('se.yaml', cnnServiceEntry('apps', [CNN_HTTP_PORT]))]);
   assert.equal((await mesh.ok(['exec', '-n', 'apps', '--', 'curl', '-sS', `http://${CNN}/`])).stdout, `${CNN} stand-in\n`);
   const [sidecar] = proxyPids(mesh.stateDir);
-  const ep = endpoint(mesh.stateDir)!;
+  const ep = meshEndpoint(mesh.stateDir)!;
   process.kill(ep.supervisorPid!, 'SIGKILL');
   await eventually('the mesh process leaves with its supervisor', async () => (running(ep.pid) ? undefined : true));
   assert.ok(running(sidecar!), 'the sidecar still serves');

@@ -6,16 +6,17 @@
 // passes its sidecar (inbound log line), and STRICT PeerAuthentication refuses plaintext from an
 // uninjected pod while the injected client keeps working over auto mTLS.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { EXAMPLE_DIR } from '../../../src/runtime/example.js';
 import { testCerts } from '../../helpers/certs.js';
+import { istioResource, outboundPolicy } from '../../helpers/istio-resource.js';
 import { eventually, startTestMesh } from '../../helpers/mesh.js';
-import { makeTestNetns, netnsSkipReason, startNetnsExternal, type TestNetns } from '../../helpers/netns.js';
+import { makeTestNetns, netnsSkipReason, startNetnsExternal, startNetnsScript, type TestNetns } from '../../helpers/netns.js';
+import { deploymentYaml } from '../../helpers/pods.js';
 
 const skip = netnsSkipReason();
 const NODE = process.execPath;
@@ -33,33 +34,12 @@ async function startOtherExternals(ns: TestNetns, certDir: string): Promise<() =
     }).listen(443, '${OTHER}', up);
     net.createServer((s) => s.on('data', (b) => s.end('tcp-echo:' + b))).listen(5432, '${OTHER}', up);
     http.createServer((q, r) => { console.log('unregistered ' + q.headers.host); r.end('reached\\n'); }).listen(7777, '${OTHER}', up);
-    process.stdin.resume(); process.stdin.on('end', () => process.exit(0));`;
-  const child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, NODE, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      if (l === 'ready') resolve();
-      else console.log(l);
-    });
-    child.once('exit', (code) => reject(new Error(`stand-ins exited (${code})`)));
-  });
-  return async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.stdin!.end();
-    await exited;
-  };
+`;
+  const proc = await startNetnsScript(ns, script, (l) => console.log(l), 'the other stand-ins');
+  return () => proc.close();
 }
 
-const extra = (policy: string): string => `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata: {name: default}
-spec:
-  namespace: istio-system
-  values:
-    meshConfig:
-      accessLogFile: /dev/stdout
-      outboundTrafficPolicy: {mode: ${policy}}
----
+const extra = (policy: 'ALLOW_ANY' | 'REGISTRY_ONLY'): string => `${istioResource(outboundPolicy(policy))}---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: tls-se, namespace: curl}
@@ -82,22 +62,15 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: apps, labels: {istio-injection: enabled}}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: apps}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: web
+${deploymentYaml(
+  'apps',
+  'web',
+  `      - name: web
         image: ignored
         command: [${JSON.stringify(NODE)}, "-e", "require('http').createServer((q, s) => s.end('web ok\\\\n')).listen(8080)"]
         ports: [{name: http, containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
----
-apiVersion: v1
+        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}`,
+)}apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: apps}
 spec:
@@ -108,16 +81,7 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: plain}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: plain, namespace: plain}
-spec:
-  selector: {matchLabels: {app: plain}}
-  template:
-    metadata: {labels: {app: plain}}
-    spec:
-      containers: [{name: main, image: ignored, command: [sleep, infinity]}]
-`;
+${deploymentYaml('plain', 'plain', '      - {name: main, image: ignored, command: [sleep, infinity]}')}`;
 
 interface PodRow {
   ns: string;

@@ -5,75 +5,27 @@
 // config reaches the proxies again. All inside a network namespace the test makes.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { nodeNetworkNames } from '../../../src/runtime/pods/node-network.js';
-import { eventually, startTestMesh } from '../../helpers/mesh.js';
-import { makeTestNetns, netnsSkipReason, startNetnsExternal } from '../../helpers/netns.js';
+import { eventually } from '../../helpers/mesh.js';
+import { meshEndpoint, proxyPids, running } from '../../helpers/mesh-processes.js';
+import { netnsSkipReason, startNetnsMesh } from '../../helpers/netns.js';
+import { processesIn } from '../../helpers/pods.js';
 
 const skip = netnsSkipReason();
 /** The client loop's bounds: at most this many requests, each with curl's own time limit. */
 const MAX_REQUESTS = 3000;
 const REQUESTS_AFTER_RESTART = 50;
 
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function endpoint(stateDir: string): { pid: number; supervisorPid?: number } | undefined {
-  try {
-    return JSON.parse(readFileSync(join(stateDir, 'api.json'), 'utf8')) as { pid: number; supervisorPid?: number };
-  } catch {
-    return undefined;
-  }
-}
-
-function proxyPids(stateDir: string): number[] {
-  const dir = join(stateDir, 'run');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.pid'))
-    .map((f) => Number(readFileSync(join(dir, f), 'utf8').split('\n')[0]))
-    .sort();
-}
-
 /** The pids of `sleep infinity` (the curl pod's app container) in a namespace. */
-function sleepersIn(netns: string): number[] {
-  return execFileSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' })
-    .split('\n')
-    .map(Number)
-    .filter((p) => {
-      try {
-        return p > 0 && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/bin/sleep\0infinity');
-      } catch {
-        return false;
-      }
-    });
-}
+const sleepersIn = (netns: string): number[] => processesIn(netns, ['/bin/sleep', 'infinity']);
 
 test('kill -9 of the control plane with pods in network namespaces: no request lost, the proxies adopted, config flows again', { skip }, async (t) => {
-  const node = makeTestNetns();
   // The stand-in for httpbin.org runs apart from the mesh process (the example's own dies with it).
-  let ext;
-  try {
-    ext = await startNetnsExternal(node);
-  } catch (err) {
-    node.remove();
-    throw err;
-  }
-  const mesh = await startTestMesh(t, { netns: node.name, hostsFile: ext.hostsFile, upArgs: ['--example'], noStart: true });
-  // After the mesh's own cleanup (`down` inside the node namespace), which startTestMesh registered first.
-  t.after(async () => {
-    await ext.close();
-    node.remove();
-  });
-  await mesh.up();
+  const { node, mesh } = await startNetnsMesh(t, { upArgs: ['--example'] });
   const names = nodeNetworkNames(mesh.stateDir);
   const podName = (await mesh.ok(['get', 'pods', '-n', 'curl', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout;
   const pod = JSON.parse((await mesh.ok(['get', 'pod', podName, '-n', 'curl', '-o', 'json'])).stdout) as { metadata: { annotations: Record<string, string> } };
@@ -82,7 +34,7 @@ test('kill -9 of the control plane with pods in network namespaces: no request l
   const httpProxy = (await mesh.ok(['exec', podName, '-n', 'curl', '--', 'sh', '-c', 'printf %s "$http_proxy"'])).stdout;
   assert.match(httpProxy, /^http:\/\/198\.18\./);
   const podIPs = (await mesh.ok(['get', 'pods', '-A', '-o', 'jsonpath={.items[*].status.podIP}'])).stdout;
-  const before = endpoint(mesh.stateDir)!;
+  const before = meshEndpoint(mesh.stateDir)!;
   assert.ok(before.supervisorPid !== undefined && running(before.supervisorPid), 'up -d runs a supervisor');
   const proxiesBefore = proxyPids(mesh.stateDir);
   assert.equal(proxiesBefore.length, 3, "the curl pod's sidecar, the curl namespace's shared sidecar and the gateway");
@@ -119,7 +71,7 @@ test('kill -9 of the control plane with pods in network namespaces: no request l
     await eventually(
       'the supervisor restarts the control plane',
       async () => {
-        const ep = endpoint(mesh.stateDir);
+        const ep = meshEndpoint(mesh.stateDir);
         if (!ep || ep.pid === before.pid) return undefined;
         const r = await mesh.outpost(['get', 'namespace', 'curl', '-o', 'name']);
         return r.code === 0 ? true : undefined;
@@ -150,7 +102,7 @@ test('kill -9 of the control plane with pods in network namespaces: no request l
   assert.ok(restarted && afterRestart >= REQUESTS_AFTER_RESTART, `traffic went on after the restart (${ok} ok)`);
 
   // The same proxies serve on in the same namespaces with the same addresses; the app container was restarted once.
-  const after = endpoint(mesh.stateDir)!;
+  const after = meshEndpoint(mesh.stateDir)!;
   assert.equal(after.supervisorPid, before.supervisorPid);
   assert.deepEqual(proxyPids(mesh.stateDir), proxiesBefore);
   assert.ok(proxiesBefore.every(running));

@@ -12,76 +12,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { eventually, startTestMesh, type TestMesh } from '../../helpers/mesh.js';
-import { makeTestNetns, netnsSkipReason, startNetnsExternal } from '../../helpers/netns.js';
+import { eventually, startTestMesh } from '../../helpers/mesh.js';
+import { makeTestNetns, netnsSkipReason, startNetnsMesh } from '../../helpers/netns.js';
+import {
+  deploymentYaml,
+  OPENSHIFT_EGRESS_POLICIES,
+  OPENSHIFT_EGRESS_POLICY_NAMES,
+  podOf,
+  policyEnforced,
+  RESOLVE_VIA,
+  TCP_CONNECT,
+  UDP_SEND,
+} from '../../helpers/pods.js';
 
 const skip = netnsSkipReason();
 const NODE = JSON.stringify(process.execPath);
 
-async function podOf(mesh: TestMesh, ns: string, app: string, label = 'app'): Promise<{ name: string; ip: string; netns: string }> {
-  return eventually(
-    `the ${ns}/${app} pod running with its address`,
-    async () => {
-      const r = await mesh.ok(['get', 'pods', '-n', ns, '-l', `${label}=${app}`, '-o', 'json']);
-      const items = (
-        JSON.parse(r.stdout) as {
-          items: {
-            metadata: { name: string; annotations?: Record<string, string> };
-            status?: { podIP?: string; phase?: string; containerStatuses?: { ready?: boolean }[] };
-          }[];
-        }
-      ).items;
-      const p = items[0];
-      const ready = p?.status?.containerStatuses?.every((c) => c.ready) && p.status.phase === 'Running';
-      return p && ready && p.status?.podIP
-        ? { name: p.metadata.name, ip: p.status.podIP, netns: p.metadata.annotations?.['outpost.dev/network-namespace'] ?? '' }
-        : undefined;
-    },
-    300,
-  );
-}
-
-async function enforced(mesh: TestMesh, ns: string, name: string): Promise<void> {
-  await eventually(`${ns}/${name} enforced`, async () => {
-    const r = await mesh.ok(['describe', 'networkpolicy', name, '-n', ns]);
-    return /^Enforcement:\s+enforced with nftables/m.test(r.stdout) ? true : undefined;
-  });
-}
-
-const UDP_SEND = (host: string, port: number): string[] => [
-  process.execPath,
-  '-e',
-  `const s = require('dgram').createSocket('udp4'); s.send('x', ${port}, ${JSON.stringify(host)}, (err) => { console.log(err ? 'udp ' + err.code : 'udp sent'); s.close(); });`,
-];
-/** An A query for `name` sent to `server`:53 (UDP), as an app with its own resolver would. */
-const RESOLVE_VIA = (server: string, name: string): string[] => [
-  process.execPath,
-  '-e',
-  `const r = new (require('dns').promises.Resolver)({ timeout: 3000, tries: 1 }); r.setServers([${JSON.stringify(server)}]); r.resolve4(${JSON.stringify(name)}).then((a) => console.log('answer ' + a.join(',')), (e) => console.log('dns ' + e.code));`,
-];
-const TCP_CONNECT = (host: string, port: number): string[] => [
-  process.execPath,
-  '-e',
-  `const c = require('net').connect(${port}, ${JSON.stringify(host)}); c.setTimeout(5000, () => { console.log('tcp timeout'); process.exit(0); }); c.on('connect', () => { console.log('tcp connected'); c.destroy(); }); c.on('error', (e) => console.log('tcp ' + e.code));`,
-];
-
 test('OpenShift-style egress policies: the seed passes through the gateway, direct egress from the curl pod does not', { skip }, async (t) => {
-  const node = makeTestNetns();
-  let ext;
-  try {
-    ext = await startNetnsExternal(node);
-  } catch (err) {
-    node.remove();
-    throw err;
-  }
   const tmp = mkdtempSync(join(tmpdir(), 'outpost-netpol-'));
-  const mesh = await startTestMesh(t, { netns: node.name, hostsFile: ext.hostsFile, upArgs: ['--example'], noStart: true });
-  t.after(async () => {
-    await ext.close();
-    node.remove();
-    rmSync(tmp, { recursive: true, force: true });
-  });
-  await mesh.up();
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const { ext, mesh } = await startNetnsMesh(t, { upArgs: ['--example'] });
   const curl = await podOf(mesh, 'curl', 'curl');
   const gw = await podOf(mesh, 'gw-ns', 'egressgw', 'istio');
   const inCurl = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => mesh.outpost(['exec', curl.name, '-n', 'curl', '--', ...args]);
@@ -96,67 +46,13 @@ test('OpenShift-style egress policies: the seed passes through the gateway, dire
   assert.match((await inCurl(UDP_SEND(ext.address, 9999))).stdout, /^udp sent$/m);
 
   const policies = join(tmp, 'policies.yaml');
-  writeFileSync(
-    policies,
-    `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: default-deny-egress, namespace: curl}
-spec:
-  podSelector: {}
-  policyTypes: [Egress]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-dns, namespace: curl}
-spec:
-  podSelector: {}
-  policyTypes: [Egress]
-  egress:
-  - to:
-    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}
-      podSelector: {matchLabels: {k8s-app: kube-dns}}
-    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-istio-system-and-egress-gateway, namespace: curl}
-spec:
-  podSelector: {}
-  policyTypes: [Egress]
-  egress:
-  - to:
-    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: istio-system}}
-    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: gw-ns}}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: default-deny-egress, namespace: gw-ns}
-spec:
-  podSelector: {}
-  policyTypes: [Egress]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: egress-nodes-reach-the-outside, namespace: gw-ns}
-spec:
-  podSelector: {matchLabels: {istio: egressgw}}
-  policyTypes: [Egress]
-  egress:
-  - to: [{ipBlock: {cidr: 0.0.0.0/0}}]
-`,
-  );
+  writeFileSync(policies, OPENSHIFT_EGRESS_POLICIES);
   const applied = await mesh.ok(['apply', '-f', policies]);
   assert.match(applied.stdout, /^networkpolicy\.networking\.k8s\.io\/default-deny-egress created$/m);
   const listed = (await mesh.ok(['get', 'netpol', '-n', 'curl'])).stdout.split('\n');
   assert.deepEqual(listed[0]!.split(/\s+/), ['NAME', 'POD-SELECTOR', 'AGE']);
   assert.match(listed.join('\n'), /^allow-dns\s+<none>\s+\S+$/m);
-  for (const [ns, name] of [
-    ['curl', 'default-deny-egress'],
-    ['curl', 'allow-dns'],
-    ['curl', 'allow-istio-system-and-egress-gateway'],
-    ['gw-ns', 'egress-nodes-reach-the-outside'],
-  ] as const)
-    await enforced(mesh, ns, name);
+  for (const [ns, name] of OPENSHIFT_EGRESS_POLICY_NAMES) await policyEnforced(mesh, ns, name);
   const seen = ext.seen.length;
 
   // The seed's request: the curl pod's sidecar → the gateway pod → httpbin.org, logged at the gateway.
@@ -226,18 +122,6 @@ spec:
 });
 
 function apps(): string {
-  const deploy = (ns: string, name: string, container: string): string => `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}, namespace: ${ns}}
-spec:
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      containers:
-${container}
----
-`;
   const web = JSON.stringify(
     "const h = require('http').createServer((q, s) => s.end('web ' + q.url + '\\n')); h.keepAliveTimeout = 0; h.listen(8080); require('net').createServer((c) => { c.on('error', () => {}); c.end('metrics\\n'); }).listen(9000, () => console.log('up'))",
   );
@@ -256,7 +140,7 @@ spec:
   selector: {app: web}
   ports: [{name: http, port: 80, targetPort: http}]
 ---
-${deploy(
+${deploymentYaml(
   'apps',
   'web',
   `      - name: web
@@ -264,7 +148,7 @@ ${deploy(
         command: [${NODE}, "-e", ${web}]
         ports: [{name: http, containerPort: 8080}, {name: metrics, containerPort: 9000}]
         readinessProbe: {tcpSocket: {port: 9000}, periodSeconds: 1}`,
-)}${deploy('apps', 'client', '      - {name: c, image: ignored, command: [sleep, infinity]}')}${deploy('other', 'client', '      - {name: c, image: ignored, command: [sleep, infinity]}')}`;
+)}${deploymentYaml('apps', 'client', '      - {name: c, image: ignored, command: [sleep, infinity]}')}${deploymentYaml('other', 'client', '      - {name: c, image: ignored, command: [sleep, infinity]}')}`;
 }
 
 test('ingress policies: namespace and pod selectors, named ports, ipBlock except, label changes, established connections kept', { skip }, async (t) => {
@@ -354,7 +238,7 @@ spec:
   );
   await mesh.ok(['apply', '-f', policy]);
   await mesh.ok(['label', 'namespace', 'other', 'team=blue']);
-  await enforced(mesh, 'apps', 'web-from-team-clients');
+  await policyEnforced(mesh, 'apps', 'web-from-team-clients');
   // The policy's change did not cut the established connection (it is allowed: other is team=blue, port http).
   assert.equal(await ask('two'), 'HTTP/1.1 200 OK web /two');
   await eventually('other → web:8080 allowed, web:9000 not', async () =>

@@ -4,27 +4,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { eventually, startTestMesh } from '../../helpers/mesh.js';
-import { makeTestNetns, netnsSkipReason, startNetnsExternal } from '../../helpers/netns.js';
+import { eventually } from '../../helpers/mesh.js';
+import { netnsSkipReason, startNetnsMesh } from '../../helpers/netns.js';
 
 const skip = netnsSkipReason();
 const seed = (name: string): string => fileURLToPath(new URL(`../../fixtures/seed/${name}`, import.meta.url));
 
 test('seed §3.3 (Gateway API) with pods in their own network namespaces', { skip }, async (t) => {
-  const node = makeTestNetns();
-  let ext;
-  try {
-    ext = await startNetnsExternal(node);
-  } catch (err) {
-    node.remove();
-    throw err;
-  }
-  const mesh = await startTestMesh(t, { netns: node.name, hostsFile: ext.hostsFile, noStart: true });
-  t.after(async () => {
-    await ext.close();
-    node.remove();
-  });
-  await mesh.up();
+  const { ext, mesh } = await startNetnsMesh(t);
   await mesh.ok(['apply', '-f', seed('istio.yaml')]);
   await mesh.ok(['apply', '-f', seed('gateway-cr.yaml')]);
   await mesh.ok(['create', 'namespace', 'egress-gateway']);

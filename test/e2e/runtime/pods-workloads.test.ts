@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeNetworkNames } from '../../../src/runtime/pods/node-network.js';
 import { eventually, startTestMesh } from '../../helpers/mesh.js';
+import { running as isAlive } from '../../helpers/mesh-processes.js';
 import { makeTestNetns, netnsSkipReason } from '../../helpers/netns.js';
+import { deploymentYaml } from '../../helpers/pods.js';
 
 const skip = netnsSkipReason();
 const NODE = JSON.stringify(process.execPath);
@@ -22,19 +24,7 @@ function server(body: string): string {
 
 function manifests(helloReplicas: number, readyFile: string): string {
   const deploy = (name: string, replicas: number, container: string): string => `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}, namespace: apps}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      containers:
-${container}
----
-apiVersion: v1
+${deploymentYaml('apps', name, container, replicas)}apiVersion: v1
 kind: Service
 metadata: {name: ${name}, namespace: apps}
 spec:
@@ -78,28 +68,7 @@ spec:
   selector: {app: echo}
   ports: [{name: http, port: 80}]
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: crasher, namespace: apps}
-spec:
-  selector: {matchLabels: {app: crasher}}
-  template:
-    metadata: {labels: {app: crasher}}
-    spec:
-      containers:
-      - {name: main, image: ignored, command: [sh, -c, "echo crashing now; exit 3"]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: client, namespace: apps}
-spec:
-  selector: {matchLabels: {app: client}}
-  template:
-    metadata: {labels: {app: client}}
-    spec:
-      containers:
-      - {name: client, image: ignored, command: [sleep, infinity]}
-`;
+${deploymentYaml('apps', 'crasher', '      - {name: main, image: ignored, command: [sh, -c, "echo crashing now; exit 3"]}')}${deploymentYaml('apps', 'client', '      - {name: client, image: ignored, command: [sleep, infinity]}')}`;
 }
 
 interface PodRow {
@@ -238,12 +207,3 @@ test('Deployments run as pods, Services have cluster IPs and names', { skip }, a
   assert.deepEqual(orphans.filter(isAlive), [], 'no pod process outlives down');
   assert.equal((await node.run('nft', ['list', 'tables'])).stdout.trim(), '');
 });
-
-/** Alive and not a zombie waiting for its reaper. */
-function isAlive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
