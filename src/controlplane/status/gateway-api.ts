@@ -10,6 +10,17 @@ import { ISTIO_GATEWAY_CONTROLLER, type GatewayClass } from '../../api/kinds/gat
 import type { GatewayStatus } from '../../api/kinds/gateway-api-gateway.js';
 import type { RouteStatus } from '../../api/kinds/gateway-api-common.js';
 
+/**
+ * A stored status, or one of its lists, as the kind's type says. Statuses are not validated (any
+ * controller may write one): a status that is not an object, or a list that is not a list, is none.
+ */
+function stored<T extends object>(v: T | undefined): Partial<T> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : {};
+}
+function storedList<T>(v: readonly T[] | undefined): readonly Partial<T>[] {
+  return Array.isArray(v) ? v.map((x: unknown) => stored(x as T & object)) : [];
+}
+
 export const GATEWAY_CLASS_DESCRIPTION = 'The default Istio GatewayClass';
 
 export function defaultGatewayClass(): GatewayClass {
@@ -23,10 +34,11 @@ export function defaultGatewayClass(): GatewayClass {
 
 export function gatewayClassStatus(gc: GatewayClass, now: string): unknown {
   const generation = gc.metadata.generation ?? 1;
+  const old = stored(gc.status);
   return {
-    ...gc.status,
+    ...old,
     conditions: mergeConditions(
-      gc.status?.conditions,
+      old.conditions,
       [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Handled by Istio controller', observedGeneration: generation }],
       now,
     ),
@@ -59,7 +71,7 @@ export function gatewayProgramming(snapshot: MeshSnapshot, info: GatewayInfo): G
 export function gatewayStatus(info: GatewayInfo, programming: GatewayProgramming, now: string): Record<string, unknown> {
   const gw = info.gateway;
   const generation = gw.metadata.generation ?? 1;
-  const old: GatewayStatus = gw.status ?? {};
+  const old = stored<GatewayStatus>(gw.status);
   const valid = info.listeners.filter((l) => l.valid);
   const accepted = info.unsupportedAddress
     ? { type: 'Accepted', status: 'False', reason: 'UnsupportedAddress', message: info.unsupportedAddress }
@@ -87,8 +99,8 @@ export function gatewayStatus(info: GatewayInfo, programming: GatewayProgramming
             reason: 'AddressNotAssigned',
             message: `Assigned to service(s) ${assigned}, but failed to assign to all requested addresses: no instances found for hostname "${programming.fqdn}"`,
           };
-  const addresses = programming.ready ? [{ type: 'Hostname', value: programming.fqdn }] : (old.addresses ?? []);
-  const oldListeners = old.listeners ?? [];
+  const addresses = programming.ready ? [{ type: 'Hostname', value: programming.fqdn }] : storedList(old.addresses);
+  const oldListeners = storedList(old.listeners);
   return {
     ...old,
     ...(addresses.length ? { addresses } : {}),
@@ -117,8 +129,8 @@ export function gatewayStatus(info: GatewayInfo, programming: GatewayProgramming
 export function routeStatus(info: RouteInfo, now: string): Record<string, unknown> {
   const route = info.route;
   const generation = route.metadata.generation ?? 1;
-  const old: RouteStatus = route.status ?? {};
-  const oldParents = old.parents ?? [];
+  const old = stored<RouteStatus>(route.status);
+  const oldParents = storedList(old.parents);
   const sameRef = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   const ours = info.parents.map((p) => ({
     parentRef: p.parentRef,

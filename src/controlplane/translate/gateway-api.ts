@@ -6,7 +6,7 @@ import type { HeaderMatch, HeaderOperations, QueryParamMatch, RetryPolicy, Rewri
 import { gatewayApiRouteName, gatewayDeploymentName, serviceFqdn } from '../../proxyconfig/naming.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { registryFor } from '../registry/index.js';
-import { ageKey, sortedRecord } from '../fields.js';
+import { ageKey, sortedRecord } from '../sort-order.js';
 import { hostsIntersect, narrowerHost } from '../hosts.js';
 import { durationMs } from '../../api/duration.js';
 import { DEFAULT_RETRY } from './http-routes.js';

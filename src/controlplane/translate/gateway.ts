@@ -2,7 +2,7 @@
 import { gatewayRouteTableName, sidecarListenerName, virtualHostName } from '../../proxyconfig/naming.js';
 import type { Cluster, DownstreamTls, Listener, ProxyIdentity, Route, RouteTable, SniChain, TcpRoute, VirtualHost } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { compareStrings } from '../fields.js';
+import { compareStrings } from '../sort-order.js';
 import type { Service } from '../../api/kinds/service.js';
 import { hostsIntersect, isExportedTo, labelsMatch, narrowerHost, parseHostRule, ruleAllowsNamespace } from '../hosts.js';
 import type { ServiceRegistry } from '../registry/index.js';
