@@ -3,7 +3,7 @@ import { gatewayRouteTableName, sidecarListenerName, virtualHostName } from '../
 import type { Cluster, DownstreamTls, Listener, ProxyIdentity, Route, RouteTable, SniChain, TcpRoute, VirtualHost } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { compareStrings } from '../sort-order.js';
-import type { Service } from '../../api/kinds/service.js';
+import { serviceTargetPort, type Service } from '../../api/kinds/service.js';
 import { hostsIntersect, isExportedTo, labelsMatch, narrowerHost, parseHostRule, ruleAllowsNamespace } from '../hosts.js';
 import type { ServiceRegistry } from '../registry/index.js';
 import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext } from './clusters.js';
@@ -44,8 +44,8 @@ export function targetPortMap(snapshot: MeshSnapshot, identity: ProxyIdentity): 
   for (const svc of services) {
     for (const p of svc.spec?.ports ?? []) {
       // A named targetPort is the container's: the listener stays on the Service port.
-      const target = typeof p.targetPort === 'number' ? p.targetPort : undefined;
-      if (p.port !== undefined && !map.has(p.port)) map.set(p.port, target ?? p.port);
+      const target = serviceTargetPort(p);
+      if (p.port !== undefined && !map.has(p.port)) map.set(p.port, typeof target === 'number' ? target : p.port);
     }
   }
   return map;
