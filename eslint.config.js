@@ -52,6 +52,25 @@ export default tseslint.config(
     },
   },
   {
+    // The control plane reads resources as the typed kinds of src/api (issue 17): the raw-record
+    // readers that api's own validation uses (kinds/kind-module.ts) stay out of it.
+    files: ['src/controlplane/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)kind-module\\.js$',
+              importNames: ['rec', 'arr', 'str', 'num'],
+              message: 'read the typed kind from src/api/kinds (its type and default helpers), not a raw record',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       // Tests poke at internals and malformed input on purpose.

@@ -13,7 +13,7 @@ export interface LabelSelectorSpec {
   readonly matchExpressions?: readonly LabelSelectorRequirement[];
 }
 
-/** True when labels satisfy a LabelSelector (an empty selector selects everything). */
+/** True when labels satisfy a LabelSelector (an empty selector selects everything; an unknown operator, nothing). */
 export function selectorMatches(sel: LabelSelectorSpec | undefined, labels: Readonly<Record<string, string>> | undefined): boolean {
   const l = labels ?? {};
   for (const [k, v] of Object.entries(sel?.matchLabels ?? {})) if (l[k] !== v) return false;
@@ -27,7 +27,7 @@ export function selectorMatches(sel: LabelSelectorSpec | undefined, labels: Read
           ? !has || !values.includes(l[e.key]!)
           : e.operator === 'Exists'
             ? has
-            : !has;
+            : e.operator === 'DoesNotExist' && !has;
     if (!ok) return false;
   }
   return true;

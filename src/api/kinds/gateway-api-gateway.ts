@@ -5,22 +5,27 @@ import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkPortNumber, requireList } from './common-rules.js';
 import type { Condition } from './gateway-api-common.js';
 import { arr, rec, str, type KindModule } from './kind-module.js';
+import type { LabelSelectorSpec } from '../label-selector.js';
 import { GATEWAY_API_GROUP } from '../groups.js';
 
 export type FromNamespaces = 'All' | 'Same' | 'Selector' | 'None';
 
-export interface LabelSelector {
-  readonly matchLabels?: Readonly<Record<string, string>>;
-  readonly matchExpressions?: readonly {
-    readonly key: string;
-    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-    readonly values?: readonly string[];
-  }[];
+export interface RouteGroupKind {
+  readonly group?: string;
+  readonly kind: string;
 }
 
 export interface AllowedRoutes {
-  readonly namespaces?: { readonly from?: FromNamespaces; readonly selector?: LabelSelector };
-  readonly kinds?: readonly { readonly group?: string; readonly kind: string }[];
+  readonly namespaces?: { readonly from?: FromNamespaces; readonly selector?: LabelSelectorSpec };
+  readonly kinds?: readonly RouteGroupKind[];
+}
+
+/** A listener's certificateRef (or any reference to a Secret). */
+export interface SecretObjectReference {
+  readonly group?: string;
+  readonly kind?: string;
+  readonly name: string;
+  readonly namespace?: string;
 }
 
 export interface Listener {
@@ -31,16 +36,22 @@ export interface Listener {
   readonly protocol: string;
   readonly tls?: {
     readonly mode?: 'Terminate' | 'Passthrough';
-    readonly certificateRefs?: readonly { readonly group?: string; readonly kind?: string; readonly name: string; readonly namespace?: string }[];
+    readonly certificateRefs?: readonly SecretObjectReference[];
     readonly options?: Readonly<Record<string, string>>;
   };
   readonly allowedRoutes?: AllowedRoutes;
 }
 
+export interface GatewayAddress {
+  /** IPAddress (the default) | Hostname | a domain-prefixed type. */
+  readonly type?: string;
+  readonly value: string;
+}
+
 export interface GatewaySpec {
   readonly gatewayClassName: string;
   readonly listeners: readonly Listener[];
-  readonly addresses?: readonly { readonly type?: string; readonly value: string }[];
+  readonly addresses?: readonly GatewayAddress[];
   readonly infrastructure?: { readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> };
 }
 
@@ -59,16 +70,36 @@ export interface GatewayStatus {
 
 export type Gateway = KubeObject<GatewaySpec, GatewayStatus>;
 
-/** The schema default for allowedRoutes: routes from the Gateway's own namespace only. */
-export function listenerAllowedRoutes(l: Listener): Required<Pick<AllowedRoutes, 'namespaces'>> & AllowedRoutes {
-  return { ...l.allowedRoutes, namespaces: { ...l.allowedRoutes?.namespaces, from: l.allowedRoutes?.namespaces?.from ?? 'Same' } };
+/**
+ * The schema defaults of allowedRoutes: routes from the Gateway's own namespace only; a kind's group
+ * gateway.networking.k8s.io. No kinds means the listener's protocol decides (defaultRouteKinds).
+ */
+export function listenerAllowedRoutes(l: Listener): {
+  readonly namespaces: { readonly from: FromNamespaces; readonly selector?: LabelSelectorSpec };
+  readonly kinds: readonly Required<RouteGroupKind>[];
+} {
+  const a = l.allowedRoutes;
+  return {
+    namespaces: { ...a?.namespaces, from: a?.namespaces?.from ?? 'Same' },
+    kinds: (a?.kinds ?? []).map((k) => ({ group: k.group ?? GATEWAY_API_GROUP, kind: k.kind })),
+  };
+}
+
+/** The schema defaults of a certificateRef: core group, kind Secret, the Gateway's namespace. */
+export function certificateRefDefaults(ref: SecretObjectReference, gatewayNamespace: string): Required<SecretObjectReference> {
+  return { group: ref.group ?? '', kind: ref.kind ?? 'Secret', name: ref.name, namespace: ref.namespace ?? gatewayNamespace };
+}
+
+/** The schema default of an address's type: IPAddress. */
+export function gatewayAddressType(a: GatewayAddress): string {
+  return a.type ?? 'IPAddress';
 }
 
 /**
  * The route kinds a listener accepts when allowedRoutes.kinds is empty (from its protocol). UDP
  * has none: outpost serves no UDPRoute (and a UDP listener is not accepted).
  */
-export function defaultRouteKinds(protocol: string): readonly { group: string; kind: string }[] {
+export function defaultRouteKinds(protocol: string): readonly Required<RouteGroupKind>[] {
   const g = GATEWAY_API_GROUP;
   switch (protocol) {
     case 'HTTP':

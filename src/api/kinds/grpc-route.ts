@@ -3,19 +3,34 @@ import type { KubeObject } from '../object.js';
 import type { IssueList } from '../field-issue.js';
 import { FIELD_TREES } from '../schema/field-trees.gen.js';
 import { checkBackendRefs, checkParentRefs, withRouteDefaults, type BackendRef, type ParentReference, type RouteStatus } from './gateway-api-common.js';
+import type { HTTPHeaderFilter, HTTPHeaderMatch, HTTPRequestMirrorFilter } from './http-route.js';
 import { arr, rec, type KindModule } from './kind-module.js';
 import { GATEWAY_API_GROUP } from '../groups.js';
 
 export interface GRPCRouteMatch {
   readonly method?: { readonly type?: 'Exact' | 'RegularExpression'; readonly service?: string; readonly method?: string };
-  readonly headers?: readonly { readonly type?: 'Exact' | 'RegularExpression'; readonly name: string; readonly value: string }[];
+  readonly headers?: readonly HTTPHeaderMatch[];
+}
+
+/** The HTTPRoute filters GRPCRoute shares (same fields, fewer types). */
+export interface GRPCRouteFilter {
+  readonly type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestMirror' | 'ExtensionRef';
+  readonly requestHeaderModifier?: HTTPHeaderFilter;
+  readonly responseHeaderModifier?: HTTPHeaderFilter;
+  readonly requestMirror?: HTTPRequestMirrorFilter;
+}
+
+export interface GRPCBackendRef extends BackendRef {
+  readonly filters?: readonly GRPCRouteFilter[];
 }
 
 export interface GRPCRouteRule {
   readonly name?: string;
   readonly matches?: readonly GRPCRouteMatch[];
-  readonly filters?: readonly Readonly<Record<string, unknown>>[];
-  readonly backendRefs?: readonly BackendRef[];
+  readonly filters?: readonly GRPCRouteFilter[];
+  readonly backendRefs?: readonly GRPCBackendRef[];
+  /** Accepted by the schema, not carried out (a route that sets it is refused). */
+  readonly sessionPersistence?: Readonly<Record<string, unknown>>;
 }
 
 export interface GRPCRouteSpec {

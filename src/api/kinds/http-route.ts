@@ -18,10 +18,17 @@ import { GATEWAY_API_GROUP } from '../groups.js';
 
 export type PathMatchType = 'Exact' | 'PathPrefix' | 'RegularExpression';
 
+/** A header (or query parameter) match; type defaults to Exact. */
+export interface HTTPHeaderMatch {
+  readonly type?: 'Exact' | 'RegularExpression';
+  readonly name: string;
+  readonly value: string;
+}
+
 export interface HTTPRouteMatch {
   readonly path?: { readonly type?: PathMatchType; readonly value?: string };
-  readonly headers?: readonly { readonly type?: 'Exact' | 'RegularExpression'; readonly name: string; readonly value: string }[];
-  readonly queryParams?: readonly { readonly type?: 'Exact' | 'RegularExpression'; readonly name: string; readonly value: string }[];
+  readonly headers?: readonly HTTPHeaderMatch[];
+  readonly queryParams?: readonly HTTPHeaderMatch[];
   readonly method?: string;
 }
 
@@ -46,7 +53,14 @@ export interface HTTPRouteFilter {
     readonly hostname?: string;
     readonly path?: { readonly type: string; readonly replaceFullPath?: string; readonly replacePrefixMatch?: string };
   };
-  readonly requestMirror?: { readonly backendRef: BackendRef };
+  readonly requestMirror?: HTTPRequestMirrorFilter;
+}
+
+/** Mirror to one backend: every request, or `percent`, or `fraction` (denominator 100 by default). */
+export interface HTTPRequestMirrorFilter {
+  readonly backendRef: BackendRef;
+  readonly percent?: number;
+  readonly fraction?: { readonly numerator: number; readonly denominator?: number };
 }
 
 export interface HTTPBackendRef extends BackendRef {
@@ -60,6 +74,8 @@ export interface HTTPRouteRule {
   readonly backendRefs?: readonly HTTPBackendRef[];
   readonly timeouts?: { readonly request?: string; readonly backendRequest?: string };
   readonly retry?: { readonly codes?: readonly number[]; readonly attempts?: number; readonly backoff?: string };
+  /** Accepted by the schema, not carried out (a route that sets it is refused). */
+  readonly sessionPersistence?: Readonly<Record<string, unknown>>;
 }
 
 export interface HTTPRouteSpec {
@@ -70,11 +86,14 @@ export interface HTTPRouteSpec {
 
 export type HTTPRoute = KubeObject<HTTPRouteSpec, RouteStatus>;
 
-/** The schema's default match: every path (PathPrefix "/"). */
-export const DEFAULT_HTTP_MATCH: HTTPRouteMatch = { path: { type: 'PathPrefix', value: '/' } };
+/** A match with its path's defaults applied. */
+export type DefaultedHTTPRouteMatch = HTTPRouteMatch & { readonly path: { readonly type: PathMatchType; readonly value: string } };
 
-/** A rule's matches with the schema defaults applied. */
-export function httpRuleMatches(rule: HTTPRouteRule): readonly HTTPRouteMatch[] {
+/** The schema's default match: every path (PathPrefix "/"). */
+export const DEFAULT_HTTP_MATCH: DefaultedHTTPRouteMatch = { path: { type: 'PathPrefix', value: '/' } };
+
+/** A rule's matches with the schema defaults applied: one match of every path when there are none; a path's type PathPrefix, value "/". */
+export function httpRuleMatches(rule: HTTPRouteRule): readonly DefaultedHTTPRouteMatch[] {
   if (!rule.matches || rule.matches.length === 0) return [DEFAULT_HTTP_MATCH];
   return rule.matches.map((m) => ({ ...m, path: m.path ? { type: m.path.type ?? 'PathPrefix', value: m.path.value ?? '/' } : DEFAULT_HTTP_MATCH.path }));
 }

@@ -3,7 +3,8 @@ import type { KubeObject } from '../../api/object.js';
 import { gatewayDeploymentName, GATEWAY_STATUS_PORT } from '../../proxyconfig/naming.js';
 import type { Store } from '../../store/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { ISTIO_GATEWAY_CLASS, isIstioGateway, unmanagedAddress } from '../translate/gateway-api.js';
+import { isIstioGateway, unmanagedAddress } from '../translate/gateway-api.js';
+import { ISTIO_GATEWAY_CLASS } from '../../api/kinds/gateway-class.js';
 import { canonicalJson } from '../translate/index.js';
 import { APPS_GROUP, GATEWAY_API_GROUP, GATEWAY_NAME_LABEL } from '../../api/groups.js';
 import type { Gateway } from '../../api/kinds/gateway-api-gateway.js';
@@ -54,7 +55,7 @@ export function gatewayServicePorts(gw: KubeObject): PortSpec[] {
 
 /** Does this Gateway get a deployment? (class `istio`, no Hostname address.) */
 export function isManagedGateway(gw: KubeObject): boolean {
-  return isIstioGateway(gw) && !unmanagedAddress(gw);
+  return isIstioGateway(gw as Gateway) && !unmanagedAddress(gw as Gateway);
 }
 
 /** The Deployment, Service and ServiceAccount the deployer wants for a Gateway (Istio's `<gateway>-istio` set). */

@@ -1,30 +1,44 @@
 // Gateway API status as Istio writes it: GatewayClass, Gateway (Accepted/Programmed, addresses, listeners), route parents.
-import type { KubeObject } from '../../api/object.js';
+// Reads the old status through the kinds' types (GatewayClassStatus, GatewayStatus, RouteStatus) and keeps what it does not own.
 import { serviceFqdn } from '../../proxyconfig/naming.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { arr, rec, str } from '../fields.js';
 import { registryFor } from '../registry/index.js';
-import { ISTIO_CONTROLLER, type GatewayInfo, type RouteInfo } from '../translate/gateway-api.js';
+import type { GatewayInfo, RouteInfo } from '../translate/gateway-api.js';
 import { mergeConditions } from './conditions.js';
 import { GATEWAY_API_V1 } from '../../api/groups.js';
+import { ISTIO_GATEWAY_CONTROLLER, type GatewayClass } from '../../api/kinds/gateway-class.js';
+import type { GatewayStatus } from '../../api/kinds/gateway-api-gateway.js';
+import type { RouteStatus } from '../../api/kinds/gateway-api-common.js';
+
+/**
+ * A stored status, or one of its lists, as the kind's type says. Statuses are not validated (any
+ * controller may write one): a status that is not an object, or a list that is not a list, is none.
+ */
+function stored<T extends object>(v: T | undefined): Partial<T> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : {};
+}
+function storedList<T>(v: readonly T[] | undefined): readonly Partial<T>[] {
+  return Array.isArray(v) ? v.map((x: unknown) => stored(x as T & object)) : [];
+}
 
 export const GATEWAY_CLASS_DESCRIPTION = 'The default Istio GatewayClass';
 
-export function defaultGatewayClass(): KubeObject {
+export function defaultGatewayClass(): GatewayClass {
   return {
     apiVersion: GATEWAY_API_V1,
     kind: 'GatewayClass',
     metadata: { name: 'istio' },
-    spec: { controllerName: ISTIO_CONTROLLER, description: GATEWAY_CLASS_DESCRIPTION },
+    spec: { controllerName: ISTIO_GATEWAY_CONTROLLER, description: GATEWAY_CLASS_DESCRIPTION },
   };
 }
 
-export function gatewayClassStatus(gc: KubeObject, now: string): unknown {
+export function gatewayClassStatus(gc: GatewayClass, now: string): unknown {
   const generation = gc.metadata.generation ?? 1;
+  const old = stored(gc.status);
   return {
-    ...rec(gc.status),
+    ...old,
     conditions: mergeConditions(
-      rec(gc.status).conditions,
+      old.conditions,
       [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Handled by Istio controller', observedGeneration: generation }],
       now,
     ),
@@ -57,7 +71,7 @@ export function gatewayProgramming(snapshot: MeshSnapshot, info: GatewayInfo): G
 export function gatewayStatus(info: GatewayInfo, programming: GatewayProgramming, now: string): Record<string, unknown> {
   const gw = info.gateway;
   const generation = gw.metadata.generation ?? 1;
-  const old = rec(gw.status);
+  const old = stored<GatewayStatus>(gw.status);
   const valid = info.listeners.filter((l) => l.valid);
   const accepted = info.unsupportedAddress
     ? { type: 'Accepted', status: 'False', reason: 'UnsupportedAddress', message: info.unsupportedAddress }
@@ -85,9 +99,8 @@ export function gatewayStatus(info: GatewayInfo, programming: GatewayProgramming
             reason: 'AddressNotAssigned',
             message: `Assigned to service(s) ${assigned}, but failed to assign to all requested addresses: no instances found for hostname "${programming.fqdn}"`,
           };
-  const oldAddresses = arr(old.addresses);
-  const addresses = programming.ready ? [{ type: 'Hostname', value: programming.fqdn }] : oldAddresses;
-  const oldListeners = arr(old.listeners).map(rec);
+  const addresses = programming.ready ? [{ type: 'Hostname', value: programming.fqdn }] : storedList(old.addresses);
+  const oldListeners = storedList(old.listeners);
   return {
     ...old,
     ...(addresses.length ? { addresses } : {}),
@@ -116,18 +129,18 @@ export function gatewayStatus(info: GatewayInfo, programming: GatewayProgramming
 export function routeStatus(info: RouteInfo, now: string): Record<string, unknown> {
   const route = info.route;
   const generation = route.metadata.generation ?? 1;
-  const old = rec(route.status);
-  const oldParents = arr(old.parents).map(rec);
+  const old = stored<RouteStatus>(route.status);
+  const oldParents = storedList(old.parents);
   const sameRef = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   const ours = info.parents.map((p) => ({
     parentRef: p.parentRef,
-    controllerName: ISTIO_CONTROLLER,
+    controllerName: ISTIO_GATEWAY_CONTROLLER,
     conditions: mergeConditions(
-      oldParents.find((o) => o.controllerName === ISTIO_CONTROLLER && sameRef(o.parentRef, p.parentRef))?.conditions,
+      oldParents.find((o) => o.controllerName === ISTIO_GATEWAY_CONTROLLER && sameRef(o.parentRef, p.parentRef))?.conditions,
       p.conditions.map((c) => ({ ...c, observedGeneration: generation })),
       now,
     ),
   }));
-  const others = oldParents.filter((o) => str(o.controllerName) !== ISTIO_CONTROLLER);
+  const others = oldParents.filter((o) => o.controllerName !== ISTIO_GATEWAY_CONTROLLER);
   return { ...old, parents: [...others, ...ours] };
 }

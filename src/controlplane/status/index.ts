@@ -11,6 +11,7 @@ import { defaultGatewayClass, gatewayClassStatus, gatewayProgramming, gatewaySta
 import { desiredRevision, istioStatus, revisionInUse, revisionStatus } from './istio.js';
 import { GATEWAY_API_GROUP, SAIL_GROUP } from '../../api/groups.js';
 import type { IstioRevision } from '../../api/kinds/istio-revision.js';
+import type { GatewayClass } from '../../api/kinds/gateway-class.js';
 
 export interface StatusOptions {
   readonly now?: Date;
@@ -39,7 +40,7 @@ export function reconcileStatus(store: Store, snapshot: MeshSnapshot, options: S
       log?.(`status: GatewayClass istio: ${(err as Error).message}`);
     }
   }
-  if (gc && writeStatus(store, gc, gatewayClassStatus(gc, now), log)) writes++;
+  if (gc && writeStatus(store, gc, gatewayClassStatus(gc as GatewayClass, now), log)) writes++;
 
   const model = gatewayApiModel(snapshot);
   for (const info of model.gatewayInfo.values()) {

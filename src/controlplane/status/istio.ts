@@ -2,6 +2,7 @@
 import type { KubeObject } from '../../api/object.js';
 import type { MeshSnapshot } from '../snapshot.js';
 import { isIstioGateway } from '../translate/gateway-api.js';
+import type { Gateway } from '../../api/kinds/gateway-api-gateway.js';
 import { mergeConditions } from './conditions.js';
 import { isGatewayInjected, type Deployment } from '../../api/kinds/deployment.js';
 import { APPS_GROUP, GATEWAY_API_GROUP, SAIL_V1 } from '../../api/groups.js';
@@ -42,7 +43,7 @@ export function revisionInUse(snapshot: MeshSnapshot, revision: string): boolean
     if (labels['istio.io/rev'] === revision) return true;
     if (revision === 'default' && labels['istio-injection'] === 'enabled') return true;
   }
-  if (revision === 'default' && snapshot.of(GATEWAY_API_GROUP, 'Gateway').some(isIstioGateway)) return true;
+  if (revision === 'default' && (snapshot.of(GATEWAY_API_GROUP, 'Gateway') as readonly Gateway[]).some(isIstioGateway)) return true;
   // A gateway installed through gateway injection runs the revision's proxy (as its pods would say).
   for (const d of snapshot.of(APPS_GROUP, 'Deployment')) {
     if (!isGatewayInjected(d as unknown as Deployment)) continue;

@@ -2,7 +2,8 @@
 import { gatewayRouteTableName, sidecarListenerName, virtualHostName } from '../../proxyconfig/naming.js';
 import type { Cluster, DownstreamTls, Listener, ProxyIdentity, Route, RouteTable, SniChain, TcpRoute, VirtualHost } from '../../proxyconfig/types.js';
 import type { MeshSnapshot } from '../snapshot.js';
-import { arr, compareStrings, num, rec, strMap } from '../fields.js';
+import { compareStrings } from '../sort-order.js';
+import { serviceTargetPort, type Service } from '../../api/kinds/service.js';
 import { hostsIntersect, isExportedTo, labelsMatch, narrowerHost, parseHostRule, ruleAllowsNamespace } from '../hosts.js';
 import type { ServiceRegistry } from '../registry/index.js';
 import { BLACKHOLE, PASSTHROUGH, serviceClusters, type ClusterBuildContext } from './clusters.js';
@@ -35,16 +36,16 @@ export function gatewaysForProxy(gateways: readonly GatewayModel[], identity: Pr
 /** Service port → target port, from the Service that selects this gateway pod (Istio's server port is the Service port). */
 export function targetPortMap(snapshot: MeshSnapshot, identity: ProxyIdentity): Map<number, number> {
   const map = new Map<number, number>();
-  const services = snapshot.of('', 'Service').filter((s) => {
+  const services = (snapshot.of('', 'Service') as readonly Service[]).filter((s) => {
     if (s.metadata.namespace !== identity.namespace) return false;
-    const sel = strMap(rec(s.spec).selector);
+    const sel = s.spec?.selector ?? {};
     return Object.keys(sel).length > 0 && labelsMatch(sel, identity.labels);
   });
   for (const svc of services) {
-    for (const p of arr(rec(svc.spec).ports).map(rec)) {
-      const port = num(p.port);
-      const target = num(p.targetPort);
-      if (port !== undefined && !map.has(port)) map.set(port, target ?? port);
+    for (const p of svc.spec?.ports ?? []) {
+      // A named targetPort is the container's: the listener stays on the Service port.
+      const target = serviceTargetPort(p);
+      if (p.port !== undefined && !map.has(p.port)) map.set(p.port, typeof target === 'number' ? target : p.port);
     }
   }
   return map;

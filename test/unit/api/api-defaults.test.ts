@@ -11,6 +11,9 @@ import {
   httpRuleMatches,
   namespaceInjection,
   isGatewayInjected,
+  certificateRefDefaults,
+  gatewayAddressType,
+  selectorMatches,
 } from '../../../src/api/kinds/index.js';
 
 function deepFreeze<T>(o: T): T {
@@ -107,4 +110,41 @@ test('semantic defaults: VirtualService gateways mesh, allowedRoutes Same, defau
   assert.deepEqual(namespaceInjection({ metadata: { name: 'curl', labels: { 'istio.io/rev': 'default' } } }), { injected: true, revision: 'default' });
   assert.deepEqual(namespaceInjection({ metadata: { name: 'curl' } }), { injected: false });
   assert.equal(isGatewayInjected({ spec: { selector: {}, template: { metadata: { annotations: { 'inject.istio.io/templates': 'gateway' } } } } }), true);
+});
+
+test('Gateway API semantic defaults the control plane reads: allowedRoutes kinds group, certificateRef, address type', () => {
+  const kinds = listenerAllowedRoutes({
+    name: 'h',
+    port: 80,
+    protocol: 'HTTP',
+    allowedRoutes: { kinds: [{ kind: 'HTTPRoute' }, { group: 'x.io', kind: 'R' }] },
+  }).kinds;
+  assert.deepEqual(kinds, [
+    { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' },
+    { group: 'x.io', kind: 'R' },
+  ]);
+  assert.deepEqual(listenerAllowedRoutes({ name: 'h', port: 80, protocol: 'HTTP' }).kinds, []);
+  assert.deepEqual(certificateRefDefaults({ name: 'cert' }, 'gw-ns'), { group: '', kind: 'Secret', name: 'cert', namespace: 'gw-ns' });
+  assert.deepEqual(certificateRefDefaults({ name: 'cert', namespace: 'certs', kind: 'ConfigMap' }, 'gw-ns'), {
+    group: '',
+    kind: 'ConfigMap',
+    name: 'cert',
+    namespace: 'certs',
+  });
+  assert.equal(gatewayAddressType({ value: '10.0.0.1' }), 'IPAddress');
+  assert.equal(gatewayAddressType({ type: 'Hostname', value: 'gw.example' }), 'Hostname');
+});
+
+test('LabelSelector: labels and expressions; an empty selector selects all, an unknown operator nothing', () => {
+  const labels = { app: 'web', tier: 'front' };
+  assert.equal(selectorMatches(undefined, labels), true);
+  assert.equal(selectorMatches({}, labels), true);
+  assert.equal(selectorMatches({ matchLabels: { app: 'web' } }, labels), true);
+  assert.equal(selectorMatches({ matchLabels: { app: 'db' } }, labels), false);
+  assert.equal(selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['front', 'back'] }] }, labels), true);
+  assert.equal(selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['front'] }] }, labels), false);
+  assert.equal(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'DoesNotExist' }] }, labels), true);
+  assert.equal(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'Exists' }] }, labels), false);
+  const unknown = { matchExpressions: [{ key: 'env', operator: 'Absent' as 'Exists' }] };
+  assert.equal(selectorMatches(unknown, labels), false);
 });
