@@ -582,7 +582,8 @@ function build(snapshot: MeshSnapshot): GatewayApiModel {
       const supported = compatible.length > 0;
       // HTTPS (and TLS with mode Terminate) end TLS at the gateway with a Secret from certificateRefs.
       // Terminating TLS listeners (TLS protocol, routes see plaintext) are not carried out yet.
-      const terminates = protocol === 'HTTPS' || (protocol === 'TLS' && l.tls?.mode === 'Terminate');
+      // tls.mode defaults to Terminate (Gateway API), as validation already reads it.
+      const terminates = protocol === 'HTTPS' || (protocol === 'TLS' && (l.tls?.mode ?? 'Terminate') === 'Terminate');
       const certificate: CertificateResult | undefined = !terminates
         ? undefined
         : protocol === 'TLS'

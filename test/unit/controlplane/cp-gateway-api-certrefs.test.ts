@@ -150,3 +150,18 @@ test('every certificateRef must resolve: one bad ref of two leaves the listener 
   assert.equal(listener(objects).ResolvedRefs, 'False InvalidCertificateRef');
   assert.equal(served(objects), undefined);
 });
+
+test('a TLS listener without tls.mode is Terminate (the Gateway API default), not Passthrough: it says so and is not programmed', () => {
+  const tlsGateway: KubeObject = {
+    apiVersion: GW,
+    kind: 'Gateway',
+    metadata: { name: 'gw', namespace: 'egress', generation: 1 },
+    spec: { gatewayClassName: 'istio', listeners: [{ name: 'tls', port: 8443, protocol: 'TLS', tls: { certificateRefs: [{ name: 'cert' }] } }] },
+  };
+  const objects = [tlsGateway, good('cert')];
+  const l = listener(objects);
+  assert.equal(l.ResolvedRefs, 'False InvalidCertificateRef');
+  assert.match(l.message, /mode Terminate are not supported yet/);
+  assert.equal(l.Programmed, 'False Invalid');
+  assert.equal(served(objects), undefined, 'not served as a passthrough listener');
+});
