@@ -31,8 +31,8 @@ export default tseslint.config(
       // The house style writes `xs[i]!` on indexed access (ready for noUncheckedIndexedAccess), which
       // this rule calls unnecessary today: ~700 findings, none a bug.
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',
-      // Resources are read as untyped JSON through accessors until the control plane reads the typed
-      // kinds of src/api (issue 17, item 1); turn these on once it does.
+      // Off outside the control plane: api's validation and the API server read untyped JSON on purpose
+      // (kind-module.ts's readers), and the data plane parses bytes. On in src/controlplane (below).
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
@@ -56,6 +56,11 @@ export default tseslint.config(
     // readers that api's own validation uses (kinds/kind-module.ts) stay out of it.
     files: ['src/controlplane/**/*.ts'],
     rules: {
+      '@typescript-eslint/no-unsafe-member-access': 'error',
+      '@typescript-eslint/no-unsafe-assignment': 'error',
+      '@typescript-eslint/no-unsafe-argument': 'error',
+      '@typescript-eslint/no-unsafe-return': 'error',
+      '@typescript-eslint/no-unsafe-call': 'error',
       'no-restricted-imports': [
         'error',
         {
