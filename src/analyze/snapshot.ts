@@ -3,7 +3,7 @@ import type { KubeObject } from '../api/object.js';
 import { groupOf } from '../api/object.js';
 import type { SourceDocument, SourcePosition } from '../api/load.js';
 import { kindFor } from '../api/kinds.js';
-import { serviceHostname } from '../api/kinds/service.js';
+import { serviceFqdn } from '../proxyconfig/naming.js';
 import { APPS_GROUP, GATEWAY_API_GROUP, GATEWAY_NAME_LABEL } from '../api/groups.js';
 
 export interface Entry {
@@ -105,8 +105,8 @@ export class Snapshot {
   serviceHosts(): Map<string, Entry> {
     const hosts = new Map<string, Entry>();
     // The deployer's Service, once it exists (a running mesh), stands for itself.
-    for (const g of this.managedGatewayDeployments()) hosts.set(serviceHostname(g.serviceName, g.entry.namespace, CLUSTER_DOMAIN), g.entry);
-    for (const s of this.of('', 'Service')) hosts.set(serviceHostname(s.name, s.namespace, CLUSTER_DOMAIN), s);
+    for (const g of this.managedGatewayDeployments()) hosts.set(serviceFqdn(g.serviceName, g.entry.namespace, CLUSTER_DOMAIN), g.entry);
+    for (const s of this.of('', 'Service')) hosts.set(serviceFqdn(s.name, s.namespace, CLUSTER_DOMAIN), s);
     return hosts;
   }
 }

@@ -5,7 +5,7 @@ import type { GatewaySpec } from '../../api/kinds/gateway-api-gateway.js';
 import type { BackendRef, ParentReference } from '../../api/kinds/gateway-api-common.js';
 import { grantAllows, type ReferenceGrant } from '../../api/kinds/reference-grant.js';
 import type { ServiceEntrySpec } from '../../api/kinds/service-entry.js';
-import { serviceHostname } from '../../api/kinds/service.js';
+import { serviceFqdn } from '../../proxyconfig/naming.js';
 import { CODES, type Finding } from '../finding.js';
 import { BUILTIN_GATEWAY_CLASSES, CLUSTER_DOMAIN, hostsIntersect, type Entry, type Snapshot } from '../snapshot.js';
 import { hostOwners } from './registry.js';
@@ -137,7 +137,7 @@ function analyzeRoute(snap: Snapshot, route: Entry, grants: ReferenceGrant[]): F
       const path = `spec.rules[${i}].backendRefs[${j}]`;
       if (group === '' && kind === 'Service') {
         const ns = b.namespace ?? route.namespace;
-        if (!serviceHosts.has(serviceHostname(b.name, ns, CLUSTER_DOMAIN))) {
+        if (!serviceHosts.has(serviceFqdn(b.name, ns, CLUSTER_DOMAIN))) {
           findings.push(report(route, CODES.ReferencedResourceNotFound, 'Error', `Referenced backend Service not found: "${ref(ns, b.name)}"`, `${path}.name`));
         } else if (
           ns !== route.namespace &&

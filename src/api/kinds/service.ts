@@ -32,11 +32,6 @@ export interface ServiceStatus {
 
 export type Service = KubeObject<ServiceSpec, ServiceStatus>;
 
-/** The Service's in-mesh host name. */
-export function serviceHostname(name: string, namespace: string, domain = 'cluster.local'): string {
-  return `${name}.${namespace}.svc.${domain}`;
-}
-
 /** Where a port sends traffic: its targetPort (a numeric string counts as the number) or a container port's name; the port itself when unset. */
 export function serviceTargetPort(p: ServicePortSpec): number | string {
   const t = p.targetPort ?? p.port;

@@ -2,7 +2,8 @@
 import { isIPv4 } from 'node:net';
 import type { KubeObject } from '../../api/object.js';
 import { namedContainerPort, type Pod } from '../../api/kinds/pod.js';
-import { serviceHostname, serviceTargetPort, type Service } from '../../api/kinds/service.js';
+import { serviceTargetPort, type Service } from '../../api/kinds/service.js';
+import { serviceFqdn } from '../../proxyconfig/naming.js';
 import { kubePortProtocol } from '../../api/kinds/port-protocol.js';
 import { ageKey, sortedRecord } from '../sort-order.js';
 import { labelsMatch } from '../hosts.js';
@@ -71,7 +72,7 @@ export function kubeServices(services: readonly Service[], podsByNamespace: Read
       .filter(Boolean);
     const clusterIP = spec?.clusterIP && isIPv4(spec.clusterIP) ? spec.clusterIP : undefined;
     out.push({
-      host: serviceHostname(svc.metadata.name, ns),
+      host: serviceFqdn(svc.metadata.name, ns),
       name: svc.metadata.name,
       namespace: ns,
       origin: 'Service',
