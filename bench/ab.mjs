@@ -143,15 +143,18 @@ async function main() {
       await probe(target);
       await runWrk({ ...target, connections: 64, seconds: 2, cpu: 1, scripts });
       const cpu0 = cpuSeconds(pids());
+      const gwCpu0 = cpuSeconds(gw.pids());
       const w = await runWrk({ ...target, connections: 64, seconds, cpu: 1, scripts });
       const cpuPerReqUs = ((cpuSeconds(pids()) - cpu0) / w.requests) * 1e6;
+      // The gateway's share of it (the rest is the sidecar's).
+      const gwPerReqUs = ((cpuSeconds(gw.pids()) - gwCpu0) / w.requests) * 1e6;
       const w1 = twoHop ? await runWrk({ ...target, connections: 1, seconds: 2, cpu: 1, scripts }) : undefined;
       const rss = peakRss(pids()) / (1 << 20);
       if (sc) await sc.stop();
       await gw.stop();
       const gc = gcSummary(readFileSync(join(gw.dir, 'stdout.log'), 'utf8') + (sc ? readFileSync(join(sc.dir, 'stdout.log'), 'utf8') : ''));
       log(
-        `${v.label} round ${round + 1}: ${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, ${cpuPerReqUs.toFixed(1)} µs CPU/req, peak RSS ${rss.toFixed(0)} MB${w1 ? `, p50@1 ${(w1.p50_us / 1000).toFixed(3)} ms` : ''}${w.errors ? `, ${w.errors} errors` : ''}`,
+        `${v.label} round ${round + 1}: ${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, ${cpuPerReqUs.toFixed(1)} µs CPU/req${sc ? ` (gateway ${gwPerReqUs.toFixed(1)})` : ''}, peak RSS ${rss.toFixed(0)} MB${w1 ? `, p50@1 ${(w1.p50_us / 1000).toFixed(3)} ms` : ''}${w.errors ? `, ${w.errors} errors` : ''}`,
       );
       results.get(v.label).push({
         rps: w.rps,
