@@ -186,23 +186,23 @@ export class HpackDecoder {
       const b = buf[p]!;
       if ((b & 0x80) !== 0) {
         // Indexed field.
-        const [idx, np] = readInt(buf, p, end, 7);
-        p = np;
+        const idx = readInt(buf, p, end, 7);
+        p = intEnd;
         if (idx === 0) throw new HpackError('index 0');
         sink(this.#name(idx), this.#value(idx));
         fieldSeen = true;
       } else if ((b & 0xe0) === 0x20) {
         // Dynamic table size update: only before the first field of a block.
         if (fieldSeen) throw new HpackError('table size update after a field');
-        const [size, np] = readInt(buf, p, end, 5);
-        p = np;
+        const size = readInt(buf, p, end, 5);
+        p = intEnd;
         if (size > this.#limit) throw new HpackError(`table size update ${size} above ${this.#limit}`);
         t.setMaxSize(size);
       } else {
         // Literal: with incremental indexing (01), without (0000) or never indexed (0001).
         const incremental = (b & 0xc0) === 0x40;
-        const [idx, np] = readInt(buf, p, end, incremental ? 6 : 4);
-        p = np;
+        const idx = readInt(buf, p, end, incremental ? 6 : 4);
+        p = intEnd;
         let name: string;
         if (idx === 0) {
           const r = this.#string(buf, p, end);
@@ -235,7 +235,8 @@ export class HpackDecoder {
   #string(buf: Buffer, p: number, end: number): { s: string; p: number } {
     if (p >= end) throw new HpackError('truncated string');
     const huff = (buf[p]! & 0x80) !== 0;
-    const [len, np] = readInt(buf, p, end, 7);
+    const len = readInt(buf, p, end, 7);
+    const np = intEnd;
     const e = np + len;
     if (e > end) throw new HpackError('truncated string');
     let s: string;
@@ -252,11 +253,17 @@ export class HpackDecoder {
   }
 }
 
-/** Reads an N-bit-prefix integer at `p`; returns [value, next offset]. */
-function readInt(buf: Buffer, p: number, end: number, prefix: number): [number, number] {
+/** Where the last readInt ended (a module variable, not a [value, offset] pair allocated per call). */
+let intEnd = 0;
+
+/** Reads an N-bit-prefix integer at `p`; returns its value and leaves the next offset in intEnd. */
+function readInt(buf: Buffer, p: number, end: number, prefix: number): number {
   const max = (1 << prefix) - 1;
   let v = buf[p++]! & max;
-  if (v < max) return [v, p];
+  if (v < max) {
+    intEnd = p;
+    return v;
+  }
   let m = 0;
   for (;;) {
     if (p >= end) throw new HpackError('truncated integer');
@@ -267,7 +274,8 @@ function readInt(buf: Buffer, p: number, end: number, prefix: number): [number, 
     // Nothing legitimate is above 2^28 (window sizes, string lengths): stop overlong encodings.
     if (m > 28) throw new HpackError('integer overflow');
   }
-  return [v, p];
+  intEnd = p;
+  return v;
 }
 
 /** Writes an N-bit-prefix integer with `flags` in the first byte's high bits; returns the end offset. */
