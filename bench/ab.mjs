@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node bench/ab.mjs [--seconds 10] [--rounds 3] [--gc-trace] [--keep] [--two-hop [--h2] [--mtls]] [--up-like] --variant "label=[node flags] [@/other/checkout/bin/outpost] [nolog]" ...`
+// `node bench/ab.mjs [--seconds 10] [--rounds 3] [--gc-trace] [--keep] [--two-hop [--h2] [--mtls]] [--up-like] --variant "label=[node flags] [@/other/checkout/bin/outpost] [nolog | stdoutlog]" ...`
 // A/B of outpost's gateway hop (`outpost proxy --config`, as in the benchmark): each variant (a
 // build, node flags, or both) under wrk -c64 after a warm-up, interleaved over rounds on the
 // benchmark's pinning, with plain `node` plus the variant's flags (the benchmark itself starts
@@ -46,8 +46,14 @@ const variants = argv
       .split(/\s+/)
       .filter(Boolean);
     const bin = words.find((w) => w.startsWith('@'))?.slice(1) ?? OUTPOST_BIN;
-    // The word `nolog` turns the access log off.
-    return { label: v.slice(0, eq), flags: words.filter((w) => !w.startsWith('@') && w !== 'nolog'), bin, log: !words.includes('nolog') };
+    // The word `nolog` turns the access log off; `stdoutlog` writes it to /dev/stdout (a file, as `outpost up` gives its proxies).
+    return {
+      label: v.slice(0, eq),
+      flags: words.filter((w) => !w.startsWith('@') && w !== 'nolog' && w !== 'stdoutlog'),
+      bin,
+      log: !words.includes('nolog'),
+      stdoutLog: words.includes('stdoutlog'),
+    };
   });
 if (variants.length === 0) variants.push({ label: 'head', flags: [], bin: OUTPOST_BIN, log: true });
 const log = (m) => process.stderr.write(`[ab] ${m}\n`);
@@ -89,7 +95,7 @@ async function main() {
         await gatewayProxyConfig({
           ip: '127.0.98.5',
           port: 80,
-          logFile: v.log ? join(runDir, `${id}.log`) : undefined,
+          logFile: v.log ? (v.stdoutLog ? '/dev/stdout' : join(runDir, `${id}.log`)) : undefined,
           ...(mtls ? { mtls: 'STRICT' } : {}),
         }),
       );
@@ -113,7 +119,7 @@ async function main() {
             ip: '127.0.98.6',
             port: 15001,
             gateway: { ip: gw.ip, port: gw.port },
-            logFile: v.log ? join(runDir, `${id}-sc.log`) : undefined,
+            logFile: v.log ? (v.stdoutLog ? '/dev/stdout' : join(runDir, `${id}-sc.log`)) : undefined,
             protocol: h2 ? 'HTTP2' : 'HTTP1',
             ...(mtls
               ? {
