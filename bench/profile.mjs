@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node bench/profile.mjs [--seconds 10] [--no-log] [--two-hop [--h2] [--gateway]]`: runs outpost's gateway
+// `node bench/profile.mjs [--seconds 10] [--no-log] [--two-hop [--h2 | --mtls] [--gateway]] [--up-like]`: runs outpost's gateway
 // (`outpost proxy --config`, as in the benchmark) under wrk -c64 with `node --cpu-prof`, then
 // prints the hot spots by self time with src/ file:line (through the source maps).
 
@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { stopAll, killAllSync } from './lib/procs.mjs';
 import { releaseCpuDmaLatency } from './lib/pmqos.mjs';
 import { startLab } from './lib/lab.mjs';
-import { gatewayProxyConfig, sidecarProxyConfig, outpostProxyService, outpostCapabilities, REPO, PROXY_NODE_FLAGS } from './lib/outpost.mjs';
+import { gatewayProxyConfig, sidecarProxyConfig, likeOutpostUp, outpostProxyService, outpostCapabilities, REPO, PROXY_NODE_FLAGS } from './lib/outpost.mjs';
+import { meshIdentities } from './lib/mesh-identity.mjs';
 import { runWrk } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { analyzeProfile, byFile } from './lib/cpuprofile.mjs';
@@ -21,7 +22,11 @@ const seconds = Number(argv[argv.indexOf('--seconds') + 1]) || 10;
 const logOn = !argv.includes('--no-log');
 const twoHop = argv.includes('--two-hop');
 // --h2: HTTP/2 between sidecar and gateway, as `outpost up` connects them (else HTTP/1.1).
-const h2 = argv.includes('--h2');
+// --mtls: HTTP/2 over the mesh's mTLS, as `outpost up` connects them.
+const mtls = twoHop && argv.includes('--mtls');
+const h2 = mtls || argv.includes('--h2');
+// --up-like: the configs with what `outpost up`'s control plane adds (bench/lib/outpost.mjs likeOutpostUp).
+const upLike = argv.includes('--up-like') ? likeOutpostUp : (c) => c;
 // --gateway: profile the gateway of the two-hop path rather than the sidecar.
 const profileGateway = argv.includes('--gateway');
 const top = Number(argv[argv.indexOf('--top') + 1]) || 25;
@@ -35,7 +40,10 @@ async function main() {
   mkdirSync(profDir, { recursive: true });
   const { runDir, scripts, pm, hostsFile } = await startLab('outpost-profile');
   const cpuProf = (name) => ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`];
-  const gwConfig = await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: logOn ? join(runDir, 'gw-access.log') : undefined });
+  const identity = mtls ? meshIdentities(join(runDir, 'identities')) : undefined;
+  const gwConfig = upLike(
+    await gatewayProxyConfig({ ip: '127.0.98.5', port: 80, logFile: logOn ? join(runDir, 'gw-access.log') : undefined, ...(mtls ? { mtls: 'STRICT' } : {}) }),
+  );
   const gw = outpostProxyService({
     id: 'gw',
     config: gwConfig,
@@ -43,18 +51,30 @@ async function main() {
     runDir,
     cpu: 0,
     nodeArgs: [...PROXY_NODE_FLAGS, ...(twoHop && !profileGateway ? [] : cpuProf('gateway'))],
+    ...(mtls ? { identityDir: identity('gw', 'egress-gateway', 'httpbin-egress-gateway-istio') } : {}),
   });
   await gw.start();
   let target = { ip: gw.ip, port: gw.port, form: 'origin' };
   let sc;
   if (twoHop) {
-    const scConfig = await sidecarProxyConfig({
-      ip: '127.0.98.6',
-      port: 15001,
-      gateway: { ip: gw.ip, port: gw.port },
-      logFile: logOn ? join(runDir, 'sc-access.log') : undefined,
-      protocol: h2 ? 'HTTP2' : 'HTTP1',
-    });
+    const scConfig = upLike(
+      await sidecarProxyConfig({
+        ip: '127.0.98.6',
+        port: 15001,
+        gateway: { ip: gw.ip, port: gw.port },
+        logFile: logOn ? join(runDir, 'sc-access.log') : undefined,
+        protocol: h2 ? 'HTTP2' : 'HTTP1',
+        ...(mtls
+          ? {
+              tls: {
+                mode: 'ISTIO_MUTUAL',
+                sni: 'outbound_.80_._.httpbin-egress-gateway-istio.egress-gateway.svc.cluster.local',
+                subjectAltNames: ['spiffe://cluster.local/ns/egress-gateway/sa/httpbin-egress-gateway-istio'],
+              },
+            }
+          : {}),
+      }),
+    );
     sc = outpostProxyService({
       id: 'sc',
       config: scConfig,
@@ -62,11 +82,15 @@ async function main() {
       runDir,
       cpu: 0,
       nodeArgs: [...PROXY_NODE_FLAGS, ...(profileGateway ? [] : cpuProf('sidecar'))],
+      ...(mtls ? { identityDir: identity('sidecar', 'curl', 'curl') } : {}),
     });
     await sc.start();
     target = { ip: sc.ip, port: sc.port, form: 'absolute' };
   }
   await probe(target);
+  // A warm-up outside the profiled window: connections opened and the request path compiled, so
+  // the hot spots are the steady state's (not first-call compilation and 64 connection set-ups).
+  await runWrk({ ...target, connections: 64, seconds: 2, cpu: 1, scripts });
   log(
     `load: wrk -t1 -c64 -d${seconds}s against ${twoHop ? 'the sidecar (two hops)' : 'the gateway'}, access log ${logOn ? 'on' : 'off'}; cpu_dma_latency ${pm.held ? 'held' : 'not held'}`,
   );

@@ -95,13 +95,13 @@ function positiveInt(flag, v) {
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
-/** Bytes and newlines a log file grew by since `from` (an offset). */
-function logGrowth(file, from) {
+/** Newlines in `file` from offset `from` to its end (0 when it does not exist). */
+function countLines(file, from) {
   let size = 0;
   try {
     size = statSync(file).size;
   } catch {
-    return { size: 0, lines: 0 };
+    return 0;
   }
   let lines = 0;
   const fd = openSync(file, 'r');
@@ -116,7 +116,45 @@ function logGrowth(file, from) {
   } finally {
     closeSync(fd);
   }
-  return { size, lines };
+  return lines;
+}
+
+/** `FILE.1`, `FILE.2`, … that exist (the mesh's log rotation, src/runtime/log-rotation.ts), with their inodes. */
+function rotatedOf(file) {
+  const out = [];
+  for (let k = 1; k < 100; k++) {
+    try {
+      out.push({ file: `${file}.${k}`, ino: statSync(`${file}.${k}`).ino });
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
+/** Where a log stands before a measurement: its size and the rotated files it already has. */
+function logMark(file) {
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    // Not written yet.
+  }
+  return { size, rotated: new Set(rotatedOf(file).map((r) => r.ino)) };
+}
+
+/**
+ * Lines written to a log since `mark`, rotations included: `outpost up` rotates its workloads'
+ * logs at 10 MiB (copy, then truncate), and under load that happens within a measurement. A
+ * rotated file that is new since the mark holds the rest of the live file as it was then (the
+ * oldest new one starts with the bytes before the mark).
+ */
+function logLinesSince(file, mark) {
+  const fresh = rotatedOf(file).filter((r) => !mark.rotated.has(r.ino));
+  if (fresh.length === 0) return countLines(file, mark.size);
+  let lines = countLines(file, 0);
+  fresh.forEach((r, i) => (lines += countLines(r.file, i === fresh.length - 1 ? mark.size : 0)));
+  return lines;
 }
 
 function machineInfo() {
@@ -615,7 +653,7 @@ async function measure(t, pids, upstreamPids, settings, scripts) {
   resetPeakRss(pids);
   if (settings.warmupSeconds > 0) await runWrk({ ...base, connections: 64, seconds: settings.warmupSeconds });
   const logFiles = t.logFiles ?? (t.logFile ? [t.logFile] : []);
-  const logBefore = logFiles.map((f) => logGrowth(f, Infinity).size);
+  const logBefore = logFiles.map((f) => logMark(f));
   const cpu0 = cpuSeconds(pids);
   const up0 = cpuSeconds(upstreamPids);
   const m0 = machineCpu();
@@ -628,7 +666,7 @@ async function measure(t, pids, upstreamPids, settings, scripts) {
   const background = (m1.busy - m0.busy - cpu - (cpuSeconds(upstreamPids) - up0) - w64.cpuSeconds) / (wall * CPUS);
   const steal = (m1.steal - m0.steal) / (wall * CPUS);
   // Log lines written per request: shows a log is really being written (batched writers may lag).
-  const logLines = logFiles.map((f, i) => logGrowth(f, logBefore[i]).lines);
+  const logLines = logFiles.map((f, i) => logLinesSince(f, logBefore[i]));
   const w1 = await runWrk({ ...base, connections: 1, seconds: settings.seconds1 });
   const rssPeak = peakRss(pids);
   return {

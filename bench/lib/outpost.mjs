@@ -194,3 +194,44 @@ export function outpostProxyService({ id, config, hostsFile, runDir, cpu, nodeAr
     pids: () => (proc ? processTree(proc.pid) : []),
   };
 }
+
+/**
+ * What `outpost up`'s control plane adds to the configs above for the seed (seen in its proxies'
+ * /config_dump): the SSRF guard in ENFORCE mode with the seed's host allowed, Istio's default
+ * retry policy on every route, LEAST_REQUEST balancing, and the gateway's mTLS listener PERMISSIVE
+ * (plain text or mesh mTLS by the first bytes). `bench/ab.mjs --up-like` and `bench/profile.mjs --up-like`
+ * use it to measure the path `outpost up` runs without its control plane.
+ */
+export function likeOutpostUp(config) {
+  const retry = { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'] };
+  const withRetry = (rt) => ({
+    ...rt,
+    virtualHosts: rt.virtualHosts.map((vh) => ({
+      ...vh,
+      routes: vh.routes.map((r) =>
+        r.action.kind === 'forward' && r.action.clusters.every((c) => c.cluster !== 'PassthroughCluster') ? { ...r, action: { ...r.action, retry } } : r,
+      ),
+    })),
+  });
+  return {
+    ...config,
+    mesh: {
+      ...config.mesh,
+      ssrfGuard: {
+        mode: 'ENFORCE',
+        denyRanges: [
+          { cidr: '127.0.0.0/8', reason: 'loopback' },
+          { cidr: '::1/128', reason: 'loopback' },
+          { cidr: '169.254.0.0/16', reason: 'link_local' },
+          { cidr: '0.0.0.0/8', reason: 'unspecified' },
+          { cidr: '224.0.0.0/4', reason: 'multicast' },
+        ],
+        adminPorts: [15000],
+        allowHosts: [EXTERNAL_HOST],
+      },
+    },
+    listeners: config.listeners.map((l) => (l.mtls !== undefined ? { ...l, mtls: 'PERMISSIVE' } : l)),
+    routeTables: config.routeTables.map(withRetry),
+    clusters: config.clusters.map((c) => (c.protocol === 'TCP' ? c : { ...c, lbPolicy: 'LEAST_REQUEST' })),
+  };
+}

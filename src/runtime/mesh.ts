@@ -39,6 +39,7 @@ import { waitForSync, type SyncResult } from './sync.js';
 import { loadExample, startExampleExternals } from './example.js';
 import { readLogFile } from './log-file.js';
 import { DEFAULT_LOG_ROTATION, startLogRotation, type LogRotationOptions } from './log-rotation.js';
+import { processGroupFreeze } from './process-freeze.js';
 
 /** Why NetworkPolicy is not enforced in the loopback model (the `up` line and every policy's status). */
 const LOOPBACK_NOT_ENFORCED =
@@ -268,7 +269,13 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     }
   };
   try {
-    const rotation = startLogRotation(paths.logs, opts.logRotation ?? DEFAULT_LOG_ROTATION, log);
+    // A proxy's log is emptied with its process group held still (no access-log line lost); the
+    // workloads exist later, hence the late binding.
+    let proxiesRef: WorkloadManager | undefined;
+    const rotation = startLogRotation(paths.logs, opts.logRotation ?? DEFAULT_LOG_ROTATION, log, (file) => {
+      const pid = proxiesRef?.list().find((w) => w.logFile === file)?.pid;
+      return pid !== undefined && pid > 0 ? processGroupFreeze(pid) : undefined;
+    });
     cleanups.push(() => rotation.stop());
     const example = opts.example ? await loadExample() : [];
     const fromExample = new Set(example);
@@ -388,6 +395,7 @@ export async function startMesh(opts: MeshOptions): Promise<RunningMesh> {
     }
     await workloads.start();
     workloadsRef = workloads;
+    proxiesRef = workloads;
     cleanups.push(() => workloads.stop());
 
     let stopping: Promise<void> | undefined;

@@ -110,6 +110,13 @@ export class ProxyProcess {
    */
   async adopt(pid: number): Promise<void> {
     this.adopted = true;
+    // A mesh that stopped while rotating its log (./log-rotation.ts holds the group still for
+    // that moment) must not leave it stopped.
+    try {
+      process.kill(-pid, 'SIGCONT');
+    } catch {
+      // Not a group leader, or gone: nothing was held.
+    }
     let logOffset = 0;
     try {
       const fd = openSync(this.opts.logFile, 'a');

@@ -55,8 +55,8 @@ export class Attempt implements UpstreamCallHandler {
   /** A retriable status: its head and body are kept in case this was the last try. */
   #held: (AttemptOutcome & { kind: 'status' }) | undefined = undefined;
   #heldChunks: Buffer[] | undefined = undefined;
-  /** Set when a retry is still possible: a status it matches is held, not relayed. */
-  retryStatus: ((status: number, headers: HeaderMap) => boolean) | undefined = undefined;
+  /** Set when a retry is still possible: a status its policy retries is held, not relayed. */
+  retryOn: RetryPolicy | undefined = undefined;
   /** The retry policy when this is the last allowed try: a retriable status then gets URX. */
   lastTry: RetryPolicy | undefined = undefined;
 
@@ -117,7 +117,7 @@ export class Attempt implements UpstreamCallHandler {
 
   onHead(status: number, headers: HeaderMap): boolean {
     if (this.#settled) return false;
-    if (this.retryStatus !== undefined && this.retryStatus(status, headers)) {
+    if (this.retryOn !== undefined && retriableStatus(this.retryOn, status, headers)) {
       // Keep reading: the body goes with the answer if this is relayed after all.
       this.#held = { kind: 'status', status, headers, body: undefined };
       this.#heldChunks = [];

@@ -30,7 +30,7 @@ import { SSRF_DENIED_BODY, SSRF_FLAG, SsrfGuard, reportWouldDeny, ssrfDetails, w
 import { XFCC, clientCertDetails } from './xfcc.js';
 import { log } from '../log.js';
 import { Attempt, type AttemptOutcome, type AttemptOwner } from './attempt.js';
-import { retriableStatus, retriesFailure, retryDelayMs, type FailureKind } from './retry-policy.js';
+import { retriesFailure, retryDelayMs, type FailureKind } from './retry-policy.js';
 
 /** Envoy's local-reply bodies. */
 const BODY_NO_HEALTHY = 'no healthy upstream';
@@ -468,7 +468,7 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
     const retry = this.#retry;
     const attempt = new Attempt(this, upstream, target, retry?.perTryTimeoutMs);
     if (retry !== undefined) {
-      if (this.#retriesDone < this.#maxRetries) attempt.retryStatus = (st, h) => retriableStatus(retry, st, h);
+      if (this.#retriesDone < this.#maxRetries) attempt.retryOn = retry;
       else attempt.lastTry = retry;
     }
     this.#attempt = attempt;

@@ -44,15 +44,45 @@ const GRPC_RETRY_ON: Readonly<Record<string, string>> = {
   unavailable: '14',
 };
 
+/** What a retryOn list asks of a response, worked out once per list. */
+interface StatusTerms {
+  readonly x5xx: boolean;
+  readonly gatewayError: boolean;
+  readonly retriable4xx: boolean;
+  /** Statuses named as three-digit terms. */
+  readonly statuses: readonly number[];
+  /** grpc-status values named by gRPC terms. */
+  readonly grpc: readonly string[];
+}
+
+/** Per retryOn list (config objects live as long as their config): every response of a retrying route asks. */
+const compiled = new WeakMap<readonly string[], StatusTerms>();
+
+function statusTerms(retryOn: readonly string[]): StatusTerms {
+  let t = compiled.get(retryOn);
+  if (t !== undefined) return t;
+  const statuses: number[] = [];
+  const grpc: string[] = [];
+  for (const term of retryOn) {
+    if (term.length === 3 && Number.isInteger(Number(term))) statuses.push(Number(term));
+    const g = GRPC_RETRY_ON[term];
+    if (g !== undefined) grpc.push(g);
+  }
+  t = { x5xx: retryOn.includes('5xx'), gatewayError: retryOn.includes('gateway-error'), retriable4xx: retryOn.includes('retriable-4xx'), statuses, grpc };
+  compiled.set(retryOn, t);
+  return t;
+}
+
 /** Whether a response status (or its gRPC status) is one `retryOn` asks to retry. */
 export function retriesStatus(retryOn: readonly string[], status: number, headers: HeaderMap): boolean {
-  for (const term of retryOn) {
-    if (term === '5xx' && status >= 500) return true;
-    if (term === 'gateway-error' && (status === 502 || status === 503 || status === 504)) return true;
-    if (term === 'retriable-4xx' && status === 409) return true;
-    if (term.length === 3 && Number(term) === status) return true;
-    const g = GRPC_RETRY_ON[term];
-    if (g !== undefined && headerValue(headers['grpc-status']) === g) return true;
+  const t = statusTerms(retryOn);
+  if (t.x5xx && status >= 500) return true;
+  if (t.gatewayError && (status === 502 || status === 503 || status === 504)) return true;
+  if (t.retriable4xx && status === 409) return true;
+  if (t.statuses.length > 0 && t.statuses.includes(status)) return true;
+  if (t.grpc.length > 0) {
+    const g = headers['grpc-status'];
+    if (g !== undefined && t.grpc.includes(headerValue(g)!)) return true;
   }
   return false;
 }

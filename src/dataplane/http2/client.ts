@@ -22,6 +22,7 @@ import * as C from './constants.js';
 import { H2ConnectionError } from './constants.js';
 import { outgoingFields, validName, validValue } from './server.js';
 import { H2Stream } from './stream.js';
+import { atBatch } from '../http1/socket-writes.js';
 
 export interface H2PoolOptions {
   readonly address: string;
@@ -153,12 +154,12 @@ export class H2Request implements UpstreamCall {
 
   connected(localAddress: string): void {
     if (this.inDispatch) {
-      queueMicrotask(() => {
-        if (!this.aborted && !this.done) this.handler.onConnected(localAddress);
-      });
+      // After the caller's stack, before this turn's writes leave (as the HTTP/1.1 pool tells it):
+      // no closure or microtask per request.
+      atBatch(tellConnected, this, localAddress);
       return;
     }
-    if (!this.aborted && !this.done) this.handler.onConnected(localAddress);
+    tellConnected(this, localAddress);
   }
 
   /** A reset or close of the stream, typed by whether the head had been delivered. */
@@ -167,8 +168,14 @@ export class H2Request implements UpstreamCall {
   }
 }
 
+function tellConnected(req: H2Request, localAddress: string): void {
+  if (!req.aborted && !req.done) req.handler.onConnected(localAddress);
+}
+
 export class H2ClientConnection extends H2Connection {
   readonly #pool: H2Pool;
+  /** :scheme of every request on this connection. */
+  readonly #scheme: string;
   #ready = false;
   #retired = false;
   #nextId = 1;
@@ -183,6 +190,7 @@ export class H2ClientConnection extends H2Connection {
     const s = H2ClientConnection.#open(o);
     super(s, o.limits ?? DEFAULT_H2_LIMITS, false);
     this.#pool = pool;
+    this.#scheme = o.tls !== undefined ? 'https' : 'http';
     this.#connectTimer = setTimeout(() => {
       this.#timedOut = true;
       this.#connectError = connectError(undefined, true, `upstream connect timeout after ${o.connectTimeoutMs} ms`);
@@ -246,16 +254,7 @@ export class H2ClientConnection extends H2Connection {
     if (this.#nextId >= MAX_STREAM_ID) this.#retire();
     this.lastPeerStream = id;
     const h = req.head;
-    const fields: string[] = [
-      ':method',
-      h.method,
-      ':scheme',
-      this.socket instanceof tls.TLSSocket ? 'https' : 'http',
-      ':authority',
-      h.authority,
-      ':path',
-      h.path,
-    ];
+    const fields: string[] = [':method', h.method, ':scheme', this.#scheme, ':authority', h.authority, ':path', h.path];
     try {
       outgoingFields(fields, h.headers);
     } catch (err) {

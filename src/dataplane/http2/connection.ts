@@ -888,8 +888,18 @@ export abstract class H2Connection {
     this.#onClose();
   }
 
+  #localAddress: string | undefined = undefined;
+
+  /** `ip:port` of our end (made once: every request on the connection reports it). */
   get localAddress(): string {
-    return `${this.socket.localAddress}:${this.socket.localPort}`;
+    let a = this.#localAddress;
+    if (a === undefined) {
+      const s = this.socket;
+      a = `${s.localAddress}:${s.localPort}`;
+      // Known once connected (before, node has no address yet).
+      if (s.localAddress !== undefined) this.#localAddress = a;
+    }
+    return a;
   }
 }
 

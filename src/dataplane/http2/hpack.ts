@@ -67,13 +67,16 @@ export const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
   ['www-authenticate', ''],
 ];
 
-/** name → first static index (1-based); "name\0value" → static index of the full field. */
+/** name → first static index (1-based); name → value → static index of the full field. */
 const STATIC_NAME = new Map<string, number>();
-const STATIC_FIELD = new Map<string, number>();
+const STATIC_FIELD = new Map<string, Map<string, number>>();
 for (let i = STATIC_TABLE.length - 1; i >= 0; i--) {
   const [n, v] = STATIC_TABLE[i]!;
   STATIC_NAME.set(n, i + 1);
-  if (v !== '') STATIC_FIELD.set(`${n}\0${v}`, i + 1);
+  if (v === '') continue;
+  let byValue = STATIC_FIELD.get(n);
+  if (byValue === undefined) STATIC_FIELD.set(n, (byValue = new Map()));
+  byValue.set(v, i + 1);
 }
 
 export class HpackError extends Error {
@@ -183,23 +186,23 @@ export class HpackDecoder {
       const b = buf[p]!;
       if ((b & 0x80) !== 0) {
         // Indexed field.
-        const [idx, np] = readInt(buf, p, end, 7);
-        p = np;
+        const idx = readInt(buf, p, end, 7);
+        p = intEnd;
         if (idx === 0) throw new HpackError('index 0');
         sink(this.#name(idx), this.#value(idx));
         fieldSeen = true;
       } else if ((b & 0xe0) === 0x20) {
         // Dynamic table size update: only before the first field of a block.
         if (fieldSeen) throw new HpackError('table size update after a field');
-        const [size, np] = readInt(buf, p, end, 5);
-        p = np;
+        const size = readInt(buf, p, end, 5);
+        p = intEnd;
         if (size > this.#limit) throw new HpackError(`table size update ${size} above ${this.#limit}`);
         t.setMaxSize(size);
       } else {
         // Literal: with incremental indexing (01), without (0000) or never indexed (0001).
         const incremental = (b & 0xc0) === 0x40;
-        const [idx, np] = readInt(buf, p, end, incremental ? 6 : 4);
-        p = np;
+        const idx = readInt(buf, p, end, incremental ? 6 : 4);
+        p = intEnd;
         let name: string;
         if (idx === 0) {
           const r = this.#string(buf, p, end);
@@ -232,7 +235,8 @@ export class HpackDecoder {
   #string(buf: Buffer, p: number, end: number): { s: string; p: number } {
     if (p >= end) throw new HpackError('truncated string');
     const huff = (buf[p]! & 0x80) !== 0;
-    const [len, np] = readInt(buf, p, end, 7);
+    const len = readInt(buf, p, end, 7);
+    const np = intEnd;
     const e = np + len;
     if (e > end) throw new HpackError('truncated string');
     let s: string;
@@ -249,11 +253,17 @@ export class HpackDecoder {
   }
 }
 
-/** Reads an N-bit-prefix integer at `p`; returns [value, next offset]. */
-function readInt(buf: Buffer, p: number, end: number, prefix: number): [number, number] {
+/** Where the last readInt ended (a module variable, not a [value, offset] pair allocated per call). */
+let intEnd = 0;
+
+/** Reads an N-bit-prefix integer at `p`; returns its value and leaves the next offset in intEnd. */
+function readInt(buf: Buffer, p: number, end: number, prefix: number): number {
   const max = (1 << prefix) - 1;
   let v = buf[p++]! & max;
-  if (v < max) return [v, p];
+  if (v < max) {
+    intEnd = p;
+    return v;
+  }
   let m = 0;
   for (;;) {
     if (p >= end) throw new HpackError('truncated integer');
@@ -264,7 +274,8 @@ function readInt(buf: Buffer, p: number, end: number, prefix: number): [number, 
     // Nothing legitimate is above 2^28 (window sizes, string lengths): stop overlong encodings.
     if (m > 28) throw new HpackError('integer overflow');
   }
-  return [v, p];
+  intEnd = p;
+  return v;
 }
 
 /** Writes an N-bit-prefix integer with `flags` in the first byte's high bits; returns the end offset. */
@@ -284,11 +295,13 @@ export function writeInt(out: Buffer, off: number, prefix: number, flags: number
   return off;
 }
 
-/** Header names whose values change with every message: indexing them only churns the table. */
+/**
+ * Header names whose values change with every message: indexing them only churns the table.
+ * (`date` is indexed: it changes once a second, and under load thousands of responses share it.)
+ */
 const NO_INDEX = new Set([
   ':path',
   'content-length',
-  'date',
   'etag',
   'last-modified',
   'if-modified-since',
@@ -311,8 +324,13 @@ const NEVER_INDEX = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
 export class HpackEncoder {
   readonly #table: DynamicTable;
-  /** "name\0value" → insertion number of the entry in the dynamic table. */
-  readonly #fields = new Map<string, number>();
+  /**
+   * name → value → insertion number of the entry in the dynamic table. Two levels, not one
+   * "name\0value" key: a key string built per field sent cost a concatenation and its hashing.
+   */
+  readonly #fields = new Map<string, Map<string, number>>();
+  /** Entries in #fields (some may have left the table). */
+  #mapped = 0;
   /** Insertions so far; entry with insertion number k has index 62 + (#inserted − 1 − k). */
   #inserted = 0;
   /** A table size update owed at the start of the next block (the peer lowered the limit). */
@@ -338,8 +356,16 @@ export class HpackEncoder {
   /** Forgets map entries the table no longer holds. */
   #dropEvicted(): void {
     const oldest = this.#inserted - this.#table.length;
-    if (this.#fields.size <= this.#table.length) return;
-    for (const [k, n] of this.#fields) if (n < oldest) this.#fields.delete(k);
+    if (this.#mapped <= this.#table.length) return;
+    for (const [name, byValue] of this.#fields) {
+      for (const [v, n] of byValue) {
+        if (n < oldest) {
+          byValue.delete(v);
+          this.#mapped--;
+        }
+      }
+      if (byValue.size === 0) this.#fields.delete(name);
+    }
   }
 
   /** Starts a block at `off` (a pending size update); returns the offset after it. */
@@ -357,11 +383,11 @@ export class HpackEncoder {
 
   /** Encodes one field at `off` (room: bound(name, value)); returns the end offset. */
   field(out: Buffer, off: number, name: string, value: string): number {
-    const key = `${name}\0${value}`;
-    const full = STATIC_FIELD.get(key);
+    const full = STATIC_FIELD.get(name)?.get(value);
     if (full !== undefined) return writeInt(out, off, 7, 0x80, full);
     const t = this.#table;
-    const k = this.#fields.get(key);
+    let byValue = this.#fields.get(name);
+    const k = byValue?.get(value);
     if (k !== undefined && k >= this.#inserted - t.length) return writeInt(out, off, 7, 0x80, 62 + (this.#inserted - 1 - k));
     const never = NEVER_INDEX.has(name);
     const index = !never && !NO_INDEX.has(name) && name.length + value.length + 32 <= t.maxSize >> 2;
@@ -372,8 +398,10 @@ export class HpackEncoder {
     off = writeString(out, off, value);
     if (index) {
       t.add(name, value);
-      this.#fields.set(key, this.#inserted++);
-      if (this.#fields.size > t.length + 64) this.#dropEvicted();
+      if (byValue === undefined) this.#fields.set(name, (byValue = new Map()));
+      if (k === undefined) this.#mapped++;
+      byValue.set(value, this.#inserted++);
+      if (this.#mapped > t.length + 64) this.#dropEvicted();
     }
     return off;
   }

@@ -11,23 +11,36 @@ export function huffmanLength(s: string): number {
 
 /** Writes the code of latin1 `s` at `off` (huffmanLength(s) bytes), padded with ones; returns the end offset. */
 export function huffmanEncode(s: string, out: Buffer, off: number): number {
-  // At most 7 + 30 bits are held: fits a double exactly.
+  // Small-integer arithmetic only (it runs for every literal header value sent): fewer than 8
+  // bits are pending between symbols, so a code of up to 24 bits fits beside them in 31.
   let acc = 0;
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i) & 0xff;
     const len = HUFFMAN_LENGTHS[c]!;
-    acc = acc * 2 ** len + HUFFMAN_CODES[c]!;
-    n += len;
+    const code = HUFFMAN_CODES[c]!;
+    if (len <= 24) {
+      acc = (acc << len) | code;
+      n += len;
+    } else {
+      // 25–30 bits (rare octets): the high part first.
+      acc = (acc << (len - 16)) | (code >>> 16);
+      n += len - 16;
+      while (n >= 8) {
+        n -= 8;
+        out[off++] = acc >>> n;
+      }
+      acc &= (1 << n) - 1;
+      acc = (acc << 16) | (code & 0xffff);
+      n += 16;
+    }
     while (n >= 8) {
       n -= 8;
-      const d = 2 ** n;
-      const byte = Math.floor(acc / d);
-      out[off++] = byte;
-      acc -= byte * d;
+      out[off++] = acc >>> n;
     }
+    acc &= (1 << n) - 1;
   }
-  if (n > 0) out[off++] = (acc * 2 ** (8 - n)) | ((1 << (8 - n)) - 1);
+  if (n > 0) out[off++] = (acc << (8 - n)) | ((1 << (8 - n)) - 1);
   return off;
 }
 

@@ -213,6 +213,9 @@ export function outgoingFields(out: string[], headers: HeaderMap): void {
 
 const STATUS = Array.from({ length: 600 }, (_, i) => String(i));
 
+/** A first body chunk up to this size may wait for the head's turn-end write (see write()). */
+const HOLD_LIMIT = 16 * 1024;
+
 export class H2ServerStream extends H2Stream implements Downstream {
   readonly method: string;
   readonly url: string;
@@ -227,6 +230,8 @@ export class H2ServerStream extends H2Stream implements Downstream {
   #sink: BodySink | undefined = undefined;
   #discard = false;
   #head: string[] | undefined = undefined;
+  /** Body bytes written while the head still waited for the turn's end: they leave with it. */
+  #held: Buffer | undefined = undefined;
   #headersSent = false;
   #ended = false;
   #closeCbs: Array<() => void> | undefined = undefined;
@@ -311,6 +316,11 @@ export class H2ServerStream extends H2Stream implements Downstream {
     if (h === undefined || this.closed) return;
     this.#head = undefined;
     this.conn.writeHeaders(this.id, h, endStream);
+    const held = this.#held;
+    if (held !== undefined) {
+      this.#held = undefined;
+      this.writeData(held);
+    }
   }
 
   #headNow(): void {
@@ -320,6 +330,13 @@ export class H2ServerStream extends H2Stream implements Downstream {
   }
 
   write(chunk: Buffer): boolean {
+    if (this.#head !== undefined && this.#held === undefined && chunk.length <= HOLD_LIMIT && !this.closed) {
+      // The head waits for the end of the turn; a small first chunk waits with it, so a response
+      // whose end comes in the same turn leaves as HEADERS + one DATA frame carrying END_STREAM
+      // (not a third, empty DATA frame to end it). Nothing is queued against the window yet.
+      this.#held = chunk;
+      return true;
+    }
     this.#headNow();
     return this.writeData(chunk);
   }
@@ -338,7 +355,11 @@ export class H2ServerStream extends H2Stream implements Downstream {
       }
       if (t !== undefined && t.length === 0) t = undefined;
     }
-    if (this.#head !== undefined && (chunk === undefined || chunk.length === 0) && t === undefined) {
+    const held = this.#held;
+    this.#held = undefined;
+    let body = chunk;
+    if (held !== undefined) body = body === undefined || body.length === 0 ? held : Buffer.concat([held, body]);
+    if (this.#head !== undefined && (body === undefined || body.length === 0) && t === undefined) {
       // The whole response in one HEADERS frame.
       this.conn.unqueueHead(this);
       this.emitHead(true);
@@ -346,7 +367,17 @@ export class H2ServerStream extends H2Stream implements Downstream {
       return;
     }
     this.#headNow();
-    if (chunk !== undefined && chunk.length > 0) this.writeData(chunk);
+    if (body !== undefined && body.length > 0 && this.queuedBytes === 0) {
+      // The last bytes and the end in one frame (DATA with END_STREAM), unless trailers follow.
+      this.active = true;
+      this.outQueue.push(body);
+      this.queuedBytes += body.length;
+      this.endAfterQueue = true;
+      this.trailersAfterQueue = t;
+      this.conn.pumpStream(this);
+      return;
+    }
+    if (body !== undefined && body.length > 0) this.writeData(body);
     this.writeEnd(t);
   }
 

@@ -4,6 +4,7 @@
 import { open, write, close as closeFd } from 'node:fs';
 import type { AccessLogSettings } from '../../proxyconfig/types.js';
 import { compileAccessLog, type AccessLogEntry, type LineWriter } from './accesslog-format.js';
+import { log } from '../log.js';
 
 export {
   compileAccessLogFormat,
@@ -20,6 +21,8 @@ export interface AccessLogger {
   log(e: AccessLogEntry): void;
   /** Resolves when every line logged so far is written. */
   flush(): Promise<void>;
+  /** Lines that could not be rendered (a bug: each one is reported on the component log). */
+  readonly dropped: number;
   /** Flushes, then releases the file. Lines logged after close are dropped. */
   close(): Promise<void>;
 }
@@ -134,6 +137,7 @@ class BatchingAccessLogger implements AccessLogger {
   #waiters: Array<() => void> = [];
   #reportedError = false;
   #timer: NodeJS.Timeout | undefined = undefined;
+  dropped = 0;
 
   constructor(settings: AccessLogSettings) {
     const f = compileAccessLog(settings);
@@ -161,8 +165,15 @@ class BatchingAccessLogger implements AccessLogger {
         }
       }
       this.#used = end;
-    } catch {
-      // A broken entry must never take the proxy down; drop the line (#used still ends the last whole one).
+    } catch (err) {
+      // A broken entry must never take the proxy down; the line is dropped (#used still ends the
+      // last whole one), never silently: counted, and said with its stack (the first, then every 1000th).
+      if (this.dropped++ % 1000 === 0) {
+        log(
+          'error',
+          `access log ${this.#path}: a line could not be rendered and was dropped (${this.dropped} so far): ${(err as Error)?.stack ?? String(err)}`,
+        );
+      }
       return;
     }
     if (this.#full.length > 0) this.#drain();

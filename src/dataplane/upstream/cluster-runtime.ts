@@ -65,8 +65,22 @@ export class ClusterRuntime {
     );
   }
 
+  /** The last pool upstream() returned, and for what: most requests of a cluster ask for it again. */
+  #lastTarget: UpstreamTarget | undefined = undefined;
+  #lastHost = '';
+  #lastPool: HttpUpstream | undefined = undefined;
+
   /** The HTTP connection pool for one endpoint; `host` is the request host (TLS SNI default). */
   upstream(target: UpstreamTarget, host: string): HttpUpstream {
+    if (target === this.#lastTarget && host === this.#lastHost) return this.#lastPool!;
+    const u = this.#pool(target, host);
+    this.#lastTarget = target;
+    this.#lastHost = host;
+    this.#lastPool = u;
+    return u;
+  }
+
+  #pool(target: UpstreamTarget, host: string): HttpUpstream {
     const c = this.cluster;
     const t = effectiveUpstreamTls(c.tls, this.identity);
     const sni = t ? (t.sni ?? authorityHost(target.hostname ?? host)) : '';
@@ -105,5 +119,7 @@ export class ClusterRuntime {
     this.endpoints.close();
     for (const u of this.#upstreams.values()) u.close();
     this.#upstreams.clear();
+    this.#lastTarget = undefined;
+    this.#lastPool = undefined;
   }
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { tempDir } from '../../helpers/proxy-harness.js';
 import { readLogFile } from '../../../src/runtime/log-file.js';
 import { parseByteQuantity, rotateIfNeeded, rotatedFiles, startLogRotation } from '../../../src/runtime/log-rotation.js';
+import { processGroupFreeze } from '../../../src/runtime/process-freeze.js';
 
 const line = (i: number): string => `line ${String(i).padStart(6, '0')} ${'x'.repeat(40)}\n`;
 
@@ -178,6 +179,53 @@ test('the periodic rotator bounds a log a separate process keeps appending to (a
   const got = numbers(kept);
   assert.equal(got.at(-1), total - 1);
   for (let i = 1; i < got.length; i++) assert.ok(got[i]! > got[i - 1]!, `in order at ${i}: ${got[i - 1]} then ${got[i]}`);
+});
+
+test('a writer appending as fast as it can loses no line to rotation when its process group is held for the truncate', async (t) => {
+  const dir = tempDir(t, 'outpost-rotate-');
+  const file = join(dir, 'gw.log');
+  const fd = openSync(file, 'a');
+  const total = 200_000;
+  // A proxy's access log under load: 64 lines per write(2), back to back, on its stdout. Detached:
+  // its own process group, as the mesh starts proxies.
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
+    const { writeSync } = require('node:fs');
+    const line = (i) => 'line ' + String(i).padStart(6, '0') + ' ' + 'x'.repeat(40) + '\\n';
+    for (let i = 0; i < ${total}; ) {
+      let s = '';
+      for (let k = 0; k < 64 && i < ${total}; k++) s += line(i++);
+      writeSync(1, s);
+    }
+  `,
+    ],
+    { stdio: ['ignore', fd, 'inherit'], detached: true },
+  );
+  closeSync(fd);
+  let exited = false;
+  const done = new Promise<void>((r) => child.once('exit', () => r()));
+  void done.then(() => (exited = true));
+  t.after(() => {
+    child.kill('SIGKILL');
+  });
+  const freeze = processGroupFreeze(child.pid!);
+  let rotations = 0;
+  // Bounded: the writer ends after `total` lines; the loop ends with it (or after 60 s).
+  const deadline = Date.now() + 60_000;
+  while (!exited && Date.now() < deadline) {
+    if (rotateIfNeeded(file, 64 * 1024, 10_000, freeze)) rotations++;
+    await new Promise((r) => setImmediate(r));
+  }
+  await done;
+  assert.ok(rotations > 0, 'the log was rotated while being written');
+  let all = '';
+  for await (const c of readLogFile(file)) all += c;
+  const got = numbers(all);
+  assert.equal(got.length, total, `every line kept across ${rotations} rotations`);
+  for (let i = 0; i < got.length; i++) assert.equal(got[i], i, `line ${i} in place`);
 });
 
 test("sizes as kubelet's flags take them", () => {

@@ -11,6 +11,7 @@ import {
   type AccessLogEntry,
 } from '../../../src/dataplane/telemetry/accesslog.js';
 import { ConfigError } from '../../../src/dataplane/routing/errors.js';
+import { setLogSink } from '../../../src/dataplane/log.js';
 import { formatResponseFlags, addResponseFlag, RESPONSE_CODE_DETAILS } from '../../../src/dataplane/telemetry/flags.js';
 
 function entry(over: Partial<AccessLogEntry> & { req?: Record<string, string>; resp?: Record<string, string> } = {}): AccessLogEntry {
@@ -248,6 +249,28 @@ test('the logger: lines of every length across chunk boundaries, a line longer t
   }
   await logger.close();
   assert.deepEqual(readFileSync(path, 'utf8').split('\n'), [...want, '']);
+});
+
+test('a line that cannot be rendered is dropped without taking the others, counted and reported with its stack', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dp-accesslog-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'access.log');
+  const said: string[] = [];
+  setLogSink((line) => said.push(line));
+  t.after(() => setLogSink((line) => void process.stderr.write(line)));
+  const logger = createAccessLogger({ path, encoding: 'TEXT', format: '%BYTES_SENT% %REQ(X-PAD)%' })!;
+  logger.log(entry({ bytesSent: 1 }));
+  const broken = entry({ bytesSent: 2 });
+  (broken as { requestHeader: (n: string) => string | undefined }).requestHeader = () => {
+    throw new Error('entry broke');
+  };
+  logger.log(broken);
+  logger.log(entry({ bytesSent: 3 }));
+  await logger.close();
+  assert.deepEqual(readFileSync(path, 'utf8').split('\n'), ['1 -', '3 -', '']);
+  assert.equal(logger.dropped, 1);
+  assert.equal(said.length, 1);
+  assert.match(said[0]!, /\[error\] access log .*dropped \(1 so far\): Error: entry broke\n\s+at /);
 });
 
 test('createAccessLogger is undefined when logging is off', () => {
