@@ -12,7 +12,7 @@ import { mirrorRequest } from './mirror.js';
 import type { CompiledConfig } from '../config/compile.js';
 import { newRequestId } from './request-id.js';
 import { applyHeaderOps, pickWeighted, redirectLocation, rewritePath, type CompiledRouteTable, type HeaderMap, type RequestView } from '../routing/index.js';
-import { ResponseFlag, RESPONSE_CODE_DETAILS as D, addResponseFlag } from '../telemetry/flags.js';
+import { LOCAL_REPLY_BODY, ResponseFlag, RESPONSE_CODE_DETAILS as D, addResponseFlag } from '../telemetry/flags.js';
 import type { AccessLogEntry } from '../telemetry/accesslog.js';
 import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
 import type { RequestOutcome, UpstreamTarget } from '../upstream/endpoints.js';
@@ -32,11 +32,7 @@ import { log } from '../log.js';
 import { Attempt, type AttemptOutcome, type AttemptOwner } from './attempt.js';
 import { retriesFailure, retryDelayMs, type FailureKind } from './retry-policy.js';
 
-/** Envoy's local-reply bodies. */
-const BODY_NO_HEALTHY = 'no healthy upstream';
-const BODY_TIMEOUT = 'upstream request timeout';
-const BODY_FAULT = 'fault filter abort';
-const RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: ';
+const { NO_HEALTHY_UPSTREAM: BODY_NO_HEALTHY, TIMEOUT: BODY_TIMEOUT, FAULT: BODY_FAULT, RESET_PREFIX } = LOCAL_REPLY_BODY;
 
 /** Buffer limit for a request body kept for retries (Envoy's per-connection buffer default, 1 MiB). */
 const RETRY_BUFFER_LIMIT = 1024 * 1024;

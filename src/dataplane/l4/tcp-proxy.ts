@@ -4,7 +4,7 @@ import net from 'node:net';
 import type { Socket } from 'node:net';
 import { BLACKHOLE_CLUSTER, type TcpRoute } from '../../proxyconfig/types.js';
 import { pickWeighted } from '../routing/index.js';
-import { ResponseFlag, addResponseFlag } from '../telemetry/flags.js';
+import { LOCAL_REPLY_BODY, RESPONSE_CODE_DETAILS as D, ResponseFlag, addResponseFlag } from '../telemetry/flags.js';
 import type { AccessLogEntry } from '../telemetry/accesslog.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
@@ -48,8 +48,8 @@ export interface TcpSessionInfo {
   /** Epoch ms the connection started; default now. */
   startTime?: number;
   /**
-   * A CONNECT whose 200 is not sent yet: sent once the destination passed the SSRF guard (a denied
-   * one gets 403 instead). Other failures keep today's answer: 200, then the tunnel is reset.
+   * A CONNECT whose 200 is not sent yet: sent once the upstream connection is up, as Envoy does; a
+   * destination the SSRF guard denies gets 403, a failure before the tunnel exists 503 (UF, UH, NC, DF).
    */
   connectReplyPending?: boolean;
   /** Metadata for the access-log line (a matched AUDIT policy). */
@@ -126,6 +126,20 @@ export function refuseConnection(
   }
 }
 
+/** A CONNECT's local reply for a failure before its tunnel exists: response code details and body, as Envoy's router. */
+function connectFailure(flag: string): [details: string, body: string] {
+  switch (flag) {
+    case ResponseFlag.UH:
+      return [D.NO_HEALTHY_UPSTREAM, LOCAL_REPLY_BODY.NO_HEALTHY_UPSTREAM];
+    case ResponseFlag.NC:
+      return [D.CLUSTER_NOT_FOUND, ''];
+    case ResponseFlag.DF:
+      return [D.DNS_RESOLUTION_FAILED, `${LOCAL_REPLY_BODY.RESET_PREFIX}dns resolution failure`];
+    default:
+      return [D.UPSTREAM_CONNECTION_FAILURE, `${LOCAL_REPLY_BODY.RESET_PREFIX}connection failure`];
+  }
+}
+
 /** Proxies `downstream` by `route`. Never throws; every failure is logged and closes the socket. */
 export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute | undefined, info: TcpSessionInfo): void {
   const cfg = rt.current;
@@ -168,10 +182,26 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
     rt.accessLog?.log(e);
     rt.metrics.tcpClosed(cr?.cluster, wc.cluster, e.bytesSent, e.bytesReceived, e.responseFlags, e.peerUriSan);
   };
+  /**
+   * A CONNECT not answered yet gets Envoy's local reply for the failure (Envoy answers a CONNECT
+   * only once its upstream is connected); true when that reply was sent instead of a reset.
+   */
+  const failReply = (flag: string): boolean => {
+    if (!replyPending || downstream.destroyed) return false;
+    replyPending = false;
+    const [details, body] = connectFailure(flag);
+    e.responseCode = 503;
+    e.responseCodeDetails = details;
+    writtenBase = downstream.bytesWritten;
+    downstream.end(
+      `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    downstream.resume();
+    return true;
+  };
   const fail = (flag: string): void => {
-    replyOk();
     e.responseFlags = addResponseFlag(e.responseFlags, flag);
-    resetSocket(downstream);
+    if (!failReply(flag)) resetSocket(downstream);
     upstream?.destroy();
     finish();
   };
@@ -226,7 +256,6 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
         reportWouldDeny(v, target, cr.name, (line) => log('warning', line));
       }
     }
-    replyOk();
     cr.endpoints.requestStarted(target);
     const localAddress = sourceAddressFor(cfg.config.proxy.ip, target.address);
     // Upstream bytes are read into one buffer per tunnel and written from it (no Buffer per read):
@@ -274,6 +303,7 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
       clearTimeout(timer);
       e.upstreamLocalAddress = `${up.localAddress}:${up.localPort}`;
       cr.endpoints.requestFinished(target, 'success');
+      replyOk();
       downstream.setNoDelay(true);
       downstream.pipe(up);
       // Flowing, so that the upstream's end of stream is seen ('end') and passed on.

@@ -55,7 +55,7 @@ export function notFound(ds: Downstream): void {
   if (!ds.requestComplete) ds.discardBody();
 }
 
-/** A CONNECT request on the outbound listener: answer 200, then route the tunnel by host:port. */
+/** A CONNECT request on the outbound listener: route the tunnel by host:port, answered 200 once it is up. */
 export function handleConnect(rt: ProxyRuntime, name: string, target: string, socket: Socket, head: Buffer, toHttp: HttpTunnelSink): void {
   const startTime = Date.now();
   const cfg: CompiledConfig = rt.current;
@@ -70,23 +70,21 @@ export function handleConnect(rt: ProxyRuntime, name: string, target: string, so
   const ol = cfg.byName.get(name) as CompiledOutboundListener | undefined;
   const sni = host.toLowerCase();
 
-  // With the SSRF guard on, a tunnel proxied to a cluster is answered once its destination passed
-  // the guard (403 otherwise); without it, and for every other case, the 200 goes now.
-  const defer = cfg.ssrf !== undefined;
-  const info = { sni, originalHost: host, originalPort: port, readBaseline, writtenBaseline: 0, startTime, connectReplyPending: defer };
+  // A tunnel proxied to a cluster is answered once its upstream connection is up (403 from the SSRF
+  // guard, 503 when it cannot be made), as Envoy answers a CONNECT; every other case gets its 200 now.
+  const info = { sni, originalHost: host, originalPort: port, readBaseline, writtenBaseline: 0, startTime, connectReplyPending: true };
   const okNow = (): void => {
     socket.write(CONNECT_OK);
     // bytesWritten counts queued bytes too, so the 200 line is already in it.
     info.writtenBaseline = socket.bytesWritten;
     info.connectReplyPending = false;
   };
-  if (!defer) okNow();
 
   if (vl?.kind === 'TLS') {
     // The CONNECT host stands in for the SNI: the same chains and policy as transparent TLS.
     const route = vl.sni.route(sni);
     if (route === undefined) {
-      if (defer) okNow();
+      okNow();
       refuseConnection(rt, socket, info, ResponseFlag.NR, 'filter_chain_not_found');
       return;
     }
@@ -98,12 +96,12 @@ export function handleConnect(rt: ProxyRuntime, name: string, target: string, so
     return;
   }
   if (vl?.kind === 'HTTP') {
-    if (defer) okNow();
+    okNow();
     toHttp(vl.listener.name, socket);
     return;
   }
   if (ol?.kind !== 'OUTBOUND') {
-    if (defer) okNow();
+    okNow();
     refuseConnection(rt, socket, info, ResponseFlag.NR, 'filter_chain_not_found');
     return;
   }

@@ -112,6 +112,15 @@ export function addResponseFlag(current: string, flag: string): string {
   return formatResponseFlags(parts);
 }
 
+/** Envoy's local-reply bodies (HTTP requests, and a CONNECT answered before its tunnel exists). */
+export const LOCAL_REPLY_BODY = {
+  NO_HEALTHY_UPSTREAM: 'no healthy upstream',
+  TIMEOUT: 'upstream request timeout',
+  FAULT: 'fault filter abort',
+  /** Followed by the reset reason: `connection failure`, `dns resolution failure` … */
+  RESET_PREFIX: 'upstream connect error or disconnect/reset before headers. reset reason: ',
+} as const;
+
 /** %RESPONSE_CODE_DETAILS% values as Envoy sets them. */
 export const RESPONSE_CODE_DETAILS = {
   VIA_UPSTREAM: 'via_upstream',

@@ -133,7 +133,8 @@ async function node(c: Ctx, js: string, what: string): Promise<Tried> {
 }
 
 const BLACKHOLE = 'curl exit 0, HTTP 502; nothing reached the outside; sidecar: 502 - direct_response block_all';
-const CONNECT_BLACKHOLE = 'CONNECT reply HTTP/1.1 200 Connection established, ECONNRESET; nothing reached the outside; sidecar: 0 UH - BlackHoleCluster';
+const CONNECT_BLACKHOLE =
+  'CONNECT reply HTTP/1.1 503 Service Unavailable, closed; nothing reached the outside; sidecar: 503 UH no_healthy_upstream BlackHoleCluster';
 const SSRF = 'curl exit 0, HTTP 403; nothing reached the outside; sidecar: 403 SSRF ssrf_guard_denied{proxy_admin} PassthroughCluster';
 
 /** What a request to an unregistered host gets, through capture, with or without http_proxy in the environment. */
@@ -253,7 +254,8 @@ const ROWS: BypassRow[] = [
       REGISTRY_ONLY: CONNECT_BLACKHOLE,
     },
     with: {
-      ALLOW_ANY: 'CONNECT reply HTTP/1.1 200 Connection established, ECONNRESET; nothing reached the outside; sidecar: 0 UF - PassthroughCluster',
+      ALLOW_ANY:
+        'CONNECT reply HTTP/1.1 503 Service Unavailable, closed; nothing reached the outside; sidecar: 503 UF upstream_reset_before_response_started{connection_failure} PassthroughCluster',
       REGISTRY_ONLY: CONNECT_BLACKHOLE,
     },
   },

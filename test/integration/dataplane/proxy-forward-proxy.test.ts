@@ -118,14 +118,30 @@ test("CONNECT to a known TLS host is routed by the TLS listener's SNI chains and
   assert.equal(f.upstreamHost, `127.0.0.1:${s.docsTls.port}`);
 });
 
-test('REGISTRY_ONLY: CONNECT to an unknown host is reset (BlackHoleCluster), logged', async (t) => {
+test('REGISTRY_ONLY: CONNECT to an unknown host gets 503 UH and no tunnel (BlackHoleCluster), logged', async (t) => {
   const s = await sidecar(t, 'REGISTRY_ONLY');
-  const r = await curl(['--cacert', s.ca, '-p', '-x', `http://127.0.0.1:${s.port}`, `https://httpbin.org:${s.otherTls.port}/`]);
+  const r = await curl(['-w', '%{http_connect}', '--cacert', s.ca, '-p', '-x', `http://127.0.0.1:${s.port}`, `https://httpbin.org:${s.otherTls.port}/`]);
   assert.notEqual(r.exitCode, 0);
+  assert.equal(r.stdout, '503', 'the CONNECT itself is answered 503, as Envoy answers it');
   assert.equal(s.otherTls.requests.length, 0);
   const f = parseLogLine((await s.p.logLines(1))[0]!);
   assert.equal(f.upstreamCluster, 'BlackHoleCluster');
   assert.equal(f.sni, 'httpbin.org');
+  assert.equal(f.code, '503');
+  assert.equal(f.flags, 'UH');
+});
+
+test("ALLOW_ANY: CONNECT to a port where nothing listens gets 503 UF with Envoy's body, never a 200", async (t) => {
+  const s = await sidecar(t, 'ALLOW_ANY');
+  const closed = await freePort();
+  const r = await curl(['-sS', '-w', '%{http_connect}', '-p', '-x', `http://127.0.0.1:${s.port}`, `https://httpbin.org:${closed}/`]);
+  assert.notEqual(r.exitCode, 0);
+  assert.equal(r.stdout, '503', r.stderr);
+  const f = parseLogLine((await s.p.logLines(1))[0]!);
+  assert.equal(f.upstreamCluster, 'PassthroughCluster');
+  assert.equal(f.code, '503');
+  assert.equal(f.flags, 'UF');
+  assert.equal(f.upstreamHost, `127.0.0.1:${closed}`);
 });
 
 test('ALLOW_ANY: CONNECT to an unknown host:port tunnels to it (PassthroughCluster)', async (t) => {
