@@ -1,6 +1,6 @@
 // The Kubernetes REST surface over the store, on node:http: discovery, OpenAPI, resources
 // (/api/v1/…, /apis/{group}/{version}/…) and outpost's batch apply. Holds no state of its own.
-import { timingSafeEqual } from 'node:crypto';
+import { bearerMatches as tokenMatches } from '../proxyconfig/bearer-token.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
@@ -62,13 +62,6 @@ export interface ApiServer {
   /** The certificate httpsUrl serves (its own CA), for a kubeconfig's certificate-authority-data. */
   caPem?: string;
   close(): Promise<void>;
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  if (!header?.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice('Bearer '.length).trim());
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
 }
 
 /** /api/v1/namespaces/ns/services/name/status → its parts; undefined for a discovery path. */

@@ -1,7 +1,7 @@
 // The proxy's admin endpoint (loopback): /ready, /config_dump, /stats/prometheus, /clusters, /logging.
 // Reads are open on the admin address; with an admin token, every other method (a /logging change)
 // needs `Authorization: Bearer <token>`. config_dump never shows private keys.
-import { timingSafeEqual } from 'node:crypto';
+import { bearerMatches } from '../proxyconfig/bearer-token.js';
 import { chmodSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { redactSecrets } from '../proxyconfig/redact.js';
@@ -160,10 +160,7 @@ export class AdminServer {
 
   #mayMutate(req: http.IncomingMessage): boolean {
     if (this.token === undefined) return true;
-    const auth = req.headers.authorization ?? '';
-    const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '');
-    const want = Buffer.from(this.token);
-    return given.length === want.length && timingSafeEqual(given, want);
+    return bearerMatches(req.headers.authorization, this.token);
   }
 
   async #clusters(url: URL, res: http.ServerResponse): Promise<void> {

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpFetch } from '../apiserver/http-fetch.js';
+import { bearerMatches } from '../proxyconfig/bearer-token.js';
 
 export interface ControlHandlers {
   workloads(): unknown;
@@ -33,7 +34,7 @@ export async function startControlServer(opts: { host: string; port?: number; to
   const h = opts.handlers;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
-      if (req.headers.authorization !== `Bearer ${opts.token}`) return send(res, 401, { error: 'unauthorized' });
+      if (!bearerMatches(req.headers.authorization, opts.token)) return send(res, 401, { error: 'unauthorized' });
       const url = new URL(req.url ?? '/', 'http://control');
       const q = url.searchParams;
       const timeoutMs = Math.min(Number(q.get('timeoutMs') ?? 30_000) || 30_000, 120_000);

@@ -4,7 +4,7 @@
 import http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
+import { bearerMatches as tokenMatches } from '../../proxyconfig/bearer-token.js';
 import type { ProxyConfig, ProxyIdentity } from '../../proxyconfig/types.js';
 import {
   DISCOVERY_PATH,
@@ -80,12 +80,6 @@ interface Subscription {
   preparing?: string;
   /** Sends in order: a newer config waits for the one before it. */
   sending: Promise<void>;
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
 }
 
 export class DistributionServer {

@@ -4,7 +4,8 @@
 // cookie (HttpOnly, SameSite=Strict) got from the token or from a one-time login link that
 // `outpost dashboard` asks the control endpoint for. The Host header must name this listener
 // (no DNS rebinding), and nothing is cached or sent as a Referer.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { secretEquals as equalSecret } from '../../proxyconfig/bearer-token.js';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -74,12 +75,6 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
-
-function equalSecret(given: string, want: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(want);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 function cookieValue(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
