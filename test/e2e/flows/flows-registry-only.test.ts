@@ -94,7 +94,7 @@ spec:
   const listedLine = await awaitLastLogLine(mesh, 'the sidecar line for the listed host', ['-n', 'apps', '-c', 'istio-proxy'], (l) => l.includes(LISTED));
   assert.match(listedLine, / outbound\|443\|\|listed\.example\.com .* listed\.example\.com -$/);
 
-  // An unlisted HTTPS host: the tunnel goes to BlackHoleCluster, curl fails, nothing leaves.
+  // An unlisted HTTPS host: the tunnel goes to BlackHoleCluster, curl fails (503 to its CONNECT), nothing leaves.
   const blocked = await mesh.outpost(['exec', '-n', 'apps', '--', 'curl', '-sS', '--cacert', world.caFile, `https://${UNLISTED}/`]);
   assert.notEqual(blocked.code, 0, `curl should fail, got:\n${blocked.stdout}`);
   assert.equal(world.seen[UNLISTED]!.length, 0, 'the blocked host saw nothing');
@@ -106,5 +106,6 @@ spec:
     },
     50,
   );
-  assert.match(blackHole, /^\[\S+Z\] "- - -" 0 /);
+  // The CONNECT (curl's https_proxy) is answered as Envoy answers one it cannot connect: 503 UH.
+  assert.match(blackHole, /^\[\S+Z\] "- - -" 503 UH no_healthy_upstream /);
 });
