@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cpuSeconds, cpuSplit, machineCpu, processTree, runCommand, startProcess, stopProcess } from './procs.mjs';
 import { OUTPOST_BIN, REPO } from './outpost.mjs';
-import { EXTERNAL_HOST, LOAD_NICE, UPSTREAM_BODY } from './peers.mjs';
+import { EXTERNAL_HOST, LOAD_NICE, UPSTREAM_BODY, nginxTempPaths } from './peers.mjs';
 import { runCurlDownload, runCurlFresh, runWrk } from './load.mjs';
 import { summarize } from './stats.mjs';
 
@@ -198,7 +198,6 @@ export function captureLab({ runDir, settings, log, waitForQuiet, quietWaitSecon
       cert,
     ]);
     if (gen.code !== 0) throw new Error(`openssl could not make the TLS stand-in's certificate: ${gen.stderr.trim()}`);
-    const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${join(up, `${k}-temp`)};`).join('\n');
     const conf = join(up, 'nginx.conf');
     writeFileSync(
       conf,
@@ -210,7 +209,7 @@ worker_rlimit_nofile 65536;
 events { worker_connections 16384; }
 http {
   access_log off;
-${temp}
+${nginxTempPaths(up)}
   keepalive_requests 100000000;
   keepalive_timeout 300s;
   default_type application/json;

@@ -15,7 +15,7 @@ export const UPSTREAM_BODY =
   '"padding":"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij"}\n';
 
 /** nginx's scratch directories, all inside the run directory (never /var/lib/nginx). */
-function nginxTempPaths(dir) {
+export function nginxTempPaths(dir) {
   return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${join(dir, `${k}-temp`)};`).join('\n');
 }
 

@@ -183,31 +183,31 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
     rt.metrics.tcpClosed(cr?.cluster, wc.cluster, e.bytesSent, e.bytesReceived, e.responseFlags, e.peerUriSan);
   };
   /**
-   * A CONNECT not answered yet gets Envoy's local reply for the failure (Envoy answers a CONNECT
-   * only once its upstream is connected); true when that reply was sent instead of a reset.
+   * Answers a CONNECT still waiting for its 200 (Envoy answers one only once its upstream is
+   * connected) with a local reply, then closes; false when none is waiting (then the caller resets).
    */
-  const failReply = (flag: string): boolean => {
+  const localReply = (status: 403 | 503, details: string, body: string): boolean => {
     if (!replyPending || downstream.destroyed) return false;
     replyPending = false;
-    const [details, body] = connectFailure(flag);
-    e.responseCode = 503;
+    e.responseCode = status;
     e.responseCodeDetails = details;
     writtenBase = downstream.bytesWritten;
+    const reason = status === 403 ? 'Forbidden' : 'Service Unavailable';
     downstream.end(
-      `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
     downstream.resume();
     return true;
   };
   const fail = (flag: string): void => {
     e.responseFlags = addResponseFlag(e.responseFlags, flag);
-    if (!failReply(flag)) resetSocket(downstream);
+    if (!localReply(503, ...connectFailure(flag))) resetSocket(downstream);
     upstream?.destroy();
     finish();
   };
 
   if (cr === undefined || wc.cluster === BLACKHOLE_CLUSTER) {
-    // BlackHoleCluster (REGISTRY_ONLY) has no endpoints: Envoy resets the connection.
+    // BlackHoleCluster (REGISTRY_ONLY) has no endpoints: Envoy resets the connection (a CONNECT gets 503 UH).
     fail(cr === undefined && wc.cluster !== BLACKHOLE_CLUSTER ? ResponseFlag.NC : ResponseFlag.UH);
     return;
   }
@@ -223,18 +223,7 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
     e.responseFlags = addResponseFlag(e.responseFlags, SSRF_FLAG);
     e.responseCodeDetails = details;
     e.connectionTerminationDetails = details;
-    if (replyPending && !downstream.destroyed) {
-      replyPending = false;
-      e.responseCode = 403;
-      writtenBase = downstream.bytesWritten;
-      downstream.end(
-        `HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(SSRF_DENIED_BODY)}\r\nconnection: close\r\n\r\n${SSRF_DENIED_BODY}`,
-      );
-      downstream.resume();
-      finish();
-      return;
-    }
-    resetSocket(downstream);
+    if (!localReply(403, details, SSRF_DENIED_BODY)) resetSocket(downstream);
     finish();
   };
 
