@@ -313,7 +313,7 @@ export class H2ClientConnection extends H2Connection {
   protected override onGoaway(lastStream: number, code: number): void {
     this.#retire();
     // Streams above lastStream were never processed: safe to retry (REFUSED_STREAM semantics).
-    for (const st of [...this.streams.values()]) {
+    for (const st of this.streams.values()) {
       if (st.id > lastStream) (st as H2ClientStream).refused(`upstream sent GOAWAY (${C.errorName(code)})`);
     }
     for (const req of this.#waiting.splice(0)) this.#pool.resubmit(req);

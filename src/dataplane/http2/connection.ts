@@ -14,6 +14,7 @@ import * as C from './constants.js';
 import { H2ConnectionError } from './constants.js';
 import { HpackDecoder, HpackEncoder, HpackError } from './hpack.js';
 import { H2Stream } from './stream.js';
+import { StreamTable } from './stream-table.js';
 
 export interface H2Limits {
   /** SETTINGS_MAX_CONCURRENT_STREAMS we announce; streams beyond it are refused. */
@@ -61,7 +62,7 @@ const COPY_LIMIT = 2048;
 export abstract class H2Connection {
   readonly socket: Socket;
   readonly limits: H2Limits;
-  readonly streams = new Map<number, H2Stream>();
+  readonly streams = new StreamTable<H2Stream>();
   closed = false;
 
   // ---- peer's settings
@@ -552,7 +553,7 @@ export abstract class H2Connection {
     this.closed = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    for (const st of [...this.streams.values()]) this.closeStream(st, C.E_CANCEL, false, true);
+    for (const st of this.streams.values()) this.closeStream(st, C.E_CANCEL, false, true);
     this.onClosed();
   };
 
@@ -591,7 +592,7 @@ export abstract class H2Connection {
     st.sendWindow = this.peerInitialWindow;
     st.recvWindow = this.limits.streamWindow;
     st.lastCheck = Date.now();
-    this.streams.set(st.id, st);
+    this.streams.set(st);
   }
 
   /** Removes `st`; `code` is sent as RST_STREAM unless `byPeer` (it came from the peer) or the connection is gone. */
