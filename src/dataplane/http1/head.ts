@@ -136,6 +136,66 @@ export function headerLines(headers: HeaderMap): string {
   return out;
 }
 
+/**
+ * A message head rendered straight into bytes: `first` (the request or status line, CRLF
+ * included), `headers` as `name: value` lines, `extra` (more lines, CRLF included) and the blank
+ * line, followed by `room` free bytes for a body to join the head in one write. The head's length
+ * is `buf.length - room`. No head string: one built by concatenation was a rope of ~40 pieces,
+ * flattened and then latin1-encoded into a buffer, twice per proxied request. Checked as
+ * headerLines checks (throws InvalidHeaderError); `first` and `extra` are the caller's own.
+ */
+export function renderHead(first: string, headers: HeaderMap, extra: string, room: number): Buffer {
+  let n = first.length + extra.length + 2;
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (typeof v === 'string') n += name.length + v.length + 4;
+    else for (let i = 0; i < v.length; i++) n += name.length + v[i]!.length + 4;
+  }
+  const buf = Buffer.allocUnsafe(n + room);
+  let p = putLatin1(buf, 0, first);
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (typeof v === 'string') p = putLine(buf, p, name, v);
+    else for (let i = 0; i < v.length; i++) p = putLine(buf, p, name, v[i]!);
+  }
+  p = putLatin1(buf, p, extra);
+  buf[p] = 13;
+  buf[p + 1] = 10;
+  return buf;
+}
+
+/** Copies `s` (latin1, trusted) to `pos`; returns the end. A loop: a native call costs more than it copies for a few bytes. */
+function putLatin1(buf: Buffer, pos: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[pos + i] = s.charCodeAt(i);
+  return pos + s.length;
+}
+
+/** `name: value\r\n` at `pos`, the name checked as a token and the value as isValidValue does. */
+function putLine(buf: Buffer, pos: number, name: string, value: string): number {
+  const nl = name.length;
+  if (nl === 0) throw new InvalidHeaderError(name);
+  for (let i = 0; i < nl; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) throw new InvalidHeaderError(name);
+    buf[pos + i] = c;
+  }
+  pos += nl;
+  buf[pos] = 58;
+  buf[pos + 1] = 32;
+  pos += 2;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127 || c > 255) throw new InvalidHeaderError(name);
+    buf[pos + i] = c;
+  }
+  pos += value.length;
+  buf[pos] = 13;
+  buf[pos + 1] = 10;
+  return pos + 2;
+}
+
 /** The IMF-fixdate for the Date header, recomputed at most once a second. */
 let dateSecond = -1;
 let dateValue = '';

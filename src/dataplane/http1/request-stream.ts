@@ -5,11 +5,17 @@ import type { Socket } from 'node:net';
 import type { Downstream } from '../http/downstream.js';
 import type { BodySink } from '../http/message.js';
 import type { HeaderMap } from '../routing/index.js';
-import { headerLines, httpDate, statusLine } from './head.js';
+import { headerLines, httpDate, renderHead, statusLine } from './head.js';
 import type { ServerConnection } from './server-connection.js';
 
 /** How the response body is delimited on the wire. */
 const Framing = { None: 0, Length: 1, Chunked: 2, Close: 3 } as const;
+
+/**
+ * A head and a body up to this size go out as one buffer: one copy of a small body is cheaper
+ * than the writev path (arrays, a write request per chunk); larger bodies are written as they are.
+ */
+export const COALESCE_MAX = 16 * 1024;
 
 /** Body bytes queued (read but not delivered) before the socket stops reading. */
 export const MAX_QUEUED_BODY = 64 * 1024;
@@ -177,33 +183,44 @@ export class RequestStream implements Downstream {
 
   writeHead(status: number, headers: HeaderMap): void {
     if (this.headersSent) throw new Error('response headers already sent');
-    // Both throw before anything changes: InvalidHeaderError for a header that cannot be sent.
-    let head = statusLine(status) + headerLines(headers);
     if (status < 200 && status !== 101) {
-      // Informational: sent as is, the final response follows.
-      this.conn.writeInformational(head + '\r\n');
+      // Informational: sent as is (throws InvalidHeaderError first), the final response follows.
+      this.conn.writeInformational(statusLine(status) + headerLines(headers) + '\r\n');
       return;
     }
-    if (headers['date'] === undefined) head += 'date: ' + httpDate() + '\r\n';
+    let extra = '';
+    if (headers['date'] === undefined) extra = 'date: ' + httpDate() + '\r\n';
     const noBody = status === 204 || status === 304 || status === 101 || this.method === 'HEAD';
     let closeAfter = this.closeAfter || this.conn.mustCloseAfterResponse();
-    if (headers['content-length'] !== undefined) this.framing = noBody ? Framing.None : Framing.Length;
-    else if (noBody) this.framing = Framing.None;
+    let framing: number;
+    const cl = headers['content-length'];
+    if (cl !== undefined) framing = noBody ? Framing.None : Framing.Length;
+    else if (noBody) framing = Framing.None;
     else if (this.protocol === 'HTTP/1.0') {
-      this.framing = Framing.Close;
+      framing = Framing.Close;
       closeAfter = true;
     } else {
-      this.framing = Framing.Chunked;
-      head += 'transfer-encoding: chunked\r\n';
+      framing = Framing.Chunked;
+      extra += 'transfer-encoding: chunked\r\n';
     }
     const given = headers['connection'];
     if (given !== undefined) {
       if (given === 'close') closeAfter = true;
-    } else if (closeAfter) head += 'connection: close\r\n';
-    else if (this.protocol === 'HTTP/1.0') head += 'connection: keep-alive\r\n';
+    } else if (closeAfter) extra += 'connection: close\r\n';
+    else if (this.protocol === 'HTTP/1.0') extra += 'connection: keep-alive\r\n';
+    // Room after the head for a small body announced by Content-Length: head and body then leave
+    // in the head's own buffer.
+    let room = 0;
+    if (framing === Framing.Length && typeof cl === 'string') {
+      const n = Number(cl);
+      if (n > 0 && n <= COALESCE_MAX) room = n;
+    }
+    // Throws InvalidHeaderError before anything changes.
+    const head = renderHead(statusLine(status), headers, extra, room);
+    this.framing = framing;
     this.closeAfter = closeAfter;
     this.headersSent = true;
-    this.conn.setHead(head + '\r\n');
+    this.conn.setHead(head, head.length - room);
   }
 
   write(chunk: Buffer): boolean {

@@ -21,7 +21,7 @@ import {
   type LlhttpParser,
   type ParseError,
 } from './llhttp.js';
-import { MAX_QUEUED_BODY, RequestStream } from './request-stream.js';
+import { COALESCE_MAX, MAX_QUEUED_BODY, RequestStream } from './request-stream.js';
 import type { H1ClientError, H1Limits, H1ServerHooks } from './server.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -35,22 +35,23 @@ const EMPTY = Buffer.alloc(0);
  */
 const LINGER_MS = 5000;
 
-/**
- * A head and a body up to this size go out as one buffer: one copy of a small body is cheaper
- * than the writev path (arrays, a write request per chunk); larger bodies are written as they are.
- */
-const COALESCE_MAX = 16 * 1024;
-
 function call(fn: () => void): void {
   fn();
 }
 
-/** `head` (latin1) followed by `body`, in one buffer. */
-function withHead(head: string, body: Buffer): Buffer {
-  const n = head.length;
-  const buf = Buffer.allocUnsafe(n + body.length);
-  buf.write(head, 0, n, 'latin1');
-  body.copy(buf, n);
+/**
+ * The head (`len` bytes of `head`) followed by `body`, in one buffer: in the head's own buffer
+ * when it left room for the body (RequestStream.writeHead does for a small Content-Length body).
+ */
+function withHead(head: Buffer, len: number, body: Buffer): Buffer {
+  const n = len + body.length;
+  if (head.length >= n) {
+    body.copy(head, len);
+    return n === head.length ? head : head.subarray(0, n);
+  }
+  const buf = Buffer.allocUnsafe(n);
+  head.copy(buf, 0, 0, len);
+  body.copy(buf, len);
   return buf;
 }
 
@@ -96,8 +97,12 @@ export class ServerConnection {
   idleSince = 0;
   /** When the sweep first saw the closing connection done writing (ms). */
   lingerSince = 0;
-  /** The final response head, held back to go out with the first body bytes (one syscall). */
-  pendingHead = '';
+  /**
+   * The final response head, held back to go out with the first body bytes (one syscall): its
+   * first pendingHeadLen bytes (the rest is room for a small body).
+   */
+  pendingHead: Buffer | null = null;
+  pendingHeadLen = 0;
   flushScheduled = false;
   nextScheduled = false;
   reading = true;
@@ -407,8 +412,9 @@ export class ServerConnection {
     if (!this.closed) writeDirect(this.socket, head);
   }
 
-  setHead(head: string): void {
+  setHead(head: Buffer, len: number): void {
     this.pendingHead = head;
+    this.pendingHeadLen = len;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       atBatch(call, this.#flushHead, undefined);
@@ -419,35 +425,37 @@ export class ServerConnection {
   #flushHead = (): void => {
     this.flushScheduled = false;
     const h = this.pendingHead;
-    if (h === '') return;
-    this.pendingHead = '';
-    if (!this.closed && !this.socket.destroyed) writeSoon(this.socket, h);
+    if (h === null) return;
+    this.pendingHead = null;
+    if (!this.closed && !this.socket.destroyed) writeSoon(this.socket, h.subarray(0, this.pendingHeadLen));
   };
 
   writeBody(chunk: Buffer, chunked: boolean): boolean {
     const s = this.socket;
     if (this.closed || s.destroyed) return true;
     const head = this.pendingHead;
+    const len = this.pendingHeadLen;
     if (chunked) {
-      this.pendingHead = '';
+      this.pendingHead = null;
       flushWrites(s);
       s.cork();
-      s.write(head + chunk.length.toString(16) + '\r\n', 'latin1');
+      if (head !== null) s.write(head.subarray(0, len));
+      s.write(chunk.length.toString(16) + '\r\n', 'latin1');
       s.write(chunk);
       const r = s.write('\r\n', 'latin1');
       s.uncork();
       return r;
     }
-    if (head === '') return writeDirect(s, chunk);
-    this.pendingHead = '';
+    if (head === null) return writeDirect(s, chunk);
+    this.pendingHead = null;
     if (chunk.length <= COALESCE_MAX) {
       // The head and a small body: one message, sent with the turn's batch.
-      writeSoon(s, withHead(head, chunk));
+      writeSoon(s, withHead(head, len, chunk));
       return true;
     }
     flushWrites(s);
     s.cork();
-    s.write(head, 'latin1');
+    s.write(head.subarray(0, len));
     const r = s.write(chunk);
     s.uncork();
     return r;
@@ -457,29 +465,32 @@ export class ServerConnection {
   endResponse(req: RequestStream, body: Buffer | undefined, chunked: boolean, tail: string): void {
     const s = this.socket;
     const head = this.pendingHead;
-    this.pendingHead = '';
+    const len = this.pendingHeadLen;
+    this.pendingHead = null;
     if (!this.closed && !s.destroyed) {
       // Only a chunked body has a tail (its last chunk and trailers).
-      if (body !== undefined && !chunked && (head === '' || body.length <= COALESCE_MAX)) {
+      if (body !== undefined && !chunked && (head === null || body.length <= COALESCE_MAX)) {
         // The common case: one write (head and body together when both are still to go).
-        if (head === '') writeDirect(s, body);
-        else writeSoon(s, withHead(head, body));
+        if (head === null) writeDirect(s, body);
+        else writeSoon(s, withHead(head, len, body));
       } else if (body !== undefined) {
         // Chunked, or a head with a body too large to copy next to it.
         flushWrites(s);
         s.cork();
+        if (head !== null) s.write(head.subarray(0, len));
         if (chunked) {
-          s.write(head + body.length.toString(16) + '\r\n', 'latin1');
+          s.write(body.length.toString(16) + '\r\n', 'latin1');
           s.write(body);
           tail = '\r\n' + tail;
         } else {
-          s.write(head, 'latin1');
           s.write(body);
         }
         if (tail !== '') s.write(tail, 'latin1');
         s.uncork();
-      } else if (head !== '' || tail !== '') {
-        writeSoon(s, head + tail);
+      } else if (head !== null) {
+        writeSoon(s, tail === '' ? head.subarray(0, len) : withHead(head, len, Buffer.from(tail, 'latin1')));
+      } else if (tail !== '') {
+        writeSoon(s, tail);
       }
     }
     if (this.active === req) this.active = null;

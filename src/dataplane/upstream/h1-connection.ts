@@ -38,8 +38,8 @@ const EMPTY: string[] = [];
 /** A dispatched request: the H1Call handed to the caller, and the sink of a streamed body. */
 export class H1Request implements H1Call, BodySink {
   readonly owner: ConnOwner;
-  /** Request line and headers, ready to write (built once, also for a retry). */
-  readonly headStr: string;
+  /** Request line and headers (and a small whole body), ready to write (built once, also for a retry). */
+  readonly head: Buffer;
   readonly body: H1Body;
   readonly handler: H1Handler;
   readonly isHead: boolean;
@@ -63,9 +63,9 @@ export class H1Request implements H1Call, BodySink {
   paused: boolean;
   trailers: HeaderMap | undefined;
 
-  constructor(owner: ConnOwner, headStr: string, body: H1Body, handler: H1Handler, isHead: boolean, chunked: boolean) {
+  constructor(owner: ConnOwner, head: Buffer, body: H1Body, handler: H1Handler, isHead: boolean, chunked: boolean) {
     this.owner = owner;
-    this.headStr = headStr;
+    this.head = head;
     this.body = body;
     this.handler = handler;
     this.isHead = isHead;
@@ -372,17 +372,17 @@ export class H1Connection {
     const b = req.body;
     if (b === null) {
       req.bodyDone = true;
-      writeSoon(s, req.headStr);
+      writeSoon(s, req.head);
     } else if (Buffer.isBuffer(b)) {
       req.bodyDone = true;
       // Head and body leave in one writev.
       flushWrites(s);
       s.cork();
-      s.write(req.headStr, 'latin1');
+      s.write(req.head);
       if (b.length > 0) s.write(b);
       s.uncork();
     } else {
-      writeDirect(s, req.headStr);
+      writeDirect(s, req.head);
       (b as BodySource).readBody(req);
     }
   }

@@ -2,7 +2,8 @@
 // connections on raw sockets with node's llhttp (../http1/llhttp.ts) parsing responses; the
 // request head is written as one latin1 string. Replaces undici's Pool on the request path.
 // The per-connection codec is ./h1-connection.ts.
-import { headerLines } from '../http1/head.js';
+import { renderHead } from '../http1/head.js';
+import { COALESCE_MAX } from '../http1/request-stream.js';
 import { H1Connection, H1Request, invalidHeader, type ConnOwner } from './h1-connection.js';
 import {
   errnoCode,
@@ -165,6 +166,8 @@ class PoolState implements ConnOwner {
   }
 }
 
+const NO_HEAD: Buffer = Buffer.alloc(0);
+
 /** A request line target or authority that cannot be sent as is. */
 function unsendable(head: H1RequestHead): string | undefined {
   const m = head.method;
@@ -208,46 +211,45 @@ export class H1Pool implements UpstreamPool {
   /** Sends a request; the handler hears the outcome. Never throws; never calls the handler synchronously. */
   dispatch(head: H1RequestHead, body: H1Body, handler: H1Handler): H1Call {
     const s = this.#s;
-    let headStr = '';
+    let headBuf: Buffer = NO_HEAD;
+    let joined = false;
     let chunked = false;
     let bad: UpstreamError | undefined;
     const bodyIsBuffer = body !== null && Buffer.isBuffer(body);
     try {
-      const h = head.headers;
+      let h = head.headers;
       const given = h['content-length'];
       let framing = '';
-      let lines: string;
+      // A whole body small enough joins the head in its buffer: one write.
+      let room = 0;
       if (bodyIsBuffer) {
         const len = String(body.length);
-        if (given === len) {
-          lines = headerLines(h);
-        } else {
+        if (given !== len) {
           if (given !== undefined) {
-            const copy = { ...h };
-            delete copy['content-length'];
-            lines = headerLines(copy);
-          } else {
-            lines = headerLines(h);
+            h = { ...h };
+            delete h['content-length'];
           }
           framing = 'content-length: ' + len + '\r\n';
         }
-      } else {
-        lines = headerLines(h);
-        if (body !== null && given === undefined) {
-          chunked = true;
-          framing = 'transfer-encoding: chunked\r\n';
-        }
+        if (body.length <= COALESCE_MAX) room = body.length;
+      } else if (body !== null && given === undefined) {
+        chunked = true;
+        framing = 'transfer-encoding: chunked\r\n';
       }
       const what = unsendable(head);
       if (what !== undefined) {
         bad = new UpstreamError('protocol', 'ERR_INVALID_REQUEST', `invalid request ${what}`);
       } else {
-        headStr = head.method + ' ' + head.path + ' HTTP/1.1\r\nhost: ' + head.authority + '\r\n' + lines + framing + '\r\n';
+        headBuf = renderHead(head.method + ' ' + head.path + ' HTTP/1.1\r\nhost: ' + head.authority + '\r\n', h, framing, room);
+        if (room > 0) {
+          (body as Buffer).copy(headBuf, headBuf.length - room);
+          joined = true;
+        }
       }
     } catch (err) {
       bad = invalidHeader(err as Error);
     }
-    const req = new H1Request(s, headStr, body, handler, head.method === 'HEAD', chunked);
+    const req = new H1Request(s, headBuf, joined ? null : body, handler, head.method === 'HEAD', chunked);
     if (bad !== undefined) req.fail(bad);
     else if (s.closing) req.fail(new UpstreamError('connect-refused', 'ERR_POOL_CLOSED', 'the upstream connection pool is closed'));
     else s.acquire(req);

@@ -10,6 +10,7 @@ import {
   isToken,
   isValidValue,
   lowerName,
+  renderHead,
   statusLine,
 } from '../../../src/dataplane/http1/head.js';
 
@@ -84,4 +85,28 @@ test('endToEndHeaderMap drops connection-specific headers and what Connection li
   ]);
   assert.deepEqual(h, { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
   assert.deepEqual(endToEndHeaderMap(['Connection', 'close', 'X-A', '1']), { 'x-a': '1' });
+});
+
+test('renderHead: the same bytes as the head string, then `room` free bytes', () => {
+  const headers = { server: 'istio-envoy', 'content-length': '5', 'set-cookie': ['a=1', 'b=2'], skipped: undefined, 'x-obs': 'caf\u00e9\t1' };
+  const expected = statusLine(200) + headerLines(headers) + 'date: x\r\n' + '\r\n';
+  const b = renderHead(statusLine(200), headers, 'date: x\r\n', 5);
+  assert.equal(b.length, expected.length + 5);
+  assert.equal(b.subarray(0, b.length - 5).toString('latin1'), expected);
+  assert.equal(renderHead('GET / HTTP/1.1\r\n', {}, '', 0).toString('latin1'), 'GET / HTTP/1.1\r\n\r\n');
+});
+
+test('renderHead: refuses what headerLines refuses, naming the header', () => {
+  for (const [h, name] of [
+    [{ 'bad name': 'v' }, 'bad name'],
+    [{ '': 'v' }, ''],
+    [{ ok: 'a\r\nInjected: 1' }, 'ok'],
+    [{ ok: ['fine', 'nul\u0000'] }, 'ok'],
+    [{ ok: 'wide \u2028' }, 'ok'],
+  ] as const) {
+    assert.throws(
+      () => renderHead(statusLine(200), h as Record<string, string | string[]>, '', 0),
+      (e: unknown) => e instanceof InvalidHeaderError && e.header === name,
+    );
+  }
 });
