@@ -226,8 +226,27 @@ export function headerMapFromRaw(raw: readonly string[]): HeaderMap {
   return h;
 }
 
-/** Headers that describe one HTTP/1 connection, never relayed (RFC 9110 §7.6.1). */
-const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'trailer']);
+/**
+ * Headers that describe one HTTP/1 connection, never relayed (RFC 9110 §7.6.1): connection,
+ * keep-alive, proxy-connection, transfer-encoding, upgrade, http2-settings, trailer. A switch on
+ * the length rather than a Set: it runs for every header of every response.
+ */
+function isConnectionHeader(name: string): boolean {
+  switch (name.length) {
+    case 7:
+      return name === 'upgrade' || name === 'trailer';
+    case 10:
+      return name === 'connection' || name === 'keep-alive';
+    case 14:
+      return name === 'http2-settings';
+    case 16:
+      return name === 'proxy-connection';
+    case 17:
+      return name === 'transfer-encoding';
+    default:
+      return false;
+  }
+}
 
 /**
  * headerMapFromRaw without the connection-specific headers (and the names a Connection header
@@ -240,7 +259,7 @@ export function endToEndHeaderMap(raw: readonly string[]): HeaderMap {
   for (let i = 0; i < raw.length; i += 2) {
     const name = lowerName(raw[i]!);
     const v = raw[i + 1]!;
-    if (CONNECTION_HEADERS.has(name)) {
+    if (isConnectionHeader(name)) {
       if (name === 'connection' && v !== 'keep-alive' && v !== 'close') listed = listed === undefined ? v : `${listed},${v}`;
       continue;
     }
