@@ -58,9 +58,13 @@ const variants = argv
 if (variants.length === 0) variants.push({ label: 'head', flags: [], bin: OUTPOST_BIN, log: true });
 const log = (m) => process.stderr.write(`[ab] ${m}\n`);
 
-/** Sums --trace-gc-nvp lines: `pause=1.2 ... gc=s ...` per collection. */
+/**
+ * Sums --trace-gc-nvp lines: `pause=1.2 ... gc=s ... promoted=N ...` per collection. `promoted` is
+ * what scavenges moved to the old generation: near zero for a proxy whose objects die with their
+ * request; megabytes per scavenge when something keeps them (bench/README.md, "The two-hop tail").
+ */
 function gcSummary(text) {
-  const out = { scavenges: 0, scavengeMs: 0, maxScavengeMs: 0, markSweeps: 0, markSweepMs: 0 };
+  const out = { scavenges: 0, scavengeMs: 0, maxScavengeMs: 0, markSweeps: 0, markSweepMs: 0, promotedBytes: 0 };
   for (const line of text.split('\n')) {
     const pause = /(?:^|\s)pause=([\d.]+)/.exec(line);
     const kind = /(?:^|\s)gc=(\w+)/.exec(line);
@@ -69,6 +73,7 @@ function gcSummary(text) {
     if (kind[1] === 's') {
       out.scavenges++;
       out.scavengeMs += ms;
+      out.promotedBytes += Number(/(?:^|\s)promoted=(\d+)/.exec(line)?.[1] ?? 0);
       out.maxScavengeMs = Math.max(out.maxScavengeMs, ms);
     } else {
       out.markSweeps++;
@@ -171,6 +176,7 @@ async function main() {
         rss,
         ...gc,
         perReqScavengeUs: (gc.scavengeMs * 1000) / w.requests,
+        promotedKbPerScavenge: gc.scavenges > 0 ? gc.promotedBytes / 1024 / gc.scavenges : 0,
         p50at1: w1 ? w1.p50_us / 1000 : undefined,
       });
     }
@@ -181,7 +187,7 @@ async function main() {
   const m = (rows, k) => median(rows.map((r) => r[k]));
   const header = ['variant', 'node flags', 'req/s @64', 'p99 ms', 'p99.9 ms', 'µs CPU/req', 'peak RSS MB'];
   if (twoHop) header.push('p50@1 ms');
-  if (traceGc) header.push('scavenges', 'scavenge ms (max)', 'µs GC/req', 'mark-sweeps (ms)');
+  if (traceGc) header.push('scavenges', 'scavenge ms (max)', 'µs GC/req', 'promoted KB/scavenge', 'mark-sweeps (ms)');
   console.log(
     renderTable(
       header,
@@ -202,6 +208,7 @@ async function main() {
             m(rows, 'scavenges').toFixed(0),
             `${m(rows, 'scavengeMs').toFixed(0)} (${m(rows, 'maxScavengeMs').toFixed(2)})`,
             m(rows, 'perReqScavengeUs').toFixed(2),
+            m(rows, 'promotedKbPerScavenge').toFixed(0),
             `${m(rows, 'markSweeps').toFixed(0)} (${m(rows, 'markSweepMs').toFixed(0)})`,
           );
         return row;

@@ -466,6 +466,15 @@ function putBytes(buf: Buffer, pos: number, lit: Uint8Array): number {
   return pos + n;
 }
 
+/** Literals up to this many bytes are written by stores in the generated writer; longer ones by putBytes. */
+const INLINE_LITERAL = 12;
+
+/**
+ * The TEXT writer, generated for the format: straight-line code with one call site per operator.
+ * A loop over the operators made every `get` call megamorphic (some twenty getters through one call
+ * site), and copied each literal with a call. The generated source holds only indices and byte
+ * values, never text of the format; the getters and literals are passed in.
+ */
 function compileTextWriter(segs: readonly Segment[]): LineWriter {
   // The line is lits[0] ops[0] lits[1] ops[1] … lits[n]: a literal (maybe empty) around every operator.
   const lits: Uint8Array[] = [];
@@ -481,28 +490,42 @@ function compileTextWriter(segs: readonly Segment[]): LineWriter {
     }
   }
   lits.push(Buffer.from(lit, 'utf8'));
-  const n = ops.length;
-  return (e, buf, pos) => {
-    for (let i = 0; i < n; i++) {
-      pos = putBytes(buf, pos, lits[i]!);
-      if (pos < 0) return -1;
-      const s = ops[i]!;
-      if (s.put !== undefined) {
-        pos = s.put(e, buf, pos);
-      } else {
-        const v = s.get(e);
-        if (v === undefined || v === '') {
-          if (pos >= buf.length) return -1;
-          buf[pos++] = DASH;
-          continue;
-        }
-        if (typeof v === 'number') pos = putNumber(buf, pos, v);
-        else pos = putString(buf, pos, s.maxLen > 0 && v.length > s.maxLen ? v.slice(0, s.maxLen) : v);
-      }
-      if (pos < 0) return -1;
-    }
-    return putBytes(buf, pos, lits[n]!);
+  const literal = (i: number): string => {
+    const b = lits[i]!;
+    if (b.length === 0) return '';
+    if (b.length > INLINE_LITERAL) return `pos = putBytes(buf, pos, L[${i}]); if (pos < 0) return -1;\n`;
+    let code = `if (pos + ${b.length} > buf.length) return -1;\n`;
+    for (let k = 0; k < b.length; k++) code += `buf[pos + ${k}] = ${b[k]};\n`;
+    return code + `pos += ${b.length};\n`;
   };
+  let head = '';
+  let body = '';
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    body += literal(i);
+    if (op.put !== undefined) {
+      head += `const P${i} = O[${i}].put;\n`;
+      body += `pos = P${i}(e, buf, pos); if (pos < 0) return -1;\n`;
+      continue;
+    }
+    head += `const G${i} = O[${i}].get;\n`;
+    const str = op.maxLen > 0 ? `v.length > ${op.maxLen} ? v.slice(0, ${op.maxLen}) : v` : 'v';
+    body +=
+      `v = G${i}(e);\n` +
+      `if (v === undefined || v === '') { if (pos >= buf.length) return -1; buf[pos++] = ${DASH}; }\n` +
+      `else { pos = typeof v === 'number' ? putNumber(buf, pos, v) : putString(buf, pos, ${str}); if (pos < 0) return -1; }\n`;
+  }
+  body += literal(ops.length);
+  const source = `'use strict';\n${head}return function writeLine(e, buf, pos) {\nlet v;\n${body}return pos;\n};`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from indices and byte values only (above)
+  const make = new Function('O', 'L', 'putBytes', 'putNumber', 'putString', source) as (
+    o: readonly OperatorSegment[],
+    l: readonly Uint8Array[],
+    pb: typeof putBytes,
+    pn: typeof putNumber,
+    ps: typeof putString,
+  ) => LineWriter;
+  return make(ops, lits, putBytes, putNumber, putString);
 }
 
 /** A line renderer as a LineWriter: the string is built, then encoded (JSON lines). */
