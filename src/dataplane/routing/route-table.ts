@@ -63,7 +63,9 @@ class RouteTableMatcher implements CompiledRouteTable {
   /** `prefix*` domains, longest prefix first. */
   readonly #prefixes: Wildcard[] = [];
   #any: VirtualHostMatcher | undefined;
-  readonly #cache = new Map<string, VirtualHostMatcher | null>();
+  /** Lookups by port (-1: none), then authority: no `authority + port` key string made and hashed per request. */
+  readonly #cache = new Map<number, Map<string, VirtualHostMatcher | null>>();
+  #cached = 0;
 
   constructor(t: RouteTable) {
     if (typeof t?.name !== 'string') throw new ConfigError('route table: name is required');
@@ -98,12 +100,19 @@ class RouteTableMatcher implements CompiledRouteTable {
   }
 
   findVirtualHost(authority: string, port?: number): CompiledVirtualHost | undefined {
-    const key = port === undefined ? authority : `${authority}\u0000${port}`;
-    const hit = this.#cache.get(key);
+    const p = port ?? -1;
+    let byAuthority = this.#cache.get(p);
+    const hit = byAuthority?.get(authority);
     if (hit !== undefined) return hit ?? undefined;
     const found = this.#lookup(authority, port);
-    if (this.#cache.size >= AUTHORITY_CACHE_MAX) this.#cache.clear();
-    this.#cache.set(key, found ?? null);
+    if (this.#cached >= AUTHORITY_CACHE_MAX) {
+      this.#cache.clear();
+      this.#cached = 0;
+      byAuthority = undefined;
+    }
+    if (byAuthority === undefined) this.#cache.set(p, (byAuthority = new Map()));
+    byAuthority.set(authority, found ?? null);
+    this.#cached++;
     return found;
   }
 

@@ -358,3 +358,16 @@ test('header ops: remove, then set, then add; names case-insensitive', () => {
   applyHeaderOps(h, undefined);
   assert.equal(h['x-a'], 'one');
 });
+
+test('virtual-host lookups stay right past the cache bound, for the same authority on different ports', () => {
+  const t = compileRouteTable(table(vhost('ported', ['h.test:81']), vhost('bare', ['h.test']), vhost('any', ['*'])));
+  for (let i = 0; i < 3000; i++) {
+    assert.equal(t.findVirtualHost(`n${i}.test`, 80)?.name, 'any');
+    if (i % 500 === 0) {
+      assert.equal(t.findVirtualHost('h.test', 81)?.name, 'ported');
+      assert.equal(t.findVirtualHost('h.test', 82)?.name, 'bare');
+      assert.equal(t.findVirtualHost('h.test')?.name, 'bare');
+      assert.equal(t.findVirtualHost('h.test:81')?.name, 'ported');
+    }
+  }
+});
