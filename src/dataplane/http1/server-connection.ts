@@ -23,6 +23,7 @@ import {
 } from './llhttp.js';
 import { COALESCE_MAX, MAX_QUEUED_BODY, RequestStream } from './request-stream.js';
 import type { H1ClientError, H1Limits, H1ServerHooks } from './server.js';
+import { ConnList, type Listed } from '../conn-list.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** The head was not complete in time (Envoy: request_headers_timeout). */
@@ -67,7 +68,7 @@ interface ConsumableHandle {
 export class ServerShared {
   /** closeIdle was called: every response closes its connection. */
   draining = false;
-  readonly conns = new Set<ServerConnection>();
+  readonly conns = new ConnList<ServerConnection>();
   constructor(
     readonly hooks: H1ServerHooks,
     readonly limits: H1Limits,
@@ -78,7 +79,9 @@ function closeParser(p: LlhttpParser): void {
   p.close();
 }
 
-export class ServerConnection {
+export class ServerConnection implements Listed {
+  /** Its slot in shared.conns (ConnList). */
+  listIndex = -1;
   readonly parser: LlhttpParser;
   readonly encrypted: boolean;
   /** The request whose response is being produced (delivered to onRequest, not ended). */

@@ -74,12 +74,14 @@ export class H1Server {
   closeIdle(): void {
     const sh = this.#shared;
     sh.draining = true;
-    for (const c of sh.conns) if (c.idle) c.close();
+    sh.conns.forEachLastFirst((c) => {
+      if (c.idle) c.close();
+    });
   }
 
   /** Destroys every connection. */
   destroyAll(): void {
-    for (const c of this.#shared.conns) c.destroy();
+    for (const c of this.#shared.conns.values()) c.destroy();
     this.#stopSweep();
   }
 
@@ -94,7 +96,7 @@ export class H1Server {
       return;
     }
     const now = Date.now();
-    for (const c of conns) c.sweep(now);
+    conns.forEachLastFirst((c) => c.sweep(now));
   };
 
   #stopSweep(): void {

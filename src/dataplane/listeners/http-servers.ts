@@ -11,6 +11,7 @@ import { TcpLogEntry } from '../l4/tcp-proxy.js';
 import { H1Server, type H1ClientError, type H1Limits } from '../http1/server.js';
 import { H2ServerConnection } from '../http2/server.js';
 import { DEFAULT_H2_LIMITS } from '../http2/connection.js';
+import { ConnList, ListedSocket } from '../conn-list.js';
 
 export type RequestHandler = (ds: Downstream) => void;
 /** A CONNECT request on an HTTP/1 connection (outbound listeners): the socket is handed over. */
@@ -29,7 +30,7 @@ export class HttpServers {
   /** TLS termination (the listener's certificate): ALPN picks h2 or HTTP/1.1, both on outpost's codecs. */
   #secure: tls.Server | undefined;
   #tlsKey = '';
-  readonly #sockets = new Set<Socket>();
+  readonly #sockets = new ConnList<ListedSocket<Socket>>();
   readonly #h2conns = new Set<H2ServerConnection>();
   readonly #onRequest: RequestHandler;
 
@@ -117,8 +118,9 @@ export class HttpServers {
   };
 
   #track(socket: Socket): void {
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    const e = new ListedSocket(socket);
+    this.#sockets.add(e);
+    socket.once('close', () => this.#sockets.delete(e));
   }
 
   /** A request outpost's HTTP/1 codec answered itself (400, 408, 431): logged as Envoy does. */
@@ -143,7 +145,7 @@ export class HttpServers {
   destroyAll(): void {
     this.h1.destroyAll();
     for (const c of this.#h2conns) c.destroy();
-    for (const s of this.#sockets) s.destroy();
+    for (const e of this.#sockets.values()) e.socket.destroy();
   }
 
   get openConnections(): number {

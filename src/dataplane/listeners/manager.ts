@@ -13,11 +13,12 @@ import { HttpServers, sniffFirst, type HttpLimits } from './http-servers.js';
 import { handleConnect, handleOutboundRequest, handleOutboundTls, notFound } from './outbound.js';
 import { acceptMesh, MeshTlsTerminator } from './mesh-tls.js';
 import { authorizeConnection } from '../authz/connection.js';
+import { ConnList, ListedSocket } from '../conn-list.js';
 
 interface BoundSocket {
   readonly key: string;
   readonly server: net.Server;
-  readonly sockets: Set<Socket>;
+  readonly sockets: ConnList<ListedSocket<Socket>>;
   /** The port actually bound (differs from the config's when it asks for 0). */
   readonly port: number;
 }
@@ -93,7 +94,7 @@ export class ListenerManager {
       for (const s of this.#servers.values()) s.closeIdle();
     }
     for (const s of this.#servers.values()) s.destroyAll();
-    for (const b of this.#bound.values()) for (const s of b.sockets) s.destroy();
+    for (const b of this.#bound.values()) for (const e of b.sockets.values()) e.socket.destroy();
     this.#terminator?.close();
     this.#bound.clear();
     this.#servers.clear();
@@ -101,7 +102,7 @@ export class ListenerManager {
   }
 
   #bind(key: string, cl: CompiledListener): Promise<BoundSocket> {
-    const sockets = new Set<Socket>();
+    const sockets = new ConnList<ListedSocket<Socket>>();
     // Half-open: a client's FIN must not close our side before the upstream's answer is relayed.
     const server = net.createServer({ noDelay: true, allowHalfOpen: true });
     return new Promise<BoundSocket>((resolve, reject) => {
@@ -117,8 +118,9 @@ export class ListenerManager {
         const b: BoundSocket = { key, server, sockets, port };
         server.on('connection', (socket: Socket) => {
           socket.on('error', noop);
-          sockets.add(socket);
-          socket.once('close', () => sockets.delete(socket));
+          const e = new ListedSocket(socket);
+          sockets.add(e);
+          socket.once('close', () => sockets.delete(e));
           this.#dispatch(key, socket);
         });
         log('info', `listener ${cl.listener.name} (${cl.kind}) bound on ${address.includes(':') ? `[${address}]` : address}:${port}`);
@@ -132,7 +134,7 @@ export class ListenerManager {
     b.server.close();
     if (b.sockets.size === 0) return;
     setTimeout(() => {
-      for (const s of b.sockets) s.destroy();
+      for (const e of b.sockets.values()) e.socket.destroy();
     }, this.#drainMs).unref();
   }
 

@@ -82,6 +82,51 @@ test('absolute-form HTTP through the sidecar goes to the port-80 listener and it
   assert.equal(f.authority, 'docs.redhat.com');
 });
 
+test('fresh downstream connections with Connection: close each close after their response, and share one kept-alive upstream connection', async (t) => {
+  // As Envoy: `Connection: close` is hop-by-hop, so the client's close ends its own connection
+  // only; the upstream pool keeps its connection (no connect per request).
+  const s = await sidecar(t, 'REGISTRY_ONLY');
+  const n = 6;
+  const w = '%{http_code} %{num_connects}\\n';
+  const abs = await curl([
+    '-s',
+    '-o',
+    '/dev/null',
+    '-H',
+    'Connection: close',
+    '-w',
+    w,
+    '-x',
+    `http://127.0.0.1:${s.port}`,
+    `http://docs.redhat.com/abs?n=[1-${n}]`,
+  ]);
+  const byHost = await curl([
+    '-s',
+    '-o',
+    '/dev/null',
+    '-H',
+    'Connection: close',
+    '-H',
+    'Host: docs.redhat.com',
+    '-w',
+    w,
+    `http://127.0.0.1:${s.port}/host?n=[1-${n}]`,
+  ]);
+  for (const r of [abs, byHost]) {
+    // One new downstream connection per request: the proxy closed each after its response.
+    assert.deepEqual(r.stdout.trim().split('\n'), Array<string>(n).fill('200 1'), r.stderr);
+  }
+  assert.equal(s.docs.requests.length, 2 * n);
+  assert.ok(
+    s.docs.requests.every((q) => q.headers.connection !== 'close'),
+    'the downstream Connection header is not forwarded',
+  );
+  assert.equal(s.docs.connections(), 1, 'one upstream connection for all requests');
+  const lines = await s.p.logLines(2 * n);
+  assert.equal(lines.length, 2 * n);
+  assert.ok(lines.map(parseLogLine).every((f) => f.code === '200' && f.flags === '-'));
+});
+
 test('REGISTRY_ONLY: an unknown HTTP host gets 502 from block_all, logged', async (t) => {
   const s = await sidecar(t, 'REGISTRY_ONLY');
   const r = await curl(['-o', '/dev/null', '-w', '%{http_code}', '-x', `http://127.0.0.1:${s.port}`, `http://httpbin.org:${s.other.port}/get`]);
