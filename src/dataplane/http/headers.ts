@@ -1,37 +1,11 @@
 // Header hygiene between hops: hop-by-hop headers never cross the proxy (RFC 9110 §7.6.1).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { HeaderMap } from '../routing/index.js';
+import { HopScope, hopScope } from '../http1/head.js';
 
-/**
- * Headers that describe one connection and are dropped when forwarding (both directions):
- * connection, keep-alive, proxy-connection, transfer-encoding, upgrade, te, http2-settings,
- * host, expect, proxy-authorization, trailer. A switch on the length, not a Set: this runs for
- * every header of every request, and a name compared with a literal of its length is cheaper
- * than hashing it.
- */
+/** Headers dropped when forwarding a request: the connection-scoped ones and te, host, expect, proxy-authorization. */
 export function isHopByHop(name: string): boolean {
-  switch (name.length) {
-    case 2:
-      return name === 'te';
-    case 4:
-      return name === 'host';
-    case 6:
-      return name === 'expect';
-    case 7:
-      return name === 'upgrade' || name === 'trailer';
-    case 10:
-      return name === 'connection' || name === 'keep-alive';
-    case 14:
-      return name === 'http2-settings';
-    case 16:
-      return name === 'proxy-connection';
-    case 17:
-      return name === 'transfer-encoding';
-    case 19:
-      return name === 'proxy-authorization';
-    default:
-      return false;
-  }
+  return hopScope(name) !== HopScope.EndToEnd;
 }
 
 /**

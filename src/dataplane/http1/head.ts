@@ -226,25 +226,42 @@ export function headerMapFromRaw(raw: readonly string[]): HeaderMap {
   return h;
 }
 
+/** What a header name is to a proxy: end-to-end, or scoped to one hop. */
+export enum HopScope {
+  EndToEnd = 0,
+  /** Describes one connection (RFC 9110 §7.6.1): connection, keep-alive, proxy-connection, transfer-encoding, upgrade, http2-settings, trailer. */
+  Connection = 1,
+  /** A request header a proxy does not forward either: te, host (it becomes the request line's authority), expect, proxy-authorization. */
+  RequestHop = 2,
+}
+
 /**
- * Headers that describe one HTTP/1 connection, never relayed (RFC 9110 §7.6.1): connection,
- * keep-alive, proxy-connection, transfer-encoding, upgrade, http2-settings, trailer. A switch on
- * the length rather than a Set: it runs for every header of every response.
+ * A header name's scope. A switch on the length, not a Set: it runs for every header of every
+ * request and response, and comparing a name with the literals of its length costs less than
+ * hashing it.
  */
-function isConnectionHeader(name: string): boolean {
+export function hopScope(name: string): HopScope {
   switch (name.length) {
+    case 2:
+      return name === 'te' ? HopScope.RequestHop : HopScope.EndToEnd;
+    case 4:
+      return name === 'host' ? HopScope.RequestHop : HopScope.EndToEnd;
+    case 6:
+      return name === 'expect' ? HopScope.RequestHop : HopScope.EndToEnd;
     case 7:
-      return name === 'upgrade' || name === 'trailer';
+      return name === 'upgrade' || name === 'trailer' ? HopScope.Connection : HopScope.EndToEnd;
     case 10:
-      return name === 'connection' || name === 'keep-alive';
+      return name === 'connection' || name === 'keep-alive' ? HopScope.Connection : HopScope.EndToEnd;
     case 14:
-      return name === 'http2-settings';
+      return name === 'http2-settings' ? HopScope.Connection : HopScope.EndToEnd;
     case 16:
-      return name === 'proxy-connection';
+      return name === 'proxy-connection' ? HopScope.Connection : HopScope.EndToEnd;
     case 17:
-      return name === 'transfer-encoding';
+      return name === 'transfer-encoding' ? HopScope.Connection : HopScope.EndToEnd;
+    case 19:
+      return name === 'proxy-authorization' ? HopScope.RequestHop : HopScope.EndToEnd;
     default:
-      return false;
+      return HopScope.EndToEnd;
   }
 }
 
@@ -259,7 +276,7 @@ export function endToEndHeaderMap(raw: readonly string[]): HeaderMap {
   for (let i = 0; i < raw.length; i += 2) {
     const name = lowerName(raw[i]!);
     const v = raw[i + 1]!;
-    if (isConnectionHeader(name)) {
+    if (hopScope(name) === HopScope.Connection) {
       if (name === 'connection' && v !== 'keep-alive' && v !== 'close') listed = listed === undefined ? v : `${listed},${v}`;
       continue;
     }
