@@ -315,6 +315,7 @@ interface LogEntry {
   upstream_cluster: string | null;
   route_name: string | null;
   downstream_remote_address: string | null;
+  start_time: string;
 }
 
 const SEED_ROW = "the seed's request (`curl http://httpbin.org/get`), with http_proxy and with capture alone";
@@ -420,8 +421,13 @@ ${deploymentYaml('apps', 'other', '      - {name: main, image: ignored, command:
 
     const table = async (column: Column, mode: Mode): Promise<void> => {
       const phase = `${column}-${mode}`;
-      const tried: Tried[] = [];
-      for (const [i, row] of ROWS.entries()) tried.push(await row.run(ctx, `bypass-${i}-${phase}`));
+      // When each attempt began: the pod's ephemeral ports are reused, so a line from an earlier
+      // connection on the same client port must not be taken for the attempt's.
+      const tried: (Tried & { since: number })[] = [];
+      for (const [i, row] of ROWS.entries()) {
+        const since = Date.now();
+        tried.push({ ...(await row.run(ctx, `bypass-${i}-${phase}`)), since });
+      }
       // Whatever reached the outside's stand-ins did so before they answer this.
       const barrier = `barrier-${phase}`;
       await node.run('curl', ['-s', '--max-time', '5', `http://${OTHER}/${barrier}`]);
@@ -436,11 +442,11 @@ ${deploymentYaml('apps', 'other', '      - {name: main, image: ignored, command:
             tried[i]!.result,
             reached.length ? `reached it from ${[...new Set(reached.map((r) => who(r.from)))].join(', ')}` : 'nothing reached the outside',
           ].join('; ');
-          // The sidecar's access-log line for the attempt's connection (found by its client port), when one is expected.
+          // The sidecar's access-log line for the attempt's connection (found by its client port and start), when one is expected.
           const line = want.startsWith(`${seen}; sidecar: `)
             ? await eventually(
                 `the sidecar's line for ${row.attempt}`,
-                async () => (await sidecarLog()).find((e) => e.downstream_remote_address?.endsWith(`:${port}`)),
+                async () => (await sidecarLog()).find((e) => e.downstream_remote_address?.endsWith(`:${port}`) && Date.parse(e.start_time) >= tried[i]!.since),
                 30,
               )
             : undefined;
