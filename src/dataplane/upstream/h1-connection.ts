@@ -5,6 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
+import { simpleResponse, type SimpleHead } from '../http1/simple-message.js';
 import { HTTPParser, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, newParser, type LlhttpParser, type ParseError } from '../http1/llhttp.js';
 import { endToEndHeaderMap, headerLines, headerMapFromRaw, InvalidHeaderError, lowerName } from '../http1/head.js';
 import { atBatch, flushWrites, writeDirect, writeSoon } from '../http1/socket-writes.js';
@@ -514,8 +515,17 @@ export class H1Connection {
       this.bodyTo = n;
       this.bodyLeft = left - n;
       this.headEnd = -1;
+    } else if (!this.inBody && this.headRaw === null) {
+      // A whole response in this read, simply framed: read in JS, llhttp not involved (it stays
+      // at a message boundary, where the next response starts).
+      const m = req.isHead ? null : simpleResponse(data, this.owner.maxHeaderBytes);
+      if (m !== null) {
+        this.simpleMessage(req, data, m);
+        return;
+      }
+      this.headEnd = headEndIn(data, 0);
     } else {
-      this.headEnd = !this.inBody && this.headRaw === null ? headEndIn(data, 0) : -1;
+      this.headEnd = -1;
     }
     this.cur = data;
     try {
@@ -526,6 +536,22 @@ export class H1Connection {
       if (this.completed !== null || this.stray) this.afterParse();
     } catch (err) {
       this.cur = null;
+      this.handlerThrew(err);
+    }
+  }
+
+  /** A response simpleResponse read: its head, body and end, in the order llhttp would give them. */
+  private simpleMessage(req: H1Request, data: Buffer, m: SimpleHead): void {
+    this.inBody = true;
+    this.keepAlive = m.keepAlive;
+    this.bodyFrom = m.headEnd;
+    this.bodyTo = m.headEnd + m.bodyLength;
+    try {
+      this.deliverHead(req, m.status, m.headers);
+      this.onParserMessageComplete();
+      if (this.bodyTo > this.bodyFrom) this.deliverBody(req, data);
+      if (this.completed !== null || this.stray) this.afterParse();
+    } catch (err) {
       this.handlerThrew(err);
     }
   }
@@ -659,18 +685,24 @@ export class H1Connection {
         this.bodyLeft = n - take;
       }
     }
+    if (!this.deliverHead(req, status, endToEndHeaderMap(raw ?? EMPTY))) return 0;
+    return req.isHead ? 1 : 0;
+  }
+
+  /** The final head to the request's handler; false when the request is gone after it (aborted, or refused by onHead). */
+  private deliverHead(req: H1Request, status: number, headers: HeaderMap): boolean {
     req.headed = true;
-    const ok = req.handler.onHead(status, endToEndHeaderMap(raw ?? EMPTY));
-    if (this.req !== req) return 0; // aborted from onHead
+    const ok = req.handler.onHead(status, headers);
+    if (this.req !== req) return false; // aborted from onHead
     if (ok === false) {
       req.done = true;
       req.aborted = true;
       req.conn = null;
       this.req = null;
       this.destroy();
-      return 0;
+      return false;
     }
-    return req.isHead ? 1 : 0;
+    return true;
   }
 
   private onParserBody(chunk: Buffer): void {
