@@ -6,11 +6,13 @@
 //   Node without it cannot run the codec, and the proxy says so at start (requireHttpParser).
 // - `process.binding('stream_wrap' | 'tcp_wrap')` (WriteWrap, streamBaseState, TCP): direct writes
 //   to the libuv handle (http1/socket-writes.ts). Fallback: socket.write().
-// - a socket's `_handle` (readStart/readStop, reading, isStreamBase, writeQueueSize): llhttp's
-//   consume mode (http1/server-connection.ts) and the HTTP/2 read sweep (listeners/http-servers.ts).
-//   Checked per socket; fallback: 'data' events (consume), no sweep (HTTP/2).
+// - net.Socket's `onread` machinery (the kBuffer, kBufferCb, kBufferGen symbols, found on a socket
+//   made with the public `onread` option, and the handle's useUserBuffer): accepted sockets read
+//   into one shared buffer (http1/server-connection.ts). Checked per socket; fallback: 'data' events.
+// - a socket's `_handle` (readStart/readStop, reading, isStreamBase, writeQueueSize): the HTTP/2
+//   read sweep (listeners/http-servers.ts). Checked per socket; fallback: no sweep.
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -64,6 +66,65 @@ function loadStreamBindings(): StreamBindings | undefined {
   }
 }
 
+/** The symbols under which net.Socket keeps its `onread` option (a buffer and a callback). */
+interface UserBufferSymbols {
+  kBuffer: symbol;
+  kBufferCb: symbol;
+  kBufferGen: symbol;
+}
+
+function loadUserBufferSymbols(): UserBufferSymbols | undefined {
+  try {
+    // The constructor takes `onread` as net.connect does (its types list it for connect only).
+    const opts = { onread: { buffer: Buffer.alloc(1), callback: () => true } } as unknown as ConstructorParameters<typeof Socket>[0];
+    const probe = new Socket(opts);
+    const syms = Object.getOwnPropertySymbols(probe);
+    const find = (d: string) => syms.find((s) => s.description === d);
+    const kBuffer = find('kBuffer');
+    const kBufferCb = find('kBufferCb');
+    const kBufferGen = find('kBufferGen');
+    const rec = probe as unknown as Record<symbol, unknown>;
+    const ok =
+      kBuffer !== undefined && kBufferCb !== undefined && kBufferGen !== undefined && Buffer.isBuffer(rec[kBuffer]) && typeof rec[kBufferCb] === 'function';
+    probe.destroy();
+    return ok ? { kBuffer, kBufferCb, kBufferGen } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const USER_BUFFER = loadUserBufferSymbols();
+
+/** Reads of a socket into a buffer of the caller's: `onRead(nread, buffer)`, as net.connect's `onread` option calls it. */
+export type OnRead = (nread: number, buf: Buffer) => boolean;
+
+/**
+ * Switches an open plain-TCP socket to reading into `buf`, as if made with net.connect's `onread`
+ * option: no Buffer per read, `onRead` instead of 'data' (pause, resume, 'end' and errors stay the
+ * socket's). False, with nothing changed, where the socket's handle cannot.
+ */
+export function readIntoBuffer(socket: Socket, buf: Buffer, onRead: OnRead): boolean {
+  const handle = socketHandle<{ useUserBuffer?: (b: Uint8Array) => void }>(socket);
+  if (USER_BUFFER === undefined || handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return false;
+  const rec = socket as unknown as Record<symbol, unknown>;
+  rec[USER_BUFFER.kBuffer] = buf;
+  rec[USER_BUFFER.kBufferCb] = onRead;
+  rec[USER_BUFFER.kBufferGen] = null;
+  handle.useUserBuffer(buf);
+  return true;
+}
+
+/**
+ * Gives a socket that reads into a buffer (readIntoBuffer) to an owner that wants 'data' events:
+ * each read from now on is copied and pushed to the stream, under the stream's flow control.
+ */
+export function pushReadsAsData(socket: Socket): void {
+  if (USER_BUFFER === undefined) return;
+  const rec = socket as unknown as Record<symbol, unknown>;
+  if (rec[USER_BUFFER.kBuffer] === null || rec[USER_BUFFER.kBuffer] === undefined) return;
+  rec[USER_BUFFER.kBufferCb] = (n: number, b: Buffer) => socket.push(Buffer.from(b.subarray(0, n)));
+}
+
 /** `_http_common`, or undefined on a Node without it. */
 export const HTTP_COMMON: HttpCommon | undefined = loadHttpCommon();
 
@@ -90,11 +151,11 @@ export function tlsParentSocket(socket: object | null | undefined): object | nul
 
 /** One line for the proxy's start-up log: what runs on this Node, and the fallbacks. */
 export function nodeInternalsReport(): string {
-  const tcpReads = STREAM_BINDINGS !== undefined && typeof (STREAM_BINDINGS.TCP.prototype as { readStart?: unknown }).readStart === 'function';
+  const tcpReads = STREAM_BINDINGS !== undefined && typeof (STREAM_BINDINGS.TCP.prototype as { useUserBuffer?: unknown }).useUserBuffer === 'function';
   const parts = [
     HTTP_COMMON ? 'HTTP/1 parser _http_common ok' : 'HTTP/1 parser _http_common MISSING (the HTTP/1 codec cannot run)',
     STREAM_BINDINGS ? 'direct writes (stream_wrap, tcp_wrap) ok' : 'direct writes unavailable: writes go through socket.write()',
-    tcpReads ? 'consume mode (socket._handle) ok' : "consume mode checked per socket; 'data' events where a handle lacks it",
+    USER_BUFFER && tcpReads ? 'reads into a shared buffer (onread symbols, useUserBuffer) ok' : "reads into a shared buffer unavailable: 'data' events",
   ];
   return `node internals (${process.version}): ${parts.join('; ')}`;
 }

@@ -5,15 +5,16 @@
 import type { Socket } from 'node:net';
 import { RESPONSE_CODE_DETAILS as D } from '../telemetry/flags.js';
 import { headerMapFromRaw, REASONS, statusLine } from './head.js';
+import type { HeaderMap } from '../http/message.js';
 import { absoluteForm, DownstreamCodecError, parseErrorReject, requestHeadReject, type CodecReject } from './framing.js';
 import { atBatch, flushWrites, writeDirect, writeSoon } from './socket-writes.js';
-import { socketHandle } from '../node-internals.js';
+import { pushReadsAsData, readIntoBuffer } from '../node-internals.js';
+import { simpleRequest, type SimpleHead } from './simple-message.js';
 import {
   HTTPParser,
   METHODS,
   newParser,
   kOnBody,
-  kOnExecute,
   kOnHeaders,
   kOnHeadersComplete,
   kOnMessageBegin,
@@ -56,13 +57,12 @@ function withHead(head: Buffer, len: number, body: Buffer): Buffer {
   return buf;
 }
 
-/** What consume mode reads of a net.Socket's handle (../node-internals.ts). */
-interface ConsumableHandle {
-  isStreamBase?: boolean;
-  reading?: boolean;
-  readStart?: () => number;
-  readStop?: () => number;
-}
+/**
+ * One read buffer for every plain-TCP client connection (reads are handled one at a time, on this
+ * thread): no ArrayBuffer per read for the young-generation collector to sweep. Nothing keeps a
+ * view of it past the read: llhttp and the simple-message path copy what they keep.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** What the connections of one H1Server share. */
 export class ServerShared {
@@ -114,15 +114,14 @@ export class ServerConnection implements Listed {
   closing = false;
   closed = false;
   peerEnded = false;
-  executing = false;
   /** A codec error to answer once the responses in flight are done. */
   pendingError: CodecReject | null = null;
   /** A CONNECT to hand over (with the bytes after its head) once the responses in flight are done. */
   connectTarget: string | null = null;
   connectHead: Buffer = EMPTY;
-  /** llhttp reads the socket's handle itself (plain TCP); the socket's 'data' events then stay silent. */
-  consumed = false;
-  canConsume = false;
+  /** Plain TCP after its first read: reads land in READ_BUFFER, not in 'data' events. */
+  direct = false;
+  canReadDirect = false;
 
   constructor(
     readonly shared: ServerShared,
@@ -142,53 +141,26 @@ export class ServerConnection implements Listed {
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
-    const handle = socketHandle<ConsumableHandle>(socket);
-    this.canConsume = !this.encrypted && handle?.isStreamBase === true && typeof handle.readStart === 'function';
+    this.canReadDirect = !this.encrypted;
     // The socket may come from a sniffer that read in paused mode; data unshifted flows from here.
     socket.resume();
   }
 
   /**
-   * After the first read (bytes a sniffer unshifted come as 'data'), plain TCP switches to consume
-   * mode: llhttp reads the handle itself, with no Buffer, stream push or 'data' event per read.
+   * After the first read (bytes a sniffer unshifted come as 'data'), plain TCP reads into
+   * READ_BUFFER: no Buffer, stream push or 'data' event per read.
    */
-  #startConsuming(): void {
-    this.canConsume = false;
+  #startDirectReads(): void {
+    this.canReadDirect = false;
     const s = this.socket;
     if (this.stopped || this.closed || s.readableLength > 0) return;
-    const handle = socketHandle<ConsumableHandle>(s);
-    if (handle === null || handle === undefined) return;
-    this.parser[kOnExecute] = this.#onExecute;
-    this.parser.consume(handle);
-    this.consumed = true;
-    if (!this.reading) {
-      handle.reading = false;
-      handle.readStop!();
-    }
+    this.direct = readIntoBuffer(s, READ_BUFFER, this.#onRead);
   }
 
-  /** Consume mode: the result of parsing one read (as #onData's execute would return it). */
-  #onExecute = (r: number | ParseError): void => {
-    if (this.connectTarget !== null) {
-      // Hand the socket back before handing it over: what follows the CONNECT head is the tunnel's.
-      this.connectHead = typeof r === 'number' ? this.parser.getCurrentBuffer().subarray(r) : EMPTY;
-      this.#unconsume();
-      if (this.closed || this.closing) return;
-      if (this.active === null && this.held.length === 0) this.#handover();
-      else this.updateReading();
-      return;
-    }
-    if (typeof r !== 'number' && !this.stopped) this.fail(parseErrorReject(r));
+  #onRead = (nread: number, buf: Buffer): boolean => {
+    this.#onData(buf.subarray(0, nread));
+    return true;
   };
-
-  #unconsume(): void {
-    if (!this.consumed) return;
-    this.consumed = false;
-    this.parser.unconsume();
-    // Reads go back to the socket; resume them under the stream's own flow control.
-    const h = socketHandle<ConsumableHandle>(this.socket);
-    if (h !== null && h !== undefined) h.reading = false;
-  }
 
   // ---- parsing
 
@@ -198,27 +170,49 @@ export class ServerConnection implements Listed {
       if (this.connectTarget !== null) this.connectHead = Buffer.concat([this.connectHead, d]);
       return;
     }
-    this.executing = true;
+    // A whole request without a body, at a message boundary: read in JS (simple-message.ts);
+    // llhttp, which never sees it, stays at the boundary too.
+    const simple = this.parsing === null && this.headStart === 0 && this.rawHead === null ? simpleRequest(d, this.shared.limits.maxHeaderBytes) : null;
+    if (simple !== null) this.#onSimpleRequest(simple);
+    else if (!this.#execute(d)) return;
+    if (this.canReadDirect) this.#startDirectReads();
+  };
+
+  /** llhttp parses `d`; false when the connection is no longer HTTP's to read (error, CONNECT, gone). */
+  #execute(d: Buffer): boolean {
     let r: number | ParseError;
     try {
       r = this.parser.execute(d);
     } catch {
       // A handler threw inside a parser callback: the parser's state is lost with it.
-      this.executing = false;
       this.destroy();
-      return;
+      return false;
     }
-    this.executing = false;
     if (this.connectTarget !== null) {
-      if (this.closed || this.closing) return;
-      if (typeof r === 'number') this.connectHead = d.subarray(r);
+      if (this.closed || this.closing) return false;
+      // A copy: `d` may be READ_BUFFER, which the next read overwrites.
+      if (typeof r === 'number') this.connectHead = Buffer.from(d.subarray(r));
       if (this.active === null && this.held.length === 0) this.#handover();
       else this.updateReading();
-      return;
+      return false;
     }
-    if (typeof r !== 'number' && !this.stopped) this.fail(parseErrorReject(r));
-    else if (this.canConsume) this.#startConsuming();
-  };
+    if (typeof r !== 'number') {
+      if (!this.stopped) this.fail(parseErrorReject(r));
+      return false;
+    }
+    return true;
+  }
+
+  /** A request simpleRequest read: the events llhttp would have raised for it, in its order. */
+  #onSimpleRequest(m: SimpleHead): void {
+    this.idleSince = 0;
+    try {
+      this.#onHead(1, 1, m.headers, m.method, m.url, false, m.keepAlive);
+      this.#onMessageComplete();
+    } catch {
+      this.destroy();
+    }
+  }
 
   #onMessageBegin = (): void => {
     if (this.stopped) return;
@@ -264,7 +258,11 @@ export class ServerConnection implements Listed {
       this.stopped = true;
       return;
     }
-    const headers = headerMapFromRaw(raw);
+    this.#onHead(major, minor, headerMapFromRaw(raw), m, url, upgrade, keepAlive);
+  };
+
+  /** A request head, from llhttp or simpleRequest: checked, then delivered or held behind the one in flight. */
+  #onHead(major: number, minor: number, headers: HeaderMap, m: string, url: string | undefined, upgrade: boolean, keepAlive: boolean): void {
     const http10 = major === 1 && minor === 0;
     const reject = requestHeadReject(headers, http10);
     if (reject !== undefined) {
@@ -318,7 +316,7 @@ export class ServerConnection implements Listed {
       this.held.push(req);
       this.updateReading();
     }
-  };
+  }
 
   #onBody = (chunk: Buffer): void => {
     const p = this.parsing;
@@ -326,7 +324,7 @@ export class ServerConnection implements Listed {
     try {
       p.onBodyChunk(chunk);
     } catch {
-      // In consume mode nothing above us would catch it (it would end the process).
+      // Nothing above a socket callback would catch it (it would end the process).
       this.destroy();
       return;
     }
@@ -355,7 +353,7 @@ export class ServerConnection implements Listed {
     try {
       this.shared.hooks.onRequest(req);
     } catch {
-      // A handler's bug: this connection goes, the proxy stays (in consume mode nothing above us catches).
+      // A handler's bug: this connection goes, the proxy stays (nothing above a socket callback catches).
       this.destroy();
     }
   }
@@ -391,15 +389,7 @@ export class ServerConnection implements Listed {
     } else if (this.connectTarget !== null && !this.closing) want = false;
     if (want === this.reading) return;
     this.reading = want;
-    if (this.consumed) {
-      // The stream's pause/resume do not reach a consumed handle: start and stop its reads directly.
-      const h = socketHandle<ConsumableHandle>(this.socket);
-      if (h === null || h === undefined) return;
-      h.reading = want;
-      if (want) h.readStart!();
-      else h.readStop!();
-      return;
-    }
+    // Direct reads too: the socket's pause and resume stop and start its handle's reads.
     if (want) this.socket.resume();
     else this.socket.pause();
   }
@@ -658,9 +648,9 @@ export class ServerConnection implements Listed {
     s.off('error', this.#onError);
     s.off('close', this.#onClose);
     s.off('drain', this.#onDrain);
-    // A consumed handle must be given back before the parser goes (it would read into a freed
-    // parser), and the parser freed only after the read being parsed, if any, has returned.
-    this.#unconsume();
+    // The next owner reads 'data' events; the parser is freed only after the read being parsed,
+    // if any, has returned.
+    if (this.direct) pushReadsAsData(s);
     setImmediate(closeParser, this.parser);
   }
 

@@ -50,7 +50,8 @@ export interface SimpleHead {
 /** Filled by the parse functions (one message at a time on this thread). */
 const out: SimpleHead = { status: 0, method: '', url: '', headers: {}, keepAlive: true, bodyLength: 0, headEnd: 0 };
 
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+/** How much of a read is made a string to find a response's head in (a longer head is llhttp's). */
+const RESPONSE_PEEK = 4096;
 
 /**
  * The response that fills `buf` exactly (head and Content-Length body, nothing after), when
@@ -58,12 +59,17 @@ const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
  * 204 and 304 are not simple (their framing depends on more than the head).
  */
 export function simpleResponse(buf: Buffer, maxHeadBytes: number): SimpleHead | null {
-  const head = wholeHead(buf, maxHeadBytes, RESPONSE_HEAD);
-  if (head === null) return null;
+  const n = buf.length < RESPONSE_PEEK ? buf.length : RESPONSE_PEEK;
+  const text = buf.toString('latin1', 0, n);
+  const i = text.indexOf('\r\n\r\n');
+  if (i < 0 || i + 4 > maxHeadBytes) return null;
+  const head = i + 4 === n ? text : text.slice(0, i + 4);
+  if (!RESPONSE_HEAD.test(head)) return null;
   const status = (head.charCodeAt(9) - 48) * 100 + (head.charCodeAt(10) - 48) * 10 + (head.charCodeAt(11) - 48);
   if (status < 200 || status === 204 || status === 304) return null;
   if (!readHeaders(head, head.indexOf('\r\n') + 2, true)) return null;
-  if (out.headEnd + out.bodyLength !== buf.length || !hasContentLength) return null;
+  if (i + 4 + out.bodyLength !== buf.length || !hasContentLength) return null;
+  out.headEnd = i + 4;
   out.status = status;
   return out;
 }
@@ -73,25 +79,19 @@ export function simpleResponse(buf: Buffer, maxHeadBytes: number): SimpleHead | 
  * Transfer-Encoding), when simple; else null. The result is shared, as simpleResponse's.
  */
 export function simpleRequest(buf: Buffer, maxHeadBytes: number): SimpleHead | null {
-  const head = wholeHead(buf, maxHeadBytes, REQUEST_HEAD);
-  if (head === null) return null;
+  // Without a body the head is the whole read: it ends with the read. (The shape then also
+  // proves that this CRLF CRLF is the first: a header line cannot be empty.)
+  const n = buf.length;
+  if (n < 20 || n > maxHeadBytes || buf[n - 1] !== 10 || buf[n - 2] !== 13 || buf[n - 3] !== 10 || buf[n - 4] !== 13) return null;
+  const head = buf.toString('latin1', 0, n);
+  if (!REQUEST_HEAD.test(head)) return null;
   const sp1 = head.indexOf(' ');
   const lineEnd = head.indexOf('\r\n');
-  if (!readHeaders(head, lineEnd + 2, false)) return null;
-  if (out.headEnd !== buf.length || out.bodyLength !== 0) return null;
+  if (!readHeaders(head, lineEnd + 2, false) || out.bodyLength !== 0) return null;
+  out.headEnd = n;
   out.method = head.slice(0, sp1);
   out.url = head.slice(sp1 + 1, lineEnd - 9);
   return out;
-}
-
-/** The head as a string when `buf` starts with one that matches `shape`, within the size limit. */
-function wholeHead(buf: Buffer, maxHeadBytes: number, shape: RegExp): string | null {
-  const i = buf.indexOf(CRLFCRLF);
-  if (i < 0 || i + 4 > maxHeadBytes) return null;
-  const head = buf.toString('latin1', 0, i + 4);
-  if (!shape.test(head)) return null;
-  out.headEnd = i + 4;
-  return head;
 }
 
 let hasContentLength = false;
@@ -120,7 +120,7 @@ function readHeaders(head: string, from: number, endToEnd: boolean): boolean {
     let v1 = eol;
     while (v0 < v1 && isOws(head.charCodeAt(v0))) v0++;
     while (v1 > v0 && isOws(head.charCodeAt(v1 - 1))) v1--;
-    const name = lower.slice(a, colon);
+    const name = nameAt(lower, a, colon - a);
     a = eol + 2;
     switch (hopScope(name)) {
       case HopScope.Connection:
@@ -166,4 +166,40 @@ function isOws(c: number): boolean {
 /** `s` from `a` to `b` (already lower-cased) is `word`. */
 function eqLower(s: string, a: number, b: number, word: string): boolean {
   return b - a === word.length && s.startsWith(word, a);
+}
+
+/**
+ * The lower-case name at `a` in `lower`: a literal for the common names (an object key V8 has
+ * interned already; a fresh slice must be looked up in its string table when used as one).
+ */
+function nameAt(lower: string, a: number, len: number): string {
+  switch (len) {
+    case 4:
+      if (lower.startsWith('host', a)) return 'host';
+      if (lower.startsWith('date', a)) return 'date';
+      break;
+    case 6:
+      if (lower.startsWith('server', a)) return 'server';
+      if (lower.startsWith('accept', a)) return 'accept';
+      break;
+    case 10:
+      if (lower.startsWith('user-agent', a)) return 'user-agent';
+      if (lower.startsWith('connection', a)) return 'connection';
+      break;
+    case 12:
+      if (lower.startsWith('content-type', a)) return 'content-type';
+      if (lower.startsWith('x-request-id', a)) return 'x-request-id';
+      break;
+    case 14:
+      if (lower.startsWith('content-length', a)) return 'content-length';
+      break;
+    case 15:
+      if (lower.startsWith('x-forwarded-for', a)) return 'x-forwarded-for';
+      if (lower.startsWith('accept-encoding', a)) return 'accept-encoding';
+      break;
+    case 17:
+      if (lower.startsWith('x-forwarded-proto', a)) return 'x-forwarded-proto';
+      break;
+  }
+  return lower.slice(a, a + len);
 }

@@ -813,7 +813,8 @@ test('CONNECT on a kept-alive connection after a first request (llhttp reading t
   r.write('GET /first HTTP/1.1\r\nHost: a\r\n\r\n');
   await r.untilCount('ok', 1);
   assert.match(r.take(), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
-  // A later read: parsed in consume mode, so the hand-over must give the handle back first.
+  // A later read: one into the shared read buffer, so the hand-over copies what follows the head
+  // and passes the reads after it on as 'data'.
   r.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nhello');
   assert.deepEqual(await gotP, { target: 'example.com:443', head: 'hello' });
   await r.untilCount('\r\n\r\n', 1);
