@@ -108,6 +108,8 @@ function readHeaders(head: string, from: number, endToEnd: boolean): boolean {
   let keepAlive = true;
   let bodyLength = 0;
   let connection = false;
+  // The common names seen so far (nameAt's bits): a first one is stored without looking it up.
+  let seen = 0;
   hasContentLength = false;
   const end = head.length - 2;
   let a = from;
@@ -148,6 +150,12 @@ function readHeaders(head: string, from: number, endToEnd: boolean): boolean {
         break;
     }
     const value = head.slice(v0, v1);
+    const bit = nameBit;
+    if (bit !== 0 && (seen & bit) === 0) {
+      seen |= bit;
+      h[name] = value;
+      continue;
+    }
     const cur = h[name];
     if (cur === undefined) h[name] = value;
     else if (typeof cur === 'string') h[name] = [cur, value];
@@ -168,38 +176,48 @@ function eqLower(s: string, a: number, b: number, word: string): boolean {
   return b - a === word.length && s.startsWith(word, a);
 }
 
+/** The bit of the common name nameAt found last, 0 for another name. */
+let nameBit = 0;
+
 /**
  * The lower-case name at `a` in `lower`: a literal for the common names (an object key V8 has
- * interned already; a fresh slice must be looked up in its string table when used as one).
+ * interned already; a fresh slice must be looked up in its string table when used as one), with
+ * its bit in nameBit.
  */
 function nameAt(lower: string, a: number, len: number): string {
+  nameBit = 0;
   switch (len) {
     case 4:
-      if (lower.startsWith('host', a)) return 'host';
-      if (lower.startsWith('date', a)) return 'date';
+      if (lower.startsWith('host', a)) return known(1, 'host');
+      if (lower.startsWith('date', a)) return known(2, 'date');
       break;
     case 6:
-      if (lower.startsWith('server', a)) return 'server';
-      if (lower.startsWith('accept', a)) return 'accept';
+      if (lower.startsWith('server', a)) return known(4, 'server');
+      if (lower.startsWith('accept', a)) return known(8, 'accept');
       break;
     case 10:
-      if (lower.startsWith('user-agent', a)) return 'user-agent';
-      if (lower.startsWith('connection', a)) return 'connection';
+      if (lower.startsWith('user-agent', a)) return known(16, 'user-agent');
+      if (lower.startsWith('connection', a)) return known(32, 'connection');
       break;
     case 12:
-      if (lower.startsWith('content-type', a)) return 'content-type';
-      if (lower.startsWith('x-request-id', a)) return 'x-request-id';
+      if (lower.startsWith('content-type', a)) return known(64, 'content-type');
+      if (lower.startsWith('x-request-id', a)) return known(128, 'x-request-id');
       break;
     case 14:
-      if (lower.startsWith('content-length', a)) return 'content-length';
+      if (lower.startsWith('content-length', a)) return known(256, 'content-length');
       break;
     case 15:
-      if (lower.startsWith('x-forwarded-for', a)) return 'x-forwarded-for';
-      if (lower.startsWith('accept-encoding', a)) return 'accept-encoding';
+      if (lower.startsWith('x-forwarded-for', a)) return known(512, 'x-forwarded-for');
+      if (lower.startsWith('accept-encoding', a)) return known(1024, 'accept-encoding');
       break;
     case 17:
-      if (lower.startsWith('x-forwarded-proto', a)) return 'x-forwarded-proto';
+      if (lower.startsWith('x-forwarded-proto', a)) return known(2048, 'x-forwarded-proto');
       break;
   }
   return lower.slice(a, a + len);
+}
+
+function known(bit: number, name: string): string {
+  nameBit = bit;
+  return name;
 }

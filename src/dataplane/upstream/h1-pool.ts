@@ -2,7 +2,7 @@
 // connections on raw sockets with node's llhttp (../http1/llhttp.ts) parsing responses; the
 // request head is written as one latin1 string. Replaces undici's Pool on the request path.
 // The per-connection codec is ./h1-connection.ts.
-import { renderHead } from '../http1/head.js';
+import { renderRequestHead } from '../http1/head.js';
 import { COALESCE_MAX } from '../http1/request-stream.js';
 import { H1Connection, H1Request, invalidHeader, type ConnOwner } from './h1-connection.js';
 import {
@@ -240,7 +240,7 @@ export class H1Pool implements UpstreamPool {
       if (what !== undefined) {
         bad = new UpstreamError('protocol', 'ERR_INVALID_REQUEST', `invalid request ${what}`);
       } else {
-        headBuf = renderHead(head.method + ' ' + head.path + ' HTTP/1.1\r\nhost: ' + head.authority + '\r\n', h, framing, room);
+        headBuf = renderRequestHead(head.method, head.path, head.authority, h, framing, room);
         if (room > 0) {
           (body as Buffer).copy(headBuf, headBuf.length - room);
           joined = true;

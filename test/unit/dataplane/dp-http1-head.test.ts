@@ -11,6 +11,7 @@ import {
   isValidValue,
   lowerName,
   renderHead,
+  renderRequestHead,
   statusLine,
 } from '../../../src/dataplane/http1/head.js';
 
@@ -94,6 +95,18 @@ test('renderHead: the same bytes as the head string, then `room` free bytes', ()
   assert.equal(b.length, expected.length + 5);
   assert.equal(b.subarray(0, b.length - 5).toString('latin1'), expected);
   assert.equal(renderHead('GET / HTTP/1.1\r\n', {}, '', 0).toString('latin1'), 'GET / HTTP/1.1\r\n\r\n');
+});
+
+test('renderRequestHead: the request line and host, then as renderHead', () => {
+  const headers = { 'x-request-id': 'abc', accept: ['a', 'b'] };
+  const b = renderRequestHead('GET', '/p?q=1', 'httpbin.org:8080', headers, 'content-length: 2\r\n', 2);
+  const expected = 'GET /p?q=1 HTTP/1.1\r\nhost: httpbin.org:8080\r\n' + headerLines(headers) + 'content-length: 2\r\n\r\n';
+  assert.equal(b.length, expected.length + 2);
+  assert.equal(b.subarray(0, b.length - 2).toString('latin1'), expected);
+  assert.throws(
+    () => renderRequestHead('GET', '/', 'h', { ok: 'a\nInjected: 1' }, '', 0),
+    (e: unknown) => e instanceof InvalidHeaderError && e.header === 'ok',
+  );
 });
 
 test('renderHead: refuses what headerLines refuses, naming the header', () => {
