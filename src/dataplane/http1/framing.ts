@@ -126,8 +126,20 @@ export interface AbsoluteForm {
   readonly https: boolean;
 }
 
+/** The last target absoluteForm split: a forward-proxy request's target is asked for by the codec, the listener and the exchange in turn. */
+let lastUrl = '';
+let lastForm: AbsoluteForm | undefined;
+
 /** The parts of an absolute-form target; undefined for origin-form (`/…`), `*` and others. */
 export function absoluteForm(url: string): AbsoluteForm | undefined {
+  if (url === lastUrl) return lastForm;
+  const form = splitAbsoluteForm(url);
+  lastUrl = url;
+  lastForm = form;
+  return form;
+}
+
+function splitAbsoluteForm(url: string): AbsoluteForm | undefined {
   const c = url.charCodeAt(0);
   if (c !== 104 && c !== 72 /* h, H */) return undefined;
   const lower = url.length > 8 ? url.slice(0, 8).toLowerCase() : url.toLowerCase();

@@ -394,8 +394,11 @@ export class HpackEncoder {
     const sIdx = STATIC_NAME.get(name) ?? 0;
     if (index) off = writeInt(out, off, 6, 0x40, sIdx);
     else off = writeInt(out, off, 4, never ? 0x10 : 0x00, sIdx);
-    if (sIdx === 0) off = writeString(out, off, name);
-    off = writeString(out, off, value);
+    // Huffman-coded only what enters the table (sent once, then referenced): a value sent
+    // literally every time (a request id, a length) costs a Huffman pass per message to save a
+    // few bytes (RFC 7541 §5.2 leaves the choice to the encoder).
+    if (sIdx === 0) off = writeString(out, off, name, index);
+    off = writeString(out, off, value, index);
     if (index) {
       t.add(name, value);
       if (byValue === undefined) this.#fields.set(name, (byValue = new Map()));
@@ -407,9 +410,9 @@ export class HpackEncoder {
   }
 }
 
-/** A string literal, Huffman-coded when that is shorter. */
-function writeString(out: Buffer, off: number, s: string): number {
-  const h = s.length > 4 ? huffmanLength(s) : s.length;
+/** A string literal, Huffman-coded when `huffman` and that is shorter. */
+function writeString(out: Buffer, off: number, s: string, huffman: boolean): number {
+  const h = huffman && s.length > 4 ? huffmanLength(s) : s.length;
   if (h < s.length) {
     off = writeInt(out, off, 7, 0x80, h);
     return huffmanEncode(s, out, off);
