@@ -128,8 +128,12 @@ export class ProxyMetrics {
   /** Per cluster name: the destination labels up to request_protocol. */
   readonly #destLabels = new Map<string, string>();
   readonly #http = new Map<string, HttpSeries>();
-  /** The common case (HTTP, no flags, no gRPC status) by cluster, then code: no key string per request. */
-  readonly #plain = new Map<string, Map<number, HttpSeries>>();
+  /**
+   * The common case (HTTP, no flags, no gRPC status) by cluster, then the peer's URI SAN ('' in
+   * plain text), then code: no key string per request (the names are the config's and the
+   * connection's own strings, whose hashes V8 keeps).
+   */
+  readonly #plain = new Map<string, Map<string, Map<number, HttpSeries>>>();
   readonly #tcp = new Map<string, TcpSeries>();
 
   constructor(identity: ProxyIdentity, opts: { tag?: string } = {}) {
@@ -201,19 +205,21 @@ export class ProxyMetrics {
   recordRequest(r: RequestRecord): void {
     const flags = r.responseFlags || '-';
     const grpc = r.grpcStatus ?? '';
-    const plain = flags === '-' && grpc === '' && r.protocol === 'http' && r.peerUriSan === undefined;
+    const plain = flags === '-' && grpc === '' && r.protocol === 'http';
+    const peer = r.peerUriSan ?? '';
+    let byPeer: Map<string, Map<number, HttpSeries>> | undefined;
     let byCode: Map<number, HttpSeries> | undefined;
     let s: HttpSeries | undefined;
     if (plain) {
-      byCode = this.#plain.get(r.clusterName);
+      byPeer = this.#plain.get(r.clusterName);
+      byCode = byPeer?.get(peer);
       s = byCode?.get(r.responseCode);
     }
     if (s === undefined) s = this.#series(r, flags, grpc);
     if (plain) {
-      if (byCode === undefined) {
-        // Bounded like #destLabels: unknown cluster names come from requests.
-        if (this.#plain.size < 10_000) this.#plain.set(r.clusterName, (byCode = new Map()));
-      }
+      // Bounded like #destLabels: unknown cluster names come from requests, peers from certificates.
+      if (byPeer === undefined && this.#plain.size < 10_000) this.#plain.set(r.clusterName, (byPeer = new Map()));
+      if (byPeer !== undefined && byCode === undefined && byPeer.size < 1000) byPeer.set(peer, (byCode = new Map()));
       if (byCode !== undefined && byCode.size < 1000) byCode.set(r.responseCode, s);
     }
     s.requests++;

@@ -273,3 +273,39 @@ test('label values are escaped', () => {
   assert.equal(Object.fromEntries(s.labels).source_workload, 'we"ird\\name');
   assert.equal(Object.fromEntries(s.labels).destination_service, 'x');
 });
+
+test('mTLS requests: one series per peer identity, apart from plain-text ones of the same cluster and code', () => {
+  const m = new ProxyMetrics(identity, { tag: '1.2.3' });
+  const cluster: Cluster = {
+    name: 'outbound|80||httpbin.org',
+    type: 'STRICT_DNS',
+    endpoints: [],
+    lbPolicy: 'ROUND_ROBIN',
+    connectTimeoutMs: 1000,
+    protocol: 'HTTP',
+  };
+  const sleep = 'spiffe://cluster.local/ns/default/sa/sleep';
+  const other = 'spiffe://cluster.local/ns/other/sa/client';
+  // Strings made per request, as the codec makes them: the series are found by value.
+  for (const peer of [sleep, `${sleep}`, other, undefined, `spiffe://cluster.local/ns/default/sa/${'sleep'}`]) {
+    m.recordRequest({
+      cluster,
+      clusterName: cluster.name,
+      protocol: 'http',
+      responseCode: 200,
+      responseFlags: '-',
+      durationMs: 1,
+      requestBytes: 0,
+      responseBytes: 1,
+      peerUriSan: peer,
+    });
+  }
+  const counts = parse(m.render())
+    .samples.filter((s) => s.name === 'istio_requests_total')
+    .map((s) => {
+      const l = new Map(s.labels);
+      return `${l.get('source_principal')} ${l.get('connection_security_policy')} ${s.value}`;
+    })
+    .sort();
+  assert.deepEqual(counts, [`${sleep} mutual_tls 3`, `${other} mutual_tls 1`, 'unknown unknown 1']);
+});
