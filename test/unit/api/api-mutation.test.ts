@@ -5,17 +5,7 @@ import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
 import { loadSources, parseText, type LoadError } from '../../../src/api/load.js';
 import { validateObject } from '../../../src/api/validate.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../helpers/rng.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -82,7 +72,7 @@ test('400 seeded mutations of the seed documents: no exception, every error has 
   const seed = await loadSources({ paths: ['test/fixtures/seed'] });
   assert.equal(seed.errors.length, 0);
   const docs = seed.documents.map((d) => d.object as unknown as Json);
-  const rnd = mulberry32(20241107);
+  const rnd = seededRandom(20241107);
   let failures = 0;
   for (let i = 0; i < 400; i++) {
     let doc: Json = docs[i % docs.length]!;

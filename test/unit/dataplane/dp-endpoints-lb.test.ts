@@ -4,19 +4,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Cluster, Endpoint, OutlierDetection } from '../../../src/proxyconfig/types.js';
 import { ClusterEndpoints, type UpstreamTarget } from '../../../src/dataplane/upstream/endpoints.js';
 import { Resolver } from '../../../src/dataplane/dns/resolver.js';
+import { seededRandom } from '../../helpers/rng.js';
 
 const resolver = new Resolver();
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function staticCluster(endpoints: Endpoint[], over: Partial<Cluster> = {}): Cluster {
   return Object.freeze({
@@ -84,7 +74,7 @@ test('RANDOM follows the weights (chi-square bound, seeded)', () => {
       { lbPolicy: 'RANDOM' },
     ),
     resolver,
-    { random: seeded(7) },
+    { random: seededRandom(7) },
   );
   const n = 50_000;
   const counts = tally(ce, n);
@@ -99,7 +89,7 @@ test('RANDOM follows the weights (chi-square bound, seeded)', () => {
 });
 
 test('RANDOM with equal weights is uniform (seeded)', () => {
-  const ce = new ClusterEndpoints(staticCluster(three, { lbPolicy: 'RANDOM' }), resolver, { random: seeded(3) });
+  const ce = new ClusterEndpoints(staticCluster(three, { lbPolicy: 'RANDOM' }), resolver, { random: seededRandom(3) });
   const n = 30_000;
   const counts = tally(ce, n);
   let chi2 = 0;
@@ -109,7 +99,7 @@ test('RANDOM with equal weights is uniform (seeded)', () => {
 });
 
 test('LEAST_REQUEST avoids the busy host', () => {
-  const ce = new ClusterEndpoints(staticCluster(three.slice(0, 2), { lbPolicy: 'LEAST_REQUEST' }), resolver, { random: seeded(1) });
+  const ce = new ClusterEndpoints(staticCluster(three.slice(0, 2), { lbPolicy: 'LEAST_REQUEST' }), resolver, { random: seededRandom(1) });
   // The first host picked gets 5 requests stuck in flight.
   const busy = ce.pick()!;
   for (let i = 0; i < 5; i++) ce.requestStarted(busy);
@@ -119,7 +109,7 @@ test('LEAST_REQUEST avoids the busy host', () => {
 });
 
 test('LEAST_REQUEST with many hosts spreads load when all are idle (seeded)', () => {
-  const ce = new ClusterEndpoints(staticCluster(three, { lbPolicy: 'LEAST_REQUEST' }), resolver, { random: seeded(9) });
+  const ce = new ClusterEndpoints(staticCluster(three, { lbPolicy: 'LEAST_REQUEST' }), resolver, { random: seededRandom(9) });
   const counts = tally(ce, 3000);
   for (const c of counts.values()) assert.ok(c > 800 && c < 1200, JSON.stringify([...counts]));
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { simpleRequest, simpleResponse, type SimpleHead } from '../../../src/dataplane/http1/simple-message.js';
 import { endToEndHeaderMap, headerMapFromRaw } from '../../../src/dataplane/http1/head.js';
 import { HTTPParser, METHODS, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, newParser } from '../../../src/dataplane/http1/llhttp.js';
+import { seededRandom } from '../../helpers/rng.js';
 
 const MAX_HEAD = 8192;
 
@@ -142,18 +143,6 @@ test('simple messages: what llhttp frames or reads otherwise is left to it', () 
   left('request', `GET /${'a'.repeat(MAX_HEAD)} HTTP/1.1\r\nHost: a\r\n\r\n`); // over the head limit
 });
 
-/** A deterministic generator (mulberry32), so a failure repeats. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const STATUS_LINES = [
   'HTTP/1.1 200 OK',
   'HTTP/1.1 404 Not Found',
@@ -282,7 +271,7 @@ function message(next: () => number, kind: 'request' | 'response'): Buffer {
 }
 
 test('simple messages: 20,000 generated requests and responses, each taken only as llhttp takes it', () => {
-  const next = rng(0x5eed);
+  const next = seededRandom(0x5eed);
   const taken = { request: 0, response: 0 };
   for (let i = 0; i < 10_000; i++) {
     for (const kind of ['request', 'response'] as const) if (agree(kind, message(next, kind)) !== null) taken[kind]++;

@@ -276,14 +276,6 @@ test('label values are escaped', () => {
 
 test('mTLS requests: one series per peer identity, apart from plain-text ones of the same cluster and code', () => {
   const m = new ProxyMetrics(identity, { tag: '1.2.3' });
-  const cluster: Cluster = {
-    name: 'outbound|80||httpbin.org',
-    type: 'STRICT_DNS',
-    endpoints: [],
-    lbPolicy: 'ROUND_ROBIN',
-    connectTimeoutMs: 1000,
-    protocol: 'HTTP',
-  };
   const sleep = 'spiffe://cluster.local/ns/default/sa/sleep';
   const other = 'spiffe://cluster.local/ns/other/sa/client';
   // Strings made per request, as the codec makes them: the series are found by value.

@@ -10,6 +10,7 @@ import {
   applyHeaderOps,
   type RequestView,
 } from '../../../src/dataplane/routing/index.js';
+import { seededRandom } from '../../helpers/rng.js';
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
@@ -243,18 +244,6 @@ test('every criterion must hold', () => {
 
 // --- weighted clusters ------------------------------------------------------------------------
 
-/** Mulberry32: a small seeded PRNG, so the statistics are deterministic. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('weighted pick follows the weights (chi-square bound, seeded)', () => {
   const clusters: WeightedCluster[] = [
     { cluster: 'a', weight: 70 },
@@ -262,7 +251,7 @@ test('weighted pick follows the weights (chi-square bound, seeded)', () => {
     { cluster: 'zero', weight: 0 },
     { cluster: 'c', weight: 10 },
   ];
-  const rand = seeded(42);
+  const rand = seededRandom(42);
   const n = 100_000;
   const counts = new Map<string, number>();
   for (let i = 0; i < n; i++) {
