@@ -202,6 +202,11 @@ function putLatin1(buf: Buffer, pos: number, s: string): number {
   return pos + s.length;
 }
 
+/** Values longer than this are checked and copied by native code rather than a loop. */
+const NATIVE_COPY = 64;
+/** A character isValidValue refuses (each one fits latin1 otherwise, so a latin1 write is exact). */
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
 /** `name: value\r\n` at `pos`, the name checked as a token and the value as isValidValue does. */
 function putLine(buf: Buffer, pos: number, name: string, value: string): number {
   const nl = name.length;
@@ -215,10 +220,17 @@ function putLine(buf: Buffer, pos: number, name: string, value: string): number 
   buf[pos] = 58;
   buf[pos + 1] = 32;
   pos += 2;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127 || c > 255) throw new InvalidHeaderError(name);
-    buf[pos + i] = c;
+  if (value.length > NATIVE_COPY) {
+    // A long value (an XFCC with its certificate is ~1 KB): checked by one regular expression
+    // and copied natively; a loop costs ~2.5 ns a character.
+    if (BAD_VALUE.test(value)) throw new InvalidHeaderError(name);
+    buf.write(value, pos, 'latin1');
+  } else {
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if ((c < 32 && c !== 9) || c === 127 || c > 255) throw new InvalidHeaderError(name);
+      buf[pos + i] = c;
+    }
   }
   pos += value.length;
   buf[pos] = 13;

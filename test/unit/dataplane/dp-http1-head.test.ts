@@ -109,6 +109,23 @@ test('renderRequestHead: the request line and host, then as renderHead', () => {
   );
 });
 
+test('renderHead: long values (checked and copied natively) as short ones', () => {
+  const long = 'By=spiffe://cluster.local/ns/gw/sa/egressgw;Cert="' + '%0A-----BEGIN%20CERTIFICATE-----'.repeat(30) + '";caf\u00e9\tend';
+  const headers = { 'x-forwarded-client-cert': long, after: 'x' };
+  const b = renderHead(statusLine(200), headers, '', 0);
+  assert.equal(b.toString('latin1'), statusLine(200) + headerLines(headers) + '\r\n');
+  for (const bad of ['\r\nInjected: 1', '\n', '\u0000', '\u007f', '\u0100', '\u2028']) {
+    for (const at of [0, 70, long.length]) {
+      const v = long.slice(0, at) + bad + long.slice(at);
+      assert.throws(
+        () => renderHead(statusLine(200), { ok: v }, '', 0),
+        (e: unknown) => e instanceof InvalidHeaderError && e.header === 'ok',
+        JSON.stringify(bad) + ' at ' + at,
+      );
+    }
+  }
+});
+
 test('renderHead: refuses what headerLines refuses, naming the header', () => {
   for (const [h, name] of [
     [{ 'bad name': 'v' }, 'bad name'],
