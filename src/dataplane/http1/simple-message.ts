@@ -68,7 +68,7 @@ export function simpleResponse(buf: Buffer, maxHeadBytes: number): SimpleHead | 
   const status = (head.charCodeAt(9) - 48) * 100 + (head.charCodeAt(10) - 48) * 10 + (head.charCodeAt(11) - 48);
   if (status < 200 || status === 204 || status === 304) return null;
   if (!readHeaders(head, head.indexOf('\r\n') + 2, true)) return null;
-  if (i + 4 + out.bodyLength !== buf.length || !hasContentLength) return null;
+  if (out.bodyLength < 0 || i + 4 + out.bodyLength !== buf.length) return null;
   out.headEnd = i + 4;
   out.status = status;
   return out;
@@ -87,18 +87,18 @@ export function simpleRequest(buf: Buffer, maxHeadBytes: number): SimpleHead | n
   if (!REQUEST_HEAD.test(head)) return null;
   const sp1 = head.indexOf(' ');
   const lineEnd = head.indexOf('\r\n');
-  if (!readHeaders(head, lineEnd + 2, false) || out.bodyLength !== 0) return null;
+  if (!readHeaders(head, lineEnd + 2, false) || out.bodyLength > 0) return null;
+  out.bodyLength = 0;
   out.headEnd = n;
   out.method = head.slice(0, sp1);
   out.url = head.slice(sp1 + 1, lineEnd - 9);
   return out;
 }
 
-let hasContentLength = false;
-
 /**
  * The header lines of a head that matched its shape, from `from`, into out.headers,
- * out.keepAlive and out.bodyLength; `endToEnd` leaves the connection's own headers out. False
+ * out.keepAlive and out.bodyLength (-1 without Content-Length); `endToEnd` leaves the connection's
+ * own headers out. False
  * for what llhttp frames or reads in ways this path does not follow.
  */
 function readHeaders(head: string, from: number, endToEnd: boolean): boolean {
@@ -106,11 +106,10 @@ function readHeaders(head: string, from: number, endToEnd: boolean): boolean {
   const lower = head.toLowerCase();
   const h: HeaderMap = {};
   let keepAlive = true;
-  let bodyLength = 0;
+  let bodyLength = -1;
   let connection = false;
   // The common names seen so far (nameAt's bits): a first one is stored without looking it up.
   let seen = 0;
-  hasContentLength = false;
   const end = head.length - 2;
   let a = from;
   while (a < end) {
@@ -139,12 +138,11 @@ function readHeaders(head: string, from: number, endToEnd: boolean): boolean {
         break;
       case HopScope.EndToEnd:
         if (name === 'content-length') {
-          if (hasContentLength || v1 === v0 || v1 - v0 > 15) return false;
+          if (bodyLength >= 0 || v1 === v0 || v1 - v0 > 15) return false;
           for (let j = v0; j < v1; j++) {
             const c = head.charCodeAt(j);
             if (c < 48 || c > 57) return false;
           }
-          hasContentLength = true;
           bodyLength = Number(head.slice(v0, v1));
         }
         break;
@@ -176,6 +174,25 @@ function eqLower(s: string, a: number, b: number, word: string): boolean {
   return b - a === word.length && s.startsWith(word, a);
 }
 
+/** Header names common enough to be keyed by a literal, each with its bit for readHeaders' `seen`. */
+const COMMON_NAMES = [
+  'host',
+  'date',
+  'server',
+  'accept',
+  'user-agent',
+  'connection',
+  'content-type',
+  'x-request-id',
+  'content-length',
+  'x-forwarded-for',
+  'accept-encoding',
+  'x-forwarded-proto',
+];
+/** COMMON_NAMES by length: [name, bit] pairs. */
+const COMMON_BY_LENGTH: (readonly [string, number])[][] = [];
+COMMON_NAMES.forEach((name, i) => (COMMON_BY_LENGTH[name.length] ??= []).push([name, 1 << i]));
+
 /** The bit of the common name nameAt found last, 0 for another name. */
 let nameBit = 0;
 
@@ -185,39 +202,16 @@ let nameBit = 0;
  * its bit in nameBit.
  */
 function nameAt(lower: string, a: number, len: number): string {
-  nameBit = 0;
-  switch (len) {
-    case 4:
-      if (lower.startsWith('host', a)) return known(1, 'host');
-      if (lower.startsWith('date', a)) return known(2, 'date');
-      break;
-    case 6:
-      if (lower.startsWith('server', a)) return known(4, 'server');
-      if (lower.startsWith('accept', a)) return known(8, 'accept');
-      break;
-    case 10:
-      if (lower.startsWith('user-agent', a)) return known(16, 'user-agent');
-      if (lower.startsWith('connection', a)) return known(32, 'connection');
-      break;
-    case 12:
-      if (lower.startsWith('content-type', a)) return known(64, 'content-type');
-      if (lower.startsWith('x-request-id', a)) return known(128, 'x-request-id');
-      break;
-    case 14:
-      if (lower.startsWith('content-length', a)) return known(256, 'content-length');
-      break;
-    case 15:
-      if (lower.startsWith('x-forwarded-for', a)) return known(512, 'x-forwarded-for');
-      if (lower.startsWith('accept-encoding', a)) return known(1024, 'accept-encoding');
-      break;
-    case 17:
-      if (lower.startsWith('x-forwarded-proto', a)) return known(2048, 'x-forwarded-proto');
-      break;
+  const candidates = COMMON_BY_LENGTH[len];
+  if (candidates !== undefined) {
+    for (let i = 0; i < candidates.length; i++) {
+      const [name, bit] = candidates[i]!;
+      if (lower.startsWith(name, a)) {
+        nameBit = bit;
+        return name;
+      }
+    }
   }
+  nameBit = 0;
   return lower.slice(a, a + len);
-}
-
-function known(bit: number, name: string): string {
-  nameBit = bit;
-  return name;
 }
