@@ -743,8 +743,9 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
       durationMs: this.durationMs,
       requestBytes: this.bytesReceived,
       responseBytes: this.bytesSent,
-      ...(this.#grpcStatus !== undefined ? { grpcStatus: this.#grpcStatus } : {}),
-      ...(this.peerUriSan !== undefined ? { peerUriSan: this.peerUriSan } : {}),
+      // Always both keys (undefined when absent): one object shape for every request.
+      grpcStatus: this.#grpcStatus,
+      peerUriSan: this.peerUriSan,
     });
   };
 }

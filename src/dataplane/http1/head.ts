@@ -206,6 +206,12 @@ function putLatin1(buf: Buffer, pos: number, s: string): number {
 const NATIVE_COPY = 64;
 /** A character isValidValue refuses (each one fits latin1 otherwise, so a latin1 write is exact). */
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/**
+ * The last long value found valid. A long value is mostly the same string request after request
+ * (a gateway's XFCC is computed once per connection): comparing it with this one is a pointer
+ * check, where the regular expression reads ~1 KB (~1 µs a request).
+ */
+let lastValidLong = '';
 
 /** `name: value\r\n` at `pos`, the name checked as a token and the value as isValidValue does. */
 function putLine(buf: Buffer, pos: number, name: string, value: string): number {
@@ -223,7 +229,10 @@ function putLine(buf: Buffer, pos: number, name: string, value: string): number 
   if (value.length > NATIVE_COPY) {
     // A long value (an XFCC with its certificate is ~1 KB): checked by one regular expression
     // and copied natively; a loop costs ~2.5 ns a character.
-    if (BAD_VALUE.test(value)) throw new InvalidHeaderError(name);
+    if (value !== lastValidLong) {
+      if (BAD_VALUE.test(value)) throw new InvalidHeaderError(name);
+      lastValidLong = value;
+    }
     buf.write(value, pos, 'latin1');
   } else {
     for (let i = 0; i < value.length; i++) {

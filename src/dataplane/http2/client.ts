@@ -17,10 +17,10 @@ import {
   type UpstreamRequestHead,
 } from '../upstream/call.js';
 import type { OriginationOptions } from '../upstream/tls-origination.js';
-import { CONNECTION_SPECIFIC, DEFAULT_H2_LIMITS, H2Connection, type H2Limits } from './connection.js';
+import { DEFAULT_H2_LIMITS, H2Connection, type H2Limits } from './connection.js';
 import * as C from './constants.js';
 import { H2ConnectionError } from './constants.js';
-import { outgoingFields, validName, validValue } from './server.js';
+import { firstMalformed, outgoingFields } from './fields.js';
 import { H2Stream } from './stream.js';
 import { atBatch } from '../http1/socket-writes.js';
 
@@ -297,7 +297,7 @@ export class H2ClientConnection extends H2Connection {
     return (id & 1) === 0 || id >= this.#nextId;
   }
 
-  protected onHeaderBlock(id: number, endStream: boolean, names: string[], values: string[], oversize: boolean): void {
+  protected onHeaderBlock(id: number, endStream: boolean, names: string[], values: string[], oversize: boolean, malformed: boolean): void {
     const st = this.streams.get(id) as H2ClientStream | undefined;
     if (st === undefined) {
       if (this.isIdle(id)) throw new H2ConnectionError(C.E_PROTOCOL_ERROR, `HEADERS on idle stream ${id}`);
@@ -305,6 +305,10 @@ export class H2ClientConnection extends H2Connection {
     }
     if (oversize) {
       st.failWith(new UpstreamError('protocol', 'ERR_HTTP2_HEADER_OVERFLOW', 'upstream response headers above the header list limit'), C.E_CANCEL);
+      return;
+    }
+    if (malformed) {
+      st.failWith(protocolError(`malformed response header ${firstMalformed(names, values)}`), C.E_PROTOCOL_ERROR);
       return;
     }
     st.onHeaders(endStream, names, values);
@@ -380,6 +384,7 @@ export class H2ClientStream extends H2Stream {
     }
   }
 
+  /** A header block of well-formed fields (the decoder judged each one). */
   onHeaders(endStream: boolean, names: string[], values: string[]): void {
     if (this.#status !== 0) {
       // Trailers: must end the stream and carry no pseudo-headers.
@@ -410,10 +415,6 @@ export class H2ClientStream extends H2Stream {
         }
         status = /^\d{3}$/.test(v) ? Number(v) : -1;
         continue;
-      }
-      if (!validName(n) || !validValue(v) || CONNECTION_SPECIFIC.has(n)) {
-        this.failWith(protocolError(`malformed response header ${n}`), C.E_PROTOCOL_ERROR);
-        return;
       }
       if (n === 'content-length') this.expectedLength = Number(v);
       add(h, n, v);

@@ -52,9 +52,6 @@ export const DEFAULT_H2_LIMITS: H2Limits = {
   maxContinuationFrames: 64,
 };
 
-/** Connection-specific fields (RFC 9113 §8.2.2): never sent, malformed when received. */
-export const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
-
 const SCRATCH_MIN = 4096;
 /** Payloads at least this large go out as their own buffers (sliced) instead of being copied. */
 const COPY_LIMIT = 2048;
@@ -176,7 +173,7 @@ export abstract class H2Connection {
   // subclass hooks
 
   /** A complete header block for `id` (fields in names/values, pseudo-headers included). */
-  protected abstract onHeaderBlock(id: number, endStream: boolean, names: string[], values: string[], oversize: boolean): void;
+  protected abstract onHeaderBlock(id: number, endStream: boolean, names: string[], values: string[], oversize: boolean, malformed: boolean): void;
   /** Whether `id` is a stream the peer could not have opened or referred to yet (idle). */
   protected abstract isIdle(id: number): boolean;
   /** The connection closed: every stream is gone. */
@@ -398,13 +395,13 @@ export abstract class H2Connection {
     this.#listSize = 0;
     this.#oversize = false;
     // Always decoded, even for a stream about to be refused: the table must stay in step.
-    this.#decoder.decode(buf, s, e, this.#sink);
+    const wellFormed = this.#decoder.decode(buf, s, e, this.#sink);
     if (selfDependent) {
       if (this.isIdle(id)) this.lastPeerStream = Math.max(this.lastPeerStream, id);
       this.sendRst(id, C.E_PROTOCOL_ERROR);
       return;
     }
-    this.onHeaderBlock(id, (flags & C.F_END_STREAM) !== 0, names, values, this.#oversize);
+    this.onHeaderBlock(id, (flags & C.F_END_STREAM) !== 0, names, values, this.#oversize, !wellFormed);
   }
 
   #onPriority(id: number, buf: Buffer, s: number, e: number): void {

@@ -2,6 +2,7 @@
 // primitives, a decoder that hands out (name, value) pairs and an encoder that indexes repeated
 // fields. Strings are latin1, as node's HTTP header values are.
 import { huffmanDecode, huffmanEncode, huffmanLength } from './huffman.js';
+import { fieldOk } from './fields.js';
 
 export const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
   [':authority', ''],
@@ -67,17 +68,8 @@ export const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
   ['www-authenticate', ''],
 ];
 
-/** name → first static index (1-based); name → value → static index of the full field. */
-const STATIC_NAME = new Map<string, number>();
-const STATIC_FIELD = new Map<string, Map<string, number>>();
-for (let i = STATIC_TABLE.length - 1; i >= 0; i--) {
-  const [n, v] = STATIC_TABLE[i]!;
-  STATIC_NAME.set(n, i + 1);
-  if (v === '') continue;
-  let byValue = STATIC_FIELD.get(n);
-  if (byValue === undefined) STATIC_FIELD.set(n, (byValue = new Map()));
-  byValue.set(v, i + 1);
-}
+/** Whether each static entry is well formed as a received field (transfer-encoding is not). */
+const STATIC_OK = STATIC_TABLE.map(([n, v]) => fieldOk(n, v));
 
 export class HpackError extends Error {
   constructor(message: string) {
@@ -86,10 +78,14 @@ export class HpackError extends Error {
   }
 }
 
-/** A dynamic table: a ring of entries, newest at index 0 (RFC 7541 §2.3.2). */
+/**
+ * A dynamic table: a ring of entries, newest at index 0 (RFC 7541 §2.3.2). A decoder's entries
+ * carry whether the field is well formed (fieldOk), judged once when it entered.
+ */
 class DynamicTable {
   names: string[] = [];
   values: string[] = [];
+  oks: boolean[] = [];
   /** Index of the newest entry in the ring; entries run backwards from it. */
   #head = 0;
   length = 0;
@@ -100,15 +96,22 @@ class DynamicTable {
     this.maxSize = maxSize;
   }
 
-  /** Entry i (0 = newest). */
-  name(i: number): string {
-    return this.names[(this.#head - i + this.names.length) % this.names.length]!;
-  }
-  value(i: number): string {
-    return this.values[(this.#head - i + this.values.length) % this.values.length]!;
+  #slot(i: number): number {
+    return (this.#head - i + this.names.length) % this.names.length;
   }
 
-  add(name: string, value: string): void {
+  /** Entry i (0 = newest). */
+  name(i: number): string {
+    return this.names[this.#slot(i)]!;
+  }
+  value(i: number): string {
+    return this.values[this.#slot(i)]!;
+  }
+  ok(i: number): boolean {
+    return this.oks[this.#slot(i)]!;
+  }
+
+  add(name: string, value: string, ok = true): void {
     const sz = name.length + value.length + 32;
     if (sz > this.maxSize) {
       this.clear();
@@ -120,20 +123,25 @@ class DynamicTable {
       // Grow: unroll the ring into order (oldest first) with room to spare.
       const n: string[] = [];
       const v: string[] = [];
+      const k: boolean[] = [];
       for (let i = this.length - 1; i >= 0; i--) {
         n.push(this.name(i));
         v.push(this.value(i));
+        k.push(this.ok(i));
       }
       const grown = Math.max(16, cap * 2);
       n.length = grown;
       v.length = grown;
+      k.length = grown;
       this.names = n;
       this.values = v;
+      this.oks = k;
       this.#head = this.length - 1;
     }
     this.#head = (this.#head + 1) % this.names.length;
     this.names[this.#head] = name;
     this.values[this.#head] = value;
+    this.oks[this.#head] = ok;
     this.length++;
     this.size += sz;
   }
@@ -175,21 +183,26 @@ export class HpackDecoder {
   }
 
   /**
-   * Decodes one complete header block, calling `sink` per field. Throws HpackError on a malformed
-   * block (a COMPRESSION_ERROR: the connection cannot continue).
+   * Decodes one complete header block, calling `sink` per field; returns whether every field is
+   * well formed (fields.ts fieldOk: judged for each literal as it is read, remembered for the
+   * entries it adds). Throws HpackError on a malformed block (a COMPRESSION_ERROR: the connection
+   * cannot continue).
    */
-  decode(buf: Buffer, start: number, end: number, sink: FieldSink): void {
+  decode(buf: Buffer, start: number, end: number, sink: FieldSink): boolean {
     let p = start;
     let fieldSeen = false;
+    let wellFormed = true;
     const t = this.#table;
     while (p < end) {
       const b = buf[p]!;
       if ((b & 0x80) !== 0) {
-        // Indexed field.
+        // Indexed field: whether it is well formed was judged when its entry was made.
         const idx = readInt(buf, p, end, 7);
         p = intEnd;
         if (idx === 0) throw new HpackError('index 0');
-        sink(this.#name(idx), this.#value(idx));
+        const name = this.#name(idx);
+        if (!(idx <= 61 ? STATIC_OK[idx - 1]! : t.ok(idx - 62))) wellFormed = false;
+        sink(name, this.#value(idx));
         fieldSeen = true;
       } else if ((b & 0xe0) === 0x20) {
         // Dynamic table size update: only before the first field of a block.
@@ -211,11 +224,14 @@ export class HpackDecoder {
         } else name = this.#name(idx);
         const r = this.#string(buf, p, end);
         p = r.p;
-        if (incremental) t.add(name, r.s);
+        const ok = fieldOk(name, r.s);
+        if (!ok) wellFormed = false;
+        if (incremental) t.add(name, r.s, ok);
         sink(name, r.s);
         fieldSeen = true;
       }
     }
+    return wellFormed;
   }
 
   #name(idx: number): string {
@@ -322,6 +338,29 @@ const NO_INDEX = new Set([
 /** Never indexed (RFC 7541 §7.1.3): credentials stay out of every table on the path. */
 const NEVER_INDEX = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
+/** How the encoder treats a name: its static index, the static table's full fields for it, indexing. */
+interface NameRule {
+  /** The name's first static index (1-based), 0 when the static table lacks it. */
+  readonly staticIndex: number;
+  /** value → static index of the full field, for the few names the static table has values for. */
+  readonly staticFields: Map<string, number> | undefined;
+  readonly never: boolean;
+  readonly noIndex: boolean;
+}
+const PLAIN_NAME: NameRule = { staticIndex: 0, staticFields: undefined, never: false, noIndex: false };
+/** The rules of the names the static table or the indexing sets know (one lookup per field sent). */
+const NAME_RULES = new Map<string, NameRule>();
+for (const name of new Set([...STATIC_TABLE.map(([n]) => n), ...NO_INDEX, ...NEVER_INDEX])) {
+  const staticIndex = STATIC_TABLE.findIndex(([n]) => n === name) + 1;
+  const withValues = STATIC_TABLE.flatMap(([n, v], i) => (n === name && v !== '' ? [[v, i + 1] as const] : []));
+  NAME_RULES.set(name, {
+    staticIndex,
+    staticFields: withValues.length > 0 ? new Map(withValues) : undefined,
+    never: NEVER_INDEX.has(name),
+    noIndex: NO_INDEX.has(name),
+  });
+}
+
 export class HpackEncoder {
   readonly #table: DynamicTable;
   /**
@@ -383,17 +422,19 @@ export class HpackEncoder {
 
   /** Encodes one field at `off` (room: bound(name, value)); returns the end offset. */
   field(out: Buffer, off: number, name: string, value: string): number {
-    const full = STATIC_FIELD.get(name)?.get(value);
-    if (full !== undefined) return writeInt(out, off, 7, 0x80, full);
+    const rule = NAME_RULES.get(name) ?? PLAIN_NAME;
+    if (rule.staticFields !== undefined) {
+      const full = rule.staticFields.get(value);
+      if (full !== undefined) return writeInt(out, off, 7, 0x80, full);
+    }
     const t = this.#table;
     let byValue = this.#fields.get(name);
     const k = byValue?.get(value);
     if (k !== undefined && k >= this.#inserted - t.length) return writeInt(out, off, 7, 0x80, 62 + (this.#inserted - 1 - k));
-    const never = NEVER_INDEX.has(name);
-    const index = !never && !NO_INDEX.has(name) && name.length + value.length + 32 <= t.maxSize >> 2;
-    const sIdx = STATIC_NAME.get(name) ?? 0;
+    const index = !rule.never && !rule.noIndex && name.length + value.length + 32 <= t.maxSize >> 2;
+    const sIdx = rule.staticIndex;
     if (index) off = writeInt(out, off, 6, 0x40, sIdx);
-    else off = writeInt(out, off, 4, never ? 0x10 : 0x00, sIdx);
+    else off = writeInt(out, off, 4, rule.never ? 0x10 : 0x00, sIdx);
     // Huffman-coded only what enters the table (sent once, then referenced): a value sent
     // literally every time (a request id, a length) costs a Huffman pass per message to save a
     // few bytes (RFC 7541 §5.2 leaves the choice to the encoder).

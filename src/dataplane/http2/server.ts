@@ -4,10 +4,11 @@ import type { Socket } from 'node:net';
 import type { Downstream } from '../http/downstream.js';
 import type { BodySink } from '../http/message.js';
 import type { HeaderMap } from '../routing/index.js';
-import { CONNECTION_SPECIFIC, H2Connection, type H2Limits } from './connection.js';
+import { H2Connection, type H2Limits } from './connection.js';
 import * as C from './constants.js';
 import { H2ConnectionError } from './constants.js';
 import { H2Stream } from './stream.js';
+import { outgoingFields } from './fields.js';
 
 export type H2RequestHandler = (ds: Downstream) => void;
 
@@ -33,10 +34,10 @@ export class H2ServerConnection extends H2Connection {
     this.#onGone?.(this);
   }
 
-  protected onHeaderBlock(id: number, endStream: boolean, names: string[], values: string[], oversize: boolean): void {
+  protected onHeaderBlock(id: number, endStream: boolean, names: string[], values: string[], oversize: boolean, malformed: boolean): void {
     const existing = this.streams.get(id);
     if (existing !== undefined) {
-      this.#trailers(existing as H2ServerStream, endStream, names, values);
+      this.#trailers(existing as H2ServerStream, endStream, names, values, malformed);
       return;
     }
     if ((id & 1) === 0) throw new H2ConnectionError(C.E_PROTOCOL_ERROR, `client opened even stream ${id}`);
@@ -56,7 +57,8 @@ export class H2ServerConnection extends H2Connection {
       if (!endStream) this.sendRst(id, C.E_NO_ERROR);
       return;
     }
-    const req = parseRequest(names, values);
+    // A field against §8.2 (the decoder judged each one) makes the request malformed.
+    const req = malformed ? undefined : parseRequest(names, values);
     if (req === undefined) {
       this.sendRst(id, C.E_PROTOCOL_ERROR);
       return;
@@ -68,19 +70,19 @@ export class H2ServerConnection extends H2Connection {
     this.#onRequest(st);
   }
 
-  #trailers(st: H2ServerStream, endStream: boolean, names: string[], values: string[]): void {
+  #trailers(st: H2ServerStream, endStream: boolean, names: string[], values: string[], malformed: boolean): void {
     if (st.remoteEnded) {
       this.resetStream(st, C.E_STREAM_CLOSED);
       return;
     }
-    if (!endStream) {
+    if (!endStream || malformed) {
       this.resetStream(st, C.E_PROTOCOL_ERROR);
       return;
     }
     const t: HeaderMap = {};
     for (let i = 0; i < names.length; i++) {
       const n = names[i]!;
-      if (n.charCodeAt(0) === 58 || !validName(n) || !validValue(values[i]!)) {
+      if (n.charCodeAt(0) === 58) {
         this.resetStream(st, C.E_PROTOCOL_ERROR);
         return;
       }
@@ -107,7 +109,7 @@ interface ParsedRequest {
   contentLength: number;
 }
 
-/** Pseudo-headers and fields of a request (RFC 9113 §8.3.1, §8.2); undefined when malformed. */
+/** Pseudo-headers and fields of a request (RFC 9113 §8.3.1, §8.2), each field well formed; undefined when malformed. */
 function parseRequest(names: string[], values: string[]): ParsedRequest | undefined {
   let method: string | undefined;
   let scheme: string | undefined;
@@ -137,8 +139,6 @@ function parseRequest(names: string[], values: string[]): ParsedRequest | undefi
       continue;
     }
     regular = true;
-    if (!validName(n) || !validValue(v)) return undefined;
-    if (CONNECTION_SPECIFIC.has(n)) return undefined;
     if (n === 'te' && v !== 'trailers') return undefined;
     if (n === 'content-length') {
       if (!/^\d{1,15}$/.test(v)) return undefined;
@@ -169,46 +169,6 @@ function addField(h: HeaderMap, n: string, v: string): void {
   if (prev === undefined) h[n] = v;
   else if (typeof prev === 'string') h[n] = [prev, v];
   else prev.push(v);
-}
-
-/** Lower-case token characters only (§8.2.1: upper case is malformed). */
-export function validName(n: string): boolean {
-  if (n.length === 0) return false;
-  for (let i = 0; i < n.length; i++) {
-    const c = n.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f || (c >= 65 && c <= 90) || c === 58 /* : */) return false;
-  }
-  return true;
-}
-
-/** No NUL, CR or LF (§8.2.1). */
-export function validValue(v: string): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c === 0 || c === 10 || c === 13) return false;
-  }
-  return true;
-}
-
-/** Fields of a HeaderMap to send: connection-specific ones dropped; throws on a value that cannot be sent. */
-export function outgoingFields(out: string[], headers: HeaderMap): void {
-  for (const name in headers) {
-    const v = headers[name];
-    if (v === undefined) continue;
-    const n = name.toLowerCase();
-    if (CONNECTION_SPECIFIC.has(n) || n.charCodeAt(0) === 58) continue;
-    if (!validName(n)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
-    if (typeof v === 'string') {
-      if (!validValue(v)) throw new TypeError(`invalid value of header ${JSON.stringify(name)}`);
-      out.push(n, v);
-    } else if (Array.isArray(v)) {
-      for (const x of v) {
-        const s = String(x);
-        if (!validValue(s)) throw new TypeError(`invalid value of header ${JSON.stringify(name)}`);
-        out.push(n, s);
-      }
-    } else out.push(n, String(v));
-  }
 }
 
 const STATUS = Array.from({ length: 600 }, (_, i) => String(i));

@@ -25,9 +25,9 @@ export interface RequestRecord {
   durationMs: number;
   requestBytes: number;
   responseBytes: number;
-  grpcStatus?: string;
+  grpcStatus?: string | undefined;
   /** The caller's SPIFFE ID when the request came over mesh mTLS. */
-  peerUriSan?: string;
+  peerUriSan?: string | undefined;
 }
 
 /** Envoy's RBAC filter outcomes (HTTP filter `http`, network filter `tcp`). */

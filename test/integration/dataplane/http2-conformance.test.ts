@@ -72,6 +72,9 @@ interface Case {
 }
 
 const GET = (id: number, flags = 0x5, extra?: Buffer[]): Buffer => h2Frame(T.HEADERS, flags, id, requestBlock(extra ? { extra } : {}));
+/** HPACK literal with incremental indexing, new name: the field enters the dynamic table (index 62). */
+const indexedLiteral = (name: string, value: string): Buffer =>
+  Buffer.concat([Buffer.from([0x40, name.length]), Buffer.from(name, 'latin1'), Buffer.from([value.length]), Buffer.from(value, 'latin1')]);
 
 const CASES: Case[] = [
   // 3.4/3.5 connection preface
@@ -408,6 +411,33 @@ const CASES: Case[] = [
     section: '8.2.2',
     name: 'a connection-specific field',
     send: (c) => c.send(GET(1, 0x5, [literal('connection', 'keep-alive')])),
+    expect: { stream: 1, code: E.PROTOCOL_ERROR },
+  },
+  {
+    section: '8.2.2',
+    name: 'a connection-specific field by its static index (transfer-encoding)',
+    send: (c) => c.send(GET(1, 0x5, [Buffer.from([0x80 | 57])])),
+    expect: { stream: 1, code: E.PROTOCOL_ERROR },
+  },
+  {
+    section: '8.2.1',
+    name: 'a malformed field entered in the dynamic table, then sent by its index',
+    send: (c) => {
+      c.send(GET(1, 0x5, [indexedLiteral('X-Upper', 'a')]));
+      c.send(GET(3, 0x5, [Buffer.from([0x80 | 62])]));
+    },
+    expect: { stream: 3, code: E.PROTOCOL_ERROR },
+  },
+  {
+    section: '8.2.1',
+    name: 'a well-formed field entered in the dynamic table is taken by its index',
+    send: (c) => c.send(GET(1, 0x5, [indexedLiteral('x-fine', 'a'), Buffer.from([0x80 | 62])])),
+    expect: 'ok',
+  },
+  {
+    section: '8.2.1',
+    name: 'a :path with a carriage return',
+    send: (c) => c.frame(T.HEADERS, 0x5, 1, requestBlock({ path: '/a\r\nx: y' })),
     expect: { stream: 1, code: E.PROTOCOL_ERROR },
   },
   {

@@ -11,6 +11,8 @@ import { H1Pool } from '../../../src/dataplane/upstream/h1-pool.js';
 import { H2Pool } from '../../../src/dataplane/http2/client.js';
 import type { UpstreamBody, UpstreamCall, UpstreamPool, UpstreamRequestHead } from '../../../src/dataplane/upstream/call.js';
 import { closedPort } from '../../helpers/upstreams.js';
+import { T, literal } from '../../helpers/h2raw.js';
+import { h2Frame } from '../../helpers/fuzz.js';
 import { ChunkedBody, digestBody, sendCall, sha256, type CallOutcome } from '../../helpers/upstream-call.js';
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
@@ -226,4 +228,27 @@ test('h2 (H2Pool): a header HTTP/2 cannot carry → protocol', async (t) => {
   const port = await codec.server(t, echo);
   const o = await send(codec.pool(t, port), { headers: { 'x bad': 'v' } }).done;
   assert.equal(o.error?.kind, 'protocol', o.error?.message);
+});
+
+test('h2 (H2Pool): a malformed response field (upper-case name, connection-specific by static index) → protocol, naming it', async (t) => {
+  for (const [field, named] of [
+    [literal('X-Upper', 'a'), 'X-Upper'],
+    [Buffer.from([0x80 | 57]), 'transfer-encoding'],
+  ] as const) {
+    // A raw HTTP/2 server: its SETTINGS, then the response head on stream 1 once the client speaks.
+    const port = await listen(
+      t,
+      net.createServer((s) => {
+        s.once('data', () =>
+          s.write(Buffer.concat([h2Frame(T.SETTINGS, 0, 0, Buffer.alloc(0)), h2Frame(T.HEADERS, 0x5, 1, Buffer.concat([Buffer.from([0x88]), field]))])),
+        );
+        s.on('error', () => {});
+      }),
+    );
+    const pool = new H2Pool({ address: '127.0.0.1', port, connectTimeoutMs: 2000 });
+    t.after(() => pool.close());
+    const o = await send(pool, {}).done;
+    assert.equal(o.error?.kind, 'protocol', o.error?.message);
+    assert.match(o.error?.message ?? '', new RegExp(`malformed response header ${named}`));
+  }
 });

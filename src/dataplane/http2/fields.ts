@@ -1,0 +1,62 @@
+// HTTP/2's rules for fields (RFC 9113 §8.2): what makes a received field malformed, and the
+// fields of a HeaderMap to send. The HPACK decoder applies the rules as it decodes, once per
+// literal string: a field from the static table is well formed, and one from the dynamic table
+// was judged when it entered.
+import type { HeaderMap } from '../http/message.js';
+
+/** Connection-specific fields: malformed in HTTP/2 (§8.2.2), dropped when sending. */
+export const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
+
+/** Lower-case token characters only (§8.2.1: upper case is malformed). */
+export function validName(n: string): boolean {
+  if (n.length === 0) return false;
+  for (let i = 0; i < n.length; i++) {
+    const c = n.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || (c >= 65 && c <= 90) || c === 58 /* : */) return false;
+  }
+  return true;
+}
+
+/** No NUL, CR or LF (§8.2.1). */
+export function validValue(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0 || c === 10 || c === 13) return false;
+  }
+  return true;
+}
+
+/**
+ * A received field as §8.2 allows it: a pseudo-header (whose name the message's reader checks) or
+ * a lower-case token name that is not connection-specific, with a value without NUL, CR or LF.
+ */
+export function fieldOk(name: string, value: string): boolean {
+  return (name.charCodeAt(0) === 58 || (validName(name) && !CONNECTION_SPECIFIC.has(name))) && validValue(value);
+}
+
+/** The name of the first field fieldOk refuses (for the error that says which), or undefined. */
+export function firstMalformed(names: readonly string[], values: readonly string[]): string | undefined {
+  for (let i = 0; i < names.length; i++) if (!fieldOk(names[i]!, values[i]!)) return names[i];
+  return undefined;
+}
+
+/** Fields of a HeaderMap to send: connection-specific ones dropped; throws on a value that cannot be sent. */
+export function outgoingFields(out: string[], headers: HeaderMap): void {
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    const n = name.toLowerCase();
+    if (CONNECTION_SPECIFIC.has(n) || n.charCodeAt(0) === 58) continue;
+    if (!validName(n)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    if (typeof v === 'string') {
+      if (!validValue(v)) throw new TypeError(`invalid value of header ${JSON.stringify(name)}`);
+      out.push(n, v);
+    } else if (Array.isArray(v)) {
+      for (const x of v) {
+        const s = String(x);
+        if (!validValue(s)) throw new TypeError(`invalid value of header ${JSON.stringify(name)}`);
+        out.push(n, s);
+      }
+    } else out.push(n, String(v));
+  }
+}
