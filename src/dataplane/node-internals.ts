@@ -11,6 +11,8 @@
 //   into one shared buffer (http1/server-connection.ts). Checked per socket; fallback: 'data' events.
 // - a socket's `_handle` (readStart/readStop, reading, isStreamBase, writeQueueSize): the HTTP/2
 //   read sweep (listeners/http-servers.ts). Checked per socket; fallback: no sweep.
+// - Buffer's `latin1Slice` (what toString('latin1') calls, without its argument handling):
+//   http1/simple-message.ts. Fallback: toString.
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 
@@ -124,6 +126,13 @@ export function pushReadsAsData(socket: Socket): void {
   if (rec[USER_BUFFER.kBuffer] === null || rec[USER_BUFFER.kBuffer] === undefined) return;
   rec[USER_BUFFER.kBufferCb] = (n: number, b: Buffer) => socket.push(Buffer.from(b.subarray(0, n)));
 }
+
+type Latin1Slice = (this: Buffer, start: number, end: number) => string;
+const LATIN1_SLICE = (Buffer.prototype as unknown as { latin1Slice?: Latin1Slice }).latin1Slice;
+
+/** `buf`'s bytes from `start` to `end` as a latin1 string. */
+export const latin1: (buf: Buffer, start: number, end: number) => string =
+  typeof LATIN1_SLICE === 'function' ? (buf, start, end) => LATIN1_SLICE.call(buf, start, end) : (buf, start, end) => buf.toString('latin1', start, end);
 
 /** `_http_common`, or undefined on a Node without it. */
 export const HTTP_COMMON: HttpCommon | undefined = loadHttpCommon();

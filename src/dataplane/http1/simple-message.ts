@@ -1,30 +1,52 @@
 // The common HTTP/1.1 message, parsed in JS. node's llhttp binding costs ~2 µs a message on the
 // request path (each header's name and value made into a string in C++, a MakeCallback for every
 // event, the body copied into an ArrayBuffer of its own); a message that arrives whole in one read,
-// framed by Content-Length or by nothing, is read here with two native calls (a latin1 string, one
-// regular expression) instead. Anything else — a head split over reads, chunked or close-delimited
-// framing, Upgrade, HTTP/1.0, several Content-Length or Connection lines, a byte llhttp could read
-// differently — returns null, and the caller hands the bytes to llhttp as before. What is taken
-// here is a subset of what llhttp accepts in strict mode, read as llhttp reads it
-// (test/unit/dataplane/dp-http1-simple-message.test.ts checks both against each other).
+// framed by Content-Length or by nothing, is read here in one pass over its bytes instead, with one
+// native call (the head as a latin1 string, to slice values from). Anything else — a head split
+// over reads, chunked or close-delimited framing, Upgrade, HTTP/1.0, several Content-Length or
+// Connection lines, a byte llhttp could read differently — returns null, and the caller hands the
+// bytes to llhttp as before. What is taken here is a subset of what llhttp accepts in strict mode,
+// read as llhttp reads it (test/unit/dataplane/dp-http1-simple-message.test.ts checks both against
+// each other).
 import { HopScope, hopScope } from './head.js';
+import { latin1 } from '../node-internals.js';
 import type { HeaderMap } from '../http/message.js';
 
-/**
- * A whole head: the start line, then `token ":" value CRLF` lines, then CRLF. The character
- * classes are llhttp's own for header names (tchar) and values (HTAB, SP to `~`, obs-text): a
- * name with whitespace before its colon, an obs-fold line or a bare CR or LF do not match. Each
- * class excludes CR, so the match is linear (no backtracking across lines).
- */
-const HEADER_LINES = "(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\\t\\x20-\\x7e\\x80-\\xff]*\\r\\n)*\\r\\n$";
-const RESPONSE_HEAD = new RegExp(`^HTTP/1\\.1 [1-9][0-9][0-9] [\\t\\x20-\\x7e]*\\r\\n${HEADER_LINES}`);
-/**
- * Origin-form targets, and absolute-form http:// ones with a host name or address, an optional
- * port and a path (no userinfo), of URI characters only (RFC 3986).
- */
-const REQUEST_HEAD = new RegExp(
-  `^(?:GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) (?:http://[A-Za-z0-9.-]+(?::[0-9]{1,5})?)?/[A-Za-z0-9\\-._~!$&'()*+,;=:@/?%]* HTTP/1\\.1\\r\\n${HEADER_LINES}`,
-);
+/** A byte class: 1 for the bytes in `ranges` and `chars`. */
+function byteClass(ranges: readonly (readonly [number, number])[], chars = ''): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const [lo, hi] of ranges) t.fill(1, lo, hi + 1);
+  for (let i = 0; i < chars.length; i++) t[chars.charCodeAt(i)] = 1;
+  return t;
+}
+const ALNUM: readonly (readonly [number, number])[] = [
+  [0x30, 0x39],
+  [0x41, 0x5a],
+  [0x61, 0x7a],
+];
+// llhttp's character classes.
+/** Header names (tchar): a name with whitespace before its colon does not match. */
+const TCHAR = byteClass(ALNUM, "!#$%&'*+.^_`|~-");
+/** Header values: HTAB, SP to `~`, obs-text (no CR, LF or other control byte: no obs-fold). */
+const VALUE = byteClass([
+  [0x09, 0x09],
+  [0x20, 0x7e],
+  [0x80, 0xff],
+]);
+/** A status line's reason phrase: HTAB, SP to `~`. */
+const REASON = byteClass([
+  [0x09, 0x09],
+  [0x20, 0x7e],
+]);
+/** A target's path and query: URI characters (RFC 3986), no fragment. */
+const URI = byteClass(ALNUM, "-._~!$&'()*+,;=:@/?%");
+/** An absolute-form target's host: a name or an IPv4 address (no userinfo, no IP literal). */
+const HOST = byteClass(ALNUM, '.-');
+/** Each byte lower-cased (ASCII letters only). */
+const LOWER = Uint8Array.from({ length: 256 }, (_, c) => (c >= 0x41 && c <= 0x5a ? c + 32 : c));
+
+/** The methods taken here, each a literal (an interned string). */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
 
 /** What a simple message's head says, as the codec would make it of llhttp's onHeadersComplete. */
 export interface SimpleHead {
@@ -50,8 +72,18 @@ export interface SimpleHead {
 /** Filled by the parse functions (one message at a time on this thread). */
 const out: SimpleHead = { status: 0, method: '', url: '', headers: {}, keepAlive: true, bodyLength: 0, headEnd: 0 };
 
-/** How much of a read is made a string to find a response's head in (a longer head is llhttp's). */
+/** How much of a read is scanned for a response's head (a longer head is llhttp's). */
 const RESPONSE_PEEK = 4096;
+
+/** `buf` from `p` holds `word` (ASCII). */
+function bytesAre(buf: Buffer, p: number, word: string): boolean {
+  for (let i = 0; i < word.length; i++) if (buf[p + i] !== word.charCodeAt(i)) return false;
+  return true;
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 48 && c <= 57;
+}
 
 /**
  * The response that fills `buf` exactly (head and Content-Length body, nothing after), when
@@ -59,17 +91,23 @@ const RESPONSE_PEEK = 4096;
  * 204 and 304 are not simple (their framing depends on more than the head).
  */
 export function simpleResponse(buf: Buffer, maxHeadBytes: number): SimpleHead | null {
-  const n = buf.length < RESPONSE_PEEK ? buf.length : RESPONSE_PEEK;
-  const text = buf.toString('latin1', 0, n);
-  const i = text.indexOf('\r\n\r\n');
-  if (i < 0 || i + 4 > maxHeadBytes) return null;
-  const head = i + 4 === n ? text : text.slice(0, i + 4);
-  if (!RESPONSE_HEAD.test(head)) return null;
-  const status = (head.charCodeAt(9) - 48) * 100 + (head.charCodeAt(10) - 48) * 10 + (head.charCodeAt(11) - 48);
+  const n = buf.length;
+  let limit = n < RESPONSE_PEEK ? n : RESPONSE_PEEK;
+  if (limit > maxHeadBytes) limit = maxHeadBytes;
+  // `HTTP/1.1 `, three digits (the first 1-9), SP, a reason, CRLF.
+  if (limit < 17 || !bytesAre(buf, 0, 'HTTP/1.1 ') || buf[12] !== 32) return null;
+  const d0 = buf[9]!;
+  const d1 = buf[10]!;
+  const d2 = buf[11]!;
+  if (d0 < 49 || d0 > 57 || !isDigit(d1) || !isDigit(d2)) return null;
+  const status = (d0 - 48) * 100 + (d1 - 48) * 10 + (d2 - 48);
   if (status < 200 || status === 204 || status === 304) return null;
-  if (!readHeaders(head, head.indexOf('\r\n') + 2, true)) return null;
-  if (out.bodyLength < 0 || i + 4 + out.bodyLength !== buf.length) return null;
-  out.headEnd = i + 4;
+  let p = 13;
+  while (p < limit && REASON[buf[p]!] === 1) p++;
+  if (p + 1 >= limit || buf[p] !== 13 || buf[p + 1] !== 10) return null;
+  const headEnd = readHeaders(buf, latin1(buf, 0, limit), p + 2, limit, true);
+  if (headEnd < 0 || out.bodyLength < 0 || headEnd + out.bodyLength !== n) return null;
+  out.headEnd = headEnd;
   out.status = status;
   return out;
 }
@@ -79,71 +117,125 @@ export function simpleResponse(buf: Buffer, maxHeadBytes: number): SimpleHead | 
  * Transfer-Encoding), when simple; else null. The result is shared, as simpleResponse's.
  */
 export function simpleRequest(buf: Buffer, maxHeadBytes: number): SimpleHead | null {
-  // Without a body the head is the whole read: it ends with the read. (The shape then also
-  // proves that this CRLF CRLF is the first: a header line cannot be empty.)
+  // Without a body the head is the whole read: it ends with the read.
   const n = buf.length;
   if (n < 20 || n > maxHeadBytes || buf[n - 1] !== 10 || buf[n - 2] !== 13 || buf[n - 3] !== 10 || buf[n - 4] !== 13) return null;
-  const head = buf.toString('latin1', 0, n);
-  if (!REQUEST_HEAD.test(head)) return null;
-  const sp1 = head.indexOf(' ');
-  const lineEnd = head.indexOf('\r\n');
-  if (!readHeaders(head, lineEnd + 2, false) || out.bodyLength > 0) return null;
+  const method = methodAt(buf);
+  if (method === undefined) return null;
+  const t = method.length + 1;
+  const targetEnd = targetEndAt(buf, t, n);
+  if (targetEnd < 0 || !bytesAre(buf, targetEnd, ' HTTP/1.1\r\n')) return null;
+  const head = latin1(buf, 0, n);
+  if (readHeaders(buf, head, targetEnd + 11, n, false) !== n || out.bodyLength > 0) return null;
   out.bodyLength = 0;
   out.headEnd = n;
-  out.method = head.slice(0, sp1);
-  out.url = head.slice(sp1 + 1, lineEnd - 9);
+  out.method = method;
+  out.url = head.slice(t, targetEnd);
   return out;
 }
 
+/** The method `buf` starts with, followed by SP, as a literal; undefined for another one. */
+function methodAt(buf: Buffer): string | undefined {
+  const c = buf[0];
+  for (let i = 0; i < METHODS.length; i++) {
+    const m = METHODS[i]!;
+    if (m.charCodeAt(0) === c && buf[m.length] === 32 && bytesAre(buf, 1, m.slice(1))) return m;
+  }
+  return undefined;
+}
+
 /**
- * The header lines of a head that matched its shape, from `from`, into out.headers,
- * out.keepAlive and out.bodyLength (-1 without Content-Length); `endToEnd` leaves the connection's
- * own headers out. False
- * for what llhttp frames or reads in ways this path does not follow.
+ * Where the request target at `p` ends (at its SP), or -1: origin form, or absolute form
+ * `http://host[:port]/…` with a host name or address and a port of 1-5 digits.
  */
-function readHeaders(head: string, from: number, endToEnd: boolean): boolean {
-  // Names are tokens (ASCII): lower-cased all at once, sliced from here; values from `head`.
-  const lower = head.toLowerCase();
+function targetEndAt(buf: Buffer, p: number, n: number): number {
+  if (buf[p] !== 47 /* / */) {
+    if (!bytesAre(buf, p, 'http://')) return -1;
+    p += 7;
+    const host = p;
+    while (p < n && HOST[buf[p]!] === 1) p++;
+    if (p === host) return -1;
+    if (buf[p] === 58 /* : */) {
+      const port = ++p;
+      while (p < n && isDigit(buf[p])) p++;
+      if (p === port || p - port > 5) return -1;
+    }
+    if (buf[p] !== 47) return -1;
+  }
+  while (p < n && URI[buf[p]!] === 1) p++;
+  return p < n && buf[p] === 32 ? p : -1;
+}
+
+/**
+ * The header lines from `from` up to `limit`, read from the bytes of `buf` (`head` holds the
+ * same bytes as a string, to slice values from), into out.headers, out.keepAlive and
+ * out.bodyLength (-1 without Content-Length); `endToEnd` leaves the connection's own headers out.
+ * Returns where the head ends (after its blank line), or -1 for a line of another shape or for
+ * what llhttp frames or reads in ways this path does not follow.
+ */
+function readHeaders(buf: Buffer, head: string, from: number, limit: number, endToEnd: boolean): number {
   const h: HeaderMap = {};
   let keepAlive = true;
   let bodyLength = -1;
   let connection = false;
   // The common names seen so far (nameAt's bits): a first one is stored without looking it up.
   let seen = 0;
-  const end = head.length - 2;
-  let a = from;
-  while (a < end) {
-    const colon = head.indexOf(':', a);
-    const eol = head.indexOf('\r', colon);
+  let p = from;
+  for (;;) {
+    if (p + 1 >= limit) return -1;
+    if (buf[p] === 13) {
+      if (buf[p + 1] !== 10) return -1;
+      p += 2;
+      break;
+    }
+    // The name: tchar up to the colon, noting an upper-case letter.
+    const a = p;
+    let upper = false;
+    while (p < limit) {
+      const c = buf[p]!;
+      if (TCHAR[c] === 0) break;
+      if (LOWER[c] !== c) upper = true;
+      p++;
+    }
+    if (p === a || p >= limit || buf[p] !== 58 /* : */) return -1;
+    const colon = p++;
     // The value without leading and trailing SP / HTAB (llhttp's OWS; not String#trim, which
-    // also strips NBSP, an obs-text byte here).
-    let v0 = colon + 1;
-    let v1 = eol;
-    while (v0 < v1 && isOws(head.charCodeAt(v0))) v0++;
-    while (v1 > v0 && isOws(head.charCodeAt(v1 - 1))) v1--;
-    const name = nameAt(lower, a, colon - a);
-    a = eol + 2;
+    // also strips NBSP, an obs-text byte here), then CRLF.
+    while (p < limit && (buf[p] === 32 || buf[p] === 9)) p++;
+    const v0 = p;
+    let v1 = p;
+    while (p < limit) {
+      const c = buf[p]!;
+      if (VALUE[c] === 0) break;
+      p++;
+      if (c !== 32 && c !== 9) v1 = p;
+    }
+    if (p + 1 >= limit || buf[p] !== 13 || buf[p + 1] !== 10) return -1;
+    p += 2;
+    const name = nameAt(buf, head, a, colon, upper);
     switch (hopScope(name)) {
       case HopScope.Connection:
         if (name === 'connection') {
           // Only `close` or `keep-alive`, once: a list may name headers or upgrade, llhttp's to read.
-          if (connection) return false;
+          if (connection) return -1;
           connection = true;
-          if (eqLower(lower, v0, v1, 'close')) keepAlive = false;
-          else if (!eqLower(lower, v0, v1, 'keep-alive')) return false;
+          if (wordAt(buf, v0, v1, 'close')) keepAlive = false;
+          else if (!wordAt(buf, v0, v1, 'keep-alive')) return -1;
         } else if (name === 'transfer-encoding' || name === 'upgrade' || name === 'proxy-connection') {
-          return false; // framing and keep-alive llhttp decides
+          return -1; // framing and keep-alive llhttp decides
         }
         if (endToEnd) continue;
         break;
       case HopScope.EndToEnd:
         if (name === 'content-length') {
-          if (bodyLength >= 0 || v1 === v0 || v1 - v0 > 15) return false;
+          if (bodyLength >= 0 || v1 === v0 || v1 - v0 > 15) return -1;
+          let len = 0;
           for (let j = v0; j < v1; j++) {
-            const c = head.charCodeAt(j);
-            if (c < 48 || c > 57) return false;
+            const c = buf[j]!;
+            if (c < 48 || c > 57) return -1;
+            len = len * 10 + (c - 48);
           }
-          bodyLength = Number(head.slice(v0, v1));
+          bodyLength = len;
         }
         break;
     }
@@ -162,16 +254,14 @@ function readHeaders(head: string, from: number, endToEnd: boolean): boolean {
   out.headers = h;
   out.keepAlive = keepAlive;
   out.bodyLength = bodyLength;
+  return p;
+}
+
+/** The bytes from `a` to `b`, lower-cased, are `word` (lower-case). */
+function wordAt(buf: Buffer, a: number, b: number, word: string): boolean {
+  if (b - a !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (LOWER[buf[a + i]!] !== word.charCodeAt(i)) return false;
   return true;
-}
-
-function isOws(c: number): boolean {
-  return c === 32 || c === 9;
-}
-
-/** `s` from `a` to `b` (already lower-cased) is `word`. */
-function eqLower(s: string, a: number, b: number, word: string): boolean {
-  return b - a === word.length && s.startsWith(word, a);
 }
 
 /** Header names common enough to be keyed by a literal, each with its bit for readHeaders' `seen`. */
@@ -197,21 +287,22 @@ COMMON_NAMES.forEach((name, i) => (COMMON_BY_LENGTH[name.length] ??= []).push([n
 let nameBit = 0;
 
 /**
- * The lower-case name at `a` in `lower`: a literal for the common names (an object key V8 has
+ * The lower-case name from `a` to `colon`: a literal for the common names (an object key V8 has
  * interned already; a fresh slice must be looked up in its string table when used as one), with
- * its bit in nameBit.
+ * its bit in nameBit; else sliced from `head`.
  */
-function nameAt(lower: string, a: number, len: number): string {
-  const candidates = COMMON_BY_LENGTH[len];
+function nameAt(buf: Buffer, head: string, a: number, colon: number, upper: boolean): string {
+  const candidates = COMMON_BY_LENGTH[colon - a];
   if (candidates !== undefined) {
     for (let i = 0; i < candidates.length; i++) {
       const [name, bit] = candidates[i]!;
-      if (lower.startsWith(name, a)) {
+      if (wordAt(buf, a, colon, name)) {
         nameBit = bit;
         return name;
       }
     }
   }
   nameBit = 0;
-  return lower.slice(a, a + len);
+  const name = head.slice(a, colon);
+  return upper ? name.toLowerCase() : name;
 }

@@ -31,7 +31,28 @@ export function validValue(v: string): boolean {
  * a lower-case token name that is not connection-specific, with a value without NUL, CR or LF.
  */
 export function fieldOk(name: string, value: string): boolean {
-  return (name.charCodeAt(0) === 58 || (validName(name) && !CONNECTION_SPECIFIC.has(name))) && validValue(value);
+  return (name.charCodeAt(0) === 58 || (validName(name) && !connectionSpecific(name))) && validValue(value);
+}
+
+/**
+ * CONNECTION_SPECIFIC.has(name), by length and comparison: a name decoded from a literal is a
+ * fresh string, and a set lookup would hash it first.
+ */
+function connectionSpecific(name: string): boolean {
+  switch (name.length) {
+    case 7:
+      return name === 'upgrade';
+    case 10:
+      return name === 'connection' || name === 'keep-alive';
+    case 14:
+      return name === 'http2-settings';
+    case 16:
+      return name === 'proxy-connection';
+    case 17:
+      return name === 'transfer-encoding';
+    default:
+      return false;
+  }
 }
 
 /** The name of the first field fieldOk refuses (for the error that says which), or undefined. */

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HpackDecoder, HpackEncoder, HpackError, writeInt } from '../../../src/dataplane/http2/hpack.js';
 import { huffmanDecode, huffmanEncode, huffmanLength } from '../../../src/dataplane/http2/huffman.js';
+import { CONNECTION_SPECIFIC, fieldOk } from '../../../src/dataplane/http2/fields.js';
 
 type Fields = Array<[string, string]>;
 
@@ -213,4 +214,13 @@ test('never-indexed fields (authorization, cookie) are sent as never-indexed lit
   const p2 = enc.field(out, p, 'authorization', 'Bearer secret');
   assert.equal(out[p]! & 0xf0, 0x10, 'still a literal the second time');
   assert.ok(p2 > p + 1);
+});
+
+test('fieldOk: the connection-specific names by length and comparison are CONNECTION_SPECIFIC exactly', () => {
+  for (const name of CONNECTION_SPECIFIC) assert.equal(fieldOk(name, 'x'), false, name);
+  for (const name of ['upgrades', 'connectio', 'keep-alivE', 'x-connection', 'te', 'transfer-encodin', 'http2-setting', 'proxy-connectio']) {
+    assert.equal(fieldOk(name, 'x'), /^[a-z0-9-]+$/.test(name), name);
+  }
+  assert.equal(fieldOk(':path', '/a'), true);
+  assert.equal(fieldOk('x-a', 'b\rc'), false);
 });
