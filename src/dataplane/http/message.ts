@@ -5,6 +5,14 @@
 /** Headers as node:http gives them: lower-case names, repeated headers as arrays. */
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
+/** Adds `value` under `name` (lower-case): a repeated name becomes an array in arrival order. */
+export function addHeader(h: HeaderMap, name: string, value: string): void {
+  const cur = h[name];
+  if (cur === undefined) h[name] = value;
+  else if (typeof cur === 'string') h[name] = [cur, value];
+  else cur.push(value);
+}
+
 /** Where a body goes. Chunks flow until the source is paused. */
 export interface BodySink {
   onData(chunk: Buffer): void;

@@ -1,6 +1,7 @@
 // Writing HTTP/1.1 heads as one latin1 string: header blocks are built by concatenation (V8 makes
 // ropes of it; the socket flattens once when it writes), never through node:http's OutgoingMessage.
 import type { HeaderMap } from '../routing/index.js';
+import { addHeader } from '../http/message.js';
 
 /** Status reason phrases (RFC 9110), for status lines; others get "Unknown". */
 export const REASONS: Readonly<Record<number, string>> = {
@@ -267,12 +268,7 @@ export function httpDate(): string {
 export function headerMapFromRaw(raw: readonly string[]): HeaderMap {
   const h: HeaderMap = {};
   for (let i = 0; i < raw.length; i += 2) {
-    const name = lowerName(raw[i]!);
-    const v = raw[i + 1]!;
-    const cur = h[name];
-    if (cur === undefined) h[name] = v;
-    else if (typeof cur === 'string') h[name] = [cur, v];
-    else cur.push(v);
+    addHeader(h, lowerName(raw[i]!), raw[i + 1]!);
   }
   return h;
 }
@@ -331,10 +327,7 @@ export function endToEndHeaderMap(raw: readonly string[]): HeaderMap {
       if (name === 'connection' && v !== 'keep-alive' && v !== 'close') listed = listed === undefined ? v : `${listed},${v}`;
       continue;
     }
-    const cur = h[name];
-    if (cur === undefined) h[name] = v;
-    else if (typeof cur === 'string') h[name] = [cur, v];
-    else cur.push(v);
+    addHeader(h, name, v);
   }
   if (listed !== undefined) {
     for (const token of listed.split(',')) {

@@ -10,7 +10,7 @@
 // each other).
 import { HopScope, hopScope } from './head.js';
 import { latin1 } from '../node-internals.js';
-import type { HeaderMap } from '../http/message.js';
+import { addHeader, type HeaderMap } from '../http/message.js';
 
 /** A byte class: 1 for the bytes in `ranges` and `chars`. */
 function byteClass(ranges: readonly (readonly [number, number])[], chars = ''): Uint8Array {
@@ -139,7 +139,7 @@ function methodAt(buf: Buffer): string | undefined {
   const c = buf[0];
   for (let i = 0; i < METHODS.length; i++) {
     const m = METHODS[i]!;
-    if (m.charCodeAt(0) === c && buf[m.length] === 32 && bytesAre(buf, 1, m.slice(1))) return m;
+    if (m.charCodeAt(0) === c && buf[m.length] === 32 && bytesAre(buf, 0, m)) return m;
   }
   return undefined;
 }
@@ -246,10 +246,7 @@ function readHeaders(buf: Buffer, head: string, from: number, limit: number, end
       h[name] = value;
       continue;
     }
-    const cur = h[name];
-    if (cur === undefined) h[name] = value;
-    else if (typeof cur === 'string') h[name] = [cur, value];
-    else cur.push(value);
+    addHeader(h, name, value);
   }
   out.headers = h;
   out.keepAlive = keepAlive;

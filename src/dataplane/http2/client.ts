@@ -5,7 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
-import type { BodySink, BodySource } from '../http/message.js';
+import { addHeader, type BodySink, type BodySource } from '../http/message.js';
 import type { HeaderMap } from '../routing/index.js';
 import {
   connectError,
@@ -398,7 +398,7 @@ export class H2ClientStream extends H2Stream {
           this.failWith(protocolError('pseudo-header in trailers'), C.E_PROTOCOL_ERROR);
           return;
         }
-        add(t, names[i]!, values[i]!);
+        addHeader(t, names[i]!, values[i]!);
       }
       this.#endWith(t);
       return;
@@ -417,7 +417,7 @@ export class H2ClientStream extends H2Stream {
         continue;
       }
       if (n === 'content-length') this.expectedLength = Number(v);
-      add(h, n, v);
+      addHeader(h, n, v);
     }
     if (status < 100) {
       this.failWith(protocolError('response without a valid :status'), C.E_PROTOCOL_ERROR);
@@ -530,11 +530,4 @@ export class H2ClientStream extends H2Stream {
 
 function protocolError(message: string): UpstreamError {
   return new UpstreamError('protocol', 'ERR_HTTP2_PROTOCOL_ERROR', `upstream sent malformed HTTP/2: ${message}`);
-}
-
-function add(h: HeaderMap, n: string, v: string): void {
-  const prev = h[n];
-  if (prev === undefined) h[n] = v;
-  else if (typeof prev === 'string') h[n] = [prev, v];
-  else prev.push(v);
 }

@@ -3,6 +3,7 @@
 // literal string: a field from the static table is well formed, and one from the dynamic table
 // was judged when it entered.
 import type { HeaderMap } from '../http/message.js';
+import { HopScope, hopScope } from '../http1/head.js';
 
 /** Connection-specific fields: malformed in HTTP/2 (§8.2.2), dropped when sending. */
 export const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
@@ -35,24 +36,11 @@ export function fieldOk(name: string, value: string): boolean {
 }
 
 /**
- * CONNECTION_SPECIFIC.has(name), by length and comparison: a name decoded from a literal is a
- * fresh string, and a set lookup would hash it first.
+ * CONNECTION_SPECIFIC.has(name) without hashing a freshly decoded name: head.ts's switch on the
+ * name's length knows the same names as connection headers, and `trailer` besides.
  */
 function connectionSpecific(name: string): boolean {
-  switch (name.length) {
-    case 7:
-      return name === 'upgrade';
-    case 10:
-      return name === 'connection' || name === 'keep-alive';
-    case 14:
-      return name === 'http2-settings';
-    case 16:
-      return name === 'proxy-connection';
-    case 17:
-      return name === 'transfer-encoding';
-    default:
-      return false;
-  }
+  return hopScope(name) === HopScope.Connection && name !== 'trailer';
 }
 
 /** The name of the first field fieldOk refuses (for the error that says which), or undefined. */

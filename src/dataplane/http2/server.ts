@@ -2,7 +2,7 @@
 // after TLS), each one a Downstream for the Exchange.
 import type { Socket } from 'node:net';
 import type { Downstream } from '../http/downstream.js';
-import type { BodySink } from '../http/message.js';
+import { addHeader, type BodySink } from '../http/message.js';
 import type { HeaderMap } from '../routing/index.js';
 import { H2Connection, type H2Limits } from './connection.js';
 import * as C from './constants.js';
@@ -86,7 +86,7 @@ export class H2ServerConnection extends H2Connection {
         this.resetStream(st, C.E_PROTOCOL_ERROR);
         return;
       }
-      addField(t, n, values[i]!);
+      addHeader(t, n, values[i]!);
     }
     if (st.expectedLength >= 0 && st.received !== st.expectedLength) {
       this.resetStream(st, C.E_PROTOCOL_ERROR);
@@ -152,7 +152,7 @@ function parseRequest(names: string[], values: string[]): ParsedRequest | undefi
       headers['cookie'] = c === undefined ? v : `${c as string}; ${v}`;
       continue;
     }
-    addField(headers, n, v);
+    addHeader(headers, n, v);
   }
   if (method === undefined) return undefined;
   if (method === 'CONNECT') {
@@ -162,13 +162,6 @@ function parseRequest(names: string[], values: string[]): ParsedRequest | undefi
   if (scheme === undefined || path === undefined || path === '') return undefined;
   const host = headers['host'];
   return { method, url: path, authority: authority ?? (typeof host === 'string' ? host : ''), headers, contentLength };
-}
-
-function addField(h: HeaderMap, n: string, v: string): void {
-  const prev = h[n];
-  if (prev === undefined) h[n] = v;
-  else if (typeof prev === 'string') h[n] = [prev, v];
-  else prev.push(v);
 }
 
 const STATUS = Array.from({ length: 600 }, (_, i) => String(i));
