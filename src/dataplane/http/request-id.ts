@@ -2,6 +2,7 @@
 // random bytes into one scratch buffer and read out as one flat string: node's randomUUID builds
 // each from ~20 string pieces, garbage the young generation collects for every request.
 import { randomFillSync } from 'node:crypto';
+import { latin1 } from '../node-internals.js';
 
 const POOL = Buffer.allocUnsafe(16 * 512);
 let used = POOL.length;
@@ -25,5 +26,5 @@ export function newRequestId(): string {
     OUT[j++] = HEX[b >> 4]!;
     OUT[j++] = HEX[b & 15]!;
   }
-  return OUT.toString('latin1', 0, 36);
+  return latin1(OUT, 0, 36);
 }

@@ -413,7 +413,7 @@ export class H2ClientStream extends H2Stream {
           this.failWith(protocolError(`bad pseudo-header ${n}`), C.E_PROTOCOL_ERROR);
           return;
         }
-        status = /^\d{3}$/.test(v) ? Number(v) : -1;
+        status = threeDigits(v);
         continue;
       }
       if (n === 'content-length') this.expectedLength = Number(v);
@@ -530,4 +530,16 @@ export class H2ClientStream extends H2Stream {
 
 function protocolError(message: string): UpstreamError {
   return new UpstreamError('protocol', 'ERR_HTTP2_PROTOCOL_ERROR', `upstream sent malformed HTTP/2: ${message}`);
+}
+
+/** A :status value's number: three digits exactly, or -1. */
+function threeDigits(v: string): number {
+  if (v.length !== 3) return -1;
+  let n = 0;
+  for (let i = 0; i < 3; i++) {
+    const d = v.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }

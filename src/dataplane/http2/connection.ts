@@ -77,8 +77,8 @@ export abstract class H2Connection {
   // ---- HPACK
   readonly #decoder: HpackDecoder;
   readonly encoder = new HpackEncoder();
-  readonly #names: string[] = [];
-  readonly #values: string[] = [];
+  #names: string[] = [];
+  #values: string[] = [];
   #listSize = 0;
   #oversize = false;
 
@@ -115,7 +115,7 @@ export abstract class H2Connection {
   #congested = false;
   #controlQueued = 0;
   /** Streams whose response head waits to leave (to merge END_STREAM into it when possible). */
-  readonly #heads: H2Stream[] = [];
+  #heads: H2Stream[] = [];
 
   // ---- timers
   #timer: NodeJS.Timeout | undefined;
@@ -388,10 +388,9 @@ export abstract class H2Connection {
   };
 
   #block(id: number, flags: number, buf: Buffer, s: number, e: number, selfDependent: boolean): void {
-    const names = this.#names;
-    const values = this.#values;
-    names.length = 0;
-    values.length = 0;
+    // Fresh arrays per block: emptying the last ones (length = 0) is a call into the runtime.
+    const names: string[] = (this.#names = []);
+    const values: string[] = (this.#values = []);
     this.#listSize = 0;
     this.#oversize = false;
     // Always decoded, even for a stream about to be refused: the table must stay in step.
@@ -660,8 +659,8 @@ export abstract class H2Connection {
     if (this.closed) return;
     const heads = this.#heads;
     if (heads.length > 0) {
+      this.#heads = [];
       for (let i = 0; i < heads.length; i++) heads[i]!.emitHead(false);
-      heads.length = 0;
     }
     this.#flushScheduled = false;
     const list = this.#outList;

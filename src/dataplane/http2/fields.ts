@@ -49,14 +49,31 @@ export function firstMalformed(names: readonly string[], values: readonly string
   return undefined;
 }
 
+/**
+ * A HeaderMap's name as HTTP/2 sends it: itself when it is a lower-case token (what our parsers
+ * make), lower-cased when it has upper case; undefined for a name that is not a token (or a pseudo-header).
+ */
+function sendableName(name: string): string | undefined {
+  let upper = false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 58 /* : */) return undefined;
+    if (c >= 65 && c <= 90) upper = true;
+  }
+  return name.length === 0 ? undefined : upper ? name.toLowerCase() : name;
+}
+
 /** Fields of a HeaderMap to send: connection-specific ones dropped; throws on a value that cannot be sent. */
 export function outgoingFields(out: string[], headers: HeaderMap): void {
   for (const name in headers) {
     const v = headers[name];
     if (v === undefined) continue;
-    const n = name.toLowerCase();
-    if (CONNECTION_SPECIFIC.has(n) || n.charCodeAt(0) === 58) continue;
-    if (!validName(n)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    const n = sendableName(name);
+    if (n === undefined) {
+      if (name.charCodeAt(0) === 58) continue;
+      throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    }
+    if (connectionSpecific(n)) continue;
     if (typeof v === 'string') {
       if (!validValue(v)) throw new TypeError(`invalid value of header ${JSON.stringify(name)}`);
       out.push(n, v);

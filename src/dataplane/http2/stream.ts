@@ -175,7 +175,8 @@ export abstract class H2Stream {
   /** Called by the connection once the stream is gone. */
   onStreamClosed(code: number, byPeer: boolean, connGone: boolean): void {
     this.conn.unblockRemove(this);
-    this.outQueue.length = 0;
+    // Mostly empty by now; emptying a non-empty array through length is a call into the runtime.
+    if (this.outQueue.length > 0) this.outQueue.length = 0;
     this.queuedBytes = 0;
     // A stream that completed keeps what the consumer has not taken yet (it was paused).
     if (code !== -1) {

@@ -114,8 +114,7 @@ class PoolState implements ConnOwner {
     conn.toIdle(Date.now());
     this.idle.push(conn);
     if (this.#sweepTimer === undefined) {
-      const every = Math.max(5, Math.min(1000, this.idleTimeoutMs / 4));
-      this.#sweepTimer = setInterval(this.#sweepBound, every);
+      this.#sweepTimer = setInterval(this.#sweepBound, this.#sweepEvery);
       this.#sweepTimer.unref();
     }
   }
@@ -144,11 +143,19 @@ class PoolState implements ConnOwner {
     if (i >= 0) this.pending.splice(i, 1);
   }
 
+  get #sweepEvery(): number {
+    return Math.max(5, Math.min(1000, this.idleTimeoutMs / 4));
+  }
+
   #sweep(): void {
-    const cutoff = Date.now() - this.idleTimeoutMs;
+    const now = Date.now();
+    const cutoff = now - this.idleTimeoutMs;
     const idle = this.idle;
     // The oldest idle connections are at the bottom of the stack.
     while (idle.length > 0 && idle[0]!.idleSince <= cutoff) idle[0]!.destroy();
+    // Idle for a sweep period: unref'd, so idle connections alone do not keep the process alive.
+    const settled = now - this.#sweepEvery;
+    for (let i = 0; i < idle.length && idle[i]!.idleSince <= settled; i++) idle[i]!.unrefIdle();
     if (idle.length === 0) this.stopSweep();
   }
 
@@ -202,10 +209,13 @@ export class H1Pool implements UpstreamPool {
     return this.#s.lastLocalAddress;
   }
 
-  /** Connections open (busy + idle), and requests waiting for one. For tests and the admin endpoint. */
-  get stats(): { open: number; idle: number; pending: number } {
+  /**
+   * Connections open (busy + idle), idle ones still ref'd (keeping the process alive), and
+   * requests waiting for one. For tests and the admin endpoint.
+   */
+  get stats(): { open: number; idle: number; idleRefed: number; pending: number } {
     const s = this.#s;
-    return { open: s.open, idle: s.idle.length, pending: s.pending.length };
+    return { open: s.open, idle: s.idle.length, idleRefed: s.idle.filter((c) => c.refed).length, pending: s.pending.length };
   }
 
   /** Sends a request; the handler hears the outcome. Never throws; never calls the handler synchronously. */

@@ -345,7 +345,7 @@ test('keep-alive: sequential requests share one connection', async (t) => {
   }
   assert.equal(srv.conns.length, 1);
   assert.equal(locals.size, 1);
-  assert.deepEqual(pool.stats, { open: 1, idle: 1, pending: 0 });
+  assert.deepEqual(pool.stats, { open: 1, idle: 1, idleRefed: 1, pending: 0 });
 });
 
 test('a request dispatched from onEnd reuses the connection just released', async (t) => {
@@ -670,12 +670,12 @@ test('maxConnections=2: 10 concurrent dispatches use at most 2 connections and a
   });
   const pool = newPool(t, srv.port, { maxConnections: 2 });
   const calls = Array.from({ length: 10 }, (_, i) => get(pool, { path: `/${i}` }));
-  assert.deepEqual(pool.stats, { open: 2, idle: 0, pending: 8 });
+  assert.deepEqual(pool.stats, { open: 2, idle: 0, idleRefed: 0, pending: 8 });
   const outs = await Promise.all(calls);
   for (let i = 0; i < 10; i++) assert.equal(outs[i]!.body.toString(), `done /${i}`);
   assert.equal(srv.conns.length, 2);
   assert.equal(peakInFlight, 2);
-  assert.deepEqual(pool.stats, { open: 2, idle: 2, pending: 0 });
+  assert.deepEqual(pool.stats, { open: 2, idle: 2, idleRefed: 2, pending: 0 });
 });
 
 test('a failed connect also fails the requests queued behind it', async (t) => {
@@ -691,7 +691,7 @@ test('a failed connect also fails the requests queued behind it', async (t) => {
     assert.equal(o.error?.kind, 'connect-refused');
     assert.equal(o.error?.code, 'ECONNREFUSED');
   }
-  assert.deepEqual(pool.stats, { open: 0, idle: 0, pending: 0 });
+  assert.deepEqual(pool.stats, { open: 0, idle: 0, idleRefed: 0, pending: 0 });
 });
 
 test('invalid pool options fail the request asynchronously instead of throwing', async (t) => {
@@ -729,6 +729,26 @@ test('idle timeout closes idle connections', async (t) => {
   await Promise.all([srv.closedConn(0), srv.closedConn(1)]);
   assert.ok(Date.now() - t0 >= 140, 'closed too early');
   await until(() => pool.stats.open === 0);
+});
+
+test('an idle connection stays ref\'d between requests and is unref\'d once idle a sweep period', async (t) => {
+  const srv = await httpServer(t, (_req, res) => res.end('ok'));
+  // Sweeps every 100 ms (a quarter of the idle timeout).
+  const pool = newPool(t, srv.port, { idleTimeoutMs: 400 });
+  assert.equal((await get(pool)).status, 200);
+  assert.equal(pool.stats.idle, 1);
+  // Just released: no unref per request (that was two native calls per request under load).
+  assert.equal(pool.stats.idleRefed, 1);
+  const liveSockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+  const before = liveSockets();
+  // Idle for a sweep period: no longer keeps the process alive.
+  await until(() => pool.stats.idleRefed === 0);
+  assert.equal(liveSockets(), before - 1, 'the socket handle itself is unref\'d');
+  assert.equal(pool.stats.idle, 1, 'unref\'d, not closed');
+  // Taken again: ref'd while in use and right after.
+  assert.equal((await get(pool)).status, 200);
+  assert.equal(srv.conns.length, 1, 'the same connection');
+  assert.equal(pool.stats.idleRefed, 1);
 });
 
 test('maxRequestsPerConnection=3: a new connection every 3 requests', async (t) => {
