@@ -264,7 +264,14 @@ export class HpackDecoder {
       s = d;
     } else if (len <= 3) {
       // A length or a service time: built without a call into C++ (several times cheaper for so few bytes).
-      s = len === 0 ? '' : len === 1 ? String.fromCharCode(buf[np]!) : len === 2 ? String.fromCharCode(buf[np]!, buf[np + 1]!) : String.fromCharCode(buf[np]!, buf[np + 1]!, buf[np + 2]!);
+      s =
+        len === 0
+          ? ''
+          : len === 1
+            ? String.fromCharCode(buf[np]!)
+            : len === 2
+              ? String.fromCharCode(buf[np]!, buf[np + 1]!)
+              : String.fromCharCode(buf[np]!, buf[np + 1]!, buf[np + 2]!);
     } else s = latin1(buf, np, e);
     const r = this.#last;
     r.s = s;

@@ -731,7 +731,7 @@ test('idle timeout closes idle connections', async (t) => {
   await until(() => pool.stats.open === 0);
 });
 
-test('an idle connection stays ref\'d between requests and is unref\'d once idle a sweep period', async (t) => {
+test("an idle connection stays ref'd between requests and is unref'd once idle a sweep period", async (t) => {
   const srv = await httpServer(t, (_req, res) => res.end('ok'));
   // Sweeps every 100 ms (a quarter of the idle timeout).
   const pool = newPool(t, srv.port, { idleTimeoutMs: 400 });
@@ -743,8 +743,8 @@ test('an idle connection stays ref\'d between requests and is unref\'d once idle
   const before = liveSockets();
   // Idle for a sweep period: no longer keeps the process alive.
   await until(() => pool.stats.idleRefed === 0);
-  assert.equal(liveSockets(), before - 1, 'the socket handle itself is unref\'d');
-  assert.equal(pool.stats.idle, 1, 'unref\'d, not closed');
+  assert.equal(liveSockets(), before - 1, "the socket handle itself is unref'd");
+  assert.equal(pool.stats.idle, 1, "unref'd, not closed");
   // Taken again: ref'd while in use and right after.
   assert.equal((await get(pool)).status, 200);
   assert.equal(srv.conns.length, 1, 'the same connection');
