@@ -236,6 +236,36 @@ test('the buffer writer renders the same bytes as the string renderer, and -1 (n
   }
 });
 
+test('the buffer writer keeps a long value that repeats as bytes: every line still equals the string renderer', () => {
+  const a = 'outbound|80||httpbin-egress-gateway-istio.default.svc.cluster.local';
+  const b = 'outbound|80||httpbin-egress-gateway-istio.default.svc.cluster.locaL'; // same length, one byte apart
+  const u = 'outbound|80||ünïcødé-gateway.default.svc.cluster.local ✓';
+  // Repeats (kept after the second), alternations, same-length changes, a non-ASCII value, a value
+  // that goes away, and a fresh id on every line.
+  const clusters = [a, a, a, b, b, a, b, a, a, u, u, u, undefined, a, a, `${a}x`, `${a}x`, a];
+  const formats: Array<{ encoding: 'TEXT'; format?: string }> = [
+    { encoding: 'TEXT' },
+    { encoding: 'TEXT', format: '%UPSTREAM_CLUSTER% %UPSTREAM_CLUSTER%:%REQ(USER-AGENT):20% %REQ(X-REQUEST-ID)%' },
+  ];
+  for (const f of formats) {
+    const { render, write } = compileAccessLog(f);
+    clusters.forEach((cluster, i) => {
+      const ua = i % 4 < 2 ? 'a long user agent that the format cuts at twenty' : 'another long user agent, also cut';
+      const e = entry({
+        upstreamCluster: cluster,
+        req: { ...sampleHeaders, 'user-agent': ua, 'x-request-id': `79551af2-341b-456d-b414-${String(i).padStart(12, '0')}` },
+      });
+      const want = Buffer.from(render(e));
+      const buf = Buffer.alloc(want.length + 9, 0xee);
+      const end = write(e, buf, 3);
+      assert.equal(end, 3 + want.length, `line ${i}`);
+      assert.equal(buf.subarray(3, end).toString(), want.toString(), `${f.format ?? 'default'} line ${i}`);
+      // Without room for the kept bytes too: -1.
+      assert.equal(write(e, Buffer.alloc(want.length - 1), 0), -1, `line ${i} short`);
+    });
+  }
+});
+
 test('the logger: lines of every length across chunk boundaries, a line longer than a chunk, non-ASCII', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dp-accesslog-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
