@@ -10,8 +10,14 @@ export function portColon(a: string): number {
     const close = a.indexOf(']');
     return close > 0 && a.charCodeAt(close + 1) === 58 /* : */ ? close + 1 : -1;
   }
-  const c = a.lastIndexOf(':');
-  return c >= 0 && a.indexOf(':') === c ? c : -1;
+  // One pass (lastIndexOf is a call into the runtime): the only colon, or none.
+  let c = -1;
+  for (let i = 0; i < a.length; i++) {
+    if (a.charCodeAt(i) !== 58) continue;
+    if (c >= 0) return -1;
+    c = i;
+  }
+  return c;
 }
 
 /** The host as written, IPv6 brackets kept: `[::1]:80` → `[::1]`, `a.com:80` → `a.com`, `::1` → `::1`. */

@@ -18,20 +18,27 @@ const MIN_CAPACITY = 16;
 export class StreamTable<T extends HasStreamId> {
   #slots: Array<T | undefined>;
   #mask: number;
+  /** 32 − log2(capacity): a home is the top bits of the id's Fibonacci hash. */
+  #shift: number;
   #size = 0;
 
   constructor() {
     this.#slots = new Array<T | undefined>(MIN_CAPACITY).fill(undefined);
     this.#mask = MIN_CAPACITY - 1;
+    this.#shift = 32 - Math.log2(MIN_CAPACITY);
   }
 
   get size(): number {
     return this.#size;
   }
 
-  /** Ids of one side are all odd or all even: the low bit says nothing. */
+  /**
+   * Ids of one side are all odd or all even: the low bit says nothing. The rest is scattered
+   * (Fibonacci hashing): ids are consecutive, and homed on consecutive slots the open streams made
+   * one long run, which every delete's backward shift walked to its end.
+   */
   #home(id: number): number {
-    return (id >>> 1) & this.#mask;
+    return Math.imul(id >>> 1, 0x9e3779b1) >>> this.#shift;
   }
 
   get(id: number): T | undefined {
@@ -107,6 +114,7 @@ export class StreamTable<T extends HasStreamId> {
     const old = this.#slots;
     this.#slots = new Array<T | undefined>(old.length * 2).fill(undefined);
     this.#mask = this.#slots.length - 1;
+    this.#shift--;
     this.#size = 0;
     for (let i = 0; i < old.length; i++) {
       const st = old[i];
