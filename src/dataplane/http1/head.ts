@@ -2,6 +2,7 @@
 // ropes of it; the socket flattens once when it writes), never through node:http's OutgoingMessage.
 import type { HeaderMap } from '../routing/index.js';
 import { addHeader } from '../http/message.js';
+import { allocSmall } from '../slab.js';
 
 /** Status reason phrases (RFC 9110), for status lines; others get "Unknown". */
 export const REASONS: Readonly<Record<number, string>> = {
@@ -146,7 +147,7 @@ export function headerLines(headers: HeaderMap): string {
  * headerLines checks (throws InvalidHeaderError); `first` and `extra` are the caller's own.
  */
 export function renderHead(first: string, headers: HeaderMap, extra: string, room: number): Buffer {
-  const buf = Buffer.allocUnsafe(first.length + linesLength(headers) + extra.length + 2 + room);
+  const buf = allocSmall(first.length + linesLength(headers) + extra.length + 2 + room);
   return endHead(buf, putLines(buf, putLatin1(buf, 0, first), headers), extra);
 }
 
@@ -155,7 +156,7 @@ export function renderHead(first: string, headers: HeaderMap, extra: string, roo
  * parts are copied one by one: joined first, they would be a rope to flatten.
  */
 export function renderRequestHead(method: string, target: string, authority: string, headers: HeaderMap, extra: string, room: number): Buffer {
-  const buf = Buffer.allocUnsafe(method.length + target.length + authority.length + 22 + linesLength(headers) + extra.length + room);
+  const buf = allocSmall(method.length + target.length + authority.length + 22 + linesLength(headers) + extra.length + room);
   let p = putLatin1(buf, 0, method);
   buf[p] = 32;
   p = putLatin1(buf, p + 1, target);

@@ -25,6 +25,7 @@ import {
 import { COALESCE_MAX, MAX_QUEUED_BODY, RequestStream } from './request-stream.js';
 import type { H1ClientError, H1Limits, H1ServerHooks } from './server.js';
 import { ConnList, type Listed } from '../conn-list.js';
+import { allocSmall } from '../slab.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** The head was not complete in time (Envoy: request_headers_timeout). */
@@ -51,7 +52,7 @@ function withHead(head: Buffer, len: number, body: Buffer): Buffer {
     body.copy(head, len);
     return n === head.length ? head : head.subarray(0, n);
   }
-  const buf = Buffer.allocUnsafe(n);
+  const buf = allocSmall(n);
   head.copy(buf, 0, 0, len);
   body.copy(buf, len);
   return buf;

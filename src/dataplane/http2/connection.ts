@@ -15,6 +15,7 @@ import { H2ConnectionError } from './constants.js';
 import { HpackDecoder, HpackEncoder, HpackError } from './hpack.js';
 import { H2Stream } from './stream.js';
 import { StreamTable } from './stream-table.js';
+import { allocSmall } from '../slab.js';
 
 export interface H2Limits {
   /** SETTINGS_MAX_CONCURRENT_STREAMS we announce; streams beyond it are refused. */
@@ -634,7 +635,7 @@ export abstract class H2Connection {
   /** Moves the scratch bytes into a buffer of their own (pooled when small) on the out list. */
   #seal(): void {
     if (this.#outLen === 0) return;
-    const b = Buffer.allocUnsafe(this.#outLen);
+    const b = allocSmall(this.#outLen);
     this.#scratch.copy(b, 0, 0, this.#outLen);
     this.#outList.push(b);
     this.#outLen = 0;
@@ -669,7 +670,7 @@ export abstract class H2Connection {
       if (this.#outLen === 0) return;
       data = this.#scratch.subarray(0, this.#outLen);
       // Only the kernel reads the scratch bytes: copied for a write that may not finish now.
-      const b = Buffer.allocUnsafe(this.#outLen);
+      const b = allocSmall(this.#outLen);
       data.copy(b);
       data = b;
       this.#outLen = 0;

@@ -13,6 +13,7 @@ import { responseHeadReject } from '../http1/framing.js';
 import type { BodySink, BodySource, HeaderMap } from '../http/message.js';
 import type { H1Body, H1Call, H1Handler, H1PoolOptions } from './h1-pool.js';
 import { connectError as connectFailure, errnoCode, UpstreamError } from './call.js';
+import { allocSmall } from '../slab.js';
 
 /** What a connection needs from its pool (implemented by the pool's internal state). */
 export interface ConnOwner {
@@ -579,7 +580,7 @@ export class H1Connection {
     let chunk: Buffer;
     if (data.buffer === READ_BUFFER.buffer) {
       // READ_BUFFER is overwritten by the next read: copy (small copies come from node's pool).
-      chunk = Buffer.allocUnsafe(to - from);
+      chunk = allocSmall(to - from);
       data.copy(chunk, 0, from, to);
     } else {
       chunk = data.subarray(from, to);
