@@ -588,7 +588,7 @@ export abstract class H2Connection {
   addStream(st: H2Stream): void {
     st.sendWindow = this.peerInitialWindow;
     st.recvWindow = this.limits.streamWindow;
-    st.lastCheck = Date.now();
+    // No clock read: a new stream is `active`, so the next tick starts its idle time (lastCheck).
     this.streams.set(st);
   }
 
