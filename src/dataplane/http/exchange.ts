@@ -15,7 +15,7 @@ import { applyHeaderOps, pickWeighted, redirectLocation, rewritePath, type Compi
 import { LOCAL_REPLY_BODY, ResponseFlag, RESPONSE_CODE_DETAILS as D, addResponseFlag } from '../telemetry/flags.js';
 import type { AccessLogEntry } from '../telemetry/accesslog.js';
 import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
-import type { RequestOutcome, UpstreamTarget } from '../upstream/endpoints.js';
+import { upstreamHostOf, type RequestOutcome, type UpstreamTarget } from '../upstream/endpoints.js';
 import { DnsError } from '../dns/resolver.js';
 import { absoluteForm, DownstreamCodecError } from '../http1/framing.js';
 import { REASONS } from '../http1/head.js';
@@ -442,7 +442,7 @@ export class Exchange implements AccessLogEntry, RequestView, AttemptOwner {
     }
     const cr = this.#cluster!;
     this.#target = target;
-    this.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
+    this.upstreamHost = upstreamHostOf(target);
     const guard = this.#cfg.ssrf;
     if (guard !== undefined && SsrfGuard.applies(cr.cluster)) {
       // On the address about to be dialled: a name that re-resolves elsewhere is checked again.

@@ -8,7 +8,7 @@ import { LOCAL_REPLY_BODY, RESPONSE_CODE_DETAILS as D, ResponseFlag, addResponse
 import type { AccessLogEntry } from '../telemetry/accesslog.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { ClusterRuntime } from '../upstream/cluster-runtime.js';
-import type { UpstreamTarget } from '../upstream/endpoints.js';
+import { upstreamHostOf, type UpstreamTarget } from '../upstream/endpoints.js';
 import { DnsError } from '../dns/resolver.js';
 import { sourceAddressFor } from '../upstream/source-address.js';
 import { peerOf } from '../identity/workload-identity.js';
@@ -229,7 +229,7 @@ export function proxyTcp(rt: ProxyRuntime, downstream: Socket, route: TcpRoute |
 
   const connect = (target: UpstreamTarget): void => {
     if (closed || downstream.destroyed) return;
-    e.upstreamHost = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
+    e.upstreamHost = upstreamHostOf(target);
     const guard = cfg.ssrf;
     if (guard !== undefined && SsrfGuard.applies(cr.cluster)) {
       // On the address about to be dialled (a CONNECT host or SNI resolved just now, a DNS cluster's endpoint).

@@ -3,6 +3,7 @@
 
 import type { Cluster, OutlierDetection } from '../../proxyconfig/types.js';
 import { Resolver, ipLiteral, DnsError } from '../dns/resolver.js';
+import { joinHostPort } from '../../proxyconfig/authority.js';
 
 export interface UpstreamTarget {
   /** IP address. */
@@ -10,6 +11,13 @@ export interface UpstreamTarget {
   readonly port: number;
   /** For DNS clusters and ORIGINAL_DST targets: the name the address came from. */
   readonly hostname?: string;
+  /** `address:port` (IPv6 in brackets), when the target keeps it (a cluster's hosts do). */
+  readonly hostPort?: string;
+}
+
+/** The target as UPSTREAM_HOST prints it: `address:port`, IPv6 in brackets; one string per host, not one per request. */
+export function upstreamHostOf(t: UpstreamTarget): string {
+  return t.hostPort ?? joinHostPort(t.address, t.port);
 }
 
 export type RequestOutcome = 'success' | '5xx' | 'gateway-error' | 'connect-failure';
@@ -41,6 +49,7 @@ class Host implements UpstreamTarget {
   readonly hostname: string | undefined;
   readonly weight: number;
   readonly key: string;
+  readonly hostPort: string;
   active = 0;
   total = 0;
   failures = 0;
@@ -58,6 +67,7 @@ class Host implements UpstreamTarget {
     this.hostname = hostname;
     this.weight = weight > 0 ? weight : 1;
     this.key = `${address}|${port}|${hostname ?? ''}`;
+    this.hostPort = joinHostPort(address, port);
   }
 }
 

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import type { Cluster, SsrfGuardSettings } from '../../proxyconfig/types.js';
 import { ConfigError } from '../routing/errors.js';
-import type { UpstreamTarget } from './endpoints.js';
+import { upstreamHostOf, type UpstreamTarget } from './endpoints.js';
 
 /** Response flag of a denied connection (Envoy has none for this; outpost's own, see README). */
 export const SSRF_FLAG = 'SSRF';
@@ -161,11 +161,6 @@ export class SsrfGuard {
   }
 }
 
-/** `ip:port`, bracketed for IPv6. */
-export function targetText(t: UpstreamTarget): string {
-  return t.address.includes(':') ? `[${t.address}]:${t.port}` : `${t.address}:${t.port}`;
-}
-
 /** The access log's dynamic metadata for a report-only verdict. */
 export function wouldDenyMetadata(v: SsrfVerdict): Record<string, Record<string, string>> {
   return { 'outpost.ssrf_guard': { would_deny: v.reason } };
@@ -176,8 +171,8 @@ const reported = new Set<string>();
 
 /** One component-log line per destination that report-only mode would have denied. */
 export function reportWouldDeny(v: SsrfVerdict, t: UpstreamTarget, cluster: string, logLine: (line: string) => void): void {
-  const key = `${v.reason}|${targetText(t)}|${t.hostname ?? ''}`;
+  const key = `${v.reason}|${upstreamHostOf(t)}|${t.hostname ?? ''}`;
   if (reported.has(key) || reported.size >= 1000) return;
   reported.add(key);
-  logLine(`ssrf guard (report-only): would deny ${t.hostname !== undefined ? `${t.hostname} at ` : ''}${targetText(t)} (${v.reason}) via ${cluster}`);
+  logLine(`ssrf guard (report-only): would deny ${t.hostname !== undefined ? `${t.hostname} at ` : ''}${upstreamHostOf(t)} (${v.reason}) via ${cluster}`);
 }
