@@ -159,23 +159,25 @@ export class ServerConnection implements Listed {
   }
 
   #onRead = (nread: number, buf: Buffer): boolean => {
-    this.#onData(buf.subarray(0, nread));
+    // The read's bytes are READ_BUFFER's first `nread`: a view of them is made only for llhttp.
+    this.#onData(buf, nread);
     return true;
   };
 
   // ---- parsing
 
-  #onData = (d: Buffer): void => {
+  /** The first `n` bytes of `d` were read (all of it for a 'data' event). */
+  #onData = (d: Buffer, n: number = d.length): void => {
     if (this.stopped) {
       // Bytes for a CONNECT tunnel that waits for the responses before it (pipelined).
-      if (this.connectTarget !== null) this.connectHead = Buffer.concat([this.connectHead, d]);
+      if (this.connectTarget !== null) this.connectHead = Buffer.concat([this.connectHead, d.subarray(0, n)]);
       return;
     }
     // A whole request without a body, at a message boundary: read in JS (simple-message.ts);
     // llhttp, which never sees it, stays at the boundary too.
-    const simple = this.parsing === null && this.headStart === 0 && this.rawHead === null ? simpleRequest(d, this.shared.limits.maxHeaderBytes) : null;
+    const simple = this.parsing === null && this.headStart === 0 && this.rawHead === null ? simpleRequest(d, this.shared.limits.maxHeaderBytes, n) : null;
     if (simple !== null) this.#onSimpleRequest(simple);
-    else if (!this.#execute(d)) return;
+    else if (!this.#execute(n === d.length ? d : d.subarray(0, n))) return;
     if (this.canReadDirect) this.#startDirectReads();
   };
 

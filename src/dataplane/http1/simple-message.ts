@@ -86,12 +86,12 @@ function isDigit(c: number | undefined): boolean {
 }
 
 /**
- * The response that fills `buf` exactly (head and Content-Length body, nothing after), when
- * simple; else null. The result is shared: use it before the next call. A response to HEAD, 1xx,
- * 204 and 304 are not simple (their framing depends on more than the head).
+ * The response that fills the first `n` bytes of `buf` exactly (head and Content-Length body,
+ * nothing after), when simple; else null. The result is shared: use it before the next call. A
+ * response to HEAD, 1xx, 204 and 304 are not simple (their framing depends on more than the head).
+ * (`n` lets a reader pass its shared read buffer without a Buffer view per read.)
  */
-export function simpleResponse(buf: Buffer, maxHeadBytes: number): SimpleHead | null {
-  const n = buf.length;
+export function simpleResponse(buf: Buffer, maxHeadBytes: number, n: number = buf.length): SimpleHead | null {
   let limit = n < RESPONSE_PEEK ? n : RESPONSE_PEEK;
   if (limit > maxHeadBytes) limit = maxHeadBytes;
   // `HTTP/1.1 `, three digits (the first 1-9), SP, a reason, CRLF.
@@ -113,12 +113,11 @@ export function simpleResponse(buf: Buffer, maxHeadBytes: number): SimpleHead | 
 }
 
 /**
- * The request that fills `buf` exactly and has no body (no Content-Length but 0, no
- * Transfer-Encoding), when simple; else null. The result is shared, as simpleResponse's.
+ * The request that fills the first `n` bytes of `buf` exactly and has no body (no Content-Length
+ * but 0, no Transfer-Encoding), when simple; else null. The result is shared, as simpleResponse's.
  */
-export function simpleRequest(buf: Buffer, maxHeadBytes: number): SimpleHead | null {
+export function simpleRequest(buf: Buffer, maxHeadBytes: number, n: number = buf.length): SimpleHead | null {
   // Without a body the head is the whole read: it ends with the read.
-  const n = buf.length;
   if (n < 20 || n > maxHeadBytes || buf[n - 1] !== 10 || buf[n - 2] !== 13 || buf[n - 3] !== 10 || buf[n - 4] !== 13) return null;
   const method = methodAt(buf);
   if (method === undefined) return null;

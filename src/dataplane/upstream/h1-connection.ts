@@ -494,7 +494,7 @@ export class H1Connection {
 
   /** Reads into READ_BUFFER (plain TCP), parsed at once. */
   private onSocketRead(nread: number, buf: Buffer): boolean {
-    this.onSocketData(buf.subarray(0, nread));
+    this.onSocketData(buf, nread);
     return true;
   }
 
@@ -507,7 +507,7 @@ export class H1Connection {
    * head only at the first CRLF CRLF (no bare LF, no folding). Chunked and close-delimited bodies,
    * and heads split over reads, go through the callback as before.
    */
-  private onSocketData(data: Buffer): void {
+  private onSocketData(data: Buffer, n: number = data.length): void {
     const req = this.req;
     if (req === null) {
       // An idle connection (or an abandoned one) has nothing to read.
@@ -518,6 +518,17 @@ export class H1Connection {
     const left = this.bodyLeft;
     this.bodyFrom = 0;
     this.bodyTo = 0;
+    if (left <= 0 && !this.inBody && this.headRaw === null && !req.isHead) {
+      // A whole response in this read, simply framed: read in JS, llhttp not involved (it stays
+      // at a message boundary, where the next response starts). Read from the first `n` bytes of
+      // the shared buffer itself: a view of them is made only for what follows.
+      const m = simpleResponse(data, this.owner.maxHeaderBytes, n);
+      if (m !== null) {
+        this.simpleMessage(req, data, m);
+        return;
+      }
+    }
+    if (n !== data.length) data = data.subarray(0, n);
     if (left > 0) {
       // The rest of a body we take ourselves.
       const n = left < data.length ? left : data.length;
@@ -525,13 +536,6 @@ export class H1Connection {
       this.bodyLeft = left - n;
       this.headEnd = -1;
     } else if (!this.inBody && this.headRaw === null) {
-      // A whole response in this read, simply framed: read in JS, llhttp not involved (it stays
-      // at a message boundary, where the next response starts).
-      const m = req.isHead ? null : simpleResponse(data, this.owner.maxHeaderBytes);
-      if (m !== null) {
-        this.simpleMessage(req, data, m);
-        return;
-      }
       this.headEnd = headEndIn(data, 0);
     } else {
       this.headEnd = -1;

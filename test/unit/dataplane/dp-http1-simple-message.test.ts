@@ -52,10 +52,17 @@ function llhttp(type: number, buf: Buffer): LlhttpRead {
 }
 
 const copy = (h: SimpleHead | null) => (h === null ? null : { ...h });
+/** Bytes after a message in a read buffer: a blank line, another message, garbage. */
+const JUNK = Buffer.from('\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc GARBAGE \x00', 'latin1');
 
 /** The fast path's reading, checked against llhttp's. */
 function agree(kind: 'request' | 'response', buf: Buffer): SimpleHead | null {
   const mine = copy(kind === 'request' ? simpleRequest(buf, MAX_HEAD) : simpleResponse(buf, MAX_HEAD));
+  // The same bytes as the first n of a larger (shared read) buffer, with bytes after them that would
+  // change the reading if they were looked at: the same result.
+  const shared = Buffer.concat([buf, JUNK]);
+  const inPlace = copy(kind === 'request' ? simpleRequest(shared, MAX_HEAD, buf.length) : simpleResponse(shared, MAX_HEAD, buf.length));
+  assert.deepEqual(inPlace, mine, `first ${buf.length} bytes of a larger buffer: ${JSON.stringify(buf.toString('latin1'))}`);
   if (mine === null) return null;
   const theirs = llhttp(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, buf);
   const what = JSON.stringify(buf.toString('latin1'));
