@@ -9,7 +9,7 @@ import { HopScope, hopScope } from '../http1/head.js';
 export const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
 /** Lower-case token characters only (§8.2.1: upper case is malformed). */
-export function validName(n: string): boolean {
+function validName(n: string): boolean {
   if (n.length === 0) return false;
   for (let i = 0; i < n.length; i++) {
     const c = n.charCodeAt(i);
@@ -19,7 +19,7 @@ export function validName(n: string): boolean {
 }
 
 /** No NUL, CR or LF (§8.2.1). */
-export function validValue(v: string): boolean {
+function validValue(v: string): boolean {
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
     if (c === 0 || c === 10 || c === 13) return false;

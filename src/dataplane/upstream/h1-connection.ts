@@ -531,9 +531,9 @@ export class H1Connection {
     if (n !== data.length) data = data.subarray(0, n);
     if (left > 0) {
       // The rest of a body we take ourselves.
-      const n = left < data.length ? left : data.length;
-      this.bodyTo = n;
-      this.bodyLeft = left - n;
+      const take = left < data.length ? left : data.length;
+      this.bodyTo = take;
+      this.bodyLeft = left - take;
       this.headEnd = -1;
     } else if (!this.inBody && this.headRaw === null) {
       this.headEnd = headEndIn(data, 0);
@@ -583,7 +583,7 @@ export class H1Connection {
     }
     let chunk: Buffer;
     if (data.buffer === READ_BUFFER.buffer) {
-      // READ_BUFFER is overwritten by the next read: copy (small copies come from node's pool).
+      // READ_BUFFER is overwritten by the next read: copy (small copies are cut from a slab).
       chunk = allocSmall(to - from);
       data.copy(chunk, 0, from, to);
     } else {

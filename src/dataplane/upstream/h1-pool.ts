@@ -56,6 +56,8 @@ class PoolState implements ConnOwner {
   closing = false;
   lastLocalAddress: string | undefined = undefined;
   #sweepTimer: NodeJS.Timeout | undefined = undefined;
+  /** How often idle connections are swept (closed after idleTimeoutMs, unref'd after one period). */
+  readonly #sweepEvery: number;
   readonly #sweepBound = this.#sweep.bind(this);
 
   constructor(options: H1PoolOptions) {
@@ -64,6 +66,7 @@ class PoolState implements ConnOwner {
     this.maxHeaderBytes = options.maxResponseHeaderBytes ?? 60 * 1024;
     this.maxConnections = options.maxConnections !== undefined && options.maxConnections > 0 ? options.maxConnections : Infinity;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.#sweepEvery = Math.max(5, Math.min(1000, this.idleTimeoutMs / 4));
   }
 
   acquire(req: H1Request): void {
@@ -141,10 +144,6 @@ class PoolState implements ConnOwner {
   unqueue(req: H1Request): void {
     const i = this.pending.indexOf(req);
     if (i >= 0) this.pending.splice(i, 1);
-  }
-
-  get #sweepEvery(): number {
-    return Math.max(5, Math.min(1000, this.idleTimeoutMs / 4));
   }
 
   #sweep(): void {
