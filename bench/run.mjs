@@ -554,7 +554,8 @@ async function main() {
   const file = join(HERE, 'results', `${stamp}.json`);
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   log(`results: ${file}`);
-  if (opts.readme ?? !opts.quick) {
+  // A partial run (--quick, --only) leaves the README's figures alone unless --readme asks.
+  if (opts.readme ?? (!opts.quick && !opts.only)) {
     if (runMain) updateReadme(results);
     else updateCliReadme(results);
     updateCaptureReadme(results);
