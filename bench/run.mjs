@@ -12,7 +12,7 @@ import { stopAll, killAllSync, cpuSeconds, peakRss, resetPeakRss, currentRss, ma
 import { upstreamTarget, directTarget, nginxTarget, haproxyTarget, squidTarget, nodeBaselineTarget, EXTERNAL_HOST } from './lib/peers.mjs';
 import { outpostCapabilities, gatewayProxyConfig, sidecarProxyConfig, outpostProxyService } from './lib/outpost.mjs';
 import { meshIdentities } from './lib/mesh-identity.mjs';
-import { writeWrkScripts, runWrk, runCurlDownload } from './lib/load.mjs';
+import { writeWrkScripts, runWrk, runCurlDownload, mergeLatency } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { summarize, median } from './lib/stats.mjs';
 import { mainTable, tunnelTable, checksTable, scalingTable, latencyTable, settingsLine, targetsCheck, cliTable, captureTable } from './lib/report.mjs';
@@ -30,6 +30,7 @@ const USAGE = `usage: npm run bench -- [options]
   --quick            about a minute or two: 2 short rounds, access log on only, no node baseline
   --rounds N         interleaved rounds (default 3, quick 2)
   --seconds S        wrk duration at 64 connections (default 10, quick 2)
+  --slices K         measure those seconds in K slices, the targets taking turns (default 5, quick 1)
   --only a,b         only these targets (ids: direct nginx haproxy squid node-baseline outpost
                      outpost-2hop outpost-2hop-mtls outpost-c2 outpost-up outpost-up-2hop; add -nolog for the
                      log-off runs; cli: the CLI start-up, which \`--only cli\` runs alone, without root;
@@ -47,6 +48,7 @@ function parseArgs(argv) {
     quick: false,
     rounds: undefined,
     seconds: undefined,
+    slices: undefined,
     only: undefined,
     net: '127.0.99',
     tunnel: true,
@@ -64,6 +66,7 @@ function parseArgs(argv) {
     if (a === '--quick') o.quick = true;
     else if (a === '--rounds') o.rounds = positiveInt(a, val());
     else if (a === '--seconds') o.seconds = positiveInt(a, val());
+    else if (a === '--slices') o.slices = positiveInt(a, val());
     else if (a === '--only')
       o.only = val()
         .split(',')
@@ -188,6 +191,8 @@ async function main() {
     rounds: opts.rounds ?? (opts.quick ? 2 : 3),
     seconds64: opts.seconds ?? (opts.quick ? 2 : 10),
     seconds1: opts.quick ? 1 : 5,
+    // The load at 64 connections is measured in this many slices, the targets taking turns.
+    slices: opts.slices ?? (opts.quick ? 1 : 5),
     warmupSeconds: opts.quick ? 1 : 2,
     logsOff: !opts.quick,
     tunnel: opts.tunnel,
@@ -198,6 +203,10 @@ async function main() {
     quietWaitSeconds: opts.quick ? 1 : 10,
     capture: opts.capture,
   };
+  // wrk takes whole seconds: as many slices as fit, each a whole number of seconds.
+  settings.slices = Math.min(settings.slices, settings.seconds64);
+  settings.sliceSeconds = Math.floor(settings.seconds64 / settings.slices);
+  settings.seconds64 = settings.slices * settings.sliceSeconds;
   if (opts.only?.every((id) => id === 'cli')) return cliOnly(opts);
   // `--only capture[,cli]` runs no proxy target and no upstream on the loopback.
   const runMain = !opts.only || opts.only.some((id) => id !== 'cli' && id !== 'capture');
@@ -432,20 +441,40 @@ async function main() {
   const deadline = Date.now() + 60 * 60 * 1000; // a hard bound on the whole measuring phase
   for (let round = 0; runMain && round < settings.rounds && Date.now() < deadline; round++) {
     log(`round ${round + 1}/${settings.rounds}`);
-    for (const t of selected) {
+    const live = () => selected.filter((t) => !state.get(t.id).failed);
+    const fail = (t, e) => {
+      state.get(t.id).failed = e.message;
+      log(`  ${t.name} failed: ${e.message}`);
+    };
+    // The load at 64 connections in slices, the targets taking turns (in reverse order every
+    // other turn): each target's figures then come from the same stretch of time as the
+    // others', so a host that slows down for a while (other tenants) weighs on all of them alike.
+    const slices = new Map(selected.map((t) => [t.id, []]));
+    // Peak RSS over the round (a process two targets share, as `outpost up`'s gateway, peaks under either's load).
+    for (const t of live()) resetPeakRss(pidsOf(t));
+    for (let k = 0; k < settings.slices; k++) {
+      const quiet = await waitForQuiet(settings.quietWaitSeconds);
+      const turn = k % 2 === 0 ? live() : live().reverse();
+      for (const t of turn) {
+        try {
+          // Quick runs warm up in the first round only: the JIT and the pools stay warm.
+          const warmup = k === 0 && (!settings.quick || round === 0) ? settings.warmupSeconds : 0;
+          slices.get(t.id).push({ ...(await measureLoad(t, pidsOf(t), upstream.pids(), settings.sliceSeconds, warmup, scripts)), quiet });
+        } catch (e) {
+          fail(t, e);
+        }
+      }
+    }
+    for (const t of live()) {
       const st = state.get(t.id);
-      if (st.failed) continue;
       try {
-        // Quick runs warm up in the first round only: the JIT and the pools stay warm.
-        const warmup = !settings.quick || round === 0;
-        st.rounds.push(await measure(t, pidsOf(t), upstream.pids(), { ...settings, warmupSeconds: warmup ? settings.warmupSeconds : 0 }, scripts));
+        st.rounds.push(await finishRound(t, pidsOf(t), slices.get(t.id), settings, scripts));
         const r = st.rounds.at(-1);
         log(
           `  ${t.name.padEnd(26)} ${r.rps64.toFixed(0).padStart(6)} req/s  p99@64 ${(r.p99_64 / 1000).toFixed(2)} ms  p50@1 ${(r.p50_1 / 1000).toFixed(3)} ms${t.kind === 'floor' ? '' : `  ${r.cpuPer1k.toFixed(3)} CPU-s/1k`}${r.errors ? `  errors ${r.errors}` : ''}${r.logRatio !== undefined ? `  log lines/req ${r.logRatio.toFixed(2)}` : ''}${r.backgroundCpuShare > 0.05 ? `  (busy machine: ${(100 * r.backgroundCpuShare).toFixed(0)}% CPU elsewhere)` : ''}`,
         );
       } catch (e) {
-        st.failed = e.message;
-        log(`  ${t.name} failed: ${e.message}`);
+        fail(t, e);
       }
     }
     if (settings.tunnel && !state.get('direct')?.failed) {
@@ -648,28 +677,36 @@ async function waitForQuiet(maxSeconds) {
 }
 const QUIET_SHARE = 0.1;
 
-/** One measurement of one target: warm-up, 64 connections (with CPU), 1 connection. */
-async function measure(t, pids, upstreamPids, settings, scripts) {
+/** One slice of a target's load at 64 connections (after `warmup` seconds of it, unmeasured): wrk's figures, CPU, log lines. */
+async function measureLoad(t, pids, upstreamPids, seconds, warmup, scripts) {
   const base = { ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts };
-  const quiet = await waitForQuiet(settings.quietWaitSeconds);
-  resetPeakRss(pids);
-  if (settings.warmupSeconds > 0) await runWrk({ ...base, connections: 64, seconds: settings.warmupSeconds });
+  if (warmup > 0) await runWrk({ ...base, connections: 64, seconds: warmup });
   const logFiles = t.logFiles ?? (t.logFile ? [t.logFile] : []);
   const logBefore = logFiles.map((f) => logMark(f));
   const cpu0 = cpuSeconds(pids);
   const up0 = cpuSeconds(upstreamPids);
   const m0 = machineCpu();
   const t0 = process.hrtime.bigint();
-  const w64 = await runWrk({ ...base, connections: 64, seconds: settings.seconds64 });
+  const w = await runWrk({ ...base, connections: 64, seconds });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pids) - cpu0;
   const m1 = machineCpu();
   // What the machine did besides proxy, upstream and wrk: other people's work disturbs figures.
-  const background = (m1.busy - m0.busy - cpu - (cpuSeconds(upstreamPids) - up0) - w64.cpuSeconds) / (wall * CPUS);
-  const steal = (m1.steal - m0.steal) / (wall * CPUS);
+  // (CPU-seconds per CPU; finishRound divides the slices' sum by their wall time.)
+  const background = (m1.busy - m0.busy - cpu - (cpuSeconds(upstreamPids) - up0) - w.cpuSeconds) / CPUS;
+  const steal = (m1.steal - m0.steal) / CPUS;
   // Log lines written per request: shows a log is really being written (batched writers may lag).
-  const logLines = logFiles.map((f, i) => logLinesSince(f, logBefore[i]));
-  const w1 = await runWrk({ ...base, connections: 1, seconds: settings.seconds1 });
+  const logLines = logFiles.length ? median(logFiles.map((f, i) => logLinesSince(f, logBefore[i]))) : undefined;
+  return { w, wall, cpu, background, steal, logLines };
+}
+
+/** A target's figures for one round: its load slices as one run, then 1 connection (and its peak RSS since the round began). */
+async function finishRound(t, pids, slices, settings, scripts) {
+  if (slices.length === 0) throw new Error('no load slice measured');
+  const w64 = mergeLatency(slices.map((s) => s.w));
+  const wall = slices.reduce((a, s) => a + s.wall, 0);
+  const cpu = slices.reduce((a, s) => a + s.cpu, 0);
+  const w1 = await runWrk({ ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts, connections: 1, seconds: settings.seconds1 });
   const rssPeak = peakRss(pids);
   return {
     rssPeak,
@@ -682,6 +719,8 @@ async function measure(t, pids, upstreamPids, settings, scripts) {
     max_64: w64.max_us,
     // Cumulative share of requests under each of HIST_EDGES_US (bench/lib/load.mjs): the histogram.
     below_64: w64.below,
+    // Each slice's own figures, to see how a round's load was spread over time.
+    slices64: slices.map((s) => ({ rps: s.w.rps, p50_us: s.w.p50_us, p99_us: s.w.p99_us, max_us: s.w.max_us, cpuPer1k: (s.cpu / s.w.requests) * 1000 })),
     rps1: w1.rps,
     p50_1: w1.p50_us,
     p99_1: w1.p99_us,
@@ -690,12 +729,12 @@ async function measure(t, pids, upstreamPids, settings, scripts) {
     coresUsed: cpu / wall,
     cpuPer1k: (cpu / w64.requests) * 1000,
     errors: w64.errors + w1.errors,
-    logRatio: logFiles.length ? median(logLines) / w64.requests : undefined,
+    logRatio: slices[0].logLines !== undefined ? slices.reduce((a, s) => a + s.logLines, 0) / w64.requests : undefined,
     wrkCpuSeconds: w64.cpuSeconds,
-    backgroundCpuShare: Math.max(0, background),
-    stealShare: steal,
-    quietWaitSeconds: quiet.waited,
-    busyBeforeShare: quiet.share,
+    backgroundCpuShare: Math.max(0, slices.reduce((a, s) => a + s.background, 0) / wall),
+    stealShare: slices.reduce((a, s) => a + s.steal, 0) / wall,
+    quietWaitSeconds: slices.reduce((a, s) => a + s.quiet.waited, 0),
+    busyBeforeShare: Math.max(...slices.map((s) => s.quiet.share)),
   };
 }
 

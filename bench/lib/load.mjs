@@ -16,9 +16,23 @@ import { EXTERNAL_HOST, LOAD_NICE } from './peers.mjs';
  * requests), once the run is over.
  */
 export const HIST_EDGES_US = [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 20000, 50000, 100000];
+/**
+ * The percentiles each run reports its latency at (`q`, with min and max at 0 and 100): enough
+ * points, dense in the tail, to merge runs into one distribution (mergeLatency) — the benchmark
+ * measures each target in slices interleaved with the others'.
+ */
+export const QUANTILES = [
+  0, 1, 5, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92, 94, 95, 96, 97, 98, 98.5, 99, 99.2, 99.4, 99.5, 99.6, 99.7, 99.8, 99.9, 99.95, 99.99, 100,
+];
 const DONE_HOOK = `
 done = function(summary, latency, requests)
   local e = summary.errors
+  local qs = {${QUANTILES.join(', ')}}
+  local q = {}
+  for k = 1, #qs do
+    local p = qs[k]
+    if p == 0 then q[k] = latency.min elseif p == 100 then q[k] = latency.max else q[k] = latency:percentile(p) end
+  end
   local edges = {${HIST_EDGES_US.join(', ')}}
   local below = {}
   for k = 1, #edges do
@@ -36,10 +50,10 @@ done = function(summary, latency, requests)
     below[k] = string.format('%.7f', below[k])
   end
   io.write(string.format(
-    'WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d,"mean_us":%.1f,"err_connect":%d,"err_read":%d,"err_write":%d,"err_status":%d,"err_timeout":%d,"below":[%s]}\\n',
+    'WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d,"mean_us":%.1f,"err_connect":%d,"err_read":%d,"err_write":%d,"err_status":%d,"err_timeout":%d,"below":[%s],"q":[%s]}\\n',
     summary.requests, summary.duration, summary.bytes,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max, latency.mean,
-    e.connect, e.read, e.write, e.status, e.timeout, table.concat(below, ',')))
+    e.connect, e.read, e.write, e.status, e.timeout, table.concat(below, ','), table.concat(q, ',')))
 end
 `;
 
@@ -160,4 +174,55 @@ export async function runCurlFresh({ netns, url, count, cpu, proxy, insecure = f
     ttfb_us: rows.map((f) => Number(f[3]) * 1e6).sort((a, b) => a - b),
     connects: rows.reduce((a, f) => a + Number(f[2]), 0),
   };
+}
+
+/**
+ * Runs of one load (wrk's figures, each with its `q` at QUANTILES) as if they were one run:
+ * requests, duration and errors summed, the latency distribution the request-weighted mixture of
+ * theirs (each run's CDF interpolated linearly between its quantile points), its percentiles found
+ * by bisection. One run gives back its own figures at the points it reported.
+ */
+export function mergeLatency(runs) {
+  if (runs.length === 1) return runs[0];
+  const total = runs.reduce((a, r) => a + r.requests, 0);
+  // The share of a run's requests faster than x, from its quantile points.
+  const cdf = (q, x) => {
+    if (x < q[0]) return 0;
+    if (x >= q[q.length - 1]) return 1;
+    let k = 0;
+    while (k + 1 < q.length && q[k + 1] <= x) k++;
+    const [x0, x1, p0, p1] = [q[k], q[k + 1], QUANTILES[k], QUANTILES[k + 1]];
+    return (p0 + (x1 > x0 ? ((p1 - p0) * (x - x0)) / (x1 - x0) : 0)) / 100;
+  };
+  const mixed = (x) => runs.reduce((a, r) => a + r.requests * cdf(r.q, x), 0) / total;
+  const lo0 = Math.min(...runs.map((r) => r.q[0]));
+  const hi0 = Math.max(...runs.map((r) => r.q[r.q.length - 1]));
+  const percentile = (p) => {
+    let lo = lo0;
+    let hi = hi0;
+    for (let i = 0; i < 60 && hi - lo > 0.5; i++) {
+      const mid = (lo + hi) / 2;
+      if (mixed(mid) < p / 100) lo = mid;
+      else hi = mid;
+    }
+    return Math.round(hi);
+  };
+  const sum = (k) => runs.reduce((a, r) => a + r[k], 0);
+  const merged = {
+    requests: total,
+    duration_us: sum('duration_us'),
+    bytes: sum('bytes'),
+    p50_us: percentile(50),
+    p90_us: percentile(90),
+    p99_us: percentile(99),
+    p999_us: percentile(99.9),
+    max_us: hi0,
+    mean_us: runs.reduce((a, r) => a + r.requests * r.mean_us, 0) / total,
+    errors: sum('errors'),
+    cpuSeconds: sum('cpuSeconds'),
+    below: runs[0].below.map((_, k) => runs.reduce((a, r) => a + r.requests * r.below[k], 0) / total),
+    q: QUANTILES.map((p) => percentile(p)),
+  };
+  merged.rps = merged.requests / (merged.duration_us / 1e6);
+  return merged;
 }

@@ -149,7 +149,9 @@ export function checksTable(results, markdown = false) {
 export function settingsLine(results) {
   const st = results.settings;
   return (
-    `${st.rounds} interleaved rounds; wrk -t1 -c64 -d${st.seconds64}s and -c1 -d${st.seconds1}s after a ${st.warmupSeconds}s warm-up; ` +
+    `${st.rounds} interleaved rounds; wrk -t1 -c64 for ${st.seconds64}s` +
+    (st.slices > 1 ? ` in ${st.slices} slices of ${st.sliceSeconds}s, the targets taking turns (latencies merged)` : '') +
+    ` and -c1 -d${st.seconds1}s, after a ${st.warmupSeconds}s warm-up; ` +
     `medians (min–max). Proxy under test on CPU ${st.proxyCpu}; upstream nginx and wrk on CPU ${st.loadCpu}; ` +
     `/dev/cpu_dma_latency ${results.pmqos.held ? 'held at 0' : `NOT held (${results.pmqos.reason})`} (cpuidle ${results.pmqos.cpuidleDriver}). ` +
     `Access log on unless marked "no log".` +
