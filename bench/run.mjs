@@ -30,7 +30,8 @@ const USAGE = `usage: npm run bench -- [options]
   --quick            about a minute or two: 2 short rounds, access log on only, no node baseline
   --rounds N         interleaved rounds (default 3, quick 2)
   --seconds S        wrk duration at 64 connections (default 10, quick 2)
-  --slices K         measure those seconds in K slices, the targets taking turns (default 5, quick 1)
+  --slices K         measure those seconds in K slices, the targets taking turns (default 1: each
+                     slice opens 64 new connections, which weighs on a proxy's keep-alive figures)
   --only a,b         only these targets (ids: direct nginx haproxy squid node-baseline outpost
                      outpost-2hop outpost-2hop-mtls outpost-c2 outpost-up outpost-up-2hop; add -nolog for the
                      log-off runs; cli: the CLI start-up, which \`--only cli\` runs alone, without root;
@@ -191,8 +192,10 @@ async function main() {
     rounds: opts.rounds ?? (opts.quick ? 2 : 3),
     seconds64: opts.seconds ?? (opts.quick ? 2 : 10),
     seconds1: opts.quick ? 1 : 5,
-    // The load at 64 connections is measured in this many slices, the targets taking turns.
-    slices: opts.slices ?? (opts.quick ? 1 : 5),
+    // The load at 64 connections is measured in this many slices, the targets taking turns. One by
+    // default: every slice is a new wrk with 64 new connections, and a proxy's cost of setting
+    // connections up (outpost's is ~3 × nginx's) would weigh on its keep-alive figures.
+    slices: opts.slices ?? 1,
     warmupSeconds: opts.quick ? 1 : 2,
     logsOff: !opts.quick,
     tunnel: opts.tunnel,
@@ -450,8 +453,6 @@ async function main() {
     // other turn): each target's figures then come from the same stretch of time as the
     // others', so a host that slows down for a while (other tenants) weighs on all of them alike.
     const slices = new Map(selected.map((t) => [t.id, []]));
-    // Peak RSS over the round (a process two targets share, as `outpost up`'s gateway, peaks under either's load).
-    for (const t of live()) resetPeakRss(pidsOf(t));
     for (let k = 0; k < settings.slices; k++) {
       const quiet = await waitForQuiet(settings.quietWaitSeconds);
       const turn = k % 2 === 0 ? live() : live().reverse();
@@ -680,6 +681,8 @@ const QUIET_SHARE = 0.1;
 /** One slice of a target's load at 64 connections (after `warmup` seconds of it, unmeasured): wrk's figures, CPU, log lines. */
 async function measureLoad(t, pids, upstreamPids, seconds, warmup, scripts) {
   const base = { ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts };
+  // Peak RSS under this target's own load (a process two targets share, as `outpost up`'s gateway, is reset for each).
+  resetPeakRss(pids);
   if (warmup > 0) await runWrk({ ...base, connections: 64, seconds: warmup });
   const logFiles = t.logFiles ?? (t.logFile ? [t.logFile] : []);
   const logBefore = logFiles.map((f) => logMark(f));
@@ -697,7 +700,7 @@ async function measureLoad(t, pids, upstreamPids, seconds, warmup, scripts) {
   const steal = (m1.steal - m0.steal) / CPUS;
   // Log lines written per request: shows a log is really being written (batched writers may lag).
   const logLines = logFiles.length ? median(logFiles.map((f, i) => logLinesSince(f, logBefore[i]))) : undefined;
-  return { w, wall, cpu, background, steal, logLines };
+  return { w, wall, cpu, background, steal, logLines, rssPeak: peakRss(pids) };
 }
 
 /** A target's figures for one round: its load slices as one run, then 1 connection (and its peak RSS since the round began). */
@@ -706,8 +709,9 @@ async function finishRound(t, pids, slices, settings, scripts) {
   const w64 = mergeLatency(slices.map((s) => s.w));
   const wall = slices.reduce((a, s) => a + s.wall, 0);
   const cpu = slices.reduce((a, s) => a + s.cpu, 0);
+  resetPeakRss(pids);
   const w1 = await runWrk({ ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts, connections: 1, seconds: settings.seconds1 });
-  const rssPeak = peakRss(pids);
+  const rssPeak = Math.max(peakRss(pids), ...slices.map((s) => s.rssPeak));
   return {
     rssPeak,
     rps64: w64.rps,
