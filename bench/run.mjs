@@ -192,6 +192,8 @@ async function main() {
     rounds: opts.rounds ?? (opts.quick ? 2 : 3),
     seconds64: opts.seconds ?? (opts.quick ? 2 : 10),
     seconds1: opts.quick ? 1 : 5,
+    // A new connection per request (wrk -c16 with Connection: close): what setting connections up costs.
+    secondsClose: opts.quick ? 1 : 3,
     // The load at 64 connections is measured in this many slices, the targets taking turns. One by
     // default: every slice is a new wrk with 64 new connections, and a proxy's cost of setting
     // connections up (outpost's is ~3 × nginx's) would weigh on its keep-alive figures.
@@ -530,6 +532,10 @@ async function main() {
         ratioRps: vsNginx('rps64'),
         ratioCpu: vsNginx('cpuPer1k'),
         ratioP99: vsNginx('p99_64'),
+        connRate: summarize(perRound((r) => r.connRate)),
+        ratioConn: vsNginx('connRate'),
+        p99Close: summarize(perRound((r) => r.p99_close)),
+        cpuMsPerConn: summarize(perRound((r) => r.cpuMsPerConn)),
         addedP50_1: summarize(perRound((r, i) => (directRounds[i] ? r.p50_1 - directRounds[i].p50_1 : NaN))),
         errors: rs.reduce((a, r) => a + r.errors, 0),
       },
@@ -709,9 +715,13 @@ async function finishRound(t, pids, slices, settings, scripts) {
   const w64 = mergeLatency(slices.map((s) => s.w));
   const wall = slices.reduce((a, s) => a + s.wall, 0);
   const cpu = slices.reduce((a, s) => a + s.cpu, 0);
+  const base = { ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts };
   resetPeakRss(pids);
-  const w1 = await runWrk({ ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts, connections: 1, seconds: settings.seconds1 });
+  const w1 = await runWrk({ ...base, connections: 1, seconds: settings.seconds1 });
   const rssPeak = Math.max(peakRss(pids), ...slices.map((s) => s.rssPeak));
+  const cpuClose0 = cpuSeconds(pids);
+  const wc = await runWrk({ ...base, connections: 16, seconds: settings.secondsClose, headers: ['Connection: close'] });
+  const cpuClose = cpuSeconds(pids) - cpuClose0;
   return {
     rssPeak,
     rps64: w64.rps,
@@ -733,6 +743,11 @@ async function finishRound(t, pids, slices, settings, scripts) {
     coresUsed: cpu / wall,
     cpuPer1k: (cpu / w64.requests) * 1000,
     errors: w64.errors + w1.errors,
+    // New connections: one per request (Connection: close), 16 at a time.
+    connRate: wc.rps,
+    p99_close: wc.p99_us,
+    cpuMsPerConn: (cpuClose / wc.requests) * 1000,
+    errorsClose: wc.errors,
     logRatio: slices[0].logLines !== undefined ? slices.reduce((a, s) => a + s.logLines, 0) / w64.requests : undefined,
     wrkCpuSeconds: w64.cpuSeconds,
     backgroundCpuShare: Math.max(0, slices.reduce((a, s) => a + s.background, 0) / wall),

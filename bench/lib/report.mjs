@@ -37,12 +37,14 @@ export function mainTable(results, markdown = false) {
     'CPU s/1k req',
     '×nginx',
     'RSS idle/peak MB',
+    'new conn/s',
+    '×nginx',
     'errors',
   ];
   const rows = [];
   for (const t of results.targets) {
     if (t.failed) {
-      rows.push([t.name, `failed: ${t.failed.slice(0, 60)}`, '', '', '', '', '', '', '', '', '', '']);
+      rows.push([t.name, `failed: ${t.failed.slice(0, 60)}`, '', '', '', '', '', '', '', '', '', '', '', '']);
       continue;
     }
     const s = t.summary;
@@ -58,6 +60,8 @@ export function mainTable(results, markdown = false) {
       t.kind === 'floor' ? '–' : range(s.cpuPer1k, (x) => fmt(x, 3)),
       t.kind === 'floor' ? '–' : fmt(s.ratioCpu?.median, 2),
       t.kind === 'floor' ? '–' : `${fmtMB(t.idleRss)}/${fmtMB(t.peakRss)}`,
+      s.connRate ? range(s.connRate, fmtK) : '–',
+      fmt(s.ratioConn?.median, 2),
       String(s.errors),
     ]);
   }
@@ -151,7 +155,9 @@ export function settingsLine(results) {
   return (
     `${st.rounds} interleaved rounds; wrk -t1 -c64 for ${st.seconds64}s` +
     (st.slices > 1 ? ` in ${st.slices} slices of ${st.sliceSeconds}s, the targets taking turns (latencies merged)` : '') +
-    ` and -c1 -d${st.seconds1}s, after a ${st.warmupSeconds}s warm-up; ` +
+    ` and -c1 -d${st.seconds1}s, after a ${st.warmupSeconds}s warm-up` +
+    (st.secondsClose ? `; new conn/s: wrk -c16 -d${st.secondsClose}s with Connection: close (a new connection per request)` : '') +
+    '; ' +
     `medians (min–max). Proxy under test on CPU ${st.proxyCpu}; upstream nginx and wrk on CPU ${st.loadCpu}; ` +
     `/dev/cpu_dma_latency ${results.pmqos.held ? 'held at 0' : `NOT held (${results.pmqos.reason})`} (cpuidle ${results.pmqos.cpuidleDriver}). ` +
     `Access log on unless marked "no log".` +
