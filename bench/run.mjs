@@ -709,12 +709,16 @@ async function measureLoad(t, pids, upstreamPids, seconds, warmup, scripts) {
   return { w, wall, cpu, background, steal, logLines, rssPeak: peakRss(pids) };
 }
 
-/** A target's figures for one round: its load slices as one run, then 1 connection (and its peak RSS since the round began). */
+/**
+ * A target's figures for one round: its load slices as one run, then 1 connection, then a new
+ * connection per request; peak RSS the highest of the slices' and the 1-connection run's.
+ */
 async function finishRound(t, pids, slices, settings, scripts) {
   if (slices.length === 0) throw new Error('no load slice measured');
   const w64 = mergeLatency(slices.map((s) => s.w));
-  const wall = slices.reduce((a, s) => a + s.wall, 0);
-  const cpu = slices.reduce((a, s) => a + s.cpu, 0);
+  const total = (key) => slices.reduce((a, s) => a + s[key], 0);
+  const wall = total('wall');
+  const cpu = total('cpu');
   const base = { ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts };
   resetPeakRss(pids);
   const w1 = await runWrk({ ...base, connections: 1, seconds: settings.seconds1 });
@@ -748,10 +752,10 @@ async function finishRound(t, pids, slices, settings, scripts) {
     p99_close: wc.p99_us,
     cpuMsPerConn: (cpuClose / wc.requests) * 1000,
     errorsClose: wc.errors,
-    logRatio: slices[0].logLines !== undefined ? slices.reduce((a, s) => a + s.logLines, 0) / w64.requests : undefined,
+    logRatio: slices[0].logLines !== undefined ? total('logLines') / w64.requests : undefined,
     wrkCpuSeconds: w64.cpuSeconds,
-    backgroundCpuShare: Math.max(0, slices.reduce((a, s) => a + s.background, 0) / wall),
-    stealShare: slices.reduce((a, s) => a + s.steal, 0) / wall,
+    backgroundCpuShare: Math.max(0, total('background') / wall),
+    stealShare: total('steal') / wall,
     quietWaitSeconds: slices.reduce((a, s) => a + s.quiet.waited, 0),
     busyBeforeShare: Math.max(...slices.map((s) => s.quiet.share)),
   };
