@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node bench/profile.mjs [--seconds 10] [--no-log] [--two-hop [--h2 | --mtls] [--gateway]] [--up-like]`: runs outpost's gateway
+// `node bench/profile.mjs [--seconds 10] [--no-log] [--two-hop [--h2 | --mtls] [--gateway]] [--up-like] [--close]`: runs outpost's gateway
 // (`outpost proxy --config`, as in the benchmark) under wrk -c64 with `node --cpu-prof`, then
 // prints the hot spots by self time with src/ file:line (through the source maps).
 
@@ -29,6 +29,9 @@ const h2 = mtls || argv.includes('--h2');
 const upLike = argv.includes('--up-like') ? likeOutpostUp : (c) => c;
 // --gateway: profile the gateway of the two-hop path rather than the sidecar.
 const profileGateway = argv.includes('--gateway');
+// --close: a new connection per request (wrk -c16 with Connection: close), as the benchmark's new conn/s row.
+const close = argv.includes('--close');
+const load = close ? { connections: 16, headers: ['Connection: close'] } : { connections: 64 };
 const top = Number(argv[argv.indexOf('--top') + 1]) || 25;
 if (seconds > 120) throw new Error('--seconds: at most 120');
 const log = (m) => process.stderr.write(`[profile] ${m}\n`);
@@ -90,12 +93,12 @@ async function main() {
   await probe(target);
   // A warm-up outside the profiled window: connections opened and the request path compiled, so
   // the hot spots are the steady state's (not first-call compilation and 64 connection set-ups).
-  await runWrk({ ...target, connections: 64, seconds: 2, cpu: 1, scripts });
+  await runWrk({ ...target, ...load, seconds: 2, cpu: 1, scripts });
   log(
     `load: wrk -t1 -c64 -d${seconds}s against ${twoHop ? 'the sidecar (two hops)' : 'the gateway'}, access log ${logOn ? 'on' : 'off'}; cpu_dma_latency ${pm.held ? 'held' : 'not held'}`,
   );
   const from = Number(process.hrtime.bigint() / 1000n);
-  const w = await runWrk({ ...target, connections: 64, seconds, cpu: 1, scripts });
+  const w = await runWrk({ ...target, ...load, seconds, cpu: 1, scripts });
   const to = Number(process.hrtime.bigint() / 1000n);
   log(`${w.rps.toFixed(0)} req/s, p99 ${(w.p99_us / 1000).toFixed(2)} ms, errors ${w.errors}`);
   const profiled = twoHop && !profileGateway ? sc : gw;
