@@ -83,7 +83,8 @@ function closeParser(p: LlhttpParser): void {
 export class ServerConnection implements Listed {
   /** Its slot in shared.conns (ConnList). */
   listIndex = -1;
-  readonly parser: LlhttpParser;
+  /** llhttp, made for the first message the JS fast path (simple-message.ts) does not take. */
+  #parser: LlhttpParser | null = null;
   readonly encrypted: boolean;
   /** The request whose response is being produced (delivered to onRequest, not ended). */
   active: RequestStream | null = null;
@@ -129,13 +130,6 @@ export class ServerConnection implements Listed {
     readonly socket: Socket,
   ) {
     this.encrypted = (socket as { encrypted?: boolean }).encrypted === true;
-    const p = newParser(HTTPParser.REQUEST, shared.limits.maxHeaderBytes);
-    this.parser = p;
-    p[kOnMessageBegin] = this.#onMessageBegin;
-    p[kOnHeaders] = this.#onHeaders;
-    p[kOnHeadersComplete] = this.#onHeadersComplete;
-    p[kOnBody] = this.#onBody;
-    p[kOnMessageComplete] = this.#onMessageComplete;
     socket.setNoDelay(true);
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
@@ -143,12 +137,30 @@ export class ServerConnection implements Listed {
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
     this.canReadDirect = !this.encrypted;
-    // The socket may come from a sniffer that read in paused mode; data unshifted flows from here.
+    // A socket handed over paused (bytes given back to it, a tunnel) flows from here.
     socket.resume();
   }
 
+  /** The connection's first bytes, taken off the socket by the listener that looked at them (listeners/first-bytes.ts). */
+  readFirst(first: Buffer): void {
+    this.#onData(first);
+  }
+
+  /** Most connections only ever carry requests the fast path reads: no parser is made for them. */
+  #llhttp(): LlhttpParser {
+    if (this.#parser !== null) return this.#parser;
+    const p = newParser(HTTPParser.REQUEST, this.shared.limits.maxHeaderBytes);
+    p[kOnMessageBegin] = this.#onMessageBegin;
+    p[kOnHeaders] = this.#onHeaders;
+    p[kOnHeadersComplete] = this.#onHeadersComplete;
+    p[kOnBody] = this.#onBody;
+    p[kOnMessageComplete] = this.#onMessageComplete;
+    this.#parser = p;
+    return p;
+  }
+
   /**
-   * After the first read (bytes a sniffer unshifted come as 'data'), plain TCP reads into
+   * After the first read (the listener's first bytes, or bytes given back to the socket), plain TCP reads into
    * READ_BUFFER: no Buffer, stream push or 'data' event per read.
    */
   #startDirectReads(): void {
@@ -185,7 +197,7 @@ export class ServerConnection implements Listed {
   #execute(d: Buffer): boolean {
     let r: number | ParseError;
     try {
-      r = this.parser.execute(d);
+      r = this.#llhttp().execute(d);
     } catch {
       // A handler threw inside a parser callback: the parser's state is lost with it.
       this.destroy();
@@ -654,7 +666,7 @@ export class ServerConnection implements Listed {
     // The next owner reads 'data' events; the parser is freed only after the read being parsed,
     // if any, has returned.
     if (this.direct) pushReadsAsData(s);
-    setImmediate(closeParser, this.parser);
+    if (this.#parser !== null) setImmediate(closeParser, this.#parser);
   }
 
   // ---- socket events

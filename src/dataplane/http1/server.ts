@@ -58,16 +58,20 @@ export class H1Server {
   }
 
   /**
-   * Serves HTTP/1.x on `socket` (plain TCP, or a tunnel's socket). The socket may already have
-   * data unshifted into it; reading starts here.
+   * Serves HTTP/1.x on `socket` (plain TCP, or a tunnel's socket). `first`: bytes the caller
+   * already took off the socket (its first read), parsed before anything else; the socket may
+   * also hold bytes given back to it. Reading starts here.
    */
-  accept(socket: Socket): void {
+  accept(socket: Socket, first?: Buffer): void {
     if (socket.destroyed) return;
-    this.#shared.conns.add(new ServerConnection(this.#shared, socket));
+    const c = new ServerConnection(this.#shared, socket);
+    this.#shared.conns.add(c);
     if (this.#sweepTimer === undefined) {
       this.#sweepTimer = setInterval(this.#sweep, this.#sweepMs);
       this.#sweepTimer.unref();
     }
+    // Listed first: the request may be answered, and the connection closed, within this call.
+    if (first !== undefined) c.readFirst(first);
   }
 
   /** Closes connections with no request in flight; the others close after their response. New requests on them get `connection: close`. */

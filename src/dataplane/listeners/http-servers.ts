@@ -12,6 +12,7 @@ import { H1Server, type H1ClientError, type H1Limits } from '../http1/server.js'
 import { H2ServerConnection } from '../http2/server.js';
 import { DEFAULT_H2_LIMITS } from '../http2/connection.js';
 import { ConnList, ListedSocket } from '../conn-list.js';
+import { giveBack, takeFirst } from './first-bytes.js';
 
 export type RequestHandler = (ds: Downstream) => void;
 /** A CONNECT request on an HTTP/1 connection (outbound listeners): the socket is handed over. */
@@ -76,11 +77,14 @@ export class HttpServers {
     else this.h1.accept(t);
   };
 
-  /** A plain-text connection: HTTP/2 if it opens with the preface, HTTP/1.1 otherwise. */
+  /**
+   * A plain-text connection: HTTP/2 if it opens with the preface, HTTP/1.1 otherwise. `first`:
+   * its first bytes when the caller already took them off the socket (./first-bytes.ts).
+   */
   acceptPlain(socket: Socket, first: Buffer | undefined): void {
     this.#track(socket);
     if (first === undefined) {
-      sniffFirst(socket, (buf) => this.#dispatchPlain(socket, buf));
+      takeFirst(socket, (buf) => this.#dispatchPlain(socket, buf));
       return;
     }
     this.#dispatchPlain(socket, first);
@@ -102,8 +106,9 @@ export class HttpServers {
     }
     const n = Math.min(buf.length, H2_PREFACE.length);
     if (buf[0] === 0x50 /* P */ && buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
+      giveBack(socket, buf);
       this.#h2(socket);
-    } else this.h1.accept(socket);
+    } else this.h1.accept(socket, buf);
   }
 
   #h2(socket: Socket): void {
@@ -154,26 +159,3 @@ export class HttpServers {
 }
 
 function noop(): void {}
-
-/** Waits for a connection's first bytes and gives them back (unshifted). null: closed first. */
-export function sniffFirst(socket: Socket, cb: (first: Buffer | null) => void): void {
-  const onReadable = (): void => {
-    const b = socket.read() as Buffer | null;
-    if (b === null) return;
-    cleanup();
-    socket.unshift(b);
-    cb(b);
-  };
-  const onEnd = (): void => {
-    cleanup();
-    cb(null);
-  };
-  const cleanup = (): void => {
-    socket.off('readable', onReadable);
-    socket.off('end', onEnd);
-    socket.off('close', onEnd);
-  };
-  socket.on('readable', onReadable);
-  socket.once('end', onEnd);
-  socket.once('close', onEnd);
-}

@@ -9,7 +9,8 @@ import { handleTlsPassthrough } from '../l4/tls-passthrough.js';
 import { proxyTcp, type TcpSessionInfo } from '../l4/tcp-proxy.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { log } from '../log.js';
-import { HttpServers, sniffFirst, type HttpLimits } from './http-servers.js';
+import { HttpServers, type HttpLimits } from './http-servers.js';
+import { giveBack, takeFirst } from './first-bytes.js';
 import { handleConnect, handleOutboundRequest, handleOutboundTls, notFound } from './outbound.js';
 import { acceptMesh, MeshTlsTerminator } from './mesh-tls.js';
 import { authorizeConnection } from '../authz/connection.js';
@@ -161,7 +162,9 @@ export class ListenerManager {
           cl.mesh,
           this.#meshTerminator(),
           socket,
-          (sock) => {
+          (sock, first) => {
+            // The TCP proxy reads the connection from its first byte.
+            if (first !== undefined) giveBack(sock, first);
             let dynamicMetadata: TcpSessionInfo['dynamicMetadata'];
             // A captured outbound connection is the app's own egress: AuthorizationPolicy guards what the pod accepts.
             if (
@@ -183,14 +186,16 @@ export class ListenerManager {
         return;
       }
       case 'OUTBOUND':
-        sniffFirst(socket, (first) => {
+        takeFirst(socket, (first) => {
           if (first === null) {
             socket.destroy();
             return;
           }
           // 0x16: a TLS handshake record — captured TLS without CONNECT.
-          if (first[0] === 0x16) handleOutboundTls(this.#rt, name, socket);
-          else this.#serversFor(cl).acceptPlain(socket, first);
+          if (first[0] === 0x16) {
+            giveBack(socket, first);
+            handleOutboundTls(this.#rt, name, socket);
+          } else this.#serversFor(cl).acceptPlain(socket, first);
         });
         return;
     }

@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import type { MeshTlsMode } from '../config/compile.js';
 import { peerFromTlsSocket, setPeer, type WorkloadIdentity } from '../identity/workload-identity.js';
 import { log } from '../log.js';
-import { sniffFirst } from './http-servers.js';
+import { giveBack, takeFirst } from './first-bytes.js';
 
 /** Time a peer gets to complete the handshake (Envoy's transport_socket_connect_timeout is 15 s at gateways). */
 const HANDSHAKE_MS = 15_000;
@@ -65,6 +65,8 @@ export class MeshTlsTerminator {
  * Applies a listener's mesh mTLS mode to a new connection: a TLS handshake is terminated with the
  * workload identity; plaintext passes under PERMISSIVE and is closed under STRICT. Without a
  * workload identity nothing can be terminated: PERMISSIVE serves plaintext, STRICT closes.
+ * `next` gets the plaintext connection's first bytes when they were taken off it to decide
+ * (./first-bytes.ts): it parses them or gives them back.
  */
 export function acceptMesh(
   mode: MeshTlsMode,
@@ -77,7 +79,7 @@ export function acceptMesh(
     next(socket, undefined);
     return;
   }
-  sniffFirst(socket, (first) => {
+  takeFirst(socket, (first) => {
     if (first === null) {
       socket.destroy();
       return;
@@ -89,6 +91,7 @@ export function acceptMesh(
         socket.destroy();
         return;
       }
+      giveBack(socket, first);
       terminator.terminate(socket, (t) => next(t, undefined));
       return;
     }
