@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node bench/ab.mjs [--seconds 10] [--rounds 3] [--gc-trace] [--keep] [--two-hop [--h2] [--mtls]] [--up-like] --variant "label=[node flags] [@/other/checkout/bin/outpost] [nolog | stdoutlog]" ...`
+// `node bench/ab.mjs [--seconds 10] [--rounds 3] [--gc-trace] [--keep] [--two-hop [--h2] [--mtls]] [--up-like] [--close] --variant "label=[node flags] [@/other/checkout/bin/outpost] [nolog | stdoutlog]" ...`
 // A/B of outpost's gateway hop (`outpost proxy --config`, as in the benchmark): each variant (a
 // build, node flags, or both) under wrk -c64 after a warm-up, interleaved over rounds on the
 // benchmark's pinning, with plain `node` plus the variant's flags (the benchmark itself starts
@@ -33,6 +33,8 @@ const keep = argv.includes('--keep');
 const twoHop = argv.includes('--two-hop');
 const mtls = twoHop && argv.includes('--mtls');
 const h2 = twoHop && (mtls || argv.includes('--h2'));
+// --close: a new connection per request (wrk -c16 with Connection: close, as the benchmark's new conn/s row), instead of -c64 kept alive.
+const load = argv.includes('--close') ? { connections: 16, headers: ['Connection: close'] } : { connections: 64 };
 // --up-like: the configs with what `outpost up` adds (SSRF guard, retry policy, LEAST_REQUEST, PERMISSIVE).
 const upLike = argv.includes('--up-like') ? likeOutpostUp : (c) => c;
 if (!(seconds > 0 && seconds <= 60) || !(rounds >= 1 && rounds <= 9)) throw new Error('--seconds 1..60, --rounds 1..9');
@@ -152,10 +154,10 @@ async function main() {
       }
       const pids = () => [...gw.pids(), ...(sc ? sc.pids() : [])];
       await probe(target);
-      await runWrk({ ...target, connections: 64, seconds: 2, cpu: 1, scripts });
+      await runWrk({ ...target, ...load, seconds: 2, cpu: 1, scripts });
       const cpu0 = cpuSeconds(pids());
       const gwCpu0 = cpuSeconds(gw.pids());
-      const w = await runWrk({ ...target, connections: 64, seconds, cpu: 1, scripts });
+      const w = await runWrk({ ...target, ...load, seconds, cpu: 1, scripts });
       const cpuPerReqUs = ((cpuSeconds(pids()) - cpu0) / w.requests) * 1e6;
       // The gateway's share of it (the rest is the sidecar's).
       const gwPerReqUs = ((cpuSeconds(gw.pids()) - gwCpu0) / w.requests) * 1e6;
@@ -185,7 +187,15 @@ async function main() {
   releaseCpuDmaLatency();
   log(`cpu_dma_latency ${pm.held ? 'held' : 'not held'}; medians over ${rounds} round(s) of ${seconds} s`);
   const m = (rows, k) => median(rows.map((r) => r[k]));
-  const header = ['variant', 'node flags', 'req/s @64', 'p99 ms', 'p99.9 ms', 'µs CPU/req', 'peak RSS MB'];
+  const header = [
+    'variant',
+    'node flags',
+    `req/s @${load.connections}${load.headers ? ' (new conn each)' : ''}`,
+    'p99 ms',
+    'p99.9 ms',
+    'µs CPU/req',
+    'peak RSS MB',
+  ];
   if (twoHop) header.push('p50@1 ms');
   if (traceGc) header.push('scavenges', 'scavenge ms (max)', 'µs GC/req', 'promoted KB/scavenge', 'mark-sweeps (ms)');
   console.log(
