@@ -141,7 +141,7 @@ export class ServerConnection implements Listed {
     socket.resume();
   }
 
-  /** The connection's first bytes, taken off the socket by the listener that looked at them (listeners/first-bytes.ts). */
+  /** The connection's first bytes, taken off the socket by the listener that looked at them (../listeners/first-bytes.ts). */
   readFirst(first: Buffer): void {
     this.#onData(first);
   }
@@ -160,8 +160,8 @@ export class ServerConnection implements Listed {
   }
 
   /**
-   * After the first read (the listener's first bytes, or bytes given back to the socket), plain TCP reads into
-   * READ_BUFFER: no Buffer, stream push or 'data' event per read.
+   * After the first read (the listener's first bytes, or bytes given back to the socket), plain
+   * TCP reads into READ_BUFFER: no Buffer, stream push or 'data' event per read.
    */
   #startDirectReads(): void {
     this.canReadDirect = false;
