@@ -35,11 +35,24 @@ export class ListenerManager {
   /** The last compiled version of each listener name, for requests on a connection whose listener was removed. */
   readonly #last = new Map<string, CompiledListener>();
   #terminator: MeshTlsTerminator | undefined;
+  /** A config's sockets are being bound (bindNew … commit): connections on them wait for it to be in force. */
+  #applying = false;
+  /**
+   * Connections accepted on a socket bound for the config being applied, before it is in force: a
+   * worker of `--concurrency N` gets them as soon as its listen returns, and the config before
+   * (if any) has no listener for them. Served at commit, closed if the config is rejected.
+   */
+  #early: Array<{ key: string; socket: Socket }> = [];
 
   constructor(rt: ProxyRuntime, limits: HttpLimits, drainMs: number) {
     this.#rt = rt;
     this.#limits = limits;
     this.#drainMs = drainMs;
+  }
+
+  /** Connections waiting for the config being applied to be in force. */
+  get earlyConnections(): number {
+    return this.#early.length;
   }
 
   /** The port bound for a listener key (`address:port` as configured). */
@@ -50,6 +63,7 @@ export class ListenerManager {
   /** Binds what `next` adds. On failure, unbinds what this call bound and rejects: a NACK. */
   async bindNew(next: CompiledConfig): Promise<void> {
     const added: BoundSocket[] = [];
+    this.#applying = true;
     try {
       for (const [key, cl] of next.bound) {
         if (this.#bound.has(key)) continue;
@@ -57,12 +71,14 @@ export class ListenerManager {
       }
     } catch (err) {
       for (const b of added) b.server.close();
+      this.#applying = false;
+      for (const e of this.#early.splice(0)) e.socket.destroy();
       throw err;
     }
     for (const b of added) this.#bound.set(b.key, b);
   }
 
-  /** After the swap: drops listeners `next` no longer has, refreshes TLS material. */
+  /** After the swap: drops listeners `next` no longer has, refreshes TLS material, serves the connections that came early. */
   commit(next: CompiledConfig): void {
     for (const [name, cl] of next.byName) {
       this.#last.set(name, cl);
@@ -82,6 +98,8 @@ export class ListenerManager {
       s.closeIdle();
       setTimeout(() => s.destroyAll(), this.#drainMs).unref();
     }
+    this.#applying = false;
+    for (const e of this.#early.splice(0)) if (!e.socket.destroyed) this.#accept(e.key, e.socket);
   }
 
   /** Stops accepting; open connections get `graceMs` to finish, then are closed. */
@@ -96,6 +114,7 @@ export class ListenerManager {
     }
     for (const s of this.#servers.values()) s.destroyAll();
     for (const b of this.#bound.values()) for (const e of b.sockets.values()) e.socket.destroy();
+    for (const e of this.#early.splice(0)) e.socket.destroy();
     this.#terminator?.close();
     this.#bound.clear();
     this.#servers.clear();
@@ -122,7 +141,7 @@ export class ListenerManager {
           const e = new ListedSocket(socket);
           sockets.add(e);
           socket.once('close', () => sockets.delete(e));
-          this.#dispatch(key, socket);
+          this.#accept(key, socket);
         });
         log('info', `listener ${cl.listener.name} (${cl.kind}) bound on ${address.includes(':') ? `[${address}]` : address}:${port}`);
         resolve(b);
@@ -139,10 +158,22 @@ export class ListenerManager {
     }, this.#drainMs).unref();
   }
 
-  #dispatch(key: string, socket: Socket): void {
-    const cl = this.#rt.current.bound.get(key);
-    if (cl === undefined) {
+  /** A new connection: served by the config in force; an internal error closes it, never the proxy. */
+  #accept(key: string, socket: Socket): void {
+    try {
+      this.#dispatch(key, socket);
+    } catch (err) {
+      log('error', `listener ${key}: connection dropped: ${(err as Error)?.stack ?? String(err)}`);
       socket.destroy();
+    }
+  }
+
+  #dispatch(key: string, socket: Socket): void {
+    // Undefined until the first config is in force (ProxyRuntime.current is read by requests, which only run after).
+    const cl = (this.#rt.current as CompiledConfig | undefined)?.bound.get(key);
+    if (cl === undefined) {
+      if (this.#applying) this.#early.push({ key, socket });
+      else socket.destroy();
       return;
     }
     const name = cl.listener.name;
