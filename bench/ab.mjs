@@ -19,7 +19,7 @@ import { releaseCpuDmaLatency } from './lib/pmqos.mjs';
 import { startLab } from './lib/lab.mjs';
 import { gatewayProxyConfig, sidecarProxyConfig, likeOutpostUp, outpostProxyService, outpostCapabilities, OUTPOST_BIN } from './lib/outpost.mjs';
 import { meshIdentities } from './lib/mesh-identity.mjs';
-import { runWrk } from './lib/load.mjs';
+import { runWrk, KEEP_ALIVE_LOAD, NEW_CONNECTION_LOAD } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { renderTable, latencyHistogram } from './lib/report.mjs';
 import { median } from './lib/stats.mjs';
@@ -34,7 +34,7 @@ const twoHop = argv.includes('--two-hop');
 const mtls = twoHop && argv.includes('--mtls');
 const h2 = twoHop && (mtls || argv.includes('--h2'));
 // --close: a new connection per request (wrk -c16 with Connection: close, as the benchmark's new conn/s row), instead of -c64 kept alive.
-const load = argv.includes('--close') ? { connections: 16, headers: ['Connection: close'] } : { connections: 64 };
+const load = argv.includes('--close') ? NEW_CONNECTION_LOAD : KEEP_ALIVE_LOAD;
 // --up-like: the configs with what `outpost up` adds (SSRF guard, retry policy, LEAST_REQUEST, PERMISSIVE).
 const upLike = argv.includes('--up-like') ? likeOutpostUp : (c) => c;
 if (!(seconds > 0 && seconds <= 60) || !(rounds >= 1 && rounds <= 9)) throw new Error('--seconds 1..60, --rounds 1..9');

@@ -11,7 +11,7 @@ import { releaseCpuDmaLatency } from './lib/pmqos.mjs';
 import { startLab } from './lib/lab.mjs';
 import { gatewayProxyConfig, sidecarProxyConfig, likeOutpostUp, outpostProxyService, outpostCapabilities, REPO, PROXY_NODE_FLAGS } from './lib/outpost.mjs';
 import { meshIdentities } from './lib/mesh-identity.mjs';
-import { runWrk } from './lib/load.mjs';
+import { runWrk, KEEP_ALIVE_LOAD, NEW_CONNECTION_LOAD } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { analyzeProfile, byFile } from './lib/cpuprofile.mjs';
 import { renderTable } from './lib/report.mjs';
@@ -31,7 +31,7 @@ const upLike = argv.includes('--up-like') ? likeOutpostUp : (c) => c;
 const profileGateway = argv.includes('--gateway');
 // --close: a new connection per request (wrk -c16 with Connection: close), as the benchmark's new conn/s row.
 const close = argv.includes('--close');
-const load = close ? { connections: 16, headers: ['Connection: close'] } : { connections: 64 };
+const load = close ? NEW_CONNECTION_LOAD : KEEP_ALIVE_LOAD;
 const top = Number(argv[argv.indexOf('--top') + 1]) || 25;
 if (seconds > 120) throw new Error('--seconds: at most 120');
 const log = (m) => process.stderr.write(`[profile] ${m}\n`);

@@ -12,7 +12,7 @@ import { stopAll, killAllSync, cpuSeconds, peakRss, resetPeakRss, currentRss, ma
 import { upstreamTarget, directTarget, nginxTarget, haproxyTarget, squidTarget, nodeBaselineTarget, EXTERNAL_HOST } from './lib/peers.mjs';
 import { outpostCapabilities, gatewayProxyConfig, sidecarProxyConfig, outpostProxyService } from './lib/outpost.mjs';
 import { meshIdentities } from './lib/mesh-identity.mjs';
-import { writeWrkScripts, runWrk, runCurlDownload, mergeLatency } from './lib/load.mjs';
+import { writeWrkScripts, runWrk, runCurlDownload, mergeLatency, KEEP_ALIVE_LOAD, NEW_CONNECTION_LOAD } from './lib/load.mjs';
 import { probe } from './lib/probe.mjs';
 import { summarize, median } from './lib/stats.mjs';
 import { mainTable, tunnelTable, checksTable, scalingTable, latencyTable, settingsLine, targetsCheck, cliTable, captureTable } from './lib/report.mjs';
@@ -689,14 +689,14 @@ async function measureLoad(t, pids, upstreamPids, seconds, warmup, scripts) {
   const base = { ip: t.ip, port: t.port, form: t.form, cpu: LOAD_CPU, scripts };
   // Peak RSS under this target's own load (a process two targets share, as `outpost up`'s gateway, is reset for each).
   resetPeakRss(pids);
-  if (warmup > 0) await runWrk({ ...base, connections: 64, seconds: warmup });
+  if (warmup > 0) await runWrk({ ...base, ...KEEP_ALIVE_LOAD, seconds: warmup });
   const logFiles = t.logFiles ?? (t.logFile ? [t.logFile] : []);
   const logBefore = logFiles.map((f) => logMark(f));
   const cpu0 = cpuSeconds(pids);
   const up0 = cpuSeconds(upstreamPids);
   const m0 = machineCpu();
   const t0 = process.hrtime.bigint();
-  const w = await runWrk({ ...base, connections: 64, seconds });
+  const w = await runWrk({ ...base, ...KEEP_ALIVE_LOAD, seconds });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pids) - cpu0;
   const m1 = machineCpu();
@@ -724,7 +724,7 @@ async function finishRound(t, pids, slices, settings, scripts) {
   const w1 = await runWrk({ ...base, connections: 1, seconds: settings.seconds1 });
   const rssPeak = Math.max(peakRss(pids), ...slices.map((s) => s.rssPeak));
   const cpuClose0 = cpuSeconds(pids);
-  const wc = await runWrk({ ...base, connections: 16, seconds: settings.secondsClose, headers: ['Connection: close'] });
+  const wc = await runWrk({ ...base, ...NEW_CONNECTION_LOAD, seconds: settings.secondsClose });
   const cpuClose = cpuSeconds(pids) - cpuClose0;
   return {
     rssPeak,

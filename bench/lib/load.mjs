@@ -57,6 +57,11 @@ done = function(summary, latency, requests)
 end
 `;
 
+/** The benchmark's keep-alive load: 64 connections kept open (wrk -c64). */
+export const KEEP_ALIVE_LOAD = Object.freeze({ connections: 64 });
+/** Its new-connection load (the new conn/s column): 16 at a time, one request each (Connection: close). */
+export const NEW_CONNECTION_LOAD = Object.freeze({ connections: 16, headers: Object.freeze(['Connection: close']) });
+
 /** Writes the two wrk scripts (origin-form and absolute-form) into dir; returns their paths. */
 export function writeWrkScripts(dir) {
   const origin = join(dir, 'wrk-origin.lua');
